@@ -1,0 +1,230 @@
+"""Load config.toml into typed, validated settings.
+
+Every problem is collected in one pass and reported with its TOML path
+(``sources[2].links: ...``; array indexes count from 0), so a user fixes the
+whole file at once. Paths in the file are relative to the file itself.
+Secrets never live in the file: ``email.password_env`` names an environment
+variable, read only by :meth:`EmailSettings.password`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.errors import ConfigError
+
+DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _check_regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    scheme = value.split(":", 1)[0].lower() if ":" in value else ""
+    if scheme not in ("http", "https"):
+        raise ValueError(f"scheme {scheme or 'missing'!r} is not allowed (only http and https)")
+    return value
+
+
+class FetchSettings(_Settings):
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: Annotated[float, Field(gt=0)] = 20.0
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
+    per_host: Annotated[int, Field(ge=1, le=100)] = 2
+    delay: Annotated[float, Field(ge=0)] = 1.0
+    max_bytes: Annotated[int, Field(ge=1024)] = 5_000_000
+    robots: bool = True
+    allow_private: bool = False
+
+    @field_validator("timeout", "delay", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ScheduleSettings(_Settings):
+    interval: Annotated[int, Field(ge=1)] = 900
+    jitter: Annotated[int, Field(ge=0)] = 60
+
+
+class SourceSettings(_Settings):
+    name: Annotated[str, Field(min_length=1)]
+    kind: Literal["feed", "sitemap", "page"]
+    url: str
+    interval: Annotated[int, Field(ge=1)] | None = None
+    links: str | None = None
+    include: str | None = None
+    exclude: str | None = None
+
+    _url = field_validator("url")(classmethod(lambda cls, v: _check_http_url(v)))
+    _regexes = field_validator("include", "exclude")(classmethod(lambda cls, v: _check_regex(v)))
+
+    @field_validator("links")
+    @classmethod
+    def _check_selector(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
+        try:
+            LexborHTMLParser("<p></p>").css(value)
+        except SelectolaxError as exc:
+            raise ValueError(f"invalid CSS selector {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _links_only_for_pages(self) -> SourceSettings:
+        if self.kind == "page" and not self.links:
+            raise ValueError("a source of kind 'page' needs 'links', the CSS selector of its article links")
+        if self.kind != "page" and self.links:
+            raise ValueError(f"'links' applies only to kind 'page', not {self.kind!r}")
+        return self
+
+
+class RuleSettings(_Settings):
+    name: Annotated[str, Field(min_length=1)]
+    terms: list[str] = []
+    patterns: list[str] = []
+    context: list[str] = []
+    scope: Literal["sentence", "paragraph", "article"] = "paragraph"
+    exclude: list[str] = []
+
+    @field_validator("patterns")
+    @classmethod
+    def _check_patterns(cls, values: list[str]) -> list[str]:
+        for value in values:
+            _check_regex(value)
+        return values
+
+    @model_validator(mode="after")
+    def _needs_something_to_match(self) -> RuleSettings:
+        if not self.terms and not self.patterns:
+            raise ValueError("a rule needs at least one of 'terms' or 'patterns'")
+        return self
+
+
+class EmailSettings(_Settings):
+    host: str = "localhost"
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str = ""
+    password_env: str = "MONITOR_SMTP_PASSWORD"
+    sender: str = "monitor@localhost"
+    recipients: Annotated[list[str], Field(min_length=1)]
+    mode: Literal["instant", "digest"] = "instant"
+    digest_cron: str = "0 7 * * *"
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    retry_max: Annotated[int, Field(ge=1)] = 3600
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    def password(self) -> str | None:
+        """The SMTP password, from the environment only (never logged)."""
+        return os.environ.get(self.password_env) or None
+
+
+class Settings(_Settings):
+    database: str = "monitor.db"
+    fetch: FetchSettings = FetchSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    sources: list[SourceSettings] = []
+    rules: list[RuleSettings] = []
+    email: EmailSettings | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        for label, items in (("sources", self.sources), ("rules", self.rules)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"{label}: duplicate name {item.name!r}")
+                seen.add(item.name)
+        return self
+
+    def source(self, name: str) -> SourceSettings:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError([f"sources: no source named {name!r}"])
+
+    def interval_of(self, source: SourceSettings) -> int:
+        return source.interval or self.schedule.interval
+
+
+def _toml_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in part:
+            continue  # pydantic's internal validator names
+        else:
+            path += f".{part}" if path else part
+    return path or "config"
+
+
+def _describe(error: Any) -> str:
+    path = _toml_path(tuple(error["loc"]))
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        message = "unknown key"
+    elif kind == "missing":
+        message = "missing required key"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    elif kind.endswith("_type") or kind == "literal_error":
+        message = f"{message} (got {error.get('input')!r})"
+    return f"{path}: {message}"
+
+
+def parse_config(data: dict[str, Any], base: Path) -> Settings:
+    """Validate an already-parsed TOML document; relative paths resolve against ``base``."""
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_describe(error) for error in exc.errors()]) from exc
+    database = Path(settings.database)
+    if not database.is_absolute():
+        settings = settings.model_copy(update={"database": str(base / database)})
+    return settings
+
+
+def load_config(path: str | Path) -> Settings:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: file not found"]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+    return parse_config(data, path.resolve().parent)
