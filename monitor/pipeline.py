@@ -1,0 +1,227 @@
+"""One check of one source, end to end: discover, fetch, extract, dedup, store, match.
+
+The decisions (is this text known, which story, is this passage new) are made by
+the pure functions of :mod:`monitor.dedup` and :mod:`monitor.rules`; this module
+only sequences them around the I/O of fetching and of the archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from monitor import dedup
+from monitor.config import Settings, SourceSettings
+from monitor.errors import FetchError, HTTPStatusError
+from monitor.extract import extract
+from monitor.fetch import Fetcher, canonicalize
+from monitor.fetch.backoff import next_delay
+from monitor.fetch.urls import same_registrable_domain, site_of
+from monitor.models import Article, Link, Mention, NotModified, Page
+from monitor.rules import Ruleset, compile_rules
+from monitor.sources import discover
+from monitor.store import Archive
+
+log = logging.getLogger(__name__)
+
+# An extraction with fewer words is a consent wall or a "subscribe to read" stub, not an article.
+MIN_ARTICLE_WORDS = 40
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What storing one article did."""
+
+    article_id: int
+    status: str  # "new" | "copy" (near-duplicate, same story) | "same-text" (alias of a stored article) | "known-url"
+    story_id: int
+    alert_id: int | None = None
+    mentions: tuple[Mention, ...] = ()
+
+
+@dataclass
+class CheckReport:
+    """What one check of one source found, for logs, ``monitor once`` and benchmarks."""
+
+    source: str
+    links: int = 0
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    alerts: set[int] = field(default_factory=set)
+    not_modified: bool = False
+    error: str | None = None
+
+
+def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) -> Ingested:
+    """Store one article with its urls, story, mentions and alert, in one transaction."""
+    text_print = dedup.fingerprint(article.text)
+    matches = ruleset.match(f"{article.title}\n\n{article.text}")
+    urls = (article.url, *article.aliases)
+    with archive.transaction():
+        if archive.known_urls(urls):
+            return Ingested(0, "known-url", 0)
+        same_text = archive.article_with_hash(text_print.text_hash)
+        if same_text is not None:
+            archive.add_urls(same_text, urls)
+            return Ingested(same_text, "same-text", 0)
+        story_id = _story_for(archive, text_print)
+        status = "copy" if story_id else "new"
+        if not story_id:
+            story_id = archive.new_story(article.title, now)
+        article_id = archive.insert_article(
+            article,
+            story_id=story_id,
+            text_hash=text_print.text_hash,
+            word_count=len(dedup.words(article.text)),
+            signature=text_print.signature,
+            shingles=text_print.shingles,
+            band_keys=text_print.band_keys,
+        )
+        mentions: list[Mention] = []
+        new_mention_ids: list[int] = []
+        for match in matches:
+            keys = dedup.passage_keys(match.passage)
+            earlier = archive.passages_with_keys(match.rule, keys)
+            seen = any(dedup.same_passage(match.passage, old) for old in earlier)
+            mention = Mention(match.rule, match.passage, match.terms, new=not seen)
+            mention_id = archive.insert_mention(article_id, mention, now, keys)
+            mentions.append(mention)
+            if mention.new:
+                new_mention_ids.append(mention_id)
+        alert_id = archive.queue_alert(story_id, new_mention_ids, now) if new_mention_ids else None
+    return Ingested(article_id, status, story_id, alert_id, tuple(mentions))
+
+
+def _story_for(archive: Archive, text_print: dedup.TextPrint) -> int:
+    """The story of the most similar stored near-duplicate, or 0 when there is none."""
+    best, best_score = 0, 0.0
+    for candidate in archive.near_candidates(text_print.band_keys):
+        if dedup.same_story(text_print, candidate.signature, candidate.shingles):
+            score = dedup.similarity(text_print, candidate.signature, candidate.shingles)
+            if score > best_score:
+                best, best_score = candidate.story_id, score
+    return best
+
+
+def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> Article | None:
+    """Extract an article from a fetched page, or None when the page holds no article."""
+    extracted = extract(page.text, page.url)
+    if len(dedup.words(extracted.text)) < MIN_ARTICLE_WORDS:
+        return None
+    url = canonicalize(page.url)
+    aliases = {canonicalize(link.url)}
+    if extracted.canonical_url:
+        try:
+            declared = canonicalize(extracted.canonical_url, base=page.url)
+        except ValueError:
+            declared = url
+        # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL.
+        if declared != url and same_registrable_domain(declared, url):
+            aliases.add(url)
+            url = declared
+    aliases.discard(url)
+    return Article(
+        url=url,
+        site=site_of(url),
+        title=(extracted.title or link.title or url).strip(),
+        text=extracted.text,
+        source=source.name,
+        fetched=fetched,
+        byline=extracted.byline,
+        published=extracted.published or link.published,
+        language=extracted.language,
+        aliases=tuple(sorted(aliases)),
+    )
+
+
+class Pipeline:
+    """Checks sources against one archive with one shared fetcher."""
+
+    def __init__(
+        self, settings: Settings, archive: Archive, fetcher: Fetcher, *, clock: Clock = utcnow
+    ) -> None:
+        self.settings = settings
+        self.archive = archive
+        self.fetcher = fetcher
+        self.ruleset = compile_rules(settings.rules)
+        self.clock = clock
+        archive.sync_sources(settings.sources)
+
+    async def check(self, source: SourceSettings) -> CheckReport:
+        report = CheckReport(source.name)
+        state = self.archive.source_state(source.name)
+        started = self.clock()
+        interval = self.settings.interval_of(source)
+        try:
+            discovery = await discover(
+                source, self.fetcher, etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash
+            )
+        except FetchError as exc:
+            retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+            delay = next_delay(state.failures + 1, interval, retry_after)
+            report.error = str(exc)
+            failures = self.archive.record_failure(
+                source.name, checked=started, next_due=started + timedelta(seconds=delay), error=str(exc)
+            )
+            log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, exc)
+            return report
+        report.not_modified = discovery.not_modified
+        links = list({link.url: link for link in discovery.links}.values())
+        report.links = len(links)
+        known = self.archive.known_urls([link.url for link in links])
+        fresh = [link for link in links if link.url not in known]
+        results = await asyncio.gather(*(self._fetch_and_store(source, link, report) for link in fresh))
+        report.stored = sum(results)
+        self.archive.record_success(
+            source.name,
+            checked=started,
+            next_due=started + timedelta(seconds=interval),
+            etag=discovery.etag,
+            last_modified=discovery.last_modified,
+            body_hash=discovery.body_hash,
+            articles_found=report.stored,
+        )
+        log.info(
+            "%s: %d links, %d new, %d stored, %d duplicates%s",
+            source.name, report.links, len(fresh), report.stored, report.duplicates,
+            " (not modified)" if report.not_modified else "",
+        )
+        return report
+
+    async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
+        try:
+            page = await self.fetcher.fetch(link.url, kind="article")
+        except FetchError as exc:
+            log.info("%s: skipped %s: %s", source.name, link.url, exc)
+            report.skipped += 1
+            return False
+        if isinstance(page, NotModified):
+            return False
+        report.fetched += 1
+        now = self.clock()
+        article = page_to_article(page, link, source, now)
+        if article is None:
+            log.info("%s: no article text in %s", source.name, page.url)
+            report.skipped += 1
+            return False
+        result = ingest(self.archive, article, self.ruleset, now)
+        if result.status != "new" and result.status != "copy":
+            report.duplicates += 1
+            return False
+        if result.alert_id is not None:
+            report.alerts.add(result.alert_id)
+        return True
+
+    async def check_all(self, sources: list[SourceSettings] | None = None) -> list[CheckReport]:
+        return list(await asyncio.gather(*(self.check(source) for source in (sources or self.settings.sources))))

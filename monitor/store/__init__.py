@@ -1,0 +1,370 @@
+"""The archive: every SQL statement of monitor lives in this package.
+
+One :class:`Archive` wraps one sqlite-utils ``Database`` in WAL mode with a busy
+timeout, so Datasette or the ``sqlite-utils`` CLI can read while the daemon
+writes. Rows that must land together (article, urls, story, mentions, alert)
+are written inside :meth:`Archive.transaction`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from monitor.config import SourceSettings
+from monitor.models import AlertContent, AlertCopy, Article, Mention
+from monitor.store.schema import migrate
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC text, the archive's one time format (sorts as text)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    name: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    failures: int
+    next_due: datetime | None
+    last_checked: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored article whose MinHash shares a band with a new text."""
+
+    article_id: int
+    story_id: int
+    signature: bytes
+    shingles: int
+
+
+@dataclass(frozen=True)
+class StoredMention:
+    article_id: int
+    title: str
+    site: str
+    url: str
+    rule: str
+    passage: str
+    terms: tuple[str, ...]
+    new: bool
+    found: str
+
+
+class Archive:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(self.path)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.version = migrate(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Archive]:
+        with self.db.atomic():
+            yield self
+
+    def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------ sources
+
+    def sync_sources(self, sources: Iterable[SourceSettings]) -> None:
+        """Make ``sources`` hold the configured sources (state of a changed URL is reset)."""
+        with self.transaction():
+            for source in sources:
+                current = self.db.execute("SELECT url FROM sources WHERE name = ?", [source.name]).fetchone()
+                if current is None:
+                    self.db["sources"].insert({"name": source.name, "kind": source.kind, "url": source.url})
+                elif current[0] != source.url:
+                    self.db.execute(
+                        "UPDATE sources SET kind = ?, url = ?, etag = NULL, last_modified = NULL,"
+                        " body_hash = NULL, failures = 0, next_due = NULL WHERE name = ?",
+                        [source.kind, source.url, source.name],
+                    )
+
+    def source_state(self, name: str) -> SourceState:
+        row = self.db.execute(
+            "SELECT name, etag, last_modified, body_hash, failures, next_due, last_checked, last_error"
+            " FROM sources WHERE name = ?",
+            [name],
+        ).fetchone()
+        return SourceState(
+            row[0], row[1], row[2], row[3], row[4], parse_iso(row[5]), parse_iso(row[6]), row[7]
+        )
+
+    def record_success(
+        self,
+        name: str,
+        *,
+        checked: datetime,
+        next_due: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        articles_found: int,
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sources SET last_checked = ?, last_success = ?, last_error = NULL, failures = 0,"
+                " next_due = ?, etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
+                " body_hash = coalesce(?, body_hash), articles_found = articles_found + ? WHERE name = ?",
+                [iso(checked), iso(checked), iso(next_due), etag, last_modified, body_hash, articles_found, name],
+            )
+
+    def record_failure(self, name: str, *, checked: datetime, next_due: datetime, error: str) -> int:
+        """Record a failed check; return the number of consecutive failures."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sources SET last_checked = ?, last_error = ?, failures = failures + 1, next_due = ?"
+                " WHERE name = ?",
+                [iso(checked), error, iso(next_due), name],
+            )
+        return int(self._one("SELECT failures FROM sources WHERE name = ?", [name]))
+
+    def source_rows(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM sources ORDER BY name"))
+
+    # ------------------------------------------------------------ urls and articles
+
+    def known_urls(self, urls: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(urls), 500):
+            chunk = list(urls[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            known.update(row[0] for row in self.db.execute(f"SELECT url FROM article_urls WHERE url IN ({marks})", chunk))
+        return known
+
+    def add_urls(self, article_id: int, urls: Iterable[str]) -> None:
+        for url in urls:
+            self.db.execute("INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)", [url, article_id])
+
+    def article_with_hash(self, text_hash: str) -> int | None:
+        return self._one("SELECT id FROM articles WHERE text_hash = ?", [text_hash])
+
+    def near_candidates(self, band_keys: Sequence[int]) -> list[Candidate]:
+        marks = ",".join("?" * len(band_keys))
+        rows = self.db.execute(
+            "SELECT articles.id, articles.story_id, article_signatures.signature, article_signatures.shingles"
+            " FROM articles JOIN article_signatures ON article_signatures.article_id = articles.id"
+            f" WHERE articles.id IN (SELECT DISTINCT article_id FROM article_bands WHERE band_key IN ({marks}))",
+            list(band_keys),
+        )
+        return [Candidate(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def new_story(self, title: str, first_seen: datetime) -> int:
+        cursor = self.db.execute("INSERT INTO stories (title, first_seen) VALUES (?, ?)", [title, iso(first_seen)])
+        return int(cursor.lastrowid or 0)
+
+    def insert_article(
+        self,
+        article: Article,
+        *,
+        story_id: int,
+        text_hash: str,
+        word_count: int,
+        signature: bytes,
+        shingles: int,
+        band_keys: Sequence[int],
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO articles (url, site, title, byline, published, fetched, text, story_id, source,"
+            " language, text_hash, word_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                article.url, article.site, article.title, article.byline, iso(article.published),
+                iso(article.fetched), article.text, story_id, article.source, article.language,
+                text_hash, word_count,
+            ],
+        )
+        article_id = int(cursor.lastrowid or 0)
+        self.add_urls(article_id, (article.url, *article.aliases))
+        self.db.execute(
+            "INSERT INTO article_signatures (article_id, shingles, signature) VALUES (?, ?, ?)",
+            [article_id, shingles, signature],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO article_bands (band_key, article_id) VALUES (?, ?)",
+            [(key, article_id) for key in band_keys],
+        )
+        self.db.execute(
+            "UPDATE stories SET article_count = (SELECT count(*) FROM articles WHERE story_id = :s),"
+            " outlet_count = (SELECT count(DISTINCT site) FROM articles WHERE story_id = :s) WHERE id = :s",
+            {"s": story_id},
+        )
+        return article_id
+
+    # ------------------------------------------------------------ mentions
+
+    def passages_with_keys(self, rule: str, keys: Sequence[str]) -> list[str]:
+        """Earlier passages of ``rule`` that share a fingerprint key with a new one."""
+        marks = ",".join("?" * len(keys))
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT DISTINCT mentions.passage FROM passage_keys JOIN mentions ON mentions.id = passage_keys.mention_id"
+                f" WHERE passage_keys.rule = ? AND passage_keys.key IN ({marks})",
+                [rule, *keys],
+            )
+        ]
+
+    def insert_mention(self, article_id: int, mention: Mention, found: datetime, keys: Sequence[str]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO mentions (article_id, rule, passage, terms, new, found) VALUES (?, ?, ?, ?, ?, ?)",
+            [article_id, mention.rule, mention.passage, json.dumps(list(mention.terms), ensure_ascii=False),
+             int(mention.new), iso(found)],
+        )
+        mention_id = int(cursor.lastrowid or 0)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO passage_keys (rule, key, mention_id) VALUES (?, ?, ?)",
+            [(mention.rule, key, mention_id) for key in keys],
+        )
+        return mention_id
+
+    def mentions(self, *, rule: str | None = None, since: datetime | None = None) -> list[StoredMention]:
+        rows = self.db.execute(
+            "SELECT mentions.article_id, articles.title, articles.site, articles.url, mentions.rule,"
+            " mentions.passage, mentions.terms, mentions.new, mentions.found"
+            " FROM mentions JOIN articles ON articles.id = mentions.article_id"
+            " WHERE (:rule IS NULL OR mentions.rule = :rule) AND (:since IS NULL OR mentions.found >= :since)"
+            " ORDER BY mentions.id",
+            {"rule": rule, "since": iso(since)},
+        )
+        return [
+            StoredMention(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), bool(r[7]), r[8])
+            for r in rows
+        ]
+
+    def articles(self, *, since: datetime | None = None) -> Iterator[tuple[int, str, str]]:
+        """(id, title, text) of stored articles in the order they were stored."""
+        yield from self.db.execute(
+            "SELECT id, title, text FROM articles WHERE (:since IS NULL OR fetched >= :since) ORDER BY id",
+            {"since": iso(since)},
+        )
+
+    # ------------------------------------------------------------ alerts (the outbox)
+
+    def queue_alert(self, story_id: int, mention_ids: Sequence[int], created: datetime) -> int:
+        """Attach new mentions to the story's unsent alert, or queue a new one.
+
+        Copies of a story found before its alert went out fold into that one
+        message; a copy bringing new passages after it went out is a follow-up.
+        """
+        alert_id = self._one("SELECT id FROM alerts WHERE story_id = ? AND sent IS NULL ORDER BY id LIMIT 1", [story_id])
+        if alert_id is None:
+            follow_up = self._one("SELECT count(*) FROM alerts WHERE story_id = ?", [story_id]) > 0
+            cursor = self.db.execute(
+                "INSERT INTO alerts (story_id, created, message_id, follow_up) VALUES (?, ?, '', ?)",
+                [story_id, iso(created), int(follow_up)],
+            )
+            alert_id = int(cursor.lastrowid or 0)
+            self.db.execute(
+                "UPDATE alerts SET message_id = ? WHERE id = ?",
+                [f"<alert-{alert_id}.story-{story_id}.{created:%Y%m%d%H%M%S}@monitor>", alert_id],
+            )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO alert_mentions (alert_id, mention_id) VALUES (?, ?)",
+            [(alert_id, mention_id) for mention_id in mention_ids],
+        )
+        return int(alert_id)
+
+    def due_alerts(self, now: datetime) -> list[int]:
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM alerts WHERE sent IS NULL AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id",
+                [iso(now)],
+            )
+        ]
+
+    def alert_content(self, alert_id: int) -> AlertContent:
+        story_id, message_id, created, follow_up = self.db.execute(
+            "SELECT story_id, message_id, created, follow_up FROM alerts WHERE id = ?", [alert_id]
+        ).fetchone()
+        headline = self._one("SELECT title FROM stories WHERE id = ?", [story_id])
+        mentions = tuple(
+            Mention(rule, passage, tuple(json.loads(terms)), bool(new))
+            for rule, passage, terms, new in self.db.execute(
+                "SELECT mentions.rule, mentions.passage, mentions.terms, mentions.new FROM alert_mentions"
+                " JOIN mentions ON mentions.id = alert_mentions.mention_id WHERE alert_mentions.alert_id = ?"
+                " ORDER BY mentions.id",
+                [alert_id],
+            )
+        )
+        copies = tuple(
+            AlertCopy(title, site, url, parse_iso(published))
+            for title, site, url, published in self.db.execute(
+                "SELECT title, site, url, published FROM articles WHERE story_id = ? ORDER BY fetched, id", [story_id]
+            )
+        )
+        rules = tuple(dict.fromkeys(m.rule for m in mentions))
+        return AlertContent(
+            alert_id, story_id, message_id, headline, parse_iso(created) or datetime.now(UTC),
+            bool(follow_up), rules, mentions, copies,
+        )
+
+    def mark_sent(self, alert_ids: Sequence[int], sent: datetime) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE alerts SET sent = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                [(iso(sent), alert_id) for alert_id in alert_ids],
+            )
+
+    def mark_failed(self, alert_ids: Sequence[int], error: str, next_attempt: datetime) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?",
+                [(error, iso(next_attempt), alert_id) for alert_id in alert_ids],
+            )
+
+    def alert_attempts(self, alert_id: int) -> int:
+        return int(self._one("SELECT attempts FROM alerts WHERE id = ?", [alert_id]))
+
+    def queued_alert_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL"))
+
+    # ------------------------------------------------------------ reading
+
+    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        return list(
+            self.db["articles"].search(
+                query, columns=["id", "title", "site", "url", "published", "story_id"], limit=limit
+            )
+        )
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.db[name].count for name in ("articles", "stories", "mentions", "alerts")}

@@ -1,0 +1,178 @@
+"""The archive's schema, as numbered migrations.
+
+``PRAGMA user_version`` holds the number of migrations applied, so opening an
+older database upgrades it in place and opening a current one changes nothing.
+Tables and columns are named for people who read the archive with
+``sqlite-utils`` or Datasette: DESIGN.md's names are the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _create_core_tables(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,               -- ETags lie: an unchanged body hash also means "not modified"
+            last_checked TEXT,
+            last_success TEXT,
+            last_error TEXT,              -- NULL when the last check succeeded
+            failures INTEGER NOT NULL DEFAULT 0,   -- consecutive
+            next_due TEXT,                -- earliest next check (backoff after failures)
+            articles_found INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            article_count INTEGER NOT NULL DEFAULT 0,
+            outlet_count INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,     -- canonical
+            site TEXT NOT NULL,
+            title TEXT NOT NULL,
+            byline TEXT,
+            published TEXT,
+            fetched TEXT NOT NULL,
+            text TEXT NOT NULL,
+            story_id INTEGER NOT NULL REFERENCES stories(id),
+            source TEXT,
+            language TEXT,
+            text_hash TEXT NOT NULL UNIQUE,   -- exact-duplicate key (normalised text)
+            word_count INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX articles_story ON articles(story_id)")
+    db.execute("CREATE INDEX articles_published ON articles(published)")
+    db.execute(
+        """
+        CREATE TABLE article_urls (
+            url TEXT PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX article_urls_article ON article_urls(article_id)")
+    db.execute(
+        """
+        CREATE TABLE article_signatures (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id),
+            shingles INTEGER NOT NULL,    -- distinct shingles, for containment estimates
+            signature BLOB NOT NULL       -- MinHash values, little-endian uint32
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE article_bands (
+            band_key INTEGER NOT NULL,    -- hash of (band number, band values)
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            PRIMARY KEY (band_key, article_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """
+        CREATE TABLE mentions (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            rule TEXT NOT NULL,
+            passage TEXT NOT NULL,
+            terms TEXT NOT NULL,          -- JSON list of the terms that matched
+            new INTEGER NOT NULL,         -- 1 = no earlier article had this passage (or a near copy) for this rule
+            found TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX mentions_article ON mentions(article_id)")
+    db.execute("CREATE INDEX mentions_rule_found ON mentions(rule, found)")
+    db.execute(
+        """
+        CREATE TABLE passage_keys (
+            rule TEXT NOT NULL,
+            key TEXT NOT NULL,            -- fingerprint of a normalised passage (exact or near-copy band)
+            mention_id INTEGER NOT NULL REFERENCES mentions(id),
+            PRIMARY KEY (rule, key, mention_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL REFERENCES stories(id),
+            created TEXT NOT NULL,
+            sent TEXT,                    -- when the SMTP server accepted it; NULL until then
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            message_id TEXT NOT NULL UNIQUE,  -- stable across retries
+            next_attempt TEXT,            -- no delivery before this time (backoff)
+            follow_up INTEGER NOT NULL DEFAULT 0  -- 1 = an earlier alert covered this story
+        )"""
+    )
+    db.execute("CREATE INDEX alerts_unsent ON alerts(sent, next_attempt)")
+    db.execute(
+        """
+        CREATE TABLE alert_mentions (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            mention_id INTEGER NOT NULL REFERENCES mentions(id),
+            PRIMARY KEY (alert_id, mention_id)
+        ) WITHOUT ROWID"""
+    )
+    db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+
+
+def _create_views(db: sqlite_utils.Database) -> None:
+    db.create_view(
+        "new_mentions",
+        """
+        SELECT mentions.found, mentions.rule, mentions.passage, articles.title,
+               articles.site, articles.url, articles.published, articles.story_id
+        FROM mentions JOIN articles ON articles.id = mentions.article_id
+        WHERE mentions.new = 1
+        ORDER BY mentions.found DESC, mentions.id DESC""",
+    )
+    db.create_view(
+        "story_outlets",
+        """
+        SELECT stories.id AS story_id, stories.title AS story, stories.first_seen,
+               stories.article_count, stories.outlet_count,
+               articles.site, articles.title, articles.url, articles.published
+        FROM stories JOIN articles ON articles.story_id = stories.id
+        ORDER BY stories.first_seen DESC, articles.fetched""",
+    )
+    db.create_view(
+        "alert_queue",
+        """
+        SELECT alerts.id, alerts.created, alerts.sent, alerts.attempts, alerts.last_error,
+               alerts.follow_up, stories.title AS story, stories.outlet_count
+        FROM alerts JOIN stories ON stories.id = alerts.story_id
+        ORDER BY alerts.created DESC""",
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_core_tables, _create_views)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply the migrations this database has not seen; return the resulting version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db.atomic():
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")
+    return len(MIGRATIONS)
