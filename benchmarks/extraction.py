@@ -1,0 +1,244 @@
+"""Score and time article extractors on the extraction-dev corpus, side by side.
+
+    python benchmarks/extraction.py [--corpus PATH] [--limit N] [--only NAME ...]
+
+Scoring follows the corpus README: every ``with`` snippet found in the extracted text is a true
+positive (missing: a false negative), every ``without`` snippet found is a false positive, after
+collapsing white space. Timing follows NOTES.md: all pages are decoded first, each extractor is
+warmed up on one page, and only the extraction call is timed, page after page, in this process.
+Peers (trafilatura, readability-lxml, newspaper4k, resiliparse) are benchmark-only dependencies;
+an extractor whose package is missing is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.metadata
+import json
+import logging
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger("benchmarks.extraction")
+
+Extractor = Callable[[str, str], str]
+_SPACES = re.compile(r"\s+")
+_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w.:-]+)""", re.IGNORECASE)
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "extraction-dev"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One corpus page, decoded once so decoding is never part of the timing."""
+
+    url: str
+    html: str
+    with_: tuple[str, ...]
+    without: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One extractor's score and speed over the corpus."""
+
+    name: str
+    version: str
+    precision: float
+    recall: float
+    f1: float
+    pages_per_second: float
+    p50_ms: float
+    p95_ms: float
+    slowest: tuple[float, str]
+
+
+def collapse(text: str) -> str:
+    """White space collapsed, as the corpus README prescribes for comparing snippets."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def decode(raw: bytes) -> str:
+    """Decode a page the way a fetcher would: UTF-8, else the declared charset, else cp1252."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    match = _CHARSET.search(raw[:4096])
+    if match:
+        try:
+            return raw.decode(match.group(1).decode("ascii"), "replace")
+        except LookupError:
+            pass
+    return raw.decode("cp1252", "replace")
+
+
+def load_corpus(corpus: Path, limit: int | None = None) -> list[Page]:
+    """Read and decode the corpus pages (the first ``limit`` of them)."""
+    entries = json.loads((corpus / "expectations.json").read_text(encoding="utf-8"))
+    pages = []
+    for entry in entries[:limit]:
+        with gzip.open(corpus / entry["file"]) as handle:
+            html = decode(handle.read())
+        pages.append(Page(entry["url"], html, tuple(entry["with"]), tuple(entry["without"])))
+    return pages
+
+
+def score(pages: list[Page], texts: list[str]) -> tuple[float, float, float]:
+    """Precision, recall and F1 over every snippet of the corpus."""
+    tp = fn = fp = 0
+    for page, text in zip(pages, texts, strict=True):
+        found = collapse(text)
+        for snippet in page.with_:
+            if collapse(snippet) in found:
+                tp += 1
+            else:
+                fn += 1
+        fp += sum(collapse(snippet) in found for snippet in page.without)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def run(name: str, version: str, extractor: Extractor, pages: list[Page]) -> Result:
+    """Warm up, then time each extraction call alone and score the texts."""
+    extractor(pages[0].html, pages[0].url)
+    texts: list[str] = []
+    times: list[float] = []
+    for page in pages:
+        start = time.perf_counter()
+        try:
+            text = extractor(page.html, page.url) or ""
+        except Exception:  # noqa: BLE001 - a peer's crash on one page counts as empty text
+            logger.debug("%s failed on %s", name, page.url, exc_info=True)
+            text = ""
+        times.append(time.perf_counter() - start)
+        texts.append(text)
+    precision, recall, f1 = score(pages, texts)
+    ordered = sorted(times)
+    slowest = max(zip(times, (p.url for p in pages)))
+    return Result(
+        name=name,
+        version=version,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        pages_per_second=len(pages) / sum(times),
+        p50_ms=statistics.median(ordered) * 1000,
+        p95_ms=ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000,
+        slowest=(slowest[0] * 1000, slowest[1]),
+    )
+
+
+def _monitor() -> Extractor:
+    from monitor.extract import extract
+
+    return lambda html, url: extract(html, url).text
+
+
+def _trafilatura() -> Extractor:
+    import trafilatura
+
+    return lambda html, url: trafilatura.extract(html, url=url) or ""
+
+
+def _readability() -> Extractor:
+    from readability import Document
+
+    def run_one(html: str, url: str) -> str:
+        from selectolax.lexbor import LexborHTMLParser
+
+        summary = Document(html, url=url).summary(html_partial=True)
+        return LexborHTMLParser(summary).text(separator="\n")
+
+    return run_one
+
+
+def _newspaper() -> Extractor:
+    from newspaper import Article
+
+    def run_one(html: str, url: str) -> str:
+        article = Article(url, fetch_images=False)
+        article.download(input_html=html)
+        article.parse()
+        return str(article.text)
+
+    return run_one
+
+
+def _resiliparse() -> Extractor:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return lambda html, url: extract_plain_text(html, main_content=True)
+
+
+# name -> (distribution whose version is shown, factory)
+EXTRACTORS: dict[str, tuple[str, Callable[[], Extractor]]] = {
+    "monitor": ("monitor", _monitor),
+    "trafilatura": ("trafilatura", _trafilatura),
+    "readability-lxml": ("readability-lxml", _readability),
+    "newspaper4k": ("newspaper4k", _newspaper),
+    "resiliparse": ("resiliparse", _resiliparse),
+}
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def format_table(results: list[Result]) -> str:
+    """A Markdown table, ready for the README."""
+    lines = [
+        "| extractor | version | precision | recall | F1 | pages/s | ms/page p50 | ms/page p95 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.version} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} "
+            f"| {r.pages_per_second:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="extraction-dev folder")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    parser.add_argument("--only", nargs="+", choices=sorted(EXTRACTORS), help="extractors to run")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("monitor").setLevel(logging.CRITICAL)
+    if not (args.corpus / "expectations.json").is_file():
+        print(f"corpus not found: {args.corpus}", file=sys.stderr)
+        return 2
+    pages = load_corpus(args.corpus, args.limit)
+    print(f"{len(pages)} pages from {args.corpus}", file=sys.stderr)
+    results = []
+    for name in args.only or list(EXTRACTORS):
+        distribution, factory = EXTRACTORS[name]
+        try:
+            extractor = factory()
+        except ImportError as error:
+            print(f"skipping {name}: {error}", file=sys.stderr)
+            continue
+        result = run(name, _version(distribution), extractor, pages)
+        print(
+            f"{name}: F1 {result.f1:.3f}, slowest page {result.slowest[0]:.1f} ms ({result.slowest[1]})",
+            file=sys.stderr,
+        )
+        results.append(result)
+    print(format_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

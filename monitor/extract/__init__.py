@@ -1,0 +1,57 @@
+"""Article extraction with selectolax (Lexbor): main text plus metadata, pure and fast.
+
+``extract(html, url)`` is the one public function (contract in DESIGN.md). It never raises: a
+page the parser cannot make sense of yields an empty ``Extracted``, so one bad page can never
+stop a check of a source.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from selectolax.lexbor import LexborHTMLParser
+
+from monitor.extract._content import extract_text
+from monitor.extract._metadata import read_metadata
+from monitor.models import Extracted
+
+__all__ = ["extract"]
+
+logger = logging.getLogger(__name__)
+
+
+def extract(html: str | bytes, url: str | None = None) -> Extracted:
+    """Extract title, main text, byline, publication date, canonical URL and language."""
+    try:
+        return _extract(html, url)
+    except Exception:  # noqa: BLE001 - the contract: one odd page must not stop the pipeline
+        logger.exception("extraction failed for %s", url or "<document>")
+        return Extracted()
+
+
+def _parse(html: str | bytes) -> LexborHTMLParser:
+    """Parse text, or bytes with the encoding detected from the BOM or ``<meta charset>``."""
+    if isinstance(html, bytes):
+        return LexborHTMLParser(html, encoding=True)
+    # Lone surrogates (from a bad decode upstream) cannot be encoded for the parser.
+    return LexborHTMLParser(html.encode("utf-8", "replace"))
+
+
+def _extract(html: str | bytes, url: str | None) -> Extracted:
+    if not html:
+        return Extracted()
+    tree = _parse(html)
+    meta = read_metadata(tree, url)
+    text = extract_text(tree, meta.title)
+    if len(meta.article_body) > len(text):
+        text = "\n\n".join(
+            line.strip() for line in meta.article_body.splitlines() if line.strip()
+        )
+    return Extracted(
+        title=meta.title,
+        text=text,
+        byline=meta.byline,
+        published=meta.published,
+        canonical_url=meta.canonical_url,
+        language=meta.language,
+    )

@@ -1,0 +1,304 @@
+"""Page metadata: title, byline, publication date, canonical URL and language.
+
+Every field is read from the strongest signal a page offers first (JSON-LD, then Open Graph and
+other ``<meta>`` conventions, then the visible markup, then the URL), because CMS templates fill
+the structured fields reliably while visible markup varies from site to site.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+logger = logging.getLogger(__name__)
+
+_ARTICLE_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "backgroundnewsarticle",
+        "reviewnewsarticle",
+        "blogposting",
+        "liveblogposting",
+        "socialmediaposting",
+        "scholarlyarticle",
+        "techarticle",
+        "report",
+        "webpage",
+    }
+)
+_TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:»-]\s+|\s+::\s+")
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)")
+_BYLINE_PREFIX = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+_DATE_META = (
+    "article:published_time",
+    "og:published_time",
+    "datepublished",
+    "article.published",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "date",
+    "dc.date.issued",
+    "dc.date",
+    "dcterms.date",
+    "dcterms.created",
+    "parsely-pub-date",
+    "sailthru.date",
+    "article_date_original",
+    "cxenseparse:recs:publishtime",
+)
+
+
+@dataclass
+class Metadata:
+    """Metadata gathered from one page before the body is chosen."""
+
+    title: str | None = None
+    byline: str | None = None
+    published: datetime | None = None
+    canonical_url: str | None = None
+    language: str | None = None
+    article_body: str = ""  # JSON-LD articleBody, a fallback for the DOM text
+    site_name: str | None = None
+    headline_candidates: list[str] = field(default_factory=list)
+
+
+def clean_space(text: str) -> str:
+    """Collapse runs of white space, the way readers (and the scoring) see text."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def read_metadata(tree: LexborHTMLParser, url: str | None) -> Metadata:
+    """Gather every metadata field from the parsed page."""
+    meta = _meta_values(tree)
+    ld = _json_ld_article(tree)
+    site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher"))
+    h1 = tree.css_first("h1")
+    h1_text = clean_space(h1.text()) if h1 is not None else ""
+    title_tag = tree.css_first("title")
+    title_text = clean_space(title_tag.text()) if title_tag is not None else ""
+    candidates = [
+        meta.get("og:title", ""),
+        _ld_text(ld.get("headline")),
+        meta.get("twitter:title", ""),
+        h1_text,
+        _trim_site_name(title_text, site_name),
+    ]
+    title = next((_trim_site_name(c, site_name) for c in candidates if c), None)
+    return Metadata(
+        title=title,
+        byline=_byline(tree, meta, ld),
+        published=_published(tree, meta, ld, url),
+        canonical_url=_canonical(tree, meta, url),
+        language=_language(tree, meta, ld),
+        article_body=_ld_text(ld.get("articleBody")),
+        site_name=site_name,
+        headline_candidates=[clean_space(c) for c in candidates if c],
+    )
+
+
+def _meta_values(tree: LexborHTMLParser) -> dict[str, str]:
+    """Map each ``<meta>`` name/property/itemprop (lower case) to its first non-empty content."""
+    values: dict[str, str] = {}
+    for node in tree.css("meta[content]"):
+        attrs = node.attributes
+        content = clean_space(attrs.get("content") or "")
+        if not content:
+            continue
+        for key in ("property", "name", "itemprop", "http-equiv"):
+            name = attrs.get(key)
+            if name:
+                values.setdefault(name.strip().lower(), content)
+    return values
+
+
+def _json_ld_objects(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
+    """Yield every JSON-LD object on the page, flattening lists and ``@graph``."""
+    for script in tree.css('script[type="application/ld+json"]'):
+        raw = script.text(deep=True)
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            logger.debug("skipping malformed JSON-LD block")
+            continue
+        pending: list[Any] = [data]
+        while pending:
+            item = pending.pop()
+            if isinstance(item, list):
+                pending.extend(reversed(item))
+            elif isinstance(item, dict):
+                graph = item.get("@graph")
+                if isinstance(graph, list):
+                    pending.extend(reversed(graph))
+                yield item
+
+
+def _types(obj: dict[str, Any]) -> set[str]:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {k.lower() for k in kinds if isinstance(k, str)}
+
+
+def _json_ld_article(tree: LexborHTMLParser) -> dict[str, Any]:
+    """The page's main JSON-LD article object (an empty dict when there is none).
+
+    A specific article type wins over a generic ``WebPage`` because pages often carry both.
+    """
+    best: dict[str, Any] = {}
+    for obj in _json_ld_objects(tree):
+        kinds = _types(obj) & _ARTICLE_TYPES
+        if not kinds:
+            continue
+        if kinds != {"webpage"}:
+            return obj
+        best = best or obj
+    return best
+
+
+def _ld_text(value: Any) -> str:
+    """A JSON-LD value as plain text (first item of a list)."""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _ld_name(value: Any) -> str | None:
+    """The name of a JSON-LD person or organisation, or of a plain string."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    text = _ld_text(value)
+    return text or None
+
+
+def _trim_site_name(title: str, site_name: str | None) -> str:
+    """Drop the site name from a ``Headline | Site`` title."""
+    title = clean_space(title)
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    if site_name:
+        site = site_name.lower()
+        kept = [p for p in parts if p.lower() != site]
+        if kept and len(kept) < len(parts):
+            return " - ".join(kept) if len(kept) > 1 else kept[0]
+    # Without a known site name, keep the longest part when the others look like labels.
+    longest = max(parts, key=len)
+    if all(len(p.split()) <= 4 for p in parts if p is not longest) and len(longest.split()) >= 3:
+        return longest
+    return title
+
+
+def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) -> str | None:
+    """Author names from JSON-LD, ``<meta name=author>`` or a visible byline."""
+    author = ld.get("author")
+    authors = author if isinstance(author, list) else [author]
+    names = [n for n in (_ld_name(a) for a in authors) if n]
+    if names:
+        return ", ".join(dict.fromkeys(names))
+    for key in ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author"):
+        value = meta.get(key, "")
+        if value and not value.startswith(("http://", "https://")):
+            return _BYLINE_PREFIX.sub("", value) or None
+    node = tree.css_first('[itemprop="author"], [rel="author"], .byline, .author, .article-author')
+    if node is not None:
+        text = _BYLINE_PREFIX.sub("", clean_space(node.text()))
+        if 0 < len(text) <= 100:
+            return text
+    return None
+
+
+def _published(
+    tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any], url: str | None
+) -> datetime | None:
+    """The publication time, from structured data first, then ``<time>``, then the URL."""
+    candidates = [_ld_text(ld.get("datePublished")), _ld_text(ld.get("dateCreated"))]
+    candidates += [meta.get(key, "") for key in _DATE_META]
+    for node in tree.css("time[datetime]"):
+        candidates.append(node.attributes.get("datetime") or "")
+    for value in candidates:
+        parsed = parse_date(value)
+        if parsed is not None:
+            return parsed
+    return _date_from_url(url)
+
+
+def parse_date(value: str) -> datetime | None:
+    """Parse an ISO 8601 or RFC 2822 date into an aware datetime (UTC when no zone is given)."""
+    value = value.strip()
+    if not value or not value[:1].isdigit() and not value[:3].isalpha():
+        return None
+    parsed: datetime | None = None
+    iso = value.replace("Z", "+00:00").replace(" ", "T", 1) if value[:1].isdigit() else ""
+    if iso:
+        try:
+            parsed = datetime.fromisoformat(iso)
+        except ValueError:
+            match = re.match(r"\d{4}-\d{2}-\d{2}", value)
+            parsed = datetime.fromisoformat(match.group(0)) if match else None
+    else:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+    if parsed is None or not 1990 <= parsed.year <= 2100:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _date_from_url(url: str | None) -> datetime | None:
+    match = _URL_DATE.search(urlsplit(url).path) if url else None
+    if match is None:
+        return None
+    year, month, day = (int(g) for g in match.groups())
+    try:
+        return datetime(year, month, day, tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _canonical(tree: LexborHTMLParser, meta: dict[str, str], url: str | None) -> str | None:
+    """``<link rel=canonical>`` (or ``og:url``) made absolute; only http(s) URLs count."""
+    node = tree.css_first('link[rel="canonical"][href]')
+    for href in (node.attributes.get("href") if node is not None else None, meta.get("og:url")):
+        if not href:
+            continue
+        absolute = urljoin(url or "", href.strip())
+        if urlsplit(absolute).scheme in ("http", "https") and urlsplit(absolute).netloc:
+            return absolute
+    return None
+
+
+def _language(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) -> str | None:
+    """The primary language subtag (``en`` for ``en-US``): what downstream needs to pick rules."""
+    html = tree.css_first("html")
+    candidates = [
+        html.attributes.get("lang") if html is not None else None,
+        html.attributes.get("xml:lang") if html is not None else None,
+        meta.get("content-language"),
+        _ld_text(ld.get("inLanguage")),
+        meta.get("og:locale"),
+    ]
+    for value in candidates:
+        primary = re.split(r"[-_,;\s]", (value or "").strip(), maxsplit=1)[0].lower()
+        if primary.isalpha() and 2 <= len(primary) <= 3:
+            return primary
+    return None
+
+
+def node_text(node: LexborNode) -> str:
+    """The collapsed text of a node."""
+    return clean_space(node.text(deep=True))

@@ -1,0 +1,151 @@
+"""Extraction: golden fixture pages (our own, modelled on common templates) and hostile input."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.extract import extract
+from monitor.models import Extracted
+
+DATA = Path(__file__).parent / "data" / "extract"
+FIXTURES = sorted(path.name.removesuffix(".html") for path in DATA.glob("*.html"))
+
+
+def _golden(name: str) -> tuple[str, dict[str, object]]:
+    html = (DATA / f"{name}.html").read_text(encoding="utf-8")
+    expected = json.loads((DATA / f"{name}.expected.json").read_text(encoding="utf-8"))
+    return html, expected
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_golden_text(name: str) -> None:
+    html, expected = _golden(name)
+    result = extract(html, str(expected["url"]))
+    assert result.text == "\n\n".join(expected["paragraphs"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_golden_boilerplate_left_out(name: str) -> None:
+    html, expected = _golden(name)
+    text = extract(html, str(expected["url"])).text
+    leaked = [snippet for snippet in expected["without"] if snippet in text]  # type: ignore[attr-defined]
+    assert leaked == []
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_golden_metadata(name: str) -> None:
+    html, expected = _golden(name)
+    result = extract(html, str(expected["url"]))
+    published = expected["published"]
+    assert result.title == expected["title"]
+    assert result.byline == expected["byline"]
+    assert result.published == (datetime.fromisoformat(str(published)) if published else None)
+    assert result.canonical_url == expected["canonical_url"]
+    assert result.language == expected["language"]
+
+
+def test_bytes_are_decoded_with_the_declared_charset() -> None:
+    html = '<html><head><meta charset="windows-1251"></head><body><article><p>'
+    html += "Посол России вернулся в Вашингтон после консультаций в Москве. " * 3
+    html += "</p></article></body></html>"
+    result = extract(html.encode("windows-1251"))
+    assert "Посол России вернулся в Вашингтон" in result.text
+
+
+def test_published_is_timezone_aware_even_when_the_page_omits_the_zone() -> None:
+    html = '<meta property="article:published_time" content="2024-05-02T10:00:00"><p>x</p>'
+    published = extract(html).published
+    assert published == datetime(2024, 5, 2, 10, tzinfo=timezone.utc)
+
+
+def test_published_falls_back_to_the_date_in_the_url() -> None:
+    result = extract("<p>No date here.</p>", "https://example.org/news/2023/11/07/story-slug")
+    assert result.published == datetime(2023, 11, 7, tzinfo=timezone.utc)
+
+
+def test_title_tag_loses_the_site_name() -> None:
+    html = "<html><head><title>Kremlin names new envoy | Daily Example</title></head></html>"
+    assert extract(html).title == "Kremlin names new envoy"
+
+
+def test_relative_canonical_is_made_absolute() -> None:
+    html = '<link rel="canonical" href="/a/b">'
+    assert extract(html, "https://example.org/x?y=1").canonical_url == "https://example.org/a/b"
+
+
+def test_json_ld_article_body_is_used_when_the_markup_has_no_text() -> None:
+    body = "First paragraph of the story.\nSecond paragraph of the story."
+    html = (
+        '<script type="application/ld+json">'
+        + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
+        + '</script><div id="app"></div>'
+    )
+    assert extract(html).text == "First paragraph of the story.\n\nSecond paragraph of the story."
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        b"",
+        "   ",
+        b"\x00\x01\x02\xff\xfe binary junk \x89PNG\r\n",
+        b"\xff\xfe<\x00h\x00t\x00m\x00l\x00>\x00",  # UTF-16 with BOM
+        "<html><body><p>truncated in the middle of a tag <a hr",
+        "<p>" + "\ud800 lone surrogate" + "</p>",
+        '<script type="application/ld+json">{"@type": "NewsArticle", "author": [null, 3, {}]',
+        '<script type="application/ld+json">{"@type": ["NewsArticle"], "datePublished": 7}</script>',
+        '<meta property="article:published_time" content="2024-13-45T99:99">',
+        "<div>" * 10_000 + "deep text" + "</div>" * 10_000,
+        "<table>" * 3_000 + "cell",
+    ],
+    ids=[
+        "empty-str",
+        "empty-bytes",
+        "blank",
+        "binary",
+        "utf16-bom",
+        "truncated",
+        "lone-surrogate",
+        "bad-json-ld",
+        "odd-json-ld-types",
+        "impossible-date",
+        "10000-deep",
+        "unclosed-tables",
+    ],
+)
+def test_hostile_input_never_raises(html: str | bytes) -> None:
+    result = extract(html)
+    assert isinstance(result, Extracted)
+    assert isinstance(result.text, str)
+
+
+def test_deep_nesting_keeps_its_text() -> None:
+    html = "<div>" * 10_000 + "A sentence buried ten thousand levels deep in the page." + "</div>" * 10_000
+    assert "A sentence buried ten thousand levels deep" in extract(html).text
+
+
+_TAGS = st.sampled_from(["p", "div", "article", "a", "span", "h1", "li", "ul", "script", "table", "td"])
+_MARKUP = st.lists(
+    st.one_of(
+        st.text(max_size=40),
+        _TAGS.map(lambda t: f"<{t}>"),
+        _TAGS.map(lambda t: f"</{t}>"),
+        st.sampled_from(['<meta property="og:title" content="', '<time datetime="', '">', "<!--", "&amp;"]),
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html=st.one_of(_MARKUP, st.binary(max_size=300)), url=st.one_of(st.none(), st.text(max_size=30)))
+def test_fuzz_extract_never_raises(html: str | bytes, url: str | None) -> None:
+    result = extract(html, url)
+    assert isinstance(result, Extracted)
+    assert result.published is None or result.published.tzinfo is not None
