@@ -1,0 +1,101 @@
+"""config.toml loading: the shipped file validates; every kind of mistake names its key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD_SOURCE = '[[sources]]\nname = "a"\nkind = "feed"\nurl = "https://example.org/rss"\n'
+
+
+def test_shipped_config_validates() -> None:
+    settings = load_config(ROOT / "config.toml")
+    assert len(settings.sources) >= 10
+    assert {source.kind for source in settings.sources} == {"feed", "page", "sitemap"}
+    assert {rule.name for rule in settings.rules} == {"ambassadors", "prisoner swap"}
+    assert settings.email is None  # shipped with e-mail commented out
+    assert Path(settings.database) == ROOT / "monitor.db"  # relative to the file
+
+
+def test_durations_accept_integers_and_defaults_fill_in(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[fetch]\ntimeout = 3\n" + GOOD_SOURCE)
+    settings = load_config(path)
+    assert settings.fetch.timeout == 3.0 and settings.fetch.per_host == 2
+    assert settings.interval_of(settings.sources[0]) == 900
+
+
+BAD_CONFIGS = {
+    "missing required key": ('[[sources]]\nname = "a"\nurl = "https://x.org/"\n', "sources[0].kind", "missing"),
+    "unknown key": (GOOD_SOURCE + "colour = 'red'\n", "sources[0].colour", "unknown key"),
+    "unknown top-level key": ("verbose = true\n", "verbose", "unknown key"),
+    "wrong type": ("[fetch]\ntimeout = 'soon'\n", "fetch.timeout", "number"),
+    "invalid regex": (GOOD_SOURCE + 'include = "(unclosed"\n', "sources[0].include", "regular expression"),
+    "invalid css selector": (
+        '[[sources]]\nname = "p"\nkind = "page"\nurl = "https://x.org/"\nlinks = "h3 >> [[a"\n',
+        "sources[0].links", "CSS selector",
+    ),
+    "bad cron": ('[email]\nrecipients = ["a@b.c"]\ndigest_cron = "0 25 * * *"\n', "email.digest_cron", "cron"),
+    "bad scheme": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "file:///etc/passwd"\n', "sources[0].url", "file"),
+    "bad rule pattern": ('[[rules]]\nname = "r"\npatterns = ["[a-"]\n', "rules[0].patterns", "regular expression"),
+    "page without links": ('[[sources]]\nname = "p"\nkind = "page"\nurl = "https://x.org/"\n', "sources[0]", "links"),
+    "bad enum": ('[email]\nrecipients = ["a@b.c"]\nsecurity = "ssl"\n', "email.security", "none"),
+    "not toml": ("database = \n", "c.toml", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_names_the_key(case: str, tmp_path: Path) -> None:
+    text, key, words = BAD_CONFIGS[case]
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert any(problem.startswith(key) or f"{key}:" in problem for problem in info.value.problems), info.value.problems
+    assert any(words in problem for problem in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_exits_2_with_one_line_naming_the_key(case: str, tmp_path: Path) -> None:
+    text, key, _ = BAD_CONFIGS[case]
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "status"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], result.stderr
+    assert not (tmp_path / "monitor.db").exists()  # nothing is created from a bad config
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[fetch]\ntimeout = 'x'\nconcurrency = 0\n" + GOOD_SOURCE + "extra = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert len(info.value.problems) == 3
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_password_comes_from_the_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[email]\nrecipients = ["a@b.c"]\npassword_env = "TEST_MONITOR_PW"\n')
+    settings = load_config(path)
+    assert settings.email is not None and settings.email.password() is None
+    monkeypatch.setenv("TEST_MONITOR_PW", "s3cret")
+    assert settings.email.password() == "s3cret"
+    assert "s3cret" not in repr(settings)
