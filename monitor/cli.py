@@ -1,0 +1,320 @@
+"""The ``monitor`` command line: a thin click layer over the pipeline's modules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
+
+from monitor import __version__
+from monitor.config import Settings, load_config
+from monitor.errors import ConfigError, FetchError, MonitorError
+from monitor.store import Archive
+
+log = logging.getLogger("monitor")
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+class Context:
+    """Global options, resolved lazily: ``demo`` and ``extract`` need no archive."""
+
+    def __init__(self, config_path: Path, db_path: Path | None) -> None:
+        self.config_path = config_path
+        self.db_path = db_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_config(self.config_path)
+            if self.db_path is not None:
+                self._settings = self._settings.model_copy(update={"database": str(self.db_path)})
+        return self._settings
+
+    def archive(self) -> Archive:
+        return Archive(self.settings.database)
+
+
+def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
+    click.echo(f"monitor: {message}", err=True)
+    sys.exit(status)
+
+
+class MonitorGroup(click.Group):
+    """Turns the package's errors into one line on stderr and the right exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"monitor: {_config_name(ctx)}: {problem}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except MonitorError as exc:
+            fail(str(exc))
+
+
+def _config_name(ctx: click.Context) -> str:
+    obj = ctx.find_object(Context)
+    return str(obj.config_path) if obj else "config"
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    """INFO by default (a daemon's log is its story), -q for warnings only, -v debug, -vv libraries too."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        for noisy in ("httpx", "httpcore", "apscheduler", "hpack"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="monitor")
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("config.toml"),
+    show_default=True, help="Configuration file.",
+)
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database path (overrides the config).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: int, quiet: bool) -> None:
+    """News monitor for US–Russia relations: new mentions of the ambassadors and prisoner swaps."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = Context(config_path, db_path)
+
+
+@cli.command()
+@click.pass_obj
+def run(obj: Context) -> None:
+    """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM."""
+    from monitor.scheduler import Daemon
+
+    settings = obj.settings
+    with obj.archive() as archive:
+        asyncio.run(Daemon(settings, archive).run())
+
+
+@cli.command()
+@click.option("--source", "source_name", help="Check only the source with this name.")
+@click.pass_obj
+def once(obj: Context, source_name: str | None) -> None:
+    """Check every source (or one) once, deliver the alerts it queued, and exit.
+
+    Exits 1 when every source checked failed.
+    """
+    from monitor.alerts import deliver_due
+    from monitor.fetch import Fetcher
+    from monitor.pipeline import CheckReport, Pipeline, utcnow
+    from monitor.scheduler import trusted_origins
+
+    settings = obj.settings
+    sources = [settings.source(source_name)] if source_name else list(settings.sources)
+
+    async def cycle(archive: Archive) -> list[CheckReport]:
+        async with Fetcher(settings.fetch, trusted_origins(settings)) as fetcher:
+            pipeline = Pipeline(settings, archive, fetcher)
+            if sys.stderr.isatty() and len(sources) > 1:
+                with Progress(transient=True) as progress:
+                    task = progress.add_task("checking sources", total=len(sources))
+
+                    async def tick(source: Any) -> CheckReport:
+                        report = await pipeline.check(source)
+                        progress.advance(task)
+                        return report
+
+                    reports = list(await asyncio.gather(*(tick(source) for source in sources)))
+            else:
+                reports = await pipeline.check_all(sources)
+        if settings.email is not None and settings.email.mode == "instant":
+            await deliver_due(archive, settings.email, utcnow())
+        return reports
+
+    with obj.archive() as archive:
+        reports = asyncio.run(cycle(archive))
+    table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
+    for report in reports:
+        status = f"[red]{report.error}[/red]" if report.error else ("not modified" if report.not_modified else "ok")
+        table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
+                      str(report.duplicates), str(len(report.alerts)), status)
+    Console(stderr=False).print(table)
+    if reports and all(report.error for report in reports):
+        fail("every source failed")
+
+
+@cli.command()
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
+              show_default=True, help="Folder for the demo database and the .eml alerts.")
+@click.pass_obj
+def demo(obj: Context, output: Path) -> None:
+    """Run offline on the bundled sample of news sites and show the alerts (no network, no SMTP).
+
+    The rules come from --config (the shipped config.toml by default).
+    """
+    from monitor.demo import run_demo
+
+    started = datetime.now(UTC)
+    result = run_demo(list(obj.settings.rules), output)
+    console = Console()
+    stored = sum(report.stored for report in result.reports)
+    console.print(f"\n[bold]monitor demo[/bold]: {len(result.reports)} outlets checked, {stored} articles stored, "
+                  f"{len(result.alert_texts)} alert(s) in {(datetime.now(UTC) - started).total_seconds():.1f}s\n")
+    for text, path in zip(result.alert_texts, result.alert_files, strict=True):
+        console.rule(str(path))
+        console.print(Text(text))
+    db = result.database
+    console.rule("explore the archive")
+    console.print(Text(
+        f"sqlite-utils tables {db} --counts\n"
+        f'sqlite-utils search {db} articles "ambassadors" -c title -c site -c url\n'
+        f"sqlite-utils rows {db} stories\n"
+        f'sqlite-utils query {db} "select rule, passage, site from new_mentions"\n'
+        f"datasette {db}   # if you have Datasette"
+    ))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@click.pass_obj
+def search(obj: Context, query: str, limit: int) -> None:
+    """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
+    import sqlite3
+
+    with obj.archive() as archive:
+        try:
+            rows = archive.search(query, limit)
+        except sqlite3.OperationalError as exc:
+            fail(f"bad search query {query!r}: {exc}")
+    table = Table("id", "published", "site", "title", "url")
+    for row in rows:
+        table.add_row(str(row["id"]), row["published"] or "", row["site"], row["title"], row["url"])
+    Console().print(table)
+    if not rows:
+        click.echo("no matches", err=True)
+
+
+@cli.group()
+def rules() -> None:
+    """Work with the rules of the config."""
+
+
+@rules.command("test")
+@click.option("--rule", "rule_name", help="Only this rule.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Only articles fetched since this date (UTC).")
+@click.pass_obj
+def rules_test(obj: Context, rule_name: str | None, since: datetime | None) -> None:
+    """Run the rules over the archive and show what they match, new or not, without alerting."""
+    from monitor.rules import compile_rules, highlight_spans
+    from monitor import dedup
+
+    settings = obj.settings
+    chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]
+    if not chosen:
+        fail(f"no rule named {rule_name!r}")
+    ruleset = compile_rules(chosen)
+    since_utc = since.replace(tzinfo=UTC) if since else None
+    console = Console()
+    counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in chosen}
+    seen: dict[str, set[str]] = {rule.name: set() for rule in chosen}
+    with obj.archive() as archive:
+        articles = list(archive.articles(since=since_utc))
+    for article_id, title, text in articles:
+        for match in ruleset.match(f"{title}\n\n{text}"):
+            key = dedup.passage_keys(match.passage)[0]
+            new = key not in seen[match.rule]
+            seen[match.rule].add(key)
+            counts[match.rule][0] += 1
+            counts[match.rule][1] += new
+            line = Text(f"[{match.rule}] {'NEW ' if new else 'seen'} #{article_id} {title}\n  ", style="bold")
+            passage = Text(match.passage)
+            for start, end in highlight_spans(match.passage, match.terms):
+                passage.stylize("reverse yellow", start, end)
+            console.print(line + passage)
+    table = Table("rule", "articles scanned", "passages matched", "would be new")
+    for name, (matched, new) in counts.items():
+        table.add_row(name, str(len(articles)), str(matched), str(new))
+    console.print(table)
+
+
+@cli.command()
+@click.argument("target", metavar="URL_OR_FILE")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.pass_obj
+def extract(obj: Context, target: str, as_json: bool) -> None:
+    """Show what the extractor takes from one page: title, byline, date, text."""
+    from monitor.extract import extract as extract_page
+
+    if target.startswith(("http://", "https://")):
+        from monitor.config import FetchSettings
+        from monitor.fetch import Fetcher
+        from monitor.models import NotModified
+
+        async def get() -> tuple[str, str]:
+            try:
+                fetch = obj.settings.fetch
+            except ConfigError:
+                fetch = FetchSettings()
+            async with Fetcher(fetch, [target]) as fetcher:
+                page = await fetcher.fetch(target, kind="article")
+            assert not isinstance(page, NotModified)
+            return page.text, page.url
+
+        try:
+            html, url = asyncio.run(get())
+        except FetchError as exc:
+            fail(str(exc))
+    else:
+        path = Path(target)
+        if not path.is_file():
+            fail(f"{target}: no such file (give a file or an http(s) URL)")
+        html, url = path.read_bytes().decode("utf-8", "replace"), None
+    result = extract_page(html, url)
+    if as_json:
+        data = asdict(result)
+        data["published"] = result.published.isoformat() if result.published else None
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    for label, value in (("title", result.title), ("byline", result.byline), ("published", result.published),
+                         ("canonical", result.canonical_url), ("language", result.language)):
+        console.print(Text(f"{label:>10}: ", style="bold") + Text(str(value or "")))
+    console.rule()
+    console.print(Text(result.text or "(no text)"))
+
+
+@cli.command()
+@click.pass_obj
+def status(obj: Context) -> None:
+    """Sources and their health (last check, last error, failures) and the queued alerts."""
+    with obj.archive() as archive:
+        archive.sync_sources(obj.settings.sources)
+        rows = archive.source_rows()
+        queued = archive.queued_alert_count()
+        counts = archive.counts()
+    table = Table("source", "kind", "last checked", "failures", "next due", "articles", "last error")
+    for row in rows:
+        table.add_row(row["name"], row["kind"], row["last_checked"] or "never", str(row["failures"]),
+                      row["next_due"] or "", str(row["articles_found"]),
+                      Text(row["last_error"] or "", style="red"))
+    console = Console()
+    console.print(table)
+    console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "
+                  f"alerts queued: {queued}")
+
+
+def main() -> None:
+    cli(prog_name="monitor")

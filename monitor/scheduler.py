@@ -1,0 +1,157 @@
+"""The daemon: APScheduler 3 wiring around the pipeline and the outbox.
+
+One job per source (its interval, jitter, ``max_instances=1``, coalescing), one
+job that retries queued alerts, and the digest job in digest mode. APScheduler
+swallows job exceptions and silently skips late jobs (NOTES.md), so each job
+records its own failure and the grace time is as long as the interval.
+
+On SIGINT/SIGTERM no new job starts, the checks in flight get a few seconds to
+finish, and the rest are cancelled. Cancelling is safe: every archive write is a
+synchronous transaction with no ``await`` inside it, so a cancelled check stops
+between two transactions, never in the middle of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.alerts import deliver_digest, deliver_due
+from monitor.config import Settings, SourceSettings
+from monitor.fetch import Fetcher
+from monitor.pipeline import Pipeline, utcnow
+from monitor.store import Archive
+
+log = logging.getLogger(__name__)
+
+ALERT_RETRY_SECONDS = 30
+STOP_GRACE_SECONDS = 6.0
+
+
+def trusted_origins(settings: Settings) -> list[str]:
+    """Origins of the configured sources: links there are allowed even on private addresses."""
+    origins = []
+    for source in settings.sources:
+        scheme, rest = source.url.split("://", 1)
+        origins.append(f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}")
+    return origins
+
+
+class Daemon:
+    def __init__(self, settings: Settings, archive: Archive) -> None:
+        self.settings = settings
+        self.archive = archive
+        self._stop = asyncio.Event()
+        self._running: set[asyncio.Task[object]] = set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @contextmanager
+    def _tracked(self) -> Iterator[None]:
+        """Register the running job's task so that a stop can wait for it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            yield
+        finally:
+            self._running.discard(task)
+
+    # Jobs are coroutine functions (not lambdas) so APScheduler awaits them on the loop.
+    async def _check(self, pipeline: Pipeline, source: SourceSettings) -> None:
+        with self._tracked():
+            await self._check_unless_backing_off(pipeline, source)
+
+    async def _check_unless_backing_off(self, pipeline: Pipeline, source: SourceSettings) -> None:
+        state = self.archive.source_state(source.name)
+        if state.next_due and state.next_due > utcnow() + timedelta(seconds=1):
+            log.debug("%s: backing off until %s", source.name, state.next_due)
+            return
+        report = await pipeline.check(source)
+        if report.alerts and self.settings.email and self.settings.email.mode == "instant":
+            await deliver_due(self.archive, self.settings.email, utcnow())
+
+    async def _deliver(self) -> None:
+        if self.settings.email and self.settings.email.mode == "instant":
+            with self._tracked():
+                await deliver_due(self.archive, self.settings.email, utcnow())
+
+    async def _digest(self) -> None:
+        assert self.settings.email is not None
+        with self._tracked():
+            await deliver_digest(self.archive, self.settings.email, utcnow())
+
+    def _on_job_error(self, event: JobExecutionEvent) -> None:
+        log.error("job %s failed: %r", event.job_id, event.exception)
+        if event.job_id.startswith("source:"):
+            name = event.job_id.removeprefix("source:")
+            now = utcnow()
+            self.archive.record_failure(
+                name,
+                checked=now,
+                next_due=now + timedelta(seconds=self.settings.interval_of(self.settings.source(name))),
+                error=f"internal error: {event.exception!r}",
+            )
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.stop)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
+        async with Fetcher(self.settings.fetch, trusted_origins(self.settings)) as fetcher:
+            pipeline = Pipeline(self.settings, self.archive, fetcher)
+            now = datetime.now(UTC)
+            for source in self.settings.sources:
+                interval = self.settings.interval_of(source)
+                state = self.archive.source_state(source.name)
+                first = max(now, state.next_due) if state.next_due else now
+                scheduler.add_job(
+                    self._check,
+                    args=[pipeline, source],
+                    IntervalTrigger(seconds=interval, jitter=self.settings.schedule.jitter, timezone=UTC),
+                    id=f"source:{source.name}",
+                    name=source.name,
+                    next_run_time=first,
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=interval,
+                )
+            scheduler.add_job(
+                self._deliver,
+                IntervalTrigger(seconds=ALERT_RETRY_SECONDS, timezone=UTC),
+                id="alerts:retry",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=ALERT_RETRY_SECONDS,
+            )
+            if self.settings.email and self.settings.email.mode == "digest":
+                scheduler.add_job(
+                    self._digest,
+                    CronTrigger.from_crontab(self.settings.email.digest_cron, timezone=UTC),
+                    id="alerts:digest",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=3600,
+                )
+            scheduler.start()
+            log.info("daemon started: %d sources", len(self.settings.sources))
+            await self._stop.wait()
+            log.info("stopping: waiting for %d checks in flight", len(self._running))
+            scheduler.shutdown(wait=False)
+            if self._running:
+                _, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        log.info("daemon stopped")
