@@ -217,7 +217,7 @@ class Archive:
             "INSERT INTO article_signatures (article_id, shingles, signature) VALUES (?, ?, ?)",
             [article_id, shingles, signature],
         )
-        self.db.executemany(
+        self.db.conn.executemany(
             "INSERT OR IGNORE INTO article_bands (band_key, article_id) VALUES (?, ?)",
             [(key, article_id) for key in band_keys],
         )
@@ -249,7 +249,7 @@ class Archive:
              int(mention.new), iso(found)],
         )
         mention_id = int(cursor.lastrowid or 0)
-        self.db.executemany(
+        self.db.conn.executemany(
             "INSERT OR IGNORE INTO passage_keys (rule, key, mention_id) VALUES (?, ?, ?)",
             [(mention.rule, key, mention_id) for key in keys],
         )
@@ -296,7 +296,7 @@ class Archive:
                 "UPDATE alerts SET message_id = ? WHERE id = ?",
                 [f"<alert-{alert_id}.story-{story_id}.{created:%Y%m%d%H%M%S}@monitor>", alert_id],
             )
-        self.db.executemany(
+        self.db.conn.executemany(
             "INSERT OR IGNORE INTO alert_mentions (alert_id, mention_id) VALUES (?, ?)",
             [(alert_id, mention_id) for mention_id in mention_ids],
         )
@@ -339,14 +339,14 @@ class Archive:
 
     def mark_sent(self, alert_ids: Sequence[int], sent: datetime) -> None:
         with self.transaction():
-            self.db.executemany(
+            self.db.conn.executemany(
                 "UPDATE alerts SET sent = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
                 [(iso(sent), alert_id) for alert_id in alert_ids],
             )
 
     def mark_failed(self, alert_ids: Sequence[int], error: str, next_attempt: datetime) -> None:
         with self.transaction():
-            self.db.executemany(
+            self.db.conn.executemany(
                 "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?",
                 [(error, iso(next_attempt), alert_id) for alert_id in alert_ids],
             )
