@@ -1,0 +1,7 @@
+"""Fetching: one polite, conditional, capped and safe HTTP client (see :mod:`.client`)."""
+
+from monitor.fetch.backoff import next_delay, parse_retry_after
+from monitor.fetch.client import Fetcher
+from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
+
+__all__ = ["Fetcher", "canonicalize", "next_delay", "parse_retry_after", "same_registrable_domain", "site_of"]

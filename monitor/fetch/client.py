@@ -1,0 +1,292 @@
+"""The fetcher: one shared HTTP client, polite, conditional, capped and safe.
+
+Every request of the process goes through one :class:`Fetcher` (one
+``httpx.AsyncClient``, one connection pool), which is where the rules of
+DESIGN.md are enforced in one place:
+
+* each URL and each redirect hop is checked (:mod:`monitor.fetch.security`);
+  redirects are followed here, never by httpx, at most ``MAX_REDIRECTS`` hops;
+* robots.txt is obeyed per origin (:mod:`monitor.fetch.robots`), its
+  ``Crawl-delay`` raising the host's delay;
+* per-host concurrency and delay (:mod:`monitor.fetch.politeness`);
+* one deadline of ``timeout`` seconds per request, connect to last byte -
+  httpx timeouts are per read, so a server dripping a byte a second would
+  otherwise never time out;
+* bodies are read raw and decompressed under ``max_bytes``
+  (:mod:`monitor.fetch.decode`); only content types we can use are read.
+
+Failures are raised as :class:`~monitor.errors.FetchError` subclasses with the
+cause chained; "not modified" is a value (:class:`~monitor.models.NotModified`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import logging
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Literal
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpcore
+import httpx
+
+from monitor.config import FetchSettings
+from monitor.errors import (
+    BlockedURLError,
+    FetchError,
+    HTTPStatusError,
+    ResponseTooLargeError,
+    RobotsDisallowedError,
+    UnsupportedContentError,
+)
+from monitor.fetch.backoff import parse_retry_after
+from monitor.fetch.decode import BodyTooLarge, UnsupportedEncoding, decode_text, read_capped, unwrap_gzip
+from monitor.fetch.politeness import HostGate
+from monitor.fetch.robots import RobotsCache
+from monitor.fetch.security import AddressPolicy, BlockedAddress, GuardedBackend, Resolver, check_url, system_resolver
+from monitor.models import NotModified, Page
+
+__all__ = ["MAX_REDIRECTS", "Fetcher", "Kind"]
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["source", "article"]
+_RequestKind = Literal["source", "article", "robots"]
+
+MAX_REDIRECTS = 10
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_GZIP_MAGIC = b"\x1f\x8b"
+
+_ACCEPT = {
+    "article": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+    "source": (
+        "application/rss+xml,application/atom+xml,application/feed+json,application/xml;q=0.9,"
+        "text/xml;q=0.9,application/json;q=0.8,text/html;q=0.8,*/*;q=0.1"
+    ),
+    "robots": "text/plain,*/*;q=0.1",
+}
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Feeds and sitemaps come under many labels; a source is whatever the configuration says it is.
+_SOURCE_TYPES = _HTML_TYPES | frozenset(
+    {
+        "text/xml", "application/xml", "application/json", "text/plain", "application/octet-stream",
+        "binary/octet-stream", "application/gzip", "application/x-gzip", "text/javascript",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """One HTTP exchange: the body is read only for a 2xx answer."""
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes = b""
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a connection pool whose network backend checks addresses.
+
+    httpx offers no public way to hand its pool a network backend, so the pool
+    is replaced after construction; the exception mapping of httpx is kept.
+    """
+
+    def __init__(self, backend: GuardedBackend, limits: httpx.Limits) -> None:
+        super().__init__(verify=_ssl_context(), limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle takes tens of ms."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
+class Fetcher:
+    """Fetches URLs for the pipeline; use as ``async with Fetcher(settings) as fetcher``.
+
+    ``trusted_origins`` are the origins of configured source URLs: they may be
+    private (a local site), other private destinations may not.
+    ``stats`` counts requests by kind (``source``, ``article``, ``robots``) and
+    outcomes (``not_modified``, ``robots_disallowed``, ``blocked``).
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        trusted_origins: Iterable[str] = (),
+        *,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self.settings = settings
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._policy = AddressPolicy(trusted_origins, allow_private=settings.allow_private)
+        limits = httpx.Limits(
+            max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+        )
+        self._client = httpx.AsyncClient(
+            transport=_GuardedTransport(GuardedBackend(self._policy, resolver), limits),
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
+            timeout=httpx.Timeout(settings.timeout),
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self._gate = HostGate(settings.concurrency, settings.per_host)
+        self._robots = RobotsCache(settings.user_agent, self._load_robots)
+
+    async def __aenter__(self) -> Fetcher:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
+        await self._client.__aexit__(exc_type, exc, tb)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        kind: Kind = "article",
+    ) -> Page | NotModified:
+        """GET ``url``, conditionally when validators are given; see the module docstring."""
+        headers = {"Accept": _ACCEPT[kind]}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        reply = await self._follow(url, headers, kind, self.settings.max_bytes)
+        if reply.status == 304:
+            self.stats["not_modified"] += 1
+            return NotModified(url=url)
+        content_type = reply.headers.get("content-type", "")
+        body = reply.body
+        if kind == "source" and body.startswith(_GZIP_MAGIC):  # a .xml.gz sitemap served as a file
+            try:
+                body = unwrap_gzip(body, self.settings.max_bytes)
+            except BodyTooLarge as exc:
+                raise ResponseTooLargeError(reply.url, str(exc)) from exc
+            except UnsupportedEncoding as exc:
+                raise UnsupportedContentError(reply.url, str(exc)) from exc
+        return Page(
+            url=reply.url,
+            requested_url=url,
+            status=reply.status,
+            content_type=content_type,
+            body=body,
+            text=decode_text(body, content_type),
+            etag=reply.headers.get("etag"),
+            last_modified=reply.headers.get("last-modified"),
+        )
+
+    async def _load_robots(self, url: str) -> bytes:
+        reply = await self._follow(url, {"Accept": _ACCEPT["robots"]}, "robots", ROBOTS_MAX_BYTES)
+        return reply.body
+
+    async def _follow(
+        self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int
+    ) -> _Reply:
+        """Request ``url``, following redirects with every hop checked; raise on >= 400."""
+        seen: set[str] = set()
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            seen.add(current)
+            self._check(current)
+            delay = self.settings.delay
+            if kind != "robots" and self.settings.robots:
+                delay = await self._check_robots(current)
+            reply = await self._exchange(current, headers, kind, max_bytes, delay)
+            location = reply.headers.get("location")
+            if reply.status not in _REDIRECTS or location is None:
+                if reply.status >= 400 or 300 <= reply.status < 400 and reply.status != 304:
+                    retry_after = parse_retry_after(reply.headers.get("retry-after"), datetime.now(timezone.utc))
+                    raise HTTPStatusError(current, reply.status, retry_after)
+                return reply
+            current = _without_fragment(urljoin(current, location.strip()))
+            if current in seen:
+                raise FetchError(url, f"redirect loop at {current}")
+        raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _check(self, url: str) -> None:
+        try:
+            check_url(url, self._policy)
+        except BlockedURLError:
+            self.stats["blocked"] += 1
+            raise
+
+    async def _check_robots(self, url: str) -> float:
+        """Refuse a URL robots.txt disallows; return the delay the host asks for."""
+        rules = await self._robots.rules_for(url)
+        if not rules.allows(url, self.settings.user_agent):
+            self.stats["robots_disallowed"] += 1
+            raise RobotsDisallowedError(url, "disallowed by robots.txt")
+        return max(self.settings.delay, rules.crawl_delay(self.settings.user_agent) or 0.0)
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, delay: float
+    ) -> _Reply:
+        """One request and, for a 2xx answer, its capped body, within one deadline."""
+        host = urlsplit(url).netloc.lower()
+        async with self._gate.slot(host, delay):
+            self.stats[kind] += 1
+            log.debug("GET %s (%s)", url, kind)
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    request = self._client.build_request("GET", url, headers=headers)
+                    response = await self._client.send(request, stream=True)
+                    try:
+                        body = b""
+                        if 200 <= response.status_code < 300:
+                            _check_content_type(url, response.headers.get("content-type", ""), kind)
+                            encoding = response.headers.get("content-encoding", "")
+                            body = await read_capped(response.aiter_raw(), encoding, max_bytes)
+                    finally:
+                        await response.aclose()
+            except TimeoutError as exc:
+                raise FetchError(url, f"no complete answer within {self.settings.timeout:g} s") from exc
+            except BlockedAddress as exc:
+                self.stats["blocked"] += 1
+                raise BlockedURLError(url, str(exc)) from exc
+            except BodyTooLarge as exc:
+                raise ResponseTooLargeError(url, str(exc)) from exc
+            except UnsupportedEncoding as exc:
+                raise UnsupportedContentError(url, str(exc)) from exc
+            except httpx.TimeoutException as exc:
+                raise FetchError(url, f"timed out: {exc!r}") from exc
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+        return _Reply(url=url, status=response.status_code, headers=response.headers, body=body)
+
+
+def _check_content_type(url: str, content_type: str, kind: _RequestKind) -> None:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if not media_type or kind == "robots" or media_type in _HTML_TYPES:
+        return
+    if kind == "source" and (
+        media_type in _SOURCE_TYPES or media_type.endswith(("+xml", "+json"))
+    ):
+        return
+    raise UnsupportedContentError(url, f"content type {media_type!r} is not processed for {kind}s")
+
+
+def _without_fragment(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(fragment=""))

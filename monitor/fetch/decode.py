@@ -1,0 +1,225 @@
+"""Turn raw response bytes into a capped body and text.
+
+httpx decompresses before a caller can count (one 64 KiB gzip chunk came out
+as 64 MiB), so the fetcher reads ``iter_raw()`` and decompresses here, asking
+each decompressor for at most the bytes still allowed. A gzip or brotli bomb
+is therefore cut at ``max_bytes`` with memory staying flat.
+
+The charset is taken, in order, from a byte-order mark, the Content-Type
+header, the document itself (``<meta charset>``, ``http-equiv`` or the XML
+declaration), then statistical detection. A declared charset is trusted only
+if the body decodes with it, and a non-UTF-8 label on a body that is valid,
+non-ASCII UTF-8 is taken for the mislabelling it almost always is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import zlib
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+import brotli
+import charset_normalizer
+
+__all__ = ["BodyTooLarge", "UnsupportedEncoding", "decode_text", "read_capped", "unwrap_gzip"]
+
+_SNIFF_BYTES = 4096
+_DETECT_BYTES = 65536
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+
+
+class BodyTooLarge(Exception):
+    """The decoded body would exceed the cap."""
+
+
+class UnsupportedEncoding(Exception):
+    """A Content-Encoding we cannot undo, or a corrupt compressed stream."""
+
+
+class _Decompressor(Protocol):
+    def feed(self, data: bytes, limit: int) -> bytes: ...
+    def pending(self, limit: int) -> bytes: ...
+
+
+class _Identity:
+    def feed(self, data: bytes, limit: int) -> bytes:
+        return data
+
+    def pending(self, limit: int) -> bytes:
+        return b""
+
+
+class _Zlib:
+    """gzip (also concatenated members) or deflate, with or without the zlib wrapper.
+
+    Bytes after the last complete member that do not start a new one (padding,
+    a stray newline) are ignored, as browsers do.
+    """
+
+    def __init__(self, gzip: bool) -> None:
+        self._gzip = gzip
+        self._wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
+        self._obj = zlib.decompressobj(self._wbits)
+        self._started = False
+        self._fresh = False  # self._obj is a member that has consumed nothing yet
+        self._done = False  # the stream ended; anything after it is ignored
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        if not self._started and data:
+            self._started = True
+            if not self._gzip and data[0] & 0x0F != 8:  # "deflate" sent without its zlib header
+                self._wbits = -zlib.MAX_WBITS
+                self._obj = zlib.decompressobj(self._wbits)
+        return self._run(data, limit)
+
+    def pending(self, limit: int) -> bytes:
+        return self._run(self._obj.unused_data if self._obj.eof else self._obj.unconsumed_tail, limit)
+
+    def _run(self, data: bytes, limit: int) -> bytes:
+        out = bytearray()
+        while data and not self._done:
+            if self._obj.eof:  # a member ended: what follows is another member or junk
+                if not self._gzip:
+                    self._done = True
+                    break
+                self._obj, self._fresh = zlib.decompressobj(self._wbits), True
+            try:
+                out += self._obj.decompress(data, max(limit - len(out), 1))
+            except zlib.error as exc:
+                if self._fresh:
+                    self._done = True
+                    break
+                raise UnsupportedEncoding(f"corrupt compressed body: {exc}") from exc
+            self._fresh = False
+            if len(out) >= limit or not self._obj.eof:
+                break
+            data = self._obj.unused_data
+        return bytes(out)
+
+
+class _Brotli:
+    def __init__(self) -> None:
+        self._obj = brotli.Decompressor()
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        try:
+            return self._obj.process(data, output_buffer_limit=max(limit, 1))
+        except brotli.error as exc:
+            raise UnsupportedEncoding(f"corrupt brotli body: {exc}") from exc
+
+    def pending(self, limit: int) -> bytes:
+        if self._obj.can_accept_more_data():
+            return b""
+        try:
+            return self._obj.process(b"", output_buffer_limit=max(limit, 1))
+        except brotli.error as exc:
+            raise UnsupportedEncoding(f"corrupt brotli body: {exc}") from exc
+
+
+def _decompressor(content_encoding: str) -> _Decompressor:
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if not codings:
+        return _Identity()
+    if len(codings) > 1:
+        raise UnsupportedEncoding(f"stacked content encodings {content_encoding!r}")
+    coding = codings[0]
+    if coding in ("gzip", "x-gzip"):
+        return _Zlib(gzip=True)
+    if coding == "deflate":
+        return _Zlib(gzip=False)
+    if coding == "br":
+        return _Brotli()
+    raise UnsupportedEncoding(f"content encoding {coding!r}")
+
+
+async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int) -> bytes:
+    """Read and decompress a raw body; raise :class:`BodyTooLarge` past ``max_bytes``.
+
+    Each decompressor call may produce at most one byte more than the room left,
+    which is enough to tell "exactly at the cap" from "over it".
+    """
+    decoder = _decompressor(content_encoding)
+    body = bytearray()
+    async for chunk in raw:
+        body += decoder.feed(chunk, max_bytes - len(body) + 1)
+        while len(body) <= max_bytes and (more := decoder.pending(max_bytes - len(body) + 1)):
+            body += more
+        if len(body) > max_bytes:
+            raise BodyTooLarge(f"body exceeds {max_bytes} bytes")
+    return bytes(body)
+
+
+def unwrap_gzip(data: bytes, max_bytes: int) -> bytes:
+    """Decompress a gzip file (a ``.xml.gz`` sitemap served as is) under the same cap."""
+    decoder = _Zlib(gzip=True)
+    body = bytearray(decoder.feed(data, max_bytes + 1))
+    while len(body) <= max_bytes and (more := decoder.pending(max_bytes - len(body) + 1)):
+        body += more
+    if len(body) > max_bytes:
+        raise BodyTooLarge(f"body exceeds {max_bytes} bytes")
+    return bytes(body)
+
+
+def decode_text(body: bytes, content_type: str = "") -> str:
+    """Decode a document, finding its charset as the module docstring says."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(encoding, errors="replace")
+    head = body[:_SNIFF_BYTES]
+    declared = [
+        label
+        for label in (_header_charset(content_type), _match(_META_CHARSET, head), _match(_XML_ENCODING, head))
+        if label is not None
+    ]
+    utf8 = _strict(body, "utf-8")
+    if utf8 is not None and (not declared or not body.isascii()):
+        return utf8
+    for label in declared:
+        text = _strict(body, label)
+        if text is not None:
+            return text
+    best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
+    encoding = best.encoding if best is not None else "utf-8"
+    return body.decode(encoding, errors="replace")
+
+
+def _header_charset(content_type: str) -> str | None:
+    match = _HEADER_CHARSET.search(content_type)
+    return match.group(1) if match else None
+
+
+def _match(pattern: re.Pattern[bytes], head: bytes) -> str | None:
+    match = pattern.search(head)
+    return match.group(1).decode("ascii") if match else None
+
+
+def _strict(body: bytes, label: str) -> str | None:
+    """Decode with a declared label, or None when the label is unknown or does not fit.
+
+    ``iso-8859-1`` and ``ascii`` labels mean windows-1252 on the web (WHATWG), and
+    a UTF-16 label on a body without BOM is almost always an ASCII-compatible lie.
+    """
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    if name in ("latin-1", "iso8859-1", "ascii"):
+        name = "cp1252"
+    if name.startswith(("utf-16", "utf-32")):
+        return None
+    try:
+        return body.decode(name)
+    except UnicodeDecodeError:
+        return None

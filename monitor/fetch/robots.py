@@ -1,0 +1,111 @@
+"""robots.txt, fetched once per origin and cached (RFC 9309).
+
+protego, not the stdlib parser: Python's robotparser takes the first matching
+rule instead of the longest and knows no wildcards, so it blocks ``/news/a``
+under ``Disallow: /`` + ``Allow: /news/``.
+
+What an answer means (RFC 9309 section 2.3.1):
+
+* 2xx: the rules in the file; cached for ``ttl`` (at most 24 hours);
+* 4xx (including 401/403): no rules, everything is allowed;
+* 5xx, a network failure, a timeout, a refused redirect: the site is
+  unreachable, so everything is disallowed *for now* - cached only briefly
+  (``retry_ttl``) so the site is asked again soon.
+
+Concurrent requests for one origin wait for a single robots.txt fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from protego import Protego
+
+from monitor.errors import FetchError, HTTPStatusError
+
+__all__ = ["ROBOTS_TTL", "RobotsCache", "RobotsRules", "robots_url"]
+
+log = logging.getLogger(__name__)
+
+ROBOTS_TTL = 24 * 3600.0
+RETRY_TTL = 600.0
+MAX_CRAWL_DELAY = 60.0  # a Crawl-delay of an hour would stall every check of the source
+
+# Fetches a robots.txt URL and returns its body; raises HTTPStatusError for a
+# status >= 400 and another FetchError when the origin cannot be reached.
+RobotsLoader = Callable[[str], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class RobotsRules:
+    """The rules of one origin for our user agent, and when to ask again."""
+
+    parser: Protego | None  # None: no rules (allow_all) or unreachable (not allow_all)
+    allow_all: bool
+    expires: float
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        if self.parser is None:
+            return self.allow_all
+        return bool(self.parser.can_fetch(url, user_agent))
+
+    def crawl_delay(self, user_agent: str) -> float | None:
+        if self.parser is None:
+            return None
+        delay = self.parser.crawl_delay(user_agent)
+        return None if delay is None else min(float(delay), MAX_CRAWL_DELAY)
+
+
+def robots_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+
+
+class RobotsCache:
+    """robots.txt rules per origin, loaded on first use and kept for a TTL."""
+
+    def __init__(
+        self,
+        user_agent: str,
+        load: RobotsLoader,
+        *,
+        ttl: float = ROBOTS_TTL,
+        retry_ttl: float = RETRY_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.user_agent = user_agent
+        self._load = load
+        self._ttl = min(ttl, ROBOTS_TTL)
+        self._retry_ttl = retry_ttl
+        self._clock = clock
+        self._rules: dict[str, RobotsRules] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def rules_for(self, url: str) -> RobotsRules:
+        key = robots_url(url)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            rules = self._rules.get(key)
+            if rules is None or rules.expires <= self._clock():
+                rules = await self._fetch(key)
+                self._rules[key] = rules
+            return rules
+
+    async def _fetch(self, url: str) -> RobotsRules:
+        now = self._clock()
+        try:
+            body = await self._load(url)
+        except HTTPStatusError as exc:
+            if 400 <= exc.status < 500:
+                return RobotsRules(parser=None, allow_all=True, expires=now + self._ttl)
+            log.info("robots.txt unavailable, disallowing for now: %s", exc)
+            return RobotsRules(parser=None, allow_all=False, expires=now + self._retry_ttl)
+        except FetchError as exc:
+            log.info("robots.txt unreachable, disallowing for now: %s", exc)
+            return RobotsRules(parser=None, allow_all=False, expires=now + self._retry_ttl)
+        text = body.decode("utf-8", errors="replace")
+        return RobotsRules(parser=Protego.parse(text), allow_all=True, expires=now + self._ttl)

@@ -1,0 +1,84 @@
+"""Discovery: the candidate article links of one source (feed, sitemap or listing page).
+
+:func:`discover` is one check of one source. It asks conditionally (ETag,
+Last-Modified) and also compares a hash of the body, because some servers send
+the same ETag after a change and others never answer 304: "304 or same hash"
+is an unchanged source, a cheap successful check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from monitor.config import SourceSettings
+from monitor.fetch.client import Fetcher
+from monitor.models import Discovery, Link, NotModified
+from monitor.sources.feeds import feed_links
+from monitor.sources.pages import page_links
+from monitor.sources.sitemaps import sitemap_links
+
+__all__ = ["discover"]
+
+
+async def discover(
+    source: SourceSettings,
+    fetcher: Fetcher,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None,
+) -> Discovery:
+    """Fetch ``source`` and return its canonical links, deduplicated, include/exclude applied.
+
+    Raises :class:`~monitor.errors.FetchError` subclasses; a body that is not what
+    the source's kind promises raises ``UnsupportedContentError``.
+    """
+    result = await fetcher.fetch(source.url, etag=etag, last_modified=last_modified, kind="source")
+    if isinstance(result, NotModified):
+        return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True)
+    bodies = [result.body]
+    if source.kind == "feed":
+        links = feed_links(result)
+    elif source.kind == "sitemap":
+        links, children = await sitemap_links(result, fetcher)
+        bodies.extend(children)
+    else:
+        links = page_links(result, source.links or "a[href]")
+    new_hash = _digest(bodies)
+    validators = {"etag": result.etag, "last_modified": result.last_modified, "body_hash": new_hash}
+    if new_hash == body_hash:
+        return Discovery(links=[], not_modified=True, **validators)
+    return Discovery(links=_select(links, source), **validators)
+
+
+def _digest(bodies: list[bytes]) -> str:
+    if len(bodies) == 1:
+        return hashlib.sha256(bodies[0]).hexdigest()
+    combined = hashlib.sha256()
+    for body in bodies:
+        combined.update(hashlib.sha256(body).digest())
+    return combined.hexdigest()
+
+
+def _select(links: list[Link], source: SourceSettings) -> list[Link]:
+    """Apply include/exclude to the canonical URL and keep the first link per URL.
+
+    A later duplicate only fills in a title or date the first one lacked.
+    """
+    include = re.compile(source.include) if source.include else None
+    exclude = re.compile(source.exclude) if source.exclude else None
+    chosen: dict[str, Link] = {}
+    for link in links:
+        if include is not None and not include.search(link.url):
+            continue
+        if exclude is not None and exclude.search(link.url):
+            continue
+        first = chosen.get(link.url)
+        if first is None:
+            chosen[link.url] = link
+        elif (first.title is None and link.title) or (first.published is None and link.published):
+            chosen[link.url] = Link(
+                url=link.url, title=first.title or link.title, published=first.published or link.published
+            )
+    return list(chosen.values())

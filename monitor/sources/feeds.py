@@ -1,0 +1,102 @@
+"""Links from feeds: RSS 0.9x/1.0/2.0 and Atom with feedparser, JSON Feed with json.
+
+feedparser is only ever given ``io.BytesIO(body)``: handed a str or bytes that
+looks like a path or URL, it opens it (a hostile body ``/etc/passwd`` would be
+read from disk). Documents that declare XML entities are refused before
+parsing: no feed needs them, and a "billion laughs" feed is thereby rejected in
+microseconds instead of trusting every parser in the chain to defuse it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import feedparser
+
+from monitor.errors import UnsupportedContentError
+from monitor.models import Link, Page
+from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
+
+__all__ = ["feed_links"]
+
+log = logging.getLogger(__name__)
+
+
+def feed_links(page: Page) -> list[Link]:
+    """Every entry link of a feed page, canonical, in feed order (not yet deduplicated)."""
+    if _looks_like_json(page):
+        return list(_json_feed_links(page))
+    refuse_entity_declarations(page)
+    parsed = feedparser.parse(
+        io.BytesIO(page.body),
+        response_headers={"content-type": page.content_type or "application/xml", "content-location": page.url},
+        resolve_relative_uris=False,
+        sanitize_html=False,
+    )
+    if not parsed.get("version") and not parsed.entries:
+        reason = parsed.get("bozo_exception") or "no feed found"
+        raise UnsupportedContentError(page.url, f"not a feed: {reason}")
+    if parsed.get("bozo"):
+        log.debug("feed %s is not well-formed, using what parsed: %s", page.url, parsed.get("bozo_exception"))
+    links: list[Link] = []
+    for entry in parsed.entries:
+        link = make_link(_entry_url(entry), page.url, entry.get("title"), _entry_date(entry))
+        if link is not None:
+            links.append(link)
+    return links
+
+
+def _entry_url(entry: Any) -> str | None:
+    for candidate in entry.get("links", []):
+        if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+            return str(candidate["href"])
+    if entry.get("link"):
+        return str(entry["link"])
+    guid = entry.get("id")
+    return str(guid) if entry.get("guidislink") and guid else None
+
+
+def _entry_date(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value: time.struct_time | None = entry.get(key)
+        if value is not None:
+            try:
+                return datetime(*value[:6], tzinfo=timezone.utc)  # feedparser normalises to UTC
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _looks_like_json(page: Page) -> bool:
+    media_type = page.content_type.split(";", 1)[0].strip().lower()
+    return media_type.endswith("json") or page.text.lstrip("\ufeff \t\r\n").startswith("{")
+
+
+def _json_feed_links(page: Page) -> Iterator[Link]:
+    try:
+        document = json.loads(page.text)
+    except (ValueError, RecursionError) as exc:
+        raise UnsupportedContentError(page.url, f"not a JSON Feed: {exc}") from exc
+    version = document.get("version") if isinstance(document, dict) else None
+    if not isinstance(version, str) or not version.startswith("https://jsonfeed.org/version/"):
+        raise UnsupportedContentError(page.url, "not a JSON Feed: no jsonfeed.org version")
+    items = document.get("items")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        url = item.get("url") or item.get("external_url")
+        title = item.get("title")
+        link = make_link(
+            url if isinstance(url, str) else None,
+            page.url,
+            title if isinstance(title, str) else None,
+            parse_iso_date(item.get("date_published") or item.get("date_modified")),
+        )
+        if link is not None:
+            yield link
