@@ -277,19 +277,35 @@ class Archive:
         )
 
     # ------------------------------------------------------------ alerts (the outbox)
+    #
+    # An alert's life: queued (in the ingest transaction) -> claimed for an attempt
+    # (attempts + 1, held until next_attempt) -> sent, or failed (last_error, a later
+    # next_attempt) and claimed again when that time comes. In digest mode the
+    # alerts waiting at a digest time are first gathered into a `digests` row whose
+    # Message-ID they then share. Nothing ever deletes an alert.
 
     def queue_alert(self, story_id: int, mention_ids: Sequence[int], created: datetime) -> int:
-        """Attach new mentions to the story's unsent alert, or queue a new one.
+        """Attach new mentions to the story's open alert, or queue a new one.
 
-        Copies of a story found before its alert went out fold into that one
-        message; a copy bringing new passages after it went out is a follow-up.
+        An alert is open while no delivery was tried and no digest took it:
+        copies of a story found before then fold into that one message. After a
+        try its content is fixed (a retry must repeat the very message the server
+        may already have accepted), so later passages start a follow-up alert,
+        held as long as the earlier one so that it never arrives first.
         """
-        alert_id = self._one("SELECT id FROM alerts WHERE story_id = ? AND sent IS NULL ORDER BY id LIMIT 1", [story_id])
+        alert_id = self._one(
+            "SELECT id FROM alerts WHERE story_id = ? AND sent IS NULL AND attempts = 0 AND digest_id IS NULL"
+            " ORDER BY id LIMIT 1",
+            [story_id],
+        )
         if alert_id is None:
-            follow_up = self._one("SELECT count(*) FROM alerts WHERE story_id = ?", [story_id]) > 0
+            earlier, held_until = self.db.execute(
+                "SELECT count(*), max(CASE WHEN sent IS NULL THEN next_attempt END) FROM alerts WHERE story_id = ?",
+                [story_id],
+            ).fetchone()
             cursor = self.db.execute(
-                "INSERT INTO alerts (story_id, created, message_id, follow_up) VALUES (?, ?, '', ?)",
-                [story_id, iso(created), int(follow_up)],
+                "INSERT INTO alerts (story_id, created, message_id, follow_up, next_attempt) VALUES (?, ?, '', ?, ?)",
+                [story_id, iso(created), int(earlier > 0), held_until],
             )
             alert_id = int(cursor.lastrowid or 0)
             self.db.execute(
@@ -303,13 +319,33 @@ class Archive:
         return int(alert_id)
 
     def due_alerts(self, now: datetime) -> list[int]:
+        """Unsent alerts outside any digest whose (re)try time has come, oldest first."""
         return [
             row[0]
             for row in self.db.execute(
-                "SELECT id FROM alerts WHERE sent IS NULL AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id",
+                "SELECT id FROM alerts WHERE sent IS NULL AND digest_id IS NULL"
+                " AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id",
                 [iso(now)],
             )
         ]
+
+    def claim_alerts(self, alert_ids: Sequence[int], now: datetime, hold_until: datetime) -> dict[int, int]:
+        """Start a delivery attempt: of ``alert_ids``, those still unsent and due, with their attempt count.
+
+        The claim is committed before anything is sent. It counts the attempt,
+        fixes the alert's content (see :meth:`queue_alert`) and holds the alert
+        until ``hold_until``, so a second deliverer (``monitor once`` beside the
+        daemon) skips it, and a deliverer killed after the server accepted the
+        message leaves it due again then: the one repeat at-least-once allows.
+        """
+        marks = ",".join("?" * len(alert_ids))
+        with self.transaction():
+            rows = self.db.execute(
+                f"UPDATE alerts SET attempts = attempts + 1, next_attempt = ? WHERE id IN ({marks})"
+                " AND sent IS NULL AND (next_attempt IS NULL OR next_attempt <= ?) RETURNING id, attempts",
+                [iso(hold_until), *alert_ids, iso(now)],
+            ).fetchall()
+        return {alert_id: attempts for alert_id, attempts in rows}
 
     def alert_content(self, alert_id: int) -> AlertContent:
         story_id, message_id, created, follow_up = self.db.execute(
@@ -337,17 +373,19 @@ class Archive:
             bool(follow_up), rules, mentions, copies,
         )
 
-    def mark_sent(self, alert_ids: Sequence[int], sent: datetime) -> None:
+    def mark_sent(self, alert_ids: Sequence[int], sent: datetime, note: str | None = None) -> None:
+        """Record the server's acceptance; ``note`` keeps a partial refusal (some recipients refused)."""
         with self.transaction():
             self.db.conn.executemany(
-                "UPDATE alerts SET sent = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                [(iso(sent), alert_id) for alert_id in alert_ids],
+                "UPDATE alerts SET sent = ?, last_error = ?, next_attempt = NULL WHERE id = ?",
+                [(iso(sent), note, alert_id) for alert_id in alert_ids],
             )
 
     def mark_failed(self, alert_ids: Sequence[int], error: str, next_attempt: datetime) -> None:
+        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again."""
         with self.transaction():
             self.db.conn.executemany(
-                "UPDATE alerts SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?",
+                "UPDATE alerts SET last_error = ?, next_attempt = ? WHERE id = ?",
                 [(error, iso(next_attempt), alert_id) for alert_id in alert_ids],
             )
 
@@ -356,6 +394,41 @@ class Archive:
 
     def queued_alert_count(self) -> int:
         return int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL"))
+
+    def oldest_undigested(self) -> datetime | None:
+        """When the oldest unsent alert that no digest has taken yet was queued (None: there is none)."""
+        return parse_iso(self._one("SELECT min(created) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
+
+    def gather_digest(self, created: datetime) -> int | None:
+        """Put every unsent alert that no digest has taken into a new digest; its id, or None if none waits."""
+        with self.transaction():
+            count = int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
+            if not count:
+                return None
+            cursor = self.db.execute(
+                "INSERT INTO digests (created, message_id, alert_count) VALUES (?, '', ?)", [iso(created), count]
+            )
+            digest_id = int(cursor.lastrowid or 0)
+            self.db.execute(
+                "UPDATE digests SET message_id = ? WHERE id = ?",
+                [f"<digest-{digest_id}.{created:%Y%m%d%H%M%S}@monitor>", digest_id],
+            )
+            self.db.execute(
+                "UPDATE alerts SET digest_id = ? WHERE sent IS NULL AND digest_id IS NULL", [digest_id]
+            )
+        return digest_id
+
+    def due_digests(self, now: datetime) -> list[tuple[str, list[int]]]:
+        """(Message-ID, unsent alert ids) of each digest whose (re)try time has come, oldest first."""
+        batches: dict[str, list[int]] = {}
+        for message_id, alert_id in self.db.execute(
+            "SELECT digests.message_id, alerts.id FROM alerts JOIN digests ON digests.id = alerts.digest_id"
+            " WHERE alerts.sent IS NULL AND (alerts.next_attempt IS NULL OR alerts.next_attempt <= ?)"
+            " ORDER BY digests.id, alerts.id",
+            [iso(now)],
+        ):
+            batches.setdefault(message_id, []).append(alert_id)
+        return list(batches.items())
 
     # ------------------------------------------------------------ reading
 

@@ -165,7 +165,23 @@ def _create_views(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_core_tables, _create_views)
+def _add_digests(db: sqlite_utils.Database) -> None:
+    """Digest mode: which alerts went out together, under one Message-ID kept across retries."""
+    db.execute(
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            created TEXT NOT NULL,        -- when the digest run gathered its alerts
+            message_id TEXT NOT NULL UNIQUE,  -- stable across retries of this digest
+            alert_count INTEGER NOT NULL
+        )"""
+    )
+    # NULL: the alert is (or will be) sent on its own, as in instant mode.
+    db.execute("ALTER TABLE alerts ADD COLUMN digest_id INTEGER REFERENCES digests(id)")
+    db.execute("CREATE INDEX alerts_digest ON alerts(digest_id)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_core_tables, _create_views, _add_digests)
 
 
 def migrate(db: sqlite_utils.Database) -> int:

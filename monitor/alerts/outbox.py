@@ -1,0 +1,189 @@
+"""The outbox: deliver queued alerts at least once, and never lose one.
+
+Alert rows are written by the pipeline in the same transaction as the article
+and mentions that cause them; this module hands them to SMTP afterwards.
+
+Guarantees, and how they are kept
+---------------------------------
+* **Nothing is lost.** An alert leaves the queue only when ``sent`` is set, and
+  ``sent`` is set only after the server answered 250 to the message. A failure
+  (server down, 4xx, 5xx, a message that cannot even be rendered) records
+  ``attempts`` and ``last_error`` and schedules ``next_attempt`` with a backoff of
+  60 s doubling per attempt, capped at ``email.retry_max`` seconds. Permanent
+  (5xx) failures are retried too, on the same schedule, and logged as errors:
+  they need a person, but the alert must still go out once the person fixed it.
+* **At least once, at most one repeat.** Each delivery attempt first *claims* its
+  alerts in a committed transaction (``attempts + 1``, held until a lease runs
+  out), then sends, then marks them sent. A process killed between the server's
+  acceptance and the mark leaves the alert claimed but unsent; once the lease has
+  run out (one SMTP timeout per protocol step, minutes at most) the next run sends
+  it again under the same ``Message-ID``, so the repeat is recognisable and mail
+  clients that deduplicate by Message-ID show it once. Only the message in flight
+  at the kill can repeat: every earlier one was marked before the next was sent.
+  The claim also lets ``monitor once`` run beside the daemon without double sends.
+* **A retry is the same message.** Once claimed, an alert's content is fixed; new
+  passages of the story found later go into a follow-up alert (see
+  :meth:`Archive.queue_alert`), held until the earlier one is retried so it never
+  arrives first.
+* **Without ``[email]``** alerts stay queued (the pipeline logs each one when it
+  is queued). Adding ``[email]`` later delivers the whole backlog, oldest first:
+  one message per alert in instant mode, everything in the first digest in
+  digest mode.
+
+Modes: in instant mode :func:`deliver_due` sends one message per due alert. In
+digest mode :func:`deliver_digest` gathers every waiting alert into one message
+when a ``digest_cron`` time has passed since the oldest of them was queued
+(calling it often is harmless; a digest time missed while the daemon was down is
+caught up); :func:`deliver_due` then only retries digests that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.alerts.render import render_digest, render_message
+from monitor.alerts.smtp import Mailer
+from monitor.config import EmailSettings
+from monitor.errors import DeliveryError, PermanentDeliveryError
+from monitor.models import AlertContent
+from monitor.store import Archive
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=60)
+# SMTP steps of one send, each bounded by email.timeout: connect, EHLO, STARTTLS,
+# EHLO, AUTH, MAIL, DATA, end of data (+ one RCPT per recipient), plus slack.
+_SMTP_STEPS = 10
+
+Compose = Callable[[list[AlertContent]], EmailMessage]
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did, for logs and ``monitor once``."""
+
+    messages: int = 0  # messages the server accepted
+    sent: list[int] = field(default_factory=list)  # alerts marked sent
+    failed: dict[int, str] = field(default_factory=dict)  # alert id -> error of this run
+    queued: int = 0  # alerts still unsent after the run
+
+
+def retry_delay(attempts: int, cap: int) -> timedelta:
+    """Wait after the ``attempts``-th failed try: 60 s, doubling each time, at most ``cap`` seconds."""
+    return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), timedelta(seconds=cap))
+
+
+def _lease(email: EmailSettings) -> timedelta:
+    """How long a claimed alert is held: longer than one send can take, so only a dead sender's alert is retaken."""
+    return timedelta(seconds=email.timeout * (_SMTP_STEPS + len(email.recipients)))
+
+
+def digest_due(cron: str, since: datetime, now: datetime) -> bool:
+    """Whether a ``cron`` time (UTC) came after ``since`` and no later than ``now``."""
+    trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+    # Archive times have whole seconds: an alert queued in the very second of a
+    # digest time waits for the next one rather than risk a second digest.
+    fire = trigger.get_next_fire_time(None, since + timedelta(seconds=1))
+    return fire is not None and fire <= now
+
+
+async def deliver_due(archive: Archive, email: EmailSettings | None, now: datetime) -> DeliveryReport:
+    """Send every alert whose time has come; with ``email`` None do nothing (alerts stay queued).
+
+    Instant mode: one message per alert. Both modes: retry digests that failed.
+    """
+    if email is None:
+        return DeliveryReport(queued=archive.queued_alert_count())
+    batches = _digest_batches(archive, email, now)
+    if email.mode == "instant":
+        batches += [([alert_id], _single(email, now)) for alert_id in archive.due_alerts(now)]
+    return await _deliver(archive, email, now, batches)
+
+
+async def deliver_digest(archive: Archive, email: EmailSettings, now: datetime) -> DeliveryReport:
+    """Gather and send the digest if a ``digest_cron`` time has passed since the oldest waiting alert.
+
+    Sends nothing when no alert waits. Digests that failed earlier are retried too.
+    """
+    oldest = archive.oldest_undigested()
+    if oldest is not None and digest_due(email.digest_cron, oldest, now):
+        archive.gather_digest(now)
+    return await _deliver(archive, email, now, _digest_batches(archive, email, now))
+
+
+def _single(email: EmailSettings, now: datetime) -> Compose:
+    return lambda contents: render_message(contents[0], sender=email.sender, recipients=email.recipients, date=now)
+
+
+def _digest_batches(archive: Archive, email: EmailSettings, now: datetime) -> list[tuple[list[int], Compose]]:
+    def compose(message_id: str) -> Compose:
+        return lambda contents: render_digest(
+            contents, sender=email.sender, recipients=email.recipients, message_id=message_id, date=now
+        )
+
+    return [(alert_ids, compose(message_id)) for message_id, alert_ids in archive.due_digests(now)]
+
+
+async def _deliver(
+    archive: Archive, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]]
+) -> DeliveryReport:
+    """Send one message per batch over one SMTP session.
+
+    When the server cannot be reached, the batches left are not tried (each would
+    wait for the same timeout) but recorded as failed with the same error.
+    """
+    report = DeliveryReport()
+    unreachable: DeliveryError | None = None
+    async with Mailer(email) as mailer:
+        for alert_ids, compose in batches:
+            claimed = archive.claim_alerts(alert_ids, now, now + _lease(email))
+            if not claimed:
+                continue  # sent or claimed meanwhile by another deliverer
+            if unreachable is not None:
+                _record_failure(archive, email, claimed, unreachable, now, report)
+                continue
+            error = await _send(archive, mailer, list(claimed), compose, now, report)
+            if error is not None:
+                _record_failure(archive, email, claimed, error, now, report)
+                if not mailer.connected:
+                    unreachable = error
+    report.queued = archive.queued_alert_count()
+    return report
+
+
+async def _send(
+    archive: Archive, mailer: Mailer, alert_ids: list[int], compose: Compose, now: datetime, report: DeliveryReport
+) -> DeliveryError | None:
+    """Render and send one message, marking its alerts sent once the server accepted it."""
+    try:
+        message = compose([archive.alert_content(alert_id) for alert_id in alert_ids])
+    except Exception as exc:  # a bug on one alert must not hold up the others
+        log.exception("alerts %s: cannot render the message", alert_ids)
+        return PermanentDeliveryError(f"cannot render the message: {exc!r}")
+    try:
+        refused = await mailer.send(message)
+    except DeliveryError as exc:
+        return exc
+    note = "; ".join(f"refused {rcpt}: {reply}" for rcpt, reply in refused.items()) or None
+    archive.mark_sent(alert_ids, now, note)
+    report.messages += 1
+    report.sent += alert_ids
+    log.info("alerts %s sent as %s%s", alert_ids, message["Message-ID"], f" ({note})" if note else "")
+    return None
+
+
+def _record_failure(
+    archive: Archive, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
+    report: DeliveryReport,
+) -> None:
+    retry = now + retry_delay(max(claimed.values()), email.retry_max)
+    archive.mark_failed(list(claimed), str(error), retry)
+    report.failed.update(dict.fromkeys(claimed, str(error)))
+    level = logging.ERROR if isinstance(error, PermanentDeliveryError) else logging.WARNING
+    log.log(level, "alerts %s not delivered (retry at %s): %s", list(claimed), retry.isoformat(), error)

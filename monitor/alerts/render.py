@@ -1,0 +1,279 @@
+"""Alert rendering: pure functions from :class:`AlertContent` to an e-mail (no I/O).
+
+Everything in an alert except the rule names and the addresses comes from
+fetched pages, which are hostile input. Three rules follow from that:
+
+* a header never carries page text unsanitised: control characters (CR and LF
+  above all, which would start a new header such as ``Bcc:``), format
+  characters and lone surrogates are removed and the length is capped.
+  :class:`email.message.EmailMessage` refuses CR/LF itself only on patched
+  Pythons (CVE-2024-6923), so the cleaning is done here for every version;
+* the HTML part escapes every value and links only http(s) URLs;
+* the text part (also printed to the console) drops control characters, so a
+  passage cannot smuggle terminal escape sequences into a log.
+
+Messages are ``multipart/alternative`` (plain text first, HTML second), UTF-8
+throughout; headers are RFC 2047-encoded by the ``SMTP`` policy, so Cyrillic
+names survive any server.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from monitor.models import AlertContent, AlertCopy
+from monitor.rules import highlight_spans
+
+SUBJECT_PREFIX = "[monitor]"
+LIST_ID = "monitor alerts <alerts.monitor.local>"
+MAX_SUBJECT = 160  # characters; long enough for a headline, short enough for a phone's list view
+MAX_PASSAGE = 2000  # a runaway "passage" (a whole article) is cut, not mailed in full
+TEXT_WIDTH = 76
+
+# Unicode categories never allowed in a header: controls, format characters
+# (bidi overrides, zero-width joiners), line/paragraph separators, surrogates.
+_HEADER_BANNED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+# In bodies newlines and tabs are layout; every other control character goes.
+_BODY_BANNED = frozenset({"Cc", "Cs", "Co", "Cn"})
+_BODY_KEPT = frozenset("\n\t")
+
+_HTML_STYLE = (
+    "body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;"
+    "font-size:15px;line-height:1.45;color:#1a1a1a;margin:0;padding:12px}"
+    ".box{max-width:640px;margin:0 auto}"
+    "blockquote{margin:8px 0 12px;padding:4px 12px;border-left:3px solid #c0c0c0;color:#333}"
+    "mark{background:#ffe27a;color:inherit;padding:0 1px}"
+    ".meta{color:#666;font-size:13px}"
+    ".followup{background:#eef4ff;border:1px solid #c5d6f5;padding:6px 10px;border-radius:4px}"
+    "h1{font-size:19px;margin:4px 0 10px}h2{font-size:16px;margin:18px 0 6px}"
+    "ul{padding-left:18px}li{margin-bottom:6px}"
+)
+
+
+def clean_header(value: str, limit: int = MAX_SUBJECT) -> str:
+    """``value`` made safe for one header line: no controls, single spaces, at most ``limit`` characters."""
+    kept = "".join(
+        " " if char in "\r\n\t" else char
+        for char in value
+        if char in "\r\n\t" or unicodedata.category(char) not in _HEADER_BANNED
+    )
+    single = " ".join(kept.split())
+    if len(single) <= limit:
+        return single
+    return single[: limit - 1].rstrip() + "…"
+
+
+def _clean_body(value: str) -> str:
+    return "".join(
+        char for char in value if char in _BODY_KEPT or unicodedata.category(char) not in _BODY_BANNED
+    )
+
+
+def _passage(value: str) -> str:
+    """A passage cleaned and capped; whitespace runs collapse so quoting stays tidy."""
+    text = " ".join(_clean_body(value).split())
+    return text if len(text) <= MAX_PASSAGE else text[: MAX_PASSAGE - 1].rstrip() + "…"
+
+
+def _segments(passage: str, terms: Iterable[str]) -> list[tuple[str, bool]]:
+    """``passage`` cut into (text, is_matched_term) pieces, for highlighting in either format."""
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for start, end in highlight_spans(passage, terms):
+        if start > position:
+            pieces.append((passage[position:start], False))
+        pieces.append((passage[start:end], True))
+        position = end
+    if position < len(passage):
+        pieces.append((passage[position:], False))
+    return pieces
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "date unknown"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def subject_for(content: AlertContent) -> str:
+    """``[monitor] <rules>: <headline>``; a follow-up says so before the headline."""
+    rules = ", ".join(content.rules) or "alert"
+    headline = ("Follow-up: " if content.follow_up else "") + (content.headline or "(no headline)")
+    return clean_header(f"{SUBJECT_PREFIX} {rules}: {headline}")
+
+
+def _by_rule(content: AlertContent, rules: Sequence[str] | None = None) -> list[tuple[str, list[tuple[str, tuple[str, ...]]]]]:
+    """The alert's passages grouped under each rule (in ``rules`` order when given), duplicates dropped."""
+    grouped: dict[str, dict[str, tuple[str, ...]]] = {rule: {} for rule in (rules or content.rules)}
+    for mention in content.mentions:
+        if mention.rule in grouped:
+            grouped[mention.rule].setdefault(_passage(mention.passage), mention.terms)
+    return [(rule, list(passages.items())) for rule, passages in grouped.items() if passages]
+
+
+_FOLLOW_UP_NOTE = "Follow-up: this story was alerted on before; these passages are new."
+
+
+# ------------------------------------------------------------------ plain text
+
+
+def _copy_text(copy: AlertCopy) -> str:
+    title = clean_header(copy.title, 300)
+    return f"  * {title}\n    {clean_header(copy.site, 200)}, {_when(copy.published)}\n    {clean_header(copy.url, 2000)}"
+
+
+def _story_text(content: AlertContent, rules: Sequence[str] | None = None) -> str:
+    lines: list[str] = []
+    if content.follow_up:
+        lines += [_FOLLOW_UP_NOTE, ""]
+    lines.append(clean_header(content.headline or "(no headline)", 500))
+    for rule, passages in _by_rule(content, rules):
+        lines += ["", f"{clean_header(rule, 100)}:"]
+        for passage, terms in passages:
+            marked = "".join(f"*{text}*" if hit else text for text, hit in _segments(passage, terms))
+            lines.append(textwrap.fill(marked, TEXT_WIDTH, initial_indent="> ", subsequent_indent="> "))
+    for index, copy in enumerate(content.copies):
+        if index <= 1:
+            lines += ["", "Reported by:" if index == 0 else "Also reported by:"]
+        lines.append(_copy_text(copy))
+    return "\n".join(lines)
+
+
+def render_text(content: AlertContent) -> str:
+    """The alert as plain text: its subject line, then the body of the message's text part."""
+    return f"{subject_for(content)}\n\n{_story_text(content)}\n"
+
+
+# ------------------------------------------------------------------ HTML
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def _link(url: str, label: str) -> str:
+    """An anchor for http(s) URLs only: a ``javascript:`` URL from a page stays inert text."""
+    if url.lower().startswith(("http://", "https://")):
+        return f'<a href="{_e(url)}">{_e(label)}</a>'
+    return _e(label)
+
+
+def _copy_html(copy: AlertCopy) -> str:
+    url = clean_header(copy.url, 2000)
+    return (
+        f"<li>{_link(url, clean_header(copy.title, 300) or url)}<br>"
+        f'<span class="meta">{_e(clean_header(copy.site, 200))} · {_e(_when(copy.published))}</span></li>'
+    )
+
+
+def _story_html(content: AlertContent, rules: Sequence[str] | None = None, heading: str = "h1") -> str:
+    parts: list[str] = []
+    if content.follow_up:
+        parts.append(f'<p class="followup">{_e(_FOLLOW_UP_NOTE)}</p>')
+    parts.append(f"<{heading}>{_e(clean_header(content.headline or '(no headline)', 500))}</{heading}>")
+    for rule, passages in _by_rule(content, rules):
+        parts.append(f'<p class="meta">{_e(clean_header(rule, 100))}</p>')
+        for passage, terms in passages:
+            quoted = "".join(f"<mark>{_e(text)}</mark>" if hit else _e(text) for text, hit in _segments(passage, terms))
+            parts.append(f"<blockquote>{quoted}</blockquote>")
+    if content.copies:
+        first, *others = content.copies
+        parts.append(f"<p>Reported by:</p><ul>{_copy_html(first)}</ul>")
+        if others:
+            parts.append(f"<p>Also reported by:</p><ul>{''.join(_copy_html(c) for c in others)}</ul>")
+    return "\n".join(parts)
+
+
+def _html_page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_HTML_STYLE}</style></head>\n"
+        f'<body><div class="box">\n{body}\n</div></body></html>\n'
+    )
+
+
+# ------------------------------------------------------------------ messages
+
+
+def _message(
+    *, subject: str, text: str, html_body: str, sender: str, recipients: Sequence[str],
+    message_id: str, date: datetime, thread: str | None = None,
+) -> EmailMessage:
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = subject
+    message["From"] = clean_header(sender, 320)
+    message["To"] = ", ".join(clean_header(address, 320) for address in recipients)
+    message["Date"] = format_datetime(date if date.tzinfo else date.replace(tzinfo=UTC))
+    message["Message-ID"] = clean_header(message_id, 250)
+    if thread:
+        message["References"] = thread
+    message["List-Id"] = LIST_ID
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the monitor
+    message.set_content(text, charset="utf-8", cte="quoted-printable")
+    message.add_alternative(_html_page(subject, html_body), subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+def _story_thread(content: AlertContent) -> str:
+    """A ``References`` value shared by every alert of one story, so mail clients thread follow-ups."""
+    domain = content.message_id.rstrip(">").rpartition("@")[2] or "monitor"
+    return f"<story-{content.story_id}@{clean_header(domain, 200)}>"
+
+
+def render_message(
+    content: AlertContent, *, sender: str, recipients: Sequence[str], date: datetime | None = None
+) -> EmailMessage:
+    """One alert as an e-mail; ``date`` (default: when the alert was queued) becomes the Date header.
+
+    The Message-ID is the alert's own, stable across retries, so the one repeat
+    at-least-once delivery allows is recognisable as the same message.
+    """
+    subject = subject_for(content)
+    return _message(
+        subject=subject,
+        text=_story_text(content) + "\n",
+        html_body=_story_html(content),
+        sender=sender,
+        recipients=recipients,
+        message_id=content.message_id,
+        date=date or content.created,
+        thread=_story_thread(content),
+    )
+
+
+def render_digest(
+    contents: Sequence[AlertContent], *, sender: str, recipients: Sequence[str], message_id: str, date: datetime
+) -> EmailMessage:
+    """Every alert of one digest run in one message, grouped by rule (a story appears under each rule it matched)."""
+    rules = list(dict.fromkeys(rule for content in contents for rule in content.rules))
+    count = len({content.story_id for content in contents})
+    headline = f"Digest {_when(date)[:10]}: {count} {'story' if count == 1 else 'stories'}"
+    subject = clean_header(f"{SUBJECT_PREFIX} {', '.join(rules) or 'alert'}: {headline}")
+    texts, htmls = [headline], [f"<h1>{_e(headline)}</h1>"]
+    for rule in rules:
+        name = clean_header(rule, 100)
+        stories = [content for content in contents if rule in content.rules]
+        texts.append(f"\n{'=' * 8} {name} ({len(stories)}) {'=' * 8}")
+        htmls.append(f"<h2>{_e(name)}</h2>")
+        for content in stories:
+            texts += ["", _story_text(content, [rule]), "", "-" * 40]
+            htmls += [_story_html(content, [rule], heading="h3"), "<hr>"]
+    return _message(
+        subject=subject,
+        text="\n".join(texts) + "\n",
+        html_body="\n".join(htmls),
+        sender=sender,
+        recipients=recipients,
+        message_id=message_id,
+        date=date,
+    )
