@@ -118,15 +118,18 @@ class _Rule:
     exclude: re.Pattern[str] | None
     scope: str
 
-    def hits(self, folded: str) -> list[tuple[int, int, str]]:
-        """Non-empty occurrences of terms and patterns: (start, end, what to report)."""
+    def hits(self, text: str, folded: str) -> list[tuple[int, int, str]]:
+        """Non-empty occurrences of terms and patterns in ``folded``: (start, end, what to report).
+
+        A term reports itself; a pattern reports the original text it matched.
+        """
         found = []
         for m in self.find.finditer(folded):
             start, end = m.span()
             if start == end:
                 continue
             label = self.labels[int(m.lastgroup[2:])]  # type: ignore[index]
-            found.append((start, end, label or " ".join(m.group().split())))
+            found.append((start, end, label or " ".join(text[start:end].split())))
         return found
 
     def accepts(self, folded: str, start: int, end: int, hits: Sequence[tuple[int, int, str]]) -> bool:
@@ -158,7 +161,7 @@ class Ruleset:
         paragraphs: list[Span] | None = None
         matches: list[Match] = []
         for rule in self._rules:
-            hits = rule.hits(folded)
+            hits = rule.hits(text, folded)
             if not hits:
                 continue
             if paragraphs is None:
