@@ -35,6 +35,7 @@ class Recorded:
     method: str
     path: str
     headers: dict[str, str]  # names lowercased
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 @dataclass
@@ -118,7 +119,8 @@ def _handler_class(web: LocalWeb) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            recorded = Recorded("GET", self.path, {k.lower(): v for k, v in self.headers.items()})
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            recorded = Recorded("GET", self.path, headers, time.monotonic())
             web._record(recorded)
             route = web.routes.get(self.path, Route(status=404, body=b"not found"))
             if route.handler is not None:

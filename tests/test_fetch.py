@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import gzip
+import time
+import tracemalloc
+import zlib
+from collections import Counter
+from collections.abc import Coroutine, Iterator
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from typing import Any, TypeVar
 
+import brotli
 import pytest
 from httpserver import LocalWeb, local_web  # noqa: F401 - fixture
 
 from monitor.config import FetchSettings
-from monitor.errors import RobotsDisallowedError
+from monitor.errors import (
+    FetchError,
+    HTTPStatusError,
+    ResponseTooLargeError,
+    RobotsDisallowedError,
+    UnsupportedContentError,
+)
 from monitor.fetch import Fetcher
 from monitor.models import NotModified, Page
 
@@ -58,3 +72,284 @@ def test_robots_disallowed_url_is_skipped_not_fetched(local_web: LocalWeb) -> No
     with pytest.raises(RobotsDisallowedError):
         fetch(local_web, "/private/a", settings(robots=True))
     assert local_web.hits("/private/a") == 0
+
+
+# ---------------------------------------------------------------- failures cost one check, quickly
+
+
+def test_429_carries_retry_after_in_seconds(local_web: LocalWeb) -> None:
+    local_web.route("/busy", "slow down", status=429, headers={"Retry-After": "120"})
+    with pytest.raises(HTTPStatusError) as caught:
+        fetch(local_web, "/busy")
+    assert (caught.value.status, caught.value.retry_after) == (429, 120.0)
+
+
+def test_503_carries_retry_after_as_http_date(local_web: LocalWeb) -> None:
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)
+    local_web.route("/down", "maintenance", status=503, headers={"Retry-After": when})
+    with pytest.raises(HTTPStatusError) as caught:
+        fetch(local_web, "/down")
+    assert caught.value.retry_after is not None and 3500 < caught.value.retry_after <= 3600
+
+
+def test_500_is_an_http_status_error_without_retry_after(local_web: LocalWeb) -> None:
+    local_web.route("/boom", "oops", status=500)
+    with pytest.raises(HTTPStatusError) as caught:
+        fetch(local_web, "/boom")
+    assert (caught.value.status, caught.value.retry_after) == (500, None)
+
+
+def test_server_that_hangs_is_given_up_at_the_timeout(local_web: LocalWeb) -> None:
+    local_web.route("/hang", "late", delay=5.0)
+    started = time.monotonic()
+    with pytest.raises(FetchError):
+        fetch(local_web, "/hang", settings(timeout=0.5))
+    assert time.monotonic() - started < 1.5
+
+
+def test_body_dripped_slowly_is_cut_by_the_overall_deadline(local_web: LocalWeb) -> None:
+    """Each read arrives well within httpx's per-read timeout; only the overall deadline stops it."""
+    local_web.route("/drip", "x" * 200, chunk=1, drip=0.02)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="within"):
+        fetch(local_web, "/drip", settings(timeout=0.6))
+    assert time.monotonic() - started < 1.5
+
+
+def test_endless_body_is_cut_at_max_bytes(local_web: LocalWeb) -> None:
+    local_web.route("/huge", stream=lambda: iter(lambda: b"x" * 65536, None))
+    with pytest.raises(ResponseTooLargeError):
+        fetch(local_web, "/huge", settings(max_bytes=200_000))
+
+
+def _gzip_bomb(gigabytes: int = 1) -> Iterator[bytes]:
+    """A gzip stream inflating to ``gigabytes`` GiB of zeros from ~1 MiB per GiB, built lazily.
+
+    Full flushes make every 1 MiB block compress to the same bytes, so the stream is one
+    block repeated; the trailer is never reached because the reader must stop at its cap.
+    """
+    zeros = bytes(1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    yield compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    for _ in range(1024 * gigabytes - 1):
+        yield block
+
+
+def test_gzip_bomb_is_cut_at_the_cap_with_flat_memory(local_web: LocalWeb) -> None:
+    local_web.route("/bomb", headers={"Content-Encoding": "gzip"}, stream=_gzip_bomb)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseTooLargeError):
+            fetch(local_web, "/bomb", settings(max_bytes=2_000_000))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_brotli_body_is_decoded(local_web: LocalWeb) -> None:
+    local_web.route("/br", brotli.compress("<p>brotli ok</p>".encode()), headers={"Content-Encoding": "br"})
+    assert _page(fetch(local_web, "/br")).text == "<p>brotli ok</p>"
+
+
+def test_gzip_body_is_decoded(local_web: LocalWeb) -> None:
+    local_web.route("/gz", "<p>gzip ok</p>", gzip=True)
+    assert _page(fetch(local_web, "/gz")).text == "<p>gzip ok</p>"
+
+
+def test_corrupt_compressed_body_is_unsupported_content(local_web: LocalWeb) -> None:
+    local_web.route("/bad", b"\x1f\x8bnot really gzip at all", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(UnsupportedContentError):
+        fetch(local_web, "/bad")
+
+
+# ---------------------------------------------------------------- content types and charsets
+
+RUSSIAN = (
+    "<html><head><title>Новости</title></head><body><p>Посол России в США Анатолий Антонов "
+    "вернулся в Москву для консультаций. Министерство иностранных дел сообщило, что обмен "
+    "заключёнными между Россией и США обсуждается на высшем уровне.</p></body></html>"
+)
+
+
+def test_windows_1251_page_without_charset_header_is_decoded(local_web: LocalWeb) -> None:
+    local_web.route("/ru", RUSSIAN.encode("cp1251"), content_type="text/html")
+    assert _page(fetch(local_web, "/ru")).text == RUSSIAN
+
+
+def test_utf8_page_mislabelled_as_windows_1251_is_decoded(local_web: LocalWeb) -> None:
+    local_web.route("/ru", RUSSIAN.encode("utf-8"), content_type="text/html; charset=windows-1251")
+    assert _page(fetch(local_web, "/ru")).text == RUSSIAN
+
+
+def test_windows_1251_page_mislabelled_as_utf8_is_decoded(local_web: LocalWeb) -> None:
+    local_web.route("/ru", RUSSIAN.encode("cp1251"), content_type="text/html; charset=utf-8")
+    assert _page(fetch(local_web, "/ru")).text == RUSSIAN
+
+
+def test_meta_charset_is_used_when_the_header_has_none(local_web: LocalWeb) -> None:
+    html = '<meta charset="koi8-r">' + RUSSIAN
+    local_web.route("/ru", html.encode("koi8-r"), content_type="text/html")
+    assert _page(fetch(local_web, "/ru")).text == html
+
+
+def test_byte_order_mark_wins_over_the_header(local_web: LocalWeb) -> None:
+    local_web.route("/bom", "\ufeff<p>Привет</p>".encode("utf-8"), content_type="text/html; charset=windows-1251")
+    assert _page(fetch(local_web, "/bom")).text == "<p>Привет</p>"
+
+
+def test_image_is_not_an_article(local_web: LocalWeb) -> None:
+    local_web.route("/pic", b"\x89PNG\r\n", content_type="image/png")
+    with pytest.raises(UnsupportedContentError):
+        fetch(local_web, "/pic")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/xml", "application/xml", "application/rss+xml", "application/octet-stream", "text/html"]
+)
+def test_feeds_under_any_common_label_are_accepted_as_sources(local_web: LocalWeb, content_type: str) -> None:
+    local_web.route("/feed", "<rss version='2.0'><channel/></rss>", content_type=content_type)
+    assert _page(fetch(local_web, "/feed", kind="source")).body.startswith(b"<rss")
+
+
+def test_gzip_file_served_as_a_source_is_unwrapped(local_web: LocalWeb) -> None:
+    local_web.route("/sitemap.xml.gz", gzip.compress(b"<urlset/>"), content_type="application/x-gzip")
+    assert _page(fetch(local_web, "/sitemap.xml.gz", kind="source")).text == "<urlset/>"
+
+
+# ---------------------------------------------------------------- redirects
+
+
+def test_redirects_are_followed_and_the_final_url_reported(local_web: LocalWeb) -> None:
+    local_web.redirect("/old", "/older", status=301)
+    local_web.redirect("/older", local_web.url("/new#frag"), status=308)
+    local_web.route("/new", "here")
+    page = _page(fetch(local_web, "/old"))
+    assert (page.requested_url, page.url, page.text) == (local_web.url("/old"), local_web.url("/new"), "here")
+
+
+def test_redirect_loop_is_detected(local_web: LocalWeb) -> None:
+    local_web.redirect("/a", "/b")
+    local_web.redirect("/b", "/a")
+    with pytest.raises(FetchError, match="loop"):
+        fetch(local_web, "/a")
+    assert local_web.hits("/a") == 1
+
+
+def test_more_than_ten_redirects_are_refused(local_web: LocalWeb) -> None:
+    for hop in range(12):
+        local_web.redirect(f"/r{hop}", f"/r{hop + 1}")
+    with pytest.raises(FetchError, match="redirects"):
+        fetch(local_web, "/r0")
+    assert local_web.hits("/r11") == 0
+
+
+def test_redirect_without_location_is_an_error(local_web: LocalWeb) -> None:
+    local_web.route("/r", status=302, content_type=None)
+    with pytest.raises(HTTPStatusError):
+        fetch(local_web, "/r")
+
+
+# ---------------------------------------------------------------- robots.txt and politeness
+
+
+def test_robots_txt_is_fetched_once_per_host(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    for path in ("/a", "/b", "/c"):
+        local_web.route(path, "ok")
+
+    async def go() -> None:
+        async with Fetcher(settings(robots=True), [local_web.origin]) as fetcher:
+            await asyncio.gather(*(fetcher.fetch(local_web.url(p)) for p in ("/a", "/b", "/c")))
+            assert fetcher.stats["robots"] == 1 and fetcher.stats["article"] == 3
+
+    run(go())
+    assert local_web.hits("/robots.txt") == 1
+
+
+def test_longest_robots_rule_wins(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "User-agent: *\nDisallow: /\nAllow: /news/\n", content_type="text/plain")
+    local_web.route("/news/a", "ok")
+    assert _page(fetch(local_web, "/news/a", settings(robots=True))).text == "ok"
+
+
+def test_missing_robots_txt_allows_everything(local_web: LocalWeb) -> None:
+    local_web.route("/a", "ok")  # /robots.txt answers 404
+    assert _page(fetch(local_web, "/a", settings(robots=True))).text == "ok"
+
+
+def test_robots_txt_server_error_disallows_for_now(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "down", status=503)
+    local_web.route("/a", "ok")
+    with pytest.raises(RobotsDisallowedError):
+        fetch(local_web, "/a", settings(robots=True))
+    assert local_web.hits("/a") == 0
+
+
+def test_requests_to_one_host_keep_the_delay_and_per_host_limit(local_web: LocalWeb) -> None:
+    for index in range(3):
+        local_web.route(f"/{index}", "ok")
+
+    async def go() -> None:
+        async with Fetcher(settings(delay=0.2, per_host=1), [local_web.origin]) as fetcher:
+            await asyncio.gather(*(fetcher.fetch(local_web.url(f"/{i}")) for i in range(3)))
+
+    run(go())
+    starts = sorted(request.at for request in local_web.requests)
+    assert all(later - earlier >= 0.18 for earlier, later in zip(starts, starts[1:]))
+
+
+def test_crawl_delay_raises_the_delay(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain")
+    local_web.route("/a", "ok")
+    local_web.route("/b", "ok")
+
+    async def go() -> None:
+        async with Fetcher(settings(robots=True), [local_web.origin]) as fetcher:
+            await fetcher.fetch(local_web.url("/a"))
+            await fetcher.fetch(local_web.url("/b"))
+
+    run(go())
+    at = {request.path: request.at for request in local_web.requests}
+    assert at["/b"] - at["/a"] >= 0.28
+
+
+def test_a_hanging_host_does_not_hold_up_another(local_web: LocalWeb) -> None:
+    quick = LocalWeb()
+    try:
+        local_web.route("/hang", "late", delay=3.0)
+        quick.route("/a", "fast")
+
+        async def go() -> float:
+            async with Fetcher(settings(timeout=1.0, concurrency=2), [local_web.origin, quick.origin]) as fetcher:
+                hanging = asyncio.create_task(fetcher.fetch(local_web.url("/hang")))
+                await asyncio.sleep(0.05)
+                started = time.monotonic()
+                await fetcher.fetch(quick.url("/a"))
+                elapsed = time.monotonic() - started
+                with pytest.raises(FetchError):
+                    await hanging
+                return elapsed
+
+        assert run(go()) < 0.5
+    finally:
+        quick.close()
+
+
+def test_stats_count_requests_by_kind(local_web: LocalWeb) -> None:
+    local_web.route("/feed", "<rss/>", content_type="text/xml", etag='"1"')
+    local_web.route("/a", "ok")
+
+    async def go() -> Counter[str]:
+        async with Fetcher(settings(robots=True), [local_web.origin]) as fetcher:
+            await fetcher.fetch(local_web.url("/feed"), etag='"1"', kind="source")
+            await fetcher.fetch(local_web.url("/a"))
+            return fetcher.stats
+
+    assert run(go()) == Counter({"source": 1, "article": 1, "robots": 1, "not_modified": 1})
+
+
+def _page(result: Page | NotModified) -> Page:
+    assert isinstance(result, Page)
+    return result
