@@ -21,8 +21,10 @@ What a rule means
     constructions a phrase cannot express.
 ``context``
     Phrases of which at least one must occur in the same scope, *outside* the term
-    matches: a context word that is part of the match itself adds no evidence, so
-    "Russian ambassador" does not satisfy the context "Russian" on its own.
+    matches: a context word that is part of the matched phrase adds no evidence, so
+    the term "Russian ambassador" does not satisfy the context "Russian" on its own.
+    A pattern, by contrast, may span its own evidence ("Whelan ... left out of a
+    deal"), so context inside a pattern's match counts.
 ``exclude``
     Phrases that veto the whole scope they occur in ("goodwill ambassador").
 ``scope``
@@ -51,6 +53,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from monitor.config import RuleSettings
 from monitor.errors import ConfigError
@@ -107,6 +110,15 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+class _Hit(NamedTuple):
+    """One occurrence of a term or pattern in the folded text."""
+
+    start: int
+    end: int
+    label: str  # the configured term, or the original text a pattern matched
+    term: bool  # a term (context inside it does not count) rather than a pattern
+
+
 @dataclass(frozen=True)
 class _Rule:
     """One compiled rule: where its terms and patterns occur, and what judges them."""
@@ -118,28 +130,26 @@ class _Rule:
     exclude: re.Pattern[str] | None
     scope: str
 
-    def hits(self, text: str, folded: str) -> list[tuple[int, int, str]]:
-        """Non-empty occurrences of terms and patterns in ``folded``: (start, end, what to report).
-
-        A term reports itself; a pattern reports the original text it matched.
-        """
+    def hits(self, text: str, folded: str) -> list[_Hit]:
+        """The non-empty occurrences of terms and patterns in ``folded``, in text order."""
         found = []
         for m in self.find.finditer(folded):
             start, end = m.span()
             if start == end:
                 continue
             label = self.labels[int(m.lastgroup[2:])]  # type: ignore[index]
-            found.append((start, end, label or " ".join(text[start:end].split())))
+            found.append(_Hit(start, end, label or " ".join(text[start:end].split()), bool(label)))
         return found
 
-    def accepts(self, folded: str, start: int, end: int, hits: Sequence[tuple[int, int, str]]) -> bool:
-        """Whether the unit ``folded[start:end]`` passes the context and exclude tests."""
+    def accepts(self, folded: str, start: int, end: int, hits: Sequence[_Hit]) -> bool:
+        """Whether the unit ``folded[start:end]`` passes the exclude and context tests."""
         if self.exclude is not None and self.exclude.search(folded, start, end):
             return False
         if self.context is None:
             return True
+        terms = [(hit.start, hit.end) for hit in hits if hit.term]
         return any(
-            not any(c_start < h_end and h_start < c_end for h_start, h_end, _ in hits)
+            not any(c_start < t_end and t_start < c_end for t_start, t_end in terms)
             for c_start, c_end in (m.span() for m in self.context.finditer(folded, start, end))
         )
 
@@ -337,17 +347,17 @@ def _sentences(text: str, start: int, end: int) -> list[Span]:
     return spans
 
 
-def _group(units: Sequence[Span], hits: Sequence[tuple[int, int, str]]) -> list[tuple[Span, list[tuple[int, int, str]]]]:
+def _group(units: Sequence[Span], hits: Sequence[_Hit]) -> list[tuple[Span, list[_Hit]]]:
     """The units holding hits, each with its hits (a hit belongs to the unit it starts in)."""
     starts = [unit[0] for unit in units]
-    grouped: dict[int, list[tuple[int, int, str]]] = {}
+    grouped: dict[int, list[_Hit]] = {}
     for hit in hits:
-        grouped.setdefault(bisect_right(starts, hit[0]) - 1, []).append(hit)
+        grouped.setdefault(bisect_right(starts, hit.start) - 1, []).append(hit)
     return [(units[index], unit_hits) for index, unit_hits in grouped.items()]
 
 
-def _add(passages: dict[str, tuple[str, ...]], text: str, start: int, end: int, hits: Sequence[tuple[int, int, str]]) -> None:
+def _add(passages: dict[str, tuple[str, ...]], text: str, start: int, end: int, hits: Sequence[_Hit]) -> None:
     """Record the passage ``text[start:end]`` with its terms, merging duplicates."""
     passage = " ".join(text[start:end].split())
-    terms = passages.get(passage, ()) + tuple(hit[2] for hit in hits)
+    terms = passages.get(passage, ()) + tuple(hit.label for hit in hits)
     passages[passage] = tuple(dict.fromkeys(terms))
