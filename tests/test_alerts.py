@@ -1,0 +1,317 @@
+"""The outbox against a real SMTP server (aiosmtpd on 127.0.0.1): counts, outages, refusals, kills, digests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, store, two_stories
+from smtpserver import SmtpServer, smtp_server  # noqa: F401 - fixture
+
+from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, retry_delay
+from monitor.config import EmailSettings
+from monitor.store import Archive
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Any:
+    with Archive(tmp_path / "monitor.db") as archive:
+        yield archive
+
+
+def run(archive: Archive, email: EmailSettings | None, now: datetime) -> DeliveryReport:
+    return asyncio.run(deliver_due(archive, email, now))
+
+
+def prose(text: str) -> str:
+    """A text part as one line: quote marks, highlight stars and wrapping removed."""
+    return " ".join(" ".join(line.removeprefix("> ") for line in text.splitlines()).replace("*", "").split())
+
+
+def alert_row(archive: Archive, alert_id: int) -> dict[str, Any]:
+    return dict(next(archive.db.query("SELECT * FROM alerts WHERE id = ?", [alert_id])))
+
+
+# ------------------------------------------------------------------ instant mode
+
+
+def test_instant_cycle_sends_one_message_per_story_with_every_copy(archive: Archive, smtp_server: SmtpServer) -> None:
+    ambassador, swap = two_stories(archive)
+
+    report = run(archive, smtp_server.settings(), T0)
+
+    assert report.messages == 2 and sorted(report.sent) == [ambassador.alert_id, swap.alert_id]
+    first, second = smtp_server.messages
+    assert AMBASSADOR in prose(first.text())
+    for url in AMBASSADOR_URLS:
+        assert url in first.text() and f'href="{url}"' in first.html()
+    assert "Also reported by" in first.text()
+    assert SWAP in prose(second.text()) and "wire.example" not in second.text()
+    assert alert_row(archive, ambassador.alert_id)["sent"] == "2024-03-01T06:00:00Z"
+    assert run(archive, smtp_server.settings(), T0 + timedelta(hours=1)).messages == 0
+    assert len(smtp_server.messages) == 2
+
+
+def test_copies_before_delivery_fold_and_later_ones_follow_up(archive: Archive, smtp_server: SmtpServer) -> None:
+    ambassador, _ = two_stories(archive)
+    run(archive, smtp_server.settings(), T0)
+    later = T0 + timedelta(hours=2)
+
+    # A copy with nothing new: no alert, nothing sent.
+    quiet = store(archive, article("https://late.example/1", "Same old", fetched=later),
+                  [("ambassadors", AMBASSADOR, ("ambassador",), False)], story_id=ambassador.story_id, now=later)
+    # A copy with a new passage: a follow-up that says so, threaded with the first message.
+    news = store(archive, article("https://late.example/2", "Envoy to return", fetched=later),
+                 [("ambassadors", RETURN, ("ambassador",), True)], story_id=ambassador.story_id, now=later)
+    assert quiet.alert_id is None and news.alert_id is not None
+    run(archive, smtp_server.settings(), later)
+
+    assert len(smtp_server.messages) == 3
+    original, follow_up = smtp_server.messages[0], smtp_server.messages[2]
+    assert "Follow-up" in str(follow_up.message["Subject"]) and "Follow-up" in follow_up.text()
+    assert RETURN in prose(follow_up.text()) and AMBASSADOR not in prose(follow_up.text())
+    assert follow_up.message["References"] == original.message["References"]
+    assert follow_up.message_id != original.message_id
+
+
+def test_passages_found_after_a_failed_try_go_into_a_follow_up_held_behind_it(
+    archive: Archive, smtp_server: SmtpServer
+) -> None:
+    """A retry repeats the very message that was tried: later passages must not slip into it."""
+    ambassador, _ = two_stories(archive)
+    smtp_server.down()
+    run(archive, smtp_server.settings(), T0)
+    later = T0 + timedelta(seconds=10)
+    news = store(archive, article("https://late.example/2", "Envoy to return", fetched=later),
+                 [("ambassadors", RETURN, ("ambassador",), True)], story_id=ambassador.story_id, now=later)
+
+    assert news.alert_id != ambassador.alert_id
+    assert archive.due_alerts(later) == []  # held as long as the alert before it
+    smtp_server.up()
+    run(archive, smtp_server.settings(), T0 + timedelta(minutes=2))
+    subjects = [str(m.message["Subject"]) for m in smtp_server.messages]
+    assert len(subjects) == 3 and "Follow-up" in subjects[-1]
+    assert RETURN not in prose(smtp_server.messages[0].text())
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_outage_then_recovery_delivers_everything_once(archive: Archive, smtp_server: SmtpServer) -> None:
+    ambassador, swap = two_stories(archive)
+    settings = smtp_server.settings()
+    smtp_server.down()
+
+    down = run(archive, settings, T0)
+
+    assert down.messages == 0 and set(down.failed) == {ambassador.alert_id, swap.alert_id}
+    for alert_id in down.failed:
+        row = alert_row(archive, alert_id)
+        assert row["sent"] is None and row["attempts"] == 1
+        assert "cannot reach SMTP server" in row["last_error"]
+        assert row["next_attempt"] == "2024-03-01T06:01:00Z"
+    assert down.queued == 2
+
+    smtp_server.up()
+    assert run(archive, settings, T0 + timedelta(seconds=30)).messages == 0  # backing off
+    up = run(archive, settings, T0 + timedelta(seconds=60))
+    assert up.messages == 2 and up.queued == 0
+    run(archive, settings, T0 + timedelta(hours=5))
+    ids = Counter(m.message_id for m in smtp_server.messages)
+    assert len(ids) == 2 and set(ids.values()) == {1}
+    assert alert_row(archive, ambassador.alert_id)["last_error"] is None
+
+
+@pytest.mark.parametrize(("reply", "kind"), [("550 5.7.1 relaying denied", "550"), ("451 4.3.0 try later", "451")])
+def test_refusal_is_recorded_and_retried(archive: Archive, smtp_server: SmtpServer, reply: str, kind: str) -> None:
+    ambassador, swap = two_stories(archive)
+    smtp_server.reject = reply
+
+    refused = run(archive, smtp_server.settings(), T0)
+
+    assert refused.messages == 0 and len(refused.failed) == 2  # the session survives a refusal: both were tried
+    assert f"SMTP {kind}" in alert_row(archive, swap.alert_id)["last_error"]
+    smtp_server.reject = None
+    run(archive, smtp_server.settings(), T0 + retry_delay(1, 3600))
+    assert len(smtp_server.messages) == 2
+    assert alert_row(archive, ambassador.alert_id)["attempts"] == 2
+
+
+def test_backoff_doubles_up_to_the_cap(archive: Archive, smtp_server: SmtpServer) -> None:
+    assert [retry_delay(n, 3600).total_seconds() for n in (1, 2, 3, 7, 8, 50)] == [60, 120, 240, 3600, 3600, 3600]
+    assert retry_delay(1, 10) == timedelta(seconds=10)
+    first, _ = two_stories(archive)
+    settings, now = smtp_server.settings(retry_max=300), T0
+    smtp_server.reject = "554 5.0.0 no"
+    waits = []
+    for _ in range(5):
+        run(archive, settings, now)
+        due = datetime.fromisoformat(alert_row(archive, first.alert_id)["next_attempt"])
+        waits.append((due - now).total_seconds())
+        now = due
+    assert waits == [60, 120, 240, 300, 300]
+    assert alert_row(archive, first.alert_id)["attempts"] == 5
+
+
+def test_partly_refused_recipients_still_count_as_sent(archive: Archive, smtp_server: SmtpServer) -> None:
+    """Resending would duplicate the message for those who got it; the refusal is kept in last_error."""
+    two_stories(archive)
+    smtp_server.refuse_rcpt = {"gone@example.org"}
+    report = run(archive, smtp_server.settings(recipients=["analyst@example.org", "gone@example.org"]), T0)
+    assert report.messages == 2 and report.queued == 0
+    assert "refused gone@example.org: SMTP 550" in alert_row(archive, 1)["last_error"]
+    assert all(m.rcpt_tos == ("analyst@example.org",) for m in smtp_server.messages)
+
+
+def test_without_email_alerts_stay_queued_until_it_is_configured(archive: Archive, smtp_server: SmtpServer) -> None:
+    two_stories(archive)
+    report = run(archive, None, T0)
+    assert report == DeliveryReport(queued=2)
+    assert alert_row(archive, 1)["attempts"] == 0
+    # [email] added days later: the backlog goes out, oldest first.
+    later = run(archive, smtp_server.settings(), T0 + timedelta(days=3))
+    assert later.sent == [1, 2]
+
+
+def test_a_header_injection_in_a_headline_adds_no_header_and_no_recipient(
+    archive: Archive, smtp_server: SmtpServer
+) -> None:
+    hostile = "Envoy recalled\r\nBcc: victim@example.org\r\nX-Injected: yes\n\nbody"
+    store(archive, article("https://evil.example/1", hostile), [("ambassadors", AMBASSADOR, ("ambassador",), True)])
+
+    run(archive, smtp_server.settings(), T0)
+
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ("analyst@example.org",)
+    header_block = received.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    names = [line.split(":", 1)[0].lower() for line in header_block.split("\r\n") if line and not line[0].isspace()]
+    assert "bcc" not in names and "x-injected" not in names
+    assert set(names) == {"subject", "from", "to", "date", "message-id", "references", "list-id",
+                          "auto-submitted", "mime-version", "content-type"}
+    assert received.message["Subject"] == "[monitor] ambassadors: Envoy recalled Bcc: victim@example.org X-Injected: yes body"
+
+
+# ------------------------------------------------------------------ at-least-once
+
+
+_KILLED_AFTER_ACCEPT = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from datetime import datetime
+    from monitor.alerts import deliver_due
+    from monitor.config import EmailSettings
+    from monitor.store import Archive
+
+    def die(*args, **kwargs):  # the server has accepted; the mark never happens
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    Archive.mark_sent = die
+    email = EmailSettings(host="127.0.0.1", port=int(sys.argv[2]), recipients=["analyst@example.org"], timeout=5.0)
+    with Archive(sys.argv[1]) as archive:
+        asyncio.run(deliver_due(archive, email, datetime.fromisoformat(sys.argv[3])))
+    """
+)
+
+
+def test_a_kill_between_acceptance_and_mark_repeats_one_message_with_the_same_message_id(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    database = tmp_path / "monitor.db"
+    with Archive(database) as archive:
+        two_stories(archive)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_ACCEPT, str(database), str(smtp_server.port), T0.isoformat()],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, timeout=30,
+    )
+    assert killed.returncode == -9, killed.stderr.decode()
+    assert len(smtp_server.messages) == 1  # accepted, then the process died
+
+    settings = smtp_server.settings()
+    with Archive(database) as archive:
+        assert alert_row(archive, 1)["sent"] is None
+        # The restarted daemon sends what was never tried; the dead claim holds alert 1 for a while...
+        assert run(archive, settings, T0 + timedelta(seconds=1)).sent == [2]
+        # ...then sends it again: the one repeat.
+        report = run(archive, settings, T0 + timedelta(hours=1))
+        assert report.sent == [1] and report.queued == 0
+        run(archive, settings, T0 + timedelta(days=1))
+
+    first, second = "<alert-1.story-1.20240301060000@monitor>", "<alert-2.story-2.20240301060000@monitor>"
+    assert [m.message_id for m in smtp_server.messages] == [first, second, first]
+
+
+def test_two_deliverers_at_once_send_each_alert_once(archive: Archive, smtp_server: SmtpServer, tmp_path: Path) -> None:
+    """``monitor once`` beside the daemon: the claim lets only one of them send an alert."""
+    two_stories(archive)
+    settings = smtp_server.settings()
+
+    async def both() -> list[DeliveryReport]:
+        with Archive(tmp_path / "monitor.db") as other:
+            return list(await asyncio.gather(deliver_due(archive, settings, T0), deliver_due(other, settings, T0)))
+
+    reports = asyncio.run(both())
+    assert sum(r.messages for r in reports) == 2
+    assert sorted(m.message_id for m in smtp_server.messages) == sorted(set(m.message_id for m in smtp_server.messages))
+
+
+# ------------------------------------------------------------------ digest mode
+
+
+def test_digest_goes_out_only_at_cron_times_and_never_empty(archive: Archive, smtp_server: SmtpServer) -> None:
+    settings = smtp_server.settings(mode="digest", digest_cron="0 7 * * *")
+    day = T0.replace(hour=0)
+
+    def digest(at: datetime) -> int:
+        return asyncio.run(deliver_digest(archive, settings, at)).messages
+
+    assert digest(day + timedelta(hours=7)) == 0  # nothing queued: nothing sent
+    ambassador, swap = two_stories(archive, now=day + timedelta(hours=6))
+    assert run(archive, settings, day + timedelta(hours=6, minutes=30)).messages == 0  # digest mode: no instant mail
+    assert digest(day + timedelta(hours=6, minutes=59)) == 0
+    assert digest(day + timedelta(hours=7)) == 1
+    assert digest(day + timedelta(hours=7, minutes=1)) == 0
+
+    [message] = smtp_server.messages
+    text = prose(message.text())
+    assert "2 stories" in str(message.message["Subject"])
+    assert text.index("ambassadors") < text.index(AMBASSADOR) < text.index("prisoner swap") < text.index(SWAP)
+    assert all(url in message.text() for url in AMBASSADOR_URLS)
+    assert message.message_id.startswith("<digest-1.")
+
+    late = store(archive, article("https://late.example/1", "Envoy back", fetched=day + timedelta(hours=9)),
+                 [("ambassadors", RETURN, ("ambassador",), True)], now=day + timedelta(hours=9))
+    assert digest(day + timedelta(hours=12)) == 0
+    assert digest(day + timedelta(days=1, hours=7)) == 1
+    assert RETURN in prose(smtp_server.messages[1].text())
+    assert digest(day + timedelta(days=2, hours=7)) == 0
+    assert alert_row(archive, late.alert_id or 0)["sent"] is not None
+    assert {ambassador.alert_id, swap.alert_id} == {1, 2}
+
+
+def test_a_failed_digest_is_retried_as_the_same_message(archive: Archive, smtp_server: SmtpServer) -> None:
+    settings = smtp_server.settings(mode="digest", digest_cron="0 7 * * *")
+    two_stories(archive, now=T0)
+    smtp_server.down()
+    at_seven = T0.replace(hour=7)
+    failed = asyncio.run(deliver_digest(archive, settings, at_seven))
+    assert failed.messages == 0 and len(failed.failed) == 2
+
+    # A story found meanwhile waits for the next digest; the failed one keeps its content and Message-ID.
+    store(archive, article("https://late.example/1", "Envoy back", fetched=at_seven),
+          [("ambassadors", RETURN, ("ambassador",), True)], now=at_seven + timedelta(seconds=5))
+    smtp_server.up()
+    retried = run(archive, settings, at_seven + timedelta(minutes=1))
+    assert retried.messages == 1 and sorted(retried.sent) == [1, 2]
+    [message] = smtp_server.messages
+    assert message.message_id.startswith("<digest-1.") and RETURN not in prose(message.text())
+    assert retried.queued == 1
