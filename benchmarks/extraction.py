@@ -189,9 +189,14 @@ EXTRACTORS: dict[str, tuple[str, Callable[[], Extractor]]] = {
 
 
 def _version(distribution: str) -> str:
+    """The installed version; for monitor run from a checkout, the package's own."""
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
+        if distribution == "monitor":
+            import monitor
+
+            return monitor.__version__
         return "?"
 
 

@@ -18,21 +18,25 @@ from monitor.extract._metadata import clean_space
 # Never prose: removed wholesale before anything is measured.
 _JUNK_TAGS = [
     "script", "style", "noscript", "template", "iframe", "svg", "canvas", "button", "select",
-    "input", "textarea", "nav", "aside", "footer", "object", "embed", "video", "audio", "map",
-    "dialog", "menu", "figcaption", "link", "meta", "head",
+    "input", "textarea", "object", "embed", "video", "audio", "map", "dialog", "figcaption",
+    "link", "meta", "head",
 ]  # fmt: skip
+# Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
+_BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu"})
 
 # Containers that CMSs put the story in, strongest first.
 _CONTAINER_SELECTORS = (
     '[itemprop="articleBody"]',
     ".entry-content, .post-content, .article-content, .article-body, .articleBody, .article__body,"
     " .story-body, .story-content, .post-body, .entry-body, .content-body, .body-text,"
-    " .article-text, .news-text, .field-name-body, .c-entry-content, .rich-text",
-    "article",
+    " .article-text, .news-text, .field-name-body, .c-entry-content, .rich-text, .post-entry,"
+    " .entry, .post-text, .blog-content, .single-content, .text-content, .main-text",
+    "article, .hentry, .post, .blog-post, .type-post",
     '[role="main"], main, #content, .content, #main',
 )
 
-# A class or id token that marks boilerplate. Tokens are split on white space, "-" and "_".
+# A class or id that marks boilerplate: a word between "-", "_" or white space, or, for words that
+# also start container names (Blogger's "date-outer", WordPress's "tag-x"), the last word of a name.
 _BOILERPLATE = re.compile(
     r"(?:^|[\s_-])(?:"
     r"nav|navbar|navigation|menu|breadcrumbs?|skip|toolbar|masthead|"
@@ -43,11 +47,15 @@ _BOILERPLATE = re.compile(
     r"cookie\w*|consent|gdpr|banner|popup|modal|"
     r"comments?|commentlist|disqus|respond|"
     r"footer|sidebar\w*|widget|"
-    r"captions?|credits?|byline|author|dateline|date|time|timestamp|meta|bio|"
-    r"tags?|tagcloud|pagination|pager|rating"
-    r")(?:$|[\s_-])",
+    r"captions?|credits?|byline|author|dateline|timestamp|bio|"
+    r"tags|tag-?(?:list|cloud|links)|pagination|pager|rating"
+    r")(?:$|[\s_-])"
+    r"|(?:^|[\s_-])(?:date|time|meta|tag)(?:$|\s)",
     re.IGNORECASE,
 )
+# Marks a story container; such a node is only dropped when it is small.
+_CONTENT_HINT = re.compile(r"article|content|entry|story|post|main|text|body", re.IGNORECASE)
+_PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 
 _BLOCK_TAGS = frozenset(
     {
@@ -58,9 +66,11 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
-_PARAGRAPH_TAGS = ("p", "pre", "blockquote", "li", "h2", "h3", "h4", "td", "dd")
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
+
+
+_MAX_CLIMB = 64  # ancestors credited with a paragraph's text: bounds work on absurd nesting
 
 
 @dataclass
@@ -72,28 +82,82 @@ class _Block:
     link_chars: int
 
 
+@dataclass
+class _Measure:
+    """Text measured once per page: what each element holds, read without recursion."""
+
+    prose: dict[LexborNode, int]  # characters of real paragraphs (not link text) inside
+    chars: dict[LexborNode, int]  # all characters inside
+    links: dict[LexborNode, int]  # characters inside links inside
+    scores: dict[LexborNode, float]  # paragraph evidence credited to parents and grandparents
+
+    def link_density(self, node: LexborNode) -> float:
+        chars = self.chars.get(node, 0)
+        return self.links.get(node, 0) / chars if chars else 1.0
+
+
 def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
     """The main text of a parsed page, paragraphs separated by a blank line."""
     body = tree.body
     if body is None:
         return ""
     body.strip_tags(_JUNK_TAGS)
-    container = _known_container(body) or _densest_container(body)
-    if container is None:
-        return ""
-    _drop_boilerplate(container)
+    _drop_boilerplate(body, _measure(body))
+    measure = _measure(body)
+    container = _known_container(body, measure) or _densest_container(body, measure)
     blocks = _read_blocks(container)
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
-def _known_container(body: LexborNode) -> LexborNode | None:
+def _measure(root: LexborNode) -> _Measure:
+    """Credit every text node to its nearest block element, then to that block's ancestors."""
+    own: dict[LexborNode, list[int]] = {}  # block -> [chars, link chars, commas]
+    for node in root.traverse(include_text=True, skip_empty=True):
+        if not node.is_text_node:
+            continue
+        text = node.text_content or ""
+        length = len(text.strip())
+        if not length:
+            continue
+        parent = node.parent
+        linked = False
+        while parent is not None and parent.tag not in _BLOCK_TAGS:
+            linked = linked or parent.tag == "a"
+            parent = parent.parent
+        if parent is None:
+            continue
+        counts = own.setdefault(parent, [0, 0, 0])
+        counts[0] += length
+        counts[1] += length if linked else 0
+        counts[2] += text.count(",") + text.count("，") + text.count("、")
+    measure = _Measure({}, {}, {}, {})
+    for block, (chars, linked, commas) in own.items():
+        plain = chars - linked
+        is_paragraph = plain >= _MIN_PARAGRAPH
+        score = 1.0 + commas + min(plain / 100, 3.0)
+        node: LexborNode | None = block
+        for level in range(_MAX_CLIMB):
+            if node is None:
+                break
+            measure.chars[node] = measure.chars.get(node, 0) + chars
+            measure.links[node] = measure.links.get(node, 0) + linked
+            if is_paragraph:
+                measure.prose[node] = measure.prose.get(node, 0) + plain
+                if level in (1, 2):
+                    measure.scores[node] = measure.scores.get(node, 0.0) + score / level
+            node = node.parent
+    return measure
+
+
+def _known_container(body: LexborNode, measure: _Measure) -> LexborNode | None:
     """The first CMS container (by priority) that holds a real amount of prose.
 
     Several matches side by side with prose in each (the posts of a live blog) make their
     common parent the container.
     """
+    prose = measure.prose
     for selector in _CONTAINER_SELECTORS:
-        lengths = {node: _prose_length(node) for node in body.css(selector)}
+        lengths = {node: prose.get(node, 0) for node in body.css(selector)}
         if not lengths:
             continue
         best = max(lengths, key=lambda node: lengths[node])
@@ -110,59 +174,37 @@ def _known_container(body: LexborNode) -> LexborNode | None:
     return None
 
 
-def _prose_length(node: LexborNode) -> int:
-    """Characters in the paragraphs of a node: prose, as opposed to menus and link lists."""
-    return sum(
-        len(text) for p in node.css("p") if len(text := p.text(deep=True).strip()) >= _MIN_PARAGRAPH
-    )
-
-
-def _densest_container(body: LexborNode) -> LexborNode | None:
-    """The element where paragraphs cluster, scored on parents and grandparents of paragraphs."""
-    scores: dict[LexborNode, float] = {}
-    for paragraph in body.css(", ".join(_PARAGRAPH_TAGS)):
-        text = paragraph.text(deep=True).strip()
-        if len(text) < _MIN_PARAGRAPH:
-            continue
-        score = 1.0 + text.count(",") + text.count("，") + min(len(text) / 100, 3.0)
-        parent = paragraph.parent
-        if parent is None:
-            continue
-        scores[parent] = scores.get(parent, 0.0) + score
-        grandparent = parent.parent
-        if grandparent is not None:
-            scores[grandparent] = scores.get(grandparent, 0.0) + score / 2
+def _densest_container(body: LexborNode, measure: _Measure) -> LexborNode:
+    """The element where paragraphs cluster: most paragraph evidence, discounted for links."""
+    scores = measure.scores
     if not scores:
         return body
-    return max(scores, key=lambda node: scores[node] * (1 - _link_density(node)))
+    return max(scores, key=lambda node: scores[node] * (1 - measure.link_density(node)))
 
 
-def _link_density(node: LexborNode) -> float:
-    """Share of a node's text that sits inside links."""
-    total = len(node.text(deep=True))
-    if total == 0:
-        return 1.0
-    linked = sum(len(a.text(deep=True)) for a in node.css("a"))
-    return min(linked / total, 1.0)
+def _drop_boilerplate(body: LexborNode, measure: _Measure) -> None:
+    """Detach elements whose tag, class or id marks them as boilerplate.
 
-
-def _drop_boilerplate(container: LexborNode) -> None:
-    """Detach descendants whose class or id marks them as boilerplate.
-
-    A match that holds most of the container's text is kept: page-wide wrappers carry names like
-    ``content-with-sidebar`` too.
+    Page-wide wrappers carry such names too (``socialicons-sticky``, WordPress's ``tag-x``
+    classes on the article, a story inside an ``<aside>``), so structural tags, and matches that
+    hold much of the page's prose or text, are kept.
     """
-    total = len(container.text(deep=True)) or 1
-    pending = list(container.iter())
+    total_text = measure.chars.get(body, 0) or 1
+    total_prose = measure.prose.get(body, 0) or 1
+    pending = list(body.iter())
     doomed: list[LexborNode] = []
     while pending:
         node = pending.pop()
         attrs = node.attributes
         marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if marker.strip() and _BOILERPLATE.search(marker):
-            if len(node.text(deep=True)) < 0.6 * total:
-                doomed.append(node)
-                continue
+        if node.tag in _BOILERPLATE_TAGS or (
+            _BOILERPLATE.search(marker) and node.tag not in _PROTECTED_TAGS
+        ):
+            text_share = measure.chars.get(node, 0) / total_text
+            if text_share < (0.25 if _CONTENT_HINT.search(marker) else 0.6):
+                if measure.prose.get(node, 0) < 0.3 * total_prose:
+                    doomed.append(node)
+                    continue
         pending.extend(node.iter())
     for node in doomed:
         node.remove()
