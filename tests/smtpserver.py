@@ -137,7 +137,8 @@ class SmtpServer:
             context.load_cert_chain(self.tls.cert, self.tls.key)
         kwargs: dict[str, Any] = {"decode_data": False, "enable_SMTPUTF8": True}
         if self.auth is not None:
-            kwargs.update(authenticator=self._authenticate, auth_require_tls=self.tls is not None,
+            # aiosmtpd counts only STARTTLS as TLS for AUTH; implicit TLS is encrypted from the start.
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=self.tls is not None and not self.implicit_tls,
                           auth_exclude_mechanism=["CRAM-MD5"])
         if context is not None and not self.implicit_tls:
             kwargs["tls_context"] = context

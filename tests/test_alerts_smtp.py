@@ -1,0 +1,146 @@
+"""SMTP delivery against aiosmtpd: security modes, login, and how failures are classified."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from smtpserver import CertPair, SmtpServer, make_cert, smtp_server  # noqa: F401 - fixture
+
+from monitor.alerts.smtp import Mailer
+from monitor.config import EmailSettings
+from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+
+
+def message(subject: str = "hello") -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = "monitor@example.org"
+    msg["To"] = "analyst@example.org"
+    msg["Message-ID"] = "<test@monitor>"
+    msg.set_content("body")
+    return msg
+
+
+def send(settings: EmailSettings, *messages: EmailMessage) -> list[dict[str, str]]:
+    async def go() -> list[dict[str, str]]:
+        async with Mailer(settings) as mailer:
+            return [await mailer.send(item) for item in messages]
+
+    return asyncio.run(go())
+
+
+def failure(settings: EmailSettings) -> DeliveryError:
+    with pytest.raises(DeliveryError) as caught:
+        send(settings, message())
+    return caught.value
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> CertPair:
+    return make_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def trusted(cert: CertPair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the test certificate trusted the way an operator would: SSL_CERT_FILE."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
+
+
+@pytest.fixture
+def tls_server(cert: CertPair, request: pytest.FixtureRequest) -> Iterator[SmtpServer]:
+    server = SmtpServer(tls=cert, implicit_tls=request.param == "tls", auth={"monitor": "s3cret"})
+    server.up()
+    yield server
+    server.down()
+
+
+@pytest.mark.parametrize("tls_server", ["starttls", "tls"], indirect=True)
+def test_secure_modes_log_in_with_the_password_from_the_environment(
+    tls_server: SmtpServer, trusted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
+    mode = "tls" if tls_server.implicit_tls else "starttls"
+    settings = tls_server.settings(security=mode, username="monitor", password_env="TEST_SMTP_PASSWORD")
+
+    send(settings, message("one"), message("two"))
+
+    assert [str(m.message["Subject"]) for m in tls_server.messages] == ["one", "two"]
+    assert tls_server.logins == ["monitor"]  # one session for the whole run
+
+
+@pytest.mark.parametrize("tls_server", ["starttls"], indirect=True)
+def test_an_untrusted_certificate_is_a_permanent_failure(tls_server: SmtpServer) -> None:
+    error = failure(tls_server.settings(security="starttls"))
+    assert isinstance(error, PermanentDeliveryError) and "certificate" in str(error)
+    assert tls_server.messages == []
+
+
+@pytest.mark.parametrize("tls_server", ["starttls"], indirect=True)
+def test_a_wrong_password_is_permanent_and_never_shown(
+    tls_server: SmtpServer, trusted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong-pass-123")
+    error = failure(tls_server.settings(security="starttls", username="monitor", password_env="TEST_SMTP_PASSWORD"))
+    assert isinstance(error, PermanentDeliveryError) and "SMTP 535" in str(error)
+    assert "wrong-pass-123" not in str(error)
+
+
+def test_a_username_without_a_password_names_the_variable(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UNSET_SMTP_PASSWORD", raising=False)
+    error = failure(smtp_server.settings(username="monitor", password_env="UNSET_SMTP_PASSWORD"))
+    assert isinstance(error, PermanentDeliveryError) and "UNSET_SMTP_PASSWORD" in str(error)
+
+
+def test_starttls_required_but_not_offered_is_permanent(smtp_server: SmtpServer) -> None:
+    error = failure(smtp_server.settings(security="starttls"))
+    assert isinstance(error, PermanentDeliveryError)
+
+
+def test_a_server_that_is_down_is_transient(smtp_server: SmtpServer) -> None:
+    smtp_server.down()
+    assert isinstance(failure(smtp_server.settings()), TransientDeliveryError)
+
+
+def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings = EmailSettings(host="127.0.0.1", port=silent.getsockname()[1], recipients=["a@example.org"], timeout=0.3)
+        error = failure(settings)
+    assert isinstance(error, TransientDeliveryError) and "timed out" in str(error)
+
+
+@pytest.mark.parametrize(("reply", "kind"), [("452 4.3.1 full", TransientDeliveryError), ("552 5.3.4 too big", PermanentDeliveryError)])
+def test_refusals_are_sorted_by_reply_code_and_the_session_survives(
+    smtp_server: SmtpServer, reply: str, kind: type[DeliveryError]
+) -> None:
+    async def go() -> None:
+        async with Mailer(smtp_server.settings()) as mailer:
+            smtp_server.reject = reply
+            with pytest.raises(kind, match=reply.split()[0]):
+                await mailer.send(message("refused"))
+            assert mailer.connected
+            smtp_server.reject = None
+            await mailer.send(message("accepted"))
+
+    asyncio.run(go())
+    assert [str(m.message["Subject"]) for m in smtp_server.messages] == ["accepted"]
+
+
+def test_every_recipient_refused_is_permanent(smtp_server: SmtpServer) -> None:
+    smtp_server.refuse_rcpt = {"analyst@example.org"}
+    error = failure(smtp_server.settings())
+    assert isinstance(error, PermanentDeliveryError) and "analyst@example.org" in str(error)
+
+
+def test_envelope_recipients_come_from_the_config_not_the_headers(smtp_server: SmtpServer) -> None:
+    msg = message()
+    msg["Bcc"] = "victim@example.org"
+    msg["Cc"] = "other@example.org"
+    send(smtp_server.settings(), msg)
+    assert smtp_server.messages[0].rcpt_tos == ("analyst@example.org",)
