@@ -173,10 +173,10 @@ def demo(obj: Context, output: Path) -> None:
                   f"{len(result.alert_texts)} alert(s) in {(datetime.now(UTC) - started).total_seconds():.1f}s\n")
     for text, path in zip(result.alert_texts, result.alert_files, strict=True):
         console.rule(str(path))
-        console.print(Text(text))
+        click.echo(text)
     db = result.database
     console.rule("explore the archive")
-    console.print(Text(
+    click.echo((
         f"sqlite-utils tables {db} --counts\n"
         f'sqlite-utils search {db} articles "ambassadors" -c title -c site -c url\n'
         f"sqlite-utils rows {db} stories\n"

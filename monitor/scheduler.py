@@ -118,8 +118,8 @@ class Daemon:
                 first = max(now, state.next_due) if state.next_due else now
                 scheduler.add_job(
                     self._check,
-                    args=[pipeline, source],
                     IntervalTrigger(seconds=interval, jitter=self.settings.schedule.jitter, timezone=UTC),
+                    args=[pipeline, source],
                     id=f"source:{source.name}",
                     name=source.name,
                     next_run_time=first,
