@@ -109,7 +109,7 @@ def _registrable_domain(host: str) -> str:
 @functools.cache
 def _extractor() -> tldextract.TLDExtract:
     # The bundled public-suffix snapshot only: nothing may be downloaded at run time.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 def _canonical_host(host: str) -> str:

@@ -1,0 +1,174 @@
+"""URL canonicalisation (DESIGN.md, Meanings): property tests with hypothesis, plus examples."""
+
+from __future__ import annotations
+
+import string
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from monitor.fetch.urls import canonicalize, origin_of, same_registrable_domain, site_of
+
+# Enough examples to find the classic bugs, few enough to keep the suite fast.
+property_test = settings(max_examples=50, deadline=None)
+
+TRACKING = ["utm_source", "utm_medium", "utm_campaign", "UTM_Content", "fbclid", "gclid", "mc_cid", "mc_eid"]
+
+labels = st.builds(
+    lambda head, middle: head + middle, st.sampled_from(string.ascii_letters + string.digits),
+    st.text(string.ascii_letters + string.digits + "-", max_size=6).map(lambda s: s.rstrip("-")),
+)
+hosts = st.lists(labels, min_size=1, max_size=3).map(".".join).map(lambda h: h + ".com")
+segment_text = st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), max_size=8).filter(
+    lambda s: s not in (".", "..")
+)
+segments = st.lists(segment_text, max_size=4)
+param_names = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=6).filter(
+    lambda n: not n.lower().startswith("utm_") and n.lower() not in {t.lower() for t in TRACKING}
+    and n.lower() not in {"_ga", "_gl", "yclid", "msclkid", "dclid", "gbraid", "wbraid", "twclid", "igshid"}
+)
+params = st.lists(st.tuples(param_names, st.text(max_size=6)), max_size=5)
+quote_safes = st.sampled_from(["", "/", "~", "!$'()*,;:@", "-._~"])
+
+
+@st.composite
+def urls(draw: st.DrawFn) -> tuple[str, list[str], list[tuple[str, str]]]:
+    """A URL plus the path segments and query parameters it stands for."""
+    scheme = draw(st.sampled_from(["http", "https", "HTTP", "Https"]))
+    host = draw(hosts)
+    port = draw(st.sampled_from(["", ":80", ":443", ":8080"]))
+    path_parts = draw(segments)
+    safe = draw(quote_safes)
+    path = "/" + "/".join(quote(part, safe=safe.replace("/", "")) for part in path_parts)
+    query_params = draw(params)
+    tracking = draw(st.lists(st.tuples(st.sampled_from(TRACKING), st.text(max_size=4)), max_size=3))
+    mixed = draw(st.permutations(query_params + tracking))
+    query = urlencode(mixed)
+    query_params = [pair for pair in mixed if pair not in tracking]
+    fragment = draw(st.sampled_from(["", "#", "#top", "#!/x"]))
+    url = f"{scheme}://{host}{port}{path}{'?' + query if query else ''}{fragment}"
+    return url, path_parts, query_params
+
+
+@property_test
+@given(urls())
+def test_canonicalize_is_idempotent(generated: tuple[str, list[str], list[tuple[str, str]]]) -> None:
+    once = canonicalize(generated[0])
+    assert canonicalize(once) == once
+
+
+@given(st.text(max_size=60))
+@example("http://a.com/%2e%2E/b/./c/%7Euser?b=&a&&a=2#x")
+@example("http://a.com/%zz%/")
+def test_canonicalize_arbitrary_text_either_refuses_or_is_stable(text: str) -> None:
+    try:
+        once = canonicalize("http://example.com/" + text)
+    except ValueError:
+        return
+    assert once.isascii() and " " not in once
+    assert canonicalize(once) == once
+
+
+@property_test
+@given(urls())
+def test_canonicalize_keeps_the_page_the_url_names(generated: tuple[str, list[str], list[tuple[str, str]]]) -> None:
+    """Path and (non-tracking) parameters mean the same after canonicalisation."""
+    url, path_parts, query_params = generated
+    parts = urlsplit(canonicalize(url))
+    assert unquote(parts.path) == "/" + "/".join(path_parts)
+    kept = sorted(query_params, key=lambda pair: _sort_key(pair[0]))
+    assert parse_qsl(parts.query, keep_blank_values=True) == kept
+
+
+def _sort_key(name: str) -> str:
+    """How the canonical query orders a name: by its normalised escaped form."""
+    return canonicalize(f"http://x.com/?{urlencode([(name, '')])}").split("?", 1)[1].split("=", 1)[0]
+
+
+@property_test
+@given(urls())
+def test_tracking_parameters_and_fragments_are_removed(generated: tuple[str, list[str], list[tuple[str, str]]]) -> None:
+    canonical = canonicalize(generated[0])
+    names = {name.lower() for name, _ in parse_qsl(urlsplit(canonical).query, keep_blank_values=True)}
+    assert not names & {t.lower() for t in TRACKING}
+    assert "#" not in canonical
+
+
+@property_test
+@given(st.lists(st.tuples(param_names, st.text(max_size=4)), max_size=5, unique_by=lambda p: p[0]), st.randoms())
+def test_query_order_does_not_matter(pairs: list[tuple[str, str]], random: object) -> None:
+    shuffled = list(pairs)
+    random.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert canonicalize("http://a.com/p?" + urlencode(pairs)) == canonicalize("http://a.com/p?" + urlencode(shuffled))
+
+
+@given(hosts, st.sampled_from([("http", 80), ("https", 443)]))
+def test_scheme_host_case_and_default_port_do_not_matter(host: str, scheme_port: tuple[str, int]) -> None:
+    scheme, port = scheme_port
+    assert canonicalize(f"{scheme.upper()}://{host.upper()}:{port}/a") == f"{scheme}://{host.lower()}/a"
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("HTTP://Example.COM:80/a/./b/../c?utm_source=x&b=2&a=1#frag", "http://example.com/a/c?a=1&b=2"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com:8443/", "https://example.com:8443/"),
+        ("https://example.com./x", "https://example.com/x"),
+        ("https://example.com/%7euser/%e2%82%ac", "https://example.com/~user/%E2%82%AC"),
+        ("https://example.com/a b", "https://example.com/a%20b"),
+        ("https://пример.рф/путь", "https://xn--e1afmkfd.xn--p1ai/%D0%BF%D1%83%D1%82%D1%8C"),
+        ("https://example.com/?a=2&a=1&b", "https://example.com/?a=2&a=1&b"),
+        ("https://example.com/?q=a+b&q2=a%2Bb", "https://example.com/?q=a+b&q2=a%2Bb"),
+        ("https://example.com/?fbclid=1&gclid=2&mc_eid=3", "https://example.com/"),
+        ("https://[2001:DB8::0001]:443/", "https://[2001:db8::1]/"),
+        ("  https://example.com/a\n/b  ", "https://example.com/a/b"),
+    ],
+)
+def test_canonical_examples(url: str, canonical: str) -> None:
+    assert canonicalize(url) == canonical
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "canonical"),
+    [
+        ("../b?x=1", "https://example.com/news/a/", "https://example.com/news/b?x=1"),
+        ("//cdn.example.com/x", "https://example.com/", "https://cdn.example.com/x"),
+        ("?page=2", "https://example.com/list?page=1", "https://example.com/list?page=2"),
+    ],
+)
+def test_relative_urls_resolve_against_base(url: str, base: str, canonical: str) -> None:
+    assert canonicalize(url, base=base) == canonical
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mailto:a@example.com", "javascript:void(0)", "ftp://example.com/", "http://user:pw@example.com/", "http://", "x"],
+)
+def test_non_http_or_unparseable_urls_raise_value_error(url: str) -> None:
+    with pytest.raises(ValueError):
+        canonicalize(url)
+
+
+def test_site_is_the_lowercased_host_name() -> None:
+    assert site_of("https://WWW.Reuters.com:443/world/") == "www.reuters.com"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("https://www.bbc.co.uk/news/1", "https://news.bbc.co.uk/2", True),
+        ("https://www.reuters.com/a", "https://reuters.com/b", True),
+        ("https://bbc.co.uk/", "https://example.co.uk/", False),
+        ("https://a.github.io/", "https://b.github.io/", False),  # a private public suffix
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:9000/b", True),
+    ],
+)
+def test_same_registrable_domain(a: str, b: str, same: bool) -> None:
+    assert same_registrable_domain(a, b) is same
+
+
+def test_origin_spells_out_the_port() -> None:
+    assert origin_of("HTTPS://Example.com/x") == "https://example.com:443"
