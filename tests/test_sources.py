@@ -1,49 +1,284 @@
-"""Discovery from feeds, sitemaps and listing pages served on 127.0.0.1."""
+"""Discovery: feeds (golden files), sitemaps and listing pages, and one check end to end on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
+import pytest
 from httpserver import LocalWeb, local_web  # noqa: F401 - fixture
 
 from monitor.config import FetchSettings, SourceSettings
+from monitor.errors import FetchError, HTTPStatusError, UnsupportedContentError
 from monitor.fetch import Fetcher
-from monitor.models import Discovery
+from monitor.models import Discovery, Page
+from monitor.sources import discover
+from monitor.sources.feeds import feed_links
+from monitor.sources.pages import page_links
 
-RSS = """<?xml version="1.0"?>
-<rss version="2.0"><channel><title>World</title>
-<item><title>Envoy recalled</title><link>/world/1?utm_source=rss#top</link>
-<pubDate>Mon, 06 May 2024 10:00:00 +0300</pubDate></item>
-<item><title>Swap</title><link>{origin}/world/2</link></item>
-<item><title>Swap again</title><link>{origin}/world/2?fbclid=abc</link></item>
-</channel></rss>"""
+FEEDS = Path(__file__).parent / "data" / "feeds"
+
+
+def page(body: bytes | str, url: str = "https://example.org/feed", content_type: str = "application/xml") -> Page:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    text = data.decode("utf-8", errors="replace")
+    return Page(url=url, requested_url=url, status=200, content_type=content_type, body=data, text=text)
 
 
 def check(web: LocalWeb, source: SourceSettings, **validators: Any) -> Discovery:
+    """One discovery of ``source`` with a fresh fetcher that trusts the local site."""
+
     async def go() -> Discovery:
         fetch_settings = FetchSettings(timeout=2.0, delay=0.0, robots=False)
         async with Fetcher(fetch_settings, [web.origin]) as fetcher:
-            from monitor.sources import discover
-
             values = {"etag": None, "last_modified": None, "body_hash": None, **validators}
             return await discover(source, fetcher, **values)
 
     return asyncio.run(go())
 
 
-def test_rss_links_are_canonical_deduplicated_and_dated(local_web: LocalWeb) -> None:
+# ---------------------------------------------------------------- feeds: golden files
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.iterdir() if ".expected." not in p.name))
+def test_feed_golden_file(name: str) -> None:
+    path = FEEDS / name
+    content_type = "application/feed+json" if name.endswith(".json") else "application/xml"
+    links = feed_links(page(path.read_bytes(), content_type=content_type))
+    expected = json.loads(path.with_name(path.stem + ".expected.json").read_text(encoding="utf-8"))
+    actual = [[link.url, link.title, link.published.isoformat() if link.published else None] for link in links]
+    assert actual == expected
+    assert all(link.published is None or link.published.tzinfo is not None for link in links)
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE rss [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title>
+<item><title>&lol9;</title><link>https://example.org/a</link></item></channel></rss>"""
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<rss version="2.0"><channel><item><title>&xxe;</title><link>https://example.org/a</link></item></channel></rss>"""
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, XXE], ids=["billion_laughs", "external_entity"])
+def test_feed_declaring_entities_is_rejected_quickly(body: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(UnsupportedContentError, match="entity"):
+        feed_links(page(body))
+    assert time.monotonic() - started < 0.5
+
+
+def test_feed_body_that_looks_like_a_path_is_not_opened() -> None:
+    """feedparser opens a str/bytes path; the body must reach it as a stream."""
+    with pytest.raises(UnsupportedContentError):
+        feed_links(page(b"/etc/passwd", content_type="text/plain"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<html><body><p>Consent required</p></body></html>", "", "\x00\x01 not xml", '{"version": "1"}', "{broken json"],
+)
+def test_body_that_is_not_a_feed_is_unsupported_content(body: str) -> None:
+    with pytest.raises(UnsupportedContentError):
+        feed_links(page(body))
+
+
+def test_truncated_feed_keeps_the_entries_that_parsed() -> None:
+    body = '<rss version="2.0"><channel><item><title>A</title><link>https://example.org/a</link></item><item><ti'
+    assert [link.url for link in feed_links(page(body))] == ["https://example.org/a"]
+
+
+# ---------------------------------------------------------------- listing pages
+
+
+def test_listing_page_selector_on_headline_picks_its_link() -> None:
+    html = """<html><head><base href="https://example.org/news/"></head><body>
+        <h3><span>x</span><a href="a.html">Envoy   <b>expelled</b></a></h3>
+        <h3><a href="javascript:void(0)">menu</a></h3>
+        <h3>no link</h3>
+        <h3><a href="//cdn.example.org/b?utm_campaign=x">B</a></h3></body></html>"""
+    links = page_links(page(html, url="https://example.org/", content_type="text/html"), "h3")
+    assert [(link.url, link.title) for link in links] == [
+        ("https://example.org/news/a.html", "Envoy expelled"),
+        ("https://cdn.example.org/b", "B"),
+    ]
+
+
+def test_listing_page_without_base_resolves_against_the_page_url(local_web: LocalWeb) -> None:
+    local_web.route("/section/list", '<a href="../2024/05/a">A</a><a href="/video/1">V</a><a href="b">B</a>')
+    source = SourceSettings(
+        name="p", kind="page", url=local_web.url("/section/list"), links="a", include="/20[0-9]{2}/|/b$"
+    )
+    found = check(local_web, source)
+    assert [link.url for link in found.links] == [local_web.url("/2024/05/a"), local_web.url("/section/b")]
+
+
+# ---------------------------------------------------------------- sitemaps
+
+URLSET = """<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"
+        xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">
+  <url>
+    <loc>{origin}/2024/05/06/envoy</loc>
+    <image:image><image:loc>{origin}/img/1.jpg</image:loc></image:image>
+    <news:news>
+      <news:publication><news:name>Example</news:name><news:language>en</news:language></news:publication>
+      <news:publication_date>2024-05-06T10:00:00+03:00</news:publication_date>
+      <news:title>Envoy summoned</news:title>
+    </news:news>
+  </url>
+  <url><loc>{origin}/2024/05/05/other</loc><lastmod>2024-05-05</lastmod></url>
+  <url><loc>{origin}/video/7</loc></url>
+</urlset>"""
+
+
+def _index(*children: tuple[str, str | None]) -> str:
+    entries = "".join(
+        f"<sitemap><loc>{loc}</loc>{f'<lastmod>{lastmod}</lastmod>' if lastmod else ''}</sitemap>"
+        for loc, lastmod in children
+    )
+    return f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'
+
+
+def _urlset(*locs: str) -> str:
+    return "<urlset>" + "".join(f"<url><loc>{loc}</loc></url>" for loc in locs) + "</urlset>"
+
+
+def test_news_sitemap_gives_titles_and_publication_dates(local_web: LocalWeb) -> None:
+    local_web.route("/news.xml", URLSET.format(origin=local_web.origin), content_type="application/xml")
+    source = SourceSettings(name="s", kind="sitemap", url=local_web.url("/news.xml"), exclude="/video/")
+    found = check(local_web, source)
+    assert [(link.url, link.title, link.published) for link in found.links] == [
+        (local_web.url("/2024/05/06/envoy"), "Envoy summoned", datetime(2024, 5, 6, 7, tzinfo=timezone.utc)),
+        (local_web.url("/2024/05/05/other"), None, None),
+    ]
+
+
+def test_sitemap_index_follows_newest_children_including_gzip(local_web: LocalWeb) -> None:
+    local_web.route(
+        "/index.xml",
+        _index(("/old.xml", "2020-01-01"), ("/new.xml.gz", "2024-05-06T00:00:00Z"), ("/mid.xml", "2023-01-01")),
+        content_type="text/xml",
+    )
+    local_web.route("/new.xml.gz", gzip.compress(_urlset("/n1", "/n2").encode()), content_type="application/x-gzip")
+    local_web.route("/mid.xml", _urlset("/m1", "/n1"), content_type="text/xml")
+    local_web.route("/old.xml", _urlset("/o1"), content_type="text/xml")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
+    assert [link.url for link in found.links] == [local_web.url(p) for p in ("/n1", "/n2", "/m1", "/o1")]
+
+
+def test_sitemap_index_children_are_bounded_in_number_and_depth(local_web: LocalWeb) -> None:
+    children = [(f"/child{i}.xml", f"2024-01-{i + 1:02d}") for i in range(15)]
+    local_web.route("/index.xml", _index(*children))
+    for i in range(15):
+        local_web.route(f"/child{i}.xml", _index((f"/grandchild{i}.xml", None)))
+        local_web.route(f"/grandchild{i}.xml", _index((f"/too-deep{i}.xml", None)))
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
+    assert found.links == []
+    fetched = {request.path for request in local_web.requests}
+    assert len([p for p in fetched if p.startswith("/child")]) == 10
+    assert "/child14.xml" in fetched and "/child0.xml" not in fetched  # newest first
+    assert not [p for p in fetched if p.startswith("/too-deep")]
+
+
+def test_failing_child_sitemap_is_skipped_while_a_sibling_works(local_web: LocalWeb) -> None:
+    local_web.route("/index.xml", _index(("/gone.xml", None), ("/ok.xml", None)))
+    local_web.route("/ok.xml", _urlset("/a"))
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
+    assert [link.url for link in found.links] == [local_web.url("/a")]
+
+
+def test_sitemap_index_whose_children_all_fail_is_an_error(local_web: LocalWeb) -> None:
+    local_web.route("/index.xml", _index(("/gone.xml", None)))
+    with pytest.raises(HTTPStatusError):
+        check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
+
+
+def test_sitemap_with_an_unescaped_ampersand_is_read_leniently(local_web: LocalWeb) -> None:
+    local_web.route("/s.xml", "<urlset><url><loc>/a?x=1&y=2</loc></url><url><loc>/b</loc></url></urlset>")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/s.xml")))
+    assert [link.url for link in found.links] == [local_web.url("/a?x=1&y=2"), local_web.url("/b")]
+
+
+@pytest.mark.parametrize("body", ["<html><p>not a sitemap</p></html>", "<rss version='2.0'/>", BILLION_LAUGHS])
+def test_document_that_is_not_a_sitemap_is_unsupported_content(local_web: LocalWeb, body: str) -> None:
+    local_web.route("/s.xml", body, content_type="text/xml")
+    with pytest.raises(UnsupportedContentError):
+        check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/s.xml")))
+
+
+def test_sitemap_index_is_changed_when_only_a_child_changed(local_web: LocalWeb) -> None:
+    local_web.route("/index.xml", _index(("/child.xml", None)))
+    local_web.route("/child.xml", _urlset("/a"))
+    source = SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml"))
+    first = check(local_web, source)
+    assert check(local_web, source, body_hash=first.body_hash).not_modified
+    local_web.route("/child.xml", _urlset("/a", "/b"))
+    second = check(local_web, source, body_hash=first.body_hash)
+    assert not second.not_modified and len(second.links) == 2
+
+
+# ---------------------------------------------------------------- one check: conditional, hashed
+
+
+RSS = """<?xml version="1.0"?>
+<rss version="2.0"><channel><title>World</title>
+<item><title>Envoy recalled</title><link>/world/1?utm_source=rss#top</link>
+<pubDate>Mon, 06 May 2024 10:00:00 +0300</pubDate></item>
+<item><link>{origin}/world/2</link></item>
+<item><title>Swap again</title><link>{origin}/world/2?fbclid=abc</link></item>
+<item><title>Video</title><link>{origin}/video/3</link></item>
+</channel></rss>"""
+
+
+def test_feed_links_are_canonical_deduplicated_and_filtered(local_web: LocalWeb) -> None:
     local_web.route("/rss", RSS.format(origin=local_web.origin), content_type="application/rss+xml")
-    found = check(local_web, SourceSettings(name="w", kind="feed", url=local_web.url("/rss")))
-    assert [link.url for link in found.links] == [local_web.url("/world/1"), local_web.url("/world/2")]
-    assert found.links[0].title == "Envoy recalled"
+    source = SourceSettings(name="w", kind="feed", url=local_web.url("/rss"), exclude="/video/")
+    found = check(local_web, source)
+    assert [(link.url, link.title) for link in found.links] == [
+        (local_web.url("/world/1"), "Envoy recalled"),
+        (local_web.url("/world/2"), "Swap again"),  # the duplicate filled in the missing title
+    ]
     assert found.links[0].published == datetime(2024, 5, 6, 7, 0, tzinfo=timezone.utc)
 
 
-def test_listing_page_resolves_relative_links_against_base_href(local_web: LocalWeb) -> None:
-    html = '<base href="/news/"><h3><a href="one">One</a></h3><h3><a href="/video/2">V</a></h3>'
-    local_web.route("/list", html)
-    source = SourceSettings(name="p", kind="page", url=local_web.url("/list"), links="h3 a", exclude="/video/")
-    found = check(local_web, source)
-    assert [(link.url, link.title) for link in found.links] == [(local_web.url("/news/one"), "One")]
+def test_304_is_a_cheap_unchanged_check_keeping_the_validators(local_web: LocalWeb) -> None:
+    local_web.route("/rss", RSS.format(origin=local_web.origin), content_type="text/xml", etag='"v1"')
+    source = SourceSettings(name="w", kind="feed", url=local_web.url("/rss"))
+    first = check(local_web, source)
+    assert first.etag == '"v1"' and first.links and not first.not_modified
+    second = check(local_web, source, etag=first.etag, body_hash=first.body_hash)
+    assert second == Discovery(links=[], etag='"v1"', body_hash=first.body_hash, not_modified=True)
+    assert local_web.requests[-1].headers["if-none-match"] == '"v1"'
+
+
+def test_same_body_without_304_is_unchanged_too(local_web: LocalWeb) -> None:
+    local_web.route("/rss", RSS.format(origin=local_web.origin), content_type="text/xml", etag='"lies"')
+    source = SourceSettings(name="w", kind="feed", url=local_web.url("/rss"))
+    first = check(local_web, source)
+    again = check(local_web, source, etag='"other"', body_hash=first.body_hash)
+    assert again.not_modified and again.links == [] and again.etag == '"lies"'
+
+
+def test_a_failing_source_raises_a_fetch_error(local_web: LocalWeb) -> None:
+    local_web.route("/rss", "oops", status=500)
+    with pytest.raises(FetchError):
+        check(local_web, SourceSettings(name="w", kind="feed", url=local_web.url("/rss")))

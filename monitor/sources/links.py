@@ -7,6 +7,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from selectolax.lexbor import LexborHTMLParser
+
 from monitor.errors import UnsupportedContentError
 from monitor.fetch.urls import canonicalize
 from monitor.models import Link, Page
@@ -29,8 +31,16 @@ def make_link(url: str | None, base: str, title: str | None, published: datetime
     except ValueError:
         log.debug("skipping link %r on %s", url, base)
         return None
-    title = " ".join(title.split())[:_TITLE_MAX] if title else None
-    return Link(url=canonical, title=title or None, published=published)
+    return Link(url=canonical, title=_plain(title), published=published)
+
+
+def _plain(title: str | None) -> str | None:
+    """A title as one line of text: feeds often carry HTML in titles (Atom ``type="html"``)."""
+    if not title:
+        return None
+    if "<" in title or "&" in title:
+        title = LexborHTMLParser(title).text(separator="")
+    return " ".join(title.split())[:_TITLE_MAX] or None
 
 
 def refuse_entity_declarations(page: Page) -> None:
@@ -48,4 +58,4 @@ def parse_iso_date(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
