@@ -59,12 +59,12 @@ class Received:
         """The plain-text part, decoded."""
         part = self.message.get_body(("plain",))
         assert part is not None
-        return str(part.get_content())  # type: ignore[attr-defined]
+        return str(part.get_content())
 
     def html(self) -> str:
         part = self.message.get_body(("html",))
         assert part is not None
-        return str(part.get_content())  # type: ignore[attr-defined]
+        return str(part.get_content())
 
 
 @dataclass(frozen=True)

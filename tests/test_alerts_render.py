@@ -44,7 +44,7 @@ def message_of(alert: AlertContent) -> EmailMessage:
 def part(message: EmailMessage, kind: str) -> str:
     body = message.get_body((kind,))
     assert body is not None
-    return str(body.get_content())  # type: ignore[attr-defined]
+    return str(body.get_content())
 
 
 def test_message_is_multipart_alternative_with_the_headers_users_filter_on() -> None:

@@ -76,7 +76,7 @@ class DeliveryReport:
 
 def retry_delay(attempts: int, cap: int) -> timedelta:
     """Wait after the ``attempts``-th failed try: 60 s, doubling each time, at most ``cap`` seconds."""
-    return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), timedelta(seconds=cap))
+    return min(FIRST_RETRY * (1 << min(max(attempts - 1, 0), 20)), timedelta(seconds=cap))
 
 
 def _lease(email: EmailSettings) -> timedelta:

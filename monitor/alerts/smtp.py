@@ -28,6 +28,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from types import TracebackType
+from typing import Self
 
 from monitor.config import EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
@@ -79,7 +80,7 @@ class Mailer:
         """False before the first send and after a failure that broke the session."""
         return self._smtp is not None
 
-    async def __aenter__(self) -> Mailer:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
