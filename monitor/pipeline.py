@@ -83,7 +83,7 @@ def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) 
             article,
             story_id=story_id,
             text_hash=text_print.text_hash,
-            word_count=len(dedup.words(article.text)),
+            word_count=text_print.word_count,
             signature=text_print.signature,
             shingles=text_print.shingles,
             band_keys=text_print.band_keys,
@@ -93,7 +93,7 @@ def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) 
         for match in matches:
             keys = dedup.passage_keys(match.passage)
             earlier = archive.passages_with_keys(match.rule, keys)
-            seen = any(dedup.same_passage(match.passage, old) for old in earlier)
+            seen = dedup.seen_before(match.passage, earlier)
             mention = Mention(match.rule, match.passage, match.terms, new=not seen)
             mention_id = archive.insert_mention(article_id, mention, now, keys)
             mentions.append(mention)
@@ -104,14 +104,10 @@ def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) 
 
 
 def _story_for(archive: Archive, text_print: dedup.TextPrint) -> int:
-    """The story of the most similar stored near-duplicate, or 0 when there is none."""
-    best, best_score = 0, 0.0
-    for candidate in archive.near_candidates(text_print.band_keys):
-        if dedup.same_story(text_print, candidate.signature, candidate.shingles):
-            score = dedup.similarity(text_print, candidate.signature, candidate.shingles)
-            if score > best_score:
-                best, best_score = candidate.story_id, score
-    return best
+    """The story of the stored text this one most surely copies, or 0 when there is none."""
+    candidates = archive.near_candidates(text_print.band_keys)
+    found = dedup.closest(text_print, [c.signature for c in candidates], [c.shingles for c in candidates])
+    return 0 if found is None else candidates[found].story_id
 
 
 def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> Article | None:

@@ -177,13 +177,21 @@ class Archive:
     def article_with_hash(self, text_hash: str) -> int | None:
         return self._one("SELECT id FROM articles WHERE text_hash = ?", [text_hash])
 
-    def near_candidates(self, band_keys: Sequence[int]) -> list[Candidate]:
-        marks = ",".join("?" * len(band_keys))
+    def near_candidates(self, band_keys: Sequence[int], per_band: int = 200) -> list[Candidate]:
+        """Stored articles sharing an LSH band with a new text: the newest ``per_band`` of each band.
+
+        A band shared by thousands of articles comes from boilerplate, not from
+        a story, and copies of a wire story arrive within days of each other,
+        so capping each band keeps the lookup's cost flat as the archive grows.
+        """
+        if not band_keys:
+            return []
+        band = "SELECT * FROM (SELECT article_id FROM article_bands WHERE band_key = ? ORDER BY article_id DESC LIMIT ?)"
         rows = self.db.execute(
             "SELECT articles.id, articles.story_id, article_signatures.signature, article_signatures.shingles"
             " FROM articles JOIN article_signatures ON article_signatures.article_id = articles.id"
-            f" WHERE articles.id IN (SELECT DISTINCT article_id FROM article_bands WHERE band_key IN ({marks}))",
-            list(band_keys),
+            f" WHERE articles.id IN ({' UNION '.join([band] * len(band_keys))})",
+            [value for key in band_keys for value in (key, per_band)],
         )
         return [Candidate(row[0], row[1], row[2], row[3]) for row in rows]
 
@@ -232,6 +240,8 @@ class Archive:
 
     def passages_with_keys(self, rule: str, keys: Sequence[str]) -> list[str]:
         """Earlier passages of ``rule`` that share a fingerprint key with a new one."""
+        if not keys:
+            return []
         marks = ",".join("?" * len(keys))
         return [
             row[0]

@@ -1,0 +1,404 @@
+"""Deduplication: exact copies, syndicated near-copies, stories and passage novelty.
+
+The syndication set is made of the wire and newspaper stories in
+``tests/data/syndication`` and the copies other outlets would publish of them
+(:data:`VARIANTS`). Every pair of texts is labelled "same story" when both come
+from one file. Two of the files are separate AP stories from the same summit on
+the same day, one is another outlet's own report of the same prisoner swap, and
+a short brief recycles a background paragraph that three others also carry:
+none of those may merge.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import dedup
+from monitor.config import load_config
+from monitor.models import Article
+from monitor.pipeline import ingest
+from monitor.rules import Ruleset, compile_rules
+from monitor.store import Archive
+
+DATA = Path(__file__).parent / "data" / "syndication"
+CONFIG = Path(__file__).parent.parent / "config.toml"
+PRECISION_FLOOR = 0.98
+RECALL_FLOOR = 0.95
+NOW = datetime(2021, 6, 16, 18, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Story:
+    """One article as its first outlet published it."""
+
+    name: str
+    title: str
+    byline: str
+    paragraphs: tuple[str, ...]  # the first one opens with the dateline
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join((self.byline, *self.paragraphs))
+
+
+def _load(path: Path) -> Story:
+    heading, byline, *paragraphs = [block for block in re.split(r"\n+", path.read_text(encoding="utf-8")) if block]
+    return Story(path.stem, heading.removeprefix("# "), byline, tuple(paragraphs))
+
+
+STORIES = tuple(_load(path) for path in sorted(DATA.glob("*.txt")))
+
+# What other outlets add around a wire story.
+LOCAL_PARAGRAPHS = (
+    "The Russian Embassy in Washington did not respond to a request for comment from the Dispatch on Wednesday evening.",
+    "Ohio's two senators said in a joint statement that they had been briefed by the State Department and would"
+    " press for a full account of the talks.",
+    "Several hundred Russian-speaking residents of the Bay Area follow the relationship closely, said Irina Volkova,"
+    " who runs a cultural centre in San Francisco. \"Every expulsion means longer queues for visas,\" she said.",
+)
+# A regional paper's own opening line above the wire copy, one per story.
+LOCAL_LEADS = {
+    "ambassador-recalled": "Ohio exporters who sell machine tools to Russian factories said on Wednesday they feared"
+    " that the recall of Moscow's envoy would be followed by new sanctions.",
+    "ambassador-returns": "For the Russian families of Cleveland's Slavic Village, the return of Moscow's ambassador"
+    " to Washington raised one hope above all others: that the visa queues might shorten.",
+    "embassy-consular-cuts": "Students from Russia admitted to Ohio State University this autumn may not be able to"
+    " take up their places, after the embassy that issues their visas said it would stop doing so.",
+    "expulsion-brief": "Two more diplomats are being sent home, and the list of Americans who can still serve in"
+    " Moscow keeps getting shorter.",
+    "geneva-summit-ambassadors": "Diplomats at both embassies have spent months without a boss; after Wednesday's"
+    " meeting by the lake, that is about to change.",
+    "geneva-summit-arms-control": "Nuclear weapons were back on the agenda by the shores of Lake Geneva, where the"
+    " two presidents met for less time than anyone had expected.",
+    "new-ambassador-credentials": "A diplomat who once ran the embassy's day-to-day work now speaks for Washington in"
+    " Moscow, after a ceremony in a gilded hall of the Kremlin.",
+    "prisoner-swap-ankara": "Dan Mercer's former students at Lakewood High School gathered in the gym on Thursday"
+    " to watch the live pictures from Turkey as their teacher walked across the tarmac.",
+    "prisoner-swap-independent": "Lakewood woke up on Friday to the news that its history teacher was free, and that"
+    " Washington had paid for his release with a Russian banker's freedom.",
+}
+TEMPLATE_TOP = ("Advertisement", "Share this article", "Listen to this story · 4 min")
+TEMPLATE_BOTTOM = (
+    "Sign up for our World Briefing newsletter, delivered every weekday morning.",
+    "© 2021 Northern Dispatch Media Group. All rights reserved. This material may not be published, broadcast,"
+    " rewritten or redistributed.",
+)
+RELATED = (
+    "Related: Biden says he told Putin which targets are off limits",
+    "READ MORE: What is New START and why does it matter?",
+    "Related: Families of Americans jailed in Russia urge action",
+)
+CORRECTION = (
+    "Correction: An earlier version of this story misstated the month in which Russia recalled its ambassador."
+    " It was March, not February."
+)
+
+Variant = Callable[[Story, random.Random], str]
+
+
+def _join(*blocks: str) -> str:
+    return "\n\n".join(blocks)
+
+
+def _dropped(story: Story, rng: random.Random) -> tuple[str, ...]:
+    """Without one paragraph, neither the first nor the last."""
+    gone = rng.randrange(1, len(story.paragraphs) - 1)
+    return story.paragraphs[:gone] + story.paragraphs[gone + 1 :]
+
+
+def _trimmed(story: Story, share: float) -> tuple[str, ...]:
+    """The first paragraphs, up to ``share`` of the words (at least one paragraph)."""
+    budget = share * sum(len(p.split()) for p in story.paragraphs)
+    kept: list[str] = []
+    for paragraph in story.paragraphs:
+        if kept and sum(len(p.split()) for p in kept) + len(paragraph.split()) > budget:
+            break
+        kept.append(paragraph)
+    return tuple(kept)
+
+
+def _undated(paragraph: str) -> str:
+    """The first paragraph without its dateline ("GENEVA (AP) — ")."""
+    return re.sub(r"^[A-Z][A-Za-z ,.]+(?:\([A-Za-z ]+\))? ?[—-] ", "", paragraph)
+
+
+def _copy_edited(text: str) -> str:
+    """What a copy desk changes: house style for "U.S.", straight quotes, "on" before weekdays."""
+    text = text.replace("U.S.", "US").replace("“", '"').replace("”", '"').replace("’", "'")
+    return re.sub(r"said (Monday|Tuesday|Wednesday|Thursday|Friday)", r"said on \1", text)
+
+
+def _quotes_swapped(story: Story, rng: random.Random) -> tuple[str, ...]:
+    paragraphs = list(story.paragraphs)
+    quoted = [i for i, p in enumerate(paragraphs) if i and ('"' in p or "“" in p)]
+    first, second = rng.sample(quoted, 2) if len(quoted) > 1 else (1, 2)
+    paragraphs[first], paragraphs[second] = paragraphs[second], paragraphs[first]
+    return tuple(paragraphs)
+
+
+VARIANTS: dict[str, Variant] = {
+    "original": lambda s, r: s.text,
+    "retyped": lambda s, r: s.text.replace(" ", "\u00a0", 3).replace("ambassador", "am\u00adbassador").upper(),
+    "other template and headline": lambda s, r: _join(
+        *TEMPLATE_TOP, f"Analysis: {s.title.lower()}", s.byline, *s.paragraphs, *TEMPLATE_BOTTOM
+    ),
+    "paragraph dropped": lambda s, r: _join(s.byline, *_dropped(s, r)),
+    "paragraph added": lambda s, r: _join(s.byline, *s.paragraphs[:3], r.choice(LOCAL_PARAGRAPHS), *s.paragraphs[3:]),
+    "local lead added": lambda s, r: _join(LOCAL_LEADS[s.name], s.text),
+    "correction appended": lambda s, r: _join(s.text, CORRECTION),
+    "dateline and byline changed": lambda s, r: _join(
+        "From wire reports", _undated(s.paragraphs[0]), *s.paragraphs[1:]
+    ),
+    "related blocks": lambda s, r: _join(
+        s.byline, *s.paragraphs[:2], RELATED[0], *s.paragraphs[2:4], RELATED[1], RELATED[2], *s.paragraphs[4:]
+    ),
+    "quotes re-ordered": lambda s, r: _join(s.byline, *_quotes_swapped(s, r)),
+    "trimmed to 40%": lambda s, r: _join(s.byline, *_trimmed(s, 0.4)),
+    "trimmed to 40%, local paragraph, template": lambda s, r: _join(
+        TEMPLATE_TOP[0], *_trimmed(s, 0.4), r.choice(LOCAL_PARAGRAPHS), *TEMPLATE_BOTTOM
+    ),
+    "copy-edited, cut and re-dated": lambda s, r: _copy_edited(
+        _join(_undated(s.paragraphs[0]), *_trimmed(replace(s, paragraphs=s.paragraphs[1:]), 0.7), CORRECTION)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Copy:
+    story: str
+    variant: str
+    text: str
+
+
+@functools.cache
+def _syndication_set() -> tuple[tuple[Copy, dedup.TextPrint], ...]:
+    rng = random.Random(20210616)
+    copies = [Copy(story.name, name, make(story, rng)) for story in STORIES for name, make in VARIANTS.items()]
+    return tuple((copy, dedup.fingerprint(copy.text)) for copy in copies)
+
+
+def _candidates(a: dedup.TextPrint, b: dedup.TextPrint) -> bool:
+    return bool(set(a.band_keys) & set(b.band_keys))
+
+
+def test_syndication_set_precision_and_recall() -> None:
+    copies = [copy for copy, _ in _syndication_set()]
+    prints = [text_print for _, text_print in _syndication_set()]
+    tp = fp = fn = 0
+    misses: list[str] = []
+    for (i, a), (j, b) in itertools.combinations(enumerate(copies), 2):
+        truth = a.story == b.story
+        judged = _candidates(prints[i], prints[j]) and dedup.closest(
+            prints[i], [prints[j].signature], [prints[j].shingles]
+        ) == 0
+        tp += truth and judged
+        fp += judged and not truth
+        fn += truth and not judged
+        if truth != judged:
+            misses.append(f"{'merged' if judged else 'missed'}: {a.story}/{a.variant} ~ {b.story}/{b.variant}")
+    precision = tp / (tp + fp)
+    recall = tp / (tp + fn)
+    print(
+        f"\nsyndication set: {len(STORIES)} stories x {len(VARIANTS)} variants = {len(copies)} texts,"
+        f" {tp + fn} same-story pairs of {len(copies) * (len(copies) - 1) // 2};"
+        f" precision {precision:.4f} (floor {PRECISION_FLOOR}), recall {recall:.4f} (floor {RECALL_FLOOR})"
+    )
+    print("\n".join(misses[:20]))
+    assert precision >= PRECISION_FLOOR
+    assert recall >= RECALL_FLOOR
+
+
+def test_two_stories_from_one_summit_never_merge() -> None:
+    copies = [(c, p) for c, p in _syndication_set() if c.story.startswith("geneva-summit")]
+    for (a, pa), (b, pb) in itertools.combinations(copies, 2):
+        if a.story != b.story:
+            assert dedup.closest(pa, [pb.signature], [pb.shingles]) is None, (a.variant, b.variant)
+
+
+def test_trimmed_wire_copy_is_contained_though_jaccard_is_low() -> None:
+    story = next(s for s in STORIES if s.name == "geneva-summit-arms-control")
+    whole = dedup.fingerprint(story.text)
+    trimmed = dedup.fingerprint(_join(story.byline, *_trimmed(story, 0.4)))
+    [found] = dedup.resemblance(trimmed, [whole.signature], [whole.shingles])
+    assert found.jaccard < 0.5
+    assert found.containment > 0.85
+    assert found.same_story and _candidates(whole, trimmed)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "  the  U.S. ambassador’s return,\n\nsaid Antonov…",
+        "The US ambassador's return, said Antonov...",
+        "THE U.S. AMBASSADOR'S RETURN — SAID ANTONOV",
+        "The U.S. am\u00adbassador\u200b’s re\u00adturn, said Antonov.",
+        "The ＵＳ ambassador's return, said Antonov",  # full-width letters (NFKC)
+    ],
+)
+def test_exact_hash_ignores_case_punctuation_spacing_and_encoding(other: str) -> None:
+    assert dedup.text_hash(other) == dedup.text_hash("The U.S. ambassador's return, said Antonov.")
+    assert dedup.fingerprint(other).text_hash == dedup.text_hash(other)
+
+
+def test_exact_hash_tells_different_words_apart() -> None:
+    assert dedup.text_hash("Russia freed two Americans.") != dedup.text_hash("Russia freed three Americans.")
+
+
+def test_empty_text_has_no_band_keys_and_resembles_nothing() -> None:
+    empty = dedup.fingerprint(" \n\n ")
+    full = dedup.fingerprint(STORIES[0].text)
+    assert empty.band_keys == () and empty.shingles == 0
+    assert dedup.closest(empty, [full.signature], [full.shingles]) is None
+    assert dedup.closest(full, [], []) is None
+
+
+def test_reordered_paragraphs_keep_every_shingle() -> None:
+    story = STORIES[0]
+    forward = dedup.fingerprint(story.text)
+    backward = dedup.fingerprint(_join(*reversed(story.paragraphs), story.byline))
+    whole_text = slice(0, dedup.PERMUTATIONS * 4)  # the lead, being first, did change
+    assert forward.signature[whole_text] == backward.signature[whole_text]
+
+
+def test_band_keys_are_vectorised_over_many_signatures() -> None:
+    prints = [dedup.fingerprint(story.text) for story in STORIES[:3]]
+    import numpy as np
+
+    signatures = np.stack([np.frombuffer(p.signature, dtype="<u4") for p in prints])
+    assert [tuple(row) for row in dedup.band_keys(signatures).tolist()] == [p.band_keys for p in prints]
+
+
+# ------------------------------------------------------------------ passages
+
+OLD_SWAP = (
+    "In August 2024, Russia and the United States carried out the largest prisoner swap since the Cold War,"
+    " freeing 24 people held in six countries in an exchange at Ankara airport."
+)
+
+
+@pytest.mark.parametrize(
+    ("passage", "seen"),
+    [
+        (OLD_SWAP, True),
+        (OLD_SWAP.upper().replace("UNITED STATES", "U.S."), True),
+        # an edit that adds nothing: "carried out" -> "completed", a clause cut
+        (
+            "In August 2024, Russia and the United States completed the largest prisoner swap since the Cold War,"
+            " freeing 24 people held in six countries.",
+            True,
+        ),
+        # the old sentence, and a new one after it
+        (OLD_SWAP + " On Friday the two countries exchanged a teacher for a banker in Abu Dhabi.", False),
+        # a new number
+        (OLD_SWAP.replace("24 people", "26 people"), False),
+        (OLD_SWAP.replace("six countries", "seven countries"), False),
+        # a new name in the same stock phrasing
+        (OLD_SWAP.replace("Ankara", "Abu Dhabi"), False),
+        # stitched from old phrases but telling new news
+        ("Russia and the United States carried out a prisoner swap in Abu Dhabi, freeing Daniel Mercer.", False),
+    ],
+)
+def test_passage_novelty(passage: str, seen: bool) -> None:
+    assert dedup.seen_before(passage, [OLD_SWAP]) is seen
+
+
+def test_nothing_earlier_means_new() -> None:
+    assert not dedup.seen_before(OLD_SWAP, [])
+
+
+def test_near_copy_of_a_passage_shares_a_lookup_key() -> None:
+    edited = OLD_SWAP.replace("carried out", "completed").replace("United States", "U.S.")
+    assert set(dedup.passage_keys(edited)[1:]) & set(dedup.passage_keys(OLD_SWAP)[1:])
+    assert dedup.passage_keys(OLD_SWAP.upper())[0] == dedup.passage_keys(OLD_SWAP)[0]
+
+
+def test_sentences_do_not_end_at_abbreviations() -> None:
+    assert dedup._sentences("Mr. Antonov met the U.S. envoy on Jan. 5. He left.\nNew paragraph") == [
+        "Mr. Antonov met the US envoy on Jan. 5.",
+        "He left.",
+        "New paragraph",
+    ]
+
+
+# ------------------------------------------------------------------ through the archive
+
+
+@pytest.fixture(scope="module")
+def ruleset() -> Ruleset:
+    return compile_rules(load_config(CONFIG).rules)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Archive:
+    with Archive(tmp_path / "monitor.db") as opened:
+        yield opened
+
+
+def _article(url: str, title: str, text: str, minutes: int = 0) -> Article:
+    site = url.split("/")[2]
+    return Article(url=url, site=site, title=title, text=text, source=site, fetched=NOW + timedelta(minutes=minutes))
+
+
+def test_one_wire_story_on_many_sites_is_one_story(archive: Archive, ruleset: Ruleset) -> None:
+    rng = random.Random(7)
+    wire = next(s for s in STORIES if s.name == "geneva-summit-ambassadors")
+    twin = next(s for s in STORIES if s.name == "geneva-summit-arms-control")
+    results = [
+        ingest(archive, _article(f"https://site{n}.example/world/{n}", f"Headline {n}", make(wire, rng), n), ruleset, NOW)
+        for n, make in enumerate(VARIANTS.values())
+    ]
+    other = ingest(archive, _article("https://apnews.example/geneva-arms", twin.title, twin.text, 99), ruleset, NOW)
+    assert results[0].status == "new" and results[0].alert_id is not None
+    assert results[1].status == "same-text"  # the retyped copy: one more URL of the first article
+    assert {r.status for r in results[2:]} == {"copy"}
+    assert {r.story_id for r in results if r.story_id} == {results[0].story_id}
+    assert other.status == "new" and other.story_id != results[0].story_id
+    story = archive.db.execute(
+        "SELECT title, article_count, outlet_count FROM stories WHERE id = ?", [results[0].story_id]
+    ).fetchone()
+    assert story == ("Headline 0", len(VARIANTS) - 1, len(VARIANTS) - 1)
+    assert archive.db.execute("SELECT count(*) FROM article_urls WHERE article_id = ?", [results[0].article_id]).fetchone()[0] == 2
+    # copies repeat the wire's passages: no copy raises an alert of its own
+    assert all(not m.new for r in results[1:] for m in r.mentions if m.passage in wire.text)
+
+
+def test_recycled_background_is_old_and_the_new_swap_is_new(archive: Archive, ruleset: Ruleset) -> None:
+    old_text = _join(
+        "WASHINGTON (AP) — The families of Americans held in Russia met State Department officials on Monday"
+        " to press for their release, and left saying they had heard nothing new.",
+        "Russia and the United States last exchanged prisoners in August 2024, when 24 people held in six"
+        " countries were freed in the largest prisoner swap since the Cold War.",
+        "The department said it was working every day to bring the detained Americans home.",
+    )
+    first = ingest(archive, _article("https://apnews.example/families", "Families press", old_text), ruleset, NOW)
+    assert [m.new for m in first.mentions if m.rule == "prisoner swap"] == [True]
+    new_sentence = (
+        "On Friday, Moscow and Washington swapped prisoners again, freeing American teacher Daniel Mercer"
+        " in exchange for Russian banker Oleg Vantsev at Abu Dhabi airport."
+    )
+    new_text = _join(
+        "ABU DHABI (Reuters) - An American teacher jailed in Russia for two years landed in the United Arab"
+        " Emirates on Friday on his way home.",
+        new_sentence,
+        # the background paragraph, recycled with a copy desk's edits
+        "Russia and the U.S. last exchanged prisoners in August 2024, when 24 people held in six countries"
+        " were freed in the largest prisoner swap since the end of the Cold War.",
+        "His sister said the family would meet him at Joint Base Andrews on Saturday.",
+    )
+    second = ingest(archive, _article("https://reuters.example/mercer", "Teacher freed", new_text, 5), ruleset, NOW)
+    swap = [m for m in second.mentions if m.rule == "prisoner swap"]
+    assert second.status == "new"
+    assert [(m.passage, m.new) for m in swap if m.new] == [(new_sentence, True)]
+    assert len(swap) == 2
+    assert second.alert_id is not None
+    stored = archive.db.execute("SELECT passage FROM mentions WHERE new = 1 AND article_id = ?", [second.article_id])
+    assert [row[0] for row in stored] == [new_sentence]
