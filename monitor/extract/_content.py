@@ -35,24 +35,24 @@ _CONTAINER_SELECTORS = (
     '[role="main"], main, #content, .content, #main',
 )
 
-# A class or id that marks boilerplate: a word between "-", "_" or white space, or, for words that
-# also start container names (Blogger's "date-outer", WordPress's "tag-x"), the last word of a name.
-_BOILERPLATE = re.compile(
-    r"(?:^|[\s_-])(?:"
-    r"nav|navbar|navigation|menu|breadcrumbs?|skip|toolbar|masthead|"
-    r"share|shares|sharing\w*|share(?:bar|buttons?|tools|links|this)|social\w*|"
-    r"related\w*|recommended|recirc|more-stories|popular|trending|outbrain|taboola|"
-    r"newsletter\w*|subscribe|subscription|signup|promo|"
-    r"ad|ads|adv|advert\w*|sponsor\w*|"
-    r"cookie\w*|consent|gdpr|banner|popup|modal|"
-    r"comments?|commentlist|disqus|respond|"
-    r"footer|sidebar\w*|widget|"
-    r"captions?|credits?|byline|author|dateline|timestamp|bio|"
-    r"tags|tag-?(?:list|cloud|links)|pagination|pager|rating"
-    r")(?:$|[\s_-])"
-    r"|(?:^|[\s_-])(?:date|time|meta|tag)(?:$|\s)",
-    re.IGNORECASE,
-)
+# Words of class and id names (split on "-" and "_") that mark boilerplate.
+_BOILERPLATE_WORDS = frozenset(
+    {
+        "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "skip", "toolbar",
+        "masthead", "share", "shares", "sharebar", "sharethis", "social", "socials", "related",
+        "recommended", "recirc", "popular", "trending", "outbrain", "taboola", "newsletter",
+        "subscribe", "subscription", "signup", "promo", "ad", "ads", "adv", "advert", "advertising",
+        "advertisement", "sponsored", "cookie", "cookies", "consent", "gdpr", "banner", "popup",
+        "modal", "comment", "comments", "commentlist", "disqus", "respond", "footer", "sidebar",
+        "widget", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
+        "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
+    }
+)  # fmt: skip
+_BOILERPLATE_PREFIXES = ("sharing", "social", "related", "newsletter", "advert", "sponsor", "cookie")
+# Words that also start container names (Blogger's "date-outer", WordPress's "tag-x"): they mark
+# boilerplate only at the end of a name ("entry-date", "post-meta").
+_BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
+_NAME_SPLIT = re.compile(r"[-_]+")
 # Marks a story container; such a node is only dropped when it is small.
 _CONTENT_HINT = re.compile(r"article|content|entry|story|post|main|text|body", re.IGNORECASE)
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
@@ -70,7 +70,6 @@ _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
 
 
-_MAX_CLIMB = 64  # ancestors credited with a paragraph's text: bounds work on absurd nesting
 
 
 @dataclass
@@ -82,18 +81,100 @@ class _Block:
     link_chars: int
 
 
-@dataclass
-class _Measure:
-    """Text measured once per page: what each element holds, read without recursion."""
+class _Tree:
+    """The page's nodes in document order, each measured once, in arrays indexed by position.
 
-    prose: dict[LexborNode, int]  # characters of real paragraphs (not link text) inside
-    chars: dict[LexborNode, int]  # all characters inside
-    links: dict[LexborNode, int]  # characters inside links inside
-    scores: dict[LexborNode, float]  # paragraph evidence credited to parents and grandparents
+    A paragraph is the text a block element holds outside its child blocks (inline markup
+    included); it is prose when it has enough characters outside links. Every figure is computed
+    in one pass over the nodes in reverse document order, which meets each node after all of its
+    descendants: linear in the page, whatever the nesting depth.
+    """
 
-    def link_density(self, node: LexborNode) -> float:
-        chars = self.chars.get(node, 0)
-        return self.links.get(node, 0) / chars if chars else 1.0
+    def __init__(self, root: LexborNode) -> None:
+        self.nodes = nodes = list(root.traverse(include_text=True, skip_empty=True))
+        count = len(nodes)
+        position = {node.mem_id: i for i, node in enumerate(nodes)}
+        self.parent = parent = [-1] * count
+        for i in range(1, count):
+            up = nodes[i].parent
+            parent[i] = position.get(up.mem_id, -1) if up is not None else -1
+        self.position = position
+        self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
+        self.chars = [0] * count  # characters inside
+        self.links = [0] * count  # characters inside links
+        self.prose = [0] * count  # characters of prose paragraphs inside
+        self.own_score = [0.0] * count  # evidence of this block's own paragraph
+        self.child_score = [0.0] * count  # evidence of the paragraphs among its children
+        self.alive = [True] * count
+        self._measure()
+
+    def _measure(self) -> None:
+        nodes, parent, size = self.nodes, self.parent, self.size
+        chars, links, prose = self.chars, self.links, self.prose
+        inline = [0] * len(nodes)  # characters not yet claimed by a block
+        inline_links = [0] * len(nodes)
+        commas = [0] * len(nodes)
+        for i in range(len(nodes) - 1, -1, -1):
+            node, up = nodes[i], parent[i]
+            if node.is_text_node:
+                text = node.text_content or ""
+                if up >= 0:
+                    inline[up] += len(text.strip())
+                    commas[up] += text.count(",") + text.count("，") + text.count("、")
+                continue
+            tag = node.tag
+            if tag == "a":
+                inline_links[i] = inline[i]
+            if tag in _BLOCK_TAGS or up < 0:
+                chars[i] += inline[i]
+                links[i] += inline_links[i]
+                plain = inline[i] - inline_links[i]
+                if plain >= _MIN_PARAGRAPH:
+                    prose[i] += plain
+                    self.own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
+                    if up >= 0:
+                        self.child_score[up] += self.own_score[i]
+            elif up >= 0:
+                inline[up] += inline[i]
+                inline_links[up] += inline_links[i]
+                commas[up] += commas[i]
+            if up >= 0:
+                size[up] += size[i]
+                chars[up] += chars[i]
+                links[up] += links[i]
+                prose[up] += prose[i]
+
+    def index(self, node: LexborNode) -> int:
+        """Position of an element of the tree (-1 when it is not one)."""
+        return self.position.get(node.mem_id, -1)
+
+    def score(self, i: int) -> float:
+        """Paragraph evidence: paragraphs among the children, half for the grandchildren's."""
+        grandchildren = 0.0
+        j, end = i + 1, i + self.size[i]
+        while j < end:
+            if self.parent[j] == i:
+                grandchildren += self.child_score[j]
+            j += self.size[j]
+        return self.child_score[i] + grandchildren / 2
+
+    def link_density(self, i: int) -> float:
+        return self.links[i] / self.chars[i] if self.chars[i] else 1.0
+
+    def remove(self, i: int) -> None:
+        """Detach a subtree and take its text out of every ancestor's figures."""
+        self.nodes[i].remove()
+        for j in range(i, i + self.size[i]):
+            self.alive[j] = False
+        chars, links, prose = self.chars[i], self.links[i], self.prose[i]
+        up = self.parent[i]
+        if up >= 0:
+            self.child_score[up] -= self.own_score[i]
+        while up >= 0:
+            self.chars[up] -= chars
+            self.links[up] -= links
+            self.prose[up] -= prose
+            up = self.parent[up]
 
 
 def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
@@ -102,112 +183,92 @@ def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
     if body is None:
         return ""
     body.strip_tags(_JUNK_TAGS)
-    _drop_boilerplate(body, _measure(body))
-    measure = _measure(body)
-    container = _known_container(body, measure) or _densest_container(body, measure)
+    measured = _Tree(body)
+    _drop_boilerplate(measured)
+    container = _known_container(body, measured) or _densest_container(measured)
     blocks = _read_blocks(container)
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
-def _measure(root: LexborNode) -> _Measure:
-    """Credit every text node to its nearest block element, then to that block's ancestors."""
-    own: dict[LexborNode, list[int]] = {}  # block -> [chars, link chars, commas]
-    for node in root.traverse(include_text=True, skip_empty=True):
-        if not node.is_text_node:
-            continue
-        text = node.text_content or ""
-        length = len(text.strip())
-        if not length:
-            continue
-        parent = node.parent
-        linked = False
-        while parent is not None and parent.tag not in _BLOCK_TAGS:
-            linked = linked or parent.tag == "a"
-            parent = parent.parent
-        if parent is None:
-            continue
-        counts = own.setdefault(parent, [0, 0, 0])
-        counts[0] += length
-        counts[1] += length if linked else 0
-        counts[2] += text.count(",") + text.count("，") + text.count("、")
-    measure = _Measure({}, {}, {}, {})
-    for block, (chars, linked, commas) in own.items():
-        plain = chars - linked
-        is_paragraph = plain >= _MIN_PARAGRAPH
-        score = 1.0 + commas + min(plain / 100, 3.0)
-        node: LexborNode | None = block
-        for level in range(_MAX_CLIMB):
-            if node is None:
-                break
-            measure.chars[node] = measure.chars.get(node, 0) + chars
-            measure.links[node] = measure.links.get(node, 0) + linked
-            if is_paragraph:
-                measure.prose[node] = measure.prose.get(node, 0) + plain
-                if level in (1, 2):
-                    measure.scores[node] = measure.scores.get(node, 0.0) + score / level
-            node = node.parent
-    return measure
-
-
-def _known_container(body: LexborNode, measure: _Measure) -> LexborNode | None:
+def _known_container(body: LexborNode, tree: _Tree) -> LexborNode | None:
     """The first CMS container (by priority) that holds a real amount of prose.
 
     Several matches side by side with prose in each (the posts of a live blog) make their
     common parent the container.
     """
-    prose = measure.prose
     for selector in _CONTAINER_SELECTORS:
-        lengths = {node: prose.get(node, 0) for node in body.css(selector)}
+        lengths: dict[int, int] = {}
+        for node in body.css(selector):
+            i = tree.index(node)
+            if i >= 0:
+                lengths[i] = tree.prose[i]
         if not lengths:
             continue
-        best = max(lengths, key=lambda node: lengths[node])
-        groups: dict[LexborNode, list[int]] = {}
-        for node, length in lengths.items():
-            if length and node.parent is not None:
-                groups.setdefault(node.parent, []).append(length)
-        parent = max(groups, key=lambda node: sum(groups[node]), default=None)
-        if parent is not None and len(groups[parent]) > 1:
+        best = max(lengths, key=lambda i: lengths[i])
+        groups: dict[int, list[int]] = {}
+        for i, length in lengths.items():
+            if length and tree.parent[i] >= 0:
+                groups.setdefault(tree.parent[i], []).append(length)
+        parent = max(groups, key=lambda i: sum(groups[i]), default=-1)
+        if parent >= 0 and len(groups[parent]) > 1:
             if sum(groups[parent]) >= max(_MIN_CONTAINER, 1.5 * lengths[best]):
-                return parent
+                return tree.nodes[parent]
         if lengths[best] >= _MIN_CONTAINER:
-            return best
+            return tree.nodes[best]
     return None
 
 
-def _densest_container(body: LexborNode, measure: _Measure) -> LexborNode:
+def _densest_container(tree: _Tree) -> LexborNode:
     """The element where paragraphs cluster: most paragraph evidence, discounted for links."""
-    scores = measure.scores
-    if not scores:
-        return body
-    return max(scores, key=lambda node: scores[node] * (1 - measure.link_density(node)))
+    best, best_score = 0, 0.0
+    for i, evidence in enumerate(tree.child_score):
+        if evidence <= 0 or not tree.alive[i]:
+            continue
+        score = tree.score(i) * (1 - tree.link_density(i))
+        if score > best_score:
+            best, best_score = i, score
+    return tree.nodes[best]
 
 
-def _drop_boilerplate(body: LexborNode, measure: _Measure) -> None:
+def _is_boilerplate(marker: str) -> bool:
+    """Whether class and id names mark boilerplate (word sets: a regex here was the hot spot)."""
+    for name in marker.lower().split():
+        words = _NAME_SPLIT.split(name)
+        if words[-1] in _BOILERPLATE_LAST_WORDS:
+            return True
+        for word in words:
+            if word in _BOILERPLATE_WORDS or word.startswith(_BOILERPLATE_PREFIXES):
+                return True
+    return False
+
+
+def _drop_boilerplate(tree: _Tree) -> None:
     """Detach elements whose tag, class or id marks them as boilerplate.
 
     Page-wide wrappers carry such names too (``socialicons-sticky``, WordPress's ``tag-x``
     classes on the article, a story inside an ``<aside>``), so structural tags, and matches that
     hold much of the page's prose or text, are kept.
     """
-    total_text = measure.chars.get(body, 0) or 1
-    total_prose = measure.prose.get(body, 0) or 1
-    pending = list(body.iter())
-    doomed: list[LexborNode] = []
-    while pending:
-        node = pending.pop()
+    total_text = tree.chars[0] or 1
+    total_prose = tree.prose[0] or 1
+    nodes, count = tree.nodes, len(tree.nodes)
+    i = 1
+    while i < count:
+        node = nodes[i]
+        if not node.is_element_node:
+            i += 1
+            continue
+        tag = node.tag
         attrs = node.attributes
         marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if node.tag in _BOILERPLATE_TAGS or (
-            _BOILERPLATE.search(marker) and node.tag not in _PROTECTED_TAGS
-        ):
-            text_share = measure.chars.get(node, 0) / total_text
-            if text_share < (0.25 if _CONTENT_HINT.search(marker) else 0.6):
-                if measure.prose.get(node, 0) < 0.3 * total_prose:
-                    doomed.append(node)
+        if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and _is_boilerplate(marker)):
+            if tree.chars[i] / total_text < (0.25 if _CONTENT_HINT.search(marker) else 0.6):
+                if tree.prose[i] < 0.3 * total_prose:
+                    end = i + tree.size[i]
+                    tree.remove(i)
+                    i = end
                     continue
-        pending.extend(node.iter())
-    for node in doomed:
-        node.remove()
+        i += 1
 
 
 def _read_blocks(container: LexborNode) -> list[_Block]:
