@@ -25,7 +25,9 @@ from monitor.errors import (
     RobotsDisallowedError,
     UnsupportedContentError,
 )
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, next_delay, parse_retry_after
+from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
+from monitor.fetch.robots import MAX_CRAWL_DELAY, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.models import NotModified, Page
 
 T = TypeVar("T")
@@ -353,3 +355,100 @@ def test_stats_count_requests_by_kind(local_web: LocalWeb) -> None:
 def _page(result: Page | NotModified) -> Page:
     assert isinstance(result, Page)
     return result
+
+
+# ---------------------------------------------------------------- robots cache and backoff (no network)
+
+
+def test_robots_rules_expire_after_the_ttl_and_are_fetched_again() -> None:
+    now = [0.0]
+    loads: list[str] = []
+
+    async def load(url: str) -> bytes:
+        loads.append(url)
+        return b"User-agent: *\nDisallow: /x\n"
+
+    cache = RobotsCache("bot", load, ttl=100.0, clock=lambda: now[0])
+
+    async def go() -> None:
+        assert not (await cache.rules_for("https://a.example/x")).allows("https://a.example/x", "bot")
+        await cache.rules_for("https://a.example/y")
+        now[0] = 101.0
+        await cache.rules_for("https://a.example/y")
+
+    run(go())
+    assert loads == ["https://a.example/robots.txt", "https://a.example/robots.txt"]
+
+
+def test_robots_ttl_never_exceeds_a_day() -> None:
+    async def load(url: str) -> bytes:
+        return b""
+
+    cache = RobotsCache("bot", load, ttl=10 * 86400.0, clock=lambda: 0.0)
+    assert run(cache.rules_for("https://a.example/")).expires == ROBOTS_TTL
+
+
+@pytest.mark.parametrize(
+    ("error", "allowed", "expires"),
+    [
+        (HTTPStatusError("u", 404), True, ROBOTS_TTL),
+        (HTTPStatusError("u", 403), True, ROBOTS_TTL),
+        (HTTPStatusError("u", 500), False, RETRY_TTL),
+        (FetchError("u", "connection refused"), False, RETRY_TTL),
+    ],
+)
+def test_robots_answer_meanings(error: FetchError, allowed: bool, expires: float) -> None:
+    async def load(url: str) -> bytes:
+        raise error
+
+    rules = run(RobotsCache("bot", load, clock=lambda: 0.0).rules_for("https://a.example/"))
+    assert (rules.allows("https://a.example/page", "bot"), rules.expires) == (allowed, expires)
+
+
+def test_huge_crawl_delay_is_capped() -> None:
+    async def load(url: str) -> bytes:
+        return b"User-agent: *\nCrawl-delay: 86400\n"
+
+    rules = run(RobotsCache("bot", load).rules_for("https://a.example/"))
+    assert rules.crawl_delay("bot") == MAX_CRAWL_DELAY
+
+
+@pytest.mark.parametrize(
+    ("failures", "retry_after", "expected"),
+    [
+        (0, None, 600.0),
+        (1, None, 600.0),
+        (2, None, 1200.0),
+        (4, None, 4800.0),
+        (50, None, MAX_BACKOFF),  # a failing source is never dropped, only slowed to the ceiling
+        (1, 3600.0, 3600.0),  # Retry-After asks for longer than the backoff: honoured
+        (3, 60.0, 2400.0),  # Retry-After shorter than the backoff: the backoff stands
+        (1, 10 * 86400.0, MAX_RETRY_AFTER),  # a hostile Retry-After cannot stop a source for good
+    ],
+)
+def test_next_delay(failures: int, retry_after: float | None, expected: float) -> None:
+    assert next_delay(failures, 600.0, retry_after) == expected
+
+
+def test_next_delay_of_a_slow_source_is_never_shorter_than_its_interval() -> None:
+    assert next_delay(10, 86400.0, None) == 86400.0
+
+
+NOW = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        (" 0 ", 0.0),
+        ("Mon, 06 May 2024 12:30:00 GMT", 1800.0),
+        ("Mon, 06 May 2024 11:00:00 GMT", 0.0),
+        ("soon", None),
+        ("-5", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
