@@ -41,7 +41,10 @@ import hashlib
 import html
 import json
 import multiprocessing
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -51,10 +54,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
-__all__ = ["FAULT_SOURCES", "Hit", "NewsWeb", "NewsWebProcess", "WebArticle"]
+__all__ = ["FAULT_SOURCES", "Hit", "NewsWeb", "NewsWebProcess", "WebArticle", "start_daemon", "wait_for"]
 
+ROOT = Path(__file__).resolve().parent.parent
 EPOCH = datetime(2024, 3, 4, 6, 0, tzinfo=UTC)
 FEED_SIZE = 150  # items a source lists: the newest ones, as real feeds do
 HANG_SECONDS = 30.0  # longer than any timeout a test configures
@@ -131,10 +136,13 @@ def _fill(template: str, rng: random.Random) -> str:
     return template.format(**slots)
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _sentence(rng: random.Random) -> str:
     parts = [rng.choice(_OPENERS), rng.choice(_SUBJECTS), rng.choice(_VERBS), rng.choice(_OBJECTS), rng.choice(_TAILS)]
-    text = " ".join(_fill(part, rng) for part in parts if part)
-    return text[0].upper() + text[1:] + "."
+    return _capital(" ".join(_fill(part, rng) for part in parts if part)) + "."
 
 
 def _filler_paragraphs(rng: random.Random) -> list[str]:
@@ -204,7 +212,7 @@ _SCRIPT: tuple[tuple[int, int, str, str, str, tuple[str, ...], bool], ...] = (
         "for vessels, traders said, leaving several bulk carriers waiting at anchor outside the harbour.",
         "Freight rates for the route rose by a fifth in a month, according to a broker in Geneva, and two "
         "millers said they had begun buying wheat from farther away to keep their mills supplied.",
-        _RECALL[1],
+        _RECALL[0],
         "Port officials said loading would speed up once the insurers settled on new terms, which they expected "
         "within days, and that storage silos near the quay were filling but not yet full.",
     ), False),
@@ -251,6 +259,11 @@ class Outlet:
     def source_path(self) -> str:
         return {"rss": "/feed.xml", "atom": "/atom.xml", "listing": "/latest/", "sitemap": "/news-sitemap.xml",
                 "json": "/feed.json", "sitemap-index": "/sitemap-index.xml"}.get(self.discovery, "/rss.xml")
+
+    @property
+    def fault(self) -> str:
+        """The :data:`FAULT_SOURCES` key of a source that fails as a whole; "" for a healthy outlet."""
+        return self.discovery.removeprefix("fault:") if self.discovery.startswith("fault:") else ""
 
     @property
     def source_kind(self) -> str:
@@ -376,7 +389,7 @@ class NewsWeb:
         with self._lock:
             state = self._state
             state.edition += 1
-            healthy = [outlet for outlet in self.outlets if not outlet.discovery.startswith("fault:")]
+            healthy = [outlet for outlet in self.outlets if not outlet.fault]
             for _ in range(self.fresh):
                 outlet = healthy[self._filler_count % len(healthy)]
                 alerting = bool(self.alerting_every) and (self._filler_count + 1) % self.alerting_every == 0
@@ -427,6 +440,18 @@ class NewsWeb:
         """Each outlet's ``http://host:port`` by slug."""
         return dict(self.bases)
 
+    def config_toml(self, smtp_port: int | None, *, timeout: float = 2.0, smtp_timeout: float = 5.0) -> str:
+        """A config.toml watching every outlet once a second with the shipped rules.
+
+        Politeness delay 0 and short timeouts keep tests fast; ``max_bytes`` is
+        1 MB so that the huge article is cut off. ``smtp_timeout`` also sets the
+        outbox's lease on a claimed alert (about eleven times it).
+        """
+        email = (f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsender = "monitor@example.org"\n'
+                 f'recipients = ["analyst@example.org"]\ntimeout = {smtp_timeout}\n') if smtp_port else ""
+        return (f'database = "monitor.db"\n[fetch]\ndelay = 0\ntimeout = {timeout}\nmax_bytes = 1000000\n'
+                f"[schedule]\ninterval = 1\njitter = 0\n{email}\n{self.sources_toml()}\n{shipped_rules()}")
+
     def source_name(self, slug: str) -> str:
         return next(outlet.name for outlet in self.outlets if outlet.slug == slug)
 
@@ -441,7 +466,7 @@ class NewsWeb:
             paragraphs.insert(1, _swap_paragraph(rng))
         self._state.articles.append(WebArticle(
             outlet=outlet, path=f"/{2024 + number // 5000}/story-{number:05d}-{rng.choice(_PLACES).lower()}/",
-            title=_fill(rng.choice(_HEADLINES), rng).capitalize(), byline=f"By {_fill('{person}', rng)}",
+            title=_capital(_fill(rng.choice(_HEADLINES), rng)), byline=f"By {_fill('{person}', rng)}",
             published=EPOCH + timedelta(hours=edition, seconds=number), paragraphs=tuple(paragraphs),
             edition=edition, alerting=alerting,
         ))
@@ -489,7 +514,7 @@ class NewsWeb:
     def _render(self, outlet: Outlet, path: str) -> _Reply:
         if path == "/robots.txt":
             return _Reply(200, ROBOTS.encode(), (("Content-Type", "text/plain"),))
-        if outlet.discovery.startswith("fault:") and path == outlet.source_path:
+        if outlet.fault and path == outlet.source_path:
             return self._render_fault_source(outlet)
         if self._is_source(outlet, path):
             return self._render_source(outlet, path)
@@ -539,7 +564,7 @@ class NewsWeb:
         ))
 
     def _render_fault_source(self, outlet: Outlet) -> _Reply:
-        fault = outlet.discovery.removeprefix("fault:")
+        fault = outlet.fault
         if fault == "failing":
             return _Reply(500, b"<h1>Internal Server Error</h1>", (("Content-Type", "text/html"),))
         if fault == "throttled":
@@ -611,10 +636,18 @@ class _QuietHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up, as it should on a huge body
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client dropping a kept-alive connection is normal; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _server(host: str, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, 0), handler)
-    server.daemon_threads = True
-    server.block_on_close = False
+    server = _Server((host, 0), handler)
     threading.Thread(target=server.serve_forever, name=f"newsweb-{host}", daemon=True).start()
     return server
 
@@ -752,6 +785,37 @@ def _article_page(outlet: Outlet, article: WebArticle, base: str, *, canonical: 
                 f'{article.published:%Y-%m-%d}</div><div class="article-text">{paragraphs}</div><div class="comments">'
                 f"<h3>Comments (0)</h3><p>Be the first to comment.</p></div></div>{aside}</main>")
     return _chrome(outlet, article.title, body, head)
+
+
+# ----------------------------------------------------------------- driving monitor against it
+
+
+def shipped_rules() -> str:
+    """The ``[[rules]]`` of the shipped config.toml: the tests hold the real rules to the script."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    return text.split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
+
+
+def monitor_env() -> dict[str, str]:
+    """The environment of a ``monitor`` subprocess: this checkout importable, after any PYTHONPATH given."""
+    path = os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(ROOT))))
+    return {**os.environ, "PYTHONPATH": path, "COLUMNS": "250", "NO_COLOR": "1"}
+
+
+def start_daemon(cwd: Path) -> subprocess.Popen[bytes]:
+    """``monitor run`` in ``cwd`` as a real process; its log goes to ``cwd/daemon.log`` (appended)."""
+    with (cwd / "daemon.log").open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "monitor", "run"], cwd=cwd, env=monitor_env(),
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it is true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
 
 
 # ----------------------------------------------------------------- in a child process
