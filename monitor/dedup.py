@@ -87,8 +87,8 @@ _MIN_SENTENCE_WORDS = 3
 
 _rng = np.random.default_rng(20210616)
 # Multiply-shift hashing: the high 32 bits of (a·x + b) mod 2⁶⁴ with odd a.
-_A = _rng.integers(1, 1 << 63, SIGNATURE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-_B = _rng.integers(0, 1 << 63, SIGNATURE, dtype=np.uint64)
+_A = _rng.integers(1, 1 << 63, PERMUTATIONS + LEAD_PERMUTATIONS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_B = _rng.integers(0, 1 << 63, PERMUTATIONS + LEAD_PERMUTATIONS, dtype=np.uint64)
 # One odd multiplier per position in a shingle, so "a b" and "b a" differ.
 _POSITION = _rng.integers(1, 1 << 63, SHINGLE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _BASE = np.uint64(0x100000001B3)  # odd base of the polynomial word hash
@@ -108,7 +108,8 @@ _NUMBER_WORDS = frozenset(
     " seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds"
     " thousand thousands million millions billion dozen dozens half twice both".split()
 )
-# Capitalised words that start sentences without naming anyone.
+# Capitalised words that start sentences without naming anyone; and "US", which names the
+# beat itself and which house styles swap with "United States" in recycled paragraphs.
 _NOT_NAMES = frozenset(
     "a an the and but or nor so yet for if as at by in on of to from with without into over under after before"
     " during since until while when where why how what who whom which whose that this these those there here"
@@ -184,7 +185,7 @@ def fingerprint(text: str) -> TextPrint:
     shingles = _shingle_hashes(tokens, [len(p) for p in paragraphs])
     real = [p for p in paragraphs if len(p) >= LEAD_WORDS] or [max(paragraphs, key=len)]
     lead, second = real[0], real[min(1, len(real) - 1)]
-    lead_a, lead_b = _A[PERMUTATIONS : PERMUTATIONS + LEAD_PERMUTATIONS], _B[PERMUTATIONS : PERMUTATIONS + LEAD_PERMUTATIONS]
+    lead_a, lead_b = _A[PERMUTATIONS:], _B[PERMUTATIONS:]
     signature = np.concatenate(
         (
             _minhash(shingles, _A[:PERMUTATIONS], _B[:PERMUTATIONS]),
