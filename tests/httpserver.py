@@ -16,6 +16,7 @@ fixed one does not do. Every request is recorded in ``requests``.
 
 from __future__ import annotations
 
+import contextlib
 import gzip as gzip_module
 import threading
 import time
@@ -25,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-__all__ = ["LocalWeb", "Recorded", "Route", "local_web"]
+__all__ = ["LocalWeb", "Recorded", "Route", "local_web_fixture"]
 
 
 @dataclass(frozen=True)
@@ -115,20 +116,18 @@ def _handler_class(web: LocalWeb) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # one response per connection: no framing for streams
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep test output quiet
-            pass
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep test output quiet."""
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             recorded = Recorded("GET", self.path, headers, time.monotonic())
             web._record(recorded)
             route = web.routes.get(self.path, Route(status=404, body=b"not found"))
             if route.handler is not None:
                 route = route.handler(recorded)
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as tests want
                 self._answer(route, recorded)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up: that is what many tests want
 
         def _answer(self, route: Route, request: Recorded) -> None:
             time.sleep(route.delay)
@@ -168,8 +167,8 @@ def _pieces(body: bytes, size: int) -> Iterator[bytes]:
         yield body[start : start + size]
 
 
-@pytest.fixture
-def local_web() -> Iterator[LocalWeb]:
+@pytest.fixture(name="local_web")
+def local_web_fixture() -> Iterator[LocalWeb]:
     """A fresh :class:`LocalWeb` for one test."""
     web = LocalWeb()
     try:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import time
 import tracemalloc
 import zlib
 from collections import Counter
 from collections.abc import Coroutine, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, TypeVar
 
 import brotli
 import pytest
-from httpserver import LocalWeb, local_web  # noqa: F401 - fixture
+from httpserver import LocalWeb, local_web_fixture  # noqa: F401 - registers the local_web fixture
 
 from monitor.config import FetchSettings
 from monitor.errors import (
@@ -25,7 +26,7 @@ from monitor.errors import (
     RobotsDisallowedError,
     UnsupportedContentError,
 )
-from monitor.fetch import Fetcher, next_delay, parse_retry_after
+from monitor.fetch import Fetcher, next_delay, parse_retry_after, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
 from monitor.fetch.robots import MAX_CRAWL_DELAY, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.models import NotModified, Page
@@ -87,7 +88,7 @@ def test_429_carries_retry_after_in_seconds(local_web: LocalWeb) -> None:
 
 
 def test_503_carries_retry_after_as_http_date(local_web: LocalWeb) -> None:
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(hours=1), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
     local_web.route("/down", "maintenance", status=503, headers={"Retry-After": when})
     with pytest.raises(HTTPStatusError) as caught:
         fetch(local_web, "/down")
@@ -151,7 +152,7 @@ def test_gzip_bomb_is_cut_at_the_cap_with_flat_memory(local_web: LocalWeb) -> No
 
 
 def test_brotli_body_is_decoded(local_web: LocalWeb) -> None:
-    local_web.route("/br", brotli.compress("<p>brotli ok</p>".encode()), headers={"Content-Encoding": "br"})
+    local_web.route("/br", brotli.compress(b"<p>brotli ok</p>"), headers={"Content-Encoding": "br"})
     assert _page(fetch(local_web, "/br")).text == "<p>brotli ok</p>"
 
 
@@ -299,7 +300,7 @@ def test_requests_to_one_host_keep_the_delay_and_per_host_limit(local_web: Local
 
     run(go())
     starts = sorted(request.at for request in local_web.requests)
-    assert all(later - earlier >= 0.18 for earlier, later in zip(starts, starts[1:]))
+    assert all(later - earlier >= 0.18 for earlier, later in itertools.pairwise(starts))
 
 
 def test_crawl_delay_raises_the_delay(local_web: LocalWeb) -> None:
@@ -434,7 +435,7 @@ def test_next_delay_of_a_slow_source_is_never_shorter_than_its_interval() -> Non
     assert next_delay(10, 86400.0, None) == 86400.0
 
 
-NOW = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -452,3 +453,24 @@ NOW = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected
+
+
+def test_host_gate_forgets_idle_hosts_but_keeps_their_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(politeness, "_PRUNE_AT", 2)
+    now = [0.0]
+    gate = politeness.HostGate(concurrency=4, per_host=1, clock=lambda: now[0])
+
+    async def go() -> None:
+        for host in ("a", "b"):
+            async with gate.slot(host, delay=10.0):
+                pass
+        now[0] = 5.0
+        async with gate.slot("c", delay=10.0):  # a and b still owe 5 s of delay: kept
+            pass
+        assert set(gate._hosts) == {"a", "b", "c"}
+        now[0] = 20.0
+        async with gate.slot("d", delay=10.0):
+            pass
+        assert set(gate._hosts) == {"d"}
+
+    run(go())

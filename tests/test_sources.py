@@ -6,12 +6,13 @@ import asyncio
 import gzip
 import json
 import time
-from datetime import datetime, timezone
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from httpserver import LocalWeb, local_web  # noqa: F401 - fixture
+from httpserver import LocalWeb, local_web_fixture  # noqa: F401 - registers the local_web fixture
 
 from monitor.config import FetchSettings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, UnsupportedContentError
@@ -167,7 +168,7 @@ def test_news_sitemap_gives_titles_and_publication_dates(local_web: LocalWeb) ->
     source = SourceSettings(name="s", kind="sitemap", url=local_web.url("/news.xml"), exclude="/video/")
     found = check(local_web, source)
     assert [(link.url, link.title, link.published) for link in found.links] == [
-        (local_web.url("/2024/05/06/envoy"), "Envoy summoned", datetime(2024, 5, 6, 7, tzinfo=timezone.utc)),
+        (local_web.url("/2024/05/06/envoy"), "Envoy summoned", datetime(2024, 5, 6, 7, tzinfo=UTC)),
         (local_web.url("/2024/05/05/other"), None, None),
     ]
 
@@ -257,7 +258,7 @@ def test_feed_links_are_canonical_deduplicated_and_filtered(local_web: LocalWeb)
         (local_web.url("/world/1"), "Envoy recalled"),
         (local_web.url("/world/2"), "Swap again"),  # the duplicate filled in the missing title
     ]
-    assert found.links[0].published == datetime(2024, 5, 6, 7, 0, tzinfo=timezone.utc)
+    assert found.links[0].published == datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
 
 
 def test_304_is_a_cheap_unchanged_check_keeping_the_validators(local_web: LocalWeb) -> None:
@@ -282,3 +283,66 @@ def test_a_failing_source_raises_a_fetch_error(local_web: LocalWeb) -> None:
     local_web.route("/rss", "oops", status=500)
     with pytest.raises(FetchError):
         check(local_web, SourceSettings(name="w", kind="feed", url=local_web.url("/rss")))
+
+
+# ---------------------------------------------------------------- two cycles over an unchanged site
+
+
+def _serve_site(web: LocalWeb, sources: int) -> list[SourceSettings]:
+    """``sources`` sources of every kind, each listing three articles, all with validators."""
+    configured = []
+    for number in range(sources):
+        articles = [f"/s{number}/2024/05/0{day}/story" for day in (1, 2, 3)]
+        for path in articles:
+            web.route(path, f"<html><body><h1>{path}</h1></body></html>")
+        url = f"/s{number}/source"
+        kind = ("feed", "sitemap", "page")[number % 3]
+        if kind == "feed":
+            items = "".join(f"<item><title>{p}</title><link>{p}?utm_source=rss</link></item>" for p in articles)
+            feed = f"<rss version='2.0'><channel>{items}</channel></rss>"
+            web.route(url, feed, content_type="text/xml", etag=f'"{number}"')
+            configured.append(SourceSettings(name=f"s{number}", kind="feed", url=web.url(url)))
+        elif kind == "sitemap":
+            web.route(url, _urlset(*articles), content_type="application/xml", etag=f'W/"{number}"')
+            configured.append(SourceSettings(name=f"s{number}", kind="sitemap", url=web.url(url)))
+        else:
+            links = "".join(f'<h2><a href="{p}#c">{p}</a></h2>' for p in articles)
+            web.route(url, links, last_modified="Mon, 06 May 2024 10:00:00 GMT")
+            configured.append(SourceSettings(name=f"s{number}", kind="page", url=web.url(url), links="h2 a"))
+    return configured
+
+
+def test_second_cycle_over_an_unchanged_site_makes_only_conditional_source_requests(local_web: LocalWeb) -> None:
+    """The acceptance benchmark of issue 3, in miniature: 21 sources, two cycles, requests by kind."""
+    local_web.route("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    sources = _serve_site(local_web, 21)
+    empty: dict[str, str | None] = {"etag": None, "last_modified": None, "body_hash": None}
+    state = {source.name: empty for source in sources}
+    known: set[str] = set()
+
+    async def cycle(fetcher: Fetcher) -> Counter[str]:
+        before = Counter(fetcher.stats)
+
+        async def one(source: SourceSettings) -> None:
+            found = await discover(source, fetcher, **state[source.name])
+            state[source.name] = {
+                "etag": found.etag, "last_modified": found.last_modified, "body_hash": found.body_hash
+            }
+            fresh = [link.url for link in found.links if link.url not in known]
+            known.update(fresh)
+            await asyncio.gather(*(fetcher.fetch(url) for url in fresh))
+
+        await asyncio.gather(*(one(source) for source in sources))
+        return Counter(fetcher.stats) - before
+
+    async def go() -> tuple[Counter[str], Counter[str]]:
+        fetch_settings = FetchSettings(timeout=5.0, delay=0.0, robots=True, per_host=8)
+        async with Fetcher(fetch_settings, [local_web.origin]) as fetcher:
+            return await cycle(fetcher), await cycle(fetcher)
+
+    first, second = asyncio.run(go())
+    print(f"\ncycle 1: {dict(first)}\ncycle 2: {dict(second)}")
+    assert first == Counter({"source": 21, "article": 63, "robots": 1})
+    assert second == Counter({"source": 21, "not_modified": 21})
+    last = local_web.requests[-21:]
+    assert all("if-none-match" in r.headers or "if-modified-since" in r.headers for r in last)

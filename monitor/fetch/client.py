@@ -28,7 +28,7 @@ import logging
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -46,10 +46,17 @@ from monitor.errors import (
     UnsupportedContentError,
 )
 from monitor.fetch.backoff import parse_retry_after
-from monitor.fetch.decode import BodyTooLarge, UnsupportedEncoding, decode_text, read_capped, unwrap_gzip
+from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, decode_text, read_capped, unwrap_gzip
 from monitor.fetch.politeness import HostGate
 from monitor.fetch.robots import RobotsCache
-from monitor.fetch.security import AddressPolicy, BlockedAddress, GuardedBackend, Resolver, check_url, system_resolver
+from monitor.fetch.security import (
+    AddressPolicy,
+    BlockedAddressError,
+    GuardedBackend,
+    Resolver,
+    check_url,
+    system_resolver,
+)
 from monitor.models import NotModified, Page
 
 __all__ = ["MAX_REDIRECTS", "Fetcher", "Kind"]
@@ -183,9 +190,9 @@ class Fetcher:
         if kind == "source" and body.startswith(_GZIP_MAGIC):  # a .xml.gz sitemap served as a file
             try:
                 body = unwrap_gzip(body, self.settings.max_bytes)
-            except BodyTooLarge as exc:
+            except BodyTooLargeError as exc:
                 raise ResponseTooLargeError(reply.url, str(exc)) from exc
-            except UnsupportedEncoding as exc:
+            except UnsupportedEncodingError as exc:
                 raise UnsupportedContentError(reply.url, str(exc)) from exc
         return Page(
             url=reply.url,
@@ -217,8 +224,8 @@ class Fetcher:
             reply = await self._exchange(current, headers, kind, max_bytes, delay)
             location = reply.headers.get("location")
             if reply.status not in _REDIRECTS or location is None:
-                if reply.status >= 400 or 300 <= reply.status < 400 and reply.status != 304:
-                    retry_after = parse_retry_after(reply.headers.get("retry-after"), datetime.now(timezone.utc))
+                if reply.status >= 400 or (300 <= reply.status < 400 and reply.status != 304):
+                    retry_after = parse_retry_after(reply.headers.get("retry-after"), datetime.now(UTC))
                     raise HTTPStatusError(current, reply.status, retry_after)
                 return reply
             current = _without_fragment(urljoin(current, location.strip()))
@@ -263,12 +270,12 @@ class Fetcher:
                         await response.aclose()
             except TimeoutError as exc:
                 raise FetchError(url, f"no complete answer within {self.settings.timeout:g} s") from exc
-            except BlockedAddress as exc:
+            except BlockedAddressError as exc:
                 self.stats["blocked"] += 1
                 raise BlockedURLError(url, str(exc)) from exc
-            except BodyTooLarge as exc:
+            except BodyTooLargeError as exc:
                 raise ResponseTooLargeError(url, str(exc)) from exc
-            except UnsupportedEncoding as exc:
+            except UnsupportedEncodingError as exc:
                 raise UnsupportedContentError(url, str(exc)) from exc
             except httpx.TimeoutException as exc:
                 raise FetchError(url, f"timed out: {exc!r}") from exc

@@ -23,7 +23,7 @@ from typing import Protocol
 import brotli
 import charset_normalizer
 
-__all__ = ["BodyTooLarge", "UnsupportedEncoding", "decode_text", "read_capped", "unwrap_gzip"]
+__all__ = ["BodyTooLargeError", "UnsupportedEncodingError", "decode_text", "read_capped", "unwrap_gzip"]
 
 _SNIFF_BYTES = 4096
 _DETECT_BYTES = 65536
@@ -39,11 +39,11 @@ _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     """The decoded body would exceed the cap."""
 
 
-class UnsupportedEncoding(Exception):
+class UnsupportedEncodingError(Exception):
     """A Content-Encoding we cannot undo, or a corrupt compressed stream."""
 
 
@@ -100,7 +100,7 @@ class _Zlib:
                 if self._fresh:
                     self._done = True
                     break
-                raise UnsupportedEncoding(f"corrupt compressed body: {exc}") from exc
+                raise UnsupportedEncodingError(f"corrupt compressed body: {exc}") from exc
             self._fresh = False
             if len(out) >= limit or not self._obj.eof:
                 break
@@ -113,18 +113,18 @@ class _Brotli:
         self._obj = brotli.Decompressor()
 
     def feed(self, data: bytes, limit: int) -> bytes:
-        try:
-            return self._obj.process(data, output_buffer_limit=max(limit, 1))
-        except brotli.error as exc:
-            raise UnsupportedEncoding(f"corrupt brotli body: {exc}") from exc
+        return self._process(data, limit)
 
     def pending(self, limit: int) -> bytes:
-        if self._obj.can_accept_more_data():
-            return b""
+        # Output held back at the last limit must be drained before more input is accepted.
+        return b"" if self._obj.can_accept_more_data() else self._process(b"", limit)
+
+    def _process(self, data: bytes, limit: int) -> bytes:
         try:
-            return self._obj.process(b"", output_buffer_limit=max(limit, 1))
+            out: bytes = self._obj.process(data, output_buffer_limit=max(limit, 1))
         except brotli.error as exc:
-            raise UnsupportedEncoding(f"corrupt brotli body: {exc}") from exc
+            raise UnsupportedEncodingError(f"corrupt brotli body: {exc}") from exc
+        return out
 
 
 def _decompressor(content_encoding: str) -> _Decompressor:
@@ -133,7 +133,7 @@ def _decompressor(content_encoding: str) -> _Decompressor:
     if not codings:
         return _Identity()
     if len(codings) > 1:
-        raise UnsupportedEncoding(f"stacked content encodings {content_encoding!r}")
+        raise UnsupportedEncodingError(f"stacked content encodings {content_encoding!r}")
     coding = codings[0]
     if coding in ("gzip", "x-gzip"):
         return _Zlib(gzip=True)
@@ -141,11 +141,11 @@ def _decompressor(content_encoding: str) -> _Decompressor:
         return _Zlib(gzip=False)
     if coding == "br":
         return _Brotli()
-    raise UnsupportedEncoding(f"content encoding {coding!r}")
+    raise UnsupportedEncodingError(f"content encoding {coding!r}")
 
 
 async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int) -> bytes:
-    """Read and decompress a raw body; raise :class:`BodyTooLarge` past ``max_bytes``.
+    """Read and decompress a raw body; raise :class:`BodyTooLargeError` past ``max_bytes``.
 
     Each decompressor call may produce at most one byte more than the room left,
     which is enough to tell "exactly at the cap" from "over it".
@@ -157,7 +157,7 @@ async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_byte
         while len(body) <= max_bytes and (more := decoder.pending(max_bytes - len(body) + 1)):
             body += more
         if len(body) > max_bytes:
-            raise BodyTooLarge(f"body exceeds {max_bytes} bytes")
+            raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
     return bytes(body)
 
 
@@ -168,7 +168,7 @@ def unwrap_gzip(data: bytes, max_bytes: int) -> bytes:
     while len(body) <= max_bytes and (more := decoder.pending(max_bytes - len(body) + 1)):
         body += more
     if len(body) > max_bytes:
-        raise BodyTooLarge(f"body exceeds {max_bytes} bytes")
+        raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
     return bytes(body)
 
 

@@ -11,31 +11,53 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 __all__ = ["HostGate"]
+
+_PRUNE_AT = 4096  # hosts remembered before idle ones are forgotten (a daemon runs for months)
+
+
+@dataclass
+class _Host:
+    semaphore: asyncio.Semaphore
+    next_start: float = 0.0
+    users: int = 0  # requests holding or waiting for a slot
 
 
 class HostGate:
     """Concurrency limits overall and per host, and a minimum delay between two starts to one host."""
 
-    def __init__(
-        self, concurrency: int, per_host: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, concurrency: int, per_host: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._global = asyncio.Semaphore(concurrency)
         self._per_host = per_host
-        self._hosts: dict[str, asyncio.Semaphore] = {}
-        self._next_start: dict[str, float] = {}
+        self._hosts: dict[str, _Host] = {}
         self._clock = clock
 
     @asynccontextmanager
     async def slot(self, host: str, delay: float) -> AsyncIterator[None]:
         """Hold one request slot for ``host``, started at least ``delay`` s after the previous one."""
-        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self._per_host))
-        async with semaphore:
-            now = self._clock()
-            start = max(now, self._next_start.get(host, now))
-            self._next_start[host] = start + delay  # claimed before sleeping: no two share a start
-            if start > now:
-                await asyncio.sleep(start - now)
-            async with self._global:
-                yield
+        state = self._hosts.get(host)
+        if state is None:
+            if len(self._hosts) >= _PRUNE_AT:
+                self._forget_idle_hosts()
+            state = self._hosts[host] = _Host(asyncio.Semaphore(self._per_host), next_start=self._clock())
+        state.users += 1
+        try:
+            async with state.semaphore:
+                now = self._clock()
+                start = max(now, state.next_start)
+                state.next_start = start + delay  # claimed before sleeping: no two share a start
+                if start > now:
+                    await asyncio.sleep(start - now)
+                async with self._global:
+                    yield
+        finally:
+            state.users -= 1
+
+    def _forget_idle_hosts(self) -> None:
+        """Drop hosts nobody is using whose delay has passed: they would start afresh anyway."""
+        now = self._clock()
+        for host, state in list(self._hosts.items()):
+            if state.users == 0 and state.next_start <= now:
+                del self._hosts[host]

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 ROBOTS_TTL = 24 * 3600.0
 RETRY_TTL = 600.0
 MAX_CRAWL_DELAY = 60.0  # a Crawl-delay of an hour would stall every check of the source
+_PRUNE_AT = 4096  # origins remembered before expired rules are forgotten
 
 # Fetches a robots.txt URL and returns its body; raises HTTPStatusError for a
 # status >= 400 and another FetchError when the origin cannot be reached.
@@ -88,6 +89,8 @@ class RobotsCache:
 
     async def rules_for(self, url: str) -> RobotsRules:
         key = robots_url(url)
+        if key not in self._rules and len(self._rules) >= _PRUNE_AT:
+            self._forget_expired()
         async with self._locks.setdefault(key, asyncio.Lock()):
             rules = self._rules.get(key)
             if rules is None or rules.expires <= self._clock():
@@ -109,3 +112,11 @@ class RobotsCache:
             return RobotsRules(parser=None, allow_all=False, expires=now + self._retry_ttl)
         text = body.decode("utf-8", errors="replace")
         return RobotsRules(parser=Protego.parse(text), allow_all=True, expires=now + self._ttl)
+
+    def _forget_expired(self) -> None:
+        now = self._clock()
+        for key, rules in list(self._rules.items()):
+            lock = self._locks.get(key)
+            if rules.expires <= now and (lock is None or not lock.locked()):
+                del self._rules[key]
+                self._locks.pop(key, None)

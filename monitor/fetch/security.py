@@ -34,7 +34,7 @@ import httpcore
 from monitor.errors import BlockedURLError
 from monitor.fetch.urls import origin_of
 
-__all__ = ["AddressPolicy", "BlockedAddress", "GuardedBackend", "check_url", "is_public_address"]
+__all__ = ["AddressPolicy", "BlockedAddressError", "GuardedBackend", "check_url", "is_public_address"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 _NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\.?", re.IGNORECASE)
 
 
-class BlockedAddress(Exception):
+class BlockedAddressError(Exception):
     """Raised by :class:`GuardedBackend` inside the HTTP stack; the fetcher turns it into
     :class:`~monitor.errors.BlockedURLError`, which needs the URL the backend never sees."""
 
@@ -152,7 +152,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if not self._policy.trusts_host(host, port):
             refused = [address for address in addresses if not is_public_address(address)]
             if refused:
-                raise BlockedAddress(f"{host} resolves to non-public address {refused[0]}")
+                raise BlockedAddressError(f"{host} resolves to non-public address {refused[0]}")
         last_error: Exception | None = None
         for address in addresses:
             try:
@@ -169,7 +169,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are never used")
+        raise BlockedAddressError("unix sockets are never used")
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)

@@ -46,10 +46,14 @@ async def discover(
     else:
         links = page_links(result, source.links or "a[href]")
     new_hash = _digest(bodies)
-    validators = {"etag": result.etag, "last_modified": result.last_modified, "body_hash": new_hash}
-    if new_hash == body_hash:
-        return Discovery(links=[], not_modified=True, **validators)
-    return Discovery(links=_select(links, source), **validators)
+    unchanged = new_hash == body_hash
+    return Discovery(
+        links=[] if unchanged else _select(links, source),
+        etag=result.etag,
+        last_modified=result.last_modified,
+        body_hash=new_hash,
+        not_modified=unchanged,
+    )
 
 
 def _digest(bodies: list[bytes]) -> str:

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -67,7 +67,7 @@ def _entry_date(entry: Any) -> datetime | None:
         value: time.struct_time | None = entry.get(key)
         if value is not None:
             try:
-                return datetime(*value[:6], tzinfo=timezone.utc)  # feedparser normalises to UTC
+                return datetime(*value[:6], tzinfo=UTC)  # feedparser normalises to UTC
             except (TypeError, ValueError):
                 continue
     return None

@@ -20,7 +20,7 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from monitor.errors import FetchError, UnsupportedContentError
 from monitor.fetch.client import Fetcher
@@ -36,7 +36,7 @@ MAX_CHILDREN = 10
 MAX_LINKS = 50_000  # the protocol's limit for one sitemap
 
 _LOC = re.compile(rb"<(?:\w+:)?loc>\s*(.*?)\s*</(?:\w+:)?loc>", re.DOTALL)
-_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
