@@ -474,3 +474,20 @@ def test_host_gate_forgets_idle_hosts_but_keeps_their_delay(monkeypatch: pytest.
         assert set(gate._hosts) == {"d"}
 
     run(go())
+
+
+def test_host_that_asked_to_retry_later_gets_no_request_until_then(local_web: LocalWeb) -> None:
+    local_web.route("/busy", "slow down", status=429, headers={"Retry-After": "60"})
+    local_web.route("/other", "fine")
+
+    async def go() -> tuple[float | None, Counter[str]]:
+        async with Fetcher(settings(), [local_web.origin]) as fetcher:
+            with pytest.raises(HTTPStatusError):
+                await fetcher.fetch(local_web.url("/busy"))
+            with pytest.raises(HTTPStatusError) as caught:
+                await fetcher.fetch(local_web.url("/other"))
+            return caught.value.retry_after, fetcher.stats
+
+    retry_after, stats = run(go())
+    assert retry_after is not None and 55 < retry_after <= 60
+    assert stats["deferred"] == 1 and local_web.hits("/other") == 0

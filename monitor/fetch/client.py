@@ -8,7 +8,9 @@ DESIGN.md are enforced in one place:
   redirects are followed here, never by httpx, at most ``MAX_REDIRECTS`` hops;
 * robots.txt is obeyed per origin (:mod:`monitor.fetch.robots`), its
   ``Crawl-delay`` raising the host's delay;
-* per-host concurrency and delay (:mod:`monitor.fetch.politeness`);
+* per-host concurrency and delay (:mod:`monitor.fetch.politeness`); a host
+  that answers 429 or 503 with ``Retry-After`` gets no request at all until
+  that time has passed (the refusal repeats its status, counted ``deferred``);
 * one deadline of ``timeout`` seconds per request, connect to last byte -
   httpx timeouts are per read, so a server dripping a byte a second would
   otherwise never time out;
@@ -26,6 +28,7 @@ import collections
 import functools
 import logging
 import ssl
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,7 +48,7 @@ from monitor.errors import (
     RobotsDisallowedError,
     UnsupportedContentError,
 )
-from monitor.fetch.backoff import parse_retry_after
+from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
 from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, decode_text, read_capped, unwrap_gzip
 from monitor.fetch.politeness import HostGate
 from monitor.fetch.robots import RobotsCache
@@ -129,7 +132,7 @@ class Fetcher:
     ``trusted_origins`` are the origins of configured source URLs: they may be
     private (a local site), other private destinations may not.
     ``stats`` counts requests by kind (``source``, ``article``, ``robots``) and
-    outcomes (``not_modified``, ``robots_disallowed``, ``blocked``).
+    outcomes (``not_modified``, ``robots_disallowed``, ``blocked``, ``deferred``).
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class Fetcher:
             trust_env=False,
         )
         self._gate = HostGate(settings.concurrency, settings.per_host)
+        self._cooldowns: dict[str, tuple[float, int]] = {}  # host -> (monotonic time, status)
         self._robots = RobotsCache(settings.user_agent, self._load_robots)
 
     async def __aenter__(self) -> Fetcher:
@@ -221,11 +225,17 @@ class Fetcher:
             delay = self.settings.delay
             if kind != "robots" and self.settings.robots:
                 delay = await self._check_robots(current)
+            self._check_cooldown(current)
             reply = await self._exchange(current, headers, kind, max_bytes, delay)
             location = reply.headers.get("location")
             if reply.status not in _REDIRECTS or location is None:
                 if reply.status >= 400 or (300 <= reply.status < 400 and reply.status != 304):
                     retry_after = parse_retry_after(reply.headers.get("retry-after"), datetime.now(UTC))
+                    if reply.status in (429, 503) and retry_after:
+                        self._cooldowns[_host_key(current)] = (
+                            time.monotonic() + min(retry_after, MAX_RETRY_AFTER),
+                            reply.status,
+                        )
                     raise HTTPStatusError(current, reply.status, retry_after)
                 return reply
             current = _without_fragment(urljoin(current, location.strip()))
@@ -240,6 +250,14 @@ class Fetcher:
             self.stats["blocked"] += 1
             raise
 
+    def _check_cooldown(self, url: str) -> None:
+        """Refuse, without a request, a host that asked us (429/503 + Retry-After) to wait."""
+        until, status = self._cooldowns.get(_host_key(url), (0.0, 0))
+        remaining = until - time.monotonic()
+        if remaining > 0:
+            self.stats["deferred"] += 1
+            raise HTTPStatusError(url, status, remaining)
+
     async def _check_robots(self, url: str) -> float:
         """Refuse a URL robots.txt disallows; return the delay the host asks for."""
         rules = await self._robots.rules_for(url)
@@ -252,8 +270,7 @@ class Fetcher:
         self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, delay: float
     ) -> _Reply:
         """One request and, for a 2xx answer, its capped body, within one deadline."""
-        host = urlsplit(url).netloc.lower()
-        async with self._gate.slot(host, delay):
+        async with self._gate.slot(_host_key(url), delay):
             self.stats[kind] += 1
             log.debug("GET %s (%s)", url, kind)
             try:
@@ -293,6 +310,11 @@ def _check_content_type(url: str, content_type: str, kind: _RequestKind) -> None
     ):
         return
     raise UnsupportedContentError(url, f"content type {media_type!r} is not processed for {kind}s")
+
+
+def _host_key(url: str) -> str:
+    """The unit of politeness: host and port, as the URL spells them (lowercased)."""
+    return urlsplit(url).netloc.lower()
 
 
 def _without_fragment(url: str) -> str:
