@@ -1,0 +1,125 @@
+"""The command line as users meet it: help, version, documented commands and keys, exit codes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+import pytest
+from pydantic import BaseModel
+
+from monitor import __version__
+from monitor.cli import cli
+from monitor.config import EmailSettings, FetchSettings, ScheduleSettings, Settings, SourceSettings, RuleSettings
+from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        names.append(f"{prefix}{name}")
+        if isinstance(command, click.Group):
+            names.extend(_commands(command, f"{prefix}{name} "))
+    return names
+
+
+COMMANDS = _commands(cli)
+
+
+def test_every_command_is_documented_in_the_readme() -> None:
+    assert {"run", "once", "demo", "search", "rules test", "extract", "status"} <= set(COMMANDS)
+    for name in COMMANDS:
+        assert f"`monitor {name}" in README, f"README does not document `monitor {name}`"
+
+
+def test_every_config_key_is_documented_in_the_readme() -> None:
+    sections: list[tuple[str, type[BaseModel]]] = [
+        ("fetch.", FetchSettings), ("schedule.", ScheduleSettings), ("sources[].", SourceSettings),
+        ("rules[].", RuleSettings), ("email.", EmailSettings),
+    ]
+    documented = set(re.findall(r"^\| `([^`]+)`", README, flags=re.MULTILINE))
+    for prefix, model in sections:
+        for field in model.model_fields:
+            assert f"{prefix}{field}" in documented, f"README lacks {prefix}{field}"
+    assert "database" in documented and set(Settings.model_fields) == {"database", "fetch", "schedule", "sources", "rules", "email"}
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_every_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(cli, [*command.split(), "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    assert len(result.output.splitlines()) >= 5  # a description and options, not a bare usage line
+
+
+def test_version(run_cli: RunCLI) -> None:
+    assert run_cli("--version").stdout.strip() == f"monitor, version {__version__}"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli-demo")
+    subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(SHIPPED_CONFIG), "demo", "--output", str(out)],
+        capture_output=True, text=True, env=cli_env(), timeout=60, check=True,
+    )
+    return out / "monitor-demo.db"
+
+
+def test_search_finds_the_geneva_story(run_cli: RunCLI, demo_db: Path) -> None:
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", "ambassadors return")
+    assert "Geneva" in result.stdout
+
+
+def test_search_with_bad_syntax_fails_cleanly(run_cli: RunCLI, demo_db: Path) -> None:
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", 'unbalanced "quote', check=False)
+    assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query")
+
+
+def test_status_shows_sources_and_queue(run_cli: RunCLI, demo_db: Path, tmp_path: Path) -> None:
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "status")
+    assert "Harbour Daily" in result.stdout and "alerts queued: 1" in result.stdout
+
+
+def test_rules_test_shows_matches_without_alerting(run_cli: RunCLI, demo_db: Path) -> None:
+    before = subprocess.run([sys.executable, "-m", "sqlite_utils", "rows", str(demo_db), "alerts"],
+                            capture_output=True, text=True, check=True).stdout
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "ambassadors")
+    assert "[ambassadors] NEW" in result.stdout and "Anatoly Antonov" in result.stdout
+    assert "goodwill" not in result.stdout
+    after = subprocess.run([sys.executable, "-m", "sqlite_utils", "rows", str(demo_db), "alerts"],
+                           capture_output=True, text=True, check=True).stdout
+    assert before == after
+
+
+def test_rules_test_unknown_rule_fails(run_cli: RunCLI, demo_db: Path) -> None:
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "nope", check=False)
+    assert result.returncode == 1 and "no rule named 'nope'" in result.stderr
+
+
+def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html lang='en'><head><title>Envoy returns | Example</title></head><body><article><h1>Envoy returns</h1>"
+        + "".join(f"<p>Paragraph {n} of a story about an envoy who returns to Moscow after months away.</p>" for n in range(6))
+        + "</article></body></html>"
+    )
+    import json
+
+    data = json.loads(run_cli("extract", str(page), "--json").stdout)
+    assert data["title"] == "Envoy returns" and "Paragraph 5" in data["text"] and data["language"] == "en"
+
+
+def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
+    result = run_cli("extract", str(tmp_path / "missing.html"), check=False)
+    assert result.returncode == 1 and "no such file" in result.stderr
+
+
+def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "x.db", "once", "--source", "Nope", check=False)
+    assert result.returncode == 2 and "no source named 'Nope'" in result.stderr
