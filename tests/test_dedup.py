@@ -15,11 +15,12 @@ import functools
 import itertools
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from monitor import dedup
@@ -271,8 +272,6 @@ def test_reordered_paragraphs_keep_every_shingle() -> None:
 
 def test_band_keys_are_vectorised_over_many_signatures() -> None:
     prints = [dedup.fingerprint(story.text) for story in STORIES[:3]]
-    import numpy as np
-
     signatures = np.stack([np.frombuffer(p.signature, dtype="<u4") for p in prints])
     assert [tuple(row) for row in dedup.band_keys(signatures).tolist()] == [p.band_keys for p in prints]
 
@@ -338,7 +337,7 @@ def ruleset() -> Ruleset:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Archive:
+def archive(tmp_path: Path) -> Iterator[Archive]:
     with Archive(tmp_path / "monitor.db") as opened:
         yield opened
 
