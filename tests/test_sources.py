@@ -101,6 +101,14 @@ def test_body_that_is_not_a_feed_is_unsupported_content(body: str) -> None:
         feed_links(page(body))
 
 
+def test_large_html_page_configured_as_a_feed_is_rejected_quickly() -> None:
+    html = "<!-- cms -->\n<!DOCTYPE html><html><body>" + "<p>text <a href='/a'>a</a></p>" * 50_000 + "</body></html>"
+    started = time.monotonic()
+    with pytest.raises(UnsupportedContentError, match="HTML"):
+        feed_links(page(html, content_type="text/html"))
+    assert time.monotonic() - started < 0.5
+
+
 def test_truncated_feed_keeps_the_entries_that_parsed() -> None:
     body = '<rss version="2.0"><channel><item><title>A</title><link>https://example.org/a</link></item><item><ti'
     assert [link.url for link in feed_links(page(body))] == ["https://example.org/a"]

@@ -8,6 +8,7 @@ is an unchanged source, a cheap successful check.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 
@@ -39,7 +40,8 @@ async def discover(
         return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True)
     bodies = [result.body]
     if source.kind == "feed":
-        links = feed_links(result)
+        # feedparser is pure Python: a big feed takes seconds, which must not stall the event loop.
+        links = await asyncio.to_thread(feed_links, result)
     elif source.kind == "sitemap":
         links, children = await sitemap_links(result, fetcher)
         bodies.extend(children)

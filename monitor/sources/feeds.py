@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,11 +28,18 @@ __all__ = ["feed_links"]
 
 log = logging.getLogger(__name__)
 
+_HTML_START = re.compile(
+    rb"(\xef\xbb\xbf)?\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL
+)
+
 
 def feed_links(page: Page) -> list[Link]:
     """Every entry link of a feed page, canonical, in feed order (not yet deduplicated)."""
     if _looks_like_json(page):
         return list(_json_feed_links(page))
+    if _HTML_START.match(page.body[:4096]):
+        # feedparser would spend seconds on a large page only to find no feed in it.
+        raise UnsupportedContentError(page.url, "an HTML page, not a feed")
     refuse_entity_declarations(page)
     parsed = feedparser.parse(
         io.BytesIO(page.body),
