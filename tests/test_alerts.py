@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections import Counter
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import pytest
 from alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, store, two_stories
 from smtpserver import SmtpServer, smtp_server  # noqa: F401 - fixture
 
-from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, retry_delay
+from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, retry_delay
 from monitor.config import EmailSettings
+from monitor.models import AlertContent
 from monitor.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +173,23 @@ def test_partly_refused_recipients_still_count_as_sent(archive: Archive, smtp_se
     assert report.messages == 2 and report.queued == 0
     assert "refused gone@example.org: SMTP 550" in alert_row(archive, 1)["last_error"]
     assert all(m.rcpt_tos == ("analyst@example.org",) for m in smtp_server.messages)
+
+
+def test_an_alert_that_cannot_be_rendered_is_kept_and_holds_up_no_other(
+    archive: Archive, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ambassador, swap = two_stories(archive)
+    real = render_message
+
+    def broken_for_the_first(content: AlertContent, **kwargs: Any) -> EmailMessage:
+        if content.alert_id == ambassador.alert_id:
+            raise UnicodeError("a bug")
+        return real(content, **kwargs)
+
+    monkeypatch.setattr(outbox, "render_message", broken_for_the_first)
+    report = run(archive, smtp_server.settings(), T0)
+    assert report.sent == [swap.alert_id] and report.queued == 1
+    assert "cannot render the message: UnicodeError('a bug')" in alert_row(archive, ambassador.alert_id)["last_error"]
 
 
 def test_without_email_alerts_stay_queued_until_it_is_configured(archive: Archive, smtp_server: SmtpServer) -> None:

@@ -40,6 +40,7 @@ caught up); :func:`deliver_due` then only retries digests that failed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -140,15 +141,22 @@ async def _deliver(
     """
     report = DeliveryReport()
     unreachable: DeliveryError | None = None
+    started = time.monotonic()
     async with Mailer(email) as mailer:
         for alert_ids, compose in batches:
-            claimed = archive.claim_alerts(alert_ids, now, now + _lease(email))
+            # A long run must not claim with a lease that has partly run out already.
+            elapsed = timedelta(seconds=time.monotonic() - started)
+            claimed = archive.claim_alerts(alert_ids, now, now + elapsed + _lease(email))
             if not claimed:
                 continue  # sent or claimed meanwhile by another deliverer
             if unreachable is not None:
                 _record_failure(archive, email, claimed, unreachable, now, report)
                 continue
-            error = await _send(archive, mailer, list(claimed), compose, now, report)
+            message = _render(archive, list(claimed), compose)
+            if isinstance(message, DeliveryError):
+                _record_failure(archive, email, claimed, message, now, report)
+                continue
+            error = await _send(archive, mailer, list(claimed), message, now, report)
             if error is not None:
                 _record_failure(archive, email, claimed, error, now, report)
                 if not mailer.connected:
@@ -157,15 +165,20 @@ async def _deliver(
     return report
 
 
-async def _send(
-    archive: Archive, mailer: Mailer, alert_ids: list[int], compose: Compose, now: datetime, report: DeliveryReport
-) -> DeliveryError | None:
-    """Render and send one message, marking its alerts sent once the server accepted it."""
+def _render(archive: Archive, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:
+    """The message for ``alert_ids``, or the error to record: a bug on one alert must not hold up the others."""
     try:
-        message = compose([archive.alert_content(alert_id) for alert_id in alert_ids])
-    except Exception as exc:  # a bug on one alert must not hold up the others
+        return compose([archive.alert_content(alert_id) for alert_id in alert_ids])
+    except Exception as exc:
         log.exception("alerts %s: cannot render the message", alert_ids)
         return PermanentDeliveryError(f"cannot render the message: {exc!r}")
+
+
+async def _send(
+    archive: Archive, mailer: Mailer, alert_ids: list[int], message: EmailMessage, now: datetime,
+    report: DeliveryReport,
+) -> DeliveryError | None:
+    """Send one message, marking its alerts sent once the server accepted it."""
     try:
         refused = await mailer.send(message)
     except DeliveryError as exc:
