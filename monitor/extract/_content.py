@@ -66,7 +66,12 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
+_WIDEN = 0.8  # share of prose in what a parent adds for the container to grow into it
+_LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
+_DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
 
 
@@ -186,6 +191,7 @@ def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
     measured = _Tree(body)
     _drop_boilerplate(measured)
     container = _known_container(body, measured) or _densest_container(measured)
+    container = _widen(container, measured)
     blocks = _read_blocks(container)
     return "\n\n".join(_keep_blocks(blocks, title))
 
@@ -240,6 +246,26 @@ def _is_boilerplate(marker: str) -> bool:
             if word in _BOILERPLATE_WORDS or word.startswith(_BOILERPLATE_PREFIXES):
                 return True
     return False
+
+
+def _widen(container: LexborNode, tree: _Tree) -> LexborNode:
+    """Climb to the parent while what it adds is mostly prose.
+
+    Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
+    the best single box then holds only part of it.
+    """
+    i = tree.index(container)
+    while i > 0:
+        up = tree.parent[i]
+        if up < 0:
+            break
+        extra_chars = tree.chars[up] - tree.chars[i]
+        extra_prose = tree.prose[up] - tree.prose[i]
+        extra_links = tree.links[up] - tree.links[i]
+        if extra_chars and (extra_prose < _WIDEN * extra_chars or extra_links > 0.3 * extra_chars):
+            break
+        i = up
+    return tree.nodes[i]
 
 
 def _drop_boilerplate(tree: _Tree) -> None:
@@ -327,14 +353,34 @@ def _read_blocks(container: LexborNode) -> list[_Block]:
 
 
 def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
-    """The blocks that are story text: not link lists, not the repeated headline."""
+    """The blocks that are story text.
+
+    Left out: link lists (related stories, tag clouds), a lone date or time, the repeated
+    headline, and a short label whose section was left out ("More on this topic" above a list
+    of links) or that ends the text ("Comments closed").
+    """
     title_key = clean_space(title or "").lower()
-    kept: list[str] = []
-    for block in blocks:
-        length = len(block.text)
-        if block.link_chars > 0.5 * length and not (block.tag == "p" and length < 80):
+    keep = [not _is_link_list(b) and not _is_dateline(b.text) for b in blocks]
+    for i in range(len(blocks) - 1, -1, -1):  # backwards: a label above a dropped label goes too
+        block = blocks[i]
+        if not keep[i] or len(block.text) >= _LABEL:
             continue
-        if block.tag == "h1" and (not kept or clean_space(block.text).lower() == title_key):
-            continue
-        kept.append(block.text)
-    return kept
+        if i + 1 < len(blocks):
+            keep[i] = keep[i + 1]
+        else:
+            keep[i] = block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
+        if block.tag == "h1" and clean_space(block.text).lower() == title_key:
+            keep[i] = False
+    return [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
+
+
+def _is_link_list(block: _Block) -> bool:
+    length = len(block.text)
+    return block.link_chars > 0.5 * length and not (block.tag == "p" and length < 80)
+
+
+def _is_dateline(text: str) -> bool:
+    """A short block that is a date or a time, with at most a word or two around it."""
+    if len(text) >= 50 or _DATE_OR_TIME.search(text) is None:
+        return False
+    return sum(c.isalpha() for c in text) <= 15
