@@ -18,8 +18,10 @@ from alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, 
 from smtpserver import SmtpServer, smtp_server  # noqa: F401 - fixture
 
 from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, retry_delay
-from monitor.config import EmailSettings
+from monitor.config import EmailSettings, RuleSettings
 from monitor.models import AlertContent
+from monitor.pipeline import ingest
+from monitor.rules import compile_rules
 from monitor.store import Archive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +64,25 @@ def test_instant_cycle_sends_one_message_per_story_with_every_copy(archive: Arch
     assert alert_row(archive, ambassador.alert_id)["sent"] == "2024-03-01T06:00:00Z"
     assert run(archive, smtp_server.settings(), T0 + timedelta(hours=1)).messages == 0
     assert len(smtp_server.messages) == 2
+
+
+def test_instant_cycle_through_the_real_ingest_step(archive: Archive, smtp_server: SmtpServer) -> None:
+    """The same acceptance, with dedup and the rules deciding: three outlets fold into one message."""
+    rules = compile_rules([
+        RuleSettings(name="ambassadors", terms=["ambassador"], context=["Washington"]),
+        RuleSettings(name="prisoner swap", terms=["prisoner swap"], context=["Russia"]),
+    ])
+    background = [f"Paragraph {n} of the wire story: " + " ".join(f"detail{n}w{k}" for k in range(30)) for n in range(8)]
+    wire = [AMBASSADOR, *background]
+    copies = [wire, [*wire[:-1], "A local paragraph about the council budget."], [*wire[:-2], "Our correspondent adds."]]
+    for url, paragraphs in zip(AMBASSADOR_URLS, copies, strict=True):
+        ingest(archive, article(url, f"Recall at {url}", text="\n\n".join(paragraphs)), rules, T0)
+    swap = [SWAP, *(f"Swap paragraph {n}: " + " ".join(f"swap{n}w{k}" for k in range(30)) for n in range(6))]
+    ingest(archive, article("https://news.example/swap", "Journalist freed", text="\n\n".join(swap)), rules, T0)
+
+    assert run(archive, smtp_server.settings(), T0).messages == 2
+    recall = next(m for m in smtp_server.messages if "ambassadors" in str(m.message["Subject"]))
+    assert AMBASSADOR in prose(recall.text()) and all(url in recall.text() for url in AMBASSADOR_URLS)
 
 
 def test_copies_before_delivery_fold_and_later_ones_follow_up(archive: Archive, smtp_server: SmtpServer) -> None:

@@ -28,7 +28,10 @@ Guarantees, and how they are kept
 * **Without ``[email]``** alerts stay queued (the pipeline logs each one when it
   is queued). Adding ``[email]`` later delivers the whole backlog, oldest first:
   one message per alert in instant mode, everything in the first digest in
-  digest mode.
+  digest mode. To drop a backlog instead, before adding ``[email]``::
+
+      sqlite-utils monitor.db "UPDATE alerts SET sent = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
+          last_error = 'skipped: backlog dropped by hand' WHERE sent IS NULL"
 
 Modes: in instant mode :func:`deliver_due` sends one message per due alert. In
 digest mode :func:`deliver_digest` gathers every waiting alert into one message
