@@ -111,7 +111,10 @@ def subject_for(content: AlertContent) -> str:
     return clean_header(f"{SUBJECT_PREFIX} {rules}: {headline}")
 
 
-def _by_rule(content: AlertContent, rules: Sequence[str] | None = None) -> list[tuple[str, list[tuple[str, tuple[str, ...]]]]]:
+_Passages = list[tuple[str, tuple[str, ...]]]  # (passage, matched terms)
+
+
+def _by_rule(content: AlertContent, rules: Sequence[str] | None = None) -> list[tuple[str, _Passages]]:
     """The alert's passages grouped under each rule (in ``rules`` order when given), duplicates dropped."""
     grouped: dict[str, dict[str, tuple[str, ...]]] = {rule: {} for rule in (rules or content.rules)}
     for mention in content.mentions:
@@ -127,8 +130,8 @@ _FOLLOW_UP_NOTE = "Follow-up: this story was alerted on before; these passages a
 
 
 def _copy_text(copy: AlertCopy) -> str:
-    title = clean_header(copy.title, 300)
-    return f"  * {title}\n    {clean_header(copy.site, 200)}, {_when(copy.published)}\n    {clean_header(copy.url, 2000)}"
+    title, site, url = clean_header(copy.title, 300), clean_header(copy.site, 200), clean_header(copy.url, 2000)
+    return f"  * {title}\n    {site}, {_when(copy.published)}\n    {url}"
 
 
 def _story_text(content: AlertContent, rules: Sequence[str] | None = None) -> str:
