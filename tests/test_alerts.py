@@ -18,6 +18,7 @@ from alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, 
 from smtpserver import SmtpServer, smtp_server  # noqa: F401 - fixture
 
 from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, retry_delay
+from monitor.alerts.outbox import digest_due
 from monitor.config import EmailSettings, RuleSettings
 from monitor.models import AlertContent
 from monitor.pipeline import ingest
@@ -336,6 +337,21 @@ def test_digest_goes_out_only_at_cron_times_and_never_empty(archive: Archive, sm
     assert digest(day + timedelta(days=2, hours=7)) == 0
     assert alert_row(archive, late.alert_id)["sent"] is not None
     assert {ambassador.alert_id, swap.alert_id} == {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("since", "now", "due"),
+    [
+        ("06:00:00", "06:59:59", False),
+        ("06:00:00", "07:00:00", True),
+        ("06:00:00", "09:30:00", True),  # the daemon was down at 07:00: caught up
+        ("07:00:00", "07:00:30", False),  # queued in the digest's own second: the next one takes it
+        ("07:00:01", "23:59:00", False),
+    ],
+)
+def test_digest_due(since: str, now: str, due: bool) -> None:
+    day = "2024-03-01T{}+00:00"
+    assert digest_due("0 7 * * *", datetime.fromisoformat(day.format(since)), datetime.fromisoformat(day.format(now))) is due
 
 
 def test_a_failed_digest_is_retried_as_the_same_message(archive: Archive, smtp_server: SmtpServer) -> None:

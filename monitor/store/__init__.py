@@ -348,6 +348,8 @@ class Archive:
         daemon) skips it, and a deliverer killed after the server accepted the
         message leaves it due again then: the one repeat at-least-once allows.
         """
+        if not alert_ids:
+            return {}
         marks = ",".join("?" * len(alert_ids))
         with self.transaction():
             rows = self.db.execute(
