@@ -25,8 +25,8 @@ Guarantees, and how they are kept
   passages of the story found later go into a follow-up alert (see
   :meth:`Archive.queue_alert`), held until the earlier one is retried so it never
   arrives first.
-* **Without ``[email]``** alerts stay queued (the pipeline logs each one when it
-  is queued). Adding ``[email]`` later delivers the whole backlog, oldest first:
+* **Without ``[email]``** alerts stay queued and :func:`deliver_due` does nothing
+  (the caller that queues an alert prints it with :func:`render_text`). Adding ``[email]`` later delivers the whole backlog, oldest first:
   one message per alert in instant mode, everything in the first digest in
   digest mode. To drop a backlog instead, before adding ``[email]``::
 
