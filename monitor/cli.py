@@ -115,7 +115,7 @@ def once(obj: Context, source_name: str | None) -> None:
 
     Exits 1 when every source checked failed.
     """
-    from monitor.alerts import deliver_due
+    from monitor.alerts import deliver_pending
     from monitor.fetch import Fetcher
     from monitor.pipeline import CheckReport, Pipeline, utcnow
     from monitor.scheduler import trusted_origins
@@ -138,8 +138,7 @@ def once(obj: Context, source_name: str | None) -> None:
                     reports = list(await asyncio.gather(*(tick(source) for source in sources)))
             else:
                 reports = await pipeline.check_all(sources)
-        if settings.email is not None and settings.email.mode == "instant":
-            await deliver_due(archive, settings.email, utcnow())
+        await deliver_pending(archive, settings.email, utcnow())
         return reports
 
     with obj.archive() as archive:
@@ -165,6 +164,8 @@ def demo(obj: Context, output: Path) -> None:
     """
     from monitor.demo import run_demo
 
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("monitor.pipeline").setLevel(logging.WARNING)  # the demo prints its alerts itself
     started = datetime.now(UTC)
     result = run_demo(list(obj.settings.rules), output)
     console = Console()

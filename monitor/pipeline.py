@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor import dedup
+from monitor.alerts.render import render_text
 from monitor.config import Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError
 from monitor.extract import extract
@@ -193,6 +194,9 @@ class Pipeline:
             source.name, report.links, len(fresh), report.stored, report.duplicates,
             " (not modified)" if report.not_modified else "",
         )
+        # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
+        for alert_id in sorted(report.alerts):
+            log.info("alert %d queued:\n%s", alert_id, render_text(self.archive.alert_content(alert_id)))
         return report
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:

@@ -82,7 +82,8 @@ class Daemon:
             await deliver_due(self.archive, self.settings.email, utcnow())
 
     async def _deliver(self) -> None:
-        if self.settings.email and self.settings.email.mode == "instant":
+        """Retry what failed: instant alerts, and in digest mode digests that failed."""
+        if self.settings.email:
             with self._tracked():
                 await deliver_due(self.archive, self.settings.email, utcnow())
 

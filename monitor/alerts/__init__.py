@@ -5,13 +5,14 @@ server; ``outbox`` decides what is due, claims it, sends it and records the
 outcome (see its docstring for the at-least-once guarantee).
 """
 
-from monitor.alerts.outbox import DeliveryReport, deliver_digest, deliver_due, retry_delay
+from monitor.alerts.outbox import DeliveryReport, deliver_digest, deliver_due, deliver_pending, retry_delay
 from monitor.alerts.render import render_digest, render_message, render_text
 
 __all__ = [
     "DeliveryReport",
     "deliver_digest",
     "deliver_due",
+    "deliver_pending",
     "render_digest",
     "render_message",
     "render_text",

@@ -121,6 +121,13 @@ async def deliver_digest(archive: Archive, email: EmailSettings, now: datetime) 
     return await _deliver(archive, email, now, _digest_batches(archive, email, now))
 
 
+async def deliver_pending(archive: Archive, email: EmailSettings | None, now: datetime) -> DeliveryReport:
+    """Whatever is due in the configured mode: instant alerts and retries, or a due digest."""
+    if email is not None and email.mode == "digest":
+        return await deliver_digest(archive, email, now)
+    return await deliver_due(archive, email, now)
+
+
 def _single(email: EmailSettings, now: datetime) -> Compose:
     return lambda contents: render_message(contents[0], sender=email.sender, recipients=email.recipients, date=now)
 
