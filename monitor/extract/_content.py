@@ -48,13 +48,17 @@ _BOILERPLATE_WORDS = frozenset(
         "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
     }
 )  # fmt: skip
-_BOILERPLATE_PREFIXES = ("sharing", "social", "related", "newsletter", "advert", "sponsor", "cookie")
+# Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment").
+_BOILERPLATE_INFIXES = (
+    "sharing", "social", "sociable", "related", "newsletter", "advert", "sponsor", "cookie",
+    "consent", "comment", "metadata", "postmeta", "rating",
+)  # fmt: skip
 # Words that also start container names (Blogger's "date-outer", WordPress's "tag-x"): they mark
 # boilerplate only at the end of a name ("entry-date", "post-meta").
 _BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
 _NAME_SPLIT = re.compile(r"[-_]+")
 # Marks a story container; such a node is only dropped when it is small.
-_CONTENT_HINT = re.compile(r"article|content|entry|story|post|main|text|body", re.IGNORECASE)
+_CONTAINER_WORDS = frozenset({"article", "content", "entry", "story", "post", "main", "text", "body"})
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 
 _BLOCK_TAGS = frozenset(
@@ -69,7 +73,7 @@ _CELL_TAGS = frozenset({"td", "th"})
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
-_WIDEN = 0.8  # share of prose in what a parent adds for the container to grow into it
+_WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
@@ -243,8 +247,19 @@ def _is_boilerplate(marker: str) -> bool:
         if words[-1] in _BOILERPLATE_LAST_WORDS:
             return True
         for word in words:
-            if word in _BOILERPLATE_WORDS or word.startswith(_BOILERPLATE_PREFIXES):
+            if word in _BOILERPLATE_WORDS:
                 return True
+            if any(part in word for part in _BOILERPLATE_INFIXES) and "commentar" not in word:
+                return True
+    return False
+
+
+def _names_container(marker: str) -> bool:
+    """Whether a class or id name reads like a story container ("entry-content", not "entry-meta")."""
+    for name in marker.lower().split():
+        words = _NAME_SPLIT.split(name)
+        if words[-1] not in _BOILERPLATE_WORDS and not _CONTAINER_WORDS.isdisjoint(words):
+            return True
     return False
 
 
@@ -288,7 +303,7 @@ def _drop_boilerplate(tree: _Tree) -> None:
         attrs = node.attributes
         marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and _is_boilerplate(marker)):
-            if tree.chars[i] / total_text < (0.25 if _CONTENT_HINT.search(marker) else 0.6):
+            if tree.chars[i] / total_text < (0.25 if _names_container(marker) else 0.6):
                 if tree.prose[i] < 0.3 * total_prose:
                     end = i + tree.size[i]
                     tree.remove(i)
