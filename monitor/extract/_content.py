@@ -391,7 +391,7 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
 
 def _is_link_list(block: _Block) -> bool:
     length = len(block.text)
-    return block.link_chars > 0.5 * length and not (block.tag == "p" and length < 80)
+    return block.link_chars > 0.5 * length
 
 
 def _is_dateline(text: str) -> bool:
