@@ -29,7 +29,8 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -192,12 +193,8 @@ class Fetcher:
         content_type = reply.headers.get("content-type", "")
         body = reply.body
         if kind == "source" and body.startswith(_GZIP_MAGIC):  # a .xml.gz sitemap served as a file
-            try:
+            with _decoding_errors(reply.url):
                 body = unwrap_gzip(body, self.settings.max_bytes)
-            except BodyTooLargeError as exc:
-                raise ResponseTooLargeError(reply.url, str(exc)) from exc
-            except UnsupportedEncodingError as exc:
-                raise UnsupportedContentError(reply.url, str(exc)) from exc
         return Page(
             url=reply.url,
             requested_url=url,
@@ -282,7 +279,8 @@ class Fetcher:
                         if 200 <= response.status_code < 300:
                             _check_content_type(url, response.headers.get("content-type", ""), kind)
                             encoding = response.headers.get("content-encoding", "")
-                            body = await read_capped(response.aiter_raw(), encoding, max_bytes)
+                            with _decoding_errors(url):
+                                body = await read_capped(response.aiter_raw(), encoding, max_bytes)
                     finally:
                         await response.aclose()
             except TimeoutError as exc:
@@ -290,10 +288,6 @@ class Fetcher:
             except BlockedAddressError as exc:
                 self.stats["blocked"] += 1
                 raise BlockedURLError(url, str(exc)) from exc
-            except BodyTooLargeError as exc:
-                raise ResponseTooLargeError(url, str(exc)) from exc
-            except UnsupportedEncodingError as exc:
-                raise UnsupportedContentError(url, str(exc)) from exc
             except httpx.TimeoutException as exc:
                 raise FetchError(url, f"timed out: {exc!r}") from exc
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -310,6 +304,17 @@ def _check_content_type(url: str, content_type: str, kind: _RequestKind) -> None
     ):
         return
     raise UnsupportedContentError(url, f"content type {media_type!r} is not processed for {kind}s")
+
+
+@contextmanager
+def _decoding_errors(url: str) -> Iterator[None]:
+    """Turn the decoder's errors into the fetch errors the pipeline records."""
+    try:
+        yield
+    except BodyTooLargeError as exc:
+        raise ResponseTooLargeError(url, str(exc)) from exc
+    except UnsupportedEncodingError as exc:
+        raise UnsupportedContentError(url, str(exc)) from exc
 
 
 def _host_key(url: str) -> str:
