@@ -285,11 +285,18 @@ def _bands(values: np.ndarray) -> np.ndarray:
 
 
 def resemblance(text_print: TextPrint, signatures: Sequence[bytes], shingles: Sequence[int]) -> list[Resemblance]:
-    """Estimated overlap of a text with each stored text (one vectorised comparison)."""
-    if not signatures or not text_print.shingles:
+    """Estimated overlap of a text with each stored text (one vectorised comparison).
+
+    A signature of another layout (stored by an earlier version) resembles
+    nothing, so an old archive degrades to "new story" instead of failing.
+    """
+    width = SIGNATURE * 4
+    if not text_print.shingles or not any(len(s) == width for s in signatures):
         return [Resemblance(0.0, 0.0, 0.0, 0.0) for _ in signatures]
     mine = np.frombuffer(text_print.signature, dtype="<u4")
-    theirs = np.frombuffer(b"".join(signatures), dtype="<u4").reshape(len(signatures), SIGNATURE)
+    stale = np.array([len(s) != width for s in signatures])
+    theirs = np.frombuffer(b"".join(s if len(s) == width else bytes(width) for s in signatures), dtype="<u4")
+    theirs = theirs.reshape(len(signatures), SIGNATURE)
     jaccard = (theirs[:, :PERMUTATIONS] == mine[:PERMUTATIONS]).mean(axis=1)
     lead, second = slice(PERMUTATIONS, PERMUTATIONS + LEAD_PERMUTATIONS), slice(PERMUTATIONS + LEAD_PERMUTATIONS, SIGNATURE)
     lead_jaccard = np.maximum.reduce(
@@ -301,6 +308,7 @@ def resemblance(text_print: TextPrint, signatures: Sequence[bytes], shingles: Se
     )
     sizes = np.asarray(shingles, dtype=np.float64)
     # |A ∩ B| = J·|A ∪ B| and |A ∪ B| = (|A| + |B|) / (1 + J).
+    jaccard[stale] = lead_jaccard[stale] = 0.0
     shared = jaccard * (text_print.shingles + sizes) / (1 + jaccard)
     containment = np.minimum(1.0, shared / np.maximum(1.0, np.minimum(text_print.shingles, sizes)))
     return [

@@ -254,6 +254,12 @@ def test_exact_hash_tells_different_words_apart() -> None:
     assert dedup.text_hash("Russia freed two Americans.") != dedup.text_hash("Russia freed three Americans.")
 
 
+def test_signature_of_an_earlier_layout_resembles_nothing() -> None:
+    text_print = dedup.fingerprint(STORIES[0].text)
+    found = dedup.resemblance(text_print, [b"\0" * 512, text_print.signature], [text_print.shingles] * 2)
+    assert [r.same_story for r in found] == [False, True]
+
+
 def test_empty_text_has_no_band_keys_and_resembles_nothing() -> None:
     empty = dedup.fingerprint(" \n\n ")
     full = dedup.fingerprint(STORIES[0].text)
@@ -368,6 +374,16 @@ def test_one_wire_story_on_many_sites_is_one_story(archive: Archive, ruleset: Ru
     assert archive.db.execute("SELECT count(*) FROM article_urls WHERE article_id = ?", [results[0].article_id]).fetchone()[0] == 2
     # copies repeat the wire's passages: no copy raises an alert of its own
     assert all(not m.new for r in results[1:] for m in r.mentions if m.passage in wire.text)
+
+
+def test_candidates_are_the_newest_of_each_band(archive: Archive, ruleset: Ruleset) -> None:
+    story = next(s for s in STORIES if s.name == "ambassador-recalled")
+    texts = [VARIANTS[name](story, random.Random(1)) for name in ("original", "correction appended", "related blocks")]
+    ids = [ingest(archive, _article(f"https://s{n}.example/a", story.title, t, n), ruleset, NOW).article_id for n, t in enumerate(texts)]
+    keys = dedup.fingerprint(texts[-1]).band_keys  # every band holds the last article, the newest
+    assert {c.article_id for c in archive.near_candidates(keys)} == set(ids)
+    assert {c.article_id for c in archive.near_candidates(keys, per_band=1)} == {ids[-1]}
+    assert archive.near_candidates(()) == []
 
 
 def test_recycled_background_is_old_and_the_new_swap_is_new(archive: Archive, ruleset: Ruleset) -> None:
