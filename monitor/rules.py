@@ -49,6 +49,7 @@ folded text is an offset in the original.
 from __future__ import annotations
 
 import re
+import re._parser as _sre_parse  # the stdlib's own regex parser, to find a pattern's literals
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,9 +61,13 @@ from monitor.errors import ConfigError
 from monitor.models import Match
 
 Span = tuple[int, int]
+# Lowercase strings a match must contain: every set must have a member in the text.
+Gate = tuple[frozenset[str], ...]
+# Shorter literals are too common to be worth a look.
+_MIN_LITERAL = 3
 
 # One-for-one replacements, so that folded and original offsets coincide.
-_FOLD = str.maketrans(
+_FOLD: dict[str, str] = (
     {
         **dict.fromkeys("\u2018\u2019\u201a\u201b\u02bc\u2032\uff07", "'"),
         **dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033", '"'),
@@ -70,8 +75,17 @@ _FOLD = str.maketrans(
         **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
         "ё": "е",
         "Ё": "Е",
+        "\u0130": "I",  # the one character whose lower() is two characters long
     }
 )
+# re.sub touches only the few characters to fold; str.translate would look up every one.
+_FOLDABLE = re.compile("[" + re.escape("".join(_FOLD)) + "]")
+
+
+def _fold(text: str) -> str:
+    """``text`` with quotes, spaces, dashes and "ё" folded, one character for one."""
+    return _FOLDABLE.sub(lambda m: _FOLD[m.group()], text)
+
 
 # Words of a phrase are joined by spaces, or one hyphen/dash/line break, never a paragraph break.
 _GAP = r"(?:[^\S\n]+(?:[-\n][^\S\n]*)?|[-\n][^\S\n]*)"
@@ -126,19 +140,56 @@ class _Rule:
     name: str
     labels: tuple[str, ...]  # group name -> configured term, in group order ("" for a pattern)
     find: re.Pattern[str]  # terms and patterns, one named group each
+    trigger: tuple[str, ...] | None  # a literal of each term and pattern; None: some have none
+    gates: tuple[tuple[tuple[str, ...], ...], ...]  # every literal set of each term and pattern
     context: re.Pattern[str] | None
     exclude: re.Pattern[str] | None
     scope: str
 
-    def hits(self, text: str, folded: str) -> list[_Hit]:
-        """The non-empty occurrences of terms and patterns in ``folded``, in text order."""
+    def may_match(self, lowered: str) -> bool:
+        """Whether ``lowered`` (an article, lowercased) holds the literals some term or pattern needs.
+
+        ``in`` is many times faster than a regex search: most articles are dismissed here,
+        before they are folded or split.
+        """
+        return self.trigger is None or (
+            any(literal in lowered for literal in self.trigger) and self._passes_gates(lowered)
+        )
+
+    def hits(self, text: str, folded: str, lowered: str, paragraphs: Sequence[Span]) -> list[_Hit]:
+        """The non-empty occurrences of terms and patterns in ``folded``, in text order.
+
+        Only the paragraphs holding every literal set of some term or pattern are searched
+        (for a rule that passed :meth:`may_match`).
+        """
+        if self.trigger is None:
+            return self._hits_in(text, folded, 0, len(folded))
+        starts = [start for start, _ in paragraphs]
+        candidates = set()
+        for literal in self.trigger:
+            at = lowered.find(literal)
+            while at >= 0:
+                candidates.add(bisect_right(starts, at) - 1)
+                at = lowered.find(literal, at + len(literal))
         found = []
-        for m in self.find.finditer(folded):
-            start, end = m.span()
-            if start == end:
+        for index in sorted(candidates):
+            start, end = paragraphs[index]
+            if self._passes_gates(lowered[start:end]):
+                found.extend(self._hits_in(text, folded, start, end))
+        return found
+
+    def _passes_gates(self, lowered: str) -> bool:
+        """Whether ``lowered`` holds every literal set of some term or pattern."""
+        return any(all(any(literal in lowered for literal in need) for need in gate) for gate in self.gates)
+
+    def _hits_in(self, text: str, folded: str, start: int, end: int) -> list[_Hit]:
+        found = []
+        for m in self.find.finditer(folded, start, end):
+            m_start, m_end = m.span()
+            if m_start == m_end:
                 continue
             label = self.labels[int(m.lastgroup[2:])]  # type: ignore[index]
-            found.append(_Hit(start, end, label or " ".join(text[start:end].split()), bool(label)))
+            found.append(_Hit(m_start, m_end, label or " ".join(text[m_start:m_end].split()), bool(label)))
         return found
 
     def accepts(self, folded: str, start: int, end: int, hits: Sequence[_Hit]) -> bool:
@@ -167,15 +218,18 @@ class Ruleset:
         ``text`` is an article's text, paragraphs separated by blank lines (the
         title may come first as a paragraph of its own).
         """
-        folded = text.translate(_FOLD)
-        paragraphs: list[Span] | None = None
+        unfolded = text.lower()
+        rules = [rule for rule in self._rules if rule.may_match(unfolded)]
+        if not rules:
+            return []
+        folded = _fold(text)
+        lowered = folded.lower()
+        paragraphs = _paragraphs(folded)
         matches: list[Match] = []
-        for rule in self._rules:
-            hits = rule.hits(text, folded)
+        for rule in rules:
+            hits = rule.hits(text, folded, lowered, paragraphs)
             if not hits:
                 continue
-            if paragraphs is None:
-                paragraphs = _paragraphs(folded)
             if rule.scope == "article" and not rule.accepts(folded, 0, len(folded), hits):
                 continue
             passages: dict[str, tuple[str, ...]] = {}
@@ -206,6 +260,7 @@ def compile_rules(rules: Sequence[RuleSettings]) -> Ruleset:
                 if not _words(phrase):
                     problems.append(f"{where}.{key}[{position}]: {phrase!r} has no words to match")
         alternatives = [f"(?P<_t{i}>{_phrase(term)})" for i, term in enumerate(rule.terms)]
+        gates = [_gate(_phrase(term)) for term in rule.terms]
         for position, pattern in enumerate(rule.patterns):
             group = f"(?P<_t{len(alternatives)}>{_scoped(pattern)})"
             try:
@@ -214,6 +269,7 @@ def compile_rules(rules: Sequence[RuleSettings]) -> Ruleset:
             except re.error as exc:
                 problems.append(f"{where}.patterns[{position}]: {pattern!r} cannot be used: {exc}")
             alternatives.append(group)
+            gates.append(_gate(group))
         if len(problems) > found:
             continue
         try:
@@ -226,6 +282,8 @@ def compile_rules(rules: Sequence[RuleSettings]) -> Ruleset:
                 name=rule.name,
                 labels=(*rule.terms, *[""] * len(rule.patterns)),
                 find=find,
+                trigger=_trigger(gates),
+                gates=_needs_of(gates),
                 context=_phrases(tuple(rule.context)),
                 exclude=_phrases(tuple(rule.exclude)),
                 scope=rule.scope,
@@ -245,7 +303,7 @@ def highlight_spans(passage: str, terms: Iterable[str]) -> list[Span]:
     if regex is None:
         return []
     spans: list[Span] = []
-    for m in regex.finditer(passage.translate(_FOLD)):
+    for m in regex.finditer(_fold(passage)):
         if spans and m.start() <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], m.end()))
         else:
@@ -263,7 +321,7 @@ def _phrases(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 def _words(phrase: str) -> list[str]:
-    return [word for word in re.split(r"[\s-]+", phrase.translate(_FOLD)) if re.search(r"\w", word)]
+    return [word for word in re.split(r"[\s-]+", _fold(phrase)) if re.search(r"\w", word)]
 
 
 def _phrase(phrase: str) -> str:
@@ -312,6 +370,79 @@ def _russian_forms(word: str) -> str:
     if len(word) >= 5 and word[-2] in "ое" and word[-3] not in _RU_VOWELS:
         forms = f"(?:{forms}|{word[:-2]}{word[-1]}{_RU_OBLIQUE})"  # посол -> посла, послом
     return forms
+
+
+def _gate(regex: str) -> Gate:
+    """The literals any match of ``regex`` must contain, lowercased (empty: none known).
+
+    A conjunction of alternatives read off the parse tree: "(?:swap|trad)\\w+ for
+    (?:prisoners|Americans)" needs one of {swap, trad} and one of {prisoners, americans}.
+    Lowercasing a match keeps its lowercased literals, so the gate never drops a match.
+    """
+    try:
+        needs = _needs(list(_sre_parse.parse(regex, re.IGNORECASE)))
+    except re.error:
+        return ()
+    return tuple(need for need in needs if min(map(len, need)) >= _MIN_LITERAL)
+
+
+def _needs(items: list[tuple[object, object]]) -> list[frozenset[str]]:
+    """The literal sets required by a sequence of parsed regex items (see :func:`_gate`)."""
+    needs: list[frozenset[str]] = []
+    run = ""
+    for op, av in items:
+        if op is _sre_parse.LITERAL:
+            run += chr(av).lower()  # type: ignore[call-overload]
+            continue
+        if run:
+            needs.append(frozenset([run]))
+            run = ""
+        if op is _sre_parse.SUBPATTERN:
+            needs.extend(_needs(list(av[3])))  # type: ignore[index]
+        elif op is _sre_parse.ATOMIC_GROUP:
+            needs.extend(_needs(list(av)))  # type: ignore[call-overload]
+        elif op in (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT, _sre_parse.POSSESSIVE_REPEAT):
+            if av[0] >= 1:  # type: ignore[index]
+                needs.extend(_needs(list(av[2])))  # type: ignore[index]
+        elif op is _sre_parse.BRANCH:
+            options: set[str] = set()
+            for branch in av[1]:  # type: ignore[index]
+                best = max(_needs(list(branch)), key=lambda need: min(map(len, need)), default=None)
+                if best is None:
+                    break
+                options |= best
+            else:
+                needs.append(frozenset(options))
+    if run:
+        needs.append(frozenset([run]))
+    return needs
+
+
+def _trigger(gates: Sequence[Gate]) -> tuple[str, ...] | None:
+    """The smallest, longest literal set of each gate, as one set; None if a gate is empty.
+
+    A text holding none of these literals cannot match the rule.
+    """
+    if not all(gates):
+        return None
+    return _minimal(
+        literal for gate in gates for literal in min(gate, key=lambda need: (len(need), -min(map(len, need))))
+    )
+
+
+def _needs_of(gates: Sequence[Gate]) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """Every gate's literal sets, as literals that can be looked for in unfolded text."""
+    return tuple(tuple(_minimal(need) for need in gate) for gate in gates)
+
+
+def _minimal(literals: Iterable[str]) -> tuple[str, ...]:
+    """The literals, each cut to its longest run without a folded character, none containing another.
+
+    Folding changes quotes, spaces, dashes and "е" (from "ё"): a run without them is found
+    in the text before folding as well as after. A literal that contains another adds nothing.
+    """
+    runs = {max(re.split(r"['\" \-еЕ]", literal), key=len) for literal in literals}
+    return tuple(sorted(run for run in runs if run and not any(other != run and other in run for other in runs)))
 
 
 def _scoped(pattern: str) -> str:

@@ -77,3 +77,121 @@ def test_precision_and_recall_of_shipped_rule(shipped: Ruleset, rule: str) -> No
           f"({true_pos} TP, {false_pos} FP, {false_neg} FN)", *wrong, sep="\n  ")
     assert precision >= FLOOR, wrong
     assert recall >= FLOOR, wrong
+
+
+# ---------------------------------------------------------------- the engine's semantics
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        ("ambassador", "Two ambassadors met."),
+        ("ambassador", "The ambassador's car."),
+        ("ambassador", "The ambassador\u2019s car."),  # curly apostrophe
+        ("ambassador", "The ambassadors' cars."),
+        ("swap", "They swapped prisoners."),
+        ("exchange", "They were exchanged on Friday."),
+        ("expel", "He was expelled."),
+        ("embassy", "Both embassies were shut."),
+        ("prisoner swap", "The prisoner-swap deal."),
+        ("prisoner swap", "The prisoner \u2013 swap deal."),  # en dash
+        ("prisoner swap", "A prisoner\u00a0swap."),  # non-breaking space
+        ("US", "The U.S. side."),
+        ("U.S.", "The US side."),
+        ("посол", "Посла вызвали в МИД."),
+        ("посол", "Встреча с послом."),
+        ("посол", "Послы обеих стран."),
+        ("обмен заключёнными", "После обмена заключенными."),
+        ("Россия", "Посол России."),
+    ],
+)
+def test_term_finds_its_forms(term: str, text: str) -> None:
+    assert _passages(_rules({"terms": [term]}), text) == [" ".join(text.split())]  # spaces collapsed
+
+
+@pytest.mark.parametrize(
+    ("term", "text"),
+    [
+        ("US", "Tell us more."),  # an acronym is case-sensitive
+        ("envoy", "Convoys arrived."),  # word-bounded
+        ("swap", "swapfile sizes"),
+        ("the", "a thing"),  # function words take no inflection
+        ("посол", "После переговоров."),  # "после" (after) is not a form of "посол"
+        ("prisoner swap", "prisoner\n\nswap"),  # never across paragraphs
+    ],
+)
+def test_term_does_not_overreach(term: str, text: str) -> None:
+    assert _passages(_rules({"terms": [term]}), text) == []
+
+
+def test_context_counts_only_outside_the_term() -> None:
+    rules = _rules({"terms": ["Russian ambassador"], "context": ["Russian", "Washington"]})
+    assert _passages(rules, "The Russian ambassador to Mali left.") == []
+    assert _passages(rules, "The Russian ambassador left Washington.") == ["The Russian ambassador left Washington."]
+
+
+def test_context_inside_a_pattern_counts() -> None:
+    rules = _rules({"patterns": [r"Whelan\W+(?:\w+\W+){0,5}deal"], "context": ["Whelan"]})
+    assert len(rules.match("Whelan was left out of the deal.")) == 1
+
+
+def test_exclude_vetoes_the_scope() -> None:
+    paragraph = _rules({"terms": ["ambassador"], "exclude": ["goodwill ambassador"]})
+    sentence = _rules({"terms": ["ambassador"], "exclude": ["goodwill ambassador"], "scope": "sentence"})
+    text = "She is a goodwill ambassador. The ambassador was recalled."
+    assert _passages(paragraph, text) == []
+    assert _passages(sentence, text) == ["The ambassador was recalled."]
+
+
+def test_scope_decides_where_context_may_be() -> None:
+    text = "Moscow reacted.\n\nThe ambassador was recalled. Nobody spoke."
+    for scope, expected in (("sentence", []), ("paragraph", []), ("article", ["The ambassador was recalled."])):
+        rules = _rules({"terms": ["ambassador"], "context": ["Moscow"], "scope": scope})
+        assert _passages(rules, text) == expected, scope
+
+
+def test_passage_runs_from_first_to_last_matching_sentence() -> None:
+    rules = _rules({"terms": ["ambassador"]})
+    text = "Intro here. The ambassador left. Then Mr. Smith spoke. The U.S. Ambassador stayed. End."
+    assert _passages(rules, text) == [
+        "The ambassador left. Then Mr. Smith spoke. The U.S. Ambassador stayed."
+    ]
+
+
+def test_one_match_per_passage_with_its_terms_in_order() -> None:
+    rules = _rules({"terms": ["envoy", "ambassador"], "patterns": [r"recall\w*"]})
+    text = "The ambassador was recalled. The ambassador was recalled.\n\nThe envoy stayed."
+    assert rules.match(text) == [
+        Match("r0", "The ambassador was recalled. The ambassador was recalled.", ("ambassador", "recalled")),
+        Match("r0", "The envoy stayed.", ("envoy",)),
+    ]
+
+
+def test_pattern_reports_original_text() -> None:
+    rules = _rules({"patterns": [r"обмен\w*\s+заключенн\w*"]})
+    assert rules.match("Прошёл обмен заключёнными.")[0].terms == ("обмен заключёнными",)
+
+
+def test_bad_rules_are_config_errors_naming_the_rule() -> None:
+    with pytest.raises(ConfigError) as caught:
+        compile_rules([
+            RuleSettings(name="fine", terms=["ambassador"]),
+            RuleSettings(name="empty", terms=["--"], patterns=["a*"]),
+            RuleSettings(name="clash", patterns=["(?P<x>a)", "(?P<x>b)"]),
+        ])
+    problems = caught.value.problems
+    assert problems[0].startswith("rules[1] (empty).terms[0]: ")
+    assert problems[1].startswith("rules[1] (empty).patterns[0]: ") and "empty string" in problems[1]
+    assert problems[2].startswith("rules[2] (clash).patterns: ")
+
+
+def test_highlight_spans() -> None:
+    passage = "The U.S. ambassador\u2019s car and two Ambassadors."
+    spans = highlight_spans(passage, ["ambassador", "US"])
+    assert [passage[start:end] for start, end in spans] == ["U.S.", "ambassador\u2019s", "Ambassadors"]
+    assert highlight_spans(passage, []) == []
+
+
+def test_article_without_literals_is_dismissed_quickly(shipped: Ruleset) -> None:
+    assert shipped.match("Weather: sunny in Moscow, rain in Washington.") == []
+    assert shipped.match("") == []
