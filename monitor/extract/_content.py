@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -23,6 +24,7 @@ _JUNK_TAGS = [
 ]  # fmt: skip
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu"})
+_CANDIDATES = "[class], [id], " + ", ".join(sorted(_BOILERPLATE_TAGS))  # what boilerplate can be
 
 # Containers that CMSs put the story in, strongest first.
 _CONTAINER_SELECTORS = (
@@ -57,6 +59,9 @@ _BOILERPLATE_INFIXES = (
 # boilerplate only at the end of a name ("entry-date", "post-meta").
 _BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
 _NAME_SPLIT = re.compile(r"[-_]+")
+_WORD_SPLIT = re.compile(r"[-_\s]+")
+_BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
+_BOILERPLATE_LAST = re.compile(r"(?:^|[-_\s])(?:%s)(?:\s|$)" % "|".join(_BOILERPLATE_LAST_WORDS))
 # Marks a story container; such a node is only dropped when it is small.
 _CONTAINER_WORDS = frozenset({"article", "content", "entry", "story", "post", "main", "text", "body"})
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
@@ -108,6 +113,7 @@ class _Tree:
             up = nodes[i].parent
             parent[i] = position.get(up.mem_id, -1) if up is not None else -1
         self.position = position
+        self.tags = [node.tag or "" for node in nodes]
         self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
@@ -118,20 +124,19 @@ class _Tree:
         self._measure()
 
     def _measure(self) -> None:
-        nodes, parent, size = self.nodes, self.parent, self.size
+        nodes, parent, size, tags = self.nodes, self.parent, self.size, self.tags
         chars, links, prose = self.chars, self.links, self.prose
         inline = [0] * len(nodes)  # characters not yet claimed by a block
         inline_links = [0] * len(nodes)
         commas = [0] * len(nodes)
         for i in range(len(nodes) - 1, -1, -1):
-            node, up = nodes[i], parent[i]
-            if node.is_text_node:
-                text = node.text_content or ""
+            tag, up = tags[i], parent[i]
+            if tag == "-text":
+                text = nodes[i].text_content or ""
                 if up >= 0:
                     inline[up] += len(text.strip())
                     commas[up] += text.count(",") + text.count("，") + text.count("、")
                 continue
-            tag = node.tag
             if tag == "a":
                 inline_links[i] = inline[i]
             if tag in _BLOCK_TAGS or up < 0:
@@ -240,20 +245,19 @@ def _densest_container(tree: _Tree) -> LexborNode:
     return tree.nodes[best]
 
 
+@lru_cache(maxsize=8192)
 def _is_boilerplate(marker: str) -> bool:
-    """Whether class and id names mark boilerplate (word sets: a regex here was the hot spot)."""
-    for name in marker.lower().split():
-        words = _NAME_SPLIT.split(name)
-        if words[-1] in _BOILERPLATE_LAST_WORDS:
-            return True
-        for word in words:
-            if word in _BOILERPLATE_WORDS:
-                return True
-            if any(part in word for part in _BOILERPLATE_INFIXES) and "commentar" not in word:
-                return True
-    return False
+    """Whether class and id names mark boilerplate (cached: templates repeat their names)."""
+    marker = marker.lower()
+    infix = _BOILERPLATE_INFIX.search(marker)
+    if infix is not None and "commentar" not in marker:
+        return True
+    if _BOILERPLATE_LAST.search(marker):
+        return True
+    return not _BOILERPLATE_WORDS.isdisjoint(_WORD_SPLIT.split(marker))
 
 
+@lru_cache(maxsize=8192)
 def _names_container(marker: str) -> bool:
     """Whether a class or id name reads like a story container ("entry-content", not "entry-meta")."""
     for name in marker.lower().split():
@@ -292,24 +296,19 @@ def _drop_boilerplate(tree: _Tree) -> None:
     """
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
-    nodes, count = tree.nodes, len(tree.nodes)
-    i = 1
-    while i < count:
-        node = nodes[i]
-        if not node.is_element_node:
-            i += 1
+    removed_until = 0  # candidates come in document order: skip those inside a removed subtree
+    for node in tree.nodes[0].css(_CANDIDATES):
+        i = tree.index(node)
+        if i <= removed_until:
             continue
-        tag = node.tag
+        tag = tree.tags[i]
         attrs = node.attributes
         marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and _is_boilerplate(marker)):
             if tree.chars[i] / total_text < (0.25 if _names_container(marker) else 0.6):
                 if tree.prose[i] < 0.3 * total_prose:
-                    end = i + tree.size[i]
+                    removed_until = i + tree.size[i] - 1
                     tree.remove(i)
-                    i = end
-                    continue
-        i += 1
 
 
 def _read_blocks(container: LexborNode) -> list[_Block]:
