@@ -107,13 +107,15 @@ class _Tree:
     def __init__(self, root: LexborNode) -> None:
         self.nodes = nodes = list(root.traverse(include_text=True, skip_empty=True))
         count = len(nodes)
-        position = {node.mem_id: i for i, node in enumerate(nodes)}
-        self.parent = parent = [-1] * count
-        for i in range(1, count):
-            up = nodes[i].parent
-            parent[i] = position.get(up.mem_id, -1) if up is not None else -1
-        self.position = position
-        self.tags = [node.tag or "" for node in nodes]
+        self.position: dict[int, int] = {}
+        self.parent = [-1] * count
+        self.tags = [""] * count
+        for i, node in enumerate(nodes):  # a parent always comes before its children
+            self.position[node.mem_id] = i
+            self.tags[i] = node.tag or ""
+            if i:
+                up = node.parent
+                self.parent[i] = self.position.get(up.mem_id, 0) if up is not None else 0
         self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
@@ -124,6 +126,7 @@ class _Tree:
         self._measure()
 
     def _measure(self) -> None:
+        """Fill the figures, children before parents (a hot loop: plain lists, few branches)."""
         nodes, parent, size, tags = self.nodes, self.parent, self.size, self.tags
         chars, links, prose = self.chars, self.links, self.prose
         inline = [0] * len(nodes)  # characters not yet claimed by a block
@@ -133,30 +136,36 @@ class _Tree:
             tag, up = tags[i], parent[i]
             if tag == "-text":
                 text = nodes[i].text_content or ""
-                if up >= 0:
-                    inline[up] += len(text.strip())
-                    commas[up] += text.count(",") + text.count("，") + text.count("、")
+                length = len(text.strip())
+                if length:
+                    inline[up] += length
+                    commas[up] += text.count(",")
+                    if not text.isascii():
+                        commas[up] += text.count("，") + text.count("、")
+                size[up] += 1
                 continue
-            if tag == "a":
-                inline_links[i] = inline[i]
-            if tag in _BLOCK_TAGS or up < 0:
-                chars[i] += inline[i]
-                links[i] += inline_links[i]
-                plain = inline[i] - inline_links[i]
-                if plain >= _MIN_PARAGRAPH:
-                    prose[i] += plain
-                    self.own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
-                    if up >= 0:
-                        self.child_score[up] += self.own_score[i]
-            elif up >= 0:
-                inline[up] += inline[i]
-                inline_links[up] += inline_links[i]
+            own = inline[i]
+            own_links = own if tag == "a" else inline_links[i]
+            if tag in _BLOCK_TAGS or not i:
+                if own:
+                    chars[i] += own
+                    links[i] += own_links
+                    plain = own - own_links
+                    if plain >= _MIN_PARAGRAPH:
+                        prose[i] += plain
+                        self.own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
+                        if i:
+                            self.child_score[up] += self.own_score[i]
+            elif own:
+                inline[up] += own
+                inline_links[up] += own_links
                 commas[up] += commas[i]
-            if up >= 0:
+            if i:
                 size[up] += size[i]
-                chars[up] += chars[i]
-                links[up] += links[i]
-                prose[up] += prose[i]
+                if chars[i]:
+                    chars[up] += chars[i]
+                    links[up] += links[i]
+                    prose[up] += prose[i]
 
     def index(self, node: LexborNode) -> int:
         """Position of an element of the tree (-1 when it is not one)."""
