@@ -33,8 +33,7 @@ def _parse(html: str | bytes) -> LexborHTMLParser:
     """Parse text, or bytes with the encoding detected from the BOM or ``<meta charset>``."""
     if isinstance(html, bytes):
         return LexborHTMLParser(html, encoding=True)
-    # Lone surrogates (from a bad decode upstream) cannot be encoded for the parser.
-    return LexborHTMLParser(html.encode("utf-8", "replace"))
+    return LexborHTMLParser(html)
 
 
 def _extract(html: str | bytes, url: str | None) -> Extracted:

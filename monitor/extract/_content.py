@@ -17,11 +17,10 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor.extract._metadata import clean_space
 
 # Never prose: removed wholesale before anything is measured.
-_JUNK_TAGS = [
-    "script", "style", "noscript", "template", "iframe", "svg", "canvas", "button", "select",
-    "input", "textarea", "object", "embed", "video", "audio", "map", "dialog", "figcaption",
-    "link", "meta", "head",
-]  # fmt: skip
+_JUNK = (
+    "script, style, noscript, template, iframe, svg, canvas, button, select, input, textarea,"
+    " object, embed, video, audio, map, dialog, figcaption, link, meta"
+)
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu"})
 _CANDIDATES = "[class], [id], " + ", ".join(sorted(_BOILERPLATE_TAGS))  # what boilerplate can be
@@ -205,7 +204,8 @@ def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
     body = tree.body
     if body is None:
         return ""
-    body.strip_tags(_JUNK_TAGS)
+    for junk in body.css(_JUNK):
+        junk.remove()  # detach only: a junk node nested in another one may come later
     measured = _Tree(body)
     _drop_boilerplate(measured)
     container = _known_container(body, measured) or _densest_container(measured)
