@@ -22,7 +22,7 @@ _JUNK = (
     " object, embed, video, audio, map, dialog, figcaption, link, meta"
 )
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
-_BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu"})
+_BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset"})
 _CANDIDATES = "[class], [id], " + ", ".join(sorted(_BOILERPLATE_TAGS))  # what boilerplate can be
 
 # Containers that CMSs put the story in, strongest first.
@@ -47,6 +47,7 @@ _BOILERPLATE_WORDS = frozenset(
         "modal", "comment", "comments", "commentlist", "disqus", "respond", "footer", "sidebar",
         "widget", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
         "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
+        "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
     }
 )  # fmt: skip
 # Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment").
@@ -60,6 +61,8 @@ _BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
 _NAME_SPLIT = re.compile(r"[-_]+")
 _WORD_SPLIT = re.compile(r"[-_\s]+")
 _BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
+# Never a wrapper of the story, however much prose they hold (a long comment thread).
+_CERTAIN_BOILERPLATE = re.compile("comment|disqus|respond|cookie|consent|newsletter|gdpr")
 _BOILERPLATE_LAST = re.compile(r"(?:^|[-_\s])(?:%s)(?:\s|$)" % "|".join(_BOILERPLATE_LAST_WORDS))
 # Marks a story container; such a node is only dropped when it is small.
 _CONTAINER_WORDS = frozenset({"article", "content", "entry", "story", "post", "main", "text", "body"})
@@ -204,14 +207,18 @@ def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
     body = tree.body
     if body is None:
         return ""
+    blocks = _read_blocks(_main_container(body))
+    return "\n\n".join(_keep_blocks(blocks, title))
+
+
+def _main_container(body: LexborNode) -> LexborNode:
+    """Clean the page and find the element that holds the story."""
     for junk in body.css(_JUNK):
         junk.remove()  # detach only: a junk node nested in another one may come later
     measured = _Tree(body)
     _drop_boilerplate(measured)
     container = _known_container(body, measured) or _densest_container(measured)
-    container = _widen(container, measured)
-    blocks = _read_blocks(container)
-    return "\n\n".join(_keep_blocks(blocks, title))
+    return _widen(container, measured)
 
 
 def _known_container(body: LexborNode, tree: _Tree) -> LexborNode | None:
@@ -267,6 +274,12 @@ def _is_boilerplate(marker: str) -> bool:
 
 
 @lru_cache(maxsize=8192)
+def _is_certain_boilerplate(marker: str) -> bool:
+    marker = marker.lower()
+    return _CERTAIN_BOILERPLATE.search(marker) is not None and "commentar" not in marker
+
+
+@lru_cache(maxsize=8192)
 def _names_container(marker: str) -> bool:
     """Whether a class or id name reads like a story container ("entry-content", not "entry-meta")."""
     for name in marker.lower().split():
@@ -315,7 +328,7 @@ def _drop_boilerplate(tree: _Tree) -> None:
         marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
         if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and _is_boilerplate(marker)):
             if tree.chars[i] / total_text < (0.25 if _names_container(marker) else 0.6):
-                if tree.prose[i] < 0.3 * total_prose:
+                if tree.prose[i] < 0.3 * total_prose or _is_certain_boilerplate(marker):
                     removed_until = i + tree.size[i] - 1
                     tree.remove(i)
 
