@@ -417,15 +417,21 @@ class NewsWeb:
         with self._lock:
             return list(self._state.hits)
 
-    def hit_counts(self, since: int = 0) -> dict[str, int]:
-        """Requests by kind from the ``since``-th on: kinds, ``conditional``, and ``status <code>``."""
+    def hit_counts(self, start: int = 0, stop: int | None = None) -> dict[str, int]:
+        """Requests by kind among ``hits()[start:stop]``: ``<kind>``, ``<kind> <status>``, ``<kind> conditional``."""
         counts: Counter[str] = Counter()
-        for hit in self.hits()[since:]:
+        for hit in self.hits()[start:stop]:
             counts[hit.kind] += 1
             counts[f"{hit.kind} {hit.status}"] += 1
             if hit.conditional:
                 counts[f"{hit.kind} conditional"] += 1
         return dict(counts)
+
+    def source_checks(self) -> int:
+        """How many times every outlet's source has been requested at least (completed cycles, roughly)."""
+        paths = {outlet.slug: outlet.source_path for outlet in self.outlets}
+        counts = Counter(hit.outlet for hit in self.hits() if paths.get(hit.outlet) == hit.path)
+        return min(counts.get(slug, 0) for slug in paths)
 
     def sources_toml(self) -> str:
         """The ``[[sources]]`` tables of a config.toml that watches every outlet."""
@@ -737,17 +743,27 @@ def _sitemap_index(base: str, links: list[tuple[str, str, datetime]]) -> str:
             "</sitemapindex>")
 
 
+# Real news pages weigh 50-300 KB of HTML, most of it scripts, styles and navigation, and an
+# extractor's cost grows with all of it; the boilerplate below brings a page to about 60 KB.
+_SECTIONS = ("World", "Politics", "Business", "Climate", "Science", "Sport", "Culture", "Travel", "Opinion",
+             "Podcasts", "Weather", "Puzzles")
+_MEGA_MENU = "".join(
+    f'<li><a href="/{section.lower()}/{topic.replace(" ", "-")}/">{topic.title()}</a></li>'
+    for section in _SECTIONS for topic in _THINGS[:10]
+)
+_STYLE = "".join(f".c{n}{{margin:{n % 7}px;padding:{n % 5}px;color:#{n * 2654435761 % 0xFFFFFF:06x}}}" for n in range(300))
+_SITE_CONFIG = json.dumps({"ads": [{"slot": f"slot-{n}", "sizes": [[300, 250], [728, 90]], "targeting": {
+    "section": _SECTIONS[n % len(_SECTIONS)], "keywords": list(_THINGS[n % 7 : n % 7 + 5])}} for n in range(160)]})
+
+
 def _chrome(outlet: Outlet, title: str, body: str, head: str = "") -> str:
-    """The boilerplate every page of a site shares: navigation, newsletter box, footer."""
-    sections = ("World", "Politics", "Business", "Climate", "Science", "Sport", "Culture", "Travel", "Opinion",
-                "Podcasts", "Weather", "Puzzles")
-    menu = "".join(f'<li><a href="/{s.lower()}/">{s}</a></li>' for s in sections)
+    """The boilerplate every page of a site shares: scripts, styles, navigation, newsletter box, footer."""
+    menu = "".join(f'<li><a href="/{s.lower()}/">{s}</a></li>' for s in _SECTIONS)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)} | {_e(outlet.name)}'
-            f"</title><meta name='viewport' content='width=device-width'>{head}"
-            "<style>body{font-family:serif}.menu li{display:inline}</style>"
-            "<script>window.dataLayer=window.dataLayer||[];function track(){dataLayer.push(arguments)}</script></head>"
+            f"</title><meta name='viewport' content='width=device-width'>{head}<style>{_STYLE}</style>"
+            f"<script>window.siteConfig={_SITE_CONFIG};window.dataLayer=window.dataLayer||[];</script></head>"
             f'<body><header class="site-header"><a class="logo" href="/">{_e(outlet.name)}</a>'
-            f'<nav class="menu"><ul>{menu}</ul></nav></header>{body}'
+            f'<nav class="menu"><ul>{menu}</ul><ul class="mega-menu">{_MEGA_MENU}</ul></nav></header>{body}'
             '<div class="newsletter"><h3>The morning briefing</h3><p>Our editors pick the day\'s stories for you, '
             'every weekday at seven.</p><form><input type="email" placeholder="E-mail"><button>Sign up</button></form>'
             f'</div><footer><p>© 2024 {_e(outlet.name)}. All rights reserved.</p><p><a href="/privacy">Privacy</a> · '

@@ -1,0 +1,273 @@
+"""The whole pipeline's speed and memory over a simulated news web, beside trafilatura.
+
+    python benchmarks/pipeline.py [--outlets 20] [--articles 100] [--soak 50] [--no-peer] [--profile]
+
+What it measures, each phase in a process of its own so that one phase's memory
+is not another's, and with the web served by a separate process (tests/newsweb.py)
+so that the server never competes with the measured pipeline for the GIL:
+
+1. **Cold cycle**: every outlet's source checked once against an empty archive -
+   discovery, robots.txt, fetching every article, extraction, dedup, rules, one
+   transaction per article - with politeness delay 0. Articles stored per second
+   of wall time, end to end, and the process's peak RSS.
+2. **Peer**: the same article URLs through trafilatura's own command line
+   (its downloader and extractor, ``--parallel`` as wide as our concurrency,
+   ``SLEEP_TIME = 0`` and ``SSRF_PROTECTION = off`` in its config file, as
+   NOTES.md says), and the ratio. The peer is given the URL list; we discover it.
+3. **Warm cycle**: the same sources again, nothing new, in the same process and
+   with the same fetcher (as the daemon would): requests by kind, as the web saw
+   them - every source request should be conditional and answered 304, and no
+   article fetched - and its time as a share of the cold cycle's.
+4. **Soak**: ``monitor run`` as a real daemon (interval 1 s) for ``--soak``
+   cycles while the web publishes a few new articles per cycle; RSS after cycle
+   5 and after the last.
+
+Targets (issue 8): cold >= 150 articles/s and >= 5x the peer; warm < 5 % of cold
+with zero article fetches; cold peak RSS < 200 MB; soak RSS within 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib.metadata
+import importlib.util
+import io
+import pstats
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.newsweb import NewsWebProcess, monitor_env  # noqa: E402 - needs ROOT on the path
+
+T = TypeVar("T")
+CONCURRENCY = 16
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Cycles:
+    """What the measured process reports about its cold and warm cycles."""
+
+    cold_seconds: float
+    cold_cpu: float  # seconds of this process's CPU: less sensitive than wall time to a busy machine
+    cold_requests: int  # as counted by the fetcher: the first this many requests the web saw were the cold cycle's
+    stored: int
+    cold_peak_rss: int  # bytes
+    warm_seconds: float
+    warm_stored: int
+    profile: str
+
+
+def in_child(function: Callable[..., T], *args: Any) -> T:
+    """Run ``function(*args)`` in a fresh spawned process, so its peak RSS is its own."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def measure_cycles(config: str, profile: bool) -> Cycles:
+    """In the child: a cold cycle, then a warm one with the same fetcher, as ``monitor run`` would."""
+    from monitor.config import load_config
+    from monitor.fetch import Fetcher
+    from monitor.pipeline import Pipeline
+    from monitor.scheduler import trusted_origins
+    from monitor.store import Archive
+
+    settings = load_config(config)
+
+    async def run() -> Cycles:
+        with Archive(settings.database) as archive:
+            async with Fetcher(settings.fetch, trusted_origins(settings)) as fetcher:
+                pipeline = Pipeline(settings, archive, fetcher)
+                profiler = cProfile.Profile() if profile else None
+                started, cpu = time.perf_counter(), time.process_time()
+                if profiler:
+                    profiler.enable()
+                cold = await pipeline.check_all()
+                if profiler:
+                    profiler.disable()
+                cold_seconds, cold_cpu = time.perf_counter() - started, time.process_time() - cpu
+                cold_requests = sum(fetcher.stats[kind] for kind in ("robots", "source", "article"))
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+                started = time.perf_counter()
+                warm = await pipeline.check_all()
+                warm_seconds = time.perf_counter() - started
+        text = ""
+        if profiler:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+            text = out.getvalue()
+        return Cycles(cold_seconds, cold_cpu, cold_requests, sum(r.stored for r in cold), peak, warm_seconds,
+                      sum(r.stored for r in warm), text)
+
+    return asyncio.run(run())
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    seconds: float
+    cpu: float  # its processes' CPU seconds
+    extracted: int
+    peak_rss: int
+
+
+def run_trafilatura(urls: list[str], workdir: Path) -> Peer:
+    """trafilatura's CLI over the URL list, as a user would run it; peak RSS polled with psutil."""
+    import psutil
+
+    spec = importlib.util.find_spec("trafilatura")
+    assert spec is not None and spec.origin is not None, "pip install trafilatura lxml_html_clean"
+    settings = Path(spec.origin).with_name("settings.cfg").read_text()
+    config = workdir / "trafilatura.cfg"
+    config.write_text(settings.replace("SLEEP_TIME = 5.0", "SLEEP_TIME = 0")
+                      .replace("SSRF_PROTECTION = on", "SSRF_PROTECTION = off"))
+    (workdir / "urls.txt").write_text("\n".join(urls) + "\n")
+    output = workdir / "trafilatura-out"
+    command = [str(Path(sys.executable).with_name("trafilatura")), "--input-file", str(workdir / "urls.txt"),
+               "--parallel", str(CONCURRENCY), "--output-dir", str(output), "--config-file", str(config),
+               "--with-metadata"]
+    started, children = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        try:
+            peak = max(peak, process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    extracted = sum(1 for path in output.rglob("*") if path.is_file())
+    return Peer(f"trafilatura {importlib.metadata.version('trafilatura')}", seconds, cpu, extracted, peak)
+
+
+def soak(workdir: Path, web: NewsWebProcess, cycles: int) -> tuple[int, int, int]:
+    """``monitor run`` for ``cycles`` cycles, a few new articles each; RSS after cycle 5 and the last, in bytes."""
+    import psutil
+
+    log = (workdir / "soak.log").open("wb")
+    daemon = psutil.Popen([sys.executable, "-m", "monitor", "-q", "run"], cwd=workdir, env=monitor_env(),
+                          stdout=log, stderr=log)
+    rss: dict[int, int] = {}
+    base = web.call("source_checks")
+    seen = 0
+    try:
+        while seen < cycles:
+            if daemon.poll() is not None:
+                raise RuntimeError(f"the daemon exited: see {workdir / 'soak.log'}")
+            done = web.call("source_checks") - base
+            if done > seen:  # a cycle ended (every source asked once more): measure, then publish
+                seen = done
+                rss[seen] = daemon.memory_info().rss
+                web.call("advance")
+            time.sleep(0.05)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=20)
+        log.close()
+    with sqlite3.connect(workdir / "monitor.db") as conn:
+        stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    return rss[min(5, cycles)], rss[cycles], stored
+
+
+def requests_by_kind(counts: dict[str, int]) -> str:
+    parts = [f"robots {counts.get('robots', 0)}",
+             f"source {counts.get('source', 0)} (conditional {counts.get('source conditional', 0)}, "
+             f"304 {counts.get('source 304', 0)}, 200 {counts.get('source 200', 0)})",
+             f"article {counts.get('article', 0)}"]
+    return ", ".join(parts)
+
+
+def row(metric: str, value: str, target: str = "", ok: bool | str | None = None) -> str:
+    verdict = ok if isinstance(ok, str) else "" if ok is None else ("yes" if ok else "NO")
+    return f"| {metric:<34} | {value:<72} | {target:<11} | {verdict:<3} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--outlets", type=int, default=20, help="outlets (sources) in the web")
+    parser.add_argument("--articles", type=int, default=100, help="articles per outlet in the cold cycle")
+    parser.add_argument("--soak", type=int, default=50, help="daemon cycles in the soak (0: no soak)")
+    parser.add_argument("--no-peer", action="store_true", help="skip trafilatura")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the cold cycle")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
+    lines: list[str] = []
+    with NewsWebProcess(outlets=args.outlets, articles=args.articles, fresh=3, alerting_every=10,
+                        scripted=False, faults=False) as web:
+        config = workdir / "config.toml"
+        text = web.call("config_toml", None).replace("max_bytes = 1000000", f"concurrency = {CONCURRENCY}")
+        config.write_text(text.replace("timeout = 2.0", "timeout = 20"))
+        urls: list[str] = web.call("article_urls")
+        print(f"web: {args.outlets} outlets, {len(urls)} article pages, served by a separate process", flush=True)
+
+        cycles = in_child(measure_cycles, str(config), args.profile)
+        # The cold cycle ends before the warm one starts, so the web's log splits where the fetcher's count says.
+        cold_counts: dict[str, int] = web.call("hit_counts", 0, cycles.cold_requests)
+        warm_counts: dict[str, int] = web.call("hit_counts", cycles.cold_requests)
+        rate = cycles.stored / cycles.cold_seconds
+        print(f"cold: {cycles.stored} stored in {cycles.cold_seconds:.1f} s; warm: {cycles.warm_seconds:.2f} s",
+              flush=True)
+
+        peer = None if args.no_peer else run_trafilatura(urls, workdir)
+        soaked = None
+        if args.soak:
+            print(f"soak: {args.soak} daemon cycles ...", flush=True)
+            soaked = soak(workdir, web, args.soak)
+
+    lines.append(row("metric", "value", "target", "ok"))
+    lines.append("|" + "-" * 36 + "|" + "-" * 74 + "|" + "-" * 13 + "|-----|")
+    lines.append(row("cold: articles stored / pages", f"{cycles.stored} / {len(urls)} in {cycles.cold_seconds:.2f} s"))
+    lines.append(row("cold: articles per second", f"{rate:.0f} (CPU {cycles.cold_cpu / cycles.stored * 1000:.1f} ms "
+                     "per article)", ">= 150", rate >= 150))
+    lines.append(row("cold: peak RSS", f"{cycles.cold_peak_rss / MB:.0f} MB", "< 200 MB", cycles.cold_peak_rss < 200 * MB))
+    lines.append(row("cold: requests by kind", requests_by_kind(cold_counts)))
+    if peer is not None:
+        peer_rate = peer.extracted / peer.seconds
+        lines.append(row(f"peer: {peer.name}", f"{peer.extracted} extracted in {peer.seconds:.2f} s = "
+                         f"{peer_rate:.0f}/s (CPU {peer.cpu / max(peer.extracted, 1) * 1000:.1f} ms per article)"))
+        lines.append(row("peer: peak RSS", f"{peer.peak_rss / MB:.0f} MB"))
+        cpu_ratio = (peer.cpu / max(peer.extracted, 1)) / (cycles.cold_cpu / cycles.stored)
+        lines.append(row("cold vs peer, wall (CPU per article)", f"{rate / peer_rate:.1f}x ({cpu_ratio:.1f}x)", ">= 5x",
+                         rate >= 5 * peer_rate))
+    warm_share = cycles.warm_seconds / cycles.cold_seconds
+    fetched = warm_counts.get("article", 0)
+    lines.append(row("warm: requests by kind", requests_by_kind(warm_counts)))
+    all_304 = warm_counts.get("source", 0) == warm_counts.get("source 304", -1) == warm_counts.get(
+        "source conditional", -1) == args.outlets
+    lines.append(row("warm: sources all conditional 304", f"{all_304}", "all", all_304))
+    lines.append(row("warm: article fetches / stored", f"{fetched} / {cycles.warm_stored}", "0", fetched == 0))
+    lines.append(row("warm: time", f"{cycles.warm_seconds * 1000:.0f} ms = {warm_share:.1%} of cold", "< 5 %",
+                     warm_share < 0.05))
+    if soaked is not None:
+        early, late, stored = soaked
+        growth = late / early - 1
+        lines.append(row(f"soak: RSS after cycle 5 / {args.soak}",
+                         f"{early / MB:.1f} MB / {late / MB:.1f} MB ({growth:+.1%}); {stored} articles in archive",
+                         "within 10 %", abs(growth) <= 0.10))
+    print("\n" + "\n".join(lines))
+    if cycles.profile:
+        print("\ncold cycle, cProfile (cumulative):\n" + cycles.profile)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
