@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# Shared servers, registered here for every test module: a programmable HTTP server on
+# 127.0.0.1 (``local_web``) and a real aiosmtpd server (``smtp_server``).
+from tests.httpserver import local_web_fixture  # noqa: F401
+from tests.smtpserver import smtp_server  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config.toml"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, store, two_stories
-from smtpserver import SmtpServer, smtp_server  # noqa: F401 - fixture
+from tests.alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, store, two_stories
+from tests.smtpserver import SmtpServer
 
 from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, retry_delay
 from monitor.alerts.outbox import digest_due

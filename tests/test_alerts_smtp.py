@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from smtpserver import CertPair, SmtpServer, make_cert, smtp_server  # noqa: F401 - fixture
+from tests.smtpserver import CertPair, SmtpServer, make_cert
 
 from monitor.alerts.smtp import Mailer
 from monitor.config import EmailSettings

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import brotli
 import pytest
-from httpserver import LocalWeb, local_web_fixture  # noqa: F401 - registers the local_web fixture
+from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings
 from monitor.errors import (

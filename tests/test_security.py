@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from httpserver import LocalWeb, local_web_fixture  # noqa: F401 - registers the local_web fixture
+from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings
 from monitor.errors import BlockedURLError, FetchError

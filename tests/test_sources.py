@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from httpserver import LocalWeb, local_web_fixture  # noqa: F401 - registers the local_web fixture
+from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, UnsupportedContentError
