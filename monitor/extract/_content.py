@@ -18,11 +18,12 @@ from monitor.extract._metadata import clean_space
 
 # Never prose: removed wholesale before anything is measured.
 _JUNK = (
-    "script, style, noscript, template, iframe, svg, canvas, button, select, input, textarea,"
+    "script, style, template, iframe, svg, canvas, button, select, input, textarea,"
     " object, embed, video, audio, map, dialog, figcaption, link, meta"
 )
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
-_BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset"})
+# A <noscript> mostly holds a tracking pixel, but Blogger serves whole posts in one.
+_BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset", "noscript"})
 _CANDIDATES = "[class], [id], " + ", ".join(sorted(_BOILERPLATE_TAGS))  # what boilerplate can be
 
 # Containers that CMSs put the story in, strongest first.
@@ -45,7 +46,7 @@ _BOILERPLATE_WORDS = frozenset(
         "subscribe", "subscription", "signup", "promo", "ad", "ads", "adv", "advert", "advertising",
         "advertisement", "sponsored", "cookie", "cookies", "consent", "gdpr", "banner", "popup",
         "modal", "comment", "comments", "commentlist", "disqus", "respond", "footer", "sidebar",
-        "widget", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
+        "widgets", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
         "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
         "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
     }
@@ -55,10 +56,12 @@ _BOILERPLATE_INFIXES = (
     "sharing", "social", "sociable", "related", "newsletter", "advert", "sponsor", "cookie",
     "consent", "comment", "metadata", "postmeta", "rating",
 )  # fmt: skip
-# Words that also start container names (Blogger's "date-outer", WordPress's "tag-x"): they mark
-# boilerplate only at the end of a name ("entry-date", "post-meta").
-_BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
+# Words that also start container names (Blogger's "date-outer", WordPress's "tag-x", Elementor's
+# "elementor-widget-container"): boilerplate only at the end of a name ("entry-date", "post-meta").
+_BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag", "widget"})
 _NAME_SPLIT = re.compile(r"[-_]+")
+# Names that describe a state rather than a part: BEM modifiers ("Section--Ads"), "has-sidebar".
+_MODIFIERS = re.compile(r"--\S*|(?:^|\s)(?:has|with|no|without|is|show|hide)[-_]\S*")
 _WORD_SPLIT = re.compile(r"[-_\s]+")
 _BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
 # Never a wrapper of the story, however much prose they hold (a long comment thread).
@@ -264,7 +267,7 @@ def _densest_container(tree: _Tree) -> LexborNode:
 @lru_cache(maxsize=8192)
 def _is_boilerplate(marker: str) -> bool:
     """Whether class and id names mark boilerplate (cached: templates repeat their names)."""
-    marker = marker.lower()
+    marker = _MODIFIERS.sub(" ", marker.lower())
     infix = _BOILERPLATE_INFIX.search(marker)
     if infix is not None and "commentar" not in marker:
         return True
