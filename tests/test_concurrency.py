@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.newsweb import NewsWeb, start_daemon, wait_for
 
-WINDOW = 8.0  # seconds of reading while the daemon writes
+WINDOW = 5.0  # seconds of reading while the daemon writes
 SQLITE_UTILS = str(Path(sys.executable).with_name("sqlite-utils"))
 
 # The reader process: sqlite-utils as a library, as a notebook or Datasette plugin would use it.

@@ -62,7 +62,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
             daemon = start_daemon(tmp_path)
             try:
                 wait_for(lambda: "daemon started" in log.read_text()[offset:], 30, "the daemon to start")  # noqa: B023
-                time.sleep(chance.uniform(0.0, 1.5))  # its first cycle: discover, fetch, store, deliver
+                time.sleep(chance.uniform(0.0, 1.2))  # its first cycle: discover, fetch, store, deliver
             finally:
                 daemon.send_signal(signal.SIGKILL)
                 daemon.wait()
