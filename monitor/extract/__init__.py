@@ -11,13 +11,15 @@ import logging
 
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.extract._content import extract_text
+from monitor.extract._content import extract_text, text_from_markup
 from monitor.extract._metadata import read_metadata
 from monitor.models import Extracted
 
 __all__ = ["extract"]
 
 logger = logging.getLogger(__name__)
+
+_STRUCTURED_BODY_SHARE = 0.5  # of the JSON-LD articleBody below which the markup's text is given up
 
 
 def extract(html: str | bytes, url: str | None = None) -> Extracted:
@@ -42,10 +44,10 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     tree = _parse(html)
     meta = read_metadata(tree, url)
     text = extract_text(tree, meta.title)
-    if len(meta.article_body) > len(text):
-        text = "\n\n".join(
-            line.strip() for line in meta.article_body.splitlines() if line.strip()
-        )
+    # The markup wins unless it lost most of the story (a JavaScript app shell, say): the
+    # structured copy is often shortened, and has no headings or lists.
+    if len(text) < _STRUCTURED_BODY_SHARE * len(meta.article_body):
+        text = text_from_markup(meta.article_body)
     return Extracted(
         title=meta.title,
         text=text,

@@ -214,6 +214,16 @@ def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
+def text_from_markup(fragment: str) -> str:
+    """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
+    if "<" not in fragment:
+        return "\n\n".join(line.strip() for line in fragment.splitlines() if line.strip())
+    root = LexborHTMLParser(fragment, is_fragment=True).root
+    if root is None:
+        return ""
+    return "\n\n".join(block.text for block in _read_blocks(root))
+
+
 def _main_container(body: LexborNode) -> LexborNode:
     """Clean the page and find the element that holds the story."""
     for junk in body.css(_JUNK):
