@@ -112,15 +112,11 @@ class _Tree:
     def __init__(self, root: LexborNode) -> None:
         self.nodes = nodes = list(root.traverse(include_text=True, skip_empty=True))
         count = len(nodes)
-        self.position: dict[int, int] = {}
-        self.parent = [-1] * count
-        self.tags = [""] * count
-        for i, node in enumerate(nodes):  # a parent always comes before its children
-            self.position[node.mem_id] = i
-            self.tags[i] = node.tag or ""
-            if i:
-                up = node.parent
-                self.parent[i] = self.position.get(up.mem_id, 0) if up is not None else 0
+        self.position = position = dict(zip([node.mem_id for node in nodes], range(count)))
+        self.tags = [node.tag or "" for node in nodes]
+        ups = [node.parent for node in nodes]
+        ups[0] = None  # the root's parent is outside the tree
+        self.parent = [position.get(up.mem_id, 0) if up is not None else -1 for up in ups]
         self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
