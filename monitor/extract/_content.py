@@ -56,9 +56,11 @@ _BOILERPLATE_INFIXES = (
     "sharing", "social", "sociable", "related", "newsletter", "advert", "sponsor", "cookie",
     "consent", "comment", "metadata", "postmeta", "rating",
 )  # fmt: skip
-# Words that also start container names (Blogger's "date-outer", WordPress's "tag-x", Elementor's
-# "elementor-widget-container"): boilerplate only at the end of a name ("entry-date", "post-meta").
-_BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag", "widget"})
+# Words that also start container names (Blogger's "date-outer", WordPress's "tag-x"): they mark
+# boilerplate only at the end of a name ("entry-date", "post-meta").
+_BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
+# Whole names only: page builders call every content box "elementor-widget".
+_BOILERPLATE_NAMES = ("widget", "widget-area")
 _NAME_SPLIT = re.compile(r"[-_]+")
 # Names that describe a state rather than a part: BEM modifiers ("Section--Ads"), "has-sidebar".
 _MODIFIERS = re.compile(r"--\S*|(?:^|\s)(?:has|with|no|without|is|show|hide)[-_]\S*")
@@ -66,7 +68,10 @@ _WORD_SPLIT = re.compile(r"[-_\s]+")
 _BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
 # Never a wrapper of the story, however much prose they hold (a long comment thread).
 _CERTAIN_BOILERPLATE = re.compile("comment|disqus|respond|cookie|consent|newsletter|gdpr")
-_BOILERPLATE_LAST = re.compile(r"(?:^|[-_\s])(?:%s)(?:\s|$)" % "|".join(_BOILERPLATE_LAST_WORDS))
+_BOILERPLATE_LAST = re.compile(
+    r"(?:^|[-_\s])(?:%s)(?:\s|$)|(?:^|\s)(?:%s)(?:\s|$)"
+    % ("|".join(_BOILERPLATE_LAST_WORDS), "|".join(_BOILERPLATE_NAMES))
+)
 # Marks a story container; such a node is only dropped when it is small.
 _CONTAINER_WORDS = frozenset({"article", "content", "entry", "story", "post", "main", "text", "body"})
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
