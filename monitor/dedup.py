@@ -290,11 +290,11 @@ def resemblance(text_print: TextPrint, signatures: Sequence[bytes], shingles: Se
     A signature of another layout (stored by an earlier version) resembles
     nothing, so an old archive degrades to "new story" instead of failing.
     """
-    width = SIGNATURE * 4
-    if not text_print.shingles or not any(len(s) == width for s in signatures):
+    if not text_print.shingles:
         return [Resemblance(0.0, 0.0, 0.0, 0.0) for _ in signatures]
+    width = SIGNATURE * 4
     mine = np.frombuffer(text_print.signature, dtype="<u4")
-    stale = np.array([len(s) != width for s in signatures])
+    stale = np.array([len(s) != width for s in signatures], dtype=bool)
     theirs = np.frombuffer(b"".join(s if len(s) == width else bytes(width) for s in signatures), dtype="<u4")
     theirs = theirs.reshape(len(signatures), SIGNATURE)
     jaccard = (theirs[:, :PERMUTATIONS] == mine[:PERMUTATIONS]).mean(axis=1)
@@ -306,9 +306,9 @@ def resemblance(text_print: TextPrint, signatures: Sequence[bytes], shingles: Se
             (theirs[:, lead] == mine[second]).mean(axis=1),
         ]
     )
+    jaccard[stale] = lead_jaccard[stale] = 0.0
     sizes = np.asarray(shingles, dtype=np.float64)
     # |A ∩ B| = J·|A ∪ B| and |A ∪ B| = (|A| + |B|) / (1 + J).
-    jaccard[stale] = lead_jaccard[stale] = 0.0
     shared = jaccard * (text_print.shingles + sizes) / (1 + jaccard)
     containment = np.minimum(1.0, shared / np.maximum(1.0, np.minimum(text_print.shingles, sizes)))
     return [
