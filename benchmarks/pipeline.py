@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{peer_rate:.0f}/s (CPU {peer.cpu / max(peer.extracted, 1) * 1000:.1f} ms per article)"))
         lines.append(row("peer: peak RSS", f"{peer.peak_rss / MB:.0f} MB"))
         cpu_ratio = (peer.cpu / max(peer.extracted, 1)) / (cycles.cold_cpu / cycles.stored)
-        lines.append(row("cold vs peer, wall (CPU per article)", f"{rate / peer_rate:.1f}x ({cpu_ratio:.1f}x)", ">= 5x",
+        lines.append(row("cold vs peer: wall (CPU) ratio", f"{rate / peer_rate:.1f}x ({cpu_ratio:.1f}x)", ">= 5x",
                          rate >= 5 * peer_rate))
     warm_share = cycles.warm_seconds / cycles.cold_seconds
     fetched = warm_counts.get("article", 0)
