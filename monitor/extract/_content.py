@@ -91,6 +91,7 @@ _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
+_DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
 
 
@@ -187,6 +188,9 @@ class _Tree:
             j += self.size[j]
         return self.child_score[i] + grandchildren / 2
 
+    def contains(self, i: int, j: int) -> bool:
+        return i <= j < i + self.size[i]
+
     def link_density(self, i: int) -> float:
         return self.links[i] / self.chars[i] if self.chars[i] else 1.0
 
@@ -229,17 +233,19 @@ def _main_container(body: LexborNode) -> LexborNode:
     """Clean the page and find the element that holds the story."""
     for junk in body.css(_JUNK):
         junk.remove()  # detach only: a junk node nested in another one may come later
-    measured = _Tree(body)
-    _drop_boilerplate(measured)
-    container = _known_container(body, measured) or _densest_container(measured)
-    return _widen(container, measured)
+    tree = _Tree(body)
+    _drop_boilerplate(tree)
+    dense = _densest_container(tree)
+    known = _known_container(body, tree, dense)
+    return tree.nodes[_widen(known if known >= 0 else dense, tree)]
 
 
-def _known_container(body: LexborNode, tree: _Tree) -> LexborNode | None:
-    """The first CMS container (by priority) that holds a real amount of prose.
+def _known_container(body: LexborNode, tree: _Tree, dense: int) -> int:
+    """The first CMS container (by priority) that holds a real amount of prose, or -1.
 
     Several matches side by side with prose in each (the posts of a live blog) make their
-    common parent the container.
+    common parent the container. A match is passed over when the densest part of the page lies
+    outside it and holds much more prose: templates reuse the names for teaser boxes.
     """
     for selector in _CONTAINER_SELECTORS:
         lengths: dict[int, int] = {}
@@ -257,13 +263,15 @@ def _known_container(body: LexborNode, tree: _Tree) -> LexborNode | None:
         parent = max(groups, key=lambda i: sum(groups[i]), default=-1)
         if parent >= 0 and len(groups[parent]) > 1:
             if sum(groups[parent]) >= max(_MIN_CONTAINER, 1.5 * lengths[best]):
-                return tree.nodes[parent]
-        if lengths[best] >= _MIN_CONTAINER:
-            return tree.nodes[best]
-    return None
+                best = parent
+        if tree.prose[best] >= _MIN_CONTAINER and (
+            tree.contains(best, dense) or tree.prose[best] >= _DOMINATED * tree.prose[dense]
+        ):
+            return best
+    return -1
 
 
-def _densest_container(tree: _Tree) -> LexborNode:
+def _densest_container(tree: _Tree) -> int:
     """The element where paragraphs cluster: most paragraph evidence, discounted for links."""
     best, best_score = 0, 0.0
     for i, evidence in enumerate(tree.child_score):
@@ -272,7 +280,7 @@ def _densest_container(tree: _Tree) -> LexborNode:
         score = tree.score(i) * (1 - tree.link_density(i))
         if score > best_score:
             best, best_score = i, score
-    return tree.nodes[best]
+    return best
 
 
 @lru_cache(maxsize=8192)
@@ -303,13 +311,12 @@ def _names_container(marker: str) -> bool:
     return False
 
 
-def _widen(container: LexborNode, tree: _Tree) -> LexborNode:
+def _widen(i: int, tree: _Tree) -> int:
     """Climb to the parent while what it adds is mostly prose.
 
     Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
     the best single box then holds only part of it.
     """
-    i = tree.index(container)
     while i > 0:
         up = tree.parent[i]
         if up < 0:
@@ -320,7 +327,7 @@ def _widen(container: LexborNode, tree: _Tree) -> LexborNode:
         if extra_chars and (extra_prose < _WIDEN * extra_chars or extra_links > 0.3 * extra_chars):
             break
         i = up
-    return tree.nodes[i]
+    return i
 
 
 def _drop_boilerplate(tree: _Tree) -> None:
