@@ -91,6 +91,7 @@ _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
+_AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
 
@@ -187,6 +188,14 @@ class _Tree:
                 grandchildren += self.child_score[j]
             j += self.size[j]
         return self.child_score[i] + grandchildren / 2
+
+    def prose_after(self, i: int) -> int:
+        """Prose in the siblings that follow element ``i``."""
+        total, j, end = 0, i + self.size[i], self.parent[i] + self.size[self.parent[i]]
+        while j < end:
+            total += self.prose[j]
+            j += self.size[j]
+        return total
 
     def contains(self, i: int, j: int) -> bool:
         return i <= j < i + self.size[i]
@@ -315,17 +324,20 @@ def _widen(i: int, tree: _Tree) -> int:
     """Climb to the parent while what it adds is mostly prose.
 
     Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
-    the best single box then holds only part of it.
+    the best single box then holds only part of it. A little prose after the box, though, is
+    a call to action or a note on the site, not more story.
     """
     while i > 0:
         up = tree.parent[i]
-        if up < 0:
-            break
         extra_chars = tree.chars[up] - tree.chars[i]
-        extra_prose = tree.prose[up] - tree.prose[i]
-        extra_links = tree.links[up] - tree.links[i]
-        if extra_chars and (extra_prose < _WIDEN * extra_chars or extra_links > 0.3 * extra_chars):
-            break
+        if extra_chars:
+            extra_prose = tree.prose[up] - tree.prose[i]
+            extra_links = tree.links[up] - tree.links[i]
+            if extra_prose < _WIDEN * extra_chars or extra_links > 0.3 * extra_chars:
+                break
+            after = tree.prose_after(i)
+            if 0 < after < _AFTERWORD * tree.prose[i]:
+                break
         i = up
     return i
 
