@@ -54,7 +54,7 @@ _BOILERPLATE_WORDS = frozenset(
 # Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment").
 _BOILERPLATE_INFIXES = (
     "sharing", "social", "sociable", "related", "newsletter", "advert", "sponsor", "cookie",
-    "consent", "comment", "metadata", "postmeta", "rating",
+    "consent", "comment", "metadata", "postmeta", "rating", "dsgvo",
 )  # fmt: skip
 # Words that also start container names (Blogger's "date-outer", WordPress's "tag-x"): they mark
 # boilerplate only at the end of a name ("entry-date", "post-meta").
@@ -67,7 +67,7 @@ _MODIFIERS = re.compile(r"--\S*|(?:^|\s)(?:has|with|no|without|is|show|hide)[-_]
 _WORD_SPLIT = re.compile(r"[-_\s]+")
 _BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
 # Never a wrapper of the story, however much prose they hold (a long comment thread).
-_CERTAIN_BOILERPLATE = re.compile("comment|disqus|respond|cookie|consent|newsletter|gdpr")
+_CERTAIN_BOILERPLATE = re.compile("comment|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo")
 _BOILERPLATE_LAST = re.compile(
     r"(?:^|[-_\s])(?:%s)(?:\s|$)|(?:^|\s)(?:%s)(?:\s|$)"
     % ("|".join(_BOILERPLATE_LAST_WORDS), "|".join(_BOILERPLATE_NAMES))
