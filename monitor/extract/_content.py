@@ -86,6 +86,7 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
+_ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
@@ -426,7 +427,8 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
 
     Left out: link lists (related stories, tag clouds), a lone date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
-    of links) or that ends the text ("Comments closed").
+    of links) or that ends the text ("Comments closed"). Short items of a list or a table are
+    content, not labels.
     """
     title_key = clean_space(title or "").lower()
     keep = [not _is_link_list(b) and not _is_dateline(b.text) for b in blocks]
@@ -435,7 +437,7 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
         if not keep[i] or len(block.text) >= _LABEL:
             continue
         if i + 1 < len(blocks):
-            keep[i] = keep[i + 1]
+            keep[i] = keep[i + 1] or block.tag in _ITEM_TAGS
         else:
             keep[i] = block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
         if block.tag == "h1" and clean_space(block.text).lower() == title_key:
