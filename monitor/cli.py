@@ -20,7 +20,7 @@ from rich.text import Text
 from monitor import __version__
 from monitor.config import Settings, load_config
 from monitor.errors import ConfigError, FetchError, MonitorError
-from monitor.store import Archive
+from monitor.store import Archive, iso
 
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
@@ -109,11 +109,13 @@ def run(obj: Context) -> None:
 
 @cli.command()
 @click.option("--source", "source_name", help="Check only the source with this name.")
+@click.option("--force", is_flag=True, help="Also check sources that are backing off after failures.")
 @click.pass_obj
-def once(obj: Context, source_name: str | None) -> None:
+def once(obj: Context, source_name: str | None, force: bool) -> None:
     """Check every source (or one) once, deliver the alerts it queued, and exit.
 
-    Exits 1 when every source checked failed.
+    A source backing off after failures (or a Retry-After) is skipped until its
+    next due time unless --force. Exits 1 when every source checked failed.
     """
     from monitor.alerts import deliver_pending
     from monitor.fetch import Fetcher
@@ -131,13 +133,13 @@ def once(obj: Context, source_name: str | None) -> None:
                     task = progress.add_task("checking sources", total=len(sources))
 
                     async def tick(source: Any) -> CheckReport:
-                        report = await pipeline.check(source)
+                        report = await pipeline.check(source, force=force)
                         progress.advance(task)
                         return report
 
                     reports = list(await asyncio.gather(*(tick(source) for source in sources)))
             else:
-                reports = await pipeline.check_all(sources)
+                reports = await pipeline.check_all(sources, force=force)
         await deliver_pending(archive, settings.email, utcnow())
         return reports
 
@@ -145,7 +147,12 @@ def once(obj: Context, source_name: str | None) -> None:
         reports = asyncio.run(cycle(archive))
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
-        status = f"[red]{report.error}[/red]" if report.error else ("not modified" if report.not_modified else "ok")
+        if report.error:
+            status = f"[red]{report.error}[/red]"
+        elif report.backing_off_until:
+            status = f"backing off until {iso(report.backing_off_until)}"
+        else:
+            status = "not modified" if report.not_modified else "ok"
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     Console(stderr=False).print(table)

@@ -7,6 +7,7 @@
      │    ├── RobotsDisallowedError  refused by robots.txt
      │    ├── ResponseTooLargeError  decoded body exceeded max_bytes
      │    ├── UnsupportedContentError content type we do not process
+     │    ├── RedirectError          a redirect loop, or too many hops
      │    └── HTTPStatusError(status, retry_after)
      └── DeliveryError               an alert could not be handed to SMTP
           ├── TransientDeliveryError  retry later (connection refused, 4xx)
@@ -49,6 +50,10 @@ class ResponseTooLargeError(FetchError):
 
 
 class UnsupportedContentError(FetchError):
+    pass
+
+
+class RedirectError(FetchError):
     pass
 
 

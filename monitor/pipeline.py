@@ -28,6 +28,9 @@ from monitor.store import Archive
 
 log = logging.getLogger(__name__)
 
+# A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
+MAX_ARTICLE_ATTEMPTS = 5
+
 # An extraction with fewer words is a consent wall or a "subscribe to read" stub, not an article.
 MIN_ARTICLE_WORDS = 40
 
@@ -62,6 +65,8 @@ class CheckReport:
     alerts: set[int] = field(default_factory=set)
     not_modified: bool = False
     error: str | None = None
+    backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
+    retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
 
 
 def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) -> Ingested:
@@ -111,6 +116,13 @@ def _story_for(archive: Archive, text_print: dedup.TextPrint) -> int:
     return 0 if found is None else candidates[found].story_id
 
 
+def _worth_retrying(error: FetchError) -> bool:
+    """Server trouble and time-outs pass; a refusal (robots, security, size, type, 4xx) does not."""
+    if isinstance(error, HTTPStatusError):
+        return error.status >= 500 or error.status in (408, 429)
+    return type(error) is FetchError
+
+
 def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> Article | None:
     """Extract an article from a fetched page, or None when the page holds no article."""
     extracted = extract(page.text, page.url)
@@ -155,10 +167,15 @@ class Pipeline:
         self.clock = clock
         archive.sync_sources(settings.sources)
 
-    async def check(self, source: SourceSettings) -> CheckReport:
+    async def check(self, source: SourceSettings, *, force: bool = False) -> CheckReport:
+        """Check one source; a source backing off after failures is left alone unless ``force``."""
         report = CheckReport(source.name)
         state = self.archive.source_state(source.name)
         started = self.clock()
+        if not force and state.failures and state.next_due and state.next_due > started:
+            report.backing_off_until = state.next_due
+            log.info("%s: backing off until %s", source.name, state.next_due)
+            return report
         interval = self.settings.interval_of(source)
         try:
             discovery = await discover(
@@ -176,17 +193,21 @@ class Pipeline:
         report.not_modified = discovery.not_modified
         links = list({link.url: link for link in discovery.links}.values())
         report.links = len(links)
-        known = self.archive.known_urls([link.url for link in links])
-        fresh = [link for link in links if link.url not in known]
+        urls = [link.url for link in links]
+        skip = self.archive.known_urls(urls) | self.archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS)
+        fresh = [link for link in links if link.url not in skip]
         results = await asyncio.gather(*(self._fetch_and_store(source, link, report) for link in fresh))
         report.stored = sum(results)
+        # With articles to retry, keep the previous validators so the next check re-reads the
+        # source and retries them instead of getting a 304 that would lose them for good.
+        retry = report.retry_later > 0
         self.archive.record_success(
             source.name,
             checked=started,
             next_due=started + timedelta(seconds=interval),
-            etag=discovery.etag,
-            last_modified=discovery.last_modified,
-            body_hash=discovery.body_hash,
+            etag=None if retry else discovery.etag,
+            last_modified=None if retry else discovery.last_modified,
+            body_hash=None if retry else discovery.body_hash,
             articles_found=report.stored,
         )
         log.info(
@@ -205,6 +226,9 @@ class Pipeline:
         except FetchError as exc:
             log.info("%s: skipped %s: %s", source.name, link.url, exc)
             report.skipped += 1
+            retry = _worth_retrying(exc)
+            report.retry_later += retry
+            self.archive.record_failed_url(link.url, source=source.name, error=str(exc), retry=retry, when=self.clock())
             return False
         if isinstance(page, NotModified):
             return False
@@ -214,6 +238,7 @@ class Pipeline:
         if article is None:
             log.info("%s: no article text in %s", source.name, page.url)
             report.skipped += 1
+            self.archive.record_failed_url(link.url, source=source.name, error="no article text", retry=False, when=now)
             return False
         result = ingest(self.archive, article, self.ruleset, now)
         if result.status != "new" and result.status != "copy":
@@ -223,5 +248,6 @@ class Pipeline:
             report.alerts.add(result.alert_id)
         return True
 
-    async def check_all(self, sources: list[SourceSettings] | None = None) -> list[CheckReport]:
-        return list(await asyncio.gather(*(self.check(source) for source in (sources or self.settings.sources))))
+    async def check_all(self, sources: list[SourceSettings] | None = None, *, force: bool = False) -> list[CheckReport]:
+        chosen = sources or self.settings.sources
+        return list(await asyncio.gather(*(self.check(source, force=force) for source in chosen)))

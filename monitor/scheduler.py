@@ -68,18 +68,12 @@ class Daemon:
             self._running.discard(task)
 
     # Jobs are coroutine functions (not lambdas) so APScheduler awaits them on the loop.
+    # Jobs are coroutine functions (not lambdas) so APScheduler awaits them on the loop.
     async def _check(self, pipeline: Pipeline, source: SourceSettings) -> None:
         with self._tracked():
-            await self._check_unless_backing_off(pipeline, source)
-
-    async def _check_unless_backing_off(self, pipeline: Pipeline, source: SourceSettings) -> None:
-        state = self.archive.source_state(source.name)
-        if state.next_due and state.next_due > utcnow() + timedelta(seconds=1):
-            log.debug("%s: backing off until %s", source.name, state.next_due)
-            return
-        report = await pipeline.check(source)
-        if report.alerts and self.settings.email and self.settings.email.mode == "instant":
-            await deliver_due(self.archive, self.settings.email, utcnow())
+            report = await pipeline.check(source)
+            if report.alerts and self.settings.email and self.settings.email.mode == "instant":
+                await deliver_due(self.archive, self.settings.email, utcnow())
 
     async def _deliver(self) -> None:
         """Retry what failed: instant alerts, and in digest mode digests that failed."""
@@ -93,6 +87,8 @@ class Daemon:
             await deliver_digest(self.archive, self.settings.email, utcnow())
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
+        if isinstance(event.exception, asyncio.CancelledError):
+            return  # a check cut short by a stop is not the source's failure
         log.error("job %s failed: %r", event.job_id, event.exception)
         if event.job_id.startswith("source:"):
             name = event.job_id.removeprefix("source:")
@@ -132,6 +128,7 @@ class Daemon:
                 self._deliver,
                 IntervalTrigger(seconds=ALERT_RETRY_SECONDS, timezone=UTC),
                 id="alerts:retry",
+                next_run_time=now,  # alerts left queued by a stop or a crash go out at once
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=ALERT_RETRY_SECONDS,

@@ -45,6 +45,7 @@ from monitor.errors import (
     BlockedURLError,
     FetchError,
     HTTPStatusError,
+    RedirectError,
     ResponseTooLargeError,
     RobotsDisallowedError,
     UnsupportedContentError,
@@ -237,8 +238,8 @@ class Fetcher:
                 return reply
             current = _without_fragment(urljoin(current, location.strip()))
             if current in seen:
-                raise FetchError(url, f"redirect loop at {current}")
-        raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+                raise RedirectError(url, f"redirect loop at {current}")
+        raise RedirectError(url, f"more than {MAX_REDIRECTS} redirects")
 
     def _check(self, url: str) -> None:
         try:

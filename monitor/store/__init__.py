@@ -170,6 +170,30 @@ class Archive:
             known.update(row[0] for row in self.db.execute(f"SELECT url FROM article_urls WHERE url IN ({marks})", chunk))
         return known
 
+    def given_up_urls(self, urls: Sequence[str], max_attempts: int) -> set[str]:
+        """Links refused for good, or retried ``max_attempts`` times already: not fetched again."""
+        given_up: set[str] = set()
+        for start in range(0, len(urls), 500):
+            chunk = list(urls[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            given_up.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT url FROM failed_urls WHERE url IN ({marks}) AND (retry = 0 OR attempts >= ?)",
+                    [*chunk, max_attempts],
+                )
+            )
+        return given_up
+
+    def record_failed_url(self, url: str, *, source: str, error: str, retry: bool, when: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO failed_urls (url, source, error, retry, attempts, first_failed, last_failed)"
+                " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (url) DO UPDATE SET error = excluded.error,"
+                " retry = excluded.retry, attempts = attempts + 1, last_failed = excluded.last_failed",
+                [url, source, error, int(retry), iso(when), iso(when)],
+            )
+
     def add_urls(self, article_id: int, urls: Iterable[str]) -> None:
         for url in urls:
             self.db.execute("INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)", [url, article_id])

@@ -181,7 +181,23 @@ def _add_digests(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX alerts_digest ON alerts(digest_id)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_core_tables, _create_views, _add_digests)
+def _add_failed_urls(db: sqlite_utils.Database) -> None:
+    """Article links that could not be stored, so a refusal is not fetched again every check."""
+    db.execute(
+        """
+        CREATE TABLE failed_urls (
+            url TEXT PRIMARY KEY,         -- canonical
+            source TEXT NOT NULL,
+            error TEXT NOT NULL,
+            retry INTEGER NOT NULL,       -- 1 = worth retrying (5xx, 429, time-out), 0 = refused for good
+            attempts INTEGER NOT NULL,
+            first_failed TEXT NOT NULL,
+            last_failed TEXT NOT NULL
+        ) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_create_core_tables, _create_views, _add_digests, _add_failed_urls)
 
 
 def migrate(db: sqlite_utils.Database) -> int:
