@@ -85,6 +85,7 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -128,6 +129,7 @@ class _Tree:
         self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
+        self.inline_chars = [0] * count  # characters of an inline element (its block counts them)
         self.prose = [0] * count  # characters of prose paragraphs inside
         self.own_score = [0.0] * count  # evidence of this block's own paragraph
         self.child_score = [0.0] * count  # evidence of the paragraphs among its children
@@ -166,6 +168,7 @@ class _Tree:
                         if i:
                             self.child_score[up] += self.own_score[i]
             elif own:
+                self.inline_chars[i] = own
                 inline[up] += own
                 inline_links[up] += own_links
                 commas[up] += commas[i]
@@ -355,7 +358,7 @@ def _drop_boilerplate(tree: _Tree) -> None:
     removed_until = 0  # candidates come in document order: skip those inside a removed subtree
     for node in tree.nodes[0].css(_CANDIDATES):
         i = tree.index(node)
-        if i <= removed_until:
+        if i <= removed_until or not (tree.chars[i] or tree.inline_chars[i]):  # no text, no harm
             continue
         tag = tree.tags[i]
         attrs = node.attributes
@@ -378,7 +381,11 @@ def _read_blocks(container: LexborNode) -> list[_Block]:
 
     def flush() -> None:
         nonlocal link_chars
-        text = "\n".join(clean_space(line) for line in "".join(parts).split("\n")).strip()
+        text = "".join(parts)
+        if _LINE_BREAK in text:
+            text = "\n".join(clean_space(line) for line in text.split(_LINE_BREAK)).strip()
+        else:
+            text = clean_space(text)
         if text:
             blocks.append(_Block(block_tags[-1], text, link_chars))
         parts.clear()
@@ -387,27 +394,26 @@ def _read_blocks(container: LexborNode) -> list[_Block]:
     while stack:
         item = stack.pop()
         if isinstance(item, str):  # closing marker: "/tag"
-            tag = item[1:]
-            if tag == "a":
+            if item == "/a":
                 link_depth -= 1
             else:
-                flush()
+                if parts:
+                    flush()
                 block_tags.pop()
             continue
-        if item.is_text_node:
+        tag = item.tag or ""
+        if tag == "-text":
             text = item.text_content or ""
             parts.append(text)
             if link_depth:
                 link_chars += len(text.strip())
             continue
-        if not item.is_element_node:
-            continue
-        tag = item.tag or ""
         if tag == "br":
-            parts.append("\n")
+            parts.append(_LINE_BREAK)
             continue
         if tag in _BLOCK_TAGS:
-            flush()
+            if parts:
+                flush()
             block_tags.append(tag)
             stack.append("/" + tag)
         elif tag == "a":
@@ -415,6 +421,8 @@ def _read_blocks(container: LexborNode) -> list[_Block]:
             stack.append("/a")
         elif tag in _CELL_TAGS:
             parts.append(" ")
+        elif tag.startswith("-"):  # comment or other non-element node
+            continue
         children = list(item.iter(include_text=True))
         children.reverse()
         stack.extend(children)
