@@ -73,8 +73,18 @@ class Metadata:
     canonical_url: str | None = None
     language: str | None = None
     article_body: str = ""  # JSON-LD articleBody, a fallback for the DOM text
-    site_name: str | None = None
-    headline_candidates: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Signals:
+    """The elements metadata is read from, gathered in one query over the page."""
+
+    meta: dict[str, str] = field(default_factory=dict)  # name/property/itemprop -> content
+    json_ld: list[str] = field(default_factory=list)
+    canonical: str | None = None
+    title: str = ""
+    h1: str = ""
+    times: list[str] = field(default_factory=list)  # <time datetime> values
 
 
 def clean_space(text: str) -> str:
@@ -84,52 +94,61 @@ def clean_space(text: str) -> str:
 
 def read_metadata(tree: LexborHTMLParser, url: str | None) -> Metadata:
     """Gather every metadata field from the parsed page."""
-    meta = _meta_values(tree)
-    ld = _json_ld_article(tree)
+    signals = _gather(tree)
+    meta = signals.meta
+    ld = _json_ld_article(signals.json_ld)
     site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher"))
-    h1 = tree.css_first("h1")
-    h1_text = clean_space(h1.text()) if h1 is not None else ""
-    title_tag = tree.css_first("title")
-    title_text = clean_space(title_tag.text()) if title_tag is not None else ""
     candidates = [
         meta.get("og:title", ""),
         _ld_text(ld.get("headline")),
         meta.get("twitter:title", ""),
-        h1_text,
-        _trim_site_name(title_text, site_name),
+        signals.h1,
+        signals.title,
     ]
     title = next((_trim_site_name(c, site_name) for c in candidates if c), None)
     return Metadata(
         title=title,
         byline=_byline(tree, meta, ld),
-        published=_published(tree, meta, ld, url),
-        canonical_url=_canonical(tree, meta, url),
+        published=_published(signals, ld, url),
+        canonical_url=_canonical(signals, url),
         language=_language(tree, meta, ld),
         article_body=_ld_text(ld.get("articleBody")),
-        site_name=site_name,
-        headline_candidates=[clean_space(c) for c in candidates if c],
     )
 
 
-def _meta_values(tree: LexborHTMLParser) -> dict[str, str]:
-    """Map each ``<meta>`` name/property/itemprop (lower case) to its first non-empty content."""
-    values: dict[str, str] = {}
-    for node in tree.css("meta[content]"):
-        attrs = node.attributes
-        content = clean_space(attrs.get("content") or "")
-        if not content:
-            continue
-        for key in ("property", "name", "itemprop", "http-equiv"):
-            name = attrs.get(key)
-            if name:
-                values.setdefault(name.strip().lower(), content)
-    return values
+_SIGNALS = (
+    'meta[content], script[type="application/ld+json"], link[rel="canonical"][href], title, h1,'
+    " time[datetime]"
+)
 
 
-def _json_ld_objects(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
+def _gather(tree: LexborHTMLParser) -> _Signals:
+    """One CSS query for every metadata element: each query walks the whole page."""
+    signals = _Signals()
+    for node in tree.css(_SIGNALS):
+        tag, attrs = node.tag, node.attributes
+        if tag == "meta":
+            content = clean_space(attrs.get("content") or "")
+            for key in ("property", "name", "itemprop", "http-equiv") if content else ():
+                name = attrs.get(key)
+                if name:
+                    signals.meta.setdefault(name.strip().lower(), content)
+        elif tag == "script":
+            signals.json_ld.append(node.text(deep=True))
+        elif tag == "link":
+            signals.canonical = signals.canonical or attrs.get("href")
+        elif tag == "title":
+            signals.title = signals.title or clean_space(node.text())
+        elif tag == "h1":
+            signals.h1 = signals.h1 or clean_space(node.text())
+        else:
+            signals.times.append(attrs.get("datetime") or "")
+    return signals
+
+
+def _json_ld_objects(blocks: list[str]) -> Iterator[dict[str, Any]]:
     """Yield every JSON-LD object on the page, flattening lists and ``@graph``."""
-    for script in tree.css('script[type="application/ld+json"]'):
-        raw = script.text(deep=True)
+    for raw in blocks:
         try:
             data = json.loads(raw, strict=False)
         except ValueError:
@@ -153,13 +172,13 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {k.lower() for k in kinds if isinstance(k, str)}
 
 
-def _json_ld_article(tree: LexborHTMLParser) -> dict[str, Any]:
+def _json_ld_article(blocks: list[str]) -> dict[str, Any]:
     """The page's main JSON-LD article object (an empty dict when there is none).
 
     A specific article type wins over a generic ``WebPage`` because pages often carry both.
     """
     best: dict[str, Any] = {}
-    for obj in _json_ld_objects(tree):
+    for obj in _json_ld_objects(blocks):
         kinds = _types(obj) & _ARTICLE_TYPES
         if not kinds:
             continue
@@ -221,14 +240,11 @@ def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) ->
     return None
 
 
-def _published(
-    tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any], url: str | None
-) -> datetime | None:
+def _published(signals: _Signals, ld: dict[str, Any], url: str | None) -> datetime | None:
     """The publication time, from structured data first, then ``<time>``, then the URL."""
     candidates = [_ld_text(ld.get("datePublished")), _ld_text(ld.get("dateCreated"))]
-    candidates += [meta.get(key, "") for key in _DATE_META]
-    for node in tree.css("time[datetime]"):
-        candidates.append(node.attributes.get("datetime") or "")
+    candidates += [signals.meta.get(key, "") for key in _DATE_META]
+    candidates += signals.times
     for value in candidates:
         parsed = parse_date(value)
         if parsed is not None:
@@ -270,10 +286,9 @@ def _date_from_url(url: str | None) -> datetime | None:
         return None
 
 
-def _canonical(tree: LexborHTMLParser, meta: dict[str, str], url: str | None) -> str | None:
+def _canonical(signals: _Signals, url: str | None) -> str | None:
     """``<link rel=canonical>`` (or ``og:url``) made absolute; only http(s) URLs count."""
-    node = tree.css_first('link[rel="canonical"][href]')
-    for href in (node.attributes.get("href") if node is not None else None, meta.get("og:url")):
+    for href in (signals.canonical, signals.meta.get("og:url")):
         if not href:
             continue
         absolute = urljoin(url or "", href.strip())
