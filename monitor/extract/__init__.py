@@ -53,9 +53,9 @@ def _too_deep(html: str | bytes) -> bool:
     Only pages with that many tags at all are scanned, and only elements that never close
     implicitly are counted.
     """
-    if html.count(b"<" if isinstance(html, bytes) else "<") < _MAX_DEPTH:
-        return False
     text = html.decode("latin-1") if isinstance(html, bytes) else html
+    if text.count("<") < _MAX_DEPTH:
+        return False
     depth = deepest = 0
     for match in _NESTING_TAG.finditer(text):
         if match.group(1):
