@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.extract._boilerplate import is_boilerplate, is_certain_boilerplate, names_container
 from monitor.extract._metadata import clean_space
 
 # Never prose: removed wholesale before anything is measured.
@@ -37,43 +37,6 @@ _CONTAINER_SELECTORS = (
     '[role="main"], main, #content, .content, #main',
 )
 
-# Words of class and id names (split on "-" and "_") that mark boilerplate.
-_BOILERPLATE_WORDS = frozenset(
-    {
-        "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "skip", "toolbar",
-        "masthead", "share", "shares", "sharebar", "sharethis", "social", "socials", "related",
-        "recommended", "recirc", "popular", "trending", "outbrain", "taboola", "newsletter",
-        "subscribe", "subscription", "signup", "promo", "ad", "ads", "adv", "advert", "advertising",
-        "advertisement", "sponsored", "cookie", "cookies", "consent", "gdpr", "banner", "popup",
-        "modal", "comment", "comments", "commentlist", "disqus", "respond", "footer", "sidebar",
-        "widgets", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
-        "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
-        "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
-    }
-)  # fmt: skip
-# Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment").
-_BOILERPLATE_INFIXES = (
-    "sharing", "social", "sociable", "related", "newsletter", "advert", "sponsor", "cookie",
-    "consent", "comment", "metadata", "postmeta", "rating", "dsgvo",
-)  # fmt: skip
-# Words that also start container names (Blogger's "date-outer", WordPress's "tag-x"): they mark
-# boilerplate only at the end of a name ("entry-date", "post-meta").
-_BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
-# Whole names only: page builders call every content box "elementor-widget".
-_BOILERPLATE_NAMES = ("widget", "widget-area")
-_NAME_SPLIT = re.compile(r"[-_]+")
-# Names that describe a state rather than a part: BEM modifiers ("Section--Ads"), "has-sidebar".
-_MODIFIERS = re.compile(r"--\S*|(?:^|\s)(?:has|with|no|without|is|show|hide)[-_]\S*")
-_WORD_SPLIT = re.compile(r"[-_\s]+")
-_BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
-# Never a wrapper of the story, however much prose they hold (a long comment thread).
-_CERTAIN_BOILERPLATE = re.compile("comment|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo")
-_BOILERPLATE_LAST = re.compile(
-    r"(?:^|[-_\s])(?:%s)(?:\s|$)|(?:^|\s)(?:%s)(?:\s|$)"
-    % ("|".join(_BOILERPLATE_LAST_WORDS), "|".join(_BOILERPLATE_NAMES))
-)
-# Marks a story container; such a node is only dropped when it is small.
-_CONTAINER_WORDS = frozenset({"article", "content", "entry", "story", "post", "main", "text", "body"})
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 
 _BLOCK_TAGS = frozenset(
@@ -96,8 +59,6 @@ _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
-
-
 
 
 @dataclass
@@ -296,34 +257,6 @@ def _densest_container(tree: _Tree) -> int:
     return best
 
 
-@lru_cache(maxsize=8192)
-def _is_boilerplate(marker: str) -> bool:
-    """Whether class and id names mark boilerplate (cached: templates repeat their names)."""
-    marker = _MODIFIERS.sub(" ", marker.lower())
-    infix = _BOILERPLATE_INFIX.search(marker)
-    if infix is not None and "commentar" not in marker:
-        return True
-    if _BOILERPLATE_LAST.search(marker):
-        return True
-    return not _BOILERPLATE_WORDS.isdisjoint(_WORD_SPLIT.split(marker))
-
-
-@lru_cache(maxsize=8192)
-def _is_certain_boilerplate(marker: str) -> bool:
-    marker = marker.lower()
-    return _CERTAIN_BOILERPLATE.search(marker) is not None and "commentar" not in marker
-
-
-@lru_cache(maxsize=8192)
-def _names_container(marker: str) -> bool:
-    """Whether a class or id name reads like a story container ("entry-content", not "entry-meta")."""
-    for name in marker.lower().split():
-        words = _NAME_SPLIT.split(name)
-        if words[-1] not in _BOILERPLATE_WORDS and not _CONTAINER_WORDS.isdisjoint(words):
-            return True
-    return False
-
-
 def _widen(i: int, tree: _Tree) -> int:
     """Climb to the parent while what it adds is mostly prose.
 
@@ -363,9 +296,9 @@ def _drop_boilerplate(tree: _Tree) -> None:
         tag = tree.tags[i]
         attrs = node.attributes
         marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and _is_boilerplate(marker)):
-            if tree.chars[i] / total_text < (0.25 if _names_container(marker) else 0.6):
-                if tree.prose[i] < 0.3 * total_prose or _is_certain_boilerplate(marker):
+        if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and is_boilerplate(marker)):
+            if tree.chars[i] / total_text < (0.25 if names_container(marker) else 0.6):
+                if tree.prose[i] < 0.3 * total_prose or is_certain_boilerplate(marker):
                     removed_until = i + tree.size[i] - 1
                     tree.remove(i)
 

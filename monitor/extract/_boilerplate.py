@@ -1,0 +1,75 @@
+"""Class and id names that mark boilerplate: the vocabulary and how names are read.
+
+Templates name their parts after what they are ("share-bar", "related-posts", "comment-list");
+reading those names is the cheapest strong signal an extractor has. Names are matched by word
+(split on "-" and "_"), since substrings mislead ("ad" in "header", "nav" in "canvas").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Words of class and id names (split on "-" and "_") that mark boilerplate.
+_BOILERPLATE_WORDS = frozenset(
+    {
+        "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "skip", "toolbar",
+        "masthead", "share", "shares", "sharebar", "sharethis", "social", "socials", "related",
+        "recommended", "recirc", "popular", "trending", "outbrain", "taboola", "newsletter",
+        "subscribe", "subscription", "signup", "promo", "ad", "ads", "adv", "advert", "advertising",
+        "advertisement", "sponsored", "cookie", "cookies", "consent", "gdpr", "banner", "popup",
+        "modal", "comment", "comments", "commentlist", "disqus", "respond", "footer", "sidebar",
+        "widgets", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
+        "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
+        "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
+    }
+)  # fmt: skip
+# Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment"; but
+# "commentary" is an opinion column). Regular expressions.
+_BOILERPLATE_INFIXES = (
+    "sharing", "social", "sociable", "related", "newsletter", "advert", "sponsor", "cookie",
+    "consent", "comment(?!ar)", "metadata", "postmeta", "rating", "dsgvo",
+)  # fmt: skip
+# Words that also start container names (Blogger's "date-outer", WordPress's "tag-x"): they mark
+# boilerplate only at the end of a name ("entry-date", "post-meta").
+_BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
+# Whole names only: page builders call every content box "elementor-widget".
+_BOILERPLATE_NAMES = ("widget", "widget-area")
+_NAME_SPLIT = re.compile(r"[-_]+")
+# Names that describe a state rather than a part: BEM modifiers ("Section--Ads"), "has-sidebar".
+_MODIFIERS = re.compile(r"--\S*|(?:^|\s)(?:has|with|no|without|is|show|hide)[-_]\S*")
+_WORD_SPLIT = re.compile(r"[-_\s]+")
+_BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
+# Never a wrapper of the story, however much prose they hold (a long comment thread).
+_CERTAIN_BOILERPLATE = re.compile("comment(?!ar)|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo")
+_BOILERPLATE_LAST = re.compile(
+    r"(?:^|[-_\s])(?:%s)(?:\s|$)|(?:^|\s)(?:%s)(?:\s|$)"
+    % ("|".join(_BOILERPLATE_LAST_WORDS), "|".join(_BOILERPLATE_NAMES))
+)
+# Marks a story container; such a node is only dropped when it is small.
+_CONTAINER_WORDS = frozenset({"article", "content", "entry", "story", "post", "main", "text", "body"})
+
+
+@lru_cache(maxsize=8192)
+def is_boilerplate(marker: str) -> bool:
+    """Whether class and id names mark boilerplate (cached: templates repeat their names)."""
+    marker = _MODIFIERS.sub(" ", marker.lower())
+    if _BOILERPLATE_INFIX.search(marker) or _BOILERPLATE_LAST.search(marker):
+        return True
+    return not _BOILERPLATE_WORDS.isdisjoint(_WORD_SPLIT.split(marker))
+
+
+@lru_cache(maxsize=8192)
+def is_certain_boilerplate(marker: str) -> bool:
+    """Whether names mark a part that never wraps the story, however much prose it holds."""
+    return _CERTAIN_BOILERPLATE.search(marker.lower()) is not None
+
+
+@lru_cache(maxsize=8192)
+def names_container(marker: str) -> bool:
+    """Whether a name reads like a story container ("entry-content", not "entry-meta")."""
+    for name in marker.lower().split():
+        words = _NAME_SPLIT.split(name)
+        if words[-1] not in _BOILERPLATE_WORDS and not _CONTAINER_WORDS.isdisjoint(words):
+            return True
+    return False
