@@ -8,16 +8,19 @@ rule noisier or blinder fails here first.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitor.config import RuleSettings, load_config
 from monitor.errors import ConfigError
 from monitor.models import Match
-from monitor.rules import Ruleset, compile_rules, highlight_spans
+from monitor.rules import _ABBREVIATIONS, Ruleset, _fold, _paragraphs, _phrase, _scoped, compile_rules, highlight_spans
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = Path(__file__).parent / "data" / "rules_labelled.toml"
@@ -195,3 +198,116 @@ def test_highlight_spans() -> None:
 def test_article_without_literals_is_dismissed_quickly(shipped: Ruleset) -> None:
     assert shipped.match("Weather: sunny in Moscow, rain in Washington.") == []
     assert shipped.match("") == []
+
+
+# ---------------------------------------------------------------- the fast engine against the plain one
+
+# The plain way to run a rule: its regex over each whole paragraph, its exclude and context
+# regexes over each whole scope, sentences split by a one-regex splitter. The engine skips text
+# that cannot match (literal prefilter, gates, anchors at literal heads); it must find the same.
+_PLAIN_SENTENCE_END = re.compile(r"""(\S*?)([.!?\u2026]+)["')\]]*\s+(?=["'(\[]?[A-Z\u00c0-\u00deА-Я0-9])""")
+
+
+def _plain_sentences(folded: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    for m in _PLAIN_SENTENCE_END.finditer(folded, start, end):
+        word = m.group(1)
+        if m.group(2) != "." or not (word.lower() in _ABBREVIATIONS or len(word) == 1 or "." in word):
+            spans.append((start, m.end(2)))
+            start = m.end()
+    return [*spans, (start, end)]
+
+
+def _plain_match(rules: list[RuleSettings], text: str) -> list[Match]:
+    folded = _fold(text)
+    paragraphs = _paragraphs(folded)
+    matches = []
+    for rule in rules:
+        labels = [*rule.terms, *[""] * len(rule.patterns)]
+        alternatives = [_phrase(term) for term in rule.terms] + [_scoped(pattern) for pattern in rule.patterns]
+        find = re.compile("|".join(f"(?P<_t{i}>{a})" for i, a in enumerate(alternatives)), re.IGNORECASE)
+        context, exclude = (
+            re.compile("|".join(map(_phrase, phrases)), re.IGNORECASE) if phrases else None
+            for phrases in (rule.context, rule.exclude)
+        )
+
+        def accepts(start: int, end: int, hits: list[tuple[int, int, str, bool]]) -> bool:
+            if exclude is not None and exclude.search(folded, start, end):
+                return False
+            terms = [(s, e) for s, e, _, term in hits if term]
+            return context is None or any(
+                all(c.end() <= s or e <= c.start() for s, e in terms) for c in context.finditer(folded, start, end)
+            )
+
+        found = [
+            [
+                (m.start(), m.end(), labels[int(m.lastgroup[2:])] or " ".join(text[m.start():m.end()].split()),
+                 bool(labels[int(m.lastgroup[2:])]))
+                for m in find.finditer(folded, start, end) if m.end() > m.start()
+            ]
+            for start, end in paragraphs
+        ]
+        if rule.scope == "article" and not accepts(0, len(folded), [hit for hits in found for hit in hits]):
+            continue
+        passages: dict[str, tuple[str, ...]] = {}
+        for (start, end), hits in zip(paragraphs, found):
+            if not hits or (rule.scope == "paragraph" and not accepts(start, end, hits)):
+                continue
+            units = [
+                (s, e, [hit for hit in hits if s <= hit[0] and (hit[0] < e or (s, e) == (start, end))])
+                for s, e in _plain_sentences(folded, start, end)
+            ]
+            units = [unit for unit in units if unit[2]]
+            if rule.scope != "sentence":
+                units = [(units[0][0], units[-1][1], hits)]
+            for s, e, unit_hits in units:
+                if rule.scope != "sentence" or accepts(s, e, unit_hits):
+                    passage = " ".join(text[s:e].split())
+                    terms = passages.get(passage, ()) + tuple(hit[2] for hit in unit_hits)
+                    passages[passage] = tuple(dict.fromkeys(terms))
+        matches += [Match(rule.name, passage, terms) for passage, terms in passages.items()]
+    return matches
+
+
+_SHIPPED = load_config(ROOT / "config.toml").rules
+_SMALL_RULES = [
+    RuleSettings(name="sentence", scope="sentence", terms=["ambassador", "US"], patterns=[r"swap\w*\s+\w+"],
+                 context=["Moscow", "Russia"], exclude=["goodwill ambassador"]),
+    RuleSettings(name="article", scope="article", terms=["prisoner swap", "посол"], context=["Washington"],
+                 exclude=["Iran"]),
+    RuleSettings(name="no literal", patterns=[r"\b[A-Z]\w+ (?:and|or) [A-Z]\w+", r"(?i:r)ussia\w*"],
+                 context=["deal"]),
+]
+# Words of the rules, in several casings, and the prose and punctuation around them, including
+# characters that folding rewrites and those that re.IGNORECASE equates with a letter of a
+# different lowercase ("ſ" with "s", "ı" with "i", the Kelvin sign with "k", "ᲀ" with "в").
+_VOCABULARY = sorted(
+    {
+        form
+        for word in """Russia Russia's Russian Moscow Kremlin U.S. US USA America American Americans United
+            States Washington White House State Department ambassador ambassadors envoy embassy Embassy in to
+            the of and a new former staff diplomats expelled visas exchange exchanged exchanges swap swapped
+            trade traded deal prisoners prisoner detainees freed released jailed citizens journalist Whelan
+            Gershkovich Griner Bout about Reed Petrov Iran POW war Ukraine Kyiv Putin Lavrov Trump Sullivan
+            Tracy Lynne Antonov Darchiev goodwill currency land посол послом посла России США Москве обмен
+            обмена заключёнными заключенными освобождён Гершкович Mr. J. Jan. said on Friday agreed return
+            recalled summoned""".split()
+        for form in (word, word.lower(), word.upper())
+    }
+    | {".", ",", "?", "!", "...", "\n", "\n\n", "-", "\u2013", "\u2019s", "\u2019", "\u201c", "\u201d", "(", ")",
+       "\u00a0", "ſwap", "Rusſia", "Sullıvan", "Kremlın", "\u212aremlin", "SULL\u0130VAN", "поᲀол", "2025"}
+)
+_TEXTS = st.lists(
+    st.tuples(st.sampled_from(_VOCABULARY), st.sampled_from([" ", " ", " ", "", "\n"])), max_size=60
+).map(lambda pairs: "".join(word + gap for word, gap in pairs))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=st.sampled_from([_SHIPPED, _SMALL_RULES]), text=_TEXTS)
+def test_engine_matches_the_plain_way(rules: list[RuleSettings], text: str) -> None:
+    assert compile_rules(rules).match(text) == _plain_match(rules, text)
+
+
+@pytest.mark.parametrize("passage", [passage["text"] for passage in _labelled()], ids=lambda text: text[:40])
+def test_labelled_passages_match_the_plain_way(shipped: Ruleset, passage: str) -> None:
+    assert shipped.match(passage) == _plain_match(_SHIPPED, passage)
