@@ -237,14 +237,17 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None) -> N
     since_utc = since.replace(tzinfo=UTC) if since else None
     console = Console()
     counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in chosen}
-    seen: dict[str, set[str]] = {rule.name: set() for rule in chosen}
+    # Earlier passages by (rule, lookup key), judged as ingest judges them (dedup.seen_before).
+    earlier: dict[tuple[str, str], list[str]] = {}
     with obj.archive() as archive:
         articles = list(archive.articles(since=since_utc))
     for article_id, title, text in articles:
         for match in ruleset.match(f"{title}\n\n{text}"):
-            key = dedup.passage_keys(match.passage)[0]
-            new = key not in seen[match.rule]
-            seen[match.rule].add(key)
+            keys = dedup.passage_keys(match.passage)
+            candidates = {p for key in keys for p in earlier.get((match.rule, key), ())}
+            new = not dedup.seen_before(match.passage, candidates)
+            for key in keys:
+                earlier.setdefault((match.rule, key), []).append(match.passage)
             counts[match.rule][0] += 1
             counts[match.rule][1] += new
             line = Text(f"[{match.rule}] {'NEW ' if new else 'seen'} #{article_id} {title}\n  ", style="bold")
