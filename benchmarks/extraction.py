@@ -122,7 +122,7 @@ def run(name: str, version: str, extractor: Extractor, pages: list[Page]) -> Res
         texts.append(text)
     precision, recall, f1 = score(pages, texts)
     ordered = sorted(times)
-    slowest = max(zip(times, (p.url for p in pages)))
+    slowest = max(zip(times, (p.url for p in pages), strict=False))
     return Result(
         name=name,
         version=version,
@@ -236,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {name}: {error}", file=sys.stderr)
             continue
         result = run(name, _version(distribution), extractor, pages)
+        slowest_ms, slowest_url = result.slowest
         print(
-            f"{name}: F1 {result.f1:.3f}, slowest page {result.slowest[0]:.1f} ms ({result.slowest[1]})",
+            f"{name}: F1 {result.f1:.3f}, slowest {slowest_ms:.1f} ms {slowest_url}",
             file=sys.stderr,
         )
         results.append(result)

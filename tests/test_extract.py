@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -61,12 +61,12 @@ def test_bytes_are_decoded_with_the_declared_charset() -> None:
 def test_published_is_timezone_aware_even_when_the_page_omits_the_zone() -> None:
     html = '<meta property="article:published_time" content="2024-05-02T10:00:00"><p>x</p>'
     published = extract(html).published
-    assert published == datetime(2024, 5, 2, 10, tzinfo=timezone.utc)
+    assert published == datetime(2024, 5, 2, 10, tzinfo=UTC)
 
 
 def test_published_falls_back_to_the_date_in_the_url() -> None:
     result = extract("<p>No date here.</p>", "https://example.org/news/2023/11/07/story-slug")
-    assert result.published == datetime(2023, 11, 7, tzinfo=timezone.utc)
+    assert result.published == datetime(2023, 11, 7, tzinfo=UTC)
 
 
 def test_title_tag_loses_the_site_name() -> None:
@@ -100,7 +100,7 @@ def test_json_ld_article_body_is_used_when_the_markup_has_no_text() -> None:
         "<html><body><p>truncated in the middle of a tag <a hr",
         "<p>" + "\ud800 lone surrogate" + "</p>",
         '<script type="application/ld+json">{"@type": "NewsArticle", "author": [null, 3, {}]',
-        '<script type="application/ld+json">{"@type": ["NewsArticle"], "datePublished": 7}</script>',
+        '<script type="application/ld+json">{"@type": ["NewsArticle"], "datePublished": 7}',
         '<meta property="article:published_time" content="2024-13-45T99:99">',
         "<div>" * 10_000 + "deep text" + "</div>" * 10_000,
         "<div>" * 100_000 + "parsing this would take minutes",
@@ -129,24 +129,34 @@ def test_hostile_input_never_raises(html: str | bytes) -> None:
 
 
 def test_deep_nesting_keeps_its_text() -> None:
-    html = "<div>" * 10_000 + "A sentence buried ten thousand levels deep in the page." + "</div>" * 10_000
+    html = (
+        "<div>" * 10_000
+        + "A sentence buried ten thousand levels deep in the page."
+        + "</div>" * 10_000
+    )
     assert "A sentence buried ten thousand levels deep" in extract(html).text
 
 
-_TAGS = st.sampled_from(["p", "div", "article", "a", "span", "h1", "li", "ul", "script", "table", "td"])
+_TAGS = st.sampled_from(
+    ["p", "div", "article", "a", "span", "h1", "li", "ul", "script", "table", "td"]
+)
 _MARKUP = st.lists(
     st.one_of(
         st.text(max_size=40),
         _TAGS.map(lambda t: f"<{t}>"),
         _TAGS.map(lambda t: f"</{t}>"),
-        st.sampled_from(['<meta property="og:title" content="', '<time datetime="', '">', "<!--", "&amp;"]),
+        st.sampled_from(
+            ['<meta property="og:title" content="', '<time datetime="', '">', "<!--", "&amp;"]
+        ),
     ),
     max_size=60,
 ).map("".join)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(html=st.one_of(_MARKUP, st.binary(max_size=300)), url=st.one_of(st.none(), st.text(max_size=30)))
+@given(
+    html=st.one_of(_MARKUP, st.binary(max_size=300)), url=st.one_of(st.none(), st.text(max_size=30))
+)
 def test_fuzz_extract_never_raises(html: str | bytes, url: str | None) -> None:
     result = extract(html, url)
     assert isinstance(result, Extracted)

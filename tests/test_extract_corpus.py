@@ -27,7 +27,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def _benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("extraction_benchmark", ROOT / "benchmarks" / "extraction.py")
+    spec = importlib.util.spec_from_file_location(
+        "extraction_benchmark", ROOT / "benchmarks" / "extraction.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while being built
@@ -45,6 +47,9 @@ def test_corpus_f1_stays_above_the_floor(caplog: pytest.LogCaptureFixture) -> No
             texts.append(extract(page.html, page.url).text)
             slowest = max(slowest, (time.perf_counter() - start, page.url))
     precision, recall, f1 = bench.score(pages, texts)
-    print(f"P {precision:.3f} R {recall:.3f} F1 {f1:.3f}; slowest {slowest[0] * 1000:.0f} ms {slowest[1]}")
+    seconds, url = slowest
+    print(
+        f"P {precision:.3f} R {recall:.3f} F1 {f1:.3f}; slowest page {seconds * 1000:.0f} ms {url}"
+    )
     assert not caplog.records, "extraction fell back to its catch-all on a corpus page"
     assert f1 >= F1_FLOOR

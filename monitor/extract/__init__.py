@@ -70,7 +70,9 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     if not html:
         return Extracted()
     if _too_deep(html):
-        logger.warning("skipping %s: elements nested deeper than %d", url or "<document>", _MAX_DEPTH)
+        logger.warning(
+            "skipping %s: elements nested deeper than %d", url or "<document>", _MAX_DEPTH
+        )
         return Extracted()
     tree = _parse(html)
     meta = read_metadata(tree, url)

@@ -41,13 +41,16 @@ _MODIFIERS = re.compile(r"--\S*|(?:^|\s)(?:has|with|no|without|is|show|hide)[-_]
 _WORD_SPLIT = re.compile(r"[-_\s]+")
 _BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
 # Never a wrapper of the story, however much prose they hold (a long comment thread).
-_CERTAIN_BOILERPLATE = re.compile("comment(?!ar)|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo")
-_BOILERPLATE_LAST = re.compile(
-    r"(?:^|[-_\s])(?:%s)(?:\s|$)|(?:^|\s)(?:%s)(?:\s|$)"
-    % ("|".join(_BOILERPLATE_LAST_WORDS), "|".join(_BOILERPLATE_NAMES))
+_CERTAIN_BOILERPLATE = re.compile(
+    "comment(?!ar)|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo"
 )
+_LAST = "|".join(_BOILERPLATE_LAST_WORDS)
+_NAMES = "|".join(_BOILERPLATE_NAMES)
+_BOILERPLATE_LAST = re.compile(rf"(?:^|[-_\s])(?:{_LAST})(?:\s|$)|(?:^|\s)(?:{_NAMES})(?:\s|$)")
 # Marks a story container; such a node is only dropped when it is small.
-_CONTAINER_WORDS = frozenset({"article", "content", "entry", "story", "post", "main", "text", "body"})
+_CONTAINER_WORDS = frozenset(
+    {"article", "content", "entry", "story", "post", "main", "text", "body"}
+)
 
 
 @lru_cache(maxsize=8192)

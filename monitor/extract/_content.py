@@ -82,7 +82,9 @@ class _Tree:
     def __init__(self, root: LexborNode) -> None:
         self.nodes = nodes = list(root.traverse(include_text=True, skip_empty=True))
         count = len(nodes)
-        self.position = position = dict(zip([node.mem_id for node in nodes], range(count)))
+        self.position = position = dict(
+            zip([node.mem_id for node in nodes], range(count), strict=False)
+        )
         self.tags = [node.tag or "" for node in nodes]
         ups = [node.parent for node in nodes]
         ups[0] = None  # the root's parent is outside the tree
@@ -235,9 +237,9 @@ def _known_container(body: LexborNode, tree: _Tree, dense: int) -> int:
             if length and tree.parent[i] >= 0:
                 groups.setdefault(tree.parent[i], []).append(length)
         parent = max(groups, key=lambda i: sum(groups[i]), default=-1)
-        if parent >= 0 and len(groups[parent]) > 1:
-            if sum(groups[parent]) >= max(_MIN_CONTAINER, 1.5 * lengths[best]):
-                best = parent
+        siblings = groups.get(parent, [])
+        if len(siblings) > 1 and sum(siblings) >= max(_MIN_CONTAINER, 1.5 * lengths[best]):
+            best = parent
         if tree.prose[best] >= _MIN_CONTAINER and (
             tree.contains(best, dense) or tree.prose[best] >= _DOMINATED * tree.prose[dense]
         ):
@@ -296,11 +298,14 @@ def _drop_boilerplate(tree: _Tree) -> None:
         tag = tree.tags[i]
         attrs = node.attributes
         marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and is_boilerplate(marker)):
-            if tree.chars[i] / total_text < (0.25 if names_container(marker) else 0.6):
-                if tree.prose[i] < 0.3 * total_prose or is_certain_boilerplate(marker):
-                    removed_until = i + tree.size[i] - 1
-                    tree.remove(i)
+        if tag not in _BOILERPLATE_TAGS and (tag in _PROTECTED_TAGS or not is_boilerplate(marker)):
+            continue
+        if tree.chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text:
+            continue  # a page-wide wrapper
+        if tree.prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker):
+            continue  # holds much of the story
+        removed_until = i + tree.size[i] - 1
+        tree.remove(i)
 
 
 def _read_blocks(container: LexborNode) -> list[_Block]:

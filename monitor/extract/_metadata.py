@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -40,7 +40,9 @@ _ARTICLE_TYPES = frozenset(
     }
 )
 _TITLE_SEPARATORS = re.compile(r"\s+[|–—•·:»-]\s+|\s+::\s+")
-_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)")
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
+)
 _BYLINE_PREFIX = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _DATE_META = (
@@ -228,7 +230,14 @@ def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) ->
     names = [n for n in (_ld_name(a) for a in authors) if n]
     if names:
         return ", ".join(dict.fromkeys(names))
-    for key in ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author"):
+    for key in (
+        "author",
+        "article:author",
+        "dc.creator",
+        "byl",
+        "sailthru.author",
+        "parsely-author",
+    ):
         value = meta.get(key, "")
         if value and not value.startswith(("http://", "https://")):
             return _BYLINE_PREFIX.sub("", value) or None
@@ -255,7 +264,7 @@ def _published(signals: _Signals, ld: dict[str, Any], url: str | None) -> dateti
 def parse_date(value: str) -> datetime | None:
     """Parse an ISO 8601 or RFC 2822 date into an aware datetime (UTC when no zone is given)."""
     value = value.strip()
-    if not value or not value[:1].isdigit() and not value[:3].isalpha():
+    if not value or (not value[:1].isdigit() and not value[:3].isalpha()):
         return None
     parsed: datetime | None = None
     iso = value.replace("Z", "+00:00").replace(" ", "T", 1) if value[:1].isdigit() else ""
@@ -272,7 +281,7 @@ def parse_date(value: str) -> datetime | None:
             parsed = None
     if parsed is None or not 1990 <= parsed.year <= 2100:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _date_from_url(url: str | None) -> datetime | None:
@@ -281,7 +290,7 @@ def _date_from_url(url: str | None) -> datetime | None:
         return None
     year, month, day = (int(g) for g in match.groups())
     try:
-        return datetime(year, month, day, tzinfo=timezone.utc)
+        return datetime(year, month, day, tzinfo=UTC)
     except ValueError:
         return None
 
