@@ -52,6 +52,7 @@ _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_LINK_LIST = 0.4  # share of link text above which a block is navigation, not story
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
@@ -392,8 +393,8 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
 
 
 def _is_link_list(block: _Block) -> bool:
-    length = len(block.text)
-    return block.link_chars > 0.5 * length
+    """Mostly link text: a menu, a list of related stories, "read more"."""
+    return block.link_chars > _LINK_LIST * len(block.text)
 
 
 def _is_dateline(text: str) -> bool:
