@@ -58,6 +58,12 @@ def test_bytes_are_decoded_with_the_declared_charset() -> None:
     assert "Посол России вернулся в Вашингтон" in result.text
 
 
+def test_byline_paragraph_without_markup_stays_out_of_the_text() -> None:
+    story = "The envoy presented his credentials at the Kremlin on Tuesday, officials said. " * 5
+    html = f"<article><h1>Envoy arrives</h1><p>By Jane Smith</p><p>{story}</p></article>"
+    assert extract(html).text == story.strip()
+
+
 def test_published_is_timezone_aware_even_when_the_page_omits_the_zone() -> None:
     html = '<meta property="article:published_time" content="2024-05-02T10:00:00"><p>x</p>'
     published = extract(html).published

@@ -56,6 +56,7 @@ _LINK_LIST = 0.4  # share of link text above which a block is navigation, not st
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
+_BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
@@ -372,13 +373,13 @@ def _read_blocks(container: LexborNode) -> list[_Block]:
 def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
     """The blocks that are story text.
 
-    Left out: link lists (related stories, tag clouds), a lone date or time, the repeated
+    Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
     of links) or that ends the text ("Comments closed"). Short items of a list or a table are
     content, not labels.
     """
     title_key = clean_space(title or "").lower()
-    keep = [not _is_link_list(b) and not _is_dateline(b.text) for b in blocks]
+    keep = [not (_is_link_list(b) or _is_dateline(b.text) or _is_byline(b.text)) for b in blocks]
     for i in range(len(blocks) - 1, -1, -1):  # backwards: a label above a dropped label goes too
         block = blocks[i]
         if not keep[i] or len(block.text) >= _LABEL:
@@ -395,6 +396,11 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
 def _is_link_list(block: _Block) -> bool:
     """Mostly link text: a menu, a list of related stories, "read more"."""
     return block.link_chars > _LINK_LIST * len(block.text)
+
+
+def _is_byline(text: str) -> bool:
+    """A short block that names the author: "By Jane Doe", "Von Max Muster"."""
+    return len(text) < _LABEL and _BYLINE.match(text) is not None
 
 
 def _is_dateline(text: str) -> bool:
