@@ -10,9 +10,9 @@ shown: on a shared machine the CPU time (time this process actually ran) is the 
 speed, and the target (exit status non-zero below ``--target``) is checked against it.
 
 Few corpus pages are about the beat, so most are dismissed by the rules' literal prefilter. The
-second line of output times the worst case the monitor really meets: synthetic articles of
-about 300 words dense with the beat's words (Russia, U.S., ambassador, exchange, deal ...), in
-which the prefilter passes and every pattern has to run. It is reported, not held to a target.
+last line of output times the articles the monitor is for: synthetic news articles of about 300
+words, every sentence dense with the beat's words (Russia, U.S., ambassador, exchange, deal ...),
+in which the prefilter passes and the patterns have to run. It is reported, not held to a target.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import gzip
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -59,37 +60,63 @@ def load_texts(corpus: Path) -> list[str]:
     return texts
 
 
-# Words of the synthetic beat-heavy articles: the beat's own, and the prose around them.
-_BEAT_WORDS = """Russia Russia's Moscow Kremlin U.S. US Washington America American Americans Russian
-    Russians ambassador ambassadors embassy envoy diplomats staff exchange exchanged swap trade deal
-    deals prisoners detainees released freed citizens journalist Putin Trump Lavrov Rubio sanctions
-    talks""".split() + ["State Department", "White House", "prisoner swap", "U.S. ambassador"]
-_PROSE_WORDS = """the a of to and in on for with that said was were has have had it its by from at as
-    after before over under new last week month year officials people government would could also
-    told reporters statement president minister foreign relations between two countries both sides
-    agreed meeting call plan market energy oil prices security war Ukraine Europe NATO summit
-    economy bank policy Mr. Dr. Jan. 5 2025 billion percent""".split()
+# Sentences of the synthetic beat-heavy articles: ordinary news prose, dense with the beat's words
+# (most sentences name Russia or the U.S., many a deal, trade, exchange or swap), with slots.
+_TEMPLATES = [
+    "{Side} and {side} agreed on {day} to resume talks on trade and energy after a {adjective} call.",
+    "The {side} said it was ready to discuss a new deal on {topic} with {side}, officials told reporters.",
+    "{Person} told reporters in {city} that relations between {side} and {side} had hit a new low.",
+    "{Side}\u2019s foreign ministry summoned the U.S. ambassador on {day} over the {topic} dispute.",
+    "The {adjective} exchange of views between {person} and {person} lasted nearly two hours.",
+    "Analysts said the deal would cut trade between Russia and the United States by 12 percent.",
+    "{Person} said the exchange of prisoners had been prepared for months by {side} and {side}.",
+    "Russia\u2019s ambassador to the United States met officials at the State Department on {day}.",
+    "Shares in Moscow rose 3.5 percent after reports that {side} might ease sanctions on {topic}.",
+    "{Side} has expelled two diplomats from the Russian embassy in Washington, Mr. {name} said.",
+    "The swap, which freed two Americans held in Russia, was brokered by {third} in {city}.",
+    "U.S. and Russian negotiators met in {city} to discuss a possible trade of detained citizens.",
+    "Exports of {topic} to {third} climbed after the U.S. Treasury eased some sanctions on Moscow.",
+    "\u201cWe are open to a deal,\u201d {person} said, adding that {side} wanted \u201cconcrete steps\u201d first.",
+    "The Kremlin said the American envoy had not yet presented his credentials in Moscow.",
+    "Trading in the rouble was thin on {day} as investors awaited news of the {topic} talks.",
+    "A spokesman for the U.S. embassy in Moscow declined to comment on staffing levels.",
+    "{Person} praised the exchange and said more Americans could be released from Russian prisons.",
+    "The White House said Washington would not trade sanctions relief for a ceasefire in Ukraine.",
+    "On {day}, Moscow and Washington exchanged lists of {topic} projects they hoped to revive.",
+]
+_SLOTS = {
+    "side": ["Russia", "the United States", "Moscow", "Washington", "the Kremlin", "the U.S.", "the White House"],
+    "person": ["Putin", "Trump", "Lavrov", "Rubio", "Peskov", "Witkoff", "Dmitriev", "Ryabkov"],
+    "city": ["Moscow", "Washington", "Istanbul", "Riyadh", "Geneva", "Abu Dhabi"],
+    "third": ["Turkey", "Saudi Arabia", "the United Arab Emirates", "Belarus", "Qatar"],
+    "topic": ["energy", "Arctic", "aviation", "fertiliser", "grain", "arms control", "banking"],
+    "adjective": ["frank", "lengthy", "tense", "constructive", "brief"],
+    "day": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Jan. 12"],
+    "name": ["Smith", "Brown", "Jones"],
+}
 
 
 def beat_texts(count: int = 200, words: int = 300, seed: int = 1) -> list[str]:
-    """``count`` synthetic articles of about ``words`` words, about a third of them beat words.
+    """``count`` synthetic articles of about ``words`` words, every sentence about the beat.
 
-    Sentences of 8 to 25 words, three to five to a paragraph, a title first: the shape the
-    rules see, with the beat's words often enough that the prefilter passes everywhere and
-    the patterns find (and mostly reject) many candidates.
+    A title, then paragraphs of two to four sentences drawn from :data:`_TEMPLATES`: the
+    prefilter passes every article, the patterns find many candidates in every paragraph,
+    and some passages match (a real exchange of prisoners, a summoned ambassador).
     """
     rng = random.Random(seed)
 
     def sentence() -> str:
-        chosen = [rng.choice(_BEAT_WORDS if rng.random() < 0.35 else _PROSE_WORDS)
-                  for _ in range(rng.randint(8, 25))]
-        return chosen[0][:1].upper() + " ".join(chosen)[1:] + rng.choice("...?")
+        def fill(slot: re.Match[str]) -> str:
+            word = rng.choice(_SLOTS[slot.group(1).lower()])
+            return word[0].upper() + word[1:] if slot.group(1)[0].isupper() else word
+
+        return re.sub(r"\{(\w+)\}", fill, rng.choice(_TEMPLATES))
 
     texts = []
     for _ in range(count):
-        paragraphs, total = [sentence()], 0
+        paragraphs, total = [sentence().rstrip(".")], 0
         while total < words:
-            paragraph = " ".join(sentence() for _ in range(rng.randint(3, 5)))
+            paragraph = " ".join(sentence() for _ in range(rng.randint(2, 4)))
             paragraphs.append(paragraph)
             total += len(paragraph.split())
         texts.append("\n\n".join(paragraphs))

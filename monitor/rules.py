@@ -44,16 +44,30 @@ that matched, then the text each pattern matched.
 Text is compared after a one-for-one character folding (curly quotes and
 apostrophes, non-breaking and other spaces, dashes, "ё"), so every offset in the
 folded text is an offset in the original.
+
+How matching stays cheap
+------------------------
+Most articles are not about the beat, and most of an article that is holds no match, so
+the regexes run only where a match can be. Literals every match must contain are read off
+each term's and pattern's parse tree: an article holding none of a few of them (the
+*trigger*) is dismissed with ``in`` tests on its bytes, before it is folded; a paragraph is
+searched only if it holds every literal set of some term or pattern (its *gates*); and in
+a paragraph each regex is tried only where one of the literal strings its matches begin
+with (its *heads*) occurs, found by one small regex. All of this is lowercase text
+compared with lowercase literals, which re.IGNORECASE also matches through a few odd
+characters ("ſ" for "s", "ı" for "i", "ᲀ" for "в", "İ", the Kelvin sign): an article
+holding one of those is searched the plain way, every regex over every paragraph.
 """
 
 from __future__ import annotations
 
 import re
 import re._parser as _sre_parse  # the stdlib's own regex parser, to find a pattern's literals
-from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from re._casefix import _EXTRA_CASES  # what re.IGNORECASE equates beyond str.lower()
 from typing import NamedTuple
 
 from monitor.config import RuleSettings
@@ -61,10 +75,20 @@ from monitor.errors import ConfigError
 from monitor.models import Match
 
 Span = tuple[int, int]
-# Lowercase strings a match must contain: every set must have a member in the text.
+# Strings a match must contain: every set must have a member in the text. A literal is
+# lowercase, or keeps its capitals where the pattern is case-sensitive ("Bout", not "about").
 Gate = tuple[frozenset[str], ...]
+# A gate as it is looked up: each set's literals cut to what unfolded text holds, smallest set first.
+Lookups = tuple[tuple[str, ...], ...]
 # Shorter literals are too common to be worth a look.
 _MIN_LITERAL = 3
+# Heads are spelt out to this length, and optional parts no further than this many heads.
+_HEAD_LENGTH = 6
+_MAX_HEADS = 64
+_ASCII = bytes(range(128))
+# Non-ASCII characters whose lowercase holds an ASCII letter: the Kelvin sign ("k") and "İ"
+# ("i" and a combining dot). Lowering only ASCII bytes leaves them, re.IGNORECASE does not.
+_ASCII_LOOKALIKES = frozenset("\u212a\u0130")
 
 # One-for-one replacements, so that folded and original offsets coincide.
 _FOLD: dict[str, str] = (
@@ -111,11 +135,10 @@ _RU_OBLIQUE = "(?:" + "|".join(e for e in _RU_ENDINGS if e != "е") + ")"
 _RU_VOWELS = frozenset("аеиоуыэюяьй")
 
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
-# A candidate sentence end: the word before it, the punctuation, closing quotes, space,
-# and a capital, digit or opening quote after it.
-_SENTENCE_END = re.compile(
-    r"""(\S*?)([.!?\u2026]+)["')\]]*\s+(?=["'(\[]?[A-Z\u00c0-\u00deА-Я0-9])"""
-)
+# A candidate sentence end: the punctuation, closing quotes, space, and a capital, digit or
+# opening quote after it. (The word before it is read off separately: a leading lazy
+# ``\S*?`` would be retried from every character of every word.)
+_SENTENCE_END = re.compile(r"""([.!?\u2026]+)["')\]]*\s+(?=["'(\[]?[A-Z\u00c0-\u00deА-Я0-9])""")
 # Words after which a full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
     """mr mrs ms dr st sen rep gov gen lt col maj capt sgt adm cmdr jr sr prof rev hon
@@ -133,75 +156,237 @@ class _Hit(NamedTuple):
     term: bool  # a term (context inside it does not count) rather than a pattern
 
 
+class _Article:
+    """An article as the prefilter reads it: its bytes, each literal looked up at most once.
+
+    Lowering a whole text is slow (most pages hold curly quotes, which makes every character
+    a two-byte one), so ASCII literals are looked up in the UTF-8 bytes with ASCII letters
+    lowered, and other literals in the text's non-ASCII characters alone, lowered: a literal
+    in the lowered text is in one of these (its non-ASCII characters contiguous once ASCII
+    is dropped), as long as no character lowers across the two (:data:`_ASCII_LOOKALIKES`).
+    """
+
+    def __init__(self, text: str) -> None:
+        self._data = text.encode("utf-8", "surrogatepass")
+        self._lowered = self._data.lower()
+        self._foreign = self._data.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+        self._foreign_lowered = self._foreign.lower()
+        self._seen: dict[str, bool] = {}
+
+    def holds_any(self, characters: Iterable[str]) -> bool:
+        """Whether the text holds one of these non-ASCII characters, as written or lowered."""
+        return any(c in self._foreign or c in self._foreign_lowered for c in characters)
+
+    def __contains__(self, literal: str) -> bool:
+        found = self._seen.get(literal)
+        if found is None:
+            if literal.isascii():
+                found = literal.encode() in (self._lowered if literal.islower() else self._data)
+            else:
+                found = "".join(c for c in literal.lower() if not c.isascii()) in self._foreign_lowered
+            self._seen[literal] = found
+        return found
+
+
+class _Document:
+    """An article folded for the regexes: its paragraphs, their sentences, where heads occur.
+
+    ``anchored`` False (the text holds a character that lowercase literals would miss) has
+    every regex run over every whole unit instead.
+    """
+
+    def __init__(self, text: str, anchored: bool) -> None:
+        self.text = text
+        self.folded = _fold(text)
+        self.lowered = self.folded.lower()
+        self.paragraphs = _paragraphs(self.folded)
+        self.anchored = anchored
+        self._occurrences: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+        self._sentences: dict[Span, list[Span]] = {}
+
+    def occurrences(self, heads: tuple[str, ...]) -> list[tuple[int, str]]:
+        """Where each of ``heads`` occurs in the lowered text, as (offset, head), in text order.
+
+        One ``str.find`` per occurrence, once per article: a regex alternation of the heads
+        costs some 50 ns a character whatever its form, several times more.
+        """
+        found = self._occurrences.get(heads)
+        if found is None:
+            found = []
+            for head in heads:
+                at = self.lowered.find(head)
+                while at >= 0:
+                    found.append((at, head))
+                    at = self.lowered.find(head, at + 1)
+            found.sort()
+            self._occurrences[heads] = found
+        return found
+
+    def sentences(self, paragraph: Span) -> list[Span]:
+        """The sentences of a paragraph, split once for all the rules."""
+        found = self._sentences.get(paragraph)
+        if found is None:
+            found = self._sentences[paragraph] = _sentences(self.folded, *paragraph)
+        return found
+
+
+@dataclass(frozen=True)
+class _Scanner:
+    """A regex, with where in a text its matches can begin: where one of its heads does."""
+
+    regex: re.Pattern[str]
+    heads: tuple[str, ...] | None  # lowercase, none beginning with another; None: a match may begin anywhere
+
+    def candidates(self, doc: _Document, start: int, end: int) -> Iterator[tuple[int, str]]:
+        """The (offset, head) of the heads that begin in ``[start, end)``, in text order."""
+        assert self.heads is not None
+        occurrences = doc.occurrences(self.heads)
+        for index in range(bisect_left(occurrences, (start, "")), len(occurrences)):
+            if occurrences[index][0] >= end:
+                return
+            yield occurrences[index]
+
+    def finditer(self, doc: _Document, start: int, end: int) -> Iterator[re.Match[str]]:
+        """What ``regex.finditer(doc.folded, start, end)`` finds, trying the regex only at heads.
+
+        Every match begins with a head, so is not empty, and is tried where finditer would
+        try it, resuming from the same place after it.
+        """
+        if self.heads is None or not doc.anchored:
+            yield from self.regex.finditer(doc.folded, start, end)
+            return
+        at = start
+        for begin, _ in self.candidates(doc, start, end):
+            if begin >= at and (m := self.regex.match(doc.folded, begin, end)) is not None:
+                yield m
+                at = m.end()
+
+    def search(self, doc: _Document, start: int, end: int) -> bool:
+        """Whether ``regex`` occurs in ``doc.folded[start:end]`` (see :meth:`finditer`)."""
+        return next(self.finditer(doc, start, end), None) is not None
+
+
+@dataclass(frozen=True)
+class _Alternative:
+    """One term or pattern of a rule, alone: how far its matches reach, what they hold."""
+
+    regex: re.Pattern[str]
+    reach: int  # no match is longer
+    # Literal sets, each with a member inside every match; only for a pattern that steps
+    # through a long stretch of text, where looking for them first is cheaper than trying it.
+    gate: Lookups
+
+
+@dataclass(frozen=True)
+class _Finder(_Scanner):
+    """A rule's terms and patterns, tried in order only where one may begin and its literals are near.
+
+    The patterns that span a sentence ("Russia ... {0,150}? ... U.S. ambassador") would step
+    through the rest of the sentence from every "Russia"; most such steps are spared by
+    looking for the pattern's other literals within its reach first.
+    """
+
+    alternatives: tuple[_Alternative, ...]  # ``regex`` is all of them, one named group each
+    starting: dict[str, tuple[int, ...]]  # a head -> the alternatives whose matches may begin with it
+
+    def hits(self, doc: _Document, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """(start, end, alternative) of the non-empty matches ``regex.finditer`` finds in ``[start, end)``.
+
+        At a place, finditer takes the first alternative that matches there; the others
+        are not tried where their heads do not begin or their literals are not within reach.
+        """
+        if self.heads is None or not doc.anchored:
+            for m in self.regex.finditer(doc.folded, start, end):
+                if m.end() > m.start():
+                    yield m.start(), m.end(), int(m.lastgroup[2:])  # type: ignore[index]
+            return
+        folded, lowered = doc.folded, doc.lowered
+        at = start
+        for begin, head in self.candidates(doc, start, end):
+            if begin < at:
+                continue
+            for index in self.starting[head]:
+                alternative = self.alternatives[index]
+                if alternative.gate and not _holds(
+                    alternative.gate, folded, lowered, begin, min(end, begin + alternative.reach)
+                ):
+                    continue
+                m = alternative.regex.match(folded, begin, end)
+                if m is not None:
+                    yield begin, m.end(), index
+                    at = m.end()
+                    break
+
+
+def _holds(gate: Lookups, folded: str, lowered: str, start: int, end: int) -> bool:
+    """Whether ``folded[start:end]`` holds a literal of each set (lowercase ones looked up lowercased)."""
+    for need in gate:
+        for literal in need:
+            if (lowered if literal.islower() else folded).find(literal, start, end) >= 0:
+                break
+        else:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class _Rule:
     """One compiled rule: where its terms and patterns occur, and what judges them."""
 
     name: str
-    labels: tuple[str, ...]  # group name -> configured term, in group order ("" for a pattern)
-    find: re.Pattern[str]  # terms and patterns, one named group each
-    trigger: tuple[str, ...] | None  # a literal of each term and pattern; None: some have none
-    gates: tuple[tuple[tuple[str, ...], ...], ...]  # every literal set of each term and pattern
-    context: re.Pattern[str] | None
-    exclude: re.Pattern[str] | None
+    labels: tuple[str, ...]  # alternative -> configured term, in order ("" for a pattern)
+    find: _Finder
+    trigger: tuple[str, ...] | None  # one literal of each term and pattern is one of these; None: some have none
+    gates: tuple[Lookups, ...]  # every literal set of each term and pattern
+    context: _Scanner | None
+    exclude: _Scanner | None
     scope: str
+    letters: frozenset[str]  # the characters of its literals and heads, lowercase
 
-    def may_match(self, lowered: str) -> bool:
-        """Whether ``lowered`` (an article, lowercased) holds the literals some term or pattern needs.
+    def may_match(self, article: _Article) -> bool:
+        """Whether the article holds the literals some term or pattern needs.
 
         ``in`` is many times faster than a regex search: most articles are dismissed here,
         before they are folded or split.
         """
         return self.trigger is None or (
-            any(literal in lowered for literal in self.trigger) and self._passes_gates(lowered)
+            any(literal in article for literal in self.trigger)
+            and any(all(any(literal in article for literal in need) for need in gate) for gate in self.gates)
         )
 
-    def hits(self, text: str, folded: str, lowered: str, paragraphs: Sequence[Span]) -> list[_Hit]:
-        """The non-empty occurrences of terms and patterns in ``folded``, in text order.
+    def hits(self, doc: _Document) -> list[_Hit]:
+        """The non-empty occurrences of terms and patterns, paragraph by paragraph, in text order.
 
-        Only the paragraphs holding every literal set of some term or pattern are searched
-        (for a rule that passed :meth:`may_match`).
+        Only the paragraphs holding a literal of the trigger are searched (when anchored).
         """
-        if self.trigger is None:
-            return self._hits_in(text, folded, 0, len(folded))
-        starts = [start for start, _ in paragraphs]
-        candidates = set()
-        for literal in self.trigger:
-            at = lowered.find(literal)
-            while at >= 0:
-                candidates.add(bisect_right(starts, at) - 1)
-                at = lowered.find(literal, at + len(literal))
+        paragraphs = doc.paragraphs
+        if doc.anchored and self.trigger is not None:
+            starts = [start for start, _ in paragraphs]
+            holding = set()
+            for literal in self.trigger:
+                haystack = doc.lowered if literal.islower() else doc.folded
+                at = haystack.find(literal)
+                while at >= 0:
+                    holding.add(bisect_right(starts, at) - 1)
+                    at = haystack.find(literal, at + len(literal))
+            paragraphs = [paragraphs[index] for index in sorted(holding)]
         found = []
-        for index in sorted(candidates):
-            start, end = paragraphs[index]
-            if self._passes_gates(lowered[start:end]):
-                found.extend(self._hits_in(text, folded, start, end))
+        for start, end in paragraphs:
+            for m_start, m_end, index in self.find.hits(doc, start, end):
+                label = self.labels[index]
+                found.append(_Hit(m_start, m_end, label or " ".join(doc.text[m_start:m_end].split()), bool(label)))
         return found
 
-    def _passes_gates(self, lowered: str) -> bool:
-        """Whether ``lowered`` holds every literal set of some term or pattern."""
-        return any(all(any(literal in lowered for literal in need) for need in gate) for gate in self.gates)
-
-    def _hits_in(self, text: str, folded: str, start: int, end: int) -> list[_Hit]:
-        found = []
-        for m in self.find.finditer(folded, start, end):
-            m_start, m_end = m.span()
-            if m_start == m_end:
-                continue
-            label = self.labels[int(m.lastgroup[2:])]  # type: ignore[index]
-            found.append(_Hit(m_start, m_end, label or " ".join(text[m_start:m_end].split()), bool(label)))
-        return found
-
-    def accepts(self, folded: str, start: int, end: int, hits: Sequence[_Hit]) -> bool:
-        """Whether the unit ``folded[start:end]`` passes the exclude and context tests."""
-        if self.exclude is not None and self.exclude.search(folded, start, end):
+    def accepts(self, doc: _Document, start: int, end: int, hits: Sequence[_Hit]) -> bool:
+        """Whether the unit ``[start, end)`` passes the exclude and context tests."""
+        if self.exclude is not None and self.exclude.search(doc, start, end):
             return False
         if self.context is None:
             return True
         terms = [(hit.start, hit.end) for hit in hits if hit.term]
         return any(
-            not any(c_start < t_end and t_start < c_end for t_start, t_end in terms)
-            for c_start, c_end in (m.span() for m in self.context.finditer(folded, start, end))
+            not any(c.start() < t_end and t_start < c.end() for t_start, t_end in terms)
+            for c in self.context.finditer(doc, start, end)
         )
 
 
@@ -211,6 +396,10 @@ class Ruleset:
     def __init__(self, rules: Sequence[_Rule]) -> None:
         self._rules = tuple(rules)
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
+        # Characters re.IGNORECASE takes for one of the rules' letters that lowercase literals miss.
+        self._odd = _ASCII_LOOKALIKES | {
+            chr(other) for rule in rules for letter in rule.letters for other in _EXTRA_CASES.get(ord(letter), ())
+        }
 
     def match(self, text: str) -> list[Match]:
         """Every passage of ``text`` matched by each rule, in rule then text order.
@@ -218,29 +407,27 @@ class Ruleset:
         ``text`` is an article's text, paragraphs separated by blank lines (the
         title may come first as a paragraph of its own).
         """
-        unfolded = text.lower()
-        rules = [rule for rule in self._rules if rule.may_match(unfolded)]
+        article = _Article(text)
+        anchored = not article.holds_any(self._odd)
+        rules = [rule for rule in self._rules if not anchored or rule.may_match(article)]
         if not rules:
             return []
-        folded = _fold(text)
-        lowered = folded.lower()
-        paragraphs = _paragraphs(folded)
+        doc = _Document(text, anchored)
         matches: list[Match] = []
         for rule in rules:
-            hits = rule.hits(text, folded, lowered, paragraphs)
+            hits = rule.hits(doc)
             if not hits:
                 continue
-            if rule.scope == "article" and not rule.accepts(folded, 0, len(folded), hits):
+            if rule.scope == "article" and not rule.accepts(doc, 0, len(doc.folded), hits):
                 continue
             passages: dict[str, tuple[str, ...]] = {}
-            for (p_start, p_end), p_hits in _group(paragraphs, hits):
-                if rule.scope == "paragraph" and not rule.accepts(folded, p_start, p_end, p_hits):
+            for paragraph, p_hits in _group(doc.paragraphs, hits):
+                if rule.scope == "paragraph" and not rule.accepts(doc, *paragraph, p_hits):
                     continue
-                sentences = _sentences(folded, p_start, p_end)
-                grouped = _group(sentences, p_hits)
+                grouped = _group(doc.sentences(paragraph), p_hits)
                 if rule.scope == "sentence":
                     for (s_start, s_end), s_hits in grouped:
-                        if rule.accepts(folded, s_start, s_end, s_hits):
+                        if rule.accepts(doc, s_start, s_end, s_hits):
                             _add(passages, text, s_start, s_end, s_hits)
                 else:
                     _add(passages, text, grouped[0][0][0], grouped[-1][0][1], p_hits)
@@ -260,7 +447,6 @@ def compile_rules(rules: Sequence[RuleSettings]) -> Ruleset:
                 if not _words(phrase):
                     problems.append(f"{where}.{key}[{position}]: {phrase!r} has no words to match")
         alternatives = [f"(?P<_t{i}>{_phrase(term)})" for i, term in enumerate(rule.terms)]
-        gates = [_gate(_phrase(term)) for term in rule.terms]
         for position, pattern in enumerate(rule.patterns):
             group = f"(?P<_t{len(alternatives)}>{_scoped(pattern)})"
             try:
@@ -269,24 +455,26 @@ def compile_rules(rules: Sequence[RuleSettings]) -> Ruleset:
             except re.error as exc:
                 problems.append(f"{where}.patterns[{position}]: {pattern!r} cannot be used: {exc}")
             alternatives.append(group)
-            gates.append(_gate(group))
         if len(problems) > found:
             continue
         try:
-            find = re.compile("|".join(alternatives), re.IGNORECASE)
+            find, needs = _finder(alternatives)
         except re.error as exc:  # patterns that clash once combined, e.g. a group name used twice
             problems.append(f"{where}.patterns: the patterns cannot be combined: {exc}")
             continue
+        context, exclude = _phrase_scanner(tuple(rule.context)), _phrase_scanner(tuple(rule.exclude))
+        heads = [head for scanner in (find, context, exclude) if scanner for head in scanner.heads or ()]
         compiled.append(
             _Rule(
                 name=rule.name,
                 labels=(*rule.terms, *[""] * len(rule.patterns)),
                 find=find,
-                trigger=_trigger(gates),
-                gates=_needs_of(gates),
-                context=_phrases(tuple(rule.context)),
-                exclude=_phrases(tuple(rule.exclude)),
+                trigger=_trigger(needs),
+                gates=needs,
+                context=context,
+                exclude=exclude,
                 scope=rule.scope,
+                letters=frozenset("".join(heads).lower() + "".join(map(str, needs)).lower()),
             )
         )
     if problems:
@@ -309,6 +497,95 @@ def highlight_spans(passage: str, terms: Iterable[str]) -> list[Span]:
         else:
             spans.append(m.span())
     return spans
+
+
+@lru_cache(maxsize=64)
+def _phrase_scanner(phrases: tuple[str, ...]) -> _Scanner | None:
+    """A scanner finding any of ``phrases``, or None for none."""
+    usable = tuple(_phrase(phrase) for phrase in phrases if _words(phrase))
+    return _scanner(usable) if usable else None
+
+
+@lru_cache(maxsize=256)
+def _parsed(regex: str) -> _sre_parse.SubPattern | None:
+    """The parse tree of ``regex`` (case-insensitive), or None if it is not a regex."""
+    try:
+        return _sre_parse.parse(regex, re.IGNORECASE)
+    except re.error:
+        return None
+
+
+def _scanner(alternatives: Sequence[str]) -> _Scanner:
+    """The alternatives as one case-insensitive regex, with their heads."""
+    regex = re.compile("|".join(alternatives), re.IGNORECASE)
+    heads = [_heads(parsed) if (parsed := _parsed(alternative)) else None for alternative in alternatives]
+    return _Scanner(regex, _kept_heads(heads))
+
+
+def _finder(alternatives: Sequence[str]) -> tuple[_Finder, tuple[Lookups, ...]]:
+    """A rule's alternatives (terms and patterns, one named group each) as a :class:`_Finder`, and their gates."""
+    regex = re.compile("|".join(alternatives), re.IGNORECASE)
+    parsed = [_parsed(alternative) for alternative in alternatives]
+    heads = [_heads(tree) if tree is not None and not _refers(tree) else None for tree in parsed]
+    kept = _kept_heads(heads)
+    # Every head of an alternative begins with exactly one kept head.
+    starting = {
+        head: tuple(index for index, own in enumerate(heads) if any(h.startswith(head) for h in own or ()))
+        for head in kept or ()
+    }
+    gates = [_lookups(_gate(tree)) for tree in parsed]
+    return _Finder(
+        regex=regex,
+        alternatives=tuple(
+            _Alternative(
+                regex=re.compile(alternative, re.IGNORECASE),
+                reach=tree.getwidth()[1] if tree is not None else len(alternative),
+                gate=gate if tree is not None and _steps_far(tree) else (),
+            )
+            for alternative, tree, gate in zip(alternatives, parsed, gates)
+        ),
+        heads=kept,
+        starting=starting,
+    ), tuple(gates)
+
+
+def _kept_heads(heads: Sequence[set[str] | None]) -> tuple[str, ...] | None:
+    """The heads of some alternatives, but those another head begins with; None if one has none."""
+    if any(alternative_heads is None for alternative_heads in heads):
+        return None
+    every = set().union(*heads)
+    return tuple(sorted(h for h in every if not any(h[:n] in every for n in range(1, len(h)))))
+
+
+def _steps_far(tree: _sre_parse.SubPattern) -> bool:
+    """Whether a parsed regex repeats a construct other than one character many times (a gap)."""
+    for op, av in tree:
+        if op in _REPEATS:
+            low, high, body = av  # type: ignore[misc]
+            if high >= 20 and not (len(body) == 1 and body[0][0] in (_sre_parse.IN, _sre_parse.LITERAL,
+                                                                        _sre_parse.NOT_LITERAL, _sre_parse.ANY)):
+                return True
+            if _steps_far(body):
+                return True
+        elif op is _sre_parse.SUBPATTERN and _steps_far(av[3]):  # type: ignore[index]
+            return True
+        elif op is _sre_parse.BRANCH and any(_steps_far(branch) for branch in av[1]):  # type: ignore[index]
+            return True
+    return False
+
+
+def _refers(tree: _sre_parse.SubPattern) -> bool:
+    """Whether a parsed regex refers to a group by number, which would change meaning alone."""
+    for op, av in tree:
+        if op in (_sre_parse.GROUPREF, _sre_parse.GROUPREF_EXISTS):
+            return True
+        nested = av if isinstance(av, (list, tuple)) else ()
+        for item in nested:
+            if isinstance(item, _sre_parse.SubPattern) and _refers(item):
+                return True
+            if isinstance(item, list) and any(isinstance(x, _sre_parse.SubPattern) and _refers(x) for x in item):
+                return True
+    return False
 
 
 @lru_cache(maxsize=64)
@@ -372,42 +649,45 @@ def _russian_forms(word: str) -> str:
     return forms
 
 
-def _gate(regex: str) -> Gate:
-    """The literals any match of ``regex`` must contain, lowercased (empty: none known).
+def _gate(parsed: list[tuple[object, object]] | None) -> Gate:
+    """The literals any match of a parsed regex must contain, lowercased (empty: none known).
 
     A conjunction of alternatives read off the parse tree: "(?:swap|trad)\\w+ for
     (?:prisoners|Americans)" needs one of {swap, trad} and one of {prisoners, americans}.
     Lowercasing a match keeps its lowercased literals, so the gate never drops a match.
     """
-    try:
-        needs = _needs(list(_sre_parse.parse(regex, re.IGNORECASE)))
-    except re.error:
+    if parsed is None:
         return ()
-    return tuple(need for need in needs if min(map(len, need)) >= _MIN_LITERAL)
+    return tuple(need for need in _needs(parsed, ignorecase=True) if min(map(len, need)) >= _MIN_LITERAL)
 
 
-def _needs(items: list[tuple[object, object]]) -> list[frozenset[str]]:
-    """The literal sets required by a sequence of parsed regex items (see :func:`_gate`)."""
+def _needs(items: list[tuple[object, object]], ignorecase: bool) -> list[frozenset[str]]:
+    """The literal sets required by a sequence of parsed regex items (see :func:`_gate`).
+
+    A case-sensitive run keeps its case: "(?-i:Bout)" needs "Bout", which "about" does not hold.
+    """
     needs: list[frozenset[str]] = []
     run = ""
     for op, av in items:
         if op is _sre_parse.LITERAL:
-            run += chr(av).lower()  # type: ignore[call-overload]
+            run += chr(av).lower() if ignorecase else chr(av)  # type: ignore[call-overload]
             continue
         if run:
             needs.append(frozenset([run]))
             run = ""
         if op is _sre_parse.SUBPATTERN:
-            needs.extend(_needs(list(av[3])))  # type: ignore[index]
+            _, added, removed, body = av  # type: ignore[misc]
+            inner = (ignorecase or bool(added & re.IGNORECASE)) and not removed & re.IGNORECASE
+            needs.extend(_needs(list(body), inner))
         elif op is _sre_parse.ATOMIC_GROUP:
-            needs.extend(_needs(list(av)))  # type: ignore[call-overload]
+            needs.extend(_needs(list(av), ignorecase))  # type: ignore[call-overload]
         elif op in (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT, _sre_parse.POSSESSIVE_REPEAT):
             if av[0] >= 1:  # type: ignore[index]
-                needs.extend(_needs(list(av[2])))  # type: ignore[index]
+                needs.extend(_needs(list(av[2]), ignorecase))  # type: ignore[index]
         elif op is _sre_parse.BRANCH:
             options: set[str] = set()
             for branch in av[1]:  # type: ignore[index]
-                best = max(_needs(list(branch)), key=lambda need: min(map(len, need)), default=None)
+                best = max(_needs(list(branch), ignorecase), key=lambda need: min(map(len, need)), default=None)
                 if best is None:
                     break
                 options |= best
@@ -418,31 +698,117 @@ def _needs(items: list[tuple[object, object]]) -> list[frozenset[str]]:
     return needs
 
 
-def _trigger(gates: Sequence[Gate]) -> tuple[str, ...] | None:
-    """The smallest, longest literal set of each gate, as one set; None if a gate is empty.
+def _trigger(gates: Sequence[Sequence[Sequence[str]]]) -> tuple[str, ...] | None:
+    """A few literals of which every match of the rule holds one; None if a gate is empty.
 
-    A text holding none of these literals cannot match the rule.
+    Each gate (a term or pattern) is covered by one of its literal sets all of whose members
+    hold a chosen literal. Every literal chosen is one more scan of each article, so the sets
+    are chosen greedily, most gates covered per literal added first, then longest (rarest):
+    "ambassador" covers most of the ambassador patterns at once.
     """
     if not all(gates):
         return None
-    return _minimal(
-        literal for gate in gates for literal in min(gate, key=lambda need: (len(need), -min(map(len, need))))
-    )
+    chosen: list[str] = []
+    uncovered = list(gates)
+    while uncovered:
+
+        def score(need: Sequence[str]) -> tuple[float, int]:
+            added = [literal for literal in need if not any(_covers(c, literal) for c in chosen)]
+            after = chosen + added
+            gain = sum(
+                any(all(any(_covers(c, literal) for c in after) for literal in other) for other in gate)
+                for gate in uncovered
+            )
+            return gain / max(len(added), 1), min(map(len, need))
+
+        chosen += max((need for gate in uncovered for need in gate), key=score)
+        uncovered = [
+            gate for gate in uncovered
+            if not any(all(any(_covers(c, literal) for c in chosen) for literal in need) for need in gate)
+        ]
+    return _minimal(chosen)
 
 
-def _needs_of(gates: Sequence[Gate]) -> tuple[tuple[tuple[str, ...], ...], ...]:
-    """Every gate's literal sets, as literals that can be looked for in unfolded text."""
-    return tuple(tuple(_minimal(need) for need in gate) for gate in gates)
+def _lookups(gate: Gate) -> Lookups:
+    """A gate's literal sets as literals that can be looked for in unfolded text, smallest set first."""
+    return tuple(sorted((_minimal(need) for need in gate), key=len))
 
 
 def _minimal(literals: Iterable[str]) -> tuple[str, ...]:
-    """The literals, each cut to its longest run without a folded character, none containing another.
+    """The literals, each cut to its longest run without a folded character, none covering another.
 
     Folding changes quotes, spaces, dashes and "е" (from "ё"): a run without them is found
-    in the text before folding as well as after. A literal that contains another adds nothing.
+    in the text before folding as well as after. A literal that holds another adds nothing.
     """
     runs = {max(re.split(r"['\" \-еЕ]", literal), key=len) for literal in literals}
-    return tuple(sorted(run for run in runs if run and not any(other != run and other in run for other in runs)))
+    return tuple(sorted(run for run in runs if run and not any(other != run and _covers(other, run) for other in runs)))
+
+
+def _covers(literal: str, other: str) -> bool:
+    """Whether every text holding ``other`` holds ``literal`` (lowercase ones are looked up lowercased)."""
+    return literal in (other.lower() if literal.islower() else other)
+
+
+def _heads(parsed: list[tuple[object, object]]) -> set[str] | None:
+    """Lowercase strings one of which begins every match of a parsed regex; None if a match may begin anywhere.
+
+    Read off the front of the parse tree: zero-width assertions are skipped; literals, small
+    character classes, alternatives and optional parts are spelt out (to _HEAD_LENGTH
+    characters; optional parts while there are at most _MAX_HEADS strings).
+    """
+    heads = {head for head, _ in _front(parsed, _HEAD_LENGTH)}
+    return None if "" in heads else heads
+
+
+# A head, and whether it is all of the match so far (so what follows may be added to it).
+_Front = set[tuple[str, bool]]
+_UNKNOWN: _Front = {("", False)}
+_ZERO_WIDTH = (_sre_parse.AT, _sre_parse.ASSERT, _sre_parse.ASSERT_NOT)
+_REPEATS = (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT, _sre_parse.POSSESSIVE_REPEAT)
+
+
+def _front(items: Sequence[tuple[object, object]], room: int) -> _Front:
+    """The heads, of up to ``room`` characters, of a sequence of parsed regex items (see :func:`_heads`)."""
+    at = 0
+    while at < len(items) and items[at][0] in _ZERO_WIDTH:
+        at += 1
+    if at == len(items):
+        return {("", True)}
+    first = _front_of(*items[at], room)
+    rests: dict[int, _Front] = {}
+    heads = set()
+    for head, whole in first:
+        if not whole or len(head) >= room:
+            heads.add((head, False))
+            continue
+        if len(head) not in rests:
+            rests[len(head)] = _front(items[at + 1 :], room - len(head))
+        heads.update((head + tail, more) for tail, more in rests[len(head)])
+    return heads if len(heads) <= _MAX_HEADS else {(head, False) for head, _ in first}
+
+
+def _front_of(op: object, av: object, room: int) -> _Front:
+    """The heads, of up to ``room`` characters, of one parsed regex item."""
+    if op is _sre_parse.LITERAL:
+        letter = chr(av).lower()  # type: ignore[call-overload]
+        return {(letter, True)} if len(letter) == 1 else _UNKNOWN
+    if op is _sre_parse.IN:
+        if not all(item_op is _sre_parse.LITERAL for item_op, _ in av):  # type: ignore[attr-defined]
+            return _UNKNOWN
+        letters = {chr(code).lower() for _, code in av}  # type: ignore[attr-defined]
+        return {(letter, True) for letter in letters} if all(len(x) == 1 for x in letters) else _UNKNOWN
+    if op is _sre_parse.SUBPATTERN:
+        return _front(av[3], room)  # type: ignore[index]
+    if op is _sre_parse.ATOMIC_GROUP:
+        return _front(av, room)  # type: ignore[arg-type]
+    if op is _sre_parse.BRANCH:  # as many heads as the pattern spells out: no blow-up to guard against
+        return set().union(*(_front(branch, room) for branch in av[1]))  # type: ignore[index]
+    if op in _REPEATS:
+        low, high, body = av  # type: ignore[misc]
+        inner = _front(body, room)
+        heads = inner if low == high == 1 else {(head, whole and high == 1) for head, whole in inner}
+        return heads | {("", True)} if low == 0 else heads
+    return _UNKNOWN
 
 
 def _scoped(pattern: str) -> str:
@@ -465,15 +831,22 @@ def _sentences(text: str, start: int, end: int) -> list[Span]:
     """The spans of the sentences of ``text[start:end]``.
 
     A full stop after an abbreviation, an initial or a dotted acronym ("Mr.", "J.",
-    "U.S.") does not end a sentence: merging two sentences is the safer mistake.
+    "U.S.") does not end a sentence: merging two sentences is the safer mistake. The word
+    before a stop runs back to a space, or to the end of the previous candidate stop.
     """
     spans = []
+    after = start
     for m in _SENTENCE_END.finditer(text, start, end):
-        word, stop = m.group(1), m.group(2)
-        if stop == "." and (word.lower() in _ABBREVIATIONS or len(word) == 1 or "." in word):
-            continue
-        spans.append((start, m.start(2) + len(stop)))
-        start = m.end()
+        stop = m.group(1)
+        if stop == ".":
+            before = text[after:m.start()]
+            words = before.split()
+            word = words[-1] if words and not before[-1].isspace() else ""
+            if word.lower() in _ABBREVIATIONS or len(word) == 1 or "." in word:
+                after = m.end()
+                continue
+        spans.append((start, m.end(1)))
+        start = after = m.end()
     spans.append((start, end))
     return spans
 

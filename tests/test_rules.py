@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.config import RuleSettings, load_config
@@ -302,10 +302,18 @@ _TEXTS = st.lists(
 ).map(lambda pairs: "".join(word + gap for word, gap in pairs))
 
 
+_COMPILED = {id(rules): compile_rules(rules) for rules in (_SHIPPED, _SMALL_RULES)}
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules=st.sampled_from([_SHIPPED, _SMALL_RULES]), text=_TEXTS)
+@example(rules=_SHIPPED, text="The U.S. ambassador to Rus\u017fia left.")
+@example(rules=_SHIPPED, text="The U.S. ambassador to RUSS\u0130A left.")
+@example(rules=_SHIPPED, text="They \u017fwapped prisoners with Americans.")
+@example(rules=_SHIPPED, text="The \u212aremlin summoned the U.S. ambassador.")
+@example(rules=_SMALL_RULES, text="The Ambassador met Mr. J. Smith in Moscow. \u201cA swap?\u201d he asked! US ok.")
 def test_engine_matches_the_plain_way(rules: list[RuleSettings], text: str) -> None:
-    assert compile_rules(rules).match(text) == _plain_match(rules, text)
+    assert _COMPILED[id(rules)].match(text) == _plain_match(rules, text)
 
 
 @pytest.mark.parametrize("passage", [passage["text"] for passage in _labelled()], ids=lambda text: text[:40])
