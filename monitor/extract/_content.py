@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -85,12 +86,11 @@ class _Tree:
         self.nodes = nodes = list(root.traverse(include_text=True, skip_empty=True))
         count = len(nodes)
         self.position = position = dict(
-            zip([node.mem_id for node in nodes], range(count), strict=False)
+            zip([node.mem_id for node in nodes], range(count), strict=True)
         )
         self.tags = [node.tag or "" for node in nodes]
-        ups = [node.parent for node in nodes]
-        ups[0] = None  # the root's parent is outside the tree
-        self.parent = [position.get(up.mem_id, 0) if up is not None else -1 for up in ups]
+        # Every node but the root has its parent in the tree, and before itself.
+        self.parent = [-1] + [position[cast(LexborNode, node.parent).mem_id] for node in nodes[1:]]
         self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
