@@ -44,7 +44,6 @@ _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
 )
 _BYLINE_PREFIX = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
 _DATE_META = (
     "article:published_time",
     "og:published_time",
@@ -91,7 +90,7 @@ class _Signals:
 
 def clean_space(text: str) -> str:
     """Collapse runs of white space, the way readers (and the scoring) see text."""
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def read_metadata(tree: LexborHTMLParser, url: str | None) -> Metadata:
