@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import cast
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -25,19 +26,22 @@ _JUNK = (
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 # A <noscript> mostly holds a tracking pixel, but Blogger serves whole posts in one.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset", "noscript"})
-_CANDIDATES = "[class], [id], " + ", ".join(sorted(_BOILERPLATE_TAGS))  # what boilerplate can be
+# Elements whose names or tags say what they are: boilerplate, or the story's container.
+_NAMED = "[class], [id], [itemprop], [role], article, main, " + ", ".join(sorted(_BOILERPLATE_TAGS))
 
-# Containers that CMSs put the story in, strongest first.
-_CONTAINER_SELECTORS = (
-    '[itemprop="articleBody"]',
-    ".entry-content, .post-content, .article-content, .article-body, .articleBody, .article__body,"
-    " .story-body, .story-content, .post-body, .entry-body, .content-body, .body-text,"
-    " .article-text, .news-text, .field-name-body, .c-entry-content, .rich-text, .post-entry,"
-    " .entry, .post-text, .blog-content, .single-content, .text-content, .main-text",
-    "article, .hentry, .post, .blog-post, .type-post",
-    '[role="main"], main, #content, .content, #main',
-)
-
+# Containers that CMSs put the story in, by class name, strongest first; an element of a later
+# rank is considered only when no earlier rank holds enough prose.
+_STORY_CLASSES = frozenset(
+    {
+        "entry-content", "post-content", "article-content", "article-body", "articleBody",
+        "article__body", "story-body", "story-content", "post-body", "entry-body", "content-body",
+        "body-text", "article-text", "news-text", "field-name-body", "c-entry-content",
+        "rich-text", "post-entry", "entry", "post-text", "blog-content", "single-content",
+        "text-content", "main-text",
+    }
+)  # fmt: skip
+_POST_CLASSES = frozenset({"hentry", "post", "blog-post", "type-post"})
+_RANKS = 4
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 
 _BLOCK_TAGS = frozenset(
@@ -212,40 +216,50 @@ def _main_container(body: LexborNode) -> LexborNode:
     for junk in body.css(_JUNK):
         junk.remove()  # detach only: a junk node nested in another one may come later
     tree = _Tree(body)
-    _drop_boilerplate(tree)
+    ranked = _judge_names(tree)
     dense = _densest_container(tree)
-    known = _known_container(body, tree, dense)
+    known = _known_container(ranked, tree, dense)
     return tree.nodes[_widen(known if known >= 0 else dense, tree)]
 
 
-def _known_container(body: LexborNode, tree: _Tree, dense: int) -> int:
-    """The first CMS container (by priority) that holds a real amount of prose, or -1.
+def _known_container(ranked: list[list[int]], tree: _Tree, dense: int) -> int:
+    """The first CMS container (by rank) that holds a real amount of prose, or -1.
 
     Several matches side by side with prose in each (the posts of a live blog) make their
     common parent the container. A match is passed over when the densest part of the page lies
     outside it and holds much more prose: templates reuse the names for teaser boxes.
     """
-    for selector in _CONTAINER_SELECTORS:
-        lengths: dict[int, int] = {}
-        for node in body.css(selector):
-            i = tree.index(node)
-            if i >= 0:
-                lengths[i] = tree.prose[i]
-        if not lengths:
+    for candidates in ranked:
+        if not candidates:
             continue
-        best = max(lengths, key=lambda i: lengths[i])
+        best = max(candidates, key=lambda i: tree.prose[i])
         groups: dict[int, list[int]] = {}
-        for i, length in lengths.items():
-            if length and tree.parent[i] >= 0:
-                groups.setdefault(tree.parent[i], []).append(length)
+        for i in candidates:
+            if tree.prose[i] and tree.parent[i] >= 0:
+                groups.setdefault(tree.parent[i], []).append(tree.prose[i])
         parent = max(groups, key=lambda i: sum(groups[i]), default=-1)
         siblings = groups.get(parent, [])
-        if len(siblings) > 1 and sum(siblings) >= max(_MIN_CONTAINER, 1.5 * lengths[best]):
+        if len(siblings) > 1 and sum(siblings) >= max(_MIN_CONTAINER, 1.5 * tree.prose[best]):
             best = parent
         if tree.prose[best] >= _MIN_CONTAINER and (
             tree.contains(best, dense) or tree.prose[best] >= _DOMINATED * tree.prose[dense]
         ):
             return best
+    return -1
+
+
+@lru_cache(maxsize=8192)
+def _container_rank(tag: str, classes: str, id_: str, itemprop: str, role: str) -> int:
+    """How strongly an element's names say it holds the story: 0 (strongest) to 3, or -1."""
+    if itemprop == "articleBody":
+        return 0
+    names = set(classes.split())
+    if not names.isdisjoint(_STORY_CLASSES):
+        return 1
+    if tag == "article" or not names.isdisjoint(_POST_CLASSES):
+        return 2
+    if tag == "main" or role == "main" or "content" in names or id_ in ("content", "main"):
+        return 3
     return -1
 
 
@@ -283,31 +297,38 @@ def _widen(i: int, tree: _Tree) -> int:
     return i
 
 
-def _drop_boilerplate(tree: _Tree) -> None:
-    """Detach elements whose tag, class or id marks them as boilerplate.
+def _judge_names(tree: _Tree) -> list[list[int]]:
+    """Read every class and id once: detach boilerplate, and rank the story containers.
 
-    Page-wide wrappers carry such names too (``socialicons-sticky``, WordPress's ``tag-x``
-    classes on the article, a story inside an ``<aside>``), so structural tags, and matches that
-    hold much of the page's prose or text, are kept.
+    Page-wide wrappers carry boilerplate names too (``socialicons-sticky``, WordPress's
+    ``tag-x`` classes on the article, a story inside an ``<aside>``), so structural tags, and
+    matches that hold much of the page's prose or text, are kept.
     """
+    ranked: list[list[int]] = [[] for _ in range(_RANKS)]
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
-    removed_until = 0  # candidates come in document order: skip those inside a removed subtree
-    for node in tree.nodes[0].css(_CANDIDATES):
+    removed_until = 0  # elements come in document order: skip those inside a removed subtree
+    for node in tree.nodes[0].css(_NAMED):
         i = tree.index(node)
         if i <= removed_until or not (tree.chars[i] or tree.inline_chars[i]):  # no text, no harm
             continue
         tag = tree.tags[i]
         attrs = node.attributes
-        marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if tag not in _BOILERPLATE_TAGS and (tag in _PROTECTED_TAGS or not is_boilerplate(marker)):
-            continue
-        if tree.chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text:
-            continue  # a page-wide wrapper
-        if tree.prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker):
-            continue  # holds much of the story
-        removed_until = i + tree.size[i] - 1
-        tree.remove(i)
+        classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
+        marker = f"{classes} {id_}"
+        if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and is_boilerplate(marker)):
+            wrapper = tree.chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
+            story = tree.prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
+            if not (wrapper or story):
+                removed_until = i + tree.size[i] - 1
+                tree.remove(i)
+                continue
+        rank = _container_rank(
+            tag, classes, id_, attrs.get("itemprop") or "", attrs.get("role") or ""
+        )
+        if rank >= 0:
+            ranked[rank].append(i)
+    return ranked
 
 
 def _read_blocks(container: LexborNode) -> list[_Block]:
