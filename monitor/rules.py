@@ -180,19 +180,25 @@ class _Article:
     def __contains__(self, literal: str) -> bool:
         found = self._seen.get(literal)
         if found is None:
-            if literal.isascii():
-                found = literal.encode() in (self._lowered if literal.islower() else self._data)
-            else:
-                found = "".join(c for c in literal.lower() if not c.isascii()) in self._foreign_lowered
-            self._seen[literal] = found
+            probe, where = _probe(literal)
+            found = self._seen[literal] = probe in (self._lowered, self._data, self._foreign_lowered)[where]  # type: ignore[operator]
         return found
+
+
+@lru_cache(maxsize=1024)
+def _probe(literal: str) -> tuple[bytes | str, int]:
+    """What :class:`_Article` looks for, and where: 0 lowered bytes, 1 bytes as written, 2 foreign characters."""
+    if literal.isascii():
+        return literal.encode(), 0 if literal.islower() else 1
+    return "".join(c for c in literal.lower() if not c.isascii()), 2
 
 
 class _Document:
     """An article folded for the regexes: its paragraphs, their sentences, where heads occur.
 
     ``anchored`` False (the text holds a character that lowercase literals would miss) has
-    every regex run over every whole unit instead.
+    every regex run over every whole unit instead. ``region`` is the stretch of text the
+    rule being run has business in: the paragraphs that hold its trigger.
     """
 
     def __init__(self, text: str, anchored: bool) -> None:
@@ -201,26 +207,44 @@ class _Document:
         self.lowered = self.folded.lower()
         self.paragraphs = _paragraphs(self.folded)
         self.anchored = anchored
-        self._occurrences: dict[tuple[str, ...], list[tuple[int, str]]] = {}
+        self.region: Span = (0, len(text))
+        self._ascii = self.lowered.isascii()
+        self._occurrences: dict[tuple[tuple[str, ...], Span], list[tuple[int, str]]] = {}
         self._sentences: dict[Span, list[Span]] = {}
 
-    def occurrences(self, heads: tuple[str, ...]) -> list[tuple[int, str]]:
-        """Where each of ``heads`` occurs in the lowered text, as (offset, head), in text order.
+    def occurrences(self, literals: tuple[str, ...], start: int, end: int) -> list[tuple[int, str]]:
+        """Where each literal occurs in ``[start, end)``, as (offset, literal), in text order.
 
-        One ``str.find`` per occurrence, once per article: a regex alternation of the heads
-        costs some 50 ns a character whatever its form, several times more.
+        Lowercase literals are looked for in the lowered text, others as written; all of them
+        at once, in the region (or the whole text, for a span outside it), with one
+        ``str.find`` per occurrence: a regex alternation of the literals costs some 50 ns a
+        character whatever its form, several times more.
         """
-        found = self._occurrences.get(heads)
+        span = self.region if self.region[0] <= start and end <= self.region[1] else (0, len(self.folded))
+        found = self._occurrences.get((literals, span))
         if found is None:
             found = []
-            for head in heads:
-                at = self.lowered.find(head)
+            for literal, lowered in _lookup_plan(literals, self._ascii):
+                haystack = self.lowered if lowered else self.folded
+                at = haystack.find(literal, *span)
                 while at >= 0:
-                    found.append((at, head))
-                    at = self.lowered.find(head, at + 1)
+                    found.append((at, literal))
+                    at = haystack.find(literal, at + 1, span[1])
             found.sort()
-            self._occurrences[heads] = found
-        return found
+            self._occurrences[literals, span] = found
+        if span == (start, end):
+            return found
+        return found[bisect_left(found, (start, "")) : bisect_left(found, (end, ""))]
+
+    def holds(self, gate: Lookups, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` holds a literal of each set of ``gate``."""
+        for need in gate:
+            for literal in need:
+                if (self.lowered if literal.islower() else self.folded).find(literal, start, end) >= 0:
+                    break
+            else:
+                return False
+        return True
 
     def sentences(self, paragraph: Span) -> list[Span]:
         """The sentences of a paragraph, split once for all the rules."""
@@ -237,15 +261,6 @@ class _Scanner:
     regex: re.Pattern[str]
     heads: tuple[str, ...] | None  # lowercase, none beginning with another; None: a match may begin anywhere
 
-    def candidates(self, doc: _Document, start: int, end: int) -> Iterator[tuple[int, str]]:
-        """The (offset, head) of the heads that begin in ``[start, end)``, in text order."""
-        assert self.heads is not None
-        occurrences = doc.occurrences(self.heads)
-        for index in range(bisect_left(occurrences, (start, "")), len(occurrences)):
-            if occurrences[index][0] >= end:
-                return
-            yield occurrences[index]
-
     def finditer(self, doc: _Document, start: int, end: int) -> Iterator[re.Match[str]]:
         """What ``regex.finditer(doc.folded, start, end)`` finds, trying the regex only at heads.
 
@@ -256,7 +271,7 @@ class _Scanner:
             yield from self.regex.finditer(doc.folded, start, end)
             return
         at = start
-        for begin, _ in self.candidates(doc, start, end):
+        for begin, _ in doc.occurrences(self.heads, start, end):
             if begin >= at and (m := self.regex.match(doc.folded, begin, end)) is not None:
                 yield m
                 at = m.end()
@@ -290,7 +305,7 @@ class _Finder(_Scanner):
     starting: dict[str, tuple[int, ...]]  # a head -> the alternatives whose matches may begin with it
 
     def hits(self, doc: _Document, start: int, end: int) -> Iterator[tuple[int, int, int]]:
-        """(start, end, alternative) of the non-empty matches ``regex.finditer`` finds in ``[start, end)``.
+        """(start, end, alternative) of the non-empty matches ``regex.finditer`` finds in a paragraph.
 
         At a place, finditer takes the first alternative that matches there; the others
         are not tried where their heads do not begin or their literals are not within reach.
@@ -300,33 +315,20 @@ class _Finder(_Scanner):
                 if m.end() > m.start():
                     yield m.start(), m.end(), int(m.lastgroup[2:])  # type: ignore[index]
             return
-        folded, lowered = doc.folded, doc.lowered
+        folded = doc.folded
         at = start
-        for begin, head in self.candidates(doc, start, end):
+        for begin, head in doc.occurrences(self.heads, start, end):
             if begin < at:
                 continue
             for index in self.starting[head]:
                 alternative = self.alternatives[index]
-                if alternative.gate and not _holds(
-                    alternative.gate, folded, lowered, begin, min(end, begin + alternative.reach)
-                ):
+                if alternative.gate and not doc.holds(alternative.gate, begin, min(end, begin + alternative.reach)):
                     continue
                 m = alternative.regex.match(folded, begin, end)
                 if m is not None:
                     yield begin, m.end(), index
                     at = m.end()
                     break
-
-
-def _holds(gate: Lookups, folded: str, lowered: str, start: int, end: int) -> bool:
-    """Whether ``folded[start:end]`` holds a literal of each set (lowercase ones looked up lowercased)."""
-    for need in gate:
-        for literal in need:
-            if (lowered if literal.islower() else folded).find(literal, start, end) >= 0:
-                break
-        else:
-            return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -354,22 +356,22 @@ class _Rule:
             and any(all(any(literal in article for literal in need) for need in gate) for gate in self.gates)
         )
 
-    def hits(self, doc: _Document) -> list[_Hit]:
-        """The non-empty occurrences of terms and patterns, paragraph by paragraph, in text order.
+    def paragraphs(self, doc: _Document) -> list[Span]:
+        """The paragraphs that may hold a match: those holding a literal of the trigger (when anchored)."""
+        if not doc.anchored or self.trigger is None:
+            return doc.paragraphs
+        starts = [start for start, _ in doc.paragraphs]
+        holding = set()
+        for literal in self.trigger:
+            haystack = doc.lowered if literal.islower() else doc.folded
+            at = haystack.find(literal)
+            while at >= 0:
+                holding.add(bisect_right(starts, at) - 1)
+                at = haystack.find(literal, at + len(literal))
+        return [doc.paragraphs[index] for index in sorted(holding)]
 
-        Only the paragraphs holding a literal of the trigger are searched (when anchored).
-        """
-        paragraphs = doc.paragraphs
-        if doc.anchored and self.trigger is not None:
-            starts = [start for start, _ in paragraphs]
-            holding = set()
-            for literal in self.trigger:
-                haystack = doc.lowered if literal.islower() else doc.folded
-                at = haystack.find(literal)
-                while at >= 0:
-                    holding.add(bisect_right(starts, at) - 1)
-                    at = haystack.find(literal, at + len(literal))
-            paragraphs = [paragraphs[index] for index in sorted(holding)]
+    def hits(self, doc: _Document, paragraphs: Sequence[Span]) -> list[_Hit]:
+        """The non-empty occurrences of terms and patterns in these paragraphs, in text order."""
         found = []
         for start, end in paragraphs:
             for m_start, m_end, index in self.find.hits(doc, start, end):
@@ -415,7 +417,11 @@ class Ruleset:
         doc = _Document(text, anchored)
         matches: list[Match] = []
         for rule in rules:
-            hits = rule.hits(doc)
+            paragraphs = rule.paragraphs(doc)
+            if not paragraphs:
+                continue
+            doc.region = (paragraphs[0][0], paragraphs[-1][1])
+            hits = rule.hits(doc, paragraphs)
             if not hits:
                 continue
             if rule.scope == "article" and not rule.accepts(doc, 0, len(doc.folded), hits):
@@ -547,6 +553,12 @@ def _finder(alternatives: Sequence[str]) -> tuple[_Finder, tuple[Lookups, ...]]:
         heads=kept,
         starting=starting,
     ), tuple(gates)
+
+
+@lru_cache(maxsize=256)
+def _lookup_plan(literals: tuple[str, ...], ascii_text: bool) -> tuple[tuple[str, bool], ...]:
+    """Each literal with whether to look for it lowercased; none that cannot be in an ASCII text."""
+    return tuple((literal, literal.islower()) for literal in literals if literal.isascii() or not ascii_text)
 
 
 def _kept_heads(heads: Sequence[set[str] | None]) -> tuple[str, ...] | None:
