@@ -324,10 +324,10 @@ class _Finder(_Scanner):
                 alternative = self.alternatives[index]
                 if alternative.gate and not doc.holds(alternative.gate, begin, min(end, begin + alternative.reach)):
                     continue
-                m = alternative.regex.match(folded, begin, end)
-                if m is not None:
-                    yield begin, m.end(), index
-                    at = m.end()
+                found = alternative.regex.match(folded, begin, end)
+                if found is not None:
+                    yield begin, found.end(), index
+                    at = found.end()
                     break
 
 
@@ -565,7 +565,7 @@ def _kept_heads(heads: Sequence[set[str] | None]) -> tuple[str, ...] | None:
     """The heads of some alternatives, but those another head begins with; None if one has none."""
     if any(alternative_heads is None for alternative_heads in heads):
         return None
-    every = set().union(*heads)
+    every = {head for alternative_heads in heads for head in alternative_heads or ()}
     return tuple(sorted(h for h in every if not any(h[:n] in every for n in range(1, len(h)))))
 
 
@@ -573,15 +573,13 @@ def _steps_far(tree: _sre_parse.SubPattern) -> bool:
     """Whether a parsed regex repeats a construct other than one character many times (a gap)."""
     for op, av in tree:
         if op in _REPEATS:
-            low, high, body = av  # type: ignore[misc]
+            _, high, body = av  # type: ignore[misc]
             if high >= 20 and not (len(body) == 1 and body[0][0] in (_sre_parse.IN, _sre_parse.LITERAL,
                                                                         _sre_parse.NOT_LITERAL, _sre_parse.ANY)):
                 return True
             if _steps_far(body):
                 return True
-        elif op is _sre_parse.SUBPATTERN and _steps_far(av[3]):  # type: ignore[index]
-            return True
-        elif op is _sre_parse.BRANCH and any(_steps_far(branch) for branch in av[1]):  # type: ignore[index]
+        elif op is _sre_parse.SUBPATTERN and _steps_far(av[3]) or op is _sre_parse.BRANCH and any(_steps_far(branch) for branch in av[1]):  # type: ignore[index]
             return True
     return False
 
@@ -723,22 +721,22 @@ def _trigger(gates: Sequence[Sequence[Sequence[str]]]) -> tuple[str, ...] | None
     chosen: list[str] = []
     uncovered = list(gates)
     while uncovered:
-
-        def score(need: Sequence[str]) -> tuple[float, int]:
-            added = [literal for literal in need if not any(_covers(c, literal) for c in chosen)]
-            after = chosen + added
-            gain = sum(
-                any(all(any(_covers(c, literal) for c in after) for literal in other) for other in gate)
-                for gate in uncovered
-            )
-            return gain / max(len(added), 1), min(map(len, need))
-
-        chosen += max((need for gate in uncovered for need in gate), key=score)
-        uncovered = [
-            gate for gate in uncovered
-            if not any(all(any(_covers(c, literal) for c in chosen) for literal in need) for need in gate)
-        ]
+        options = [need for gate in uncovered for need in gate]
+        chosen += max(options, key=lambda need, chosen=chosen, uncovered=uncovered: _score(need, chosen, uncovered))
+        uncovered = [gate for gate in uncovered if not any(_covered(need, chosen) for need in gate)]
     return _minimal(chosen)
+
+
+def _score(need: Sequence[str], chosen: list[str], uncovered: Sequence[Sequence[Sequence[str]]]) -> tuple[float, int]:
+    """Gates newly covered per literal added by choosing ``need``, then its shortest literal's length."""
+    added = [literal for literal in need if not any(_covers(c, literal) for c in chosen)]
+    gain = sum(any(_covered(other, chosen + added) for other in gate) for gate in uncovered)
+    return gain / max(len(added), 1), min(map(len, need))
+
+
+def _covered(need: Sequence[str], chosen: Sequence[str]) -> bool:
+    """Whether every literal of ``need`` holds a chosen one, so a text holding the need holds a chosen literal."""
+    return all(any(_covers(c, literal) for c in chosen) for literal in need)
 
 
 def _lookups(gate: Gate) -> Lookups:

@@ -20,7 +20,16 @@ from hypothesis import strategies as st
 from monitor.config import RuleSettings, load_config
 from monitor.errors import ConfigError
 from monitor.models import Match
-from monitor.rules import _ABBREVIATIONS, Ruleset, _fold, _paragraphs, _phrase, _scoped, compile_rules, highlight_spans
+from monitor.rules import (
+    _ABBREVIATIONS,
+    Ruleset,
+    _fold,
+    _paragraphs,
+    _phrase,
+    _scoped,
+    compile_rules,
+    highlight_spans,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = Path(__file__).parent / "data" / "rules_labelled.toml"
@@ -231,7 +240,10 @@ def _plain_match(rules: list[RuleSettings], text: str) -> list[Match]:
             for phrases in (rule.context, rule.exclude)
         )
 
-        def accepts(start: int, end: int, hits: list[tuple[int, int, str, bool]]) -> bool:
+        def accepts(
+            start: int, end: int, hits: list[tuple[int, int, str, bool]],
+            context: re.Pattern[str] | None = context, exclude: re.Pattern[str] | None = exclude,
+        ) -> bool:
             if exclude is not None and exclude.search(folded, start, end):
                 return False
             terms = [(s, e) for s, e, _, term in hits if term]
