@@ -7,6 +7,7 @@ stop a check of a source.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 
@@ -30,12 +31,23 @@ _STRUCTURED_BODY_SHARE = 0.5  # of the JSON-LD articleBody below which the marku
 
 
 def extract(html: str | bytes, url: str | None = None) -> Extracted:
-    """Extract title, main text, byline, publication date, canonical URL and language."""
+    """Extract title, main text, byline, publication date, canonical URL and language.
+
+    The cyclic garbage collector is paused meanwhile: extraction wraps thousands of nodes in
+    tracked objects but makes no reference cycles, so collections it would set off (a fifth of
+    its time) find nothing. Anything else's garbage is collected once it is switched back on.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         return _extract(html, url)
     except Exception:  # noqa: BLE001 - the contract: one odd page must not stop the pipeline
         logger.exception("extraction failed for %s", url or "<document>")
         return Extracted()
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _parse(html: str | bytes) -> LexborHTMLParser:
