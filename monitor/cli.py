@@ -256,8 +256,8 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None) -> N
                 passage.stylize("reverse yellow", start, end)
             console.print(line + passage)
     table = Table("rule", "articles scanned", "passages matched", "would be new")
-    for name, (matched, new) in counts.items():
-        table.add_row(name, str(len(articles)), str(matched), str(new))
+    for name, (matched, new_count) in counts.items():
+        table.add_row(name, str(len(articles)), str(matched), str(new_count))
     console.print(table)
 
 

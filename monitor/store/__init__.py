@@ -110,7 +110,7 @@ class Archive:
             for source in sources:
                 current = self.db.execute("SELECT url FROM sources WHERE name = ?", [source.name]).fetchone()
                 if current is None:
-                    self.db["sources"].insert({"name": source.name, "kind": source.kind, "url": source.url})
+                    self.db.table("sources").insert({"name": source.name, "kind": source.kind, "url": source.url})
                 elif current[0] != source.url:
                     self.db.execute(
                         "UPDATE sources SET kind = ?, url = ?, etag = NULL, last_modified = NULL,"
@@ -199,7 +199,8 @@ class Archive:
             self.db.execute("INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)", [url, article_id])
 
     def article_with_hash(self, text_hash: str) -> int | None:
-        return self._one("SELECT id FROM articles WHERE text_hash = ?", [text_hash])
+        found = self._one("SELECT id FROM articles WHERE text_hash = ?", [text_hash])
+        return None if found is None else int(found)
 
     def near_candidates(self, band_keys: Sequence[int], per_band: int = 200) -> list[Candidate]:
         """Stored articles sharing an LSH band with a new text: the newest ``per_band`` of each band.
@@ -470,7 +471,7 @@ class Archive:
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         return list(
-            self.db["articles"].search(
+            self.db.table("articles").search(
                 query, columns=["id", "title", "site", "url", "published", "story_id"], limit=limit
             )
         )

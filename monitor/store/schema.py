@@ -133,7 +133,7 @@ def _create_core_tables(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (alert_id, mention_id)
         ) WITHOUT ROWID"""
     )
-    db["articles"].enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+    db.table("articles").enable_fts(["title", "text"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
 
 
 def _create_views(db: sqlite_utils.Database) -> None:
