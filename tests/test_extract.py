@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,8 @@ DATA = Path(__file__).parent / "data" / "extract"
 FIXTURES = sorted(path.name.removesuffix(".html") for path in DATA.glob("*.html"))
 
 
-def _golden(name: str) -> tuple[str, dict[str, object]]:
+def _golden(name: str) -> tuple[str, dict[str, Any]]:
+    """A fixture page and its expectations: metadata, every paragraph, snippets left out."""
     html = (DATA / f"{name}.html").read_text(encoding="utf-8")
     expected = json.loads((DATA / f"{name}.expected.json").read_text(encoding="utf-8"))
     return html, expected
@@ -27,14 +29,14 @@ def _golden(name: str) -> tuple[str, dict[str, object]]:
 def test_golden_text(name: str) -> None:
     html, expected = _golden(name)
     result = extract(html, str(expected["url"]))
-    assert result.text == "\n\n".join(expected["paragraphs"])  # type: ignore[arg-type]
+    assert result.text == "\n\n".join(expected["paragraphs"])
 
 
 @pytest.mark.parametrize("name", FIXTURES)
 def test_golden_boilerplate_left_out(name: str) -> None:
     html, expected = _golden(name)
     text = extract(html, str(expected["url"])).text
-    leaked = [snippet for snippet in expected["without"] if snippet in text]  # type: ignore[attr-defined]
+    leaked = [snippet for snippet in expected["without"] if snippet in text]
     assert leaked == []
 
 
@@ -45,7 +47,7 @@ def test_golden_metadata(name: str) -> None:
     published = expected["published"]
     assert result.title == expected["title"]
     assert result.byline == expected["byline"]
-    assert result.published == (datetime.fromisoformat(str(published)) if published else None)
+    assert result.published == (datetime.fromisoformat(published) if published else None)
     assert result.canonical_url == expected["canonical_url"]
     assert result.language == expected["language"]
 

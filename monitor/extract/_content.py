@@ -308,9 +308,10 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
+    position, chars, inline_chars = tree.position, tree.chars, tree.inline_chars
     for node in tree.nodes[0].css(_NAMED):
-        i = tree.index(node)
-        if i <= removed_until or not (tree.chars[i] or tree.inline_chars[i]):  # no text, no harm
+        i = position.get(node.mem_id, 0)
+        if i <= removed_until or not (chars[i] or inline_chars[i]):  # no text, no harm
             continue
         tag = tree.tags[i]
         attrs = node.attributes
@@ -323,6 +324,8 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
                 removed_until = i + tree.size[i] - 1
                 tree.remove(i)
                 continue
+        if not tree.prose[i]:
+            continue  # no container of the story
         rank = _container_rank(
             tag, classes, id_, attrs.get("itemprop") or "", attrs.get("role") or ""
         )
