@@ -68,7 +68,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from re._casefix import _EXTRA_CASES  # what re.IGNORECASE equates beyond str.lower()
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from monitor.config import RuleSettings
 from monitor.errors import ConfigError
@@ -571,22 +571,22 @@ def _kept_heads(heads: Sequence[set[str] | None]) -> tuple[str, ...] | None:
 
 def _steps_far(tree: _sre_parse.SubPattern) -> bool:
     """Whether a parsed regex repeats a construct other than one character many times (a gap)."""
-    for op, av in tree:
+    for op, av in cast("Iterable[tuple[Any, Any]]", tree):
         if op in _REPEATS:
-            _, high, body = av  # type: ignore[misc]
+            _, high, body = av
             if high >= 20 and not (len(body) == 1 and body[0][0] in (_sre_parse.IN, _sre_parse.LITERAL,
                                                                         _sre_parse.NOT_LITERAL, _sre_parse.ANY)):
                 return True
             if _steps_far(body):
                 return True
-        elif op is _sre_parse.SUBPATTERN and _steps_far(av[3]) or op is _sre_parse.BRANCH and any(_steps_far(branch) for branch in av[1]):  # type: ignore[index]
+        elif op is _sre_parse.SUBPATTERN and _steps_far(av[3]) or op is _sre_parse.BRANCH and any(_steps_far(branch) for branch in av[1]):
             return True
     return False
 
 
 def _refers(tree: _sre_parse.SubPattern) -> bool:
     """Whether a parsed regex refers to a group by number, which would change meaning alone."""
-    for op, av in tree:
+    for op, av in cast("Iterable[tuple[Any, Any]]", tree):
         if op in (_sre_parse.GROUPREF, _sre_parse.GROUPREF_EXISTS):
             return True
         nested = av if isinstance(av, (list, tuple)) else ()
@@ -671,7 +671,7 @@ def _gate(parsed: list[tuple[object, object]] | None) -> Gate:
     return tuple(need for need in _needs(parsed, ignorecase=True) if min(map(len, need)) >= _MIN_LITERAL)
 
 
-def _needs(items: list[tuple[object, object]], ignorecase: bool) -> list[frozenset[str]]:
+def _needs(items: list[tuple[Any, Any]], ignorecase: bool) -> list[frozenset[str]]:
     """The literal sets required by a sequence of parsed regex items (see :func:`_gate`).
 
     A case-sensitive run keeps its case: "(?-i:Bout)" needs "Bout", which "about" does not hold.
@@ -680,23 +680,23 @@ def _needs(items: list[tuple[object, object]], ignorecase: bool) -> list[frozens
     run = ""
     for op, av in items:
         if op is _sre_parse.LITERAL:
-            run += chr(av).lower() if ignorecase else chr(av)  # type: ignore[call-overload]
+            run += chr(av).lower() if ignorecase else chr(av)
             continue
         if run:
             needs.append(frozenset([run]))
             run = ""
         if op is _sre_parse.SUBPATTERN:
-            _, added, removed, body = av  # type: ignore[misc]
+            _, added, removed, body = av
             inner = (ignorecase or bool(added & re.IGNORECASE)) and not removed & re.IGNORECASE
             needs.extend(_needs(list(body), inner))
         elif op is _sre_parse.ATOMIC_GROUP:
-            needs.extend(_needs(list(av), ignorecase))  # type: ignore[call-overload]
+            needs.extend(_needs(list(av), ignorecase))
         elif op in (_sre_parse.MAX_REPEAT, _sre_parse.MIN_REPEAT, _sre_parse.POSSESSIVE_REPEAT):
-            if av[0] >= 1:  # type: ignore[index]
-                needs.extend(_needs(list(av[2]), ignorecase))  # type: ignore[index]
+            if av[0] >= 1:
+                needs.extend(_needs(list(av[2]), ignorecase))
         elif op is _sre_parse.BRANCH:
             options: set[str] = set()
-            for branch in av[1]:  # type: ignore[index]
+            for branch in av[1]:
                 best = max(_needs(list(branch), ignorecase), key=lambda need: min(map(len, need)), default=None)
                 if best is None:
                     break
@@ -722,7 +722,8 @@ def _trigger(gates: Sequence[Sequence[Sequence[str]]]) -> tuple[str, ...] | None
     uncovered = list(gates)
     while uncovered:
         options = [need for gate in uncovered for need in gate]
-        chosen += max(options, key=lambda need, chosen=chosen, uncovered=uncovered: _score(need, chosen, uncovered))
+        scores = [_score(need, chosen, uncovered) for need in options]
+        chosen += options[max(range(len(options)), key=scores.__getitem__)]  # the first best, as max() picks
         uncovered = [gate for gate in uncovered if not any(_covered(need, chosen) for need in gate)]
     return _minimal(chosen)
 
@@ -797,24 +798,24 @@ def _front(items: Sequence[tuple[object, object]], room: int) -> _Front:
     return heads if len(heads) <= _MAX_HEADS else {(head, False) for head, _ in first}
 
 
-def _front_of(op: object, av: object, room: int) -> _Front:
+def _front_of(op: Any, av: Any, room: int) -> _Front:
     """The heads, of up to ``room`` characters, of one parsed regex item."""
     if op is _sre_parse.LITERAL:
-        letter = chr(av).lower()  # type: ignore[call-overload]
+        letter = chr(av).lower()
         return {(letter, True)} if len(letter) == 1 else _UNKNOWN
     if op is _sre_parse.IN:
-        if not all(item_op is _sre_parse.LITERAL for item_op, _ in av):  # type: ignore[attr-defined]
+        if not all(item_op is _sre_parse.LITERAL for item_op, _ in av):
             return _UNKNOWN
-        letters = {chr(code).lower() for _, code in av}  # type: ignore[attr-defined]
+        letters = {chr(code).lower() for _, code in av}
         return {(letter, True) for letter in letters} if all(len(x) == 1 for x in letters) else _UNKNOWN
     if op is _sre_parse.SUBPATTERN:
-        return _front(av[3], room)  # type: ignore[index]
+        return _front(av[3], room)
     if op is _sre_parse.ATOMIC_GROUP:
-        return _front(av, room)  # type: ignore[arg-type]
+        return _front(av, room)
     if op is _sre_parse.BRANCH:  # as many heads as the pattern spells out: no blow-up to guard against
-        return set().union(*(_front(branch, room) for branch in av[1]))  # type: ignore[index]
+        return set().union(*(_front(branch, room) for branch in av[1]))
     if op in _REPEATS:
-        low, high, body = av  # type: ignore[misc]
+        low, high, body = av
         inner = _front(body, room)
         heads = inner if low == high == 1 else {(head, whole and high == 1) for head, whole in inner}
         return heads | {("", True)} if low == 0 else heads
