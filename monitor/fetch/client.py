@@ -53,6 +53,7 @@ from monitor.errors import (
 from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
 from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, decode_text, read_capped, unwrap_gzip
 from monitor.fetch.politeness import HostGate
+from monitor.fetch.pool import OriginPools
 from monitor.fetch.robots import RobotsCache
 from monitor.fetch.security import (
     AddressPolicy,
@@ -104,25 +105,31 @@ class _Reply:
     body: bytes = b""
 
 
-POOLED_CONNECTIONS = 64
+POOLED_CONNECTIONS = 64  # kept-alive connections, over all origins
 KEEPALIVE_SECONDS = 30.0
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over a connection pool whose network backend checks addresses.
+    """httpx's transport over per-origin connection pools whose network backend checks addresses.
 
     httpx offers no public way to hand its pool a network backend, so the pool
     is replaced after construction; the exception mapping of httpx is kept.
     """
 
-    def __init__(self, backend: GuardedBackend, limits: httpx.Limits) -> None:
-        super().__init__(verify=_ssl_context(), limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
+    def __init__(self, backend: GuardedBackend, concurrency: int, per_host: int) -> None:
+        super().__init__(verify=_ssl_context(), trust_env=False)
+        # The fetcher's gate bounds requests in flight, so a pool never makes one wait.
+        # httpx only calls handle_async_request, aclose and the context methods of its pool.
+        self._pool = OriginPools(  # type: ignore[assignment]
+            lambda: httpcore.AsyncConnectionPool(
+                ssl_context=_ssl_context(),
+                max_connections=concurrency,
+                max_keepalive_connections=per_host,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+                network_backend=backend,
+            ),
+            max_origins=max(1, POOLED_CONNECTIONS // per_host),
+            sweep_every=KEEPALIVE_SECONDS / 2,
         )
 
 
@@ -151,14 +158,10 @@ class Fetcher:
         self.settings = settings
         self.stats: collections.Counter[str] = collections.Counter()
         self._policy = AddressPolicy(trusted_origins, allow_private=settings.allow_private)
-        # The gate below bounds requests in flight; the pool keeps idle connections for reuse.
-        # A pool capped at `concurrency` made requests to many hosts evict each other's idle
-        # connections, so most requests paid a new connection. (httpcore's pool scans every
-        # connection for each request, so a much larger pool costs CPU instead.)
-        pooled = max(POOLED_CONNECTIONS, settings.concurrency)
-        limits = httpx.Limits(max_connections=pooled, max_keepalive_connections=pooled, keepalive_expiry=KEEPALIVE_SECONDS)
         self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(GuardedBackend(self._policy, resolver), limits),
+            transport=_GuardedTransport(
+                GuardedBackend(self._policy, resolver), settings.concurrency, settings.per_host
+            ),
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             timeout=httpx.Timeout(settings.timeout),
             follow_redirects=False,
