@@ -182,16 +182,19 @@ def fingerprint(text: str) -> TextPrint:
     exact = _digest(" ".join(tokens)).hex()
     if not tokens:
         return TextPrint(exact, b"", 0, (), 0)
-    shingles = _shingle_hashes(tokens, [len(p) for p in paragraphs])
-    real = [p for p in paragraphs if len(p) >= LEAD_WORDS] or [max(paragraphs, key=len)]
+    lengths = [len(p) for p in paragraphs]
+    hashes = _word_hashes(tokens)  # once: the lead's and the second paragraph's are slices of it
+    shingles = _shingles_of(hashes, lengths)
+    real = [i for i, length in enumerate(lengths) if length >= LEAD_WORDS] or [lengths.index(max(lengths))]
+    starts = np.cumsum([0, *lengths]).tolist()
     lead, second = real[0], real[min(1, len(real) - 1)]
     lead_a, lead_b = _A[PERMUTATIONS:], _B[PERMUTATIONS:]
     signature = np.concatenate(
         (
             _minhash(shingles, _A[:PERMUTATIONS], _B[:PERMUTATIONS]),
-            _minhash(_shingle_hashes(lead, [len(lead)]), lead_a, lead_b),
+            _minhash(_paragraph_shingles(hashes[starts[lead] : starts[lead + 1]]), lead_a, lead_b),
             # the same permutations, so a lead can be compared with a second paragraph
-            _minhash(_shingle_hashes(second, [len(second)]), lead_a, lead_b),
+            _minhash(_paragraph_shingles(hashes[starts[second] : starts[second + 1]]), lead_a, lead_b),
         )
     )
     keys = band_keys(signature).tolist()
@@ -199,19 +202,26 @@ def fingerprint(text: str) -> TextPrint:
 
 
 def _shingle_hashes(tokens: list[str], lengths: list[int], size: int = SHINGLE) -> np.ndarray:
-    """Distinct 64-bit hashes of the word shingles inside each paragraph.
+    """Distinct 64-bit hashes of the word shingles inside each paragraph; see :func:`_shingles_of`."""
+    return _shingles_of(_word_hashes(tokens), lengths, size)
 
-    ``lengths`` splits ``tokens`` into paragraphs. A paragraph shorter than a
+
+def _shingles_of(hashes: np.ndarray, lengths: list[int], size: int = SHINGLE) -> np.ndarray:
+    """Distinct 64-bit hashes of the word shingles inside each paragraph, from the words' hashes.
+
+    ``lengths`` splits ``hashes`` into paragraphs. A paragraph shorter than a
     shingle is one shingle. Shingles never cross a paragraph break, so
     re-ordered paragraphs keep their shingles.
     """
+    if len(lengths) == 1:
+        return _paragraph_shingles(hashes, size)
     # Each paragraph is followed by size-1 empty slots (hash 0), so a window
     # that runs past its paragraph's end only ever sees zeros there.
     counts = np.asarray(lengths)
     paragraph_of = np.repeat(np.arange(len(counts)), counts)
-    slots = np.arange(len(tokens)) + paragraph_of * (size - 1)
-    padded = np.zeros(len(tokens) + len(counts) * (size - 1), dtype=np.uint64)
-    padded[slots] = _word_hashes(tokens)
+    slots = np.arange(len(hashes)) + paragraph_of * (size - 1)
+    padded = np.zeros(len(hashes) + len(counts) * (size - 1), dtype=np.uint64)
+    padded[slots] = hashes
     real = np.zeros(len(padded), dtype=bool)
     real[slots] = True
     windows = len(padded) - size + 1
@@ -224,6 +234,22 @@ def _shingle_hashes(tokens: list[str], lengths: list[int], size: int = SHINGLE) 
     first_of_short[starts[counts < size]] = True
     keep = real[:windows] & (real[size - 1 :] | first_of_short)
     return np.unique(_mix(combined[keep]))
+
+
+def _paragraph_shingles(hashes: np.ndarray, size: int = SHINGLE) -> np.ndarray:
+    """:func:`_shingles_of` for one paragraph, without the padding that keeps paragraphs apart.
+
+    The sums wrap modulo 2⁶⁴ in any order, so the values are those of the padded way.
+    """
+    with np.errstate(over="ignore"):
+        if len(hashes) < size:
+            combined = np.array([(hashes * _POSITION[: len(hashes)]).sum(dtype=np.uint64)], dtype=np.uint64)
+        else:
+            windows = len(hashes) - size + 1
+            combined = hashes[:windows] * _POSITION[0]
+            for offset in range(1, size):
+                combined += hashes[offset : offset + windows] * _POSITION[offset]
+    return np.unique(_mix(combined))
 
 
 def _word_hashes(tokens: list[str]) -> np.ndarray:
