@@ -302,9 +302,9 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
     console = Console()
     for label, value in (("title", result.title), ("byline", result.byline), ("published", result.published),
                          ("canonical", result.canonical_url), ("language", result.language)):
-        console.print(Text(f"{label:>10}: ", style="bold") + Text(str(value or "")))
+        console.print(Text(f"{label:>10}: ", style="bold") + Text(str(value or "")), soft_wrap=True)
     console.rule()
-    console.print(Text(result.text or "(no text)"))
+    click.echo(result.text or "(no text)")
 
 
 @cli.command()
