@@ -184,8 +184,8 @@ def decode_text(body: bytes, content_type: str = "") -> str:
         if label is not None
     ]
     utf8 = _strict(body, "utf-8")
-    if utf8 is not None and (not declared or not body.isascii()):
-        return utf8
+    if utf8 is not None and (not declared or _is_utf8(declared[0]) or not body.isascii()):
+        return utf8  # (the first declared label being UTF-8, the loop below would decode it again)
     for label in declared:
         text = _strict(body, label)
         if text is not None:
@@ -203,6 +203,13 @@ def _header_charset(content_type: str) -> str | None:
 def _match(pattern: re.Pattern[bytes], head: bytes) -> str | None:
     match = pattern.search(head)
     return match.group(1).decode("ascii") if match else None
+
+
+def _is_utf8(label: str) -> bool:
+    try:
+        return codecs.lookup(label).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def _strict(body: bytes, label: str) -> str | None:

@@ -23,8 +23,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import functools
 import re
+import select
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,8 +56,13 @@ class BlockedAddressError(Exception):
     :class:`~monitor.errors.BlockedURLError`, which needs the URL the backend never sees."""
 
 
+@functools.lru_cache(maxsize=4096)
 def is_public_address(address: str) -> bool:
-    """Whether ``address`` (an IP literal) is a globally routable unicast address."""
+    """Whether ``address`` (an IP literal) is a globally routable unicast address.
+
+    Cached: a pure function of its argument, and ``ipaddress`` walks a dozen
+    networks for each answer (a quarter of the URL check of every request).
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or (ip.teredo[1] if ip.teredo else None) or ip.sixtofour
@@ -103,7 +111,9 @@ def check_url(url: str, policy: AddressPolicy) -> None:
         raise BlockedURLError(url, f"address {literal} is not public")
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip_literal(host: str) -> str | None:
+    """The host as a normalised IP address, or None for a name (cached: the same hosts recur)."""
     try:
         return str(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))
     except ValueError:
@@ -156,8 +166,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                return _Stream(
+                    await self._inner.connect_tcp(
+                        address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                    )
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 log.debug("connect to %s (%s) port %d failed: %s", host, address, port, exc)
@@ -173,3 +185,48 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connected stream that answers httpcore's "is_readable" with one poll of its socket.
+
+    httpcore asks it of each kept connection before reusing it (a readable idle
+    socket is one the server closed); anyio's stream answers by building a map
+    of every socket attribute, a getpeername() call included, each time.
+    Everything else is the inner stream's.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self._socket = inner.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return _is_readable(self._socket)
+        return self._inner.get_extra_info(info)
+
+
+def _is_readable(sock: Any) -> bool:
+    """httpcore's test, on the socket found once: no socket or a closed one counts as readable."""
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return True
+    if not hasattr(select, "poll"):  # Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
