@@ -21,9 +21,9 @@ configured source (e.g. a local test site) or when ``allow_private`` is set.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
-import functools
 import re
 import select
 import socket
