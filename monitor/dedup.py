@@ -326,6 +326,16 @@ def resemblance(text_print: TextPrint, signatures: Sequence[bytes], shingles: Se
     """
     if not text_print.shingles:
         return [Resemblance(0.0, 0.0, 0.0, 0.0) for _ in signatures]
+    return [
+        Resemblance(float(j), float(c), float(s), float(lj))
+        for j, c, s, lj in zip(*_estimates(text_print, signatures, shingles), strict=True)
+    ]
+
+
+def _estimates(
+    text_print: TextPrint, signatures: Sequence[bytes], shingles: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Jaccard, containment, shared shingles and lead Jaccard of a text (with shingles) against each stored one."""
     width = SIGNATURE * 4
     mine = np.frombuffer(text_print.signature, dtype="<u4")
     stale = np.array([len(s) != width for s in signatures], dtype=bool)
@@ -345,19 +355,28 @@ def resemblance(text_print: TextPrint, signatures: Sequence[bytes], shingles: Se
     # |A ∩ B| = J·|A ∪ B| and |A ∪ B| = (|A| + |B|) / (1 + J).
     shared = jaccard * (text_print.shingles + sizes) / (1 + jaccard)
     containment = np.minimum(1.0, shared / np.maximum(1.0, np.minimum(text_print.shingles, sizes)))
-    return [
-        Resemblance(float(j), float(c), float(s), float(lj))
-        for j, c, s, lj in zip(jaccard, containment, shared, lead_jaccard)
-    ]
+    return jaccard, containment, shared, lead_jaccard
 
 
 def closest(text_print: TextPrint, signatures: Sequence[bytes], shingles: Sequence[int]) -> int | None:
-    """Index of the stored text that is most surely the same story, or None when none is."""
+    """Index of the stored text that is most surely the same story, or None when none is.
+
+    :attr:`Resemblance.same_story` applied to whole arrays: building a
+    :class:`Resemblance` for each of a few hundred candidates cost more than
+    comparing them.
+    """
+    if not text_print.shingles or not signatures:
+        return None  # every estimate would be 0: nothing is the same story
+    _, containment, shared, lead_jaccard = _estimates(text_print, signatures, shingles)
+    same = (shared >= MIN_SHARED) & (
+        (containment >= CONTAINMENT) | ((containment >= LEAD_CONTAINMENT) & (lead_jaccard >= LEAD_JACCARD))
+    )
     best: int | None = None
     best_key = (0.0, 0.0)
-    for index, found in enumerate(resemblance(text_print, signatures, shingles)):
-        if found.same_story and (found.containment, found.shared) > best_key:
-            best, best_key = index, (found.containment, found.shared)
+    for index in np.flatnonzero(same).tolist():
+        key = (float(containment[index]), float(shared[index]))
+        if key > best_key:
+            best, best_key = index, key
     return best
 
 
