@@ -29,6 +29,7 @@ from monitor.models import Article
 from monitor.pipeline import ingest
 from monitor.rules import Ruleset, compile_rules
 from monitor.store import Archive
+from tests.scoring import Score
 
 DATA = Path(__file__).parent / "data" / "syndication"
 CONFIG = Path(__file__).parent.parent / "config.toml"
@@ -194,26 +195,20 @@ def _candidates(a: dedup.TextPrint, b: dedup.TextPrint) -> bool:
 def test_syndication_set_precision_and_recall() -> None:
     copies = [copy for copy, _ in _syndication_set()]
     prints = [text_print for _, text_print in _syndication_set()]
-    tp = fp = fn = 0
-    misses: list[str] = []
+    score = Score()
     for (i, a), (j, b) in itertools.combinations(enumerate(copies), 2):
-        truth = a.story == b.story
         judged = _candidates(prints[i], prints[j]) and dedup.closest(
             prints[i], [prints[j].signature], [prints[j].shingles]
         ) == 0
-        tp += truth and judged
-        fp += judged and not truth
-        fn += truth and not judged
-        if truth != judged:
-            misses.append(f"{'merged' if judged else 'missed'}: {a.story}/{a.variant} ~ {b.story}/{b.variant}")
-    precision = tp / (tp + fp)
-    recall = tp / (tp + fn)
+        score.add(expected=a.story == b.story, found=judged, found_word="merged",
+                  label=f"{a.story}/{a.variant} ~ {b.story}/{b.variant}")
+    precision, recall = score.precision, score.recall
     print(
         f"\nsyndication set: {len(STORIES)} stories x {len(VARIANTS)} variants = {len(copies)} texts,"
-        f" {tp + fn} same-story pairs of {len(copies) * (len(copies) - 1) // 2};"
+        f" {score.true_pos + score.false_neg} same-story pairs of {len(copies) * (len(copies) - 1) // 2};"
         f" precision {precision:.4f} (floor {PRECISION_FLOOR}), recall {recall:.4f} (floor {RECALL_FLOOR})"
     )
-    print("\n".join(misses[:20]))
+    print("\n".join(score.wrong[:20]))
     assert precision >= PRECISION_FLOOR
     assert recall >= RECALL_FLOOR
 

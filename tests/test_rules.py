@@ -30,6 +30,7 @@ from monitor.rules import (
     compile_rules,
     highlight_spans,
 )
+from tests.scoring import Score
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = Path(__file__).parent / "data" / "rules_labelled.toml"
@@ -73,22 +74,14 @@ def test_labelled_set_is_large_and_balanced(shipped: Ruleset) -> None:
 
 @pytest.mark.parametrize("rule", ["ambassadors", "prisoner swap"])
 def test_precision_and_recall_of_shipped_rule(shipped: Ruleset, rule: str) -> None:
-    true_pos = false_pos = false_neg = 0
-    wrong: list[str] = []
+    score = Score()
     for passage in _labelled():
         found = any(match.rule == rule for match in shipped.match(passage["text"]))
-        expected = rule in passage["rules"]
-        true_pos += found and expected
-        false_pos += found and not expected
-        false_neg += expected and not found
-        if found != expected:
-            wrong.append(f"{'false positive' if found else 'missed'}: {passage['why']}")
-    precision = true_pos / (true_pos + false_pos)
-    recall = true_pos / (true_pos + false_neg)
-    print(f"\n{rule}: precision {precision:.3f}, recall {recall:.3f} "
-          f"({true_pos} TP, {false_pos} FP, {false_neg} FN)", *wrong, sep="\n  ")
-    assert precision >= FLOOR, wrong
-    assert recall >= FLOOR, wrong
+        score.add(expected=rule in passage["rules"], found=found, found_word="false positive", label=passage["why"])
+    print(f"\n{rule}: precision {score.precision:.3f}, recall {score.recall:.3f} "
+          f"({score.true_pos} TP, {score.false_pos} FP, {score.false_neg} FN)", *score.wrong, sep="\n  ")
+    assert score.precision >= FLOOR, score.wrong
+    assert score.recall >= FLOOR, score.wrong
 
 
 # ---------------------------------------------------------------- the engine's semantics
