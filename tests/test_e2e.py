@@ -141,14 +141,14 @@ def test_daemon_follows_the_web_and_stops_cleanly(tmp_path: Path, smtp_server: S
         (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port))
         daemon = start_daemon(tmp_path)
         try:
-            wait_for(lambda: len(smtp_server.messages) >= 1, 30, "the first alert")
+            wait_for(lambda: len(smtp_server.messages) >= 1, 60, "the first alert")
             web.advance()
-            wait_for(lambda: len(smtp_server.messages) >= 2, 20, "the second alert")
+            wait_for(lambda: len(smtp_server.messages) >= 2, 60, "the second alert")
             web.advance()
-            wait_for(lambda: len(smtp_server.messages) >= 3, 20, "the third alert")
+            wait_for(lambda: len(smtp_server.messages) >= 3, 60, "the third alert")
             conn = archive(tmp_path)
             wait_for(lambda: conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= len(web.articles()),
-                     20, "every article stored")
+                     60, "every article stored")
             daemon.send_signal(signal.SIGTERM)
             assert daemon.wait(timeout=10) == 0
         finally:
