@@ -38,12 +38,11 @@ STOP_GRACE_SECONDS = 6.0
 
 
 def trusted_origins(settings: Settings) -> list[str]:
-    """Origins of the configured sources: links there are allowed even on private addresses."""
-    origins = []
-    for source in settings.sources:
-        scheme, rest = source.url.split("://", 1)
-        origins.append(f"{scheme.lower()}://{rest.split('/', 1)[0].lower()}")
-    return origins
+    """The configured source URLs: their origins may be on private addresses.
+
+    The fetcher's address policy reduces each to its origin (``fetch.urls.origin_of``).
+    """
+    return [source.url for source in settings.sources]
 
 
 class Daemon:
