@@ -162,28 +162,23 @@ class Archive:
 
     # ------------------------------------------------------------ urls and articles
 
-    def known_urls(self, urls: Sequence[str]) -> set[str]:
-        known: set[str] = set()
+    def _urls_where(self, urls: Sequence[str], sql: str, *params: object) -> set[str]:
+        """Those of ``urls`` that ``sql`` (with ``{marks}`` for the list) selects, 500 at a time."""
+        found: set[str] = set()
         for start in range(0, len(urls), 500):
             chunk = list(urls[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            known.update(row[0] for row in self.db.execute(f"SELECT url FROM article_urls WHERE url IN ({marks})", chunk))
-        return known
+            found.update(row[0] for row in self.db.execute(sql.format(marks=marks), [*chunk, *params]))
+        return found
+
+    def known_urls(self, urls: Sequence[str]) -> set[str]:
+        return self._urls_where(urls, "SELECT url FROM article_urls WHERE url IN ({marks})")
 
     def given_up_urls(self, urls: Sequence[str], max_attempts: int) -> set[str]:
         """Links refused for good, or retried ``max_attempts`` times already: not fetched again."""
-        given_up: set[str] = set()
-        for start in range(0, len(urls), 500):
-            chunk = list(urls[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            given_up.update(
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT url FROM failed_urls WHERE url IN ({marks}) AND (retry = 0 OR attempts >= ?)",
-                    [*chunk, max_attempts],
-                )
-            )
-        return given_up
+        return self._urls_where(
+            urls, "SELECT url FROM failed_urls WHERE url IN ({marks}) AND (retry = 0 OR attempts >= ?)", max_attempts
+        )
 
     def record_failed_url(self, url: str, *, source: str, error: str, retry: bool, when: datetime) -> None:
         with self.transaction():
