@@ -91,8 +91,10 @@ def measure_cycles(config: str, profile: bool) -> Cycles:
 
     async def run() -> Cycles:
         with Archive(settings.database) as archive:
-            async with Fetcher(settings.fetch, trusted_origins(settings)) as fetcher:
-                pipeline = Pipeline(settings, archive, fetcher)
+            async with (
+                Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
+                Pipeline(settings, archive, fetcher) as pipeline,
+            ):
                 profiler = cProfile.Profile() if profile else None
                 started, cpu = time.perf_counter(), time.process_time()
                 if profiler:

@@ -126,8 +126,10 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
 
     async def cycle(archive: Archive) -> list[CheckReport]:
-        async with Fetcher(settings.fetch, trusted_origins(settings)) as fetcher:
-            pipeline = Pipeline(settings, archive, fetcher)
+        async with (
+            Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
+            Pipeline(settings, archive, fetcher) as pipeline,
+        ):
             if sys.stderr.isatty() and len(sources) > 1:
                 with Progress(transient=True) as progress:
                     task = progress.add_task("checking sources", total=len(sources))

@@ -283,7 +283,8 @@ def _mix(values: np.ndarray) -> np.ndarray:
         values = values * np.uint64(0xBF58476D1CE4E5B9)
         values = values ^ (values >> np.uint64(27))
         values = values * np.uint64(0x94D049BB133111EB)
-        return values ^ (values >> np.uint64(31))
+        mixed: np.ndarray = values ^ (values >> np.uint64(31))
+        return mixed
 
 
 def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -294,7 +295,8 @@ def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     values = np.multiply.outer(hashes, a)
     values += b
-    return (values.min(axis=0) >> np.uint64(32)).astype(np.uint32)
+    least: np.ndarray = (values.min(axis=0) >> np.uint64(32)).astype(np.uint32)
+    return least
 
 
 def band_keys(signatures: np.ndarray) -> np.ndarray:

@@ -48,8 +48,11 @@ def demo_settings(web: DemoWeb, database: Path, rules: list[RuleSettings]) -> Se
 
 
 async def _one_cycle(settings: Settings, archive: Archive) -> list[CheckReport]:
-    async with Fetcher(settings.fetch, trusted_origins(settings)) as fetcher:
-        return await Pipeline(settings, archive, fetcher).check_all()
+    async with (
+        Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
+        Pipeline(settings, archive, fetcher) as pipeline,
+    ):
+        return await pipeline.check_all()
 
 
 def run_demo(rules: list[RuleSettings], output: Path) -> DemoResult:

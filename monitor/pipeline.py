@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import UTC, datetime, timedelta
 
 from monitor import dedup
@@ -21,10 +22,11 @@ from monitor.extract import extract
 from monitor.fetch import Fetcher, canonicalize
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.urls import same_registrable_domain, site_of
-from monitor.models import Article, Link, Mention, NotModified, Page
+from monitor.models import Article, Link, Match, Mention, NotModified, Page
 from monitor.rules import Ruleset, compile_rules
 from monitor.sources import discover
 from monitor.store import Archive
+from monitor.store.writer import ArchiveWriter
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +71,34 @@ class CheckReport:
     retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An article with its fingerprint and rule matches, computed before the archive is touched.
+
+    Computing them is pure CPU work; it is done on the event loop so that the archive's
+    writer thread spends its time in SQLite, with the GIL released.
+    """
+
+    article: Article
+    text_print: dedup.TextPrint
+    matches: tuple[Match, ...]
+    passage_keys: tuple[tuple[str, ...], ...]  # of each match's passage
+
+
+def prepare(article: Article, ruleset: Ruleset) -> Prepared:
+    matches = tuple(ruleset.match(f"{article.title}\n\n{article.text}"))
+    keys = tuple(dedup.passage_keys(match.passage) for match in matches)
+    return Prepared(article, dedup.fingerprint(article.text), matches, keys)
+
+
 def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) -> Ingested:
     """Store one article with its urls, story, mentions and alert, in one transaction."""
-    text_print = dedup.fingerprint(article.text)
-    matches = ruleset.match(f"{article.title}\n\n{article.text}")
+    return store(archive, prepare(article, ruleset), now)
+
+
+def store(archive: Archive, prepared: Prepared, now: datetime) -> Ingested:
+    """Store a prepared article with its urls, story, mentions and alert, in one transaction."""
+    article, text_print = prepared.article, prepared.text_print
     urls = (article.url, *article.aliases)
     with archive.transaction():
         if archive.known_urls(urls):
@@ -96,8 +122,7 @@ def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) 
         )
         mentions: list[Mention] = []
         new_mention_ids: list[int] = []
-        for match in matches:
-            keys = dedup.passage_keys(match.passage)
+        for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True):
             earlier = archive.passages_with_keys(match.rule, keys)
             seen = dedup.seen_before(match.passage, earlier)
             mention = Mention(match.rule, match.passage, match.terms, new=not seen)
@@ -155,7 +180,11 @@ def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: dat
 
 
 class Pipeline:
-    """Checks sources against one archive with one shared fetcher."""
+    """Checks sources against one archive with one shared fetcher.
+
+    Reads go through ``archive``; writes go through an :class:`ArchiveWriter` on the same
+    file, so use the pipeline as an async context manager, whose exit commits them.
+    """
 
     def __init__(
         self, settings: Settings, archive: Archive, fetcher: Fetcher, *, clock: Clock = utcnow
@@ -165,7 +194,14 @@ class Pipeline:
         self.fetcher = fetcher
         self.ruleset = compile_rules(settings.rules)
         self.clock = clock
+        self.writer = ArchiveWriter(archive.path)
         archive.sync_sources(settings.sources)
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.writer.close()
 
     async def check(self, source: SourceSettings, *, force: bool = False) -> CheckReport:
         """Check one source; a source backing off after failures is left alone unless ``force``."""
@@ -185,8 +221,11 @@ class Pipeline:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
             delay = next_delay(state.failures + 1, interval, retry_after)
             report.error = str(exc)
-            failures = self.archive.record_failure(
-                source.name, checked=started, next_due=started + timedelta(seconds=delay), error=str(exc)
+            failures = await self.writer.run(
+                partial(
+                    Archive.record_failure,
+                    name=source.name, checked=started, next_due=started + timedelta(seconds=delay), error=str(exc),
+                )
             )
             log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, exc)
             return report
@@ -201,14 +240,17 @@ class Pipeline:
         # With articles to retry, keep the previous validators so the next check re-reads the
         # source and retries them instead of getting a 304 that would lose them for good.
         retry = report.retry_later > 0
-        self.archive.record_success(
-            source.name,
-            checked=started,
-            next_due=started + timedelta(seconds=interval),
-            etag=None if retry else discovery.etag,
-            last_modified=None if retry else discovery.last_modified,
-            body_hash=None if retry else discovery.body_hash,
-            articles_found=report.stored,
+        await self.writer.run(
+            partial(
+                Archive.record_success,
+                name=source.name,
+                checked=started,
+                next_due=started + timedelta(seconds=interval),
+                etag=None if retry else discovery.etag,
+                last_modified=None if retry else discovery.last_modified,
+                body_hash=None if retry else discovery.body_hash,
+                articles_found=report.stored,
+            )
         )
         log.info(
             "%s: %d links, %d new, %d stored, %d duplicates%s",
@@ -221,6 +263,19 @@ class Pipeline:
         return report
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
+        prepared = await self._fetch_article(source, link, report)
+        if prepared is None:
+            return False
+        result = await self.writer.run(partial(store, prepared=prepared, now=prepared.article.fetched))
+        if result.status != "new" and result.status != "copy":
+            report.duplicates += 1
+            return False
+        if result.alert_id is not None:
+            report.alerts.add(result.alert_id)
+        return True
+
+    async def _fetch_article(self, source: SourceSettings, link: Link, report: CheckReport) -> Prepared | None:
+        """The article at a link, ready to store; the page is let go before it waits for the writer."""
         try:
             page = await self.fetcher.fetch(link.url, kind="article")
         except FetchError as exc:
@@ -228,25 +283,23 @@ class Pipeline:
             report.skipped += 1
             retry = _worth_retrying(exc)
             report.retry_later += retry
-            self.archive.record_failed_url(link.url, source=source.name, error=str(exc), retry=retry, when=self.clock())
-            return False
+            await self._record_failed_url(link.url, source, str(exc), retry=retry)
+            return None
         if isinstance(page, NotModified):
-            return False
+            return None
         report.fetched += 1
-        now = self.clock()
-        article = page_to_article(page, link, source, now)
+        article = page_to_article(page, link, source, self.clock())
         if article is None:
             log.info("%s: no article text in %s", source.name, page.url)
             report.skipped += 1
-            self.archive.record_failed_url(link.url, source=source.name, error="no article text", retry=False, when=now)
-            return False
-        result = ingest(self.archive, article, self.ruleset, now)
-        if result.status != "new" and result.status != "copy":
-            report.duplicates += 1
-            return False
-        if result.alert_id is not None:
-            report.alerts.add(result.alert_id)
-        return True
+            await self._record_failed_url(link.url, source, "no article text", retry=False)
+            return None
+        return prepare(article, self.ruleset)
+
+    async def _record_failed_url(self, url: str, source: SourceSettings, error: str, *, retry: bool) -> None:
+        await self.writer.run(
+            partial(Archive.record_failed_url, url=url, source=source.name, error=error, retry=retry, when=self.clock())
+        )
 
     async def check_all(self, sources: list[SourceSettings] | None = None, *, force: bool = False) -> list[CheckReport]:
         chosen = sources or self.settings.sources

@@ -105,8 +105,10 @@ class Daemon:
             loop.add_signal_handler(signum, self.stop)
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
-        async with Fetcher(self.settings.fetch, trusted_origins(self.settings)) as fetcher:
-            pipeline = Pipeline(self.settings, self.archive, fetcher)
+        async with (
+            Fetcher(self.settings.fetch, trusted_origins(self.settings)) as fetcher,
+            Pipeline(self.settings, self.archive, fetcher) as pipeline,
+        ):
             now = datetime.now(UTC)
             for source in self.settings.sources:
                 interval = self.settings.interval_of(source)

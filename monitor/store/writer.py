@@ -1,0 +1,103 @@
+"""The pipeline's writes to the archive, committed in groups by a thread of their own.
+
+SQLite does its work with the GIL released, so a thread that owns a second connection
+commits articles (WAL writes, index updates, the occasional checkpoint) on the other
+core while the event loop goes on fetching and extracting. Writes queued while one
+group commits go into the next group's transaction, which spreads the cost of a
+commit over every article that arrived meanwhile: the busier the pipeline, the larger
+the groups.
+
+Each write runs in a savepoint of its group's transaction, so a write that fails is
+rolled back alone and its caller gets the error. A caller's ``await`` returns only
+once its group is committed: whatever it does next (record a check's success, deliver
+an alert the write queued) follows rows that are on disk. A crash loses at most the
+group being written, which is all or nothing like any transaction: its articles were
+not stored, so the next check fetches them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from monitor.store import Archive
+
+T = TypeVar("T")
+Write = Callable[[Archive], Any]
+
+# Writes per transaction at most: a larger group holds the write lock longer, and every
+# caller in it waits for the whole group.
+MAX_GROUP = 64
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    value: Any = None
+    error: Exception | None = None
+
+
+class ArchiveWriter:
+    """Runs writes against the archive at ``path`` in a thread, in committed groups, in order."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
+        self._archive: Archive | None = None  # opened in the thread, which alone uses it
+        self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
+
+    async def run(self, write: Callable[[Archive], T]) -> T:
+        """Run ``write(archive)`` in the writer's thread; return its result once it is committed."""
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[T] = loop.create_future()
+        self._queue.append((write, committed))
+        if self._committer is None or self._committer.done():
+            self._committer = loop.create_task(self._commit_queued())
+        return await committed
+
+    async def close(self) -> None:
+        """Commit what is queued, then close the connection and end the thread."""
+        if self._committer is not None:
+            await asyncio.shield(self._committer)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_archive)
+        self._thread.shutdown()
+
+    async def _commit_queued(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+            try:
+                outcomes = await loop.run_in_executor(self._thread, self._commit, [write for write, _ in group])
+            except Exception as exc:  # noqa: BLE001 - the commit failed: every write of the group did
+                outcomes = [_Outcome(error=exc)] * len(group)
+            for (_, committed), outcome in zip(group, outcomes, strict=True):
+                if committed.done():
+                    continue  # its caller was cancelled; the write stands
+                if outcome.error is not None:
+                    committed.set_exception(outcome.error)
+                else:
+                    committed.set_result(outcome.value)
+
+    def _commit(self, writes: list[Write]) -> list[_Outcome]:
+        """In the thread: one transaction, a savepoint per write."""
+        if self._archive is None:
+            self._archive = Archive(self._path)
+        archive = self._archive
+        outcomes: list[_Outcome] = []
+        with archive.transaction():
+            for write in writes:
+                try:
+                    with archive.transaction():
+                        outcomes.append(_Outcome(write(archive)))
+                except Exception as exc:  # noqa: BLE001 - handed to the write's caller
+                    outcomes.append(_Outcome(error=exc))
+        return outcomes
+
+    def _close_archive(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None

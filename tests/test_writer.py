@@ -1,0 +1,138 @@
+"""The archive writer: grouped commits in a thread, each write isolated, durable before its caller goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.store import Archive
+from monitor.store.writer import MAX_GROUP, ArchiveWriter
+
+WHEN = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def failed_url(url: str) -> Callable[[Archive], str]:
+    def write(archive: Archive) -> str:
+        archive.record_failed_url(url, source="wire", error="503", retry=True, when=WHEN)
+        return threading.current_thread().name
+
+    return write
+
+
+def stored_urls(path: Path) -> list[str]:
+    """Read with a connection of our own: only what was committed is seen."""
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT url FROM failed_urls ORDER BY url")]
+
+
+def test_a_write_is_committed_by_the_writer_thread_before_its_caller_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    Archive(path).close()
+
+    async def scenario() -> str:
+        writer = ArchiveWriter(path)
+        try:
+            thread = await writer.run(failed_url("https://a.example/1"))
+            assert stored_urls(path) == ["https://a.example/1"]
+            return thread
+        finally:
+            await writer.close()
+
+    assert asyncio.run(scenario()).startswith("archive-writer")
+
+
+def test_a_failing_write_is_rolled_back_alone_and_its_caller_gets_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    Archive(path).close()
+
+    def half_then_fail(archive: Archive) -> None:
+        archive.record_failed_url("https://a.example/half", source="wire", error="x", retry=True, when=WHEN)
+        raise ValueError("bad article")
+
+    async def scenario() -> list[object]:
+        writer = ArchiveWriter(path)
+        try:
+            return await asyncio.gather(  # type: ignore[return-value]
+                writer.run(failed_url("https://a.example/1")),
+                writer.run(half_then_fail),
+                writer.run(failed_url("https://a.example/2")),
+                return_exceptions=True,
+            )
+        finally:
+            await writer.close()
+
+    first, failed, last = asyncio.run(scenario())
+    assert isinstance(failed, ValueError) and str(failed) == "bad article"
+    assert not isinstance(first, BaseException) and not isinstance(last, BaseException)
+    assert stored_urls(path) == ["https://a.example/1", "https://a.example/2"]
+
+
+def test_writes_queued_meanwhile_share_transactions_and_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    Archive(path).close()
+    order: list[int] = []
+
+    def numbered(n: int) -> Callable[[Archive], None]:
+        def write(archive: Archive) -> None:
+            order.append(n)
+            archive.record_failed_url(f"https://a.example/{n:04d}", source="wire", error="x", retry=True, when=WHEN)
+
+        return write
+
+    async def scenario() -> None:
+        writer = ArchiveWriter(path)
+        try:
+            await asyncio.gather(*(writer.run(numbered(n)) for n in range(3 * MAX_GROUP)))
+        finally:
+            await writer.close()
+
+    asyncio.run(scenario())
+    assert order == list(range(3 * MAX_GROUP))
+    assert len(stored_urls(path)) == 3 * MAX_GROUP
+
+
+def test_close_commits_what_is_queued_even_when_the_callers_were_cancelled(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    Archive(path).close()
+
+    async def scenario() -> None:
+        writer = ArchiveWriter(path)
+        callers = [asyncio.create_task(writer.run(failed_url(f"https://a.example/{n}"))) for n in range(5)]
+        await asyncio.sleep(0)
+        for caller in callers:
+            caller.cancel()
+        await asyncio.gather(*callers, return_exceptions=True)
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert len(stored_urls(path)) == 5
+
+
+def test_an_archive_locked_past_the_busy_timeout_fails_each_write_with_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "monitor.db"
+    Archive(path).close()
+    monkeypatch.setattr("monitor.store.BUSY_TIMEOUT_MS", 50)
+    blocker = sqlite3.connect(path, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
+
+    async def scenario() -> list[object]:
+        writer = ArchiveWriter(path)
+        try:
+            return await asyncio.gather(
+                *(writer.run(failed_url(f"https://a.example/{n}")) for n in range(3)),
+                return_exceptions=True,
+            )
+        finally:
+            blocker.rollback()
+            await writer.close()
+
+    outcomes = asyncio.run(scenario())
+    blocker.close()
+    assert all(isinstance(outcome, sqlite3.OperationalError) for outcome in outcomes), outcomes
+    assert stored_urls(path) == []
