@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -169,6 +170,11 @@ def _plain(text: str) -> str:
 def words(text: str) -> list[str]:
     """The normalised words of a text: what the exact and near-duplicate layers compare."""
     return _WORD.findall(_plain(text).casefold())
+
+
+def has_words(text: str, count: int) -> bool:
+    """Whether a text has at least ``count`` words, without tokenising all of a long one."""
+    return len(list(islice(_WORD.finditer(_plain(text)), count))) == count
 
 
 def text_hash(text: str) -> str:

@@ -151,7 +151,7 @@ def _worth_retrying(error: FetchError) -> bool:
 def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> Article | None:
     """Extract an article from a fetched page, or None when the page holds no article."""
     extracted = extract(page.text, page.url)
-    if len(dedup.words(extracted.text)) < MIN_ARTICLE_WORDS:
+    if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
         return None
     url = canonicalize(page.url)
     aliases = {canonicalize(link.url)}

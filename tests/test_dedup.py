@@ -412,3 +412,13 @@ def test_recycled_background_is_old_and_the_new_swap_is_new(archive: Archive, ru
     assert second.alert_id is not None
     stored = archive.db.execute("SELECT passage FROM mentions WHERE new = 1 AND article_id = ?", [second.article_id])
     assert [row[0] for row in stored] == [new_sentence]
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "expected"),
+    [("one two three", 3, True), ("one two three", 4, False), ("U.S. envoy", 2, True), ("U.S. envoy", 3, False),
+     ("", 1, False), ("— … —", 1, False), ("посол США вернулся", 3, True)],
+)
+def test_has_words_counts_the_words_that_dedup_compares(text: str, count: int, expected: bool) -> None:
+    assert dedup.has_words(text, count) is expected
+    assert dedup.has_words(text, count) is (len(dedup.words(text)) >= count)
