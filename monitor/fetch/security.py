@@ -25,9 +25,7 @@ import functools
 import ipaddress
 import logging
 import re
-import select
 import socket
-import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +33,7 @@ from urllib.parse import urlsplit
 import httpcore
 
 from monitor.errors import BlockedURLError
+from monitor.fetch.stream import open_stream
 from monitor.fetch.urls import origin_of
 
 __all__ = ["AddressPolicy", "BlockedAddressError", "GuardedBackend", "check_url", "is_public_address"]
@@ -141,7 +140,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver) -> None:
         self._policy = policy
         self._resolver = resolver
-        self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
         self,
@@ -166,10 +164,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last_error: Exception | None = None
         for address in addresses:
             try:
-                return _Stream(
-                    await self._inner.connect_tcp(
-                        address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                    )
+                return await open_stream(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 log.debug("connect to %s (%s) port %d failed: %s", host, address, port, exc)
@@ -184,49 +180,4 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise BlockedAddressError("unix sockets are never used")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _Stream(httpcore.AsyncNetworkStream):
-    """A connected stream that answers httpcore's "is_readable" with one poll of its socket.
-
-    httpcore asks it of each kept connection before reusing it (a readable idle
-    socket is one the server closed); anyio's stream answers by building a map
-    of every socket attribute, a getpeername() call included, each time.
-    Everything else is the inner stream's.
-    """
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(
-        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _is_readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
-def _is_readable(sock: Any) -> bool:
-    """httpcore's test, on the socket found once: no socket or a closed one counts as readable."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    if not hasattr(select, "poll"):  # Windows
-        return bool(select.select([fd], [], [], 0)[0])
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))
+        await asyncio.sleep(seconds)
