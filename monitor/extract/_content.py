@@ -11,23 +11,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.extract._boilerplate import is_boilerplate, is_certain_boilerplate, names_container
+from monitor.extract._boilerplate import (
+    is_boilerplate,
+    is_certain_boilerplate,
+    names_container,
+)
 from monitor.extract._metadata import clean_space
 
-# Never prose: removed wholesale before anything is measured.
-_JUNK = (
-    "script, style, template, iframe, svg, canvas, button, select, input, textarea,"
-    " object, embed, video, audio, map, dialog, figcaption, link, meta"
-)
+# Never prose: left out with everything inside before anything is measured.
+_JUNK = frozenset(
+    {
+        "script", "style", "template", "iframe", "svg", "canvas", "button", "select", "input",
+        "textarea", "object", "embed", "video", "audio", "map", "dialog", "figcaption", "link",
+        "meta",
+    }
+)  # fmt: skip
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 # A <noscript> mostly holds a tracking pixel, but Blogger serves whole posts in one.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset", "noscript"})
-# Elements whose names or tags say what they are: boilerplate, or the story's container.
-_NAMED = "[class], [id], [itemprop], [role], article, main, " + ", ".join(sorted(_BOILERPLATE_TAGS))
+# Tags that say what an element is: boilerplate, or the story's container.
+_NAMED_TAGS = frozenset({"article", "main"}) | _BOILERPLATE_TAGS
 
 # Containers that CMSs put the story in, by class name, strongest first; an element of a later
 # rank is considered only when no earlier rank holds enough prose.
@@ -53,6 +59,7 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_SPACE = " \t\n\r\f"  # white space in HTML: a text node of nothing else only separates words
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
@@ -81,21 +88,22 @@ class _Tree:
     """The page's nodes in document order, each measured once, in arrays indexed by position.
 
     A paragraph is the text a block element holds outside its child blocks (inline markup
-    included); it is prose when it has enough characters outside links. Every figure is computed
-    in one pass over the nodes in reverse document order, which meets each node after all of its
-    descendants: linear in the page, whatever the nesting depth.
+    included); it is prose when it has enough characters outside links. The page is walked once
+    (junk left out, text read once); every figure is then computed in one pass over the arrays in
+    reverse document order, which meets each node after all of its descendants: linear in the
+    page, whatever the nesting depth. Boilerplate is detached here only, the DOM is never changed.
     """
 
     def __init__(self, root: LexborNode) -> None:
-        self.nodes = nodes = list(root.traverse(include_text=True, skip_empty=True))
-        count = len(nodes)
-        self.position = position = dict(
-            zip([node.mem_id for node in nodes], range(count), strict=True)
-        )
-        self.tags = [node.tag or "" for node in nodes]
-        # Every node but the root has its parent in the tree, and before itself.
-        self.parent = [-1] + [position[cast(LexborNode, node.parent).mem_id] for node in nodes[1:]]
-        self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
+        self.tags = [root.tag or ""]
+        self.texts = [""]  # the text of a text node, "" for an element
+        self.parent = [-1]
+        self.size = [1]  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
+        self.elements: list[int] = []  # positions of the elements below the root
+        self.element_nodes: list[LexborNode] = []  # and the elements themselves
+        self.spaced: set[int] = set()  # nodes after white space between elements, left out
+        self._walk(root)
+        count = len(self.tags)
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
         self.inline_chars = [0] * count  # characters of an inline element (its block counts them)
@@ -105,24 +113,70 @@ class _Tree:
         self.alive = [True] * count
         self._measure()
 
+    def _walk(self, root: LexborNode) -> None:
+        """Record the nodes depth first, without recursion: one child iterator per open element.
+
+        Junk elements are left out with their subtrees, and comments. So is white space between
+        elements (half of all nodes), but where it separated words it is noted on the next node.
+        """
+        add_tag, add_text = self.tags.append, self.texts.append
+        add_parent, add_size = self.parent.append, self.size.append
+        size, spaced = self.size, self.spaced
+        count = 1
+        up = 0  # the innermost open element
+        opened = [0]
+        children = [root.iter(include_text=True)]
+        while children:
+            for node in children[-1]:
+                text = node.text_content
+                if text is not None:
+                    if not text.strip(_SPACE):
+                        if text:
+                            spaced.add(count)
+                        continue
+                    add_tag("-text")
+                    add_text(text)
+                    add_parent(up)
+                    add_size(1)
+                    count += 1
+                    continue
+                tag = node.tag or ""
+                if tag in _JUNK or tag.startswith("-"):
+                    continue
+                self.elements.append(count)
+                self.element_nodes.append(node)
+                add_tag(tag)
+                add_text("")
+                add_parent(up)
+                add_size(1)
+                opened.append(count)
+                up = count
+                count += 1
+                children.append(node.iter(include_text=True))
+                break
+            else:
+                children.pop()
+                size[opened.pop()] = count - up
+                up = opened[-1] if opened else -1
+
     def _measure(self) -> None:
         """Fill the figures, children before parents (a hot loop: plain lists, few branches)."""
-        nodes, parent, size, tags = self.nodes, self.parent, self.size, self.tags
+        tags, texts, parent = self.tags, self.texts, self.parent
         chars, links, prose = self.chars, self.links, self.prose
-        inline = [0] * len(nodes)  # characters not yet claimed by a block
-        inline_links = [0] * len(nodes)
-        commas = [0] * len(nodes)
-        for i in range(len(nodes) - 1, -1, -1):
+        own_score, child_score = self.own_score, self.child_score
+        inline = [0] * len(tags)  # characters not yet claimed by a block
+        inline_links = [0] * len(tags)
+        commas = [0] * len(tags)
+        for i in range(len(tags) - 1, -1, -1):
             tag, up = tags[i], parent[i]
             if tag == "-text":
-                text = nodes[i].text_content or ""
+                text = texts[i]
                 length = len(text.strip())
                 if length:
                     inline[up] += length
                     commas[up] += text.count(",")
                     if not text.isascii():
                         commas[up] += text.count("，") + text.count("、")
-                size[up] += 1
                 continue
             own = inline[i]
             own_links = own if tag == "a" else inline_links[i]
@@ -133,24 +187,18 @@ class _Tree:
                     plain = own - own_links
                     if plain >= _MIN_PARAGRAPH:
                         prose[i] += plain
-                        self.own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
+                        own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
                         if i:
-                            self.child_score[up] += self.own_score[i]
+                            child_score[up] += own_score[i]
             elif own:
                 self.inline_chars[i] = own
                 inline[up] += own
                 inline_links[up] += own_links
                 commas[up] += commas[i]
-            if i:
-                size[up] += size[i]
-                if chars[i]:
-                    chars[up] += chars[i]
-                    links[up] += links[i]
-                    prose[up] += prose[i]
-
-    def index(self, node: LexborNode) -> int:
-        """Position of an element of the tree (-1 when it is not one)."""
-        return self.position.get(node.mem_id, -1)
+            if i and chars[i]:
+                chars[up] += chars[i]
+                links[up] += links[i]
+                prose[up] += prose[i]
 
     def score(self, i: int) -> float:
         """Paragraph evidence: paragraphs among the children, half for the grandchildren's."""
@@ -178,9 +226,7 @@ class _Tree:
 
     def remove(self, i: int) -> None:
         """Detach a subtree and take its text out of every ancestor's figures."""
-        self.nodes[i].remove()
-        for j in range(i, i + self.size[i]):
-            self.alive[j] = False
+        self.alive[i : i + self.size[i]] = [False] * self.size[i]
         chars, links, prose = self.chars[i], self.links[i], self.prose[i]
         up = self.parent[i]
         if up >= 0:
@@ -197,7 +243,8 @@ def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
     body = tree.body
     if body is None:
         return ""
-    blocks = _read_blocks(_main_container(body))
+    nodes = _Tree(body)
+    blocks = _read_blocks(nodes, _main_container(nodes))
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
@@ -205,21 +252,18 @@ def text_from_markup(fragment: str) -> str:
     """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
     if "<" not in fragment:
         return "\n\n".join(line.strip() for line in fragment.splitlines() if line.strip())
-    root = LexborHTMLParser(fragment, is_fragment=True).root
-    if root is None:
+    body = LexborHTMLParser(fragment).body  # a document's body: its root is every top node
+    if body is None:
         return ""
-    return "\n\n".join(block.text for block in _read_blocks(root))
+    return "\n\n".join(block.text for block in _read_blocks(_Tree(body), 0))
 
 
-def _main_container(body: LexborNode) -> LexborNode:
-    """Clean the page and find the element that holds the story."""
-    for junk in body.css(_JUNK):
-        junk.remove()  # detach only: a junk node nested in another one may come later
-    tree = _Tree(body)
+def _main_container(tree: _Tree) -> int:
+    """The position of the element that holds the story, boilerplate detached."""
     ranked = _judge_names(tree)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
-    return tree.nodes[_widen(known if known >= 0 else dense, tree)]
+    return _widen(known if known >= 0 else dense, tree)
 
 
 def _known_container(ranked: list[list[int]], tree: _Tree, dense: int) -> int:
@@ -308,13 +352,23 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
-    position, chars, inline_chars = tree.position, tree.chars, tree.inline_chars
-    for node in tree.nodes[0].css(_NAMED):
-        i = position.get(node.mem_id, 0)
+    tags, chars, inline_chars = tree.tags, tree.chars, tree.inline_chars
+    for i, node in zip(tree.elements, tree.element_nodes, strict=True):
         if i <= removed_until or not (chars[i] or inline_chars[i]):  # no text, no harm
             continue
-        tag = tree.tags[i]
+        tag = tags[i]
         attrs = node.attributes
+        # A candidate counts once for each name it carries (class, id, itemprop, role, tag): the
+        # weight the choice among sibling candidates was tuned with.
+        names = (
+            ("class" in attrs)
+            + ("id" in attrs)
+            + ("itemprop" in attrs)
+            + ("role" in attrs)
+            + (tag in _NAMED_TAGS)
+        )
+        if not names:
+            continue  # unnamed: neither boilerplate nor a container
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
         marker = f"{classes} {id_}"
         if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and is_boilerplate(marker)):
@@ -330,18 +384,24 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
             tag, classes, id_, attrs.get("itemprop") or "", attrs.get("role") or ""
         )
         if rank >= 0:
-            ranked[rank].append(i)
+            ranked[rank] += [i] * names
     return ranked
 
 
-def _read_blocks(container: LexborNode) -> list[_Block]:
-    """Serialise a container into blocks, tracking link text, without recursion (deep pages)."""
+def _read_blocks(tree: _Tree, top: int) -> list[_Block]:
+    """Serialise an element's subtree into blocks, tracking link text, skipping detached parts.
+
+    An element closes where its subtree ends in the arrays: the open blocks and links wait on a
+    stack with the position they end at.
+    """
+    tags, texts, size, alive, spaced = tree.tags, tree.texts, tree.size, tree.alive, tree.spaced
     blocks: list[_Block] = []
     parts: list[str] = []
     link_chars = 0
     link_depth = 0
-    block_tags: list[str] = [container.tag or "div"]
-    stack: list[LexborNode | str] = [container]
+    block_tags: list[str] = [tags[top] or "div"]
+    ends: list[int] = []  # where each open block or link ends, innermost last
+    closing: list[str] = []  # its tag
 
     def flush() -> None:
         nonlocal link_chars
@@ -355,41 +415,50 @@ def _read_blocks(container: LexborNode) -> list[_Block]:
         parts.clear()
         link_chars = 0
 
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):  # closing marker: "/tag"
-            if item == "/a":
-                link_depth -= 1
-            else:
-                if parts:
-                    flush()
-                block_tags.pop()
+    def close() -> None:
+        nonlocal link_depth
+        ends.pop()
+        if closing.pop() == "a":
+            link_depth -= 1
+        else:
+            if parts:
+                flush()
+            block_tags.pop()
+
+    i, end = top, top + size[top]
+    while i < end:
+        while ends and ends[-1] <= i:
+            close()
+        if i in spaced and i != top:
+            parts.append(" ")
+        if not alive[i]:
+            i += size[i]
             continue
-        tag = item.tag or ""
+        tag = tags[i]
         if tag == "-text":
-            text = item.text_content or ""
+            text = texts[i]
             parts.append(text)
             if link_depth:
                 link_chars += len(text.strip())
-            continue
-        if tag == "br":
+        elif tag == "br":
             parts.append(_LINE_BREAK)
+            i += size[i]
             continue
-        if tag in _BLOCK_TAGS:
+        elif tag in _BLOCK_TAGS:
             if parts:
                 flush()
             block_tags.append(tag)
-            stack.append("/" + tag)
+            ends.append(i + size[i])
+            closing.append(tag)
         elif tag == "a":
             link_depth += 1
-            stack.append("/a")
+            ends.append(i + size[i])
+            closing.append(tag)
         elif tag in _CELL_TAGS:
             parts.append(" ")
-        elif tag.startswith("-"):  # comment or other non-element node
-            continue
-        children = list(item.iter(include_text=True))
-        children.reverse()
-        stack.extend(children)
+        i += 1
+    while ends:
+        close()
     flush()
     return blocks
 
