@@ -14,11 +14,7 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.extract._boilerplate import (
-    is_boilerplate,
-    is_certain_boilerplate,
-    names_container,
-)
+from monitor.extract._boilerplate import is_boilerplate, is_certain_boilerplate, names_container
 from monitor.extract._metadata import clean_space
 
 # Never prose: left out with everything inside before anything is measured.
@@ -29,6 +25,8 @@ _JUNK = frozenset(
         "meta",
     }
 )  # fmt: skip
+# Left out of the walk: junk, and nodes that are not elements (text without data, comments).
+_SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 # A <noscript> mostly holds a tracking pixel, but Blogger serves whole posts in one.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset", "noscript"})
@@ -59,7 +57,6 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
-_SPACE = " \t\n\r\f"  # white space in HTML: a text node of nothing else only separates words
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
@@ -85,23 +82,26 @@ class _Block:
 
 
 class _Tree:
-    """The page's nodes in document order, each measured once, in arrays indexed by position.
+    """The page's elements in document order, each measured once, in arrays indexed by position.
 
-    A paragraph is the text a block element holds outside its child blocks (inline markup
-    included); it is prose when it has enough characters outside links. The page is walked once
-    (junk left out, text read once); every figure is then computed in one pass over the arrays in
-    reverse document order, which meets each node after all of its descendants: linear in the
-    page, whatever the nesting depth. Boilerplate is detached here only, the DOM is never changed.
+    Text is kept the way it sits between tags: an element's head (its text before its first
+    child element) and its tail (the text after it, up to its next sibling). A paragraph is the
+    text a block element holds outside its child blocks (inline markup included); it is prose
+    when it has enough characters outside links. The page is walked once, junk left out; every
+    figure is then computed in one pass in reverse document order, which meets each element after
+    all of its descendants: linear in the page, whatever the nesting depth. Boilerplate is
+    detached in the arrays only, the DOM is never changed.
     """
 
     def __init__(self, root: LexborNode) -> None:
+        self.nodes = [root]
         self.tags = [root.tag or ""]
-        self.texts = [""]  # the text of a text node, "" for an element
         self.parent = [-1]
-        self.size = [1]  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
-        self.elements: list[int] = []  # positions of the elements below the root
-        self.element_nodes: list[LexborNode] = []  # and the elements themselves
-        self.spaced: set[int] = set()  # nodes after white space between elements, left out
+        self.size = [1]  # elements in the subtree, so a subtree is nodes[i : i + size[i]]
+        self.heads = [""]
+        self.tails = [""]
+        self.own_chars = [0]  # characters of the text directly inside (white space aside)
+        self.commas = [0]  # commas in that text: lists and long sentences
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -114,70 +114,65 @@ class _Tree:
         self._measure()
 
     def _walk(self, root: LexborNode) -> None:
-        """Record the nodes depth first, without recursion: one child iterator per open element.
+        """Record the elements depth first, without recursion: a child iterator per open element.
 
-        Junk elements are left out with their subtrees, and comments. So is white space between
-        elements (half of all nodes), but where it separated words it is noted on the next node.
+        Junk elements are left out with their subtrees, and comments; the text on either side
+        of one joins up.
         """
-        add_tag, add_text = self.tags.append, self.texts.append
-        add_parent, add_size = self.parent.append, self.size.append
-        size, spaced = self.size, self.spaced
+        nodes, tags, parent, size = self.nodes, self.tags, self.parent, self.size
+        heads, tails, own_chars, commas = self.heads, self.tails, self.own_chars, self.commas
         count = 1
         up = 0  # the innermost open element
+        last = -1  # its last closed child: text goes to that one's tail, else to up's head
         opened = [0]
         children = [root.iter(include_text=True)]
         while children:
             for node in children[-1]:
                 text = node.text_content
                 if text is not None:
-                    if not text.strip(_SPACE):
-                        if text:
-                            spaced.add(count)
-                        continue
-                    add_tag("-text")
-                    add_text(text)
-                    add_parent(up)
-                    add_size(1)
-                    count += 1
+                    if last < 0:
+                        heads[up] += text
+                    else:
+                        tails[last] += text
+                    length = len(text.strip())
+                    if length:
+                        own_chars[up] += length
+                        commas[up] += text.count(",")
+                        if not text.isascii():
+                            commas[up] += text.count("，") + text.count("、")
                     continue
                 tag = node.tag or ""
-                if tag in _JUNK or tag.startswith("-"):
+                if tag in _SKIPPED:
                     continue
-                self.elements.append(count)
-                self.element_nodes.append(node)
-                add_tag(tag)
-                add_text("")
-                add_parent(up)
-                add_size(1)
+                nodes.append(node)
+                tags.append(tag)
+                parent.append(up)
+                size.append(1)
+                heads.append("")
+                tails.append("")
+                own_chars.append(0)
+                commas.append(0)
                 opened.append(count)
-                up = count
+                up, last = count, -1
                 count += 1
                 children.append(node.iter(include_text=True))
                 break
             else:
                 children.pop()
-                size[opened.pop()] = count - up
+                last = opened.pop()
+                size[last] = count - last
                 up = opened[-1] if opened else -1
 
     def _measure(self) -> None:
         """Fill the figures, children before parents (a hot loop: plain lists, few branches)."""
-        tags, texts, parent = self.tags, self.texts, self.parent
+        tags, parent = self.tags, self.parent
         chars, links, prose = self.chars, self.links, self.prose
         own_score, child_score = self.own_score, self.child_score
-        inline = [0] * len(tags)  # characters not yet claimed by a block
+        inline = self.own_chars[:]  # characters not yet claimed by a block
         inline_links = [0] * len(tags)
-        commas = [0] * len(tags)
+        commas = self.commas[:]
         for i in range(len(tags) - 1, -1, -1):
             tag, up = tags[i], parent[i]
-            if tag == "-text":
-                text = texts[i]
-                length = len(text.strip())
-                if length:
-                    inline[up] += length
-                    commas[up] += text.count(",")
-                    if not text.isascii():
-                        commas[up] += text.count("，") + text.count("、")
-                continue
             own = inline[i]
             own_links = own if tag == "a" else inline_links[i]
             if tag in _BLOCK_TAGS or not i:
@@ -352,38 +347,38 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
-    tags, chars, inline_chars = tree.tags, tree.chars, tree.inline_chars
-    for i, node in zip(tree.elements, tree.element_nodes, strict=True):
+    tags, chars, inline_chars, prose = tree.tags, tree.chars, tree.inline_chars, tree.prose
+    for i, node in enumerate(tree.nodes):
         if i <= removed_until or not (chars[i] or inline_chars[i]):  # no text, no harm
             continue
         tag = tags[i]
         attrs = node.attributes
-        # A candidate counts once for each name it carries (class, id, itemprop, role, tag): the
-        # weight the choice among sibling candidates was tuned with.
-        names = (
-            ("class" in attrs)
-            + ("id" in attrs)
-            + ("itemprop" in attrs)
-            + ("role" in attrs)
-            + (tag in _NAMED_TAGS)
-        )
-        if not names:
-            continue  # unnamed: neither boilerplate nor a container
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
-        marker = f"{classes} {id_}"
-        if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and is_boilerplate(marker)):
-            wrapper = tree.chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
-            story = tree.prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
+        if tag in _BOILERPLATE_TAGS or (
+            (classes or id_) and tag not in _PROTECTED_TAGS and is_boilerplate(f"{classes} {id_}")
+        ):
+            marker = f"{classes} {id_}"
+            wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
+            story = prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
             if not (wrapper or story):
                 removed_until = i + tree.size[i] - 1
                 tree.remove(i)
                 continue
-        if not tree.prose[i]:
+        if not prose[i]:
             continue  # no container of the story
         rank = _container_rank(
             tag, classes, id_, attrs.get("itemprop") or "", attrs.get("role") or ""
         )
         if rank >= 0:
+            # A candidate counts once for each name it carries (class, id, itemprop, role, tag):
+            # the weight the choice among sibling candidates was tuned with.
+            names = (
+                ("class" in attrs)
+                + ("id" in attrs)
+                + ("itemprop" in attrs)
+                + ("role" in attrs)
+                + (tag in _NAMED_TAGS)
+            )
             ranked[rank] += [i] * names
     return ranked
 
@@ -391,17 +386,15 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
 def _read_blocks(tree: _Tree, top: int) -> list[_Block]:
     """Serialise an element's subtree into blocks, tracking link text, skipping detached parts.
 
-    An element closes where its subtree ends in the arrays: the open blocks and links wait on a
-    stack with the position they end at.
+    An element closes where its subtree ends in the arrays, so the open ones wait on a stack.
     """
-    tags, texts, size, alive, spaced = tree.tags, tree.texts, tree.size, tree.alive, tree.spaced
+    tags, heads, tails, size, alive = tree.tags, tree.heads, tree.tails, tree.size, tree.alive
     blocks: list[_Block] = []
     parts: list[str] = []
     link_chars = 0
     link_depth = 0
     block_tags: list[str] = [tags[top] or "div"]
-    ends: list[int] = []  # where each open block or link ends, innermost last
-    closing: list[str] = []  # its tag
+    opened: list[int] = []  # innermost last
 
     def flush() -> None:
         nonlocal link_chars
@@ -415,49 +408,50 @@ def _read_blocks(tree: _Tree, top: int) -> list[_Block]:
         parts.clear()
         link_chars = 0
 
+    def add(text: str) -> None:
+        nonlocal link_chars
+        parts.append(text)
+        if link_depth:
+            link_chars += len(text.strip())
+
     def close() -> None:
         nonlocal link_depth
-        ends.pop()
-        if closing.pop() == "a":
-            link_depth -= 1
-        else:
-            if parts:
-                flush()
-            block_tags.pop()
-
-    i, end = top, top + size[top]
-    while i < end:
-        while ends and ends[-1] <= i:
-            close()
-        if i in spaced and i != top:
-            parts.append(" ")
-        if not alive[i]:
-            i += size[i]
-            continue
+        i = opened.pop()
         tag = tags[i]
-        if tag == "-text":
-            text = texts[i]
-            parts.append(text)
-            if link_depth:
-                link_chars += len(text.strip())
-        elif tag == "br":
-            parts.append(_LINE_BREAK)
-            i += size[i]
-            continue
+        if tag == "a":
+            link_depth -= 1
         elif tag in _BLOCK_TAGS:
             if parts:
                 flush()
+            block_tags.pop()
+        if tails[i] and i != top:
+            add(tails[i])
+
+    i, end = top, top + size[top]
+    while i < end:
+        while opened and opened[-1] + size[opened[-1]] <= i:
+            close()
+        tag = tags[i]
+        if not alive[i] or tag == "br":
+            if tag == "br":
+                parts.append(_LINE_BREAK)
+            if tails[i]:
+                add(tails[i])
+            i += size[i]
+            continue
+        if tag in _BLOCK_TAGS:
+            if parts:
+                flush()
             block_tags.append(tag)
-            ends.append(i + size[i])
-            closing.append(tag)
         elif tag == "a":
             link_depth += 1
-            ends.append(i + size[i])
-            closing.append(tag)
         elif tag in _CELL_TAGS:
             parts.append(" ")
+        if heads[i]:
+            add(heads[i])
+        opened.append(i)
         i += 1
-    while ends:
+    while opened:
         close()
     flush()
     return blocks
