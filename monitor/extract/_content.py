@@ -27,6 +27,11 @@ _JUNK = frozenset(
 )  # fmt: skip
 # Left out of the walk: junk, and nodes that are not elements (text without data, comments).
 _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
+# Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
+# may hold such elements (an <svg> its <title>).
+_SIGNALS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
+    _JUNK - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
+)
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 # A <noscript> mostly holds a tracking pixel, but Blogger serves whole posts in one.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset", "noscript"})
@@ -81,7 +86,7 @@ class _Block:
     link_chars: int
 
 
-class _Tree:
+class Page:
     """The page's elements in document order, each measured once, in arrays indexed by position.
 
     Text is kept the way it sits between tags: an element's head (its text before its first
@@ -90,7 +95,8 @@ class _Tree:
     when it has enough characters outside links. The page is walked once, junk left out; every
     figure is then computed in one pass in reverse document order, which meets each element after
     all of its descendants: linear in the page, whatever the nesting depth. Boilerplate is
-    detached in the arrays only, the DOM is never changed.
+    detached in the arrays only, the DOM is never changed. The walk also collects the elements
+    metadata is read from, sparing a search of the page for them.
     """
 
     def __init__(self, root: LexborNode) -> None:
@@ -102,6 +108,8 @@ class _Tree:
         self.tails = [""]
         self.own_chars = [0]  # characters of the text directly inside (white space aside)
         self.commas = [0]  # commas in that text: lists and long sentences
+        # Metadata elements (and junk that may hold some) below the root, in document order.
+        self.signals: list[LexborNode] = []
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -142,6 +150,8 @@ class _Tree:
                             commas[up] += text.count("，") + text.count("、")
                     continue
                 tag = node.tag or ""
+                if tag in _SIGNALS:
+                    self.signals.append(node)
                 if tag in _SKIPPED:
                     continue
                 nodes.append(node)
@@ -233,13 +243,9 @@ class _Tree:
             up = self.parent[up]
 
 
-def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
-    """The main text of a parsed page, paragraphs separated by a blank line."""
-    body = tree.body
-    if body is None:
-        return ""
-    nodes = _Tree(body)
-    blocks = _read_blocks(nodes, _main_container(nodes))
+def extract_text(page: Page, title: str | None) -> str:
+    """The main text of a walked page, paragraphs separated by a blank line."""
+    blocks = _read_blocks(page, _main_container(page))
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
@@ -250,10 +256,10 @@ def text_from_markup(fragment: str) -> str:
     body = LexborHTMLParser(fragment).body  # a document's body: its root is every top node
     if body is None:
         return ""
-    return "\n\n".join(block.text for block in _read_blocks(_Tree(body), 0))
+    return "\n\n".join(block.text for block in _read_blocks(Page(body), 0))
 
 
-def _main_container(tree: _Tree) -> int:
+def _main_container(tree: Page) -> int:
     """The position of the element that holds the story, boilerplate detached."""
     ranked = _judge_names(tree)
     dense = _densest_container(tree)
@@ -261,7 +267,7 @@ def _main_container(tree: _Tree) -> int:
     return _widen(known if known >= 0 else dense, tree)
 
 
-def _known_container(ranked: list[list[int]], tree: _Tree, dense: int) -> int:
+def _known_container(ranked: list[list[int]], tree: Page, dense: int) -> int:
     """The first CMS container (by rank) that holds a real amount of prose, or -1.
 
     Several matches side by side with prose in each (the posts of a live blog) make their
@@ -302,7 +308,7 @@ def _container_rank(tag: str, classes: str, id_: str, itemprop: str, role: str) 
     return -1
 
 
-def _densest_container(tree: _Tree) -> int:
+def _densest_container(tree: Page) -> int:
     """The element where paragraphs cluster: most paragraph evidence, discounted for links."""
     best, best_score = 0, 0.0
     for i, evidence in enumerate(tree.child_score):
@@ -314,7 +320,7 @@ def _densest_container(tree: _Tree) -> int:
     return best
 
 
-def _widen(i: int, tree: _Tree) -> int:
+def _widen(i: int, tree: Page) -> int:
     """Climb to the parent while what it adds is mostly prose.
 
     Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
@@ -336,7 +342,7 @@ def _widen(i: int, tree: _Tree) -> int:
     return i
 
 
-def _judge_names(tree: _Tree) -> list[list[int]]:
+def _judge_names(tree: Page) -> list[list[int]]:
     """Read every class and id once: detach boilerplate, and rank the story containers.
 
     Page-wide wrappers carry boilerplate names too (``socialicons-sticky``, WordPress's
@@ -383,7 +389,7 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
     return ranked
 
 
-def _read_blocks(tree: _Tree, top: int) -> list[_Block]:
+def _read_blocks(tree: Page, top: int) -> list[_Block]:
     """Serialise an element's subtree into blocks, tracking link text, skipping detached parts.
 
     An element closes where its subtree ends in the arrays, so the open ones wait on a stack.
