@@ -142,6 +142,8 @@ class Page:
                         heads[up] += text
                     else:
                         tails[last] += text
+                    if text.isspace():  # half of all nodes: the layout of the source
+                        continue
                     length = len(text.strip())
                     if length:
                         own_chars[up] += length
@@ -393,6 +395,7 @@ def _read_blocks(tree: Page, top: int) -> list[_Block]:
     """Serialise an element's subtree into blocks, tracking link text, skipping detached parts.
 
     An element closes where its subtree ends in the arrays, so the open ones wait on a stack.
+    A <br> has no content: it opens and closes at once.
     """
     tags, heads, tails, size, alive = tree.tags, tree.heads, tree.tails, tree.size, tree.alive
     blocks: list[_Block] = []
@@ -420,45 +423,44 @@ def _read_blocks(tree: Page, top: int) -> list[_Block]:
         if link_depth:
             link_chars += len(text.strip())
 
-    def close() -> None:
-        nonlocal link_depth
-        i = opened.pop()
-        tag = tags[i]
-        if tag == "a":
-            link_depth -= 1
-        elif tag in _BLOCK_TAGS:
-            if parts:
-                flush()
-            block_tags.pop()
-        if tails[i] and i != top:
-            add(tails[i])
-
+    ends: list[int] = []  # where the subtree of each open element ends
     i, end = top, top + size[top]
-    while i < end:
-        while opened and opened[-1] + size[opened[-1]] <= i:
-            close()
-        tag = tags[i]
-        if not alive[i] or tag == "br":
-            if tag == "br":
-                parts.append(_LINE_BREAK)
+    while True:
+        while ends and ends[-1] <= i:
+            ends.pop()
+            closed = opened.pop()
+            tag = tags[closed]
+            if tag == "a":
+                link_depth -= 1
+            elif tag in _BLOCK_TAGS:
+                if parts:
+                    flush()
+                block_tags.pop()
+            if tails[closed] and closed != top:
+                add(tails[closed])
+        if i == end:
+            break
+        if not alive[i]:
             if tails[i]:
                 add(tails[i])
             i += size[i]
             continue
+        tag = tags[i]
         if tag in _BLOCK_TAGS:
             if parts:
                 flush()
             block_tags.append(tag)
         elif tag == "a":
             link_depth += 1
+        elif tag == "br":
+            parts.append(_LINE_BREAK)
         elif tag in _CELL_TAGS:
             parts.append(" ")
         if heads[i]:
             add(heads[i])
         opened.append(i)
+        ends.append(i + size[i])
         i += 1
-    while opened:
-        close()
     flush()
     return blocks
 
