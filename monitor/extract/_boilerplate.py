@@ -37,16 +37,16 @@ _BOILERPLATE_LAST_WORDS = frozenset({"date", "time", "meta", "tag"})
 _BOILERPLATE_NAMES = ("widget", "widget-area")
 _NAME_SPLIT = re.compile(r"[-_]+")
 # Names that describe a state rather than a part: BEM modifiers ("Section--Ads"), "has-sidebar".
-_MODIFIERS = re.compile(r"--\S*|(?:^|\s)(?:has|with|no|without|is|show|hide)[-_]\S*")
-_WORD_SPLIT = re.compile(r"[-_\s]+")
+_STATE_PREFIXES = tuple(
+    word + mark for word in ("has", "with", "no", "without", "is", "show", "hide") for mark in "-_"
+)
 _BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
 # Never a wrapper of the story, however much prose they hold (a long comment thread).
 _CERTAIN_BOILERPLATE = re.compile(
     "comment(?!ar)|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo"
 )
-_LAST = "|".join(_BOILERPLATE_LAST_WORDS)
-_NAMES = "|".join(_BOILERPLATE_NAMES)
-_BOILERPLATE_LAST = re.compile(rf"(?:^|[-_\s])(?:{_LAST})(?:\s|$)|(?:^|\s)(?:{_NAMES})(?:\s|$)")
+_LAST_NAMES = _BOILERPLATE_LAST_WORDS | frozenset(_BOILERPLATE_NAMES)  # a whole name
+_LAST_SUFFIXES = tuple(mark + word for word in _BOILERPLATE_LAST_WORDS for mark in "-_")
 # Marks a story container; such a node is only dropped when it is small.
 _CONTAINER_WORDS = frozenset(
     {"article", "content", "entry", "story", "post", "main", "text", "body"}
@@ -55,11 +55,25 @@ _CONTAINER_WORDS = frozenset(
 
 @lru_cache(maxsize=8192)
 def is_boilerplate(marker: str) -> bool:
-    """Whether class and id names mark boilerplate (cached: templates repeat their names)."""
-    marker = _MODIFIERS.sub(" ", marker.lower())
-    if _BOILERPLATE_INFIX.search(marker) or _BOILERPLATE_LAST.search(marker):
-        return True
-    return not _BOILERPLATE_WORDS.isdisjoint(_WORD_SPLIT.split(marker))
+    """Whether class and id names mark boilerplate (cached: templates repeat their names).
+
+    Name by name with string methods: a marker is read once per site, and a regular expression
+    over the whole marker tries every alternative at every position of long utility class lists.
+    """
+    marker = marker.lower()
+    infix = _BOILERPLATE_INFIX.search(marker) is not None  # in some name, maybe a state's
+    for name in marker.split():
+        if name.startswith(_STATE_PREFIXES):
+            continue
+        name = name.partition("--")[0]
+        if (
+            name in _LAST_NAMES
+            or name.endswith(_LAST_SUFFIXES)
+            or not _BOILERPLATE_WORDS.isdisjoint(name.replace("_", "-").split("-"))
+            or (infix and _BOILERPLATE_INFIX.search(name))
+        ):
+            return True
+    return False
 
 
 @lru_cache(maxsize=8192)

@@ -11,23 +11,32 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract._boilerplate import is_boilerplate, is_certain_boilerplate, names_container
 from monitor.extract._metadata import clean_space
 
-# Never prose: removed wholesale before anything is measured.
-_JUNK = (
-    "script, style, template, iframe, svg, canvas, button, select, input, textarea,"
-    " object, embed, video, audio, map, dialog, figcaption, link, meta"
+# Never prose: left out with everything inside before anything is measured.
+_JUNK = frozenset(
+    {
+        "script", "style", "template", "iframe", "svg", "canvas", "button", "select", "input",
+        "textarea", "object", "embed", "video", "audio", "map", "dialog", "figcaption", "link",
+        "meta",
+    }
+)  # fmt: skip
+# Left out of the walk: junk, and nodes that are not elements (text without data, comments).
+_SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
+# Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
+# may hold such elements (an <svg> its <title>).
+_SIGNALS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
+    _JUNK - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
 )
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 # A <noscript> mostly holds a tracking pixel, but Blogger serves whole posts in one.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset", "noscript"})
-# Elements whose names or tags say what they are: boilerplate, or the story's container.
-_NAMED = "[class], [id], [itemprop], [role], article, main, " + ", ".join(sorted(_BOILERPLATE_TAGS))
+# Tags that say what an element is: boilerplate, or the story's container.
+_NAMED_TAGS = frozenset({"article", "main"}) | _BOILERPLATE_TAGS
 
 # Containers that CMSs put the story in, by class name, strongest first; an element of a later
 # rank is considered only when no earlier rank holds enough prose.
@@ -77,25 +86,32 @@ class _Block:
     link_chars: int
 
 
-class _Tree:
-    """The page's nodes in document order, each measured once, in arrays indexed by position.
+class Page:
+    """The page's elements in document order, each measured once, in arrays indexed by position.
 
-    A paragraph is the text a block element holds outside its child blocks (inline markup
-    included); it is prose when it has enough characters outside links. Every figure is computed
-    in one pass over the nodes in reverse document order, which meets each node after all of its
-    descendants: linear in the page, whatever the nesting depth.
+    Text is kept the way it sits between tags: an element's head (its text before its first
+    child element) and its tail (the text after it, up to its next sibling). A paragraph is the
+    text a block element holds outside its child blocks (inline markup included); it is prose
+    when it has enough characters outside links. The page is walked once, junk left out; every
+    figure is then computed in one pass in reverse document order, which meets each element after
+    all of its descendants: linear in the page, whatever the nesting depth. Boilerplate is
+    detached in the arrays only, the DOM is never changed. The walk also collects the elements
+    metadata is read from, sparing a search of the page for them.
     """
 
     def __init__(self, root: LexborNode) -> None:
-        self.nodes = nodes = list(root.traverse(include_text=True, skip_empty=True))
-        count = len(nodes)
-        self.position = position = dict(
-            zip([node.mem_id for node in nodes], range(count), strict=True)
-        )
-        self.tags = [node.tag or "" for node in nodes]
-        # Every node but the root has its parent in the tree, and before itself.
-        self.parent = [-1] + [position[cast(LexborNode, node.parent).mem_id] for node in nodes[1:]]
-        self.size = [1] * count  # nodes in the subtree, so a subtree is nodes[i : i + size[i]]
+        self.nodes = [root]
+        self.tags = [root.tag or ""]
+        self.parent = [-1]
+        self.size = [1]  # elements in the subtree, so a subtree is nodes[i : i + size[i]]
+        self.heads = [""]
+        self.tails = [""]
+        self.own_chars = [0]  # characters of the text directly inside (white space aside)
+        self.commas = [0]  # commas in that text: lists and long sentences
+        # Metadata elements (and junk that may hold some) below the root, in document order.
+        self.signals: list[LexborNode] = []
+        self._walk(root)
+        count = len(self.tags)
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
         self.inline_chars = [0] * count  # characters of an inline element (its block counts them)
@@ -105,25 +121,70 @@ class _Tree:
         self.alive = [True] * count
         self._measure()
 
+    def _walk(self, root: LexborNode) -> None:
+        """Record the elements depth first, without recursion: a child iterator per open element.
+
+        Junk elements are left out with their subtrees, and comments; the text on either side
+        of one joins up.
+        """
+        nodes, tags, parent, size = self.nodes, self.tags, self.parent, self.size
+        heads, tails, own_chars, commas = self.heads, self.tails, self.own_chars, self.commas
+        count = 1
+        up = 0  # the innermost open element
+        last = -1  # its last closed child: text goes to that one's tail, else to up's head
+        opened = [0]
+        children = [root.iter(include_text=True)]
+        while children:
+            for node in children[-1]:
+                text = node.text_content
+                if text is not None:
+                    if last < 0:
+                        heads[up] += text
+                    else:
+                        tails[last] += text
+                    if text.isspace():  # half of all nodes: the layout of the source
+                        continue
+                    length = len(text.strip())
+                    if length:
+                        own_chars[up] += length
+                        commas[up] += text.count(",")
+                        if not text.isascii():
+                            commas[up] += text.count("，") + text.count("、")
+                    continue
+                tag = node.tag or ""
+                if tag in _SIGNALS:
+                    self.signals.append(node)
+                if tag in _SKIPPED:
+                    continue
+                nodes.append(node)
+                tags.append(tag)
+                parent.append(up)
+                size.append(1)
+                heads.append("")
+                tails.append("")
+                own_chars.append(0)
+                commas.append(0)
+                opened.append(count)
+                up, last = count, -1
+                count += 1
+                children.append(node.iter(include_text=True))
+                break
+            else:
+                children.pop()
+                last = opened.pop()
+                size[last] = count - last
+                up = opened[-1] if opened else -1
+
     def _measure(self) -> None:
         """Fill the figures, children before parents (a hot loop: plain lists, few branches)."""
-        nodes, parent, size, tags = self.nodes, self.parent, self.size, self.tags
+        tags, parent = self.tags, self.parent
         chars, links, prose = self.chars, self.links, self.prose
-        inline = [0] * len(nodes)  # characters not yet claimed by a block
-        inline_links = [0] * len(nodes)
-        commas = [0] * len(nodes)
-        for i in range(len(nodes) - 1, -1, -1):
+        own_score, child_score = self.own_score, self.child_score
+        inline = self.own_chars[:]  # characters not yet claimed by a block
+        inline_links = [0] * len(tags)
+        commas = self.commas[:]
+        for i in range(len(tags) - 1, -1, -1):
             tag, up = tags[i], parent[i]
-            if tag == "-text":
-                text = nodes[i].text_content or ""
-                length = len(text.strip())
-                if length:
-                    inline[up] += length
-                    commas[up] += text.count(",")
-                    if not text.isascii():
-                        commas[up] += text.count("，") + text.count("、")
-                size[up] += 1
-                continue
             own = inline[i]
             own_links = own if tag == "a" else inline_links[i]
             if tag in _BLOCK_TAGS or not i:
@@ -133,24 +194,18 @@ class _Tree:
                     plain = own - own_links
                     if plain >= _MIN_PARAGRAPH:
                         prose[i] += plain
-                        self.own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
+                        own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
                         if i:
-                            self.child_score[up] += self.own_score[i]
+                            child_score[up] += own_score[i]
             elif own:
                 self.inline_chars[i] = own
                 inline[up] += own
                 inline_links[up] += own_links
                 commas[up] += commas[i]
-            if i:
-                size[up] += size[i]
-                if chars[i]:
-                    chars[up] += chars[i]
-                    links[up] += links[i]
-                    prose[up] += prose[i]
-
-    def index(self, node: LexborNode) -> int:
-        """Position of an element of the tree (-1 when it is not one)."""
-        return self.position.get(node.mem_id, -1)
+            if i and chars[i]:
+                chars[up] += chars[i]
+                links[up] += links[i]
+                prose[up] += prose[i]
 
     def score(self, i: int) -> float:
         """Paragraph evidence: paragraphs among the children, half for the grandchildren's."""
@@ -178,9 +233,7 @@ class _Tree:
 
     def remove(self, i: int) -> None:
         """Detach a subtree and take its text out of every ancestor's figures."""
-        self.nodes[i].remove()
-        for j in range(i, i + self.size[i]):
-            self.alive[j] = False
+        self.alive[i : i + self.size[i]] = [False] * self.size[i]
         chars, links, prose = self.chars[i], self.links[i], self.prose[i]
         up = self.parent[i]
         if up >= 0:
@@ -192,12 +245,9 @@ class _Tree:
             up = self.parent[up]
 
 
-def extract_text(tree: LexborHTMLParser, title: str | None) -> str:
-    """The main text of a parsed page, paragraphs separated by a blank line."""
-    body = tree.body
-    if body is None:
-        return ""
-    blocks = _read_blocks(_main_container(body))
+def extract_text(page: Page, title: str | None) -> str:
+    """The main text of a walked page, paragraphs separated by a blank line."""
+    blocks = _read_blocks(page, _main_container(page))
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
@@ -205,24 +255,21 @@ def text_from_markup(fragment: str) -> str:
     """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
     if "<" not in fragment:
         return "\n\n".join(line.strip() for line in fragment.splitlines() if line.strip())
-    root = LexborHTMLParser(fragment, is_fragment=True).root
-    if root is None:
+    body = LexborHTMLParser(fragment).body  # a document's body: its root is every top node
+    if body is None:
         return ""
-    return "\n\n".join(block.text for block in _read_blocks(root))
+    return "\n\n".join(block.text for block in _read_blocks(Page(body), 0))
 
 
-def _main_container(body: LexborNode) -> LexborNode:
-    """Clean the page and find the element that holds the story."""
-    for junk in body.css(_JUNK):
-        junk.remove()  # detach only: a junk node nested in another one may come later
-    tree = _Tree(body)
+def _main_container(tree: Page) -> int:
+    """The position of the element that holds the story, boilerplate detached."""
     ranked = _judge_names(tree)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
-    return tree.nodes[_widen(known if known >= 0 else dense, tree)]
+    return _widen(known if known >= 0 else dense, tree)
 
 
-def _known_container(ranked: list[list[int]], tree: _Tree, dense: int) -> int:
+def _known_container(ranked: list[list[int]], tree: Page, dense: int) -> int:
     """The first CMS container (by rank) that holds a real amount of prose, or -1.
 
     Several matches side by side with prose in each (the posts of a live blog) make their
@@ -263,7 +310,7 @@ def _container_rank(tag: str, classes: str, id_: str, itemprop: str, role: str) 
     return -1
 
 
-def _densest_container(tree: _Tree) -> int:
+def _densest_container(tree: Page) -> int:
     """The element where paragraphs cluster: most paragraph evidence, discounted for links."""
     best, best_score = 0, 0.0
     for i, evidence in enumerate(tree.child_score):
@@ -275,7 +322,7 @@ def _densest_container(tree: _Tree) -> int:
     return best
 
 
-def _widen(i: int, tree: _Tree) -> int:
+def _widen(i: int, tree: Page) -> int:
     """Climb to the parent while what it adds is mostly prose.
 
     Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
@@ -297,7 +344,7 @@ def _widen(i: int, tree: _Tree) -> int:
     return i
 
 
-def _judge_names(tree: _Tree) -> list[list[int]]:
+def _judge_names(tree: Page) -> list[list[int]]:
     """Read every class and id once: detach boilerplate, and rank the story containers.
 
     Page-wide wrappers carry boilerplate names too (``socialicons-sticky``, WordPress's
@@ -308,40 +355,55 @@ def _judge_names(tree: _Tree) -> list[list[int]]:
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
-    position, chars, inline_chars = tree.position, tree.chars, tree.inline_chars
-    for node in tree.nodes[0].css(_NAMED):
-        i = position.get(node.mem_id, 0)
+    tags, chars, inline_chars, prose = tree.tags, tree.chars, tree.inline_chars, tree.prose
+    for i, node in enumerate(tree.nodes):
         if i <= removed_until or not (chars[i] or inline_chars[i]):  # no text, no harm
             continue
-        tag = tree.tags[i]
+        tag = tags[i]
         attrs = node.attributes
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
-        marker = f"{classes} {id_}"
-        if tag in _BOILERPLATE_TAGS or (tag not in _PROTECTED_TAGS and is_boilerplate(marker)):
-            wrapper = tree.chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
-            story = tree.prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
+        if tag in _BOILERPLATE_TAGS or (
+            (classes or id_) and tag not in _PROTECTED_TAGS and is_boilerplate(f"{classes} {id_}")
+        ):
+            marker = f"{classes} {id_}"
+            wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
+            story = prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
             if not (wrapper or story):
                 removed_until = i + tree.size[i] - 1
                 tree.remove(i)
                 continue
-        if not tree.prose[i]:
+        if not prose[i]:
             continue  # no container of the story
         rank = _container_rank(
             tag, classes, id_, attrs.get("itemprop") or "", attrs.get("role") or ""
         )
         if rank >= 0:
-            ranked[rank].append(i)
+            # A candidate counts once for each name it carries (class, id, itemprop, role, tag):
+            # the weight the choice among sibling candidates was tuned with.
+            names = (
+                ("class" in attrs)
+                + ("id" in attrs)
+                + ("itemprop" in attrs)
+                + ("role" in attrs)
+                + (tag in _NAMED_TAGS)
+            )
+            ranked[rank] += [i] * names
     return ranked
 
 
-def _read_blocks(container: LexborNode) -> list[_Block]:
-    """Serialise a container into blocks, tracking link text, without recursion (deep pages)."""
+def _read_blocks(tree: Page, top: int) -> list[_Block]:
+    """Serialise an element's subtree into blocks, tracking link text, skipping detached parts.
+
+    An element closes where its subtree ends in the arrays, so the open ones wait on a stack.
+    A <br> has no content: it opens and closes at once.
+    """
+    tags, heads, tails, size, alive = tree.tags, tree.heads, tree.tails, tree.size, tree.alive
     blocks: list[_Block] = []
     parts: list[str] = []
     link_chars = 0
     link_depth = 0
-    block_tags: list[str] = [container.tag or "div"]
-    stack: list[LexborNode | str] = [container]
+    block_tags: list[str] = [tags[top] or "div"]
+    opened: list[int] = []  # innermost last
 
     def flush() -> None:
         nonlocal link_chars
@@ -355,41 +417,50 @@ def _read_blocks(container: LexborNode) -> list[_Block]:
         parts.clear()
         link_chars = 0
 
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):  # closing marker: "/tag"
-            if item == "/a":
+    def add(text: str) -> None:
+        nonlocal link_chars
+        parts.append(text)
+        if link_depth:
+            link_chars += len(text.strip())
+
+    ends: list[int] = []  # where the subtree of each open element ends
+    i, end = top, top + size[top]
+    while True:
+        while ends and ends[-1] <= i:
+            ends.pop()
+            closed = opened.pop()
+            tag = tags[closed]
+            if tag == "a":
                 link_depth -= 1
-            else:
+            elif tag in _BLOCK_TAGS:
                 if parts:
                     flush()
                 block_tags.pop()
+            if tails[closed] and closed != top:
+                add(tails[closed])
+        if i == end:
+            break
+        if not alive[i]:
+            if tails[i]:
+                add(tails[i])
+            i += size[i]
             continue
-        tag = item.tag or ""
-        if tag == "-text":
-            text = item.text_content or ""
-            parts.append(text)
-            if link_depth:
-                link_chars += len(text.strip())
-            continue
-        if tag == "br":
-            parts.append(_LINE_BREAK)
-            continue
+        tag = tags[i]
         if tag in _BLOCK_TAGS:
             if parts:
                 flush()
             block_tags.append(tag)
-            stack.append("/" + tag)
         elif tag == "a":
             link_depth += 1
-            stack.append("/a")
+        elif tag == "br":
+            parts.append(_LINE_BREAK)
         elif tag in _CELL_TAGS:
             parts.append(" ")
-        elif tag.startswith("-"):  # comment or other non-element node
-            continue
-        children = list(item.iter(include_text=True))
-        children.reverse()
-        stack.extend(children)
+        if heads[i]:
+            add(heads[i])
+        opened.append(i)
+        ends.append(i + size[i])
+        i += 1
     flush()
     return blocks
 

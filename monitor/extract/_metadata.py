@@ -93,9 +93,15 @@ def clean_space(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_metadata(tree: LexborHTMLParser, url: str | None) -> Metadata:
-    """Gather every metadata field from the parsed page."""
-    signals = _gather(tree)
+def read_metadata(
+    tree: LexborHTMLParser, url: str | None, body_signals: list[LexborNode] | None = None
+) -> Metadata:
+    """Gather every metadata field from the parsed page.
+
+    ``body_signals`` are the body's metadata elements, and junk elements that may hold some, in
+    document order, as a walk of the body met them; without them the whole page is searched.
+    """
+    signals = _gather(tree, body_signals)
     meta = signals.meta
     ld = _json_ld_article(signals.json_ld)
     site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher"))
@@ -121,12 +127,48 @@ _SIGNALS = (
     'meta[content], script[type="application/ld+json"], link[rel="canonical"][href], title, h1,'
     " time[datetime]"
 )
+_SIGNAL_TAGS = frozenset({"meta", "script", "link", "title", "h1", "time"})
 
 
-def _gather(tree: LexborHTMLParser) -> _Signals:
-    """One CSS query for every metadata element: each query walks the whole page."""
+def _gather(tree: LexborHTMLParser, body_signals: list[LexborNode] | None) -> _Signals:
+    """The metadata elements, found by one CSS query: each query walks the whole page.
+
+    When the body was walked already, only the head is searched, and inside the junk elements
+    the walk skipped; the walk's finds are filtered the way the query would have.
+    """
+    if body_signals is None or tree.head is None:
+        return _read_signals(tree.css(_SIGNALS))
+    nodes = tree.head.css(_SIGNALS)
+    for node in body_signals:
+        if node.tag in _SIGNAL_TAGS:
+            if _is_signal(node):
+                nodes.append(node)
+        else:
+            nodes.extend(found for found in node.traverse() if _is_signal(found))
+    return _read_signals(nodes)
+
+
+def _is_signal(node: LexborNode) -> bool:
+    """Whether ``_SIGNALS`` matches an element (Lexbor compares these values ignoring case)."""
+    tag = node.tag
+    if tag not in _SIGNAL_TAGS:
+        return False
+    if tag in ("title", "h1"):
+        return True
+    attrs = node.attributes
+    if tag == "meta":
+        return "content" in attrs
+    if tag == "script":
+        return (attrs.get("type") or "").lower() == "application/ld+json"
+    if tag == "link":
+        return (attrs.get("rel") or "").lower() == "canonical" and "href" in attrs
+    return "datetime" in attrs
+
+
+def _read_signals(nodes: list[LexborNode]) -> _Signals:
+    """Read the metadata elements, in document order: the first of a kind wins."""
     signals = _Signals()
-    for node in tree.css(_SIGNALS):
+    for node in nodes:
         tag, attrs = node.tag, node.attributes
         if tag == "meta":
             content = clean_space(attrs.get("content") or "")
