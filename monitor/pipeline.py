@@ -153,9 +153,9 @@ def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: dat
     extracted = extract(page.text, page.url)
     if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
         return None
-    url = canonicalize(page.url)
-    aliases = {canonicalize(link.url)}
-    if extracted.canonical_url:
+    url = link.url if page.url == link.url else canonicalize(page.url)  # a link's URL is canonical already
+    aliases = {link.url}
+    if extracted.canonical_url and extracted.canonical_url != url:
         try:
             declared = canonicalize(extracted.canonical_url, base=page.url)
         except ValueError:
