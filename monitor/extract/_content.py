@@ -31,7 +31,7 @@ _JUNK = frozenset(
 _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 # Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
 # may hold such elements (an <svg> its <title>).
-_SIGNALS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
+_SIGNAL_HOLDERS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
     _JUNK - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
 )
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
@@ -154,7 +154,7 @@ class Page:
                             commas[up] += text.count("，") + text.count("、")
                     continue
                 tag = node.tag or ""
-                if tag in _SIGNALS:
+                if tag in _SIGNAL_HOLDERS:
                     self.signals.append(node)
                 if tag in _SKIPPED:
                     continue
