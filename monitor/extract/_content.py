@@ -8,9 +8,11 @@ blocks that are mostly links (related stories, tag lists) or bylines, captions a
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -29,7 +31,7 @@ _JUNK = frozenset(
 _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 # Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
 # may hold such elements (an <svg> its <title>).
-_SIGNALS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
+_SIGNAL_HOLDERS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
     _JUNK - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
 )
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
@@ -152,7 +154,7 @@ class Page:
                             commas[up] += text.count("，") + text.count("、")
                     continue
                 tag = node.tag or ""
-                if tag in _SIGNALS:
+                if tag in _SIGNAL_HOLDERS:
                     self.signals.append(node)
                 if tag in _SKIPPED:
                     continue
@@ -184,11 +186,11 @@ class Page:
         inline_links = [0] * len(tags)
         commas = self.commas[:]
         for i in range(len(tags) - 1, -1, -1):
-            tag, up = tags[i], parent[i]
             own = inline[i]
-            own_links = own if tag == "a" else inline_links[i]
-            if tag in _BLOCK_TAGS or not i:
-                if own:
+            if own:
+                tag = tags[i]
+                own_links = own if tag == "a" else inline_links[i]
+                if tag in _BLOCK_TAGS or not i:
                     chars[i] += own
                     links[i] += own_links
                     plain = own - own_links
@@ -196,13 +198,15 @@ class Page:
                         prose[i] += plain
                         own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
                         if i:
-                            child_score[up] += own_score[i]
-            elif own:
-                self.inline_chars[i] = own
-                inline[up] += own
-                inline_links[up] += own_links
-                commas[up] += commas[i]
+                            child_score[parent[i]] += own_score[i]
+                else:
+                    up = parent[i]
+                    self.inline_chars[i] = own
+                    inline[up] += own
+                    inline_links[up] += own_links
+                    commas[up] += commas[i]
             if i and chars[i]:
+                up = parent[i]
                 chars[up] += chars[i]
                 links[up] += links[i]
                 prose[up] += prose[i]
@@ -355,12 +359,14 @@ def _judge_names(tree: Page) -> list[list[int]]:
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
-    tags, chars, inline_chars, prose = tree.tags, tree.chars, tree.inline_chars, tree.prose
-    for i, node in enumerate(tree.nodes):
-        if i <= removed_until or not (chars[i] or inline_chars[i]):  # no text, no harm
+    nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
+    # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
+    # only, which come earlier: which of the later elements hold text stays the same.
+    for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
+        if i <= removed_until:
             continue
         tag = tags[i]
-        attrs = node.attributes
+        attrs = nodes[i].attributes
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
         if tag in _BOILERPLATE_TAGS or (
             (classes or id_) and tag not in _PROTECTED_TAGS and is_boilerplate(f"{classes} {id_}")
