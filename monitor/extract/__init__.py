@@ -62,11 +62,15 @@ def _too_deep(html: str | bytes) -> bool:
 
     Lexbor, like any HTML5 parser, scans its stack of open elements for some tags, so parsing
     time grows with the square of the nesting depth (10,000 levels: 0.3 s; 100,000: minutes).
-    Only pages with that many tags at all are scanned, and only elements that never close
-    implicitly are counted.
+    Only pages with enough opening tags to nest that deep are scanned (a tag takes at least
+    three characters; every ``</`` closes one), and only elements that never close implicitly
+    are counted.
     """
     text = html.decode("latin-1") if isinstance(html, bytes) else html
-    if text.count("<") < _MAX_DEPTH:
+    if len(text) <= 3 * _MAX_DEPTH:
+        return False
+    tags = text.count("<")
+    if tags <= _MAX_DEPTH or tags - text.count("</") <= _MAX_DEPTH:
         return False
     depth = deepest = 0
     for match in _NESTING_TAG.finditer(text):
