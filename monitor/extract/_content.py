@@ -34,6 +34,7 @@ _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 _SIGNAL_HOLDERS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
     _JUNK - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
 )
+_SET_APART = _SKIPPED | _SIGNAL_HOLDERS  # one look-up for the elements that are neither
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.
 # A <noscript> mostly holds a tracking pixel, but Blogger serves whole posts in one.
 _BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "menu", "form", "fieldset", "noscript"})
@@ -131,11 +132,12 @@ class Page:
         """
         nodes, tags, parent, size = self.nodes, self.tags, self.parent, self.size
         heads, tails, own_chars, commas = self.heads, self.tails, self.own_chars, self.commas
+        signals = self.signals
         count = 1
         up = 0  # the innermost open element
         last = -1  # its last closed child: text goes to that one's tail, else to up's head
         opened = [0]
-        children = [root.iter(include_text=True)]
+        children = [root.iter(True)]  # include_text, passed by position: a faster call
         while children:
             for node in children[-1]:
                 text = node.text_content
@@ -146,18 +148,17 @@ class Page:
                         tails[last] += text
                     if text.isspace():  # half of all nodes: the layout of the source
                         continue
-                    length = len(text.strip())
-                    if length:
-                        own_chars[up] += length
-                        commas[up] += text.count(",")
-                        if not text.isascii():
-                            commas[up] += text.count("，") + text.count("、")
+                    own_chars[up] += len(text.strip())
+                    commas[up] += text.count(",")
+                    if not text.isascii():
+                        commas[up] += text.count("，") + text.count("、")
                     continue
                 tag = node.tag or ""
-                if tag in _SIGNAL_HOLDERS:
-                    self.signals.append(node)
-                if tag in _SKIPPED:
-                    continue
+                if tag in _SET_APART:
+                    if tag in _SIGNAL_HOLDERS:
+                        signals.append(node)
+                    if tag in _SKIPPED:
+                        continue
                 nodes.append(node)
                 tags.append(tag)
                 parent.append(up)
@@ -169,7 +170,7 @@ class Page:
                 opened.append(count)
                 up, last = count, -1
                 count += 1
-                children.append(node.iter(include_text=True))
+                children.append(node.iter(True))
                 break
             else:
                 children.pop()
