@@ -111,8 +111,9 @@ class Page:
         self.tails = [""]
         self.own_chars = [0]  # characters of the text directly inside (white space aside)
         self.commas = [0]  # commas in that text: lists and long sentences
-        # Metadata elements (and junk that may hold some) below the root, in document order.
-        self.signals: list[LexborNode] = []
+        # Metadata elements (and junk that may hold some) below the root, with their tags, in
+        # document order.
+        self.signals: list[tuple[str, LexborNode]] = []
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -156,7 +157,7 @@ class Page:
                 tag = node.tag or ""
                 if tag in _SET_APART:
                     if tag in _SIGNAL_HOLDERS:
-                        signals.append(node)
+                        signals.append((tag, node))
                     if tag in _SKIPPED:
                         continue
                 nodes.append(node)

@@ -94,12 +94,13 @@ def clean_space(text: str) -> str:
 
 
 def read_metadata(
-    tree: LexborHTMLParser, url: str | None, body_signals: list[LexborNode] | None = None
+    tree: LexborHTMLParser, url: str | None, body_signals: list[tuple[str, LexborNode]] | None = None
 ) -> Metadata:
     """Gather every metadata field from the parsed page.
 
     ``body_signals`` are the body's metadata elements, and junk elements that may hold some, in
-    document order, as a walk of the body met them; without them the whole page is searched.
+    document order with their tags, as a walk of the body met them; without them the whole page
+    is searched.
     """
     signals = _gather(tree, body_signals)
     meta = signals.meta
@@ -130,7 +131,9 @@ _SIGNALS = (
 _SIGNAL_TAGS = frozenset({"meta", "script", "link", "title", "h1", "time"})
 
 
-def _gather(tree: LexborHTMLParser, body_signals: list[LexborNode] | None) -> _Signals:
+def _gather(
+    tree: LexborHTMLParser, body_signals: list[tuple[str, LexborNode]] | None
+) -> _Signals:
     """The metadata elements, found by one CSS query: each query walks the whole page.
 
     When the body was walked already, only the head is searched, and inside the junk elements
@@ -139,18 +142,17 @@ def _gather(tree: LexborHTMLParser, body_signals: list[LexborNode] | None) -> _S
     if body_signals is None or tree.head is None:
         return _read_signals(tree.css(_SIGNALS))
     nodes = tree.head.css(_SIGNALS)
-    for node in body_signals:
-        if node.tag in _SIGNAL_TAGS:
-            if _is_signal(node):
+    for tag, node in body_signals:
+        if tag in _SIGNAL_TAGS:
+            if _is_signal(tag, node):
                 nodes.append(node)
         else:
-            nodes.extend(found for found in node.traverse() if _is_signal(found))
+            nodes.extend(found for found in node.traverse() if _is_signal(found.tag, found))
     return _read_signals(nodes)
 
 
-def _is_signal(node: LexborNode) -> bool:
+def _is_signal(tag: str | None, node: LexborNode) -> bool:
     """Whether ``_SIGNALS`` matches an element (Lexbor compares these values ignoring case)."""
-    tag = node.tag
     if tag not in _SIGNAL_TAGS:
         return False
     if tag in ("title", "h1"):
