@@ -94,7 +94,9 @@ def clean_space(text: str) -> str:
 
 
 def read_metadata(
-    tree: LexborHTMLParser, url: str | None, body_signals: list[tuple[str, LexborNode]] | None = None
+    tree: LexborHTMLParser,
+    url: str | None,
+    body_signals: list[tuple[str, LexborNode]] | None = None,
 ) -> Metadata:
     """Gather every metadata field from the parsed page.
 
