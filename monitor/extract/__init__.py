@@ -13,7 +13,7 @@ import re
 
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
-from monitor.extract._content import Page, extract_text, text_from_markup
+from monitor.extract._content import Elements, extract_text, text_from_markup
 from monitor.extract._metadata import read_metadata
 from monitor.models import Extracted
 
@@ -96,9 +96,9 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
         return Extracted()
     tree = _parse(html)
     body = tree.body
-    page = Page(body) if body is not None else None
-    meta = read_metadata(tree, url, page.signals if page is not None else None)
-    text = extract_text(page, meta.title) if page is not None else ""
+    elements = Elements(body) if body is not None else None
+    meta = read_metadata(tree, url, elements.signals if elements is not None else None)
+    text = extract_text(elements, meta.title) if elements is not None else ""
     # The markup wins unless it lost most of the story (a JavaScript app shell, say): the
     # structured copy is often shortened, and has no headings or lists.
     if len(text) < _STRUCTURED_BODY_SHARE * len(meta.article_body):

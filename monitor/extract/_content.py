@@ -17,7 +17,7 @@ from itertools import compress
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract._boilerplate import is_boilerplate, is_certain_boilerplate, names_container
-from monitor.extract._metadata import clean_space
+from monitor.extract._metadata import SIGNAL_TAGS, clean_space
 
 # Never prose: left out with everything inside before anything is measured.
 _JUNK = frozenset(
@@ -31,7 +31,7 @@ _JUNK = frozenset(
 _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 # Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
 # may hold such elements (an <svg> its <title>).
-_SIGNAL_HOLDERS = frozenset({"meta", "script", "link", "title", "h1", "time"}) | (
+_SIGNAL_HOLDERS = SIGNAL_TAGS | (
     _JUNK - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
 )
 _SET_APART = _SKIPPED | _SIGNAL_HOLDERS  # one look-up for the elements that are neither
@@ -89,7 +89,7 @@ class _Block:
     link_chars: int
 
 
-class Page:
+class Elements:
     """The page's elements in document order, each measured once, in arrays indexed by position.
 
     Text is kept the way it sits between tags: an element's head (its text before its first
@@ -251,9 +251,9 @@ class Page:
             up = self.parent[up]
 
 
-def extract_text(page: Page, title: str | None) -> str:
+def extract_text(elements: Elements, title: str | None) -> str:
     """The main text of a walked page, paragraphs separated by a blank line."""
-    blocks = _read_blocks(page, _main_container(page))
+    blocks = _read_blocks(elements, _main_container(elements))
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
@@ -264,10 +264,10 @@ def text_from_markup(fragment: str) -> str:
     body = LexborHTMLParser(fragment).body  # a document's body: its root is every top node
     if body is None:
         return ""
-    return "\n\n".join(block.text for block in _read_blocks(Page(body), 0))
+    return "\n\n".join(block.text for block in _read_blocks(Elements(body), 0))
 
 
-def _main_container(tree: Page) -> int:
+def _main_container(tree: Elements) -> int:
     """The position of the element that holds the story, boilerplate detached."""
     ranked = _judge_names(tree)
     dense = _densest_container(tree)
@@ -275,7 +275,7 @@ def _main_container(tree: Page) -> int:
     return _widen(known if known >= 0 else dense, tree)
 
 
-def _known_container(ranked: list[list[int]], tree: Page, dense: int) -> int:
+def _known_container(ranked: list[list[int]], tree: Elements, dense: int) -> int:
     """The first CMS container (by rank) that holds a real amount of prose, or -1.
 
     Several matches side by side with prose in each (the posts of a live blog) make their
@@ -316,7 +316,7 @@ def _container_rank(tag: str, classes: str, id_: str, itemprop: str, role: str) 
     return -1
 
 
-def _densest_container(tree: Page) -> int:
+def _densest_container(tree: Elements) -> int:
     """The element where paragraphs cluster: most paragraph evidence, discounted for links."""
     best, best_score = 0, 0.0
     for i, evidence in enumerate(tree.child_score):
@@ -328,7 +328,7 @@ def _densest_container(tree: Page) -> int:
     return best
 
 
-def _widen(i: int, tree: Page) -> int:
+def _widen(i: int, tree: Elements) -> int:
     """Climb to the parent while what it adds is mostly prose.
 
     Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
@@ -350,7 +350,7 @@ def _widen(i: int, tree: Page) -> int:
     return i
 
 
-def _judge_names(tree: Page) -> list[list[int]]:
+def _judge_names(tree: Elements) -> list[list[int]]:
     """Read every class and id once: detach boilerplate, and rank the story containers.
 
     Page-wide wrappers carry boilerplate names too (``socialicons-sticky``, WordPress's
@@ -370,10 +370,10 @@ def _judge_names(tree: Page) -> list[list[int]]:
         tag = tags[i]
         attrs = nodes[i].attributes
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
+        marker = f"{classes} {id_}"
         if tag in _BOILERPLATE_TAGS or (
-            (classes or id_) and tag not in _PROTECTED_TAGS and is_boilerplate(f"{classes} {id_}")
+            (classes or id_) and tag not in _PROTECTED_TAGS and is_boilerplate(marker)
         ):
-            marker = f"{classes} {id_}"
             wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
             story = prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
             if not (wrapper or story):
@@ -399,7 +399,7 @@ def _judge_names(tree: Page) -> list[list[int]]:
     return ranked
 
 
-def _read_blocks(tree: Page, top: int) -> list[_Block]:
+def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     """Serialise an element's subtree into blocks, tracking link text, skipping detached parts.
 
     An element closes where its subtree ends in the arrays, so the open ones wait on a stack.

@@ -130,7 +130,7 @@ _SIGNALS = (
     'meta[content], script[type="application/ld+json"], link[rel="canonical"][href], title, h1,'
     " time[datetime]"
 )
-_SIGNAL_TAGS = frozenset({"meta", "script", "link", "title", "h1", "time"})
+SIGNAL_TAGS = frozenset({"meta", "script", "link", "title", "h1", "time"})  # those _SIGNALS selects
 
 
 def _gather(
@@ -145,7 +145,7 @@ def _gather(
         return _read_signals(tree.css(_SIGNALS))
     nodes = tree.head.css(_SIGNALS)
     for tag, node in body_signals:
-        if tag in _SIGNAL_TAGS:
+        if tag in SIGNAL_TAGS:
             if _is_signal(tag, node):
                 nodes.append(node)
         else:
@@ -155,7 +155,7 @@ def _gather(
 
 def _is_signal(tag: str | None, node: LexborNode) -> bool:
     """Whether ``_SIGNALS`` matches an element (Lexbor compares these values ignoring case)."""
-    if tag not in _SIGNAL_TAGS:
+    if tag not in SIGNAL_TAGS:
         return False
     if tag in ("title", "h1"):
         return True
