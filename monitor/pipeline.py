@@ -11,8 +11,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from monitor import dedup
 from monitor.alerts.render import render_text
