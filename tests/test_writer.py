@@ -77,9 +77,12 @@ def test_writes_queued_meanwhile_share_transactions_and_keep_their_order(tmp_pat
     path = tmp_path / "monitor.db"
     Archive(path).close()
     order: list[int] = []
+    statements: list[str] = []
 
     def numbered(n: int) -> Callable[[Archive], None]:
         def write(archive: Archive) -> None:
+            if n == 0:  # the writer's connection: count its commits from here on
+                archive.db.conn.set_trace_callback(statements.append)
             order.append(n)
             archive.record_failed_url(f"https://a.example/{n:04d}", source="wire", error="x", retry=True, when=WHEN)
 
@@ -95,6 +98,7 @@ def test_writes_queued_meanwhile_share_transactions_and_keep_their_order(tmp_pat
     asyncio.run(scenario())
     assert order == list(range(3 * MAX_GROUP))
     assert len(stored_urls(path)) == 3 * MAX_GROUP
+    assert statements.count("COMMIT") == 3  # all queued at once: three full groups
 
 
 def test_close_commits_what_is_queued_even_when_the_callers_were_cancelled(tmp_path: Path) -> None:
