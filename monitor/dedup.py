@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import numpy as np
 
@@ -93,6 +94,8 @@ _B = _rng.integers(0, 1 << 63, PERMUTATIONS + LEAD_PERMUTATIONS, dtype=np.uint64
 # One odd multiplier per position in a shingle, so "a b" and "b a" differ.
 _POSITION = _rng.integers(1, 1 << 63, SHINGLE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _BASE = np.uint64(0x100000001B3)  # odd base of the polynomial word hash
+# _BASE ** i (mod 2⁶⁴) for the bytes of a word shorter than 64: a look-up instead of np.power.
+_POWERS = np.cumprod(np.concatenate(([1], np.full(63, _BASE))).astype(np.uint64))
 
 _WORD = re.compile(r"\w+")
 # Unicode format characters that sites sprinkle into words: soft hyphens, zero-width
@@ -190,107 +193,96 @@ def _digest(text: str) -> bytes:
 
 
 def fingerprint(text: str) -> TextPrint:
-    """Exact hash, MinHash signatures and LSH band keys of an article text."""
+    """Exact hash, MinHash signatures and LSH band keys of an article text.
+
+    A text is short (a few hundred shingles), so the cost is in the number of array
+    operations, not their size: the lead's and the second paragraph's shingles are slices
+    of the whole text's windows, and their two signatures are taken in one operation.
+    """
     paragraphs = [found for line in _plain(text).casefold().splitlines() if (found := _WORD.findall(line))]
     tokens = [w for p in paragraphs for w in p]
-    exact = _digest(" ".join(tokens)).hex()
+    joined = " ".join(tokens)
+    exact = _digest(joined).hex()
     if not tokens:
         return TextPrint(exact, b"", 0, (), 0)
     lengths = [len(p) for p in paragraphs]
-    hashes = _word_hashes(tokens)  # once: the lead's and the second paragraph's are slices of it
-    shingles = _shingles_of(hashes, lengths)
     real = [i for i, length in enumerate(lengths) if length >= LEAD_WORDS] or [lengths.index(max(lengths))]
-    starts = np.cumsum([0, *lengths]).tolist()
     lead, second = real[0], real[min(1, len(real) - 1)]
-    lead_a, lead_b = _A[PERMUTATIONS:], _B[PERMUTATIONS:]
-    signature = np.concatenate(
-        (
-            _minhash(shingles, _A[:PERMUTATIONS], _B[:PERMUTATIONS]),
-            _minhash(_paragraph_shingles(hashes[starts[lead] : starts[lead + 1]]), lead_a, lead_b),
-            # the same permutations, so a lead can be compared with a second paragraph
-            _minhash(_paragraph_shingles(hashes[starts[second] : starts[second + 1]]), lead_a, lead_b),
-        )
-    )
+    windows, kept, spans = _windows(_word_hashes(joined), lengths)
+    shingles = np.unique(windows[kept])
+    leads = [np.unique(windows[spans[lead]]), np.unique(windows[spans[second]])]
+    signature = np.concatenate((_minhash(shingles, _A[:PERMUTATIONS], _B[:PERMUTATIONS]),
+                                *_minhashes(leads, _A[PERMUTATIONS:], _B[PERMUTATIONS:])))
     keys = band_keys(signature).tolist()
     return TextPrint(exact, signature.astype("<u4").tobytes(), len(shingles), tuple(keys), len(tokens))
 
 
 def _shingle_hashes(tokens: list[str], lengths: list[int], size: int = SHINGLE) -> np.ndarray:
-    """Distinct 64-bit hashes of the word shingles inside each paragraph; see :func:`_shingles_of`."""
-    return _shingles_of(_word_hashes(tokens), lengths, size)
+    """Distinct 64-bit hashes of the word shingles inside each paragraph; see :func:`_windows`."""
+    windows, kept, _ = _windows(_word_hashes(" ".join(tokens)), lengths, size)
+    return np.unique(windows[kept])
 
 
-def _shingles_of(hashes: np.ndarray, lengths: list[int], size: int = SHINGLE) -> np.ndarray:
-    """Distinct 64-bit hashes of the word shingles inside each paragraph, from the words' hashes.
+def _windows(hashes: np.ndarray, lengths: list[int], size: int = SHINGLE) -> tuple[np.ndarray, Any, list[slice]]:
+    """Hashes of every window of ``size`` word slots, which windows are shingles, and each paragraph's.
 
-    ``lengths`` splits ``hashes`` into paragraphs. A paragraph shorter than a
-    shingle is one shingle. Shingles never cross a paragraph break, so
-    re-ordered paragraphs keep their shingles.
+    ``lengths`` splits ``hashes`` into paragraphs, each followed by size-1 empty
+    slots (hash 0), so a window that runs past its paragraph's end only ever
+    sees zeros there: shingles never cross a paragraph break, and re-ordered
+    paragraphs keep theirs. A paragraph shorter than a shingle is one shingle,
+    its first window. Windows are returned mixed, shingles or not: the second
+    value (a mask or a slice) picks the shingles, and so does each paragraph's slice.
     """
-    if len(lengths) == 1:
-        return _paragraph_shingles(hashes, size)
-    # Each paragraph is followed by size-1 empty slots (hash 0), so a window
-    # that runs past its paragraph's end only ever sees zeros there.
     counts = np.asarray(lengths)
-    paragraph_of = np.repeat(np.arange(len(counts)), counts)
-    slots = np.arange(len(hashes)) + paragraph_of * (size - 1)
-    padded = np.zeros(len(hashes) + len(counts) * (size - 1), dtype=np.uint64)
-    padded[slots] = hashes
-    real = np.zeros(len(padded), dtype=bool)
-    real[slots] = True
-    windows = len(padded) - size + 1
-    combined = np.zeros(windows, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for offset in range(size):
-            combined += padded[offset : offset + windows] * _POSITION[offset]
-    starts = np.concatenate(([0], np.cumsum(counts + size - 1)[:-1]))
-    first_of_short = np.zeros(windows, dtype=bool)
-    first_of_short[starts[counts < size]] = True
-    keep = real[:windows] & (real[size - 1 :] | first_of_short)
-    return np.unique(_mix(combined[keep]))
+    gap = size - 1
+    starts = np.cumsum([0, *lengths[:-1]]) + np.arange(len(lengths)) * gap
+    spans = [slice(start, start + max(length - gap, 1)) for start, length in zip(starts.tolist(), lengths, strict=True)]
+    if len(lengths) == 1:  # no padding to place: the windows of one paragraph
+        padded = np.concatenate((hashes, np.zeros(gap, dtype=np.uint64)))
+        kept: Any = spans[0]
+    else:
+        slots = np.arange(len(hashes)) + np.repeat(np.arange(len(counts)), counts) * gap
+        padded = np.zeros(len(hashes) + len(counts) * gap, dtype=np.uint64)
+        padded[slots] = hashes
+        edges = np.zeros(len(padded), dtype=np.int8)  # +1 where a paragraph's shingles start, -1 after them
+        edges[starts] = 1
+        edges[[span.stop for span in spans]] = -1
+        kept = np.cumsum(edges[: len(padded) - gap], dtype=np.int8).view(bool)
+    count = len(padded) - gap
+    combined = padded[:count] * _POSITION[0]
+    for offset in range(1, size):
+        combined += padded[offset : offset + count] * _POSITION[offset]
+    return _mix(combined), kept, spans
 
 
-def _paragraph_shingles(hashes: np.ndarray, size: int = SHINGLE) -> np.ndarray:
-    """:func:`_shingles_of` for one paragraph, without the padding that keeps paragraphs apart.
-
-    The sums wrap modulo 2⁶⁴ in any order, so the values are those of the padded way.
-    """
-    with np.errstate(over="ignore"):
-        if len(hashes) < size:
-            combined = np.array([(hashes * _POSITION[: len(hashes)]).sum(dtype=np.uint64)], dtype=np.uint64)
-        else:
-            windows = len(hashes) - size + 1
-            combined = hashes[:windows] * _POSITION[0]
-            for offset in range(1, size):
-                combined += hashes[offset : offset + windows] * _POSITION[offset]
-    return np.unique(_mix(combined))
-
-
-def _word_hashes(tokens: list[str]) -> np.ndarray:
-    """Non-zero 64-bit hashes of words, stable across processes (signatures are stored).
+def _word_hashes(joined: str) -> np.ndarray:
+    """Non-zero 64-bit hashes of the space-separated words of ``joined``, stable across processes.
 
     A polynomial hash of each word's UTF-8 bytes, computed for all words in
-    one pass of array operations rather than one hash call per word.
+    one pass of array operations rather than one hash call per word. Signatures
+    are stored, so these values must never change.
     """
-    data = np.frombuffer(" ".join(tokens).encode(), dtype=np.uint8)
+    data = np.frombuffer(joined.encode(), dtype=np.uint8)
     inside = data != 32
     word = np.cumsum(~inside)[inside]
     starts = np.flatnonzero(np.diff(word, prepend=-1))
     position = np.arange(len(word)) - np.repeat(starts, np.diff(starts, append=len(word)))
-    with np.errstate(over="ignore"):
-        terms = (data[inside].astype(np.uint64) + np.uint64(1)) * np.power(_BASE, position.astype(np.uint64))
-        return _mix(np.add.reduceat(terms, starts)) | np.uint64(1)
+    if len(word) and position.max() < len(_POWERS):
+        powers = _POWERS[position]
+    else:
+        powers = np.power(_BASE, position.astype(np.uint64))
+    terms = (data[inside].astype(np.uint64) + np.uint64(1)) * powers
+    return _mix(np.add.reduceat(terms, starts)) | np.uint64(1)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads every input bit over the whole word."""
-    with np.errstate(over="ignore"):
-        values = values ^ (values >> np.uint64(30))
-        values = values * np.uint64(0xBF58476D1CE4E5B9)
-        values = values ^ (values >> np.uint64(27))
-        values = values * np.uint64(0x94D049BB133111EB)
-        mixed: np.ndarray = values ^ (values >> np.uint64(31))
-        return mixed
+    """splitmix64's finaliser: spreads every input bit over the whole word (arrays wrap silently)."""
+    values = values ^ (values >> np.uint64(30))
+    values *= np.uint64(0xBF58476D1CE4E5B9)
+    values ^= values >> np.uint64(27)
+    values *= np.uint64(0x94D049BB133111EB)
+    values ^= values >> np.uint64(31)
+    return values
 
 
 def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -303,6 +295,14 @@ def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     values += b
     least: np.ndarray = (values.min(axis=0) >> np.uint64(32)).astype(np.uint32)
     return least
+
+
+def _minhashes(sets: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+    """:func:`_minhash` of each of several (non-empty) hash sets, in one pass."""
+    values = np.multiply.outer(np.concatenate(sets), a)
+    values += b
+    least = np.minimum.reduceat(values, np.cumsum([0, *map(len, sets[:-1])]), axis=0)
+    return list((least >> np.uint64(32)).astype(np.uint32))
 
 
 def band_keys(signatures: np.ndarray) -> np.ndarray:
