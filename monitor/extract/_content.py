@@ -154,6 +154,9 @@ class Elements:
         up = 0  # the innermost open element
         last = -1  # its last closed child: text goes to that one's tail, else to up's head
         opened = [0]
+        # Names by tag id: a name is decoded into a new string at every read, an id is a number,
+        # and the two go together throughout a document (an id is the entry in its name table).
+        names: dict[int, str] = {}
         children = [root.iter(True, True)]  # include_text, skip_empty: by position, faster
         while children:
             for node in children[-1]:
@@ -174,7 +177,9 @@ class Elements:
                     if not text.isascii():
                         commas[up] += text.count("，") + text.count("、")
                     continue
-                tag = node.tag or ""
+                tag = names.get(node.tag_id)
+                if tag is None:
+                    tag = names[node.tag_id] = node.tag or ""
                 if tag in _SET_APART:
                     if tag in _SIGNAL_HOLDERS:
                         signals.append((tag, node))
