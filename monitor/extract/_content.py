@@ -65,6 +65,7 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_CHUNK = 512  # elements: the walk grows its arrays by this many at a time
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
@@ -153,6 +154,7 @@ class Elements:
         count = 1
         up = 0  # the innermost open element
         last = -1  # its last closed child: text goes to that one's tail, else to up's head
+        room = 1  # elements the arrays of defaults have room for
         opened = [0]
         # Names by tag id: a name is decoded into a new string at every read, an id is a number,
         # and the two go together throughout a document (an id is the entry in its name table).
@@ -188,11 +190,13 @@ class Elements:
                 nodes.append(node)
                 tags.append(tag)
                 parent.append(up)
-                size.append(1)
-                heads.append("")
-                tails.append("")
-                own_chars.append(0)
-                commas.append(0)
+                if count == room:  # the arrays of defaults grow a chunk at a time
+                    room += _CHUNK
+                    size += [1] * _CHUNK
+                    heads += [""] * _CHUNK
+                    tails += [""] * _CHUNK
+                    own_chars += [0] * _CHUNK
+                    commas += [0] * _CHUNK
                 opened.append(count)
                 up, last = count, -1
                 count += 1
@@ -203,6 +207,8 @@ class Elements:
                 last = opened.pop()
                 size[last] = count - last
                 up = opened[-1] if opened else -1
+        for figures in (size, heads, tails, own_chars, commas):
+            del figures[count:]  # the room left over
 
     def spaced(self, before: int, empty: list[int], after: int) -> bool:
         """Whether the source has white space between the texts of two slots the walk kept.
