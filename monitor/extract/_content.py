@@ -155,7 +155,6 @@ class Elements:
         up = 0  # the innermost open element
         last = -1  # its last closed child: text goes to that one's tail, else to up's head
         room = 1  # elements the arrays of defaults have room for
-        opened = [0]
         # Names by tag id: a name is decoded into a new string at every read, an id is a number,
         # and the two go together throughout a document (an id is the entry in its name table).
         names: dict[int, str] = {}
@@ -175,7 +174,8 @@ class Elements:
                     if text.isspace():  # white space beyond ASCII's (a no-break space)
                         continue
                     own_chars[up] += len(text.strip())
-                    commas[up] += text.count(",")
+                    if "," in text:  # a test is cheaper than a count, a call
+                        commas[up] += text.count(",")
                     if not text.isascii():
                         commas[up] += text.count("，") + text.count("、")
                     continue
@@ -197,16 +197,14 @@ class Elements:
                     tails += [""] * _CHUNK
                     own_chars += [0] * _CHUNK
                     commas += [0] * _CHUNK
-                opened.append(count)
                 up, last = count, -1
                 count += 1
                 children.append(node.iter(True, True))
                 break
-            else:
+            else:  # up closes
                 children.pop()
-                last = opened.pop()
-                size[last] = count - last
-                up = opened[-1] if opened else -1
+                size[up] = count - up
+                up, last = parent[up], up
         for figures in (size, heads, tails, own_chars, commas):
             del figures[count:]  # the room left over
 
