@@ -171,9 +171,10 @@ class Elements:
                         if tails[last]:
                             tails[last] += _skipped_space(node)
                         tails[last] += text
-                    if text.isspace():  # white space beyond ASCII's (a no-break space)
+                    chars = len(text.strip())
+                    if not chars:  # white space beyond ASCII's (a no-break space)
                         continue
-                    own_chars[up] += len(text.strip())
+                    own_chars[up] += chars
                     if "," in text:  # a test is cheaper than a count, a call
                         commas[up] += text.count(",")
                     if not text.isascii():
