@@ -65,6 +65,7 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_CHUNK = 512  # elements: the walk grows its arrays by this many at a time
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
@@ -87,6 +88,19 @@ class _Block:
     tag: str
     text: str
     link_chars: int
+
+
+def _skipped_space(node: LexborNode) -> str:
+    """The white space-only text nodes right before a text node, back to the previous text."""
+    spaces = []
+    sibling = node.prev
+    while sibling is not None:
+        if sibling.is_empty_text_node:
+            spaces.append(sibling.text_content or "")
+        elif sibling.text_content is not None:
+            break
+        sibling = sibling.prev
+    return "".join(reversed(spaces))
 
 
 class Elements:
@@ -129,7 +143,10 @@ class Elements:
         """Record the elements depth first, without recursion: a child iterator per open element.
 
         Junk elements are left out with their subtrees, and comments; the text on either side
-        of one joins up.
+        of one joins up. Text nodes of ASCII white space only (two thirds of all text nodes: the
+        layout of the source) are skipped by Lexbor without becoming Python objects; only where
+        such a node sits between two texts does it count, and there it is read back: between
+        two text nodes of one head or tail here, between heads and tails by ``spaced``.
         """
         nodes, tags, parent, size = self.nodes, self.tags, self.parent, self.size
         heads, tails, own_chars, commas = self.heads, self.tails, self.own_chars, self.commas
@@ -137,24 +154,35 @@ class Elements:
         count = 1
         up = 0  # the innermost open element
         last = -1  # its last closed child: text goes to that one's tail, else to up's head
-        opened = [0]
-        children = [root.iter(True)]  # include_text, passed by position: a faster call
+        room = 1  # elements the arrays of defaults have room for
+        # Names by tag id: a name is decoded into a new string at every read, an id is a number,
+        # and the two go together throughout a document (an id is the entry in its name table).
+        names: dict[int, str] = {}
+        children = [root.iter(True, True)]  # include_text, skip_empty: by position, faster
         while children:
             for node in children[-1]:
                 text = node.text_content
                 if text is not None:
                     if last < 0:
+                        if heads[up]:  # after a comment or junk: and maybe skipped white space
+                            heads[up] += _skipped_space(node)
                         heads[up] += text
                     else:
+                        if tails[last]:
+                            tails[last] += _skipped_space(node)
                         tails[last] += text
-                    if text.isspace():  # half of all nodes: the layout of the source
+                    chars = len(text.strip())
+                    if not chars:  # white space beyond ASCII's (a no-break space)
                         continue
-                    own_chars[up] += len(text.strip())
-                    commas[up] += text.count(",")
+                    own_chars[up] += chars
+                    if "," in text:  # a test is cheaper than a count, a call
+                        commas[up] += text.count(",")
                     if not text.isascii():
                         commas[up] += text.count("，") + text.count("、")
                     continue
-                tag = node.tag or ""
+                tag = names.get(node.tag_id)
+                if tag is None:
+                    tag = names[node.tag_id] = node.tag or ""
                 if tag in _SET_APART:
                     if tag in _SIGNAL_HOLDERS:
                         signals.append((tag, node))
@@ -163,21 +191,49 @@ class Elements:
                 nodes.append(node)
                 tags.append(tag)
                 parent.append(up)
-                size.append(1)
-                heads.append("")
-                tails.append("")
-                own_chars.append(0)
-                commas.append(0)
-                opened.append(count)
+                if count == room:  # the arrays of defaults grow a chunk at a time
+                    room += _CHUNK
+                    size += [1] * _CHUNK
+                    heads += [""] * _CHUNK
+                    tails += [""] * _CHUNK
+                    own_chars += [0] * _CHUNK
+                    commas += [0] * _CHUNK
                 up, last = count, -1
                 count += 1
-                children.append(node.iter(True))
+                children.append(node.iter(True, True))
                 break
-            else:
+            else:  # up closes
                 children.pop()
-                last = opened.pop()
-                size[last] = count - last
-                up = opened[-1] if opened else -1
+                size[up] = count - up
+                up, last = parent[up], up
+        for figures in (size, heads, tails, own_chars, commas):
+            del figures[count:]  # the room left over
+
+    def spaced(self, before: int, empty: list[int], after: int) -> bool:
+        """Whether the source has white space between the texts of two slots the walk kept.
+
+        A slot is an element's head (``2 * i``) or tail (``2 * i + 1``); ``empty`` are the
+        slots between, which kept no text. Their text nodes, if any, were white space only.
+        """
+        return (
+            self._source_text(before)[-1:].isspace()
+            or any(map(self._source_text, empty))
+            or self._source_text(after)[:1].isspace()
+        )
+
+    def _source_text(self, slot: int) -> str:
+        """A head's or tail's text nodes as the page has them, skipped white space included."""
+        node = self.nodes[slot >> 1]
+        sibling = node.next if slot & 1 else node.first_child
+        texts = []
+        while sibling is not None:
+            text = sibling.text_content
+            if text is not None:
+                texts.append(text)
+            elif (sibling.tag or "") not in _SKIPPED:
+                break  # the next element the walk kept: the slot ends
+            sibling = sibling.next
+        return "".join(texts)
 
     def _measure(self) -> None:
         """Fill the figures, children before parents (a hot loop: plain lists, few branches)."""
@@ -403,7 +459,9 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     """Serialise an element's subtree into blocks, tracking link text, skipping detached parts.
 
     An element closes where its subtree ends in the arrays, so the open ones wait on a stack.
-    A <br> has no content: it opens and closes at once.
+    A <br> has no content: it opens and closes at once. Heads and tails are slots (``2 * i``
+    and ``2 * i + 1``): where two texts would run together, the white space the walk skipped
+    between them is looked up.
     """
     tags, heads, tails, size, alive = tree.tags, tree.heads, tree.tails, tree.size, tree.alive
     blocks: list[_Block] = []
@@ -412,6 +470,8 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     link_depth = 0
     block_tags: list[str] = [tags[top] or "div"]
     opened: list[int] = []  # innermost last
+    previous = 0  # the slot of the last text added
+    empty: list[int] = []  # the slots passed since, without text
 
     def flush() -> None:
         nonlocal link_chars
@@ -425,8 +485,17 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
         parts.clear()
         link_chars = 0
 
-    def add(text: str) -> None:
-        nonlocal link_chars
+    def add(text: str, slot: int) -> None:
+        nonlocal link_chars, previous
+        if (
+            parts
+            and not parts[-1][-1].isspace()
+            and not text[0].isspace()
+            and tree.spaced(previous, empty, slot)
+        ):
+            parts.append(" ")
+        empty.clear()
+        previous = slot
         parts.append(text)
         if link_depth:
             link_chars += len(text.strip())
@@ -444,13 +513,18 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
                 if parts:
                     flush()
                 block_tags.pop()
-            if tails[closed] and closed != top:
-                add(tails[closed])
+            if closed != top:
+                if tails[closed]:
+                    add(tails[closed], 2 * closed + 1)
+                else:
+                    empty.append(2 * closed + 1)
         if i == end:
             break
         if not alive[i]:
             if tails[i]:
-                add(tails[i])
+                add(tails[i], 2 * i + 1)
+            else:
+                empty.append(2 * i + 1)
             i += size[i]
             continue
         tag = tags[i]
@@ -465,7 +539,9 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
         elif tag in _CELL_TAGS:
             parts.append(" ")
         if heads[i]:
-            add(heads[i])
+            add(heads[i], 2 * i)
+        else:
+            empty.append(2 * i)
         opened.append(i)
         ends.append(i + size[i])
         i += 1

@@ -353,7 +353,7 @@ def _canonical(signals: _Signals, url: str | None) -> str | None:
 
 def _language(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) -> str | None:
     """The primary language subtag (``en`` for ``en-US``): what downstream needs to pick rules."""
-    html = tree.css_first("html")
+    html = tree.root  # the <html> element: the parser always makes one the root
     candidates = [
         html.attributes.get("lang") if html is not None else None,
         html.attributes.get("xml:lang") if html is not None else None,
