@@ -95,12 +95,41 @@ class Archive:
 
     @contextmanager
     def transaction(self) -> Iterator[Archive]:
-        with self.db.atomic():
+        """All or nothing: a transaction, or within one a savepoint, as sqlite-utils' ``atomic``.
+
+        ``atomic`` names every savepoint afresh, so SQLite compiles its statements anew each
+        time. Savepoints nest by name, so one fixed name serves and its statements stay
+        compiled: the archive writer's thread takes two for every article.
+        """
+        conn = self.db.conn
+        if not conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        conn.execute("SAVEPOINT archive")
+        try:
             yield self
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction already
+                conn.execute("ROLLBACK TO archive")
+                conn.execute("RELEASE archive")
+            raise
+        conn.execute("RELEASE archive")
 
     def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def _insert_rows(self, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``insert`` (``INSERT ... INTO table (columns)``) of many rows, 500 to a statement.
+
+        ``executemany`` steps once per row, and each step gives up the GIL and takes it back:
+        in the archive writer's thread every take-back may wait for the busy event loop.
+        """
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            marks = "(" + ",".join("?" * len(chunk[0])) + ")"
+            self.db.execute(f"{insert} VALUES {','.join([marks] * len(chunk))}", [v for row in chunk for v in row])
 
     # ------------------------------------------------------------ sources
 
@@ -190,8 +219,7 @@ class Archive:
             )
 
     def add_urls(self, article_id: int, urls: Iterable[str]) -> None:
-        for url in urls:
-            self.db.execute("INSERT OR IGNORE INTO article_urls (url, article_id) VALUES (?, ?)", [url, article_id])
+        self._insert_rows("INSERT OR IGNORE INTO article_urls (url, article_id)", [(url, article_id) for url in urls])
 
     def article_with_hash(self, text_hash: str) -> int | None:
         found = self._one("SELECT id FROM articles WHERE text_hash = ?", [text_hash])
@@ -245,9 +273,8 @@ class Archive:
             "INSERT INTO article_signatures (article_id, shingles, signature) VALUES (?, ?, ?)",
             [article_id, shingles, signature],
         )
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO article_bands (band_key, article_id) VALUES (?, ?)",
-            [(key, article_id) for key in band_keys],
+        self._insert_rows(
+            "INSERT OR IGNORE INTO article_bands (band_key, article_id)", [(key, article_id) for key in band_keys]
         )
         self.db.execute(
             "UPDATE stories SET article_count = (SELECT count(*) FROM articles WHERE story_id = :s),"
@@ -279,8 +306,8 @@ class Archive:
              int(mention.new), iso(found)],
         )
         mention_id = int(cursor.lastrowid or 0)
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO passage_keys (rule, key, mention_id) VALUES (?, ?, ?)",
+        self._insert_rows(
+            "INSERT OR IGNORE INTO passage_keys (rule, key, mention_id)",
             [(mention.rule, key, mention_id) for key in keys],
         )
         return mention_id
@@ -342,8 +369,8 @@ class Archive:
                 "UPDATE alerts SET message_id = ? WHERE id = ?",
                 [f"<alert-{alert_id}.story-{story_id}.{created:%Y%m%d%H%M%S}@monitor>", alert_id],
             )
-        self.db.conn.executemany(
-            "INSERT OR IGNORE INTO alert_mentions (alert_id, mention_id) VALUES (?, ?)",
+        self._insert_rows(
+            "INSERT OR IGNORE INTO alert_mentions (alert_id, mention_id)",
             [(alert_id, mention_id) for mention_id in mention_ids],
         )
         return int(alert_id)
