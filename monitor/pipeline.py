@@ -93,44 +93,49 @@ def prepare(article: Article, ruleset: Ruleset) -> Prepared:
 
 def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) -> Ingested:
     """Store one article with its urls, story, mentions and alert, in one transaction."""
-    return store(archive, prepare(article, ruleset), now)
+    with archive.transaction():
+        return store(archive, prepare(article, ruleset), now)
 
 
 def store(archive: Archive, prepared: Prepared, now: datetime) -> Ingested:
-    """Store a prepared article with its urls, story, mentions and alert, in one transaction."""
+    """Store a prepared article with its urls, story, mentions and alert.
+
+    Run it in a transaction, so that all of it lands or none: :func:`ingest` opens one, and the
+    archive writer runs each write in a savepoint of its own (a second one here would cost the
+    writer two more statements per article, each a wait for the GIL).
+    """
     article, text_print = prepared.article, prepared.text_print
     urls = (article.url, *article.aliases)
-    with archive.transaction():
-        if archive.known_urls(urls):
-            return Ingested(0, "known-url", 0)
-        same_text = archive.article_with_hash(text_print.text_hash)
-        if same_text is not None:
-            archive.add_urls(same_text, urls)
-            return Ingested(same_text, "same-text", 0)
-        story_id = _story_for(archive, text_print)
-        status = "copy" if story_id else "new"
-        if not story_id:
-            story_id = archive.new_story(article.title, now)
-        article_id = archive.insert_article(
-            article,
-            story_id=story_id,
-            text_hash=text_print.text_hash,
-            word_count=text_print.word_count,
-            signature=text_print.signature,
-            shingles=text_print.shingles,
-            band_keys=text_print.band_keys,
-        )
-        mentions: list[Mention] = []
-        new_mention_ids: list[int] = []
-        for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True):
-            earlier = archive.passages_with_keys(match.rule, keys)
-            seen = dedup.seen_before(match.passage, earlier)
-            mention = Mention(match.rule, match.passage, match.terms, new=not seen)
-            mention_id = archive.insert_mention(article_id, mention, now, keys)
-            mentions.append(mention)
-            if mention.new:
-                new_mention_ids.append(mention_id)
-        alert_id = archive.queue_alert(story_id, new_mention_ids, now) if new_mention_ids else None
+    if archive.known_urls(urls):
+        return Ingested(0, "known-url", 0)
+    same_text = archive.article_with_hash(text_print.text_hash)
+    if same_text is not None:
+        archive.add_urls(same_text, urls)
+        return Ingested(same_text, "same-text", 0)
+    story_id = _story_for(archive, text_print)
+    status = "copy" if story_id else "new"
+    if not story_id:
+        story_id = archive.new_story(article.title, now)
+    article_id = archive.insert_article(
+        article,
+        story_id=story_id,
+        text_hash=text_print.text_hash,
+        word_count=text_print.word_count,
+        signature=text_print.signature,
+        shingles=text_print.shingles,
+        band_keys=text_print.band_keys,
+    )
+    mentions: list[Mention] = []
+    new_mention_ids: list[int] = []
+    for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True):
+        earlier = archive.passages_with_keys(match.rule, keys)
+        seen = dedup.seen_before(match.passage, earlier)
+        mention = Mention(match.rule, match.passage, match.terms, new=not seen)
+        mention_id = archive.insert_mention(article_id, mention, now, keys)
+        mentions.append(mention)
+        if mention.new:
+            new_mention_ids.append(mention_id)
+    alert_id = archive.queue_alert(story_id, new_mention_ids, now) if new_mention_ids else None
     return Ingested(article_id, status, story_id, alert_id, tuple(mentions))
 
 
