@@ -438,6 +438,11 @@ class NewsWeb:
         with self._lock:
             return list(self._state.hits)
 
+    def hit_count(self) -> int:
+        """Requests served so far: where the next client's requests will start in :meth:`hits`."""
+        with self._lock:
+            return len(self._state.hits)
+
     def hit_counts(self, start: int = 0, stop: int | None = None) -> dict[str, int]:
         """Requests by kind among ``hits()[start:stop]``: ``<kind>``, ``<kind> <status>``, ``<kind> conditional``."""
         counts: Counter[str] = Counter()
