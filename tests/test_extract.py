@@ -169,3 +169,24 @@ def test_fuzz_extract_never_raises(html: str | bytes, url: str | None) -> None:
     result = extract(html, url)
     assert isinstance(result, Extracted)
     assert result.published is None or result.published.tzinfo is not None
+
+
+_PROSE = "The envoy returned to Moscow on Tuesday after months of talks, officials said."
+
+
+@pytest.mark.parametrize(
+    ("markup", "reads"),
+    [
+        ("<a href='/a'>Moscow</a> <a href='/b'>Washington</a>", "Moscow Washington"),
+        ("talks in<span> <b>Geneva</b></span> resumed", "talks in Geneva resumed"),
+        ("<span><b>Geneva</b> </span>talks", "Geneva talks"),
+        ("one<!-- a --> <!-- b -->two", "one two"),
+        ("one<script>var x;</script>\n<em>two</em>", "one two"),
+        ("<b>un</b><i>believable</i>", "unbelievable"),
+        ("no<!-- a -->gap", "nogap"),
+    ],
+)
+def test_white_space_between_inline_markup_reads_as_the_page_has_it(markup: str, reads: str) -> None:
+    """The walk leaves white-space-only text to the parser; where it separates two words it is read back."""
+    page = f"<html><body><article><p>{_PROSE} {markup} {_PROSE}</p><p>{_PROSE}</p></article></body></html>"
+    assert extract(page).text.split("\n\n")[0] == f"{_PROSE} {reads} {_PROSE}"
