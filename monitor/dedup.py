@@ -31,7 +31,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 import numpy as np
 
@@ -223,7 +222,9 @@ def _shingle_hashes(tokens: list[str], lengths: list[int], size: int = SHINGLE) 
     return np.unique(windows[kept])
 
 
-def _windows(hashes: np.ndarray, lengths: list[int], size: int = SHINGLE) -> tuple[np.ndarray, Any, list[slice]]:
+def _windows(
+    hashes: np.ndarray, lengths: list[int], size: int = SHINGLE
+) -> tuple[np.ndarray, np.ndarray | slice, list[slice]]:
     """Hashes of every window of ``size`` word slots, which windows are shingles, and each paragraph's.
 
     ``lengths`` splits ``hashes`` into paragraphs, each followed by size-1 empty
@@ -239,7 +240,7 @@ def _windows(hashes: np.ndarray, lengths: list[int], size: int = SHINGLE) -> tup
     spans = [slice(start, start + max(length - gap, 1)) for start, length in zip(starts.tolist(), lengths, strict=True)]
     if len(lengths) == 1:  # no padding to place: the windows of one paragraph
         padded = np.concatenate((hashes, np.zeros(gap, dtype=np.uint64)))
-        kept: Any = spans[0]
+        kept: np.ndarray | slice = spans[0]
     else:
         slots = np.arange(len(hashes)) + np.repeat(np.arange(len(counts)), counts) * gap
         padded = np.zeros(len(hashes) + len(counts) * gap, dtype=np.uint64)
