@@ -398,8 +398,8 @@ class NewsWeb:
             state.cache.clear()
             return state.edition
 
-    def prerender(self) -> int:
-        """Render every article page of this edition now; returns how many were rendered.
+    def prerender(self) -> None:
+        """Render every article page of this edition now, as its first request would.
 
         The benchmark calls it before any client runs: this web stands in for remote
         servers, so rendering a page on its first request would charge the first client
@@ -407,13 +407,7 @@ class NewsWeb:
         """
         with self._lock:
             for article in self._state.articles:
-                outlet = self.outlets[article.outlet]
-                key = (outlet.index, article.path)
-                if key not in self._state.cache:
-                    reply = self._render(outlet, article.path)
-                    if reply.status == 200 and not reply.action:
-                        self._state.cache[key] = reply
-            return len(self._state.articles)
+                self._reply_for(self.outlets[article.outlet], article.path)
 
     def cpu_seconds(self) -> float:
         """CPU time of the process serving the web: on one machine, the server's share is not the client's."""
@@ -530,14 +524,19 @@ class NewsWeb:
         conditional = "if-none-match" in headers or "if-modified-since" in headers
         with self._lock:
             kind = "robots" if path == "/robots.txt" else "source" if self._is_source(outlet, path) else "article"
-            reply = self._state.cache.get((outlet.index, path))
-            if reply is None:
-                reply = self._render(outlet, path)
-                if reply.status == 200 and not reply.action:
-                    self._state.cache[(outlet.index, path)] = reply
+            reply = self._reply_for(outlet, path)
             if kind == "source" and reply.status == 200 and _matches(reply, headers):
                 reply = _Reply(304, headers=tuple(h for h in reply.headers if h[0] in ("ETag", "Last-Modified")))
             self._state.hits.append(Hit(outlet.slug, path, kind, conditional, reply.status))
+        return reply
+
+    def _reply_for(self, outlet: Outlet, path: str) -> _Reply:
+        """The page at ``path``, rendered once per edition unless it must be fresh (a fault); hold the lock."""
+        reply = self._state.cache.get((outlet.index, path))
+        if reply is None:
+            reply = self._render(outlet, path)
+            if reply.status == 200 and not reply.action:
+                self._state.cache[(outlet.index, path)] = reply
         return reply
 
     def _is_source(self, outlet: Outlet, path: str) -> bool:
