@@ -54,7 +54,7 @@ def test_a_failing_outer_transaction_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_urls_beyond_one_statement_are_all_stored(tmp_path: Path) -> None:
-    """Rows go in 500 to a statement: 1,234 aliases take three, and none is lost or doubled."""
+    """At most 999 values to a statement (499 URL rows): 1,236 rows take three, and none is lost or doubled."""
     article = Article(url="https://a.example/story", site="a.example", title="Envoys", text=TEXT, source="wire",
                       fetched=WHEN)
     with Archive(tmp_path / "monitor.db") as archive:

@@ -23,6 +23,7 @@ from monitor.models import AlertContent, AlertCopy, Article, Mention
 from monitor.store.schema import migrate
 
 BUSY_TIMEOUT_MS = 10_000
+MAX_BOUND_VALUES = 999  # SQLite's limit on ? in one statement before 3.32 (32,766 since)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -99,7 +100,7 @@ class Archive:
 
         ``atomic`` names every savepoint afresh, so SQLite compiles its statements anew each
         time. Savepoints nest by name, so one fixed name serves and its statements stay
-        compiled: the archive writer's thread takes two for every article.
+        compiled: the archive writer's thread takes one for every article.
         """
         conn = self.db.conn
         if not conn.in_transaction:
@@ -121,14 +122,19 @@ class Archive:
         return row[0] if row else None
 
     def _insert_rows(self, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """``insert`` (``INSERT ... INTO table (columns)``) of many rows, 500 to a statement.
+        """``insert`` (``INSERT ... INTO table (columns)``) of many rows in as few statements as may be.
 
         ``executemany`` steps once per row, and each step gives up the GIL and takes it back:
-        in the archive writer's thread every take-back may wait for the busy event loop.
+        in the archive writer's thread every take-back may wait for the busy event loop. A
+        statement binds at most 999 values, the least limit of any SQLite build.
         """
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            marks = "(" + ",".join("?" * len(chunk[0])) + ")"
+        if not rows:
+            return
+        width = len(rows[0])
+        per_statement = MAX_BOUND_VALUES // width
+        marks = "(" + ",".join("?" * width) + ")"
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
             self.db.execute(f"{insert} VALUES {','.join([marks] * len(chunk))}", [v for row in chunk for v in row])
 
     # ------------------------------------------------------------ sources
