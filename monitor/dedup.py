@@ -234,7 +234,6 @@ def _windows(
     its first window. Windows are returned mixed, shingles or not: the second
     value (a mask or a slice) picks the shingles, and so does each paragraph's slice.
     """
-    counts = np.asarray(lengths)
     gap = size - 1
     starts = np.cumsum([0, *lengths[:-1]]) + np.arange(len(lengths)) * gap
     spans = [slice(start, start + max(length - gap, 1)) for start, length in zip(starts.tolist(), lengths, strict=True)]
@@ -242,8 +241,8 @@ def _windows(
         padded = np.concatenate((hashes, np.zeros(gap, dtype=np.uint64)))
         kept: np.ndarray | slice = spans[0]
     else:
-        slots = np.arange(len(hashes)) + np.repeat(np.arange(len(counts)), counts) * gap
-        padded = np.zeros(len(hashes) + len(counts) * gap, dtype=np.uint64)
+        slots = np.arange(len(hashes)) + np.repeat(np.arange(len(lengths)), lengths) * gap
+        padded = np.zeros(len(hashes) + len(lengths) * gap, dtype=np.uint64)
         padded[slots] = hashes
         edges = np.zeros(len(padded), dtype=np.int8)  # +1 where a paragraph's shingles start, -1 after them
         edges[starts] = 1
