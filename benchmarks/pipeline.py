@@ -252,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip trafilatura")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the cold cycle")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     workdir = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     rounds: list[Round] = []
