@@ -6,9 +6,9 @@ swallows job exceptions and silently skips late jobs (NOTES.md), so each job
 records its own failure and the grace time is as long as the interval.
 
 On SIGINT/SIGTERM no new job starts, the checks in flight get a few seconds to
-finish, and the rest are cancelled. Cancelling is safe: every archive write is a
-synchronous transaction with no ``await`` inside it, so a cancelled check stops
-between two transactions, never in the middle of one.
+finish, and the rest are cancelled. Cancelling is safe: every archive write of a
+check is one savepoint in the archive writer's thread, all or nothing, and the
+writes a cancelled check had queued are still committed when the pipeline closes.
 """
 
 from __future__ import annotations
