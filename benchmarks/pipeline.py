@@ -90,19 +90,14 @@ def in_child(function: Callable[..., T], *args: Any) -> T:
 def measure_cycles(config: str, profile: bool) -> Cycles:
     """In the child: a cold cycle, then a warm one with the same fetcher, as ``monitor run`` would."""
     from monitor.config import load_config
-    from monitor.fetch import Fetcher
-    from monitor.pipeline import Pipeline
-    from monitor.scheduler import trusted_origins
+    from monitor.scheduler import open_pipeline
     from monitor.store import Archive
 
     settings = load_config(config)
 
     async def run() -> Cycles:
         with Archive(settings.database) as archive:
-            async with (
-                Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
-                Pipeline(settings, archive, fetcher) as pipeline,
-            ):
+            async with open_pipeline(settings, archive) as pipeline:
                 profiler = cProfile.Profile() if profile else None
                 started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
                 if profiler:
@@ -112,7 +107,7 @@ def measure_cycles(config: str, profile: bool) -> Cycles:
                     profiler.disable()
                 cold_seconds, cold_cpu = time.perf_counter() - started, time.process_time() - cpu
                 cold_loop_cpu = time.thread_time() - loop_cpu
-                cold_requests = sum(fetcher.stats[kind] for kind in ("robots", "source", "article"))
+                cold_requests = sum(pipeline.fetcher.stats[kind] for kind in ("robots", "source", "article"))
                 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
                 started = time.perf_counter()
                 warm = await pipeline.check_all()
@@ -122,8 +117,8 @@ def measure_cycles(config: str, profile: bool) -> Cycles:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
             text = out.getvalue()
-        return Cycles(cold_seconds, cold_cpu, cold_loop_cpu, cold_requests, sum(r.stored for r in cold), peak, warm_seconds,
-                      sum(r.stored for r in warm), text)
+        return Cycles(cold_seconds, cold_cpu, cold_loop_cpu, cold_requests, sum(r.stored for r in cold), peak,
+                      warm_seconds, sum(r.stored for r in warm), text)
 
     return asyncio.run(run())
 
@@ -298,10 +293,12 @@ def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | No
         lines.append(row(f"rounds (ours vs peer per s): {len(rounds)}", each))
     lines.append(row("cold: articles stored / pages", f"{cycles.stored} / {pages} in {cycles.cold_seconds:.2f} s"))
     per_article = 1000 / cycles.stored
-    lines.append(row("cold: articles per second", f"{rate:.0f} (CPU {cycles.cold_cpu * per_article:.1f} ms per article, "
+    lines.append(row("cold: articles per second",
+                     f"{rate:.0f} (CPU {cycles.cold_cpu * per_article:.1f} ms per article, "
                      f"event loop {cycles.cold_loop_cpu * per_article:.1f})", ">= 150", rate >= 150))
     lines.append(row("cold: the web server's CPU", f"{middle.served * per_article:.1f} ms per article (same cores)"))
-    lines.append(row("cold: peak RSS", f"{cycles.cold_peak_rss / MB:.0f} MB", "< 200 MB", cycles.cold_peak_rss < 200 * MB))
+    lines.append(row("cold: peak RSS", f"{cycles.cold_peak_rss / MB:.0f} MB", "< 200 MB",
+                     cycles.cold_peak_rss < 200 * MB))
     lines.append(row("cold: requests by kind", requests_by_kind(middle.cold_counts)))
     if peer is not None:
         peer_rate = peer.extracted / peer.seconds

@@ -118,18 +118,14 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     next due time unless --force. Exits 1 when every source checked failed.
     """
     from monitor.alerts import deliver_pending
-    from monitor.fetch import Fetcher
-    from monitor.pipeline import CheckReport, Pipeline, utcnow
-    from monitor.scheduler import trusted_origins
+    from monitor.pipeline import CheckReport, utcnow
+    from monitor.scheduler import open_pipeline
 
     settings = obj.settings
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
 
     async def cycle(archive: Archive) -> list[CheckReport]:
-        async with (
-            Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
-            Pipeline(settings, archive, fetcher) as pipeline,
-        ):
+        async with open_pipeline(settings, archive) as pipeline:
             if sys.stderr.isatty() and len(sources) > 1:
                 with Progress(transient=True) as progress:
                     task = progress.add_task("checking sources", total=len(sources))

@@ -14,9 +14,8 @@ from pathlib import Path
 from monitor.alerts import render_message, render_text
 from monitor.config import FetchSettings, RuleSettings, Settings, SourceSettings
 from monitor.demo_site import DemoWeb
-from monitor.fetch import Fetcher
-from monitor.pipeline import CheckReport, Pipeline, utcnow
-from monitor.scheduler import trusted_origins
+from monitor.pipeline import CheckReport, utcnow
+from monitor.scheduler import open_pipeline
 from monitor.store import Archive
 
 DEMO_SENDER = "monitor@localhost"
@@ -48,10 +47,7 @@ def demo_settings(web: DemoWeb, database: Path, rules: list[RuleSettings]) -> Se
 
 
 async def _one_cycle(settings: Settings, archive: Archive) -> list[CheckReport]:
-    async with (
-        Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
-        Pipeline(settings, archive, fetcher) as pipeline,
-    ):
+    async with open_pipeline(settings, archive) as pipeline:
         return await pipeline.check_all()
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
@@ -43,6 +43,16 @@ def trusted_origins(settings: Settings) -> list[str]:
     The fetcher's address policy reduces each to its origin (``fetch.urls.origin_of``).
     """
     return [source.url for source in settings.sources]
+
+
+@asynccontextmanager
+async def open_pipeline(settings: Settings, archive: Archive) -> AsyncIterator[Pipeline]:
+    """A pipeline and its fetcher; on exit the writes it queued are committed and its connections closed."""
+    async with (
+        Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
+        Pipeline(settings, archive, fetcher) as pipeline,
+    ):
+        yield pipeline
 
 
 class Daemon:
@@ -105,10 +115,7 @@ class Daemon:
             loop.add_signal_handler(signum, self.stop)
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
-        async with (
-            Fetcher(self.settings.fetch, trusted_origins(self.settings)) as fetcher,
-            Pipeline(self.settings, self.archive, fetcher) as pipeline,
-        ):
+        async with open_pipeline(self.settings, self.archive) as pipeline:
             now = datetime.now(UTC)
             for source in self.settings.sources:
                 interval = self.settings.interval_of(source)
