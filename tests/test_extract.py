@@ -190,3 +190,13 @@ def test_white_space_between_inline_markup_reads_as_the_page_has_it(markup: str,
     """The walk leaves white-space-only text to the parser; where it separates two words it is read back."""
     page = f"<html><body><article><p>{_PROSE} {markup} {_PROSE}</p><p>{_PROSE}</p></article></body></html>"
     assert extract(page).text.split("\n\n")[0] == f"{_PROSE} {reads} {_PROSE}"
+
+
+@pytest.mark.parametrize("encode", [False, True], ids=["str", "bytes"])
+def test_page_nested_too_deep_is_skipped_with_a_warning(
+    encode: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    html = "<p>Kept out.</p>" + "<div>" * 20_000 + "parsing this would take seconds"
+    result = extract(html.encode() if encode else html, "https://example.org/deep")
+    assert result == Extracted()
+    assert "https://example.org/deep: elements nested deeper than 15000" in caplog.text
