@@ -66,6 +66,18 @@ def test_byline_paragraph_without_markup_stays_out_of_the_text() -> None:
     assert extract(html).text == story.strip()
 
 
+def test_link_named_like_boilerplate_keeps_its_words_in_the_sentence() -> None:
+    sentence = (
+        "The slideshow with all the <a class=\"tag\" href=\"/tag/photos\">photos</a> of the"
+        " talks in Geneva went up on Monday, after the <a class=\"author-link\" href=\"/j\">"
+        "ambassador</a> had returned to Washington."
+    )
+    html = f"<html><body><article><p>{sentence}</p><p>{sentence}</p></article></body></html>"
+    text = extract(html).text
+    assert "all the photos of the talks" in text
+    assert "after the ambassador had returned" in text
+
+
 def test_published_is_timezone_aware_even_when_the_page_omits_the_zone() -> None:
     html = '<meta property="article:published_time" content="2024-05-02T10:00:00"><p>x</p>'
     published = extract(html).published

@@ -424,11 +424,13 @@ def _judge_names(tree: Elements) -> list[list[int]]:
         if i <= removed_until:
             continue
         tag = tags[i]
+        if tag == "a":
+            continue  # its names say what it links to (an author, a tag), not that it is boilerplate
         attrs = nodes[i].attributes
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
-        marker = f"{classes} {id_}"
+        marker = f"{classes} {id_}" if classes or id_ else ""
         if tag in _BOILERPLATE_TAGS or (
-            (classes or id_) and tag not in _PROTECTED_TAGS and is_boilerplate(marker)
+            marker and tag not in _PROTECTED_TAGS and is_boilerplate(marker)
         ):
             wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
             story = prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
