@@ -5,7 +5,8 @@
 Scoring follows the corpus README: every ``with`` snippet found in the extracted text is a true
 positive (missing: a false negative), every ``without`` snippet found is a false positive, after
 collapsing white space. Timing follows NOTES.md: all pages are decoded first, each extractor is
-warmed up on one page, and only the extraction call is timed, page after page, in this process.
+warmed up on one page, and only the extraction call is timed, page after page, in this process;
+with ``--repeat`` the extractors take turns, a pass over the corpus each.
 Peers (trafilatura, readability-lxml, newspaper4k, resiliparse) are benchmark-only dependencies;
 an extractor whose package is missing is reported and skipped.
 """
@@ -106,38 +107,64 @@ def score(pages: list[Page], texts: list[str]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+@dataclass
+class _Timing:
+    """One extractor's texts and best time per page, over the rounds so far."""
+
+    name: str
+    version: str
+    extractor: Extractor
+    texts: list[str]
+    times: list[float]
+
+
+def _time_round(timing: _Timing, pages: list[Page]) -> None:
+    """Extract every page once, timing each call alone; keep each page's best time."""
+    for index, page in enumerate(pages):
+        start = time.perf_counter()
+        try:
+            text = timing.extractor(page.html, page.url) or ""
+        except Exception:
+            logger.debug("%s failed on %s", timing.name, page.url, exc_info=True)
+            text = ""
+        timing.times[index] = min(timing.times[index], time.perf_counter() - start)
+        timing.texts[index] = text
+
+
 def run(
-    name: str, version: str, extractor: Extractor, pages: list[Page], repeat: int = 1
-) -> Result:
+    extractors: list[tuple[str, str, Extractor]], pages: list[Page], repeat: int = 1
+) -> list[Result]:
     """Warm up, then time each extraction call alone and score the texts.
 
     With ``repeat`` > 1 the corpus is extracted that many times and each page keeps its fastest
     time, as ``timeit`` does: on a machine shared with other work, the slower runs measure the
-    neighbours, not the extractor.
+    neighbours, not the extractor. The rounds take turns: every extractor does one pass over
+    the corpus before any does its next, the first to go changing each round, so that a
+    machine that slows down or speeds up during the run weighs on all of them alike.
     """
-    extractor(pages[0].html, pages[0].url)
-    texts: list[str] = [""] * len(pages)
-    times: list[float] = [float("inf")] * len(pages)
-    for _ in range(repeat):
-        for index, page in enumerate(pages):
-            start = time.perf_counter()
-            try:
-                text = extractor(page.html, page.url) or ""
-            except Exception:  # noqa: BLE001 - a peer's crash on one page counts as empty text
-                logger.debug("%s failed on %s", name, page.url, exc_info=True)
-                text = ""
-            times[index] = min(times[index], time.perf_counter() - start)
-            texts[index] = text
-    precision, recall, f1 = score(pages, texts)
-    ordered = sorted(times)
-    slowest = max(zip(times, (p.url for p in pages), strict=True))
+    timings = []
+    for name, version, extractor in extractors:
+        extractor(pages[0].html, pages[0].url)
+        best = [float("inf")] * len(pages)
+        timings.append(_Timing(name, version, extractor, [""] * len(pages), best))
+    for turn in range(repeat):
+        shift = turn % len(timings)
+        for timing in timings[shift:] + timings[:shift]:
+            _time_round(timing, pages)
+    return [_result(timing, pages) for timing in timings]
+
+
+def _result(timing: _Timing, pages: list[Page]) -> Result:
+    precision, recall, f1 = score(pages, timing.texts)
+    ordered = sorted(timing.times)
+    slowest = max(zip(timing.times, (p.url for p in pages), strict=True))
     return Result(
-        name=name,
-        version=version,
+        name=timing.name,
+        version=timing.version,
         precision=precision,
         recall=recall,
         f1=f1,
-        pages_per_second=len(pages) / sum(times),
+        pages_per_second=len(pages) / sum(timing.times),
         p50_ms=statistics.median(ordered) * 1000,
         p95_ms=ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000,
         slowest=(slowest[0] * 1000, slowest[1]),
@@ -238,21 +265,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pages = load_corpus(args.corpus, args.limit)
     print(f"{len(pages)} pages from {args.corpus}", file=sys.stderr)
-    results = []
+    extractors = []
     for name in args.only or list(EXTRACTORS):
         distribution, factory = EXTRACTORS[name]
         try:
-            extractor = factory()
+            extractors.append((name, _version(distribution), factory()))
         except ImportError as error:
             print(f"skipping {name}: {error}", file=sys.stderr)
-            continue
-        result = run(name, _version(distribution), extractor, pages, max(args.repeat, 1))
+    if not extractors:
+        print("no extractor to run", file=sys.stderr)
+        return 2
+    results = run(extractors, pages, max(args.repeat, 1))
+    for result in results:
         slowest_ms, slowest_url = result.slowest
         print(
-            f"{name}: F1 {result.f1:.3f}, slowest {slowest_ms:.1f} ms {slowest_url}",
+            f"{result.name}: F1 {result.f1:.3f}, slowest {slowest_ms:.1f} ms {slowest_url}",
             file=sys.stderr,
         )
-        results.append(result)
+    ours = next((r for r in results if r.name == "monitor"), None)
+    for peer in results:
+        if ours is not None and peer is not ours:
+            ratio = ours.pages_per_second / peer.pages_per_second
+            print(f"monitor: {ratio:.1f}x {peer.name}'s pages/s", file=sys.stderr)
     print(format_table(results))
     return 0
 
