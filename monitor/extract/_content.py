@@ -375,8 +375,10 @@ def _container_rank(tag: str, classes: str, id_: str, itemprop: str, role: str) 
 def _densest_container(tree: Elements) -> int:
     """The element where paragraphs cluster: most paragraph evidence, discounted for links."""
     best, best_score = 0, 0.0
-    for i, evidence in enumerate(tree.child_score):
-        if evidence <= 0 or not tree.alive[i]:
+    child_score, alive = tree.child_score, tree.alive
+    # Most elements have no paragraphs among their children: passed over in C.
+    for i in compress(range(len(child_score)), child_score):
+        if child_score[i] <= 0 or not alive[i]:
             continue
         score = tree.score(i) * (1 - tree.link_density(i))
         if score > best_score:
