@@ -57,23 +57,24 @@ _CONTAINER_WORDS = frozenset(
 def is_boilerplate(marker: str) -> bool:
     """Whether class and id names mark boilerplate (cached: templates repeat their names).
 
-    Name by name with string methods: a marker is read once per site, and a regular expression
+    Name by name, each name cached too: a marker is met once per site, but its names recur
+    from site to site ("container", "entry-content", "share-buttons"), and a regular expression
     over the whole marker tries every alternative at every position of long utility class lists.
     """
-    marker = marker.lower()
-    infix = _BOILERPLATE_INFIX.search(marker) is not None  # in some name, maybe a state's
-    for name in marker.split():
-        if name.startswith(_STATE_PREFIXES):
-            continue
-        name = name.partition("--")[0]
-        if (
-            name in _LAST_NAMES
-            or name.endswith(_LAST_SUFFIXES)
-            or not _BOILERPLATE_WORDS.isdisjoint(name.replace("_", "-").split("-"))
-            or (infix and _BOILERPLATE_INFIX.search(name))
-        ):
-            return True
-    return False
+    return any(map(_is_boilerplate_name, marker.lower().split()))
+
+
+@lru_cache(maxsize=16384)
+def _is_boilerplate_name(name: str) -> bool:
+    if name.startswith(_STATE_PREFIXES):
+        return False
+    name = name.partition("--")[0]
+    return (
+        name in _LAST_NAMES
+        or name.endswith(_LAST_SUFFIXES)
+        or not _BOILERPLATE_WORDS.isdisjoint(name.replace("_", "-").split("-"))
+        or _BOILERPLATE_INFIX.search(name) is not None
+    )
 
 
 @lru_cache(maxsize=8192)
