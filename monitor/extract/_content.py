@@ -177,7 +177,7 @@ class Elements:
                     own_chars[up] += chars
                     if "," in text:  # a test is cheaper than a count, a call
                         commas[up] += text.count(",")
-                    if not text.isascii():
+                    if not text.isascii() and ("，" in text or "、" in text):  # CJK commas
                         commas[up] += text.count("，") + text.count("、")
                     continue
                 tag = names.get(node.tag_id)
