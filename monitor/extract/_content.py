@@ -411,6 +411,9 @@ def _widen(i: int, tree: Elements) -> int:
 def _judge_names(tree: Elements) -> list[list[int]]:
     """Read every class and id once: detach boilerplate, and rank the story containers.
 
+    Links are left to the block they sit in (dropped with it when it is mostly links): their
+    names say what they point to ("author", "tag"), and cutting them out garbles sentences.
+
     Page-wide wrappers carry boilerplate names too (``socialicons-sticky``, WordPress's
     ``tag-x`` classes on the article, a story inside an ``<aside>``), so structural tags, and
     matches that hold much of the page's prose or text, are kept.
@@ -427,7 +430,7 @@ def _judge_names(tree: Elements) -> list[list[int]]:
             continue
         tag = tags[i]
         if tag == "a":
-            continue  # its names say what it links to (an author, a tag), not that it is boilerplate
+            continue
         attrs = nodes[i].attributes
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
         marker = f"{classes} {id_}" if classes or id_ else ""
