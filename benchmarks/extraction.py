@@ -124,7 +124,7 @@ def _time_round(timing: _Timing, pages: list[Page]) -> None:
         start = time.perf_counter()
         try:
             text = timing.extractor(page.html, page.url) or ""
-        except Exception:
+        except Exception:  # a peer's crash on one page counts as empty text
             logger.debug("%s failed on %s", timing.name, page.url, exc_info=True)
             text = ""
         timing.times[index] = min(timing.times[index], time.perf_counter() - start)

@@ -68,8 +68,8 @@ def test_byline_paragraph_without_markup_stays_out_of_the_text() -> None:
 
 def test_link_named_like_boilerplate_keeps_its_words_in_the_sentence() -> None:
     sentence = (
-        "The slideshow with all the <a class=\"tag\" href=\"/tag/photos\">photos</a> of the"
-        " talks in Geneva went up on Monday, after the <a class=\"author-link\" href=\"/j\">"
+        "The slideshow with all the <a class='tag' href='/tag/photos'>photos</a> of the talks"
+        " in Geneva went up on Monday, after the <a class='author-link' href='/people/j'>"
         "ambassador</a> had returned to Washington."
     )
     html = f"<html><body><article><p>{sentence}</p><p>{sentence}</p></article></body></html>"

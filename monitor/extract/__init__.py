@@ -68,8 +68,8 @@ def _too_deep(raw: bytes) -> bool:
     time grows with the square of the nesting depth (10,000 levels: 0.3 s; 100,000: minutes).
     Only pages with enough opening tags to nest that deep are scanned (a tag takes at least
     three bytes; every ``</`` closes one), and only elements that never close implicitly
-    are counted. The tags are counted with numpy: ``bytes.count`` goes a byte at a time, and
-    on a page of 150 kB took 3% of the extraction.
+    are counted. The tags are counted with numpy: ``str.count`` and ``bytes.count`` go a
+    character at a time, which on the corpus's pages (144 kB on average) was 3% of extracting.
     """
     if len(raw) <= 3 * _MAX_DEPTH:
         return False
