@@ -78,6 +78,16 @@ def test_link_named_like_boilerplate_keeps_its_words_in_the_sentence() -> None:
     assert "after the ambassador had returned" in text
 
 
+def test_visible_byline_is_found_past_a_link_rel_author_in_the_head() -> None:
+    html = (
+        '<html><head><link rel="author" href="https://example.org/about"></head><body>'
+        '<article><p class="byline">By Jane Smith</p><p>'
+        + "The ambassador returned to Washington on Tuesday, officials said. " * 5
+        + "</p></article></body></html>"
+    )
+    assert extract(html).byline == "Jane Smith"
+
+
 def test_published_is_timezone_aware_even_when_the_page_omits_the_zone() -> None:
     html = '<meta property="article:published_time" content="2024-05-02T10:00:00"><p>x</p>'
     published = extract(html).published

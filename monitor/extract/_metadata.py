@@ -286,7 +286,9 @@ def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) ->
         value = meta.get(key, "")
         if value and not value.startswith(("http://", "https://")):
             return _BYLINE_PREFIX.sub("", value) or None
-    node = tree.css_first('[itemprop="author"], [rel="author"], .byline, .author, .article-author')
+    # In the body only: the head's <link rel=author> has no text, and its <meta> tags were read.
+    scope = tree.body or tree
+    node = scope.css_first('[itemprop="author"], [rel="author"], .byline, .author, .article-author')
     if node is not None:
         text = _BYLINE_PREFIX.sub("", clean_space(node.text()))
         if 0 < len(text) <= 100:
