@@ -356,9 +356,10 @@ def _canonical(signals: _Signals, url: str | None) -> str | None:
 def _language(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) -> str | None:
     """The primary language subtag (``en`` for ``en-US``): what downstream needs to pick rules."""
     html = tree.root  # the <html> element: the parser always makes one the root
+    attrs = html.attributes if html is not None else {}
     candidates = [
-        html.attributes.get("lang") if html is not None else None,
-        html.attributes.get("xml:lang") if html is not None else None,
+        attrs.get("lang"),
+        attrs.get("xml:lang"),
         meta.get("content-language"),
         _ld_text(ld.get("inLanguage")),
         meta.get("og:locale"),
