@@ -96,16 +96,26 @@ class Archive:
 
     @contextmanager
     def transaction(self) -> Iterator[Archive]:
-        """All or nothing: a transaction, or within one a savepoint, as sqlite-utils' ``atomic``.
+        """All or nothing: a transaction, or within one a savepoint.
 
-        ``atomic`` names every savepoint afresh, so SQLite compiles its statements anew each
-        time. Savepoints nest by name, so one fixed name serves and its statements stay
-        compiled: the archive writer's thread takes one for every article.
+        The transaction takes the write lock as it begins (``BEGIN IMMEDIATE``): one that
+        reads first and writes later would fail at once, busy timeout or not, if another
+        process wrote in between, as the processes of ``monitor once --processes`` do.
+        Taking the lock first also makes reads and writes inside see one state of the archive.
+
+        sqlite-utils' ``atomic`` names every savepoint afresh, so SQLite compiles its
+        statements anew each time. Savepoints nest by name, so one fixed name serves and its
+        statements stay compiled: the archive writer's thread takes one for every article.
         """
         conn = self.db.conn
         if not conn.in_transaction:
-            with self.db.atomic():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield self
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.rollback()  # a no-op when an error already ended the transaction
+                raise
             return
         conn.execute("SAVEPOINT archive")
         try:
