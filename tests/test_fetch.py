@@ -247,6 +247,23 @@ def test_more_than_ten_redirects_are_refused(local_web: LocalWeb) -> None:
     assert local_web.hits("/r11") == 0
 
 
+def test_cookies_set_on_a_redirect_are_sent_on_the_next_hop_and_later(local_web: LocalWeb) -> None:
+    """A consent gate that sets a cookie and redirects, as some news sites do, is passed."""
+    local_web.route("/gate", "", status=302, content_type=None,
+                    headers={"Location": "/story", "Set-Cookie": "consent=yes; Path=/"})
+    local_web.route("/story", "the story")
+    local_web.route("/other", "another story")
+
+    async def go() -> None:
+        async with Fetcher(settings(), [local_web.origin]) as fetcher:
+            await fetcher.fetch(local_web.url("/gate"))
+            await fetcher.fetch(local_web.url("/other"))
+
+    run(go())
+    cookies = {request.path: request.headers.get("cookie") for request in local_web.requests}
+    assert cookies == {"/gate": None, "/story": "consent=yes", "/other": "consent=yes"}
+
+
 def test_redirect_without_location_is_an_error(local_web: LocalWeb) -> None:
     local_web.route("/r", status=302, content_type=None)
     with pytest.raises(HTTPStatusError):
