@@ -110,39 +110,34 @@ def run(obj: Context) -> None:
 @cli.command()
 @click.option("--source", "source_name", help="Check only the source with this name.")
 @click.option("--force", is_flag=True, help="Also check sources that are backing off after failures.")
+@click.option(
+    "--processes", type=click.IntRange(1, 64), default=1, show_default=True,
+    help="Split the sources over this many processes (a host's sources stay together): for a first crawl of "
+    "many sources on several cores.",
+)
 @click.pass_obj
-def once(obj: Context, source_name: str | None, force: bool) -> None:
+def once(obj: Context, source_name: str | None, force: bool, processes: int) -> None:
     """Check every source (or one) once, deliver the alerts it queued, and exit.
 
     A source backing off after failures (or a Retry-After) is skipped until its
     next due time unless --force. Exits 1 when every source checked failed.
     """
     from monitor.alerts import deliver_pending
-    from monitor.pipeline import CheckReport, utcnow
-    from monitor.scheduler import open_pipeline
+    from monitor.parallel import ProcessCrawl
+    from monitor.pipeline import utcnow
 
     settings = obj.settings
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
-
-    async def cycle(archive: Archive) -> list[CheckReport]:
-        async with open_pipeline(settings, archive) as pipeline:
-            if sys.stderr.isatty() and len(sources) > 1:
-                with Progress(transient=True) as progress:
-                    task = progress.add_task("checking sources", total=len(sources))
-
-                    async def tick(source: Any) -> CheckReport:
-                        report = await pipeline.check(source, force=force)
-                        progress.advance(task)
-                        return report
-
-                    reports = list(await asyncio.gather(*(tick(source) for source in sources)))
-            else:
-                reports = await pipeline.check_all(sources, force=force)
-        await deliver_pending(archive, settings.email, utcnow())
-        return reports
-
+    with obj.archive():
+        pass  # created or migrated here, before the processes share it
+    with (
+        ProcessCrawl(settings, sources, processes, force=force) as crawl,
+        Progress(transient=True, disable=not sys.stderr.isatty() or len(sources) < 2) as progress,
+    ):
+        task = progress.add_task("checking sources", total=len(sources))
+        reports = crawl.run(lambda done: progress.update(task, completed=done))
     with obj.archive() as archive:
-        reports = asyncio.run(cycle(archive))
+        asyncio.run(deliver_pending(archive, settings.email, utcnow()))
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
         if report.error:
@@ -182,13 +177,13 @@ def demo(obj: Context, output: Path) -> None:
         click.echo(text)
     db = result.database
     console.rule("explore the archive")
-    click.echo((
+    click.echo(
         f"sqlite-utils tables {db} --counts\n"
         f'sqlite-utils search {db} articles "ambassadors" -c title -c site -c url\n'
         f"sqlite-utils rows {db} stories\n"
         f'sqlite-utils query {db} "select rule, passage, site from new_mentions"\n'
         f"datasette {db}   # if you have Datasette"
-    ))
+    )
 
 
 @cli.command()
@@ -224,8 +219,8 @@ def rules() -> None:
 @click.pass_obj
 def rules_test(obj: Context, rule_name: str | None, since: datetime | None) -> None:
     """Run the rules over the archive and show what they match, new or not, without alerting."""
-    from monitor.rules import compile_rules, highlight_spans
     from monitor import dedup
+    from monitor.rules import compile_rules, highlight_spans
 
     settings = obj.settings
     chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]

@@ -16,6 +16,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from tests.newsweb import FAULT_SOURCES, RETRY_AFTER, NewsWeb, monitor_env, start_daemon, wait_for
 from tests.smtpserver import SmtpServer, smtp_server  # noqa: F401 - the fixture
 
@@ -75,11 +76,15 @@ def assert_health(web: NewsWeb, conn: sqlite3.Connection, *, failing_checks: int
     assert set(FAULT_SOURCES) <= {outlet.fault for outlet in web.outlets}
 
 
-def test_once_twice_over_a_changing_misbehaving_web(tmp_path: Path, smtp_server: SmtpServer) -> None:  # noqa: F811
+@pytest.mark.parametrize("processes", ["1", "10"])
+def test_once_twice_over_a_changing_misbehaving_web(
+    tmp_path: Path, smtp_server: SmtpServer, processes: str  # noqa: F811
+) -> None:
+    """With 10 processes every outlet has one of its own: the syndicated copy meets its story across processes."""
     with NewsWeb() as web:
         (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port))
 
-        first = monitor(tmp_path, "once")
+        first = monitor(tmp_path, "once", "--processes", processes)
         assert first.returncode == 0, first.stderr
         assert subjects(smtp_server) == [f"[monitor] ambassadors: {RECALL}"]
         conn = archive(tmp_path)
@@ -94,7 +99,7 @@ def test_once_twice_over_a_changing_misbehaving_web(tmp_path: Path, smtp_server:
 
         before = len(web.hits())
         web.advance()  # the recall syndicated, a prisoner swap, a recycled paragraph
-        second = monitor(tmp_path, "once")
+        second = monitor(tmp_path, "once", "--processes", processes)
         assert second.returncode == 0, second.stderr
         assert subjects(smtp_server)[1:] == [f"[monitor] prisoner swap: {SWAP}"]
         assert_archive_holds_the_web(web, conn)

@@ -1,0 +1,79 @@
+"""``monitor once --processes``: how sources are split, and a worker that dies.
+
+The whole flow over several processes (the same story found by two of them, alerts
+sent once) is checked end to end in ``tests/test_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Settings, SourceSettings, load_config
+from monitor.parallel import ProcessCrawl, WorkerError, share_of, split_by_host
+from monitor.store import Archive
+from tests.conftest import RunCLI
+from tests.newsweb import NewsWeb
+
+
+def source(name: str, url: str) -> SourceSettings:
+    return SourceSettings(name=name, kind="feed", url=url)
+
+
+def test_a_hosts_sources_stay_together_and_groups_are_balanced() -> None:
+    sources = [
+        source("a1", "https://a.example/rss"), source("b1", "https://b.example/rss"),
+        source("a2", "https://A.example:8443/world.xml"), source("c1", "https://c.example/rss"),
+        source("a3", "http://a.example/sport.xml"), source("c2", "https://c.example/world"),
+        source("d1", "https://d.example/rss"),
+    ]  # fmt: skip
+    groups = split_by_host(sources, 2)
+    hosts = [{s.name[0] for s in group} for group in groups]
+    assert hosts[0].isdisjoint(hosts[1]), "a host's sources (any scheme, port or case) are in one group"
+    assert sorted(map(len, groups)) == [3, 4]
+    assert sorted(s.name for group in groups for s in group) == sorted(s.name for s in sources)
+
+
+def test_no_more_groups_than_hosts_and_one_part_is_everything() -> None:
+    sources = [source("a1", "https://a.example/rss"), source("a2", "https://a.example/2"),
+               source("b1", "https://b.example/rss")]  # fmt: skip
+    assert [len(group) for group in split_by_host(sources, 8)] == [2, 1]
+    assert split_by_host(sources, 1) == [sources]
+
+
+def test_each_process_gets_its_share_of_the_requests_in_flight(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"fetch": {"concurrency": 16}, "database": str(tmp_path / "m.db")})
+    assert share_of(settings, 3).fetch.concurrency == 5
+    assert share_of(settings, 40).fetch.concurrency == 1
+    assert share_of(settings, 3).database == settings.database
+
+
+def test_a_worker_that_dies_is_reported_and_the_others_work_stands(tmp_path: Path) -> None:
+    with NewsWeb(outlets=4, articles=3, scripted=False, faults=False) as web:
+        config = tmp_path / "config.toml"
+        config.write_text(web.config_toml(None))
+        settings = load_config(config)
+        with Archive(settings.database):
+            pass
+        with ProcessCrawl(settings, list(settings.sources), 2) as crawl:
+            [worker] = crawl.worker_pids
+            os.kill(worker, signal.SIGKILL)
+            with pytest.raises(WorkerError, match="died"):
+                crawl.run()
+        with sqlite3.connect(settings.database) as conn:
+            checked = {row[0] for row in conn.execute("SELECT name FROM sources WHERE last_checked IS NOT NULL")}
+            stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    mine = {s.name for s in split_by_host(list(settings.sources), 2)[0]}
+    assert checked == mine, "this process's sources were checked, the dead worker's were not"
+    assert stored == 3 * len(mine)
+
+
+def test_processes_must_be_at_least_one(run_cli: RunCLI) -> None:
+    result = run_cli("once", "--processes", "0", check=False)
+    assert result.returncode == 2
+    assert "--processes" in result.stderr
