@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
@@ -37,6 +38,7 @@ from monitor.config import Settings, SourceSettings
 from monitor.errors import MonitorError
 from monitor.fetch.urls import site_of
 from monitor.pipeline import CheckReport
+from monitor.rules import Ruleset, compile_rules
 from monitor.scheduler import open_pipeline
 from monitor.store import Archive
 
@@ -74,20 +76,28 @@ def share_of(settings: Settings, parts: int) -> Settings:
     return settings.model_copy(update={"fetch": fetch})
 
 
-async def check_sources(
-    settings: Settings, sources: list[SourceSettings], *, force: bool = False, on_checked: Callable[[], None] | None = None
-) -> list[CheckReport]:
-    """Check ``sources`` once in this process; the archive's writes are committed on return."""
-    with Archive(settings.database) as archive:
-        async with open_pipeline(settings, archive) as pipeline:
+@dataclass(frozen=True)
+class Share:
+    """One process's part of a check: its sources, with the settings and rules they are checked by."""
+
+    settings: Settings
+    sources: list[SourceSettings]
+    force: bool = False
+    ruleset: Ruleset | None = None  # compiled once before forking; None: compile here
+
+
+async def check_sources(share: Share, on_checked: Callable[[], None] | None = None) -> list[CheckReport]:
+    """Check a share's sources once in this process; the archive's writes are committed on return."""
+    with Archive(share.settings.database) as archive:
+        async with open_pipeline(share.settings, archive, share.ruleset) as pipeline:
 
             async def check(source: SourceSettings) -> CheckReport:
-                report = await pipeline.check(source, force=force)
+                report = await pipeline.check(source, force=share.force)
                 if on_checked:
                     on_checked()
                 return report
 
-            return list(await asyncio.gather(*(check(source) for source in sources)))
+            return list(await asyncio.gather(*(check(source) for source in share.sources)))
 
 
 class ProcessCrawl:
@@ -100,17 +110,23 @@ class ProcessCrawl:
 
     def __init__(self, settings: Settings, sources: list[SourceSettings], processes: int, *, force: bool = False) -> None:
         self._sources = sources
-        self._groups = split_by_host(sources, processes)
-        self._settings = share_of(settings, len(self._groups))
-        self._force = force
+        groups = split_by_host(sources, processes)
         self._context = _context()
+        # Compiling the rules takes a quarter of a second: once here, and forked workers inherit
+        # them. Spawned ones compile their own (a compiled rule holds functions, which do not pickle).
+        ruleset = compile_rules(settings.rules)
+        shared = share_of(settings, len(groups))
+        self._shares = [
+            Share(shared, group, force, ruleset if index == 0 or self._context.get_start_method() == "fork" else None)
+            for index, group in enumerate(groups)
+        ]
         self._done: Synchronized[int] = self._context.Value("i", 0)
         self._workers: list[Worker] = []
 
     @property
     def processes(self) -> int:
         """How many processes check: no more than there are hosts."""
-        return len(self._groups)
+        return len(self._shares)
 
     @property
     def worker_pids(self) -> list[int]:
@@ -118,11 +134,9 @@ class ProcessCrawl:
         return [process.pid for process, _ in self._workers if process.pid is not None]
 
     def __enter__(self) -> Self:
-        for group in self._groups[1:]:
+        for share in self._shares[1:]:
             receiver, sender = self._context.Pipe(duplex=False)
-            process = self._context.Process(
-                target=_work, args=(self._settings, group, self._force, sender, self._done), daemon=True
-            )
+            process = self._context.Process(target=_work, args=(share, sender, self._done), daemon=True)
             process.start()
             sender.close()
             self._workers.append((process, receiver))
@@ -142,23 +156,17 @@ class ProcessCrawl:
 
         Raises :class:`WorkerError` once every process is done if a worker died.
         """
-        reports = asyncio.run(_check_and_collect(self._settings, self._groups[0], self._force, self._done,
-                                                 self._workers, progress))
+        reports = asyncio.run(_check_and_collect(self._shares[0], self._done, self._workers, progress))
         by_name = {report.source: report for report in reports}
         return [by_name[source.name] for source in self._sources]
 
 
 async def _check_and_collect(
-    settings: Settings,
-    group: list[SourceSettings],
-    force: bool,
-    done: Synchronized[int],
-    workers: list[Worker],
-    progress: OnProgress | None,
+    share: Share, done: Synchronized[int], workers: list[Worker], progress: OnProgress | None
 ) -> list[CheckReport]:
     loop = asyncio.get_running_loop()
     everyone = asyncio.gather(
-        check_sources(settings, group, force=force, on_checked=lambda: _add_one(done)),
+        check_sources(share, on_checked=lambda: _add_one(done)),
         *(loop.run_in_executor(None, _receive, worker, receiver) for worker, receiver in workers),
         return_exceptions=True,
     )
@@ -188,11 +196,9 @@ def _receive(worker: BaseProcess, receiver: Connection) -> list[CheckReport]:
     return reports
 
 
-def _work(
-    settings: Settings, group: list[SourceSettings], force: bool, sender: Connection, done: Synchronized[int]
-) -> None:
+def _work(share: Share, sender: Connection, done: Synchronized[int]) -> None:
     try:
-        sender.send(asyncio.run(check_sources(settings, group, force=force, on_checked=lambda: _add_one(done))))
+        sender.send(asyncio.run(check_sources(share, on_checked=lambda: _add_one(done))))
     finally:
         sender.close()
 

@@ -192,12 +192,18 @@ class Pipeline:
     """
 
     def __init__(
-        self, settings: Settings, archive: Archive, fetcher: Fetcher, *, clock: Clock = utcnow
+        self,
+        settings: Settings,
+        archive: Archive,
+        fetcher: Fetcher,
+        *,
+        clock: Clock = utcnow,
+        ruleset: Ruleset | None = None,
     ) -> None:
         self.settings = settings
         self.archive = archive
         self.fetcher = fetcher
-        self.ruleset = compile_rules(settings.rules)
+        self.ruleset = ruleset or compile_rules(settings.rules)
         self.clock = clock
         self.writer = ArchiveWriter(archive.path)
         archive.sync_sources(settings.sources)
