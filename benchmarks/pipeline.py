@@ -1,6 +1,7 @@
 """The whole pipeline's speed and memory over a simulated news web, beside trafilatura.
 
-    python benchmarks/pipeline.py [--outlets 20] [--articles 100] [--rounds 3] [--soak 50] [--no-peer] [--profile]
+    python benchmarks/pipeline.py [--outlets 20] [--articles 100] [--processes N] [--rounds 5] [--soak 50]
+                                  [--no-peer] [--profile]
 
 What it measures, each phase in a process of its own so that one phase's memory
 is not another's, and with the web served by a separate process (tests/newsweb.py)
@@ -10,16 +11,19 @@ its CPU still comes out of the same two cores here, and the table shows how much
 
 1. **Cold cycle**: every outlet's source checked once against an empty archive -
    discovery, robots.txt, fetching every article, extraction, dedup, rules, one
-   transaction per article - with politeness delay 0. Articles stored per second
-   of wall time, end to end, and the process's peak RSS.
+   transaction per article - with politeness delay 0, as ``monitor once --processes N``
+   runs it (N: one per core by default; the clock runs from compiling the rules and
+   forking the workers to the last worker's end). Articles stored per second of wall
+   time, end to end, CPU of all the processes, and their peak RSS summed.
 2. **Peer**: the same article URLs through trafilatura's own command line
    (its downloader and extractor, ``--parallel`` as wide as our concurrency,
    ``SLEEP_TIME = 0`` and ``SSRF_PROTECTION = off`` in its config file, as
    NOTES.md says), and the ratio. The peer is given the URL list; we discover it.
-3. **Warm cycle**: the same sources again, nothing new, in the same process and
-   with the same fetcher (as the daemon would): requests by kind, as the web saw
-   them - every source request should be conditional and answered 304, and no
-   article fetched - and its time as a share of the cold cycle's.
+3. **Warm cycle**: the same sources again, nothing new, as the daemon's first cycle
+   after the cold one (one process, a new fetcher, so robots.txt is asked again):
+   requests by kind, as the web saw them - every source request should be
+   conditional and answered 304, and no article fetched - and its time as a share
+   of the cold cycle's.
 4. **Soak**: ``monitor run`` as a real daemon (interval 1 s) for ``--soak``
    cycles while the web publishes a few new articles per cycle; RSS after cycle
    5 and after the last.
@@ -41,6 +45,7 @@ import cProfile
 import importlib.metadata
 import importlib.util
 import io
+import os
 import pstats
 import resource
 import shutil
@@ -67,18 +72,20 @@ MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Cycles:
-    """What the measured process reports about its cold and warm cycles."""
+class Cold:
+    """What the measured process reports about its cold cycle, its workers included."""
 
-    cold_seconds: float
-    cold_cpu: float  # seconds of this process's CPU: less sensitive than wall time to a busy machine
-    cold_loop_cpu: float  # of which the event loop's thread (the rest: the archive writer's)
-    cold_requests: int  # as counted by the fetcher: the first this many requests the web saw were the cold cycle's
+    seconds: float
+    cpu: float  # seconds of CPU of all its processes: less sensitive than wall time to a busy machine
     stored: int
-    cold_peak_rss: int  # bytes
-    warm_seconds: float
-    warm_stored: int
-    profile: str
+    peak_rss: int  # bytes: its own peak plus each worker's (an upper bound on their peak together)
+    profile: str  # of this process's share
+
+
+@dataclass(frozen=True)
+class Warm:
+    seconds: float
+    stored: int
 
 
 def in_child(function: Callable[..., T], *args: Any) -> T:
@@ -87,38 +94,56 @@ def in_child(function: Callable[..., T], *args: Any) -> T:
         return pool.submit(function, *args).result()
 
 
-def measure_cycles(config: str, profile: bool) -> Cycles:
-    """In the child: a cold cycle, then a warm one with the same fetcher, as ``monitor run`` would."""
+def measure_cold(config: str, processes: int, profile: bool) -> Cold:
+    """In the child: a cold cycle as ``monitor once --processes N`` runs it, forking its workers."""
+    from monitor.config import load_config
+    from monitor.parallel import ProcessCrawl
+    from monitor.store import Archive
+
+    settings = load_config(config)
+    with Archive(settings.database):
+        pass  # created before the clock starts, as ``monitor once`` does before it forks
+    profiler = cProfile.Profile() if profile else None
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    with ProcessCrawl(settings, list(settings.sources), processes) as crawl:
+        if profiler:
+            profiler.enable()
+        reports = crawl.run()
+        if profiler:
+            profiler.disable()
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu  # the workers are joined: counted
+    own, worker = (resource.getrusage(who).ru_maxrss * 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    text = ""
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        text = out.getvalue()
+    return Cold(seconds, cpu, sum(r.stored for r in reports), own + worker * (crawl.processes - 1), text)
+
+
+def _cpu_seconds() -> float:
+    """CPU of this process and of its children that have ended."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def measure_warm(config: str) -> Warm:
+    """In the child: the daemon's first cycle after the cold one, with nothing new.
+
+    A new process, so a new fetcher: robots.txt is asked for again.
+    """
     from monitor.config import load_config
     from monitor.scheduler import open_pipeline
     from monitor.store import Archive
 
     settings = load_config(config)
 
-    async def run() -> Cycles:
+    async def run() -> Warm:
         with Archive(settings.database) as archive:
             async with open_pipeline(settings, archive) as pipeline:
-                profiler = cProfile.Profile() if profile else None
-                started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
-                if profiler:
-                    profiler.enable()
-                cold = await pipeline.check_all()
-                if profiler:
-                    profiler.disable()
-                cold_seconds, cold_cpu = time.perf_counter() - started, time.process_time() - cpu
-                cold_loop_cpu = time.thread_time() - loop_cpu
-                cold_requests = sum(pipeline.fetcher.stats[kind] for kind in ("robots", "source", "article"))
-                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
                 started = time.perf_counter()
-                warm = await pipeline.check_all()
-                warm_seconds = time.perf_counter() - started
-        text = ""
-        if profiler:
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
-            text = out.getvalue()
-        return Cycles(cold_seconds, cold_cpu, cold_loop_cpu, cold_requests, sum(r.stored for r in cold), peak,
-                      warm_seconds, sum(r.stored for r in warm), text)
+                reports = await pipeline.check_all()
+                return Warm(time.perf_counter() - started, sum(r.stored for r in reports))
 
     return asyncio.run(run())
 
@@ -213,8 +238,9 @@ def row(metric: str, value: str, target: str = "", ok: bool | str | None = None)
 class Round:
     """One cold and warm cycle of ours, then the peer on the same URLs, back to back."""
 
-    cycles: Cycles
-    served: float  # the web server's CPU seconds during our two cycles
+    cold: Cold
+    warm: Warm
+    served: float  # the web server's CPU seconds during our cold cycle
     cold_counts: dict[str, int]
     warm_counts: dict[str, int]
     peer: Peer | None
@@ -222,31 +248,33 @@ class Round:
 
     @property
     def rate(self) -> float:
-        return self.cycles.stored / self.cycles.cold_seconds
+        return self.cold.stored / self.cold.seconds
 
     @property
     def ratio(self) -> float:
         return self.rate / self.peer.rate if self.peer else 0.0
 
 
-def measure_round(web: NewsWebProcess, config: Path, urls: list[str], peer: bool, profile: bool) -> Round:
+def measure_round(web: NewsWebProcess, config: Path, urls: list[str], processes: int, peer: bool,
+                  profile: bool) -> Round:
     before, served = web.call("hit_count"), web.call("cpu_seconds")
-    cycles = in_child(measure_cycles, str(config), profile)
-    served = web.call("cpu_seconds") - served
-    # The cold cycle ends before the warm one starts, so the web's log splits where the fetcher's count says.
-    split = before + cycles.cold_requests
+    cold = in_child(measure_cold, str(config), processes, profile)
+    split, served = web.call("hit_count"), web.call("cpu_seconds") - served
+    warm = in_child(measure_warm, str(config))
     cold_counts: dict[str, int] = web.call("hit_counts", before, split)
     warm_counts: dict[str, int] = web.call("hit_counts", split)
     peer_served = web.call("cpu_seconds")
     peer_run = run_trafilatura(urls, config.parent) if peer else None
-    return Round(cycles, served, cold_counts, warm_counts, peer_run, web.call("cpu_seconds") - peer_served)
+    return Round(cold, warm, served, cold_counts, warm_counts, peer_run, web.call("cpu_seconds") - peer_served)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outlets", type=int, default=20, help="outlets (sources) in the web")
     parser.add_argument("--articles", type=int, default=100, help="articles per outlet in the cold cycle")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of our cycles and the peer, back to back")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of our cycles and the peer, back to back")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="processes of the cold cycle, as in monitor once --processes (default: one per core)")
     parser.add_argument("--soak", type=int, default=50, help="daemon cycles in the soak (0: no soak)")
     parser.add_argument("--no-peer", action="store_true", help="skip trafilatura")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the cold cycle")
@@ -266,11 +294,11 @@ def main(argv: list[str] | None = None) -> int:
             config = workdir / f"round-{number}" / "config.toml"  # a fresh archive each round
             config.parent.mkdir()
             config.write_text(text.replace("timeout = 2.0", "timeout = 20"))
-            done = measure_round(web, config, urls, not args.no_peer, args.profile)
+            done = measure_round(web, config, urls, args.processes, not args.no_peer, args.profile)
             rounds.append(done)
             peer_rate = f", peer {done.peer.rate:.0f}/s" if done.peer else ""
-            print(f"round {number}: {done.cycles.stored} stored in {done.cycles.cold_seconds:.1f} s = {done.rate:.0f}/s"
-                  f"{peer_rate}; warm: {done.cycles.warm_seconds:.2f} s", flush=True)
+            print(f"round {number}: {done.cold.stored} stored in {done.cold.seconds:.1f} s = {done.rate:.0f}/s"
+                  f"{peer_rate}; warm: {done.warm.seconds:.2f} s", flush=True)
         soaked = None
         if args.soak:
             print(f"soak: {args.soak} daemon cycles ...", flush=True)
@@ -280,29 +308,29 @@ def main(argv: list[str] | None = None) -> int:
     ranked = sorted(rounds, key=lambda r: (r.ratio, r.rate))
     middle = ranked[len(ranked) // 2]
     print("\n" + "\n".join(report(middle, rounds, soaked, args, len(urls))))
-    if middle.cycles.profile:
-        print("\ncold cycle, cProfile (cumulative):\n" + middle.cycles.profile)
+    if middle.cold.profile:
+        print("\ncold cycle, this process's share, cProfile (cumulative):\n" + middle.cold.profile)
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
 def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | None, args: argparse.Namespace,
            pages: int) -> list[str]:
-    cycles, peer = middle.cycles, middle.peer
+    cold, warm, peer = middle.cold, middle.warm, middle.peer
     rate = middle.rate
     lines = [row("metric", "value", "target", "ok"), "|" + "-" * 36 + "|" + "-" * 74 + "|" + "-" * 13 + "|-----|"]
     if len(rounds) > 1:
         each = ", ".join(f"{r.rate:.0f}" + (f" vs {r.peer.rate:.0f} ({r.ratio:.1f}x)" if r.peer
                                             else "") for r in rounds)
         lines.append(row(f"rounds (ours vs peer per s): {len(rounds)}", each))
-    lines.append(row("cold: articles stored / pages", f"{cycles.stored} / {pages} in {cycles.cold_seconds:.2f} s"))
-    per_article = 1000 / cycles.stored
+    lines.append(row("cold: articles stored / pages", f"{cold.stored} / {pages} in {cold.seconds:.2f} s"))
+    per_article = 1000 / cold.stored
     lines.append(row("cold: articles per second",
-                     f"{rate:.0f} (CPU {cycles.cold_cpu * per_article:.1f} ms per article, "
-                     f"event loop {cycles.cold_loop_cpu * per_article:.1f})", ">= 150", rate >= 150))
+                     f"{rate:.0f} ({args.processes} processes, CPU {cold.cpu * per_article:.1f} ms per article)",
+                     ">= 150", rate >= 150))
     lines.append(row("cold: the web server's CPU", f"{middle.served * per_article:.1f} ms per article (same cores)"))
-    lines.append(row("cold: peak RSS", f"{cycles.cold_peak_rss / MB:.0f} MB", "< 200 MB",
-                     cycles.cold_peak_rss < 200 * MB))
+    lines.append(row("cold: peak RSS, processes summed", f"{cold.peak_rss / MB:.0f} MB", "< 200 MB",
+                     cold.peak_rss < 200 * MB))
     lines.append(row("cold: requests by kind", requests_by_kind(middle.cold_counts)))
     if peer is not None:
         lines.append(row(f"peer: {peer.name}", f"{peer.extracted} extracted in {peer.seconds:.2f} s = "
@@ -310,18 +338,18 @@ def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | No
         lines.append(row("peer: peak RSS", f"{peer.peak_rss / MB:.0f} MB"))
         lines.append(row("peer: the web server's CPU",
                          f"{middle.peer_served / max(peer.extracted, 1) * 1000:.1f} ms per article"))
-        cpu_ratio = (peer.cpu / max(peer.extracted, 1)) / (cycles.cold_cpu / cycles.stored)
+        cpu_ratio = (peer.cpu / max(peer.extracted, 1)) / (cold.cpu / cold.stored)
         lines.append(row("cold vs peer: wall (CPU) ratio", f"{middle.ratio:.1f}x ({cpu_ratio:.1f}x)", ">= 5x",
                          middle.ratio >= 5))
     warm_counts = middle.warm_counts
-    warm_share = cycles.warm_seconds / cycles.cold_seconds
+    warm_share = warm.seconds / cold.seconds
     fetched = warm_counts.get("article", 0)
     lines.append(row("warm: requests by kind", requests_by_kind(warm_counts)))
     all_304 = warm_counts.get("source", 0) == warm_counts.get("source 304", -1) == warm_counts.get(
         "source conditional", -1) == args.outlets
     lines.append(row("warm: sources all conditional 304", f"{all_304}", "all", all_304))
-    lines.append(row("warm: article fetches / stored", f"{fetched} / {cycles.warm_stored}", "0", fetched == 0))
-    lines.append(row("warm: time", f"{cycles.warm_seconds * 1000:.0f} ms = {warm_share:.1%} of cold", "< 5 %",
+    lines.append(row("warm: article fetches / stored", f"{fetched} / {warm.stored}", "0", fetched == 0))
+    lines.append(row("warm: time", f"{warm.seconds * 1000:.0f} ms = {warm_share:.1%} of cold", "< 5 %",
                      warm_share < 0.05))
     if soaked is not None:
         early, late, stored = soaked
