@@ -17,7 +17,7 @@ from monitor.config import Settings, SourceSettings, load_config
 from monitor.parallel import ProcessCrawl, WorkerError, share_of, split_by_host
 from monitor.store import Archive
 from tests.conftest import RunCLI
-from tests.newsweb import NewsWeb
+from tests.newsweb import NewsWebProcess
 
 
 def source(name: str, url: str) -> SourceSettings:
@@ -52,22 +52,42 @@ def test_each_process_gets_its_share_of_the_requests_in_flight(tmp_path: Path) -
     assert share_of(settings, 3).database == settings.database
 
 
+def crawl_setup(web: NewsWebProcess, tmp_path: Path) -> Settings:
+    """Settings for the web, and the archive created, as ``monitor once`` does before it forks."""
+    config = tmp_path / "config.toml"
+    config.write_text(web.call("config_toml", None))
+    settings = load_config(config)
+    with Archive(settings.database):
+        pass
+    return settings
+
+
+# The web is served by a process of its own: this one must have no threads when it forks.
+
+
+def test_progress_counts_the_sources_of_every_process(tmp_path: Path) -> None:
+    with NewsWebProcess(outlets=4, articles=3, scripted=False, faults=False) as web:
+        settings = crawl_setup(web, tmp_path)
+        seen: list[int] = []
+        with ProcessCrawl(settings, list(settings.sources), 2) as crawl:
+            reports = crawl.run(seen.append)
+    assert [report.source for report in reports] == [source.name for source in settings.sources]
+    assert sum(report.stored for report in reports) == 12
+    assert seen == sorted(seen) and seen[-1] == 4
+
+
 def test_a_worker_that_dies_is_reported_and_the_others_work_stands(tmp_path: Path) -> None:
-    with NewsWeb(outlets=4, articles=3, scripted=False, faults=False) as web:
-        config = tmp_path / "config.toml"
-        config.write_text(web.config_toml(None))
-        settings = load_config(config)
-        with Archive(settings.database):
-            pass
+    with NewsWebProcess(outlets=4, articles=3, scripted=False, faults=False) as web:
+        settings = crawl_setup(web, tmp_path)
         with ProcessCrawl(settings, list(settings.sources), 2) as crawl:
             [worker] = crawl.worker_pids
             os.kill(worker, signal.SIGKILL)
             with pytest.raises(WorkerError, match="died"):
                 crawl.run()
-        with sqlite3.connect(settings.database) as conn:
-            checked = {row[0] for row in conn.execute("SELECT name FROM sources WHERE last_checked IS NOT NULL")}
-            stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with sqlite3.connect(settings.database) as conn:
+        checked = {row[0] for row in conn.execute("SELECT name FROM sources WHERE last_checked IS NOT NULL")}
+        stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     mine = {s.name for s in split_by_host(list(settings.sources), 2)[0]}
     assert checked == mine, "this process's sources were checked, the dead worker's were not"
     assert stored == 3 * len(mine)
