@@ -71,7 +71,7 @@ def split_by_host(sources: list[SourceSettings], parts: int) -> list[list[Source
 
 
 def share_of(settings: Settings, parts: int) -> Settings:
-    """Settings for one of ``parts`` processes: its share of the requests in flight."""
+    """Settings for one of ``parts`` processes (at most ``concurrency``): its share of the requests in flight."""
     fetch = settings.fetch.model_copy(update={"concurrency": max(1, settings.fetch.concurrency // parts)})
     return settings.model_copy(update={"fetch": fetch})
 
@@ -110,7 +110,8 @@ class ProcessCrawl:
 
     def __init__(self, settings: Settings, sources: list[SourceSettings], processes: int, *, force: bool = False) -> None:
         self._sources = sources
-        groups = split_by_host(sources, processes)
+        # No more processes than requests in flight: each needs one, and "in all" must hold.
+        groups = split_by_host(sources, min(processes, settings.fetch.concurrency))
         self._context = _context()
         # Compiling the rules takes a quarter of a second: once here, and forked workers inherit
         # them. Spawned ones compile their own (a compiled rule holds functions, which do not pickle).

@@ -76,6 +76,15 @@ def test_progress_counts_the_sources_of_every_process(tmp_path: Path) -> None:
     assert seen == sorted(seen) and seen[-1] == 4
 
 
+def test_no_more_processes_than_requests_in_flight(tmp_path: Path) -> None:
+    settings = Settings.model_validate({
+        "fetch": {"concurrency": 2}, "database": str(tmp_path / "m.db"),
+        "sources": [{"name": f"s{i}", "kind": "feed", "url": f"https://host{i}.example/rss"} for i in range(5)],
+    })
+    crawl = ProcessCrawl(settings, list(settings.sources), 4)
+    assert crawl.processes == 2
+
+
 def test_a_worker_that_dies_is_reported_and_the_others_work_stands(tmp_path: Path) -> None:
     with NewsWebProcess(outlets=4, articles=3, scripted=False, faults=False) as web:
         settings = crawl_setup(web, tmp_path)
