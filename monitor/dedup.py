@@ -93,8 +93,15 @@ _B = _rng.integers(0, 1 << 63, PERMUTATIONS + LEAD_PERMUTATIONS, dtype=np.uint64
 # One odd multiplier per position in a shingle, so "a b" and "b a" differ.
 _POSITION = _rng.integers(1, 1 << 63, SHINGLE, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 _BASE = np.uint64(0x100000001B3)  # odd base of the polynomial word hash
-# _BASE ** i (mod 2⁶⁴) for the bytes of a word shorter than 64: a look-up instead of np.power.
-_POWERS = np.cumprod(np.concatenate(([1], np.full(63, _BASE))).astype(np.uint64))
+_INVERSE_BASE = np.uint64(pow(int(_BASE), -1, 2**64))  # exists since the base is odd
+# _BASE ** i and _INVERSE_BASE ** i (mod 2⁶⁴) for the bytes of texts up to 64 KiB: look-ups, not np.power.
+_POWER_TABLE = 1 << 16
+_POWERS, _INVERSE_POWERS = (
+    np.cumprod(np.concatenate((np.ones(1, np.uint64), np.full(_POWER_TABLE - 1, base, np.uint64))))
+    for base in (_BASE, _INVERSE_BASE)
+)
+_SPACE = ord(" ")
+_FIRST = np.zeros(1, dtype=np.intp)
 
 _WORD = re.compile(r"\w+")
 # Unicode format characters that sites sprinkle into words: soft hyphens, zero-width
@@ -256,23 +263,28 @@ def _windows(
 
 
 def _word_hashes(joined: str) -> np.ndarray:
-    """Non-zero 64-bit hashes of the space-separated words of ``joined``, stable across processes.
+    """Non-zero 64-bit hashes of the words of ``joined``, which one space each separates; stable across processes.
 
-    A polynomial hash of each word's UTF-8 bytes, computed for all words in
-    one pass of array operations rather than one hash call per word. Signatures
-    are stored, so these values must never change.
+    A polynomial hash of each word's UTF-8 bytes: the sum of (byte + 1) · base^i over the
+    word's bytes, i counted from the word's start. Signatures are stored, so these values
+    must never change. It is computed for all words in a few array operations: each byte
+    is weighed by the power of its place in the whole text (a space weighs nothing), each
+    word's sum is taken, and the base being odd, hence invertible modulo 2⁶⁴, the power of
+    the word's start is divided out again.
     """
     data = np.frombuffer(joined.encode(), dtype=np.uint8)
-    inside = data != 32
-    word = np.cumsum(~inside)[inside]
-    starts = np.flatnonzero(np.diff(word, prepend=-1))
-    position = np.arange(len(word)) - np.repeat(starts, np.diff(starts, append=len(word)))
-    if len(word) and position.max() < len(_POWERS):
-        powers = _POWERS[position]
-    else:
-        powers = np.power(_BASE, position.astype(np.uint64))
-    terms = (data[inside].astype(np.uint64) + np.uint64(1)) * powers
-    return _mix(np.add.reduceat(terms, starts)) | np.uint64(1)
+    if not len(data):
+        return np.zeros(0, dtype=np.uint64)
+    spaces = np.flatnonzero(data == _SPACE)
+    starts = np.concatenate((_FIRST, spaces + 1))
+    if len(data) <= len(_POWERS):
+        powers, unpowers = _POWERS[: len(data)], _INVERSE_POWERS[starts]
+    else:  # a text longer than the tables: computed (wrapping modulo 2⁶⁴, as the tables do)
+        powers = np.power(_BASE, np.arange(len(data), dtype=np.uint64))
+        unpowers = np.power(_INVERSE_BASE, starts.astype(np.uint64))
+    terms = (data.astype(np.uint64) + np.uint64(1)) * powers
+    terms[spaces] = 0
+    return _mix(np.add.reduceat(terms, starts) * unpowers) | np.uint64(1)
 
 
 def _mix(values: np.ndarray) -> np.ndarray:

@@ -422,3 +422,37 @@ def test_recycled_background_is_old_and_the_new_swap_is_new(archive: Archive, ru
 def test_has_words_counts_the_words_that_dedup_compares(text: str, count: int, expected: bool) -> None:
     assert dedup.has_words(text, count) is expected
     assert dedup.has_words(text, count) is (len(dedup.words(text)) >= count)
+
+
+# ------------------------------------------------------------------ word hashes (stored: must never change)
+
+MASK = 2**64 - 1
+
+
+def _reference_word_hash(word: str) -> int:
+    """The documented formula, one word at a time in plain Python: a polynomial hash, then splitmix64's finaliser."""
+    value = sum((byte + 1) * 0x100000001B3**i for i, byte in enumerate(word.encode())) & MASK
+    value ^= value >> 30
+    value = (value * 0xBF58476D1CE4E5B9) & MASK
+    value ^= value >> 27
+    value = (value * 0x94D049BB133111EB) & MASK
+    value ^= value >> 31
+    return value | 1
+
+
+@pytest.mark.parametrize("words", [
+    ["ab", "cd"],
+    ["Москва", "日本語テキスト", "de", "x" * 70, "ambassador"],
+    [f"w{i}" for i in range(12_000)],  # longer than the tables of powers: the computed path
+])  # fmt: skip
+def test_word_hashes_follow_the_documented_formula(words: list[str]) -> None:
+    hashes = dedup._word_hashes(" ".join(words)).tolist()
+    assert hashes == [_reference_word_hash(word) for word in words]
+
+
+def test_the_long_case_is_longer_than_the_tables_of_powers() -> None:
+    assert len(" ".join(f"w{i}" for i in range(12_000)).encode()) > len(dedup._POWERS)
+
+
+def test_word_hashes_of_nothing_is_empty() -> None:
+    assert dedup._word_hashes("").tolist() == []
