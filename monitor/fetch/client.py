@@ -11,9 +11,9 @@ DESIGN.md are enforced in one place:
 * per-host concurrency and delay (:mod:`monitor.fetch.politeness`); a host
   that answers 429 or 503 with ``Retry-After`` gets no request at all until
   that time has passed (the refusal repeats its status, counted ``deferred``);
-* one deadline of ``timeout`` seconds per request, connect to last byte -
-  httpx timeouts are per read, so a server dripping a byte a second would
-  otherwise never time out;
+* one deadline of ``timeout`` seconds per request, connect to last byte, and no
+  other: httpx's timeouts are per read, so a server dripping a byte a second would
+  never time out by them;
 * bodies are read raw and decompressed under ``max_bytes``
   (:mod:`monitor.fetch.decode`); only content types we can use are read.
 
@@ -165,7 +165,9 @@ class Fetcher:
             GuardedBackend(self._policy, resolver), settings.concurrency, settings.per_host
         )
         self._headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate, br"}
-        self._extensions = {"timeout": httpx.Timeout(settings.timeout).as_dict()}  # per connect, read, write
+        # No timeouts per connect, read or write: the request's one deadline (see _exchange) covers
+        # them all, so they could never fire first, and each would schedule a timer of its own.
+        self._extensions = {"timeout": httpx.Timeout(None).as_dict()}
         self._cookies = httpx.Cookies()
         self._gate = HostGate(settings.concurrency, settings.per_host)
         self._cooldowns: dict[str, tuple[float, int]] = {}  # host -> (monotonic time, status)
@@ -304,8 +306,6 @@ class Fetcher:
             except BlockedAddressError as exc:
                 self.stats["blocked"] += 1
                 raise BlockedURLError(url, str(exc)) from exc
-            except httpx.TimeoutException as exc:
-                raise FetchError(url, f"timed out: {exc!r}") from exc
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
         return _Reply(url=url, status=response.status_code, headers=response.headers, body=body)
