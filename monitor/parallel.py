@@ -90,14 +90,7 @@ async def check_sources(share: Share, on_checked: Callable[[], None] | None = No
     """Check a share's sources once in this process; the archive's writes are committed on return."""
     with Archive(share.settings.database) as archive:
         async with open_pipeline(share.settings, archive, share.ruleset) as pipeline:
-
-            async def check(source: SourceSettings) -> CheckReport:
-                report = await pipeline.check(source, force=share.force)
-                if on_checked:
-                    on_checked()
-                return report
-
-            return list(await asyncio.gather(*(check(source) for source in share.sources)))
+            return await pipeline.check_all(share.sources, force=share.force, on_checked=on_checked)
 
 
 class ProcessCrawl:
@@ -126,7 +119,7 @@ class ProcessCrawl:
 
     @property
     def processes(self) -> int:
-        """How many processes check: no more than there are hosts."""
+        """How many processes check: no more than there are hosts, nor than ``concurrency`` allows."""
         return len(self._shares)
 
     @property

@@ -203,7 +203,7 @@ class Pipeline:
         self.settings = settings
         self.archive = archive
         self.fetcher = fetcher
-        self.ruleset = ruleset or compile_rules(settings.rules)
+        self.ruleset = compile_rules(settings.rules) if ruleset is None else ruleset
         self.clock = clock
         self.writer = ArchiveWriter(archive.path)
         archive.sync_sources(settings.sources)
@@ -312,6 +312,20 @@ class Pipeline:
             partial(Archive.record_failed_url, url=url, source=source.name, error=error, retry=retry, when=self.clock())
         )
 
-    async def check_all(self, sources: list[SourceSettings] | None = None, *, force: bool = False) -> list[CheckReport]:
-        chosen = sources or self.settings.sources
-        return list(await asyncio.gather(*(self.check(source, force=force) for source in chosen)))
+    async def check_all(
+        self,
+        sources: list[SourceSettings] | None = None,
+        *,
+        force: bool = False,
+        on_checked: Callable[[], None] | None = None,
+    ) -> list[CheckReport]:
+        """Check ``sources`` (None: every configured one) at once; ``on_checked`` is told as each is done."""
+
+        async def check(source: SourceSettings) -> CheckReport:
+            report = await self.check(source, force=force)
+            if on_checked:
+                on_checked()
+            return report
+
+        chosen = self.settings.sources if sources is None else sources
+        return list(await asyncio.gather(*(check(source) for source in chosen)))
