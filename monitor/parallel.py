@@ -104,7 +104,8 @@ class ProcessCrawl:
     def __init__(self, settings: Settings, sources: list[SourceSettings], processes: int, *, force: bool = False) -> None:
         self._sources = sources
         # No more processes than requests in flight: each needs one, and "in all" must hold.
-        groups = split_by_host(sources, min(processes, settings.fetch.concurrency))
+        # No sources at all: this process checks none, and reports none.
+        groups = split_by_host(sources, min(processes, settings.fetch.concurrency)) or [[]]
         self._context = _context()
         # Compiling the rules takes a quarter of a second: once here, and forked workers inherit
         # them. Spawned ones compile their own (a compiled rule holds functions, which do not pickle).

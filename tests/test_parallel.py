@@ -85,6 +85,15 @@ def test_no_more_processes_than_requests_in_flight(tmp_path: Path) -> None:
     assert crawl.processes == 2
 
 
+def test_a_configuration_without_sources_checks_nothing(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"database": str(tmp_path / "m.db")})
+    with Archive(settings.database):
+        pass
+    with ProcessCrawl(settings, [], 2) as crawl:
+        assert crawl.worker_pids == []
+        assert crawl.run() == []
+
+
 def test_a_worker_that_dies_is_reported_and_the_others_work_stands(tmp_path: Path) -> None:
     with NewsWebProcess(outlets=4, articles=3, scripted=False, faults=False) as web:
         settings = crawl_setup(web, tmp_path)
