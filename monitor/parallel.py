@@ -4,7 +4,9 @@ A check's work (HTTP, parsing, extraction, fingerprints) is Python holding the G
 one process uses one core however many requests are in flight. A first crawl of many
 sources is the one time that matters, so ``monitor once`` can split the sources over
 processes, each a whole :class:`~monitor.pipeline.Pipeline` with its own fetcher and
-archive writer. The daemon stays one process: its cycles are mostly 304s.
+archive writer, which writes on its event loop rather than in a thread when there are
+several (see :mod:`monitor.store.writer`). The daemon stays one process: its cycles are
+mostly 304s.
 
 What still holds across processes:
 
@@ -84,12 +86,13 @@ class Share:
     sources: list[SourceSettings]
     force: bool = False
     ruleset: Ruleset | None = None  # compiled once before forking; None: compile here
+    shared_archive: bool = False  # other processes write to the archive too
 
 
 async def check_sources(share: Share, on_checked: Callable[[], None] | None = None) -> list[CheckReport]:
     """Check a share's sources once in this process; the archive's writes are committed on return."""
     with Archive(share.settings.database) as archive:
-        async with open_pipeline(share.settings, archive, share.ruleset) as pipeline:
+        async with open_pipeline(share.settings, archive, share.ruleset, shared_archive=share.shared_archive) as pipeline:
             return await pipeline.check_all(share.sources, force=share.force, on_checked=on_checked)
 
 
@@ -111,8 +114,9 @@ class ProcessCrawl:
         # them. Spawned ones compile their own (a compiled rule holds functions, which do not pickle).
         ruleset = compile_rules(settings.rules)
         shared = share_of(settings, len(groups))
+        inherited = self._context.get_start_method() == "fork"
         self._shares = [
-            Share(shared, group, force, ruleset if index == 0 or self._context.get_start_method() == "fork" else None)
+            Share(shared, group, force, ruleset if index == 0 or inherited else None, shared_archive=len(groups) > 1)
             for index, group in enumerate(groups)
         ]
         self._done: Synchronized[int] = self._context.Value("i", 0)

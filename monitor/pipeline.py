@@ -199,13 +199,15 @@ class Pipeline:
         *,
         clock: Clock = utcnow,
         ruleset: Ruleset | None = None,
+        shared_archive: bool = False,
     ) -> None:
+        """``shared_archive``: other processes write to the archive as busily (see :class:`ArchiveWriter`)."""
         self.settings = settings
         self.archive = archive
         self.fetcher = fetcher
         self.ruleset = compile_rules(settings.rules) if ruleset is None else ruleset
         self.clock = clock
-        self.writer = ArchiveWriter(archive.path)
+        self.writer = ArchiveWriter(archive.path, shared=shared_archive)
         archive.sync_sources(settings.sources)
 
     async def __aenter__(self) -> Pipeline:

@@ -47,14 +47,17 @@ def trusted_origins(settings: Settings) -> list[str]:
 
 
 @asynccontextmanager
-async def open_pipeline(settings: Settings, archive: Archive, ruleset: Ruleset | None = None) -> AsyncIterator[Pipeline]:
+async def open_pipeline(
+    settings: Settings, archive: Archive, ruleset: Ruleset | None = None, *, shared_archive: bool = False
+) -> AsyncIterator[Pipeline]:
     """A pipeline and its fetcher; on exit the writes it queued are committed and its connections closed.
 
     ``ruleset``: the settings' rules compiled already (compiling them takes a quarter of a second).
+    ``shared_archive``: other processes write to the archive as busily.
     """
     async with (
         Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
-        Pipeline(settings, archive, fetcher, ruleset=ruleset) as pipeline,
+        Pipeline(settings, archive, fetcher, ruleset=ruleset, shared_archive=shared_archive) as pipeline,
     ):
         yield pipeline
 
