@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Archive
-from monitor.store.writer import LINGER, MAX_GROUP, ArchiveWriter
+from monitor.store.writer import LINGER, MAX_GROUP, QUIET, ArchiveWriter
 
 WHEN = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -181,7 +181,9 @@ def test_a_shared_writer_commits_on_the_loop_and_waits_for_the_lock_without_bloc
     assert urls == ["https://a.example/1", "https://b.example/"]
 
 
-def test_a_shared_writer_lets_a_group_fill_for_a_moment_but_commits_a_full_one_at_once(tmp_path: Path) -> None:
+def test_a_shared_writer_lets_a_group_fill_while_writes_come_but_commits_a_full_one_or_the_last_at_once(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "monitor.db"
     Archive(path).close()
     statements: list[str] = []
@@ -195,9 +197,9 @@ def test_a_shared_writer_lets_a_group_fill_for_a_moment_but_commits_a_full_one_a
             await writer.run(traced)
             statements.clear()
             writes = []
-            for n in range(5):  # arriving one by one, well within the linger
+            for n in range(5):  # arriving one by one, each soon after the last
                 writes.append(asyncio.create_task(writer.run(failed_url(f"https://a.example/{n}"))))
-                await asyncio.sleep(LINGER / 20)
+                await asyncio.sleep(QUIET / 4)
             await asyncio.gather(*writes)
         finally:
             await writer.close()
@@ -217,3 +219,15 @@ def test_a_shared_writer_lets_a_group_fill_for_a_moment_but_commits_a_full_one_a
 
     assert asyncio.run(burst()) < LINGER  # a full group does not linger
     assert len(stored_urls(path)) == 5 + MAX_GROUP
+
+    async def lone() -> float:
+        writer = ArchiveWriter(path, shared=True)
+        try:
+            started = asyncio.get_running_loop().time()
+            await writer.run(failed_url("https://d.example/"))
+            return asyncio.get_running_loop().time() - started
+        finally:
+            await writer.close()
+
+    assert asyncio.run(lone()) < LINGER  # no write follows: committed once the writes stop
+    assert len(stored_urls(path)) == 6 + MAX_GROUP

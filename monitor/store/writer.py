@@ -16,8 +16,9 @@ fetching is done (measured: half of each cycle's last second and a half went on 
 backlog). On the loop, a group holds the lock only for its work. The lock is taken without
 waiting (the connection's busy timeout is 0): while another process holds it, the loop
 goes on and tries again a moment later, for up to the archive's busy timeout. A group
-waits up to :data:`LINGER` to fill, since each commit writes every page it touched and the
-LSH band index's pages are all over the file.
+waits to fill while writes keep coming, up to :data:`LINGER`, since each commit writes every
+page it touched and the LSH band index's pages are all over the file; when they stop
+(the last articles of a check), it is committed at once.
 
 Each write runs in a savepoint of its group's transaction, so a write that fails is
 rolled back alone and its caller gets the error. A caller's ``await`` returns only
@@ -30,7 +31,6 @@ not stored, so the next check fetches them again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +47,8 @@ Write = Callable[[Archive], Any]
 # Writes per transaction at most: a larger group holds the write lock longer, and every
 # caller in it waits for the whole group.
 MAX_GROUP = 64
-LINGER = 0.1  # seconds a shared writer's group waits to fill
+LINGER = 0.1  # seconds a shared writer's group may wait to fill, at most
+QUIET = 0.02  # ... while writes keep coming: no new one for this long, and it is committed
 LOCK_RETRY = 0.002  # seconds between a shared writer's tries for the write lock
 
 
@@ -69,7 +70,6 @@ class ArchiveWriter:
         self._archive: Archive | None = None  # opened where it is used: in the thread, or on the loop
         self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
-        self._full = asyncio.Event()  # a shared writer's group need not wait: full, or the writer closing
         self._closing = False
 
     async def run(self, write: Callable[[Archive], T]) -> T:
@@ -77,8 +77,6 @@ class ArchiveWriter:
         loop = asyncio.get_running_loop()
         committed: asyncio.Future[T] = loop.create_future()
         self._queue.append((write, committed))
-        if len(self._queue) >= MAX_GROUP:
-            self._full.set()
         if self._committer is None or self._committer.done():
             self._committer = loop.create_task(self._commit_queued())
         return await committed
@@ -86,7 +84,6 @@ class ArchiveWriter:
     async def close(self) -> None:
         """Commit what is queued, then close the connection and end the thread."""
         self._closing = True
-        self._full.set()
         if self._committer is not None:
             await asyncio.shield(self._committer)
         if self._thread is None:
@@ -99,11 +96,8 @@ class ArchiveWriter:
         loop = asyncio.get_running_loop()
         while self._queue:
             if self._thread is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), LINGER)
+                await self._let_group_fill()
             group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            if len(self._queue) < MAX_GROUP and not self._closing:
-                self._full.clear()
             writes = [write for write, _ in group]
             try:
                 if self._thread is None:
@@ -119,6 +113,16 @@ class ArchiveWriter:
                     committed.set_exception(outcome.error)
                 else:
                     committed.set_result(outcome.value)
+
+    async def _let_group_fill(self) -> None:
+        """Wait while writes keep coming, until the group is full or LINGER has passed."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + LINGER
+        while len(self._queue) < MAX_GROUP and not self._closing and loop.time() < until:
+            queued = len(self._queue)
+            await asyncio.sleep(QUIET)
+            if len(self._queue) == queued:
+                return
 
     async def _commit_on_loop(self, writes: list[Write]) -> list[_Outcome]:
         """Commit on the loop, trying for the write lock without blocking it, up to the busy timeout."""
