@@ -106,7 +106,7 @@ class Archive:
 
         sqlite-utils' ``atomic`` names every savepoint afresh, so SQLite compiles its
         statements anew each time. Savepoints nest by name, so one fixed name serves and its
-        statements stay compiled: the archive writer's thread takes one for every article.
+        statements stay compiled: the archive writer takes one for every article.
         """
         conn = self.db.conn
         if not conn.in_transaction:

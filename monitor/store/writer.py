@@ -82,7 +82,7 @@ class ArchiveWriter:
         return await committed
 
     async def close(self) -> None:
-        """Commit what is queued, then close the connection and end the thread."""
+        """Commit what is queued, then close the connection (and end the thread, if there is one)."""
         self._closing = True
         if self._committer is not None:
             await asyncio.shield(self._committer)
