@@ -30,26 +30,26 @@ from collections import Counter
 from pathlib import Path
 
 from monitor.config import load_config
-from monitor.rules import Ruleset, compile_rules
+from monitor.rules import Ruleset, rules_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "extraction-dev"
 
 
-def _text_of(html: str, url: str) -> str:
-    """The article text as the pipeline matches it: the title, a blank line, the text."""
+def _text_of(html: str, url: str) -> tuple[str, str]:
+    """The article as the pipeline matches it: its title and its text."""
     try:
         from monitor.extract import extract
     except ImportError:  # the extractor is not there yet: the page's body text will do
         from selectolax.lexbor import LexborHTMLParser
 
         body = LexborHTMLParser(html).body
-        return body.text(separator="\n\n") if body is not None else ""
+        return "", body.text(separator="\n\n") if body is not None else ""
     extracted = extract(html, url)
-    return f"{extracted.title or ''}\n\n{extracted.text}"
+    return extracted.title or "", extracted.text
 
 
-def load_texts(corpus: Path) -> list[str]:
+def load_texts(corpus: Path) -> list[tuple[str, str]]:
     """Every corpus page, decoded and extracted once."""
     entries = json.loads((corpus / "expectations.json").read_text(encoding="utf-8"))
     texts = []
@@ -96,7 +96,7 @@ _SLOTS = {
 }
 
 
-def beat_texts(count: int = 200, words: int = 300, seed: int = 1) -> list[str]:
+def beat_texts(count: int = 200, words: int = 300, seed: int = 1) -> list[tuple[str, str]]:
     """``count`` synthetic articles of about ``words`` words, every sentence about the beat.
 
     A title, then paragraphs of two to four sentences drawn from :data:`_TEMPLATES`: the
@@ -119,19 +119,19 @@ def beat_texts(count: int = 200, words: int = 300, seed: int = 1) -> list[str]:
             paragraph = " ".join(sentence() for _ in range(rng.randint(2, 4)))
             paragraphs.append(paragraph)
             total += len(paragraph.split())
-        texts.append("\n\n".join(paragraphs))
+        texts.append(("", "\n\n".join(paragraphs)))
     return texts
 
 
-def time_rounds(ruleset: Ruleset, texts: list[str], rounds: int) -> list[tuple[float, float]]:
-    """(wall-clock, CPU) seconds taken by each round of matching every text once."""
-    for text in texts[:20]:  # warm-up
-        ruleset.match(text)
+def time_rounds(ruleset: Ruleset, texts: list[tuple[str, str]], rounds: int) -> list[tuple[float, float]]:
+    """(wall-clock, CPU) seconds taken by each round of matching every (title, text) once."""
+    for title, text in texts[:20]:  # warm-up
+        ruleset.match(text, title)
     seconds = []
     for _ in range(rounds):
         wall, cpu = time.perf_counter(), time.process_time()
-        for text in texts:
-            ruleset.match(text)
+        for title, text in texts:
+            ruleset.match(text, title)
         seconds.append((time.perf_counter() - wall, time.process_time() - cpu))
     return seconds
 
@@ -146,25 +146,25 @@ def main(argv: list[str] | None = None) -> int:
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    ruleset = compile_rules(load_config(args.config).rules)
+    ruleset = rules_of(load_config(args.config))
     texts = load_texts(args.corpus)
-    chars = sum(map(len, texts))
+    chars = sum(len(title) + len(text) for title, text in texts)
     seconds = time_rounds(ruleset, texts, args.rounds)
     wall = min(wall for wall, _ in seconds)
     cpu = min(cpu for _, cpu in seconds)
     rate = len(texts) / cpu
-    matched = Counter(match.rule for text in texts for match in ruleset.match(text))
+    matched = Counter(match.rule for title, text in texts for match in ruleset.match(text, title))
 
     print(f"rules: {', '.join(ruleset.names)}")
     print(f"texts: {len(texts)} articles, {chars / 1e6:.1f} M characters "
-          f"(median {statistics.median(map(len, texts)):.0f} per article)")
+          f"(median {statistics.median(len(text) for _, text in texts):.0f} per article)")
     print(f"rounds (wall/CPU): {', '.join(f'{w * 1000:.0f}/{c * 1000:.0f} ms' for w, c in seconds)}")
     print(f"speed: {rate:,.0f} articles/s, {chars / cpu / 1e6:.1f} M characters/s (one core, CPU time, best round)")
     print(f"wall clock: {len(texts) / wall:,.0f} articles/s (load average {os.getloadavg()[0]:.1f})")
     print(f"passages matched: {dict(matched) or 'none'}", flush=True)
     beat = beat_texts()
     beat_cpu = min(cpu for _, cpu in time_rounds(ruleset, beat, args.rounds))
-    beat_matched = Counter(match.rule for text in beat for match in ruleset.match(text))
+    beat_matched = Counter(match.rule for title, text in beat for match in ruleset.match(text, title))
     print(f"beat-heavy synthetic articles ({len(beat)}, ~300 words): {beat_cpu / len(beat) * 1000:.2f} ms "
           f"CPU per article, {len(beat) / beat_cpu:,.0f} articles/s; passages matched: {dict(beat_matched)}",
           flush=True)

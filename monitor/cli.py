@@ -167,7 +167,7 @@ def demo(obj: Context, output: Path) -> None:
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("monitor.pipeline").setLevel(logging.WARNING)  # the demo prints its alerts itself
     started = datetime.now(UTC)
-    result = run_demo(list(obj.settings.rules), output)
+    result = run_demo(obj.settings, output)
     console = Console()
     stored = sum(report.stored for report in result.reports)
     console.print(f"\n[bold]monitor demo[/bold]: {len(result.reports)} outlets checked, {stored} articles stored, "
@@ -216,42 +216,106 @@ def rules() -> None:
 @click.option("--rule", "rule_name", help="Only this rule.")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
               help="Only articles fetched since this date (UTC).")
+@click.option("--text", help="Judge this text (a title may be given with --title) instead of the archive.")
+@click.option("--title", default="", help="The title that goes with --text.")
 @click.pass_obj
-def rules_test(obj: Context, rule_name: str | None, since: datetime | None) -> None:
-    """Run the rules over the archive and show what they match, new or not, without alerting."""
+def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text: str | None, title: str) -> None:
+    """Run the rules over the archive (or --text) and explain what they match, new or not, without alerting.
+
+    Each passage shows the clause that fired, the context found outside it (title:, lead:,
+    article:) and, for a near-miss, the veto that stopped it.
+    """
     from monitor import dedup
-    from monitor.rules import compile_rules, highlight_spans
+    from monitor.rules import highlight_spans, rules_of
 
     settings = obj.settings
     chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]
     if not chosen:
         fail(f"no rule named {rule_name!r}")
-    ruleset = compile_rules(chosen)
+    ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
     since_utc = since.replace(tzinfo=UTC) if since else None
     console = Console()
     counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in chosen}
     # Earlier passages by (rule, lookup key), judged as ingest judges them (dedup.seen_before).
     earlier: dict[tuple[str, str], list[str]] = {}
-    with obj.archive() as archive:
-        articles = list(archive.articles(since=since_utc))
-    for article_id, title, text in articles:
-        for match in ruleset.match(f"{title}\n\n{text}"):
-            keys = dedup.passage_keys(match.passage)
-            candidates = {p for key in keys for p in earlier.get((match.rule, key), ())}
-            new = not dedup.seen_before(match.passage, candidates)
+    if text is not None:
+        articles = [(0, title, text)]
+    else:
+        with obj.archive() as archive:
+            articles = list(archive.articles(since=since_utc))
+    for article_id, article_title, body in articles:
+        for judged in ruleset.explain(body, article_title):
+            if not judged.matched:
+                console.print(Text(f"[{judged.rule}] vetoed #{article_id} {article_title}\n  ", style="dim")
+                              + Text(judged.passage))
+                for clause, vetoing in judged.vetoes:
+                    console.print(Text(f"    veto {clause}: {vetoing}", style="red"))
+                continue
+            keys = dedup.passage_keys(judged.passage)
+            candidates = {p for key in keys for p in earlier.get((judged.rule, key), ())}
+            new = not dedup.seen_before(judged.passage, candidates)
             for key in keys:
-                earlier.setdefault((match.rule, key), []).append(match.passage)
-            counts[match.rule][0] += 1
-            counts[match.rule][1] += new
-            line = Text(f"[{match.rule}] {'NEW ' if new else 'seen'} #{article_id} {title}\n  ", style="bold")
-            passage = Text(match.passage)
-            for start, end in highlight_spans(match.passage, match.terms):
+                earlier.setdefault((judged.rule, key), []).append(judged.passage)
+            counts[judged.rule][0] += 1
+            counts[judged.rule][1] += new
+            line = Text(f"[{judged.rule}] {'NEW ' if new else 'seen'} #{article_id} {article_title}\n  ", style="bold")
+            passage = Text(judged.passage)
+            for start, end in highlight_spans(judged.passage, judged.terms):
                 passage.stylize("reverse yellow", start, end)
             console.print(line + passage)
+            for clause in judged.clauses:
+                console.print(Text(f"    clause: {clause}", style="green"))
+            for where, found in judged.context:
+                console.print(Text(f"    context from {where}: {found}", style="cyan"))
+            for clause, vetoing in judged.vetoes:
+                console.print(Text(f"    vetoed elsewhere by {clause}: {vetoing}", style="dim"))
     table = Table("rule", "articles scanned", "passages matched", "would be new")
     for name, (matched, new_count) in counts.items():
         table.add_row(name, str(len(articles)), str(matched), str(new_count))
     console.print(table)
+
+
+@rules.command("eval")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--misses/--no-misses", default=True, show_default=True, help="List every wrong judgement.")
+@click.pass_obj
+def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
+    """Precision and recall of each rule over a labelled JSONL file, with every miss.
+
+    Each line is an object with "text", "title" (optional), "id" (optional) and, per rule, a
+    0/1 field named after the rule with spaces as underscores ("prisoner_swap").
+    """
+    from monitor.models import LabelledPassage
+    from monitor.rules import rules_of
+    from monitor.rules.evaluation import evaluate, label_key
+
+    ruleset = rules_of(obj.settings)
+    passages = []
+    for number, line in enumerate(labelled.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            labels = {name: bool(record[label_key(name)]) for name in ruleset.names if label_key(name) in record}
+            passages.append(LabelledPassage(str(record.get("id", number)), record["text"], record.get("title") or "",
+                                            labels, str(record.get("note", ""))))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            fail(f"{labelled}:{number}: not a labelled passage ({exc.__class__.__name__}: {exc})", EXIT_CONFIG)
+    scores = evaluate(ruleset, passages)
+    table = Table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
+    for name, score in scores.items():
+        labelled_count = score.true_pos + score.false_pos + score.false_neg + score.true_neg
+        table.add_row(name, str(labelled_count), f"{score.precision:.3f}", f"{score.recall:.3f}",
+                      str(score.true_pos), str(score.false_pos), str(score.false_neg))
+    console = Console()
+    console.print(table)
+    if misses:
+        for name, score in scores.items():
+            for kind, passage, matched in score.misses:
+                console.print(Text(f"[{name}] {kind} {passage.id}: ", style="bold red")
+                              + Text(f"{passage.title} | {passage.text}"), soft_wrap=True)
+                for quoted in matched:
+                    console.print(Text(f"    matched: {quoted}", style="dim"), soft_wrap=True)
 
 
 @cli.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.errors import ConfigError
 
+SHIPPED_PEOPLE = Path(__file__).parent / "rules" / "people.toml"
 DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
 
 
@@ -99,6 +101,7 @@ class SourceSettings(_Settings):
 
 class RuleSettings(_Settings):
     name: Annotated[str, Field(min_length=1)]
+    query: str = ""
     terms: list[str] = []
     patterns: list[str] = []
     context: list[str] = []
@@ -114,9 +117,24 @@ class RuleSettings(_Settings):
 
     @model_validator(mode="after")
     def _needs_something_to_match(self) -> RuleSettings:
-        if not self.terms and not self.patterns:
-            raise ValueError("a rule needs at least one of 'terms' or 'patterns'")
+        if not self.query.strip() and not self.terms and not self.patterns:
+            raise ValueError("a rule needs a 'query' (or the older 'terms' or 'patterns')")
         return self
+
+
+class PersonSettings(_Settings):
+    """One person of the beat, in a named list that rules refer to as ``@list``."""
+
+    lists: Annotated[list[Annotated[str, Field(pattern=r"^\w+$")]], Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1)]
+    aliases: list[str] = []  # other full forms: transliterations, Russian case forms, misspellings
+    surnames: list[str] = []  # the short forms that name the person alone
+    distinctive: bool = False  # a surname alone names this person even if the article never names them in full
+    others: list[str] = []  # namesakes' full names: a surname inside one of them is someone else
+    role: str = ""
+    start: date | None = None
+    end: date | None = None  # None: still in the post (or the role has no end)
+    note: str = ""
 
 
 class EmailSettings(_Settings):
@@ -159,6 +177,10 @@ class Settings(_Settings):
     schedule: ScheduleSettings = ScheduleSettings()
     sources: list[SourceSettings] = []
     rules: list[RuleSettings] = []
+    # Named lists of phrases, or named clauses (a query string), that rules refer to as @name.
+    lists: dict[Annotated[str, Field(pattern=r"^\w+$")], list[str] | str] = {}
+    people: list[PersonSettings] = []
+    people_file: str | None = None  # replaces the people shipped with monitor
     email: EmailSettings | None = None
 
     @model_validator(mode="after")
@@ -216,7 +238,28 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
     database = Path(settings.database)
     if not database.is_absolute():
         settings = settings.model_copy(update={"database": str(base / database)})
-    return settings
+    people_file = base / settings.people_file if settings.people_file else SHIPPED_PEOPLE
+    people = [*load_people(people_file), *settings.people]
+    return settings.model_copy(update={"people": people})
+
+
+def load_people(path: Path) -> list[PersonSettings]:
+    """The ``[[people]]`` of a TOML file (the shipped one by default), every problem reported at once."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError([f"people_file: {path}: file not found"]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"people_file: {path}: not valid TOML: {exc}"]) from exc
+    problems, people = [], []
+    for index, entry in enumerate(data.get("people", [])):
+        try:
+            people.append(PersonSettings.model_validate(entry))
+        except ValidationError as exc:
+            problems += [f"{path.name}: people[{index}].{_describe(error)}" for error in exc.errors()]
+    if problems:
+        raise ConfigError(problems)
+    return people
 
 
 def load_config(path: str | Path) -> Settings:

@@ -30,7 +30,8 @@ class DemoResult:
     reports: list[CheckReport]
 
 
-def demo_settings(web: DemoWeb, database: Path, rules: list[RuleSettings]) -> Settings:
+def demo_settings(web: DemoWeb, database: Path, beat: Settings) -> Settings:
+    """The demo's sources on the loopback web, with the rules (and their lists and people) of ``beat``."""
     sources = []
     for outlet in web.outlets:
         url = web.bases[outlet.slug] + outlet.feed_path
@@ -42,7 +43,9 @@ def demo_settings(web: DemoWeb, database: Path, rules: list[RuleSettings]) -> Se
         database=str(database),
         fetch=FetchSettings(user_agent="monitor-demo/0.1", delay=0.0, timeout=10.0),
         sources=sources,
-        rules=rules,
+        rules=beat.rules,
+        lists=beat.lists,
+        people=beat.people,
     )
 
 
@@ -51,7 +54,7 @@ async def _one_cycle(settings: Settings, archive: Archive) -> list[CheckReport]:
         return await pipeline.check_all()
 
 
-def run_demo(rules: list[RuleSettings], output: Path) -> DemoResult:
+def run_demo(beat: Settings, output: Path) -> DemoResult:
     """Run one cycle into ``output/monitor-demo.db`` (replaced) and write alerts to ``output/alerts``."""
     output.mkdir(parents=True, exist_ok=True)
     database = output / "monitor-demo.db"
@@ -62,7 +65,7 @@ def run_demo(rules: list[RuleSettings], output: Path) -> DemoResult:
     for old in alert_dir.glob("*.eml"):
         old.unlink()
     with DemoWeb() as web, Archive(database) as archive:
-        settings = demo_settings(web, database, rules)
+        settings = demo_settings(web, database, beat)
         reports = asyncio.run(_one_cycle(settings, archive))
         files, texts = [], []
         for alert_id in archive.due_alerts(utcnow()):

@@ -117,3 +117,14 @@ class AlertContent:
     rules: tuple[str, ...]
     mentions: tuple[Mention, ...]
     copies: tuple[AlertCopy, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class LabelledPassage:
+    """A passage judged by hand for each rule, to measure the rules with (``monitor rules eval``)."""
+
+    id: str
+    text: str
+    title: str
+    labels: dict[str, bool]  # rule name -> should it match
+    note: str = ""

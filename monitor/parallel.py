@@ -40,7 +40,7 @@ from monitor.config import Settings, SourceSettings
 from monitor.errors import MonitorError
 from monitor.fetch.urls import site_of
 from monitor.pipeline import CheckReport
-from monitor.rules import Ruleset, compile_rules
+from monitor.rules import Ruleset, rules_of
 from monitor.scheduler import open_pipeline
 from monitor.store import Archive
 
@@ -112,7 +112,7 @@ class ProcessCrawl:
         self._context = _context()
         # Compiling the rules takes a quarter of a second: once here, and forked workers inherit
         # them. Spawned ones compile their own (a compiled rule holds functions, which do not pickle).
-        ruleset = compile_rules(settings.rules)
+        ruleset = rules_of(settings)
         shared = share_of(settings, len(groups))
         inherited = self._context.get_start_method() == "fork"
         self._shares = [

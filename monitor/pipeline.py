@@ -23,7 +23,7 @@ from monitor.fetch import Fetcher, canonicalize
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.urls import same_registrable_domain, site_of
 from monitor.models import Article, Link, Match, Mention, NotModified, Page
-from monitor.rules import Ruleset, compile_rules
+from monitor.rules import Ruleset, rules_of
 from monitor.sources import discover
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter
@@ -86,7 +86,7 @@ class Prepared:
 
 
 def prepare(article: Article, ruleset: Ruleset) -> Prepared:
-    matches = tuple(ruleset.match(f"{article.title}\n\n{article.text}"))
+    matches = tuple(ruleset.match(article.text, title=article.title))
     keys = tuple(dedup.passage_keys(match.passage) for match in matches)
     return Prepared(article, dedup.fingerprint(article.text), matches, keys)
 
@@ -205,7 +205,7 @@ class Pipeline:
         self.settings = settings
         self.archive = archive
         self.fetcher = fetcher
-        self.ruleset = compile_rules(settings.rules) if ruleset is None else ruleset
+        self.ruleset = rules_of(settings) if ruleset is None else ruleset
         self.clock = clock
         self.writer = ArchiveWriter(archive.path, shared=shared_archive)
         archive.sync_sources(settings.sources)

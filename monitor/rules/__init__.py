@@ -1,0 +1,455 @@
+"""Rules: which passages of an article are mentions for the beat (pure, no I/O).
+
+A rule (a ``[[rules]]`` table of config.toml) is compiled once, at start-up, by
+:func:`compile_rules`; a bad rule is a :class:`~monitor.errors.ConfigError` naming the
+rule and, for a query, the position. :meth:`Ruleset.match` then runs every rule over one
+article; :meth:`Ruleset.explain` says why each passage matched or was vetoed.
+
+A rule's ``query`` is a Boolean query with proximity (the language is described in
+:mod:`monitor.rules._query` and in the README); ``@name`` refers to a list of phrases
+(``[lists]``) or of people (``[[people]]``, shipped in ``people.toml``). The older keys keep
+their meaning: ``terms`` are phrases, ``patterns`` regular expressions, ``context`` phrases
+of which one must occur in the scope outside the terms, and ``exclude`` phrases that veto
+the scope (query matches too).
+
+Most articles are not about the beat: each rule keeps the literals every match must hold
+(read off its query), and an article lacking them is dismissed with ``in`` tests before
+it is split into words.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from monitor.config import PersonSettings, RuleSettings, Settings
+from monitor.errors import ConfigError
+from monitor.models import Match
+from monitor.rules._engine import Article, Judge, Person, Trace, Vocabulary
+from monitor.rules._query import (
+    All,
+    Any_,
+    Field,
+    ListRef,
+    Near,
+    Node,
+    Not,
+    Pattern,
+    QuerySyntaxError,
+    Words,
+    parse,
+    positional,
+    split_words,
+)
+from monitor.rules._text import Span, Text, plain
+from monitor.rules._words import WordMatcher, matcher
+
+__all__ = ["Explanation", "Ruleset", "compile_rules", "highlight_spans", "rules_of"]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """A formula over lowercase literals that every match of a rule satisfies: a cheap first test.
+
+    ``literals``: one of them is in the text; ``parts``: all of them hold (``any_``: one of
+    them). No literals and no parts: nothing is known, every text may match.
+    """
+
+    literals: tuple[str, ...] = ()
+    parts: tuple[Needs, ...] = ()
+    any_: bool = False
+
+    @staticmethod
+    def either(*literals: str | None) -> Needs:
+        return Needs(tuple(sorted({lit for lit in literals if lit}))) if all(literals) else Needs.NOTHING
+
+    @staticmethod
+    def all_of(parts: list[Needs]) -> Needs:
+        known: list[Needs] = []
+        for part in parts:  # nested conjunctions flattened, each part once
+            for piece in (part.parts if part.parts and not part.any_ else (part,)):
+                if piece != Needs.NOTHING and piece not in known:
+                    known.append(piece)
+        # Sets of few literals first: a text lacking all of them is dismissed after few scans.
+        known.sort(key=lambda part: (not part.literals, len(part.literals)))
+        return known[0] if len(known) == 1 else Needs(parts=tuple(known))
+
+    @staticmethod
+    def any_of(parts: list[Needs]) -> Needs:
+        if not parts or Needs.NOTHING in parts:
+            return Needs.NOTHING
+        # The alternatives that are sets of literals, as one set: one pass over them.
+        literals = Needs.either(*(lit for part in parts for lit in part.literals))
+        composite = [part for part in parts if not part.literals]
+        if not composite:
+            return literals
+        merged = ([literals] if literals.literals else []) + composite
+        return merged[0] if len(merged) == 1 else Needs(parts=tuple(merged), any_=True)
+
+    def holds(self, lowered: str, seen: dict[str, bool]) -> bool:
+        """Whether ``lowered`` (see :func:`~monitor.rules._text.plain`) satisfies the formula."""
+        if self.literals:
+            for literal in self.literals:
+                found = seen.get(literal)
+                if found is None:
+                    found = seen[literal] = literal in lowered
+                if found:
+                    return True
+            return False
+        if self.any_:
+            return any(part.holds(lowered, seen) for part in self.parts)
+        return all(part.holds(lowered, seen) for part in self.parts)
+
+
+Needs.NOTHING = Needs()  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a unit of an article matched a rule, or nearly did and was vetoed."""
+
+    rule: str
+    passage: str
+    matched: bool
+    clauses: tuple[str, ...]  # the top-level clauses that held (their comment, or their text)
+    terms: tuple[str, ...]  # the words found in the passage
+    context: tuple[tuple[str, str], ...]  # (field, text) found outside the passage
+    vetoes: tuple[tuple[str, str], ...]  # (clause, text) that vetoed a match
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    node: Node
+    scope: str
+    needs: Needs  # an article that does not satisfy them cannot match
+
+
+class Ruleset:
+    """The compiled rules of a configuration; :meth:`match` is pure and thread-safe."""
+
+    def __init__(self, rules: Sequence[_Rule], vocabulary: Vocabulary) -> None:
+        self._rules = tuple(rules)
+        self._vocabulary = vocabulary
+        self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
+
+    def match(self, text: str, title: str = "") -> list[Match]:
+        """Every passage of the body ``text`` matched by each rule, in rule then text order.
+
+        ``text`` is an article's body, paragraphs separated by blank lines; the ``title`` is
+        context for ``title:`` and ``article:``, never quoted.
+        """
+        article = self._article(text, title)
+        if article is None:
+            return []
+        matches = []
+        for rule in self._rules:
+            passages: dict[str, tuple[str, ...]] = {}
+            for explanation in _judge(rule, article, explain=False):
+                passages[explanation.passage] = tuple(dict.fromkeys(passages.get(explanation.passage, ())
+                                                                    + explanation.terms))
+            matches += [Match(rule.name, passage, terms) for passage, terms in passages.items()]
+        return matches
+
+    def explain(self, text: str, title: str = "") -> list[Explanation]:
+        """Each unit that matched a rule, or held its words but was vetoed, with the reasons."""
+        article = self._article(text, title)
+        if article is None:
+            return []
+        return [explanation for rule in self._rules for explanation in _judge(rule, article, explain=True)]
+
+    def _article(self, text: str, title: str) -> Article | None:
+        lowered = plain(f"{title}\n{text}")
+        seen: dict[str, bool] = {}
+        if not any(rule.needs.holds(lowered, seen) for rule in self._rules):
+            return None
+        return Article(title, text, self._vocabulary)
+
+
+def _units(rule: _Rule, article: Article) -> list[Span]:
+    paragraphs = article.body_paragraphs
+    if rule.scope == "article":
+        return [(paragraphs[0][0], paragraphs[-1][1])] if paragraphs else []
+    if rule.scope == "sentence":
+        return [sentence for paragraph in paragraphs for sentence in article.text.sentences(paragraph)]
+    return paragraphs
+
+
+def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation]:
+    """The passages of one rule in one article: matches, and (``explain``) vetoed near-misses."""
+    text = article.text
+    for lo, hi in _units(rule, article):
+        trace = Trace() if explain else None
+        judge = Judge(article, trace)
+        found: list[Span] = []
+        held = judge.holds(rule.node, lo, hi, found)
+        hits = sorted({span for span in found if lo <= span[0] and span[1] <= hi})
+        vetoes: tuple[tuple[str, str], ...] = ()
+        if trace is not None:
+            vetoes = tuple(dict.fromkeys([*trace.vetoes, *((clause, text.quote(span)) for span, clause in article.vetoed
+                                                           if lo <= span[0] and span[1] <= hi)]))
+        if held and hits:
+            clauses = _clauses(rule.node, judge, lo, hi) if explain else ()
+            context = tuple(trace.context) if trace else ()
+            for passage, terms in _passages(text, hits):
+                yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes)
+        elif vetoes:
+            yield Explanation(rule.name, text.quote((lo, hi)), False, (), (), (), vetoes)
+
+
+def _clauses(node: Node, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
+    """The top-level clauses of a query that hold in a unit, by their comment or their text."""
+    if not isinstance(node, Any_) or not node.labels:
+        return (node.source,)
+    quiet = Judge(judge.article)
+    return tuple(label or item.source for item, label in zip(node.items, node.labels, strict=True)
+                 if quiet.holds(item, lo, hi, []))
+
+
+def _passages(text: Text, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Per paragraph holding hits: the run of sentences from the first hit to the last, and the words hit."""
+    paragraphs = text.paragraphs
+    starts = [p[0] for p in paragraphs]
+    grouped: dict[int, list[Span]] = {}
+    for hit in hits:
+        grouped.setdefault(bisect_right(starts, hit[0]) - 1, []).append(hit)
+    for index, p_hits in grouped.items():
+        sentences = text.sentence_spans(paragraphs[index])
+        ends = [words[1] for _, words in sentences]
+        first = sentences[min(bisect_right(ends, p_hits[0][0]), len(sentences) - 1)][0]
+        last = sentences[min(bisect_right(ends, max(h[1] for h in p_hits) - 1), len(sentences) - 1)][0]
+        terms = tuple(dict.fromkeys(text.quote(hit) for hit in p_hits))
+        yield text.quote_chars((first[0], last[1])), terms
+
+
+# ---------------------------------------------------------------- compiling
+
+
+class _Compiler:
+    """Turns queries into trees of matcher ids over one shared vocabulary."""
+
+    def __init__(self, lists: Mapping[str, Sequence[str] | str], people: Sequence[PersonSettings]) -> None:
+        self.matchers: dict[WordMatcher, int] = {}
+        self.expanding: list[str] = []  # named clauses being expanded, to catch one that refers to itself
+        self.order: list[WordMatcher] = []  # by id
+        self.lists = lists
+        self.people_settings: dict[str, list[PersonSettings]] = {}
+        for person in people:
+            for name in person.lists:
+                self.people_settings.setdefault(name, []).append(person)
+        self.people: dict[str, tuple[Person, ...]] = {}
+
+    def ids(self, phrase: str, name: bool = False) -> tuple[int, ...]:
+        return tuple(self.id(matcher(word, name)) for word in split_words(phrase))
+
+    def id(self, word: WordMatcher) -> int:
+        if word not in self.matchers:
+            self.matchers[word] = len(self.order)
+            self.order.append(word)
+        return self.matchers[word]
+
+    def words(self, phrase: str, name: bool = False) -> Words:
+        words = tuple(split_words(phrase))
+        if not words:
+            raise ValueError(f"{phrase!r} has no words to match")
+        return Words(words, phrase, self.ids(phrase, name), name)
+
+    def node(self, node: Node) -> Node:
+        if isinstance(node, Words):
+            return Words(node.words, node.source, self.ids(" ".join(node.words)))
+        if isinstance(node, ListRef):
+            return self.list_ref(node)
+        if isinstance(node, Any_):
+            items = tuple(self.node(item) for item in node.items)
+            return replace(node, items=items, places=all(positional(item) for item in items))
+        if isinstance(node, All):
+            return replace(node, items=tuple(self.node(item) for item in node.items))
+        if isinstance(node, Near):
+            return replace(node, left=self.node(node.left), right=self.node(node.right))
+        if isinstance(node, (Not, Field)):
+            return replace(node, item=self.node(node.item))
+        return node
+
+    def list_ref(self, node: ListRef) -> Node:
+        if node.name in self.people_settings:
+            if node.name not in self.people:
+                self.people[node.name] = tuple(self.person(p) for p in self.people_settings[node.name])
+            return node
+        if node.name in self.lists:
+            if node.surnames:
+                raise ValueError(f"{node.source}: .surnames is for lists of people, and {node.name!r} is not one")
+            entry = self.lists[node.name]
+            if isinstance(entry, str):
+                return self.clause(node, entry)
+            return Any_(tuple(self.words(phrase) for phrase in entry), node.source, places=True)
+        known = ", ".join(sorted({*self.lists, *self.people_settings})) or "none"
+        raise ValueError(f"no list named {node.source} (lists: {known})")
+
+    def clause(self, node: ListRef, query: str) -> Node:
+        """A named clause (a string in ``[lists]``), expanded where it is referred to."""
+        if node.name in self.expanding:
+            raise ValueError(f"{node.source} refers to itself (through {' -> '.join(self.expanding)})")
+        self.expanding.append(node.name)
+        try:
+            return self.node(parse(query))
+        except QuerySyntaxError as exc:
+            raise ValueError(f"in {node.source}: {exc} ({_around(query, exc.position)})") from exc
+        finally:
+            self.expanding.pop()
+
+    def person(self, person: PersonSettings) -> Person:
+        def phrases(names: Sequence[str]) -> tuple[tuple[int, ...], ...]:
+            return tuple(ids for name in names if (ids := self.ids(name, name=True)))
+        return Person(phrases([person.name, *person.aliases]), phrases(person.surnames), person.distinctive,
+                      phrases(person.others))
+
+    def vocabulary(self) -> Vocabulary:
+        matchers = tuple(self.order)
+        by_form: dict[str, list[int]] = {}
+        by_cased: dict[str, list[int]] = {}
+        prefixes = []
+        for id_, word in enumerate(matchers):
+            for form in word.forms:
+                by_form.setdefault(form, []).append(id_)
+            if word.cased:
+                by_cased.setdefault(word.cased, []).append(id_)
+            if word.prefix:
+                prefixes.append((word.prefix, id_))
+        return Vocabulary(matchers, {k: tuple(v) for k, v in by_form.items()},
+                          {k: tuple(v) for k, v in by_cased.items()}, tuple(prefixes), self.people)
+
+    def name_literal(self, ids: tuple[int, ...]) -> str | None:
+        """A literal of a name: its last word (a surname is rarer than a first name), else its longest."""
+        literals = [self.order[id_].literal for id_ in ids]
+        return literals[-1] or max((lit for lit in literals if lit), key=len, default=None)
+
+    def needs(self, node: Node) -> Needs:
+        """What every match of ``node`` holds, as a formula over lowercase literals."""
+        if isinstance(node, Words):
+            return Needs.all_of([Needs.either(literal) for id_ in node.ids if (literal := self.order[id_].literal)])
+        if isinstance(node, ListRef):
+            people = self.people[node.name]
+            return Needs.any_of([Needs.either(self.name_literal(ids)) for person in people
+                                 for ids in (*person.names, *person.surnames)])
+        if isinstance(node, Any_):
+            return Needs.any_of([self.needs(item) for item in node.items])
+        if isinstance(node, All):
+            return Needs.all_of([self.needs(item) for item in node.items])
+        if isinstance(node, Near):
+            return Needs.all_of([self.needs(node.left)] + ([] if node.veto else [self.needs(node.right)]))
+        if isinstance(node, Field):
+            return self.needs(node.item)
+        return Needs.NOTHING
+
+
+def _legacy(rule: RuleSettings, compiler: _Compiler, problems: list[str], where: str) -> Node | None:
+    """The older keys as a query: (terms OR patterns) with context outside the terms, exclude aside."""
+    terms: list[Node] = []
+    for key in ("terms", "context", "exclude"):
+        for position, phrase in enumerate(getattr(rule, key)):
+            if not split_words(phrase):
+                problems.append(f"{where}.{key}[{position}]: {phrase!r} has no words to match")
+    terms = [compiler.words(term) for term in rule.terms if split_words(term)]
+    patterns: list[Node] = []
+    for position, pattern in enumerate(rule.patterns):
+        try:
+            regex = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            problems.append(f"{where}.patterns[{position}]: {pattern!r} cannot be used: {exc}")
+            continue
+        if regex.fullmatch(""):
+            problems.append(f"{where}.patterns[{position}]: {pattern!r} matches the empty string")
+            continue
+        patterns.append(Pattern(regex, pattern))
+    found = [*terms, *patterns]
+    if not found:
+        return None
+    node: Node = found[0] if len(found) == 1 else Any_(tuple(found), "terms, patterns")
+    context = [compiler.words(phrase) for phrase in rule.context if split_words(phrase)]
+    if context:
+        evidence: Node = Any_(tuple(context), "context")
+        if terms:
+            evidence = Near(evidence, Any_(tuple(terms), "terms"), -1, False, True, "context")
+        # Context is evidence, not a cue: NOT NOT keeps its truth and drops its places from the passage.
+        node = All((node, Not(Not(evidence, "context"), "context")), "terms with context")
+    return node
+
+
+def compile_rules(
+    rules: Sequence[RuleSettings],
+    lists: Mapping[str, Sequence[str] | str] | None = None,
+    people: Sequence[PersonSettings] = (),
+) -> Ruleset:
+    """Compile the configured rules once; every problem is reported in one ConfigError."""
+    compiler = _Compiler(lists or {}, people)
+    problems: list[str] = []
+    compiled: list[tuple[str, Node, str]] = []
+    for index, rule in enumerate(rules):
+        where = f"rules[{index}] ({rule.name})"
+        parts: list[Node] = []
+        if rule.query.strip():
+            try:
+                parts.append(compiler.node(parse(rule.query)))
+            except QuerySyntaxError as exc:
+                problems.append(f"{where}.query: {exc} ({_around(rule.query, exc.position)})")
+            except ValueError as exc:
+                problems.append(f"{where}.query: {exc}")
+        legacy = _legacy(rule, compiler, problems, where)
+        if legacy is not None:
+            parts.append(legacy)
+        if not parts:
+            continue
+        node = parts[0] if len(parts) == 1 else Any_(tuple(parts), "query, terms")
+        exclude = [compiler.words(phrase) for phrase in rule.exclude if split_words(phrase)]
+        if exclude:
+            node = All((node, Not(Any_(tuple(exclude), "exclude"), "exclude")), "rule")
+        compiled.append((rule.name, node, rule.scope))
+    if problems:
+        raise ConfigError(problems)
+    finished = [
+        _Rule(name, node, scope, compiler.needs(node))
+        for name, node, scope in compiled
+    ]
+    return Ruleset(finished, compiler.vocabulary())
+
+
+def rules_of(settings: Settings) -> Ruleset:
+    """The rules of a configuration, with its lists and people."""
+    return compile_rules(settings.rules, settings.lists, settings.people)
+
+
+def _around(query: str, position: int) -> str:
+    """The query's text around a 1-based position, for an error message."""
+    line = query[: position - 1].count("\n") + 1
+    context = query[max(0, position - 21) : position + 19].replace("\n", " ")
+    return f"line {line}, near {context.strip()!r}"
+
+
+def highlight_spans(passage: str, terms: Sequence[str]) -> list[Span]:
+    """Where ``terms`` (as in :attr:`Match.terms`) occur in ``passage``: sorted, merged character spans."""
+    text = Text(passage)
+    spans: list[Span] = []
+    for term in terms:
+        words = [matcher(word) for word in split_words(term)]
+        if not words:
+            continue
+        for at in range(len(text.words) - len(words) + 1):
+            if all(_finds(word, text, at + k) for k, word in enumerate(words)):
+                spans.append(text.char_span((at, at + len(words))))
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _finds(word: WordMatcher, text: Text, at: int) -> bool:
+    if word.cased:
+        return text.cased[at] == word.cased
+    if word.prefix:
+        return text.words[at].startswith(word.prefix)
+    return text.words[at] in word.forms

@@ -1,0 +1,286 @@
+"""Running compiled queries over one article (pure).
+
+An article is read as one :class:`~monitor.rules._text.Text`: the title, a blank line, the
+body. A rule's query is judged on each unit of the body (its ``scope``: sentence, paragraph
+or the whole body); the words the query found in the unit are its *hits*, and the passage
+quoted runs from the first to the last sentence holding a hit, within one paragraph. A
+unit with no hit of its own is never a match, whatever a field (``title:``, ``article:``)
+found elsewhere: the passage must hold the cue.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
+from monitor.rules._text import Span, Text
+from monitor.rules._words import WordMatcher
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person of a list, compiled: full names, surnames, and the names of namesakes."""
+
+    names: tuple[tuple[int, ...], ...]  # phrases of matcher ids
+    surnames: tuple[tuple[int, ...], ...]
+    distinctive: bool
+    others: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Every word matcher of a ruleset by id, with the lookups that find them all in one pass."""
+
+    matchers: tuple[WordMatcher, ...]
+    by_form: dict[str, tuple[int, ...]]
+    by_cased: dict[str, tuple[int, ...]]
+    prefixes: tuple[tuple[str, int], ...]
+    people: dict[str, tuple[Person, ...]]
+
+
+class Article:
+    """An article's words looked up once for every rule: where each matcher's words are."""
+
+    def __init__(self, title: str, body: str, vocabulary: Vocabulary) -> None:
+        self.text = Text(f"{title}\n\n{body}" if title else body)
+        self.body_start = bisect_left(self.text.starts, len(title) + 1) if title else 0
+        self.vocabulary = vocabulary
+        self.positions: dict[int, list[int]] = {}
+        text = self.text
+        index: dict[str, list[int]] = {}
+        for at, word in enumerate(text.words):
+            index.setdefault(word, []).append(at)
+        starts = tuple(prefix for prefix, _ in vocabulary.prefixes)
+        for word, places in index.items():
+            ids = list(vocabulary.by_form.get(word, ()))
+            if starts and word.startswith(starts):
+                ids += [id_ for prefix, id_ in vocabulary.prefixes if word.startswith(prefix)]
+            for id_ in ids:
+                if vocabulary.matchers[id_].capital:
+                    places = [at for at in places if text.cased[at][:1].isupper()]
+                self.positions.setdefault(id_, []).extend(places)
+        if vocabulary.by_cased:
+            for at, cased in enumerate(text.cased):
+                for id_ in vocabulary.by_cased.get(cased, ()):
+                    self.positions.setdefault(id_, []).append(at)
+        for places in self.positions.values():
+            places.sort()
+        self._people: dict[tuple[str, bool], list[Span]] = {}
+        self._sets: dict[int, set[int]] = {}
+        self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
+        self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
+        self.paragraph_starts = [start for start, _ in text.paragraphs]
+
+    @property
+    def body_paragraphs(self) -> list[Span]:
+        """The body's paragraphs, but a first one that only repeats the title (extractors keep the headline)."""
+        body = [p for p in self.text.paragraphs if p[0] >= self.body_start]
+        title = self.text.words[: self.body_start]
+        if body and title and self.text.words[body[0][0] : body[0][1]] == title:
+            return body[1:]
+        return body
+
+    def phrase(self, ids: Sequence[int], lo: int, hi: int) -> list[Span]:
+        """Where the words of a phrase stand side by side in ``[lo, hi)``."""
+        first = self.positions.get(ids[0])
+        if not first:
+            return []
+        found = []
+        for at in first[bisect_left(first, lo) : bisect_left(first, hi)]:
+            end = at + len(ids)
+            if end <= hi and all(at + k in self._places(id_) for k, id_ in enumerate(ids[1:], 1)) and (
+                len(ids) == 1 or self.text.joined(at, end - 1)
+            ):
+                found.append((at, end))
+        return found
+
+    def _places(self, id_: int) -> set[int]:
+        places = self._sets.get(id_)
+        if places is None:
+            places = self._sets[id_] = set(self.positions.get(id_, ()))
+        return places
+
+    def people(self, name: str, surnames_only: bool) -> list[Span]:
+        """Where the people of a list are named in the whole article (see :func:`_people_spans`)."""
+        key = (name, surnames_only)
+        if key not in self._people:
+            self._people[key] = _people_spans(self, self.vocabulary.people[name], surnames_only)
+        return self._people[key]
+
+    def same_paragraph(self, a: int, b: int) -> bool:
+        starts = self.paragraph_starts
+        return bisect_right(starts, a) == bisect_right(starts, b)
+
+
+def _people_spans(article: Article, people: Iterable[Person], surnames_only: bool) -> list[Span]:
+    """Full names; and surnames alone, where the person is distinctive or named in full in the article.
+
+    ``surnames_only`` (``@list.surnames``) takes every surname, for rules that find the
+    post named elsewhere. A surname inside a namesake's full name ("Jake Sullivan") never counts.
+    """
+    whole = (0, len(article.text.words))
+    found: list[Span] = []
+    for person in people:
+        full = [span for ids in person.names for span in article.phrase(ids, *whole)]
+        found += full
+        if surnames_only or person.distinctive or full:
+            taken = full + [span for ids in person.others for span in article.phrase(ids, *whole)]
+            for ids in person.surnames:
+                found += [
+                    span for span in article.phrase(ids, *whole)
+                    if not any(t[0] <= span[0] and span[1] <= t[1] for t in taken)
+                ]
+    return sorted(set(found))
+
+
+@dataclass
+class Trace:
+    """What a judgement rested on, for ``monitor rules test``: context found elsewhere, vetoes met."""
+
+    context: list[tuple[str, str]] = field(default_factory=list)  # (field, text)
+    vetoes: list[tuple[str, str]] = field(default_factory=list)  # (clause, text that vetoed)
+
+
+class Judge:
+    """Evaluates one query over one article, unit by unit."""
+
+    def __init__(self, article: Article, trace: Trace | None = None) -> None:
+        self.article = article
+        self.trace = trace
+
+    # -------------------------------------------------------------- places
+
+    def spans(self, node: Node, lo: int, hi: int) -> list[Span]:
+        """The places in ``[lo, hi)`` of a positional node, sorted.
+
+        Each node's places in the whole article are found once and kept (lists and clauses
+        recur in many units and rules), then cut to the range.
+        """
+        every = self.article.found.get(id(node))
+        if every is None:
+            every = self.article.found[id(node)] = self._spans(node)
+        if (lo, hi) == (0, len(self.article.text.words)):
+            return every
+        return [span for span in every[bisect_left(every, (lo, lo)) : bisect_left(every, (hi, hi))] if span[1] <= hi]
+
+    def _spans(self, node: Node) -> list[Span]:
+        article = self.article
+        whole = (0, len(article.text.words))
+        if isinstance(node, Words):
+            return article.phrase(node.ids, *whole)
+        if isinstance(node, ListRef):
+            return article.people(node.name, node.surnames)
+        if isinstance(node, Any_):
+            return sorted({span for item in node.items for span in self.spans(item, *whole)})
+        if isinstance(node, Near):
+            return self._near(node)
+        if isinstance(node, Pattern):
+            return self._pattern(node, *whole)
+        raise TypeError(f"not a positional node: {node!r}")  # pragma: no cover
+
+    def _near(self, node: Near) -> list[Span]:
+        """Places of ``left`` with a ``right`` close (the two together), or with none (a veto)."""
+        whole = (0, len(self.article.text.words))
+        lefts = self.spans(node.left, *whole)
+        if not lefts:
+            return []
+        rights = self.spans(node.right, *whole)
+        starts = [right[0] for right in rights]
+        reach = max(node.distance, 0) + 64  # no phrase is longer
+        found: list[Span] = []
+        for left in lefts:
+            near = rights[bisect_left(starts, left[0] - reach) : bisect_right(starts, left[1] + reach)]
+            partners = [right for right in near if self._close(left, right, node)]
+            if node.veto:
+                if not partners:
+                    found.append(left)
+                else:  # kept for explanations: places are found once per article, whichever unit asks first
+                    self.article.vetoed.append(((min(left[0], partners[0][0]), max(left[1], partners[0][1])),
+                                                node.source))
+            else:
+                found += [(min(left[0], right[0]), max(left[1], right[1])) for right in partners]
+        return sorted(set(found))
+
+    def _close(self, left: Span, right: Span, node: Near) -> bool:
+        """Whether two places are within the node's distance (words between them; overlapping is 0)."""
+        if left[0] < right[1] and right[0] < left[1]:
+            return not node.ordered
+        if node.distance < 0:  # the older ``context``: only overlapping counts
+            return False
+        gap = right[0] - left[1] if node.ordered else max(left[0], right[0]) - min(left[1], right[1])
+        return 0 <= gap <= node.distance and self.article.same_paragraph(left[0], right[0])
+
+    def _pattern(self, node: Pattern, lo: int, hi: int) -> list[Span]:
+        text = self.article.text
+        if lo >= hi:
+            return []
+        start, end = text.char_span((lo, hi))
+        found = []
+        for m in node.regex.finditer(text.folded, start, end):
+            if m.end() > m.start():
+                first, last = text.word_range(m.start(), m.end())
+                first = min(first, bisect_right(text.ends, m.start()))  # a match may begin inside a word
+                if first < last:
+                    found.append((first, last))
+        return found
+
+    # -------------------------------------------------------------- truth
+
+    def holds(self, node: Node, lo: int, hi: int, hits: list[Span]) -> bool:
+        """Whether ``[lo, hi)`` satisfies ``node``; the places that made it so are added to ``hits``."""
+        if isinstance(node, All):
+            found: list[Span] = []
+            for item in node.items:
+                if not self.holds(item, lo, hi, found):
+                    return False
+            hits += found
+            return True
+        if isinstance(node, Any_) and not node.places:
+            result = False
+            for item in node.items:
+                result = self.holds(item, lo, hi, hits) or result
+            return result
+        if isinstance(node, Not):
+            vetoed: list[Span] = []
+            if self.holds(node.item, lo, hi, vetoed):
+                if self.trace is not None:
+                    self.trace.vetoes.append((node.source, "; ".join(self.article.text.quote(s) for s in vetoed[:3])))
+                return False
+            return True
+        if isinstance(node, Field):
+            return self._field(node, lo, hi, hits)
+        spans = self.spans(node, lo, hi)
+        hits += spans
+        return bool(spans)
+
+    def _field(self, node: Field, lo: int, hi: int, hits: list[Span]) -> bool:
+        article = self.article
+        if node.name == "sentence":
+            paragraphs = article.text.paragraphs
+            first = max(0, bisect_right(article.paragraph_starts, lo) - 1)
+            for paragraph in paragraphs[first : bisect_left(article.paragraph_starts, hi)]:
+                for s_lo, s_hi in article.text.sentences(paragraph):
+                    if self.holds(node.item, max(s_lo, lo), min(s_hi, hi), hits):
+                        return True
+            return False
+        if node.name == "title":
+            where = (0, article.body_start)
+        elif node.name == "lead":
+            body = article.body_paragraphs
+            where = body[0] if body else (hi, hi)
+        elif node.name == "paragraph":
+            where = article.text.paragraphs[max(0, bisect_right(article.paragraph_starts, lo) - 1)]
+        else:
+            where = (0, len(article.text.words))
+        found: list[Span] = []
+        if not self.holds(node.item, *where, found):
+            return False
+        hits += [span for span in found if lo <= span[0] and span[1] <= hi]
+        if self.trace is not None:
+            self.trace.context += [(node.name, article.text.quote(span)) for span in found
+                                   if not (lo <= span[0] and span[1] <= hi)][:3]
+        return True
+
+

@@ -1,0 +1,288 @@
+"""The rule query language: its syntax tree and its parser (pure).
+
+Grammar, loosest binding first::
+
+    query    := or
+    or       := and ("OR" and)*
+    and      := unary (["AND"] unary)*              two clauses side by side: both
+    unary    := "NOT" unary | near
+    near     := primary (["NOT"] ("NEAR/n" | "ONEAR/n") primary)*
+    primary  := "(" or ")" | FIELD ":" primary | "phrase" | word | word* | @list
+
+``#`` starts a comment that runs to the end of the line; a comment just above a clause
+of the top-level ``OR`` names that clause in ``monitor rules test``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+FIELDS = ("title", "lead", "sentence", "paragraph", "article")
+
+
+class QuerySyntaxError(ValueError):
+    """A query that cannot be parsed; ``position`` counts characters from 1."""
+
+    def __init__(self, position: int, message: str) -> None:
+        super().__init__(f"position {position}: {message}")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Words:
+    """A word or a quoted phrase: its words side by side, each as written in the query."""
+
+    words: tuple[str, ...]
+    source: str
+    ids: tuple[int, ...] = ()  # each word's matcher, once compiled
+    name: bool = False  # a person's name: found only where written with a capital
+
+
+@dataclass(frozen=True)
+class ListRef:
+    """``@name``: any entry of a named list; ``@name.surnames``: any surname of its people."""
+
+    name: str
+    surnames: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A regular expression (the older ``patterns`` key), matched over a unit's folded text."""
+
+    regex: re.Pattern[str]
+    source: str
+
+
+@dataclass(frozen=True)
+class Near:
+    """``left NEAR/n right``: both within ``distance`` words; ``ordered``: left first.
+
+    ``veto``: the spans of ``left`` with no ``right`` that near (``NOT NEAR``), a local exclusion.
+    ``distance`` -1 (only built from the older ``context`` key) means overlapping.
+    """
+
+    left: Node
+    right: Node
+    distance: int
+    ordered: bool
+    veto: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Any_:
+    """``a OR b``: either."""
+
+    items: tuple[Node, ...]
+    source: str
+    labels: tuple[str, ...] = ()  # per item, the comment naming it (top-level clauses only)
+    places: bool = False  # every item has places in the text (set once compiled)
+
+
+@dataclass(frozen=True)
+class All:
+    """``a AND b``: both."""
+
+    items: tuple[Node, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Not:
+    """``NOT a``: the unit does not hold ``a``."""
+
+    item: Node
+    source: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """``title:a``, ``lead:a``, ``paragraph:a``, ``article:a``: ``a`` looked for there; ``sentence:a``: in one sentence."""
+
+    name: str
+    item: Node
+    source: str
+
+
+Node: TypeAlias = Words | ListRef | Pattern | Near | Any_ | All | Not | Field
+Positional = (Words, ListRef, Pattern, Near)
+
+
+def positional(node: Node) -> bool:
+    """Whether a node has places in the text (words, phrases, lists, NEAR, OR of them), as NEAR needs."""
+    if isinstance(node, Any_):
+        return node.places or all(positional(item) for item in node.items)
+    return isinstance(node, Positional)
+
+
+_TOKEN = re.compile(
+    r"""(?P<space>\s+)|(?P<comment>\#[^\n]*)|(?P<open>\()|(?P<close>\))
+      |(?P<phrase>"[^"]*"?)
+      |(?P<near>(?:NEAR|ONEAR)/(?P<distance>\d+)(?![^\s()"]))
+      |(?P<op>(?:AND|OR|NOT)(?![^\s()"]))
+      |(?P<field>(?:title|lead|sentence|paragraph|article):)
+      |(?P<list>@[\w]+(?:\.surnames)?(?![^\s()"]))
+      |(?P<word>[^\s()"#]+)""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+    comment: str  # the comment on the lines just above, if any
+
+
+def _tokens(query: str) -> Iterator[_Token]:
+    comment = ""
+    for m in _TOKEN.finditer(query):
+        kind = m.lastgroup
+        if kind == "comment":
+            comment = m.group()[1:].strip()
+            continue
+        if kind == "space":
+            continue
+        assert kind is not None
+        if kind == "phrase" and (len(m.group()) < 2 or not m.group().endswith('"')):
+            raise QuerySyntaxError(m.start() + 1, "unclosed quote")
+        yield _Token(kind, m.group(), m.start(), m.end(), comment)
+        comment = ""
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.tokens = list(_tokens(query))
+        self.at = 0
+
+    def peek(self, offset: int = 0) -> _Token | None:
+        at = self.at + offset
+        return self.tokens[at] if at < len(self.tokens) else None
+
+    def take(self) -> _Token:
+        token = self.tokens[self.at]
+        self.at += 1
+        return token
+
+    def where(self) -> int:
+        token = self.peek()
+        return token.start + 1 if token else len(self.query) + 1
+
+    def fail(self, message: str) -> QuerySyntaxError:
+        return QuerySyntaxError(self.where(), message)
+
+    def source(self, start: int) -> str:
+        end = self.tokens[self.at - 1].end
+        return " ".join(re.sub(r"#[^\n]*", "", self.query[start:end]).split())
+
+    def parse(self) -> Node:
+        if not self.tokens:
+            raise QuerySyntaxError(1, "the query is empty")
+        node = self.any_(top=True)
+        if self.peek() is not None:
+            raise self.fail(f"unexpected {self.peek().text!r}")  # type: ignore[union-attr]
+        return node
+
+    def any_(self, top: bool = False) -> Node:
+        start = self.peek().start if self.peek() else 0  # type: ignore[union-attr]
+        labels = [self.peek().comment if self.peek() else ""]  # type: ignore[union-attr]
+        items = [self.all_()]
+        while (token := self.peek()) is not None and token.kind == "op" and token.text == "OR":
+            self.take()
+            labels.append(token.comment or (self.peek().comment if self.peek() else ""))  # type: ignore[union-attr]
+            items.append(self.all_())
+        if len(items) == 1:
+            return items[0]
+        return Any_(tuple(items), self.source(start), tuple(labels) if top else ())
+
+    def all_(self) -> Node:
+        start = self.where() - 1
+        items = [self.unary()]
+        while (token := self.peek()) is not None and token.kind != "close" and token.text != "OR":
+            if token.kind == "op" and token.text == "AND":
+                self.take()
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else All(tuple(items), self.source(start))
+
+    def unary(self) -> Node:
+        token = self.peek()
+        if token is not None and token.kind == "op" and token.text == "NOT":
+            self.take()
+            item = self.unary()
+            return Not(item, self.source(token.start))
+        return self.near()
+
+    def near(self) -> Node:
+        start = self.where() - 1
+        node = self.primary()
+        while True:
+            token, following = self.peek(), self.peek(1)
+            veto = token is not None and token.text == "NOT" and following is not None and following.kind == "near"
+            operator = following if veto else token
+            if operator is None or operator.kind != "near":
+                return node
+            self.take()
+            if veto:
+                self.take()
+            right = self.primary()
+            for side in (node, right):
+                if not positional(side):
+                    raise QuerySyntaxError(operator.start + 1, f"{operator.text} joins words, phrases, lists or "
+                                           "NEAR clauses (or OR of them), not AND, NOT or fields")
+            distance = int(operator.text.split("/")[1])
+            node = Near(node, right, distance, operator.text.startswith("ONEAR"), veto, self.source(start))
+
+    def primary(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise self.fail("the query ends where a word, phrase or ( was expected")
+        if token.kind == "open":
+            self.take()
+            node = self.any_()
+            closing = self.peek()
+            if closing is None or closing.kind != "close":
+                raise QuerySyntaxError(token.start + 1, "this ( is never closed")
+            self.take()
+            return node
+        if token.kind == "field":
+            self.take()
+            item = self.primary()
+            return Field(token.text[:-1], item, self.source(token.start))
+        if token.kind == "phrase":
+            self.take()
+            words = tuple(split_words(token.text[1:-1]))
+            if not words:
+                raise QuerySyntaxError(token.start + 1, "an empty phrase")
+            return Words(words, token.text)
+        if token.kind == "list":
+            self.take()
+            name, _, part = token.text[1:].partition(".")
+            return ListRef(name, bool(part), token.text)
+        if token.kind == "word":
+            self.take()
+            words = tuple(split_words(token.text))
+            if not words:
+                raise QuerySyntaxError(token.start + 1, f"{token.text!r} has no letters to match")
+            return Words(words, token.text)
+        raise self.fail(f"unexpected {token.text!r}")
+
+
+def parse(query: str) -> Node:
+    """The syntax tree of a query; a :class:`QuerySyntaxError` says where it goes wrong."""
+    return _Parser(query).parse()
+
+
+_PHRASE_WORD = re.compile(r"(?:[^\W\d_]\.){2,}|[\w'\u2019.]+\*?")
+
+
+def split_words(phrase: str) -> list[str]:
+    """The words of a phrase as written (hyphens and spaces part them; ``*`` stays on its word)."""
+    return [word for word in _PHRASE_WORD.findall(phrase) if re.search(r"\w", word)]

@@ -1,0 +1,160 @@
+"""An article as the rules read it: folded characters, words with their offsets, units.
+
+Folding is one character for one (curly quotes, odd spaces, dashes, "ё"), so an offset in
+the folded text is an offset in the original and a passage is quoted as published. Soft
+hyphens and zero-width characters are not folded but skipped inside words: "Bot­schaf­ter"
+is the word "botschafter".
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from functools import cached_property
+
+Span = tuple[int, int]
+
+_FOLD: dict[str, str] = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u02bc\u2032\uff07", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033", '"'),
+    **dict.fromkeys("\u00a0\u2007\u202f\u2009\u200a\u2002\u2003\u2004\u2005\u2006\u2008\u205f\u3000", " "),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
+    "ё": "е",
+    "Ё": "Е",
+    "\u0130": "I",  # the one character whose lower() is two characters long
+}
+_FOLDABLE = re.compile("[" + re.escape("".join(_FOLD)) + "]")
+# Characters a publisher puts inside words to help line breaking; they are not letters.
+INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
+
+# A word: a dotted acronym ("U.S.", "U.N."), or letters and digits with inner apostrophes
+# ("d'affaires", "O'Brien") and the invisible characters above; a trailing "'s" is kept
+# in the match and dropped from the word, so "Antonov's" is the word "antonov".
+_WORD = re.compile(rf"(?:[^\W\d_]\.){{2,}}|[^\W_][\w{INVISIBLE}]*(?:'[^\W_][\w{INVISIBLE}]*)*")
+
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+# A candidate sentence end: the punctuation, closing quotes, space, and a capital, digit or
+# opening quote after it.
+_SENTENCE_END = re.compile(r"""([.!?\u2026]+)["')\]]*\s+(?=["'(\[]?[A-Z\u00c0-\u00deА-Я0-9])""")
+# Words after which a full stop does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr st sen rep gov gen lt col maj capt sgt adm cmdr jr sr prof rev hon
+    amb ambs pres no nos vs etc inc ltd corp co dept est approx fig
+    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
+)
+# Between two words of a phrase: spaces, a hyphen or dash, quotes; never a sentence's end.
+_TRAILING = re.compile(r"[^\s\w]*")
+_JOIN = re.compile(r"""[\s'"-]*""")
+
+
+def fold(text: str) -> str:
+    """``text`` with quotes, spaces, dashes and "ё" folded, one character for one."""
+    return _FOLDABLE.sub(lambda m: _FOLD[m.group()], text)
+
+
+def plain(text: str) -> str:
+    """``text`` folded and lowercased, invisible characters dropped: what a literal is looked for in."""
+    if any(c in text for c in INVISIBLE):
+        text = _INVISIBLE_RE.sub("", text)
+    return fold(text).lower()
+
+
+def is_acronym(word: str) -> bool:
+    """A word written in capitals ("US", "U.N.", "США") names an acronym: matched case-sensitively."""
+    letters = word.replace(".", "")
+    return len(letters) >= 2 and letters.isalpha() and letters.isupper()
+
+
+class Text:
+    """One stretch of text (a title or a body) split into words, sentences and paragraphs.
+
+    ``words[i]`` is the comparable form of the i-th word, ``cased[i]`` the word as written
+    (dots and possessive dropped, for acronyms and capitalised names), ``starts``/``ends``
+    its offsets in the original text.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded = fold(text)
+        found = list(_WORD.finditer(self.folded))
+        self.starts = [m.start() for m in found]
+        self.ends = [m.end() for m in found]
+        cased = [m.group().replace(".", "") for m in found]
+        if any(c in self.folded for c in INVISIBLE):
+            cased = [_INVISIBLE_RE.sub("", word) for word in cased]
+        self.cased = [word[:-2] if word.endswith("'s") else word for word in cased]
+        self.words = [word.lower() for word in self.cased]
+        self._sentences: dict[Span, list[tuple[Span, Span]]] = {}
+
+    @cached_property
+    def paragraphs(self) -> list[Span]:
+        """Paragraphs (separated by blank lines) as word index ranges; empty ones left out."""
+        spans, start = [], 0
+        for gap in _PARAGRAPH_BREAK.finditer(self.folded):
+            spans.append((start, gap.start()))
+            start = gap.end()
+        spans.append((start, len(self.folded)))
+        return [unit for unit in (self.word_range(s, e) for s, e in spans) if unit[0] < unit[1]]
+
+    def sentences(self, paragraph: Span) -> list[Span]:
+        """The sentences of a paragraph (a word range) as word ranges."""
+        return [words for _, words in self.sentence_spans(paragraph)]
+
+    def sentence_spans(self, paragraph: Span) -> list[tuple[Span, Span]]:
+        """The sentences of a paragraph (a word range): their characters and their words."""
+        found = self._sentences.get(paragraph)
+        if found is None:
+            start, end = self.starts[paragraph[0]], self.ends[paragraph[1] - 1]
+            end = _TRAILING.match(self.folded, end).end()  # type: ignore[union-attr]  # the closing stop, quote
+            found = self._sentences[paragraph] = [
+                (chars, words) for chars in split_sentences(self.folded, start, end)
+                if (words := self.word_range(*chars))[0] < words[1]
+            ]
+        return found
+
+    def word_range(self, start: int, end: int) -> Span:
+        """The words that begin in the characters ``[start, end)``."""
+        return bisect_left(self.starts, start), bisect_left(self.starts, end)
+
+    def char_span(self, words: Span) -> Span:
+        """The characters of a non-empty word range."""
+        return self.starts[words[0]], self.ends[words[1] - 1]
+
+    def joined(self, first: int, last: int) -> bool:
+        """Whether the words ``first..last`` stand together as a phrase: nothing but spaces, dashes or quotes between."""
+        return all(
+            _JOIN.fullmatch(self.folded, self.ends[i], self.starts[i + 1]) is not None
+            and "\n\n" not in self.folded[self.ends[i] : self.starts[i + 1]]
+            for i in range(first, last)
+        )
+
+    def quote(self, words: Span) -> str:
+        """The original text of a word range, white space collapsed."""
+        return self.quote_chars(self.char_span(words))
+
+    def quote_chars(self, chars: Span) -> str:
+        """The original text of a character range, white space collapsed."""
+        return " ".join(self.text[chars[0] : chars[1]].split())
+
+
+def split_sentences(text: str, start: int, end: int) -> list[Span]:
+    """The character spans of the sentences of ``text[start:end]``.
+
+    A full stop after an abbreviation, an initial or a dotted acronym ("Mr.", "J.",
+    "U.S.") does not end a sentence: merging two sentences is the safer mistake.
+    """
+    spans = []
+    after = start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        if m.group(1) == ".":
+            before = text[after : m.start()]
+            words = before.split()
+            word = words[-1] if words and not before[-1].isspace() else ""
+            if word.lower() in _ABBREVIATIONS or len(word) == 1 or "." in word:
+                after = m.end()
+                continue
+        spans.append((start, m.end(1)))
+        start = after = m.end()
+    spans.append((start, end))
+    return spans
