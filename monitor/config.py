@@ -245,12 +245,7 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
 
 def load_people(path: Path) -> list[PersonSettings]:
     """The ``[[people]]`` of a TOML file (the shipped one by default), every problem reported at once."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError([f"people_file: {path}: file not found"]) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"people_file: {path}: not valid TOML: {exc}"]) from exc
+    data = _read_toml(path, f"people_file: {path}")
     problems, people = [], []
     for index, entry in enumerate(data.get("people", [])):
         try:
@@ -262,12 +257,16 @@ def load_people(path: Path) -> list[PersonSettings]:
     return people
 
 
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    """A TOML file's document; a missing or broken file is a ConfigError starting with ``label``."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{label}: file not found"]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{label}: not valid TOML: {exc}"]) from exc
+
+
 def load_config(path: str | Path) -> Settings:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError([f"{path}: file not found"]) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
-    return parse_config(data, path.resolve().parent)
+    return parse_config(_read_toml(path, str(path)), path.resolve().parent)

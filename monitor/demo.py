@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.alerts import render_message, render_text
-from monitor.config import FetchSettings, RuleSettings, Settings, SourceSettings
+from monitor.config import FetchSettings, Settings, SourceSettings
 from monitor.demo_site import DemoWeb
 from monitor.pipeline import CheckReport, utcnow
 from monitor.scheduler import open_pipeline

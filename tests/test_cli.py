@@ -47,7 +47,9 @@ def test_every_config_key_is_documented_in_the_readme() -> None:
     for prefix, model in sections:
         for field in model.model_fields:
             assert f"{prefix}{field}" in documented, f"README lacks {prefix}{field}"
-    assert "database" in documented and set(Settings.model_fields) == {"database", "fetch", "schedule", "sources", "rules", "email"}
+    assert {"database", "people", "people_file", "lists.NAME"} <= documented
+    assert set(Settings.model_fields) == {"database", "fetch", "schedule", "sources", "rules", "lists", "people",
+                                          "people_file", "email"}
 
 
 @pytest.mark.parametrize("command", ["", *COMMANDS])

@@ -27,7 +27,7 @@ from monitor import dedup
 from monitor.config import load_config
 from monitor.models import Article
 from monitor.pipeline import ingest
-from monitor.rules import Ruleset, compile_rules
+from monitor.rules import Ruleset, rules_of
 from monitor.store import Archive
 from tests.scoring import Score
 
@@ -334,7 +334,7 @@ def test_sentences_do_not_end_at_abbreviations() -> None:
 
 @pytest.fixture(scope="module")
 def ruleset() -> Ruleset:
-    return compile_rules(load_config(CONFIG).rules)
+    return rules_of(load_config(CONFIG))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from monitor.config import PersonSettings, RuleSettings, Settings
@@ -63,14 +63,14 @@ class Needs:
 
     @staticmethod
     def either(*literals: str | None) -> Needs:
-        return Needs(tuple(sorted({lit for lit in literals if lit}))) if all(literals) else Needs.NOTHING
+        return Needs(tuple(sorted({lit for lit in literals if lit}))) if all(literals) else NOTHING
 
     @staticmethod
     def all_of(parts: list[Needs]) -> Needs:
         known: list[Needs] = []
         for part in parts:  # nested conjunctions flattened, each part once
             for piece in (part.parts if part.parts and not part.any_ else (part,)):
-                if piece != Needs.NOTHING and piece not in known:
+                if piece != NOTHING and piece not in known:
                     known.append(piece)
         # Sets of few literals first: a text lacking all of them is dismissed after few scans.
         known.sort(key=lambda part: (not part.literals, len(part.literals)))
@@ -78,8 +78,8 @@ class Needs:
 
     @staticmethod
     def any_of(parts: list[Needs]) -> Needs:
-        if not parts or Needs.NOTHING in parts:
-            return Needs.NOTHING
+        if not parts or NOTHING in parts:
+            return NOTHING
         # The alternatives that are sets of literals, as one set: one pass over them.
         literals = Needs.either(*(lit for part in parts for lit in part.literals))
         composite = [part for part in parts if not part.literals]
@@ -103,7 +103,7 @@ class Needs:
         return all(part.holds(lowered, seen) for part in self.parts)
 
 
-Needs.NOTHING = Needs()  # type: ignore[attr-defined]
+NOTHING = Needs()  # nothing known: every text may match
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,7 @@ class _Compiler:
             return Needs.all_of([self.needs(node.left)] + ([] if node.veto else [self.needs(node.right)]))
         if isinstance(node, Field):
             return self.needs(node.item)
-        return Needs.NOTHING
+        return NOTHING
 
 
 def _legacy(rule: RuleSettings, compiler: _Compiler, problems: list[str], where: str) -> Node | None:
@@ -427,7 +427,7 @@ def _around(query: str, position: int) -> str:
     return f"line {line}, near {context.strip()!r}"
 
 
-def highlight_spans(passage: str, terms: Sequence[str]) -> list[Span]:
+def highlight_spans(passage: str, terms: Iterable[str]) -> list[Span]:
     """Where ``terms`` (as in :attr:`Match.terms`) occur in ``passage``: sorted, merged character spans."""
     text = Text(passage)
     spans: list[Span] = []
