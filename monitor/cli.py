@@ -60,7 +60,7 @@ class MonitorGroup(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:
             for problem in exc.problems:
-                click.echo(f"monitor: {_config_name(ctx)}: {problem}", err=True)
+                click.echo(f"monitor: {exc.path or _config_name(ctx)}: {problem}", err=True)
             sys.exit(EXIT_CONFIG)
         except MonitorError as exc:
             fail(str(exc))

@@ -1,7 +1,7 @@
 """One exception tree for the whole package.
 
     MonitorError
-     ├── ConfigError                 bad config.toml (carries the TOML path of each problem)
+     ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
      ├── FetchError(url)             one URL could not be fetched
      │    ├── BlockedURLError        refused by the security rules (scheme, private address)
      │    ├── RobotsDisallowedError  refused by robots.txt
@@ -24,11 +24,16 @@ class MonitorError(Exception):
 
 
 class ConfigError(MonitorError):
-    """config.toml is invalid; ``problems`` holds one ``path: message`` line each."""
+    """config.toml is invalid; ``problems`` holds one ``key: message`` line each.
 
-    def __init__(self, problems: list[str]) -> None:
+    ``path`` is the file, when the problems came from one: it is printed once, before
+    each problem, so the problems themselves never repeat it.
+    """
+
+    def __init__(self, problems: list[str], path: str | None = None) -> None:
         self.problems = problems
-        super().__init__("; ".join(problems))
+        self.path = path
+        super().__init__("; ".join(f"{path}: {problem}" if path else problem for problem in problems))
 
 
 class FetchError(MonitorError):
