@@ -43,8 +43,9 @@ class Context:
                 self._settings = self._settings.model_copy(update={"database": str(self.db_path)})
         return self._settings
 
-    def archive(self) -> Archive:
-        return Archive(self.settings.database)
+    def archive(self, *, read_only: bool = False) -> Archive:
+        """The archive; ``read_only`` for commands that only look (they never create or migrate it)."""
+        return Archive(self.settings.database, read_only=read_only)
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
@@ -194,7 +195,12 @@ def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
     import sqlite3
 
-    with obj.archive() as archive:
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
+        raw = query.encode("utf-8", "surrogateescape")
+        fail(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal, or set LANG to a UTF-8 locale")
+    with obj.archive(read_only=True) as archive:
         try:
             rows = archive.search(query, limit)
         except sqlite3.OperationalError as exc:
@@ -232,7 +238,7 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None) -> N
     counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in chosen}
     # Earlier passages by (rule, lookup key), judged as ingest judges them (dedup.seen_before).
     earlier: dict[tuple[str, str], list[str]] = {}
-    with obj.archive() as archive:
+    with obj.archive(read_only=True) as archive:
         articles = list(archive.articles(since=since_utc))
     for article_id, title, text in articles:
         for match in ruleset.match(f"{title}\n\n{text}"):
@@ -303,17 +309,24 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
 @cli.command()
 @click.pass_obj
 def status(obj: Context) -> None:
-    """Sources and their health (last check, last error, failures) and the queued alerts."""
-    with obj.archive() as archive:
-        archive.sync_sources(obj.settings.sources)
-        rows = archive.source_rows()
+    """Sources and their health (last check, last error, failures) and the queued alerts.
+
+    Reads the archive only: a configured source not checked yet shows as never checked, and
+    one in the archive but no longer in the config as retired.
+    """
+    settings = obj.settings
+    with obj.archive(read_only=True) as archive:
+        stored = {row["name"]: row for row in archive.source_rows()}
         queued = archive.queued_alert_count()
         counts = archive.counts()
     table = Table("source", "kind", "last checked", "failures", "next due", "articles", "last error")
-    for row in rows:
-        table.add_row(row["name"], row["kind"], row["last_checked"] or "never", str(row["failures"]),
-                      row["next_due"] or "", str(row["articles_found"]),
-                      Text(row["last_error"] or "", style="red"))
+    configured = [(source.name, source.kind, stored.pop(source.name, None)) for source in settings.sources]
+    retired = [(f"{name} (retired)", row["kind"], row) for name, row in stored.items()]
+    for name, kind, row in configured + retired:
+        row = row or {}
+        table.add_row(name, kind, row.get("last_checked") or "never", str(row.get("failures", 0)),
+                      row.get("next_due") or "", str(row.get("articles_found", 0)),
+                      Text(row.get("last_error") or "", style="red"))
     console = Console()
     console.print(table)
     console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "

@@ -2,6 +2,7 @@
 
     MonitorError
      ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
+     ├── ArchiveError(path)          the archive cannot be opened, read or written; says what to do
      ├── FetchError(url)             one URL could not be fetched
      │    ├── BlockedURLError        refused by the security rules (scheme, private address)
      │    ├── RobotsDisallowedError  refused by robots.txt
@@ -34,6 +35,14 @@ class ConfigError(MonitorError):
         self.problems = problems
         self.path = path
         super().__init__("; ".join(f"{path}: {problem}" if path else problem for problem in problems))
+
+
+class ArchiveError(MonitorError):
+    """An SQLite error (or a missing file or folder) of the archive at ``path``, as one actionable line."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class FetchError(MonitorError):
