@@ -498,7 +498,7 @@ class Archive:
         marks = ",".join("?" * len(alert_ids))
         with self.transaction():
             rows = self.db.execute(
-                f"UPDATE alerts SET attempts = attempts + 1, next_attempt = ? WHERE id IN ({marks})"
+                f"UPDATE alerts SET attempts = attempts + 1, next_attempt = ?, outage = 0 WHERE id IN ({marks})"
                 " AND sent IS NULL AND (next_attempt IS NULL OR next_attempt <= ?) RETURNING id, attempts",
                 [iso(hold_until), *alert_ids, iso(now)],
             ).fetchall()
@@ -538,13 +538,32 @@ class Archive:
                 [(iso(sent), note, alert_id) for alert_id in alert_ids],
             )
 
-    def mark_failed(self, alert_ids: Sequence[int], error: str, next_attempt: datetime) -> None:
-        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again."""
+    def mark_failed(
+        self, alert_ids: Sequence[int], error: str, next_attempt: datetime, *, outage: bool = False
+    ) -> None:
+        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again.
+
+        ``outage``: the server could not be reached, so :meth:`release_after_outage` may bring the retry forward.
+        """
         with self.transaction():
             self.db.conn.executemany(
-                "UPDATE alerts SET last_error = ?, next_attempt = ? WHERE id = ?",
-                [(error, iso(next_attempt), alert_id) for alert_id in alert_ids],
+                "UPDATE alerts SET last_error = ?, next_attempt = ?, outage = ? WHERE id = ?",
+                [(error, iso(next_attempt), int(outage), alert_id) for alert_id in alert_ids],
             )
+
+    def release_after_outage(self, now: datetime) -> int:
+        """Make due now every unsent alert that waits out a backoff only because the server was down.
+
+        A claimed alert is never released (a claim resets ``outage``), so a deliverer's lease holds.
+        Returns how many were released.
+        """
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE alerts SET next_attempt = ?, outage = 0 WHERE sent IS NULL AND outage = 1"
+                " AND next_attempt > ?",
+                [iso(now), iso(now)],
+            )
+        return int(cursor.rowcount)
 
     def alert_attempts(self, alert_id: int) -> int:
         return int(self._one("SELECT attempts FROM alerts WHERE id = ?", [alert_id]))
