@@ -102,9 +102,10 @@ def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: in
 def run(obj: Context) -> None:
     """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM."""
     from monitor.scheduler import Daemon
+    from monitor.store.lock import instance_lock
 
     settings = obj.settings
-    with obj.archive() as archive:
+    with instance_lock(Path(settings.database)), obj.archive() as archive:
         asyncio.run(Daemon(settings, archive).run())
 
 
@@ -307,18 +308,30 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--check", is_flag=True, help="Only say whether the daemon is healthy; exit 1 when its scheduler "
+              "has not ticked for three heartbeats or every source is failing (for health checks).")
 @click.pass_obj
-def status(obj: Context) -> None:
+def status(obj: Context, check: bool) -> None:
     """Sources and their health (last check, last error, failures) and the queued alerts.
 
     Reads the archive only: a configured source not checked yet shows as never checked, and
     one in the archive but no longer in the config as retired.
     """
+    from monitor import health
+
     settings = obj.settings
     with obj.archive(read_only=True) as archive:
         stored = {row["name"]: row for row in archive.source_rows()}
         queued = archive.queued_alert_count()
         counts = archive.counts()
+        heartbeat = archive.heartbeat()
+    if check:
+        found = health.problems(heartbeat, [source.name for source in settings.sources], stored, datetime.now(UTC))
+        if found:
+            fail("unhealthy: " + "; ".join(found))
+        assert heartbeat is not None
+        click.echo(f"healthy: heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}")
+        return
     table = Table("source", "kind", "last checked", "failures", "next due", "articles", "last error")
     configured = [(source.name, source.kind, stored.pop(source.name, None)) for source in settings.sources]
     retired = [(f"{name} (retired)", row["kind"], row) for name, row in stored.items()]
@@ -331,6 +344,8 @@ def status(obj: Context) -> None:
     console.print(table)
     console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "
                   f"alerts queued: {queued}")
+    beat = f"last heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
+    console.print(f"daemon: {beat}")
 
 
 def main() -> None:

@@ -63,6 +63,7 @@ class FetchSettings(_Settings):
 class ScheduleSettings(_Settings):
     interval: Annotated[int, Field(ge=1)] = 900
     jitter: Annotated[int, Field(ge=0)] = 60
+    heartbeat: Annotated[int, Field(ge=1)] = 30
 
 
 class SourceSettings(_Settings):

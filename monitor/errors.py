@@ -3,6 +3,7 @@
     MonitorError
      ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
      ├── ArchiveError(path)          the archive cannot be opened, read or written; says what to do
+     │    └── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken)
      ├── FetchError(url, reason)     one URL could not be fetched; ``reason`` names the cause
      │    ├── NetworkError           no answer from the server (worth retrying)
      │    │    ├── DNSError          the host name does not resolve
@@ -51,6 +52,10 @@ class ArchiveError(MonitorError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(message)
+
+
+class ArchiveLockedError(ArchiveError):
+    pass
 
 
 class FetchError(MonitorError):

@@ -61,6 +61,13 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    pid: int
+    beat: datetime
+    every: int  # seconds between two beats
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A stored article whose MinHash shares a band with a new text."""
 
@@ -108,6 +115,14 @@ def archive_error(exc: sqlite3.Error, path: Path) -> ArchiveError:
     return ArchiveError(str(path), messages.get(code, f"{path}: SQLite error: {exc}"))
 
 
+def make_folder(path: Path) -> None:
+    """Create the folder of the archive at ``path``, or raise the one line that says why it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(str(path), f"cannot create the archive's folder {path.parent}: {exc.strerror or exc}") from exc
+
+
 class Archive:
     def __init__(self, path: str | Path, *, busy_timeout_ms: int | None = None, read_only: bool = False) -> None:
         """Open the archive at ``path``; raise :class:`ArchiveError` when that fails.
@@ -137,12 +152,7 @@ class Archive:
             raise
 
     def _open_for_writing(self) -> sqlite_utils.Database:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ArchiveError(
-                str(self.path), f"cannot create the archive's folder {self.path.parent}: {exc.strerror or exc}"
-            ) from exc
+        make_folder(self.path)
         return sqlite_utils.Database(self.path)
 
     def _open_read_only(self) -> sqlite_utils.Database:
@@ -605,6 +615,21 @@ class Archive:
         ):
             batches.setdefault(message_id, []).append(alert_id)
         return list(batches.items())
+
+    # ------------------------------------------------------------ the daemon's heartbeat
+
+    def beat(self, *, pid: int, now: datetime, every: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO heartbeat (id, pid, beat, every) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
+                " SET pid = excluded.pid, beat = excluded.beat, every = excluded.every",
+                [pid, iso(now), every],
+            )
+
+    def heartbeat(self) -> Heartbeat | None:
+        """The daemon's last heartbeat, or None when no daemon ever ran on this archive."""
+        row = self.db.execute("SELECT pid, beat, every FROM heartbeat WHERE id = 1").fetchone()
+        return None if row is None else Heartbeat(row[0], datetime.fromisoformat(row[1]), row[2])
 
     # ------------------------------------------------------------ reading
 
