@@ -107,31 +107,28 @@ def stop(daemon: subprocess.Popen[bytes], log: Path) -> str:
     return text
 
 
-def checked(db: Path) -> list[tuple[str | None, str | None]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT last_checked, last_error FROM sources").fetchall()
+def sigterm_during_a_check(tmp_path: Path, web: LocalWeb, answer_after: float) -> tuple[str, list[tuple[str, ...]]]:
+    """SIGTERM while the one source's feed takes ``answer_after`` s to answer; the log (no error in it) and the
+    source's (last_checked, last_error)."""
+    web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml", delay=answer_after)
+    local_config(tmp_path, web, ["/feed.xml"])
+    daemon = start_daemon(tmp_path)
+    wait_for(lambda: web.hits("/feed.xml") == 1, 30, "the check to start")
+    log = stop(daemon, tmp_path / "daemon.log")
+    assert "ERROR" not in log and "Traceback" not in log, log
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        return log, conn.execute("SELECT last_checked, last_error FROM sources").fetchall()
 
 
 def test_a_check_in_flight_at_sigterm_finishes_within_the_grace(tmp_path: Path, local_web: LocalWeb) -> None:
-    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml", delay=2.0)
-    local_config(tmp_path, local_web, ["/feed.xml"])
-    daemon = start_daemon(tmp_path)
-    wait_for(lambda: local_web.hits("/feed.xml") == 1, 30, "the check to start")
-    log = stop(daemon, tmp_path / "daemon.log")
-    assert "ERROR" not in log and "Traceback" not in log, log
-    [(last_checked, last_error)] = checked(tmp_path / "monitor.db")
+    _, [(last_checked, last_error)] = sigterm_during_a_check(tmp_path, local_web, answer_after=2.0)
     assert last_checked is not None and last_error is None
 
 
 def test_a_check_longer_than_the_grace_is_cancelled_quietly(tmp_path: Path, local_web: LocalWeb) -> None:
-    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml", delay=30.0)
-    local_config(tmp_path, local_web, ["/feed.xml"])
-    daemon = start_daemon(tmp_path)
-    wait_for(lambda: local_web.hits("/feed.xml") == 1, 30, "the check to start")
-    log = stop(daemon, tmp_path / "daemon.log")
-    assert "ERROR" not in log and "Traceback" not in log, log
+    log, rows = sigterm_during_a_check(tmp_path, local_web, answer_after=30.0)
     assert "check of feed 0: cut short by the stop" in log
-    assert checked(tmp_path / "monitor.db") == [(None, None)]  # not recorded as checked, nor as failed
+    assert rows == [(None, None)]  # not recorded as checked, nor as failed
 
 
 def status_check(tmp_path: Path) -> subprocess.CompletedProcess[str]:
