@@ -43,8 +43,9 @@ class Context:
                 self._settings = self._settings.model_copy(update={"database": str(self.db_path)})
         return self._settings
 
-    def archive(self) -> Archive:
-        return Archive(self.settings.database)
+    def archive(self, *, read_only: bool = False) -> Archive:
+        """The archive; ``read_only`` for commands that only look (they never create or migrate it)."""
+        return Archive(self.settings.database, read_only=read_only)
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
@@ -60,7 +61,7 @@ class MonitorGroup(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:
             for problem in exc.problems:
-                click.echo(f"monitor: {_config_name(ctx)}: {problem}", err=True)
+                click.echo(f"monitor: {exc.path or _config_name(ctx)}: {problem}", err=True)
             sys.exit(EXIT_CONFIG)
         except MonitorError as exc:
             fail(str(exc))
@@ -101,9 +102,10 @@ def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: in
 def run(obj: Context) -> None:
     """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM."""
     from monitor.scheduler import Daemon
+    from monitor.store.lock import instance_lock
 
     settings = obj.settings
-    with obj.archive() as archive:
+    with instance_lock(Path(settings.database)), obj.archive() as archive:
         asyncio.run(Daemon(settings, archive).run())
 
 
@@ -194,7 +196,12 @@ def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
     import sqlite3
 
-    with obj.archive() as archive:
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
+        raw = query.encode("utf-8", "surrogateescape")
+        fail(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal, or set LANG to a UTF-8 locale")
+    with obj.archive(read_only=True) as archive:
         try:
             rows = archive.search(query, limit)
         except sqlite3.OperationalError as exc:
@@ -241,7 +248,7 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     if text is not None:
         articles = [(0, title, text)]
     else:
-        with obj.archive() as archive:
+        with obj.archive(read_only=True) as archive:
             articles = list(archive.articles(since=since_utc))
     for article_id, article_title, body in articles:
         for judged in ruleset.explain(body, article_title):
@@ -365,23 +372,44 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--check", is_flag=True, help="Only say whether the daemon is healthy; exit 1 when its scheduler "
+              "has not ticked for three heartbeats or every source is failing (for health checks).")
 @click.pass_obj
-def status(obj: Context) -> None:
-    """Sources and their health (last check, last error, failures) and the queued alerts."""
-    with obj.archive() as archive:
-        archive.sync_sources(obj.settings.sources)
-        rows = archive.source_rows()
+def status(obj: Context, check: bool) -> None:
+    """Sources and their health (last check, last error, failures) and the queued alerts.
+
+    Reads the archive only: a configured source not checked yet shows as never checked, and
+    one in the archive but no longer in the config as retired.
+    """
+    from monitor import health
+
+    settings = obj.settings
+    with obj.archive(read_only=True) as archive:
+        stored = {row["name"]: row for row in archive.source_rows()}
         queued = archive.queued_alert_count()
         counts = archive.counts()
+        heartbeat = archive.heartbeat()
+    if check:
+        found = health.problems(heartbeat, [source.name for source in settings.sources], stored, datetime.now(UTC))
+        if found:
+            fail("unhealthy: " + "; ".join(found))
+        assert heartbeat is not None
+        click.echo(f"healthy: heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}")
+        return
     table = Table("source", "kind", "last checked", "failures", "next due", "articles", "last error")
-    for row in rows:
-        table.add_row(row["name"], row["kind"], row["last_checked"] or "never", str(row["failures"]),
-                      row["next_due"] or "", str(row["articles_found"]),
-                      Text(row["last_error"] or "", style="red"))
+    configured = [(source.name, source.kind, stored.pop(source.name, None)) for source in settings.sources]
+    retired = [(f"{name} (retired)", row["kind"], row) for name, row in stored.items()]
+    for name, kind, row in configured + retired:
+        row = row or {}
+        table.add_row(name, kind, row.get("last_checked") or "never", str(row.get("failures", 0)),
+                      row.get("next_due") or "", str(row.get("articles_found", 0)),
+                      Text(row.get("last_error") or "", style="red"))
     console = Console()
     console.print(table)
     console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "
                   f"alerts queued: {queued}")
+    beat = f"last heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
+    console.print(f"daemon: {beat}")
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ from monitor.errors import ConfigError
 
 SHIPPED_PEOPLE = Path(__file__).parent / "rules" / "people.toml"
 DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
+# A bare address, as the SMTP envelope takes it: no display name, no list, no spaces.
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
 
 
 class _Settings(BaseModel):
@@ -63,6 +65,7 @@ class FetchSettings(_Settings):
 class ScheduleSettings(_Settings):
     interval: Annotated[int, Field(ge=1)] = 900
     jitter: Annotated[int, Field(ge=0)] = 60
+    heartbeat: Annotated[int, Field(ge=1)] = 30
 
 
 class SourceSettings(_Settings):
@@ -150,6 +153,15 @@ class EmailSettings(_Settings):
     timeout: Annotated[float, Field(gt=0)] = 30.0
     retry_max: Annotated[int, Field(ge=1)] = 3600
 
+    @field_validator("sender", "recipients")
+    @classmethod
+    def _check_addresses(cls, value: str | list[str]) -> str | list[str]:
+        """A typo in an address would otherwise surface only as a refusal at the first alert."""
+        for address in [value] if isinstance(value, str) else value:
+            if not _ADDRESS.fullmatch(address):
+                raise ValueError(f"{address!r} is not an e-mail address (name@domain)")
+        return value
+
     @field_validator("digest_cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
@@ -182,16 +194,6 @@ class Settings(_Settings):
     people: list[PersonSettings] = []
     people_file: str | None = None  # replaces the people shipped with monitor
     email: EmailSettings | None = None
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> Settings:
-        for label, items in (("sources", self.sources), ("rules", self.rules)):
-            seen: set[str] = set()
-            for item in items:
-                if item.name in seen:
-                    raise ValueError(f"{label}: duplicate name {item.name!r}")
-                seen.add(item.name)
-        return self
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:
@@ -229,12 +231,36 @@ def _describe(error: Any) -> str:
     return f"{path}: {message}"
 
 
+def _duplicate_names(data: dict[str, Any]) -> list[str]:
+    """``sources[3].name: duplicate name ...`` for each repeated name, read from the document itself.
+
+    Read before validation, so that the problem names the entry's index and comes in the
+    same pass as every other problem of the file.
+    """
+    problems: list[str] = []
+    for label in ("sources", "rules"):
+        items = data.get(label)
+        first: dict[str, int] = {}
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            name = item.get("name") if isinstance(item, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in first:
+                problems.append(f"{label}[{index}].name: duplicate name {name!r} (also {label}[{first[name]}])")
+            else:
+                first[name] = index
+    return problems
+
+
 def parse_config(data: dict[str, Any], base: Path) -> Settings:
     """Validate an already-parsed TOML document; relative paths resolve against ``base``."""
+    problems = _duplicate_names(data)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_describe(error) for error in exc.errors()]) from exc
+        raise ConfigError([_describe(error) for error in exc.errors()] + problems) from exc
+    if problems:
+        raise ConfigError(problems)
     database = Path(settings.database)
     if not database.is_absolute():
         settings = settings.model_copy(update={"database": str(base / database)})
@@ -245,7 +271,7 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
 
 def load_people(path: Path) -> list[PersonSettings]:
     """The ``[[people]]`` of a TOML file (the shipped one by default), every problem reported at once."""
-    data = _read_toml(path, f"people_file: {path}")
+    data = _read_toml(path, f"people_file {path}")
     problems, people = [], []
     for index, entry in enumerate(data.get("people", [])):
         try:
@@ -258,15 +284,20 @@ def load_people(path: Path) -> list[PersonSettings]:
 
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    """A TOML file's document; a missing or broken file is a ConfigError starting with ``label``."""
+    """A TOML file's document; a missing or broken file is a ConfigError naming ``label``."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError([f"{label}: file not found"]) from exc
+        raise ConfigError(["file not found"], label) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{label}: not valid TOML: {exc}"]) from exc
+        raise ConfigError([f"not valid TOML: {exc}"], label) from exc
 
 
 def load_config(path: str | Path) -> Settings:
+    """The settings of the file at ``path``; a :class:`ConfigError` names the file once, in ``path``."""
     path = Path(path)
-    return parse_config(_read_toml(path, str(path)), path.resolve().parent)
+    data = _read_toml(path, str(path))
+    try:
+        return parse_config(data, path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, str(path)) from exc

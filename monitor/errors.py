@@ -1,10 +1,18 @@
 """One exception tree for the whole package.
 
     MonitorError
-     ├── ConfigError                 bad config.toml (carries the TOML path of each problem)
-     ├── FetchError(url)             one URL could not be fetched
+     ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
+     ├── ArchiveError(path)          the archive cannot be opened, read or written; says what to do
+     │    └── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken)
+     ├── FetchError(url, reason)     one URL could not be fetched; ``reason`` names the cause
+     │    ├── NetworkError           no answer from the server (worth retrying)
+     │    │    ├── DNSError          the host name does not resolve
+     │    │    ├── RefusedError      the server refused the connection
+     │    │    ├── FetchTimeoutError no complete answer within the deadline
+     │    │    └── TLSError          TLS handshake or certificate failed
      │    ├── BlockedURLError        refused by the security rules (scheme, private address)
-     │    ├── RobotsDisallowedError  refused by robots.txt
+     │    ├── RobotsDisallowedError  refused by robots.txt, which was read and says so
+     │    ├── RobotsUnreachableError robots.txt could not be read: nothing is fetched until it can
      │    ├── ResponseTooLargeError  decoded body exceeded max_bytes
      │    ├── UnsupportedContentError content type we do not process
      │    ├── RedirectError          a redirect loop, or too many hops
@@ -18,23 +26,63 @@ Third-party exceptions are wrapped only at the edges, with the cause chained.
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 
 class MonitorError(Exception):
     """Base of every error monitor raises on purpose."""
 
 
 class ConfigError(MonitorError):
-    """config.toml is invalid; ``problems`` holds one ``path: message`` line each."""
+    """config.toml is invalid; ``problems`` holds one ``key: message`` line each.
 
-    def __init__(self, problems: list[str]) -> None:
+    ``path`` is the file, when the problems came from one: it is printed once, before
+    each problem, so the problems themselves never repeat it.
+    """
+
+    def __init__(self, problems: list[str], path: str | None = None) -> None:
         self.problems = problems
-        super().__init__("; ".join(problems))
+        self.path = path
+        super().__init__("; ".join(f"{path}: {problem}" if path else problem for problem in problems))
+
+
+class ArchiveError(MonitorError):
+    """An SQLite error (or a missing file or folder) of the archive at ``path``, as one actionable line."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class ArchiveLockedError(ArchiveError):
+    pass
 
 
 class FetchError(MonitorError):
     def __init__(self, url: str, message: str) -> None:
         self.url = url
+        self.reason = message
         super().__init__(f"{message} ({url})")
+
+
+class NetworkError(FetchError):
+    """The server gave no answer: a passing condition as a rule, so worth another try."""
+
+
+class DNSError(NetworkError):
+    pass
+
+
+class RefusedError(NetworkError):
+    pass
+
+
+class FetchTimeoutError(NetworkError):
+    pass
+
+
+class TLSError(NetworkError):
+    pass
 
 
 class BlockedURLError(FetchError):
@@ -43,6 +91,10 @@ class BlockedURLError(FetchError):
 
 class RobotsDisallowedError(FetchError):
     pass
+
+
+class RobotsUnreachableError(FetchError):
+    """robots.txt answered 5xx or could not be fetched: RFC 9309 says to fetch nothing of the site for now."""
 
 
 class ResponseTooLargeError(FetchError):
@@ -61,7 +113,15 @@ class HTTPStatusError(FetchError):
     def __init__(self, url: str, status: int, retry_after: float | None = None) -> None:
         self.status = status
         self.retry_after = retry_after
-        super().__init__(url, f"HTTP {status}")
+        super().__init__(url, f"HTTP {status} {_phrase(status)}".rstrip())
+
+
+def _phrase(status: int) -> str:
+    """The reason phrase of a standard status ("Not Found"), so that a person need not look it up."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 class DeliveryError(MonitorError):

@@ -17,7 +17,7 @@ from functools import partial
 from monitor import dedup
 from monitor.alerts.render import render_text
 from monitor.config import Settings, SourceSettings
-from monitor.errors import FetchError, HTTPStatusError
+from monitor.errors import FetchError, HTTPStatusError, NetworkError, RobotsUnreachableError
 from monitor.extract import extract
 from monitor.fetch import Fetcher, canonicalize
 from monitor.fetch.backoff import next_delay
@@ -147,10 +147,11 @@ def _story_for(archive: Archive, text_print: dedup.TextPrint) -> int:
 
 
 def _worth_retrying(error: FetchError) -> bool:
-    """Server trouble and time-outs pass; a refusal (robots, security, size, type, 4xx) does not."""
+    """Server and network trouble passes (an unreadable robots.txt too); a refusal (robots, security, size,
+    type, 4xx) does not."""
     if isinstance(error, HTTPStatusError):
         return error.status >= 500 or error.status in (408, 429)
-    return type(error) is FetchError
+    return isinstance(error, (NetworkError, RobotsUnreachableError))
 
 
 def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> Article | None:

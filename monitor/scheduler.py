@@ -1,24 +1,33 @@
 """The daemon: APScheduler 3 wiring around the pipeline and the outbox.
 
 One job per source (its interval, jitter, ``max_instances=1``, coalescing), one
-job that retries queued alerts, and the digest job in digest mode. APScheduler
-swallows job exceptions and silently skips late jobs (NOTES.md), so each job
-records its own failure and the grace time is as long as the interval.
+job that retries queued alerts, the digest job in digest mode, and a heartbeat
+that ``monitor status --check`` reads. APScheduler swallows job exceptions and
+silently skips late jobs (NOTES.md), so each job records its own failure and the
+grace time is as long as the interval. On the first start the sources' first
+checks are spread over the jitter, so that they do not all fire at once.
 
-On SIGINT/SIGTERM no new job starts, the checks in flight get a few seconds to
-finish, and the rest are cancelled. Cancelling is safe: every archive write of a
-check is one savepoint in the archive writer's thread, all or nothing, and the
-writes a cancelled check had queued are still committed when the pipeline closes.
+On SIGINT/SIGTERM the scheduler is paused (no new job starts), the jobs in flight
+get :data:`STOP_GRACE_SECONDS` to finish, the rest are cancelled, and only then is
+the scheduler shut down: APScheduler 3's asyncio executor cancels what still runs
+in ``shutdown()``, and a job that ends in a cancellation is logged as an error with
+its traceback. A job cut short by the stop ends quietly instead. Cancelling is
+safe: every archive write of a check is one savepoint in the archive writer's
+thread, all or nothing, and the writes a cancelled check had queued are still
+committed when the pipeline closes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import random
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -73,19 +82,27 @@ class Daemon:
         self._stop.set()
 
     @contextmanager
-    def _tracked(self) -> Iterator[None]:
-        """Register the running job's task so that a stop can wait for it."""
+    def _tracked(self, what: str) -> Iterator[None]:
+        """Register the running job's task so that a stop can wait for it, and end it quietly if the stop cancels it.
+
+        The cancellation is the job's own end, at the top of its task: APScheduler would
+        log one that escapes as an error with a traceback.
+        """
         task = asyncio.current_task()
         assert task is not None
         self._running.add(task)
         try:
             yield
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            log.info("%s: cut short by the stop (what it committed stands)", what)
         finally:
             self._running.discard(task)
 
     # Jobs are coroutine functions (not lambdas) so APScheduler awaits them on the loop.
     async def _check(self, pipeline: Pipeline, source: SourceSettings) -> None:
-        with self._tracked():
+        with self._tracked(f"check of {source.name}"):
             report = await pipeline.check(source)
             if report.alerts and self.settings.email and self.settings.email.mode == "instant":
                 await deliver_due(self.archive, self.settings.email, utcnow())
@@ -93,13 +110,19 @@ class Daemon:
     async def _deliver(self) -> None:
         """Retry what failed: instant alerts, and in digest mode digests that failed."""
         if self.settings.email:
-            with self._tracked():
+            with self._tracked("alert delivery"):
                 await deliver_due(self.archive, self.settings.email, utcnow())
 
     async def _digest(self) -> None:
         assert self.settings.email is not None
-        with self._tracked():
+        with self._tracked("digest delivery"):
             await deliver_digest(self.archive, self.settings.email, utcnow())
+
+    async def _beat(self, pipeline: Pipeline) -> None:
+        """The heartbeat: proof that the loop, the scheduler and the archive writer all still work."""
+        with self._tracked("heartbeat"):
+            beat = partial(Archive.beat, pid=os.getpid(), now=utcnow(), every=self.settings.schedule.heartbeat)
+            await pipeline.writer.run(beat)
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         if isinstance(event.exception, asyncio.CancelledError):
@@ -123,13 +146,16 @@ class Daemon:
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
         async with open_pipeline(self.settings, self.archive) as pipeline:
             now = datetime.now(UTC)
+            jitter = self.settings.schedule.jitter
             for source in self.settings.sources:
                 interval = self.settings.interval_of(source)
                 state = self.archive.source_state(source.name)
-                first = max(now, state.next_due) if state.next_due else now
+                # Never checked: a first check somewhere in the jitter, so that a first start spreads its load.
+                spread = timedelta(seconds=random.uniform(0, min(jitter, interval)))
+                first = max(now, state.next_due) if state.next_due else now + spread
                 scheduler.add_job(
                     self._check,
-                    IntervalTrigger(seconds=interval, jitter=self.settings.schedule.jitter, timezone=UTC),
+                    IntervalTrigger(seconds=interval, jitter=jitter, timezone=UTC),
                     args=[pipeline, source],
                     id=f"source:{source.name}",
                     name=source.name,
@@ -147,6 +173,17 @@ class Daemon:
                 coalesce=True,
                 misfire_grace_time=ALERT_RETRY_SECONDS,
             )
+            heartbeat = self.settings.schedule.heartbeat
+            scheduler.add_job(
+                self._beat,
+                IntervalTrigger(seconds=heartbeat, timezone=UTC),
+                args=[pipeline],
+                id="heartbeat",
+                next_run_time=now,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=heartbeat,
+            )
             if self.settings.email and self.settings.email.mode == "digest":
                 scheduler.add_job(
                     self._digest,
@@ -159,11 +196,17 @@ class Daemon:
             scheduler.start()
             log.info("daemon started: %d sources", len(self.settings.sources))
             await self._stop.wait()
-            log.info("stopping: waiting for %d checks in flight", len(self._running))
-            scheduler.shutdown(wait=False)
-            if self._running:
-                _, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
-                for task in pending:
-                    task.cancel()
-                await asyncio.gather(*pending, return_exceptions=True)
+            scheduler.pause()
+            await self._finish_running()
+            scheduler.shutdown(wait=False)  # nothing runs now: its executor has nothing to cancel
         log.info("daemon stopped")
+
+    async def _finish_running(self) -> None:
+        """Give the jobs in flight the grace period, then cancel the rest and wait for them to end."""
+        if not self._running:
+            return
+        log.info("stopping: waiting up to %g s for %d jobs in flight", STOP_GRACE_SECONDS, len(self._running))
+        _, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,13 +30,29 @@ def cli_env() -> dict[str, str]:
 def run_cli(tmp_path: Path) -> RunCLI:
     """Run ``python -m monitor ARGS`` as a real subprocess in tmp_path."""
 
-    def run(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str | bytes, timeout: float = 60, check: bool = True, prefix: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
+        """``prefix``: a command to run monitor under (see :func:`unprivileged`)."""
         result = subprocess.run(
-            [sys.executable, "-m", "monitor", *args],
+            [*prefix, sys.executable, "-m", "monitor", *args],
             capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=timeout,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"monitor {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+            raise AssertionError(f"monitor {args} exited {result.returncode}:\n{result.stderr}")
         return result
 
     return run
+
+
+def unprivileged() -> list[str]:
+    """A command prefix under which file permissions hold, even for root (who bypasses them).
+
+    As root, ``setpriv`` drops the capabilities that override permissions from the bounding
+    set of the child; as another user nothing needs dropping.
+    """
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: file permissions cannot be made to hold")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]

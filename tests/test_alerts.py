@@ -156,6 +156,40 @@ def test_outage_then_recovery_delivers_everything_once(archive: Archive, smtp_se
     assert alert_row(archive, ambassador.alert_id)["last_error"] is None
 
 
+def test_after_an_outage_the_first_accepted_message_brings_every_held_alert(
+    archive: Archive, smtp_server: SmtpServer
+) -> None:
+    """An hour-long outage leaves alerts with backoffs of many minutes: the server's return ends them all."""
+    ambassador, swap = two_stories(archive)
+    settings = smtp_server.settings()
+    smtp_server.down()
+    run(archive, settings, T0)
+    run(archive, settings, T0 + timedelta(seconds=60))  # the second try: next one at T0 + 3 min
+    assert alert_row(archive, swap.alert_id)["next_attempt"] == "2024-03-01T06:03:00Z"
+
+    smtp_server.up()
+    later = T0 + timedelta(seconds=70)
+    news = store(archive, article("https://late.example/expelled", "Diplomats expelled", fetched=later),
+                 [("ambassadors", RETURN, ("ambassador",), True)], now=later)
+    report = run(archive, settings, later)
+
+    assert sorted(report.sent) == sorted([news.alert_id, ambassador.alert_id, swap.alert_id])
+    assert report.queued == 0 and len(smtp_server.messages) == 3
+
+
+def test_a_refused_message_is_not_released_by_another_ones_success(archive: Archive, smtp_server: SmtpServer) -> None:
+    """Only the server's absence is ended by its return; a message it refused keeps its backoff."""
+    ambassador, _ = two_stories(archive)
+    smtp_server.reject = "550 5.7.1 message refused"
+    run(archive, smtp_server.settings(), T0)
+    smtp_server.reject = None
+    later = T0 + timedelta(seconds=10)
+    news = store(archive, article("https://late.example/expelled", "Diplomats expelled", fetched=later),
+                 [("ambassadors", RETURN, ("ambassador",), True)], now=later)
+    assert run(archive, smtp_server.settings(), later).sent == [news.alert_id]
+    assert alert_row(archive, ambassador.alert_id)["next_attempt"] == "2024-03-01T06:01:00Z"
+
+
 @pytest.mark.parametrize(("reply", "kind"), [("550 5.7.1 relaying denied", "550"), ("451 4.3.0 try later", "451")])
 def test_refusal_is_recorded_and_retried(archive: Archive, smtp_server: SmtpServer, reply: str, kind: str) -> None:
     ambassador, swap = two_stories(archive)

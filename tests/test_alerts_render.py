@@ -123,6 +123,18 @@ def test_text_rendering_for_the_console_has_no_terminal_escapes() -> None:
     assert "*ambassador*" in text
 
 
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidi_overrides_are_stripped_from_both_bodies() -> None:
+    """An RTL override makes 'moc.elgoog' read as 'google.com': a page must not reorder what a reader sees."""
+    passage = "The ambassador said \u202emoc.elpmaxe\u202c and \u2067Moscow\u2069 \u202aagreed\u202b\u202d.\u2066"
+    message = message_of(content(passage=passage))
+    for body in (part(message, "plain"), part(message, "html"), render_text(content(passage=passage))):
+        assert not set(BIDI_CONTROLS) & set(body), body
+    assert "moc.elpmaxe" in part(message, "plain") and "Moscow" in part(message, "html")
+
+
 def test_every_copy_is_listed_with_outlet_time_and_link() -> None:
     copies = (
         AlertCopy("Wire headline", "wire.example", "https://wire.example/1", WHEN),

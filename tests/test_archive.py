@@ -1,17 +1,23 @@
-"""The archive's transactions and multi-row inserts, against a real SQLite file."""
+"""The archive against real SQLite files: transactions, multi-row inserts, and the errors operators meet."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from monitor.config import SourceSettings
+from monitor.errors import ArchiveError
 from monitor.models import Article
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
+from tests.conftest import RunCLI, unprivileged
+from tests.httpserver import LocalWeb
 
 WHEN = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TEXT = " ".join(f"Sentence {n} of a story about envoys and the talks that brought them home." for n in range(20))
@@ -67,3 +73,137 @@ def test_urls_beyond_one_statement_are_all_stored(tmp_path: Path) -> None:
         assert archive.known_urls(aliases[-3:]) == set(aliases[-3:])
         bands = archive.db.execute("SELECT count(*) FROM article_bands WHERE article_id = ?", [article_id]).fetchone()
         assert bands[0] > 0  # the LSH bands went in as one statement too
+
+
+# ------------------------------------------------------------ errors an operator meets, and read-only commands
+
+FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>
+<item><title>Envoys</title><link>{origin}/story</link></item></channel></rss>"""
+
+
+def one_line(result: subprocess.CompletedProcess[str], words: str) -> str:
+    """The single ``monitor: ...`` line a failure must print, exit 1, no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("monitor: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert words in result.stderr, result.stderr
+    return result.stderr
+
+
+def archive_with_articles(path: Path, count: int = 60) -> None:
+    """A real archive with enough rows to span many pages (and sources, as run leaves them)."""
+    with Archive(path) as archive:
+        archive.sync_sources([SourceSettings(name="wire", kind="feed", url="https://a.example/feed")])
+        for n in range(count):
+            text = " ".join(f"Sentence {k} of story {n} about envoy{n} and talks{k}." for k in range(60))
+            article = Article(url=f"https://a.example/{n}", site="a.example", title=f"Story {n}", text=text,
+                              source="wire", fetched=WHEN)
+            ingest(archive, article, compile_rules([]), WHEN)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def local_config(tmp_path: Path, local_web: LocalWeb) -> Path:
+    """config.toml in tmp_path with one source on the loopback server and one rule."""
+    local_web.route("/feed.xml", FEED.format(origin=local_web.origin), content_type="application/rss+xml")
+    path = tmp_path / "config.toml"
+    path.write_text(f'[fetch]\ndelay = 0\n[[sources]]\nname = "wire"\nkind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n'
+                    '[[rules]]\nname = "envoys"\nterms = ["envoy"]\n')
+    return path
+
+
+READERS = [("status",), ("search", "envoy"), ("rules", "test")]
+
+
+@pytest.mark.parametrize("command", [*READERS, ("once",)])
+def test_a_file_that_is_not_a_database_is_one_line_and_left_alone(
+    command: tuple[str, ...], run_cli: RunCLI, tmp_path: Path, local_config: Path
+) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("shopping list: milk, eggs\n" * 200)
+    before = digest(notes)
+    one_line(run_cli("--db", "notes.db", *command, check=False), "notes.db is not a monitor archive")
+    assert digest(notes) == before and sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "notes.db"]
+
+
+@pytest.mark.parametrize("command", READERS)
+def test_a_truncated_archive_says_how_to_recover_it(command: tuple[str, ...], run_cli: RunCLI, tmp_path: Path,
+                                                    local_config: Path) -> None:
+    whole = tmp_path / "whole.db"
+    archive_with_articles(whole)
+    data = whole.read_bytes()
+    (tmp_path / "cut.db").write_bytes(data[: len(data) // 3])
+    line = one_line(run_cli("--db", "cut.db", *command, check=False), "cut.db is damaged")
+    assert "sqlite3 cut.db .recover | sqlite3 cut.db.recovered" in line
+
+
+def test_a_read_only_archive_can_be_read_but_not_written(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:
+    archive = tmp_path / "monitor.db"
+    archive_with_articles(archive)
+    archive.chmod(0o444)
+    before = digest(archive)
+    locked = unprivileged()
+    assert "Story 7" in run_cli("--db", "monitor.db", "search", "envoy7", prefix=tuple(locked)).stdout
+    assert "wire" in run_cli("--db", "monitor.db", "status", prefix=tuple(locked)).stdout
+    one_line(run_cli("--db", "monitor.db", "once", check=False, prefix=tuple(locked)), "monitor.db is read-only")
+    assert digest(archive) == before
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_and_nothing_is_created(
+    run_cli: RunCLI, tmp_path: Path, local_config: Path
+) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    locked = tuple(unprivileged())
+    one_line(run_cli("--db", "locked/monitor.db", "once", check=False, prefix=locked), "cannot open locked/monitor.db")
+    one_line(run_cli("--db", "locked/sub/monitor.db", "once", check=False, prefix=locked),
+             "cannot create the archive's folder locked/sub")
+    assert list(folder.iterdir()) == []
+
+
+def test_a_full_disk_is_one_line_and_the_write_is_rolled_back(tmp_path: Path) -> None:
+    """SQLite's own 'database or disk is full', reached by capping the file's pages."""
+    path = tmp_path / "monitor.db"
+    archive_with_articles(path, count=2)
+    with pytest.raises(ArchiveError, match="the disk holding .* is full: free some space") as info, \
+            Archive(path) as archive:
+        pages = archive.db.execute("PRAGMA page_count").fetchone()[0]
+        archive.db.execute(f"PRAGMA max_page_count = {pages + 2}")
+        with archive.transaction():
+            for n in range(100):
+                failed(archive, f"https://a.example/{'long' * 200}/{n}")
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+    assert committed_failures(path) == []
+
+
+@pytest.mark.parametrize("command", READERS)
+def test_read_only_commands_never_create_an_archive(command: tuple[str, ...], run_cli: RunCLI, tmp_path: Path,
+                                                    local_config: Path) -> None:
+    one_line(run_cli("--db", "typo/typo.db", *command, check=False), "no archive at typo/typo.db")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_status_writes_nothing_and_shows_dropped_sources_as_retired(
+    run_cli: RunCLI, tmp_path: Path, local_config: Path
+) -> None:
+    archive = tmp_path / "monitor.db"
+    archive_with_articles(archive, count=1)
+    with Archive(archive) as opened:
+        opened.sync_sources([SourceSettings(name="old blog", kind="feed", url="https://old.example/feed")])
+    local_config.write_text(local_config.read_text() + '[[sources]]\nname = "new"\nkind = "feed"\n'
+                            'url = "https://new.example/feed"\n')
+    before = digest(archive)
+    lines = run_cli("--db", "monitor.db", "status").stdout.splitlines()
+    assert any("old blog (retired)" in line for line in lines)
+    assert any(" new " in line and "never" in line for line in lines)
+    assert digest(archive) == before
+    with sqlite3.connect(archive) as conn:
+        assert sorted(row[0] for row in conn.execute("SELECT name FROM sources")) == ["old blog", "wire"]
+
+
+def test_an_undecodable_search_argument_is_one_line(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:
+    archive_with_articles(tmp_path / "monitor.db", count=1)
+    one_line(run_cli("--db", "monitor.db", "search", b"caf\xe9", check=False), "is not UTF-8 text")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ from monitor import __version__
 from monitor.cli import cli
 from monitor.config import EmailSettings, FetchSettings, ScheduleSettings, Settings, SourceSettings, RuleSettings
 from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env
+from tests.httpserver import LocalWeb
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -125,3 +128,24 @@ def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "x.db", "once", "--source", "Nope", check=False)
     assert result.returncode == 2 and "no source named 'Nope'" in result.stderr
+
+
+def test_extract_names_the_cause_of_a_network_failure(run_cli: RunCLI) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_cli("-q", "extract", f"http://127.0.0.1:{port}/a", check=False)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "connection refused by 127.0.0.1" in result.stderr and "disallowed" not in result.stderr
+
+
+def test_a_failed_check_records_its_cause_for_status(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
+    local_web.route("/gone.xml", "gone", status=410)
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\n[[sources]]\nname = "gone"\nkind = "feed"\nurl = "{local_web.url("/gone.xml")}"\n'
+    )
+    assert run_cli("once", check=False).returncode == 1
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        [(error,)] = conn.execute("SELECT last_error FROM sources").fetchall()
+    assert error.startswith("HTTP 410 Gone")
+    assert "HTTP 410 Gone" in run_cli("status").stdout

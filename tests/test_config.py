@@ -48,7 +48,11 @@ BAD_CONFIGS = {
     "bad rule pattern": ('[[rules]]\nname = "r"\npatterns = ["[a-"]\n', "rules[0].patterns", "regular expression"),
     "page without links": ('[[sources]]\nname = "p"\nkind = "page"\nurl = "https://x.org/"\n', "sources[0]", "links"),
     "bad enum": ('[email]\nrecipients = ["a@b.c"]\nsecurity = "ssl"\n', "email.security", "none"),
-    "not toml": ("database = \n", "c.toml", "not valid TOML"),
+    "not toml": ("database = \n", "not valid TOML", "not valid TOML"),
+    "not an address": ('[email]\nrecipients = ["not-an-address"]\n', "email.recipients", "not an e-mail address"),
+    "duplicate source": (
+        GOOD_SOURCE.replace('"a"', '"b"') + GOOD_SOURCE + GOOD_SOURCE, "sources[2].name", "also sources[1]",
+    ),
 }
 
 
@@ -87,8 +91,36 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match="file not found") as info:
         load_config(tmp_path / "nope.toml")
+    assert info.value.path == str(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (None, "file not found"), ("database = \n", "not valid TOML"), ("verbose = 1\n", "verbose: unknown key"),
+])
+def test_a_config_error_names_the_file_once(text: str | None, problem: str, tmp_path: Path) -> None:
+    if text is not None:
+        (tmp_path / "config.toml").write_text(text)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "status"],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"monitor: config.toml: {problem}"), result.stderr
+    assert result.stderr.count("config.toml") == 1, result.stderr
+
+
+def test_every_duplicate_name_is_reported_with_its_index(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(GOOD_SOURCE * 3 + "[fetch]\ntimeout = 'x'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        "fetch.timeout: Input should be a valid number (got 'x')",
+        "sources[1].name: duplicate name 'a' (also sources[0])",
+        "sources[2].name: duplicate name 'a' (also sources[0])",
+    ]
 
 
 def test_password_comes_from_the_environment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""`monitor run` as a real subprocess: scheduled checks, and a clean exit on SIGTERM/SIGINT."""
+"""`monitor run` as a real subprocess: scheduled checks, a clean exit on SIGTERM/SIGINT with a grace for
+the checks in flight, the heartbeat behind `status --check`, one daemon per archive, a spread first start."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 
 from monitor.demo_site import DemoWeb
 from tests.conftest import ROOT, cli_env
+from tests.httpserver import LocalWeb
+from tests.newsweb import start_daemon, wait_for
 
 SHIPPED_RULES = (ROOT / "config.toml").read_text().split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
 
@@ -72,3 +75,131 @@ def test_daemon_checks_on_schedule_and_stops_cleanly(tmp_path: Path, signum: int
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
         assert conn.execute("select count(*) from articles").fetchone()[0] == 10
         assert conn.execute("select count(*) from alerts").fetchone()[0] == 1
+
+
+# ------------------------------------------------------------ operations: stop, heartbeat, lock, first start
+
+EMPTY_FEED = '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title></channel></rss>'
+
+
+def local_config(tmp_path: Path, web: LocalWeb, paths: list[str], *, jitter: int = 0) -> None:
+    """config.toml for ``monitor run`` against the loopback server: one feed source per path."""
+    sources = "".join(f'[[sources]]\nname = "feed {n}"\nkind = "feed"\nurl = "{web.url(path)}"\n'
+                      for n, path in enumerate(paths))
+    (tmp_path / "config.toml").write_text(
+        "[fetch]\ndelay = 0\nrobots = false\ntimeout = 60\n"
+        f"[schedule]\ninterval = 3600\njitter = {jitter}\nheartbeat = 1\n" + sources
+    )
+
+
+def stop(daemon: subprocess.Popen[bytes], log: Path) -> str:
+    """SIGTERM, then the log; the daemon must be gone within 10 s, with status 0."""
+    daemon.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    try:
+        daemon.wait(timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert time.monotonic() - started < 10
+    text = log.read_text()
+    assert daemon.returncode == 0, text
+    return text
+
+
+def sigterm_during_a_check(tmp_path: Path, web: LocalWeb, answer_after: float) -> tuple[str, list[tuple[str, ...]]]:
+    """SIGTERM while the one source's feed takes ``answer_after`` s to answer; the log (no error in it) and the
+    source's (last_checked, last_error)."""
+    web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml", delay=answer_after)
+    local_config(tmp_path, web, ["/feed.xml"])
+    daemon = start_daemon(tmp_path)
+    wait_for(lambda: web.hits("/feed.xml") == 1, 30, "the check to start")
+    log = stop(daemon, tmp_path / "daemon.log")
+    assert "ERROR" not in log and "Traceback" not in log, log
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        return log, conn.execute("SELECT last_checked, last_error FROM sources").fetchall()
+
+
+def test_a_check_in_flight_at_sigterm_finishes_within_the_grace(tmp_path: Path, local_web: LocalWeb) -> None:
+    _, [(last_checked, last_error)] = sigterm_during_a_check(tmp_path, local_web, answer_after=2.0)
+    assert last_checked is not None and last_error is None
+
+
+def test_a_check_longer_than_the_grace_is_cancelled_quietly(tmp_path: Path, local_web: LocalWeb) -> None:
+    log, rows = sigterm_during_a_check(tmp_path, local_web, answer_after=30.0)
+    assert "check of feed 0: cut short by the stop" in log
+    assert rows == [(None, None)]  # not recorded as checked, nor as failed
+
+
+def status_check(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", "-q", "status", "--check"], cwd=tmp_path, env=cli_env(),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_status_check_fails_when_the_scheduler_stops_ticking(tmp_path: Path, local_web: LocalWeb) -> None:
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    local_config(tmp_path, local_web, ["/feed.xml"])
+    assert "no archive at" in status_check(tmp_path).stderr
+    daemon = start_daemon(tmp_path)
+    try:
+        wait_for(lambda: status_check(tmp_path).returncode == 0, 30, "a healthy daemon")
+        assert status_check(tmp_path).stdout.startswith("healthy: heartbeat")
+        daemon.send_signal(signal.SIGSTOP)  # hung: alive, but its loop does nothing
+        time.sleep(3.5)  # three heartbeats of 1 s missed
+        result = status_check(tmp_path)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "monitor: unhealthy: the scheduler has not ticked for" in result.stderr
+    assert f"from pid {daemon.pid}" in result.stderr
+
+
+def test_status_check_fails_when_every_source_is_failing(tmp_path: Path, local_web: LocalWeb) -> None:
+    local_web.route("/ok.xml", EMPTY_FEED, content_type="application/rss+xml")
+    local_web.route("/down.xml", "down", status=503)
+    local_config(tmp_path, local_web, ["/down.xml", "/ok.xml"])
+    daemon = start_daemon(tmp_path)
+    try:
+        wait_for(lambda: status_check(tmp_path).returncode == 0, 30, "a healthy daemon with one source failing")
+        local_web.route("/ok.xml", "down", status=503)
+        subprocess.run([sys.executable, "-m", "monitor", "-q", "once", "--force"], cwd=tmp_path, env=cli_env(),
+                       capture_output=True, timeout=60)
+        result = status_check(tmp_path)
+    finally:
+        stop(daemon, tmp_path / "daemon.log")
+    assert result.returncode == 1
+    assert "monitor: unhealthy: every source is failing (2): see last_error in monitor status" in result.stderr
+
+
+def test_a_second_daemon_on_one_archive_is_refused_with_the_first_ones_pid(tmp_path: Path, local_web: LocalWeb) -> None:
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    local_config(tmp_path, local_web, ["/feed.xml"])
+    first = start_daemon(tmp_path)
+    try:
+        wait_for(lambda: "daemon started" in (tmp_path / "daemon.log").read_text(), 30, "the first daemon")
+        second = subprocess.run([sys.executable, "-m", "monitor", "run"], cwd=tmp_path, env=cli_env(),
+                                capture_output=True, text=True, timeout=30)
+        assert first.poll() is None
+    finally:
+        stop(first, tmp_path / "daemon.log")
+    assert second.returncode == 1 and len(second.stderr.splitlines()) == 1, second.stderr
+    assert second.stderr.startswith(f"monitor: another monitor run (pid {first.pid}) is using ")
+    # Once the first has stopped, the lock is free again.
+    again = start_daemon(tmp_path)
+    wait_for(lambda: (tmp_path / "daemon.log").read_text().count("daemon started") == 2, 30, "the next daemon")
+    stop(again, tmp_path / "daemon.log")
+
+
+def test_a_first_start_spreads_the_first_checks_over_the_jitter(tmp_path: Path, local_web: LocalWeb) -> None:
+    paths = [f"/feed{n}.xml" for n in range(8)]
+    for path in paths:
+        local_web.route(path, EMPTY_FEED, content_type="application/rss+xml")
+    local_config(tmp_path, local_web, paths, jitter=3)
+    daemon = start_daemon(tmp_path)
+    try:
+        wait_for(lambda: all(local_web.hits(path) for path in paths), 30, "every first check")
+    finally:
+        stop(daemon, tmp_path / "daemon.log")
+    arrivals = [request.at for request in local_web.requests if request.path in paths]
+    assert max(arrivals) - min(arrivals) > 0.5  # eight uniform draws over 3 s all within 0.5 s: p < 1e-4

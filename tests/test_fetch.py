@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import time
 import tracemalloc
 import zlib
@@ -19,10 +20,16 @@ from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings
 from monitor.errors import (
+    BlockedURLError,
+    DNSError,
     FetchError,
+    FetchTimeoutError,
     HTTPStatusError,
+    RefusedError,
     ResponseTooLargeError,
     RobotsDisallowedError,
+    RobotsUnreachableError,
+    TLSError,
     UnsupportedContentError,
 )
 from monitor.fetch import Fetcher, next_delay, parse_retry_after, politeness
@@ -301,7 +308,7 @@ def test_missing_robots_txt_allows_everything(local_web: LocalWeb) -> None:
 def test_robots_txt_server_error_disallows_for_now(local_web: LocalWeb) -> None:
     local_web.route("/robots.txt", "down", status=503)
     local_web.route("/a", "ok")
-    with pytest.raises(RobotsDisallowedError):
+    with pytest.raises(RobotsUnreachableError, match=r"robots.txt could not be read \(HTTP 503 Service Unavailable\)"):
         fetch(local_web, "/a", settings(robots=True))
     assert local_web.hits("/a") == 0
 
@@ -518,3 +525,71 @@ def test_host_that_asked_to_retry_later_gets_no_request_until_then(local_web: Lo
     retry_after, stats = run(go())
     assert retry_after is not None and 55 < retry_after <= 60
     assert stats["deferred"] == 1 and local_web.hits("/other") == 0
+
+
+# ---------------------------------------------------------------- each failure named by its cause
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: a connection is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def no_such_host(host: str, port: int) -> list[str]:
+    """The system resolver's own answer for a name that does not exist (no DNS server is reachable here)."""
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+def fetch_url(url: str, fetch_settings: FetchSettings, trusted: list[str], **kwargs: Any) -> Page | NotModified:
+    async def go() -> Page | NotModified:
+        async with Fetcher(fetch_settings, trusted, **kwargs) as fetcher:
+            return await fetcher.fetch(url)
+
+    return run(go())
+
+
+def test_a_name_that_does_not_resolve_is_a_dns_error() -> None:
+    with pytest.raises(DNSError, match=r"cannot resolve host 'news\.invalid' \(DNS: Name or service not known\)"):
+        fetch_url("https://news.invalid/a", settings(), [], resolver=no_such_host)
+
+
+def test_a_closed_port_is_connection_refused() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/a"
+    with pytest.raises(RefusedError, match="connection refused by 127.0.0.1"):
+        fetch_url(url, settings(), [url])
+
+
+def test_a_server_that_hangs_is_a_timeout(local_web: LocalWeb) -> None:
+    local_web.route("/hang", "late", delay=3.0)
+    with pytest.raises(FetchTimeoutError, match="timed out: no complete answer within 0.3 s"):
+        fetch(local_web, "/hang", settings(timeout=0.3))
+
+
+def test_tls_with_a_server_that_speaks_plain_http_is_a_tls_error(local_web: LocalWeb) -> None:
+    url = f"https://127.0.0.1:{local_web.port}/a"
+    with pytest.raises(TLSError, match="TLS failed with 127.0.0.1"):
+        fetch_url(url, settings(), [url])
+
+
+def test_an_error_status_says_its_name(local_web: LocalWeb) -> None:
+    with pytest.raises(HTTPStatusError, match="HTTP 404 Not Found"):
+        fetch(local_web, "/missing")
+
+
+def test_a_private_address_is_refused_by_name() -> None:
+    async def private(host: str, port: int) -> list[str]:
+        return ["10.0.0.7"]
+
+    with pytest.raises(BlockedURLError, match="refused: intranet.example resolves to non-public address 10.0.0.7"):
+        fetch_url("https://intranet.example/a", settings(), [], resolver=private)
+
+
+def test_robots_txt_that_cannot_be_read_is_not_a_robots_refusal() -> None:
+    """RFC 9309: fetch nothing of the site for now; but say why, not 'disallowed by robots.txt'."""
+    url = f"http://127.0.0.1:{closed_port()}/a"
+    with pytest.raises(RobotsUnreachableError) as caught:
+        fetch_url(url, settings(robots=True), [url])
+    assert "robots.txt could not be read (connection refused by 127.0.0.1)" in str(caught.value)
+    assert "disallowed" not in str(caught.value)

@@ -12,6 +12,9 @@ Guarantees, and how they are kept
   60 s doubling per attempt, capped at ``email.retry_max`` seconds. Permanent
   (5xx) failures are retried too, on the same schedule, and logged as errors:
   they need a person, but the alert must still go out once the person fixed it.
+  Alerts that failed only because the server could not be reached do not wait
+  out their backoffs once it is back: the first message it accepts releases them
+  all, and the same run delivers them.
 * **At least once, at most one repeat.** Each delivery attempt first *claims* its
   alerts in a committed transaction (``attempts + 1``, held until a lease runs
   out), then sends, then marks them sent. A process killed between the server's
@@ -66,6 +69,7 @@ FIRST_RETRY = timedelta(seconds=60)
 _SMTP_STEPS = 10
 
 Compose = Callable[[list[AlertContent]], EmailMessage]
+Batches = Callable[[], list[tuple[list[int], Compose]]]  # what is due now, asked again after a release
 
 
 @dataclass
@@ -104,9 +108,13 @@ async def deliver_due(archive: Archive, email: EmailSettings | None, now: dateti
     """
     if email is None:
         return DeliveryReport(queued=archive.queued_alert_count())
-    batches = _digest_batches(archive, email, now)
-    if email.mode == "instant":
-        batches += [([alert_id], _single(email, now)) for alert_id in archive.due_alerts(now)]
+
+    def batches() -> list[tuple[list[int], Compose]]:
+        due = _digest_batches(archive, email, now)
+        if email.mode == "instant":
+            due += [([alert_id], _single(email, now)) for alert_id in archive.due_alerts(now)]
+        return due
+
     return await _deliver(archive, email, now, batches)
 
 
@@ -118,7 +126,7 @@ async def deliver_digest(archive: Archive, email: EmailSettings, now: datetime) 
     oldest = archive.oldest_undigested()
     if oldest is not None and digest_due(email.digest_cron, oldest, now):
         archive.gather_digest(now)
-    return await _deliver(archive, email, now, _digest_batches(archive, email, now))
+    return await _deliver(archive, email, now, lambda: _digest_batches(archive, email, now))
 
 
 async def deliver_pending(archive: Archive, email: EmailSettings | None, now: datetime) -> DeliveryReport:
@@ -141,38 +149,48 @@ def _digest_batches(archive: Archive, email: EmailSettings, now: datetime) -> li
     return [(alert_ids, compose(message_id)) for message_id, alert_ids in archive.due_digests(now)]
 
 
-async def _deliver(
-    archive: Archive, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]]
-) -> DeliveryReport:
-    """Send one message per batch over one SMTP session.
+async def _deliver(archive: Archive, email: EmailSettings, now: datetime, batches: Batches) -> DeliveryReport:
+    """Send one message per due batch over one SMTP session.
 
     When the server cannot be reached, the batches left are not tried (each would
-    wait for the same timeout) but recorded as failed with the same error.
+    wait for the same timeout) but recorded as failed with the same error. When it
+    accepted a message, it is up: alerts held back by an earlier outage are released
+    and sent in the same session.
     """
     report = DeliveryReport()
-    unreachable: DeliveryError | None = None
     started = time.monotonic()
     async with Mailer(email) as mailer:
-        for alert_ids, compose in batches:
-            # A long run must not claim with a lease that has partly run out already.
-            elapsed = timedelta(seconds=time.monotonic() - started)
-            claimed = archive.claim_alerts(alert_ids, now, now + elapsed + _lease(email))
-            if not claimed:
-                continue  # sent or claimed meanwhile by another deliverer
-            if unreachable is not None:
-                _record_failure(archive, email, claimed, unreachable, now, report)
-                continue
-            message = _render(archive, list(claimed), compose)
-            if isinstance(message, DeliveryError):
-                _record_failure(archive, email, claimed, message, now, report)
-                continue
-            error = await _send(archive, mailer, list(claimed), message, now, report)
-            if error is not None:
-                _record_failure(archive, email, claimed, error, now, report)
-                if not mailer.connected:
-                    unreachable = error
+        await _send_batches(archive, email, now, batches(), mailer, started, report)
+        if report.messages and archive.release_after_outage(now):
+            log.info("the SMTP server is back: delivering the alerts held back by the outage")
+            await _send_batches(archive, email, now, batches(), mailer, started, report)
     report.queued = archive.queued_alert_count()
     return report
+
+
+async def _send_batches(
+    archive: Archive, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]],
+    mailer: Mailer, started: float, report: DeliveryReport,
+) -> None:
+    unreachable: DeliveryError | None = None
+    for alert_ids, compose in batches:
+        # A long run must not claim with a lease that has partly run out already.
+        elapsed = timedelta(seconds=time.monotonic() - started)
+        claimed = archive.claim_alerts(alert_ids, now, now + elapsed + _lease(email))
+        if not claimed:
+            continue  # sent or claimed meanwhile by another deliverer
+        if unreachable is not None:
+            _record_failure(archive, email, claimed, unreachable, now, report, outage=True)
+            continue
+        message = _render(archive, list(claimed), compose)
+        if isinstance(message, DeliveryError):
+            _record_failure(archive, email, claimed, message, now, report)
+            continue
+        error = await _send(archive, mailer, list(claimed), message, now, report)
+        if error is not None:
+            if not mailer.connected:
+                unreachable = error
+            _record_failure(archive, email, claimed, error, now, report, outage=unreachable is not None)
 
 
 def _render(archive: Archive, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:
@@ -203,10 +221,11 @@ async def _send(
 
 def _record_failure(
     archive: Archive, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
-    report: DeliveryReport,
+    report: DeliveryReport, *, outage: bool = False,
 ) -> None:
+    """``outage``: the failure was the server's absence, not this message's (see :meth:`Archive.release_after_outage`)."""
     retry = now + retry_delay(max(claimed.values()), email.retry_max)
-    archive.mark_failed(list(claimed), str(error), retry)
+    archive.mark_failed(list(claimed), str(error), retry, outage=outage)
     report.failed.update(dict.fromkeys(claimed, str(error)))
     level = logging.ERROR if isinstance(error, PermanentDeliveryError) else logging.WARNING
     log.log(level, "alerts %s not delivered (retry at %s): %s", list(claimed), retry.isoformat(), error)

@@ -40,9 +40,13 @@ TEXT_WIDTH = 76
 # Unicode categories never allowed in a header: controls, format characters
 # (bidi overrides, zero-width joiners), line/paragraph separators, surrogates.
 _HEADER_BANNED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
-# In bodies newlines and tabs are layout; every other control character goes.
+# In bodies newlines and tabs are layout; every other control character goes. Format
+# characters stay (zero-width joiners shape some scripts), except the bidi embeddings,
+# overrides and isolates, which let page text reorder what the reader sees (a URL spelled
+# backwards reads as another).
 _BODY_BANNED = frozenset({"Cc", "Cs", "Co", "Cn"})
 _BODY_KEPT = frozenset("\n\t")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 _HTML_STYLE = (
     "body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;"
@@ -72,7 +76,9 @@ def clean_header(value: str, limit: int = MAX_SUBJECT) -> str:
 
 def _clean_body(value: str) -> str:
     return "".join(
-        char for char in value if char in _BODY_KEPT or unicodedata.category(char) not in _BODY_BANNED
+        char
+        for char in value
+        if char in _BODY_KEPT or (unicodedata.category(char) not in _BODY_BANNED and char not in _BIDI_CONTROLS)
     )
 
 

@@ -27,6 +27,7 @@ import asyncio
 import collections
 import functools
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator
@@ -43,11 +44,17 @@ import httpx
 from monitor.config import FetchSettings
 from monitor.errors import (
     BlockedURLError,
+    DNSError,
     FetchError,
+    FetchTimeoutError,
     HTTPStatusError,
+    NetworkError,
     RedirectError,
+    RefusedError,
     ResponseTooLargeError,
     RobotsDisallowedError,
+    RobotsUnreachableError,
+    TLSError,
     UnsupportedContentError,
 )
 from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
@@ -271,6 +278,11 @@ class Fetcher:
     async def _check_robots(self, url: str) -> float:
         """Refuse a URL robots.txt disallows; return the delay the host asks for."""
         rules = await self._robots.rules_for(url)
+        if rules.unreachable is not None:
+            self.stats["robots_unreachable"] += 1
+            raise RobotsUnreachableError(
+                url, f"robots.txt could not be read ({rules.unreachable.reason}): the site is not fetched until it can"
+            )
         if not rules.allows(url, self.settings.user_agent):
             self.stats["robots_disallowed"] += 1
             raise RobotsDisallowedError(url, "disallowed by robots.txt")
@@ -302,13 +314,38 @@ class Fetcher:
                     finally:
                         await response.aclose()
             except TimeoutError as exc:
-                raise FetchError(url, f"no complete answer within {self.settings.timeout:g} s") from exc
+                raise FetchTimeoutError(url, f"timed out: no complete answer within {self.settings.timeout:g} s") from exc
             except BlockedAddressError as exc:
                 self.stats["blocked"] += 1
-                raise BlockedURLError(url, str(exc)) from exc
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise FetchError(url, f"{type(exc).__name__}: {exc}") from exc
+                raise BlockedURLError(url, f"refused: {exc}") from exc
+            except httpx.HTTPError as exc:
+                raise _network_error(url, exc) from exc
+            except httpx.InvalidURL as exc:
+                raise FetchError(url, f"invalid URL: {exc}") from exc
         return _Reply(url=url, status=response.status_code, headers=response.headers, body=body)
+
+
+def _network_error(url: str, exc: httpx.HTTPError) -> NetworkError:
+    """The failure named by its root cause, which the HTTP stack chains below its own exceptions.
+
+    httpcore re-raises a connection's error from its pool, which keeps the cause only as the
+    context: both links are followed.
+    """
+    host = urlsplit(url).hostname or url
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return DNSError(url, f"cannot resolve host {host!r} (DNS: {cause.strerror or cause})")
+        if isinstance(cause, ConnectionRefusedError):
+            return RefusedError(url, f"connection refused by {host}")
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return TLSError(url, f"TLS certificate of {host} not trusted: {cause.verify_message or cause}")
+        if isinstance(cause, ssl.SSLError):
+            return TLSError(url, f"TLS failed with {host}: {cause.reason or cause}")
+        if isinstance(cause, (TimeoutError, httpx.TimeoutException)):
+            return FetchTimeoutError(url, f"timed out talking to {host}")
+        cause = cause.__cause__ or cause.__context__
+    return NetworkError(url, f"network error with {host}: {type(exc).__name__}: {exc}")
 
 
 def _check_content_type(url: str, content_type: str, kind: _RequestKind) -> None:

@@ -9,8 +9,10 @@ What an answer means (RFC 9309 section 2.3.1):
 * 2xx: the rules in the file; cached for ``ttl`` (at most 24 hours);
 * 4xx (including 401/403): no rules, everything is allowed;
 * 5xx, a network failure, a timeout, a refused redirect: the site is
-  unreachable, so everything is disallowed *for now* - cached only briefly
-  (``retry_ttl``) so the site is asked again soon.
+  unreachable, so everything is refused *for now* - cached only briefly
+  (``retry_ttl``) so the site is asked again soon. The rules keep the error,
+  so that the refusal names its cause (DNS, refused, timeout, HTTP 503) rather
+  than reading as a robots.txt that said no.
 
 Concurrent requests for one origin wait for a single robots.txt fetch.
 """
@@ -46,13 +48,13 @@ RobotsLoader = Callable[[str], Awaitable[bytes]]
 class RobotsRules:
     """The rules of one origin for our user agent, and when to ask again."""
 
-    parser: Protego | None  # None: no rules (allow_all) or unreachable (not allow_all)
-    allow_all: bool
+    parser: Protego | None  # None: no rules (everything allowed) or unreachable
     expires: float
+    unreachable: FetchError | None = None  # why robots.txt could not be read: nothing is allowed meanwhile
 
     def allows(self, url: str, user_agent: str) -> bool:
         if self.parser is None:
-            return self.allow_all
+            return self.unreachable is None
         return bool(self.parser.can_fetch(url, user_agent))
 
     def crawl_delay(self, user_agent: str) -> float | None:
@@ -104,14 +106,14 @@ class RobotsCache:
             body = await self._load(url)
         except HTTPStatusError as exc:
             if 400 <= exc.status < 500:
-                return RobotsRules(parser=None, allow_all=True, expires=now + self._ttl)
+                return RobotsRules(parser=None, expires=now + self._ttl)
             log.info("robots.txt unavailable, disallowing for now: %s", exc)
-            return RobotsRules(parser=None, allow_all=False, expires=now + self._retry_ttl)
+            return RobotsRules(parser=None, expires=now + self._retry_ttl, unreachable=exc)
         except FetchError as exc:
             log.info("robots.txt unreachable, disallowing for now: %s", exc)
-            return RobotsRules(parser=None, allow_all=False, expires=now + self._retry_ttl)
+            return RobotsRules(parser=None, expires=now + self._retry_ttl, unreachable=exc)
         text = body.decode("utf-8", errors="replace")
-        return RobotsRules(parser=Protego.parse(text), allow_all=True, expires=now + self._ttl)
+        return RobotsRules(parser=Protego.parse(text), expires=now + self._ttl)
 
     def _forget_expired(self) -> None:
         now = self._clock()

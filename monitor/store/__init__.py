@@ -4,11 +4,19 @@ One :class:`Archive` wraps one sqlite-utils ``Database`` in WAL mode with a busy
 timeout, so Datasette or the ``sqlite-utils`` CLI can read while the daemon
 writes. Rows that must land together (article, urls, story, mentions, alert)
 are written inside :meth:`Archive.transaction`.
+
+An archive opened ``read_only`` (``status``, ``search``, ``rules test``) is an SQLite
+``mode=ro`` connection: it never creates, migrates or writes the file. Every
+``sqlite3`` error that leaves an ``Archive`` (its opening, or the ``with`` block around
+its use) becomes an :class:`~monitor.errors.ArchiveError` saying what to do, since an
+operator meets a damaged file, a full disk or a read-only mount first as that error.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +27,9 @@ from typing import Any
 import sqlite_utils
 
 from monitor.config import SourceSettings
+from monitor.errors import ArchiveError
 from monitor.models import AlertContent, AlertCopy, Article, Mention
-from monitor.store.schema import migrate
+from monitor.store.schema import MIGRATIONS, migrate
 
 BUSY_TIMEOUT_MS = 10_000
 MAX_BOUND_VALUES = 999  # SQLite's limit on ? in one statement before 3.32 (32,766 since)
@@ -52,6 +61,13 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    pid: int
+    beat: datetime
+    every: int  # seconds between two beats
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A stored article whose MinHash shares a band with a new text."""
 
@@ -74,17 +90,89 @@ class StoredMention:
     found: str
 
 
+def archive_error(exc: sqlite3.Error, path: Path) -> ArchiveError:
+    """The one line an operator needs for an SQLite error of the archive at ``path``: what happened, what to do."""
+    code = (exc.sqlite_errorcode if isinstance(exc, sqlite3.DatabaseError) else 0) & 0xFF  # the primary code
+    quoted = shlex.quote(str(path))
+    recovered = shlex.quote(f"{path}.recovered")
+    messages = {
+        sqlite3.SQLITE_NOTADB: f"{path} is not a monitor archive (not an SQLite database): check --db or"
+        " 'database' in the config",
+        sqlite3.SQLITE_CORRUPT: f"{path} is damaged ({exc}): stop monitor, recover what is readable with"
+        f" `sqlite3 {quoted} .recover | sqlite3 {recovered}`, then move {recovered} in its place",
+        sqlite3.SQLITE_FULL: f"the disk holding {path} is full: free some space and run monitor again"
+        " (the write that failed was rolled back)",
+        sqlite3.SQLITE_READONLY: f"{path} is read-only here: give the user running monitor write access to the"
+        " file, its -wal and -shm files and its folder",
+        sqlite3.SQLITE_CANTOPEN: f"cannot open {path}: check that its folder exists and that the user running"
+        " monitor may read it (and write it, for run, once and demo)",
+        sqlite3.SQLITE_PERM: f"no permission to use {path}: check the file's and its folder's owner and mode",
+        sqlite3.SQLITE_IOERR: f"disk I/O error on {path} ({exc}): check the disk, its free space and the"
+        " system log",
+        sqlite3.SQLITE_BUSY: f"{path} stayed locked by another process ({exc}): is a long query or another"
+        " writer holding it?",
+    }
+    return ArchiveError(str(path), messages.get(code, f"{path}: SQLite error: {exc}"))
+
+
+def make_folder(path: Path) -> None:
+    """Create the folder of the archive at ``path``, or raise the one line that says why it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(str(path), f"cannot create the archive's folder {path.parent}: {exc.strerror or exc}") from exc
+
+
 class Archive:
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int | None = None) -> None:
-        """``busy_timeout_ms``: how long a statement waits for another connection's lock (None: BUSY_TIMEOUT_MS)."""
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int | None = None, read_only: bool = False) -> None:
+        """Open the archive at ``path``; raise :class:`ArchiveError` when that fails.
+
+        ``busy_timeout_ms``: how long a statement waits for another connection's lock (None: BUSY_TIMEOUT_MS).
+        ``read_only``: never create, migrate or write the file (it must exist, at the current schema).
+        """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite_utils.Database(self.path)
-        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms}")
-        self.db.enable_wal()
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.version = migrate(self.db)
+        self.read_only = read_only
+        try:
+            self.db = self._open_read_only() if read_only else self._open_for_writing()
+        except sqlite3.Error as exc:
+            raise archive_error(exc, self.path) from exc
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms}")
+            if read_only:
+                self.version = self._current_version()
+            else:
+                self.db.enable_wal()
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self.version = migrate(self.db)
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise archive_error(exc, self.path) from exc
+            raise
+
+    def _open_for_writing(self) -> sqlite_utils.Database:
+        make_folder(self.path)
+        return sqlite_utils.Database(self.path)
+
+    def _open_read_only(self) -> sqlite_utils.Database:
+        if not self.path.is_file():
+            raise ArchiveError(
+                str(self.path),
+                f"no archive at {self.path}: check --db or 'database' in the config (monitor once or monitor run"
+                " creates it)",
+            )
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        return sqlite_utils.Database(sqlite3.connect(uri, uri=True))
+
+    def _current_version(self) -> int:
+        """The schema version of a read-only archive, which must be this monitor's: it cannot migrate."""
+        version = int(self._one("PRAGMA user_version"))
+        if version < len(MIGRATIONS):
+            raise ArchiveError(str(self.path), f"{self.path} has an older schema: run monitor once to upgrade it")
+        if version > len(MIGRATIONS):
+            raise ArchiveError(str(self.path), f"{self.path} was written by a newer monitor: upgrade monitor")
+        return version
 
     def close(self) -> None:
         self.db.close()
@@ -92,8 +180,11 @@ class Archive:
     def __enter__(self) -> Archive:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """Close; an SQLite error of the block leaves as an :class:`ArchiveError` (the cause chained)."""
         self.close()
+        if isinstance(exc, sqlite3.Error):
+            raise archive_error(exc, self.path) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Archive]:
@@ -417,7 +508,7 @@ class Archive:
         marks = ",".join("?" * len(alert_ids))
         with self.transaction():
             rows = self.db.execute(
-                f"UPDATE alerts SET attempts = attempts + 1, next_attempt = ? WHERE id IN ({marks})"
+                f"UPDATE alerts SET attempts = attempts + 1, next_attempt = ?, outage = 0 WHERE id IN ({marks})"
                 " AND sent IS NULL AND (next_attempt IS NULL OR next_attempt <= ?) RETURNING id, attempts",
                 [iso(hold_until), *alert_ids, iso(now)],
             ).fetchall()
@@ -457,13 +548,32 @@ class Archive:
                 [(iso(sent), note, alert_id) for alert_id in alert_ids],
             )
 
-    def mark_failed(self, alert_ids: Sequence[int], error: str, next_attempt: datetime) -> None:
-        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again."""
+    def mark_failed(
+        self, alert_ids: Sequence[int], error: str, next_attempt: datetime, *, outage: bool = False
+    ) -> None:
+        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again.
+
+        ``outage``: the server could not be reached, so :meth:`release_after_outage` may bring the retry forward.
+        """
         with self.transaction():
             self.db.conn.executemany(
-                "UPDATE alerts SET last_error = ?, next_attempt = ? WHERE id = ?",
-                [(error, iso(next_attempt), alert_id) for alert_id in alert_ids],
+                "UPDATE alerts SET last_error = ?, next_attempt = ?, outage = ? WHERE id = ?",
+                [(error, iso(next_attempt), int(outage), alert_id) for alert_id in alert_ids],
             )
+
+    def release_after_outage(self, now: datetime) -> int:
+        """Make due now every unsent alert that waits out a backoff only because the server was down.
+
+        A claimed alert is never released (a claim resets ``outage``), so a deliverer's lease holds.
+        Returns how many were released.
+        """
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE alerts SET next_attempt = ?, outage = 0 WHERE sent IS NULL AND outage = 1"
+                " AND next_attempt > ?",
+                [iso(now), iso(now)],
+            )
+        return int(cursor.rowcount)
 
     def alert_attempts(self, alert_id: int) -> int:
         return int(self._one("SELECT attempts FROM alerts WHERE id = ?", [alert_id]))
@@ -505,6 +615,21 @@ class Archive:
         ):
             batches.setdefault(message_id, []).append(alert_id)
         return list(batches.items())
+
+    # ------------------------------------------------------------ the daemon's heartbeat
+
+    def beat(self, *, pid: int, now: datetime, every: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO heartbeat (id, pid, beat, every) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
+                " SET pid = excluded.pid, beat = excluded.beat, every = excluded.every",
+                [pid, iso(now), every],
+            )
+
+    def heartbeat(self) -> Heartbeat | None:
+        """The daemon's last heartbeat, or None when no daemon ever ran on this archive."""
+        row = self.db.execute("SELECT pid, beat, every FROM heartbeat WHERE id = 1").fetchone()
+        return None if row is None else Heartbeat(row[0], datetime.fromisoformat(row[1]), row[2])
 
     # ------------------------------------------------------------ reading
 

@@ -197,7 +197,28 @@ def _add_failed_urls(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_create_core_tables, _create_views, _add_digests, _add_failed_urls)
+def _add_alert_outage(db: sqlite_utils.Database) -> None:
+    """Which alerts wait only because the server could not be reached: they go as soon as it answers."""
+    # 1 = the last try failed because the SMTP server was down or unreachable; a claim resets it.
+    db.execute("ALTER TABLE alerts ADD COLUMN outage INTEGER NOT NULL DEFAULT 0")
+
+
+def _add_heartbeat(db: sqlite_utils.Database) -> None:
+    """The daemon's heartbeat, one row, so that ``monitor status --check`` can tell a hung scheduler."""
+    db.execute(
+        """
+        CREATE TABLE heartbeat (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER NOT NULL,         -- of the daemon that beat last
+            beat TEXT NOT NULL,           -- when it last did
+            every INTEGER NOT NULL        -- seconds between two beats
+        )"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
+)
 
 
 def migrate(db: sqlite_utils.Database) -> int:

@@ -1,0 +1,41 @@
+"""Whether the daemon is healthy, decided from what it left in the archive (pure: no I/O).
+
+``monitor status --check`` and the Docker HEALTHCHECK ask it. A daemon is unhealthy
+when its scheduler has stopped ticking (no heartbeat for :data:`MISSED_BEATS`
+intervals: a hung loop, a dead scheduler, a stuck archive writer) or when every
+configured source is failing (the network, DNS or a proxy is down for all of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from monitor.store import Heartbeat, iso
+
+MISSED_BEATS = 3  # heartbeats missed in a row before the scheduler counts as stopped
+
+
+def problems(
+    heartbeat: Heartbeat | None, sources: Iterable[str], rows: Mapping[str, Mapping[str, Any]], now: datetime
+) -> list[str]:
+    """What is wrong, one line each; empty when healthy.
+
+    ``sources``: the configured source names; ``rows``: the archive's ``sources`` rows by name.
+    """
+    found: list[str] = []
+    if heartbeat is None:
+        found.append("no daemon has run on this archive (no heartbeat)")
+    else:
+        silent = (now - heartbeat.beat).total_seconds()
+        if silent > MISSED_BEATS * heartbeat.every:
+            found.append(
+                f"the scheduler has not ticked for {silent:.0f} s (last heartbeat {iso(heartbeat.beat)} from pid"
+                f" {heartbeat.pid}, expected every {heartbeat.every} s): is monitor run still running?"
+            )
+    names = list(sources)
+    failing = [name for name in names if rows.get(name, {}).get("failures", 0) > 0]
+    if names and len(failing) == len(names):
+        found.append(f"every source is failing ({len(names)}): see last_error in monitor status")
+    return found

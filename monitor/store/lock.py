@@ -1,0 +1,48 @@
+"""One daemon per archive: ``monitor run`` holds an exclusive lock on ``<archive>.lock``.
+
+Two daemons on one archive corrupt nothing, but fetch every page twice and double
+``per_host``. The lock is ``flock`` on a file beside the archive, so the kernel
+releases it when the process ends, however it ends: a stale lock file left by a
+crash holds nothing. The file holds the holder's pid, for the refusal's message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from monitor.errors import ArchiveLockedError
+from monitor.store import make_folder
+
+
+def lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".lock")
+
+
+@contextmanager
+def instance_lock(database: Path) -> Iterator[None]:
+    """Hold the archive's lock for the block; :class:`ArchiveLockedError` names the pid of another holder."""
+    path = lock_path(database)
+    make_folder(database)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ArchiveLockedError(str(database), f"cannot open the lock file {path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise ArchiveLockedError(
+                str(database),
+                f"another monitor run (pid {holder}) is using {database}: stop it first, or give this one another"
+                " --db",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
