@@ -397,8 +397,9 @@ def status(obj: Context, check: bool) -> None:
         click.echo(f"healthy: heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}")
         return
     table = Table("source", "kind", "last checked", "failures", "next due", "articles", "last error")
-    configured = [(source.name, source.kind, stored.pop(source.name, None)) for source in settings.sources]
-    retired = [(f"{name} (retired)", row["kind"], row) for name, row in stored.items()]
+    names = {source.name for source in settings.sources}
+    configured = [(source.name, source.kind, stored.get(source.name)) for source in settings.sources]
+    retired = [(f"{name} (retired)", row["kind"], row) for name, row in stored.items() if name not in names]
     for name, kind, row in configured + retired:
         row = row or {}
         table.add_row(name, kind, row.get("last_checked") or "never", str(row.get("failures", 0)),

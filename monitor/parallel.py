@@ -188,16 +188,22 @@ def _add_one(done: Synchronized[int]) -> None:
 
 def _receive(worker: BaseProcess, receiver: Connection) -> list[CheckReport]:
     try:
-        reports: list[CheckReport] = receiver.recv()
+        reports: list[CheckReport] | WorkerError = receiver.recv()
     except EOFError:
         worker.join()
         raise WorkerError(f"a worker process died (exit code {worker.exitcode}): run again to finish") from None
+    if isinstance(reports, WorkerError):
+        raise reports
     return reports
 
 
 def _work(share: Share, sender: Connection, done: Synchronized[int]) -> None:
+    """Check a share and send its reports; an error of monitor's own goes to the parent, which prints it once."""
     try:
-        sender.send(asyncio.run(check_sources(share, on_checked=lambda: _add_one(done))))
+        try:
+            sender.send(asyncio.run(check_sources(share, on_checked=lambda: _add_one(done))))
+        except MonitorError as exc:  # sent as its message: the errors' own arguments do not all pickle
+            sender.send(WorkerError(str(exc)))
     finally:
         sender.close()
 

@@ -13,6 +13,8 @@ Switches, each taking effect on the next command:
 * ``smtp_server.reject = "550 5.7.1 no relay"`` answers every DATA with that
   reply (use a 4xx for a transient refusal); ``None`` accepts again;
 * ``smtp_server.refuse_rcpt`` holds addresses whose RCPT TO is refused (550);
+* ``smtp_server.accept_limit = n``: once ``n`` messages were accepted, every DATA
+  is answered "421 closing" (the server going away in the middle of a session);
 * ``smtp_server.down()`` stops listening (connections are refused) and
   ``smtp_server.up()`` listens again on the same port.
 
@@ -105,6 +107,9 @@ class _Handler:
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         if self.server.reject:
             return self.server.reject
+        limit = self.server.accept_limit
+        if limit is not None and len(self.server.messages) >= limit:
+            return "421 4.3.2 service shutting down"
         data = envelope.original_content or b""
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -123,6 +128,7 @@ class SmtpServer:
     auth: dict[str, str] | None = None
     messages: list[Received] = field(default_factory=list)
     reject: str | None = None
+    accept_limit: int | None = None
     refuse_rcpt: set[str] = field(default_factory=set)
     port: int = field(default_factory=_free_port)
     logins: list[str] = field(default_factory=list)

@@ -177,6 +177,25 @@ def test_after_an_outage_the_first_accepted_message_brings_every_held_alert(
     assert report.queued == 0 and len(smtp_server.messages) == 3
 
 
+def test_a_server_that_goes_away_again_in_the_run_releases_nothing(archive: Archive, smtp_server: SmtpServer) -> None:
+    """One message accepted, then the server leaves: what the outage held stays held, and is not tried in vain."""
+    ambassador, swap = two_stories(archive)
+    settings = smtp_server.settings()
+    smtp_server.down()
+    run(archive, settings, T0)
+    smtp_server.up()
+    smtp_server.accept_limit = 1
+    later = T0 + timedelta(seconds=10)
+    for n in range(2):
+        store(archive, article(f"https://late.example/{n}", f"Diplomats expelled {n}", fetched=later),
+              [("ambassadors", f"{RETURN} ({n})", ("ambassador",), True)], now=later)
+    report = run(archive, settings, later)
+    assert report.messages == 1
+    for held in (ambassador, swap):
+        assert alert_row(archive, held.alert_id)["attempts"] == 1
+        assert alert_row(archive, held.alert_id)["next_attempt"] == "2024-03-01T06:01:00Z"
+
+
 def test_a_refused_message_is_not_released_by_another_ones_success(archive: Archive, smtp_server: SmtpServer) -> None:
     """Only the server's absence is ended by its return; a message it refused keeps its backoff."""
     ambassador, _ = two_stories(archive)

@@ -207,3 +207,24 @@ def test_status_writes_nothing_and_shows_dropped_sources_as_retired(
 def test_an_undecodable_search_argument_is_one_line(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:
     archive_with_articles(tmp_path / "monitor.db", count=1)
     one_line(run_cli("--db", "monitor.db", "search", b"caf\xe9", check=False), "is not UTF-8 text")
+
+
+def test_an_error_of_the_sqlite3_module_itself_is_still_one_line(tmp_path: Path) -> None:
+    """Errors Python's sqlite3 raises without SQLite (a closed connection) carry no error code."""
+    with pytest.raises(ArchiveError, match=r"monitor\.db: SQLite error: Cannot operate on a closed database"), \
+            Archive(tmp_path / "monitor.db") as archive:
+        archive.db.conn.close()
+        archive.counts()
+
+
+def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI, tmp_path: Path,
+                                                                  local_config: Path) -> None:
+    archive = tmp_path / "monitor.db"
+    archive_with_articles(archive, count=1)
+    with sqlite3.connect(archive) as conn:  # as an archive of the previous release
+        conn.execute("DROP TABLE heartbeat")
+        conn.execute("ALTER TABLE alerts DROP COLUMN outage")
+        conn.execute("PRAGMA user_version = 4")
+    one_line(run_cli("--db", "monitor.db", "status", check=False), "monitor.db has an older schema: run monitor once")
+    run_cli("--db", "monitor.db", "once")  # migrates it
+    assert "wire" in run_cli("--db", "monitor.db", "status").stdout

@@ -16,7 +16,8 @@ import pytest
 from monitor.config import Settings, SourceSettings, load_config
 from monitor.parallel import ProcessCrawl, WorkerError, share_of, split_by_host
 from monitor.store import Archive
-from tests.conftest import RunCLI
+from tests.conftest import RunCLI, unprivileged
+from tests.httpserver import LocalWeb
 from tests.newsweb import NewsWebProcess
 
 
@@ -115,3 +116,19 @@ def test_processes_must_be_at_least_one(run_cli: RunCLI) -> None:
     result = run_cli("once", "--processes", "0", check=False)
     assert result.returncode == 2
     assert "--processes" in result.stderr
+
+
+def test_an_archive_error_in_a_worker_is_one_line(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
+    """Two hosts, two processes, a read-only archive: the worker's error reaches the parent, not a traceback."""
+    local_web.route("/a.xml", "down", status=503)
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\nrobots = false\n[[sources]]\nname = "a"\nkind = "feed"\nurl = "{local_web.url("/a.xml")}"\n'
+        f'[[sources]]\nname = "b"\nkind = "feed"\nurl = "http://localhost:{local_web.port}/a.xml"\n'
+    )
+    run_cli("once", check=False)  # creates the archive; both sources fail
+    (tmp_path / "monitor.db").chmod(0o444)
+    result = run_cli("-q", "once", "--processes", "2", "--force", check=False, prefix=tuple(unprivileged()))
+    assert result.returncode == 1 and result.stderr.splitlines() == [
+        f"monitor: {tmp_path / 'monitor.db'} is read-only here: give the user running monitor write access to the file,"
+        " its -wal and -shm files and its folder"
+    ], result.stderr

@@ -160,8 +160,8 @@ async def _deliver(archive: Archive, email: EmailSettings, now: datetime, batche
     report = DeliveryReport()
     started = time.monotonic()
     async with Mailer(email) as mailer:
-        await _send_batches(archive, email, now, batches(), mailer, started, report)
-        if report.messages and archive.release_after_outage(now):
+        reachable = await _send_batches(archive, email, now, batches(), mailer, started, report)
+        if report.messages and reachable and archive.release_after_outage(now):
             log.info("the SMTP server is back: delivering the alerts held back by the outage")
             await _send_batches(archive, email, now, batches(), mailer, started, report)
     report.queued = archive.queued_alert_count()
@@ -171,7 +171,8 @@ async def _deliver(archive: Archive, email: EmailSettings, now: datetime, batche
 async def _send_batches(
     archive: Archive, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]],
     mailer: Mailer, started: float, report: DeliveryReport,
-) -> None:
+) -> bool:
+    """Claim, render and send each batch, recording what failed; whether the server was still reachable at the end."""
     unreachable: DeliveryError | None = None
     for alert_ids, compose in batches:
         # A long run must not claim with a lease that has partly run out already.
@@ -191,6 +192,7 @@ async def _send_batches(
             if not mailer.connected:
                 unreachable = error
             _record_failure(archive, email, claimed, error, now, report, outage=unreachable is not None)
+    return unreachable is None
 
 
 def _render(archive: Archive, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:

@@ -152,7 +152,7 @@ class Fetcher:
     ``trusted_origins`` are the origins of configured source URLs: they may be
     private (a local site), other private destinations may not.
     ``stats`` counts requests by kind (``source``, ``article``, ``robots``) and
-    outcomes (``not_modified``, ``robots_disallowed``, ``blocked``, ``deferred``).
+    outcomes (``not_modified``, ``robots_disallowed``, ``robots_unreachable``, ``blocked``, ``deferred``).
     """
 
     def __init__(

@@ -92,7 +92,8 @@ class StoredMention:
 
 def archive_error(exc: sqlite3.Error, path: Path) -> ArchiveError:
     """The one line an operator needs for an SQLite error of the archive at ``path``: what happened, what to do."""
-    code = (exc.sqlite_errorcode if isinstance(exc, sqlite3.DatabaseError) else 0) & 0xFF  # the primary code
+    # The primary code; errors raised by Python's module itself (a closed connection) carry none.
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     quoted = shlex.quote(str(path))
     recovered = shlex.quote(f"{path}.recovered")
     messages = {
