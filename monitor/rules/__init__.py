@@ -20,7 +20,7 @@ it is split into words.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -43,8 +43,10 @@ from monitor.rules._query import (
     positional,
     split_words,
 )
-from monitor.rules._text import Span, Text, plain
+from monitor.rules._text import Span, Text, searchable
 from monitor.rules._words import WordMatcher, matcher
+
+_CYRILLIC = re.compile("[а-яёА-ЯЁ]")
 
 __all__ = ["Explanation", "Ruleset", "compile_rules", "highlight_spans", "rules_of"]
 
@@ -62,8 +64,29 @@ class Needs:
     any_: bool = False
 
     @staticmethod
-    def either(*literals: str | None) -> Needs:
-        return Needs(tuple(sorted({lit for lit in literals if lit}))) if all(literals) else NOTHING
+    def either(*options: tuple[str, ...]) -> Needs:
+        """One of the literals of each option; nothing known if an option has none."""
+        if not options or not all(options):
+            return NOTHING
+        every = {literal for option in options for literal in option}
+        # A literal holding another adds nothing ("russian" holds "russia"); short ones, likelier
+        # to be found, are looked for first.
+        kept = {lit for lit in every if not any(other != lit and other.lower() in lit.lower() for other in every)}
+        return Needs(tuple(sorted(kept, key=lambda lit: (len(lit), lit))))
+
+    @property
+    def odds(self) -> float:
+        """A rough chance that a text satisfies the formula: each literal of n letters is found 4^(4-n) of the time.
+
+        Cyrillic literals count for nothing: in the many texts without Cyrillic they cost no scan.
+        """
+        if self.literals:
+            return min(1.0, sum(min(1.0, 4.0 ** (4 - len(lit))) for lit in self.literals if not _CYRILLIC.search(lit)))
+        if not self.parts:
+            return 1.0
+        if self.any_:
+            return min(1.0, sum(part.odds for part in self.parts))
+        return min(part.odds for part in self.parts)
 
     @staticmethod
     def all_of(parts: list[Needs]) -> Needs:
@@ -72,8 +95,8 @@ class Needs:
             for piece in (part.parts if part.parts and not part.any_ else (part,)):
                 if piece != NOTHING and piece not in known:
                     known.append(piece)
-        # Sets of few literals first: a text lacking all of them is dismissed after few scans.
-        known.sort(key=lambda part: (not part.literals, len(part.literals)))
+        # The part likeliest to fail first, and of those the cheapest: most texts are dismissed by it.
+        known.sort(key=lambda part: (part.odds, not part.literals, len(part.literals)))
         return known[0] if len(known) == 1 else Needs(parts=tuple(known))
 
     @staticmethod
@@ -81,29 +104,45 @@ class Needs:
         if not parts or NOTHING in parts:
             return NOTHING
         # The alternatives that are sets of literals, as one set: one pass over them.
-        literals = Needs.either(*(lit for part in parts for lit in part.literals))
+        literals = Needs.either(*(part.literals for part in parts if part.literals))
         composite = [part for part in parts if not part.literals]
         if not composite:
             return literals
         merged = ([literals] if literals.literals else []) + composite
         return merged[0] if len(merged) == 1 else Needs(parts=tuple(merged), any_=True)
 
-    def holds(self, lowered: str, seen: dict[str, bool]) -> bool:
-        """Whether ``lowered`` (see :func:`~monitor.rules._text.plain`) satisfies the formula."""
+    def every(self) -> Iterator[str]:
+        """Every literal of the formula."""
+        yield from self.literals
+        for part in self.parts:
+            yield from part.every()
+
+    def holds(self, cased: str, lowered: str, seen: dict[str, bool]) -> bool:
+        """Whether a text satisfies the formula: ``cased`` as :func:`~monitor.rules._text.searchable` gives it,
+        ``lowered`` the same lowercased. A literal with a capital (a name: "Black") is looked for as written
+        or all in capitals ("BLACK"), once the lowered text holds it.
+        """
         if self.literals:
             for literal in self.literals:
                 found = seen.get(literal)
                 if found is None:
-                    found = seen[literal] = literal in lowered
+                    found = seen[literal] = _holds(literal, cased, lowered)
                 if found:
                     return True
             return False
         if self.any_:
-            return any(part.holds(lowered, seen) for part in self.parts)
-        return all(part.holds(lowered, seen) for part in self.parts)
+            return any(part.holds(cased, lowered, seen) for part in self.parts)
+        return all(part.holds(cased, lowered, seen) for part in self.parts)
 
 
 NOTHING = Needs()  # nothing known: every text may match
+
+
+def _holds(literal: str, cased: str, lowered: str) -> bool:
+    """Whether a text holds a literal; one with a capital (a name) as written or all in capitals."""
+    if literal.islower():
+        return literal in lowered
+    return literal.lower() in lowered and (literal in cased or literal.upper() in cased)
 
 
 @dataclass(frozen=True)
@@ -125,6 +164,7 @@ class _Rule:
     node: Node
     scope: str
     needs: Needs  # an article that does not satisfy them cannot match
+    cues: tuple[Node, ...]  # a unit that holds none of their places cannot match (it would have no hits)
 
 
 class Ruleset:
@@ -134,6 +174,8 @@ class Ruleset:
         self._rules = tuple(rules)
         self._vocabulary = vocabulary
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
+        self._cyrillic_absent = {literal: False for rule in rules for literal in rule.needs.every()
+                                 if _CYRILLIC.search(literal)}
 
     def match(self, text: str, title: str = "") -> list[Match]:
         """Every passage of the body ``text`` matched by each rule, in rule then text order.
@@ -161,9 +203,11 @@ class Ruleset:
         return [explanation for rule in self._rules for explanation in _judge(rule, article, explain=True)]
 
     def _article(self, text: str, title: str) -> Article | None:
-        lowered = plain(f"{title}\n{text}")
-        seen: dict[str, bool] = {}
-        if not any(rule.needs.holds(lowered, seen) for rule in self._rules):
+        cased = searchable(f"{title}\n{text}")
+        lowered = cased.lower()
+        # A text without Cyrillic holds no Cyrillic literal: those are known absent without a scan.
+        seen = {} if _CYRILLIC.search(lowered) else dict(self._cyrillic_absent)
+        if not any(rule.needs.holds(cased, lowered, seen) for rule in self._rules):
             return None
         return Article(title, text, self._vocabulary)
 
@@ -180,7 +224,11 @@ def _units(rule: _Rule, article: Article) -> list[Span]:
 def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation]:
     """The passages of one rule in one article: matches, and (``explain``) vetoed near-misses."""
     text = article.text
+    whole = (0, len(text.words))
+    cue_starts = sorted({span[0] for cue in rule.cues for span in Judge(article).spans(cue, *whole)})
     for lo, hi in _units(rule, article):
+        if not explain and bisect_left(cue_starts, lo) == bisect_left(cue_starts, hi):
+            continue
         trace = Trace() if explain else None
         judge = Judge(article, trace)
         found: list[Span] = []
@@ -309,26 +357,29 @@ class _Compiler:
         matchers = tuple(self.order)
         by_form: dict[str, list[int]] = {}
         by_cased: dict[str, list[int]] = {}
-        prefixes = []
+        prefixes: dict[str, list[tuple[str, int]]] = {}
         for id_, word in enumerate(matchers):
             for form in word.forms:
                 by_form.setdefault(form, []).append(id_)
             if word.cased:
-                by_cased.setdefault(word.cased, []).append(id_)
+                by_cased.setdefault(word.cased.lower(), []).append(id_)
             if word.prefix:
-                prefixes.append((word.prefix, id_))
+                prefixes.setdefault(word.prefix[:2], []).append((word.prefix, id_))
         return Vocabulary(matchers, {k: tuple(v) for k, v in by_form.items()},
-                          {k: tuple(v) for k, v in by_cased.items()}, tuple(prefixes), self.people)
+                          {k: tuple(v) for k, v in by_cased.items()}, {k: tuple(v) for k, v in prefixes.items()}, self.people)
 
-    def name_literal(self, ids: tuple[int, ...]) -> str | None:
-        """A literal of a name: its last word (a surname is rarer than a first name), else its longest."""
-        literals = [self.order[id_].literal for id_ in ids]
-        return literals[-1] or max((lit for lit in literals if lit), key=len, default=None)
+    def phrase_literals(self, ids: tuple[int, ...]) -> tuple[str, ...]:
+        """Literals of a phrase: its most telling word's (the longest; "the ambassador" is found by "ambassador")."""
+        return max((self.order[id_].literals for id_ in ids), key=lambda option: min(map(len, option), default=0))
+
+    def name_literal(self, ids: tuple[int, ...]) -> tuple[str, ...]:
+        """Literals of a name: its last word's (a surname is rarer than a first name), else its most telling word's."""
+        return self.order[ids[-1]].literals or self.phrase_literals(ids)
 
     def needs(self, node: Node) -> Needs:
         """What every match of ``node`` holds, as a formula over lowercase literals."""
         if isinstance(node, Words):
-            return Needs.all_of([Needs.either(literal) for id_ in node.ids if (literal := self.order[id_].literal)])
+            return Needs.either(self.phrase_literals(node.ids))
         if isinstance(node, ListRef):
             people = self.people[node.name]
             return Needs.any_of([Needs.either(self.name_literal(ids)) for person in people
@@ -409,10 +460,21 @@ def compile_rules(
     if problems:
         raise ConfigError(problems)
     finished = [
-        _Rule(name, node, scope, compiler.needs(node))
+        _Rule(name, node, scope, compiler.needs(node), tuple(_cues(node)))
         for name, node, scope in compiled
     ]
     return Ruleset(finished, compiler.vocabulary())
+
+
+def _cues(node: Node) -> Iterator[Node]:
+    """The places a match's hits come from: positional clauses outside NOT and outside other fields than sentence:."""
+    if positional(node):
+        yield node
+    elif isinstance(node, (All, Any_)):
+        for item in node.items:
+            yield from _cues(item)
+    elif isinstance(node, Field) and node.name == "sentence":
+        yield from _cues(node.item)
 
 
 def rules_of(settings: Settings) -> Ruleset:

@@ -35,8 +35,8 @@ class Vocabulary:
 
     matchers: tuple[WordMatcher, ...]
     by_form: dict[str, tuple[int, ...]]
-    by_cased: dict[str, tuple[int, ...]]
-    prefixes: tuple[tuple[str, int], ...]
+    by_cased: dict[str, tuple[int, ...]]  # acronyms, by their lowercase (then compared as written)
+    prefixes: dict[str, tuple[tuple[str, int], ...]]  # by their first two letters (one, for a one-letter prefix)
     people: dict[str, tuple[Person, ...]]
 
 
@@ -47,31 +47,12 @@ class Article:
         self.text = Text(f"{title}\n\n{body}" if title else body)
         self.body_start = bisect_left(self.text.starts, len(title) + 1) if title else 0
         self.vocabulary = vocabulary
-        self.positions: dict[int, list[int]] = {}
-        text = self.text
-        index: dict[str, list[int]] = {}
-        for at, word in enumerate(text.words):
-            index.setdefault(word, []).append(at)
-        starts = tuple(prefix for prefix, _ in vocabulary.prefixes)
-        for word, places in index.items():
-            ids = list(vocabulary.by_form.get(word, ()))
-            if starts and word.startswith(starts):
-                ids += [id_ for prefix, id_ in vocabulary.prefixes if word.startswith(prefix)]
-            for id_ in ids:
-                if vocabulary.matchers[id_].capital:
-                    places = [at for at in places if text.cased[at][:1].isupper()]
-                self.positions.setdefault(id_, []).extend(places)
-        if vocabulary.by_cased:
-            for at, cased in enumerate(text.cased):
-                for id_ in vocabulary.by_cased.get(cased, ()):
-                    self.positions.setdefault(id_, []).append(at)
-        for places in self.positions.values():
-            places.sort()
+        self.positions = _positions(self.text, vocabulary)
         self._people: dict[tuple[str, bool], list[Span]] = {}
         self._sets: dict[int, set[int]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
         self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
-        self.paragraph_starts = [start for start, _ in text.paragraphs]
+        self.paragraph_starts = [start for start, _ in self.text.paragraphs]
 
     @property
     def body_paragraphs(self) -> list[Span]:
@@ -112,6 +93,36 @@ class Article:
     def same_paragraph(self, a: int, b: int) -> bool:
         starts = self.paragraph_starts
         return bisect_right(starts, a) == bisect_right(starts, b)
+
+
+def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
+    """Where each matcher's words are: every distinct word looked up once, then one pass over the text."""
+    found: dict[str, tuple[int, ...]] = {}
+    for word in set(text.words):
+        ids = vocabulary.by_form.get(word, ()) + vocabulary.by_cased.get(word, ())
+        prefixes = vocabulary.prefixes.get(word[:2], ()) + vocabulary.prefixes.get(word[:1], ())
+        if prefixes:
+            ids += tuple(id_ for prefix, id_ in prefixes if word.startswith(prefix))
+        if ids:
+            found[word] = ids
+    index: dict[str, list[int]] = {}
+    for at, word in enumerate(text.words):
+        if word in found:
+            index.setdefault(word, []).append(at)
+    positions: dict[int, list[int]] = {}
+    for word, places in index.items():
+        for id_ in found[word]:
+            matcher = vocabulary.matchers[id_]
+            if matcher.cased:
+                chosen = [at for at in places if text.cased[at] == matcher.cased]
+            elif matcher.capital:
+                chosen = [at for at in places if text.cased[at][:1].isupper()]
+            else:
+                chosen = places
+            positions.setdefault(id_, []).extend(chosen)
+    for chosen in positions.values():
+        chosen.sort()
+    return positions
 
 
 def _people_spans(article: Article, people: Iterable[Person], surnames_only: bool) -> list[Span]:
@@ -173,7 +184,14 @@ class Judge:
         if isinstance(node, ListRef):
             return article.people(node.name, node.surnames)
         if isinstance(node, Any_):
-            return sorted({span for item in node.items for span in self.spans(item, *whole)})
+            found: set[Span] = set()
+            for item in node.items:
+                if isinstance(item, Words):
+                    if item.ids[0] in article.positions:  # most phrases of a list are not in the text at all
+                        found.update(article.phrase(item.ids, *whole))
+                else:
+                    found.update(self.spans(item, *whole))
+            return sorted(found)
         if isinstance(node, Near):
             return self._near(node)
         if isinstance(node, Pattern):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from functools import cached_property
+from itertools import accumulate
 
 Span = tuple[int, int]
 
@@ -33,6 +34,7 @@ _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 # in the match and dropped from the word, so "Antonov's" is the word "antonov".
 _WORD = re.compile(rf"(?:[^\W\d_]\.){{2,}}|[^\W_][\w{INVISIBLE}]*(?:'[^\W_][\w{INVISIBLE}]*)*")
 
+_SPLIT = re.compile(f"({_WORD.pattern})")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 # A candidate sentence end: the punctuation, closing quotes, space, and a capital, digit or
 # opening quote after it.
@@ -53,11 +55,11 @@ def fold(text: str) -> str:
     return _FOLDABLE.sub(lambda m: _FOLD[m.group()], text)
 
 
-def plain(text: str) -> str:
-    """``text`` folded and lowercased, invisible characters dropped: what a literal is looked for in."""
+def searchable(text: str) -> str:
+    """``text`` folded, invisible characters dropped: what a literal is looked for in (lowered, unless it has capitals)."""
     if any(c in text for c in INVISIBLE):
         text = _INVISIBLE_RE.sub("", text)
-    return fold(text).lower()
+    return fold(text)
 
 
 def is_acronym(word: str) -> bool:
@@ -77,14 +79,19 @@ class Text:
     def __init__(self, text: str) -> None:
         self.text = text
         self.folded = fold(text)
-        found = list(_WORD.finditer(self.folded))
-        self.starts = [m.start() for m in found]
-        self.ends = [m.end() for m in found]
-        cased = [m.group().replace(".", "") for m in found]
-        if any(c in self.folded for c in INVISIBLE):
-            cased = [_INVISIBLE_RE.sub("", word) for word in cased]
-        self.cased = [word[:-2] if word.endswith("'s") else word for word in cased]
-        self.words = [word.lower() for word in self.cased]
+        # re.split keeps the words between the gaps, and the running sum of the pieces' lengths
+        # gives their offsets: all of it in C, several times faster than a match object per word.
+        pieces = _SPLIT.split(self.folded)
+        offsets = list(accumulate(map(len, pieces)))
+        self.starts = offsets[0:-1:2]
+        self.ends = offsets[1::2]
+        # Dots and a final "'s" dropped from every word at once, in one joined string.
+        joined = "\n".join(pieces[1::2]) + "\n"
+        joined = joined.replace(".", "").replace("'s\n", "\n")
+        if any(c in joined for c in INVISIBLE):
+            joined = _INVISIBLE_RE.sub("", joined)
+        self.cased = joined.split("\n")[:-1]
+        self.words = joined.lower().split("\n")[:-1]
         self._sentences: dict[Span, list[tuple[Span, Span]]] = {}
 
     @cached_property

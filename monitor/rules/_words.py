@@ -47,15 +47,21 @@ class WordMatcher:
     capital: bool = False
 
     @property
-    def literal(self) -> str | None:
-        """A lowercase string every occurrence holds, long enough to prefilter articles with; None if none."""
-        if self.prefix:
-            found = self.prefix
-        elif self.cased:
-            return None
-        else:
-            found = os.path.commonprefix(sorted(self.forms))
-        return found if len(found) >= MIN_LITERAL else None
+    def literals(self) -> tuple[str, ...]:
+        """Lowercase strings one of which every occurrence holds, to prefilter articles with; () if none.
+
+        An acronym is written with or without dots ("us", "u.s"): short, but "рф" is still rare. A
+        name keeps its capital (see :meth:`~monitor.rules.Needs.holds`).
+        """
+        if self.cased:
+            lowered = self.cased.lower()
+            return (lowered, ".".join(lowered))
+        found = self.prefix or os.path.commonprefix(sorted(self.forms))
+        if len(found) < MIN_LITERAL:
+            return ()
+        if self.capital:  # a name is written with a capital ("Black": the colour is no clue)
+            return (found[0].upper() + found[1:],)
+        return (found,)
 
 
 def matcher(word: str, name: bool = False) -> WordMatcher:
