@@ -30,8 +30,9 @@ EXIT_CONFIG = 2
 class Context:
     """Global options, resolved lazily: ``demo`` and ``extract`` need no archive."""
 
-    def __init__(self, config_path: Path, db_path: Path | None) -> None:
+    def __init__(self, config_path: Path, db_path: Path | None, config_given: bool = True) -> None:
         self.config_path = config_path
+        self.config_given = config_given  # --config on the command line, rather than the default
         self.db_path = db_path
         self._settings: Settings | None = None
 
@@ -94,7 +95,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: int, quiet: bool) -> None:
     """News monitor for US–Russia relations: new mentions of the ambassadors and prisoner swaps."""
     _setup_logging(verbose, quiet)
-    ctx.obj = Context(config_path, db_path)
+    given = ctx.get_parameter_source("config_path") is not click.core.ParameterSource.DEFAULT
+    ctx.obj = Context(config_path, db_path, given)
 
 
 @cli.command()
@@ -162,14 +164,21 @@ def once(obj: Context, source_name: str | None, force: bool, processes: int) -> 
 def demo(obj: Context, output: Path) -> None:
     """Run offline on the bundled sample of news sites and show the alerts (no network, no SMTP).
 
-    The rules come from --config (the shipped config.toml by default).
+    The rules come from --config (./config.toml by default); where there is none, the rules
+    shipped inside monitor (the same as the repository's config.toml) are used.
     """
+    from monitor.config import shipped_rules
     from monitor.demo import run_demo
 
+    if obj.config_given or obj.config_path.exists():
+        beat = obj.settings
+    else:
+        log.info("no %s here: the demo uses the rules shipped with monitor", obj.config_path)
+        beat = shipped_rules()
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("monitor.pipeline").setLevel(logging.WARNING)  # the demo prints its alerts itself
     started = datetime.now(UTC)
-    result = run_demo(obj.settings, output)
+    result = run_demo(beat, output)
     console = Console()
     stored = sum(report.stored for report in result.reports)
     console.print(f"\n[bold]monitor demo[/bold]: {len(result.reports)} outlets checked, {stored} articles stored, "
@@ -238,7 +247,7 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     settings = obj.settings
     chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]
     if not chosen:
-        fail(f"no rule named {rule_name!r}")
+        fail(f"no rule named {rule_name!r}" if rule_name else f"{obj.config_path} has no [[rules]] to test")
     ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
     since_utc = since.replace(tzinfo=UTC) if since else None
     console = Console()

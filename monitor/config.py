@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor.errors import ConfigError
 
 SHIPPED_PEOPLE = Path(__file__).parent / "rules" / "people.toml"
+SHIPPED_RULES = Path(__file__).parent / "rules" / "beat.toml"
 DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
 # A bare address, as the SMTP envelope takes it: no display name, no list, no spaces.
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
@@ -301,3 +302,8 @@ def load_config(path: str | Path) -> Settings:
         return parse_config(data, path.resolve().parent)
     except ConfigError as exc:
         raise ConfigError(exc.problems, str(path)) from exc
+
+
+def shipped_rules() -> Settings:
+    """Settings holding only the rules (and their lists) shipped with monitor: the demo's, without a config file."""
+    return parse_config(_read_toml(SHIPPED_RULES, str(SHIPPED_RULES)), Path.cwd())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import sqlite3
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,42 @@ def test_rules_test_shows_matches_without_alerting(run_cli: RunCLI, demo_db: Pat
 def test_rules_test_unknown_rule_fails(run_cli: RunCLI, demo_db: Path) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "nope", check=False)
     assert result.returncode == 1 and "no rule named 'nope'" in result.stderr
+
+
+def test_rules_test_without_rules_says_so(run_cli: RunCLI, tmp_path: Path) -> None:
+    config = tmp_path / "bare.toml"
+    config.write_text('database = "bare.db"\n', encoding="utf-8")
+    result = run_cli("--config", str(config), "rules", "test", "--text", "The ambassador left.", check=False)
+    assert result.returncode == 1 and "bare.toml has no [[rules]] to test" in result.stderr
+
+
+def test_rules_test_explains_a_text(run_cli: RunCLI) -> None:
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "test", "--title", "Russia summons US Ambassador Lynne Tracy",
+                     "--text", "The note of protest handed to Tracy called on the US to de-escalate.")
+    out = " ".join(result.stdout.split())
+    assert "[ambassadors] NEW" in out and "clause: A holder of the post by name" in out
+    vetoed = run_cli("--config", str(SHIPPED_CONFIG), "rules", "test",
+                     "--text", "China's new Ambassador to Russia Zhang Hanhui spoke on Wednesday.")
+    assert "[ambassadors] vetoed" in vetoed.stdout and "veto" in vetoed.stdout
+
+
+def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    records = [
+        {"id": "hit", "title": "", "text": "Russia summoned the U.S. ambassador Lynne Tracy.", "ambassadors": 1,
+         "prisoner_swap": 0},
+        {"id": "miss", "title": "", "text": "The envoy met officials.", "ambassadors": 1, "prisoner_swap": 0},
+        {"id": "noise", "title": "", "text": "A goodwill ambassador visited Moscow.", "ambassadors": 0},
+    ]
+    labelled.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(labelled))
+    out = " ".join(result.stdout.split())
+    assert "ambassadors │ 3 │ 1.000 │ 0.500" in out  # 1 of 2 positives found, no false alarm
+    assert "[ambassadors] missed miss" in out and "noise" not in out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "no text"}\n', encoding="utf-8")
+    failed = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(bad), check=False)
+    assert failed.returncode == 2 and "bad.jsonl:1: not a labelled passage" in failed.stderr
 
 
 def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:

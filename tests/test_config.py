@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
+from monitor.config import SHIPPED_RULES, load_config, shipped_rules
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,3 +132,34 @@ def test_password_comes_from_the_environment_only(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("TEST_MONITOR_PW", "s3cret")
     assert settings.email.password() == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+CONFIG_TOML = Path(__file__).resolve().parent.parent / "config.toml"
+
+
+def test_the_rules_shipped_in_the_package_are_the_config_rules() -> None:
+    """`monitor demo` without a config file uses monitor/rules/beat.toml: it must say what config.toml says."""
+    block = CONFIG_TOML.read_text(encoding="utf-8").split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
+    shipped = shipped_rules()
+    assert tomllib.loads(SHIPPED_RULES.read_text(encoding="utf-8")) == tomllib.loads(block)
+    assert shipped.rules == load_config(CONFIG_TOML).rules and shipped.lists == load_config(CONFIG_TOML).lists
+
+
+def test_people_are_extended_from_the_config_and_a_bad_entry_is_named(tmp_path: Path) -> None:
+    from monitor.rules import rules_of
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[[rules]]\nname = "envoys"\nquery = "@new_envoys"\n\n'
+        '[[people]]\nlists = ["new_envoys"]\nname = "Jane Roe"\nsurnames = ["Roe"]\ndistinctive = true\n',
+        encoding="utf-8",
+    )
+    settings = load_config(config)
+    assert any(person.name == "Lynne Tracy" for person in settings.people)  # the shipped people stay
+    assert [m.passage for m in rules_of(settings).match("Roe arrived in Moscow.")] == ["Roe arrived in Moscow."]
+    replacement = tmp_path / "people.toml"
+    replacement.write_text('[[people]]\nlists = ["new envoys"]\nname = "Jane Roe"\n', encoding="utf-8")
+    config.write_text(f'people_file = "{replacement.name}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert "people.toml: people[0].lists[0]: " in str(caught.value)

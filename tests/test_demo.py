@@ -88,3 +88,22 @@ def test_demo_archive_is_queryable_with_sqlite_utils(demo_run: tuple[subprocess.
 def test_demo_needs_rules_from_a_config(run_cli: RunCLI, tmp_path: Path) -> None:
     result = run_cli("--config", str(tmp_path / "absent.toml"), "demo", check=False)
     assert result.returncode == 2 and "absent.toml" in result.stderr
+
+
+def test_the_alert_quotes_the_news_not_the_background(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path, float],
+) -> None:
+    body = " ".join(demo_run[0].stdout.replace("> ", " ").replace("*", "").split())
+    assert "agreed on Wednesday to send their ambassadors back to Washington and Moscow" in body  # the lead
+    assert "discussed a possible prisoner swap involving Russian and American citizens" in body
+    assert "Both envoys had left their embassies" not in body  # background that happens to name envoys
+    assert f"> {GENEVA}" not in demo_run[0].stdout  # a headline is context, never a quoted passage
+
+
+def test_demo_without_a_config_file_uses_the_shipped_rules(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--output", str(tmp_path / "out")],
+                            capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 alert(s)" in result.stdout and "send their ambassadors back" in " ".join(
+        result.stdout.replace("> ", " ").replace("*", "").split())
+    assert "rules shipped with monitor" in result.stderr
