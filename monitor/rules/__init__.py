@@ -298,11 +298,11 @@ class _Compiler:
             self.order.append(word)
         return self.matchers[word]
 
-    def words(self, phrase: str, name: bool = False) -> Words:
+    def words(self, phrase: str) -> Words:
         words = tuple(split_words(phrase))
         if not words:
             raise ValueError(f"{phrase!r} has no words to match")
-        return Words(words, phrase, self.ids(phrase, name), name)
+        return Words(words, phrase, self.ids(phrase))
 
     def node(self, node: Node) -> Node:
         if isinstance(node, Words):

@@ -38,7 +38,6 @@ class Words:
     words: tuple[str, ...]
     source: str
     ids: tuple[int, ...] = ()  # each word's matcher, once compiled
-    name: bool = False  # a person's name: found only where written with a capital
 
 
 @dataclass(frozen=True)
