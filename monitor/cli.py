@@ -203,18 +203,13 @@ def demo(obj: Context, output: Path) -> None:
 @click.pass_obj
 def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
-    import sqlite3
-
     try:
         query.encode("utf-8")
     except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
         raw = query.encode("utf-8", "surrogateescape")
         fail(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal, or set LANG to a UTF-8 locale")
     with obj.archive(read_only=True) as archive:
-        try:
-            rows = archive.search(query, limit)
-        except sqlite3.OperationalError as exc:
-            fail(f"bad search query {query!r}: {exc}")
+        rows = archive.search(query, limit)
     table = Table("id", "published", "site", "title", "url")
     for row in rows:
         table.add_row(str(row["id"]), row["published"] or "", row["site"], row["title"], row["url"])

@@ -58,6 +58,10 @@ class ArchiveLockedError(ArchiveError):
     pass
 
 
+class SearchQueryError(MonitorError):
+    """A full-text search query SQLite's FTS5 cannot parse."""
+
+
 class FetchError(MonitorError):
     def __init__(self, url: str, message: str) -> None:
         self.url = url

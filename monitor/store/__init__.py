@@ -27,7 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor.config import SourceSettings
-from monitor.errors import ArchiveError
+from monitor.errors import ArchiveError, SearchQueryError
 from monitor.models import AlertContent, AlertCopy, Article, Mention
 from monitor.store.schema import MIGRATIONS, migrate
 
@@ -635,11 +635,18 @@ class Archive:
     # ------------------------------------------------------------ reading
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        return list(
-            self.db.table("articles").search(
-                query, columns=["id", "title", "site", "url", "published", "story_id"], limit=limit
+        """Articles matching an FTS5 query; a query FTS5 cannot parse is a SearchQueryError."""
+        try:
+            return list(
+                self.db.table("articles").search(
+                    query, columns=["id", "title", "site", "url", "published", "story_id"], limit=limit
+                )
             )
-        )
+        except sqlite3.OperationalError as exc:
+            # FTS5's parse errors have no code of their own; the archive's own troubles do.
+            if any(word in str(exc) for word in ("disk", "locked", "unable to open", "malformed", "readonly")):
+                raise
+            raise SearchQueryError(f"bad search query {query!r}: {exc}") from exc
 
     def counts(self) -> dict[str, int]:
         return {name: self.db[name].count for name in ("articles", "stories", "mentions", "alerts")}
