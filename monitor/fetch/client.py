@@ -30,7 +30,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,18 +116,17 @@ POOLED_CONNECTIONS = 64  # kept-alive connections, over all origins
 KEEPALIVE_SECONDS = 30.0
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport over per-origin connection pools whose network backend checks addresses.
+class _GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over per-origin httpcore pools whose network backend checks addresses.
 
-    httpx offers no public way to hand its pool a network backend, so the pool
-    is replaced after construction; the exception mapping of httpx is kept.
+    Built on httpx's public transport interface: httpx's own transport offers no way to
+    hand its pool a network backend. httpcore's errors become httpx's of the same name,
+    as httpx's transport raises them, so callers see one family of exceptions.
     """
 
     def __init__(self, backend: GuardedBackend, concurrency: int, per_host: int) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False)
         # The fetcher's gate bounds requests in flight, so a pool never makes one wait.
-        # httpx only calls handle_async_request, aclose and the context methods of its pool.
-        self._pool = OriginPools(  # type: ignore[assignment]
+        self._pools = OriginPools(
             lambda: httpcore.AsyncConnectionPool(
                 ssl_context=_ssl_context(),
                 max_connections=concurrency,
@@ -138,6 +137,63 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             max_origins=max(1, POOLED_CONNECTIONS // per_host),
             sweep_every=KEEPALIVE_SECONDS / 2,
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,  # httpx's streams iterate asynchronously too
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            response = await self._pools.handle_async_request(core)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseBody(response.stream),  # type: ignore[arg-type]  # httpcore answers with an async stream
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pools.aclose()
+
+
+class _ResponseBody(httpx.AsyncByteStream):
+    """httpcore's response stream, its errors raised as httpx's."""
+
+    def __init__(self, stream: AsyncIterable[bytes]) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors():
+            async for part in self._stream:
+                yield part
+
+    async def aclose(self) -> None:
+        close = getattr(self._stream, "aclose", None)
+        if close is not None:
+            with _httpx_errors():
+                await close()
+
+
+@contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """An httpcore error as the httpx error of the same name (its nearest ancestor's, else TransportError)."""
+    try:
+        yield
+    except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol,
+            httpcore.ProxyError) as exc:
+        raise _httpx_error(exc) from exc
+
+
+def _httpx_error(exc: Exception) -> httpx.TransportError:
+    for kind in type(exc).__mro__:
+        mapped = getattr(httpx, kind.__name__, None)
+        if isinstance(mapped, type) and issubclass(mapped, httpx.TransportError):
+            return mapped(str(exc))
+    return httpx.TransportError(str(exc))
 
 
 @functools.cache
