@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
-FIELDS = ("title", "lead", "sentence", "paragraph", "article")
 
 
 class QuerySyntaxError(ValueError):

@@ -9,7 +9,7 @@ is the word "botschafter".
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from functools import cached_property
 from itertools import accumulate
 

@@ -77,19 +77,6 @@ class Candidate:
     shingles: int
 
 
-@dataclass(frozen=True)
-class StoredMention:
-    article_id: int
-    title: str
-    site: str
-    url: str
-    rule: str
-    passage: str
-    terms: tuple[str, ...]
-    new: bool
-    found: str
-
-
 def archive_error(exc: sqlite3.Error, path: Path) -> ArchiveError:
     """The one line an operator needs for an SQLite error of the archive at ``path``: what happened, what to do."""
     # The primary code; errors raised by Python's module itself (a closed connection) carry none.
@@ -421,20 +408,6 @@ class Archive:
         )
         return mention_id
 
-    def mentions(self, *, rule: str | None = None, since: datetime | None = None) -> list[StoredMention]:
-        rows = self.db.execute(
-            "SELECT mentions.article_id, articles.title, articles.site, articles.url, mentions.rule,"
-            " mentions.passage, mentions.terms, mentions.new, mentions.found"
-            " FROM mentions JOIN articles ON articles.id = mentions.article_id"
-            " WHERE (:rule IS NULL OR mentions.rule = :rule) AND (:since IS NULL OR mentions.found >= :since)"
-            " ORDER BY mentions.id",
-            {"rule": rule, "since": iso(since)},
-        )
-        return [
-            StoredMention(r[0], r[1], r[2], r[3], r[4], r[5], tuple(json.loads(r[6])), bool(r[7]), r[8])
-            for r in rows
-        ]
-
     def articles(self, *, since: datetime | None = None) -> Iterator[tuple[int, str, str]]:
         """(id, title, text) of stored articles in the order they were stored."""
         yield from self.db.execute(
@@ -575,9 +548,6 @@ class Archive:
                 [iso(now), iso(now)],
             )
         return int(cursor.rowcount)
-
-    def alert_attempts(self, alert_id: int) -> int:
-        return int(self._one("SELECT attempts FROM alerts WHERE id = ?", [alert_id]))
 
     def queued_alert_count(self) -> int:
         return int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL"))
