@@ -154,6 +154,15 @@ def _worth_retrying(error: FetchError) -> bool:
     return isinstance(error, (NetworkError, RobotsUnreachableError))
 
 
+def _storable(text: str) -> str:
+    """``text`` as valid UTF-8: a lone surrogate (JSON's "\\ud800" decodes to one) cannot be stored, so it is replaced."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> Article | None:
     """Extract an article from a fetched page, or None when the page holds no article."""
     extracted = extract(page.text, page.url)
@@ -174,11 +183,11 @@ def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: dat
     return Article(
         url=url,
         site=site_of(url),
-        title=(extracted.title or link.title or url).strip(),
-        text=extracted.text,
+        title=_storable((extracted.title or link.title or url).strip()),
+        text=_storable(extracted.text),
         source=source.name,
         fetched=fetched,
-        byline=extracted.byline,
+        byline=_storable(extracted.byline) if extracted.byline else None,
         published=extracted.published or link.published,
         language=extracted.language,
         aliases=tuple(sorted(aliases)),

@@ -57,3 +57,18 @@ def test_a_redirected_link_is_stored_under_the_final_url_with_the_link_as_alias(
 def test_a_page_without_article_text_gives_no_article(text: str) -> None:
     link = Link("https://news.example/world/paywalled")
     assert page_to_article(page(link.url, text=text), link, SOURCE, WHEN) is None
+
+
+def test_a_lone_surrogate_from_json_ld_is_replaced_before_storing() -> None:
+    """JSON's "\\ud800" decodes to a lone surrogate, which SQLite cannot take as UTF-8: one bad page, not a dead check."""
+    html = ('<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": "Envoys \\ud800 return",'
+            ' "author": {"name": "Ann \\udfff Lee"}}</script></head>'
+            f"<body><article><p>{STORY} \ud800</p></article></body></html>")
+    link = Link("https://news.example/world/envoys")
+    got = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html",
+               body=html.encode("utf-8", "surrogatepass"), text=html)
+    article = page_to_article(got, link, SOURCE, WHEN)
+    assert article is not None
+    for value in (article.title, article.text, article.byline or ""):
+        value.encode("utf-8")  # raises on a lone surrogate
+    assert article.title == "Envoys ? return"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from monitor.config import PersonSettings, RuleSettings, load_config
 from monitor.errors import ConfigError
 from monitor.models import LabelledPassage, Match
-from monitor.rules import NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
+from monitor.rules import MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
 from monitor.rules.evaluation import evaluate, label_key
 from tests.scoring import Score
 
@@ -338,3 +338,11 @@ _TEXTS = st.lists(
 def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text: str) -> None:
     unfiltered = Ruleset([replace(rule, needs=NOTHING) for rule in shipped._rules], shipped._vocabulary)
     assert shipped.match(text, title) == unfiltered.match(text, title)
+
+
+def test_passages_per_rule_and_article_are_capped(shipped: Ruleset) -> None:
+    """A page repeating matching paragraphs yields the first few, so novelty and alerts stay bounded."""
+    body = "\n\n".join(f"Russia summoned the U.S. ambassador Lynne Tracy for the {n}th time." for n in range(1000))
+    matches = shipped.match(body, "Russia summons the US ambassador")
+    assert len(matches) == MAX_PASSAGES
+    assert matches[0].passage == "Russia summoned the U.S. ambassador Lynne Tracy for the 0th time."

@@ -47,6 +47,9 @@ from monitor.rules._text import Span, Text, searchable
 from monitor.rules._words import WordMatcher, matcher
 
 _CYRILLIC = re.compile("[а-яёА-ЯЁ]")
+# Passages kept per rule and article, the first in the text: an alert quotes the news, not a
+# page that repeats a matching paragraph a thousand times (and novelty is judged per passage).
+MAX_PASSAGES = 10
 
 __all__ = ["Explanation", "Ruleset", "compile_rules", "highlight_spans", "rules_of"]
 
@@ -178,7 +181,7 @@ class Ruleset:
                                  if _CYRILLIC.search(literal)}
 
     def match(self, text: str, title: str = "") -> list[Match]:
-        """Every passage of the body ``text`` matched by each rule, in rule then text order.
+        """Every passage of the body ``text`` matched by each rule (at most :data:`MAX_PASSAGES`), in rule then text order.
 
         ``text`` is an article's body, paragraphs separated by blank lines; the ``title`` is
         context for ``title:`` and ``article:``, never quoted.
@@ -190,6 +193,8 @@ class Ruleset:
         for rule in self._rules:
             passages: dict[str, tuple[str, ...]] = {}
             for explanation in _judge(rule, article, explain=False):
+                if explanation.passage not in passages and len(passages) == MAX_PASSAGES:
+                    break
                 passages[explanation.passage] = tuple(dict.fromkeys(passages.get(explanation.passage, ())
                                                                     + explanation.terms))
             matches += [Match(rule.name, passage, terms) for passage, terms in passages.items()]
