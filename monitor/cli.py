@@ -134,14 +134,16 @@ def once(obj: Context, source_name: str | None, force: bool, processes: int) -> 
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
     with obj.archive():
         pass  # created or migrated here, before the processes share it
-    with (
-        ProcessCrawl(settings, sources, processes, force=force) as crawl,
-        Progress(transient=True, disable=not sys.stderr.isatty() or len(sources) < 2) as progress,
-    ):
-        task = progress.add_task("checking sources", total=len(sources))
-        reports = crawl.run(lambda done: progress.update(task, completed=done))
-    with obj.archive() as archive:
-        asyncio.run(deliver_pending(archive, settings.email, utcnow()))
+    try:
+        with (
+            ProcessCrawl(settings, sources, processes, force=force) as crawl,
+            Progress(transient=True, disable=not sys.stderr.isatty() or len(sources) < 2) as progress,
+        ):
+            task = progress.add_task("checking sources", total=len(sources))
+            reports = crawl.run(lambda done: progress.update(task, completed=done))
+    finally:  # alerts queued by this run or an earlier one go out even when a check failed
+        with obj.archive() as archive:
+            asyncio.run(deliver_pending(archive, settings.email, utcnow()))
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
         if report.error:

@@ -286,10 +286,20 @@ class Pipeline:
         return report
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
-        prepared = await self._fetch_article(source, link, report)
-        if prepared is None:
+        """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:
+        a failure nobody foresaw (a page that trips a bug) is logged with its traceback, recorded
+        against the URL as refused for good, and the check goes on."""
+        try:
+            prepared = await self._fetch_article(source, link, report)
+            if prepared is None:
+                return False
+            result = await self.writer.run(partial(store, prepared=prepared, now=prepared.article.fetched))
+        except Exception as exc:  # noqa: BLE001 - the boundary of one article (see the docstring)
+            log.exception("%s: could not process %s", source.name, link.url)
+            report.skipped += 1
+            await self._record_failed_url(link.url, source, f"could not be processed: {type(exc).__name__}: {exc}",
+                                          retry=False)
             return False
-        result = await self.writer.run(partial(store, prepared=prepared, now=prepared.article.fetched))
         if result.status != "new" and result.status != "copy":
             report.duplicates += 1
             return False

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from monitor.config import SourceSettings
+from monitor.config import SourceSettings, shipped_rules
 from monitor.models import Link, Page
 from monitor.pipeline import page_to_article
 
@@ -72,3 +74,26 @@ def test_a_lone_surrogate_from_json_ld_is_replaced_before_storing() -> None:
     for value in (article.title, article.text, article.byline or ""):
         value.encode("utf-8")  # raises on a lone surrogate
     assert article.title == "Envoys ? return"
+
+
+def test_a_page_that_trips_a_bug_costs_that_page_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection (a bug we do not have cannot run here): extraction raising on one page of the demo web.
+    The check goes on, the Geneva alert is still queued, and the page is recorded as refused with the reason."""
+    from monitor import pipeline
+    from monitor.demo import run_demo
+
+    real = pipeline.page_to_article
+
+    def tripping(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> object:
+        if "goodwill" in page.url:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(page, link, source, fetched)
+
+    monkeypatch.setattr(pipeline, "page_to_article", tripping)
+    result = run_demo(shipped_rules(), tmp_path)
+    assert len(result.alert_texts) == 1 and "Geneva" in result.alert_texts[0]
+    with sqlite3.connect(result.database) as conn:
+        rows = conn.execute("SELECT url, error, retry FROM failed_urls").fetchall()
+    assert [(error, retry) for url, error, retry in rows if "goodwill" in url] == [
+        ("could not be processed: RecursionError: maximum recursion depth exceeded", 0)
+    ]
