@@ -1,8 +1,8 @@
 """The fetcher: one shared HTTP client, polite, conditional, capped and safe.
 
 Every request of the process goes through one :class:`Fetcher` (one httpx
-transport, one connection pool), which is where the rules of
-DESIGN.md are enforced in one place:
+transport, one connection pool), which is where the fetching rules (README,
+"Security") are enforced in one place:
 
 * each URL and each redirect hop is checked (:mod:`monitor.fetch.security`);
   redirects are followed here, never by httpx, at most ``MAX_REDIRECTS`` hops;
