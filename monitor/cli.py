@@ -239,6 +239,8 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     article:) and, for a near-miss, the veto that stopped it.
     """
     from monitor import dedup
+    from monitor.ingest import novelty
+    from monitor.models import Match
     from monitor.rules import highlight_spans, rules_of
 
     settings = obj.settings
@@ -249,7 +251,7 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     since_utc = since.replace(tzinfo=UTC) if since else None
     console = Console()
     counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in chosen}
-    # Earlier passages by (rule, lookup key), judged as ingest judges them (dedup.seen_before).
+    # Earlier passages by (rule, lookup key): novelty is judged as ingest judges it.
     earlier: dict[tuple[str, str], list[str]] = {}
     if text is not None:
         articles = [(0, title, text)]
@@ -257,17 +259,20 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
         with obj.archive(read_only=True) as archive:
             articles = list(archive.articles(since=since_utc))
     for article_id, article_title, body in articles:
-        for judged in ruleset.explain(body, article_title):
+        judgements = ruleset.explain(body, article_title)
+        for judged in judgements:
             if not judged.matched:
                 console.print(Text(f"[{judged.rule}] vetoed #{article_id} {article_title}\n  ", style="dim")
                               + Text(judged.passage))
                 for clause, vetoing in judged.vetoes:
                     console.print(Text(f"    veto {clause}: {vetoing}", style="red"))
-                continue
-            keys = dedup.passage_keys(judged.passage)
-            candidates = {p for key in keys for p in earlier.get((judged.rule, key), ())}
-            new = not dedup.seen_before(judged.passage, candidates)
-            for key in keys:
+        matched = [judged for judged in judgements if judged.matched]
+        keys = [dedup.passage_keys(judged.passage) for judged in matched]
+        known = [[p for key in k for p in earlier.get((judged.rule, key), ())] for judged, k in zip(matched, keys)]
+        mentions = novelty([Match(j.rule, j.passage, j.terms) for j in matched], keys, known)  # as ingest judges
+        for judged, judged_keys, mention in zip(matched, keys, mentions, strict=True):
+            new = mention.new
+            for key in judged_keys:
                 earlier.setdefault((judged.rule, key), []).append(judged.passage)
             counts[judged.rule][0] += 1
             counts[judged.rule][1] += new
@@ -283,8 +288,8 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
             for clause, vetoing in judged.vetoes:
                 console.print(Text(f"    vetoed elsewhere by {clause}: {vetoing}", style="dim"))
     table = Table("rule", "articles scanned", "passages matched", "would be new")
-    for name, (matched, new_count) in counts.items():
-        table.add_row(name, str(len(articles)), str(matched), str(new_count))
+    for name, (matched_count, new_count) in counts.items():
+        table.add_row(name, str(len(articles)), str(matched_count), str(new_count))
     console.print(table)
 
 

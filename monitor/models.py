@@ -128,3 +128,23 @@ class LabelledPassage:
     title: str
     labels: dict[str, bool]  # rule name -> should it match
     note: str = ""
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the archive already holds that bears on one new article, looked up before deciding."""
+
+    url_stored: bool  # its URL or an alias is stored already
+    same_text: int | None  # the stored article with the very same text, if any
+    story: int  # the story of the stored text it most surely copies, 0 for none
+    earlier_passages: tuple[tuple[str, ...], ...]  # per match: stored passages of its rule sharing a lookup key
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    """What storing one article does (see :func:`monitor.ingest.plan`)."""
+
+    status: str  # "known-url" | "same-text" | "copy" (of ``story``) | "new" (a story of its own)
+    same_text: int | None = None
+    story: int = 0
+    mentions: tuple[Mention, ...] = ()

@@ -22,7 +22,8 @@ from monitor.extract import extract
 from monitor.fetch import Fetcher, canonicalize
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.urls import same_registrable_domain, site_of
-from monitor.models import Article, Link, Match, Mention, NotModified, Page
+from monitor.ingest import plan
+from monitor.models import Article, IngestPlan, Known, Link, Match, Mention, NotModified, Page
 from monitor.rules import Ruleset, rules_of
 from monitor.sources import discover
 from monitor.store import Archive
@@ -98,24 +99,43 @@ def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) 
 
 
 def store(archive: Archive, prepared: Prepared, now: datetime) -> Ingested:
-    """Store a prepared article with its urls, story, mentions and alert.
+    """Store a prepared article: look up what the archive knows, decide (:func:`monitor.ingest.plan`), apply.
 
-    Run it in a transaction, so that all of it lands or none: :func:`ingest` opens one, and the
-    archive writer runs each write in a savepoint of its own (a second one here would cost the
-    writer two more statements per article, each a wait for the GIL).
+    Run it in a transaction, so that the lookups and the writes see one state of the archive and
+    all of it lands or none: :func:`ingest` opens one, and the archive writer runs each write in
+    a savepoint of its own.
     """
+    decided = plan(prepared.matches, prepared.passage_keys, _known(archive, prepared))
+    return _apply(archive, prepared, decided, now)
+
+
+def _known(archive: Archive, prepared: Prepared) -> Known:
+    """What the archive holds that bears on a new article; only as much as the decision needs."""
     article, text_print = prepared.article, prepared.text_print
-    urls = (article.url, *article.aliases)
-    if archive.known_urls(urls):
-        return Ingested(0, "known-url", 0)
+    if archive.known_urls((article.url, *article.aliases)):
+        return Known(True, None, 0, ())
     same_text = archive.article_with_hash(text_print.text_hash)
     if same_text is not None:
-        archive.add_urls(same_text, urls)
-        return Ingested(same_text, "same-text", 0)
-    story_id = _story_for(archive, text_print)
-    status = "copy" if story_id else "new"
-    if not story_id:
-        story_id = archive.new_story(article.title, now)
+        return Known(False, same_text, 0, ())
+    candidates = archive.near_candidates(text_print.band_keys)
+    found = dedup.closest(text_print, [c.signature for c in candidates], [c.shingles for c in candidates])
+    story = 0 if found is None else candidates[found].story_id
+    earlier = tuple(
+        tuple(archive.passages_with_keys(match.rule, keys))
+        for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True)
+    )
+    return Known(False, None, story, earlier)
+
+
+def _apply(archive: Archive, prepared: Prepared, decided: IngestPlan, now: datetime) -> Ingested:
+    """Write what the plan says: the article, its URLs, its story, its mentions and their alert."""
+    article, text_print = prepared.article, prepared.text_print
+    if decided.status == "known-url":
+        return Ingested(0, "known-url", 0)
+    if decided.same_text is not None:
+        archive.add_urls(decided.same_text, (article.url, *article.aliases))
+        return Ingested(decided.same_text, "same-text", 0)
+    story_id = decided.story or archive.new_story(article.title, now)
     article_id = archive.insert_article(
         article,
         story_id=story_id,
@@ -125,25 +145,13 @@ def store(archive: Archive, prepared: Prepared, now: datetime) -> Ingested:
         shingles=text_print.shingles,
         band_keys=text_print.band_keys,
     )
-    mentions: list[Mention] = []
-    new_mention_ids: list[int] = []
-    for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True):
-        earlier = archive.passages_with_keys(match.rule, keys)
-        seen = dedup.seen_before(match.passage, earlier)
-        mention = Mention(match.rule, match.passage, match.terms, new=not seen)
-        mention_id = archive.insert_mention(article_id, mention, now, keys)
-        mentions.append(mention)
-        if mention.new:
-            new_mention_ids.append(mention_id)
+    new_mention_ids = [
+        mention_id
+        for mention, keys in zip(decided.mentions, prepared.passage_keys, strict=True)
+        if (mention_id := archive.insert_mention(article_id, mention, now, keys)) and mention.new
+    ]
     alert_id = archive.queue_alert(story_id, new_mention_ids, now) if new_mention_ids else None
-    return Ingested(article_id, status, story_id, alert_id, tuple(mentions))
-
-
-def _story_for(archive: Archive, text_print: dedup.TextPrint) -> int:
-    """The story of the stored text this one most surely copies, or 0 when there is none."""
-    candidates = archive.near_candidates(text_print.band_keys)
-    found = dedup.closest(text_print, [c.signature for c in candidates], [c.shingles for c in candidates])
-    return 0 if found is None else candidates[found].story_id
+    return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)
 
 
 def _worth_retrying(error: FetchError) -> bool:

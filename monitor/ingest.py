@@ -1,0 +1,47 @@
+"""The ingest decision (pure): given a prepared article and what the archive already knows, what to store.
+
+:func:`plan` says whether the article is a URL already stored, the same text under another
+URL, a copy of a stored story or a new story, and which of its matched passages are new.
+The pipeline looks up :class:`~monitor.models.Known` in the archive and applies the plan in
+one transaction; ``monitor rules test`` judges novelty with the same :func:`novelty` against
+the passages it has shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from monitor import dedup
+from monitor.models import IngestPlan, Known, Match, Mention
+
+
+def plan(matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], known: Known) -> IngestPlan:
+    """What storing an article does, decided from what the archive knows about it."""
+    if known.url_stored:
+        return IngestPlan("known-url")
+    if known.same_text:
+        return IngestPlan("same-text", same_text=known.same_text)
+    return IngestPlan(
+        "copy" if known.story else "new",
+        story=known.story,
+        mentions=novelty(matches, passage_keys, known.earlier_passages),
+    )
+
+
+def novelty(
+    matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], earlier: Sequence[Sequence[str]]
+) -> tuple[Mention, ...]:
+    """Each match as a mention, new unless an earlier passage says the same (see :func:`dedup.seen_before`).
+
+    ``earlier`` holds, per match, the passages known before this article that share one of its
+    lookup keys; a match also counts as seen when an earlier match of the same article said it.
+    """
+    mentions: list[Mention] = []
+    said_here: dict[tuple[str, str], list[str]] = {}
+    for match, keys, known in zip(matches, passage_keys, earlier, strict=True):
+        here = [passage for key in keys for passage in said_here.get((match.rule, key), ())]
+        new = not dedup.seen_before(match.passage, [*known, *here])
+        for key in keys:
+            said_here.setdefault((match.rule, key), []).append(match.passage)
+        mentions.append(Mention(match.rule, match.passage, match.terms, new=new))
+    return tuple(mentions)

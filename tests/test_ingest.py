@@ -1,0 +1,30 @@
+"""The ingest decision: which article is stored as what, and which passages are new (pure)."""
+
+from __future__ import annotations
+
+from monitor.dedup import passage_keys
+from monitor.ingest import novelty, plan
+from monitor.models import IngestPlan, Known, Match
+
+RECALL = Match("ambassadors", "Moscow recalled its ambassador from Washington on Monday.", ("ambassador",))
+SWAP = Match("prisoner swap", "The two countries swapped prisoners in Abu Dhabi.", ("swapped",))
+KEYS = [passage_keys(RECALL.passage), passage_keys(SWAP.passage)]
+
+
+def test_a_stored_url_or_text_stores_nothing_new() -> None:
+    assert plan([RECALL], KEYS[:1], Known(True, None, 0, ((),))) == IngestPlan("known-url")
+    assert plan([RECALL], KEYS[:1], Known(False, 7, 0, ((),))) == IngestPlan("same-text", same_text=7)
+
+
+def test_a_copy_joins_its_story_and_a_known_passage_is_not_new() -> None:
+    decided = plan([RECALL, SWAP], KEYS, Known(False, None, 3, ((RECALL.passage,), ())))
+    assert (decided.status, decided.story) == ("copy", 3)
+    assert [mention.new for mention in decided.mentions] == [False, True]
+    assert plan([SWAP], KEYS[1:], Known(False, None, 0, ((),))).status == "new"
+
+
+def test_a_passage_said_twice_in_one_article_is_new_once() -> None:
+    again = Match("ambassadors", RECALL.passage, ("ambassador",))
+    other_rule = Match("prisoner swap", RECALL.passage, ())
+    mentions = novelty([RECALL, again, other_rule], [KEYS[0]] * 3, [(), (), ()])
+    assert [mention.new for mention in mentions] == [True, False, True]  # novelty is per rule
