@@ -49,7 +49,7 @@ class Discovery:
 
 @dataclass(frozen=True)
 class Extracted:
-    """What the extractor takes from one page (contract in DESIGN.md)."""
+    """What the extractor takes from one page: whatever it cannot find stays empty, never a guess."""
 
     title: str | None = None
     text: str = ""

@@ -3,7 +3,7 @@
 One job per source (its interval, jitter, ``max_instances=1``, coalescing), one
 job that retries queued alerts, the digest job in digest mode, and a heartbeat
 that ``monitor status --check`` reads. APScheduler swallows job exceptions and
-silently skips late jobs (NOTES.md), so each job records its own failure and the
+silently skips late jobs, so each job records its own failure and the
 grace time is as long as the interval. On the first start the sources' first
 checks are spread over the jitter, so that they do not all fire at once.
 
