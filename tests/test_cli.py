@@ -186,3 +186,11 @@ def test_a_failed_check_records_its_cause_for_status(run_cli: RunCLI, tmp_path: 
         [(error,)] = conn.execute("SELECT last_error FROM sources").fetchall()
     assert error.startswith("HTTP 410 Gone")
     assert "HTTP 410 Gone" in run_cli("status").stdout
+
+
+def test_a_bad_query_is_a_config_error_with_its_position(run_cli: RunCLI, tmp_path: Path) -> None:
+    config = tmp_path / "bad-query.toml"
+    config.write_text('[[rules]]\nname = "envoys"\nquery = "ambassador NEAR/3 (Moscow"\n', encoding="utf-8")
+    result = run_cli("--config", str(config), "rules", "test", "--text", "The ambassador left Moscow.", check=False)
+    assert result.returncode == 2
+    assert "rules[0] (envoys).query: position 19: this ( is never closed" in result.stderr
