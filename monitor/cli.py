@@ -127,13 +127,14 @@ def once(obj: Context, source_name: str | None, force: bool, processes: int) -> 
     next due time unless --force. Exits 1 when every source checked failed.
     """
     from monitor.alerts import deliver_pending
+    from monitor.alerts.channels import deliver_channels
     from monitor.parallel import ProcessCrawl
     from monitor.pipeline import utcnow
 
     settings = obj.settings
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
-    with obj.archive():
-        pass  # created or migrated here, before the processes share it
+    with obj.archive() as archive:  # created or migrated here, before the processes share it
+        archive.register_channels([channel.name for channel in settings.channels], utcnow())
     try:
         with (
             ProcessCrawl(settings, sources, processes, force=force) as crawl,
@@ -144,6 +145,7 @@ def once(obj: Context, source_name: str | None, force: bool, processes: int) -> 
     finally:  # alerts queued by this run or an earlier one go out even when a check failed
         with obj.archive() as archive:
             asyncio.run(deliver_pending(archive, settings.email, utcnow()))
+            asyncio.run(deliver_channels(archive, settings.channels, utcnow()))
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
         if report.error:

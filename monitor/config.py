@@ -141,6 +141,32 @@ class PersonSettings(_Settings):
     note: str = ""
 
 
+class ChannelSettings(_Settings):
+    """An alert channel besides e-mail: any notification service Apprise knows, by its URL."""
+
+    name: Annotated[str, Field(pattern=r"^\w[\w-]*$")]
+    url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
+    url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
+
+    @model_validator(mode="after")
+    def _one_url(self) -> ChannelSettings:
+        if bool(self.url) == bool(self.url_env):
+            raise ValueError("give the channel's Apprise URL in exactly one of 'url' and 'url_env'")
+        if self.url and not _apprise_knows(self.url):
+            raise ValueError(f"{self.url!r} is not a URL Apprise can notify (see Apprise's list of services)")
+        return self
+
+    def resolved_url(self) -> str | None:
+        """The URL, from the file or the environment (None: the variable is not set)."""
+        return self.url or os.environ.get(self.url_env) or None
+
+
+def _apprise_knows(url: str) -> bool:
+    import apprise
+
+    return bool(apprise.Apprise().add(url))
+
+
 class EmailSettings(_Settings):
     host: str = "localhost"
     port: Annotated[int, Field(ge=1, le=65535)] = 25
@@ -195,6 +221,7 @@ class Settings(_Settings):
     people: list[PersonSettings] = []
     people_file: str | None = None  # replaces the people shipped with monitor
     email: EmailSettings | None = None
+    channels: list[ChannelSettings] = []
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:
@@ -239,7 +266,7 @@ def _duplicate_names(data: dict[str, Any]) -> list[str]:
     same pass as every other problem of the file.
     """
     problems: list[str] = []
-    for label in ("sources", "rules"):
+    for label in ("sources", "rules", "channels"):
         items = data.get(label)
         first: dict[str, int] = {}
         for index, item in enumerate(items if isinstance(items, list) else []):

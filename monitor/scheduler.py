@@ -35,6 +35,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerts import deliver_digest, deliver_due
+from monitor.alerts.channels import deliver_channels
 from monitor.config import Settings, SourceSettings
 from monitor.fetch import Fetcher
 from monitor.pipeline import Pipeline, utcnow
@@ -106,12 +107,16 @@ class Daemon:
             report = await pipeline.check(source)
             if report.alerts and self.settings.email and self.settings.email.mode == "instant":
                 await deliver_due(self.archive, self.settings.email, utcnow())
+            if report.alerts and self.settings.channels:
+                await deliver_channels(self.archive, self.settings.channels, utcnow())
 
     async def _deliver(self) -> None:
-        """Retry what failed: instant alerts, and in digest mode digests that failed."""
-        if self.settings.email:
-            with self._tracked("alert delivery"):
+        """Retry what failed: instant alerts, in digest mode digests that failed, and every channel's."""
+        with self._tracked("alert delivery"):
+            if self.settings.email:
                 await deliver_due(self.archive, self.settings.email, utcnow())
+            if self.settings.channels:
+                await deliver_channels(self.archive, self.settings.channels, utcnow())
 
     async def _digest(self) -> None:
         assert self.settings.email is not None
@@ -146,6 +151,7 @@ class Daemon:
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
         async with open_pipeline(self.settings, self.archive) as pipeline:
             now = datetime.now(UTC)
+            self.archive.register_channels([channel.name for channel in self.settings.channels], now)
             jitter = self.settings.schedule.jitter
             for source in self.settings.sources:
                 interval = self.settings.interval_of(source)

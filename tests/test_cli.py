@@ -17,7 +17,15 @@ from pydantic import BaseModel
 
 from monitor import __version__
 from monitor.cli import cli
-from monitor.config import EmailSettings, FetchSettings, ScheduleSettings, Settings, SourceSettings, RuleSettings
+from monitor.config import (
+    ChannelSettings,
+    EmailSettings,
+    FetchSettings,
+    RuleSettings,
+    ScheduleSettings,
+    Settings,
+    SourceSettings,
+)
 from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env
 from tests.httpserver import LocalWeb
 
@@ -53,7 +61,7 @@ def test_every_config_key_is_documented_in_the_readme() -> None:
             assert f"{prefix}{field}" in documented, f"README lacks {prefix}{field}"
     assert {"database", "people", "people_file", "lists.NAME"} <= documented
     assert set(Settings.model_fields) == {"database", "fetch", "schedule", "sources", "rules", "lists", "people",
-                                          "people_file", "email"}
+                                          "people_file", "email", "channels"}
 
 
 @pytest.mark.parametrize("command", ["", *COMMANDS])

@@ -426,7 +426,7 @@ class Archive:
     def queue_alert(self, story_id: int, mention_ids: Sequence[int], created: datetime) -> int:
         """Attach new mentions to the story's open alert, or queue a new one.
 
-        An alert is open while no delivery was tried and no digest took it:
+        An alert is open while no delivery was tried (by e-mail or on a channel) and no digest took it:
         copies of a story found before then fold into that one message. After a
         try its content is fixed (a retry must repeat the very message the server
         may already have accepted), so later passages start a follow-up alert,
@@ -434,6 +434,7 @@ class Archive:
         """
         alert_id = self._one(
             "SELECT id FROM alerts WHERE story_id = ? AND sent IS NULL AND attempts = 0 AND digest_id IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM channel_deliveries WHERE channel_deliveries.alert_id = alerts.id)"
             " ORDER BY id LIMIT 1",
             [story_id],
         )
@@ -456,6 +457,58 @@ class Archive:
             [(alert_id, mention_id) for mention_id in mention_ids],
         )
         return int(alert_id)
+
+    def register_channels(self, names: Sequence[str], now: datetime) -> None:
+        """Note when each channel was first configured: it delivers the alerts queued from then on, not the backlog."""
+        with self.transaction():
+            self._insert_rows("INSERT OR IGNORE INTO channels (name, first_seen)", [(name, iso(now)) for name in names])
+
+    def channel_due(self, channel: str, now: datetime) -> list[int]:
+        """Alerts queued since ``channel`` was registered, not yet delivered on it, due and unclaimed, oldest first."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT alerts.id FROM alerts JOIN channels ON channels.name = :channel"
+                " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
+                " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL"
+                " AND (d.next_attempt IS NULL OR d.next_attempt <= :now)"
+                " AND (d.held_until IS NULL OR d.held_until <= :now) ORDER BY alerts.id",
+                {"channel": channel, "now": iso(now)},
+            )
+        ]
+
+    def claim_on_channel(self, channel: str, alert_id: int, now: datetime, hold_until: datetime) -> int | None:
+        """Start a delivery of an alert on a channel, committed before anything is sent; its attempt number,
+        or None when another deliverer holds it or it went out meanwhile."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO channel_deliveries (alert_id, channel) VALUES (?, ?)", [alert_id, channel]
+            )
+            cursor = self.db.execute(
+                "UPDATE channel_deliveries SET attempts = attempts + 1, held_until = ?"
+                " WHERE alert_id = ? AND channel = ? AND sent IS NULL AND (held_until IS NULL OR held_until <= ?)",
+                [iso(hold_until), alert_id, channel, iso(now)],
+            )
+            if cursor.rowcount == 0:
+                return None
+            return int(self._one("SELECT attempts FROM channel_deliveries WHERE alert_id = ? AND channel = ?",
+                                 [alert_id, channel]))
+
+    def mark_channel_sent(self, channel: str, alert_id: int, sent: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE channel_deliveries SET sent = ?, held_until = NULL, next_attempt = NULL, last_error = NULL"
+                " WHERE alert_id = ? AND channel = ?",
+                [iso(sent), alert_id, channel],
+            )
+
+    def mark_channel_failed(self, channel: str, alert_id: int, error: str, next_attempt: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE channel_deliveries SET held_until = NULL, next_attempt = ?, last_error = ?"
+                " WHERE alert_id = ? AND channel = ?",
+                [iso(next_attempt), error, alert_id, channel],
+            )
 
     def due_alerts(self, now: datetime) -> list[int]:
         """Unsent alerts outside any digest whose (re)try time has come, oldest first."""

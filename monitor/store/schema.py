@@ -216,8 +216,35 @@ def _add_heartbeat(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_channels(db: sqlite_utils.Database) -> None:
+    """Alert channels besides e-mail (Apprise URLs), and each alert's delivery on each of them."""
+    db.execute(
+        """
+        CREATE TABLE channels (
+            name TEXT PRIMARY KEY,        -- as in config.toml's [[channels]]
+            first_seen TEXT NOT NULL      -- alerts queued since then are delivered on it
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE channel_deliveries (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            channel TEXT NOT NULL REFERENCES channels(name),
+            sent TEXT,                    -- when the service accepted it; NULL: not yet
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT,            -- when to try again after a failure
+            held_until TEXT,              -- a claim: another deliverer leaves it alone until then
+            last_error TEXT,
+            PRIMARY KEY (alert_id, channel)
+        )
+        """
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
+    _add_channels,
 )
 
 

@@ -1,0 +1,90 @@
+"""Alert channels besides e-mail: Slack, Matrix, Telegram, ntfy, Discord, webhooks, through Apprise.
+
+Each ``[[channels]]`` entry is one Apprise URL. Delivery state is kept per alert and
+channel (``channel_deliveries``), so a channel that is down delays only itself, and the
+guarantees are the e-mail outbox's, channel by channel:
+
+* **Nothing is lost.** An alert counts as delivered on a channel only once the service
+  accepted it; a failure is retried with the outbox's backoff (60 s doubling, at most
+  an hour).
+* **At least once, at most one repeat.** Each attempt is claimed in a committed
+  transaction before it is sent, and held for :data:`LEASE`; a deliverer killed between
+  the service's acceptance and the mark leaves the claim to run out, and only that
+  notification can be sent again.
+* **No backlog flood.** A channel delivers the alerts queued since it was first
+  configured (``channels.first_seen``), not the archive's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.alerts.outbox import retry_delay
+from monitor.alerts.render import render_text, subject_for
+from monitor.config import ChannelSettings
+from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitor.store import Archive
+
+log = logging.getLogger(__name__)
+
+# Longer than a notification can take (Apprise's requests time out after a minute at most).
+LEASE = timedelta(minutes=5)
+RETRY_CAP = 3600  # seconds between tries at most, as the e-mail outbox's default
+
+Send = Callable[[str, str, str], None]  # (url, title, body); raises DeliveryError
+
+
+@dataclass
+class ChannelReport:
+    """What one delivery run did on one channel."""
+
+    sent: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+
+
+def apprise_send(url: str, title: str, body: str) -> None:
+    """Hand one notification to the service behind an Apprise URL."""
+    import apprise
+
+    notifier = apprise.Apprise()
+    if not notifier.add(url):
+        raise PermanentDeliveryError(f"not a URL Apprise can notify: {url.split(':', 1)[0]}://...")
+    if not notifier.notify(title=title, body=body):
+        raise TransientDeliveryError("the service did not accept the notification (see the apprise log)")
+
+
+async def deliver_channels(
+    archive: Archive, channels: Sequence[ChannelSettings], now: datetime, send: Send = apprise_send
+) -> dict[str, ChannelReport]:
+    """Deliver every due alert on every channel; a channel's failure holds back only that channel."""
+    reports: dict[str, ChannelReport] = {}
+    for channel in channels:
+        report = reports[channel.name] = ChannelReport()
+        url = channel.resolved_url()
+        if url is None:
+            log.warning("channel %s: $%s is not set; its alerts wait", channel.name, channel.url_env)
+            continue
+        for alert_id in archive.channel_due(channel.name, now):
+            attempt = archive.claim_on_channel(channel.name, alert_id, now, now + LEASE)
+            if attempt is None:
+                continue  # another deliverer has it
+            content = archive.alert_content(alert_id)
+            try:
+                await asyncio.to_thread(send, url, subject_for(content), render_text(content))
+            except DeliveryError as exc:
+                wait = retry_delay(attempt, RETRY_CAP)
+                archive.mark_channel_failed(channel.name, alert_id, str(exc), now + wait)
+                report.failed[alert_id] = str(exc)
+                log.warning("channel %s: alert %d not delivered (try %d, next in %s): %s",
+                            channel.name, alert_id, attempt, wait, exc)
+                if isinstance(exc, TransientDeliveryError):
+                    break  # the service is down: the rest wait for the next run
+                continue
+            archive.mark_channel_sent(channel.name, alert_id, now)
+            report.sent.append(alert_id)
+            log.info("channel %s: alert %d delivered", channel.name, alert_id)
+    return reports

@@ -1,0 +1,171 @@
+"""Alert channels through Apprise: a real webhook receiver on 127.0.0.1, a real archive.
+
+The receiver takes what Apprise's ``json://`` service posts. The archive holds the demo's
+one alert (the Geneva story), made by a real offline cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from monitor.alerts.channels import LEASE, deliver_channels
+from monitor.config import ChannelSettings, parse_config, shipped_rules
+from monitor.demo import run_demo
+from monitor.demo_site import DemoWeb
+from monitor.errors import ConfigError
+from monitor.store import Archive
+from tests.conftest import cli_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EARLY = datetime(2000, 1, 1, tzinfo=UTC)  # channels registered before the demo's alert was queued
+
+
+class Receiver:
+    """Takes JSON posts on 127.0.0.1 and answers ``status`` (200: accepted)."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, object]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.status == 200:
+                    receiver.posts.append(json.loads(body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Iterator[Archive]:
+    database = run_demo(shipped_rules(), tmp_path).database
+    with Archive(database) as opened:
+        opened.register_channels(["phone", "chat"], EARLY)
+        yield opened
+
+
+def _deliver(archive: Archive, channels: list[ChannelSettings], now: datetime) -> dict[str, list[int]]:
+    reports = asyncio.run(deliver_channels(archive, channels, now))
+    return {name: report.sent for name, report in reports.items()}
+
+
+def test_an_alert_reaches_the_webhook_once(archive: Archive, receiver: Receiver) -> None:
+    phone = ChannelSettings(name="phone", url=receiver.url)
+    now = datetime.now(UTC)
+    assert _deliver(archive, [phone], now) == {"phone": [1]}
+    assert _deliver(archive, [phone], now + timedelta(hours=1)) == {"phone": []}  # never twice
+    assert len(receiver.posts) == 1
+    assert "Geneva" in str(receiver.posts[0]["title"]) and "ambassadors back" in " ".join(
+        str(receiver.posts[0]["message"]).split())
+
+
+def test_a_channel_that_is_down_delays_only_itself(archive: Archive, receiver: Receiver) -> None:
+    working = Receiver()
+    try:
+        phone, chat = ChannelSettings(name="phone", url=receiver.url), ChannelSettings(name="chat", url=working.url)
+        receiver.status = 503
+        now = datetime.now(UTC)
+        assert _deliver(archive, [phone, chat], now) == {"phone": [], "chat": [1]}
+        row = archive.db.execute(
+            "SELECT attempts, next_attempt, last_error FROM channel_deliveries WHERE channel = 'phone'").fetchone()
+        assert row[0] == 1 and row[1] > now.isoformat() and "did not accept" in row[2]
+        assert _deliver(archive, [phone], now + timedelta(seconds=10)) == {"phone": []}  # waits out its backoff
+        receiver.status = 200
+        assert _deliver(archive, [phone, chat], now + timedelta(minutes=2)) == {"phone": [1], "chat": []}
+        assert len(receiver.posts) == 1 and len(working.posts) == 1
+    finally:
+        working.server.shutdown()
+
+
+def test_a_claim_left_by_a_dead_deliverer_runs_out_and_is_sent_once(archive: Archive, receiver: Receiver) -> None:
+    """Killed between the service's acceptance and the mark: the claim holds, then runs out, then one repeat."""
+    phone = ChannelSettings(name="phone", url=receiver.url)
+    now = datetime.now(UTC)
+    assert archive.claim_on_channel("phone", 1, now, now + LEASE) == 1  # the dead deliverer's claim
+    assert _deliver(archive, [phone], now + timedelta(seconds=30)) == {"phone": []}
+    assert _deliver(archive, [phone], now + LEASE + timedelta(seconds=1)) == {"phone": [1]}
+    assert len(receiver.posts) == 1
+
+
+def test_a_channel_delivers_what_was_queued_after_it_was_configured(tmp_path: Path, receiver: Receiver) -> None:
+    database = run_demo(shipped_rules(), tmp_path).database
+    with Archive(database) as archive:
+        archive.register_channels(["late"], datetime.now(UTC) + timedelta(minutes=1))
+        late = ChannelSettings(name="late", url=receiver.url)
+        assert _deliver(archive, [late], datetime.now(UTC) + timedelta(minutes=2)) == {"late": []}
+    assert receiver.posts == []
+
+
+def test_an_alert_sent_on_a_channel_is_closed_to_later_passages(archive: Archive, receiver: Receiver) -> None:
+    _deliver(archive, [ChannelSettings(name="phone", url=receiver.url)], datetime.now(UTC))
+    story = archive.db.execute("SELECT story_id FROM alerts WHERE id = 1").fetchone()[0]
+    mention = archive.db.execute("SELECT id FROM mentions LIMIT 1").fetchone()[0]
+    assert archive.queue_alert(story, [mention], datetime.now(UTC)) != 1  # a follow-up, not the delivered one
+
+
+def test_channel_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    def problems(channels: list[dict[str, str]]) -> list[str]:
+        with pytest.raises(ConfigError) as caught:
+            parse_config({"channels": channels}, Path.cwd())
+        return caught.value.problems
+
+    assert "not a URL Apprise can notify" in problems([{"name": "x", "url": "nonsense"}])[0]
+    assert "exactly one of 'url' and 'url_env'" in problems([{"name": "x"}])[0]
+    assert problems([{"name": "x", "url_env": "A"}, {"name": "x", "url_env": "B"}])[0].startswith(
+        "channels[1].name: duplicate name 'x'")
+    monkeypatch.setenv("MONITOR_TEST_HOOK", "json://127.0.0.1:9/hook")
+    channel = parse_config({"channels": [{"name": "x", "url_env": "MONITOR_TEST_HOOK"}]}, Path.cwd()).channels[0]
+    assert channel.resolved_url() == os.environ["MONITOR_TEST_HOOK"]
+
+
+def test_monitor_once_delivers_on_a_channel(tmp_path: Path, receiver: Receiver) -> None:
+    """As a user runs it: `monitor once` over the demo's web, a config with a channel, the alert on the webhook."""
+    rules = (ROOT / "config.toml").read_text(encoding="utf-8").split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
+    with DemoWeb() as web:
+        sources = ""
+        for outlet in web.outlets:
+            url = web.bases[outlet.slug] + outlet.feed_path
+            kind = 'kind = "page"\nlinks = "h2.headline a"' if outlet.discovery == "listing" else 'kind = "feed"'
+            sources += f'[[sources]]\nname = "{outlet.name}"\n{kind}\nurl = "{url}"\n\n'
+        config = tmp_path / "config.toml"
+        config.write_text(f'database = "monitor.db"\n\n[fetch]\ndelay = 0\n\n{sources}'
+                          f'[[channels]]\nname = "phone"\nurl = "{receiver.url}"\n\n{rules}', encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "once"],
+                              capture_output=True, text=True, env=cli_env(), timeout=90, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(receiver.posts) == 1 and "Geneva" in str(receiver.posts[0]["title"])
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("SELECT channel, attempts, sent IS NOT NULL FROM channel_deliveries").fetchall() == [
+            ("phone", 1, 1)]
