@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitor.errors import ConfigError
 
+# The domain of alerts' Message-IDs without [email] (RFC 2606 reserves .invalid); with it, the sender's.
+DEFAULT_MESSAGE_DOMAIN = "monitor.invalid"
 SHIPPED_PEOPLE = Path(__file__).parent / "rules" / "people.toml"
 SHIPPED_RULES = Path(__file__).parent / "rules" / "beat.toml"
 DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
@@ -204,6 +206,11 @@ class EmailSettings(_Settings):
     @classmethod
     def _int_is_a_number(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def message_domain(self) -> str:
+        """The sender's domain: Message-IDs name a domain the sender answers for (RFC 5322)."""
+        return self.sender.rpartition("@")[2].strip(" <>") or DEFAULT_MESSAGE_DOMAIN
 
     def password(self) -> str | None:
         """The SMTP password, from the environment only (never logged)."""

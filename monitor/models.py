@@ -92,6 +92,7 @@ class Mention:
     passage: str
     terms: tuple[str, ...]
     new: bool
+    outlet: str = ""  # who published it, where an alert quotes it
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class AlertCopy:
     site: str
     url: str
     published: datetime | None
+    outlet: str = ""  # the outlet's name (its configured source's), shown rather than the host
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from functools import partial
 
 from monitor import dedup
 from monitor.alerts.render import render_text
-from monitor.config import Settings, SourceSettings
+from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, NetworkError, RobotsUnreachableError
 from monitor.extract import extract
 from monitor.fetch import Fetcher, canonicalize
@@ -92,13 +92,15 @@ def prepare(article: Article, ruleset: Ruleset) -> Prepared:
     return Prepared(article, dedup.fingerprint(article.text), matches, keys)
 
 
-def ingest(archive: Archive, article: Article, ruleset: Ruleset, now: datetime) -> Ingested:
+def ingest(
+    archive: Archive, article: Article, ruleset: Ruleset, now: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN
+) -> Ingested:
     """Store one article with its urls, story, mentions and alert, in one transaction."""
     with archive.transaction():
-        return store(archive, prepare(article, ruleset), now)
+        return store(archive, prepare(article, ruleset), now, domain)
 
 
-def store(archive: Archive, prepared: Prepared, now: datetime) -> Ingested:
+def store(archive: Archive, prepared: Prepared, now: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> Ingested:
     """Store a prepared article: look up what the archive knows, decide (:func:`monitor.ingest.plan`), apply.
 
     Run it in a transaction, so that the lookups and the writes see one state of the archive and
@@ -106,7 +108,7 @@ def store(archive: Archive, prepared: Prepared, now: datetime) -> Ingested:
     a savepoint of its own.
     """
     decided = plan(prepared.matches, prepared.passage_keys, _known(archive, prepared))
-    return _apply(archive, prepared, decided, now)
+    return _apply(archive, prepared, decided, now, domain)
 
 
 def _known(archive: Archive, prepared: Prepared) -> Known:
@@ -127,8 +129,9 @@ def _known(archive: Archive, prepared: Prepared) -> Known:
     return Known(False, None, story, earlier)
 
 
-def _apply(archive: Archive, prepared: Prepared, decided: IngestPlan, now: datetime) -> Ingested:
-    """Write what the plan says: the article, its URLs, its story, its mentions and their alert."""
+def _apply(archive: Archive, prepared: Prepared, decided: IngestPlan, now: datetime, domain: str) -> Ingested:
+    """Write what the plan says: the article, its URLs, its story, its mentions and their alert (its
+    Message-ID in ``domain``)."""
     article, text_print = prepared.article, prepared.text_print
     if decided.status == "known-url":
         return Ingested(0, "known-url", 0)
@@ -150,7 +153,7 @@ def _apply(archive: Archive, prepared: Prepared, decided: IngestPlan, now: datet
         for mention, keys in zip(decided.mentions, prepared.passage_keys, strict=True)
         if (mention_id := archive.insert_mention(article_id, mention, now, keys)) and mention.new
     ]
-    alert_id = archive.queue_alert(story_id, new_mention_ids, now) if new_mention_ids else None
+    alert_id = archive.queue_alert(story_id, new_mention_ids, now, domain) if new_mention_ids else None
     return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)
 
 
@@ -301,7 +304,10 @@ class Pipeline:
             prepared = await self._fetch_article(source, link, report)
             if prepared is None:
                 return False
-            result = await self.writer.run(partial(store, prepared=prepared, now=prepared.article.fetched))
+            domain = self.settings.email.message_domain if self.settings.email else DEFAULT_MESSAGE_DOMAIN
+            result = await self.writer.run(
+                partial(store, prepared=prepared, now=prepared.article.fetched, domain=domain)
+            )
         except Exception as exc:  # noqa: BLE001 - the boundary of one article (see the docstring)
             log.exception("%s: could not process %s", source.name, link.url)
             report.skipped += 1

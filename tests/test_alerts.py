@@ -17,10 +17,10 @@ import pytest
 from tests.alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, store, two_stories
 from tests.smtpserver import SmtpServer
 
-from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, retry_delay
+from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, render_text, retry_delay
 from monitor.alerts.outbox import digest_due
 from monitor.config import EmailSettings, RuleSettings
-from monitor.models import AlertContent
+from monitor.models import AlertContent, Article, Mention
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
@@ -340,7 +340,7 @@ def test_a_kill_between_acceptance_and_mark_repeats_one_message_with_the_same_me
         assert report.sent == [1] and report.queued == 0
         run(archive, settings, T0 + timedelta(days=1))
 
-    first, second = "<alert-1.story-1.20240301060000@monitor>", "<alert-2.story-2.20240301060000@monitor>"
+    first, second = "<alert-1.story-1.20240301060000@monitor.invalid>", "<alert-2.story-2.20240301060000@monitor.invalid>"
     assert [m.message_id for m in smtp_server.messages] == [first, second, first]
 
 
@@ -424,3 +424,37 @@ def test_a_failed_digest_is_retried_as_the_same_message(archive: Archive, smtp_s
     [message] = smtp_server.messages
     assert message.message_id.startswith("<digest-1.") and RETURN not in prose(message.text())
     assert retried.queued == 1
+
+
+def test_the_alert_reads_right(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """The earliest published copy first, with its headline in the subject; outlets by name; each passage
+    attributed to the outlets that carried it; the Message-ID in the sender's domain."""
+    with Archive(tmp_path / "monitor.db") as archive:
+        late = Article(url="https://copy.example/a", site="copy.example", title="Envoy called home", text="x",
+                       source="Copy Daily", fetched=T0, published=T0 + timedelta(hours=3))
+        first = store(archive, late, [("ambassadors", AMBASSADOR, ("ambassador",), True)])
+        original = Article(url="https://wire.example/a", site="wire.example", title="Russia recalls ambassador",
+                           text="y", source="The Wire", fetched=T0 + timedelta(hours=4), published=T0)
+        store(archive, original, [("ambassadors", AMBASSADOR, ("ambassador",), False),
+                                  ("ambassadors", RETURN, ("ambassador",), True)], story_id=first.story_id)
+        settings = smtp_server.settings()
+        with archive.transaction():  # an alert queued as the pipeline queues it, with the configured sender
+            story = archive.new_story("Another story", T0)
+            article_id = archive.insert_article(
+                Article(url="https://wire.example/b", site="wire.example", title="Another story", text="z",
+                        source="The Wire", fetched=T0), story_id=story, text_hash="b", word_count=1, signature=b"",
+                shingles=0, band_keys=[])
+            mention = archive.insert_mention(article_id, Mention("ambassadors", RETURN, (), True), T0, [])
+            archive.queue_alert(story, [mention], T0, settings.message_domain)
+        content = archive.alert_content(first.alert_id or 0)
+        run(archive, settings, T0 + timedelta(minutes=1))
+    assert content.headline == "Russia recalls ambassador" and [c.outlet for c in content.copies] == ["The Wire",
+                                                                                                   "Copy Daily"]
+    text = render_text(content)
+    assert text.startswith("[monitor] ambassadors: Russia recalls ambassador")
+    quoted = prose(text)
+    assert f"{AMBASSADOR} (Copy Daily)" in quoted and f"{RETURN} (The Wire)" in quoted  # who carried each passage
+    assert "  * Russia recalls ambassador\n    The Wire," in text  # outlets by name, the original first
+    domain = settings.sender.rpartition("@")[2]
+    ids = [message.message_id for message in smtp_server.messages]
+    assert ids[-1].endswith(f"@{domain}>") and ids[0].endswith("@monitor.invalid>")  # queued before [email] knew

@@ -125,7 +125,7 @@ async def deliver_digest(archive: Archive, email: EmailSettings, now: datetime) 
     """
     oldest = archive.oldest_undigested()
     if oldest is not None and digest_due(email.digest_cron, oldest, now):
-        archive.gather_digest(now)
+        archive.gather_digest(now, email.message_domain)
     return await _deliver(archive, email, now, lambda: _digest_batches(archive, email, now))
 
 

@@ -117,16 +117,21 @@ def subject_for(content: AlertContent) -> str:
     return clean_header(f"{SUBJECT_PREFIX} {rules}: {headline}")
 
 
-_Passages = list[tuple[str, tuple[str, ...]]]  # (passage, matched terms)
+_Passages = list[tuple[str, tuple[str, ...], list[str]]]  # (passage, matched terms, the outlets quoted)
 
 
 def _by_rule(content: AlertContent, rules: Sequence[str] | None = None) -> list[tuple[str, _Passages]]:
-    """The alert's passages grouped under each rule (in ``rules`` order when given), duplicates dropped."""
-    grouped: dict[str, dict[str, tuple[str, ...]]] = {rule: {} for rule in (rules or content.rules)}
+    """The alert's passages grouped under each rule (in ``rules`` order when given), each once with its outlets."""
+    grouped: dict[str, dict[str, tuple[tuple[str, ...], list[str]]]] = {rule: {} for rule in (rules or content.rules)}
     for mention in content.mentions:
         if mention.rule in grouped:
-            grouped[mention.rule].setdefault(_passage(mention.passage), mention.terms)
-    return [(rule, list(passages.items())) for rule, passages in grouped.items() if passages]
+            _, outlets = grouped[mention.rule].setdefault(_passage(mention.passage), (mention.terms, []))
+            if mention.outlet and mention.outlet not in outlets:
+                outlets.append(mention.outlet)
+    return [
+        (rule, [(passage, terms, outlets) for passage, (terms, outlets) in passages.items()])
+        for rule, passages in grouped.items() if passages
+    ]
 
 
 _FOLLOW_UP_NOTE = "Follow-up: this story was alerted on before; these passages are new."
@@ -136,8 +141,13 @@ _FOLLOW_UP_NOTE = "Follow-up: this story was alerted on before; these passages a
 
 
 def _copy_text(copy: AlertCopy) -> str:
-    title, site, url = clean_header(copy.title, 300), clean_header(copy.site, 200), clean_header(copy.url, 2000)
-    return f"  * {title}\n    {site}, {_when(copy.published)}\n    {url}"
+    title, outlet, url = clean_header(copy.title, 300), clean_header(_outlet(copy), 200), clean_header(copy.url, 2000)
+    return f"  * {title}\n    {outlet}, {_when(copy.published)}\n    {url}"
+
+
+def _outlet(copy: AlertCopy) -> str:
+    """An outlet by its name; by its host only where it has none."""
+    return copy.outlet or copy.site
 
 
 def _story_text(content: AlertContent, rules: Sequence[str] | None = None) -> str:
@@ -147,9 +157,11 @@ def _story_text(content: AlertContent, rules: Sequence[str] | None = None) -> st
     lines.append(clean_header(content.headline or "(no headline)", 500))
     for rule, passages in _by_rule(content, rules):
         lines += ["", f"{clean_header(rule, 100)}:"]
-        for passage, terms in passages:
+        for passage, terms, outlets in passages:
             marked = "".join(f"*{text}*" if hit else text for text, hit in _segments(passage, terms))
             lines.append(textwrap.fill(marked, TEXT_WIDTH, initial_indent="> ", subsequent_indent="> "))
+            if outlets:
+                lines.append(f"  ({clean_header(', '.join(outlets), 300)})")
     for index, copy in enumerate(content.copies):
         if index <= 1:
             lines += ["", "Reported by:" if index == 0 else "Also reported by:"]
@@ -180,7 +192,7 @@ def _copy_html(copy: AlertCopy) -> str:
     url = clean_header(copy.url, 2000)
     return (
         f"<li>{_link(url, clean_header(copy.title, 300) or url)}<br>"
-        f'<span class="meta">{_e(clean_header(copy.site, 200))} · {_e(_when(copy.published))}</span></li>'
+        f'<span class="meta">{_e(clean_header(_outlet(copy), 200))} · {_e(_when(copy.published))}</span></li>'
     )
 
 
@@ -191,9 +203,10 @@ def _story_html(content: AlertContent, rules: Sequence[str] | None = None, headi
     parts.append(f"<{heading}>{_e(clean_header(content.headline or '(no headline)', 500))}</{heading}>")
     for rule, passages in _by_rule(content, rules):
         parts.append(f'<p class="meta">{_e(clean_header(rule, 100))}</p>')
-        for passage, terms in passages:
+        for passage, terms, outlets in passages:
             quoted = "".join(f"<mark>{_e(text)}</mark>" if hit else _e(text) for text, hit in _segments(passage, terms))
-            parts.append(f"<blockquote>{quoted}</blockquote>")
+            cite = f'<br><cite class="meta">{_e(clean_header(", ".join(outlets), 300))}</cite>' if outlets else ""
+            parts.append(f"<blockquote>{quoted}{cite}</blockquote>")
     if content.copies:
         first, *others = content.copies
         parts.append(f"<p>Reported by:</p><ul>{_copy_html(first)}</ul>")

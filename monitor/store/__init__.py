@@ -27,6 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from monitor.config import SourceSettings
+from monitor.config import DEFAULT_MESSAGE_DOMAIN
 from monitor.errors import ArchiveError, SearchQueryError
 from monitor.models import AlertContent, AlertCopy, Article, Mention
 from monitor.store.schema import MIGRATIONS, migrate
@@ -423,7 +424,9 @@ class Archive:
     # alerts waiting at a digest time are first gathered into a `digests` row whose
     # Message-ID they then share. Nothing ever deletes an alert.
 
-    def queue_alert(self, story_id: int, mention_ids: Sequence[int], created: datetime) -> int:
+    def queue_alert(
+        self, story_id: int, mention_ids: Sequence[int], created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN
+    ) -> int:
         """Attach new mentions to the story's open alert, or queue a new one.
 
         An alert is open while no delivery was tried (by e-mail or on a channel) and no digest took it:
@@ -450,7 +453,7 @@ class Archive:
             alert_id = int(cursor.lastrowid or 0)
             self.db.execute(
                 "UPDATE alerts SET message_id = ? WHERE id = ?",
-                [f"<alert-{alert_id}.story-{story_id}.{created:%Y%m%d%H%M%S}@monitor>", alert_id],
+                [f"<alert-{alert_id}.story-{story_id}.{created:%Y%m%d%H%M%S}@{domain}>", alert_id],
             )
         self._insert_rows(
             "INSERT OR IGNORE INTO alert_mentions (alert_id, mention_id)",
@@ -545,22 +548,27 @@ class Archive:
         story_id, message_id, created, follow_up = self.db.execute(
             "SELECT story_id, message_id, created, follow_up FROM alerts WHERE id = ?", [alert_id]
         ).fetchone()
-        headline = self._one("SELECT title FROM stories WHERE id = ?", [story_id])
         mentions = tuple(
-            Mention(rule, passage, tuple(json.loads(terms)), bool(new))
-            for rule, passage, terms, new in self.db.execute(
-                "SELECT mentions.rule, mentions.passage, mentions.terms, mentions.new FROM alert_mentions"
-                " JOIN mentions ON mentions.id = alert_mentions.mention_id WHERE alert_mentions.alert_id = ?"
+            Mention(rule, passage, tuple(json.loads(terms)), bool(new), outlet)
+            for rule, passage, terms, new, outlet in self.db.execute(
+                "SELECT mentions.rule, mentions.passage, mentions.terms, mentions.new,"
+                " coalesce(articles.source, articles.site) FROM alert_mentions"
+                " JOIN mentions ON mentions.id = alert_mentions.mention_id"
+                " JOIN articles ON articles.id = mentions.article_id WHERE alert_mentions.alert_id = ?"
                 " ORDER BY mentions.id",
                 [alert_id],
             )
         )
+        # The earliest published copy first: the original, whose headline the subject carries.
         copies = tuple(
-            AlertCopy(title, site, url, parse_iso(published))
-            for title, site, url, published in self.db.execute(
-                "SELECT title, site, url, published FROM articles WHERE story_id = ? ORDER BY fetched, id", [story_id]
+            AlertCopy(title, site, url, parse_iso(published), outlet)
+            for title, site, url, published, outlet in self.db.execute(
+                "SELECT title, site, url, published, coalesce(source, site) FROM articles WHERE story_id = ?"
+                " ORDER BY published IS NULL, published, fetched, id",
+                [story_id],
             )
         )
+        headline = copies[0].title if copies else self._one("SELECT title FROM stories WHERE id = ?", [story_id])
         rules = tuple(dict.fromkeys(m.rule for m in mentions))
         return AlertContent(
             alert_id, story_id, message_id, headline, parse_iso(created) or datetime.now(UTC),
@@ -609,7 +617,7 @@ class Archive:
         """When the oldest unsent alert that no digest has taken yet was queued (None: there is none)."""
         return parse_iso(self._one("SELECT min(created) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
 
-    def gather_digest(self, created: datetime) -> int | None:
+    def gather_digest(self, created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> int | None:
         """Put every unsent alert that no digest has taken into a new digest; its id, or None if none waits."""
         with self.transaction():
             count = int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
@@ -621,7 +629,7 @@ class Archive:
             digest_id = int(cursor.lastrowid or 0)
             self.db.execute(
                 "UPDATE digests SET message_id = ? WHERE id = ?",
-                [f"<digest-{digest_id}.{created:%Y%m%d%H%M%S}@monitor>", digest_id],
+                [f"<digest-{digest_id}.{created:%Y%m%d%H%M%S}@{domain}>", digest_id],
             )
             self.db.execute(
                 "UPDATE alerts SET digest_id = ? WHERE sent IS NULL AND digest_id IS NULL", [digest_id]
