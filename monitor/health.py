@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from monitor.store import Heartbeat, iso
+from monitor.models import Heartbeat
+from monitor.store import iso
 
 MISSED_BEATS = 3  # heartbeats missed in a row before the scheduler counts as stopped
 

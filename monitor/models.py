@@ -150,3 +150,36 @@ class IngestPlan:
     same_text: int | None = None
     story: int = 0
     mentions: tuple[Mention, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the archive knows of one source: its validators and its health."""
+
+    name: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    failures: int
+    next_due: datetime | None
+    last_checked: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The daemon's last sign of life."""
+
+    pid: int
+    beat: datetime
+    every: int  # seconds between two beats
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored article whose MinHash shares a band with a new text."""
+
+    article_id: int
+    story_id: int
+    signature: bytes
+    shingles: int

@@ -26,6 +26,7 @@ from monitor.ingest import plan
 from monitor.models import Article, IngestPlan, Known, Link, Match, Mention, NotModified, Page
 from monitor.rules import Ruleset, rules_of
 from monitor.sources import discover
+from monitor.storage import IngestStore
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter
 
@@ -100,7 +101,7 @@ def ingest(
         return store(archive, prepare(article, ruleset), now, domain)
 
 
-def store(archive: Archive, prepared: Prepared, now: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> Ingested:
+def store(archive: IngestStore, prepared: Prepared, now: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> Ingested:
     """Store a prepared article: look up what the archive knows, decide (:func:`monitor.ingest.plan`), apply.
 
     Run it in a transaction, so that the lookups and the writes see one state of the archive and
@@ -111,7 +112,7 @@ def store(archive: Archive, prepared: Prepared, now: datetime, domain: str = DEF
     return _apply(archive, prepared, decided, now, domain)
 
 
-def _known(archive: Archive, prepared: Prepared) -> Known:
+def _known(archive: IngestStore, prepared: Prepared) -> Known:
     """What the archive holds that bears on a new article; only as much as the decision needs."""
     article, text_print = prepared.article, prepared.text_print
     if archive.known_urls((article.url, *article.aliases)):
@@ -129,7 +130,7 @@ def _known(archive: Archive, prepared: Prepared) -> Known:
     return Known(False, None, story, earlier)
 
 
-def _apply(archive: Archive, prepared: Prepared, decided: IngestPlan, now: datetime, domain: str) -> Ingested:
+def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: datetime, domain: str) -> Ingested:
     """Write what the plan says: the article, its URLs, its story, its mentions and their alert (its
     Message-ID in ``domain``)."""
     article, text_print = prepared.article, prepared.text_print

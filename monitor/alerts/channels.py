@@ -27,7 +27,7 @@ from monitor.alerts.outbox import retry_delay
 from monitor.alerts.render import render_text, subject_for
 from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from monitor.store import Archive
+from monitor.storage import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def apprise_send(url: str, title: str, body: str) -> None:
 
 
 async def deliver_channels(
-    archive: Archive, channels: Sequence[ChannelSettings], now: datetime, send: Send = apprise_send
+    archive: AlertStore, channels: Sequence[ChannelSettings], now: datetime, send: Send = apprise_send
 ) -> dict[str, ChannelReport]:
     """Deliver every due alert on every channel; a channel's failure holds back only that channel."""
     reports: dict[str, ChannelReport] = {}

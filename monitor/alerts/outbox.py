@@ -59,7 +59,7 @@ from monitor.alerts.smtp import Mailer
 from monitor.config import EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError
 from monitor.models import AlertContent
-from monitor.store import Archive
+from monitor.storage import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def digest_due(cron: str, since: datetime, now: datetime) -> bool:
     return fire is not None and fire <= now
 
 
-async def deliver_due(archive: Archive, email: EmailSettings | None, now: datetime) -> DeliveryReport:
+async def deliver_due(archive: AlertStore, email: EmailSettings | None, now: datetime) -> DeliveryReport:
     """Send every alert whose time has come; with ``email`` None do nothing (alerts stay queued).
 
     Instant mode: one message per alert. Both modes: retry digests that failed.
@@ -118,7 +118,7 @@ async def deliver_due(archive: Archive, email: EmailSettings | None, now: dateti
     return await _deliver(archive, email, now, batches)
 
 
-async def deliver_digest(archive: Archive, email: EmailSettings, now: datetime) -> DeliveryReport:
+async def deliver_digest(archive: AlertStore, email: EmailSettings, now: datetime) -> DeliveryReport:
     """Gather and send the digest if a ``digest_cron`` time has passed since the oldest waiting alert.
 
     Sends nothing when no alert waits. Digests that failed earlier are retried too.
@@ -129,7 +129,7 @@ async def deliver_digest(archive: Archive, email: EmailSettings, now: datetime) 
     return await _deliver(archive, email, now, lambda: _digest_batches(archive, email, now))
 
 
-async def deliver_pending(archive: Archive, email: EmailSettings | None, now: datetime) -> DeliveryReport:
+async def deliver_pending(archive: AlertStore, email: EmailSettings | None, now: datetime) -> DeliveryReport:
     """Whatever is due in the configured mode: instant alerts and retries, or a due digest."""
     if email is not None and email.mode == "digest":
         return await deliver_digest(archive, email, now)
@@ -140,7 +140,7 @@ def _single(email: EmailSettings, now: datetime) -> Compose:
     return lambda contents: render_message(contents[0], sender=email.sender, recipients=email.recipients, date=now)
 
 
-def _digest_batches(archive: Archive, email: EmailSettings, now: datetime) -> list[tuple[list[int], Compose]]:
+def _digest_batches(archive: AlertStore, email: EmailSettings, now: datetime) -> list[tuple[list[int], Compose]]:
     def compose(message_id: str) -> Compose:
         return lambda contents: render_digest(
             contents, sender=email.sender, recipients=email.recipients, message_id=message_id, date=now
@@ -149,7 +149,7 @@ def _digest_batches(archive: Archive, email: EmailSettings, now: datetime) -> li
     return [(alert_ids, compose(message_id)) for message_id, alert_ids in archive.due_digests(now)]
 
 
-async def _deliver(archive: Archive, email: EmailSettings, now: datetime, batches: Batches) -> DeliveryReport:
+async def _deliver(archive: AlertStore, email: EmailSettings, now: datetime, batches: Batches) -> DeliveryReport:
     """Send one message per due batch over one SMTP session.
 
     When the server cannot be reached, the batches left are not tried (each would
@@ -169,7 +169,7 @@ async def _deliver(archive: Archive, email: EmailSettings, now: datetime, batche
 
 
 async def _send_batches(
-    archive: Archive, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]],
+    archive: AlertStore, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]],
     mailer: Mailer, started: float, report: DeliveryReport,
 ) -> bool:
     """Claim, render and send each batch, recording what failed; whether the server was still reachable at the end."""
@@ -195,7 +195,7 @@ async def _send_batches(
     return unreachable is None
 
 
-def _render(archive: Archive, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:
+def _render(archive: AlertStore, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:
     """The message for ``alert_ids``, or the error to record: a bug on one alert must not hold up the others."""
     try:
         return compose([archive.alert_content(alert_id) for alert_id in alert_ids])
@@ -205,7 +205,7 @@ def _render(archive: Archive, alert_ids: list[int], compose: Compose) -> EmailMe
 
 
 async def _send(
-    archive: Archive, mailer: Mailer, alert_ids: list[int], message: EmailMessage, now: datetime,
+    archive: AlertStore, mailer: Mailer, alert_ids: list[int], message: EmailMessage, now: datetime,
     report: DeliveryReport,
 ) -> DeliveryError | None:
     """Send one message, marking its alerts sent once the server accepted it."""
@@ -222,7 +222,7 @@ async def _send(
 
 
 def _record_failure(
-    archive: Archive, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
+    archive: AlertStore, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
     report: DeliveryReport, *, outage: bool = False,
 ) -> None:
     """``outage``: the failure was the server's absence, not this message's (see :meth:`Archive.release_after_outage`)."""

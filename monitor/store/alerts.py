@@ -1,0 +1,239 @@
+"""The outbox's records: alerts, their mentions, e-mail and channel deliveries, digests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from monitor.config import DEFAULT_MESSAGE_DOMAIN
+from monitor.models import AlertContent, AlertCopy, Mention
+from monitor.store.connection import Connection, iso, parse_iso
+
+
+class AlertRecords(Connection):
+    """Alerts, deliveries and digests, in SQL."""
+
+    def queue_alert(
+        self, story_id: int, mention_ids: Sequence[int], created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN
+    ) -> int:
+        """Attach new mentions to the story's open alert, or queue a new one.
+
+        An alert is open while no delivery was tried (by e-mail or on a channel) and no digest took it:
+        copies of a story found before then fold into that one message. After a
+        try its content is fixed (a retry must repeat the very message the server
+        may already have accepted), so later passages start a follow-up alert,
+        held as long as the earlier one so that it never arrives first.
+        """
+        alert_id = self._one(
+            "SELECT id FROM alerts WHERE story_id = ? AND sent IS NULL AND attempts = 0 AND digest_id IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM channel_deliveries WHERE channel_deliveries.alert_id = alerts.id)"
+            " ORDER BY id LIMIT 1",
+            [story_id],
+        )
+        if alert_id is None:
+            earlier, held_until = self.db.execute(
+                "SELECT count(*), max(CASE WHEN sent IS NULL THEN next_attempt END) FROM alerts WHERE story_id = ?",
+                [story_id],
+            ).fetchone()
+            cursor = self.db.execute(
+                "INSERT INTO alerts (story_id, created, message_id, follow_up, next_attempt) VALUES (?, ?, '', ?, ?)",
+                [story_id, iso(created), int(earlier > 0), held_until],
+            )
+            alert_id = int(cursor.lastrowid or 0)
+            self.db.execute(
+                "UPDATE alerts SET message_id = ? WHERE id = ?",
+                [f"<alert-{alert_id}.story-{story_id}.{created:%Y%m%d%H%M%S}@{domain}>", alert_id],
+            )
+        self._insert_rows(
+            "INSERT OR IGNORE INTO alert_mentions (alert_id, mention_id)",
+            [(alert_id, mention_id) for mention_id in mention_ids],
+        )
+        return int(alert_id)
+
+    def register_channels(self, names: Sequence[str], now: datetime) -> None:
+        """Note when each channel was first configured: it delivers the alerts queued from then on, not the backlog."""
+        with self.transaction():
+            self._insert_rows("INSERT OR IGNORE INTO channels (name, first_seen)", [(name, iso(now)) for name in names])
+
+    def channel_due(self, channel: str, now: datetime) -> list[int]:
+        """Alerts queued since ``channel`` was registered, not yet delivered on it, due and unclaimed, oldest first."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT alerts.id FROM alerts JOIN channels ON channels.name = :channel"
+                " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
+                " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL"
+                " AND (d.next_attempt IS NULL OR d.next_attempt <= :now)"
+                " AND (d.held_until IS NULL OR d.held_until <= :now) ORDER BY alerts.id",
+                {"channel": channel, "now": iso(now)},
+            )
+        ]
+
+    def claim_on_channel(self, channel: str, alert_id: int, now: datetime, hold_until: datetime) -> int | None:
+        """Start a delivery of an alert on a channel, committed before anything is sent; its attempt number,
+        or None when another deliverer holds it or it went out meanwhile."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO channel_deliveries (alert_id, channel) VALUES (?, ?)", [alert_id, channel]
+            )
+            cursor = self.db.execute(
+                "UPDATE channel_deliveries SET attempts = attempts + 1, held_until = ?"
+                " WHERE alert_id = ? AND channel = ? AND sent IS NULL AND (held_until IS NULL OR held_until <= ?)",
+                [iso(hold_until), alert_id, channel, iso(now)],
+            )
+            if cursor.rowcount == 0:
+                return None
+            return int(self._one("SELECT attempts FROM channel_deliveries WHERE alert_id = ? AND channel = ?",
+                                 [alert_id, channel]))
+
+    def mark_channel_sent(self, channel: str, alert_id: int, sent: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE channel_deliveries SET sent = ?, held_until = NULL, next_attempt = NULL, last_error = NULL"
+                " WHERE alert_id = ? AND channel = ?",
+                [iso(sent), alert_id, channel],
+            )
+
+    def mark_channel_failed(self, channel: str, alert_id: int, error: str, next_attempt: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE channel_deliveries SET held_until = NULL, next_attempt = ?, last_error = ?"
+                " WHERE alert_id = ? AND channel = ?",
+                [iso(next_attempt), error, alert_id, channel],
+            )
+
+    def due_alerts(self, now: datetime) -> list[int]:
+        """Unsent alerts outside any digest whose (re)try time has come, oldest first."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "SELECT id FROM alerts WHERE sent IS NULL AND digest_id IS NULL"
+                " AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY id",
+                [iso(now)],
+            )
+        ]
+
+    def claim_alerts(self, alert_ids: Sequence[int], now: datetime, hold_until: datetime) -> dict[int, int]:
+        """Start a delivery attempt: of ``alert_ids``, those still unsent and due, with their attempt count.
+
+        The claim is committed before anything is sent. It counts the attempt,
+        fixes the alert's content (see :meth:`queue_alert`) and holds the alert
+        until ``hold_until``, so a second deliverer (``monitor once`` beside the
+        daemon) skips it, and a deliverer killed after the server accepted the
+        message leaves it due again then: the one repeat at-least-once allows.
+        """
+        if not alert_ids:
+            return {}
+        marks = ",".join("?" * len(alert_ids))
+        with self.transaction():
+            rows = self.db.execute(
+                f"UPDATE alerts SET attempts = attempts + 1, next_attempt = ?, outage = 0 WHERE id IN ({marks})"
+                " AND sent IS NULL AND (next_attempt IS NULL OR next_attempt <= ?) RETURNING id, attempts",
+                [iso(hold_until), *alert_ids, iso(now)],
+            ).fetchall()
+        return {alert_id: attempts for alert_id, attempts in rows}
+
+    def alert_content(self, alert_id: int) -> AlertContent:
+        story_id, message_id, created, follow_up = self.db.execute(
+            "SELECT story_id, message_id, created, follow_up FROM alerts WHERE id = ?", [alert_id]
+        ).fetchone()
+        mentions = tuple(
+            Mention(rule, passage, tuple(json.loads(terms)), bool(new), outlet)
+            for rule, passage, terms, new, outlet in self.db.execute(
+                "SELECT mentions.rule, mentions.passage, mentions.terms, mentions.new,"
+                " coalesce(articles.source, articles.site) FROM alert_mentions"
+                " JOIN mentions ON mentions.id = alert_mentions.mention_id"
+                " JOIN articles ON articles.id = mentions.article_id WHERE alert_mentions.alert_id = ?"
+                " ORDER BY mentions.id",
+                [alert_id],
+            )
+        )
+        # The earliest published copy first: the original, whose headline the subject carries.
+        copies = tuple(
+            AlertCopy(title, site, url, parse_iso(published), outlet)
+            for title, site, url, published, outlet in self.db.execute(
+                "SELECT title, site, url, published, coalesce(source, site) FROM articles WHERE story_id = ?"
+                " ORDER BY published IS NULL, published, fetched, id",
+                [story_id],
+            )
+        )
+        headline = copies[0].title if copies else self._one("SELECT title FROM stories WHERE id = ?", [story_id])
+        rules = tuple(dict.fromkeys(m.rule for m in mentions))
+        return AlertContent(
+            alert_id, story_id, message_id, headline, parse_iso(created) or datetime.now(UTC),
+            bool(follow_up), rules, mentions, copies,
+        )
+
+    def mark_sent(self, alert_ids: Sequence[int], sent: datetime, note: str | None = None) -> None:
+        """Record the server's acceptance; ``note`` keeps a partial refusal (some recipients refused)."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "UPDATE alerts SET sent = ?, last_error = ?, next_attempt = NULL WHERE id = ?",
+                [(iso(sent), note, alert_id) for alert_id in alert_ids],
+            )
+
+    def mark_failed(
+        self, alert_ids: Sequence[int], error: str, next_attempt: datetime, *, outage: bool = False
+    ) -> None:
+        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again.
+
+        ``outage``: the server could not be reached, so :meth:`release_after_outage` may bring the retry forward.
+        """
+        with self.transaction():
+            self.db.conn.executemany(
+                "UPDATE alerts SET last_error = ?, next_attempt = ?, outage = ? WHERE id = ?",
+                [(error, iso(next_attempt), int(outage), alert_id) for alert_id in alert_ids],
+            )
+
+    def release_after_outage(self, now: datetime) -> int:
+        """Make due now every unsent alert that waits out a backoff only because the server was down.
+
+        A claimed alert is never released (a claim resets ``outage``), so a deliverer's lease holds.
+        Returns how many were released.
+        """
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE alerts SET next_attempt = ?, outage = 0 WHERE sent IS NULL AND outage = 1"
+                " AND next_attempt > ?",
+                [iso(now), iso(now)],
+            )
+        return int(cursor.rowcount)
+
+    def queued_alert_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL"))
+
+    def oldest_undigested(self) -> datetime | None:
+        """When the oldest unsent alert that no digest has taken yet was queued (None: there is none)."""
+        return parse_iso(self._one("SELECT min(created) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
+
+    def gather_digest(self, created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> int | None:
+        """Put every unsent alert that no digest has taken into a new digest; its id, or None if none waits."""
+        with self.transaction():
+            count = int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
+            if not count:
+                return None
+            cursor = self.db.execute(
+                "INSERT INTO digests (created, message_id, alert_count) VALUES (?, '', ?)", [iso(created), count]
+            )
+            digest_id = int(cursor.lastrowid or 0)
+            self.db.execute(
+                "UPDATE digests SET message_id = ? WHERE id = ?",
+                [f"<digest-{digest_id}.{created:%Y%m%d%H%M%S}@{domain}>", digest_id],
+            )
+            self.db.execute(
+                "UPDATE alerts SET digest_id = ? WHERE sent IS NULL AND digest_id IS NULL", [digest_id]
+            )
+        return digest_id
+
+    def due_digests(self, now: datetime) -> list[tuple[str, list[int]]]:
+        """(Message-ID, unsent alert ids) of each digest whose (re)try time has come, oldest first."""
+        batches: dict[str, list[int]] = {}
+        for message_id, alert_id in self.db.execute(
+            "SELECT digests.message_id, alerts.id FROM alerts JOIN digests ON digests.id = alerts.digest_id"
+            " WHERE alerts.sent IS NULL AND (alerts.next_attempt IS NULL OR alerts.next_attempt <= ?)"
+            " ORDER BY digests.id, alerts.id",
+            [iso(now)],
+        ):
+            batches.setdefault(message_id, []).append(alert_id)
+        return list(batches.items())

@@ -1,0 +1,108 @@
+"""Articles, their URLs and stories, and the dedup lookups over them; full-text search."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.errors import SearchQueryError
+from monitor.models import Article, Candidate
+from monitor.store.connection import Connection, iso
+
+
+class ArticleRecords(Connection):
+    """Articles, URLs, stories and dedup candidates, in SQL."""
+
+    def known_urls(self, urls: Sequence[str]) -> set[str]:
+        return self._urls_where(urls, "SELECT url FROM article_urls WHERE url IN ({marks})")
+
+    def add_urls(self, article_id: int, urls: Iterable[str]) -> None:
+        self._insert_rows("INSERT OR IGNORE INTO article_urls (url, article_id)", [(url, article_id) for url in urls])
+
+    def article_with_hash(self, text_hash: str) -> int | None:
+        found = self._one("SELECT id FROM articles WHERE text_hash = ?", [text_hash])
+        return None if found is None else int(found)
+
+    def near_candidates(self, band_keys: Sequence[int], per_band: int = 200) -> list[Candidate]:
+        """Stored articles sharing an LSH band with a new text: the newest ``per_band`` of each band.
+
+        A band shared by thousands of articles comes from boilerplate, not from
+        a story, and copies of a wire story arrive within days of each other,
+        so capping each band keeps the lookup's cost flat as the archive grows.
+        """
+        if not band_keys:
+            return []
+        band = "SELECT * FROM (SELECT article_id FROM article_bands WHERE band_key = ? ORDER BY article_id DESC LIMIT ?)"
+        rows = self.db.execute(
+            "SELECT articles.id, articles.story_id, article_signatures.signature, article_signatures.shingles"
+            " FROM articles JOIN article_signatures ON article_signatures.article_id = articles.id"
+            f" WHERE articles.id IN ({' UNION '.join([band] * len(band_keys))})",
+            [value for key in band_keys for value in (key, per_band)],
+        )
+        return [Candidate(row[0], row[1], row[2], row[3]) for row in rows]
+
+    def new_story(self, title: str, first_seen: datetime) -> int:
+        cursor = self.db.execute("INSERT INTO stories (title, first_seen) VALUES (?, ?)", [title, iso(first_seen)])
+        return int(cursor.lastrowid or 0)
+
+    def insert_article(
+        self,
+        article: Article,
+        *,
+        story_id: int,
+        text_hash: str,
+        word_count: int,
+        signature: bytes,
+        shingles: int,
+        band_keys: Sequence[int],
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO articles (url, site, title, byline, published, fetched, text, story_id, source,"
+            " language, text_hash, word_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                article.url, article.site, article.title, article.byline, iso(article.published),
+                iso(article.fetched), article.text, story_id, article.source, article.language,
+                text_hash, word_count,
+            ],
+        )
+        article_id = int(cursor.lastrowid or 0)
+        self.add_urls(article_id, (article.url, *article.aliases))
+        self.db.execute(
+            "INSERT INTO article_signatures (article_id, shingles, signature) VALUES (?, ?, ?)",
+            [article_id, shingles, signature],
+        )
+        self._insert_rows(
+            "INSERT OR IGNORE INTO article_bands (band_key, article_id)", [(key, article_id) for key in band_keys]
+        )
+        self.db.execute(
+            "UPDATE stories SET article_count = (SELECT count(*) FROM articles WHERE story_id = :s),"
+            " outlet_count = (SELECT count(DISTINCT site) FROM articles WHERE story_id = :s) WHERE id = :s",
+            {"s": story_id},
+        )
+        return article_id
+
+    def articles(self, *, since: datetime | None = None) -> Iterator[tuple[int, str, str]]:
+        """(id, title, text) of stored articles in the order they were stored."""
+        yield from self.db.execute(
+            "SELECT id, title, text FROM articles WHERE (:since IS NULL OR fetched >= :since) ORDER BY id",
+            {"since": iso(since)},
+        )
+
+    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Articles matching an FTS5 query; a query FTS5 cannot parse is a SearchQueryError."""
+        try:
+            return list(
+                self.db.table("articles").search(
+                    query, columns=["id", "title", "site", "url", "published", "story_id"], limit=limit
+                )
+            )
+        except sqlite3.OperationalError as exc:
+            # FTS5's parse errors have no code of their own; the archive's own troubles do.
+            if any(word in str(exc) for word in ("disk", "locked", "unable to open", "malformed", "readonly")):
+                raise
+            raise SearchQueryError(f"bad search query {query!r}: {exc}") from exc
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.db[name].count for name in ("articles", "stories", "mentions", "alerts")}

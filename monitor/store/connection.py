@@ -1,0 +1,196 @@
+"""The archive's connection: opening (created, migrated or read-only), transactions, SQLite errors as one line."""
+
+from __future__ import annotations
+
+import shlex
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import sqlite_utils
+
+from monitor.errors import ArchiveError
+from monitor.store.schema import MIGRATIONS, migrate
+
+BUSY_TIMEOUT_MS = 10_000
+MAX_BOUND_VALUES = 999  # SQLite's limit on ? in one statement before 3.32 (32,766 since)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC text, the archive's one time format (sorts as text)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def archive_error(exc: sqlite3.Error, path: Path) -> ArchiveError:
+    """The one line an operator needs for an SQLite error of the archive at ``path``: what happened, what to do."""
+    # The primary code; errors raised by Python's module itself (a closed connection) carry none.
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    quoted = shlex.quote(str(path))
+    recovered = shlex.quote(f"{path}.recovered")
+    messages = {
+        sqlite3.SQLITE_NOTADB: f"{path} is not a monitor archive (not an SQLite database): check --db or"
+        " 'database' in the config",
+        sqlite3.SQLITE_CORRUPT: f"{path} is damaged ({exc}): stop monitor, recover what is readable with"
+        f" `sqlite3 {quoted} .recover | sqlite3 {recovered}`, then move {recovered} in its place",
+        sqlite3.SQLITE_FULL: f"the disk holding {path} is full: free some space and run monitor again"
+        " (the write that failed was rolled back)",
+        sqlite3.SQLITE_READONLY: f"{path} is read-only here: give the user running monitor write access to the"
+        " file, its -wal and -shm files and its folder",
+        sqlite3.SQLITE_CANTOPEN: f"cannot open {path}: check that its folder exists and that the user running"
+        " monitor may read it (and write it, for run, once and demo)",
+        sqlite3.SQLITE_PERM: f"no permission to use {path}: check the file's and its folder's owner and mode",
+        sqlite3.SQLITE_IOERR: f"disk I/O error on {path} ({exc}): check the disk, its free space and the"
+        " system log",
+        sqlite3.SQLITE_BUSY: f"{path} stayed locked by another process ({exc}): is a long query or another"
+        " writer holding it?",
+    }
+    return ArchiveError(str(path), messages.get(code, f"{path}: SQLite error: {exc}"))
+
+
+def make_folder(path: Path) -> None:
+    """Create the folder of the archive at ``path``, or raise the one line that says why it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(str(path), f"cannot create the archive's folder {path.parent}: {exc.strerror or exc}") from exc
+
+
+
+
+class Connection:
+    """One sqlite-utils ``Database`` on the archive file; the per-domain record classes build on it."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int | None = None, read_only: bool = False) -> None:
+        """Open the archive at ``path``; raise :class:`ArchiveError` when that fails.
+
+        ``busy_timeout_ms``: how long a statement waits for another connection's lock (None: BUSY_TIMEOUT_MS).
+        ``read_only``: never create, migrate or write the file (it must exist, at the current schema).
+        """
+        self.path = Path(path)
+        self.read_only = read_only
+        try:
+            self.db = self._open_read_only() if read_only else self._open_for_writing()
+        except sqlite3.Error as exc:
+            raise archive_error(exc, self.path) from exc
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms}")
+            if read_only:
+                self.version = self._current_version()
+            else:
+                self.db.enable_wal()
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.db.execute("PRAGMA foreign_keys = ON")
+                self.version = migrate(self.db)
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise archive_error(exc, self.path) from exc
+            raise
+
+    def _open_for_writing(self) -> sqlite_utils.Database:
+        make_folder(self.path)
+        return sqlite_utils.Database(self.path)
+
+    def _open_read_only(self) -> sqlite_utils.Database:
+        if not self.path.is_file():
+            raise ArchiveError(
+                str(self.path),
+                f"no archive at {self.path}: check --db or 'database' in the config (monitor once or monitor run"
+                " creates it)",
+            )
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        return sqlite_utils.Database(sqlite3.connect(uri, uri=True))
+
+    def _current_version(self) -> int:
+        """The schema version of a read-only archive, which must be this monitor's: it cannot migrate."""
+        version = int(self._one("PRAGMA user_version"))
+        if version < len(MIGRATIONS):
+            raise ArchiveError(str(self.path), f"{self.path} has an older schema: run monitor once to upgrade it")
+        if version > len(MIGRATIONS):
+            raise ArchiveError(str(self.path), f"{self.path} was written by a newer monitor: upgrade monitor")
+        return version
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        """Close; an SQLite error of the block leaves as an :class:`ArchiveError` (the cause chained)."""
+        self.close()
+        if isinstance(exc, sqlite3.Error):
+            raise archive_error(exc, self.path) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """All or nothing: a transaction, or within one a savepoint.
+
+        The transaction takes the write lock as it begins (``BEGIN IMMEDIATE``): one that
+        reads first and writes later would fail at once, busy timeout or not, if another
+        process wrote in between, as the processes of ``monitor once --processes`` do.
+        Taking the lock first also makes reads and writes inside see one state of the archive.
+
+        sqlite-utils' ``atomic`` names every savepoint afresh, so SQLite compiles its
+        statements anew each time. Savepoints nest by name, so one fixed name serves and its
+        statements stay compiled: the archive writer takes one for every article.
+        """
+        conn = self.db.conn
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.rollback()  # a no-op when an error already ended the transaction
+                raise
+            return
+        conn.execute("SAVEPOINT archive")
+        try:
+            yield self
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction already
+                conn.execute("ROLLBACK TO archive")
+                conn.execute("RELEASE archive")
+            raise
+        conn.execute("RELEASE archive")
+
+    def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def _insert_rows(self, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``insert`` (``INSERT ... INTO table (columns)``) of many rows in as few statements as may be.
+
+        ``executemany`` steps once per row, and each step gives up the GIL and takes it back:
+        in the archive writer's thread every take-back may wait for the busy event loop. A
+        statement binds at most 999 values, the least limit of any SQLite build.
+        """
+        if not rows:
+            return
+        width = len(rows[0])
+        per_statement = MAX_BOUND_VALUES // width
+        marks = "(" + ",".join("?" * width) + ")"
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            self.db.execute(f"{insert} VALUES {','.join([marks] * len(chunk))}", [v for row in chunk for v in row])
+
+    def _urls_where(self, urls: Sequence[str], sql: str, *params: object) -> set[str]:
+        """Those of ``urls`` that ``sql`` (with ``{marks}`` for the list) selects, 500 at a time."""
+        found: set[str] = set()
+        for start in range(0, len(urls), 500):
+            chunk = list(urls[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(sql.format(marks=marks), [*chunk, *params]))
+        return found
