@@ -222,3 +222,29 @@ def test_page_nested_too_deep_is_skipped_with_a_warning(
     result = extract(html.encode() if encode else html, "https://example.org/deep")
     assert result == Extracted()
     assert "https://example.org/deep: elements nested deeper than 15000" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["Bot\u00adschaf\u00adter", "Bot\u200bschaf\u200bter", "Botschafter\u2060", "\ufeffBotschafter"],
+)
+def test_invisible_characters_do_not_split_words(word: str) -> None:
+    """Soft hyphens and zero-width spaces: a rule for "Botschafter" must match the text."""
+    story = f"Der {word} kehrte am Dienstag nach Washington zurück, teilte das Ministerium mit. "
+    html = (
+        f"<html><head><title>Der {word} kehrt zurück</title></head>"
+        f"<body><article><p>{story * 3}</p></article></body></html>"
+    )
+    result = extract(html)
+    assert result.text == (story * 3).strip().replace(word, "Botschafter")
+    assert result.title == "Der Botschafter kehrt zurück"
+
+
+def test_invisible_characters_leave_the_json_ld_article_body_too() -> None:
+    body = "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz."
+    html = (
+        '<script type="application/ld+json">'
+        + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
+        + '</script><div id="app"></div>'
+    )
+    assert extract(html).text == "Der Botschafter kehrte zurück.\n\nZweiter Absatz."

@@ -316,7 +316,8 @@ def extract_text(elements: Elements, title: str | None) -> str:
 def text_from_markup(fragment: str) -> str:
     """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
     if "<" not in fragment:
-        return "\n\n".join(line.strip() for line in fragment.splitlines() if line.strip())
+        lines = (clean_space(line) for line in fragment.splitlines())
+        return "\n\n".join(line for line in lines if line)
     body = LexborHTMLParser(fragment).body  # a document's body: its root is every top node
     if body is None:
         return ""

@@ -88,8 +88,16 @@ class _Signals:
     times: list[str] = field(default_factory=list)  # <time datetime> values
 
 
+# Invisible characters that split a word for every search but not for the eye: soft hyphens
+# ("Bot\u00adschaf\u00adter" never matched "Botschafter"), zero-width spaces, word joiners and a
+# stray byte-order mark. Zero-width (non-)joiners stay: in Persian or Hindi they are spelling.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
+
+
 def clean_space(text: str) -> str:
-    """Collapse runs of white space, the way readers (and the scoring) see text."""
+    """Collapse runs of white space and drop invisible characters, as readers see text."""
+    if not text.isascii():
+        text = text.translate(_INVISIBLE)
     return " ".join(text.split())
 
 
