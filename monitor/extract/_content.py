@@ -309,7 +309,7 @@ class Elements:
 
 def extract_text(elements: Elements, title: str | None) -> str:
     """The main text of a walked page, paragraphs separated by a blank line."""
-    blocks = _read_blocks(elements, _main_container(elements))
+    blocks = _read_blocks(elements, _main_container(elements, title))
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
@@ -324,12 +324,57 @@ def text_from_markup(fragment: str) -> str:
     return "\n\n".join(block.text for block in _read_blocks(Elements(body), 0))
 
 
-def _main_container(tree: Elements) -> int:
-    """The position of the element that holds the story, boilerplate detached."""
+def _main_container(tree: Elements, title: str | None) -> int:
+    """The position of the element that holds the story, boilerplate and other stories detached."""
     ranked = _judge_names(tree)
+    _detach_other_stories(tree, title)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
     return _widen(known if known >= 0 else dense, tree)
+
+
+def _detach_other_stories(tree: Elements, title: str | None) -> None:
+    """Detach the other stories an infinite-scroll template renders under the page's own.
+
+    For an alerter this is the dangerous failure: a rule would fire on the next story, which
+    the alert does not link to. Such a template repeats itself: each story is a container named
+    as one (``<article>``, ``post``, ``entry-content``...) holding its own ``<h1>`` headline,
+    side by side with the page's own. Page builders also give every section its ``<h1>`` in a
+    box of its own, but not in a story container, so those stay. The page's story is the one
+    whose headline is the title, else the first.
+    """
+    tags, parent, nodes, alive = tree.tags, tree.parent, tree.nodes, tree.alive
+    headlines = [i for i, tag in enumerate(tags) if tag == "h1" and alive[i]]
+    if len(headlines) < 2:
+        return
+    title_key = clean_space(title or "").lower()
+    anchor = next(
+        (i for i in headlines if clean_space(nodes[i].text()).lower() == title_key), headlines[0]
+    )
+    for i in headlines:
+        if i == anchor or not alive[i]:
+            continue
+        wrapper = i  # climbs to the child of the lowest element that holds both headlines
+        while parent[wrapper] >= 0 and not tree.contains(parent[wrapper], anchor):
+            wrapper = parent[wrapper]
+        own = anchor
+        while parent[own] != parent[wrapper]:
+            own = parent[own]
+        if tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper):
+            tree.remove(wrapper)
+
+
+def _is_story(tree: Elements, i: int) -> bool:
+    """Whether an element is named as a whole story: ``<article>``, a post or a story body."""
+    attrs = tree.nodes[i].attributes
+    rank = _container_rank(
+        tree.tags[i],
+        attrs.get("class") or "",
+        attrs.get("id") or "",
+        attrs.get("itemprop") or "",
+        attrs.get("role") or "",
+    )
+    return 0 <= rank <= 2
 
 
 def _known_container(ranked: list[list[int]], tree: Elements, dense: int) -> int:
@@ -339,7 +384,8 @@ def _known_container(ranked: list[list[int]], tree: Elements, dense: int) -> int
     common parent the container. A match is passed over when the densest part of the page lies
     outside it and holds much more prose: templates reuse the names for teaser boxes.
     """
-    for candidates in ranked:
+    for ranked_candidates in ranked:
+        candidates = list(compress(ranked_candidates, map(tree.alive.__getitem__, ranked_candidates)))
         if not candidates:
             continue
         best = max(candidates, key=lambda i: tree.prose[i])

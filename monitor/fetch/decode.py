@@ -191,9 +191,9 @@ def decode_text(body: bytes, content_type: str = "") -> str:
     if utf8 is not None and (not declared or _is_utf8(declared[0]) or not body.isascii()):
         return utf8  # (the first declared label being UTF-8, the loop below would decode it again)
     if declared and _is_utf8(declared[0]):
-        text = body.decode("utf-8", errors="replace")
-        if _mostly_utf8(text):
-            return text
+        lenient = body.decode("utf-8", errors="replace")
+        if _mostly_utf8(lenient):
+            return lenient
     for label in declared:
         text = _strict(body, label)
         if text is not None:
