@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,18 @@ def test_invisible_characters_leave_the_json_ld_article_body_too() -> None:
         + '</script><div id="app"></div>'
     )
     assert extract(html).text == "Der Botschafter kehrte zurück.\n\nZweiter Absatz."
+
+
+def test_ruby_readings_stay_out_of_the_text() -> None:
+    """Furigana printed above a word (<rt>) would split every annotated word of the sentence."""
+    sentence = "<ruby>大使<rp>(</rp><rt>たいし</rt><rp>)</rp></ruby>がワシントンに<ruby>戻<rt>もど</rt></ruby>りました。"
+    html = f"<html><body><article><p>{sentence * 12}</p></article></body></html>"
+    assert extract(html).text == "大使がワシントンに戻りました。" * 12
+
+
+def test_text_is_in_composed_unicode_form() -> None:
+    """A decomposed letter (a base and a combining mark) matches no rule written composed."""
+    story = "Le président a rappelé l'ambassadeur à Paris pour des consultations, selon l'Élysée. "
+    decomposed = unicodedata.normalize("NFD", story * 3)
+    html = f"<html><body><article><p>{decomposed}</p></article></body></html>"
+    assert extract(html).text == (story * 3).strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -95,9 +96,14 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
 
 
 def clean_space(text: str) -> str:
-    """Collapse runs of white space and drop invisible characters, as readers see text."""
+    """Collapse runs of white space and drop invisible characters, as readers see text.
+
+    Non-ASCII text is put in Unicode's composed form (NFC): a letter can be one code point or a
+    base and a mark ("য়" in Bengali, "é" typed on some keyboards), and a search or a rule
+    written in one form never matches the other.
+    """
     if not text.isascii():
-        text = text.translate(_INVISIBLE)
+        text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     return " ".join(text.split())
 
 
