@@ -264,3 +264,24 @@ def test_text_is_in_composed_unicode_form() -> None:
     decomposed = unicodedata.normalize("NFD", story * 3)
     html = f"<html><body><article><p>{decomposed}</p></article></body></html>"
     assert extract(html).text == (story * 3).strip()
+
+
+def test_text_written_in_short_lines_is_kept_to_its_last_line() -> None:
+    """Six or more short blocks in a row are the text written line by line, not labels.
+
+    A blog that puts each line in its own <p> (a poem, a CJK travel diary) lost every line but
+    the last, each short line being taken for a label above a dropped one.
+    """
+    lines = [
+        "The embassy reopened its doors",
+        "after eleven months of silence",
+        "the flag went up at nine",
+        "a small crowd gathered on the pavement",
+        "someone brought flowers",
+        "nobody made a speech",
+        "Photographs by the author",
+    ]
+    intro = "We walked past the old embassy building on Tuesday morning, as we do every week. "
+    html = "<html><body><article><p>" + intro * 2 + "</p>"
+    html += "".join(f"<p>{line}</p>" for line in lines) + "</article></body></html>"
+    assert extract(html).text.split("\n\n")[1:] == lines

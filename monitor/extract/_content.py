@@ -76,6 +76,7 @@ _LINK_LIST = 0.4  # share of link text above which a block is navigation, not st
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
+_LINES = 6  # short blocks in a row from which they are lines of the text, not labels
 _BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
@@ -611,15 +612,22 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
     of links) or that ends the text ("Comments closed"). Short items of a list or a table are
-    content, not labels.
+    content, not labels, and so are six or more short blocks in a row: a text written line by
+    line (a poem, a CJK blog's lines, a list set as paragraphs), where labels come alone or in
+    pairs.
     """
     title_key = clean_space(title or "").lower()
     keep = [not (_is_link_list(b) or _is_dateline(b.text) or _is_byline(b.text)) for b in blocks]
+    run = 0  # short blocks kept so far in a row, from the end
     for i in range(len(blocks) - 1, -1, -1):  # backwards: a label above a dropped label goes too
         block = blocks[i]
         if not keep[i] or len(block.text) >= _LABEL:
+            run = 0
             continue
-        if i + 1 < len(blocks):
+        run += 1
+        if run >= _LINES:
+            keep[i : i + run] = [True] * run
+        elif i + 1 < len(blocks):
             keep[i] = keep[i + 1] or block.tag in _ITEM_TAGS
         else:
             keep[i] = block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
