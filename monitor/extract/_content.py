@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
@@ -466,13 +467,16 @@ def _judge_names(tree: Elements) -> list[list[int]]:
 
     Page-wide wrappers carry boilerplate names too (``socialicons-sticky``, WordPress's
     ``tag-x`` classes on the article, a story inside an ``<aside>``), so structural tags, and
-    matches that hold much of the page's prose or text, are kept.
+    matches that hold much of the page's prose or text, are kept. Not so an overlay that is
+    never the story (a consent popup, a login dialog, a lightbox): however much text it holds,
+    it counts as a page's wrapper only if it holds an ``<h1>``.
     """
     ranked: list[list[int]] = [[] for _ in range(_RANKS)]
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
+    headlines = [i for i, tag in enumerate(tags) if tag == "h1"]
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
     # only, which come earlier: which of the later elements hold text stays the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
@@ -487,8 +491,12 @@ def _judge_names(tree: Elements) -> list[list[int]]:
         if tag in _BOILERPLATE_TAGS or (
             marker and tag not in _PROTECTED_TAGS and is_boilerplate(marker)
         ):
+            certain = is_certain_boilerplate(marker)
             wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
-            story = prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
+            story = prose[i] >= 0.3 * total_prose and not certain
+            if certain and wrapper:  # a page's wrapper holds its headline; an overlay does not
+                start = bisect_left(headlines, i)
+                wrapper = start < len(headlines) and headlines[start] < i + tree.size[i]
             if not (wrapper or story):
                 removed_until = i + tree.size[i] - 1
                 tree.remove(i)
