@@ -181,6 +181,7 @@ def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: dat
         byline=extracted.byline,
         published=extracted.published or link.published,
         language=extracted.language,
+        outlet=extracted.outlet,
         aliases=tuple(sorted(aliases)),
     )
 

@@ -51,6 +51,7 @@ def test_golden_metadata(name: str) -> None:
     assert result.published == (datetime.fromisoformat(published) if published else None)
     assert result.canonical_url == expected["canonical_url"]
     assert result.language == expected["language"]
+    assert result.outlet == expected["outlet"]
 
 
 def test_bytes_are_decoded_with_the_declared_charset() -> None:
@@ -285,3 +286,20 @@ def test_text_written_in_short_lines_is_kept_to_its_last_line() -> None:
     html = "<html><body><article><p>" + intro * 2 + "</p>"
     html += "".join(f"<p>{line}</p>" for line in lines) + "</article></body></html>"
     assert extract(html).text.split("\n\n")[1:] == lines
+
+
+@pytest.mark.parametrize(
+    ("head", "outlet"),
+    [
+        ('<meta property="og:site_name" content="The Harbour Ledger">', "The Harbour Ledger"),
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H",'
+            ' "publisher": {"@type": "Organization", "name": "Nordkurier"}}</script>',
+            "Nordkurier",
+        ),
+        ("<title>Envoy returns | Harbour Ledger</title>", None),
+    ],
+    ids=["og-site-name", "json-ld-publisher", "none"],
+)
+def test_outlet_is_the_name_the_page_gives_itself(head: str, outlet: str | None) -> None:
+    assert extract(f"<html><head>{head}</head><body><p>x</p></body></html>").outlet == outlet

@@ -57,3 +57,13 @@ def test_a_redirected_link_is_stored_under_the_final_url_with_the_link_as_alias(
 def test_a_page_without_article_text_gives_no_article(text: str) -> None:
     link = Link("https://news.example/world/paywalled")
     assert page_to_article(page(link.url, text=text), link, SOURCE, WHEN) is None
+
+
+def test_the_outlet_named_by_the_page_goes_with_the_article() -> None:
+    link = Link("https://news.example/world/envoys")
+    fetched = page(link.url)
+    html = fetched.text.replace("<head>", '<head><meta property="og:site_name" content="News Example">')
+    named = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html.encode(),
+                 text=html)
+    article = page_to_article(named, link, SOURCE, WHEN)
+    assert article is not None and article.outlet == "News Example"

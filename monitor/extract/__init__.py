@@ -33,7 +33,7 @@ _STRUCTURED_BODY_SHARE = 0.5  # of the JSON-LD articleBody below which the marku
 
 
 def extract(html: str | bytes, url: str | None = None) -> Extracted:
-    """Extract title, main text, byline, publication date, canonical URL and language.
+    """Extract title, main text, byline, publication date, canonical URL, language and outlet.
 
     The cyclic garbage collector is paused meanwhile: extraction wraps thousands of nodes in
     tracked objects but makes no reference cycles, so collections it would set off (a fifth of
@@ -112,4 +112,5 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
         published=meta.published,
         canonical_url=meta.canonical_url,
         language=meta.language,
+        outlet=meta.outlet,
     )

@@ -74,6 +74,7 @@ class Metadata:
     published: datetime | None = None
     canonical_url: str | None = None
     language: str | None = None
+    outlet: str | None = None
     article_body: str = ""  # JSON-LD articleBody, a fallback for the DOM text
 
 
@@ -121,7 +122,7 @@ def read_metadata(
     signals = _gather(tree, body_signals)
     meta = signals.meta
     ld = _json_ld_article(signals.json_ld)
-    site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher"))
+    site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher")) or None
     candidates = [
         meta.get("og:title", ""),
         _ld_text(ld.get("headline")),
@@ -136,6 +137,7 @@ def read_metadata(
         published=_published(signals, ld, url),
         canonical_url=_canonical(signals, url),
         language=_language(tree, meta, ld),
+        outlet=site_name,
         article_body=_ld_text(ld.get("articleBody")),
     )
 
