@@ -303,3 +303,88 @@ def test_text_written_in_short_lines_is_kept_to_its_last_line() -> None:
 )
 def test_outlet_is_the_name_the_page_gives_itself(head: str, outlet: str | None) -> None:
     assert extract(f"<html><head>{head}</head><body><p>x</p></body></html>").outlet == outlet
+
+
+_STORY = "<p>" + "The ambassador returned to Washington after consultations in Moscow, officials said. " * 4 + "</p>"
+
+
+def _dated_page(title: str, around_headline: str, head: str = "", masthead: str = "") -> str:
+    return (
+        f"<html><head><title>{title}</title>{head}</head><body><header>{masthead}</header>"
+        f"<article><h1>{title}</h1>{around_headline}{_STORY}</article></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("byline", "published"),
+    [
+        ("<p class='meta'>June 16, 2021 | 5:40 PM</p>", datetime(2021, 6, 16, 17, 40, tzinfo=UTC)),
+        ("<div>Von Anna Berger, <span>6. August 2009</span></div>", datetime(2009, 8, 6, tzinfo=UTC)),
+        ("<p>Publié le 1er mars 2020 à 17:45</p>", datetime(2020, 3, 1, 17, 45, tzinfo=UTC)),
+        ("<p>16 июня 2021 г., 12:30</p>", datetime(2021, 6, 16, 12, 30, tzinfo=UTC)),
+        ("<p>Stand: 06.08.2009</p>", datetime(2009, 8, 6, tzinfo=UTC)),
+        (
+            "<p>Published June 1, 2021, updated June 3, 2021</p>",
+            datetime(2021, 6, 1, tzinfo=UTC),
+        ),
+    ],
+    ids=["english", "german", "french", "russian", "dotted", "published-and-updated"],
+)
+def test_published_is_read_from_the_byline_line_when_nothing_else_gives_it(
+    byline: str, published: datetime
+) -> None:
+    assert extract(_dated_page("Envoy returns to Washington", byline)).published == published
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        _dated_page("Envoy returns", "<p>06/08/2009</p>"),  # 6 August or June 8: never guessed
+        _dated_page("Envoy returns", "<p>31. Februar 2020</p>"),  # no such day
+        _dated_page("Envoy returns", "<p>May 2, 2021 · Related: March 3, 2020</p>"),  # two stories
+        _dated_page("Envoy returns", "", masthead="<h1>Daily Example</h1><p>Tuesday, 2 December 2026</p>")
+        .replace("<h1>Envoy returns</h1>", "<h2>Envoy returns</h2>"),  # today's date by the logo
+    ],
+    ids=["slashed", "impossible", "far-apart", "masthead-without-headline"],
+)
+def test_no_date_is_better_than_a_guessed_one(page: str) -> None:
+    assert extract(page).published is None
+
+
+def test_a_date_in_the_story_is_an_event_not_the_publication() -> None:
+    story = "<p>" + "On 6 August 2009 the ambassador presented his credentials at the White House. " * 3
+    page = f"<html><head><title>Envoy</title></head><body><article><h1>Envoy</h1>{story}</p></article></body></html>"
+    assert extract(page).published is None
+
+
+def test_a_structured_date_wins_over_the_visible_one() -> None:
+    head = '<meta property="article:published_time" content="2021-06-17T08:00:00+00:00">'
+    page = _dated_page("Envoy returns", "<p>June 16, 2021</p>", head=head)
+    assert extract(page).published == datetime(2021, 6, 17, 8, tzinfo=UTC)
+
+
+def test_an_update_date_alone_is_not_the_publication() -> None:
+    assert extract(_dated_page("Envoy returns", "<p>Last updated: January 7, 2025</p>")).published is None
+
+
+@pytest.mark.parametrize(
+    ("markup", "byline"),
+    [
+        ("<meta name='author' content='Anna'>", None),  # a first name names no one to look up
+        ("<meta name='author' content='admin'>", None),
+        ("<meta name='author' content='Anna Berger'>", "Anna Berger"),
+        ("<meta name='author' content='AFP'>", "AFP"),
+        ("<meta name='author' content='肖春芳'>", "肖春芳"),
+        ("<p class='byline'>By Joe Wee Monday, February 29, 2016 @ 11:10 PM</p>", "Joe Wee"),
+    ],
+    ids=["first-name", "user-name", "full-name", "agency", "cjk-name", "date-glued-on"],
+)
+def test_byline_names_someone(markup: str, byline: str | None) -> None:
+    page = f"<html><head>{markup}</head><body><article>{markup}{_STORY}</article></body></html>"
+    assert extract(page).byline == byline
+
+
+def test_a_json_ld_organisation_may_have_a_one_word_name() -> None:
+    ld = {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "Anna"}, {"@type": "Organization", "name": "Reuters"}]}
+    page = f'<script type="application/ld+json">{json.dumps(ld)}</script><p>x</p>'
+    assert extract(page).byline == "Reuters"

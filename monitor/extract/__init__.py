@@ -14,7 +14,8 @@ import re
 import numpy as np
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
-from monitor.extract._content import Elements, extract_text, text_from_markup
+from monitor.extract._content import Elements, extract_text, headline_zone, text_from_markup
+from monitor.extract._dates import find_date
 from monitor.extract._metadata import read_metadata
 from monitor.models import Extracted
 
@@ -105,11 +106,14 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     # structured copy is often shortened, and has no headings or lists.
     if len(text) < _STRUCTURED_BODY_SHARE * len(meta.article_body):
         text = text_from_markup(meta.article_body)
+    published = meta.published
+    if published is None and elements is not None:  # the weakest evidence, read last
+        published = find_date(headline_zone(elements, meta.declared_title))
     return Extracted(
         title=meta.title,
         text=text,
         byline=meta.byline,
-        published=meta.published,
+        published=published,
         canonical_url=meta.canonical_url,
         language=meta.language,
         outlet=meta.outlet,

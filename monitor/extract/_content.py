@@ -80,6 +80,9 @@ _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
 _LINES = 6  # short blocks in a row from which they are lines of the text, not labels
 _BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
+_ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
+_ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
+_STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
@@ -132,6 +135,7 @@ class Elements:
         # Metadata elements (and junk that may hold some) below the root, with their tags, in
         # document order.
         self.signals: list[tuple[str, LexborNode]] = []
+        self.headlines: list[int] = []  # positions of the <h1> elements
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -190,6 +194,8 @@ class Elements:
                 if tag in _SET_APART:
                     if tag in _SIGNAL_HOLDERS:
                         signals.append((tag, node))
+                        if tag == "h1":
+                            self.headlines.append(count)
                     if tag in _SKIPPED:
                         continue
                 nodes.append(node)
@@ -317,6 +323,40 @@ def extract_text(elements: Elements, title: str | None) -> str:
     return "\n\n".join(_keep_blocks(blocks, title))
 
 
+def headline_zone(tree: Elements, title: str | None) -> str:
+    """The text around the headline, where bylines and datelines sit, or "" without one.
+
+    The headline is the first ``<h1>`` that reads as the title (one holds the other). The zone
+    ends where the story begins: its first long block. Boilerplate is not left out here:
+    templates name the byline's box "byline" or "meta".
+    """
+    title_key = clean_space(title or "").lower()
+    if not title_key:
+        return ""
+    tags, heads, tails = tree.tags, tree.heads, tree.tails
+    for h in tree.headlines:
+        headline = clean_space(tree.nodes[h].text()).lower()
+        if headline and (headline in title_key or title_key in headline):
+            break
+    else:
+        return ""
+    before: list[str] = []
+    size = 0
+    for j in range(h - 1, -1, -1):
+        if size >= _ZONE_BEFORE:
+            break
+        before += (tails[j], heads[j])
+        size += len(tails[j]) + len(heads[j])
+    after: list[str] = []
+    size = 0
+    for j in range(h + tree.size[h], len(tags)):
+        if size >= _ZONE_AFTER or tree.own_chars[j] >= _STORY_LINE:
+            break  # the story begins: its dates are events, not the publication
+        after += (heads[j], tails[j])
+        size += len(heads[j]) + len(tails[j])
+    return clean_space(" ".join([*reversed(before), tails[h], *after]))
+
+
 def text_from_markup(fragment: str) -> str:
     """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
     if "<" not in fragment:
@@ -348,7 +388,7 @@ def _detach_other_stories(tree: Elements, title: str | None) -> None:
     whose headline is the title, else the first.
     """
     tags, parent, nodes, alive = tree.tags, tree.parent, tree.nodes, tree.alive
-    headlines = [i for i, tag in enumerate(tags) if tag == "h1" and alive[i]]
+    headlines = [i for i in tree.headlines if alive[i]]
     if len(headlines) < 2:
         return
     title_key = clean_space(title or "").lower()
@@ -476,7 +516,7 @@ def _judge_names(tree: Elements) -> list[list[int]]:
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
-    headlines = [i for i, tag in enumerate(tags) if tag == "h1"]
+    headlines = tree.headlines
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
     # only, which come earlier: which of the later elements hold text stays the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
