@@ -388,3 +388,15 @@ def test_a_json_ld_organisation_may_have_a_one_word_name() -> None:
     ld = {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "Anna"}, {"@type": "Organization", "name": "Reuters"}]}
     page = f'<script type="application/ld+json">{json.dumps(ld)}</script><p>x</p>'
     assert extract(page).byline == "Reuters"
+
+
+def test_a_page_of_a_few_short_lines_is_not_emptied() -> None:
+    """Short lines at the end are labels ("Comments closed") unless they are all the page has."""
+    html = "<html><body><div><h2>Consulate closed</h2><p>Open again on Monday</p></div></body></html>"
+    assert extract(html).text == "Consulate closed\n\nOpen again on Monday"
+
+
+def test_a_page_of_links_stays_empty() -> None:
+    """A list of headlines is no story: rules must not fire on a section front."""
+    links = "".join(f"<li><a href='/s{n}'>Envoy story number {n} of the day</a></li>" for n in range(8))
+    assert extract(f"<html><body><ul>{links}</ul></body></html>").text == ""

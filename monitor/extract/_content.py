@@ -662,10 +662,20 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
     of links) or that ends the text ("Comments closed"). Short items of a list or a table are
     content, not labels, and so are six or more short blocks in a row: a text written line by
     line (a poem, a CJK blog's lines, a list set as paragraphs), where labels come alone or in
-    pairs.
+    pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
+    is never emptied by this rule alone.
     """
     title_key = clean_space(title or "").lower()
-    keep = [not (_is_link_list(b) or _is_dateline(b.text) or _is_byline(b.text)) for b in blocks]
+    plain = [
+        not (
+            _is_link_list(b)
+            or _is_dateline(b.text)
+            or _is_byline(b.text)
+            or (b.tag == "h1" and b.text.lower() == title_key)
+        )
+        for b in blocks
+    ]
+    keep = plain[:]
     run = 0  # short blocks kept so far in a row, from the end
     for i in range(len(blocks) - 1, -1, -1):  # backwards: a label above a dropped label goes too
         block = blocks[i]
@@ -679,8 +689,8 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
             keep[i] = keep[i + 1] or block.tag in _ITEM_TAGS
         else:
             keep[i] = block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
-        if block.tag == "h1" and clean_space(block.text).lower() == title_key:
-            keep[i] = False
+    if not any(keep):
+        keep = plain
     return [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
 
 
