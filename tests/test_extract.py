@@ -400,3 +400,29 @@ def test_a_page_of_links_stays_empty() -> None:
     """A list of headlines is no story: rules must not fire on a section front."""
     links = "".join(f"<li><a href='/s{n}'>Envoy story number {n} of the day</a></li>" for n in range(8))
     assert extract(f"<html><body><ul>{links}</ul></body></html>").text == ""
+
+
+def test_appeals_at_the_end_of_the_story_are_left_out() -> None:
+    """Subscribe, follow-us and donation appeals written as the story box's last paragraphs."""
+    story = [
+        "The ambassador returned to Washington on Monday after two weeks of consultations in Moscow.",
+        "Officials on both sides said the return did not mean that the dispute had been settled.",
+        "A spokesman said the talks would resume in Geneva next month, without giving a date.",
+    ]
+    appeals = [
+        "Subscribe now to our e-edition for the full story.",
+        "Folgen Sie uns auf Twitter und Instagram, und abonnieren Sie unseren Newsletter!",
+    ]
+    html = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in story + appeals) + "</article></body></html>"
+    assert extract(html).text.split("\n\n") == story
+
+
+def test_a_long_last_paragraph_stays_whatever_it_mentions() -> None:
+    ending = (
+        "Asked whether Moscow would follow the same path, the ambassador said that his government had"
+        " no intention to subscribe to any agreement drafted without it, and that the talks in Geneva"
+        " would show whether Washington was serious about the exchange of prisoners it had proposed in"
+        " the spring, when both sides first named the people they hoped to bring home."
+    )
+    html = f"<html><body><article><p>{_PROSE}</p><p>{ending}</p></article></body></html>"
+    assert extract(html).text.split("\n\n")[-1] == ending

@@ -80,6 +80,19 @@ _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
 _LINES = 6  # short blocks in a row from which they are lines of the text, not labels
 _BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
+_APPEAL = 350  # characters: a longer last paragraph is story, whatever it asks
+# Appeals to the reader, in the languages of the corpora: subscribe, follow us, our app, support
+# or donate, newsletters, "you may also like".
+_APPEAL_WORDS = re.compile(
+    r"subscribe|sign up|newsletter|follow (?:us|the \w+|@)|download (?:our|the) \w* ?app"
+    r"|(?:support|donate to) (?:our|us|local|independent)|become a (?:member|subscriber|patron)"
+    r"|make your contribution|if you (?:enjoyed|liked) (?:reading )?this"
+    r"|abonnier|folgen sie uns|folge uns|unterstützen sie|jetzt spenden|könnte (?:sie|dich) auch interessieren"
+    r"|abonnez|suivez-nous|soutenez|faites un don|inscrivez-vous"
+    r"|suscr[ií]b|s[ií]guenos|únete|hazte miembro|canal de (?:telegram|youtube|whatsapp)"
+    r"|подпис[ыа]|наш канал",
+    re.IGNORECASE,
+)
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
 _ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
 _STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
@@ -691,7 +704,20 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
             keep[i] = block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
     if not any(keep):
         keep = plain
-    return [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
+    texts = [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
+    while len(texts) > 1 and _is_appeal(texts[-1]):
+        texts.pop()
+    return texts
+
+
+def _is_appeal(text: str) -> bool:
+    """Whether a paragraph asks the reader to subscribe, follow, download, donate or sign up.
+
+    Templates append such appeals to the story's own box, written as prose, so neither their
+    names nor their links give them away. Only a short one at the end of the text goes, one
+    after the other: there an appeal is the outlet speaking, not the story.
+    """
+    return len(text) <= _APPEAL and _APPEAL_WORDS.search(text) is not None
 
 
 def _is_link_list(block: _Block) -> bool:
