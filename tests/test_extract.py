@@ -426,3 +426,17 @@ def test_a_long_last_paragraph_stays_whatever_it_mentions() -> None:
     )
     html = f"<html><body><article><p>{_PROSE}</p><p>{ending}</p></article></body></html>"
     assert extract(html).text.split("\n\n")[-1] == ending
+
+
+def test_subheadings_and_a_short_closing_paragraph_and_sign_off_are_kept() -> None:
+    paragraph = f"<p>{_PROSE}</p>"
+    html = (
+        "<html><body><div class='story'><h1>Envoy back</h1>" + paragraph * 2 + "<h3>What comes next</h3>"
+        + paragraph * 2 + "<h3>Talks in Geneva</h3>" + paragraph
+        + "<p><strong>The talks resume on Monday</strong></p><p>— Reuters</p></div>"
+        "<div class='related'><a href='/x'>Another story about something else entirely</a></div></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, _PROSE, "What comes next", _PROSE, _PROSE, "Talks in Geneva", _PROSE,
+        "The talks resume on Monday", "— Reuters",
+    ]

@@ -672,7 +672,7 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
-    of links) or that ends the text ("Comments closed"). Short items of a list or a table are
+    of links) or that ends the text ("Comments closed"; not a ``<p>``, which is the author's). Short items of a list or a table are
     content, not labels, and so are six or more short blocks in a row: a text written line by
     line (a poem, a CJK blog's lines, a list set as paragraphs), where labels come alone or in
     pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
@@ -701,7 +701,11 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
         elif i + 1 < len(blocks):
             keep[i] = keep[i + 1] or block.tag in _ITEM_TAGS
         else:
-            keep[i] = block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
+            # The author's own last paragraph, however short ("— Reuters", a closing line in
+            # <strong>), is story; a label at the end is a heading or an unpunctuated box.
+            keep[i] = block.tag == "p" or (
+                block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
+            )
     if not any(keep):
         keep = plain
     texts = [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
