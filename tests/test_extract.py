@@ -440,3 +440,28 @@ def test_subheadings_and_a_short_closing_paragraph_and_sign_off_are_kept() -> No
         _PROSE, _PROSE, "What comes next", _PROSE, _PROSE, "Talks in Geneva", _PROSE,
         "The talks resume on Monday", "— Reuters",
     ]
+
+
+def test_a_story_shown_in_a_modal_over_a_teaser_stream_is_found() -> None:
+    """A box named as boilerplate ("modal") holding the headline and a story's prose is the story."""
+    teaser = (  # each card a link, as stream templates make them
+        "<li class='stream-item'><a href='/t{n}'><h3>Teaser headline number {n}</h3><p>A summary of"
+        " another story, long enough to read like a paragraph of prose, with a comma, and more words"
+        " about what happened on the day in question, {n} times over, in a city far away.</p></a></li>"
+    )
+    story = [
+        "The unmanned cargo ship broke up over Siberia minutes after launch, the space agency said.",
+        "Local people reported seeing a flash of light and hearing a loud thud west of the capital.",
+        "This is the third failed launch in two years, and officials promised a full investigation.",
+        "The crew of the space station has enough supplies to last until the next flight, they said.",
+        "The ship carried food, fuel and equipment, including a new oxygen generator for the crew.",
+        "Engineers will study the telemetry, which stopped six and a half minutes after the launch.",
+    ]
+    html = (
+        "<html><head><title>Cargo ship breaks up over Siberia</title>"
+        "<meta property='og:title' content='Daily Example - Latest News &amp; Headlines'></head><body>"
+        "<ul class='stream'>" + "".join(teaser.format(n=n) for n in range(5)) + "</ul>"
+        "<div class='render-target-modal'><article><h1>Cargo ship breaks up over Siberia</h1>"
+        + "".join(f"<p>{p}</p>" for p in story) + "</article></div></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == story

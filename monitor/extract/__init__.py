@@ -101,14 +101,14 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     body = tree.body
     elements = Elements(body) if body is not None else None
     meta = read_metadata(tree, url, elements.signals if elements is not None else None)
-    text = extract_text(elements, meta.title) if elements is not None else ""
+    text = extract_text(elements, meta.title, meta.titles) if elements is not None else ""
     # The markup wins unless it lost most of the story (a JavaScript app shell, say): the
     # structured copy is often shortened, and has no headings or lists.
     if len(text) < _STRUCTURED_BODY_SHARE * len(meta.article_body):
         text = text_from_markup(meta.article_body)
     published = meta.published
     if published is None and elements is not None:  # the weakest evidence, read last
-        published = find_date(headline_zone(elements, meta.declared_title))
+        published = find_date(headline_zone(elements, meta.titles))
     return Extracted(
         title=meta.title,
         text=text,

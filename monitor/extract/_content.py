@@ -330,28 +330,22 @@ class Elements:
             up = self.parent[up]
 
 
-def extract_text(elements: Elements, title: str | None) -> str:
+def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
     """The main text of a walked page, paragraphs separated by a blank line."""
-    blocks = _read_blocks(elements, _main_container(elements, title))
-    return "\n\n".join(_keep_blocks(blocks, title))
+    blocks = _read_blocks(elements, _main_container(elements, title, titles))
+    return "\n\n".join(_keep_blocks(blocks, (title or "", *titles)))
 
 
-def headline_zone(tree: Elements, title: str | None) -> str:
+def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
     """The text around the headline, where bylines and datelines sit, or "" without one.
 
-    The headline is the first ``<h1>`` that reads as the title (one holds the other). The zone
+    The headline is the first ``<h1>`` that reads as a declared title. The zone
     ends where the story begins: its first long block. Boilerplate is not left out here:
     templates name the byline's box "byline" or "meta".
     """
-    title_key = clean_space(title or "").lower()
-    if not title_key:
-        return ""
     tags, heads, tails = tree.tags, tree.heads, tree.tails
-    for h in tree.headlines:
-        headline = clean_space(tree.nodes[h].text()).lower()
-        if headline and (headline in title_key or title_key in headline):
-            break
-    else:
+    h = next((h for h in tree.headlines if _is_headline(tree, h, titles)), -1)
+    if h < 0:
         return ""
     before: list[str] = []
     size = 0
@@ -381,9 +375,9 @@ def text_from_markup(fragment: str) -> str:
     return "\n\n".join(block.text for block in _read_blocks(Elements(body), 0))
 
 
-def _main_container(tree: Elements, title: str | None) -> int:
+def _main_container(tree: Elements, title: str | None, titles: tuple[str, ...]) -> int:
     """The position of the element that holds the story, boilerplate and other stories detached."""
-    ranked = _judge_names(tree)
+    ranked = _judge_names(tree, titles)
     _detach_other_stories(tree, title)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
@@ -512,7 +506,24 @@ def _widen(i: int, tree: Elements) -> int:
     return i
 
 
-def _judge_names(tree: Elements) -> list[list[int]]:
+def _is_headline(tree: Elements, h: int, titles: tuple[str, ...]) -> bool:
+    """Whether an ``<h1>`` reads as one of the titles the page declares.
+
+    One may hold the other (a kicker, a subtitle), but not a short part of it: a logo's
+    "Daily Example" is not the headline of "Envoy returns - Daily Example".
+    """
+    headline = clean_space(tree.nodes[h].text()).lower()
+    if not headline:
+        return False
+    for title in titles:
+        key = title.lower()
+        short, long = sorted((headline, key), key=len)
+        if short in long and 2 * len(short) >= len(long):
+            return True
+    return False
+
+
+def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
     """Read every class and id once: detach boilerplate, and rank the story containers.
 
     Links are left to the block they sit in (dropped with it when it is mostly links): their
@@ -530,6 +541,7 @@ def _judge_names(tree: Elements) -> list[list[int]]:
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
     headlines = tree.headlines
+    own_headlines = [h for h in headlines if _is_headline(tree, h, titles)]
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
     # only, which come earlier: which of the later elements hold text stays the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
@@ -550,6 +562,11 @@ def _judge_names(tree: Elements) -> list[list[int]]:
             if certain and wrapper:  # a page's wrapper holds its headline; an overlay does not
                 start = bisect_left(headlines, i)
                 wrapper = start < len(headlines) and headlines[start] < i + tree.size[i]
+            elif not (certain or wrapper or story) and prose[i] >= _MIN_CONTAINER:
+                # A box named as boilerplate ("modal", "panel") that holds the page's headline
+                # and a story's worth of prose is the story, shown over a list of teasers.
+                start = bisect_left(own_headlines, i)
+                wrapper = start < len(own_headlines) and own_headlines[start] < i + tree.size[i]
             if not (wrapper or story):
                 removed_until = i + tree.size[i] - 1
                 tree.remove(i)
@@ -667,7 +684,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     return blocks
 
 
-def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
+def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
     """The blocks that are story text.
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
@@ -678,13 +695,13 @@ def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
     pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
     is never emptied by this rule alone.
     """
-    title_key = clean_space(title or "").lower()
+    title_keys = {clean_space(title).lower() for title in titles}
     plain = [
         not (
             _is_link_list(b)
             or _is_dateline(b.text)
             or _is_byline(b.text)
-            or (b.tag == "h1" and b.text.lower() == title_key)
+            or (b.tag == "h1" and b.text.lower() in title_keys)
         )
         for b in blocks
     ]

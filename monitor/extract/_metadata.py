@@ -77,9 +77,9 @@ class Metadata:
     canonical_url: str | None = None
     language: str | None = None
     outlet: str | None = None
-    # The title as declared outside the body (og:title, JSON-LD headline, <title>), by which the
-    # headline is recognised: the title itself may have been read from the first <h1>.
-    declared_title: str = ""
+    # The titles declared outside the body (og:title, JSON-LD headline, <title>), site names
+    # trimmed, by which the headline is recognised: ``title`` may have been read from an <h1>.
+    titles: tuple[str, ...] = ()
     article_body: str = ""  # JSON-LD articleBody, a fallback for the DOM text
 
 
@@ -146,7 +146,7 @@ def read_metadata(
         canonical_url=_canonical(signals, url),
         language=_language(tree, meta, ld),
         outlet=site_name,
-        declared_title=next((c for c in declared if c), ""),
+        titles=tuple(dict.fromkeys(_trim_site_name(c, site_name) for c in declared if c)),
         article_body=_ld_text(ld.get("articleBody")),
     )
 
