@@ -1,12 +1,23 @@
-"""Score and time article extractors on the extraction-dev corpus, side by side.
+"""Score and time article extractors on two corpora, side by side.
 
-    python benchmarks/extraction.py [--corpus PATH] [--limit N] [--repeat N] [--only NAME ...]
+    python benchmarks/extraction.py [--corpus PATH] [--reader-corpus PATH] [--limit N]
+        [--repeat N] [--only NAME ...]
 
-Scoring follows the corpus README: every ``with`` snippet found in the extracted text is a true
-positive (missing: a false negative), every ``without`` snippet found is a false positive, after
-collapsing white space. Timing follows NOTES.md: all pages are decoded first, each extractor is
-warmed up on one page, and only the extraction call is timed, page after page, in this process;
-with ``--repeat`` the extractors take turns, a pass over the corpus each.
+Two corpora, read from ``../shared/corpus`` (a missing one is reported and skipped):
+
+- extraction-dev (990 pages), scored as its README says: every ``with`` snippet found in the
+  extracted text is a true positive (missing: a false negative), every ``without`` snippet found
+  is a false positive, after collapsing white space; precision, recall and F1 over all snippets.
+- readability-pages (130 reader-mode pages), scored by word shingles: the sets of four
+  consecutive words (lower-cased) of the extracted text and of the expected text; precision and
+  recall are the shared shingles' share of each, per page, and the table shows their means and
+  the mean per-page F1. Its expected text is Readability's own output, a peer's, not a gold one.
+
+Both tables count the lost pages: our text with less than a tenth of the page's expected
+content (snippets or shingles) where trafilatura finds at least half of it, and the speed ratio
+over both corpora. For timing, all pages are decoded first, each extractor is warmed up on one
+page, and only the extraction call is timed, page after page, in this process; with
+``--repeat`` the extractors take turns, a pass over the corpus each.
 Peers (trafilatura, readability-lxml, newspaper4k, resiliparse) are benchmark-only dependencies;
 an extractor whose package is missing is reported and skipped.
 """
@@ -34,14 +45,27 @@ _CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w.:-]+)""", re.IGNORECASE)
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "extraction-dev"
 
 
+READER_CORPUS = DEFAULT_CORPUS.parent / "readability-pages"
+READER_URL = "http://fakehost/test/page.html"  # the URL Readability's own tests give every page
+_WORD = re.compile(r"\w+")
+_SHINGLE = 4  # words
+_LOST = 0.1  # share of a page's expected content below which the page is lost
+_FOUND = 0.5  # share the peer must find for our loss to count
+
+
 @dataclass(frozen=True)
 class Page:
-    """One corpus page, decoded once so decoding is never part of the timing."""
+    """One corpus page, decoded once so decoding is never part of the timing.
+
+    Snippet pages have ``with_`` and ``without``; reader-mode pages the ``expected`` text.
+    """
 
     url: str
     html: str
-    with_: tuple[str, ...]
-    without: tuple[str, ...]
+    with_: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
+    expected: str = ""
+    name: str = ""  # what a report calls the page: its folder, where the URL says nothing
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,8 @@ class Result:
     precision: float
     recall: float
     f1: float
+    lost: tuple[str, ...]  # pages where it finds almost nothing of what trafilatura finds
+    seconds: float  # extracting the corpus once, each page at its best time
     pages_per_second: float
     p50_ms: float
     p95_ms: float
@@ -88,6 +114,73 @@ def load_corpus(corpus: Path, limit: int | None = None) -> list[Page]:
             html = decode(handle.read())
         pages.append(Page(entry["url"], html, tuple(entry["with"]), tuple(entry["without"])))
     return pages
+
+
+_BLOCK_START = re.compile(
+    r"<(?=(?:p|div|li|h[1-6]|br|tr|td|th|dt|dd|pre|blockquote|figure|section|article)[\s/>])",
+    re.IGNORECASE,
+)
+
+
+def load_reader_pages(corpus: Path, limit: int | None = None) -> list[Page]:
+    """Read the reader-mode pages and the plain text of their expected article."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    pages = []
+    for folder in sorted(p for p in (corpus / "pages").iterdir() if p.is_dir())[:limit]:
+        with gzip.open(folder / "source.html.gz") as handle:
+            html = decode(handle.read())
+        with gzip.open(folder / "expected.html.gz") as handle:
+            expected_html = handle.read().decode("utf-8")
+        # A line break before each block, so that two blocks' words never run together.
+        markup = LexborHTMLParser(_BLOCK_START.sub("\n<", expected_html))
+        text = markup.root.text() if markup.root else ""
+        pages.append(Page(READER_URL, html, expected=text, name=folder.name))
+    return pages
+
+
+def shingles(text: str) -> set[tuple[str, ...]]:
+    """The runs of four consecutive words of a text, lower-cased (its words, if fewer)."""
+    words = _WORD.findall(text.lower())
+    if len(words) < _SHINGLE:
+        return {(word,) for word in words}
+    return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+def page_shingle_score(page: Page, text: str) -> tuple[float, float, float]:
+    """Precision, recall and F1 of one page's text against its expected text."""
+    ours, expected = shingles(text), shingles(page.expected)
+    shared = len(ours & expected)
+    precision = shared / len(ours) if ours else 0.0
+    recall = shared / len(expected) if expected else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def shingle_score(pages: list[Page], texts: list[str]) -> tuple[float, float, float]:
+    """Mean per-page precision, recall and F1 (each page weighs the same, whatever its size)."""
+    scores = [page_shingle_score(p, t) for p, t in zip(pages, texts, strict=True)]
+    precision, recall, f1 = (statistics.fmean(column) for column in zip(*scores, strict=True))
+    return precision, recall, f1
+
+
+def page_recall(page: Page, text: str) -> float:
+    """The share of a page's expected content found in a text: snippets, else shingles."""
+    if page.with_:
+        found = collapse(text)
+        return sum(collapse(s) in found for s in page.with_) / len(page.with_)
+    if page.expected:
+        return page_shingle_score(page, text)[1]
+    return 1.0
+
+
+def lost_pages(pages: list[Page], ours: list[str], peer: list[str]) -> list[str]:
+    """Pages where we find under a tenth of the content and the peer at least half of it."""
+    return [
+        page.name or page.url
+        for page, text, other in zip(pages, ours, peer, strict=True)
+        if page_recall(page, text) < _LOST and page_recall(page, other) >= _FOUND
+    ]
 
 
 def score(pages: list[Page], texts: list[str]) -> tuple[float, float, float]:
@@ -151,19 +244,24 @@ def run(
         shift = turn % len(timings)
         for timing in timings[shift:] + timings[:shift]:
             _time_round(timing, pages)
-    return [_result(timing, pages) for timing in timings]
+    peer = next((t.texts for t in timings if t.name == "trafilatura"), None)
+    return [_result(timing, pages, peer) for timing in timings]
 
 
-def _result(timing: _Timing, pages: list[Page]) -> Result:
-    precision, recall, f1 = score(pages, timing.texts)
+def _result(timing: _Timing, pages: list[Page], peer: list[str] | None) -> Result:
+    scorer = score if pages[0].with_ or pages[0].without else shingle_score
+    precision, recall, f1 = scorer(pages, timing.texts)
+    lost = lost_pages(pages, timing.texts, peer) if peer is not None else []
     ordered = sorted(timing.times)
-    slowest = max(zip(timing.times, (p.url for p in pages), strict=True))
+    slowest = max(zip(timing.times, (p.name or p.url for p in pages), strict=True))
     return Result(
         name=timing.name,
         version=timing.version,
         precision=precision,
         recall=recall,
         f1=f1,
+        lost=tuple(lost),
+        seconds=sum(timing.times),
         pages_per_second=len(pages) / sum(timing.times),
         p50_ms=statistics.median(ordered) * 1000,
         p95_ms=ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000,
@@ -238,13 +336,14 @@ def _version(distribution: str) -> str:
 def format_table(results: list[Result]) -> str:
     """A Markdown table, ready for the README."""
     lines = [
-        "| extractor | version | precision | recall | F1 | pages/s | ms/page p50 | ms/page p95 |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| extractor | version | precision | recall | F1 | lost pages | pages/s | ms/page p50 "
+        "| ms/page p95 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {r.name} | {r.version} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} "
-            f"| {r.pages_per_second:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |"
+            f"| {len(r.lost)} | {r.pages_per_second:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |"
         )
     return "\n".join(lines)
 
@@ -252,7 +351,10 @@ def format_table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="extraction-dev folder")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    parser.add_argument(
+        "--reader-corpus", type=Path, default=READER_CORPUS, help="readability-pages folder"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N pages of each")
     parser.add_argument("--only", nargs="+", choices=sorted(EXTRACTORS), help="extractors to run")
     parser.add_argument(
         "--repeat", type=int, default=1, help="extract the corpus N times, keep each page's best"
@@ -260,11 +362,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("monitor").setLevel(logging.CRITICAL)
-    if not (args.corpus / "expectations.json").is_file():
+    corpora: list[tuple[str, list[Page]]] = []
+    if (args.corpus / "expectations.json").is_file():
+        corpora.append(("extraction-dev (snippets)", load_corpus(args.corpus, args.limit)))
+    else:
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
+    if (args.reader_corpus / "pages").is_dir():
+        pages = load_reader_pages(args.reader_corpus, args.limit)
+        corpora.append(("readability-pages (shingles)", pages))
+    else:
+        print(f"corpus not found: {args.reader_corpus}", file=sys.stderr)
+    if not corpora:
         return 2
-    pages = load_corpus(args.corpus, args.limit)
-    print(f"{len(pages)} pages from {args.corpus}", file=sys.stderr)
     extractors = []
     for name in args.only or list(EXTRACTORS):
         distribution, factory = EXTRACTORS[name]
@@ -275,19 +384,26 @@ def main(argv: list[str] | None = None) -> int:
     if not extractors:
         print("no extractor to run", file=sys.stderr)
         return 2
-    results = run(extractors, pages, max(args.repeat, 1))
-    for result in results:
-        slowest_ms, slowest_url = result.slowest
-        print(
-            f"{result.name}: F1 {result.f1:.3f}, slowest {slowest_ms:.1f} ms {slowest_url}",
-            file=sys.stderr,
-        )
-    ours = next((r for r in results if r.name == "monitor"), None)
-    for peer in results:
-        if ours is not None and peer is not ours:
-            ratio = ours.pages_per_second / peer.pages_per_second
-            print(f"monitor: {ratio:.1f}x {peer.name}'s pages/s", file=sys.stderr)
-    print(format_table(results))
+    totals: dict[str, tuple[int, float]] = {}  # name -> pages, seconds over every corpus
+    for title, pages in corpora:
+        print(f"\n{len(pages)} pages of {title}", file=sys.stderr)
+        results = run(extractors, pages, max(args.repeat, 1))
+        for result in results:
+            slowest_ms, slowest_url = result.slowest
+            print(
+                f"{result.name}: F1 {result.f1:.3f}, slowest {slowest_ms:.1f} ms {slowest_url}",
+                file=sys.stderr,
+            )
+            if result.lost:
+                print(f"{result.name} lost: {' '.join(result.lost)}", file=sys.stderr)
+            count, seconds = totals.get(result.name, (0, 0.0))
+            totals[result.name] = (count + len(pages), seconds + result.seconds)
+        print(f"\n{title}\n\n{format_table(results)}")
+    if "monitor" in totals:
+        ours = totals["monitor"][0] / totals["monitor"][1]
+        for name, (count, seconds) in totals.items():
+            if name != "monitor":
+                print(f"\nmonitor: {ours / (count / seconds):.1f}x {name}'s pages/s, both corpora")
     return 0
 
 

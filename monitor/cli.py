@@ -378,7 +378,8 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
         return
     console = Console()
     for label, value in (("title", result.title), ("byline", result.byline), ("published", result.published),
-                         ("canonical", result.canonical_url), ("language", result.language)):
+                         ("canonical", result.canonical_url), ("language", result.language),
+                         ("outlet", result.outlet)):
         console.print(Text(f"{label:>10}: ", style="bold") + Text(str(value or "")), soft_wrap=True)
     console.rule()
     click.echo(result.text or "(no text)")

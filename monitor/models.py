@@ -57,6 +57,7 @@ class Extracted:
     published: datetime | None = None
     canonical_url: str | None = None
     language: str | None = None
+    outlet: str | None = None  # the outlet's own name (og:site_name, JSON-LD publisher)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Article:
     byline: str | None = None
     published: datetime | None = None
     language: str | None = None
+    outlet: str | None = None  # the outlet's name as the page gives it, for alerts to show
     aliases: tuple[str, ...] = ()  # other canonical URLs that lead to it (requested URL, rel=canonical)
 
 

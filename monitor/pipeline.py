@@ -202,6 +202,7 @@ def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: dat
         byline=_storable(extracted.byline) if extracted.byline else None,
         published=extracted.published or link.published,
         language=extracted.language,
+        outlet=extracted.outlet,
         aliases=tuple(sorted(aliases)),
     )
 

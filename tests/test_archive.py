@@ -226,7 +226,19 @@ def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI
         conn.execute("ALTER TABLE alerts DROP COLUMN outage")
         conn.execute("DROP TABLE channel_deliveries")
         conn.execute("DROP TABLE channels")
+        conn.execute("ALTER TABLE articles DROP COLUMN outlet")
         conn.execute("PRAGMA user_version = 4")
     one_line(run_cli("--db", "monitor.db", "status", check=False), "monitor.db has an older schema: run monitor once")
     run_cli("--db", "monitor.db", "once")  # migrates it
     assert "wire" in run_cli("--db", "monitor.db", "status").stdout
+
+
+def test_the_outlet_name_is_stored_with_the_article(tmp_path: Path) -> None:
+    text = " ".join(f"Sentence {k} about the envoy's return and the talks{k}." for k in range(60))
+    with Archive(tmp_path / "monitor.db") as archive:
+        archive.sync_sources([SourceSettings(name="wire", kind="feed", url="https://a.example/feed")])
+        article = Article(url="https://a.example/envoy", site="a.example", title="Envoy returns", text=text,
+                          source="wire", fetched=WHEN, outlet="The Harbour Ledger")
+        ingest(archive, article, compile_rules([]), WHEN)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("SELECT outlet FROM articles").fetchall() == [("The Harbour Ledger",)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ def test_golden_metadata(name: str) -> None:
     assert result.published == (datetime.fromisoformat(published) if published else None)
     assert result.canonical_url == expected["canonical_url"]
     assert result.language == expected["language"]
+    assert result.outlet == expected["outlet"]
 
 
 def test_bytes_are_decoded_with_the_declared_charset() -> None:
@@ -222,3 +224,244 @@ def test_page_nested_too_deep_is_skipped_with_a_warning(
     result = extract(html.encode() if encode else html, "https://example.org/deep")
     assert result == Extracted()
     assert "https://example.org/deep: elements nested deeper than 15000" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["Bot\u00adschaf\u00adter", "Bot\u200bschaf\u200bter", "Botschafter\u2060", "\ufeffBotschafter"],
+)
+def test_invisible_characters_do_not_split_words(word: str) -> None:
+    """Soft hyphens and zero-width spaces: a rule for "Botschafter" must match the text."""
+    story = f"Der {word} kehrte am Dienstag nach Washington zurück, teilte das Ministerium mit. "
+    html = (
+        f"<html><head><title>Der {word} kehrt zurück</title></head>"
+        f"<body><article><p>{story * 3}</p></article></body></html>"
+    )
+    result = extract(html)
+    assert result.text == (story * 3).strip().replace(word, "Botschafter")
+    assert result.title == "Der Botschafter kehrt zurück"
+
+
+def test_invisible_characters_leave_the_json_ld_article_body_too() -> None:
+    body = "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz."
+    html = (
+        '<script type="application/ld+json">'
+        + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
+        + '</script><div id="app"></div>'
+    )
+    assert extract(html).text == "Der Botschafter kehrte zurück.\n\nZweiter Absatz."
+
+
+def test_ruby_readings_stay_out_of_the_text() -> None:
+    """Furigana printed above a word (<rt>) would split every annotated word of the sentence."""
+    sentence = "<ruby>大使<rp>(</rp><rt>たいし</rt><rp>)</rp></ruby>がワシントンに<ruby>戻<rt>もど</rt></ruby>りました。"
+    html = f"<html><body><article><p>{sentence * 12}</p></article></body></html>"
+    assert extract(html).text == "大使がワシントンに戻りました。" * 12
+
+
+def test_text_is_in_composed_unicode_form() -> None:
+    """A decomposed letter (a base and a combining mark) matches no rule written composed."""
+    story = "Le président a rappelé l'ambassadeur à Paris pour des consultations, selon l'Élysée. "
+    decomposed = unicodedata.normalize("NFD", story * 3)
+    html = f"<html><body><article><p>{decomposed}</p></article></body></html>"
+    assert extract(html).text == (story * 3).strip()
+
+
+def test_text_written_in_short_lines_is_kept_to_its_last_line() -> None:
+    """Six or more short blocks in a row are the text written line by line, not labels.
+
+    A blog that puts each line in its own <p> (a poem, a CJK travel diary) lost every line but
+    the last, each short line being taken for a label above a dropped one.
+    """
+    lines = [
+        "The embassy reopened its doors",
+        "after eleven months of silence",
+        "the flag went up at nine",
+        "a small crowd gathered on the pavement",
+        "someone brought flowers",
+        "nobody made a speech",
+        "Photographs by the author",
+    ]
+    intro = "We walked past the old embassy building on Tuesday morning, as we do every week. "
+    html = "<html><body><article><p>" + intro * 2 + "</p>"
+    html += "".join(f"<p>{line}</p>" for line in lines) + "</article></body></html>"
+    assert extract(html).text.split("\n\n")[1:] == lines
+
+
+@pytest.mark.parametrize(
+    ("head", "outlet"),
+    [
+        ('<meta property="og:site_name" content="The Harbour Ledger">', "The Harbour Ledger"),
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "H",'
+            ' "publisher": {"@type": "Organization", "name": "Nordkurier"}}</script>',
+            "Nordkurier",
+        ),
+        ("<title>Envoy returns | Harbour Ledger</title>", None),
+    ],
+    ids=["og-site-name", "json-ld-publisher", "none"],
+)
+def test_outlet_is_the_name_the_page_gives_itself(head: str, outlet: str | None) -> None:
+    assert extract(f"<html><head>{head}</head><body><p>x</p></body></html>").outlet == outlet
+
+
+_STORY = "<p>" + "The ambassador returned to Washington after consultations in Moscow, officials said. " * 4 + "</p>"
+
+
+def _dated_page(title: str, around_headline: str, head: str = "", masthead: str = "") -> str:
+    return (
+        f"<html><head><title>{title}</title>{head}</head><body><header>{masthead}</header>"
+        f"<article><h1>{title}</h1>{around_headline}{_STORY}</article></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("byline", "published"),
+    [
+        ("<p class='meta'>June 16, 2021 | 5:40 PM</p>", datetime(2021, 6, 16, 17, 40, tzinfo=UTC)),
+        ("<div>Von Anna Berger, <span>6. August 2009</span></div>", datetime(2009, 8, 6, tzinfo=UTC)),
+        ("<p>Publié le 1er mars 2020 à 17:45</p>", datetime(2020, 3, 1, 17, 45, tzinfo=UTC)),
+        ("<p>16 июня 2021 г., 12:30</p>", datetime(2021, 6, 16, 12, 30, tzinfo=UTC)),
+        ("<p>Stand: 06.08.2009</p>", datetime(2009, 8, 6, tzinfo=UTC)),
+        (
+            "<p>Published June 1, 2021, updated June 3, 2021</p>",
+            datetime(2021, 6, 1, tzinfo=UTC),
+        ),
+    ],
+    ids=["english", "german", "french", "russian", "dotted", "published-and-updated"],
+)
+def test_published_is_read_from_the_byline_line_when_nothing_else_gives_it(
+    byline: str, published: datetime
+) -> None:
+    assert extract(_dated_page("Envoy returns to Washington", byline)).published == published
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        _dated_page("Envoy returns", "<p>06/08/2009</p>"),  # 6 August or June 8: never guessed
+        _dated_page("Envoy returns", "<p>31. Februar 2020</p>"),  # no such day
+        _dated_page("Envoy returns", "<p>May 2, 2021 · Related: March 3, 2020</p>"),  # two stories
+        _dated_page("Envoy returns", "", masthead="<h1>Daily Example</h1><p>Tuesday, 2 December 2026</p>")
+        .replace("<h1>Envoy returns</h1>", "<h2>Envoy returns</h2>"),  # today's date by the logo
+    ],
+    ids=["slashed", "impossible", "far-apart", "masthead-without-headline"],
+)
+def test_no_date_is_better_than_a_guessed_one(page: str) -> None:
+    assert extract(page).published is None
+
+
+def test_a_date_in_the_story_is_an_event_not_the_publication() -> None:
+    story = "<p>" + "On 6 August 2009 the ambassador presented his credentials at the White House. " * 3
+    page = f"<html><head><title>Envoy</title></head><body><article><h1>Envoy</h1>{story}</p></article></body></html>"
+    assert extract(page).published is None
+
+
+def test_a_structured_date_wins_over_the_visible_one() -> None:
+    head = '<meta property="article:published_time" content="2021-06-17T08:00:00+00:00">'
+    page = _dated_page("Envoy returns", "<p>June 16, 2021</p>", head=head)
+    assert extract(page).published == datetime(2021, 6, 17, 8, tzinfo=UTC)
+
+
+def test_an_update_date_alone_is_not_the_publication() -> None:
+    assert extract(_dated_page("Envoy returns", "<p>Last updated: January 7, 2025</p>")).published is None
+
+
+@pytest.mark.parametrize(
+    ("markup", "byline"),
+    [
+        ("<meta name='author' content='Anna'>", None),  # a first name names no one to look up
+        ("<meta name='author' content='admin'>", None),
+        ("<meta name='author' content='Anna Berger'>", "Anna Berger"),
+        ("<meta name='author' content='AFP'>", "AFP"),
+        ("<meta name='author' content='肖春芳'>", "肖春芳"),
+        ("<p class='byline'>By Joe Wee Monday, February 29, 2016 @ 11:10 PM</p>", "Joe Wee"),
+    ],
+    ids=["first-name", "user-name", "full-name", "agency", "cjk-name", "date-glued-on"],
+)
+def test_byline_names_someone(markup: str, byline: str | None) -> None:
+    page = f"<html><head>{markup}</head><body><article>{markup}{_STORY}</article></body></html>"
+    assert extract(page).byline == byline
+
+
+def test_a_json_ld_organisation_may_have_a_one_word_name() -> None:
+    ld = {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "Anna"}, {"@type": "Organization", "name": "Reuters"}]}
+    page = f'<script type="application/ld+json">{json.dumps(ld)}</script><p>x</p>'
+    assert extract(page).byline == "Reuters"
+
+
+def test_a_page_of_a_few_short_lines_is_not_emptied() -> None:
+    """Short lines at the end are labels ("Comments closed") unless they are all the page has."""
+    html = "<html><body><div><h2>Consulate closed</h2><p>Open again on Monday</p></div></body></html>"
+    assert extract(html).text == "Consulate closed\n\nOpen again on Monday"
+
+
+def test_a_page_of_links_stays_empty() -> None:
+    """A list of headlines is no story: rules must not fire on a section front."""
+    links = "".join(f"<li><a href='/s{n}'>Envoy story number {n} of the day</a></li>" for n in range(8))
+    assert extract(f"<html><body><ul>{links}</ul></body></html>").text == ""
+
+
+def test_appeals_at_the_end_of_the_story_are_left_out() -> None:
+    """Subscribe, follow-us and donation appeals written as the story box's last paragraphs."""
+    story = [
+        "The ambassador returned to Washington on Monday after two weeks of consultations in Moscow.",
+        "Officials on both sides said the return did not mean that the dispute had been settled.",
+        "A spokesman said the talks would resume in Geneva next month, without giving a date.",
+    ]
+    appeals = [
+        "Subscribe now to our e-edition for the full story.",
+        "Folgen Sie uns auf Twitter und Instagram, und abonnieren Sie unseren Newsletter!",
+    ]
+    html = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in story + appeals) + "</article></body></html>"
+    assert extract(html).text.split("\n\n") == story
+
+
+def test_a_long_last_paragraph_stays_whatever_it_mentions() -> None:
+    ending = (
+        "Asked whether Moscow would follow the same path, the ambassador said that his government had"
+        " no intention to subscribe to any agreement drafted without it, and that the talks in Geneva"
+        " would show whether Washington was serious about the exchange of prisoners it had proposed in"
+        " the spring, when both sides first named the people they hoped to bring home."
+    )
+    html = f"<html><body><article><p>{_PROSE}</p><p>{ending}</p></article></body></html>"
+    assert extract(html).text.split("\n\n")[-1] == ending
+
+
+def test_subheadings_and_a_short_closing_paragraph_and_sign_off_are_kept() -> None:
+    paragraph = f"<p>{_PROSE}</p>"
+    html = (
+        "<html><body><div class='story'><h1>Envoy back</h1>" + paragraph * 2 + "<h3>What comes next</h3>"
+        + paragraph * 2 + "<h3>Talks in Geneva</h3>" + paragraph
+        + "<p><strong>The talks resume on Monday</strong></p><p>— Reuters</p></div>"
+        "<div class='related'><a href='/x'>Another story about something else entirely</a></div></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, _PROSE, "What comes next", _PROSE, _PROSE, "Talks in Geneva", _PROSE,
+        "The talks resume on Monday", "— Reuters",
+    ]
+
+
+def test_a_story_shown_in_a_modal_over_a_teaser_stream_is_found() -> None:
+    """A box named as boilerplate ("modal") holding the headline and a story's prose is the story."""
+    teaser = (  # each card a link, as stream templates make them
+        "<li class='stream-item'><a href='/t{n}'><h3>Teaser headline number {n}</h3><p>A summary of"
+        " another story, long enough to read like a paragraph of prose, with a comma, and more words"
+        " about what happened on the day in question, {n} times over, in a city far away.</p></a></li>"
+    )
+    story = [
+        "The unmanned cargo ship broke up over Siberia minutes after launch, the space agency said.",
+        "Local people reported seeing a flash of light and hearing a loud thud west of the capital.",
+        "This is the third failed launch in two years, and officials promised a full investigation.",
+        "The crew of the space station has enough supplies to last until the next flight, they said.",
+        "The ship carried food, fuel and equipment, including a new oxygen generator for the crew.",
+        "Engineers will study the telemetry, which stopped six and a half minutes after the launch.",
+    ]
+    html = (
+        "<html><head><title>Cargo ship breaks up over Siberia</title>"
+        "<meta property='og:title' content='Daily Example - Latest News &amp; Headlines'></head><body>"
+        "<ul class='stream'>" + "".join(teaser.format(n=n) for n in range(5)) + "</ul>"
+        "<div class='render-target-modal'><article><h1>Cargo ship breaks up over Siberia</h1>"
+        + "".join(f"<p>{p}</p>" for p in story) + "</article></div></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == story

@@ -197,6 +197,17 @@ def test_windows_1251_page_mislabelled_as_utf8_is_decoded(local_web: LocalWeb) -
     assert _page(fetch(local_web, "/ru")).text == RUSSIAN
 
 
+def test_utf8_page_with_a_stray_latin1_byte_stays_utf8(local_web: LocalWeb) -> None:
+    """As browsers do: the bad byte is replaced; detection took this page for Shift-JIS."""
+    html = (
+        '<html><head><meta charset="utf-8"><title>Mäscot</title></head><body><p>Die Mäscot-Gruppe'
+        " hat am Dienstag in Zürich ihre Zahlen vorgelegt. Der Umsatz stieg um fünf Prozent.</p>"
+    )
+    body = html.encode("utf-8").replace(b"Dienstag", b"Dienstag \xb7")  # a Latin-1 middle dot
+    local_web.route("/de", body, content_type="text/html; charset=utf-8")
+    assert _page(fetch(local_web, "/de")).text == html.replace("Dienstag", "Dienstag \ufffd")
+
+
 def test_meta_charset_is_used_when_the_header_has_none(local_web: LocalWeb) -> None:
     html = '<meta charset="koi8-r">' + RUSSIAN
     local_web.route("/ru", html.encode("koi8-r"), content_type="text/html")

@@ -97,3 +97,13 @@ def test_a_page_that_trips_a_bug_costs_that_page_only(tmp_path: Path, monkeypatc
     assert [(error, retry) for url, error, retry in rows if "goodwill" in url] == [
         ("could not be processed: RecursionError: maximum recursion depth exceeded", 0)
     ]
+
+
+def test_the_outlet_named_by_the_page_goes_with_the_article() -> None:
+    link = Link("https://news.example/world/envoys")
+    fetched = page(link.url)
+    html = fetched.text.replace("<head>", '<head><meta property="og:site_name" content="News Example">')
+    named = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html.encode(),
+                 text=html)
+    article = page_to_article(named, link, SOURCE, WHEN)
+    assert article is not None and article.outlet == "News Example"

@@ -14,7 +14,8 @@ import re
 import numpy as np
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
-from monitor.extract._content import Elements, extract_text, text_from_markup
+from monitor.extract._content import Elements, extract_text, headline_zone, text_from_markup
+from monitor.extract._dates import find_date
 from monitor.extract._metadata import read_metadata
 from monitor.models import Extracted
 
@@ -33,7 +34,7 @@ _STRUCTURED_BODY_SHARE = 0.5  # of the JSON-LD articleBody below which the marku
 
 
 def extract(html: str | bytes, url: str | None = None) -> Extracted:
-    """Extract title, main text, byline, publication date, canonical URL and language.
+    """Extract title, main text, byline, publication date, canonical URL, language and outlet.
 
     The cyclic garbage collector is paused meanwhile: extraction wraps thousands of nodes in
     tracked objects but makes no reference cycles, so collections it would set off (a fifth of
@@ -100,16 +101,20 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     body = tree.body
     elements = Elements(body) if body is not None else None
     meta = read_metadata(tree, url, elements.signals if elements is not None else None)
-    text = extract_text(elements, meta.title) if elements is not None else ""
+    text = extract_text(elements, meta.title, meta.titles) if elements is not None else ""
     # The markup wins unless it lost most of the story (a JavaScript app shell, say): the
     # structured copy is often shortened, and has no headings or lists.
     if len(text) < _STRUCTURED_BODY_SHARE * len(meta.article_body):
         text = text_from_markup(meta.article_body)
+    published = meta.published
+    if published is None and elements is not None:  # the weakest evidence, read last
+        published = find_date(headline_zone(elements, meta.titles))
     return Extracted(
         title=meta.title,
         text=text,
         byline=meta.byline,
-        published=meta.published,
+        published=published,
         canonical_url=meta.canonical_url,
         language=meta.language,
+        outlet=meta.outlet,
     )

@@ -22,6 +22,7 @@ _BOILERPLATE_WORDS = frozenset(
         "widgets", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
         "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
         "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
+        "lightbox", "login", "signin",
     }
 )  # fmt: skip
 # Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment"; but
@@ -43,7 +44,7 @@ _STATE_PREFIXES = tuple(
 _BOILERPLATE_INFIX = re.compile("|".join(_BOILERPLATE_INFIXES))
 # Never a wrapper of the story, however much prose they hold (a long comment thread).
 _CERTAIN_BOILERPLATE = re.compile(
-    "comment(?!ar)|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo"
+    "comment(?!ar)|disqus|respond|cookie|consent|newsletter|gdpr|dsgvo|lightbox|login"
 )
 _LAST_NAMES = _BOILERPLATE_LAST_WORDS | frozenset(_BOILERPLATE_NAMES)  # a whole name
 _LAST_SUFFIXES = tuple(mark + word for word in _BOILERPLATE_LAST_WORDS for mark in "-_")

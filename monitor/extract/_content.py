@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
@@ -24,9 +25,11 @@ _JUNK = frozenset(
     {
         "script", "style", "template", "iframe", "svg", "canvas", "button", "select", "input",
         "textarea", "object", "embed", "video", "audio", "map", "dialog", "figcaption", "link",
-        "meta",
+        "meta", "rt", "rp",
     }
 )  # fmt: skip
+# (<rt> and <rp> are ruby annotations: the reading of a Japanese or Chinese word printed above
+# it, which inside the text would split every annotated word.)
 # Left out of the walk: junk, and nodes that are not elements (text without data, comments).
 _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 # Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
@@ -74,8 +77,25 @@ _LINK_LIST = 0.4  # share of link text above which a block is navigation, not st
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
+_LINES = 6  # short blocks in a row from which they are lines of the text, not labels
 _BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
+_APPEAL = 350  # characters: a longer last paragraph is story, whatever it asks
+# Appeals to the reader, in the languages of the corpora: subscribe, follow us, our app, support
+# or donate, newsletters, "you may also like".
+_APPEAL_WORDS = re.compile(
+    r"subscribe|sign up|newsletter|follow (?:us|the \w+|@)|download (?:our|the) \w* ?app"
+    r"|(?:support|donate to) (?:our|us|local|independent)|become a (?:member|subscriber|patron)"
+    r"|make your contribution|if you (?:enjoyed|liked) (?:reading )?this"
+    r"|abonnier|folgen sie uns|folge uns|unterstützen sie|jetzt spenden|könnte (?:sie|dich) auch interessieren"
+    r"|abonnez|suivez-nous|soutenez|faites un don|inscrivez-vous"
+    r"|suscr[ií]b|s[ií]guenos|únete|hazte miembro|canal de (?:telegram|youtube|whatsapp)"
+    r"|подпис[ыа]|наш канал",
+    re.IGNORECASE,
+)
+_ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
+_ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
+_STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
@@ -128,6 +148,7 @@ class Elements:
         # Metadata elements (and junk that may hold some) below the root, with their tags, in
         # document order.
         self.signals: list[tuple[str, LexborNode]] = []
+        self.headlines: list[int] = []  # positions of the <h1> elements
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -186,6 +207,8 @@ class Elements:
                 if tag in _SET_APART:
                     if tag in _SIGNAL_HOLDERS:
                         signals.append((tag, node))
+                        if tag == "h1":
+                            self.headlines.append(count)
                     if tag in _SKIPPED:
                         continue
                 nodes.append(node)
@@ -307,28 +330,102 @@ class Elements:
             up = self.parent[up]
 
 
-def extract_text(elements: Elements, title: str | None) -> str:
+def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
     """The main text of a walked page, paragraphs separated by a blank line."""
-    blocks = _read_blocks(elements, _main_container(elements))
-    return "\n\n".join(_keep_blocks(blocks, title))
+    blocks = _read_blocks(elements, _main_container(elements, title, titles))
+    return "\n\n".join(_keep_blocks(blocks, (title or "", *titles)))
+
+
+def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
+    """The text around the headline, where bylines and datelines sit, or "" without one.
+
+    The headline is the first ``<h1>`` that reads as a declared title. The zone
+    ends where the story begins: its first long block. Boilerplate is not left out here:
+    templates name the byline's box "byline" or "meta".
+    """
+    tags, heads, tails = tree.tags, tree.heads, tree.tails
+    h = next((h for h in tree.headlines if _is_headline(tree, h, titles)), -1)
+    if h < 0:
+        return ""
+    before: list[str] = []
+    size = 0
+    for j in range(h - 1, -1, -1):
+        if size >= _ZONE_BEFORE:
+            break
+        before += (tails[j], heads[j])
+        size += len(tails[j]) + len(heads[j])
+    after: list[str] = []
+    size = 0
+    for j in range(h + tree.size[h], len(tags)):
+        if size >= _ZONE_AFTER or tree.own_chars[j] >= _STORY_LINE:
+            break  # the story begins: its dates are events, not the publication
+        after += (heads[j], tails[j])
+        size += len(heads[j]) + len(tails[j])
+    return clean_space(" ".join([*reversed(before), tails[h], *after]))
 
 
 def text_from_markup(fragment: str) -> str:
     """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
     if "<" not in fragment:
-        return "\n\n".join(line.strip() for line in fragment.splitlines() if line.strip())
+        lines = (clean_space(line) for line in fragment.splitlines())
+        return "\n\n".join(line for line in lines if line)
     body = LexborHTMLParser(fragment).body  # a document's body: its root is every top node
     if body is None:
         return ""
     return "\n\n".join(block.text for block in _read_blocks(Elements(body), 0))
 
 
-def _main_container(tree: Elements) -> int:
-    """The position of the element that holds the story, boilerplate detached."""
-    ranked = _judge_names(tree)
+def _main_container(tree: Elements, title: str | None, titles: tuple[str, ...]) -> int:
+    """The position of the element that holds the story, boilerplate and other stories detached."""
+    ranked = _judge_names(tree, titles)
+    _detach_other_stories(tree, title)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
     return _widen(known if known >= 0 else dense, tree)
+
+
+def _detach_other_stories(tree: Elements, title: str | None) -> None:
+    """Detach the other stories an infinite-scroll template renders under the page's own.
+
+    For an alerter this is the dangerous failure: a rule would fire on the next story, which
+    the alert does not link to. Such a template repeats itself: each story is a container named
+    as one (``<article>``, ``post``, ``entry-content``...) holding its own ``<h1>`` headline,
+    side by side with the page's own. Page builders also give every section its ``<h1>`` in a
+    box of its own, but not in a story container, so those stay. The page's story is the one
+    whose headline is the title, else the first.
+    """
+    tags, parent, nodes, alive = tree.tags, tree.parent, tree.nodes, tree.alive
+    headlines = [i for i in tree.headlines if alive[i]]
+    if len(headlines) < 2:
+        return
+    title_key = clean_space(title or "").lower()
+    anchor = next(
+        (i for i in headlines if clean_space(nodes[i].text()).lower() == title_key), headlines[0]
+    )
+    for i in headlines:
+        if i == anchor or not alive[i]:
+            continue
+        wrapper = i  # climbs to the child of the lowest element that holds both headlines
+        while parent[wrapper] >= 0 and not tree.contains(parent[wrapper], anchor):
+            wrapper = parent[wrapper]
+        own = anchor
+        while parent[own] != parent[wrapper]:
+            own = parent[own]
+        if tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper):
+            tree.remove(wrapper)
+
+
+def _is_story(tree: Elements, i: int) -> bool:
+    """Whether an element is named as a whole story: ``<article>``, a post or a story body."""
+    attrs = tree.nodes[i].attributes
+    rank = _container_rank(
+        tree.tags[i],
+        attrs.get("class") or "",
+        attrs.get("id") or "",
+        attrs.get("itemprop") or "",
+        attrs.get("role") or "",
+    )
+    return 0 <= rank <= 2
 
 
 def _known_container(ranked: list[list[int]], tree: Elements, dense: int) -> int:
@@ -338,7 +435,8 @@ def _known_container(ranked: list[list[int]], tree: Elements, dense: int) -> int
     common parent the container. A match is passed over when the densest part of the page lies
     outside it and holds much more prose: templates reuse the names for teaser boxes.
     """
-    for candidates in ranked:
+    for ranked_candidates in ranked:
+        candidates = list(compress(ranked_candidates, map(tree.alive.__getitem__, ranked_candidates)))
         if not candidates:
             continue
         best = max(candidates, key=lambda i: tree.prose[i])
@@ -408,7 +506,24 @@ def _widen(i: int, tree: Elements) -> int:
     return i
 
 
-def _judge_names(tree: Elements) -> list[list[int]]:
+def _is_headline(tree: Elements, h: int, titles: tuple[str, ...]) -> bool:
+    """Whether an ``<h1>`` reads as one of the titles the page declares.
+
+    One may hold the other (a kicker, a subtitle), but not a short part of it: a logo's
+    "Daily Example" is not the headline of "Envoy returns - Daily Example".
+    """
+    headline = clean_space(tree.nodes[h].text()).lower()
+    if not headline:
+        return False
+    for title in titles:
+        key = title.lower()
+        short, long = sorted((headline, key), key=len)
+        if short in long and 2 * len(short) >= len(long):
+            return True
+    return False
+
+
+def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
     """Read every class and id once: detach boilerplate, and rank the story containers.
 
     Links are left to the block they sit in (dropped with it when it is mostly links): their
@@ -416,13 +531,17 @@ def _judge_names(tree: Elements) -> list[list[int]]:
 
     Page-wide wrappers carry boilerplate names too (``socialicons-sticky``, WordPress's
     ``tag-x`` classes on the article, a story inside an ``<aside>``), so structural tags, and
-    matches that hold much of the page's prose or text, are kept.
+    matches that hold much of the page's prose or text, are kept. Not so an overlay that is
+    never the story (a consent popup, a login dialog, a lightbox): however much text it holds,
+    it counts as a page's wrapper only if it holds an ``<h1>``.
     """
     ranked: list[list[int]] = [[] for _ in range(_RANKS)]
     total_text = tree.chars[0] or 1
     total_prose = tree.prose[0] or 1
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
+    headlines = tree.headlines
+    own_headlines = [h for h in headlines if _is_headline(tree, h, titles)]
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
     # only, which come earlier: which of the later elements hold text stays the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
@@ -437,8 +556,17 @@ def _judge_names(tree: Elements) -> list[list[int]]:
         if tag in _BOILERPLATE_TAGS or (
             marker and tag not in _PROTECTED_TAGS and is_boilerplate(marker)
         ):
+            certain = is_certain_boilerplate(marker)
             wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
-            story = prose[i] >= 0.3 * total_prose and not is_certain_boilerplate(marker)
+            story = prose[i] >= 0.3 * total_prose and not certain
+            if certain and wrapper:  # a page's wrapper holds its headline; an overlay does not
+                start = bisect_left(headlines, i)
+                wrapper = start < len(headlines) and headlines[start] < i + tree.size[i]
+            elif not (certain or wrapper or story) and prose[i] >= _MIN_CONTAINER:
+                # A box named as boilerplate ("modal", "panel") that holds the page's headline
+                # and a story's worth of prose is the story, shown over a list of teasers.
+                start = bisect_left(own_headlines, i)
+                wrapper = start < len(own_headlines) and own_headlines[start] < i + tree.size[i]
             if not (wrapper or story):
                 removed_until = i + tree.size[i] - 1
                 tree.remove(i)
@@ -556,27 +684,61 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     return blocks
 
 
-def _keep_blocks(blocks: list[_Block], title: str | None) -> list[str]:
+def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
     """The blocks that are story text.
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
-    of links) or that ends the text ("Comments closed"). Short items of a list or a table are
-    content, not labels.
+    of links) or that ends the text ("Comments closed"; not a ``<p>``, which is the author's). Short items of a list or a table are
+    content, not labels, and so are six or more short blocks in a row: a text written line by
+    line (a poem, a CJK blog's lines, a list set as paragraphs), where labels come alone or in
+    pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
+    is never emptied by this rule alone.
     """
-    title_key = clean_space(title or "").lower()
-    keep = [not (_is_link_list(b) or _is_dateline(b.text) or _is_byline(b.text)) for b in blocks]
+    title_keys = {clean_space(title).lower() for title in titles}
+    plain = [
+        not (
+            _is_link_list(b)
+            or _is_dateline(b.text)
+            or _is_byline(b.text)
+            or (b.tag == "h1" and b.text.lower() in title_keys)
+        )
+        for b in blocks
+    ]
+    keep = plain[:]
+    run = 0  # short blocks kept so far in a row, from the end
     for i in range(len(blocks) - 1, -1, -1):  # backwards: a label above a dropped label goes too
         block = blocks[i]
         if not keep[i] or len(block.text) >= _LABEL:
+            run = 0
             continue
-        if i + 1 < len(blocks):
+        run += 1
+        if run >= _LINES:
+            keep[i : i + run] = [True] * run
+        elif i + 1 < len(blocks):
             keep[i] = keep[i + 1] or block.tag in _ITEM_TAGS
         else:
-            keep[i] = block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
-        if block.tag == "h1" and clean_space(block.text).lower() == title_key:
-            keep[i] = False
-    return [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
+            # The author's own last paragraph, however short ("— Reuters", a closing line in
+            # <strong>), is story; a label at the end is a heading or an unpunctuated box.
+            keep[i] = block.tag == "p" or (
+                block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
+            )
+    if not any(keep):
+        keep = plain
+    texts = [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
+    while len(texts) > 1 and _is_appeal(texts[-1]):
+        texts.pop()
+    return texts
+
+
+def _is_appeal(text: str) -> bool:
+    """Whether a paragraph asks the reader to subscribe, follow, download, donate or sign up.
+
+    Templates append such appeals to the story's own box, written as prose, so neither their
+    names nor their links give them away. Only a short one at the end of the text goes, one
+    after the other: there an appeal is the outlet speaking, not the story.
+    """
+    return len(text) <= _APPEAL and _APPEAL_WORDS.search(text) is not None
 
 
 def _is_link_list(block: _Block) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor.extract._dates import before_date
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,10 @@ class Metadata:
     published: datetime | None = None
     canonical_url: str | None = None
     language: str | None = None
+    outlet: str | None = None
+    # The titles declared outside the body (og:title, JSON-LD headline, <title>), site names
+    # trimmed, by which the headline is recognised: ``title`` may have been read from an <h1>.
+    titles: tuple[str, ...] = ()
     article_body: str = ""  # JSON-LD articleBody, a fallback for the DOM text
 
 
@@ -88,8 +95,24 @@ class _Signals:
     times: list[str] = field(default_factory=list)  # <time datetime> values
 
 
+# Invisible characters that split a word for every search but not for the eye: soft hyphens
+# ("Bot\u00adschaf\u00adter" never matched "Botschafter"), zero-width spaces, word joiners and a
+# stray byte-order mark. Zero-width (non-)joiners stay: in Persian or Hindi they are spelling.
+_INVISIBLE = ("\u00ad", "\u200b", "\u2060", "\ufeff")
+
+
 def clean_space(text: str) -> str:
-    """Collapse runs of white space, the way readers (and the scoring) see text."""
+    """Collapse runs of white space and drop invisible characters, as readers see text.
+
+    Non-ASCII text is put in Unicode's composed form (NFC): a letter can be one code point or a
+    base and a mark ("য়" in Bengali, "é" typed on some keyboards), and a search or a rule
+    written in one form never matches the other.
+    """
+    if not text.isascii():
+        for invisible in _INVISIBLE:  # a test per character is cheaper than str.translate
+            if invisible in text:
+                text = text.replace(invisible, "")
+        text = unicodedata.normalize("NFC", text)
     return " ".join(text.split())
 
 
@@ -107,14 +130,14 @@ def read_metadata(
     signals = _gather(tree, body_signals)
     meta = signals.meta
     ld = _json_ld_article(signals.json_ld)
-    site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher"))
-    candidates = [
+    site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher")) or None
+    declared = [
         meta.get("og:title", ""),
         _ld_text(ld.get("headline")),
         meta.get("twitter:title", ""),
-        signals.h1,
         signals.title,
     ]
+    candidates = [*declared[:3], signals.h1, signals.title]
     title = next((_trim_site_name(c, site_name) for c in candidates if c), None)
     return Metadata(
         title=title,
@@ -122,6 +145,8 @@ def read_metadata(
         published=_published(signals, ld, url),
         canonical_url=_canonical(signals, url),
         language=_language(tree, meta, ld),
+        outlet=site_name,
+        titles=tuple(dict.fromkeys(_trim_site_name(c, site_name) for c in declared if c)),
         article_body=_ld_text(ld.get("articleBody")),
     )
 
@@ -269,10 +294,21 @@ def _trim_site_name(title: str, site_name: str | None) -> str:
 
 
 def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) -> str | None:
-    """Author names from JSON-LD, ``<meta name=author>`` or a visible byline."""
+    """Author names from JSON-LD, ``<meta name=author>`` or a visible byline.
+
+    A bare first name or user name ("Anna", "admin") is not taken for an author: it names no
+    one an analyst could look up. Organisations (JSON-LD, or an agency in capitals: "AFP")
+    may have one word. A date glued to a visible byline ("Joe Wee Monday, February 29, 2016")
+    is cut off.
+    """
     author = ld.get("author")
     authors = author if isinstance(author, list) else [author]
-    names = [n for n in (_ld_name(a) for a in authors) if n]
+    names = [
+        n
+        for a in authors
+        if (n := _ld_name(a))
+        and (_is_name(n) or (isinstance(a, dict) and "organization" in _types(a)))
+    ]
     if names:
         return ", ".join(dict.fromkeys(names))
     for key in (
@@ -283,17 +319,28 @@ def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) ->
         "sailthru.author",
         "parsely-author",
     ):
-        value = meta.get(key, "")
-        if value and not value.startswith(("http://", "https://")):
-            return _BYLINE_PREFIX.sub("", value) or None
+        value = _BYLINE_PREFIX.sub("", meta.get(key, ""))
+        if _is_name(value) and not value.startswith(("http://", "https://")):
+            return value
     # In the body only: the head's <link rel=author> has no text, and its <meta> tags were read.
     scope = tree.body or tree
     node = scope.css_first('[itemprop="author"], [rel="author"], .byline, .author, .article-author')
     if node is not None:
-        text = _BYLINE_PREFIX.sub("", clean_space(node.text()))
-        if 0 < len(text) <= 100:
+        text = before_date(_BYLINE_PREFIX.sub("", clean_space(node.text()))).rstrip(" ,|·–—-")
+        if len(text) <= 100 and _is_name(text):
             return text
     return None
+
+
+def _is_name(text: str) -> bool:
+    """Whether a byline names someone: two words or more, or an agency's capitals ("AFP").
+
+    Chinese, Japanese and Korean names are written without a space ("肖春芳"): one word is enough.
+    """
+    words = text.split()
+    if len(words) > 1 or (len(text) > 1 and text.isupper()):
+        return True
+    return len(text) > 1 and any("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)
 
 
 def _published(signals: _Signals, ld: dict[str, Any], url: str | None) -> datetime | None:

@@ -9,7 +9,11 @@ The charset is taken, in order, from a byte-order mark, the Content-Type
 header, the document itself (``<meta charset>``, ``http-equiv`` or the XML
 declaration), then statistical detection. A declared charset is trusted only
 if the body decodes with it, and a non-UTF-8 label on a body that is valid,
-non-ASCII UTF-8 is taken for the mislabelling it almost always is.
+non-ASCII UTF-8 is taken for the mislabelling it almost always is. One
+exception: a body declared UTF-8 that is UTF-8 but for a few stray bytes (a
+Latin-1 snippet pasted into a template) stays UTF-8, the stray bytes replaced,
+as browsers do; detection would re-decode the whole page in some other
+charset and garble every non-ASCII letter ("MĂ¤scot").
 """
 
 from __future__ import annotations
@@ -186,6 +190,10 @@ def decode_text(body: bytes, content_type: str = "") -> str:
     utf8 = _strict(body, "utf-8")
     if utf8 is not None and (not declared or _is_utf8(declared[0]) or not body.isascii()):
         return utf8  # (the first declared label being UTF-8, the loop below would decode it again)
+    if declared and _is_utf8(declared[0]):
+        lenient = body.decode("utf-8", errors="replace")
+        if _mostly_utf8(lenient):
+            return lenient
     for label in declared:
         text = _strict(body, label)
         if text is not None:
@@ -193,6 +201,18 @@ def decode_text(body: bytes, content_type: str = "") -> str:
     best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
     encoding = best.encoding if best is not None else "utf-8"
     return body.decode(encoding, errors="replace")
+
+
+def _mostly_utf8(text: str) -> bool:
+    """Whether a lenient UTF-8 decoding found more valid multi-byte characters than bad bytes.
+
+    A body in a legacy single-byte charset almost never forms valid UTF-8 sequences, so
+    decoded as UTF-8 it is nearly all replacement characters; a UTF-8 body with stray bytes is
+    the other way round.
+    """
+    bad = text.count("\ufffd")
+    good = sum(not c.isascii() for c in text) - bad
+    return good > bad
 
 
 def _header_charset(content_type: str) -> str | None:

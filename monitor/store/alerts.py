@@ -142,7 +142,7 @@ class AlertRecords(Connection):
             Mention(rule, passage, tuple(json.loads(terms)), bool(new), outlet)
             for rule, passage, terms, new, outlet in self.db.execute(
                 "SELECT mentions.rule, mentions.passage, mentions.terms, mentions.new,"
-                " coalesce(articles.source, articles.site) FROM alert_mentions"
+                " coalesce(articles.outlet, articles.source, articles.site) FROM alert_mentions"
                 " JOIN mentions ON mentions.id = alert_mentions.mention_id"
                 " JOIN articles ON articles.id = mentions.article_id WHERE alert_mentions.alert_id = ?"
                 " ORDER BY mentions.id",
@@ -153,7 +153,7 @@ class AlertRecords(Connection):
         copies = tuple(
             AlertCopy(title, site, url, parse_iso(published), outlet)
             for title, site, url, published, outlet in self.db.execute(
-                "SELECT title, site, url, published, coalesce(source, site) FROM articles WHERE story_id = ?"
+                "SELECT title, site, url, published, coalesce(outlet, source, site) FROM articles WHERE story_id = ?"
                 " ORDER BY published IS NULL, published, fetched, id",
                 [story_id],
             )

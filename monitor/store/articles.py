@@ -60,11 +60,11 @@ class ArticleRecords(Connection):
     ) -> int:
         cursor = self.db.execute(
             "INSERT INTO articles (url, site, title, byline, published, fetched, text, story_id, source,"
-            " language, text_hash, word_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " language, text_hash, word_count, outlet) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 article.url, article.site, article.title, article.byline, iso(article.published),
                 iso(article.fetched), article.text, story_id, article.source, article.language,
-                text_hash, word_count,
+                text_hash, word_count, article.outlet,
             ],
         )
         article_id = int(cursor.lastrowid or 0)

@@ -242,9 +242,15 @@ def _add_channels(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_outlet(db: sqlite_utils.Database) -> None:
+    """The outlet's name as its pages give it, so that alerts can name outlets rather than hosts."""
+    # NULL when the page names no outlet (no og:site_name, no JSON-LD publisher) and for older rows.
+    db.execute("ALTER TABLE articles ADD COLUMN outlet TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
-    _add_channels,
+    _add_channels, _add_outlet,
 )
 
 

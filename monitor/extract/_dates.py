@@ -1,0 +1,109 @@
+"""Publication dates written in a page's visible text ("6. August 2009", "June 16, 2021 | 5:40 PM").
+
+Used only when the page gives no date in JSON-LD, ``<meta>``, ``<time>`` or its URL: a date in
+the text is weaker evidence, and for an alert a wrong date is worse than none. The rule that
+keeps it from guessing:
+
+- only the byline zone is read: the text just around the headline, where the byline and
+  dateline sit, never the story below it nor the sidebars (whose dates belong to other
+  stories). The headline is the ``<h1>`` that reads as the page's title: a page without one
+  gets no date from its text, since an ``<h1>`` that is a logo sits by the masthead's date
+  of today;
+- only complete, unambiguous dates count: a day, a month and a four-digit year, with the month
+  named (English, German, French, Russian) or in day-first dotted form (``06.08.2009``) or ISO
+  order; slashed dates (06/08/2009) are never read, being day-first in Europe and month-first
+  in the US; the date must exist in the calendar;
+- a date labelled as an update ("Updated", "Aktualisiert", "mis à jour", "обновлено") is not
+  the publication, and is passed over;
+- of several dates in the zone within a week of each other ("Published June 1, 2021, updated
+  June 3, 2021") the earliest is the publication; dates further apart are not one story's
+  publication and update but several stories' or events' dates, and none is taken;
+- a time of day right after the date is kept ("5:40 PM", "17:40"); with no zone given, the
+  date and time are taken as UTC, as for structured dates without a zone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_MONTHS = {
+    # English
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4,
+    "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9,
+    "sep": 9, "sept": 9, "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12,
+    "dec": 12,
+    # German
+    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "mär": 3, "mai": 5, "juni": 6, "juli": 7,
+    "oktober": 10, "okt": 10, "dezember": 12, "dez": 12,
+    # French
+    "janvier": 1, "janv": 1, "février": 2, "févr": 2, "fév": 2, "mars": 3, "avril": 4, "avr": 4,
+    "juin": 6, "juillet": 7, "juil": 7, "août": 8, "septembre": 9, "octobre": 10, "novembre": 11,
+    "décembre": 12, "déc": 12,
+    # Russian (genitive, as dates write them, and the usual abbreviations)
+    "января": 1, "янв": 1, "февраля": 2, "фев": 2, "марта": 3, "мар": 3, "апреля": 4, "апр": 4,
+    "мая": 5, "июня": 6, "июн": 6, "июля": 7, "июл": 7, "августа": 8, "авг": 8, "сентября": 9,
+    "сен": 9, "сент": 9, "октября": 10, "окт": 10, "ноября": 11, "ноя": 11, "декабря": 12,
+    "дек": 12,
+}  # fmt: skip
+_UPDATE_WITHIN = timedelta(days=7)  # the widest gap between a publication and its update line
+_UPDATE = re.compile(r"updated|aktualisiert|mis à jour|modifié|обновлен|изменен", re.IGNORECASE)
+_LABEL_REACH = 20  # characters before a date where its label is looked for
+_WEEKDAY = re.compile(
+    r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun"
+    r"|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi"
+    r"|vendredi|samedi|dimanche|понедельник|вторник|среда|четверг|пятница|суббота|воскресенье)"
+    r"\.?,?\s*$",
+    re.IGNORECASE,
+)
+_MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+_YEAR = r"((?:19|20)\d{2})(?!\d)"
+_TIME = r"(?:\s*г\.)?(?:[\s,|•·–—-]*(?:at|um|à|в)?\s*(\d{1,2}):(\d{2})(?!\d)\s*([ap]\.?\s?m\b\.?)?)?"
+_DATES = (
+    # 6. August 2009 · 1er mars 2020 · 16 июня 2021 г. · 16 June 2021
+    ("dmy", rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th)?\s+({_MONTH})\.?,?\s+{_YEAR}{_TIME}"),
+    # June 16, 2021 | 5:40 PM
+    ("mdy", rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+{_YEAR}{_TIME}"),
+    # 06.08.2009 (day first wherever dots are used) · 2009-08-06
+    ("dots", rf"(?<![\d.])(\d{{1,2}})\.(\d{{1,2}})\.{_YEAR}{_TIME}"),
+    ("iso", rf"(?<!\d)((?:19|20)\d{{2}})-(\d{{2}})-(\d{{2}})(?!\d){_TIME}"),
+)
+_DATE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _DATES), re.IGNORECASE)
+_GROUPS = {name: _DATE.groupindex[name] for name, _ in _DATES}
+
+
+def before_date(text: str) -> str:
+    """The text up to its first complete date and its weekday (a byline with its dateline)."""
+    match = _DATE.search(text)
+    return _WEEKDAY.sub("", text[: match.start()]).strip() if match else text
+
+
+def find_date(zone: str) -> datetime | None:
+    """The earliest complete date written in a byline zone's text, or None."""
+    found = [
+        parsed
+        for match in _DATE.finditer(zone)
+        if _UPDATE.search(zone, max(match.start() - _LABEL_REACH, 0), match.start()) is None
+        and (parsed := _parse(match)) is not None
+    ]
+    if not found or max(found) - min(found) > _UPDATE_WITHIN:
+        return None
+    return min(found)
+
+
+def _parse(match: re.Match[str]) -> datetime | None:
+    kind = match.lastgroup or ""
+    first = _GROUPS[kind] + 1
+    day_s, month_s, year_s, hour_s, minute_s, meridiem = match.groups()[first - 1 : first + 5]
+    if kind == "mdy":
+        day_s, month_s = month_s, day_s
+    elif kind == "iso":
+        day_s, year_s = year_s, day_s
+    month = _MONTHS[month_s.lower()] if kind in ("dmy", "mdy") else int(month_s)
+    hour, minute = (int(hour_s), int(minute_s)) if hour_s else (0, 0)
+    if meridiem and 1 <= hour <= 12:
+        hour = hour % 12 + (12 if meridiem.lower().startswith("p") else 0)
+    try:
+        return datetime(int(year_s), month, int(day_s), hour, minute, tzinfo=UTC)
+    except ValueError:
+        return None
