@@ -41,9 +41,13 @@ def _check_regex(value: str | None) -> str | None:
 
 
 def _check_http_url(value: str) -> str:
+    """An http(s) URL that parses as a browser parses it: a source's site is read from it."""
+    from monitor.fetch.urls import canonicalize  # imported late: the fetch package imports this module
+
     scheme = value.split(":", 1)[0].lower() if ":" in value else ""
     if scheme not in ("http", "https"):
         raise ValueError(f"scheme {scheme or 'missing'!r} is not allowed (only http and https)")
+    canonicalize(value)  # its ValueError says what is wrong
     return value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -137,6 +138,21 @@ def test_listing_page_without_base_resolves_against_the_page_url(local_web: Loca
     )
     found = check(local_web, source)
     assert [link.url for link in found.links] == [local_web.url("/2024/05/a"), local_web.url("/section/b")]
+
+
+def test_listing_page_links_are_resolved_as_a_browser_does(caplog: pytest.LogCaptureFixture) -> None:
+    """Backslashes in <base href> and links are slashes; a link no browser can follow is dropped, saying why."""
+    html = """<html><head><base href="\\news\\world\\"></head><body>
+        <a href="2024\\05\\envoy.html">Envoy</a>
+        <a href="https://evil.com\uff3c.example.com/x">Disguised host</a>
+        <a href="http:wire.example/1">Wire</a></body></html>"""
+    with caplog.at_level(logging.DEBUG, logger="monitor.sources.links"):
+        links = page_links(page(html, url="https://example.org/front", content_type="text/html"), "a")
+    assert [link.url for link in links] == [
+        "https://example.org/news/world/2024/05/envoy.html",
+        "http://wire.example/1",  # another scheme than the page's: an absolute URL
+    ]
+    assert "not a valid URL" in caplog.text and "evil.com" in caplog.text
 
 
 # ---------------------------------------------------------------- sitemaps
