@@ -110,6 +110,20 @@ def test_large_html_page_configured_as_a_feed_is_rejected_quickly() -> None:
     assert time.monotonic() - started < 0.5
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<!DOCTYPE html>\n<meta charset="utf-8"><title>Consent</title><p>Accept cookies',  # no <html> tag: HTML5 allows it
+        '<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x.dtd"><html><body/></html>',
+        "\ufeff<!-- a --><HTML lang=en><p>x</p></HTML>",
+    ],
+    ids=["html5_without_html_tag", "xhtml_page", "bom_comment_uppercase"],
+)
+def test_web_pages_are_refused_by_their_root_element(body: str) -> None:
+    with pytest.raises(UnsupportedContentError, match="HTML"):
+        feed_links(page(body))
+
+
 def test_truncated_feed_keeps_the_entries_that_parsed() -> None:
     body = '<rss version="2.0"><channel><item><title>A</title><link>https://example.org/a</link></item><item><ti'
     assert [link.url for link in feed_links(page(body))] == ["https://example.org/a"]
