@@ -257,11 +257,40 @@ def test_sitemap_with_an_unescaped_ampersand_is_read_leniently(local_web: LocalW
     assert [link.url for link in found.links] == [local_web.url("/a?x=1&y=2"), local_web.url("/b")]
 
 
-@pytest.mark.parametrize("body", ["<html><p>not a sitemap</p></html>", "<rss version='2.0'/>", BILLION_LAUGHS])
+@pytest.mark.parametrize(
+    "body",
+    ["<html><p>not a sitemap</p></html>", "<opml version='2.0'/>", BILLION_LAUGHS, "{\"links\": []}\n", "just words"],
+)
 def test_document_that_is_not_a_sitemap_is_unsupported_content(local_web: LocalWeb, body: str) -> None:
     local_web.route("/s.xml", body, content_type="text/xml")
     with pytest.raises(UnsupportedContentError):
         check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/s.xml")))
+
+
+def test_plain_text_sitemap_is_read_line_by_line(local_web: LocalWeb) -> None:
+    """Full URLs only, as the protocol says: a relative line or a stray word is not a link."""
+    text = f"\ufeff{local_web.origin}/2024/05/a\r\n\n  {local_web.origin}/2024/05/b?utm_medium=x  \nnot a url\n/2024/05/c\n"
+    local_web.route("/sitemap.txt", text, content_type="text/plain; charset=utf-8")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/sitemap.txt")))
+    assert [link.url for link in found.links] == [local_web.url("/2024/05/a"), local_web.url("/2024/05/b")]
+
+
+@pytest.mark.parametrize("feed", ["rss20.xml", "atom.xml"])
+def test_rss_or_atom_served_as_a_sitemap_is_read_as_a_feed(local_web: LocalWeb, feed: str) -> None:
+    body = (FEEDS / feed).read_bytes()
+    local_web.route("/sitemap.xml", body, content_type="application/xml")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/sitemap.xml")))
+    as_feed = feed_links(page(body, url=local_web.url("/sitemap.xml")))
+    assert [link.url for link in found.links] == list(dict.fromkeys(link.url for link in as_feed))
+    assert len(found.links) >= 2 and all(link.title for link in found.links)
+
+
+def test_sitemap_index_may_list_a_text_sitemap_and_a_feed(local_web: LocalWeb) -> None:
+    local_web.route("/index.xml", _index(("/latest.txt", "2024-05-06"), ("/feed.rss", "2024-05-05")))
+    local_web.route("/latest.txt", f"{local_web.origin}/t/1\n", content_type="text/plain")
+    local_web.route("/feed.rss", f"<rss version='2.0'><channel><item><link>{local_web.origin}/f/1</link></item></channel></rss>")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
+    assert [link.url for link in found.links] == [local_web.url("/t/1"), local_web.url("/f/1")]
 
 
 def test_sitemap_index_is_changed_when_only_a_child_changed(local_web: LocalWeb) -> None:

@@ -24,7 +24,7 @@ from monitor.errors import UnsupportedContentError
 from monitor.models import Link, Page
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
-__all__ = ["feed_links"]
+__all__ = ["feed_links", "is_feed_document"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,16 @@ def feed_links(page: Page) -> list[Link]:
     return links
 
 
+def is_feed_document(body: bytes) -> bool:
+    """Whether an XML document's root element is a feed's (RSS, RSS 1.0's RDF, Atom)."""
+    found = _PROLOG.match(body[:4096])
+    return found is not None and _local_name(found["root"]) in _FEED_ROOTS
+
+
+def _local_name(tag: bytes) -> bytes:
+    return tag.lower().rsplit(b":", 1)[-1]
+
+
 def _is_html_page(head: bytes) -> bool:
     """Whether a document is a web page, judged by its root element.
 
@@ -73,7 +83,7 @@ def _is_html_page(head: bytes) -> bool:
     found = _PROLOG.match(head)
     if found is None:
         return False
-    root = found["root"].lower().rsplit(b":", 1)[-1]
+    root = _local_name(found["root"])
     if root in _FEED_ROOTS:
         return False
     return root in _HTML_ROOTS or _HTML_DOCTYPE.search(found.group(0)) is not None

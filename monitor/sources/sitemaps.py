@@ -1,4 +1,6 @@
-"""Links from sitemaps: ``urlset``, sitemap indexes, Google News sitemaps, ``.xml.gz``.
+"""Links from sitemaps: ``urlset``, sitemap indexes, Google News sitemaps, ``.xml.gz``,
+plain-text sitemaps (one URL per line) and RSS or Atom feeds served as sitemaps,
+the three forms the sitemaps protocol accepts.
 
 An index is followed to its children, newest first (by ``lastmod``), at most
 ``MAX_CHILDREN`` of them per index and ``MAX_DEPTH`` levels deep: a news
@@ -25,6 +27,7 @@ from datetime import UTC, datetime
 from monitor.errors import FetchError, UnsupportedContentError
 from monitor.fetch.client import Fetcher
 from monitor.models import Link, NotModified, Page
+from monitor.sources.feeds import feed_links, is_feed_document
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
 __all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "sitemap_links"]
@@ -59,6 +62,11 @@ async def sitemap_links(page: Page, fetcher: Fetcher, depth: int = 0) -> tuple[l
     The child bodies let the caller tell "nothing changed" for an index whose
     own text stays the same while its children grow.
     """
+    if _is_plain_text(page.body):
+        return _text_links(page), []
+    if is_feed_document(page.body):
+        # feedparser is pure Python: a big feed takes seconds, which must not stall the event loop.
+        return await asyncio.to_thread(feed_links, page), []
     parsed = _parse(page)
     if not parsed.index:
         return _links(parsed.entries, page.url), []
@@ -103,6 +111,24 @@ def _links(entries: list[_Entry], base: str) -> list[Link]:
         link = make_link(entry.loc, base, entry.title, entry.published)
         if link is not None:
             links.append(link)
+    return links
+
+
+def _is_plain_text(body: bytes) -> bool:
+    """A text sitemap: its first character (after a BOM and white space) does not open a tag."""
+    return not body.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
+
+
+def _text_links(page: Page) -> list[Link]:
+    """One absolute URL per line, as the protocol asks; other lines are dropped, but a text with none is no sitemap."""
+    lines = [line.strip() for line in page.text.lstrip("\ufeff").splitlines()]
+    lines = [line for line in lines if line][:MAX_LINKS]
+    absolute = [line for line in lines if line[:8].lower().startswith(("http://", "https://"))]
+    if len(absolute) < len(lines):
+        log.debug("text sitemap %s: %d lines are not absolute http(s) URLs", page.url, len(lines) - len(absolute))
+    links = [link for link in (make_link(line, page.url, None, None) for line in absolute) if link is not None]
+    if lines and not links:
+        raise UnsupportedContentError(page.url, "not a sitemap: no line of the text is an http(s) URL")
     return links
 
 
