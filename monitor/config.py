@@ -75,7 +75,7 @@ class ScheduleSettings(_Settings):
 
 class SourceSettings(_Settings):
     name: Annotated[str, Field(min_length=1)]
-    kind: Literal["feed", "sitemap", "page"]
+    kind: Literal["feed", "sitemap", "page", "site"]
     url: str
     interval: Annotated[int, Field(ge=1)] | None = None
     links: str | None = None

@@ -16,12 +16,13 @@ import pytest
 from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings, SourceSettings
-from monitor.errors import FetchError, HTTPStatusError, UnsupportedContentError
+from monitor.errors import FetchError, HTTPStatusError, RobotsUnreachableError, UnsupportedContentError
 from monitor.fetch import Fetcher
 from monitor.models import Discovery, Page
 from monitor.sources import discover
 from monitor.sources.feeds import feed_links
 from monitor.sources.pages import page_links
+from monitor.sources.sitemaps import choose_sitemaps
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
@@ -302,6 +303,88 @@ def test_sitemap_index_is_changed_when_only_a_child_changed(local_web: LocalWeb)
     local_web.route("/child.xml", _urlset("/a", "/b"))
     second = check(local_web, source, body_hash=first.body_hash)
     assert not second.not_modified and len(second.links) == 2
+
+
+# ---------------------------------------------------------------- sites: sitemaps from robots.txt
+
+
+def test_site_reads_its_news_sitemap_named_in_robots_txt(local_web: LocalWeb) -> None:
+    local_web.route(
+        "/robots.txt",
+        "User-agent: *\nDisallow: /search\n"
+        "Sitemap: /sitemaps/archive-index.xml\n"
+        f"Sitemap: {local_web.origin}/sitemaps/news.xml\n"
+        "Sitemap: http://[::1\n",
+        content_type="text/plain",
+    )
+    local_web.route("/sitemaps/news.xml", URLSET.format(origin=local_web.origin), content_type="application/xml")
+    local_web.route("/sitemaps/archive-index.xml", _index(("/sitemaps/2009.xml", None)))
+    found = check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/")))
+    assert [link.url for link in found.links][:2] == [local_web.url("/2024/05/06/envoy"), local_web.url("/2024/05/05/other")]
+    assert found.links[0].title == "Envoy summoned"
+    paths = [request.path for request in local_web.requests]
+    assert paths == ["/robots.txt", "/sitemaps/news.xml"]  # neither the home page nor the archive
+
+
+def test_site_without_a_news_sitemap_reads_every_sitemap_named(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "Sitemap: /a.xml\nSitemap: /b.txt\nSitemap: /a.xml\n", content_type="text/plain")
+    local_web.route("/a.xml", _urlset("/x"))
+    local_web.route("/b.txt", f"{local_web.origin}/y\n", content_type="text/plain")
+    found = check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/")))
+    assert sorted(link.url for link in found.links) == [local_web.url("/x"), local_web.url("/y")]
+    assert sorted(request.path for request in local_web.requests) == ["/a.xml", "/b.txt", "/robots.txt"]
+
+
+def test_site_whose_robots_txt_names_no_sitemap_gets_the_conventional_one(local_web: LocalWeb) -> None:
+    local_web.route("/sitemap.xml", _urlset("/z"))  # and /robots.txt answers 404
+    found = check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/section/")))
+    assert [link.url for link in found.links] == [local_web.url("/z")]
+
+
+def test_site_whose_robots_txt_cannot_be_read_fails_the_check(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "down", status=503)
+    with pytest.raises(RobotsUnreachableError, match="robots.txt could not be read"):
+        check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/")))
+
+
+def test_site_check_is_unchanged_when_its_sitemaps_are(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "Sitemap: /news.xml\n", content_type="text/plain")
+    local_web.route("/news.xml", _urlset("/n/1"))
+    source = SourceSettings(name="s", kind="site", url=local_web.url("/"))
+    first = check(local_web, source)
+    assert check(local_web, source, body_hash=first.body_hash).not_modified
+    local_web.route("/news.xml", _urlset("/n/1", "/n/2"))
+    assert len(check(local_web, source, body_hash=first.body_hash).links) == 2
+
+
+def test_obeying_robots_txt_the_site_check_reads_it_once(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "User-agent: *\nDisallow: /private/\nSitemap: /news.xml\n", content_type="text/plain")
+    local_web.route("/news.xml", _urlset("/n/1", "/private/2"))
+
+    async def go() -> Discovery:
+        async with Fetcher(FetchSettings(timeout=2.0, delay=0.0), [local_web.origin]) as fetcher:
+            source = SourceSettings(name="s", kind="site", url=local_web.url("/"))
+            return await discover(source, fetcher, etag=None, last_modified=None, body_hash=None)
+
+    found = asyncio.run(go())
+    assert len(found.links) == 2  # discovery lists them; the article fetch is what robots.txt refuses
+    assert [request.path for request in local_web.requests].count("/robots.txt") == 1
+
+
+@pytest.mark.parametrize(
+    ("named", "chosen"),
+    [
+        (["/sitemap_index.xml", "/sitemap-news.xml", "https://cdn.example/News/Google.xml"],
+         ["https://example.org/sitemap-news.xml", "https://cdn.example/News/Google.xml"]),
+        (["/a.xml", "https://example.org/a.xml", "/b.xml"], ["https://example.org/a.xml", "https://example.org/b.xml"]),
+        (["https://news.example.org/sitemap.xml"], ["https://news.example.org/sitemap.xml"]),  # "news" in the host only
+        ([], ["https://example.org/sitemap.xml"]),
+        (["http://[::1", "javascript:x"], ["https://example.org/sitemap.xml"]),
+    ],
+    ids=["news_first_and_only", "deduplicated_in_order", "host_is_not_path", "none_named", "none_valid"],
+)
+def test_which_sitemaps_of_a_site_are_read(named: list[str], chosen: list[str]) -> None:
+    assert choose_sitemaps(named, "https://example.org/world/") == chosen
 
 
 # ---------------------------------------------------------------- one check: conditional, hashed

@@ -23,14 +23,17 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from monitor.errors import FetchError, UnsupportedContentError
 from monitor.fetch.client import Fetcher
+from monitor.fetch.robots import robots_url
+from monitor.fetch.urls import canonicalize
 from monitor.models import Link, NotModified, Page
 from monitor.sources.feeds import feed_links, is_feed_document
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
-__all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "sitemap_links"]
+__all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "choose_sitemaps", "site_links", "sitemap_links"]
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +76,46 @@ async def sitemap_links(page: Page, fetcher: Fetcher, depth: int = 0) -> tuple[l
     if depth >= MAX_DEPTH:
         log.warning("sitemap index %s nested deeper than %d levels, not followed", page.url, MAX_DEPTH)
         return [], []
-    children = sorted(parsed.entries, key=lambda e: e.lastmod or _EPOCH, reverse=True)[:MAX_CHILDREN]
+    children = sorted(parsed.entries, key=lambda e: e.lastmod or _EPOCH, reverse=True)
+    return await _read_children([entry.loc for entry in children], page.url, fetcher, depth)
+
+
+async def site_links(home: str, fetcher: Fetcher) -> tuple[list[Link], list[bytes]]:
+    """The links of a site's sitemaps, found from the ``Sitemap:`` lines of its robots.txt.
+
+    The robots.txt list is read like a sitemap index whose children are :func:`choose_sitemaps`.
+    """
+    named = await fetcher.sitemaps_of(home)
+    chosen = choose_sitemaps(named, home)
+    if not named:
+        log.info("%s: robots.txt names no sitemap, trying %s", home, chosen[0])
+    return await _read_children(chosen, robots_url(home), fetcher, 0)
+
+
+def choose_sitemaps(named: list[str], home: str) -> list[str]:
+    """Which of a site's sitemaps to read: its news sitemaps when it names any, else all it names.
+
+    A news sitemap (``news`` in its path) lists the last two days' articles, which is what
+    a news monitor wants; the others list the archive. A site that names none gets the
+    conventional ``/sitemap.xml``. A name that is not a URL is dropped, saying why.
+    """
+    urls: list[str] = []
+    for name in named:
+        try:
+            url = canonicalize(name, base=robots_url(home))
+        except ValueError as exc:
+            log.info("%s: a Sitemap line of robots.txt is dropped: %s", home, exc)
+            continue
+        if url not in urls:
+            urls.append(url)
+    news = [url for url in urls if "news" in urlsplit(url).path.lower()]
+    return news or urls or [canonicalize("/sitemap.xml", base=home)]
+
+
+async def _read_children(locs: list[str], parent: str, fetcher: Fetcher, depth: int) -> tuple[list[Link], list[bytes]]:
+    """The links of the first ``MAX_CHILDREN`` sitemaps of ``locs``; those that fail are skipped while one works."""
     results = await asyncio.gather(
-        *(_child(entry.loc, page.url, fetcher, depth) for entry in children), return_exceptions=True
+        *(_child(loc, parent, fetcher, depth) for loc in locs[:MAX_CHILDREN]), return_exceptions=True
     )
     links: list[Link] = []
     bodies: list[bytes] = []
