@@ -71,6 +71,15 @@ class ScheduleSettings(_Settings):
     interval: Annotated[int, Field(ge=1)] = 900
     jitter: Annotated[int, Field(ge=0)] = 60
     heartbeat: Annotated[int, Field(ge=1)] = 30
+    adaptive: bool = True
+    min_interval: Annotated[int, Field(ge=1)] = 120
+    max_interval: Annotated[int, Field(ge=1)] = 6 * 3600
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> ScheduleSettings:
+        if self.min_interval > self.max_interval:
+            raise ValueError(f"min_interval ({self.min_interval}) is above max_interval ({self.max_interval})")
+        return self
 
 
 class SourceSettings(_Settings):
@@ -207,7 +216,12 @@ class Settings(_Settings):
         raise ConfigError([f"sources: no source named {name!r}"])
 
     def interval_of(self, source: SourceSettings) -> int:
+        """The source's configured interval: its own, or the schedule's (adaptive polling starts from it)."""
         return source.interval or self.schedule.interval
+
+    def is_adaptive(self, source: SourceSettings) -> bool:
+        """Whether the source's interval is learned: a source given its own ``interval`` keeps it."""
+        return self.schedule.adaptive and source.interval is None
 
 
 def _toml_path(location: tuple[int | str, ...]) -> str:

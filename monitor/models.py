@@ -48,6 +48,15 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class CheckRecord:
+    """One past check of a source, as adaptive polling learns from it."""
+
+    checked: datetime
+    ok: bool
+    new_links: int = 0  # links the archive did not know yet
+
+
+@dataclass(frozen=True)
 class Extracted:
     """What the extractor takes from one page (contract in DESIGN.md)."""
 

@@ -22,7 +22,8 @@ from monitor.extract import extract
 from monitor.fetch import Fetcher, canonicalize
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.urls import same_registrable_domain, site_of
-from monitor.models import Article, Link, Match, Mention, NotModified, Page
+from monitor.models import Article, CheckRecord, Link, Match, Mention, NotModified, Page
+from monitor.polling import WINDOW, interval_for
 from monitor.rules import Ruleset, rules_of
 from monitor.sources import discover
 from monitor.store import Archive
@@ -68,6 +69,7 @@ class CheckReport:
     not_modified: bool = False
     error: str | None = None
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
+    next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
     retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
 
 
@@ -226,19 +228,19 @@ class Pipeline:
             report.backing_off_until = state.next_due
             log.info("%s: backing off until %s", source.name, state.next_due)
             return report
-        interval = self.settings.interval_of(source)
         try:
             discovery = await discover(
                 source, self.fetcher, etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash
             )
         except FetchError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-            delay = next_delay(state.failures + 1, interval, retry_after)
+            delay = next_delay(state.failures + 1, self.settings.interval_of(source), retry_after)
+            next_due = report.next_due = started + timedelta(seconds=delay)
             report.error = str(exc)
             failures = await self.writer.run(
                 partial(
                     Archive.record_failure,
-                    name=source.name, checked=started, next_due=started + timedelta(seconds=delay), error=str(exc),
+                    name=source.name, checked=started, next_due=next_due, error=str(exc),
                 )
             )
             log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, exc)
@@ -254,16 +256,22 @@ class Pipeline:
         # With articles to retry, keep the previous validators so the next check re-reads the
         # source and retries them instead of getting a 304 that would lose them for good.
         retry = report.retry_later > 0
+        history = [
+            *self.archive.check_history(source.name, since=started - WINDOW),
+            CheckRecord(checked=started, ok=True, new_links=len(fresh)),
+        ]
+        next_due = report.next_due = started + timedelta(seconds=interval_for(source, self.settings, history, started))
         await self.writer.run(
             partial(
                 Archive.record_success,
                 name=source.name,
                 checked=started,
-                next_due=started + timedelta(seconds=interval),
+                next_due=next_due,
                 etag=None if retry else discovery.etag,
                 last_modified=None if retry else discovery.last_modified,
                 body_hash=None if retry else discovery.body_hash,
                 articles_found=report.stored,
+                new_links=len(fresh),
             )
         )
         log.info(

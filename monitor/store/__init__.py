@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,11 @@ import sqlite_utils
 
 from monitor.config import SourceSettings
 from monitor.errors import ArchiveError
-from monitor.models import AlertContent, AlertCopy, Article, Mention
+from monitor.models import AlertContent, AlertCopy, Article, CheckRecord, Mention
 from monitor.store.schema import MIGRATIONS, migrate
 
 BUSY_TIMEOUT_MS = 10_000
+CHECK_HISTORY = timedelta(days=8)  # of each source's checks: adaptive polling reads the last 7 days
 MAX_BOUND_VALUES = 999  # SQLite's limit on ? in one statement before 3.32 (32,766 since)
 
 
@@ -42,6 +43,10 @@ def iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _seconds(span: timedelta) -> int:
+    return max(0, round(span.total_seconds()))
 
 
 def parse_iso(text: str | None) -> datetime | None:
@@ -276,14 +281,18 @@ class Archive:
         last_modified: str | None,
         body_hash: str | None,
         articles_found: int,
+        new_links: int = 0,
     ) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET last_checked = ?, last_success = ?, last_error = NULL, failures = 0,"
                 " next_due = ?, etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
-                " body_hash = coalesce(?, body_hash), articles_found = articles_found + ? WHERE name = ?",
-                [iso(checked), iso(checked), iso(next_due), etag, last_modified, body_hash, articles_found, name],
+                " body_hash = coalesce(?, body_hash), articles_found = articles_found + ?, interval = ?"
+                " WHERE name = ?",
+                [iso(checked), iso(checked), iso(next_due), etag, last_modified, body_hash, articles_found,
+                 _seconds(next_due - checked), name],
             )
+            self._record_check(name, checked, ok=True, new_links=new_links)
 
     def record_failure(self, name: str, *, checked: datetime, next_due: datetime, error: str) -> int:
         """Record a failed check; return the number of consecutive failures."""
@@ -293,7 +302,26 @@ class Archive:
                 " WHERE name = ?",
                 [iso(checked), error, iso(next_due), name],
             )
+            self._record_check(name, checked, ok=False, new_links=0)
         return int(self._one("SELECT failures FROM sources WHERE name = ?", [name]))
+
+    def _record_check(self, name: str, checked: datetime, *, ok: bool, new_links: int) -> None:
+        """Add a check to the source's history and forget what is older than the history kept."""
+        self.db.execute(
+            "INSERT INTO source_checks (source, checked, ok, new_links) VALUES (?, ?, ?, ?)",
+            [name, iso(checked), int(ok), new_links],
+        )
+        self.db.execute(
+            "DELETE FROM source_checks WHERE source = ? AND checked < ?", [name, iso(checked - CHECK_HISTORY)]
+        )
+
+    def check_history(self, name: str, *, since: datetime) -> list[CheckRecord]:
+        """The source's checks since ``since``, oldest first."""
+        rows = self.db.execute(
+            "SELECT checked, ok, new_links FROM source_checks WHERE source = ? AND checked >= ? ORDER BY checked",
+            [name, iso(since)],
+        ).fetchall()
+        return [CheckRecord(checked=datetime.fromisoformat(row[0]), ok=bool(row[1]), new_links=row[2]) for row in rows]
 
     def source_rows(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM sources ORDER BY name"))

@@ -216,8 +216,26 @@ def _add_heartbeat(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_source_checks(db: sqlite_utils.Database) -> None:
+    """Each source's recent checks, which adaptive polling learns the source's rhythm from."""
+    db.execute(
+        """
+        CREATE TABLE source_checks (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            checked TEXT NOT NULL,
+            ok INTEGER NOT NULL,          -- 1 = the check succeeded (unchanged counts as a success)
+            new_links INTEGER NOT NULL    -- links the archive did not know yet
+        )"""
+    )
+    db.execute("CREATE INDEX source_checks_source ON source_checks(source, checked)")
+    # Seconds until the next check, as adaptive polling (or the fixed interval) decided it last.
+    db.execute("ALTER TABLE sources ADD COLUMN interval INTEGER")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
+    _add_source_checks,
 )
 
 
