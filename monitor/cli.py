@@ -405,16 +405,18 @@ def status(obj: Context, check: bool) -> None:
         assert heartbeat is not None
         click.echo(f"healthy: heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}")
         return
-    table = Table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "last error")
+    table = Table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "health",
+                  "last error")
     names = {source.name for source in settings.sources}
     configured = [(source.name, source.kind, stored.get(source.name)) for source in settings.sources]
     retired = [(f"{name} (retired)", row["kind"], row) for name, row in stored.items() if name not in names]
     for name, kind, row in configured + retired:
         row = row or {}
         source = settings.source(name) if name in names else None
+        problem = row.get("health")
         table.add_row(name, kind, row.get("last_checked") or "never", str(row.get("failures", 0)),
                       row.get("next_due") or "", _interval(row.get("interval"), source, settings),
-                      str(row.get("articles_found", 0)),
+                      str(row.get("articles_found", 0)), Text(problem or "ok", style="yellow" if problem else ""),
                       Text(row.get("last_error") or "", style="red"))
     console = Console()
     console.print(table)

@@ -162,12 +162,13 @@ class EmailSettings(_Settings):
     password_env: str = "MONITOR_SMTP_PASSWORD"
     sender: str = "monitor@localhost"
     recipients: Annotated[list[str], Field(min_length=1)]
+    operators: list[str] = []  # who is told when a source breaks or recovers; empty: the log
     mode: Literal["instant", "digest"] = "instant"
     digest_cron: str = "0 7 * * *"
     timeout: Annotated[float, Field(gt=0)] = 30.0
     retry_max: Annotated[int, Field(ge=1)] = 3600
 
-    @field_validator("sender", "recipients")
+    @field_validator("sender", "recipients", "operators")
     @classmethod
     def _check_addresses(cls, value: str | list[str]) -> str | list[str]:
         """A typo in an address would otherwise surface only as a refusal at the first alert."""

@@ -140,6 +140,7 @@ class Daemon:
                 checked=now,
                 next_due=now + timedelta(seconds=self.settings.interval_of(self.settings.source(name))),
                 error=f"internal error: {event.exception!r}",
+                health=self.archive.source_state(name).health,
             )
 
     async def run(self) -> None:

@@ -63,6 +63,7 @@ class SourceState:
     next_due: datetime | None
     last_checked: datetime | None
     last_error: str | None
+    health: str | None = None  # what is wrong with the source, as last notified; None: healthy
 
 
 @dataclass(frozen=True)
@@ -263,65 +264,76 @@ class Archive:
 
     def source_state(self, name: str) -> SourceState:
         row = self.db.execute(
-            "SELECT name, etag, last_modified, body_hash, failures, next_due, last_checked, last_error"
+            "SELECT name, etag, last_modified, body_hash, failures, next_due, last_checked, last_error, health"
             " FROM sources WHERE name = ?",
             [name],
         ).fetchone()
         return SourceState(
-            row[0], row[1], row[2], row[3], row[4], parse_iso(row[5]), parse_iso(row[6]), row[7]
+            row[0], row[1], row[2], row[3], row[4], parse_iso(row[5]), parse_iso(row[6]), row[7], row[8]
         )
 
     def record_success(
         self,
         name: str,
         *,
-        checked: datetime,
+        check: CheckRecord,
         next_due: datetime,
         etag: str | None,
         last_modified: str | None,
         body_hash: str | None,
-        articles_found: int,
-        new_links: int = 0,
+        health: str | None = None,
     ) -> None:
+        """Record a successful check, its yield in the source's history, and its health (None: healthy)."""
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET last_checked = ?, last_success = ?, last_error = NULL, failures = 0,"
                 " next_due = ?, etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
-                " body_hash = coalesce(?, body_hash), articles_found = articles_found + ?, interval = ?"
-                " WHERE name = ?",
-                [iso(checked), iso(checked), iso(next_due), etag, last_modified, body_hash, articles_found,
-                 _seconds(next_due - checked), name],
+                " body_hash = coalesce(?, body_hash), articles_found = articles_found + ?, interval = ?,"
+                " health = ? WHERE name = ?",
+                [iso(check.checked), iso(check.checked), iso(next_due), etag, last_modified, body_hash, check.stored,
+                 _seconds(next_due - check.checked), health, name],
             )
-            self._record_check(name, checked, ok=True, new_links=new_links)
+            self._record_check(name, check)
 
-    def record_failure(self, name: str, *, checked: datetime, next_due: datetime, error: str) -> int:
-        """Record a failed check; return the number of consecutive failures."""
+    def record_failure(
+        self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None
+    ) -> int:
+        """Record a failed check and the source's health; return the number of consecutive failures."""
         with self.transaction():
             self.db.execute(
-                "UPDATE sources SET last_checked = ?, last_error = ?, failures = failures + 1, next_due = ?"
-                " WHERE name = ?",
-                [iso(checked), error, iso(next_due), name],
+                "UPDATE sources SET last_checked = ?, last_error = ?, failures = failures + 1, next_due = ?,"
+                " health = ? WHERE name = ?",
+                [iso(checked), error, iso(next_due), health, name],
             )
-            self._record_check(name, checked, ok=False, new_links=0)
+            self._record_check(name, CheckRecord(checked=checked, ok=False, changed=False))
         return int(self._one("SELECT failures FROM sources WHERE name = ?", [name]))
 
-    def _record_check(self, name: str, checked: datetime, *, ok: bool, new_links: int) -> None:
+    def _record_check(self, name: str, check: CheckRecord) -> None:
         """Add a check to the source's history and forget what is older than the history kept."""
         self.db.execute(
-            "INSERT INTO source_checks (source, checked, ok, new_links) VALUES (?, ?, ?, ?)",
-            [name, iso(checked), int(ok), new_links],
+            "INSERT INTO source_checks (source, checked, ok, changed, links, new_links, extracted, text_chars, stored)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [name, iso(check.checked), int(check.ok), int(check.changed), check.links, check.new_links,
+             check.extracted, check.text_chars, check.stored],
         )
         self.db.execute(
-            "DELETE FROM source_checks WHERE source = ? AND checked < ?", [name, iso(checked - CHECK_HISTORY)]
+            "DELETE FROM source_checks WHERE source = ? AND checked < ?", [name, iso(check.checked - CHECK_HISTORY)]
         )
 
     def check_history(self, name: str, *, since: datetime) -> list[CheckRecord]:
         """The source's checks since ``since``, oldest first."""
         rows = self.db.execute(
-            "SELECT checked, ok, new_links FROM source_checks WHERE source = ? AND checked >= ? ORDER BY checked",
+            "SELECT checked, ok, changed, links, new_links, extracted, text_chars, stored FROM source_checks"
+            " WHERE source = ? AND checked >= ? ORDER BY checked, id",
             [name, iso(since)],
         ).fetchall()
-        return [CheckRecord(checked=datetime.fromisoformat(row[0]), ok=bool(row[1]), new_links=row[2]) for row in rows]
+        return [
+            CheckRecord(
+                checked=datetime.fromisoformat(row[0]), ok=bool(row[1]), changed=bool(row[2]), links=row[3],
+                new_links=row[4], extracted=row[5], text_chars=row[6], stored=row[7],
+            )
+            for row in rows
+        ]
 
     def source_rows(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM sources ORDER BY name"))
