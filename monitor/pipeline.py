@@ -160,11 +160,9 @@ def _worth_retrying(error: FetchError) -> bool:
 
 
 def page_to_article(
-    page: Page, link: Link, source: SourceSettings, fetched: datetime, extracted: Extracted | None = None
+    page: Page, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
 ) -> Article | None:
-    """The article of a fetched page (``extracted`` from it, when done already), or None when it holds none."""
-    if extracted is None:
-        extracted = extract(page.text, page.url)
+    """The article of a fetched page and its extraction, or None when the page holds no article."""
     if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
         return None
     url = link.url if page.url == link.url else canonicalize(page.url)  # a link's URL is canonical already
@@ -244,7 +242,7 @@ class Pipeline:
             next_due = report.next_due = started + timedelta(seconds=delay)
             report.error = str(exc)
             failed = CheckRecord(checked=started, ok=False, changed=False)
-            health = await self._judge(source, state.health, failed, report)
+            health = self._judge(source, state.health, failed, report)
             failures = await self.writer.run(
                 partial(
                     Archive.record_failure,
@@ -252,6 +250,7 @@ class Pipeline:
                 )
             )
             log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, exc)
+            await self._tell_operators(report)
             return report
         report.not_modified = discovery.not_modified
         links = list({link.url: link for link in discovery.links}.values())
@@ -270,7 +269,7 @@ class Pipeline:
         )
         history = [*self.archive.check_history(source.name, since=started - WINDOW), check]
         next_due = report.next_due = started + timedelta(seconds=interval_for(source, self.settings, history, started))
-        health = await self._judge(source, state.health, check, report, history)
+        health = self._judge(source, state.health, check, report, history)
         await self.writer.run(
             partial(
                 Archive.record_success,
@@ -288,12 +287,13 @@ class Pipeline:
             source.name, report.links, len(fresh), report.stored, report.duplicates,
             " (not modified)" if report.not_modified else "",
         )
+        await self._tell_operators(report)
         # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
         for alert_id in sorted(report.alerts):
             log.info("alert %d queued:\n%s", alert_id, render_text(self.archive.alert_content(alert_id)))
         return report
 
-    async def _judge(
+    def _judge(
         self,
         source: SourceSettings,
         previous: str | None,
@@ -301,14 +301,17 @@ class Pipeline:
         report: CheckReport,
         history: list[CheckRecord] | None = None,
     ) -> str | None:
-        """The source's health after ``check``; the operators are told when it changed."""
+        """The source's health after ``check``; ``report.notice`` says whether it changed."""
         if history is None:
             history = [*self.archive.check_history(source.name, since=check.checked - WINDOW), check]
         health = drift.judge(history, check.checked)
         report.notice = drift.notice_for(source.name, previous, health, check.checked)
+        return health
+
+    async def _tell_operators(self, report: CheckReport) -> None:
+        """Send the check's notice, once the health it reports is recorded (a failed write sends none)."""
         if report.notice is not None:
             await notify_operators(report.notice, self.settings.email)
-        return health
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
         prepared = await self._fetch_article(source, link, report)
@@ -338,7 +341,7 @@ class Pipeline:
         report.fetched += 1
         extracted = extract(page.text, page.url)
         report.text_chars += len(extracted.text)
-        article = page_to_article(page, link, source, self.clock(), extracted)
+        article = page_to_article(page, extracted, link, source, self.clock())
         if article is None:
             log.info("%s: no article text in %s", source.name, page.url)
             report.skipped += 1
