@@ -378,10 +378,13 @@ def test_obeying_robots_txt_the_site_check_reads_it_once(local_web: LocalWeb) ->
          ["https://example.org/sitemap-news.xml", "https://cdn.example/News/Google.xml"]),
         (["/a.xml", "https://example.org/a.xml", "/b.xml"], ["https://example.org/a.xml", "https://example.org/b.xml"]),
         (["https://news.example.org/sitemap.xml"], ["https://news.example.org/sitemap.xml"]),  # "news" in the host only
+        (["/sitemap-newsletters.xml", "/sitemap-posts.xml"], ["https://example.org/sitemap-newsletters.xml",
+                                                               "https://example.org/sitemap-posts.xml"]),
         ([], ["https://example.org/sitemap.xml"]),
         (["http://[::1", "javascript:x"], ["https://example.org/sitemap.xml"]),
     ],
-    ids=["news_first_and_only", "deduplicated_in_order", "host_is_not_path", "none_named", "none_valid"],
+    ids=["news_first_and_only", "deduplicated_in_order", "host_is_not_path", "newsletters_are_not_news", "none_named",
+         "none_valid"],
 )
 def test_which_sitemaps_of_a_site_are_read(named: list[str], chosen: list[str]) -> None:
     assert choose_sitemaps(named, "https://example.org/world/") == chosen

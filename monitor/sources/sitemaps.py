@@ -43,6 +43,7 @@ MAX_LINKS = 50_000  # the protocol's limit for one sitemap
 
 _LOC = re.compile(rb"<(?:\w+:)?loc>\s*(.*?)\s*</(?:\w+:)?loc>", re.DOTALL)
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+_NEWS_SITEMAP = re.compile(r"news(?!letter)", re.IGNORECASE)
 
 
 @dataclass
@@ -95,7 +96,7 @@ async def site_links(home: str, fetcher: Fetcher) -> tuple[list[Link], list[byte
 def choose_sitemaps(named: list[str], home: str) -> list[str]:
     """Which of a site's sitemaps to read: its news sitemaps when it names any, else all it names.
 
-    A news sitemap (``news`` in its path) lists the last two days' articles, which is what
+    A news sitemap (``news`` in its path, ``newsletter`` aside) lists the last two days' articles, which is what
     a news monitor wants; the others list the archive. A site that names none gets the
     conventional ``/sitemap.xml``. A name that is not a URL is dropped, saying why.
     """
@@ -108,7 +109,7 @@ def choose_sitemaps(named: list[str], home: str) -> list[str]:
             continue
         if url not in urls:
             urls.append(url)
-    news = [url for url in urls if "news" in urlsplit(url).path.lower()]
+    news = [url for url in urls if _NEWS_SITEMAP.search(urlsplit(url).path)]
     return news or urls or [canonicalize("/sitemap.xml", base=home)]
 
 
