@@ -7,8 +7,8 @@ its own recent checks (how many new links each found, over the last
 next check comes when enough of that rate has accumulated since this one.
 
 How often, for a rate ``λ`` (new links per second): every ``sqrt(SCALE / λ)``
-seconds, where ``SCALE`` is the configured ``schedule.interval``. Checking in proportion to the square root of the rate is what
-minimises the mean delay from publication to detection over many sources for a
+seconds, where ``SCALE`` is the configured ``schedule.interval``. Checking in
+proportion to the square root of the rate is what minimises the mean delay from publication to detection over many sources for a
 given number of requests (each source's items wait half an interval on
 average, so the total ``Σ λ_i · interval_i`` under a fixed ``Σ 1 / interval_i``
 is least at ``interval_i ∝ 1/sqrt(λ_i)``). Before any history the rate is
@@ -21,8 +21,8 @@ Two things move the next check from the plain daily profile:
   integrated from now hour by hour, to reach one check, so a source that sleeps
   at night is checked rarely at night and soon after its morning begins;
 * a burst: when the last check found more new links than the profile expected,
-  the rate it saw is used until the next full hour, so a breaking story is
-  followed closely.
+  the rate it saw (its links taken as published within the last ten minutes at
+  most) is used for the next half hour, so a breaking story is followed closely.
 
 The interval is kept between the floor and the ceiling (``schedule.min_interval``,
 ``schedule.max_interval``), and the floor is never below the politeness delay.
