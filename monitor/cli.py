@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import __version__
-from monitor.config import Settings, load_config
+from monitor.config import Settings, SourceSettings, load_config
 from monitor.errors import ConfigError, FetchError, MonitorError
 from monitor.store import Archive, iso
 
@@ -410,14 +410,18 @@ def status(obj: Context, check: bool) -> None:
         assert heartbeat is not None
         click.echo(f"healthy: heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}")
         return
-    table = Table("source", "kind", "last checked", "failures", "next due", "articles", "last error")
+    table = Table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "health",
+                  "last error")
     names = {source.name for source in settings.sources}
     configured = [(source.name, source.kind, stored.get(source.name)) for source in settings.sources]
     retired = [(f"{name} (retired)", row["kind"], row) for name, row in stored.items() if name not in names]
     for name, kind, row in configured + retired:
         row = row or {}
+        source = settings.source(name) if name in names else None
+        problem = row.get("health")
         table.add_row(name, kind, row.get("last_checked") or "never", str(row.get("failures", 0)),
-                      row.get("next_due") or "", str(row.get("articles_found", 0)),
+                      row.get("next_due") or "", _interval(row.get("interval"), source, settings),
+                      str(row.get("articles_found", 0)), Text(problem or "ok", style="yellow" if problem else ""),
                       Text(row.get("last_error") or "", style="red"))
     console = Console()
     console.print(table)
@@ -425,6 +429,21 @@ def status(obj: Context, check: bool) -> None:
                   f"alerts queued: {queued}")
     beat = f"last heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
     console.print(f"daemon: {beat}")
+
+
+def _interval(seconds: int | None, source: SourceSettings | None, settings: Settings) -> str:
+    """The interval of the last check, and whether it was learned: ``12m learned``, ``15m fixed``."""
+    if source is None:
+        return ""
+    if seconds is None:
+        seconds = settings.interval_of(source)
+    if seconds >= 3600:
+        spelled = f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    elif seconds >= 60:
+        spelled = f"{seconds // 60}m{seconds % 60:02d}s"
+    else:
+        spelled = f"{seconds}s"
+    return f"{spelled} {'learned' if settings.is_adaptive(source) else 'fixed'}"
 
 
 def main() -> None:

@@ -43,9 +43,13 @@ def _check_regex(value: str | None) -> str | None:
 
 
 def _check_http_url(value: str) -> str:
+    """An http(s) URL that parses as a browser parses it: a source's site is read from it."""
+    from monitor.fetch.urls import canonicalize  # imported late: the fetch package imports this module
+
     scheme = value.split(":", 1)[0].lower() if ":" in value else ""
     if scheme not in ("http", "https"):
         raise ValueError(f"scheme {scheme or 'missing'!r} is not allowed (only http and https)")
+    canonicalize(value)  # its ValueError says what is wrong
     return value
 
 
@@ -69,11 +73,20 @@ class ScheduleSettings(_Settings):
     interval: Annotated[int, Field(ge=1)] = 900
     jitter: Annotated[int, Field(ge=0)] = 60
     heartbeat: Annotated[int, Field(ge=1)] = 30
+    adaptive: bool = True
+    min_interval: Annotated[int, Field(ge=1)] = 120
+    max_interval: Annotated[int, Field(ge=1)] = 6 * 3600
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> ScheduleSettings:
+        if self.min_interval > self.max_interval:
+            raise ValueError(f"min_interval ({self.min_interval}) is above max_interval ({self.max_interval})")
+        return self
 
 
 class SourceSettings(_Settings):
     name: Annotated[str, Field(min_length=1)]
-    kind: Literal["feed", "sitemap", "page"]
+    kind: Literal["feed", "sitemap", "page", "site"]
     url: str
     interval: Annotated[int, Field(ge=1)] | None = None
     links: str | None = None
@@ -177,12 +190,13 @@ class EmailSettings(_Settings):
     password_env: str = "MONITOR_SMTP_PASSWORD"
     sender: str = "monitor@localhost"
     recipients: Annotated[list[str], Field(min_length=1)]
+    operators: list[str] = []  # who is told when a source breaks or recovers; empty: the log
     mode: Literal["instant", "digest"] = "instant"
     digest_cron: str = "0 7 * * *"
     timeout: Annotated[float, Field(gt=0)] = 30.0
     retry_max: Annotated[int, Field(ge=1)] = 3600
 
-    @field_validator("sender", "recipients")
+    @field_validator("sender", "recipients", "operators")
     @classmethod
     def _check_addresses(cls, value: str | list[str]) -> str | list[str]:
         """A typo in an address would otherwise surface only as a refusal at the first alert."""
@@ -237,7 +251,12 @@ class Settings(_Settings):
         raise ConfigError([f"sources: no source named {name!r}"])
 
     def interval_of(self, source: SourceSettings) -> int:
+        """The source's configured interval: its own, or the schedule's (adaptive polling starts from it)."""
         return source.interval or self.schedule.interval
+
+    def is_adaptive(self, source: SourceSettings) -> bool:
+        """Whether the source's interval is learned: a source given its own ``interval`` keeps it."""
+        return self.schedule.adaptive and source.interval is None
 
 
 def _toml_path(location: tuple[int | str, ...]) -> str:

@@ -48,6 +48,30 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class CheckRecord:
+    """One check of a source, as adaptive polling and source health learn from it."""
+
+    checked: datetime
+    ok: bool
+    new_links: int = 0  # links the archive did not know yet
+    changed: bool = True  # the source's body changed (an unchanged check lists no links)
+    links: int = 0  # article links the source listed
+    extracted: int = 0  # article pages extracted
+    text_chars: int = 0  # characters of text those extractions gave, in all
+    stored: int = 0  # articles stored
+
+
+@dataclass(frozen=True)
+class SourceNotice:
+    """A change in a source's health, for the operators: a problem begins, or it is over."""
+
+    source: str
+    problem: str | None  # None: the source recovered
+    previous: str | None  # the problem before (None when the source was healthy)
+    when: datetime
+
+
+@dataclass(frozen=True)
 class Extracted:
     """What the extractor takes from one page: whatever it cannot find stays empty, never a guess."""
 
@@ -166,6 +190,7 @@ class SourceState:
     next_due: datetime | None
     last_checked: datetime | None
     last_error: str | None
+    health: str | None = None  # what is wrong with the source, as last notified; None: healthy
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from monitor import dedup
+from monitor import dedup, drift
+from monitor.alerts.notices import notify_operators
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, NetworkError, RobotsUnreachableError
@@ -23,7 +24,20 @@ from monitor.fetch import Fetcher, canonicalize
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.urls import same_registrable_domain, site_of
 from monitor.ingest import plan
-from monitor.models import Article, IngestPlan, Known, Link, Match, Mention, NotModified, Page
+from monitor.models import (
+    Article,
+    CheckRecord,
+    Extracted,
+    IngestPlan,
+    Known,
+    Link,
+    Match,
+    Mention,
+    NotModified,
+    Page,
+    SourceNotice,
+)
+from monitor.polling import WINDOW, interval_for
 from monitor.rules import Ruleset, rules_of
 from monitor.sources import discover
 from monitor.storage import IngestStore
@@ -70,7 +84,10 @@ class CheckReport:
     not_modified: bool = False
     error: str | None = None
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
+    next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
     retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
+    text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
+    notice: SourceNotice | None = None  # the source's health changed
 
 
 @dataclass(frozen=True)
@@ -175,9 +192,10 @@ def _storable(text: str) -> str:
     return text
 
 
-def page_to_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> Article | None:
-    """Extract an article from a fetched page, or None when the page holds no article."""
-    extracted = extract(page.text, page.url)
+def page_to_article(
+    page: Page, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
+) -> Article | None:
+    """The article of a fetched page and its extraction, or None when the page holds no article."""
     if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
         return None
     url = link.url if page.url == link.url else canonicalize(page.url)  # a link's URL is canonical already
@@ -248,22 +266,25 @@ class Pipeline:
             report.backing_off_until = state.next_due
             log.info("%s: backing off until %s", source.name, state.next_due)
             return report
-        interval = self.settings.interval_of(source)
         try:
             discovery = await discover(
                 source, self.fetcher, etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash
             )
         except FetchError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-            delay = next_delay(state.failures + 1, interval, retry_after)
+            delay = next_delay(state.failures + 1, self.settings.interval_of(source), retry_after)
+            next_due = report.next_due = started + timedelta(seconds=delay)
             report.error = str(exc)
+            failed = CheckRecord(checked=started, ok=False, changed=False)
+            health = self._judge(source, state.health, failed, report)
             failures = await self.writer.run(
                 partial(
                     Archive.record_failure,
-                    name=source.name, checked=started, next_due=started + timedelta(seconds=delay), error=str(exc),
+                    name=source.name, checked=started, next_due=next_due, error=str(exc), health=health,
                 )
             )
             log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, exc)
+            await self._tell_operators(report)
             return report
         report.not_modified = discovery.not_modified
         links = list({link.url: link for link in discovery.links}.values())
@@ -276,16 +297,23 @@ class Pipeline:
         # With articles to retry, keep the previous validators so the next check re-reads the
         # source and retries them instead of getting a 304 that would lose them for good.
         retry = report.retry_later > 0
+        check = CheckRecord(
+            checked=started, ok=True, new_links=len(fresh), changed=not discovery.not_modified, links=report.links,
+            extracted=report.fetched, text_chars=report.text_chars, stored=report.stored,
+        )
+        history = [*self.archive.check_history(source.name, since=started - WINDOW), check]
+        next_due = report.next_due = started + timedelta(seconds=interval_for(source, self.settings, history, started))
+        health = self._judge(source, state.health, check, report, history)
         await self.writer.run(
             partial(
                 Archive.record_success,
                 name=source.name,
-                checked=started,
-                next_due=started + timedelta(seconds=interval),
+                check=check,
+                next_due=next_due,
                 etag=None if retry else discovery.etag,
                 last_modified=None if retry else discovery.last_modified,
                 body_hash=None if retry else discovery.body_hash,
-                articles_found=report.stored,
+                health=health,
             )
         )
         log.info(
@@ -293,10 +321,31 @@ class Pipeline:
             source.name, report.links, len(fresh), report.stored, report.duplicates,
             " (not modified)" if report.not_modified else "",
         )
+        await self._tell_operators(report)
         # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
         for alert_id in sorted(report.alerts):
             log.info("alert %d queued:\n%s", alert_id, render_text(self.archive.alert_content(alert_id)))
         return report
+
+    def _judge(
+        self,
+        source: SourceSettings,
+        previous: str | None,
+        check: CheckRecord,
+        report: CheckReport,
+        history: list[CheckRecord] | None = None,
+    ) -> str | None:
+        """The source's health after ``check``; ``report.notice`` says whether it changed."""
+        if history is None:
+            history = [*self.archive.check_history(source.name, since=check.checked - WINDOW), check]
+        health = drift.judge(history, check.checked)
+        report.notice = drift.notice_for(source.name, previous, health, check.checked)
+        return health
+
+    async def _tell_operators(self, report: CheckReport) -> None:
+        """Send the check's notice, once the health it reports is recorded (a failed write sends none)."""
+        if report.notice is not None:
+            await notify_operators(report.notice, self.settings.email)
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:
@@ -337,7 +386,9 @@ class Pipeline:
         if isinstance(page, NotModified):
             return None
         report.fetched += 1
-        article = page_to_article(page, link, source, self.clock())
+        extracted = extract(page.text, page.url)
+        report.text_chars += len(extracted.text)
+        article = page_to_article(page, extracted, link, source, self.clock())
         if article is None:
             log.info("%s: no article text in %s", source.name, page.url)
             report.skipped += 1

@@ -78,6 +78,7 @@ class Daemon:
         self.archive = archive
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task[object]] = set()
+        self._scheduler: AsyncIOScheduler | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -105,6 +106,9 @@ class Daemon:
     async def _check(self, pipeline: Pipeline, source: SourceSettings) -> None:
         with self._tracked(f"check of {source.name}"):
             report = await pipeline.check(source)
+            if report.next_due and self.settings.is_adaptive(source) and self._scheduler is not None:
+                # The trigger's own interval (the ceiling) is only the fallback; the check said when.
+                self._scheduler.modify_job(f"source:{source.name}", next_run_time=report.next_due)
             if report.alerts and self.settings.email and self.settings.email.mode == "instant":
                 await deliver_due(self.archive, self.settings.email, utcnow())
             if report.alerts and self.settings.channels:
@@ -141,23 +145,26 @@ class Daemon:
                 checked=now,
                 next_due=now + timedelta(seconds=self.settings.interval_of(self.settings.source(name))),
                 error=f"internal error: {event.exception!r}",
+                health=self.archive.source_state(name).health,
             )
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stop)
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
         async with open_pipeline(self.settings, self.archive) as pipeline:
             now = datetime.now(UTC)
             self.archive.register_channels([channel.name for channel in self.settings.channels], now)
             jitter = self.settings.schedule.jitter
             for source in self.settings.sources:
-                interval = self.settings.interval_of(source)
+                adaptive = self.settings.is_adaptive(source)
+                # An adaptive source's next check is set after each check; its trigger is the fallback.
+                interval = self.settings.schedule.max_interval if adaptive else self.settings.interval_of(source)
                 state = self.archive.source_state(source.name)
                 # Never checked: a first check somewhere in the jitter, so that a first start spreads its load.
-                spread = timedelta(seconds=random.uniform(0, min(jitter, interval)))
+                spread = timedelta(seconds=random.uniform(0, min(jitter, self.settings.interval_of(source))))
                 first = max(now, state.next_due) if state.next_due else now + spread
                 scheduler.add_job(
                     self._check,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, SourceSettings
-from monitor.models import AlertContent, Article, Candidate, Heartbeat, Mention, SourceState
+from monitor.models import AlertContent, Article, Candidate, CheckRecord, Heartbeat, Mention, SourceState
 
 
 class SourceStore(Protocol):
@@ -23,10 +23,14 @@ class SourceStore(Protocol):
 
     def source_state(self, name: str) -> SourceState: ...
 
-    def record_success(self, name: str, *, checked: datetime, next_due: datetime, etag: str | None,
-                       last_modified: str | None, body_hash: str | None, articles_found: int) -> None: ...
+    def record_success(self, name: str, *, check: CheckRecord, next_due: datetime, etag: str | None,
+                       last_modified: str | None, body_hash: str | None, health: str | None = None) -> None: ...
 
-    def record_failure(self, name: str, *, checked: datetime, next_due: datetime, error: str) -> int: ...
+    def record_failure(
+        self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None
+    ) -> int: ...
+
+    def check_history(self, name: str, *, since: datetime) -> list[CheckRecord]: ...
 
     def source_rows(self) -> list[dict[str, Any]]: ...
 

@@ -476,7 +476,7 @@ class NewsWeb:
         email = (f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsender = "monitor@example.org"\n'
                  f'recipients = ["analyst@example.org"]\ntimeout = {smtp_timeout}\n') if smtp_port else ""
         return (f'database = "monitor.db"\n[fetch]\ndelay = 0\ntimeout = {timeout}\nmax_bytes = 1000000\n'
-                f"[schedule]\ninterval = 1\njitter = 0\n{email}\n{self.sources_toml()}\n{shipped_rules()}")
+                f"[schedule]\ninterval = 1\njitter = 0\nadaptive = false\n{email}\n{self.sources_toml()}\n{shipped_rules()}")
 
     def source_name(self, slug: str) -> str:
         return next(outlet.name for outlet in self.outlets if outlet.slug == slug)

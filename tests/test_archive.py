@@ -227,6 +227,9 @@ def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI
         conn.execute("DROP TABLE channel_deliveries")
         conn.execute("DROP TABLE channels")
         conn.execute("ALTER TABLE articles DROP COLUMN outlet")
+        conn.execute("DROP TABLE source_checks")
+        conn.execute("ALTER TABLE sources DROP COLUMN interval")
+        conn.execute("ALTER TABLE sources DROP COLUMN health")
         conn.execute("PRAGMA user_version = 4")
     one_line(run_cli("--db", "monitor.db", "status", check=False), "monitor.db has an older schema: run monitor once")
     run_cli("--db", "monitor.db", "once")  # migrates it

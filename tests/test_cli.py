@@ -53,7 +53,7 @@ def test_every_command_is_documented_in_the_readme() -> None:
 def test_every_config_key_is_documented_in_the_readme() -> None:
     sections: list[tuple[str, type[BaseModel]]] = [
         ("fetch.", FetchSettings), ("schedule.", ScheduleSettings), ("sources[].", SourceSettings),
-        ("rules[].", RuleSettings), ("email.", EmailSettings),
+        ("rules[].", RuleSettings), ("email.", EmailSettings), ("channels[].", ChannelSettings),
     ]
     documented = set(re.findall(r"^\| `([^`]+)`", README, flags=re.MULTILINE))
     for prefix, model in sections:

@@ -46,6 +46,9 @@ BAD_CONFIGS = {
     ),
     "bad cron": ('[email]\nrecipients = ["a@b.c"]\ndigest_cron = "0 25 * * *"\n', "email.digest_cron", "cron"),
     "bad scheme": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "file:///etc/passwd"\n', "sources[0].url", "file"),
+    "url no browser reads": (
+        '[[sources]]\nname = "f"\nkind = "feed"\nurl = "https://news example/rss"\n', "sources[0].url", "not a valid URL",
+    ),
     "bad rule pattern": ('[[rules]]\nname = "r"\npatterns = ["[a-"]\n', "rules[0].patterns", "regular expression"),
     "page without links": ('[[sources]]\nname = "p"\nkind = "page"\nurl = "https://x.org/"\n', "sources[0]", "links"),
     "bad enum": ('[email]\nrecipients = ["a@b.c"]\nsecurity = "ssl"\n', "email.security", "none"),

@@ -14,7 +14,7 @@ import pytest
 
 from monitor.demo_site import DemoWeb
 from tests.conftest import ROOT, cli_env
-from tests.httpserver import LocalWeb
+from tests.httpserver import LocalWeb, Route
 from tests.newsweb import start_daemon, wait_for
 
 SHIPPED_RULES = (ROOT / "config.toml").read_text().split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
@@ -28,7 +28,7 @@ def write_config(path: Path, web: DemoWeb, interval: int = 1) -> None:
         links = 'links = "h2.headline a"\n' if kind == "page" else ""
         sources += f'[[sources]]\nname = "{outlet.name}"\nkind = "{kind}"\nurl = "{url}"\n{links}\n'
     path.write_text(
-        f'database = "daemon.db"\n[fetch]\ndelay = 0\n[schedule]\ninterval = {interval}\njitter = 0\n\n'
+        f'database = "daemon.db"\n[fetch]\ndelay = 0\n[schedule]\ninterval = {interval}\njitter = 0\nadaptive = false\n\n'
         + sources + SHIPPED_RULES
     )
 
@@ -203,3 +203,29 @@ def test_a_first_start_spreads_the_first_checks_over_the_jitter(tmp_path: Path, 
         stop(daemon, tmp_path / "daemon.log")
     arrivals = [request.at for request in local_web.requests if request.path in paths]
     assert max(arrivals) - min(arrivals) > 0.5  # eight uniform draws over 3 s all within 0.5 s: p < 1e-4
+
+
+def test_an_adaptive_source_is_checked_when_its_last_check_said(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Each check finds a new link, a rate the learned interval keeps near the configured 2 s: the
+    daemon follows it, not its trigger's fallback of max_interval (an hour)."""
+    served = iter(range(1_000_000))
+
+    def feed(_: object) -> Route:
+        item = f"<item><link>{local_web.url(f'/a/{next(served)}')}</link></item>"
+        return Route(body=f'<rss version="2.0"><channel>{item}</channel></rss>'.encode(),
+                     headers={"Content-Type": "application/rss+xml"})
+
+    local_web.route("/feed.xml", handler=feed)
+    (tmp_path / "config.toml").write_text(
+        "[fetch]\ndelay = 0\nrobots = false\n"
+        "[schedule]\ninterval = 2\njitter = 0\nmin_interval = 1\nmax_interval = 3600\n"
+        f'[[sources]]\nname = "busy"\nkind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n'
+    )
+    daemon = start_daemon(tmp_path)
+    try:
+        wait_for(lambda: local_web.hits("/feed.xml") >= 4, 30, "four checks of the busy source")
+    finally:
+        stop(daemon, tmp_path / "daemon.log")
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        [(interval,)] = conn.execute("SELECT interval FROM sources").fetchall()
+    assert interval <= 5

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config import SourceSettings, shipped_rules
-from monitor.models import Link, Page
+from monitor.extract import extract
+from monitor.models import Article, Extracted, Link, Page
 from monitor.pipeline import page_to_article
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
@@ -25,16 +26,20 @@ def page(url: str, canonical: str | None = None, text: str = STORY) -> Page:
     return Page(url=url, requested_url=url, status=200, content_type="text/html", body=html.encode(), text=html)
 
 
+def article_of(fetched: Page, link: Link) -> Article | None:
+    return page_to_article(fetched, extract(fetched.text, fetched.url), link, SOURCE, WHEN)
+
+
 def test_a_page_is_stored_under_its_link_when_nothing_else_is_declared() -> None:
     link = Link("https://news.example/world/envoys")
-    article = page_to_article(page(link.url), link, SOURCE, WHEN)
+    article = article_of(page(link.url), link)
     assert article is not None
     assert (article.url, article.aliases, article.site) == (link.url, (), "news.example")
 
 
 def test_a_same_site_canonical_url_wins_and_the_fetched_url_becomes_an_alias() -> None:
     link = Link("https://news.example/amp/world/envoys")
-    article = page_to_article(page(link.url, canonical="/world/envoys-return"), link, SOURCE, WHEN)
+    article = article_of(page(link.url, canonical="/world/envoys-return"), link)
     assert article is not None
     assert article.url == "https://news.example/world/envoys-return"
     assert article.aliases == (link.url,)
@@ -42,14 +47,14 @@ def test_a_same_site_canonical_url_wins_and_the_fetched_url_becomes_an_alias() -
 
 def test_a_canonical_url_on_another_site_is_ignored() -> None:
     link = Link("https://news.example/world/envoys")
-    article = page_to_article(page(link.url, canonical="https://other.example/envoys"), link, SOURCE, WHEN)
+    article = article_of(page(link.url, canonical="https://other.example/envoys"), link)
     assert article is not None
     assert (article.url, article.aliases) == (link.url, ())
 
 
 def test_a_redirected_link_is_stored_under_the_final_url_with_the_link_as_alias() -> None:
     link = Link("https://news.example/r/123")
-    article = page_to_article(page("https://NEWS.example:443/world/envoys#top"), link, SOURCE, WHEN)
+    article = article_of(page("https://NEWS.example:443/world/envoys#top"), link)
     assert article is not None
     assert article.url == "https://news.example/world/envoys"
     assert article.aliases == (link.url,)
@@ -58,7 +63,7 @@ def test_a_redirected_link_is_stored_under_the_final_url_with_the_link_as_alias(
 @pytest.mark.parametrize("text", ["Subscribe to read the full story.", ""])
 def test_a_page_without_article_text_gives_no_article(text: str) -> None:
     link = Link("https://news.example/world/paywalled")
-    assert page_to_article(page(link.url, text=text), link, SOURCE, WHEN) is None
+    assert article_of(page(link.url, text=text), link) is None
 
 
 def test_a_lone_surrogate_from_json_ld_is_replaced_before_storing() -> None:
@@ -69,7 +74,7 @@ def test_a_lone_surrogate_from_json_ld_is_replaced_before_storing() -> None:
     link = Link("https://news.example/world/envoys")
     got = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html",
                body=html.encode("utf-8", "surrogatepass"), text=html)
-    article = page_to_article(got, link, SOURCE, WHEN)
+    article = article_of(got, link)
     assert article is not None
     for value in (article.title, article.text, article.byline or ""):
         value.encode("utf-8")  # raises on a lone surrogate
@@ -84,10 +89,10 @@ def test_a_page_that_trips_a_bug_costs_that_page_only(tmp_path: Path, monkeypatc
 
     real = pipeline.page_to_article
 
-    def tripping(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> object:
+    def tripping(page: Page, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime) -> object:
         if "goodwill" in page.url:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(page, link, source, fetched)
+        return real(page, extracted, link, source, fetched)
 
     monkeypatch.setattr(pipeline, "page_to_article", tripping)
     result = run_demo(shipped_rules(), tmp_path)
@@ -105,5 +110,5 @@ def test_the_outlet_named_by_the_page_goes_with_the_article() -> None:
     html = fetched.text.replace("<head>", '<head><meta property="og:site_name" content="News Example">')
     named = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html.encode(),
                  text=html)
-    article = page_to_article(named, link, SOURCE, WHEN)
+    article = article_of(named, link)
     assert article is not None and article.outlet == "News Example"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -15,12 +16,13 @@ import pytest
 from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings, SourceSettings
-from monitor.errors import FetchError, HTTPStatusError, UnsupportedContentError
+from monitor.errors import FetchError, HTTPStatusError, RobotsUnreachableError, UnsupportedContentError
 from monitor.fetch import Fetcher
 from monitor.models import Discovery, Page
 from monitor.sources import discover
 from monitor.sources.feeds import feed_links
 from monitor.sources.pages import page_links
+from monitor.sources.sitemaps import choose_sitemaps
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
@@ -109,6 +111,20 @@ def test_large_html_page_configured_as_a_feed_is_rejected_quickly() -> None:
     assert time.monotonic() - started < 0.5
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<!DOCTYPE html>\n<meta charset="utf-8"><title>Consent</title><p>Accept cookies',  # no <html> tag: HTML5 allows it
+        '<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x.dtd"><html><body/></html>',
+        "\ufeff<!-- a --><HTML lang=en><p>x</p></HTML>",
+    ],
+    ids=["html5_without_html_tag", "xhtml_page", "bom_comment_uppercase"],
+)
+def test_web_pages_are_refused_by_their_root_element(body: str) -> None:
+    with pytest.raises(UnsupportedContentError, match="HTML"):
+        feed_links(page(body))
+
+
 def test_truncated_feed_keeps_the_entries_that_parsed() -> None:
     body = '<rss version="2.0"><channel><item><title>A</title><link>https://example.org/a</link></item><item><ti'
     assert [link.url for link in feed_links(page(body))] == ["https://example.org/a"]
@@ -137,6 +153,21 @@ def test_listing_page_without_base_resolves_against_the_page_url(local_web: Loca
     )
     found = check(local_web, source)
     assert [link.url for link in found.links] == [local_web.url("/2024/05/a"), local_web.url("/section/b")]
+
+
+def test_listing_page_links_are_resolved_as_a_browser_does(caplog: pytest.LogCaptureFixture) -> None:
+    """Backslashes in <base href> and links are slashes; a link no browser can follow is dropped, saying why."""
+    html = """<html><head><base href="\\news\\world\\"></head><body>
+        <a href="2024\\05\\envoy.html">Envoy</a>
+        <a href="https://evil.com\uff3c.example.com/x">Disguised host</a>
+        <a href="http:wire.example/1">Wire</a></body></html>"""
+    with caplog.at_level(logging.DEBUG, logger="monitor.sources.links"):
+        links = page_links(page(html, url="https://example.org/front", content_type="text/html"), "a")
+    assert [link.url for link in links] == [
+        "https://example.org/news/world/2024/05/envoy.html",
+        "http://wire.example/1",  # another scheme than the page's: an absolute URL
+    ]
+    assert "not a valid URL" in caplog.text and "evil.com" in caplog.text
 
 
 # ---------------------------------------------------------------- sitemaps
@@ -227,11 +258,40 @@ def test_sitemap_with_an_unescaped_ampersand_is_read_leniently(local_web: LocalW
     assert [link.url for link in found.links] == [local_web.url("/a?x=1&y=2"), local_web.url("/b")]
 
 
-@pytest.mark.parametrize("body", ["<html><p>not a sitemap</p></html>", "<rss version='2.0'/>", BILLION_LAUGHS])
+@pytest.mark.parametrize(
+    "body",
+    ["<html><p>not a sitemap</p></html>", "<opml version='2.0'/>", BILLION_LAUGHS, "{\"links\": []}\n", "just words"],
+)
 def test_document_that_is_not_a_sitemap_is_unsupported_content(local_web: LocalWeb, body: str) -> None:
     local_web.route("/s.xml", body, content_type="text/xml")
     with pytest.raises(UnsupportedContentError):
         check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/s.xml")))
+
+
+def test_plain_text_sitemap_is_read_line_by_line(local_web: LocalWeb) -> None:
+    """Full URLs only, as the protocol says: a relative line or a stray word is not a link."""
+    text = f"\ufeff{local_web.origin}/2024/05/a\r\n\n  {local_web.origin}/2024/05/b?utm_medium=x  \nnot a url\n/2024/05/c\n"
+    local_web.route("/sitemap.txt", text, content_type="text/plain; charset=utf-8")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/sitemap.txt")))
+    assert [link.url for link in found.links] == [local_web.url("/2024/05/a"), local_web.url("/2024/05/b")]
+
+
+@pytest.mark.parametrize("feed", ["rss20.xml", "atom.xml"])
+def test_rss_or_atom_served_as_a_sitemap_is_read_as_a_feed(local_web: LocalWeb, feed: str) -> None:
+    body = (FEEDS / feed).read_bytes()
+    local_web.route("/sitemap.xml", body, content_type="application/xml")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/sitemap.xml")))
+    as_feed = feed_links(page(body, url=local_web.url("/sitemap.xml")))
+    assert [link.url for link in found.links] == list(dict.fromkeys(link.url for link in as_feed))
+    assert len(found.links) >= 2 and all(link.title for link in found.links)
+
+
+def test_sitemap_index_may_list_a_text_sitemap_and_a_feed(local_web: LocalWeb) -> None:
+    local_web.route("/index.xml", _index(("/latest.txt", "2024-05-06"), ("/feed.rss", "2024-05-05")))
+    local_web.route("/latest.txt", f"{local_web.origin}/t/1\n", content_type="text/plain")
+    local_web.route("/feed.rss", f"<rss version='2.0'><channel><item><link>{local_web.origin}/f/1</link></item></channel></rss>")
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
+    assert [link.url for link in found.links] == [local_web.url("/t/1"), local_web.url("/f/1")]
 
 
 def test_sitemap_index_is_changed_when_only_a_child_changed(local_web: LocalWeb) -> None:
@@ -243,6 +303,91 @@ def test_sitemap_index_is_changed_when_only_a_child_changed(local_web: LocalWeb)
     local_web.route("/child.xml", _urlset("/a", "/b"))
     second = check(local_web, source, body_hash=first.body_hash)
     assert not second.not_modified and len(second.links) == 2
+
+
+# ---------------------------------------------------------------- sites: sitemaps from robots.txt
+
+
+def test_site_reads_its_news_sitemap_named_in_robots_txt(local_web: LocalWeb) -> None:
+    local_web.route(
+        "/robots.txt",
+        "User-agent: *\nDisallow: /search\n"
+        "Sitemap: /sitemaps/archive-index.xml\n"
+        f"Sitemap: {local_web.origin}/sitemaps/news.xml\n"
+        "Sitemap: http://[::1\n",
+        content_type="text/plain",
+    )
+    local_web.route("/sitemaps/news.xml", URLSET.format(origin=local_web.origin), content_type="application/xml")
+    local_web.route("/sitemaps/archive-index.xml", _index(("/sitemaps/2009.xml", None)))
+    found = check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/")))
+    assert [link.url for link in found.links][:2] == [local_web.url("/2024/05/06/envoy"), local_web.url("/2024/05/05/other")]
+    assert found.links[0].title == "Envoy summoned"
+    paths = [request.path for request in local_web.requests]
+    assert paths == ["/robots.txt", "/sitemaps/news.xml"]  # neither the home page nor the archive
+
+
+def test_site_without_a_news_sitemap_reads_every_sitemap_named(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "Sitemap: /a.xml\nSitemap: /b.txt\nSitemap: /a.xml\n", content_type="text/plain")
+    local_web.route("/a.xml", _urlset("/x"))
+    local_web.route("/b.txt", f"{local_web.origin}/y\n", content_type="text/plain")
+    found = check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/")))
+    assert sorted(link.url for link in found.links) == [local_web.url("/x"), local_web.url("/y")]
+    assert sorted(request.path for request in local_web.requests) == ["/a.xml", "/b.txt", "/robots.txt"]
+
+
+def test_site_whose_robots_txt_names_no_sitemap_gets_the_conventional_one(local_web: LocalWeb) -> None:
+    local_web.route("/sitemap.xml", _urlset("/z"))  # and /robots.txt answers 404
+    found = check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/section/")))
+    assert [link.url for link in found.links] == [local_web.url("/z")]
+
+
+def test_site_whose_robots_txt_cannot_be_read_fails_the_check(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "down", status=503)
+    with pytest.raises(RobotsUnreachableError, match="robots.txt could not be read"):
+        check(local_web, SourceSettings(name="s", kind="site", url=local_web.url("/")))
+
+
+def test_site_check_is_unchanged_when_its_sitemaps_are(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "Sitemap: /news.xml\n", content_type="text/plain")
+    local_web.route("/news.xml", _urlset("/n/1"))
+    source = SourceSettings(name="s", kind="site", url=local_web.url("/"))
+    first = check(local_web, source)
+    assert check(local_web, source, body_hash=first.body_hash).not_modified
+    local_web.route("/news.xml", _urlset("/n/1", "/n/2"))
+    assert len(check(local_web, source, body_hash=first.body_hash).links) == 2
+
+
+def test_obeying_robots_txt_the_site_check_reads_it_once(local_web: LocalWeb) -> None:
+    local_web.route("/robots.txt", "User-agent: *\nDisallow: /private/\nSitemap: /news.xml\n", content_type="text/plain")
+    local_web.route("/news.xml", _urlset("/n/1", "/private/2"))
+
+    async def go() -> Discovery:
+        async with Fetcher(FetchSettings(timeout=2.0, delay=0.0), [local_web.origin]) as fetcher:
+            source = SourceSettings(name="s", kind="site", url=local_web.url("/"))
+            return await discover(source, fetcher, etag=None, last_modified=None, body_hash=None)
+
+    found = asyncio.run(go())
+    assert len(found.links) == 2  # discovery lists them; the article fetch is what robots.txt refuses
+    assert [request.path for request in local_web.requests].count("/robots.txt") == 1
+
+
+@pytest.mark.parametrize(
+    ("named", "chosen"),
+    [
+        (["/sitemap_index.xml", "/sitemap-news.xml", "https://cdn.example/News/Google.xml"],
+         ["https://example.org/sitemap-news.xml", "https://cdn.example/News/Google.xml"]),
+        (["/a.xml", "https://example.org/a.xml", "/b.xml"], ["https://example.org/a.xml", "https://example.org/b.xml"]),
+        (["https://news.example.org/sitemap.xml"], ["https://news.example.org/sitemap.xml"]),  # "news" in the host only
+        (["/sitemap-newsletters.xml", "/sitemap-posts.xml"], ["https://example.org/sitemap-newsletters.xml",
+                                                               "https://example.org/sitemap-posts.xml"]),
+        ([], ["https://example.org/sitemap.xml"]),
+        (["http://[::1", "javascript:x"], ["https://example.org/sitemap.xml"]),
+    ],
+    ids=["news_first_and_only", "deduplicated_in_order", "host_is_not_path", "newsletters_are_not_news", "none_named",
+         "none_valid"],
+)
+def test_which_sitemaps_of_a_site_are_read(named: list[str], chosen: list[str]) -> None:
+    assert choose_sitemaps(named, "https://example.org/world/") == chosen
 
 
 # ---------------------------------------------------------------- one check: conditional, hashed

@@ -172,3 +172,79 @@ def test_same_registrable_domain(a: str, b: str, same: bool) -> None:
 
 def test_origin_spells_out_the_port() -> None:
     assert origin_of("HTTPS://Example.com/x") == "https://example.com:443"
+
+
+# ---------------------------------------------------------------- as a browser reads links (WHATWG URL standard)
+# Each row is what a browser's address bar or link does with a link written that way.
+
+BROWSER_LINKS = [
+    # (what browsers do, link, base, canonical)
+    ("backslash_is_a_slash", "https://news.example\\world\\story.html", None, "https://news.example/world/story.html"),
+    ("relative_backslashes", "..\\sport\\match.html", "https://news.example/world/europe/", "https://news.example/world/sport/match.html"),
+    ("extra_slashes_before_the_host", "///agency.example/wire/1", "https://news.example/a/", "https://agency.example/wire/1"),
+    ("extra_slashes_after_the_scheme", "https:////agency.example/wire/2", None, "https://agency.example/wire/2"),
+    ("scheme_without_slashes", "https:agency.example/wire/3", None, "https://agency.example/wire/3"),
+    ("scheme_without_slashes_other_scheme_base", "https:agency.example/x", "http://news.example/a/", "https://agency.example/x"),
+    ("scheme_without_slashes_same_scheme_base_is_relative", "https:story.html", "https://news.example/a/", "https://news.example/a/story.html"),
+    ("c0_controls_and_spaces_at_the_ends", "\x00\x1f https://news.example/a \x0c\x01", None, "https://news.example/a"),
+    ("tabs_and_newlines_anywhere", "https://news.ex\tample/a\r\n/b", None, "https://news.example/a/b"),
+    ("hex_ipv4", "http://0xffffffff/", None, "http://255.255.255.255/"),
+    ("short_hex_ipv4", "http://0x7f.1/x", None, "http://127.0.0.1/x"),
+    ("decimal_ipv4", "http://3232235777/", None, "http://192.168.1.1/"),
+    ("uts46_keeps_sharp_s", "https://faß.example/", None, "https://xn--fa-hia.example/"),
+    ("uts46_folds_fullwidth_letters", "https://ｎｅｗｓ.example/", None, "https://news.example/"),
+    ("uts46_lowercases_unicode", "https://ПРИМЕР.рф/", None, "https://xn--e1afmkfd.xn--p1ai/"),
+    ("percent_encoded_host", "https://news%2Eexample/a", None, "https://news.example/a"),
+    ("encoded_dot_segments", "https://news.example/a/%2e%2E/b/%2E/c", None, "https://news.example/b/c"),
+    ("empty_port", "https://news.example:/a", None, "https://news.example/a"),
+    ("empty_userinfo_is_nothing", "https://@news.example/a", None, "https://news.example/a"),
+]
+
+
+@pytest.mark.parametrize(("behaviour", "link", "base", "canonical"), BROWSER_LINKS, ids=[r[0] for r in BROWSER_LINKS])
+def test_links_are_read_as_browsers_read_them(behaviour: str, link: str, base: str | None, canonical: str) -> None:
+    assert canonicalize(link, base=base) == canonical
+
+
+NOT_URLS = [
+    # (why a browser refuses it, link)
+    ("fullwidth_backslash_maps_to_a_forbidden_host_character", "https://evil.com＼.example.com"),
+    ("space_in_the_host", "https://news example/"),
+    ("five_numeric_labels", "http://1.2.3.4.5/"),
+    ("last_label_numeric_but_not_ipv4", "http://news.09/"),
+    ("ipv4_part_too_large", "http://256.256.256.256.256/"),
+    ("unclosed_ipv6_bracket", "http://[::1/"),
+    ("port_out_of_range", "https://news.example:65536/"),
+    ("port_not_a_number", "https://news.example:80a/"),
+    ("nothing_after_the_scheme", "https://"),
+]
+
+
+@pytest.mark.parametrize(("reason", "link"), NOT_URLS, ids=[r[0] for r in NOT_URLS])
+def test_what_a_browser_refuses_is_refused_with_a_reason(reason: str, link: str) -> None:
+    with pytest.raises(ValueError, match="not a valid URL"):
+        canonicalize(link)
+
+
+def test_a_trailing_dot_is_dropped_and_the_result_still_parses() -> None:
+    assert canonicalize("https://news.example./a") == "https://news.example/a"
+    assert site_of("https://news.example./a") == "news.example"
+
+
+def test_site_of_refuses_what_is_not_a_url_instead_of_returning_it() -> None:
+    with pytest.raises(ValueError):
+        site_of("https://evil.com＼.example.com")
+
+
+@given(st.text(max_size=40), st.sampled_from(["", "https://news.example/a/", "http://[2001:db8::1]:8080/x?y"]))
+@example("\\\\evil.com＼.x", "https://news.example/a/")
+@example("https:\\\\0x7f.1\\a", "")
+def test_whatever_canonicalize_returns_every_later_stage_can_read(text: str, base: str) -> None:
+    """The output re-parses to itself and has a site: an invalid link never gets past this function."""
+    try:
+        canonical = canonicalize(text, base=base or None)
+    except ValueError:
+        return
+    assert canonicalize(canonical) == canonical
+    assert site_of(canonical)
+    assert origin_of(canonical).startswith(("http://", "https://"))

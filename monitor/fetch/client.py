@@ -282,6 +282,18 @@ class Fetcher:
             last_modified=reply.headers.get("last-modified"),
         )
 
+    async def sitemaps_of(self, url: str) -> list[str]:
+        """The ``Sitemap:`` lines of the robots.txt of ``url``'s origin, as written there.
+
+        Read through the robots.txt cache (one request per origin and day), whether or
+        not ``robots`` is obeyed. A missing robots.txt names none; one that could not be
+        read raises :class:`~monitor.errors.RobotsUnreachableError`.
+        """
+        rules = await self._robots.rules_for(url)
+        if rules.unreachable is not None:
+            raise _robots_unreachable(url, rules.unreachable)
+        return [] if rules.parser is None else [str(line) for line in rules.parser.sitemaps]
+
     async def _load_robots(self, url: str) -> bytes:
         reply = await self._follow(url, {"Accept": _ACCEPT["robots"]}, "robots", ROBOTS_MAX_BYTES)
         return reply.body
@@ -336,9 +348,7 @@ class Fetcher:
         rules = await self._robots.rules_for(url)
         if rules.unreachable is not None:
             self.stats["robots_unreachable"] += 1
-            raise RobotsUnreachableError(
-                url, f"robots.txt could not be read ({rules.unreachable.reason}): the site is not fetched until it can"
-            )
+            raise _robots_unreachable(url, rules.unreachable)
         if not rules.allows(url, self.settings.user_agent):
             self.stats["robots_disallowed"] += 1
             raise RobotsDisallowedError(url, "disallowed by robots.txt")
@@ -402,6 +412,12 @@ def _network_error(url: str, exc: httpx.HTTPError) -> NetworkError:
             return FetchTimeoutError(url, f"timed out talking to {host}")
         cause = cause.__cause__ or cause.__context__
     return NetworkError(url, f"network error with {host}: {type(exc).__name__}: {exc}")
+
+
+def _robots_unreachable(url: str, cause: FetchError) -> RobotsUnreachableError:
+    return RobotsUnreachableError(
+        url, f"robots.txt could not be read ({cause.reason}): the site is not fetched until it can"
+    )
 
 
 def _check_content_type(url: str, content_type: str, kind: _RequestKind) -> None:

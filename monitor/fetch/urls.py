@@ -1,8 +1,17 @@
 """URL canonicalisation and outlet identity.
 
-A URL seen before must not be fetched again, so every link is reduced to one
-canonical spelling before it is looked up. The rules (DESIGN.md, "Meanings")
-change only what cannot change the page a URL names:
+News sites write their links for browsers, so links are parsed as browsers parse
+them: by the WHATWG URL standard, with ada-url. That is what makes ``\\`` a
+``/``, ``///example.org/path`` and ``https:example.com/`` links to
+example.org and example.com, ``http://0xffffffff`` the IPv4 address
+255.255.255.255, and ``faß.example`` the UTS-46 host ``xn--fa-hia.example``
+(IDNA 2003 would have made it another domain, ``fass.example``). Tabs and
+newlines anywhere and C0 controls and spaces at the ends are dropped, as the
+standard says.
+
+A URL seen before must not be fetched again, so every link is then reduced to
+one canonical spelling before it is looked up. The rules (DESIGN.md,
+"Meanings") change only what cannot change the page a URL names:
 
 * scheme and host are lowercased, the host is IDNA-encoded, a trailing dot and
   the default port are dropped, an IPv6 literal is written in its short form;
@@ -13,6 +22,8 @@ change only what cannot change the page a URL names:
   are dropped and the remaining query parameters are sorted by name, keeping
   the order of repeated names and their raw spelling (``a``, ``a=``, ``+``).
 
+The result is parsed again and must come back unchanged: whatever leaves
+:func:`canonicalize` is a well-formed URL that every later stage reads alike.
 URLs with user information are refused: a news link never needs a password and
 ``http://user@host`` is a classic way to make a link look like another host.
 """
@@ -21,10 +32,10 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import re
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote
 
 import tldextract
+from ada_url import URL, HostType
 
 __all__ = ["canonicalize", "origin_of", "same_registrable_domain", "site_of"]
 
@@ -45,44 +56,48 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _PATH_SAFE = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
 _QUERY_SAFE = _PATH_SAFE | frozenset("?")
 _HEX = frozenset("0123456789abcdefABCDEF")
-# WHATWG URL parsing strips these anywhere in the input; feeds contain wrapped URLs.
-_STRIPPED = re.compile(r"[\t\n\r]")
 
 
 def canonicalize(url: str, base: str | None = None) -> str:
     """Return the canonical form of ``url`` (resolved against ``base`` if relative).
 
-    Raises ``ValueError`` for anything that is not a well-formed http(s) URL with
-    a host, and for URLs that carry user information.
+    Raises ``ValueError``, saying why, for anything that is not a well-formed
+    http(s) URL with a host, and for URLs that carry user information.
     """
-    url = _STRIPPED.sub("", url).strip(" \x00\x0b\x0c")
-    if base is not None:
-        url = urljoin(_STRIPPED.sub("", base).strip(), url)
-    parts = urlsplit(url)  # raises ValueError on e.g. an unbalanced IPv6 bracket
-    scheme = parts.scheme.lower()
+    parsed = _parse(url, base)
+    scheme = parsed.protocol.removesuffix(":")
     if scheme not in _DEFAULT_PORTS:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    if "@" in parts.netloc:
+    if parsed.username or parsed.password:
         raise ValueError(f"URL carries user information: {url!r}")
-    host = _canonical_host(parts.hostname or "")
-    port = parts.port  # raises ValueError when out of range or not a number
-    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = _remove_dot_segments(_normalise_escapes(parts.path, _PATH_SAFE)) or "/"
-    query = _canonical_query(parts.query)
-    return f"{scheme}://{netloc}{path}{'?' + query if query else ''}"
+    host = parsed.hostname.rstrip(".") if parsed.host_type == HostType.DEFAULT else parsed.hostname
+    if not host:
+        raise ValueError(f"URL has no host: {url!r}")
+    netloc = f"{host}:{parsed.port}" if parsed.port else host  # the parser dropped a default port
+    path = _normalise_escapes(parsed.pathname, _PATH_SAFE) or "/"
+    query = _canonical_query(parsed.search.removeprefix("?"))
+    canonical = f"{scheme}://{netloc}{path}{'?' + query if query else ''}"
+    if _parse(canonical, None).href != canonical:
+        raise ValueError(f"URL does not survive canonicalisation: {url!r}")
+    return canonical
 
 
 def origin_of(url: str) -> str:
     """``scheme://host:port`` with the port always spelled out, for origin comparisons."""
-    parts = urlsplit(canonicalize(url))
-    port = parts.port or _DEFAULT_PORTS[parts.scheme]
-    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
-    return f"{parts.scheme}://{host}:{port}"
+    parsed = _parse(canonicalize(url), None)
+    scheme = parsed.protocol.removesuffix(":")
+    return f"{scheme}://{parsed.hostname}:{parsed.port or _DEFAULT_PORTS[scheme]}"
 
 
 def site_of(url: str) -> str:
-    """The outlet's host name, lowercased (``www.reuters.com``); no port."""
-    return _canonical_host(urlsplit(url.strip()).hostname or "").strip("[]")
+    """The outlet's host name, lowercased (``www.reuters.com``); no port.
+
+    Raises ``ValueError`` for a URL that does not parse or has no host.
+    """
+    host = _parse(url, None).hostname.rstrip(".").strip("[]")
+    if not host:
+        raise ValueError(f"URL has no host: {url!r}")
+    return host
 
 
 def same_registrable_domain(a: str, b: str) -> bool:
@@ -93,6 +108,15 @@ def same_registrable_domain(a: str, b: str) -> bool:
     """
     domain_a, domain_b = _registrable_domain(site_of(a)), _registrable_domain(site_of(b))
     return bool(domain_a) and domain_a == domain_b
+
+
+def _parse(url: str, base: str | None) -> URL:
+    """The WHATWG parse of ``url``; ``ValueError`` with the input when it is not a URL at all."""
+    try:
+        return URL(url, base) if base is not None else URL(url)
+    except ValueError:
+        where = f" (against {base!r})" if base is not None else ""
+        raise ValueError(f"not a valid URL by the WHATWG standard: {url!r}{where}") from None
 
 
 def _registrable_domain(host: str) -> str:
@@ -112,22 +136,6 @@ def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
-def _canonical_host(host: str) -> str:
-    host = host.lower().rstrip(".")
-    if not host:
-        raise ValueError("URL has no host")
-    if ":" in host:  # IPv6 literal (urlsplit already removed the brackets)
-        return f"[{ipaddress.IPv6Address(host.split('%', 1)[0]).compressed}]"
-    if host.isascii():
-        if not re.fullmatch(r"[a-z0-9._~!$&'()*+,;=-]+", host):
-            raise ValueError(f"invalid host name: {host!r}")
-        return host
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise ValueError(f"invalid international host name: {host!r}") from exc
-
-
 def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
     """Decode escaped unreserved characters, uppercase escapes, escape what must be."""
     out: list[str] = []
@@ -145,27 +153,6 @@ def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
             out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
         i += 1
     return "".join(out)
-
-
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 section 5.2.4, applied after escapes are normalised (``%2E`` is ``.``)."""
-    if "." not in path:
-        return path
-    output: list[str] = []
-    segments = path.split("/")
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
-        if segment == ".":
-            if last:
-                output.append("")
-        elif segment == "..":
-            if len(output) > 1:
-                output.pop()
-            if last:
-                output.append("")
-        else:
-            output.append(segment)
-    return "/".join(output)
 
 
 def _canonical_query(query: str) -> str:

@@ -1,4 +1,4 @@
-"""Discovery: the candidate article links of one source (feed, sitemap or listing page).
+"""Discovery: the candidate article links of one source (feed, sitemap, listing page or site).
 
 :func:`discover` is one check of one source. It asks conditionally (ETag,
 Last-Modified) and also compares a hash of the body, because some servers send
@@ -17,7 +17,7 @@ from monitor.fetch.client import Fetcher
 from monitor.models import Discovery, Link, NotModified
 from monitor.sources.feeds import feed_links
 from monitor.sources.pages import page_links
-from monitor.sources.sitemaps import sitemap_links
+from monitor.sources.sitemaps import site_links, sitemap_links
 
 __all__ = ["discover"]
 
@@ -35,6 +35,10 @@ async def discover(
     Raises :class:`~monitor.errors.FetchError` subclasses; a body that is not what
     the source's kind promises raises ``UnsupportedContentError``.
     """
+    if source.kind == "site":
+        # The home page is never read: the site's sitemaps, named in its robots.txt, list its articles.
+        links, bodies = await site_links(source.url, fetcher)
+        return _discovered(links, bodies, source, etag=None, last_modified=None, body_hash=body_hash)
     result = await fetcher.fetch(source.url, etag=etag, last_modified=last_modified, kind="source")
     if isinstance(result, NotModified):
         return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True)
@@ -47,12 +51,27 @@ async def discover(
         bodies.extend(children)
     else:
         links = page_links(result, source.links or "a[href]")
+    return _discovered(
+        links, bodies, source, etag=result.etag, last_modified=result.last_modified, body_hash=body_hash
+    )
+
+
+def _discovered(
+    links: list[Link],
+    bodies: list[bytes],
+    source: SourceSettings,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None,
+) -> Discovery:
+    """The check's result: unchanged when the bodies read hash as last time."""
     new_hash = _digest(bodies)
     unchanged = new_hash == body_hash
     return Discovery(
         links=[] if unchanged else _select(links, source),
-        etag=result.etag,
-        last_modified=result.last_modified,
+        etag=etag,
+        last_modified=last_modified,
         body_hash=new_hash,
         not_modified=unchanged,
     )

@@ -24,20 +24,25 @@ from monitor.errors import UnsupportedContentError
 from monitor.models import Link, Page
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
-__all__ = ["feed_links"]
+__all__ = ["feed_links", "is_feed_document"]
 
 log = logging.getLogger(__name__)
 
-_HTML_START = re.compile(
-    rb"(\xef\xbb\xbf)?\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL
+# What comes before the root element: BOM, XML declaration, comments, processing instructions, a DOCTYPE.
+_PROLOG = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:(?:<\?[^>]*>|<!--.*?-->|<!doctype[^\[>]*(?:\[.*?\])?\s*>)\s*)*<(?P<root>[a-z][\w:.-]*)",
+    re.IGNORECASE | re.DOTALL,
 )
+_HTML_DOCTYPE = re.compile(rb"<!doctype\s+html[\s>]", re.IGNORECASE)
+_HTML_ROOTS = frozenset({b"html", b"head", b"body"})
+_FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf", b"channel"})
 
 
 def feed_links(page: Page) -> list[Link]:
     """Every entry link of a feed page, canonical, in feed order (not yet deduplicated)."""
     if _looks_like_json(page):
         return list(_json_feed_links(page))
-    if _HTML_START.match(page.body[:4096]):
+    if _is_html_page(page.body[:4096]):
         # feedparser would spend seconds on a large page only to find no feed in it.
         raise UnsupportedContentError(page.url, "an HTML page, not a feed")
     refuse_entity_declarations(page)
@@ -58,6 +63,30 @@ def feed_links(page: Page) -> list[Link]:
         if link is not None:
             links.append(link)
     return links
+
+
+def is_feed_document(body: bytes) -> bool:
+    """Whether an XML document's root element is a feed's (RSS, RSS 1.0's RDF, Atom)."""
+    found = _PROLOG.match(body[:4096])
+    return found is not None and _local_name(found["root"]) in _FEED_ROOTS
+
+
+def _local_name(tag: bytes) -> bytes:
+    return tag.lower().rsplit(b":", 1)[-1]
+
+
+def _is_html_page(head: bytes) -> bool:
+    """Whether a document is a web page, judged by its root element.
+
+    The DOCTYPE alone does not say so: some feeds carry an XHTML DOCTYPE above ``<rss>``.
+    """
+    found = _PROLOG.match(head)
+    if found is None:
+        return False
+    root = _local_name(found["root"])
+    if root in _FEED_ROOTS:
+        return False
+    return root in _HTML_ROOTS or _HTML_DOCTYPE.search(found.group(0)) is not None
 
 
 def _entry_url(entry: Any) -> str | None:

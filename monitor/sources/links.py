@@ -23,13 +23,17 @@ _TITLE_MAX = 500
 
 
 def make_link(url: str | None, base: str, title: str | None, published: datetime | None) -> Link | None:
-    """A canonical Link, or None when ``url`` is missing or not an http(s) URL."""
+    """A canonical Link, or None when ``url`` is missing or not a valid http(s) URL.
+
+    A dropped link is logged with the reason (at debug level: listing pages are full
+    of ``mailto:`` and ``javascript:`` links).
+    """
     if not url:
         return None
     try:
         canonical = canonicalize(url, base=base)
-    except ValueError:
-        log.debug("skipping link %r on %s", url, base)
+    except ValueError as exc:
+        log.debug("link dropped on %s: %s", base, exc)
         return None
     return Link(url=canonical, title=_plain(title), published=published)
 

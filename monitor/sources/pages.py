@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
+from ada_url import join_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.models import Link, Page
@@ -23,7 +22,10 @@ def page_links(page: Page, selector: str) -> list[Link]:
     base = page.url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
-        base = urljoin(page.url, (base_node.attributes.get("href") or "").strip())
+        try:  # as a browser does: an invalid <base href> leaves the page's own URL as the base
+            base = join_url(page.url, base_node.attributes.get("href") or "")
+        except ValueError:
+            pass
     links: list[Link] = []
     for node in tree.css(selector):
         anchor = node if node.attributes.get("href") is not None else node.css_first("a[href]")

@@ -1,4 +1,6 @@
-"""Links from sitemaps: ``urlset``, sitemap indexes, Google News sitemaps, ``.xml.gz``.
+"""Links from sitemaps: ``urlset``, sitemap indexes, Google News sitemaps, ``.xml.gz``,
+plain-text sitemaps (one URL per line) and RSS or Atom feeds served as sitemaps,
+the three forms the sitemaps protocol accepts.
 
 An index is followed to its children, newest first (by ``lastmod``), at most
 ``MAX_CHILDREN`` of them per index and ``MAX_DEPTH`` levels deep: a news
@@ -21,13 +23,17 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from monitor.errors import FetchError, UnsupportedContentError
 from monitor.fetch.client import Fetcher
+from monitor.fetch.robots import robots_url
+from monitor.fetch.urls import canonicalize
 from monitor.models import Link, NotModified, Page
+from monitor.sources.feeds import feed_links, is_feed_document
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
-__all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "sitemap_links"]
+__all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "choose_sitemaps", "site_links", "sitemap_links"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,7 @@ MAX_LINKS = 50_000  # the protocol's limit for one sitemap
 
 _LOC = re.compile(rb"<(?:\w+:)?loc>\s*(.*?)\s*</(?:\w+:)?loc>", re.DOTALL)
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+_NEWS_SITEMAP = re.compile(r"news(?!letter)", re.IGNORECASE)
 
 
 @dataclass
@@ -59,15 +66,57 @@ async def sitemap_links(page: Page, fetcher: Fetcher, depth: int = 0) -> tuple[l
     The child bodies let the caller tell "nothing changed" for an index whose
     own text stays the same while its children grow.
     """
+    if _is_plain_text(page.body):
+        return _text_links(page), []
+    if is_feed_document(page.body):
+        # feedparser is pure Python: a big feed takes seconds, which must not stall the event loop.
+        return await asyncio.to_thread(feed_links, page), []
     parsed = _parse(page)
     if not parsed.index:
         return _links(parsed.entries, page.url), []
     if depth >= MAX_DEPTH:
         log.warning("sitemap index %s nested deeper than %d levels, not followed", page.url, MAX_DEPTH)
         return [], []
-    children = sorted(parsed.entries, key=lambda e: e.lastmod or _EPOCH, reverse=True)[:MAX_CHILDREN]
+    children = sorted(parsed.entries, key=lambda e: e.lastmod or _EPOCH, reverse=True)
+    return await _read_children([entry.loc for entry in children], page.url, fetcher, depth)
+
+
+async def site_links(home: str, fetcher: Fetcher) -> tuple[list[Link], list[bytes]]:
+    """The links of a site's sitemaps, found from the ``Sitemap:`` lines of its robots.txt.
+
+    The robots.txt list is read like a sitemap index whose children are :func:`choose_sitemaps`.
+    """
+    named = await fetcher.sitemaps_of(home)
+    chosen = choose_sitemaps(named, home)
+    if not named:
+        log.info("%s: robots.txt names no sitemap, trying %s", home, chosen[0])
+    return await _read_children(chosen, robots_url(home), fetcher, 0)
+
+
+def choose_sitemaps(named: list[str], home: str) -> list[str]:
+    """Which of a site's sitemaps to read: its news sitemaps when it names any, else all it names.
+
+    A news sitemap (``news`` in its path, ``newsletter`` aside) lists the last two days' articles, which is what
+    a news monitor wants; the others list the archive. A site that names none gets the
+    conventional ``/sitemap.xml``. A name that is not a URL is dropped, saying why.
+    """
+    urls: list[str] = []
+    for name in named:
+        try:
+            url = canonicalize(name, base=robots_url(home))
+        except ValueError as exc:
+            log.info("%s: a Sitemap line of robots.txt is dropped: %s", home, exc)
+            continue
+        if url not in urls:
+            urls.append(url)
+    news = [url for url in urls if _NEWS_SITEMAP.search(urlsplit(url).path)]
+    return news or urls or [canonicalize("/sitemap.xml", base=home)]
+
+
+async def _read_children(locs: list[str], parent: str, fetcher: Fetcher, depth: int) -> tuple[list[Link], list[bytes]]:
+    """The links of the first ``MAX_CHILDREN`` sitemaps of ``locs``; those that fail are skipped while one works."""
     results = await asyncio.gather(
-        *(_child(entry.loc, page.url, fetcher, depth) for entry in children), return_exceptions=True
+        *(_child(loc, parent, fetcher, depth) for loc in locs[:MAX_CHILDREN]), return_exceptions=True
     )
     links: list[Link] = []
     bodies: list[bytes] = []
@@ -103,6 +152,24 @@ def _links(entries: list[_Entry], base: str) -> list[Link]:
         link = make_link(entry.loc, base, entry.title, entry.published)
         if link is not None:
             links.append(link)
+    return links
+
+
+def _is_plain_text(body: bytes) -> bool:
+    """A text sitemap: its first character (after a BOM and white space) does not open a tag."""
+    return not body.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
+
+
+def _text_links(page: Page) -> list[Link]:
+    """One absolute URL per line, as the protocol asks; other lines are dropped, but a text with none is no sitemap."""
+    lines = [line.strip() for line in page.text.lstrip("\ufeff").splitlines()]
+    lines = [line for line in lines if line][:MAX_LINKS]
+    absolute = [line for line in lines if line[:8].lower().startswith(("http://", "https://"))]
+    if len(absolute) < len(lines):
+        log.debug("text sitemap %s: %d lines are not absolute http(s) URLs", page.url, len(lines) - len(absolute))
+    links = [link for link in (make_link(line, page.url, None, None) for line in absolute) if link is not None]
+    if lines and not links:
+        raise UnsupportedContentError(page.url, "not a sitemap: no line of the text is an http(s) URL")
     return links
 
 

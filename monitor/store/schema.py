@@ -248,9 +248,34 @@ def _add_outlet(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE articles ADD COLUMN outlet TEXT")
 
 
+def _add_source_checks(db: sqlite_utils.Database) -> None:
+    """Each source's recent checks, which adaptive polling learns the source's rhythm from and
+    source health judges its yield by; and the source's health as last notified."""
+    db.execute(
+        """
+        CREATE TABLE source_checks (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            checked TEXT NOT NULL,
+            ok INTEGER NOT NULL,          -- 1 = the check succeeded (unchanged counts as a success)
+            changed INTEGER NOT NULL,     -- 1 = the source's body changed since the last check
+            links INTEGER NOT NULL,       -- article links the source listed (changed checks only)
+            new_links INTEGER NOT NULL,   -- of them, links the archive did not know yet
+            extracted INTEGER NOT NULL,   -- article pages extracted
+            text_chars INTEGER NOT NULL,  -- characters of text those extractions gave, in all
+            stored INTEGER NOT NULL       -- articles stored
+        )"""
+    )
+    db.execute("CREATE INDEX source_checks_source ON source_checks(source, checked)")
+    # Seconds until the next check, as adaptive polling (or the fixed interval) decided it last.
+    db.execute("ALTER TABLE sources ADD COLUMN interval INTEGER")
+    # NULL = healthy; else what is wrong, as the operators were told (a notice when it changes).
+    db.execute("ALTER TABLE sources ADD COLUMN health TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
-    _add_channels, _add_outlet,
+    _add_channels, _add_outlet, _add_source_checks,
 )
 
 

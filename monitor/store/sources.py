@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import SourceSettings
-from monitor.models import Heartbeat, SourceState
+from monitor.models import CheckRecord, Heartbeat, SourceState
 from monitor.store.connection import Connection, iso, parse_iso
+
+
+CHECK_HISTORY = timedelta(days=8)  # of each source's checks: adaptive polling reads the last 7 days
+
+
+def _seconds(span: timedelta) -> int:
+    return max(0, round(span.total_seconds()))
 
 
 class SourceRecords(Connection):
@@ -30,42 +37,76 @@ class SourceRecords(Connection):
 
     def source_state(self, name: str) -> SourceState:
         row = self.db.execute(
-            "SELECT name, etag, last_modified, body_hash, failures, next_due, last_checked, last_error"
+            "SELECT name, etag, last_modified, body_hash, failures, next_due, last_checked, last_error, health"
             " FROM sources WHERE name = ?",
             [name],
         ).fetchone()
         return SourceState(
-            row[0], row[1], row[2], row[3], row[4], parse_iso(row[5]), parse_iso(row[6]), row[7]
+            row[0], row[1], row[2], row[3], row[4], parse_iso(row[5]), parse_iso(row[6]), row[7], row[8]
         )
 
     def record_success(
         self,
         name: str,
         *,
-        checked: datetime,
+        check: CheckRecord,
         next_due: datetime,
         etag: str | None,
         last_modified: str | None,
         body_hash: str | None,
-        articles_found: int,
+        health: str | None = None,
     ) -> None:
+        """Record a successful check, its yield in the source's history, and its health (None: healthy)."""
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET last_checked = ?, last_success = ?, last_error = NULL, failures = 0,"
                 " next_due = ?, etag = coalesce(?, etag), last_modified = coalesce(?, last_modified),"
-                " body_hash = coalesce(?, body_hash), articles_found = articles_found + ? WHERE name = ?",
-                [iso(checked), iso(checked), iso(next_due), etag, last_modified, body_hash, articles_found, name],
+                " body_hash = coalesce(?, body_hash), articles_found = articles_found + ?, interval = ?,"
+                " health = ? WHERE name = ?",
+                [iso(check.checked), iso(check.checked), iso(next_due), etag, last_modified, body_hash, check.stored,
+                 _seconds(next_due - check.checked), health, name],
             )
+            self._record_check(name, check)
 
-    def record_failure(self, name: str, *, checked: datetime, next_due: datetime, error: str) -> int:
-        """Record a failed check; return the number of consecutive failures."""
+    def record_failure(
+        self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None
+    ) -> int:
+        """Record a failed check and the source's health; return the number of consecutive failures."""
         with self.transaction():
             self.db.execute(
-                "UPDATE sources SET last_checked = ?, last_error = ?, failures = failures + 1, next_due = ?"
-                " WHERE name = ?",
-                [iso(checked), error, iso(next_due), name],
+                "UPDATE sources SET last_checked = ?, last_error = ?, failures = failures + 1, next_due = ?,"
+                " health = ? WHERE name = ?",
+                [iso(checked), error, iso(next_due), health, name],
             )
+            self._record_check(name, CheckRecord(checked=checked, ok=False, changed=False))
         return int(self._one("SELECT failures FROM sources WHERE name = ?", [name]))
+
+    def _record_check(self, name: str, check: CheckRecord) -> None:
+        """Add a check to the source's history and forget what is older than the history kept."""
+        self.db.execute(
+            "INSERT INTO source_checks (source, checked, ok, changed, links, new_links, extracted, text_chars, stored)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [name, iso(check.checked), int(check.ok), int(check.changed), check.links, check.new_links,
+             check.extracted, check.text_chars, check.stored],
+        )
+        self.db.execute(
+            "DELETE FROM source_checks WHERE source = ? AND checked < ?", [name, iso(check.checked - CHECK_HISTORY)]
+        )
+
+    def check_history(self, name: str, *, since: datetime) -> list[CheckRecord]:
+        """The source's checks since ``since``, oldest first."""
+        rows = self.db.execute(
+            "SELECT checked, ok, changed, links, new_links, extracted, text_chars, stored FROM source_checks"
+            " WHERE source = ? AND checked >= ? ORDER BY checked, id",
+            [name, iso(since)],
+        ).fetchall()
+        return [
+            CheckRecord(
+                checked=datetime.fromisoformat(row[0]), ok=bool(row[1]), changed=bool(row[2]), links=row[3],
+                new_links=row[4], extracted=row[5], text_chars=row[6], stored=row[7],
+            )
+            for row in rows
+        ]
 
     def source_rows(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM sources ORDER BY name"))
