@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -17,10 +16,9 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from monitor import __version__
+from monitor import __version__, app
 from monitor.config import Settings, SourceSettings, load_config
-from monitor.errors import ConfigError, FetchError, MonitorError
-from monitor.store import Archive, iso
+from monitor.errors import ConfigError, MonitorError
 
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
@@ -28,7 +26,7 @@ EXIT_CONFIG = 2
 
 
 class Context:
-    """Global options, resolved lazily: ``demo`` and ``extract`` need no archive."""
+    """Global options, resolved lazily: ``demo`` and ``extract`` need no config file."""
 
     def __init__(self, config_path: Path, db_path: Path | None, config_given: bool = True) -> None:
         self.config_path = config_path
@@ -43,10 +41,6 @@ class Context:
             if self.db_path is not None:
                 self._settings = self._settings.model_copy(update={"database": str(self.db_path)})
         return self._settings
-
-    def archive(self, *, read_only: bool = False) -> Archive:
-        """The archive; ``read_only`` for commands that only look (they never create or migrate it)."""
-        return Archive(self.settings.database, read_only=read_only)
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
@@ -103,12 +97,7 @@ def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: in
 @click.pass_obj
 def run(obj: Context) -> None:
     """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM."""
-    from monitor.scheduler import Daemon
-    from monitor.store.lock import instance_lock
-
-    settings = obj.settings
-    with instance_lock(Path(settings.database)), obj.archive() as archive:
-        asyncio.run(Daemon(settings, archive).run())
+    app.run_daemon(obj.settings)
 
 
 @cli.command()
@@ -126,32 +115,18 @@ def once(obj: Context, source_name: str | None, force: bool, processes: int) -> 
     A source backing off after failures (or a Retry-After) is skipped until its
     next due time unless --force. Exits 1 when every source checked failed.
     """
-    from monitor.alerts import deliver_pending
-    from monitor.alerts.channels import deliver_channels
-    from monitor.parallel import ProcessCrawl
-    from monitor.pipeline import utcnow
-
     settings = obj.settings
-    sources = [settings.source(source_name)] if source_name else list(settings.sources)
-    with obj.archive() as archive:  # created or migrated here, before the processes share it
-        archive.register_channels([channel.name for channel in settings.channels], utcnow())
-    try:
-        with (
-            ProcessCrawl(settings, sources, processes, force=force) as crawl,
-            Progress(transient=True, disable=not sys.stderr.isatty() or len(sources) < 2) as progress,
-        ):
-            task = progress.add_task("checking sources", total=len(sources))
-            reports = crawl.run(lambda done: progress.update(task, completed=done))
-    finally:  # alerts queued by this run or an earlier one go out even when a check failed
-        with obj.archive() as archive:
-            asyncio.run(deliver_pending(archive, settings.email, utcnow()))
-            asyncio.run(deliver_channels(archive, settings.channels, utcnow()))
+    count = 1 if source_name else len(settings.sources)
+    with Progress(transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
+        task = progress.add_task("checking sources", total=count)
+        reports = app.check_once(settings, source_name, force=force, processes=processes,
+                                 progress=lambda done: progress.update(task, completed=done))
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
         if report.error:
             status = f"[red]{report.error}[/red]"
         elif report.backing_off_until:
-            status = f"backing off until {iso(report.backing_off_until)}"
+            status = f"backing off until {app.iso(report.backing_off_until)}"
         else:
             status = "not modified" if report.not_modified else "ok"
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
@@ -171,18 +146,13 @@ def demo(obj: Context, output: Path) -> None:
     The rules come from --config (./config.toml by default); where there is none, the rules
     shipped inside monitor (the same as the repository's config.toml) are used.
     """
-    from monitor.config import shipped_rules
-    from monitor.demo import run_demo
-
-    if obj.config_given or obj.config_path.exists():
-        beat = obj.settings
-    else:
+    beat = obj.settings if obj.config_given or obj.config_path.exists() else None
+    if beat is None:
         log.info("no %s here: the demo uses the rules shipped with monitor", obj.config_path)
-        beat = shipped_rules()
     if logging.getLogger().level > logging.DEBUG:
         logging.getLogger("monitor.pipeline").setLevel(logging.WARNING)  # the demo prints its alerts itself
     started = datetime.now(UTC)
-    result = run_demo(beat, output)
+    result = app.demo(beat, output)
     console = Console()
     stored = sum(report.stored for report in result.reports)
     console.print(f"\n[bold]monitor demo[/bold]: {len(result.reports)} outlets checked, {stored} articles stored, "
@@ -207,13 +177,7 @@ def demo(obj: Context, output: Path) -> None:
 @click.pass_obj
 def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
-    try:
-        query.encode("utf-8")
-    except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
-        raw = query.encode("utf-8", "surrogateescape")
-        fail(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal, or set LANG to a UTF-8 locale")
-    with obj.archive(read_only=True) as archive:
-        rows = archive.search(query, limit)
+    rows = app.search(obj.settings, query, limit)
     table = Table("id", "published", "site", "title", "url")
     for row in rows:
         table.add_row(str(row["id"]), row["published"] or "", row["site"], row["title"], row["url"])
@@ -240,58 +204,38 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     Each passage shows the clause that fired, the context found outside it (title:, lead:,
     article:) and, for a near-miss, the veto that stopped it.
     """
-    from monitor import dedup
-    from monitor.ingest import novelty
-    from monitor.models import Match
-    from monitor.rules import highlight_spans, rules_of
-
     settings = obj.settings
-    chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]
-    if not chosen:
-        fail(f"no rule named {rule_name!r}" if rule_name else f"{obj.config_path} has no [[rules]] to test")
-    ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
-    since_utc = since.replace(tzinfo=UTC) if since else None
+    if not settings.rules:
+        fail(f"{obj.config_path} has no [[rules]] to test")
+    verdicts, scanned = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None,
+                                        text=text, title=title)
     console = Console()
-    counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in chosen}
-    # Earlier passages by (rule, lookup key): novelty is judged as ingest judges it.
-    earlier: dict[tuple[str, str], list[str]] = {}
-    if text is not None:
-        articles = [(0, title, text)]
-    else:
-        with obj.archive(read_only=True) as archive:
-            articles = list(archive.articles(since=since_utc))
-    for article_id, article_title, body in articles:
-        judgements = ruleset.explain(body, article_title)
-        for judged in judgements:
-            if not judged.matched:
-                console.print(Text(f"[{judged.rule}] vetoed #{article_id} {article_title}\n  ", style="dim")
-                              + Text(judged.passage))
-                for clause, vetoing in judged.vetoes:
-                    console.print(Text(f"    veto {clause}: {vetoing}", style="red"))
-        matched = [judged for judged in judgements if judged.matched]
-        keys = [dedup.passage_keys(judged.passage) for judged in matched]
-        known = [[p for key in k for p in earlier.get((judged.rule, key), ())] for judged, k in zip(matched, keys)]
-        mentions = novelty([Match(j.rule, j.passage, j.terms) for j in matched], keys, known)  # as ingest judges
-        for judged, judged_keys, mention in zip(matched, keys, mentions, strict=True):
-            new = mention.new
-            for key in judged_keys:
-                earlier.setdefault((judged.rule, key), []).append(judged.passage)
-            counts[judged.rule][0] += 1
-            counts[judged.rule][1] += new
-            line = Text(f"[{judged.rule}] {'NEW ' if new else 'seen'} #{article_id} {article_title}\n  ", style="bold")
-            passage = Text(judged.passage)
-            for start, end in highlight_spans(judged.passage, judged.terms):
-                passage.stylize("reverse yellow", start, end)
-            console.print(line + passage)
-            for clause in judged.clauses:
-                console.print(Text(f"    clause: {clause}", style="green"))
-            for where, found in judged.context:
-                console.print(Text(f"    context from {where}: {found}", style="cyan"))
+    counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in settings.rules if rule_name in (None, rule.name)}
+    for verdict in verdicts:
+        judged = verdict.judgement
+        if verdict.new is None:
+            console.print(Text(f"[{judged.rule}] vetoed #{verdict.article_id} {verdict.title}\n  ", style="dim")
+                          + Text(judged.passage))
             for clause, vetoing in judged.vetoes:
-                console.print(Text(f"    vetoed elsewhere by {clause}: {vetoing}", style="dim"))
+                console.print(Text(f"    veto {clause}: {vetoing}", style="red"))
+            continue
+        counts[judged.rule][0] += 1
+        counts[judged.rule][1] += verdict.new
+        line = Text(f"[{judged.rule}] {'NEW ' if verdict.new else 'seen'} #{verdict.article_id} {verdict.title}\n  ",
+                    style="bold")
+        passage = Text(judged.passage)
+        for start, end in app.highlight_spans(judged.passage, judged.terms):
+            passage.stylize("reverse yellow", start, end)
+        console.print(line + passage)
+        for clause in judged.clauses:
+            console.print(Text(f"    clause: {clause}", style="green"))
+        for where, found in judged.context:
+            console.print(Text(f"    context from {where}: {found}", style="cyan"))
+        for clause, vetoing in judged.vetoes:
+            console.print(Text(f"    vetoed elsewhere by {clause}: {vetoing}", style="dim"))
     table = Table("rule", "articles scanned", "passages matched", "would be new")
     for name, (matched_count, new_count) in counts.items():
-        table.add_row(name, str(len(articles)), str(matched_count), str(new_count))
+        table.add_row(name, str(scanned), str(matched_count), str(new_count))
     console.print(table)
 
 
@@ -305,23 +249,7 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     Each line is an object with "text", "title" (optional), "id" (optional) and, per rule, a
     0/1 field named after the rule with spaces as underscores ("prisoner_swap").
     """
-    from monitor.models import LabelledPassage
-    from monitor.rules import rules_of
-    from monitor.rules.evaluation import evaluate, label_key
-
-    ruleset = rules_of(obj.settings)
-    passages = []
-    for number, line in enumerate(labelled.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            labels = {name: bool(record[label_key(name)]) for name in ruleset.names if label_key(name) in record}
-            passages.append(LabelledPassage(str(record.get("id", number)), record["text"], record.get("title") or "",
-                                            labels, str(record.get("note", ""))))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            fail(f"{labelled}:{number}: not a labelled passage ({exc.__class__.__name__}: {exc})", EXIT_CONFIG)
-    scores = evaluate(ruleset, passages)
+    scores = app.evaluate_rules(obj.settings, labelled)
     table = Table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
     for name, score in scores.items():
         labelled_count = score.true_pos + score.false_pos + score.false_neg + score.true_neg
@@ -344,33 +272,11 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
 @click.pass_obj
 def extract(obj: Context, target: str, as_json: bool) -> None:
     """Show what the extractor takes from one page: title, byline, date, text."""
-    from monitor.extract import extract as extract_page
-
-    if target.startswith(("http://", "https://")):
-        from monitor.config import FetchSettings
-        from monitor.fetch import Fetcher
-        from monitor.models import NotModified
-
-        async def get() -> tuple[str, str]:
-            try:
-                fetch = obj.settings.fetch
-            except ConfigError:
-                fetch = FetchSettings()
-            async with Fetcher(fetch, [target]) as fetcher:
-                page = await fetcher.fetch(target, kind="article")
-            assert not isinstance(page, NotModified)
-            return page.text, page.url
-
-        try:
-            html, url = asyncio.run(get())
-        except FetchError as exc:
-            fail(str(exc))
-    else:
-        path = Path(target)
-        if not path.is_file():
-            fail(f"{target}: no such file (give a file or an http(s) URL)")
-        html, url = path.read_bytes().decode("utf-8", "replace"), None
-    result = extract_page(html, url)
+    try:
+        settings: Settings | None = obj.settings
+    except ConfigError:  # a URL or a file can be looked at without a config
+        settings = None
+    result = app.extract_page(settings, target)
     if as_json:
         data = asdict(result)
         data["published"] = result.published.isoformat() if result.published else None
@@ -395,21 +301,15 @@ def status(obj: Context, check: bool) -> None:
     Reads the archive only: a configured source not checked yet shows as never checked, and
     one in the archive but no longer in the config as retired.
     """
-    from monitor import health
-
     settings = obj.settings
-    with obj.archive(read_only=True) as archive:
-        stored = {row["name"]: row for row in archive.source_rows()}
-        queued = archive.queued_alert_count()
-        counts = archive.counts()
-        heartbeat = archive.heartbeat()
     if check:
-        found = health.problems(heartbeat, [source.name for source in settings.sources], stored, datetime.now(UTC))
+        found, heartbeat = app.health_problems(settings)
         if found:
             fail("unhealthy: " + "; ".join(found))
-        assert heartbeat is not None
-        click.echo(f"healthy: heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}")
+        assert heartbeat is not None  # no heartbeat is a problem found
+        click.echo(f"healthy: heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}")
         return
+    stored, counts, queued, heartbeat = app.status(settings)
     table = Table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "health",
                   "last error")
     names = {source.name for source in settings.sources}
@@ -427,7 +327,7 @@ def status(obj: Context, check: bool) -> None:
     console.print(table)
     console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "
                   f"alerts queued: {queued}")
-    beat = f"last heartbeat {iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
+    beat = f"last heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
     console.print(f"daemon: {beat}")
 
 

@@ -210,3 +210,26 @@ class Candidate:
     story_id: int
     signature: bytes
     shingles: int
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a unit of an article matched a rule, or nearly did and was vetoed (``monitor rules test``)."""
+
+    rule: str
+    passage: str
+    matched: bool
+    clauses: tuple[str, ...]  # the top-level clauses that held (their comment, or their text)
+    terms: tuple[str, ...]  # the words found in the passage
+    context: tuple[tuple[str, str], ...]  # (field, text) found outside the passage
+    vetoes: tuple[tuple[str, str], ...]  # (clause, text) that vetoed a match
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    """One passage of one article as ``monitor rules test`` shows it: its explanation and whether it is new."""
+
+    article_id: int
+    title: str
+    judgement: Explanation
+    new: bool | None  # None: a near-miss that was vetoed

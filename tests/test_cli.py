@@ -149,7 +149,7 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"title": "no text"}\n', encoding="utf-8")
     failed = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(bad), check=False)
-    assert failed.returncode == 2 and "bad.jsonl:1: not a labelled passage" in failed.stderr
+    assert failed.returncode == 2 and "bad.jsonl: line 1: not a labelled passage" in failed.stderr
 
 
 def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from monitor.config import PersonSettings, RuleSettings, Settings
 from monitor.errors import ConfigError
-from monitor.models import Match
+from monitor.models import Explanation, Match
 from monitor.rules._engine import Article, Judge, Person, Trace, Vocabulary
 from monitor.rules._query import (
     All,
@@ -146,19 +146,6 @@ def _holds(literal: str, cased: str, lowered: str) -> bool:
     if literal.islower():
         return literal in lowered
     return literal.lower() in lowered and (literal in cased or literal.upper() in cased)
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why a unit of an article matched a rule, or nearly did and was vetoed."""
-
-    rule: str
-    passage: str
-    matched: bool
-    clauses: tuple[str, ...]  # the top-level clauses that held (their comment, or their text)
-    terms: tuple[str, ...]  # the words found in the passage
-    context: tuple[tuple[str, str], ...]  # (field, text) found outside the passage
-    vetoes: tuple[tuple[str, str], ...]  # (clause, text) that vetoed a match
 
 
 @dataclass(frozen=True)

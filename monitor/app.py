@@ -1,0 +1,161 @@
+"""The application: what each command does, as functions over settings that return records.
+
+The CLI (:mod:`monitor.cli`) parses arguments, calls one of these and prints what it
+returns; it imports nothing else of the package but config and errors. Anything a
+script or a test wants to do as a user would goes through here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import dedup, health
+from monitor.alerts import deliver_pending
+from monitor.alerts.channels import deliver_channels
+from monitor.config import FetchSettings, Settings, shipped_rules
+from monitor.demo import DemoResult, run_demo
+from monitor.errors import ConfigError, MonitorError
+from monitor.extract import extract
+from monitor.fetch import Fetcher
+from monitor.ingest import novelty
+from monitor.models import Extracted, Heartbeat, LabelledPassage, Match, NotModified, RuleVerdict
+from monitor.parallel import ProcessCrawl
+from monitor.pipeline import CheckReport, utcnow
+from monitor.rules import highlight_spans, rules_of
+from monitor.rules.evaluation import RuleScore, evaluate, label_key
+from monitor.scheduler import Daemon
+from monitor.store import Archive, iso
+from monitor.store.lock import instance_lock
+
+__all__ = [
+    "CheckReport", "DemoResult", "check_once", "demo", "evaluate_rules", "extract_page", "health_problems",
+    "highlight_spans", "iso", "judge_rules", "run_daemon", "search", "status",
+]
+
+
+def run_daemon(settings: Settings) -> None:
+    """The daemon, until SIGINT or SIGTERM; one per archive (a second is refused, naming the first)."""
+    with instance_lock(Path(settings.database)), Archive(settings.database) as archive:
+        asyncio.run(Daemon(settings, archive).run())
+
+
+def check_once(
+    settings: Settings, source_name: str | None, *, force: bool, processes: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[CheckReport]:
+    """Check every source (or one) once and deliver what is queued, even when a check failed."""
+    sources = [settings.source(source_name)] if source_name else list(settings.sources)
+    with Archive(settings.database) as archive:  # created or migrated here, before the processes share it
+        archive.register_channels([channel.name for channel in settings.channels], utcnow())
+    try:
+        with ProcessCrawl(settings, sources, processes, force=force) as crawl:
+            return crawl.run(progress or (lambda done: None))
+    finally:
+        with Archive(settings.database) as archive:
+            asyncio.run(deliver_pending(archive, settings.email, utcnow()))
+            asyncio.run(deliver_channels(archive, settings.channels, utcnow()))
+
+
+def demo(settings: Settings | None, output: Path) -> DemoResult:
+    """One offline cycle over the bundled sample; ``settings`` None: the rules shipped with monitor."""
+    return run_demo(settings or shipped_rules(), output)
+
+
+def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
+    """Articles matching a full-text query (FTS5 syntax)."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:  # bytes the locale could not decode arrive as lone surrogates
+        raw = query.encode("utf-8", "surrogateescape")
+        raise MonitorError(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal,"
+                           " or set LANG to a UTF-8 locale") from exc
+    with Archive(settings.database, read_only=True) as archive:
+        return archive.search(query, limit)
+
+
+def judge_rules(
+    settings: Settings, rule_name: str | None, *, since: datetime | None, text: str | None, title: str
+) -> tuple[list[RuleVerdict], int]:
+    """What the rules (or one) make of the archive's articles, or of one text, and how many were read.
+
+    Novelty is judged as ingest judges it, against the passages shown before; nothing is written.
+    """
+    chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]
+    if not chosen:
+        raise MonitorError(f"no rule named {rule_name!r}" if rule_name else "the configuration has no [[rules]]")
+    ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
+    if text is not None:
+        articles = [(0, title, text)]
+    else:
+        with Archive(settings.database, read_only=True) as archive:
+            articles = list(archive.articles(since=since))
+    earlier: dict[tuple[str, str], list[str]] = {}
+    verdicts: list[RuleVerdict] = []
+    for article_id, article_title, body in articles:
+        judgements = ruleset.explain(body, article_title)
+        verdicts += [RuleVerdict(article_id, article_title, j, None) for j in judgements if not j.matched]
+        matched = [judged for judged in judgements if judged.matched]
+        keys = [dedup.passage_keys(judged.passage) for judged in matched]
+        known = [[p for key in k for p in earlier.get((j.rule, key), ())] for j, k in zip(matched, keys, strict=True)]
+        mentions = novelty([Match(j.rule, j.passage, j.terms) for j in matched], keys, known)
+        for judged, judged_keys, mention in zip(matched, keys, mentions, strict=True):
+            for key in judged_keys:
+                earlier.setdefault((judged.rule, key), []).append(judged.passage)
+            verdicts.append(RuleVerdict(article_id, article_title, judged, mention.new))
+    return verdicts, len(articles)
+
+
+def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
+    """Each rule's precision and recall over a labelled JSONL file (a bad line is a ConfigError naming it)."""
+    ruleset = rules_of(settings)
+    passages = []
+    for number, line in enumerate(labelled.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            labels = {name: bool(record[label_key(name)]) for name in ruleset.names if label_key(name) in record}
+            passages.append(LabelledPassage(str(record.get("id", number)), record["text"], record.get("title") or "",
+                                            labels, str(record.get("note", ""))))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ConfigError([f"line {number}: not a labelled passage ({type(exc).__name__}: {exc})"],
+                              str(labelled)) from exc
+    return evaluate(ruleset, passages)
+
+
+def extract_page(settings: Settings | None, target: str) -> Extracted:
+    """What the extractor takes from a URL (fetched as the daemon fetches) or a file."""
+    if target.startswith(("http://", "https://")):
+        fetch = settings.fetch if settings is not None else FetchSettings()
+
+        async def get() -> tuple[str, str]:
+            async with Fetcher(fetch, [target]) as fetcher:
+                page = await fetcher.fetch(target, kind="article")
+            assert not isinstance(page, NotModified)  # no validators were sent
+            return page.text, page.url
+
+        html, url = asyncio.run(get())
+        return extract(html, url)
+    path = Path(target)
+    if not path.is_file():
+        raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
+    return extract(path.read_bytes().decode("utf-8", "replace"), None)
+
+
+def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:
+    """The archive's view of the sources (by name), its counts, the queued alerts and the last heartbeat."""
+    with Archive(settings.database, read_only=True) as archive:
+        stored = {row["name"]: row for row in archive.source_rows()}
+        return stored, archive.counts(), archive.queued_alert_count(), archive.heartbeat()
+
+
+def health_problems(settings: Settings) -> tuple[list[str], Heartbeat | None]:
+    """What makes the daemon unhealthy (none: healthy), with its last heartbeat."""
+    stored, _, _, heartbeat = status(settings)
+    names = [source.name for source in settings.sources]
+    return health.problems(heartbeat, names, stored, datetime.now(UTC)), heartbeat
