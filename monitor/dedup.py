@@ -30,6 +30,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from itertools import islice
 
 import numpy as np
@@ -152,12 +153,18 @@ class Resemblance:
 
     @property
     def same_story(self) -> bool:
-        """One story: nearly all of the smaller text is in the larger, or a good part of it and the lead."""
-        if self.shared < MIN_SHARED:
-            return False
-        return self.containment >= CONTAINMENT or (
-            self.containment >= LEAD_CONTAINMENT and self.lead_jaccard >= LEAD_JACCARD
-        )
+        """Whether the two texts are one story, by the decision :func:`closest` makes."""
+        return bool(_same_story(self.containment, self.shared, self.lead_jaccard))
+
+
+def _same_story(containment: Any, shared: Any, lead_jaccard: Any) -> Any:
+    """One story: nearly all of the smaller text is in the larger, or a good part of it and the lead.
+
+    Written once for floats and for whole arrays of estimates alike.
+    """
+    return (shared >= MIN_SHARED) & (
+        (containment >= CONTAINMENT) | ((containment >= LEAD_CONTAINMENT) & (lead_jaccard >= LEAD_JACCARD))
+    )
 
 
 # ------------------------------------------------------------------ normalisation
@@ -381,16 +388,13 @@ def _estimates(
 def closest(text_print: TextPrint, signatures: Sequence[bytes], shingles: Sequence[int]) -> int | None:
     """Index of the stored text that is most surely the same story, or None when none is.
 
-    :attr:`Resemblance.same_story` applied to whole arrays: building a
-    :class:`Resemblance` for each of a few hundred candidates cost more than
-    comparing them.
+    The decision of :attr:`Resemblance.same_story`, made over whole arrays: building a
+    :class:`Resemblance` for each of a few hundred candidates cost more than comparing them.
     """
     if not text_print.shingles or not signatures:
         return None  # every estimate would be 0: nothing is the same story
     _, containment, shared, lead_jaccard = _estimates(text_print, signatures, shingles)
-    same = (shared >= MIN_SHARED) & (
-        (containment >= CONTAINMENT) | ((containment >= LEAD_CONTAINMENT) & (lead_jaccard >= LEAD_JACCARD))
-    )
+    same = _same_story(containment, shared, lead_jaccard)
     best: int | None = None
     best_key = (0.0, 0.0)
     for index in np.flatnonzero(same).tolist():

@@ -416,8 +416,3 @@ def _language(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) 
         if primary.isalpha() and 2 <= len(primary) <= 3:
             return primary
     return None
-
-
-def node_text(node: LexborNode) -> str:
-    """The collapsed text of a node."""
-    return clean_space(node.text(deep=True))
