@@ -17,8 +17,8 @@ its CPU still comes out of the same two cores here, and the table shows how much
    time, end to end, CPU of all the processes, and their peak RSS summed.
 2. **Peer**: the same article URLs through trafilatura's own command line
    (its downloader and extractor, ``--parallel`` as wide as our concurrency,
-   ``SLEEP_TIME = 0`` and ``SSRF_PROTECTION = off`` in its config file, as
-   NOTES.md says), and the ratio. The peer is given the URL list; we discover it.
+   ``SLEEP_TIME = 0`` and ``SSRF_PROTECTION = off`` in its config file, so that it
+   may fetch from 127.0.0.x without pauses), and the ratio. The peer is given the URL list; we discover it.
 3. **Warm cycle**: the same sources again, nothing new, as the daemon's first cycle
    after the cold one (one process, a new fetcher, so robots.txt is asked again):
    requests by kind, as the web saw them - every source request should be

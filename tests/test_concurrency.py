@@ -1,6 +1,6 @@
 """Analysts read the archive while the daemon writes it: no "database is locked", ever.
 
-DESIGN.md puts the archive in WAL mode so that ``sqlite-utils`` and Datasette can
+The archive is in WAL mode so that ``sqlite-utils`` and Datasette can
 read while the daemon writes. This test holds it to that with real processes:
 the daemon stores a steady stream of new articles from the simulated web while
 another process runs ``sqlite-utils`` queries (full-text search, counts, joins)

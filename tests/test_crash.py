@@ -2,7 +2,7 @@
 
 A kill can land anywhere: while a feed is read, between an article's fetch and
 its transaction, inside SQLite's commit, between the SMTP server's "250" and the
-``sent`` mark. DESIGN.md promises that none of these loses an article or an
+``sent`` mark. The README promises that none of these loses an article or an
 alert, stores anything twice, or sends an alert twice under different
 Message-IDs (one repeat of the message in flight is allowed: it carries the same
 Message-ID, so it is recognisable).

@@ -1,4 +1,4 @@
-"""Hostile URLs and addresses, one row per failure the security rules prevent (DESIGN.md, Security)."""
+"""Hostile URLs and addresses, one row per failure the security rules prevent (README, "Security")."""
 
 from __future__ import annotations
 

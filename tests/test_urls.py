@@ -1,4 +1,4 @@
-"""URL canonicalisation (DESIGN.md, Meanings): property tests with hypothesis, plus examples."""
+"""URL canonicalisation: property tests with hypothesis, plus examples."""
 
 from __future__ import annotations
 

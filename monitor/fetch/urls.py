@@ -10,8 +10,8 @@ newlines anywhere and C0 controls and spaces at the ends are dropped, as the
 standard says.
 
 A URL seen before must not be fetched again, so every link is then reduced to
-one canonical spelling before it is looked up. The rules (DESIGN.md,
-"Meanings") change only what cannot change the page a URL names:
+one canonical spelling before it is looked up. The rules change only what cannot
+change the page a URL names:
 
 * scheme and host are lowercased, the host is IDNA-encoded, a trailing dot and
   the default port are dropped, an IPv6 literal is written in its short form;
