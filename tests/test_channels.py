@@ -7,15 +7,12 @@ one alert (the Geneva story), made by a real offline cycle.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,38 +24,11 @@ from monitor.demo_site import DemoWeb
 from monitor.errors import ConfigError
 from monitor.store import Archive
 from tests.conftest import cli_env
+from tests.webhook import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
 EARLY = datetime(2000, 1, 1, tzinfo=UTC)  # channels registered before the demo's alert was queued
-
-
-class Receiver:
-    """Takes JSON posts on 127.0.0.1 and answers ``status`` (200: accepted)."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, object]] = []
-        self.status = 200
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.status == 200:
-                    receiver.posts.append(json.loads(body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ its transaction, inside SQLite's commit, between the SMTP server's "250" and the
 ``sent`` mark. The README promises that none of these loses an article or an
 alert, stores anything twice, or sends an alert twice under different
 Message-IDs (one repeat of the message in flight is allowed: it carries the same
-Message-ID, so it is recognisable).
+Message-ID, so it is recognisable). The same holds on an alert channel (a webhook
+on 127.0.0.1), delivery by delivery: each alert arrives, and only a notification in
+flight at a kill may arrive twice.
 
 The web publishes a new edition before each restart, with a prisoner swap told
 afresh in every other new article, so every round has articles to store and an
@@ -28,6 +30,7 @@ import pytest
 
 from tests.newsweb import NewsWeb, monitor_env, start_daemon, wait_for
 from tests.smtpserver import SmtpServer, smtp_server  # noqa: F401 - the fixture
+from tests.webhook import Receiver
 
 KILLS = 20
 SMTP_TIMEOUT = 0.3  # the outbox holds a claimed alert for about eleven of these before retrying it
@@ -54,8 +57,10 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
     chance = random.Random(SEED)
     db = tmp_path / "monitor.db"
     log = tmp_path / "daemon.log"
+    hook = Receiver()
     with NewsWeb(outlets=4, articles=2, fresh=2, alerting_every=2, scripted=False, faults=False) as web:
-        (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port, smtp_timeout=SMTP_TIMEOUT))
+        (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port, smtp_timeout=SMTP_TIMEOUT)
+                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\n')
         for kill in range(KILLS):
             web.advance()
             offset = log.stat().st_size if log.exists() else 0
@@ -77,6 +82,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         published = {web.url(article): article for article in web.articles()}
+    hook.server.shutdown()
 
     assert_consistent(db)
     with sqlite3.connect(db) as conn:
@@ -100,3 +106,11 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
     assert all(len(texts) == 1 for texts in bodies.values()), "a repeat is the same message"
     repeats = len(smtp_server.messages) - len(alerts)
     assert repeats <= KILLS, "at most the message in flight at each kill is repeated"
+
+    with sqlite3.connect(db) as conn:  # the channel, delivery by delivery
+        unsent = conn.execute("SELECT count(*) FROM alerts WHERE id NOT IN"
+                              " (SELECT alert_id FROM channel_deliveries WHERE channel = 'hook' AND sent IS NOT NULL)")
+        assert unsent.fetchone()[0] == 0, "each alert was delivered on the channel"
+    titles = [" ".join(str(post["title"]).split()) for post in hook.posts]
+    assert set(titles) == {" ".join(subject.split()) for subject in received}, "the channel got the mailbox's alerts"
+    assert len(titles) - len(set(titles)) <= KILLS, "at most the notification in flight at each kill is repeated"
