@@ -112,7 +112,7 @@ def grow(archive: Archive, target: int, rng: np.random.Generator) -> float:
 
 def database_figures(path: Path) -> dict[str, float]:
     """File size, and bytes per article of the dedup tables (from SQLite's dbstat)."""
-    with Archive(path) as archive:
+    with Archive.create(path) as archive:
         articles = archive.db.execute("SELECT count(*) FROM articles").fetchone()[0]
         tables = dict(
             archive.db.execute(
@@ -179,7 +179,7 @@ def measure(path: Path, queries: int, seed: int) -> dict[str, float]:
     timings: list[float] = []
     candidates: list[int] = []
     statuses: dict[str, int] = {}
-    with Archive(path) as archive:
+    with Archive.create(path) as archive:
         rss_open = _rss_kb("VmRSS")
         for n, text in enumerate(texts):
             article = Article(
@@ -230,7 +230,7 @@ def main() -> None:
         rng = np.random.default_rng(1)
         rows = []
         for seed, size in enumerate(sizes):
-            with Archive(path) as archive:
+            with Archive.create(path) as archive:
                 built = grow(archive, size, rng)
             size_figures = database_figures(path)
             child = subprocess.run(

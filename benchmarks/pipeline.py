@@ -101,7 +101,7 @@ def measure_cold(config: str, processes: int, profile: bool) -> Cold:
     from monitor.store import Archive
 
     settings = load_config(config)
-    with Archive(settings.database):
+    with Archive.create(settings.database):
         pass  # created before the clock starts, as ``monitor once`` does before it forks
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), _cpu_seconds()
@@ -139,7 +139,7 @@ def measure_warm(config: str) -> Warm:
     settings = load_config(config)
 
     async def run() -> Warm:
-        with Archive(settings.database) as archive:
+        with Archive.create(settings.database) as archive:
             async with open_pipeline(settings, archive) as pipeline:
                 started = time.perf_counter()
                 reports = await pipeline.check_all()

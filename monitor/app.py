@@ -40,7 +40,7 @@ __all__ = [
 
 def run_daemon(settings: Settings) -> None:
     """The daemon, until SIGINT or SIGTERM; one per archive (a second is refused, naming the first)."""
-    with instance_lock(Path(settings.database)), Archive(settings.database) as archive:
+    with instance_lock(Path(settings.database)), Archive.create(settings.database) as archive:
         asyncio.run(Daemon(settings, archive).run())
 
 
@@ -50,13 +50,13 @@ def check_once(
 ) -> list[CheckReport]:
     """Check every source (or one) once and deliver what is queued, even when a check failed."""
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
-    with Archive(settings.database) as archive:  # created or migrated here, before the processes share it
+    with Archive.create(settings.database) as archive:  # created or migrated here, before the processes share it
         archive.register_channels([channel.name for channel in settings.channels], utcnow())
     try:
         with ProcessCrawl(settings, sources, processes, force=force) as crawl:
             return crawl.run(progress or (lambda done: None))
     finally:
-        with Archive(settings.database) as archive:
+        with Archive.open(settings.database) as archive:
             asyncio.run(deliver_pending(archive, settings.email, utcnow()))
             asyncio.run(deliver_channels(archive, settings.channels, utcnow()))
 
@@ -74,7 +74,7 @@ def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
         raw = query.encode("utf-8", "surrogateescape")
         raise MonitorError(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal,"
                            " or set LANG to a UTF-8 locale") from exc
-    with Archive(settings.database, read_only=True) as archive:
+    with Archive.read(settings.database) as archive:
         return archive.search(query, limit)
 
 
@@ -92,7 +92,7 @@ def judge_rules(
     if text is not None:
         articles = [(0, title, text)]
     else:
-        with Archive(settings.database, read_only=True) as archive:
+        with Archive.read(settings.database) as archive:
             articles = list(archive.articles(since=since))
     earlier: dict[tuple[str, str], list[str]] = {}
     verdicts: list[RuleVerdict] = []
@@ -149,7 +149,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
 
 def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:
     """The archive's view of the sources (by name), its counts, the queued alerts and the last heartbeat."""
-    with Archive(settings.database, read_only=True) as archive:
+    with Archive.read(settings.database) as archive:
         stored = {row["name"]: row for row in archive.source_rows()}
         return stored, archive.counts(), archive.queued_alert_count(), archive.heartbeat()
 

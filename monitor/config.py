@@ -162,6 +162,12 @@ class ChannelSettings(_Settings):
     name: Annotated[str, Field(pattern=r"^\w[\w-]*$")]
     url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
     url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
+    timeout: Annotated[float, Field(gt=0)] = 30.0  # seconds one notification may take; a claim is held twice as long
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _one_url(self) -> ChannelSettings:

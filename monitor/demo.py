@@ -64,7 +64,7 @@ def run_demo(beat: Settings, output: Path) -> DemoResult:
     alert_dir.mkdir(exist_ok=True)
     for old in alert_dir.glob("*.eml"):
         old.unlink()
-    with DemoWeb() as web, Archive(database) as archive:
+    with DemoWeb() as web, Archive.create(database) as archive:
         settings = demo_settings(web, database, beat)
         reports = asyncio.run(_one_cycle(settings, archive))
         files, texts = [], []

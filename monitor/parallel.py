@@ -91,7 +91,7 @@ class Share:
 
 async def check_sources(share: Share, on_checked: Callable[[], None] | None = None) -> list[CheckReport]:
     """Check a share's sources once in this process; the archive's writes are committed on return."""
-    with Archive(share.settings.database) as archive:
+    with Archive.open(share.settings.database) as archive:
         async with open_pipeline(share.settings, archive, share.ruleset, shared_archive=share.shared_archive) as pipeline:
             return await pipeline.check_all(share.sources, force=share.force, on_checked=on_checked)
 

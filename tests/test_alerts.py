@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def archive(tmp_path: Path) -> Any:
-    with Archive(tmp_path / "monitor.db") as archive:
+    with Archive.create(tmp_path / "monitor.db") as archive:
         yield archive
 
 
@@ -311,7 +311,7 @@ _KILLED_AFTER_ACCEPT = textwrap.dedent(
 
     Archive.mark_sent = die
     email = EmailSettings(host="127.0.0.1", port=int(sys.argv[2]), recipients=["analyst@example.org"], timeout=5.0)
-    with Archive(sys.argv[1]) as archive:
+    with Archive.create(sys.argv[1]) as archive:
         asyncio.run(deliver_due(archive, email, datetime.fromisoformat(sys.argv[3])))
     """
 )
@@ -321,7 +321,7 @@ def test_a_kill_between_acceptance_and_mark_repeats_one_message_with_the_same_me
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
     database = tmp_path / "monitor.db"
-    with Archive(database) as archive:
+    with Archive.create(database) as archive:
         two_stories(archive)
     killed = subprocess.run(
         [sys.executable, "-c", _KILLED_AFTER_ACCEPT, str(database), str(smtp_server.port), T0.isoformat()],
@@ -331,7 +331,7 @@ def test_a_kill_between_acceptance_and_mark_repeats_one_message_with_the_same_me
     assert len(smtp_server.messages) == 1  # accepted, then the process died
 
     settings = smtp_server.settings()
-    with Archive(database) as archive:
+    with Archive.create(database) as archive:
         assert alert_row(archive, 1)["sent"] is None
         # The restarted daemon sends what was never tried; the dead claim holds alert 1 for a while...
         assert run(archive, settings, T0 + timedelta(seconds=1)).sent == [2]
@@ -350,7 +350,7 @@ def test_two_deliverers_at_once_send_each_alert_once(archive: Archive, smtp_serv
     settings = smtp_server.settings()
 
     async def both() -> list[DeliveryReport]:
-        with Archive(tmp_path / "monitor.db") as other:
+        with Archive.create(tmp_path / "monitor.db") as other:
             return list(await asyncio.gather(deliver_due(archive, settings, T0), deliver_due(other, settings, T0)))
 
     reports = asyncio.run(both())
@@ -429,7 +429,7 @@ def test_a_failed_digest_is_retried_as_the_same_message(archive: Archive, smtp_s
 def test_the_alert_reads_right(tmp_path: Path, smtp_server: SmtpServer) -> None:
     """The earliest published copy first, with its headline in the subject; outlets by name; each passage
     attributed to the outlets that carried it; the Message-ID in the sender's domain."""
-    with Archive(tmp_path / "monitor.db") as archive:
+    with Archive.create(tmp_path / "monitor.db") as archive:
         late = Article(url="https://copy.example/a", site="copy.example", title="Envoy called home", text="x",
                        source="Copy Daily", fetched=T0, published=T0 + timedelta(hours=3))
         first = store(archive, late, [("ambassadors", AMBASSADOR, ("ambassador",), True)])

@@ -34,7 +34,7 @@ def committed_failures(path: Path) -> list[str]:
 
 def test_an_inner_transaction_that_fails_is_rolled_back_alone(tmp_path: Path) -> None:
     path = tmp_path / "monitor.db"
-    with Archive(path) as archive:
+    with Archive.create(path) as archive:
         with archive.transaction():
             failed(archive, "https://a.example/kept")
             with pytest.raises(ValueError), archive.transaction():
@@ -50,7 +50,7 @@ def test_an_inner_transaction_that_fails_is_rolled_back_alone(tmp_path: Path) ->
 
 def test_a_failing_outer_transaction_leaves_nothing(tmp_path: Path) -> None:
     path = tmp_path / "monitor.db"
-    with Archive(path) as archive:
+    with Archive.create(path) as archive:
         with pytest.raises(ValueError), archive.transaction():
             with archive.transaction():
                 failed(archive, "https://a.example/1")
@@ -63,7 +63,7 @@ def test_urls_beyond_one_statement_are_all_stored(tmp_path: Path) -> None:
     """At most 999 values to a statement (499 URL rows): 1,236 rows take three, and none is lost or doubled."""
     article = Article(url="https://a.example/story", site="a.example", title="Envoys", text=TEXT, source="wire",
                       fetched=WHEN)
-    with Archive(tmp_path / "monitor.db") as archive:
+    with Archive.create(tmp_path / "monitor.db") as archive:
         article_id = ingest(archive, article, compile_rules([]), WHEN).article_id
         aliases = [f"https://a.example/story?page={n}" for n in range(1234)]
         with archive.transaction():
@@ -91,7 +91,7 @@ def one_line(result: subprocess.CompletedProcess[str], words: str) -> str:
 
 def archive_with_articles(path: Path, count: int = 60) -> None:
     """A real archive with enough rows to span many pages (and sources, as run leaves them)."""
-    with Archive(path) as archive:
+    with Archive.create(path) as archive:
         archive.sync_sources([SourceSettings(name="wire", kind="feed", url="https://a.example/feed")])
         for n in range(count):
             text = " ".join(f"Sentence {k} of story {n} about envoy{n} and talks{k}." for k in range(60))
@@ -169,7 +169,7 @@ def test_a_full_disk_is_one_line_and_the_write_is_rolled_back(tmp_path: Path) ->
     path = tmp_path / "monitor.db"
     archive_with_articles(path, count=2)
     with pytest.raises(ArchiveError, match="the disk holding .* is full: free some space") as info, \
-            Archive(path) as archive:
+            Archive.create(path) as archive:
         pages = archive.db.execute("PRAGMA page_count").fetchone()[0]
         archive.db.execute(f"PRAGMA max_page_count = {pages + 2}")
         with archive.transaction():
@@ -191,7 +191,7 @@ def test_status_writes_nothing_and_shows_dropped_sources_as_retired(
 ) -> None:
     archive = tmp_path / "monitor.db"
     archive_with_articles(archive, count=1)
-    with Archive(archive) as opened:
+    with Archive.create(archive) as opened:
         opened.sync_sources([SourceSettings(name="old blog", kind="feed", url="https://old.example/feed")])
     local_config.write_text(local_config.read_text() + '[[sources]]\nname = "new"\nkind = "feed"\n'
                             'url = "https://new.example/feed"\n')
@@ -212,7 +212,7 @@ def test_an_undecodable_search_argument_is_one_line(run_cli: RunCLI, tmp_path: P
 def test_an_error_of_the_sqlite3_module_itself_is_still_one_line(tmp_path: Path) -> None:
     """Errors Python's sqlite3 raises without SQLite (a closed connection) carry no error code."""
     with pytest.raises(ArchiveError, match=r"monitor\.db: SQLite error: Cannot operate on a closed database"), \
-            Archive(tmp_path / "monitor.db") as archive:
+            Archive.create(tmp_path / "monitor.db") as archive:
         archive.db.conn.close()
         archive.counts()
 
@@ -238,7 +238,7 @@ def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI
 
 def test_the_outlet_name_is_stored_with_the_article(tmp_path: Path) -> None:
     text = " ".join(f"Sentence {k} about the envoy's return and the talks{k}." for k in range(60))
-    with Archive(tmp_path / "monitor.db") as archive:
+    with Archive.create(tmp_path / "monitor.db") as archive:
         archive.sync_sources([SourceSettings(name="wire", kind="feed", url="https://a.example/feed")])
         article = Article(url="https://a.example/envoy", site="a.example", title="Envoy returns", text=text,
                           source="wire", fetched=WHEN, outlet="The Harbour Ledger")

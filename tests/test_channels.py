@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.channels import LEASE, deliver_channels
+from monitor.alerts.channels import deliver_channels, lease
 from monitor.config import ChannelSettings, parse_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
@@ -41,7 +41,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def archive(tmp_path: Path) -> Iterator[Archive]:
     database = run_demo(shipped_rules(), tmp_path).database
-    with Archive(database) as opened:
+    with Archive.create(database) as opened:
         opened.register_channels(["phone", "chat"], EARLY)
         yield opened
 
@@ -83,15 +83,15 @@ def test_a_claim_left_by_a_dead_deliverer_runs_out_and_is_sent_once(archive: Arc
     """Killed between the service's acceptance and the mark: the claim holds, then runs out, then one repeat."""
     phone = ChannelSettings(name="phone", url=receiver.url)
     now = datetime.now(UTC)
-    assert archive.claim_on_channel("phone", 1, now, now + LEASE) == 1  # the dead deliverer's claim
+    assert archive.claim_on_channel("phone", 1, now, now + lease(phone)) == 1  # the dead deliverer's claim
     assert _deliver(archive, [phone], now + timedelta(seconds=30)) == {"phone": []}
-    assert _deliver(archive, [phone], now + LEASE + timedelta(seconds=1)) == {"phone": [1]}
+    assert _deliver(archive, [phone], now + lease(phone) + timedelta(seconds=1)) == {"phone": [1]}
     assert len(receiver.posts) == 1
 
 
 def test_a_channel_delivers_what_was_queued_after_it_was_configured(tmp_path: Path, receiver: Receiver) -> None:
     database = run_demo(shipped_rules(), tmp_path).database
-    with Archive(database) as archive:
+    with Archive.create(database) as archive:
         archive.register_channels(["late"], datetime.now(UTC) + timedelta(minutes=1))
         late = ChannelSettings(name="late", url=receiver.url)
         assert _deliver(archive, [late], datetime.now(UTC) + timedelta(minutes=2)) == {"late": []}

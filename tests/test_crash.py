@@ -60,7 +60,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
     hook = Receiver()
     with NewsWeb(outlets=4, articles=2, fresh=2, alerting_every=2, scripted=False, faults=False) as web:
         (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port, smtp_timeout=SMTP_TIMEOUT)
-                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\n')
+                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\ntimeout = {SMTP_TIMEOUT}\n')
         for kill in range(KILLS):
             web.advance()
             offset = log.stat().st_size if log.exists() else 0

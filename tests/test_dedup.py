@@ -339,7 +339,7 @@ def ruleset() -> Ruleset:
 
 @pytest.fixture
 def archive(tmp_path: Path) -> Iterator[Archive]:
-    with Archive(tmp_path / "monitor.db") as opened:
+    with Archive.create(tmp_path / "monitor.db") as opened:
         yield opened
 
 

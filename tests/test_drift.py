@@ -123,7 +123,7 @@ def checks_every_6_hours(
 
     async def go() -> list[CheckReport]:
         reports = []
-        with Archive(settings.database) as archive:
+        with Archive.create(settings.database) as archive:
             async with Fetcher(settings.fetch, [web.origin]) as fetcher, \
                     Pipeline(settings, archive, fetcher, clock=lambda: now[0]) as pipeline:
                 for has_links in plan:
@@ -149,7 +149,7 @@ def test_a_broken_listing_is_told_once_and_its_recovery_once(
                  " (about 2 per check before))"),
     ]
     assert [i for i, r in enumerate(reports) if r.notice] == [8, 11]
-    with Archive(tmp_path / "m.db") as archive:
+    with Archive.create(tmp_path / "m.db") as archive:
         assert archive.source_state("desk").health is None
         assert [c.links for c in archive.check_history("desk", since=NOW)] == [2] * 6 + [0] * 5 + [2] * 2
 

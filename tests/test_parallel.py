@@ -58,7 +58,7 @@ def crawl_setup(web: NewsWebProcess, tmp_path: Path) -> Settings:
     config = tmp_path / "config.toml"
     config.write_text(web.call("config_toml", None))
     settings = load_config(config)
-    with Archive(settings.database):
+    with Archive.create(settings.database):
         pass
     return settings
 
@@ -88,7 +88,7 @@ def test_no_more_processes_than_requests_in_flight(tmp_path: Path) -> None:
 
 def test_a_configuration_without_sources_checks_nothing(tmp_path: Path) -> None:
     settings = Settings.model_validate({"database": str(tmp_path / "m.db")})
-    with Archive(settings.database):
+    with Archive.create(settings.database):
         pass
     with ProcessCrawl(settings, [], 2) as crawl:
         assert crawl.worker_pids == []

@@ -33,7 +33,7 @@ def stored_urls(path: Path) -> list[str]:
 
 def test_a_write_is_committed_by_the_writer_thread_before_its_caller_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "monitor.db"
-    Archive(path).close()
+    Archive.create(path).close()
 
     async def scenario() -> str:
         writer = ArchiveWriter(path)
@@ -50,7 +50,7 @@ def test_a_write_is_committed_by_the_writer_thread_before_its_caller_goes_on(tmp
 @pytest.mark.parametrize("shared", [False, True], ids=["thread", "shared"])
 def test_a_failing_write_is_rolled_back_alone_and_its_caller_gets_the_error(tmp_path: Path, shared: bool) -> None:
     path = tmp_path / "monitor.db"
-    Archive(path).close()
+    Archive.create(path).close()
 
     def half_then_fail(archive: Archive) -> None:
         archive.record_failed_url("https://a.example/half", source="wire", error="x", retry=True, when=WHEN)
@@ -77,7 +77,7 @@ def test_a_failing_write_is_rolled_back_alone_and_its_caller_gets_the_error(tmp_
 @pytest.mark.parametrize("shared", [False, True], ids=["thread", "shared"])
 def test_writes_queued_meanwhile_share_transactions_and_keep_their_order(tmp_path: Path, shared: bool) -> None:
     path = tmp_path / "monitor.db"
-    Archive(path).close()
+    Archive.create(path).close()
     order: list[int] = []
     statements: list[str] = []
 
@@ -106,7 +106,7 @@ def test_writes_queued_meanwhile_share_transactions_and_keep_their_order(tmp_pat
 @pytest.mark.parametrize("shared", [False, True], ids=["thread", "shared"])
 def test_close_commits_what_is_queued_even_when_the_callers_were_cancelled(tmp_path: Path, shared: bool) -> None:
     path = tmp_path / "monitor.db"
-    Archive(path).close()
+    Archive.create(path).close()
 
     async def scenario() -> None:
         writer = ArchiveWriter(path, shared=shared)
@@ -126,7 +126,7 @@ def test_an_archive_locked_past_the_busy_timeout_fails_each_write_with_the_error
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
 ) -> None:
     path = tmp_path / "monitor.db"
-    Archive(path).close()
+    Archive.create(path).close()
     monkeypatch.setattr("monitor.store.BUSY_TIMEOUT_MS", 50)
     blocker = sqlite3.connect(path, timeout=0)
     blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
@@ -151,7 +151,7 @@ def test_an_archive_locked_past_the_busy_timeout_fails_each_write_with_the_error
 def test_a_shared_writer_commits_on_the_loop_and_waits_for_the_lock_without_blocking_it(tmp_path: Path) -> None:
     """Another process holds the write lock: the loop goes on, and the write lands once the lock is free."""
     path = tmp_path / "monitor.db"
-    Archive(path).close()
+    Archive.create(path).close()
     blocker = sqlite3.connect(path, timeout=0)
     blocker.execute("BEGIN IMMEDIATE")
     blocker.execute(
@@ -185,7 +185,7 @@ def test_a_shared_writer_lets_a_group_fill_while_writes_come_but_commits_a_full_
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "monitor.db"
-    Archive(path).close()
+    Archive.create(path).close()
     statements: list[str] = []
 
     def traced(archive: Archive) -> None:

@@ -8,7 +8,8 @@ guarantees are the e-mail outbox's, channel by channel:
   accepted it; a failure is retried with the outbox's backoff (60 s doubling, at most
   an hour).
 * **At least once, at most one repeat.** Each attempt is claimed in a committed
-  transaction before it is sent, and held for :data:`LEASE`; a deliverer killed between
+  transaction before it is sent, and held for :func:`lease` (twice the channel's
+  ``timeout``); a deliverer killed between
   the service's acceptance and the mark leaves the claim to run out, and only that
   notification can be sent again.
 * **No backlog flood.** A channel delivers the alerts queued since it was first
@@ -31,8 +32,6 @@ from monitor.storage import AlertStore
 
 log = logging.getLogger(__name__)
 
-# Longer than a notification can take (Apprise's requests time out after a minute at most).
-LEASE = timedelta(minutes=5)
 RETRY_CAP = 3600  # seconds between tries at most, as the e-mail outbox's default
 
 Send = Callable[[str, str, str], None]  # (url, title, body); raises DeliveryError
@@ -44,6 +43,11 @@ class ChannelReport:
 
     sent: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+
+
+def lease(channel: ChannelSettings) -> timedelta:
+    """How long a claimed notification is held: longer than one can take, so only a dead deliverer's is retaken."""
+    return timedelta(seconds=2 * channel.timeout)
 
 
 def apprise_send(url: str, title: str, body: str) -> None:
@@ -69,7 +73,7 @@ async def deliver_channels(
             log.warning("channel %s: $%s is not set; its alerts wait", channel.name, channel.url_env)
             continue
         for alert_id in archive.channel_due(channel.name, now):
-            attempt = archive.claim_on_channel(channel.name, alert_id, now, now + LEASE)
+            attempt = archive.claim_on_channel(channel.name, alert_id, now, now + lease(channel))
             if attempt is None:
                 continue  # another deliverer has it
             content = archive.alert_content(alert_id)

@@ -5,8 +5,11 @@ timeout, so Datasette or the ``sqlite-utils`` CLI can read while the daemon
 writes. Rows that must land together (article, urls, story, mentions, alert)
 are written inside :meth:`Archive.transaction`.
 
-An archive opened ``read_only`` (``status``, ``search``, ``rules test``) is an SQLite
-``mode=ro`` connection: it never creates, migrates or writes the file. Every
+Opening is explicit: :meth:`Archive.create` makes the folder and the file and migrates the
+schema (``run``, ``once``, ``demo``); :meth:`Archive.open` writes to an existing archive at
+the current schema (the writer, a worker process); :meth:`Archive.read` (``status``,
+``search``, ``rules test``) is an SQLite ``mode=ro`` connection that never creates,
+migrates or writes the file. Every
 ``sqlite3`` error that leaves an ``Archive`` (its opening, or the ``with`` block around
 its use) becomes an :class:`~monitor.errors.ArchiveError` saying what to do, since an
 operator meets a damaged file, a full disk or a read-only mount first as that error.

@@ -8,13 +8,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import sqlite_utils
 
 from monitor.errors import ArchiveError
 from monitor.store.schema import MIGRATIONS, migrate
 
+Mode = Literal["create", "write", "read"]
 BUSY_TIMEOUT_MS = 10_000
 MAX_BOUND_VALUES = 999  # SQLite's limit on ? in one statement before 3.32 (32,766 since)
 
@@ -71,49 +72,64 @@ def make_folder(path: Path) -> None:
 class Connection:
     """One sqlite-utils ``Database`` on the archive file; the per-domain record classes build on it."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int | None = None, read_only: bool = False) -> None:
-        """Open the archive at ``path``; raise :class:`ArchiveError` when that fails.
+    def __init__(self, path: str | Path, *, mode: Mode, busy_timeout_ms: int | None = None) -> None:
+        """Open the archive at ``path`` as :meth:`create`, :meth:`open` or :meth:`read` say; raise ArchiveError.
 
         ``busy_timeout_ms``: how long a statement waits for another connection's lock (None: BUSY_TIMEOUT_MS).
-        ``read_only``: never create, migrate or write the file (it must exist, at the current schema).
         """
         self.path = Path(path)
-        self.read_only = read_only
+        self.read_only = mode == "read"
         try:
-            self.db = self._open_read_only() if read_only else self._open_for_writing()
+            self.db = self._open_for_writing() if mode == "create" else self._open_existing(writable=mode == "write")
         except sqlite3.Error as exc:
             raise archive_error(exc, self.path) from exc
         try:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms}")
-            if read_only:
+            if mode == "read":
                 self.version = self._current_version()
             else:
                 self.db.enable_wal()
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self.db.execute("PRAGMA foreign_keys = ON")
-                self.version = migrate(self.db)
+                self.version = migrate(self.db) if mode == "create" else self._current_version()
         except BaseException as exc:
             self.db.close()
             if isinstance(exc, sqlite3.Error):
                 raise archive_error(exc, self.path) from exc
             raise
 
+    @classmethod
+    def create(cls, path: str | Path, *, busy_timeout_ms: int | None = None) -> Self:
+        """Open the archive for writing, creating its folder and file and migrating its schema as needed:
+        what ``run``, ``once`` and ``demo`` do, and nothing else."""
+        return cls(path, mode="create", busy_timeout_ms=busy_timeout_ms)
+
+    @classmethod
+    def open(cls, path: str | Path, *, busy_timeout_ms: int | None = None) -> Self:
+        """Open an existing archive, already at the current schema, for writing (a second connection)."""
+        return cls(path, mode="write", busy_timeout_ms=busy_timeout_ms)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Self:
+        """Open an existing archive read-only (SQLite ``mode=ro``): it is never created, migrated or written."""
+        return cls(path, mode="read")
+
     def _open_for_writing(self) -> sqlite_utils.Database:
         make_folder(self.path)
         return sqlite_utils.Database(self.path)
 
-    def _open_read_only(self) -> sqlite_utils.Database:
+    def _open_existing(self, *, writable: bool) -> sqlite_utils.Database:
         if not self.path.is_file():
             raise ArchiveError(
                 str(self.path),
                 f"no archive at {self.path}: check --db or 'database' in the config (monitor once or monitor run"
                 " creates it)",
             )
-        uri = self.path.resolve().as_uri() + "?mode=ro"
+        uri = self.path.resolve().as_uri() + ("?mode=rw" if writable else "?mode=ro")
         return sqlite_utils.Database(sqlite3.connect(uri, uri=True))
 
     def _current_version(self) -> int:
-        """The schema version of a read-only archive, which must be this monitor's: it cannot migrate."""
+        """The schema version of an archive opened without :meth:`create`, which must be this monitor's."""
         version = int(self._one("PRAGMA user_version"))
         if version < len(MIGRATIONS):
             raise ArchiveError(str(self.path), f"{self.path} has an older schema: run monitor once to upgrade it")

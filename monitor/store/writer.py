@@ -139,7 +139,7 @@ class ArchiveWriter:
     def _commit(self, writes: list[Write]) -> list[_Outcome]:
         """One transaction, a savepoint per write."""
         if self._archive is None:
-            self._archive = Archive(self._path, busy_timeout_ms=0 if self._thread is None else None)
+            self._archive = Archive.open(self._path, busy_timeout_ms=0 if self._thread is None else None)
         archive = self._archive
         outcomes: list[_Outcome] = []
         with archive.transaction():
