@@ -111,14 +111,27 @@ def test_relative_canonical_is_made_absolute() -> None:
     assert extract(html, "https://example.org/x?y=1").canonical_url == "https://example.org/a/b"
 
 
-def test_json_ld_article_body_is_used_when_the_markup_has_no_text() -> None:
-    body = "First paragraph of the story.\nSecond paragraph of the story."
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (
+            "First paragraph of the story.\nSecond paragraph of the story.",
+            "First paragraph of the story.\n\nSecond paragraph of the story.",
+        ),
+        (  # invisible characters leave a structured body too
+            "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz.",
+            "Der Botschafter kehrte zurück.\n\nZweiter Absatz.",
+        ),
+    ],
+    ids=["plain", "soft-hyphens"],
+)
+def test_json_ld_article_body_is_used_when_the_markup_has_no_text(body: str, text: str) -> None:
     html = (
         '<script type="application/ld+json">'
         + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
         + '</script><div id="app"></div>'
     )
-    assert extract(html).text == "First paragraph of the story.\n\nSecond paragraph of the story."
+    assert extract(html).text == text
 
 
 @pytest.mark.parametrize(
@@ -240,16 +253,6 @@ def test_invisible_characters_do_not_split_words(word: str) -> None:
     result = extract(html)
     assert result.text == (story * 3).strip().replace(word, "Botschafter")
     assert result.title == "Der Botschafter kehrt zurück"
-
-
-def test_invisible_characters_leave_the_json_ld_article_body_too() -> None:
-    body = "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz."
-    html = (
-        '<script type="application/ld+json">'
-        + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
-        + '</script><div id="app"></div>'
-    )
-    assert extract(html).text == "Der Botschafter kehrte zurück.\n\nZweiter Absatz."
 
 
 def test_ruby_readings_stay_out_of_the_text() -> None:
