@@ -468,3 +468,12 @@ def test_a_story_shown_in_a_modal_over_a_teaser_stream_is_found() -> None:
         + "".join(f"<p>{p}</p>" for p in story) + "</article></div></body></html>"
     )
     assert extract(html).text.split("\n\n") == story
+
+
+def test_text_inside_a_script_handle_is_the_page_s_own() -> None:
+    """An <a href="javascript:..."> that wraps the story links nowhere: its text is no link list."""
+    html = (
+        "<html><body><a href='javascript:void(0)' onclick='expand()'>"
+        + f"<p>{_PROSE}</p><p>{_PROSE}</p></a></body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"

@@ -110,6 +110,11 @@ class _Block:
     link_chars: int
 
 
+def _is_script_handle(href: str | None) -> bool:
+    """Whether a link's target is a script (``javascript:``) rather than a page."""
+    return href is not None and href[:11].lower() == "javascript:"
+
+
 def _skipped_space(node: LexborNode) -> str:
     """The white space-only text nodes right before a text node, back to the previous text."""
     spaces = []
@@ -211,6 +216,8 @@ class Elements:
                             self.headlines.append(count)
                     if tag in _SKIPPED:
                         continue
+                elif tag == "a" and _is_script_handle(node.attrs.get("href")):
+                    tag = "span"  # not a link to anything: its text is the page's own
                 nodes.append(node)
                 tags.append(tag)
                 parent.append(up)
