@@ -104,6 +104,7 @@ class AlertCopy:
     site: str
     url: str
     published: datetime | None
+    outlet: str | None = None  # the outlet's name as its page gives it, when it does
 
 
 @dataclass(frozen=True)

@@ -135,9 +135,16 @@ _FOLLOW_UP_NOTE = "Follow-up: this story was alerted on before; these passages a
 # ------------------------------------------------------------------ plain text
 
 
+def _source(copy: AlertCopy) -> str:
+    """Who reported it: the outlet's name with its host ("Meridian News (meridian.example)"), else the host."""
+    site = clean_header(copy.site, 200)
+    outlet = clean_header(copy.outlet or "", 200)
+    return f"{outlet} ({site})" if outlet and outlet.lower() != site.lower() else site
+
+
 def _copy_text(copy: AlertCopy) -> str:
-    title, site, url = clean_header(copy.title, 300), clean_header(copy.site, 200), clean_header(copy.url, 2000)
-    return f"  * {title}\n    {site}, {_when(copy.published)}\n    {url}"
+    title, url = clean_header(copy.title, 300), clean_header(copy.url, 2000)
+    return f"  * {title}\n    {_source(copy)}, {_when(copy.published)}\n    {url}"
 
 
 def _story_text(content: AlertContent, rules: Sequence[str] | None = None) -> str:
@@ -180,7 +187,7 @@ def _copy_html(copy: AlertCopy) -> str:
     url = clean_header(copy.url, 2000)
     return (
         f"<li>{_link(url, clean_header(copy.title, 300) or url)}<br>"
-        f'<span class="meta">{_e(clean_header(copy.site, 200))} · {_e(_when(copy.published))}</span></li>'
+        f'<span class="meta">{_e(_source(copy))} · {_e(_when(copy.published))}</span></li>'
     )
 
 

@@ -530,9 +530,10 @@ class Archive:
             )
         )
         copies = tuple(
-            AlertCopy(title, site, url, parse_iso(published))
-            for title, site, url, published in self.db.execute(
-                "SELECT title, site, url, published FROM articles WHERE story_id = ? ORDER BY fetched, id", [story_id]
+            AlertCopy(title, site, url, parse_iso(published), outlet)
+            for title, site, url, published, outlet in self.db.execute(
+                "SELECT title, site, url, published, outlet FROM articles WHERE story_id = ? ORDER BY fetched, id",
+                [story_id],
             )
         )
         rules = tuple(dict.fromkeys(m.rule for m in mentions))
