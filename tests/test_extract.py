@@ -477,3 +477,15 @@ def test_text_inside_a_script_handle_is_the_page_s_own() -> None:
         + f"<p>{_PROSE}</p><p>{_PROSE}</p></a></body></html>"
     )
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_of_stories_in_a_row_the_one_headed_by_the_title_is_kept() -> None:
+    """A stream may render an earlier story first; the page's own is the one its title names."""
+    html = (DATA / "infinite-scroll.html").read_text(encoding="utf-8")
+    for declared in ("<title>{} –", 'og:title" content="{}"'):
+        html = html.replace(
+            declared.format("Russian envoy returns to Washington after talks"),
+            declared.format("Council approves the dredging of the inner harbour"),
+        )
+    text = extract(html).text
+    assert text.startswith("The city council voted on Sunday") and "ambassador" not in text
