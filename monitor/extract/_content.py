@@ -141,7 +141,9 @@ class Elements:
     metadata is read from, sparing a search of the page for them.
     """
 
-    def __init__(self, root: LexborNode) -> None:
+    def __init__(self, root: LexborNode, script_links: bool = True) -> None:
+        """``script_links``: whether the page may have ``javascript:`` links (a cheap test of
+        its source spares reading every link's target when it has none)."""
         self.nodes = [root]
         self.tags = [root.tag or ""]
         self.parent = [-1]
@@ -154,7 +156,7 @@ class Elements:
         # document order.
         self.signals: list[tuple[str, LexborNode]] = []
         self.headlines: list[int] = []  # positions of the <h1> elements
-        self._walk(root)
+        self._walk(root, script_links)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
@@ -165,7 +167,7 @@ class Elements:
         self.alive = [True] * count
         self._measure()
 
-    def _walk(self, root: LexborNode) -> None:
+    def _walk(self, root: LexborNode, script_links: bool) -> None:
         """Record the elements depth first, without recursion: a child iterator per open element.
 
         Junk elements are left out with their subtrees, and comments; the text on either side
@@ -216,7 +218,7 @@ class Elements:
                             self.headlines.append(count)
                     if tag in _SKIPPED:
                         continue
-                elif tag == "a" and _is_script_handle(node.attrs.get("href")):
+                elif tag == "a" and script_links and _is_script_handle(node.attrs.get("href")):
                     tag = "span"  # not a link to anything: its text is the page's own
                 nodes.append(node)
                 tags.append(tag)
