@@ -454,7 +454,7 @@ def test_the_alert_reads_right(tmp_path: Path, smtp_server: SmtpServer) -> None:
     assert text.startswith("[monitor] ambassadors: Russia recalls ambassador")
     quoted = prose(text)
     assert f"{AMBASSADOR} (Copy Daily)" in quoted and f"{RETURN} (The Wire)" in quoted  # who carried each passage
-    assert "  * Russia recalls ambassador\n    The Wire," in text  # outlets by name, the original first
+    assert "  * Russia recalls ambassador\n    The Wire (wire.example)," in text  # outlets by name, the original first
     domain = settings.sender.rpartition("@")[2]
     ids = [message.message_id for message in smtp_server.messages]
     assert ids[-1].endswith(f"@{domain}>") and ids[0].endswith("@monitor.invalid>")  # queued before [email] knew

@@ -148,6 +148,13 @@ def test_every_copy_is_listed_with_outlet_time_and_link() -> None:
     assert all(copy.url in text for copy in copies)
 
 
+def test_a_copy_is_named_by_its_outlet_when_the_page_gives_one() -> None:
+    copies = (AlertCopy("Wire headline", "wire.example", "https://wire.example/1", WHEN, outlet="Wire Service"),)
+    message = message_of(content(copies=copies))
+    assert "Wire Service (wire.example), 2024-03-01 06:00 UTC" in part(message, "plain")
+    assert "Wire Service (wire.example) · 2024-03-01 06:00 UTC" in part(message, "html")
+
+
 def test_follow_up_says_so() -> None:
     alert = content(follow_up=True)
     assert message_of(alert)["Subject"] == "[monitor] ambassadors: Follow-up: Russia recalls ambassador"

@@ -111,14 +111,27 @@ def test_relative_canonical_is_made_absolute() -> None:
     assert extract(html, "https://example.org/x?y=1").canonical_url == "https://example.org/a/b"
 
 
-def test_json_ld_article_body_is_used_when_the_markup_has_no_text() -> None:
-    body = "First paragraph of the story.\nSecond paragraph of the story."
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (
+            "First paragraph of the story.\nSecond paragraph of the story.",
+            "First paragraph of the story.\n\nSecond paragraph of the story.",
+        ),
+        (  # invisible characters leave a structured body too
+            "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz.",
+            "Der Botschafter kehrte zurück.\n\nZweiter Absatz.",
+        ),
+    ],
+    ids=["plain", "soft-hyphens"],
+)
+def test_json_ld_article_body_is_used_when_the_markup_has_no_text(body: str, text: str) -> None:
     html = (
         '<script type="application/ld+json">'
         + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
         + '</script><div id="app"></div>'
     )
-    assert extract(html).text == "First paragraph of the story.\n\nSecond paragraph of the story."
+    assert extract(html).text == text
 
 
 @pytest.mark.parametrize(
@@ -240,16 +253,6 @@ def test_invisible_characters_do_not_split_words(word: str) -> None:
     result = extract(html)
     assert result.text == (story * 3).strip().replace(word, "Botschafter")
     assert result.title == "Der Botschafter kehrt zurück"
-
-
-def test_invisible_characters_leave_the_json_ld_article_body_too() -> None:
-    body = "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz."
-    html = (
-        '<script type="application/ld+json">'
-        + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
-        + '</script><div id="app"></div>'
-    )
-    assert extract(html).text == "Der Botschafter kehrte zurück.\n\nZweiter Absatz."
 
 
 def test_ruby_readings_stay_out_of_the_text() -> None:
@@ -465,3 +468,24 @@ def test_a_story_shown_in_a_modal_over_a_teaser_stream_is_found() -> None:
         + "".join(f"<p>{p}</p>" for p in story) + "</article></div></body></html>"
     )
     assert extract(html).text.split("\n\n") == story
+
+
+def test_text_inside_a_script_handle_is_the_page_s_own() -> None:
+    """An <a href="javascript:..."> that wraps the story links nowhere: its text is no link list."""
+    html = (
+        "<html><body><a href='javascript:void(0)' onclick='expand()'>"
+        + f"<p>{_PROSE}</p><p>{_PROSE}</p></a></body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_of_stories_in_a_row_the_one_headed_by_the_title_is_kept() -> None:
+    """A stream may render an earlier story first; the page's own is the one its title names."""
+    html = (DATA / "infinite-scroll.html").read_text(encoding="utf-8")
+    for declared in ("<title>{} –", 'og:title" content="{}"'):
+        html = html.replace(
+            declared.format("Russian envoy returns to Washington after talks"),
+            declared.format("Council approves the dredging of the inner harbour"),
+        )
+    text = extract(html).text
+    assert text.startswith("The city council voted on Sunday") and "ambassador" not in text

@@ -140,14 +140,16 @@ _FOLLOW_UP_NOTE = "Follow-up: this story was alerted on before; these passages a
 # ------------------------------------------------------------------ plain text
 
 
+def _source(copy: AlertCopy) -> str:
+    """Who reported it: the outlet's name with its host ("Meridian News (meridian.example)"), else the host."""
+    site = clean_header(copy.site, 200)
+    outlet = clean_header(copy.outlet or "", 200)
+    return f"{outlet} ({site})" if outlet and outlet.lower() != site.lower() else site
+
+
 def _copy_text(copy: AlertCopy) -> str:
-    title, outlet, url = clean_header(copy.title, 300), clean_header(_outlet(copy), 200), clean_header(copy.url, 2000)
-    return f"  * {title}\n    {outlet}, {_when(copy.published)}\n    {url}"
-
-
-def _outlet(copy: AlertCopy) -> str:
-    """An outlet by its name; by its host only where it has none."""
-    return copy.outlet or copy.site
+    title, url = clean_header(copy.title, 300), clean_header(copy.url, 2000)
+    return f"  * {title}\n    {_source(copy)}, {_when(copy.published)}\n    {url}"
 
 
 def _story_text(content: AlertContent, rules: Sequence[str] | None = None) -> str:
@@ -192,7 +194,7 @@ def _copy_html(copy: AlertCopy) -> str:
     url = clean_header(copy.url, 2000)
     return (
         f"<li>{_link(url, clean_header(copy.title, 300) or url)}<br>"
-        f'<span class="meta">{_e(clean_header(_outlet(copy), 200))} · {_e(_when(copy.published))}</span></li>'
+        f'<span class="meta">{_e(_source(copy))} · {_e(_when(copy.published))}</span></li>'
     )
 
 

@@ -1,8 +1,8 @@
 """Article extraction with selectolax (Lexbor): main text plus metadata, pure and fast.
 
-``extract(html, url)`` is the one public function (contract in DESIGN.md). It never raises: a
-page the parser cannot make sense of yields an empty ``Extracted``, so one bad page can never
-stop a check of a source.
+``extract(html, url)`` is the one public function, returning an
+:class:`~monitor.models.Extracted`. It never raises: a page the parser cannot make sense of
+yields an empty ``Extracted``, so one bad page can never stop a check of a source.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ _NESTING_TAG = re.compile(
     rb"|a|b|i|em|strong|font|form|center)[\s>]",
     re.IGNORECASE,
 )
+# How pages spell a script link's scheme (a test of the bytes: lowering a page's copy costs more).
+_SCRIPT_LINK = (b"javascript:", b"JavaScript:", b"JAVASCRIPT:")
 _STRUCTURED_BODY_SHARE = 0.5  # of the JSON-LD articleBody below which the markup's text is given up
 
 
@@ -99,7 +101,8 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
         return Extracted()
     tree = _parse(raw, detect=isinstance(html, bytes))
     body = tree.body
-    elements = Elements(body) if body is not None else None
+    script_links = any(spelling in raw for spelling in _SCRIPT_LINK)
+    elements = Elements(body, script_links) if body is not None else None
     meta = read_metadata(tree, url, elements.signals if elements is not None else None)
     text = extract_text(elements, meta.title, meta.titles) if elements is not None else ""
     # The markup wins unless it lost most of the story (a JavaScript app shell, say): the

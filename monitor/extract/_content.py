@@ -110,6 +110,11 @@ class _Block:
     link_chars: int
 
 
+def _is_script_handle(href: str | None) -> bool:
+    """Whether a link's target is a script (``javascript:``) rather than a page."""
+    return href is not None and href[:11].lower() == "javascript:"
+
+
 def _skipped_space(node: LexborNode) -> str:
     """The white space-only text nodes right before a text node, back to the previous text."""
     spaces = []
@@ -136,7 +141,9 @@ class Elements:
     metadata is read from, sparing a search of the page for them.
     """
 
-    def __init__(self, root: LexborNode) -> None:
+    def __init__(self, root: LexborNode, script_links: bool = True) -> None:
+        """``script_links``: whether the page may have ``javascript:`` links (a cheap test of
+        its source spares reading every link's target when it has none)."""
         self.nodes = [root]
         self.tags = [root.tag or ""]
         self.parent = [-1]
@@ -149,7 +156,7 @@ class Elements:
         # document order.
         self.signals: list[tuple[str, LexborNode]] = []
         self.headlines: list[int] = []  # positions of the <h1> elements
-        self._walk(root)
+        self._walk(root, script_links)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
@@ -160,7 +167,7 @@ class Elements:
         self.alive = [True] * count
         self._measure()
 
-    def _walk(self, root: LexborNode) -> None:
+    def _walk(self, root: LexborNode, script_links: bool) -> None:
         """Record the elements depth first, without recursion: a child iterator per open element.
 
         Junk elements are left out with their subtrees, and comments; the text on either side
@@ -211,6 +218,8 @@ class Elements:
                             self.headlines.append(count)
                     if tag in _SKIPPED:
                         continue
+                elif tag == "a" and script_links and _is_script_handle(node.attrs.get("href")):
+                    tag = "span"  # not a link to anything: its text is the page's own
                 nodes.append(node)
                 tags.append(tag)
                 parent.append(up)
@@ -332,7 +341,7 @@ class Elements:
 
 def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
     """The main text of a walked page, paragraphs separated by a blank line."""
-    blocks = _read_blocks(elements, _main_container(elements, title, titles))
+    blocks = _read_blocks(elements, _main_container(elements, titles))
     return "\n\n".join(_keep_blocks(blocks, (title or "", *titles)))
 
 
@@ -375,16 +384,16 @@ def text_from_markup(fragment: str) -> str:
     return "\n\n".join(block.text for block in _read_blocks(Elements(body), 0))
 
 
-def _main_container(tree: Elements, title: str | None, titles: tuple[str, ...]) -> int:
+def _main_container(tree: Elements, titles: tuple[str, ...]) -> int:
     """The position of the element that holds the story, boilerplate and other stories detached."""
     ranked = _judge_names(tree, titles)
-    _detach_other_stories(tree, title)
+    _detach_other_stories(tree, titles)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
     return _widen(known if known >= 0 else dense, tree)
 
 
-def _detach_other_stories(tree: Elements, title: str | None) -> None:
+def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
     """Detach the other stories an infinite-scroll template renders under the page's own.
 
     For an alerter this is the dangerous failure: a rule would fire on the next story, which
@@ -392,16 +401,13 @@ def _detach_other_stories(tree: Elements, title: str | None) -> None:
     as one (``<article>``, ``post``, ``entry-content``...) holding its own ``<h1>`` headline,
     side by side with the page's own. Page builders also give every section its ``<h1>`` in a
     box of its own, but not in a story container, so those stay. The page's story is the one
-    whose headline is the title, else the first.
+    whose headline reads as a declared title, else the first.
     """
-    tags, parent, nodes, alive = tree.tags, tree.parent, tree.nodes, tree.alive
+    tags, parent, alive = tree.tags, tree.parent, tree.alive
     headlines = [i for i in tree.headlines if alive[i]]
     if len(headlines) < 2:
         return
-    title_key = clean_space(title or "").lower()
-    anchor = next(
-        (i for i in headlines if clean_space(nodes[i].text()).lower() == title_key), headlines[0]
-    )
+    anchor = next((i for i in headlines if _is_headline(tree, i, titles)), headlines[0])
     for i in headlines:
         if i == anchor or not alive[i]:
             continue
@@ -689,10 +695,10 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
-    of links) or that ends the text ("Comments closed"; not a ``<p>``, which is the author's). Short items of a list or a table are
-    content, not labels, and so are six or more short blocks in a row: a text written line by
-    line (a poem, a CJK blog's lines, a list set as paragraphs), where labels come alone or in
-    pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
+    of links) or that ends the text ("Comments closed"; not a ``<p>``, which is the author's).
+    Short items of a list or a table are content, not labels, and so are six or more short
+    blocks in a row: a text written line by line (a poem, a CJK blog's lines, a list set as
+    paragraphs), where labels come alone or in pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
     is never emptied by this rule alone.
     """
     title_keys = {clean_space(title).lower() for title in titles}
