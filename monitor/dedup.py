@@ -35,6 +35,8 @@ from itertools import islice
 
 import numpy as np
 
+from monitor.sentences import sentence_spans
+
 SHINGLE = 5
 """Words per shingle of an article text."""
 PERMUTATIONS = 128
@@ -111,10 +113,6 @@ _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2
 _ACRONYM = re.compile(r"\b\w\.(?:\w\.)+")
 _ACRONYM_HINT = re.compile(r"\.\w\.")  # in every acronym; a search led by a literal is fast
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[]?\w)")
-_ABBREVIATION = re.compile(
-    r"\b(?:Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sgt|Sen|Rep|Gov|Amb|Prof|St|Jr|Sr|No|Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec)\.$"
-)
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
     " seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds"
@@ -416,17 +414,13 @@ class _Sentence:
 
 
 def _sentences(passage: str) -> list[str]:
-    """Sentences of a passage; an abbreviation such as "Mr." does not end one."""
-    found: list[str] = []
-    for paragraph in _plain(passage).splitlines():
-        pieces: list[str] = []
-        for piece in _SENTENCE_END.split(paragraph):
-            if pieces and _ABBREVIATION.search(pieces[-1]):
-                pieces[-1] = f"{pieces[-1]} {piece}"
-            else:
-                pieces.append(piece)
-        found.extend(piece for piece in pieces if piece.strip())
-    return found
+    """Sentences of a passage, cut where the rules cut them (:func:`monitor.sentences.sentence_spans`)."""
+    return [
+        piece
+        for paragraph in _plain(passage).splitlines()
+        for start, end in sentence_spans(paragraph)
+        if (piece := paragraph[start:end]).strip()
+    ]
 
 
 def _sentence(text: str) -> _Sentence:

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import SourceSettings
+from monitor.config import RuleSettings, SourceSettings
+from monitor.dedup import passage_keys
 from monitor.errors import ArchiveError
 from monitor.models import Article
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
+from monitor.store.schema import MIGRATIONS
 from tests.conftest import RunCLI, unprivileged
 from tests.httpserver import LocalWeb
 
@@ -245,3 +247,20 @@ def test_the_outlet_name_is_stored_with_the_article(tmp_path: Path) -> None:
         ingest(archive, article, compile_rules([]), WHEN)
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("SELECT outlet FROM articles").fetchall() == [("The Harbour Ledger",)]
+
+
+def test_an_upgrade_recomputes_the_passage_keys_novelty_looks_up(tmp_path: Path) -> None:
+    """Keys are made per sentence; when the way sentences are cut changes, stored keys are made again."""
+    path = tmp_path / "monitor.db"
+    passage = "Mr. Antonov met the U.S. envoy on Jan. 5. He left for Moscow."
+    with Archive.create(path) as archive:
+        article = Article(url="https://a.example/1", site="a.example", title="Envoy", text=passage, source="wire",
+                          fetched=WHEN)
+        ingest(archive, article, compile_rules([RuleSettings(name="envoys", terms=["envoy"])]), WHEN)
+    with sqlite3.connect(path) as conn:  # keys as an older release cut them, one version back
+        conn.execute("UPDATE passage_keys SET key = 'stale-' || key")
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    with Archive.create(path) as archive:
+        keys = {row[0] for row in archive.db.execute("SELECT key FROM passage_keys")}
+        stored = archive.db.execute("SELECT passage FROM mentions").fetchone()[0]
+    assert keys == set(passage_keys(stored))

@@ -43,7 +43,8 @@ from monitor.rules._query import (
     positional,
     split_words,
 )
-from monitor.rules._text import Span, Text, searchable
+from monitor.rules._text import Text, searchable
+from monitor.sentences import Span
 from monitor.rules._words import WordMatcher, matcher
 
 _CYRILLIC = re.compile("[а-яёА-ЯЁ]")

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
-from monitor.rules._text import Span, Text
+from monitor.rules._text import Text
+from monitor.sentences import Span
 from monitor.rules._words import WordMatcher
 
 

@@ -13,7 +13,7 @@ from bisect import bisect_left
 from functools import cached_property
 from itertools import accumulate
 
-Span = tuple[int, int]
+from monitor.sentences import Span, sentence_spans
 
 _FOLD: dict[str, str] = {
     **dict.fromkeys("\u2018\u2019\u201a\u201b\u02bc\u2032\uff07", "'"),
@@ -36,15 +36,6 @@ _WORD = re.compile(rf"(?:[^\W\d_]\.){{2,}}|[^\W_][\w{INVISIBLE}]*(?:'[^\W_][\w{I
 
 _SPLIT = re.compile(f"({_WORD.pattern})")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
-# A candidate sentence end: the punctuation, closing quotes, space, and a capital, digit or
-# opening quote after it.
-_SENTENCE_END = re.compile(r"""([.!?\u2026]+)["')\]]*\s+(?=["'(\[]?[A-Z\u00c0-\u00deА-Я0-9])""")
-# Words after which a full stop does not end a sentence.
-_ABBREVIATIONS = frozenset(
-    """mr mrs ms dr st sen rep gov gen lt col maj capt sgt adm cmdr jr sr prof rev hon
-    amb ambs pres no nos vs etc inc ltd corp co dept est approx fig
-    jan feb mar apr jun jul aug sep sept oct nov dec""".split()
-)
 # Between two words of a phrase: spaces, a hyphen or dash, quotes; never a sentence's end.
 _TRAILING = re.compile(r"[^\s\w]*")
 _JOIN = re.compile(r"""[\s'"-]*""")
@@ -115,7 +106,7 @@ class Text:
             start, end = self.starts[paragraph[0]], self.ends[paragraph[1] - 1]
             end = _TRAILING.match(self.folded, end).end()  # type: ignore[union-attr]  # the closing stop, quote
             found = self._sentences[paragraph] = [
-                (chars, words) for chars in split_sentences(self.folded, start, end)
+                (chars, words) for chars in sentence_spans(self.folded, start, end)
                 if (words := self.word_range(*chars))[0] < words[1]
             ]
         return found
@@ -143,25 +134,3 @@ class Text:
     def quote_chars(self, chars: Span) -> str:
         """The original text of a character range, white space collapsed."""
         return " ".join(self.text[chars[0] : chars[1]].split())
-
-
-def split_sentences(text: str, start: int, end: int) -> list[Span]:
-    """The character spans of the sentences of ``text[start:end]``.
-
-    A full stop after an abbreviation, an initial or a dotted acronym ("Mr.", "J.",
-    "U.S.") does not end a sentence: merging two sentences is the safer mistake.
-    """
-    spans = []
-    after = start
-    for m in _SENTENCE_END.finditer(text, start, end):
-        if m.group(1) == ".":
-            before = text[after : m.start()]
-            words = before.split()
-            word = words[-1] if words and not before[-1].isspace() else ""
-            if word.lower() in _ABBREVIATIONS or len(word) == 1 or "." in word:
-                after = m.end()
-                continue
-        spans.append((start, m.end(1)))
-        start = after = m.end()
-    spans.append((start, end))
-    return spans

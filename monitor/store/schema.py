@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from monitor.dedup import passage_keys
+
 Migration = Callable[[sqlite_utils.Database], None]
 
 
@@ -273,9 +275,20 @@ def _add_source_checks(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN health TEXT")
 
 
+def _rekey_passages(db: sqlite_utils.Database) -> None:
+    """The stored passages' lookup keys again: novelty and the rules now cut sentences alike
+    (:mod:`monitor.sentences`), and keys are made per sentence, so old keys would miss."""
+    mentions = db.execute("SELECT id, rule, passage FROM mentions").fetchall()
+    db.execute("DELETE FROM passage_keys")
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO passage_keys (rule, key, mention_id) VALUES (?, ?, ?)",
+        [(rule, key, mention_id) for mention_id, rule, passage in mentions for key in passage_keys(passage)],
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
-    _add_channels, _add_outlet, _add_source_checks,
+    _add_channels, _add_outlet, _add_source_checks, _rekey_passages,
 )
 
 
