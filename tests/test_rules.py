@@ -219,6 +219,7 @@ def _query(query: str, lists: dict[str, list[str] | str] | None = None, scope: s
         ('"prisoner swap"', "A prisoner-swap deal.", True),
         ('"prisoner swap"', "The prisoner did not swap.", False),
         ("ambassador*", "Ambassadorial staff.", True),
+        ("ambassador\u2019s", "The ambassador left.", True),  # a possessive in the query, curly apostrophe too
         ("US", "Tell us more.", False),  # an acronym is case-sensitive
         ("US", "The U.S. side.", True),
         ("посол", "Посла вызвали в МИД.", True),

@@ -66,7 +66,9 @@ class WordMatcher:
 
 def matcher(word: str, name: bool = False) -> WordMatcher:
     """The matcher of one word as written in a query (``*`` at its end: a prefix)."""
-    word = fold(word).replace("'s", "") if word.endswith("'s") else fold(word)
+    word = fold(word)
+    if word.endswith("'s"):  # as the text's words lose their possessive (curly apostrophes folded first)
+        word = word[:-2]
     if word.endswith("*"):
         return WordMatcher(prefix=word[:-1].replace(".", "").lower(), capital=name)
     if is_acronym(word):

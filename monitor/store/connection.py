@@ -78,7 +78,6 @@ class Connection:
         ``busy_timeout_ms``: how long a statement waits for another connection's lock (None: BUSY_TIMEOUT_MS).
         """
         self.path = Path(path)
-        self.read_only = mode == "read"
         try:
             self.db = self._open_for_writing() if mode == "create" else self._open_existing(writable=mode == "write")
         except sqlite3.Error as exc:
