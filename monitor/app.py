@@ -24,11 +24,10 @@ from monitor.extract import extract
 from monitor.fetch import Fetcher
 from monitor.ingest import novelty
 from monitor.models import Extracted, Heartbeat, LabelledPassage, Match, NotModified, RuleVerdict
-from monitor.parallel import ProcessCrawl
 from monitor.pipeline import CheckReport, utcnow
 from monitor.rules import highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
-from monitor.scheduler import Daemon
+from monitor.scheduler import Daemon, open_pipeline
 from monitor.store import Archive, iso
 from monitor.store.lock import instance_lock
 
@@ -45,20 +44,32 @@ def run_daemon(settings: Settings) -> None:
 
 
 def check_once(
-    settings: Settings, source_name: str | None, *, force: bool, processes: int,
-    progress: Callable[[int], None] | None = None,
+    settings: Settings, source_name: str | None, *, force: bool, progress: Callable[[int], None] | None = None
 ) -> list[CheckReport]:
-    """Check every source (or one) once and deliver what is queued, even when a check failed."""
+    """Check every source (or one) once and deliver what is queued, even when a check failed.
+
+    ``progress`` is told how many sources are done, as each is.
+    """
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
-    with Archive.create(settings.database) as archive:  # created or migrated here, before the processes share it
+    done = 0
+
+    def checked() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done)
+
+    async def check_and_deliver(archive: Archive) -> list[CheckReport]:
+        try:
+            async with open_pipeline(settings, archive) as pipeline:
+                return await pipeline.check_all(sources, force=force, on_checked=checked)
+        finally:
+            await deliver_pending(archive, settings.email, utcnow())
+            await deliver_channels(archive, settings.channels, utcnow())
+
+    with Archive.create(settings.database) as archive:
         archive.register_channels([channel.name for channel in settings.channels], utcnow())
-    try:
-        with ProcessCrawl(settings, sources, processes, force=force) as crawl:
-            return crawl.run(progress or (lambda done: None))
-    finally:
-        with Archive.open(settings.database) as archive:
-            asyncio.run(deliver_pending(archive, settings.email, utcnow()))
-            asyncio.run(deliver_channels(archive, settings.channels, utcnow()))
+        return asyncio.run(check_and_deliver(archive))
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:

@@ -103,13 +103,8 @@ def run(obj: Context) -> None:
 @cli.command()
 @click.option("--source", "source_name", help="Check only the source with this name.")
 @click.option("--force", is_flag=True, help="Also check sources that are backing off after failures.")
-@click.option(
-    "--processes", type=click.IntRange(1, 64), default=1, show_default=True,
-    help="Split the sources over this many processes (a host's sources stay together): for a first crawl of "
-    "many sources on several cores.",
-)
 @click.pass_obj
-def once(obj: Context, source_name: str | None, force: bool, processes: int) -> None:
+def once(obj: Context, source_name: str | None, force: bool) -> None:
     """Check every source (or one) once, deliver the alerts it queued, and exit.
 
     A source backing off after failures (or a Retry-After) is skipped until its
@@ -119,7 +114,7 @@ def once(obj: Context, source_name: str | None, force: bool, processes: int) -> 
     count = 1 if source_name else len(settings.sources)
     with Progress(transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
         task = progress.add_task("checking sources", total=count)
-        reports = app.check_once(settings, source_name, force=force, processes=processes,
+        reports = app.check_once(settings, source_name, force=force,
                                  progress=lambda done: progress.update(task, completed=done))
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:

@@ -84,6 +84,30 @@ class ScheduleSettings(_Settings):
         return self
 
 
+class LimitsSettings(_Settings):
+    """How untrusted pages are parsed: in worker processes, each page under hard limits.
+
+    ``workers = 0`` parses in the monitor's own process, without limits: for debugging, and
+    for measuring what the process boundary costs. ``memory_mb`` is what a worker may take
+    beyond what it holds when it starts (its modules and compiled rules).
+    """
+
+    workers: Annotated[int, Field(ge=0, le=256)] | None = None  # None: one per core
+    memory_mb: Annotated[int, Field(ge=32)] = 256
+    cpu_seconds: Annotated[int, Field(ge=1)] = 10
+    wall_seconds: Annotated[float, Field(gt=0)] = 20.0
+    sitemap_bytes: Annotated[int, Field(ge=1024)] = 50_000_000  # read per check, a sitemap index's children included
+
+    @field_validator("wall_seconds", mode="before")
+    @classmethod
+    def _int_is_a_number(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @property
+    def worker_count(self) -> int:
+        return (os.cpu_count() or 1) if self.workers is None else self.workers
+
+
 class SourceSettings(_Settings):
     name: Annotated[str, Field(min_length=1)]
     kind: Literal["feed", "sitemap", "page", "site"]
@@ -241,6 +265,7 @@ class Settings(_Settings):
     database: str = "monitor.db"
     fetch: FetchSettings = FetchSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    limits: LimitsSettings = LimitsSettings()
     sources: list[SourceSettings] = []
     rules: list[RuleSettings] = []
     # Named lists of phrases, or named clauses (a query string), that rules refer to as @name.

@@ -46,6 +46,7 @@ def demo_settings(web: DemoWeb, database: Path, beat: Settings) -> Settings:
         rules=beat.rules,
         lists=beat.lists,
         people=beat.people,
+        limits=beat.limits,
     )
 
 

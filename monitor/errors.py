@@ -16,7 +16,8 @@
      │    ├── ResponseTooLargeError  decoded body exceeded max_bytes
      │    ├── UnsupportedContentError content type we do not process
      │    ├── RedirectError          a redirect loop, or too many hops
-     │    └── HTTPStatusError(status, retry_after)
+     │    ├── HTTPStatusError(status, retry_after)
+     │    └── ParseLimitError        parsing the page overran a worker's limits (memory, CPU, time)
      └── DeliveryError               an alert could not be handed to SMTP
           ├── TransientDeliveryError  retry later (connection refused, 4xx)
           └── PermanentDeliveryError  retry later too, but worth a louder log (5xx)
@@ -30,7 +31,22 @@ from http import HTTPStatus
 
 
 class MonitorError(Exception):
-    """Base of every error monitor raises on purpose."""
+    """Base of every error monitor raises on purpose.
+
+    Errors cross process boundaries (a parsing worker raises, the pipeline records), so each
+    pickles as its attributes: the default, which calls ``type(error)(*error.args)``, would
+    fail for every error whose constructor takes other arguments than its message.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(kind: type[MonitorError], args: tuple[object, ...], attributes: dict[str, object]) -> MonitorError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(attributes)
+    return error
 
 
 class ConfigError(MonitorError):
@@ -118,6 +134,10 @@ class HTTPStatusError(FetchError):
         self.status = status
         self.retry_after = retry_after
         super().__init__(url, f"HTTP {status} {_phrase(status)}".rstrip())
+
+
+class ParseLimitError(FetchError):
+    """A page whose parsing overran a worker's memory, CPU or time: refused for good, its worker replaced."""
 
 
 def _phrase(status: int) -> str:

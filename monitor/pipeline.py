@@ -18,39 +18,24 @@ from monitor import dedup, drift
 from monitor.alerts.notices import notify_operators
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
-from monitor.errors import FetchError, HTTPStatusError, NetworkError, RobotsUnreachableError
-from monitor.extract import extract
-from monitor.fetch import Fetcher, canonicalize
+from monitor.errors import FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError
+from monitor.fetch import Fetcher
 from monitor.fetch.backoff import next_delay
-from monitor.fetch.urls import same_registrable_domain, site_of
 from monitor.ingest import plan
-from monitor.models import (
-    Article,
-    CheckRecord,
-    Extracted,
-    IngestPlan,
-    Known,
-    Link,
-    Match,
-    Mention,
-    NotModified,
-    Page,
-    SourceNotice,
-)
+from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice
 from monitor.polling import WINDOW, interval_for
-from monitor.rules import Ruleset, rules_of
+from monitor.prepare import Prepared, prepare, read_article
+from monitor.rules import Ruleset
 from monitor.sources import discover
 from monitor.storage import IngestStore
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter
+from monitor.workers import Workers
 
 log = logging.getLogger(__name__)
 
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
-
-# An extraction with fewer words is a consent wall or a "subscribe to read" stub, not an article.
-MIN_ARTICLE_WORDS = 40
 
 Clock = Callable[[], datetime]
 
@@ -88,26 +73,6 @@ class CheckReport:
     retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
     notice: SourceNotice | None = None  # the source's health changed
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """An article with its fingerprint and rule matches, computed before the archive is touched.
-
-    Computing them is pure CPU work; it is done on the event loop so that the archive's
-    writer thread spends its time in SQLite, with the GIL released.
-    """
-
-    article: Article
-    text_print: dedup.TextPrint
-    matches: tuple[Match, ...]
-    passage_keys: tuple[tuple[str, ...], ...]  # of each match's passage
-
-
-def prepare(article: Article, ruleset: Ruleset) -> Prepared:
-    matches = tuple(ruleset.match(article.text, title=article.title))
-    keys = tuple(dedup.passage_keys(match.passage) for match in matches)
-    return Prepared(article, dedup.fingerprint(article.text), matches, keys)
 
 
 def ingest(
@@ -183,72 +148,22 @@ def _worth_retrying(error: FetchError) -> bool:
     return isinstance(error, (NetworkError, RobotsUnreachableError))
 
 
-def _storable(text: str) -> str:
-    """``text`` as valid UTF-8: a lone surrogate (JSON's "\\ud800" decodes to one) cannot be stored, so it is replaced."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def page_to_article(
-    page: Page, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
-) -> Article | None:
-    """The article of a fetched page and its extraction, or None when the page holds no article."""
-    if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
-        return None
-    url = link.url if page.url == link.url else canonicalize(page.url)  # a link's URL is canonical already
-    aliases = {link.url}
-    if extracted.canonical_url and extracted.canonical_url != url:
-        try:
-            declared = canonicalize(extracted.canonical_url, base=page.url)
-        except ValueError:
-            declared = url
-        # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL.
-        if declared != url and same_registrable_domain(declared, url):
-            aliases.add(url)
-            url = declared
-    aliases.discard(url)
-    return Article(
-        url=url,
-        site=site_of(url),
-        title=_storable((extracted.title or link.title or url).strip()),
-        text=_storable(extracted.text),
-        source=source.name,
-        fetched=fetched,
-        byline=_storable(extracted.byline) if extracted.byline else None,
-        published=extracted.published or link.published,
-        language=extracted.language,
-        outlet=extracted.outlet,
-        aliases=tuple(sorted(aliases)),
-    )
-
-
 class Pipeline:
-    """Checks sources against one archive with one shared fetcher.
+    """Checks sources against one archive with one shared fetcher and one pool of parsing workers.
 
     Reads go through ``archive``; writes go through an :class:`ArchiveWriter` on the same
     file, so use the pipeline as an async context manager, whose exit commits them.
     """
 
     def __init__(
-        self,
-        settings: Settings,
-        archive: Archive,
-        fetcher: Fetcher,
-        *,
-        clock: Clock = utcnow,
-        ruleset: Ruleset | None = None,
-        shared_archive: bool = False,
+        self, settings: Settings, archive: Archive, fetcher: Fetcher, workers: Workers, *, clock: Clock = utcnow
     ) -> None:
-        """``shared_archive``: other processes write to the archive as busily (see :class:`ArchiveWriter`)."""
         self.settings = settings
         self.archive = archive
         self.fetcher = fetcher
-        self.ruleset = rules_of(settings) if ruleset is None else ruleset
+        self.workers = workers
         self.clock = clock
-        self.writer = ArchiveWriter(archive.path, shared=shared_archive)
+        self.writer = ArchiveWriter(archive.path)
         archive.sync_sources(settings.sources)
 
     async def __aenter__(self) -> Pipeline:
@@ -268,7 +183,7 @@ class Pipeline:
             return report
         try:
             discovery = await discover(
-                source, self.fetcher, etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash
+                source, self.fetcher, self.workers, etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash
             )
         except FetchError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
@@ -386,15 +301,19 @@ class Pipeline:
         if isinstance(page, NotModified):
             return None
         report.fetched += 1
-        extracted = extract(page.text, page.url)
-        report.text_chars += len(extracted.text)
-        article = page_to_article(page, extracted, link, source, self.clock())
-        if article is None:
+        try:
+            read = await self.workers.run(page.url, read_article, page, link, source, self.clock())
+        except ParseLimitError as exc:
+            log.warning("%s: refused %s: %s", source.name, link.url, exc.reason)
+            report.skipped += 1
+            await self._record_failed_url(link.url, source, exc.reason, retry=False)
+            return None
+        report.text_chars += read.text_chars
+        if read.prepared is None:
             log.info("%s: no article text in %s", source.name, page.url)
             report.skipped += 1
             await self._record_failed_url(link.url, source, "no article text", retry=False)
-            return None
-        return prepare(article, self.ruleset)
+        return read.prepared
 
     async def _record_failed_url(self, url: str, source: SourceSettings, error: str, *, retry: bool) -> None:
         await self.writer.run(

@@ -39,8 +39,8 @@ from monitor.alerts.channels import deliver_channels
 from monitor.config import Settings, SourceSettings
 from monitor.fetch import Fetcher
 from monitor.pipeline import Pipeline, utcnow
-from monitor.rules import Ruleset
 from monitor.store import Archive
+from monitor.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +57,13 @@ def trusted_origins(settings: Settings) -> list[str]:
 
 
 @asynccontextmanager
-async def open_pipeline(
-    settings: Settings, archive: Archive, ruleset: Ruleset | None = None, *, shared_archive: bool = False
-) -> AsyncIterator[Pipeline]:
-    """A pipeline and its fetcher; on exit the writes it queued are committed and its connections closed.
-
-    ``ruleset``: the settings' rules compiled already (compiling them takes a quarter of a second).
-    ``shared_archive``: other processes write to the archive as busily.
-    """
+async def open_pipeline(settings: Settings, archive: Archive) -> AsyncIterator[Pipeline]:
+    """A pipeline, its fetcher and its parsing workers; on exit the writes it queued are committed, its
+    connections closed and its workers stopped."""
     async with (
         Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
-        Pipeline(settings, archive, fetcher, ruleset=ruleset, shared_archive=shared_archive) as pipeline,
+        Workers(settings) as workers,
+        Pipeline(settings, archive, fetcher, workers) as pipeline,
     ):
         yield pipeline
 

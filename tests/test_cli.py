@@ -21,6 +21,7 @@ from monitor.config import (
     ChannelSettings,
     EmailSettings,
     FetchSettings,
+    LimitsSettings,
     RuleSettings,
     ScheduleSettings,
     Settings,
@@ -52,7 +53,8 @@ def test_every_command_is_documented_in_the_readme() -> None:
 
 def test_every_config_key_is_documented_in_the_readme() -> None:
     sections: list[tuple[str, type[BaseModel]]] = [
-        ("fetch.", FetchSettings), ("schedule.", ScheduleSettings), ("sources[].", SourceSettings),
+        ("fetch.", FetchSettings), ("schedule.", ScheduleSettings), ("limits.", LimitsSettings),
+        ("sources[].", SourceSettings),
         ("rules[].", RuleSettings), ("email.", EmailSettings), ("channels[].", ChannelSettings),
     ]
     documented = set(re.findall(r"^\| `([^`]+)`", README, flags=re.MULTILINE))
@@ -60,7 +62,7 @@ def test_every_config_key_is_documented_in_the_readme() -> None:
         for field in model.model_fields:
             assert f"{prefix}{field}" in documented, f"README lacks {prefix}{field}"
     assert {"database", "people", "people_file", "lists.NAME"} <= documented
-    assert set(Settings.model_fields) == {"database", "fetch", "schedule", "sources", "rules", "lists", "people",
+    assert set(Settings.model_fields) == {"database", "fetch", "schedule", "limits", "sources", "rules", "lists", "people",
                                           "people_file", "email", "channels"}
 
 

@@ -16,6 +16,7 @@ from monitor.drift import judge, notice_for
 from monitor.fetch import Fetcher
 from monitor.models import CheckRecord
 from monitor.pipeline import CheckReport, Pipeline
+from monitor.workers import Workers
 from monitor.store import Archive
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
@@ -124,8 +125,8 @@ def checks_every_6_hours(
     async def go() -> list[CheckReport]:
         reports = []
         with Archive.create(settings.database) as archive:
-            async with Fetcher(settings.fetch, [web.origin]) as fetcher, \
-                    Pipeline(settings, archive, fetcher, clock=lambda: now[0]) as pipeline:
+            async with Fetcher(settings.fetch, [web.origin]) as fetcher, Workers(settings) as workers, \
+                    Pipeline(settings, archive, fetcher, workers, clock=lambda: now[0]) as pipeline:
                 for has_links in plan:
                     listing.links = has_links
                     reports.append(await pipeline.check(source, force=True))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import SourceSettings, shipped_rules
+from monitor.config import LimitsSettings, SourceSettings, shipped_rules
 from monitor.extract import extract
 from monitor.models import Article, Extracted, Link, Page
-from monitor.pipeline import page_to_article
+from monitor.prepare import page_to_article
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -83,19 +83,22 @@ def test_a_lone_surrogate_from_json_ld_is_replaced_before_storing() -> None:
 
 def test_a_page_that_trips_a_bug_costs_that_page_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection (a bug we do not have cannot run here): extraction raising on one page of the demo web.
-    The check goes on, the Geneva alert is still queued, and the page is recorded as refused with the reason."""
-    from monitor import pipeline
+    The check goes on, the Geneva alert is still queued, and the page is recorded as refused with the reason.
+
+    The page is parsed in this process (``workers = 0``), where the fault can be injected; a worker's
+    error reaches the pipeline the same way (tests/test_hostile.py)."""
+    from monitor import prepare
     from monitor.demo import run_demo
 
-    real = pipeline.page_to_article
+    real = prepare.page_to_article
 
     def tripping(page: Page, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime) -> object:
         if "goodwill" in page.url:
             raise RecursionError("maximum recursion depth exceeded")
         return real(page, extracted, link, source, fetched)
 
-    monkeypatch.setattr(pipeline, "page_to_article", tripping)
-    result = run_demo(shipped_rules(), tmp_path)
+    monkeypatch.setattr(prepare, "page_to_article", tripping)
+    result = run_demo(shipped_rules().model_copy(update={"limits": LimitsSettings(workers=0)}), tmp_path)
     assert len(result.alert_texts) == 1 and "Geneva" in result.alert_texts[0]
     with sqlite3.connect(result.database) as conn:
         rows = conn.execute("SELECT url, error, retry FROM failed_urls").fetchall()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.httpserver import LocalWeb
 
-from monitor.config import FetchSettings, SourceSettings
+from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, RobotsUnreachableError, UnsupportedContentError
 from monitor.fetch import Fetcher
 from monitor.models import Discovery, Page
@@ -23,8 +23,10 @@ from monitor.sources import discover
 from monitor.sources.feeds import feed_links
 from monitor.sources.pages import page_links
 from monitor.sources.sitemaps import choose_sitemaps
+from monitor.workers import Workers
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
+ONE_WORKER = Settings(limits=LimitsSettings(workers=1))  # discovery parses in a worker, as the daemon's does
 
 
 def page(body: bytes | str, url: str = "https://example.org/feed", content_type: str = "application/xml") -> Page:
@@ -38,9 +40,9 @@ def check(web: LocalWeb, source: SourceSettings, **validators: Any) -> Discovery
 
     async def go() -> Discovery:
         fetch_settings = FetchSettings(timeout=2.0, delay=0.0, robots=False)
-        async with Fetcher(fetch_settings, [web.origin]) as fetcher:
+        async with Fetcher(fetch_settings, [web.origin]) as fetcher, Workers(ONE_WORKER) as workers:
             values = {"etag": None, "last_modified": None, "body_hash": None, **validators}
-            return await discover(source, fetcher, **values)
+            return await discover(source, fetcher, workers, **values)
 
     return asyncio.run(go())
 
@@ -362,9 +364,10 @@ def test_obeying_robots_txt_the_site_check_reads_it_once(local_web: LocalWeb) ->
     local_web.route("/news.xml", _urlset("/n/1", "/private/2"))
 
     async def go() -> Discovery:
-        async with Fetcher(FetchSettings(timeout=2.0, delay=0.0), [local_web.origin]) as fetcher:
+        async with Fetcher(FetchSettings(timeout=2.0, delay=0.0), [local_web.origin]) as fetcher, \
+                Workers(ONE_WORKER) as workers:
             source = SourceSettings(name="s", kind="site", url=local_web.url("/"))
-            return await discover(source, fetcher, etag=None, last_modified=None, body_hash=None)
+            return await discover(source, fetcher, workers, etag=None, last_modified=None, body_hash=None)
 
     found = asyncio.run(go())
     assert len(found.links) == 2  # discovery lists them; the article fetch is what robots.txt refuses
@@ -473,11 +476,11 @@ def test_second_cycle_over_an_unchanged_site_makes_only_conditional_source_reque
     state = {source.name: empty for source in sources}
     known: set[str] = set()
 
-    async def cycle(fetcher: Fetcher) -> Counter[str]:
+    async def cycle(fetcher: Fetcher, workers: Workers) -> Counter[str]:
         before = Counter(fetcher.stats)
 
         async def one(source: SourceSettings) -> None:
-            found = await discover(source, fetcher, **state[source.name])
+            found = await discover(source, fetcher, workers, **state[source.name])
             state[source.name] = {
                 "etag": found.etag, "last_modified": found.last_modified, "body_hash": found.body_hash
             }
@@ -490,8 +493,8 @@ def test_second_cycle_over_an_unchanged_site_makes_only_conditional_source_reque
 
     async def go() -> tuple[Counter[str], Counter[str]]:
         fetch_settings = FetchSettings(timeout=5.0, delay=0.0, robots=True, per_host=8)
-        async with Fetcher(fetch_settings, [local_web.origin]) as fetcher:
-            return await cycle(fetcher), await cycle(fetcher)
+        async with Fetcher(fetch_settings, [local_web.origin]) as fetcher, Workers(ONE_WORKER) as workers:
+            return await cycle(fetcher, workers), await cycle(fetcher, workers)
 
     first, second = asyncio.run(go())
     print(f"\ncycle 1: {dict(first)}\ncycle 2: {dict(second)}")

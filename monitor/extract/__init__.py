@@ -41,15 +41,16 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
     The cyclic garbage collector is paused meanwhile: extraction wraps thousands of nodes in
     tracked objects but makes no reference cycles, so collections it would set off (a fifth of
     its time) find nothing. Anything else's garbage is collected once it is switched back on.
+
+    A page that breaks the parser raises: the parsing worker that runs this (:mod:`monitor.workers`)
+    tells a page that exhausted its memory from one that tripped a bug, and the pipeline records either
+    against the page's URL.
     """
     paused = gc.isenabled()
     if paused:
         gc.disable()
     try:
         return _extract(html, url)
-    except Exception:  # noqa: BLE001 - the contract: one odd page must not stop the pipeline
-        logger.exception("extraction failed for %s", url or "<document>")
-        return Extracted()
     finally:
         if paused:
             gc.enable()

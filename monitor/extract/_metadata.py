@@ -367,7 +367,10 @@ def parse_date(value: str) -> datetime | None:
             parsed = datetime.fromisoformat(iso)
         except ValueError:
             match = re.match(r"\d{4}-\d{2}-\d{2}", value)
-            parsed = datetime.fromisoformat(match.group(0)) if match else None
+            try:  # the date alone, when only the time is malformed ("2024-05-06T99:99")
+                parsed = datetime.fromisoformat(match.group(0)) if match else None
+            except ValueError:  # an impossible date ("2024-13-45")
+                parsed = None
     else:
         try:
             parsed = parsedate_to_datetime(value)

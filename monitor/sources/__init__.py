@@ -8,7 +8,6 @@ is an unchanged source, a cheap successful check.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 
@@ -18,6 +17,7 @@ from monitor.models import Discovery, Link, NotModified
 from monitor.sources.feeds import feed_links
 from monitor.sources.pages import page_links
 from monitor.sources.sitemaps import site_links, sitemap_links
+from monitor.workers import Workers
 
 __all__ = ["discover"]
 
@@ -25,6 +25,7 @@ __all__ = ["discover"]
 async def discover(
     source: SourceSettings,
     fetcher: Fetcher,
+    workers: Workers,
     *,
     etag: str | None,
     last_modified: str | None,
@@ -37,36 +38,36 @@ async def discover(
     """
     if source.kind == "site":
         # The home page is never read: the site's sitemaps, named in its robots.txt, list its articles.
-        links, bodies = await site_links(source.url, fetcher)
-        return _discovered(links, bodies, source, etag=None, last_modified=None, body_hash=body_hash)
+        links, digests = await site_links(source.url, fetcher, workers)
+        return _discovered(links, digests, source, etag=None, last_modified=None, body_hash=body_hash)
     result = await fetcher.fetch(source.url, etag=etag, last_modified=last_modified, kind="source")
     if isinstance(result, NotModified):
         return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True)
-    bodies = [result.body]
+    # The source's body is parsed in a worker (monitor.workers), never on the event loop.
     if source.kind == "feed":
-        # feedparser is pure Python: a big feed takes seconds, which must not stall the event loop.
-        links = await asyncio.to_thread(feed_links, result)
+        links = await workers.run(result.url, feed_links, result)
+        digests = [hashlib.sha256(result.body).digest()]
     elif source.kind == "sitemap":
-        links, children = await sitemap_links(result, fetcher)
-        bodies.extend(children)
+        links, digests = await sitemap_links(result, fetcher, workers)
     else:
-        links = page_links(result, source.links or "a[href]")
+        links = await workers.run(result.url, page_links, result, source.links or "a[href]")
+        digests = [hashlib.sha256(result.body).digest()]
     return _discovered(
-        links, bodies, source, etag=result.etag, last_modified=result.last_modified, body_hash=body_hash
+        links, digests, source, etag=result.etag, last_modified=result.last_modified, body_hash=body_hash
     )
 
 
 def _discovered(
     links: list[Link],
-    bodies: list[bytes],
+    digests: list[bytes],
     source: SourceSettings,
     *,
     etag: str | None,
     last_modified: str | None,
     body_hash: str | None,
 ) -> Discovery:
-    """The check's result: unchanged when the bodies read hash as last time."""
-    new_hash = _digest(bodies)
+    """The check's result: unchanged when the bodies read (their SHA-256 ``digests``) hash as last time."""
+    new_hash = _digest(digests)
     unchanged = new_hash == body_hash
     return Discovery(
         links=[] if unchanged else _select(links, source),
@@ -77,13 +78,11 @@ def _discovered(
     )
 
 
-def _digest(bodies: list[bytes]) -> str:
-    if len(bodies) == 1:
-        return hashlib.sha256(bodies[0]).hexdigest()
-    combined = hashlib.sha256()
-    for body in bodies:
-        combined.update(hashlib.sha256(body).digest())
-    return combined.hexdigest()
+def _digest(digests: list[bytes]) -> str:
+    """One body's digest as it is; several, the digest of theirs."""
+    if len(digests) == 1:
+        return digests[0].hex()
+    return hashlib.sha256(b"".join(digests)).hexdigest()
 
 
 def _select(links: list[Link], source: SourceSettings) -> list[Link]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 from typing import Any
+from xml.parsers import expat
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -17,8 +17,6 @@ __all__ = ["make_link", "parse_iso_date", "refuse_entity_declarations"]
 
 log = logging.getLogger(__name__)
 
-# A DOCTYPE's internal subset: from "<!DOCTYPE" to the "]>" that closes it.
-_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)(\]\s*>|$)", re.IGNORECASE | re.DOTALL)
 _TITLE_MAX = 500
 
 
@@ -47,11 +45,40 @@ def _plain(title: str | None) -> str | None:
     return " ".join(title.split())[:_TITLE_MAX] or None
 
 
+class _RootReached(Exception):
+    """The prolog has been read: no declaration can follow."""
+
+
 def refuse_entity_declarations(page: Page) -> None:
-    """Refuse an XML document with a DTD that declares entities ("billion laughs", XXE)."""
-    subset = _INTERNAL_SUBSET.search(page.body)
-    if subset is not None and b"<!ENTITY" in subset.group(1).upper():
-        raise UnsupportedContentError(page.url, "XML entity declarations are not accepted")
+    """Refuse an XML document whose DOCTYPE has an internal subset or declares entities ("billion laughs", XXE).
+
+    expat itself reads the prolog, with handlers that raise on such a declaration before any
+    entity is expanded, so comments, character sets (UTF-16, say) and CDATA are read as the
+    real parser reads them. It stops at the root element, where every declaration is behind.
+    A prolog expat cannot read is refused too: no feed or sitemap needs one.
+    """
+
+    def refuse(*_: object) -> None:
+        raise UnsupportedContentError(page.url, "XML entity declarations (a DTD internal subset) are not accepted")
+
+    def doctype(_name: str, _system: str | None, _public: str | None, internal_subset: int) -> None:
+        if internal_subset:
+            refuse()
+
+    def root(*_: object) -> None:
+        raise _RootReached
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = refuse
+    parser.UnparsedEntityDeclHandler = refuse
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(page.body, True)
+    except _RootReached:
+        return
+    except expat.ExpatError as exc:
+        raise UnsupportedContentError(page.url, f"not well-formed XML: {expat.errors.messages[exc.code]}") from exc
 
 
 def parse_iso_date(value: Any) -> datetime | None:

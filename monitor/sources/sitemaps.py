@@ -3,10 +3,13 @@ plain-text sitemaps (one URL per line) and RSS or Atom feeds served as sitemaps,
 the three forms the sitemaps protocol accepts.
 
 An index is followed to its children, newest first (by ``lastmod``), at most
-``MAX_CHILDREN`` of them per index and ``MAX_DEPTH`` levels deep: a news
-monitor wants this week's sitemap, not the archive of 2009. Child sitemaps are
-fetched unconditionally (their validators are not kept), and a child that
-fails is logged and skipped as long as one of its siblings succeeds.
+``MAX_CHILDREN`` of them per index and ``MAX_DEPTH`` levels deep, each sitemap
+read once per check (an index that lists itself is not read again), and no
+more bytes in all than the ``[limits] sitemap_bytes`` budget: a news monitor
+wants this week's sitemap, not the archive of 2009. Child sitemaps are fetched
+unconditionally (their validators are not kept), and a child that fails is
+logged and skipped as long as one of its siblings succeeds. Each document is
+parsed in a parsing worker (:mod:`monitor.workers`).
 
 Gzip files are unwrapped by the fetcher. Element names are matched by local
 name, so any namespace prefix (or none) works. A document that is not
@@ -16,7 +19,7 @@ picking the ``<loc>`` elements by pattern.
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import html
 import logging
 import re
@@ -32,8 +35,10 @@ from monitor.fetch.urls import canonicalize
 from monitor.models import Link, NotModified, Page
 from monitor.sources.feeds import feed_links, is_feed_document
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
+from monitor.workers import Workers
 
-__all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "choose_sitemaps", "site_links", "sitemap_links"]
+__all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "SitemapRead", "choose_sitemaps", "read_sitemap", "site_links",
+           "sitemap_links"]
 
 log = logging.getLogger(__name__)
 
@@ -60,28 +65,39 @@ class _Parsed:
     entries: list[_Entry] = field(default_factory=list)
 
 
-async def sitemap_links(page: Page, fetcher: Fetcher, depth: int = 0) -> tuple[list[Link], list[bytes]]:
-    """The links of a sitemap (and, for an index, of its children) and the child bodies read.
+@dataclass(frozen=True)
+class SitemapRead:
+    """What one sitemap document says: its article links, or (an index) the sitemaps it lists, newest first."""
 
-    The child bodies let the caller tell "nothing changed" for an index whose
-    own text stays the same while its children grow.
+    links: list[Link]
+    children: list[str]  # canonical URLs
+
+
+@dataclass
+class _Reading:
+    """One check's walk over a sitemap tree: what is read so far, and what is left to read."""
+
+    fetcher: Fetcher
+    workers: Workers
+    budget: int  # bytes still allowed
+    seen: set[str] = field(default_factory=set)
+    links: list[Link] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+
+
+async def sitemap_links(page: Page, fetcher: Fetcher, workers: Workers) -> tuple[list[Link], list[bytes]]:
+    """The links of a sitemap (and, for an index, of its children) and the SHA-256 digest of each body read.
+
+    The digests let the caller tell "nothing changed" for an index whose own text stays the
+    same while its children grow; a child's body is hashed as it arrives and let go.
     """
-    if _is_plain_text(page.body):
-        return _text_links(page), []
-    if is_feed_document(page.body):
-        # feedparser is pure Python: a big feed takes seconds, which must not stall the event loop.
-        return await asyncio.to_thread(feed_links, page), []
-    parsed = _parse(page)
-    if not parsed.index:
-        return _links(parsed.entries, page.url), []
-    if depth >= MAX_DEPTH:
-        log.warning("sitemap index %s nested deeper than %d levels, not followed", page.url, MAX_DEPTH)
-        return [], []
-    children = sorted(parsed.entries, key=lambda e: e.lastmod or _EPOCH, reverse=True)
-    return await _read_children([entry.loc for entry in children], page.url, fetcher, depth)
+    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes - len(page.body), {page.url, page.requested_url})
+    reading.digests.append(hashlib.sha256(page.body).digest())
+    await _follow(await workers.run(page.url, read_sitemap, page), page.url, reading, 0)
+    return reading.links[:MAX_LINKS], reading.digests
 
 
-async def site_links(home: str, fetcher: Fetcher) -> tuple[list[Link], list[bytes]]:
+async def site_links(home: str, fetcher: Fetcher, workers: Workers) -> tuple[list[Link], list[bytes]]:
     """The links of a site's sitemaps, found from the ``Sitemap:`` lines of its robots.txt.
 
     The robots.txt list is read like a sitemap index whose children are :func:`choose_sitemaps`.
@@ -90,7 +106,9 @@ async def site_links(home: str, fetcher: Fetcher) -> tuple[list[Link], list[byte
     chosen = choose_sitemaps(named, home)
     if not named:
         log.info("%s: robots.txt names no sitemap, trying %s", home, chosen[0])
-    return await _read_children(chosen, robots_url(home), fetcher, 0)
+    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes)
+    await _read_children(chosen, robots_url(home), reading, 0)
+    return reading.links[:MAX_LINKS], reading.digests
 
 
 def choose_sitemaps(named: list[str], home: str) -> list[str]:
@@ -113,37 +131,66 @@ def choose_sitemaps(named: list[str], home: str) -> list[str]:
     return news or urls or [canonicalize("/sitemap.xml", base=home)]
 
 
-async def _read_children(locs: list[str], parent: str, fetcher: Fetcher, depth: int) -> tuple[list[Link], list[bytes]]:
-    """The links of the first ``MAX_CHILDREN`` sitemaps of ``locs``; those that fail are skipped while one works."""
-    results = await asyncio.gather(
-        *(_child(loc, parent, fetcher, depth) for loc in locs[:MAX_CHILDREN]), return_exceptions=True
-    )
-    links: list[Link] = []
-    bodies: list[bytes] = []
+async def _follow(read: SitemapRead, url: str, reading: _Reading, depth: int) -> None:
+    reading.links.extend(read.links)
+    if not read.children:
+        return
+    if depth >= MAX_DEPTH:
+        log.warning("sitemap index %s nested deeper than %d levels, not followed", url, MAX_DEPTH)
+        return
+    await _read_children(read.children, url, reading, depth)
+
+
+async def _read_children(urls: list[str], parent: str, reading: _Reading, depth: int) -> None:
+    """Read the first ``MAX_CHILDREN`` sitemaps of ``urls`` not read yet in this check, one at a time.
+
+    One at a time: they are on one host, whose politeness lets few requests through anyway, and
+    only one body is held at once. Those that fail are skipped as long as one works; once the
+    check's byte budget is spent, the rest are left for the next check.
+    """
+    fresh = [url for url in dict.fromkeys(urls) if url not in reading.seen][:MAX_CHILDREN]
+    reading.seen.update(fresh)
     errors: list[FetchError] = []
-    for result in results:
-        if isinstance(result, FetchError):
-            log.warning("child sitemap skipped: %s", result)
-            errors.append(result)
-        elif isinstance(result, BaseException):
-            raise result
-        else:
-            links.extend(result[0])
-            bodies.extend(result[1])
-    if errors and len(errors) == len(results):
+    for url in fresh:
+        if reading.budget <= 0:
+            log.warning("sitemaps of %s: %d bytes read, the rest is left for later", parent,
+                        reading.workers.limits.sitemap_bytes)
+            break
+        try:
+            await _read_child(url, reading, depth)
+        except FetchError as exc:
+            log.warning("child sitemap skipped: %s", exc)
+            errors.append(exc)
+    if errors and len(errors) == len(fresh):
         raise errors[0]
-    return links[:MAX_LINKS], bodies
 
 
-async def _child(loc: str, parent: str, fetcher: Fetcher, depth: int) -> tuple[list[Link], list[bytes]]:
-    link = make_link(loc, parent, None, None)
-    if link is None:
-        raise UnsupportedContentError(parent, f"child sitemap {loc!r} is not an http(s) URL")
-    result = await fetcher.fetch(link.url, kind="source")
-    if isinstance(result, NotModified):  # cannot happen without validators; keeps mypy honest
-        return [], []
-    links, bodies = await sitemap_links(result, fetcher, depth + 1)
-    return links, [result.body, *bodies]
+async def _read_child(url: str, reading: _Reading, depth: int) -> None:
+    page = await reading.fetcher.fetch(url, kind="source")
+    if isinstance(page, NotModified):  # cannot happen without validators; keeps mypy honest
+        return
+    reading.budget -= len(page.body)
+    reading.digests.append(hashlib.sha256(page.body).digest())
+    reading.seen.add(page.url)
+    read = await reading.workers.run(page.url, read_sitemap, page)
+    del page  # the body is hashed: let it go before the children are read
+    await _follow(read, url, reading, depth + 1)
+
+
+def read_sitemap(page: Page) -> SitemapRead:
+    """One sitemap document, in any of its forms; a parsing worker's job."""
+    if _is_plain_text(page.text):
+        return SitemapRead(_text_links(page), [])
+    if is_feed_document(page.body):
+        return SitemapRead(feed_links(page), [])
+    parsed = _parse(page)
+    if not parsed.index:
+        return SitemapRead(_links(parsed.entries, page.url), [])
+    newest_first = sorted(parsed.entries, key=lambda e: e.lastmod or _EPOCH, reverse=True)
+    children = [link.url for link in (make_link(entry.loc, page.url, None, None) for entry in newest_first) if link]
+    if newest_first and not children:
+        raise UnsupportedContentError(page.url, "sitemap index lists no http(s) URL")
+    return SitemapRead([], children)
 
 
 def _links(entries: list[_Entry], base: str) -> list[Link]:
@@ -155,9 +202,12 @@ def _links(entries: list[_Entry], base: str) -> list[Link]:
     return links
 
 
-def _is_plain_text(body: bytes) -> bool:
-    """A text sitemap: its first character (after a BOM and white space) does not open a tag."""
-    return not body.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
+def _is_plain_text(text: str) -> bool:
+    """A text sitemap: its first character (after a BOM and white space) does not open a tag.
+
+    Judged on the decoded text: a UTF-16 document's bytes do not start with ``<``.
+    """
+    return not text.lstrip("\ufeff \t\r\n").startswith("<")
 
 
 def _text_links(page: Page) -> list[Link]:

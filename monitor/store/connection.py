@@ -72,18 +72,15 @@ def make_folder(path: Path) -> None:
 class Connection:
     """One sqlite-utils ``Database`` on the archive file; the per-domain record classes build on it."""
 
-    def __init__(self, path: str | Path, *, mode: Mode, busy_timeout_ms: int | None = None) -> None:
-        """Open the archive at ``path`` as :meth:`create`, :meth:`open` or :meth:`read` say; raise ArchiveError.
-
-        ``busy_timeout_ms``: how long a statement waits for another connection's lock (None: BUSY_TIMEOUT_MS).
-        """
+    def __init__(self, path: str | Path, *, mode: Mode) -> None:
+        """Open the archive at ``path`` as :meth:`create`, :meth:`open` or :meth:`read` say; raise ArchiveError."""
         self.path = Path(path)
         try:
             self.db = self._open_for_writing() if mode == "create" else self._open_existing(writable=mode == "write")
         except sqlite3.Error as exc:
             raise archive_error(exc, self.path) from exc
         try:
-            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms}")
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if mode == "read":
                 self.version = self._current_version()
             else:
@@ -98,15 +95,15 @@ class Connection:
             raise
 
     @classmethod
-    def create(cls, path: str | Path, *, busy_timeout_ms: int | None = None) -> Self:
+    def create(cls, path: str | Path) -> Self:
         """Open the archive for writing, creating its folder and file and migrating its schema as needed:
         what ``run``, ``once`` and ``demo`` do, and nothing else."""
-        return cls(path, mode="create", busy_timeout_ms=busy_timeout_ms)
+        return cls(path, mode="create")
 
     @classmethod
-    def open(cls, path: str | Path, *, busy_timeout_ms: int | None = None) -> Self:
+    def open(cls, path: str | Path) -> Self:
         """Open an existing archive, already at the current schema, for writing (a second connection)."""
-        return cls(path, mode="write", busy_timeout_ms=busy_timeout_ms)
+        return cls(path, mode="write")
 
     @classmethod
     def read(cls, path: str | Path) -> Self:
@@ -154,7 +151,7 @@ class Connection:
 
         The transaction takes the write lock as it begins (``BEGIN IMMEDIATE``): one that
         reads first and writes later would fail at once, busy timeout or not, if another
-        process wrote in between, as the processes of ``monitor once --processes`` do.
+        process (a command run beside the daemon) wrote in between.
         Taking the lock first also makes reads and writes inside see one state of the archive.
 
         sqlite-utils' ``atomic`` names every savepoint afresh, so SQLite compiles its

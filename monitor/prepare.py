@@ -1,0 +1,95 @@
+"""From a fetched page to an article ready to store: extraction, the article record, its fingerprint and rule matches.
+
+All of it is pure CPU work on untrusted bytes, so it runs in a parsing worker
+(:mod:`monitor.workers`); the archive is never touched here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor import dedup
+from monitor.config import SourceSettings
+from monitor.extract import extract
+from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
+from monitor.models import Article, Extracted, Link, Match, Page
+from monitor.rules import Ruleset
+from monitor.workers import worker_ruleset
+
+# An extraction with fewer words is a consent wall or a "subscribe to read" stub, not an article.
+MIN_ARTICLE_WORDS = 40
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article with its fingerprint and rule matches, computed before the archive is touched."""
+
+    article: Article
+    text_print: dedup.TextPrint
+    matches: tuple[Match, ...]
+    passage_keys: tuple[tuple[str, ...], ...]  # of each match's passage
+
+
+@dataclass(frozen=True)
+class PageRead:
+    """What reading one article page gave: the article ready to store (None: the page holds none), and how
+    much text its extraction found (source health watches it)."""
+
+    prepared: Prepared | None
+    text_chars: int
+
+
+def prepare(article: Article, ruleset: Ruleset) -> Prepared:
+    matches = tuple(ruleset.match(article.text, title=article.title))
+    keys = tuple(dedup.passage_keys(match.passage) for match in matches)
+    return Prepared(article, dedup.fingerprint(article.text), matches, keys)
+
+
+def read_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> PageRead:
+    """Extract, make the article and prepare it with the process's rules: a parsing worker's job."""
+    extracted = extract(page.text, page.url)
+    article = page_to_article(page, extracted, link, source, fetched)
+    return PageRead(None if article is None else prepare(article, worker_ruleset()), len(extracted.text))
+
+
+def storable(text: str) -> str:
+    """``text`` as valid UTF-8: a lone surrogate (JSON's "\\ud800" decodes to one) cannot be stored, so it is replaced."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def page_to_article(
+    page: Page, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
+) -> Article | None:
+    """The article of a fetched page and its extraction, or None when the page holds no article."""
+    if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
+        return None
+    url = link.url if page.url == link.url else canonicalize(page.url)  # a link's URL is canonical already
+    aliases = {link.url}
+    if extracted.canonical_url and extracted.canonical_url != url:
+        try:
+            declared = canonicalize(extracted.canonical_url, base=page.url)
+        except ValueError:
+            declared = url
+        # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL.
+        if declared != url and same_registrable_domain(declared, url):
+            aliases.add(url)
+            url = declared
+    aliases.discard(url)
+    return Article(
+        url=url,
+        site=site_of(url),
+        title=storable((extracted.title or link.title or url).strip()),
+        text=storable(extracted.text),
+        source=source.name,
+        fetched=fetched,
+        byline=storable(extracted.byline) if extracted.byline else None,
+        published=extracted.published or link.published,
+        language=extracted.language,
+        outlet=storable(extracted.outlet) if extracted.outlet else None,
+        aliases=tuple(sorted(aliases)),
+    )
