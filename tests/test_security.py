@@ -1,4 +1,4 @@
-"""Hostile URLs and addresses, one row per failure the security rules prevent (README, "Security")."""
+"""Hostile URLs and addresses, one row per failure the security rules prevent (docs/design.md, "Security")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The fetcher: one shared HTTP client, polite, conditional, capped and safe.
 
 Every request of the process goes through one :class:`Fetcher` (one httpx
-transport, one connection pool), which is where the fetching rules (README,
+transport, one connection pool), which is where the fetching rules (docs/design.md,
 "Security") are enforced in one place:
 
 * each URL and each redirect hop is checked (:mod:`monitor.fetch.security`);

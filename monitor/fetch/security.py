@@ -1,4 +1,4 @@
-"""Which URLs and addresses may be fetched (README, "Security").
+"""Which URLs and addresses may be fetched (docs/design.md, "Security").
 
 Two gates, because a URL can be harmless on paper and still lead somewhere
 private:

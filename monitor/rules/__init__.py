@@ -6,7 +6,7 @@ rule and, for a query, the position. :meth:`Ruleset.match` then runs every rule 
 article; :meth:`Ruleset.explain` says why each passage matched or was vetoed.
 
 A rule's ``query`` is a Boolean query with proximity (the language is described in
-:mod:`monitor.rules._query` and in the README); ``@name`` refers to a list of phrases
+:mod:`monitor.rules._query` and in docs/configuration.md); ``@name`` refers to a list of phrases
 (``[lists]``) or of people (``[[people]]``, shipped in ``people.toml``). The older keys keep
 their meaning: ``terms`` are phrases, ``patterns`` regular expressions, ``context`` phrases
 of which one must occur in the scope outside the terms, and ``exclude`` phrases that veto

@@ -3,7 +3,7 @@
 ``PRAGMA user_version`` holds the number of migrations applied, so opening an
 older database upgrades it in place and opening a current one changes nothing.
 Tables and columns are named for people who read the archive with
-``sqlite-utils`` or Datasette: the names in the README's "The archive" are the contract.
+``sqlite-utils`` or Datasette: the names in docs/archive.md are the contract.
 """
 
 from __future__ import annotations
