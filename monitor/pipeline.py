@@ -302,7 +302,7 @@ class Pipeline:
             return None
         report.fetched += 1
         try:
-            read = await self.workers.run(page.url, read_article, page, link, source, self.clock())
+            read = await self.workers.run(page.url, read_article, page.url, page.text, link, source, self.clock())
         except ParseLimitError as exc:
             log.warning("%s: refused %s: %s", source.name, link.url, exc.reason)
             report.skipped += 1

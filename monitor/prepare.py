@@ -13,7 +13,7 @@ from monitor import dedup
 from monitor.config import SourceSettings
 from monitor.extract import extract
 from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
-from monitor.models import Article, Extracted, Link, Match, Page
+from monitor.models import Article, Extracted, Link, Match
 from monitor.rules import Ruleset
 from monitor.workers import worker_ruleset
 
@@ -46,10 +46,11 @@ def prepare(article: Article, ruleset: Ruleset) -> Prepared:
     return Prepared(article, dedup.fingerprint(article.text), matches, keys)
 
 
-def read_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> PageRead:
-    """Extract, make the article and prepare it with the process's rules: a parsing worker's job."""
-    extracted = extract(page.text, page.url)
-    article = page_to_article(page, extracted, link, source, fetched)
+def read_article(url: str, html: str, link: Link, source: SourceSettings, fetched: datetime) -> PageRead:
+    """Extract the page at ``url`` (its final URL), make the article and prepare it with the process's rules: a
+    parsing worker's job. It is given the decoded text alone: the raw bytes would double what crosses to it."""
+    extracted = extract(html, url)
+    article = page_to_article(url, extracted, link, source, fetched)
     return PageRead(None if article is None else prepare(article, worker_ruleset()), len(extracted.text))
 
 
@@ -63,16 +64,17 @@ def storable(text: str) -> str:
 
 
 def page_to_article(
-    page: Page, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
+    page_url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
 ) -> Article | None:
-    """The article of a fetched page and its extraction, or None when the page holds no article."""
+    """The article of a page fetched from ``page_url`` (after redirects) and its extraction, or None when the
+    page holds no article."""
     if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
         return None
-    url = link.url if page.url == link.url else canonicalize(page.url)  # a link's URL is canonical already
+    url = link.url if page_url == link.url else canonicalize(page_url)  # a link's URL is canonical already
     aliases = {link.url}
     if extracted.canonical_url and extracted.canonical_url != url:
         try:
-            declared = canonicalize(extracted.canonical_url, base=page.url)
+            declared = canonicalize(extracted.canonical_url, base=page_url)
         except ValueError:
             declared = url
         # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL.

@@ -3,16 +3,17 @@
 HTML and XML parsers have pathological inputs (a few kilobytes that take gigabytes or
 minutes), and guarding against each trick is a race the next trick wins. So every parse
 of a fetched body (article pages, listing pages, feeds and their item titles, sitemaps)
-runs in a worker process of a pebble pool, and the event loop only waits for its answer:
+runs in a worker process, and the event loop only waits for its answer on the worker's pipe:
 
 * the worker's address space is capped (``RLIMIT_AS``, ``memory_mb`` above what it holds
   when it starts), so an allocation past it fails there and the worker exits;
 * each page gets ``cpu_seconds`` of CPU (``RLIMIT_CPU``, raised before each page), past
   which the kernel kills the worker;
-* each page gets ``wall_seconds`` in all, past which pebble kills the worker.
+* each page gets ``wall_seconds`` in all, past which the monitor kills the worker.
 
 A page that overruns is refused with a :class:`~monitor.errors.ParseLimitError` naming the
-limit, and pebble starts a new worker. The workers are also how a check uses every core:
+limit, and a new worker takes the dead one's place. No thread is added to the monitor's
+process: the loop watches each worker's pipe (``add_reader``). The workers are also how a check uses every core:
 one per core by default. They start from a fork server (or are spawned), never forked
 from the monitor itself, which runs threads; each compiles the rules once.
 """
@@ -24,13 +25,14 @@ import importlib
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
+import traceback
 from collections.abc import Callable
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
-
-from pebble import ProcessExpired, ProcessPool
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config import LimitsSettings, Settings
 from monitor.errors import ParseLimitError
@@ -54,6 +56,9 @@ _OUT_OF_MEMORY = 75
 _held = 0
 _limit = 0
 
+# Seconds to wait for a worker whose pipe closed to exit, before it is killed.
+_EXIT_WAIT = 1.0
+
 # The rules, in this process: compiled once in each worker as it starts (a compiled rule holds
 # functions, which do not pickle), and once in the monitor when it parses in its own process.
 _ruleset: Ruleset | None = None
@@ -75,18 +80,16 @@ class Workers:
     def __init__(self, settings: Settings) -> None:
         self.limits = settings.limits
         self._settings = settings
-        self._pool: ProcessPool | None = None
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._all: set[_Worker] = set()
+        self._closed = False
+        self._context = _context()
 
     async def __aenter__(self) -> Workers:
         if self.limits.worker_count == 0:
             _compile(self._settings)
-        else:
-            self._pool = ProcessPool(
-                max_workers=self.limits.worker_count,
-                initializer=_start_worker,
-                initargs=(self._settings,),
-                context=_context(),
-            )
+        for _ in range(self.limits.worker_count):
+            self._start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -94,28 +97,113 @@ class Workers:
 
     def close(self) -> None:
         """Stop the workers now, whatever they are doing (a killed job's caller was cancelled already)."""
-        if self._pool is not None:
-            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
-            self._pool.join()
-            self._pool = None
+        self._closed = True
+        for worker in self._all:
+            worker.retire()
+        self._all.clear()
 
     async def run(self, url: str, job: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``job(*args)`` for the page at ``url``: in a worker, or here when ``workers = 0``.
 
         Raises :class:`ParseLimitError` when the page overran a limit; the job's own errors pass through.
         """
-        if self._pool is None:
+        if self.limits.worker_count == 0:
             return job(*args, **kwargs)
-        future = self._pool.schedule(
-            _limited, args=(self.limits.cpu_seconds, job, args, kwargs), timeout=self.limits.wall_seconds
-        )
+        worker = await self._idle.get()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+        deadline = loop.call_later(self.limits.wall_seconds, worker.overran)
+        fd = worker.connection.fileno()
+        loop.add_reader(fd, _read_answer, worker.connection, answer)
         try:
-            result: T = await asyncio.wrap_future(future)
-        except FutureTimeout:
-            raise ParseLimitError(url, f"page took longer than {self.limits.wall_seconds:g} s to parse") from None
-        except ProcessExpired as exc:
-            raise ParseLimitError(url, _why_it_died(exc.exitcode, self.limits)) from None
-        return result
+            worker.connection.send((self.limits.cpu_seconds, job, args, kwargs))
+            ok, value = await answer
+        except (EOFError, OSError):  # the worker died: a limit ended it
+            loop.remove_reader(fd)
+            worker.process.join(_EXIT_WAIT)  # its exit code says which limit; a kill now would hide it
+            self._replace(worker)
+            raise ParseLimitError(url, worker.why_it_died(self.limits)) from None
+        except BaseException:  # the caller was cancelled mid-page (a stop): the worker goes with the page
+            loop.remove_reader(fd)
+            self._replace(worker)
+            raise
+        finally:
+            deadline.cancel()
+        loop.remove_reader(fd)
+        self._idle.put_nowait(worker)
+        if not ok:
+            raise value
+        return cast(T, value)
+
+    def _start(self) -> None:
+        receiving, sending = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(self._settings, sending), name="monitor-parser", daemon=True)
+        process.start()
+        sending.close()
+        worker = _Worker(process, receiving)
+        self._all.add(worker)
+        self._idle.put_nowait(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.retire()
+        self._all.discard(worker)
+        if not self._closed:
+            self._start()
+
+
+class _Worker:
+    """One parsing process and the monitor's end of its pipe."""
+
+    def __init__(self, process: BaseProcess, connection: Connection) -> None:
+        self.process = process
+        self.connection = connection
+        self.timed_out = False
+
+    def overran(self) -> None:
+        """The page's wall-clock deadline passed: kill the worker, whose closed pipe ends its page's wait."""
+        self.timed_out = True
+        self.process.kill()
+
+    def retire(self) -> None:
+        """Kill the worker if it still runs, and let go of it and its pipe."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.connection.close()
+
+    def why_it_died(self, limits: LimitsSettings) -> str:
+        if self.timed_out:
+            return f"page took longer than {limits.wall_seconds:g} s to parse"
+        return _why_it_died(self.process.exitcode, limits)
+
+
+def _read_answer(connection: Connection, answer: asyncio.Future[tuple[bool, Any]]) -> None:
+    """The worker's answer, once its pipe is readable (the answer, or the end of a worker that died)."""
+    if answer.done():
+        return
+    try:
+        answer.set_result(connection.recv())
+    except (EOFError, OSError) as exc:
+        answer.set_exception(exc)
+
+
+def _serve(settings: Settings, connection: Connection) -> None:
+    """A worker's life: start (rules compiled, limits set), then answer one job after another until the pipe closes."""
+    _start_worker(settings)
+    while True:
+        try:
+            cpu_seconds, job, args, kwargs = connection.recv()
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, Any] = (True, _limited(cpu_seconds, job, args, kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, as the job's own error
+            exc.add_note(f"in the parsing worker:\n{traceback.format_exc()}")
+            answer = (False, exc)
+        try:
+            connection.send(answer)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:  # an answer that does not pickle
+            connection.send((False, RuntimeError(f"{type(answer[1]).__name__} cannot cross to the monitor: {exc}")))
 
 
 def _why_it_died(exitcode: int | None, limits: LimitsSettings) -> str:
@@ -146,9 +234,6 @@ def _compile(settings: Settings) -> None:
 def _start_worker(settings: Settings) -> None:
     """A new worker: compile the rules, then cap its memory at what it holds now plus ``memory_mb``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the monitor handles it
-    # pebble ends a worker with SIGTERM, whose Python handler would wait for the parser's C code to return (up
-    # to cpu_seconds): the kernel's default ends it at once. A worker holds nothing that needs cleaning up.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     importlib.import_module("monitor.prepare")  # the jobs' modules, loaded before the address space is measured
     importlib.import_module("monitor.sources")
     _compile(settings)

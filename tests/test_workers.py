@@ -1,0 +1,83 @@
+"""The parsing workers: a job's answer or error comes back, and a worker that overruns or is cut short is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from monitor.config import LimitsSettings, Settings
+from monitor.errors import ParseLimitError, UnsupportedContentError
+from monitor.workers import Workers
+
+
+def refuse(url: str) -> None:
+    raise UnsupportedContentError(url, "not a feed: no feed found")
+
+
+def wait(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def settings(**limits: float) -> Settings:
+    return Settings(limits=LimitsSettings(workers=1, **limits))
+
+
+def test_a_job_runs_in_a_worker_and_its_own_error_comes_back_as_itself() -> None:
+    async def scenario() -> tuple[int, UnsupportedContentError]:
+        async with Workers(settings()) as workers:
+            worker = await workers.run("https://a.example/", pid)
+            with pytest.raises(UnsupportedContentError) as refused:
+                await workers.run("https://a.example/feed", refuse, "https://a.example/feed")
+            assert await workers.run("https://a.example/", pid) == worker  # an error costs no worker
+            return worker, refused.value
+
+    worker, error = asyncio.run(scenario())
+    assert worker != os.getpid()
+    assert (error.url, error.reason) == ("https://a.example/feed", "not a feed: no feed found")
+    assert any("in the parsing worker" in note for note in error.__notes__)
+
+
+def test_a_page_past_its_deadline_is_refused_and_a_new_worker_takes_the_next() -> None:
+    async def scenario() -> tuple[int, int, float]:
+        async with Workers(settings(wall_seconds=0.5)) as workers:
+            first = await workers.run("https://a.example/", pid)
+            started = time.monotonic()
+            with pytest.raises(ParseLimitError, match=r"page took longer than 0.5 s to parse"):
+                await workers.run("https://a.example/slow", wait, 30)
+            took = time.monotonic() - started
+            return first, await workers.run("https://a.example/", pid), took
+
+    first, second, took = asyncio.run(scenario())
+    assert first != second
+    assert took < 5
+
+
+def test_a_cancelled_caller_takes_its_worker_with_it_and_the_pool_goes_on() -> None:
+    async def scenario() -> tuple[int, int]:
+        async with Workers(settings()) as workers:
+            first = await workers.run("https://a.example/", pid)
+            slow = asyncio.create_task(workers.run("https://a.example/slow", wait, 30))
+            await asyncio.sleep(0.3)
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            return first, await workers.run("https://a.example/", pid)
+
+    first, second = asyncio.run(scenario())
+    assert first != second
+
+
+def test_without_workers_a_job_runs_in_this_process() -> None:
+    async def scenario() -> int:
+        async with Workers(Settings(limits=LimitsSettings(workers=0))) as workers:
+            return await workers.run("https://a.example/", pid)
+
+    assert asyncio.run(scenario()) == os.getpid()
