@@ -17,6 +17,7 @@ from typing import Any
 from monitor import dedup, health
 from monitor.alerts import deliver_pending
 from monitor.alerts.channels import deliver_channels
+from monitor.alerts.notices import deliver_notices
 from monitor.config import FetchSettings, Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
 from monitor.errors import ConfigError, MonitorError
@@ -48,7 +49,8 @@ def check_once(
     settings: Settings, source_name: str | None, *, force: bool, processes: int,
     progress: Callable[[int], None] | None = None,
 ) -> list[CheckReport]:
-    """Check every source (or one) once and deliver what is queued, even when a check failed."""
+    """Check every source (or one) once and deliver what is queued (alerts, operator notices), even when a check
+    failed."""
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
     with Archive.create(settings.database) as archive:  # created or migrated here, before the processes share it
         archive.register_channels([channel.name for channel in settings.channels], utcnow())
@@ -59,6 +61,7 @@ def check_once(
         with Archive.open(settings.database) as archive:
             asyncio.run(deliver_pending(archive, settings.email, utcnow()))
             asyncio.run(deliver_channels(archive, settings.channels, utcnow()))
+            asyncio.run(deliver_notices(archive, settings.email, settings.channels, utcnow()))
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:
