@@ -151,10 +151,12 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
 
 
 def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:
-    """The archive's view of the sources (by name), its counts, the queued alerts and the last heartbeat."""
+    """The archive's view of the sources (by name), its counts (``notices``: operator notices not yet delivered
+    everywhere), the queued alerts and the last heartbeat."""
     with Archive.read(settings.database) as archive:
         stored = {row["name"]: row for row in archive.source_rows()}
-        return stored, archive.counts(), archive.queued_alert_count(), archive.heartbeat()
+        counts = archive.counts() | {"notices": archive.queued_notice_count()}
+        return stored, counts, archive.queued_alert_count(), archive.heartbeat()
 
 
 def health_problems(settings: Settings) -> tuple[list[str], Heartbeat | None]:

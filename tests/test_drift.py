@@ -13,6 +13,7 @@ from tests.httpserver import LocalWeb, Recorded, Route
 from tests.smtpserver import SmtpServer
 from tests.webhook import Receiver
 
+from monitor import app
 from monitor.alerts.notices import deliver_notices
 from monitor.config import ChannelSettings, EmailSettings, FetchSettings, Settings, SourceSettings
 from monitor.drift import judge, notice_for
@@ -179,8 +180,8 @@ def test_a_notice_waits_in_the_archive_while_the_mail_server_is_down_and_is_deli
     smtp_server.down()
     reports = checks_every_6_hours(local_web, tmp_path, listing, [True] * 6 + [False] * 3, email=email)
     assert reports[-1].notice is not None and not smtp_server.messages
+    assert app.status(Settings(database=str(tmp_path / "m.db")))[1]["notices"] == 1  # `monitor status` shows it
     with Archive.create(tmp_path / "m.db") as archive:
-        assert archive.queued_notice_count() == 1
         smtp_server.up()
         later = NOW + 3 * 24 * HOURS
         assert asyncio.run(deliver_notices(archive, email, [], later)) == {"email": [1]}
