@@ -17,6 +17,7 @@ from typing import Any
 from monitor import dedup, health
 from monitor.alerts import deliver_pending
 from monitor.alerts.channels import deliver_channels
+from monitor.alerts.notices import deliver_notices
 from monitor.config import FetchSettings, Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
 from monitor.errors import ConfigError, MonitorError
@@ -46,9 +47,8 @@ def run_daemon(settings: Settings) -> None:
 def check_once(
     settings: Settings, source_name: str | None, *, force: bool, progress: Callable[[int], None] | None = None
 ) -> list[CheckReport]:
-    """Check every source (or one) once and deliver what is queued, even when a check failed.
-
-    ``progress`` is told how many sources are done, as each is.
+    """Check every source (or one) once and deliver what is queued (alerts, operator notices), even when a check
+    failed. ``progress`` is told how many sources are done, as each is.
     """
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
     done = 0
@@ -66,6 +66,7 @@ def check_once(
         finally:
             await deliver_pending(archive, settings.email, utcnow())
             await deliver_channels(archive, settings.channels, utcnow())
+            await deliver_notices(archive, settings.email, settings.channels, utcnow())
 
     with Archive.create(settings.database) as archive:
         archive.register_channels([channel.name for channel in settings.channels], utcnow())
@@ -159,10 +160,12 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
 
 
 def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:
-    """The archive's view of the sources (by name), its counts, the queued alerts and the last heartbeat."""
+    """The archive's view of the sources (by name), its counts (``notices``: operator notices not yet delivered
+    everywhere), the queued alerts and the last heartbeat."""
     with Archive.read(settings.database) as archive:
         stored = {row["name"]: row for row in archive.source_rows()}
-        return stored, archive.counts(), archive.queued_alert_count(), archive.heartbeat()
+        counts = archive.counts() | {"notices": archive.queued_notice_count()}
+        return stored, counts, archive.queued_alert_count(), archive.heartbeat()
 
 
 def health_problems(settings: Settings) -> tuple[list[str], Heartbeat | None]:

@@ -321,7 +321,7 @@ def status(obj: Context, check: bool) -> None:
     console = Console()
     console.print(table)
     console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "
-                  f"alerts queued: {queued}")
+                  f"alerts queued: {queued}  operator notices queued: {counts['notices']}")
     beat = f"last heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
     console.print(f"daemon: {beat}")
 

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from monitor import dedup, drift
-from monitor.alerts.notices import notify_operators
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError
@@ -196,10 +195,10 @@ class Pipeline:
                 partial(
                     Archive.record_failure,
                     name=source.name, checked=started, next_due=next_due, error=str(exc), health=health,
+                    notice=report.notice,
                 )
             )
             log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, exc)
-            await self._tell_operators(report)
             return report
         report.not_modified = discovery.not_modified
         links = list({link.url: link for link in discovery.links}.values())
@@ -229,6 +228,7 @@ class Pipeline:
                 last_modified=None if retry else discovery.last_modified,
                 body_hash=None if retry else discovery.body_hash,
                 health=health,
+                notice=report.notice,
             )
         )
         log.info(
@@ -236,7 +236,6 @@ class Pipeline:
             source.name, report.links, len(fresh), report.stored, report.duplicates,
             " (not modified)" if report.not_modified else "",
         )
-        await self._tell_operators(report)
         # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
         for alert_id in sorted(report.alerts):
             log.info("alert %d queued:\n%s", alert_id, render_text(self.archive.alert_content(alert_id)))
@@ -250,17 +249,13 @@ class Pipeline:
         report: CheckReport,
         history: list[CheckRecord] | None = None,
     ) -> str | None:
-        """The source's health after ``check``; ``report.notice`` says whether it changed."""
+        """The source's health after ``check``; ``report.notice`` says whether it changed (it is queued with the
+        health, for :func:`monitor.alerts.notices.deliver_notices`)."""
         if history is None:
             history = [*self.archive.check_history(source.name, since=check.checked - WINDOW), check]
         health = drift.judge(history, check.checked)
         report.notice = drift.notice_for(source.name, previous, health, check.checked)
         return health
-
-    async def _tell_operators(self, report: CheckReport) -> None:
-        """Send the check's notice, once the health it reports is recorded (a failed write sends none)."""
-        if report.notice is not None:
-            await notify_operators(report.notice, self.settings.email)
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:

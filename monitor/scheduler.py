@@ -36,6 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerts import deliver_digest, deliver_due
 from monitor.alerts.channels import deliver_channels
+from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
 from monitor.fetch import Fetcher
 from monitor.pipeline import Pipeline, utcnow
@@ -109,10 +110,13 @@ class Daemon:
                 await deliver_due(self.archive, self.settings.email, utcnow())
             if report.alerts and self.settings.channels:
                 await deliver_channels(self.archive, self.settings.channels, utcnow())
+            if report.notice:
+                await deliver_notices(self.archive, self.settings.email, self.settings.channels, utcnow())
 
     async def _deliver(self) -> None:
-        """Retry what failed: instant alerts, in digest mode digests that failed, and every channel's."""
+        """Retry what failed: instant alerts, in digest mode digests that failed, every channel's, notices."""
         with self._tracked("alert delivery"):
+            await deliver_notices(self.archive, self.settings.email, self.settings.channels, utcnow())
             if self.settings.email:
                 await deliver_due(self.archive, self.settings.email, utcnow())
             if self.settings.channels:

@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, SourceSettings
-from monitor.models import AlertContent, Article, Candidate, CheckRecord, Heartbeat, Mention, SourceState
+from monitor.models import (
+    AlertContent, Article, Candidate, CheckRecord, Heartbeat, Mention, SourceNotice, SourceState,
+)
 
 
 class SourceStore(Protocol):
@@ -24,10 +26,12 @@ class SourceStore(Protocol):
     def source_state(self, name: str) -> SourceState: ...
 
     def record_success(self, name: str, *, check: CheckRecord, next_due: datetime, etag: str | None,
-                       last_modified: str | None, body_hash: str | None, health: str | None = None) -> None: ...
+                       last_modified: str | None, body_hash: str | None, health: str | None = None,
+                       notice: SourceNotice | None = None) -> None: ...
 
     def record_failure(
-        self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None
+        self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None,
+        notice: SourceNotice | None = None,
     ) -> int: ...
 
     def check_history(self, name: str, *, since: datetime) -> list[CheckRecord]: ...
@@ -112,6 +116,22 @@ class AlertStore(Protocol):
     def gather_digest(self, created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> int | None: ...
 
     def due_digests(self, now: datetime) -> list[tuple[str, list[int]]]: ...
+
+
+class NoticeStore(Protocol):
+    """Operator notices, queued by :meth:`SourceStore.record_success` and ``record_failure``, and their delivery."""
+
+    def due_notices(self, target: str, now: datetime) -> list[tuple[int, SourceNotice]]: ...
+
+    def claim_notice(self, target: str, notice_id: int, now: datetime, hold_until: datetime) -> int | None: ...
+
+    def mark_notice_sent(self, target: str, notice_id: int, sent: datetime) -> None: ...
+
+    def mark_notice_failed(self, target: str, notice_id: int, error: str, next_attempt: datetime) -> None: ...
+
+    def close_notices(self, targets: Sequence[str], now: datetime) -> int: ...
+
+    def queued_notice_count(self) -> int: ...
 
 
 class IngestStore(ArticleStore, MentionStore, AlertStore, Protocol):

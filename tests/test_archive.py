@@ -232,6 +232,8 @@ def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI
         conn.execute("DROP TABLE source_checks")
         conn.execute("ALTER TABLE sources DROP COLUMN interval")
         conn.execute("ALTER TABLE sources DROP COLUMN health")
+        conn.execute("DROP TABLE notice_deliveries")
+        conn.execute("DROP TABLE notices")
         conn.execute("PRAGMA user_version = 4")
     one_line(run_cli("--db", "monitor.db", "status", check=False), "monitor.db has an older schema: run monitor once")
     run_cli("--db", "monitor.db", "once")  # migrates it
@@ -257,9 +259,11 @@ def test_an_upgrade_recomputes_the_passage_keys_novelty_looks_up(tmp_path: Path)
         article = Article(url="https://a.example/1", site="a.example", title="Envoy", text=passage, source="wire",
                           fetched=WHEN)
         ingest(archive, article, compile_rules([RuleSettings(name="envoys", terms=["envoy"])]), WHEN)
-    with sqlite3.connect(path) as conn:  # keys as an older release cut them, one version back
+    with sqlite3.connect(path) as conn:  # keys as an older release cut them, two versions back (before notices)
         conn.execute("UPDATE passage_keys SET key = 'stale-' || key")
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        conn.execute("DROP TABLE notice_deliveries")
+        conn.execute("DROP TABLE notices")
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 2}")
     with Archive.create(path) as archive:
         keys = {row[0] for row in archive.db.execute("SELECT key FROM passage_keys")}
         stored = archive.db.execute("SELECT passage FROM mentions").fetchone()[0]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from tests.httpserver import LocalWeb, Recorded, Route
 from tests.smtpserver import SmtpServer
+from tests.webhook import Receiver
 
-from monitor.config import EmailSettings, FetchSettings, Settings, SourceSettings
+from monitor import app
+from monitor.alerts.notices import deliver_notices
+from monitor.config import ChannelSettings, EmailSettings, FetchSettings, Settings, SourceSettings
 from monitor.drift import judge, notice_for
 from monitor.fetch import Fetcher
 from monitor.models import CheckRecord
@@ -114,9 +118,11 @@ class Listing:
 
 
 def checks_every_6_hours(
-    web: LocalWeb, tmp_path: Path, listing: Listing, plan: list[bool], email: EmailSettings | None = None
+    web: LocalWeb, tmp_path: Path, listing: Listing, plan: list[bool], email: EmailSettings | None = None,
+    channels: Sequence[ChannelSettings] = (),
 ) -> list[CheckReport]:
-    """One check per entry of ``plan`` (whether the listing has links then), 6 hours apart on a fake clock."""
+    """One check per entry of ``plan`` (whether the listing has links then), 6 hours apart on a fake clock, each
+    followed by a delivery of the operator notices, as the daemon does."""
     source = SourceSettings(name="desk", kind="page", url=web.url("/list"), links="a")
     settings = Settings(database=str(tmp_path / "m.db"), fetch=FetchSettings(delay=0, robots=False, timeout=2),
                         sources=[source], email=email)
@@ -130,6 +136,7 @@ def checks_every_6_hours(
                 for has_links in plan:
                     listing.links = has_links
                     reports.append(await pipeline.check(source, force=True))
+                    await deliver_notices(archive, email, channels, now[0])
                     now[0] += 6 * HOURS
         return reports
 
@@ -164,3 +171,47 @@ def test_operators_are_told_by_e_mail_when_they_are_configured(
     [message] = smtp_server.messages
     assert message.rcpt_tos == ("ops@example.org",)
     assert "no more links" in str(message.message["Subject"]) and "monitor status" in message.text()
+
+
+def test_a_notice_waits_in_the_archive_while_the_mail_server_is_down_and_is_delivered_once_it_is_up(
+    local_web: LocalWeb, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    listing = Listing(local_web)
+    email = smtp_server.settings(operators=["ops@example.org"])
+    smtp_server.down()
+    reports = checks_every_6_hours(local_web, tmp_path, listing, [True] * 6 + [False] * 3, email=email)
+    assert reports[-1].notice is not None and not smtp_server.messages
+    assert app.status(Settings(database=str(tmp_path / "m.db")))[1]["notices"] == 1  # `monitor status` shows it
+    with Archive.create(tmp_path / "m.db") as archive:
+        smtp_server.up()
+        later = NOW + 3 * 24 * HOURS
+        assert asyncio.run(deliver_notices(archive, email, [], later)) == {"email": [1]}
+        assert asyncio.run(deliver_notices(archive, email, [], later + HOURS)) == {"email": []}
+        assert archive.queued_notice_count() == 0
+    [message] = smtp_server.messages
+    assert message.rcpt_tos == ("ops@example.org",) and "no more links" in str(message.message["Subject"])
+    assert message.message_id == f"<notice-1.{NOW + 8 * 6 * HOURS:%Y%m%d%H%M%S}@{email.message_domain}>"
+
+
+def test_a_notice_goes_to_the_operators_and_every_channel_and_a_channel_that_is_down_gets_it_later(
+    local_web: LocalWeb, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    listing, hook = Listing(local_web), Receiver()
+    try:
+        email = smtp_server.settings(operators=["ops@example.org"])
+        chat = [ChannelSettings(name="chat", url=hook.url)]
+        hook.status = 503
+        checks_every_6_hours(local_web, tmp_path, listing, [True] * 6 + [False] * 3, email=email, channels=chat)
+        assert len(smtp_server.messages) == 1 and not hook.posts
+        with Archive.create(tmp_path / "m.db") as archive:
+            assert archive.queued_notice_count() == 1  # open until the channel has it too
+            hook.status = 200
+            later = NOW + 3 * 24 * HOURS
+            assert asyncio.run(deliver_notices(archive, email, chat, later + HOURS)) == {
+                "email": [], "channel:chat": [1]}
+            assert archive.queued_notice_count() == 0
+        assert len(smtp_server.messages) == 1
+        [post] = hook.posts
+        assert "no more links" in str(post["title"]) and "monitor status" in str(post["message"])
+    finally:
+        hook.server.shutdown()

@@ -1,28 +1,40 @@
-"""Operator notices: a source broke or recovered (see :mod:`monitor.drift`).
+"""Operator notices: a source broke or recovered (see :mod:`monitor.drift`), told durably.
 
-Rendering is pure; :func:`notify_operators` is the I/O edge. A notice goes to the
-``email.operators`` addresses when there are any, and to the log otherwise (at
-WARNING for a problem, INFO for a recovery). It is sent once, not queued: the
-source's state in ``monitor status`` says the same thing until it changes, and a
-failed delivery is logged with its cause.
+A notice is queued in the archive with the health change that causes it (see
+:class:`monitor.storage.NoticeStore`); :func:`deliver_notices` hands it on. Its targets
+are the ``email.operators`` addresses and every ``[[channels]]`` entry, or, when none
+is set, the log (at WARNING for a problem, INFO for a recovery). As with alerts, a
+delivery is claimed before it is sent and marked once the target accepted it, and a
+failure is retried with the outbox's backoff: a notice is not lost when the mail
+server or a channel is down, and a target that took it does not get it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
+from monitor.alerts.channels import RETRY_CAP, Send, apprise_send, lease
+from monitor.alerts.outbox import mail_lease, retry_delay
 from monitor.alerts.render import clean_header
 from monitor.alerts.smtp import Mailer
-from monitor.config import EmailSettings
-from monitor.errors import DeliveryError
+from monitor.config import ChannelSettings, EmailSettings
+from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import SourceNotice
+from monitor.storage import NoticeStore
 
-__all__ = ["notify_operators", "render_notice", "summary"]
+__all__ = ["LOG", "deliver_notices", "render_notice", "summary"]
 
 log = logging.getLogger(__name__)
+
+LOG = "log"  # the target when neither operators nor channels are configured
 
 
 def summary(notice: SourceNotice) -> str:
@@ -32,34 +44,102 @@ def summary(notice: SourceNotice) -> str:
     return f"source {notice.source!r}: {notice.problem}"
 
 
-def render_notice(notice: SourceNotice, email: EmailSettings) -> EmailMessage:
-    """A plain-text message to the operators."""
-    message = EmailMessage(policy=policy.SMTP)
-    message["Subject"] = clean_header(f"[monitor] {summary(notice)}")
-    message["From"] = clean_header(email.sender, 320)
-    message["To"] = ", ".join(clean_header(address, 320) for address in email.operators)
-    message["Date"] = format_datetime(notice.when)
-    message["Message-ID"] = make_msgid(domain="monitor.local")
-    message["Auto-Submitted"] = "auto-generated"
+def _body(notice: SourceNotice) -> str:
     action = (
         "Nothing to do: the source yields again."
         if notice.problem is None
         else "See `monitor status` for its last error and next check; the source is still checked."
     )
-    message.set_content(f"{summary(notice)}\n\n{action}\n", charset="utf-8")
+    return f"{summary(notice)}\n\n{action}\n"
+
+
+def render_notice(notice: SourceNotice, email: EmailSettings, message_id: str) -> EmailMessage:
+    """A plain-text message to the operators; ``message_id`` stays the same across retries."""
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = clean_header(f"[monitor] {summary(notice)}")
+    message["From"] = clean_header(email.sender, 320)
+    message["To"] = ", ".join(clean_header(address, 320) for address in email.operators)
+    message["Date"] = format_datetime(notice.when)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(_body(notice), charset="utf-8")
     return message
 
 
-async def notify_operators(notice: SourceNotice, email: EmailSettings | None) -> None:
-    """Tell the operators, by e-mail when ``email.operators`` is set, else in the log."""
-    if email is None or not email.operators:
-        log.log(logging.INFO if notice.problem is None else logging.WARNING, "%s", summary(notice))
-        return
-    operators = email.model_copy(update={"recipients": email.operators})
-    try:
-        async with Mailer(operators) as mailer:
-            await mailer.send(render_notice(notice, operators))
-    except DeliveryError as exc:
-        log.error("%s; the notice to the operators failed: %s", summary(notice), exc)
-        return
-    log.info("operators told: %s", summary(notice))
+Deliver = Callable[[int, SourceNotice], Awaitable[None]]  # raises DeliveryError
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    deliver: Deliver
+    lease: timedelta  # how long a claim holds: longer than one delivery can take
+    retry_cap: int  # seconds between tries at most
+
+
+async def deliver_notices(
+    archive: NoticeStore, email: EmailSettings | None, channels: Sequence[ChannelSettings], now: datetime,
+    send: Send = apprise_send,
+) -> dict[str, list[int]]:
+    """Deliver every due notice on every target; the notices each target took, by target.
+
+    A notice every target has taken is closed. A target that is down (a transient
+    failure) is left for this run after its first failure: the rest would wait for it too.
+    """
+    async with AsyncExitStack() as stack:
+        targets: list[_Target] = []
+        if email is not None and email.operators:
+            operators = email.model_copy(update={"recipients": email.operators})
+            targets.append(_mail_target(operators, await stack.enter_async_context(Mailer(operators))))
+        targets += [_channel_target(channel, send) for channel in channels]
+        if not targets:
+            targets.append(_Target(LOG, _log_notice, timedelta(minutes=1), RETRY_CAP))
+        delivered = {target.name: await _deliver_on(archive, target, now) for target in targets}
+    archive.close_notices([target.name for target in targets], now)
+    return delivered
+
+
+async def _deliver_on(archive: NoticeStore, target: _Target, now: datetime) -> list[int]:
+    sent: list[int] = []
+    for notice_id, notice in archive.due_notices(target.name, now):
+        attempt = archive.claim_notice(target.name, notice_id, now, now + target.lease)
+        if attempt is None:
+            continue  # another deliverer has it
+        try:
+            await target.deliver(notice_id, notice)
+        except DeliveryError as exc:
+            wait = retry_delay(attempt, target.retry_cap)
+            archive.mark_notice_failed(target.name, notice_id, str(exc), now + wait)
+            level = logging.ERROR if isinstance(exc, PermanentDeliveryError) else logging.WARNING
+            log.log(level, "%s; the notice on %s failed (try %d, next in %s): %s",
+                    summary(notice), target.name, attempt, wait, exc)
+            if isinstance(exc, TransientDeliveryError):
+                break
+            continue
+        archive.mark_notice_sent(target.name, notice_id, now)
+        sent.append(notice_id)
+        if target.name != LOG:
+            log.info("operators told on %s: %s", target.name, summary(notice))
+    return sent
+
+
+async def _log_notice(notice_id: int, notice: SourceNotice) -> None:
+    log.log(logging.INFO if notice.problem is None else logging.WARNING, "%s", summary(notice))
+
+
+def _mail_target(operators: EmailSettings, mailer: Mailer) -> _Target:
+    async def deliver(notice_id: int, notice: SourceNotice) -> None:
+        message_id = f"<notice-{notice_id}.{notice.when:%Y%m%d%H%M%S}@{operators.message_domain}>"
+        await mailer.send(render_notice(notice, operators, message_id))
+
+    return _Target("email", deliver, mail_lease(operators), operators.retry_max)
+
+
+def _channel_target(channel: ChannelSettings, send: Send) -> _Target:
+    async def deliver(notice_id: int, notice: SourceNotice) -> None:
+        url = channel.resolved_url()
+        if url is None:
+            raise TransientDeliveryError(f"${channel.url_env} is not set")
+        await asyncio.to_thread(send, url, f"[monitor] {summary(notice)}", _body(notice))
+
+    return _Target(f"channel:{channel.name}", deliver, lease(channel), RETRY_CAP)

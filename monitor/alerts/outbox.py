@@ -87,7 +87,7 @@ def retry_delay(attempts: int, cap: int) -> timedelta:
     return min(FIRST_RETRY * (1 << min(max(attempts - 1, 0), 20)), timedelta(seconds=cap))
 
 
-def _lease(email: EmailSettings) -> timedelta:
+def mail_lease(email: EmailSettings) -> timedelta:
     """How long a claimed alert is held: longer than one send can take, so only a dead sender's alert is retaken."""
     return timedelta(seconds=email.timeout * (_SMTP_STEPS + len(email.recipients)))
 
@@ -177,7 +177,7 @@ async def _send_batches(
     for alert_ids, compose in batches:
         # A long run must not claim with a lease that has partly run out already.
         elapsed = timedelta(seconds=time.monotonic() - started)
-        claimed = archive.claim_alerts(alert_ids, now, now + elapsed + _lease(email))
+        claimed = archive.claim_alerts(alert_ids, now, now + elapsed + mail_lease(email))
         if not claimed:
             continue  # sent or claimed meanwhile by another deliverer
         if unreachable is not None:

@@ -21,10 +21,11 @@ from monitor.store.alerts import AlertRecords
 from monitor.store.articles import ArticleRecords
 from monitor.store.connection import BUSY_TIMEOUT_MS, archive_error, iso, make_folder, parse_iso
 from monitor.store.mentions import MentionRecords
+from monitor.store.notices import NoticeRecords
 from monitor.store.sources import SourceRecords
 
 __all__ = ["BUSY_TIMEOUT_MS", "Archive", "archive_error", "iso", "make_folder", "parse_iso"]
 
 
-class Archive(SourceRecords, ArticleRecords, MentionRecords, AlertRecords):
+class Archive(SourceRecords, ArticleRecords, MentionRecords, AlertRecords, NoticeRecords):
     """The archive, every domain's records over one connection (see :mod:`monitor.storage` for the interfaces)."""

@@ -286,9 +286,39 @@ def _rekey_passages(db: sqlite_utils.Database) -> None:
     )
 
 
+def _add_notices(db: sqlite_utils.Database) -> None:
+    """Operator notices (a source broke or recovered), queued with the health change that causes them, so a
+    notice whose delivery fails is retried instead of lost; and each one's delivery on each target."""
+    db.execute(
+        """
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            problem TEXT,                 -- what is wrong now; NULL: the source recovered
+            previous TEXT,                -- what was wrong before; NULL: it was healthy
+            created TEXT NOT NULL,
+            done TEXT                     -- when every target configured then had it; NULL: still due
+        )"""
+    )
+    db.execute("CREATE INDEX notices_due ON notices(done)")
+    db.execute(
+        """
+        CREATE TABLE notice_deliveries (
+            notice_id INTEGER NOT NULL REFERENCES notices(id),
+            target TEXT NOT NULL,         -- 'email' (the operators), 'channel:' and a channel's name, or 'log'
+            sent TEXT,                    -- when the target accepted it; NULL: not yet
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT,            -- when to try again after a failure
+            held_until TEXT,              -- a claim: another deliverer leaves it alone until then
+            last_error TEXT,
+            PRIMARY KEY (notice_id, target)
+        ) WITHOUT ROWID"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
-    _add_channels, _add_outlet, _add_source_checks, _rekey_passages,
+    _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices,
 )
 
 

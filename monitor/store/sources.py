@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import SourceSettings
-from monitor.models import CheckRecord, Heartbeat, SourceState
+from monitor.models import CheckRecord, Heartbeat, SourceNotice, SourceState
 from monitor.store.connection import Connection, iso, parse_iso
+from monitor.store.notices import insert_notice
 
 
 CHECK_HISTORY = timedelta(days=8)  # of each source's checks: adaptive polling reads the last 7 days
@@ -55,8 +56,10 @@ class SourceRecords(Connection):
         last_modified: str | None,
         body_hash: str | None,
         health: str | None = None,
+        notice: SourceNotice | None = None,
     ) -> None:
-        """Record a successful check, its yield in the source's history, and its health (None: healthy)."""
+        """Record a successful check, its yield in the source's history, its health (None: healthy) and the
+        notice a change of health calls for, queued in the same transaction."""
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET last_checked = ?, last_success = ?, last_error = NULL, failures = 0,"
@@ -66,23 +69,26 @@ class SourceRecords(Connection):
                 [iso(check.checked), iso(check.checked), iso(next_due), etag, last_modified, body_hash, check.stored,
                  _seconds(next_due - check.checked), health, name],
             )
-            self._record_check(name, check)
+            self._record_check(name, check, notice)
 
     def record_failure(
-        self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None
+        self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None,
+        notice: SourceNotice | None = None,
     ) -> int:
-        """Record a failed check and the source's health; return the number of consecutive failures."""
+        """Record a failed check, the source's health and its notice; return the number of consecutive failures."""
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET last_checked = ?, last_error = ?, failures = failures + 1, next_due = ?,"
                 " health = ? WHERE name = ?",
                 [iso(checked), error, iso(next_due), health, name],
             )
-            self._record_check(name, CheckRecord(checked=checked, ok=False, changed=False))
+            self._record_check(name, CheckRecord(checked=checked, ok=False, changed=False), notice)
         return int(self._one("SELECT failures FROM sources WHERE name = ?", [name]))
 
-    def _record_check(self, name: str, check: CheckRecord) -> None:
-        """Add a check to the source's history and forget what is older than the history kept."""
+    def _record_check(self, name: str, check: CheckRecord, notice: SourceNotice | None) -> None:
+        """Add a check to the source's history, forget what is older than the history kept, queue ``notice``."""
+        if notice is not None:
+            insert_notice(self.db, notice)
         self.db.execute(
             "INSERT INTO source_checks (source, checked, ok, changed, links, new_links, extracted, text_chars, stored)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
