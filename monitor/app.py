@@ -18,7 +18,7 @@ from monitor import dedup, health
 from monitor.alerts import deliver_pending
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
-from monitor.config import FetchSettings, Settings, shipped_rules
+from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
 from monitor.errors import ConfigError, MonitorError
 from monitor.extract import extract
@@ -31,6 +31,7 @@ from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
 from monitor.store import Archive, iso
 from monitor.store.lock import instance_lock
+from monitor.workers import Workers
 
 __all__ = [
     "CheckReport", "DemoResult", "check_once", "demo", "evaluate_rules", "extract_page", "health_problems",
@@ -141,22 +142,24 @@ def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
 
 
 def extract_page(settings: Settings | None, target: str) -> Extracted:
-    """What the extractor takes from a URL (fetched as the daemon fetches) or a file."""
-    if target.startswith(("http://", "https://")):
-        fetch = settings.fetch if settings is not None else FetchSettings()
+    """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
+    the configured limits, as the daemon parses."""
+    settings = settings or Settings()
+    one_page = settings.limits.model_copy(update={"workers": min(settings.limits.worker_count, 1)})
 
-        async def get() -> tuple[str, str]:
-            async with Fetcher(fetch, [target]) as fetcher:
+    async def read() -> Extracted:
+        async with Workers(settings.model_copy(update={"limits": one_page})) as workers:
+            if not target.startswith(("http://", "https://")):
+                path = Path(target)
+                if not path.is_file():
+                    raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
+                return await workers.run(target, extract, path.read_bytes().decode("utf-8", "replace"), None)
+            async with Fetcher(settings.fetch, [target]) as fetcher:
                 page = await fetcher.fetch(target, kind="article")
             assert not isinstance(page, NotModified)  # no validators were sent
-            return page.text, page.url
+            return await workers.run(page.url, extract, page.text, page.url)
 
-        html, url = asyncio.run(get())
-        return extract(html, url)
-    path = Path(target)
-    if not path.is_file():
-        raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
-    return extract(path.read_bytes().decode("utf-8", "replace"), None)
+    return asyncio.run(read())
 
 
 def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:

@@ -103,8 +103,10 @@ def test_once_twice_over_a_changing_misbehaving_web(
         assert second.returncode == 0, second.stderr
         assert subjects(smtp_server)[1:] == [f"[monitor] prisoner swap: {SWAP}"]
         assert_archive_holds_the_web(web, conn)
+        # Found by any of its URLs: the printer version may be stored first, the recall's URL then its alias.
         recall_story = conn.execute(
-            "SELECT stories.* FROM stories JOIN articles ON articles.story_id = stories.id WHERE articles.url = ?",
+            "SELECT stories.* FROM stories JOIN articles ON articles.story_id = stories.id"
+            " JOIN article_urls ON article_urls.article_id = articles.id WHERE article_urls.url = ?",
             [web.url(web.article("recall"))]).fetchone()
         assert (recall_story["article_count"], recall_story["outlet_count"]) == (2, 2)
         recycled = conn.execute(
