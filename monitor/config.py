@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
 
@@ -27,6 +27,14 @@ SHIPPED_RULES = Path(__file__).parent / "rules" / "beat.toml"
 DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
 # A bare address, as the SMTP envelope takes it: no display name, no list, no spaces.
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
+
+
+def _int_as_float(value: Any) -> Any:
+    """TOML's ``20`` where a float is declared: strict validation would refuse the int."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Seconds = Annotated[float, BeforeValidator(_int_as_float)]
 
 
 class _Settings(BaseModel):
@@ -55,18 +63,13 @@ def _check_http_url(value: str) -> str:
 
 class FetchSettings(_Settings):
     user_agent: str = DEFAULT_USER_AGENT
-    timeout: Annotated[float, Field(gt=0)] = 20.0
+    timeout: Annotated[Seconds, Field(gt=0)] = 20.0
     concurrency: Annotated[int, Field(ge=1, le=1000)] = 16
     per_host: Annotated[int, Field(ge=1, le=100)] = 2
-    delay: Annotated[float, Field(ge=0)] = 1.0
+    delay: Annotated[Seconds, Field(ge=0)] = 1.0
     max_bytes: Annotated[int, Field(ge=1024)] = 5_000_000
     robots: bool = True
     allow_private: bool = False
-
-    @field_validator("timeout", "delay", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class ScheduleSettings(_Settings):
@@ -95,13 +98,8 @@ class LimitsSettings(_Settings):
     workers: Annotated[int, Field(ge=0, le=256)] | None = None  # None: one per core
     memory_mb: Annotated[int, Field(ge=32)] = 256
     cpu_seconds: Annotated[int, Field(ge=1)] = 10
-    wall_seconds: Annotated[float, Field(gt=0)] = 20.0
+    wall_seconds: Annotated[Seconds, Field(gt=0)] = 20.0
     sitemap_bytes: Annotated[int, Field(ge=1024)] = 50_000_000  # read per check, a sitemap index's children included
-
-    @field_validator("wall_seconds", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @property
     def worker_count(self) -> int:
@@ -186,12 +184,7 @@ class ChannelSettings(_Settings):
     name: Annotated[str, Field(pattern=r"^\w[\w-]*$")]
     url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
     url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
-    timeout: Annotated[float, Field(gt=0)] = 30.0  # seconds one notification may take; a claim is held twice as long
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    timeout: Annotated[Seconds, Field(gt=0)] = 30.0  # seconds one notification may take; a claim is held twice as long
 
     @model_validator(mode="after")
     def _one_url(self) -> ChannelSettings:
@@ -223,7 +216,7 @@ class EmailSettings(_Settings):
     operators: list[str] = []  # who is told when a source breaks or recovers; empty: the log
     mode: Literal["instant", "digest"] = "instant"
     digest_cron: str = "0 7 * * *"
-    timeout: Annotated[float, Field(gt=0)] = 30.0
+    timeout: Annotated[Seconds, Field(gt=0)] = 30.0
     retry_max: Annotated[int, Field(ge=1)] = 3600
 
     @field_validator("sender", "recipients", "operators")
@@ -245,11 +238,6 @@ class EmailSettings(_Settings):
         except ValueError as exc:
             raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
         return value
-
-    @field_validator("timeout", mode="before")
-    @classmethod
-    def _int_is_a_number(cls, value: Any) -> Any:
-        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @property
     def message_domain(self) -> str:
