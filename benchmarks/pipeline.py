@@ -14,7 +14,7 @@ its CPU still comes out of the same two cores here, and the table shows how much
    transaction per article - with politeness delay 0, as plain ``monitor once`` runs it
    (its parsing workers: one per core unless ``--workers``; the clock runs from starting
    them to the last alert delivered). Articles stored per second of wall time, end to
-   end, CPU of the whole process tree, and the tree's peak RSS (sampled every 20 ms).
+   end, CPU of the whole process tree, and the tree's peak memory (PSS, sampled every 20 ms).
 2. **Peer**: the same article URLs through trafilatura's own command line
    (its downloader and extractor, ``--parallel`` as wide as our concurrency,
    ``SLEEP_TIME = 0`` and ``SSRF_PROTECTION = off`` in its config file, so that it
@@ -38,7 +38,7 @@ figure to trust, and the table shows the round with the median ratio (every roun
 line).
 
 Targets: cold >= 150 articles/s and >= 5x the peer; warm < 5 % of cold with zero
-article fetches; cold peak RSS of the process tree < 400 MB; soak RSS within 10 %.
+article fetches; cold peak memory (PSS) of the process tree < 400 MB; soak RSS within 10 %.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Cold:
     seconds: float
     cpu: float  # seconds of CPU of the whole process tree: less sensitive than wall time to a busy machine
     stored: int
-    peak_rss: int  # bytes: of the whole process tree, sampled
+    peak_rss: int  # bytes: of the whole process tree (PSS), sampled
     profile: str  # of the monitor's own process
 
 
@@ -101,7 +101,11 @@ def in_child(function: Callable[..., T], *args: Any) -> T:
 
 
 class TreeSampler:
-    """Peak RSS and CPU of a process and all its descendants (parsing workers, their fork server), every 20 ms."""
+    """Peak memory and CPU of a process and all its descendants (parsing workers, their fork server), every 20 ms.
+
+    Memory is the sum of each process's PSS (its private pages, and its share of the pages it shares): the
+    workers share their modules with the fork server they come from, which a sum of RSS would count thrice.
+    """
 
     def __init__(self, pid: int) -> None:
         import psutil
@@ -130,15 +134,15 @@ class TreeSampler:
     def _tree_cpu(self) -> float:
         import psutil
 
-        rss = 0
+        pss = 0
         for process in [self._root, *self._root.children(recursive=True)]:
             try:
-                times, memory = process.cpu_times(), process.memory_info()
+                times, memory = process.cpu_times(), process.memory_full_info()
             except psutil.Error:
                 continue
             self._cpu[process.pid] = times.user + times.system
-            rss += memory.rss
-        self.peak_rss = max(self.peak_rss, rss)
+            pss += memory.pss
+        self.peak_rss = max(self.peak_rss, pss)
         return sum(self._cpu.values())
 
     def _run(self) -> None:
@@ -449,7 +453,7 @@ def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | No
                      f"{rate:.0f} ({workers} parsing workers, CPU {cold.cpu * per_article:.1f} ms per article)",
                      ">= 150", rate >= 150))
     lines.append(row("cold: the web server's CPU", f"{middle.served * per_article:.1f} ms per article (same cores)"))
-    lines.append(row("cold: peak RSS, process tree", f"{cold.peak_rss / MB:.0f} MB", "< 400 MB",
+    lines.append(row("cold: peak memory, process tree (PSS)", f"{cold.peak_rss / MB:.0f} MB", "< 400 MB",
                      cold.peak_rss < 400 * MB))
     lines.append(row("cold: requests by kind", requests_by_kind(middle.cold_counts)))
     if peer is not None:
