@@ -489,3 +489,33 @@ def test_of_stories_in_a_row_the_one_headed_by_the_title_is_kept() -> None:
         )
     text = extract(html).text
     assert text.startswith("The city council voted on Sunday") and "ambassador" not in text
+
+
+def test_a_list_item_heading_share_buttons_or_related_links_is_left_out() -> None:
+    """A row or item right above a list of links heads it; items of a real list stay."""
+    html = (
+        f"<html><body><article><p>{_PROSE}</p>"
+        "<ul><li>Bread and salt</li><li>Two jars of honey</li><li>Tea from Krasnodar</li></ul>"
+        f"<p>{_PROSE}</p><ul><li>Share this article</li><li><a href='/f'>Facebook</a></li><li><a href='/t'>Twitter</a></li></ul>"
+        "<table><tr><td>More on this topic</td></tr></table>"
+        "<h3><a href='/a'>Another story about a different embassy entirely</a></h3>"
+        "</article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, "Bread and salt", "Two jars of honey", "Tea from Krasnodar", _PROSE
+    ]
+
+
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "Foto: Jane Doe/dpa",
+        "Image: Example Agency",
+        "Abbildung 3: Die Route der Delegation",
+        "The ambassador at the airport. © AFP / John Smith",
+        "Officials in Geneva on Monday. | © Example Images",
+    ],
+)
+def test_picture_credits_and_captions_set_as_text_are_left_out(credit: str) -> None:
+    html = f"<html><body><article><p>{_PROSE}</p><p>{credit}</p><p>{_PROSE}</p></article></body></html>"
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"

@@ -80,6 +80,15 @@ _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
 _LINES = 6  # short blocks in a row from which they are lines of the text, not labels
 _BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
+_CREDIT = 200  # characters: a longer block naming a photographer is prose about them
+# A picture's credit or caption set as text: it opens with the label of one ("Foto:", "Image:",
+# "Abbildung 3:"), or carries a copyright sign ("... Mikaela Shiffrin. © AFP").
+_CREDIT_LABEL = re.compile(
+    r"\W*(?:fotos?|photos?|bild(?:er)?|titelbild|bildquelle|fotocredit|image|credits?"
+    r"|quelle: ?foto|copyright|abbildung(?: \d+)?|abb\.)\s*:",
+    re.IGNORECASE,
+)
+_COPYRIGHT = re.compile(r"(?:^|[\s|(])©")
 _APPEAL = 350  # characters: a longer last paragraph is story, whatever it asks
 # Appeals to the reader, in the languages of the corpora: subscribe, follow us, our app, support
 # or donate, newsletters, "you may also like".
@@ -707,6 +716,7 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
             _is_link_list(b)
             or _is_dateline(b.text)
             or _is_byline(b.text)
+            or _is_credit(b.text)
             or (b.tag == "h1" and b.text.lower() in title_keys)
         )
         for b in blocks
@@ -722,7 +732,13 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
         if run >= _LINES:
             keep[i : i + run] = [True] * run
         elif i + 1 < len(blocks):
-            keep[i] = keep[i + 1] or block.tag in _ITEM_TAGS
+            # An item of a list or table is content, unless it stands alone right above what is
+            # left out for what it is: there a row or item heads a list of links or share
+            # buttons ("More on this topic", "Share this article").
+            keep[i] = keep[i + 1] or (
+                block.tag in _ITEM_TAGS
+                and (plain[i + 1] or (i > 0 and plain[i - 1] and blocks[i - 1].tag in _ITEM_TAGS))
+            )
         else:
             # The author's own last paragraph, however short ("— Reuters", a closing line in
             # <strong>), is story; a label at the end is a heading or an unpunctuated box.
@@ -755,6 +771,19 @@ def _is_link_list(block: _Block) -> bool:
 def _is_byline(text: str) -> bool:
     """A short block that names the author: "By Jane Doe", "Von Max Muster"."""
     return len(text) < _LABEL and _BYLINE.match(text) is not None
+
+
+def _is_credit(text: str) -> bool:
+    """A picture's credit or caption left as a block of its own ("Foto: dpa", "… © AFP").
+
+    Templates set captions in ``<p>`` or ``<div>`` as often as in ``<figcaption>``. A block of
+    several lines with a copyright sign is left alone: that is a page's own signed text.
+    """
+    if len(text) > _CREDIT:
+        return False
+    if _CREDIT_LABEL.match(text) is not None:
+        return True
+    return "©" in text and "\n" not in text and _COPYRIGHT.search(text) is not None
 
 
 def _is_dateline(text: str) -> bool:
