@@ -519,3 +519,12 @@ def test_a_list_item_heading_share_buttons_or_related_links_is_left_out() -> Non
 def test_picture_credits_and_captions_set_as_text_are_left_out(credit: str) -> None:
     html = f"<html><body><article><p>{_PROSE}</p><p>{credit}</p><p>{_PROSE}</p></article></body></html>"
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_disclosures_above_the_story_and_share_prompts_below_it_are_left_out() -> None:
+    html = (
+        "<html><body><article><p>Anzeige: Dieser Beitrag enthält Affiliate-Links.</p>"
+        f"<p>{_PROSE}</p><p>{_PROSE}</p><p>Möchten Sie den Artikel teilen?</p>"
+        "<p>We want to hear what you think. Submit a letter to the editor.</p></article></body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"

@@ -99,7 +99,14 @@ _APPEAL_WORDS = re.compile(
     r"|abonnier|folgen sie uns|folge uns|unterstützen sie|jetzt spenden|könnte (?:sie|dich) auch interessieren"
     r"|abonnez|suivez-nous|soutenez|faites un don|inscrivez-vous"
     r"|suscr[ií]b|s[ií]guenos|únete|hazte miembro|canal de (?:telegram|youtube|whatsapp)"
-    r"|подпис[ыа]|наш канал",
+    r"|подпис[ыа]|наш канал"
+    # sharing, letters to the editor, the reader's support, news by mail or app
+    r"|share (?:this|the) (?:article|story|post)|artikel teilen|partager cet|compartir (?:esta|la)"
+    r"|letter to the editor|leserbrief|your support|stay up[- ]to[- ]date"
+    r"|nichts mehr (?:verpassen|versäumen)|in (?:your|dein) (?:inbox|postfach)|straight to your"
+    # disclosures of advertising and affiliate links
+    r"|affiliate|advertisers|provision vom|enthält werbung|^\W*anzeige\b"
+    r"|sponsored post|publicidad|publicité",
     re.IGNORECASE,
 )
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
@@ -750,15 +757,19 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
     texts = [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
     while len(texts) > 1 and _is_appeal(texts[-1]):
         texts.pop()
-    return texts
+    start = 0  # disclosures ("this post contains affiliate links") and appeals above the story
+    while start < len(texts) - 1 and _is_appeal(texts[start]):
+        start += 1
+    return texts[start:]
 
 
 def _is_appeal(text: str) -> bool:
-    """Whether a paragraph asks the reader to subscribe, follow, download, donate or sign up.
+    """Whether a paragraph asks the reader to subscribe, follow, share, donate or sign up, or
+    discloses advertising ("this post contains affiliate links").
 
-    Templates append such appeals to the story's own box, written as prose, so neither their
-    names nor their links give them away. Only a short one at the end of the text goes, one
-    after the other: there an appeal is the outlet speaking, not the story.
+    Templates put such notes in the story's own box, written as prose, so neither their
+    names nor their links give them away. Only short ones at either end of the text go, one
+    after the other: there the outlet speaks, not the story.
     """
     return len(text) <= _APPEAL and _APPEAL_WORDS.search(text) is not None
 
