@@ -528,3 +528,25 @@ def test_disclosures_above_the_story_and_share_prompts_below_it_are_left_out() -
         "<p>We want to hear what you think. Submit a letter to the editor.</p></article></body></html>"
     )
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_a_recipe_with_each_step_in_a_box_of_its_own_is_read_whole() -> None:
+    """No element has many paragraphs among its children: the story is where most prose is."""
+    steps = [
+        "Mix the flour with the yeast in a large bowl, then add the warm milk and the butter.",
+        "Knead the dough for five minutes, cover it, and leave it in a warm place for an hour.",
+        "Fill the muffin tin, brush the tops with honey, and bake at 180 degrees for 25 minutes.",
+    ]
+    boxes = "".join(
+        f"<div class='step'><h3>Step {n}</h3><div class='copy'><p>{step}</p></div></div>"
+        for n, step in enumerate(steps, 1)
+    )
+    html = (
+        "<html><body><div class='recipe'><h1>Honey muffins</h1>"
+        "<ul class='ingredients'><li>500 g flour</li><li>1 cube of yeast</li><li>250 ml milk</li></ul>"
+        f"<div class='steps'>{boxes}</div></div>"
+        "<div class='teaser'><a href='/book'>Our newest cookbook is out now</a></div></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        line for n, step in enumerate(steps, 1) for line in (f"Step {n}", step)
+    ]

@@ -115,6 +115,8 @@ _STORY_LINE = 100  # characters of a block's own text from which it is story, no
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
+_SCATTERED = 0.5  # share of the page's prose the story holds, without a CMS container
+_SCATTERED_LINKS = 0.5  # share of link text in what gathering it adds, above which it is not
 
 
 @dataclass
@@ -406,7 +408,9 @@ def _main_container(tree: Elements, titles: tuple[str, ...]) -> int:
     _detach_other_stories(tree, titles)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
-    return _widen(known if known >= 0 else dense, tree)
+    if known >= 0:
+        return _widen(known, tree)
+    return _gather_scattered(_widen(dense, tree), tree)
 
 
 def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
@@ -526,6 +530,23 @@ def _widen(i: int, tree: Elements) -> int:
                 break
         i = up
     return i
+
+
+def _gather_scattered(i: int, tree: Elements) -> int:
+    """The lowest ancestor holding half the page's prose, where the densest part holds less.
+
+    Some pages set each paragraph in a box of its own, boxes apart (a recipe's introduction,
+    ingredients and steps, a page builder's sections): no element has many paragraphs among
+    its children, and the densest one is a single step. Without a CMS container to go by,
+    the story is then where most of the page's prose is, unless what that adds is mostly links.
+    """
+    half = _SCATTERED * tree.prose[0]
+    up = i
+    while up > 0 and tree.prose[up] < half:
+        up = tree.parent[up]
+    if tree.links[up] - tree.links[i] > _SCATTERED_LINKS * (tree.chars[up] - tree.chars[i]):
+        return i
+    return up
 
 
 def _is_headline(tree: Elements, h: int, titles: tuple[str, ...]) -> bool:
