@@ -550,3 +550,27 @@ def test_a_recipe_with_each_step_in_a_box_of_its_own_is_read_whole() -> None:
     assert extract(html).text.split("\n\n") == [
         line for n, step in enumerate(steps, 1) for line in (f"Step {n}", step)
     ]
+
+
+def test_a_live_ticker_whose_entries_are_named_comments_is_read() -> None:
+    """Names that leave a page with plenty of prose nearly empty, outside any story box, misled."""
+    entries = [
+        f"Minute {minute}: the visitors press high, and the hosts clear the ball into the stands again."
+        for minute in range(90, 0, -6)
+    ]
+    html = (
+        "<html><body><header><p>Type your keywords to see the results of your search.</p></header>"
+        "<div class='live-match'>"
+        + "".join(f"<div class='live-match-comment'><div>{entry}</div></div>" for entry in entries)
+        + "</div></body></html>"
+    )
+    assert extract(html).text.split("\n\n")[-len(entries) :] == entries
+
+
+def test_a_short_post_stays_the_story_above_its_long_comments() -> None:
+    html = (
+        f"<html><body><article class='post'><div class='entry-content'><p>{_PROSE}</p></div></article>"
+        "<div class='comments'>" + f"<div class='comment'><p>{_PROSE} {_PROSE}</p></div>" * 10
+        + "</div></body></html>"
+    )
+    assert extract(html).text == _PROSE

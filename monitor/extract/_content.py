@@ -115,6 +115,7 @@ _STORY_LINE = 100  # characters of a block's own text from which it is story, no
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
+_UNNAMED = 1000  # characters of prose left out by names, from which names are not trusted
 _SCATTERED = 0.5  # share of the page's prose the story holds, without a CMS container
 _SCATTERED_LINKS = 0.5  # share of link text in what gathering it adds, above which it is not
 
@@ -162,6 +163,7 @@ class Elements:
     def __init__(self, root: LexborNode, script_links: bool = True) -> None:
         """``script_links``: whether the page may have ``javascript:`` links (a cheap test of
         its source spares reading every link's target when it has none)."""
+        self.script_links = script_links
         self.nodes = [root]
         self.tags = [root.tag or ""]
         self.parent = [-1]
@@ -359,7 +361,20 @@ class Elements:
 
 def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
     """The main text of a walked page, paragraphs separated by a blank line."""
-    blocks = _read_blocks(elements, _main_container(elements, titles))
+    page_prose = elements.prose[0]
+    top = _main_container(elements, titles)
+    if (
+        elements.prose[top] < _MIN_CONTAINER
+        and page_prose - elements.prose[top] >= _UNNAMED
+        and not _holds_story(elements, top)
+    ):
+        # Names left the page without a story's worth of prose, though it has plenty, and no
+        # story container (a short post above its comments): they misled (a live ticker's
+        # entries, a forum's posts, named "comment"). The page is read again as it is, its
+        # story where paragraphs cluster.
+        elements = Elements(elements.nodes[0], elements.script_links)
+        top = _widen(_densest_container(elements), elements)
+    blocks = _read_blocks(elements, top)
     return "\n\n".join(_keep_blocks(blocks, (title or "", *titles)))
 
 
@@ -439,6 +454,19 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
             own = parent[own]
         if tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper):
             tree.remove(wrapper)
+
+
+def _holds_story(tree: Elements, i: int) -> bool:
+    """Whether an element is, is inside or holds one named as a whole story, with prose."""
+    up = i
+    while up >= 0 and not _is_story(tree, up):
+        up = tree.parent[up]
+    if up >= 0:
+        return True
+    prose, alive = tree.prose, tree.alive
+    return any(
+        prose[j] and alive[j] and _is_story(tree, j) for j in range(i + 1, i + tree.size[i])
+    )
 
 
 def _is_story(tree: Elements, i: int) -> bool:
