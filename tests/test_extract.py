@@ -574,3 +574,11 @@ def test_a_short_post_stays_the_story_above_its_long_comments() -> None:
         + "</div></body></html>"
     )
     assert extract(html).text == _PROSE
+
+
+def test_a_comment_section_s_prompts_below_the_story_are_left_out() -> None:
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>Keine Kommentare</p>"
+        "<p>You must be logged in to post a comment.</p></article></body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"

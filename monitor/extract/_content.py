@@ -104,6 +104,9 @@ _APPEAL_WORDS = re.compile(
     r"|share (?:this|the) (?:article|story|post)|artikel teilen|partager cet|compartir (?:esta|la)"
     r"|letter to the editor|leserbrief|your support|stay up[- ]to[- ]date"
     r"|nichts mehr (?:verpassen|versäumen)|in (?:your|dein) (?:inbox|postfach)|straight to your"
+    # comment sections' prompts
+    r"|(?:keine|no|view|leave a|add a) (?:kommentare|comments?|reply)|kommentieren|kommentar schreiben"
+    r"|einloggen|eingeloggt|logged in|log in to|anmelden, um"
     # disclosures of advertising and affiliate links
     r"|affiliate|advertisers|provision vom|enthält werbung|^\W*anzeige\b"
     r"|sponsored post|publicidad|publicité",
