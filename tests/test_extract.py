@@ -582,3 +582,18 @@ def test_a_comment_section_s_prompts_below_the_story_are_left_out() -> None:
         "<p>You must be logged in to post a comment.</p></article></body></html>"
     )
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_a_story_cut_in_two_boxes_is_read_whole_despite_a_note_after_it() -> None:
+    """A short note after the larger half does not stop the box growing to the first half."""
+    first = [f"{_PROSE} The first half, paragraph {n}, tells how the talks began." for n in range(3)]
+    second = [f"{_PROSE} The second half, paragraph {n}, tells how they ended." for n in range(9)]
+    html = (
+        "<html><body><div class='page'><div class='part-one'>"
+        + "".join(f"<p>{p}</p>" for p in first)
+        + "</div><div class='part-two'>"
+        + "".join(f"<p>{p}</p>" for p in second)
+        + "</div><div class='survey'><p>How satisfied are you with this story today?</p></div>"
+        "</div></body></html>"
+    )
+    assert extract(html).text.split("\n\n")[: len(first) + len(second)] == first + second

@@ -546,7 +546,8 @@ def _widen(i: int, tree: Elements) -> int:
 
     Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
     the best single box then holds only part of it. A little prose after the box, though, is
-    a call to action or a note on the site, not more story.
+    a call to action or a note on the site, not more story, unless the parent also adds a
+    story's worth before the box: then the box was the second half of a story cut in two.
     """
     while i > 0:
         up = tree.parent[i]
@@ -557,7 +558,7 @@ def _widen(i: int, tree: Elements) -> int:
             if extra_prose < _WIDEN * extra_chars or extra_links > 0.3 * extra_chars:
                 break
             after = tree.prose_after(i)
-            if 0 < after < _AFTERWORD * tree.prose[i]:
+            if 0 < after < _AFTERWORD * tree.prose[i] and extra_prose - after < _MIN_CONTAINER:
                 break
         i = up
     return i
