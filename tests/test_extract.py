@@ -597,3 +597,15 @@ def test_a_story_cut_in_two_boxes_is_read_whole_despite_a_note_after_it() -> Non
         "</div></body></html>"
     )
     assert extract(html).text.split("\n\n")[: len(first) + len(second)] == first + second
+
+
+@pytest.mark.parametrize("label", ["Related stories", "Mehr zum Thema", "Das könnte Sie auch interessieren:"])
+def test_the_heading_of_teasers_after_the_story_is_left_out(label: str) -> None:
+    """Teaser cards keep their summaries, which would keep the heading above them."""
+    summary = "A summary of another story, long enough to pass for a paragraph of prose on its own."
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><h2>{label}</h2>"
+        f"<h3>A second envoy story</h3><p>{summary}</p><a href='/more'>Read on</a></article></body></html>"
+    )
+    text = extract(html).text
+    assert text.startswith(f"{_PROSE}\n\n{_PROSE}") and label not in text

@@ -112,6 +112,18 @@ _APPEAL_WORDS = re.compile(
     r"|sponsored post|publicidad|publicité",
     re.IGNORECASE,
 )
+# Headings of the links templates put after a story: related, recommended, most read.
+_MORE_STORIES = re.compile(
+    r"(?:related|similar|recommended|more|most popular|most read|popular|trending|latest)"
+    r" (?:stories|articles|posts|news|reading|on this topic)|you (?:may|might) also like"
+    r"|read (?:more|next|also)|^most (?:popular|read)$|^related$"
+    r"|ähnliche (?:beiträge|artikel|themen)|mehr zum thema|weitere (?:artikel|beiträge|nachrichten)"
+    r"|das könnte sie auch interessieren|lesen sie auch|auch interessant|zum weiterlesen|meistgelesen"
+    r"|à lire aussi|lire aussi|sur le même sujet|dans la même rubrique"
+    r"|te puede interesar|noticias relacionadas|lee también|más noticias"
+    r"|читайте также|по теме|похожие (?:статьи|новости)|другие новости",
+    re.IGNORECASE,
+)
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
 _ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
 _STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
@@ -777,6 +789,7 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
             or _is_dateline(b.text)
             or _is_byline(b.text)
             or _is_credit(b.text)
+            or _heads_more_stories(b.text)
             or (b.tag == "h1" and b.text.lower() in title_keys)
         )
         for b in blocks
@@ -835,6 +848,15 @@ def _is_link_list(block: _Block) -> bool:
 def _is_byline(text: str) -> bool:
     """A short block that names the author: "By Jane Doe", "Von Max Muster"."""
     return len(text) < _LABEL and _BYLINE.match(text) is not None
+
+
+def _heads_more_stories(text: str) -> bool:
+    """A label over links to other stories ("Related stories", "Mehr zum Thema", "Read more").
+
+    The links under it are left out as links, but teaser cards keep their summaries, which
+    keep the label: it goes by what it says.
+    """
+    return len(text) < _LABEL and _MORE_STORIES.search(text) is not None
 
 
 def _is_credit(text: str) -> bool:
