@@ -609,3 +609,9 @@ def test_the_heading_of_teasers_after_the_story_is_left_out(label: str) -> None:
     )
     text = extract(html).text
     assert text.startswith(f"{_PROSE}\n\n{_PROSE}") and label not in text
+
+
+def test_a_headline_nested_in_the_other_does_not_hang_the_search_for_other_stories() -> None:
+    """Found by the fuzz test: the climb from one headline to the other's sibling never ended."""
+    html = "<h1><li><article><h1>Envoy</h1></article>back</li></h1><h1>Talks</h1>"
+    assert isinstance(extract(html), Extracted)

@@ -459,8 +459,8 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
         return
     anchor = next((i for i in headlines if _is_headline(tree, i, titles)), headlines[0])
     for i in headlines:
-        if i == anchor or not alive[i]:
-            continue
+        if not alive[i] or tree.contains(anchor, i) or tree.contains(i, anchor):
+            continue  # one headline inside the other (broken markup): no two stories side by side
         wrapper = i  # climbs to the child of the lowest element that holds both headlines
         while parent[wrapper] >= 0 and not tree.contains(parent[wrapper], anchor):
             wrapper = parent[wrapper]
