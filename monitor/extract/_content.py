@@ -787,7 +787,7 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
             or _is_dateline(b.text)
             or _is_byline(b.text)
             or _is_credit(b.text)
-            or _heads_more_stories(b.text)
+            or (b.tag not in _ITEM_TAGS and _heads_more_stories(b.text))
             or (b.tag == "h1" and b.text.lower() in title_keys)
         )
         for b in blocks
@@ -852,7 +852,8 @@ def _heads_more_stories(text: str) -> bool:
     """A label over links to other stories ("Related stories", "Mehr zum Thema", "Read more").
 
     The links under it are left out as links, but teaser cards keep their summaries, which
-    keep the label: it goes by what it says.
+    keep the label: it goes by what it says. Not an item of a list, which is an entry ("Read
+    the latest news" in a list of what an app does), not the heading of one.
     """
     return len(text) < _LABEL and _MORE_STORIES.search(text.lower()) is not None
 
