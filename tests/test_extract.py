@@ -512,6 +512,7 @@ def test_a_list_item_heading_share_buttons_or_related_links_is_left_out() -> Non
         "Foto: Jane Doe/dpa",
         "Image: Example Agency",
         "Abbildung 3: Die Route der Delegation",
+        "Quelle: Landesregierung",
         "The ambassador at the airport. © AFP / John Smith",
         "Officials in Geneva on Monday. | © Example Images",
     ],

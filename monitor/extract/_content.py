@@ -81,11 +81,11 @@ _LINES = 6  # short blocks in a row from which they are lines of the text, not l
 _BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
 _CREDIT = 200  # characters: a longer block naming a photographer is prose about them
-# A picture's credit or caption set as text: it opens with the label of one ("Foto:", "Image:",
-# "Abbildung 3:"), or carries a copyright sign ("... Mikaela Shiffrin. © AFP").
+# A picture's credit or caption set as text, or a source line: it opens with the label of one
+# ("Foto:", "Image:", "Abbildung 3:", "Quelle:"), or carries a copyright sign ("... © AFP").
 _CREDIT_LABEL = re.compile(
     r"\W*(?:fotos?|photos?|bild(?:er)?|titelbild|bildquelle|fotocredit|image|credits?"
-    r"|quelle: ?foto|copyright|abbildung(?: \d+)?|abb\.)\s*:",
+    r"|quellen?|source|fuente|источник|copyright|abbildung(?: \d+)?|abb\.)\s*:",
     re.IGNORECASE,
 )
 _COPYRIGHT = re.compile(r"(?:^|[\s|(])©")
