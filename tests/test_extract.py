@@ -616,3 +616,14 @@ def test_a_headline_nested_in_the_other_does_not_hang_the_search_for_other_stori
     """Found by the fuzz test: the climb from one headline to the other's sibling never ended."""
     html = "<h1><li><article><h1>Envoy</h1></article>back</li></h1><h1>Talks</h1>"
     assert isinstance(extract(html), Extracted)
+
+
+def test_short_closing_sentences_stay_above_a_template_label() -> None:
+    """The label after a sign-off goes; the sign-off and the lines above it stay."""
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>Venue:</p>"
+        "<p>Embassy garden, Moscow</p><p>See you there!</p><div>production</div></article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, _PROSE, "Venue:", "Embassy garden, Moscow", "See you there!"
+    ]

@@ -774,7 +774,8 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
-    of links) or that ends the text ("Comments closed"; not a ``<p>``, which is the author's).
+    of links) or that ends the text ("Comments closed"). A short ``<p>`` is the author's when
+    it ends the text or a sentence.
     Short items of a list or a table are content, not labels, and so are six or more short
     blocks in a row: a text written line by line (a poem, a CJK blog's lines, a list set as
     paragraphs), where labels come alone or in pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
@@ -806,9 +807,15 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
             # An item of a list or table is content, unless it stands alone right above what is
             # left out for what it is: there a row or item heads a list of links or share
             # buttons ("More on this topic", "Share this article").
-            keep[i] = keep[i + 1] or (
-                block.tag in _ITEM_TAGS
-                and (plain[i + 1] or (i > 0 and plain[i - 1] and blocks[i - 1].tag in _ITEM_TAGS))
+            # A short sentence in a <p> is the author's ("Be there or be square!"), even when
+            # the label after it goes: a sign-off is followed by the template's leftovers.
+            keep[i] = (
+                keep[i + 1]
+                or (block.tag == "p" and block.text.endswith(_SENTENCE_ENDS))
+                or (
+                    block.tag in _ITEM_TAGS
+                    and (plain[i + 1] or (i > 0 and plain[i - 1] and blocks[i - 1].tag in _ITEM_TAGS))
+                )
             )
         else:
             # The author's own last paragraph, however short ("— Reuters", a closing line in
