@@ -804,19 +804,15 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
         if run >= _LINES:
             keep[i : i + run] = [True] * run
         elif i + 1 < len(blocks):
+            # A short sentence in a <p> is the author's ("Be there or be square!"), even when
+            # the label after it goes: a sign-off is followed by the template's leftovers.
+            sentence = block.tag == "p" and block.text.endswith(_SENTENCE_ENDS)
             # An item of a list or table is content, unless it stands alone right above what is
             # left out for what it is: there a row or item heads a list of links or share
             # buttons ("More on this topic", "Share this article").
-            # A short sentence in a <p> is the author's ("Be there or be square!"), even when
-            # the label after it goes: a sign-off is followed by the template's leftovers.
-            keep[i] = (
-                keep[i + 1]
-                or (block.tag == "p" and block.text.endswith(_SENTENCE_ENDS))
-                or (
-                    block.tag in _ITEM_TAGS
-                    and (plain[i + 1] or (i > 0 and plain[i - 1] and blocks[i - 1].tag in _ITEM_TAGS))
-                )
-            )
+            in_list = i > 0 and plain[i - 1] and blocks[i - 1].tag in _ITEM_TAGS
+            item = block.tag in _ITEM_TAGS and (plain[i + 1] or in_list)
+            keep[i] = keep[i + 1] or sentence or item
         else:
             # The author's own last paragraph, however short ("— Reuters", a closing line in
             # <strong>), is story; a label at the end is a heading or an unpunctuated box.
@@ -866,7 +862,8 @@ def _heads_more_stories(text: str) -> bool:
 
 
 def _is_credit(text: str) -> bool:
-    """A picture's credit or caption left as a block of its own ("Foto: dpa", "… © AFP").
+    """A picture's credit or caption, or a source line, left as a block of its own ("Foto:
+    dpa", "… © AFP", "Quelle: Landesregierung").
 
     Templates set captions in ``<p>`` or ``<div>`` as often as in ``<figcaption>``. A block of
     several lines with a copyright sign is left alone: that is a page's own signed text.
