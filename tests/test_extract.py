@@ -489,3 +489,141 @@ def test_of_stories_in_a_row_the_one_headed_by_the_title_is_kept() -> None:
         )
     text = extract(html).text
     assert text.startswith("The city council voted on Sunday") and "ambassador" not in text
+
+
+def test_a_list_item_heading_share_buttons_or_related_links_is_left_out() -> None:
+    """A row or item right above a list of links heads it; items of a real list stay."""
+    html = (
+        f"<html><body><article><p>{_PROSE}</p>"
+        "<ul><li>Bread and salt</li><li>Two jars of honey</li><li>Tea from Krasnodar</li></ul>"
+        f"<p>{_PROSE}</p><ul><li>Share this article</li><li><a href='/f'>Facebook</a></li><li><a href='/t'>Twitter</a></li></ul>"
+        "<table><tr><td>More on this topic</td></tr></table>"
+        "<h3><a href='/a'>Another story about a different embassy entirely</a></h3>"
+        "</article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, "Bread and salt", "Two jars of honey", "Tea from Krasnodar", _PROSE
+    ]
+
+
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "Foto: Jane Doe/dpa",
+        "Image: Example Agency",
+        "Abbildung 3: Die Route der Delegation",
+        "Quelle: Landesregierung",
+        "The ambassador at the airport. © AFP / John Smith",
+        "Officials in Geneva on Monday. | © Example Images",
+    ],
+)
+def test_picture_credits_and_captions_set_as_text_are_left_out(credit: str) -> None:
+    html = f"<html><body><article><p>{_PROSE}</p><p>{credit}</p><p>{_PROSE}</p></article></body></html>"
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_disclosures_above_the_story_and_share_prompts_below_it_are_left_out() -> None:
+    html = (
+        "<html><body><article><p>Anzeige: Dieser Beitrag enthält Affiliate-Links.</p>"
+        f"<p>{_PROSE}</p><p>{_PROSE}</p><p>Möchten Sie den Artikel teilen?</p>"
+        "<p>We want to hear what you think. Submit a letter to the editor.</p></article></body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_a_recipe_with_each_step_in_a_box_of_its_own_is_read_whole() -> None:
+    """No element has many paragraphs among its children: the story is where most prose is."""
+    steps = [
+        "Mix the flour with the yeast in a large bowl, then add the warm milk and the butter.",
+        "Knead the dough for five minutes, cover it, and leave it in a warm place for an hour.",
+        "Fill the muffin tin, brush the tops with honey, and bake at 180 degrees for 25 minutes.",
+    ]
+    boxes = "".join(
+        f"<div class='step'><h3>Step {n}</h3><div class='copy'><p>{step}</p></div></div>"
+        for n, step in enumerate(steps, 1)
+    )
+    html = (
+        "<html><body><div class='recipe'><h1>Honey muffins</h1>"
+        "<ul class='ingredients'><li>500 g flour</li><li>1 cube of yeast</li><li>250 ml milk</li></ul>"
+        f"<div class='steps'>{boxes}</div></div>"
+        "<div class='teaser'><a href='/book'>Our newest cookbook is out now</a></div></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        line for n, step in enumerate(steps, 1) for line in (f"Step {n}", step)
+    ]
+
+
+def test_a_live_ticker_whose_entries_are_named_comments_is_read() -> None:
+    """Names that leave a page with plenty of prose nearly empty, outside any story box, misled."""
+    entries = [
+        f"Minute {minute}: the visitors press high, and the hosts clear the ball into the stands again."
+        for minute in range(90, 0, -6)
+    ]
+    html = (
+        "<html><body><header><p>Type your keywords to see the results of your search.</p></header>"
+        "<div class='live-match'>"
+        + "".join(f"<div class='live-match-comment'><div>{entry}</div></div>" for entry in entries)
+        + "</div></body></html>"
+    )
+    assert extract(html).text.split("\n\n")[-len(entries) :] == entries
+
+
+def test_a_short_post_stays_the_story_above_its_long_comments() -> None:
+    html = (
+        f"<html><body><article class='post'><div class='entry-content'><p>{_PROSE}</p></div></article>"
+        "<div class='comments'>" + f"<div class='comment'><p>{_PROSE} {_PROSE}</p></div>" * 10
+        + "</div></body></html>"
+    )
+    assert extract(html).text == _PROSE
+
+
+def test_a_comment_section_s_prompts_below_the_story_are_left_out() -> None:
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>Keine Kommentare</p>"
+        "<p>You must be logged in to post a comment.</p></article></body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
+def test_a_story_cut_in_two_boxes_is_read_whole_despite_a_note_after_it() -> None:
+    """A short note after the larger half does not stop the box growing to the first half."""
+    first = [f"{_PROSE} The first half, paragraph {n}, tells how the talks began." for n in range(3)]
+    second = [f"{_PROSE} The second half, paragraph {n}, tells how they ended." for n in range(9)]
+    html = (
+        "<html><body><div class='page'><div class='part-one'>"
+        + "".join(f"<p>{p}</p>" for p in first)
+        + "</div><div class='part-two'>"
+        + "".join(f"<p>{p}</p>" for p in second)
+        + "</div><div class='survey'><p>How satisfied are you with this story today?</p></div>"
+        "</div></body></html>"
+    )
+    assert extract(html).text.split("\n\n")[: len(first) + len(second)] == first + second
+
+
+@pytest.mark.parametrize("label", ["Related stories", "Mehr zum Thema", "Das könnte Sie auch interessieren:"])
+def test_the_heading_of_teasers_after_the_story_is_left_out(label: str) -> None:
+    """Teaser cards keep their summaries, which would keep the heading above them."""
+    summary = "A summary of another story, long enough to pass for a paragraph of prose on its own."
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><h2>{label}</h2>"
+        f"<h3>A second envoy story</h3><p>{summary}</p><a href='/more'>Read on</a></article></body></html>"
+    )
+    text = extract(html).text
+    assert text.startswith(f"{_PROSE}\n\n{_PROSE}") and label not in text
+
+
+def test_a_headline_nested_in_the_other_does_not_hang_the_search_for_other_stories() -> None:
+    """Found by the fuzz test: the climb from one headline to the other's sibling never ended."""
+    html = "<h1><li><article><h1>Envoy</h1></article>back</li></h1><h1>Talks</h1>"
+    assert isinstance(extract(html), Extracted)
+
+
+def test_short_closing_sentences_stay_above_a_template_label() -> None:
+    """The label after a sign-off goes; the sign-off and the lines above it stay."""
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>Venue:</p>"
+        "<p>Embassy garden, Moscow</p><p>See you there!</p><div>production</div></article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, _PROSE, "Venue:", "Embassy garden, Moscow", "See you there!"
+    ]

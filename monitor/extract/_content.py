@@ -80,6 +80,15 @@ _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
 _LINES = 6  # short blocks in a row from which they are lines of the text, not labels
 _BYLINE = re.compile(r"(?:by|von|par|por|door|av|af|di)\s+\w", re.IGNORECASE)
 _DATE_OR_TIME = re.compile(r"\d{1,2}:\d{2}|\d{1,2}[./]\s?\d{1,2}[./]\s?\d{2,4}|\d{4}-\d{2}-\d{2}")
+_CREDIT = 200  # characters: a longer block naming a photographer is prose about them
+# A picture's credit or caption set as text, or a source line: it opens with the label of one
+# ("Foto:", "Image:", "Abbildung 3:", "Quelle:"), or carries a copyright sign ("... © AFP").
+_CREDIT_LABEL = re.compile(
+    r"\W*(?:fotos?|photos?|bild(?:er)?|titelbild|bildquelle|fotocredit|image|credits?"
+    r"|quellen?|source|fuente|источник|copyright|abbildung(?: \d+)?|abb\.)\s*:",
+    re.IGNORECASE,
+)
+_COPYRIGHT = re.compile(r"(?:^|[\s|(])©")
 _APPEAL = 350  # characters: a longer last paragraph is story, whatever it asks
 # Appeals to the reader, in the languages of the corpora: subscribe, follow us, our app, support
 # or donate, newsletters, "you may also like".
@@ -90,15 +99,38 @@ _APPEAL_WORDS = re.compile(
     r"|abonnier|folgen sie uns|folge uns|unterstützen sie|jetzt spenden|könnte (?:sie|dich) auch interessieren"
     r"|abonnez|suivez-nous|soutenez|faites un don|inscrivez-vous"
     r"|suscr[ií]b|s[ií]guenos|únete|hazte miembro|canal de (?:telegram|youtube|whatsapp)"
-    r"|подпис[ыа]|наш канал",
-    re.IGNORECASE,
-)
+    r"|подпис[ыа]|наш канал"
+    # sharing, letters to the editor, the reader's support, news by mail or app
+    r"|share (?:this|the) (?:article|story|post)|artikel teilen|partager cet|compartir (?:esta|la)"
+    r"|letter to the editor|leserbrief|your support|stay up[- ]to[- ]date"
+    r"|nichts mehr (?:verpassen|versäumen)|in (?:your|dein) (?:inbox|postfach)|straight to your"
+    # comment sections' prompts
+    r"|(?:keine|no|view|leave a|add a) (?:kommentare|comments?|reply)|kommentieren|kommentar schreiben"
+    r"|einloggen|eingeloggt|logged in|log in to|anmelden, um"
+    # disclosures of advertising and affiliate links
+    r"|affiliate|advertisers|provision vom|enthält werbung|^\W*anzeige\b"
+    r"|sponsored post|publicidad|publicité"
+)  # matched against lower-cased text: five times faster than with re.IGNORECASE
+# Headings of the links templates put after a story: related, recommended, most read.
+_MORE_STORIES = re.compile(
+    r"(?:related|similar|recommended|more|most popular|most read|popular|trending|latest)"
+    r" (?:stories|articles|posts|news|reading|on this topic)|you (?:may|might) also like"
+    r"|read (?:more|next|also)|^most (?:popular|read)$|^related$"
+    r"|ähnliche (?:beiträge|artikel|themen)|mehr zum thema|weitere (?:artikel|beiträge|nachrichten)"
+    r"|das könnte sie auch interessieren|lesen sie auch|auch interessant|zum weiterlesen|meistgelesen"
+    r"|à lire aussi|lire aussi|sur le même sujet|dans la même rubrique"
+    r"|te puede interesar|noticias relacionadas|lee también|más noticias"
+    r"|читайте также|по теме|похожие (?:статьи|новости)|другие новости"
+)  # matched against lower-cased text
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
 _ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
 _STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
 _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
+_UNNAMED = 1000  # characters of prose left out by names, from which names are not trusted
+_SCATTERED = 0.5  # share of the page's prose the story holds, without a CMS container
+_SCATTERED_LINKS = 0.5  # share of link text in what gathering it adds, above which it is not
 
 
 @dataclass
@@ -144,6 +176,7 @@ class Elements:
     def __init__(self, root: LexborNode, script_links: bool = True) -> None:
         """``script_links``: whether the page may have ``javascript:`` links (a cheap test of
         its source spares reading every link's target when it has none)."""
+        self.script_links = script_links
         self.nodes = [root]
         self.tags = [root.tag or ""]
         self.parent = [-1]
@@ -341,7 +374,20 @@ class Elements:
 
 def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
     """The main text of a walked page, paragraphs separated by a blank line."""
-    blocks = _read_blocks(elements, _main_container(elements, titles))
+    page_prose = elements.prose[0]
+    top = _main_container(elements, titles)
+    if (
+        elements.prose[top] < _MIN_CONTAINER
+        and page_prose - elements.prose[top] >= _UNNAMED
+        and not _holds_story(elements, top)
+    ):
+        # Names left the page without a story's worth of prose, though it has plenty, and no
+        # story container (a short post above its comments): they misled (a live ticker's
+        # entries, a forum's posts, named "comment"). The page is read again as it is, its
+        # story where paragraphs cluster.
+        elements = Elements(elements.nodes[0], elements.script_links)
+        top = _widen(_densest_container(elements), elements)
+    blocks = _read_blocks(elements, top)
     return "\n\n".join(_keep_blocks(blocks, (title or "", *titles)))
 
 
@@ -390,7 +436,9 @@ def _main_container(tree: Elements, titles: tuple[str, ...]) -> int:
     _detach_other_stories(tree, titles)
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
-    return _widen(known if known >= 0 else dense, tree)
+    if known >= 0:
+        return _widen(known, tree)
+    return _gather_scattered(_widen(dense, tree), tree)
 
 
 def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
@@ -409,8 +457,8 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
         return
     anchor = next((i for i in headlines if _is_headline(tree, i, titles)), headlines[0])
     for i in headlines:
-        if i == anchor or not alive[i]:
-            continue
+        if not alive[i] or tree.contains(anchor, i) or tree.contains(i, anchor):
+            continue  # one headline inside the other (broken markup): no two stories side by side
         wrapper = i  # climbs to the child of the lowest element that holds both headlines
         while parent[wrapper] >= 0 and not tree.contains(parent[wrapper], anchor):
             wrapper = parent[wrapper]
@@ -419,6 +467,19 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
             own = parent[own]
         if tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper):
             tree.remove(wrapper)
+
+
+def _holds_story(tree: Elements, i: int) -> bool:
+    """Whether an element is, is inside or holds one named as a whole story, with prose."""
+    up = i
+    while up >= 0 and not _is_story(tree, up):
+        up = tree.parent[up]
+    if up >= 0:
+        return True
+    prose, alive = tree.prose, tree.alive
+    return any(
+        prose[j] and alive[j] and _is_story(tree, j) for j in range(i + 1, i + tree.size[i])
+    )
 
 
 def _is_story(tree: Elements, i: int) -> bool:
@@ -495,7 +556,8 @@ def _widen(i: int, tree: Elements) -> int:
 
     Many CMSs split one story over sibling boxes (a lede box, text blocks between images);
     the best single box then holds only part of it. A little prose after the box, though, is
-    a call to action or a note on the site, not more story.
+    a call to action or a note on the site, not more story, unless the parent also adds a
+    story's worth before the box: then the box was the second half of a story cut in two.
     """
     while i > 0:
         up = tree.parent[i]
@@ -506,10 +568,27 @@ def _widen(i: int, tree: Elements) -> int:
             if extra_prose < _WIDEN * extra_chars or extra_links > 0.3 * extra_chars:
                 break
             after = tree.prose_after(i)
-            if 0 < after < _AFTERWORD * tree.prose[i]:
+            if 0 < after < _AFTERWORD * tree.prose[i] and extra_prose - after < _MIN_CONTAINER:
                 break
         i = up
     return i
+
+
+def _gather_scattered(i: int, tree: Elements) -> int:
+    """The lowest ancestor holding half the page's prose, where the densest part holds less.
+
+    Some pages set each paragraph in a box of its own, boxes apart (a recipe's introduction,
+    ingredients and steps, a page builder's sections): no element has many paragraphs among
+    its children, and the densest one is a single step. Without a CMS container to go by,
+    the story is then where most of the page's prose is, unless what that adds is mostly links.
+    """
+    half = _SCATTERED * tree.prose[0]
+    up = i
+    while up > 0 and tree.prose[up] < half:
+        up = tree.parent[up]
+    if tree.links[up] - tree.links[i] > _SCATTERED_LINKS * (tree.chars[up] - tree.chars[i]):
+        return i
+    return up
 
 
 def _is_headline(tree: Elements, h: int, titles: tuple[str, ...]) -> bool:
@@ -695,7 +774,8 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
     headline, and a short label whose section was left out ("More on this topic" above a list
-    of links) or that ends the text ("Comments closed"; not a ``<p>``, which is the author's).
+    of links) or that ends the text ("Comments closed"). A short ``<p>`` is the author's when
+    it ends the text or a sentence.
     Short items of a list or a table are content, not labels, and so are six or more short
     blocks in a row: a text written line by line (a poem, a CJK blog's lines, a list set as
     paragraphs), where labels come alone or in pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
@@ -707,6 +787,8 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
             _is_link_list(b)
             or _is_dateline(b.text)
             or _is_byline(b.text)
+            or _is_credit(b.text)
+            or (b.tag not in _ITEM_TAGS and _heads_more_stories(b.text))
             or (b.tag == "h1" and b.text.lower() in title_keys)
         )
         for b in blocks
@@ -722,7 +804,15 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
         if run >= _LINES:
             keep[i : i + run] = [True] * run
         elif i + 1 < len(blocks):
-            keep[i] = keep[i + 1] or block.tag in _ITEM_TAGS
+            # A short sentence in a <p> is the author's ("Be there or be square!"), even when
+            # the label after it goes: a sign-off is followed by the template's leftovers.
+            sentence = block.tag == "p" and block.text.endswith(_SENTENCE_ENDS)
+            # An item of a list or table is content, unless it stands alone right above what is
+            # left out for what it is: there a row or item heads a list of links or share
+            # buttons ("More on this topic", "Share this article").
+            in_list = i > 0 and plain[i - 1] and blocks[i - 1].tag in _ITEM_TAGS
+            item = block.tag in _ITEM_TAGS and (plain[i + 1] or in_list)
+            keep[i] = keep[i + 1] or sentence or item
         else:
             # The author's own last paragraph, however short ("— Reuters", a closing line in
             # <strong>), is story; a label at the end is a heading or an unpunctuated box.
@@ -734,17 +824,21 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
     texts = [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
     while len(texts) > 1 and _is_appeal(texts[-1]):
         texts.pop()
-    return texts
+    start = 0  # disclosures ("this post contains affiliate links") and appeals above the story
+    while start < len(texts) - 1 and _is_appeal(texts[start]):
+        start += 1
+    return texts[start:]
 
 
 def _is_appeal(text: str) -> bool:
-    """Whether a paragraph asks the reader to subscribe, follow, download, donate or sign up.
+    """Whether a paragraph asks the reader to subscribe, follow, share, donate or sign up, or
+    discloses advertising ("this post contains affiliate links").
 
-    Templates append such appeals to the story's own box, written as prose, so neither their
-    names nor their links give them away. Only a short one at the end of the text goes, one
-    after the other: there an appeal is the outlet speaking, not the story.
+    Templates put such notes in the story's own box, written as prose, so neither their
+    names nor their links give them away. Only short ones at either end of the text go, one
+    after the other: there the outlet speaks, not the story.
     """
-    return len(text) <= _APPEAL and _APPEAL_WORDS.search(text) is not None
+    return len(text) <= _APPEAL and _APPEAL_WORDS.search(text.lower()) is not None
 
 
 def _is_link_list(block: _Block) -> bool:
@@ -755,6 +849,30 @@ def _is_link_list(block: _Block) -> bool:
 def _is_byline(text: str) -> bool:
     """A short block that names the author: "By Jane Doe", "Von Max Muster"."""
     return len(text) < _LABEL and _BYLINE.match(text) is not None
+
+
+def _heads_more_stories(text: str) -> bool:
+    """A label over links to other stories ("Related stories", "Mehr zum Thema", "Read more").
+
+    The links under it are left out as links, but teaser cards keep their summaries, which
+    keep the label: it goes by what it says. Not an item of a list, which is an entry ("Read
+    the latest news" in a list of what an app does), not the heading of one.
+    """
+    return len(text) < _LABEL and _MORE_STORIES.search(text.lower()) is not None
+
+
+def _is_credit(text: str) -> bool:
+    """A picture's credit or caption, or a source line, left as a block of its own ("Foto:
+    dpa", "… © AFP", "Quelle: Landesregierung").
+
+    Templates set captions in ``<p>`` or ``<div>`` as often as in ``<figcaption>``. A block of
+    several lines with a copyright sign is left alone: that is a page's own signed text.
+    """
+    if len(text) > _CREDIT:
+        return False
+    if _CREDIT_LABEL.match(text) is not None:
+        return True
+    return "©" in text and "\n" not in text and _COPYRIGHT.search(text) is not None
 
 
 def _is_dateline(text: str) -> bool:
