@@ -29,7 +29,7 @@ from monitor.sources import discover
 from monitor.storage import IngestStore
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter
-from monitor.workers import Workers
+from monitor.workers import Workers, WorkersError
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +269,8 @@ class Pipeline:
             result = await self.writer.run(
                 partial(store, prepared=prepared, now=prepared.article.fetched, domain=domain)
             )
+        except WorkersError:
+            raise  # no page's fault: nothing can be parsed, and the check says so
         except Exception as exc:  # noqa: BLE001 - the boundary of one article (see the docstring)
             log.exception("%s: could not process %s", source.name, link.url)
             report.skipped += 1

@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config import LimitsSettings, Settings
-from monitor.errors import ParseLimitError
+from monitor.errors import MonitorError, ParseLimitError
 from monitor.rules import Ruleset, rules_of
 
 if TYPE_CHECKING:
@@ -71,6 +71,10 @@ def worker_ruleset() -> Ruleset:
     return _ruleset
 
 
+class WorkersError(MonitorError):
+    """The parsing workers could not be started (the fork server or a process could not be made)."""
+
+
 class Workers:
     """Runs parsing jobs under the limits of ``settings.limits``; use it as an async context manager.
 
@@ -80,17 +84,29 @@ class Workers:
     def __init__(self, settings: Settings) -> None:
         self.limits = settings.limits
         self._settings = settings
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: no worker could start
+        self._failure: WorkersError | None = None
         self._all: set[_Worker] = set()
         self._closed = False
         self._context = _context()
+        self._starting: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Workers:
+        """Start the workers in the background: the first start launches the fork server, which loads the
+        modules (half a second), and the checks fetch their sources meanwhile; a job waits for a worker."""
         if self.limits.worker_count == 0:
             _compile(self._settings)
-        for _ in range(self.limits.worker_count):
-            self._start()
+        else:
+            self._starting = asyncio.create_task(self._start_all(self.limits.worker_count))
         return self
+
+    async def _start_all(self, count: int) -> None:
+        try:
+            for _ in range(count):
+                self._adopt(await asyncio.to_thread(self._spawn))
+        except Exception as exc:  # noqa: BLE001 - told to every job waiting for a worker, instead of a hang
+            self._failure = WorkersError(f"the parsing workers could not start: {type(exc).__name__}: {exc}")
+            self._idle.put_nowait(None)
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
@@ -98,6 +114,8 @@ class Workers:
     def close(self) -> None:
         """Stop the workers now, whatever they are doing (a killed job's caller was cancelled already)."""
         self._closed = True
+        if self._starting is not None:
+            self._starting.cancel()  # a worker being started then finds its pipe closed, and ends
         for worker in self._all:
             worker.retire()
         self._all.clear()
@@ -110,6 +128,10 @@ class Workers:
         if self.limits.worker_count == 0:
             return job(*args, **kwargs)
         worker = await self._idle.get()
+        if worker is None:
+            self._idle.put_nowait(None)  # for the next job that waits
+            assert self._failure is not None
+            raise self._failure
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[tuple[bool, Any]] = loop.create_future()
         deadline = loop.call_later(self.limits.wall_seconds, worker.overran)
@@ -135,12 +157,14 @@ class Workers:
             raise value
         return cast(T, value)
 
-    def _start(self) -> None:
+    def _spawn(self) -> _Worker:
         receiving, sending = self._context.Pipe()
         process = self._context.Process(target=_serve, args=(self._settings, sending), name="monitor-parser", daemon=True)
         process.start()
         sending.close()
-        worker = _Worker(process, receiving)
+        return _Worker(process, receiving)
+
+    def _adopt(self, worker: _Worker) -> None:
         self._all.add(worker)
         self._idle.put_nowait(worker)
 
@@ -148,7 +172,7 @@ class Workers:
         worker.retire()
         self._all.discard(worker)
         if not self._closed:
-            self._start()
+            self._adopt(self._spawn())  # the fork server runs by now: a new worker starts in milliseconds
 
 
 class _Worker:

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.config import LimitsSettings, Settings
 from monitor.errors import ParseLimitError, UnsupportedContentError
-from monitor.workers import Workers
+from monitor.workers import Workers, WorkersError
 
 
 def refuse(url: str) -> None:
@@ -81,3 +81,24 @@ def test_without_workers_a_job_runs_in_this_process() -> None:
             return await workers.run("https://a.example/", pid)
 
     assert asyncio.run(scenario()) == os.getpid()
+
+
+def test_workers_that_cannot_start_fail_each_job_with_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection (the system refusing new processes cannot be staged here as root): every job waiting
+    for a worker gets the reason, instead of waiting forever."""
+
+    def refused(self: Workers) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(Workers, "_spawn", refused)
+
+    async def scenario() -> list[BaseException]:
+        async with Workers(settings()) as workers:
+            outcomes = await asyncio.gather(*(workers.run("https://a.example/", pid) for _ in range(3)),
+                                            return_exceptions=True)
+        return [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+
+    errors = asyncio.run(scenario())
+    assert len(errors) == 3
+    assert all(isinstance(error, WorkersError) for error in errors)
+    assert str(errors[0]) == "the parsing workers could not start: BlockingIOError: [Errno 11] Resource temporarily unavailable"
