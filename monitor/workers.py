@@ -12,8 +12,8 @@ runs in a worker process, and the event loop only waits for its answer on the wo
 * each page gets ``wall_seconds`` in all, past which the monitor kills the worker.
 
 A page that overruns is refused with a :class:`~monitor.errors.ParseLimitError` naming the
-limit, and a new worker takes the dead one's place. No thread is added to the monitor's
-process: the loop watches each worker's pipe (``add_reader``). The workers are also how a check uses every core:
+limit, and a new worker takes the dead one's place. No thread waits on a worker: the
+loop watches each worker's pipe (``add_reader``). The workers are also how a check uses every core:
 one per core by default. They start from a fork server (or are spawned), never forked
 from the monitor itself, which runs threads; each compiles the rules once.
 """
