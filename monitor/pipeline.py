@@ -182,7 +182,8 @@ class Pipeline:
             return report
         try:
             discovery = await discover(
-                source, self.fetcher, self.workers, etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash
+                source, self.fetcher, self.workers,
+                etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash,
             )
         except FetchError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None

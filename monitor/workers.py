@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import logging
 import multiprocessing
 import os
 import pickle
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Workers", "worker_ruleset"]
 
-log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -91,9 +91,8 @@ async def sitemap_links(page: Page, fetcher: Fetcher, workers: Workers) -> tuple
     The digests let the caller tell "nothing changed" for an index whose own text stays the
     same while its children grow; a child's body is hashed as it arrives and let go.
     """
-    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes - len(page.body), {page.url, page.requested_url})
-    reading.digests.append(hashlib.sha256(page.body).digest())
-    await _follow(await workers.run(page.url, read_sitemap, page), page.url, reading, 0)
+    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes, {page.requested_url})
+    await _follow(await _take(page, reading), page.url, reading, 0)
     return reading.links[:MAX_LINKS], reading.digests
 
 
@@ -146,14 +145,14 @@ async def _read_children(urls: list[str], parent: str, reading: _Reading, depth:
 
     One at a time: they are on one host, whose politeness lets few requests through anyway, and
     only one body is held at once. Those that fail are skipped as long as one works; once the
-    check's byte budget is spent, the rest are left for the next check.
+    check's byte budget is spent, the rest are skipped in this check.
     """
     fresh = [url for url in dict.fromkeys(urls) if url not in reading.seen][:MAX_CHILDREN]
     reading.seen.update(fresh)
     errors: list[FetchError] = []
     for url in fresh:
         if reading.budget <= 0:
-            log.warning("sitemaps of %s: %d bytes read, the rest is left for later", parent,
+            log.warning("sitemaps of %s: %d bytes read, the rest is skipped in this check", parent,
                         reading.workers.limits.sitemap_bytes)
             break
         try:
@@ -165,14 +164,19 @@ async def _read_children(urls: list[str], parent: str, reading: _Reading, depth:
         raise errors[0]
 
 
+async def _take(page: Page, reading: _Reading) -> SitemapRead:
+    """Count a fetched sitemap against the check (its bytes, its digest, its URL seen) and parse it in a worker."""
+    reading.budget -= len(page.body)
+    reading.digests.append(hashlib.sha256(page.body).digest())
+    reading.seen.add(page.url)
+    return await reading.workers.run(page.url, read_sitemap, page)
+
+
 async def _read_child(url: str, reading: _Reading, depth: int) -> None:
     page = await reading.fetcher.fetch(url, kind="source")
     if isinstance(page, NotModified):  # cannot happen without validators; keeps mypy honest
         return
-    reading.budget -= len(page.body)
-    reading.digests.append(hashlib.sha256(page.body).digest())
-    reading.seen.add(page.url)
-    read = await reading.workers.run(page.url, read_sitemap, page)
+    read = await _take(page, reading)
     del page  # the body is hashed: let it go before the children are read
     await _follow(read, url, reading, depth + 1)
 
