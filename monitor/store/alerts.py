@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from monitor.config import DEFAULT_MESSAGE_DOMAIN
 from monitor.models import AlertContent, AlertCopy, Mention
 from monitor.store.connection import Connection, iso, parse_iso
+from monitor.store.deliveries import CHANNEL_DELIVERIES
 
 
 class AlertRecords(Connection):
@@ -73,35 +74,13 @@ class AlertRecords(Connection):
     def claim_on_channel(self, channel: str, alert_id: int, now: datetime, hold_until: datetime) -> int | None:
         """Start a delivery of an alert on a channel, committed before anything is sent; its attempt number,
         or None when another deliverer holds it or it went out meanwhile."""
-        with self.transaction():
-            self.db.execute(
-                "INSERT OR IGNORE INTO channel_deliveries (alert_id, channel) VALUES (?, ?)", [alert_id, channel]
-            )
-            cursor = self.db.execute(
-                "UPDATE channel_deliveries SET attempts = attempts + 1, held_until = ?"
-                " WHERE alert_id = ? AND channel = ? AND sent IS NULL AND (held_until IS NULL OR held_until <= ?)",
-                [iso(hold_until), alert_id, channel, iso(now)],
-            )
-            if cursor.rowcount == 0:
-                return None
-            return int(self._one("SELECT attempts FROM channel_deliveries WHERE alert_id = ? AND channel = ?",
-                                 [alert_id, channel]))
+        return CHANNEL_DELIVERIES.claim(self, alert_id, channel, now, hold_until)
 
     def mark_channel_sent(self, channel: str, alert_id: int, sent: datetime) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE channel_deliveries SET sent = ?, held_until = NULL, next_attempt = NULL, last_error = NULL"
-                " WHERE alert_id = ? AND channel = ?",
-                [iso(sent), alert_id, channel],
-            )
+        CHANNEL_DELIVERIES.mark_sent(self, alert_id, channel, sent)
 
     def mark_channel_failed(self, channel: str, alert_id: int, error: str, next_attempt: datetime) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE channel_deliveries SET held_until = NULL, next_attempt = ?, last_error = ?"
-                " WHERE alert_id = ? AND channel = ?",
-                [iso(next_attempt), error, alert_id, channel],
-            )
+        CHANNEL_DELIVERIES.mark_failed(self, alert_id, channel, error, next_attempt)
 
     def due_alerts(self, now: datetime) -> list[int]:
         """Unsent alerts outside any digest whose (re)try time has come, oldest first."""

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from monitor.models import SourceNotice
 from monitor.store.connection import Connection, iso, parse_iso
+from monitor.store.deliveries import NOTICE_DELIVERIES
 
 
 def insert_notice(db: sqlite_utils.Database, notice: SourceNotice) -> None:
@@ -47,33 +48,13 @@ class NoticeRecords(Connection):
     def claim_notice(self, target: str, notice_id: int, now: datetime, hold_until: datetime) -> int | None:
         """Start a delivery of a notice on a target, committed before anything is sent; its attempt number,
         or None when another deliverer holds it or it went out meanwhile."""
-        with self.transaction():
-            self.db.execute(
-                "INSERT OR IGNORE INTO notice_deliveries (notice_id, target) VALUES (?, ?)", [notice_id, target]
-            )
-            rows = self.db.execute(
-                "UPDATE notice_deliveries SET attempts = attempts + 1, held_until = ?"
-                " WHERE notice_id = ? AND target = ? AND sent IS NULL AND (held_until IS NULL OR held_until <= ?)"
-                " RETURNING attempts",
-                [iso(hold_until), notice_id, target, iso(now)],
-            ).fetchall()
-        return int(rows[0][0]) if rows else None
+        return NOTICE_DELIVERIES.claim(self, notice_id, target, now, hold_until)
 
     def mark_notice_sent(self, target: str, notice_id: int, sent: datetime) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE notice_deliveries SET sent = ?, held_until = NULL, next_attempt = NULL, last_error = NULL"
-                " WHERE notice_id = ? AND target = ?",
-                [iso(sent), notice_id, target],
-            )
+        NOTICE_DELIVERIES.mark_sent(self, notice_id, target, sent)
 
     def mark_notice_failed(self, target: str, notice_id: int, error: str, next_attempt: datetime) -> None:
-        with self.transaction():
-            self.db.execute(
-                "UPDATE notice_deliveries SET held_until = NULL, next_attempt = ?, last_error = ?"
-                " WHERE notice_id = ? AND target = ?",
-                [iso(next_attempt), error, notice_id, target],
-            )
+        NOTICE_DELIVERIES.mark_failed(self, notice_id, target, error, next_attempt)
 
     def close_notices(self, targets: Sequence[str], now: datetime) -> int:
         """Mark done the open notices that every one of ``targets`` took; how many.
