@@ -12,8 +12,9 @@ runs in a worker process, and the event loop only waits for its answer on the wo
 * each page gets ``wall_seconds`` in all, past which the monitor kills the worker.
 
 A page that overruns is refused with a :class:`~monitor.errors.ParseLimitError` naming the
-limit, and a new worker takes the dead one's place. No thread waits on a worker: the
-loop watches each worker's pipe (``add_reader``). The workers are also how a check uses every core:
+limit, and a new worker takes the dead one's place. No thread waits on a worker, and the loop
+never blocks on one: it writes each page to the worker's socket and reads the answer back as the
+socket is ready, however long the page, however busy the worker. The workers are also how a check uses every core:
 one per core by default. They start from a fork server (or are spawned), never forked
 from the monitor itself, which runs threads; each compiles the rules once.
 """
@@ -27,9 +28,10 @@ import os
 import pickle
 import resource
 import signal
+import socket
+import struct
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
@@ -54,8 +56,11 @@ _OUT_OF_MEMORY = 75
 _held = 0
 _limit = 0
 
-# Seconds to wait for a worker whose pipe closed to exit, before it is killed.
+# Seconds to wait for a worker whose socket closed to exit, before it is killed.
 _EXIT_WAIT = 1.0
+
+# A message between the monitor and a worker: its length, then that many bytes of pickle.
+_LENGTH = struct.Struct("!Q")
 
 # The rules, in this process: compiled once in each worker as it starts (a compiled rule holds
 # functions, which do not pickle), and once in the monitor when it parses in its own process.
@@ -131,36 +136,36 @@ class Workers:
             assert self._failure is not None
             raise self._failure
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[tuple[bool, Any]] = loop.create_future()
         deadline = loop.call_later(self.limits.wall_seconds, worker.overran)
-        fd = worker.connection.fileno()
-        loop.add_reader(fd, _read_answer, worker.connection, answer)
         try:
-            worker.connection.send((self.limits.cpu_seconds, job, args, kwargs))
-            ok, value = await answer
+            await loop.sock_sendall(worker.channel, _message((self.limits.cpu_seconds, job, args, kwargs)))
+            ok, value = pickle.loads(await _receive(loop, worker.channel))
         except (EOFError, OSError):  # the worker died: a limit ended it
-            loop.remove_reader(fd)
             worker.process.join(_EXIT_WAIT)  # its exit code says which limit; a kill now would hide it
             self._replace(worker)
             raise ParseLimitError(url, worker.why_it_died(self.limits)) from None
         except BaseException:  # the caller was cancelled mid-page (a stop): the worker goes with the page
-            loop.remove_reader(fd)
             self._replace(worker)
             raise
         finally:
             deadline.cancel()
-        loop.remove_reader(fd)
         self._idle.put_nowait(worker)
         if not ok:
             raise value
         return cast(T, value)
 
     def _spawn(self) -> _Worker:
-        receiving, sending = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(self._settings, sending), name="monitor-parser", daemon=True)
-        process.start()
-        sending.close()
-        return _Worker(process, receiving)
+        ours, theirs = socket.socketpair()
+        with theirs:  # the worker holds its own copy once started
+            try:
+                process = self._context.Process(target=_serve, args=(self._settings, theirs), name="monitor-parser",
+                                                daemon=True)
+                process.start()
+            except BaseException:
+                ours.close()
+                raise
+        ours.setblocking(False)
+        return _Worker(process, ours)
 
     def _adopt(self, worker: _Worker) -> None:
         self._all.add(worker)
@@ -174,24 +179,24 @@ class Workers:
 
 
 class _Worker:
-    """One parsing process and the monitor's end of its pipe."""
+    """One parsing process and the monitor's end of its socket (non-blocking)."""
 
-    def __init__(self, process: BaseProcess, connection: Connection) -> None:
+    def __init__(self, process: BaseProcess, channel: socket.socket) -> None:
         self.process = process
-        self.connection = connection
+        self.channel = channel
         self.timed_out = False
 
     def overran(self) -> None:
-        """The page's wall-clock deadline passed: kill the worker, whose closed pipe ends its page's wait."""
+        """The page's wall-clock deadline passed: kill the worker, whose closed socket ends its page's wait."""
         self.timed_out = True
         self.process.kill()
 
     def retire(self) -> None:
-        """Kill the worker if it still runs, and let go of it and its pipe."""
+        """Kill the worker if it still runs, and let go of it and its socket."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
-        self.connection.close()
+        self.channel.close()
 
     def why_it_died(self, limits: LimitsSettings) -> str:
         if self.timed_out:
@@ -199,33 +204,62 @@ class _Worker:
         return _why_it_died(self.process.exitcode, limits)
 
 
-def _read_answer(connection: Connection, answer: asyncio.Future[tuple[bool, Any]]) -> None:
-    """The worker's answer, once its pipe is readable (the answer, or the end of a worker that died)."""
-    if answer.done():
-        return
-    try:
-        answer.set_result(connection.recv())
-    except (EOFError, OSError) as exc:
-        answer.set_exception(exc)
+def _message(value: object) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
 
 
-def _serve(settings: Settings, connection: Connection) -> None:
-    """A worker's life: start (rules compiled, limits set), then answer one job after another until the pipe closes."""
+async def _receive(loop: asyncio.AbstractEventLoop, channel: socket.socket) -> bytearray:
+    """The next message's bytes, read as they arrive; :class:`EOFError` if the other end closed (a worker died)."""
+    (size,) = _LENGTH.unpack(await _receive_exactly(loop, channel, _LENGTH.size))
+    return await _receive_exactly(loop, channel, size)
+
+
+async def _receive_exactly(loop: asyncio.AbstractEventLoop, channel: socket.socket, size: int) -> bytearray:
+    data = bytearray(size)
+    view, got = memoryview(data), 0
+    while got < size:
+        count = await loop.sock_recv_into(channel, view[got:])
+        if count == 0:
+            raise EOFError("the other end closed")
+        got += count
+    return data
+
+
+def _read_message(channel: socket.socket) -> bytearray | None:
+    """In a worker: the next message's bytes, waiting for them; None once the monitor closed its end."""
+    header = _read_exactly(channel, _LENGTH.size)
+    return None if header is None else _read_exactly(channel, _LENGTH.unpack(header)[0])
+
+
+def _read_exactly(channel: socket.socket, size: int) -> bytearray | None:
+    data = bytearray(size)
+    view, got = memoryview(data), 0
+    while got < size:
+        count = channel.recv_into(view[got:])
+        if count == 0:
+            return None
+        got += count
+    return data
+
+
+def _serve(settings: Settings, channel: socket.socket) -> None:
+    """A worker's life: start (rules compiled, limits set), then answer one job after another until the socket
+    closes."""
     _start_worker(settings)
-    while True:
-        try:
-            cpu_seconds, job, args, kwargs = connection.recv()
-        except EOFError:
-            return
+    while (message := _read_message(channel)) is not None:
+        cpu_seconds, job, args, kwargs = pickle.loads(message)
+        del message  # the page's bytes, which the job need not hold twice
         try:
             answer: tuple[bool, Any] = (True, _limited(cpu_seconds, job, args, kwargs))
         except Exception as exc:  # noqa: BLE001 - handed to the caller, as the job's own error
             exc.add_note(f"in the parsing worker:\n{traceback.format_exc()}")
             answer = (False, exc)
         try:
-            connection.send(answer)
+            reply = _message(answer)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:  # an answer that does not pickle
-            connection.send((False, RuntimeError(f"{type(answer[1]).__name__} cannot cross to the monitor: {exc}")))
+            reply = _message((False, RuntimeError(f"{type(answer[1]).__name__} cannot cross to the monitor: {exc}")))
+        channel.sendall(reply)
 
 
 def _why_it_died(exitcode: int | None, limits: LimitsSettings) -> str:
