@@ -163,6 +163,9 @@ class Pipeline:
         self.workers = workers
         self.clock = clock
         self.writer = ArchiveWriter(archive.path)
+        # Article pages fetched or being fetched and not yet parsed. Pages arrive faster than the
+        # workers read them, so without a bound a check of a few thousand links would hold them all.
+        self._unparsed = asyncio.Semaphore(2 * settings.fetch.concurrency)
         archive.sync_sources(settings.sources)
 
     async def __aenter__(self) -> Pipeline:
@@ -288,7 +291,7 @@ class Pipeline:
     async def _fetch_article(self, source: SourceSettings, link: Link, report: CheckReport) -> Prepared | None:
         """The article at a link, ready to store; the page is let go before it waits for the writer."""
         try:
-            page = await self.fetcher.fetch(link.url, kind="article")
+            page = await self.fetcher.fetch(link.url, kind="article", hold=self._unparsed)
         except FetchError as exc:
             log.info("%s: skipped %s: %s", source.name, link.url, exc)
             report.skipped += 1
@@ -296,15 +299,20 @@ class Pipeline:
             report.retry_later += retry
             await self._record_failed_url(link.url, source, str(exc), retry=retry)
             return None
-        if isinstance(page, NotModified):
-            return None
-        report.fetched += 1
+        refused = ""
         try:
+            if isinstance(page, NotModified):
+                return None
+            report.fetched += 1
             read = await self.workers.run(page.url, read_article, page.url, page.text, link, source, self.clock())
         except ParseLimitError as exc:
-            log.warning("%s: refused %s: %s", source.name, link.url, exc.reason)
+            refused = exc.reason
+        finally:
+            self._unparsed.release()
+        if refused:
+            log.warning("%s: refused %s: %s", source.name, link.url, refused)
             report.skipped += 1
-            await self._record_failed_url(link.url, source, exc.reason, retry=False)
+            await self._record_failed_url(link.url, source, refused, retry=False)
             return None
         report.text_chars += read.text_chars
         if read.prepared is None:

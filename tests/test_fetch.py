@@ -604,3 +604,28 @@ def test_robots_txt_that_cannot_be_read_is_not_a_robots_refusal() -> None:
         fetch_url(url, settings(robots=True), [url])
     assert "robots.txt could not be read (connection refused by 127.0.0.1)" in str(caught.value)
     assert "disallowed" not in str(caught.value)
+
+
+def test_a_held_slot_is_the_callers_after_a_page_and_given_back_when_the_fetch_fails(local_web: LocalWeb) -> None:
+    local_web.route("/a", "first")
+    local_web.route("/b", "second")
+    local_web.route("/hop", "", status=302, headers={"Location": "/a"})
+    local_web.route("/broken", "no", status=500)
+
+    async def go() -> None:
+        hold = asyncio.Semaphore(1)
+        async with Fetcher(settings(), [local_web.origin]) as fetcher:
+            await fetcher.fetch(local_web.url("/hop"), hold=hold)  # one slot for the page, whatever its redirects
+            assert hold.locked()
+            waiting = asyncio.create_task(fetcher.fetch(local_web.url("/b"), hold=hold))
+            await asyncio.sleep(0.3)
+            assert not waiting.done() and "/b" not in [request.path for request in local_web.requests]
+            hold.release()  # the caller is done with its page: the next request may start
+            page = await asyncio.wait_for(waiting, 5)
+            assert isinstance(page, Page) and page.text == "second"
+            hold.release()
+            with pytest.raises(HTTPStatusError):
+                await fetcher.fetch(local_web.url("/broken"), hold=hold)
+            assert not hold.locked()
+
+    run(go())

@@ -1,14 +1,17 @@
-"""From a fetched page to an Article: which URL it is stored under, which URLs are its aliases."""
+"""From a fetched page to an Article: which URL it is stored under, which URLs are its aliases; what a check holds."""
 
 from __future__ import annotations
 
 import sqlite3
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.httpserver import LocalWeb
 
-from monitor.config import LimitsSettings, SourceSettings, shipped_rules
+from monitor.app import check_once
+from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.extract import extract
 from monitor.models import Article, Extracted, Link, Page
 from monitor.prepare import page_to_article
@@ -115,3 +118,33 @@ def test_the_outlet_named_by_the_page_goes_with_the_article() -> None:
                  text=html)
     article = article_of(named, link)
     assert article is not None and article.outlet == "News Example"
+
+
+def test_pages_waiting_for_a_worker_are_bounded(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Pages arrive faster than one worker reads them; the monitor holds at most twice ``concurrency`` of them
+    (fetched or being fetched, not yet parsed), not the whole check's worth."""
+    count, paragraphs = 40, 2500  # pages of about 165 KB, each its own story
+    links = []
+    for number in range(count):
+        body = "".join(f"<p>Paragraph {n} of report {number} on embassy staffing and visas.</p>" for n in range(paragraphs))
+        local_web.route(f"/story/{number}", f"<html><head><title>Report {number}</title></head><body>"
+                        f"<article><h1>Report {number}</h1>{body}</article></body></html>")
+        links.append(f"<item><title>Report {number}</title><link>{local_web.url(f'/story/{number}')}</link></item>")
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{"".join(links)}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False, concurrency=2, timeout=20),
+        limits=LimitsSettings(workers=1),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    tracemalloc.start()
+    try:
+        reports = check_once(settings, None, force=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reports[0].stored == count
+    # Held at once: 4 pages, each as bytes, text and message (about 2 MB in all); the whole check's 40 pages
+    # held at once came to 12 MB.
+    assert peak < 6 * 2**20

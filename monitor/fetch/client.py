@@ -255,14 +255,26 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         kind: Kind = "article",
+        hold: asyncio.Semaphore | None = None,
     ) -> Page | NotModified:
-        """GET ``url``, conditionally when validators are given; see the module docstring."""
+        """GET ``url``, conditionally when validators are given; see the module docstring.
+
+        With ``hold``, one slot of it is taken when the request may start (after the host's delay) and
+        is the caller's to release once the answer is returned; if ``fetch`` raises, it is released here.
+        A caller bounds that way what it holds after its requests (pages waiting to be parsed) without
+        holding a slot through a host's delay, which would stall every other host.
+        """
         headers = {"Accept": _ACCEPT[kind]}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        reply = await self._follow(url, headers, kind, self.settings.max_bytes)
+        held = _Hold(hold)
+        try:
+            reply = await self._follow(url, headers, kind, self.settings.max_bytes, held)
+        except BaseException:
+            held.release()
+            raise
         if reply.status == 304:
             self.stats["not_modified"] += 1
             return NotModified(url=url)
@@ -299,7 +311,7 @@ class Fetcher:
         return reply.body
 
     async def _follow(
-        self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int
+        self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, held: _Hold | None = None
     ) -> _Reply:
         """Request ``url``, following redirects with every hop checked; raise on >= 400."""
         seen: set[str] = set()
@@ -311,7 +323,7 @@ class Fetcher:
             if kind != "robots" and self.settings.robots:
                 delay = await self._check_robots(current)
             self._check_cooldown(current)
-            reply = await self._exchange(current, headers, kind, max_bytes, delay)
+            reply = await self._exchange(current, headers, kind, max_bytes, delay, held)
             location = reply.headers.get("location")
             if reply.status not in _REDIRECTS or location is None:
                 if reply.status >= 400 or (300 <= reply.status < 400 and reply.status != 304):
@@ -355,10 +367,11 @@ class Fetcher:
         return max(self.settings.delay, rules.crawl_delay(self.settings.user_agent) or 0.0)
 
     async def _exchange(
-        self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, delay: float
+        self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, delay: float,
+        held: _Hold | None = None,
     ) -> _Reply:
         """One request and, for a 2xx answer, its capped body, within one deadline."""
-        async with self._gate.slot(_host_key(url), delay):
+        async with self._gate.slot(_host_key(url), delay, None if held is None else held.take):
             self.stats[kind] += 1
             log.debug("GET %s (%s)", url, kind)
             try:
@@ -389,6 +402,24 @@ class Fetcher:
             except httpx.InvalidURL as exc:
                 raise FetchError(url, f"invalid URL: {exc}") from exc
         return _Reply(url=url, status=response.status_code, headers=response.headers, body=body)
+
+
+class _Hold:
+    """A slot of a caller's semaphore, taken once for a fetch however many redirects it follows."""
+
+    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
+        self._semaphore = semaphore
+        self._taken = False
+
+    async def take(self) -> None:
+        if self._semaphore is not None and not self._taken:
+            await self._semaphore.acquire()
+            self._taken = True
+
+    def release(self) -> None:
+        if self._semaphore is not None and self._taken:
+            self._semaphore.release()
+            self._taken = False
 
 
 def _network_error(url: str, exc: httpx.HTTPError) -> NetworkError:

@@ -1,15 +1,16 @@
 """Per-host manners: at most ``per_host`` requests in flight and ``delay`` between starts.
 
 A slot is taken in this order: the host's semaphore, then the host's start
-time, then the global semaphore - so a request waiting out a host's delay does
-not hold one of the ``concurrency`` slots other hosts could use.
+time, then the caller's own admission (if any), then the global semaphore - so a
+request waiting out a host's delay does not hold one of the ``concurrency``
+slots other hosts could use, nor one of the caller's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -35,8 +36,13 @@ class HostGate:
         self._clock = clock
 
     @asynccontextmanager
-    async def slot(self, host: str, delay: float) -> AsyncIterator[None]:
-        """Hold one request slot for ``host``, started at least ``delay`` s after the previous one."""
+    async def slot(
+        self, host: str, delay: float, admit: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[None]:
+        """Hold one request slot for ``host``, started at least ``delay`` s after the previous one.
+
+        ``admit`` is awaited once the host's delay is over, before the global slot is taken.
+        """
         state = self._hosts.get(host)
         if state is None:
             if len(self._hosts) >= _PRUNE_AT:
@@ -50,6 +56,8 @@ class HostGate:
                 state.next_start = start + delay  # claimed before sleeping: no two share a start
                 if start > now:
                     await asyncio.sleep(start - now)
+                if admit is not None:
+                    await admit()
                 async with self._global:
                     yield
         finally:
