@@ -37,6 +37,7 @@ inside (which must be stored).
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 import json
@@ -318,9 +319,15 @@ class NewsWeb:
         scripted: bool = True,
         faults: bool = True,
         seed: int = 1,
+        pages: str = "",
     ) -> None:
         if scripted and outlets < 5:
             raise ValueError("the script needs at least 5 outlets")
+        # Real pages (``*.html`` or ``*.html.gz`` in the folder ``pages``) served in place of the filler
+        # articles' generated ones, in turn: the pipeline benchmark's web of real-world pages.
+        self._real_pages = sorted(path for path in Path(pages).iterdir()
+                                  if path.name.endswith((".html", ".html.gz"))) if pages else []
+        self._real_page_of: dict[str, Path] = {}
         self.scripted, self.faults, self.seed = scripted, faults, seed
         self.fresh, self.alerting_every = fresh, alerting_every
         names = ("Courier", "Ledger", "Tribune", "Wire", "Gazette", "Index", "Herald", "Chronicle", "Post",
@@ -496,6 +503,8 @@ class NewsWeb:
             published=EPOCH + timedelta(hours=edition, seconds=number), paragraphs=tuple(paragraphs),
             edition=edition, alerting=alerting,
         ))
+        if self._real_pages:
+            self._real_page_of[self._state.articles[-1].path] = self._real_pages[number % len(self._real_pages)]
 
     def _publish_script(self, edition: int) -> None:
         if not self.scripted:
@@ -555,6 +564,10 @@ class NewsWeb:
                 return fault
         printed = path.startswith("/print/")
         wanted = "/" + path.removeprefix("/print/") if printed else path
+        real = self._real_page_of.get(path)
+        if real is not None:  # as it was saved: its own encoding, declared (if at all) in the page
+            body = real.read_bytes()
+            return _Reply(200, gzip.decompress(body) if real.suffix == ".gz" else body, (("Content-Type", "text/html"),))
         for article in self._state.articles:
             if article.outlet == outlet.index and article.path == wanted and (not printed or article.key == "recall"):
                 page = _article_page(outlet, article, self.bases[outlet.slug], canonical=not printed)
