@@ -86,6 +86,7 @@ class Workers:
 
     def __init__(self, settings: Settings) -> None:
         self.limits = settings.limits
+        self._count = settings.limits.worker_count  # asked for on every job: os.cpu_count() is not free
         self._settings = settings
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: no worker could start
         self._failure: WorkersError | None = None
@@ -97,10 +98,10 @@ class Workers:
     async def __aenter__(self) -> Workers:
         """Start the workers in the background: the first start launches the fork server, which loads the
         modules (half a second), and the checks fetch their sources meanwhile; a job waits for a worker."""
-        if self.limits.worker_count == 0:
+        if self._count == 0:
             _compile(self._settings)
         else:
-            self._starting = asyncio.create_task(self._start_all(self.limits.worker_count))
+            self._starting = asyncio.create_task(self._start_all(self._count))
         return self
 
     async def _start_all(self, count: int) -> None:
@@ -128,7 +129,7 @@ class Workers:
 
         Raises :class:`ParseLimitError` when the page overran a limit; the job's own errors pass through.
         """
-        if self.limits.worker_count == 0:
+        if self._count == 0:
             return job(*args, **kwargs)
         worker = await self._idle.get()
         if worker is None:
