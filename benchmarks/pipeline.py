@@ -239,16 +239,15 @@ def measure_warm(config: str) -> Warm:
     """
     from monitor.config import load_config
     from monitor.scheduler import open_pipeline
-    from monitor.store import Archive
+    from monitor.store.writer import ArchiveWriter
 
     settings = load_config(config)
 
     async def run() -> Warm:
-        with Archive.create(settings.database) as archive:
-            async with open_pipeline(settings, archive) as pipeline:
-                started = time.perf_counter()
-                reports = await pipeline.check_all()
-                return Warm(time.perf_counter() - started, sum(r.stored for r in reports))
+        async with ArchiveWriter(settings.database) as writer, open_pipeline(settings, writer) as pipeline:
+            started = time.perf_counter()
+            reports = await pipeline.check_all()
+            return Warm(time.perf_counter() - started, sum(r.stored for r in reports))
 
     return asyncio.run(run())
 

@@ -31,6 +31,7 @@ from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
 from monitor.store import Archive, iso
 from monitor.store.lock import instance_lock
+from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers
 
 __all__ = [
@@ -41,8 +42,9 @@ __all__ = [
 
 def run_daemon(settings: Settings) -> None:
     """The daemon, until SIGINT or SIGTERM; one per archive (a second is refused, naming the first)."""
-    with instance_lock(Path(settings.database)), Archive.create(settings.database) as archive:
-        asyncio.run(Daemon(settings, archive).run())
+    with instance_lock(Path(settings.database)):
+        Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
+        asyncio.run(Daemon(settings).run())
 
 
 def check_once(
@@ -60,18 +62,20 @@ def check_once(
         if progress:
             progress(done)
 
-    async def check_and_deliver(archive: Archive) -> list[CheckReport]:
-        try:
-            async with open_pipeline(settings, archive) as pipeline:
-                return await pipeline.check_all(sources, force=force, on_checked=checked)
-        finally:
-            await deliver_pending(archive, settings.email, utcnow())
-            await deliver_channels(archive, settings.channels, utcnow())
-            await deliver_notices(archive, settings.email, settings.channels, utcnow())
+    async def check_and_deliver() -> list[CheckReport]:
+        async with ArchiveWriter(settings.database) as writer:
+            channels = [channel.name for channel in settings.channels]
+            await writer.run(lambda archive: archive.register_channels(channels, utcnow()))
+            try:
+                async with open_pipeline(settings, writer) as pipeline:
+                    return await pipeline.check_all(sources, force=force, on_checked=checked)
+            finally:
+                await deliver_pending(writer, settings.email, utcnow())
+                await deliver_channels(writer, settings.channels, utcnow())
+                await deliver_notices(writer, settings.email, settings.channels, utcnow())
 
-    with Archive.create(settings.database) as archive:
-        archive.register_channels([channel.name for channel in settings.channels], utcnow())
-        return asyncio.run(check_and_deliver(archive))
+    Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
+    return asyncio.run(check_and_deliver())
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:

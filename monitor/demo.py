@@ -17,6 +17,7 @@ from monitor.demo_site import DemoWeb
 from monitor.pipeline import CheckReport, utcnow
 from monitor.scheduler import open_pipeline
 from monitor.store import Archive
+from monitor.store.writer import ArchiveWriter
 
 DEMO_SENDER = "monitor@localhost"
 DEMO_RECIPIENT = "analyst@example.org"
@@ -50,8 +51,8 @@ def demo_settings(web: DemoWeb, database: Path, beat: Settings) -> Settings:
     )
 
 
-async def _one_cycle(settings: Settings, archive: Archive) -> list[CheckReport]:
-    async with open_pipeline(settings, archive) as pipeline:
+async def _one_cycle(settings: Settings) -> list[CheckReport]:
+    async with ArchiveWriter(settings.database) as writer, open_pipeline(settings, writer) as pipeline:
         return await pipeline.check_all()
 
 
@@ -65,9 +66,10 @@ def run_demo(beat: Settings, output: Path) -> DemoResult:
     alert_dir.mkdir(exist_ok=True)
     for old in alert_dir.glob("*.eml"):
         old.unlink()
-    with DemoWeb() as web, Archive.create(database) as archive:
-        settings = demo_settings(web, database, beat)
-        reports = asyncio.run(_one_cycle(settings, archive))
+    with DemoWeb() as web:
+        Archive.create(database).close()
+        reports = asyncio.run(_one_cycle(demo_settings(web, database, beat)))
+    with Archive.read(database) as archive:
         files, texts = [], []
         for alert_id in archive.due_alerts(utcnow()):
             content = archive.alert_content(alert_id)

@@ -150,34 +150,34 @@ def _worth_retrying(error: FetchError) -> bool:
 class Pipeline:
     """Checks sources against one archive with one shared fetcher and one pool of parsing workers.
 
-    Reads go through ``archive``; writes go through an :class:`ArchiveWriter` on the same
-    file, so use the pipeline as an async context manager, whose exit commits them.
+    Every read and write goes through ``writer``, the process's one connection to the
+    archive. Use the pipeline as an async context manager: its start records the configured
+    sources in the archive.
     """
 
     def __init__(
-        self, settings: Settings, archive: Archive, fetcher: Fetcher, workers: Workers, *, clock: Clock = utcnow
+        self, settings: Settings, writer: ArchiveWriter, fetcher: Fetcher, workers: Workers, *, clock: Clock = utcnow
     ) -> None:
         self.settings = settings
-        self.archive = archive
+        self.writer = writer
         self.fetcher = fetcher
         self.workers = workers
         self.clock = clock
-        self.writer = ArchiveWriter(archive.path)
         # Article pages fetched or being fetched and not yet parsed. Pages arrive faster than the
         # workers read them, so without a bound a check of a few thousand links would hold them all.
         self._unparsed = asyncio.Semaphore(2 * settings.fetch.concurrency)
-        archive.sync_sources(settings.sources)
 
     async def __aenter__(self) -> Pipeline:
+        await self.writer.run(partial(Archive.sync_sources, sources=self.settings.sources))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.writer.close()
+        pass  # the writer's owner commits what is queued as it closes it
 
     async def check(self, source: SourceSettings, *, force: bool = False) -> CheckReport:
         """Check one source; a source backing off after failures is left alone unless ``force``."""
         report = CheckReport(source.name)
-        state = self.archive.source_state(source.name)
+        state = await self.writer.run(lambda archive: archive.source_state(source.name))
         started = self.clock()
         if not force and state.failures and state.next_due and state.next_due > started:
             report.backing_off_until = state.next_due
@@ -194,7 +194,7 @@ class Pipeline:
             next_due = report.next_due = started + timedelta(seconds=delay)
             report.error = str(exc)
             failed = CheckRecord(checked=started, ok=False, changed=False)
-            health = self._judge(source, state.health, failed, report)
+            health = await self._judge(source, state.health, failed, report)
             failures = await self.writer.run(
                 partial(
                     Archive.record_failure,
@@ -208,7 +208,9 @@ class Pipeline:
         links = list({link.url: link for link in discovery.links}.values())
         report.links = len(links)
         urls = [link.url for link in links]
-        skip = self.archive.known_urls(urls) | self.archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS)
+        skip = await self.writer.run(
+            lambda archive: archive.known_urls(urls) | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS)
+        )
         fresh = [link for link in links if link.url not in skip]
         results = await asyncio.gather(*(self._fetch_and_store(source, link, report) for link in fresh))
         report.stored = sum(results)
@@ -219,9 +221,9 @@ class Pipeline:
             checked=started, ok=True, new_links=len(fresh), changed=not discovery.not_modified, links=report.links,
             extracted=report.fetched, text_chars=report.text_chars, stored=report.stored,
         )
-        history = [*self.archive.check_history(source.name, since=started - WINDOW), check]
+        history = [*await self._history(source, since=started - WINDOW), check]
         next_due = report.next_due = started + timedelta(seconds=interval_for(source, self.settings, history, started))
-        health = self._judge(source, state.health, check, report, history)
+        health = await self._judge(source, state.health, check, report, history)
         await self.writer.run(
             partial(
                 Archive.record_success,
@@ -242,10 +244,14 @@ class Pipeline:
         )
         # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
         for alert_id in sorted(report.alerts):
-            log.info("alert %d queued:\n%s", alert_id, render_text(self.archive.alert_content(alert_id)))
+            content = await self.writer.run(partial(Archive.alert_content, alert_id=alert_id))
+            log.info("alert %d queued:\n%s", alert_id, render_text(content))
         return report
 
-    def _judge(
+    async def _history(self, source: SourceSettings, since: datetime) -> list[CheckRecord]:
+        return await self.writer.run(lambda archive: archive.check_history(source.name, since=since))
+
+    async def _judge(
         self,
         source: SourceSettings,
         previous: str | None,
@@ -256,7 +262,7 @@ class Pipeline:
         """The source's health after ``check``; ``report.notice`` says whether it changed (it is queued with the
         health, for :func:`monitor.alerts.notices.deliver_notices`)."""
         if history is None:
-            history = [*self.archive.check_history(source.name, since=check.checked - WINDOW), check]
+            history = [*await self._history(source, since=check.checked - WINDOW), check]
         health = drift.judge(history, check.checked)
         report.notice = drift.notice_for(source.name, previous, health, check.checked)
         return health

@@ -41,6 +41,7 @@ from monitor.config import Settings, SourceSettings
 from monitor.fetch import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
+from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -58,21 +59,24 @@ def trusted_origins(settings: Settings) -> list[str]:
 
 
 @asynccontextmanager
-async def open_pipeline(settings: Settings, archive: Archive) -> AsyncIterator[Pipeline]:
-    """A pipeline, its fetcher and its parsing workers; on exit the writes it queued are committed, its
-    connections closed and its workers stopped."""
+async def open_pipeline(settings: Settings, writer: ArchiveWriter) -> AsyncIterator[Pipeline]:
+    """A pipeline over ``writer``, with its fetcher and its parsing workers; on exit its connections are
+    closed and its workers stopped (the writer's owner closes the writer)."""
     async with (
         Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
         Workers(settings) as workers,
-        Pipeline(settings, archive, fetcher, workers) as pipeline,
+        Pipeline(settings, writer, fetcher, workers) as pipeline,
     ):
         yield pipeline
 
 
 class Daemon:
-    def __init__(self, settings: Settings, archive: Archive) -> None:
+    """The scheduled checks and deliveries over the archive of ``settings``, which must exist (see
+    :meth:`Archive.create`); every read and write goes through one :class:`ArchiveWriter`."""
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.archive = archive
+        self.writer = ArchiveWriter(settings.database)
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task[object]] = set()
         self._scheduler: AsyncIOScheduler | None = None
@@ -107,31 +111,31 @@ class Daemon:
                 # The trigger's own interval (the ceiling) is only the fallback; the check said when.
                 self._scheduler.modify_job(f"source:{source.name}", next_run_time=report.next_due)
             if report.alerts and self.settings.email and self.settings.email.mode == "instant":
-                await deliver_due(self.archive, self.settings.email, utcnow())
+                await deliver_due(self.writer, self.settings.email, utcnow())
             if report.alerts and self.settings.channels:
-                await deliver_channels(self.archive, self.settings.channels, utcnow())
+                await deliver_channels(self.writer, self.settings.channels, utcnow())
             if report.notice:
-                await deliver_notices(self.archive, self.settings.email, self.settings.channels, utcnow())
+                await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
 
     async def _deliver(self) -> None:
         """Retry what failed: instant alerts, in digest mode digests that failed, every channel's, notices."""
         with self._tracked("alert delivery"):
-            await deliver_notices(self.archive, self.settings.email, self.settings.channels, utcnow())
+            await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
             if self.settings.email:
-                await deliver_due(self.archive, self.settings.email, utcnow())
+                await deliver_due(self.writer, self.settings.email, utcnow())
             if self.settings.channels:
-                await deliver_channels(self.archive, self.settings.channels, utcnow())
+                await deliver_channels(self.writer, self.settings.channels, utcnow())
 
     async def _digest(self) -> None:
         assert self.settings.email is not None
         with self._tracked("digest delivery"):
-            await deliver_digest(self.archive, self.settings.email, utcnow())
+            await deliver_digest(self.writer, self.settings.email, utcnow())
 
-    async def _beat(self, pipeline: Pipeline) -> None:
+    async def _beat(self) -> None:
         """The heartbeat: proof that the loop, the scheduler and the archive writer all still work."""
         with self._tracked("heartbeat"):
             beat = partial(Archive.beat, pid=os.getpid(), now=utcnow(), every=self.settings.schedule.heartbeat)
-            await pipeline.writer.run(beat)
+            await self.writer.run(beat)
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         if isinstance(event.exception, asyncio.CancelledError):
@@ -139,14 +143,19 @@ class Daemon:
         log.error("job %s failed: %r", event.job_id, event.exception)
         if event.job_id.startswith("source:"):
             name = event.job_id.removeprefix("source:")
-            now = utcnow()
-            self.archive.record_failure(
-                name,
-                checked=now,
-                next_due=now + timedelta(seconds=self.settings.interval_of(self.settings.source(name))),
-                error=f"internal error: {event.exception!r}",
-                health=self.archive.source_state(name).health,
-            )
+            recording = asyncio.get_running_loop().create_task(self._record_job_failure(name, event.exception))
+            self._running.add(recording)  # a stop waits for it like for a job
+            recording.add_done_callback(self._running.discard)
+
+    async def _record_job_failure(self, name: str, error: BaseException) -> None:
+        now = utcnow()
+        next_due = now + timedelta(seconds=self.settings.interval_of(self.settings.source(name)))
+
+        def record(archive: Archive) -> None:
+            archive.record_failure(name, checked=now, next_due=next_due, error=f"internal error: {error!r}",
+                                   health=archive.source_state(name).health)
+
+        await self.writer.run(record)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -154,15 +163,19 @@ class Daemon:
             loop.add_signal_handler(signum, self.stop)
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
-        async with open_pipeline(self.settings, self.archive) as pipeline:
+        async with self.writer, open_pipeline(self.settings, self.writer) as pipeline:
             now = datetime.now(UTC)
-            self.archive.register_channels([channel.name for channel in self.settings.channels], now)
+            channels = [channel.name for channel in self.settings.channels]
+            await self.writer.run(partial(Archive.register_channels, names=channels, now=now))
+            states = await self.writer.run(
+                lambda archive: {source.name: archive.source_state(source.name) for source in self.settings.sources}
+            )
             jitter = self.settings.schedule.jitter
             for source in self.settings.sources:
                 adaptive = self.settings.is_adaptive(source)
                 # An adaptive source's next check is set after each check; its trigger is the fallback.
                 interval = self.settings.schedule.max_interval if adaptive else self.settings.interval_of(source)
-                state = self.archive.source_state(source.name)
+                state = states[source.name]
                 # Never checked: a first check somewhere in the jitter, so that a first start spreads its load.
                 spread = timedelta(seconds=random.uniform(0, min(jitter, self.settings.interval_of(source))))
                 first = max(now, state.next_due) if state.next_due else now + spread
@@ -190,7 +203,6 @@ class Daemon:
             scheduler.add_job(
                 self._beat,
                 IntervalTrigger(seconds=heartbeat, timezone=UTC),
-                args=[pipeline],
                 id="heartbeat",
                 next_run_time=now,
                 max_instances=1,

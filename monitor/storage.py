@@ -4,18 +4,35 @@
 names its Protocol, so a second storage backend, or a fake in a test, has a short list of
 methods to provide. Sources, articles and dedup, mentions, and the outbox are separate
 because they change for separate reasons.
+
+Async code (the pipeline, the daemon, the deliveries) reaches these through an
+:class:`ArchiveAccess`: one connection per process, in a thread of its own, that every
+read and write goes through in order (:class:`monitor.store.writer.ArchiveWriter`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, SourceSettings
 from monitor.models import (
     AlertContent, Article, Candidate, CheckRecord, Heartbeat, Mention, SourceNotice, SourceState,
 )
+
+T = TypeVar("T")
+Store = TypeVar("Store", covariant=True)
+
+
+class ArchiveAccess(Protocol[Store]):
+    """The archive as async code reaches it: ``await access.run(lambda store: store.method(...))``.
+
+    Each call is committed (all of it or none) before its ``await`` returns, so what the
+    caller does next (send the message it claimed, say) follows rows that are on disk.
+    """
+
+    async def run(self, call: Callable[[Store], T]) -> T: ...
 
 
 class SourceStore(Protocol):

@@ -4,16 +4,25 @@
 rules have decided (which story, which passages are new): article, mentions and
 alert in one transaction. Deciding is not what these tests are about, so they
 state the decisions instead of depending on the dedup thresholds.
+
+:func:`deliver` runs a delivery the way the daemon and ``monitor once`` do: through an
+archive writer, the process's one connection, opened beside the test's own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from monitor.models import Article, Mention
 from monitor.store import Archive
+from monitor.store.writer import ArchiveWriter
+
+T = TypeVar("T")
 
 T0 = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
 
@@ -70,3 +79,13 @@ def two_stories(archive: Archive, now: datetime = T0) -> tuple[Stored, Stored]:
         [("prisoner swap", SWAP, ("prisoner swap",), True)], now=now,
     )
     return first, swap
+
+
+def deliver(archive: Archive, delivery: Callable[[ArchiveWriter], Awaitable[T]]) -> T:
+    """``delivery(writer)`` over a writer of ``archive``'s file, committed when it returns."""
+
+    async def run() -> T:
+        async with ArchiveWriter(archive.path) as writer:
+            return await delivery(writer)
+
+    return asyncio.run(run())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, store, two_stories
+from tests.alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, deliver, store, two_stories
 from tests.smtpserver import SmtpServer
 
 from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, render_text, retry_delay
@@ -24,6 +24,7 @@ from monitor.models import AlertContent, Article, Mention
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
+from monitor.store.writer import ArchiveWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,7 @@ def archive(tmp_path: Path) -> Any:
 
 
 def run(archive: Archive, email: EmailSettings | None, now: datetime) -> DeliveryReport:
-    return asyncio.run(deliver_due(archive, email, now))
+    return deliver(archive, lambda writer: deliver_due(writer, email, now))
 
 
 def prose(text: str) -> str:
@@ -305,14 +306,19 @@ _KILLED_AFTER_ACCEPT = textwrap.dedent(
     from monitor.alerts import deliver_due
     from monitor.config import EmailSettings
     from monitor.store import Archive
+    from monitor.store.writer import ArchiveWriter
 
     def die(*args, **kwargs):  # the server has accepted; the mark never happens
         os.kill(os.getpid(), signal.SIGKILL)
 
     Archive.mark_sent = die
     email = EmailSettings(host="127.0.0.1", port=int(sys.argv[2]), recipients=["analyst@example.org"], timeout=5.0)
-    with Archive.create(sys.argv[1]) as archive:
-        asyncio.run(deliver_due(archive, email, datetime.fromisoformat(sys.argv[3])))
+
+    async def main():
+        async with ArchiveWriter(sys.argv[1]) as writer:
+            await deliver_due(writer, email, datetime.fromisoformat(sys.argv[3]))
+
+    asyncio.run(main())
     """
 )
 
@@ -350,8 +356,8 @@ def test_two_deliverers_at_once_send_each_alert_once(archive: Archive, smtp_serv
     settings = smtp_server.settings()
 
     async def both() -> list[DeliveryReport]:
-        with Archive.create(tmp_path / "monitor.db") as other:
-            return list(await asyncio.gather(deliver_due(archive, settings, T0), deliver_due(other, settings, T0)))
+        async with ArchiveWriter(archive.path) as one, ArchiveWriter(archive.path) as other:
+            return list(await asyncio.gather(deliver_due(one, settings, T0), deliver_due(other, settings, T0)))
 
     reports = asyncio.run(both())
     assert sum(r.messages for r in reports) == 2
@@ -366,7 +372,7 @@ def test_digest_goes_out_only_at_cron_times_and_never_empty(archive: Archive, sm
     day = T0.replace(hour=0)
 
     def digest(at: datetime) -> int:
-        return asyncio.run(deliver_digest(archive, settings, at)).messages
+        return deliver(archive, lambda writer: deliver_digest(writer, settings, at)).messages
 
     assert digest(day + timedelta(hours=7)) == 0  # nothing queued: nothing sent
     ambassador, swap = two_stories(archive, now=day + timedelta(hours=6))
@@ -412,7 +418,7 @@ def test_a_failed_digest_is_retried_as_the_same_message(archive: Archive, smtp_s
     two_stories(archive, now=T0)
     smtp_server.down()
     at_seven = T0.replace(hour=7)
-    failed = asyncio.run(deliver_digest(archive, settings, at_seven))
+    failed = deliver(archive, lambda writer: deliver_digest(writer, settings, at_seven))
     assert failed.messages == 0 and len(failed.failed) == 2
 
     # A story found meanwhile waits for the next digest; the failed one keeps its content and Message-ID.

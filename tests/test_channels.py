@@ -6,7 +6,6 @@ one alert (the Geneva story), made by a real offline cycle.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import subprocess
@@ -23,6 +22,7 @@ from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
 from monitor.errors import ConfigError
 from monitor.store import Archive
+from tests.alerts_data import deliver
 from tests.conftest import cli_env
 from tests.webhook import Receiver
 
@@ -47,7 +47,7 @@ def archive(tmp_path: Path) -> Iterator[Archive]:
 
 
 def _deliver(archive: Archive, channels: list[ChannelSettings], now: datetime) -> dict[str, list[int]]:
-    reports = asyncio.run(deliver_channels(archive, channels, now))
+    reports = deliver(archive, lambda writer: deliver_channels(writer, channels, now))
     return {name: report.sent for name, report in reports.items()}
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.alerts_data import deliver
 from tests.httpserver import LocalWeb, Recorded, Route
 from tests.smtpserver import SmtpServer
 from tests.webhook import Receiver
@@ -20,8 +21,9 @@ from monitor.drift import judge, notice_for
 from monitor.fetch import Fetcher
 from monitor.models import CheckRecord
 from monitor.pipeline import CheckReport, Pipeline
-from monitor.workers import Workers
 from monitor.store import Archive
+from monitor.store.writer import ArchiveWriter
+from monitor.workers import Workers
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 HOURS = timedelta(hours=1)
@@ -130,16 +132,16 @@ def checks_every_6_hours(
 
     async def go() -> list[CheckReport]:
         reports = []
-        with Archive.create(settings.database) as archive:
-            async with Fetcher(settings.fetch, [web.origin]) as fetcher, Workers(settings) as workers, \
-                    Pipeline(settings, archive, fetcher, workers, clock=lambda: now[0]) as pipeline:
-                for has_links in plan:
-                    listing.links = has_links
-                    reports.append(await pipeline.check(source, force=True))
-                    await deliver_notices(archive, email, channels, now[0])
-                    now[0] += 6 * HOURS
+        async with ArchiveWriter(settings.database) as writer, Fetcher(settings.fetch, [web.origin]) as fetcher, \
+                Workers(settings) as workers, Pipeline(settings, writer, fetcher, workers, clock=lambda: now[0]) as pipeline:
+            for has_links in plan:
+                listing.links = has_links
+                reports.append(await pipeline.check(source, force=True))
+                await deliver_notices(writer, email, channels, now[0])
+                now[0] += 6 * HOURS
         return reports
 
+    Archive.create(settings.database).close()
     return asyncio.run(go())
 
 
@@ -185,8 +187,8 @@ def test_a_notice_waits_in_the_archive_while_the_mail_server_is_down_and_is_deli
     with Archive.create(tmp_path / "m.db") as archive:
         smtp_server.up()
         later = NOW + 3 * 24 * HOURS
-        assert asyncio.run(deliver_notices(archive, email, [], later)) == {"email": [1]}
-        assert asyncio.run(deliver_notices(archive, email, [], later + HOURS)) == {"email": []}
+        assert deliver(archive, lambda writer: deliver_notices(writer, email, [], later)) == {"email": [1]}
+        assert deliver(archive, lambda writer: deliver_notices(writer, email, [], later + HOURS)) == {"email": []}
         assert archive.queued_notice_count() == 0
     [message] = smtp_server.messages
     assert message.rcpt_tos == ("ops@example.org",) and "no more links" in str(message.message["Subject"])
@@ -207,7 +209,7 @@ def test_a_notice_goes_to_the_operators_and_every_channel_and_a_channel_that_is_
             assert archive.queued_notice_count() == 1  # open until the channel has it too
             hook.status = 200
             later = NOW + 3 * 24 * HOURS
-            assert asyncio.run(deliver_notices(archive, email, chat, later + HOURS)) == {
+            assert deliver(archive, lambda writer: deliver_notices(writer, email, chat, later + HOURS)) == {
                 "email": [], "channel:chat": [1]}
             assert archive.queued_notice_count() == 0
         assert len(smtp_server.messages) == 1

@@ -23,12 +23,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from monitor.alerts.outbox import retry_delay
 from monitor.alerts.render import render_text, subject_for
 from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from monitor.storage import AlertStore
+from monitor.models import AlertContent
+from monitor.storage import AlertStore, ArchiveAccess
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,16 @@ def apprise_send(url: str, title: str, body: str) -> None:
         raise TransientDeliveryError("the service did not accept the notification (see the apprise log)")
 
 
+def _claim(
+    store: AlertStore, channel: str, alert_id: int, now: datetime, hold_until: datetime
+) -> tuple[int, AlertContent] | None:
+    """Claim an alert on a channel: its attempt number and its content, or None when another deliverer has it."""
+    attempt = store.claim_on_channel(channel, alert_id, now, hold_until)
+    return None if attempt is None else (attempt, store.alert_content(alert_id))
+
+
 async def deliver_channels(
-    archive: AlertStore, channels: Sequence[ChannelSettings], now: datetime, send: Send = apprise_send
+    archive: ArchiveAccess[AlertStore], channels: Sequence[ChannelSettings], now: datetime, send: Send = apprise_send
 ) -> dict[str, ChannelReport]:
     """Deliver every due alert on every channel; a channel's failure holds back only that channel."""
     reports: dict[str, ChannelReport] = {}
@@ -72,23 +82,25 @@ async def deliver_channels(
         if url is None:
             log.warning("channel %s: $%s is not set; its alerts wait", channel.name, channel.url_env)
             continue
-        for alert_id in archive.channel_due(channel.name, now):
-            attempt = archive.claim_on_channel(channel.name, alert_id, now, now + lease(channel))
-            if attempt is None:
+        name, hold_until = channel.name, now + lease(channel)
+        for alert_id in await archive.run(lambda store: store.channel_due(name, now)):
+            claimed = await archive.run(partial(_claim, channel=name, alert_id=alert_id, now=now, hold_until=hold_until))
+            if claimed is None:
                 continue  # another deliverer has it
-            content = archive.alert_content(alert_id)
+            attempt, content = claimed
             try:
                 await asyncio.to_thread(send, url, subject_for(content), render_text(content))
             except DeliveryError as exc:
                 wait = retry_delay(attempt, RETRY_CAP)
-                archive.mark_channel_failed(channel.name, alert_id, str(exc), now + wait)
+                error = str(exc)
+                await archive.run(lambda store: store.mark_channel_failed(name, alert_id, error, now + wait))
                 report.failed[alert_id] = str(exc)
                 log.warning("channel %s: alert %d not delivered (try %d, next in %s): %s",
                             channel.name, alert_id, attempt, wait, exc)
                 if isinstance(exc, TransientDeliveryError):
                     break  # the service is down: the rest wait for the next run
                 continue
-            archive.mark_channel_sent(channel.name, alert_id, now)
+            await archive.run(lambda store: store.mark_channel_sent(name, alert_id, now))
             report.sent.append(alert_id)
             log.info("channel %s: alert %d delivered", channel.name, alert_id)
     return reports

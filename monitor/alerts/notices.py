@@ -28,7 +28,7 @@ from monitor.alerts.smtp import Mailer
 from monitor.config import ChannelSettings, EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import SourceNotice
-from monitor.storage import NoticeStore
+from monitor.storage import ArchiveAccess, NoticeStore
 
 __all__ = ["LOG", "deliver_notices", "render_notice", "summary"]
 
@@ -78,7 +78,7 @@ class _Target:
 
 
 async def deliver_notices(
-    archive: NoticeStore, email: EmailSettings | None, channels: Sequence[ChannelSettings], now: datetime,
+    archive: ArchiveAccess[NoticeStore], email: EmailSettings | None, channels: Sequence[ChannelSettings], now: datetime,
     send: Send = apprise_send,
 ) -> dict[str, list[int]]:
     """Deliver every due notice on every target; the notices each target took, by target.
@@ -95,28 +95,31 @@ async def deliver_notices(
         if not targets:
             targets.append(_Target(LOG, _log_notice, timedelta(minutes=1), RETRY_CAP))
         delivered = {target.name: await _deliver_on(archive, target, now) for target in targets}
-    archive.close_notices([target.name for target in targets], now)
+    names = [target.name for target in targets]
+    await archive.run(lambda store: store.close_notices(names, now))
     return delivered
 
 
-async def _deliver_on(archive: NoticeStore, target: _Target, now: datetime) -> list[int]:
+async def _deliver_on(archive: ArchiveAccess[NoticeStore], target: _Target, now: datetime) -> list[int]:
     sent: list[int] = []
-    for notice_id, notice in archive.due_notices(target.name, now):
-        attempt = archive.claim_notice(target.name, notice_id, now, now + target.lease)
+    name, hold_until = target.name, now + target.lease
+    for notice_id, notice in await archive.run(lambda store: store.due_notices(name, now)):
+        attempt = await archive.run(lambda store: store.claim_notice(name, notice_id, now, hold_until))
         if attempt is None:
             continue  # another deliverer has it
         try:
             await target.deliver(notice_id, notice)
         except DeliveryError as exc:
             wait = retry_delay(attempt, target.retry_cap)
-            archive.mark_notice_failed(target.name, notice_id, str(exc), now + wait)
+            error = str(exc)
+            await archive.run(lambda store: store.mark_notice_failed(name, notice_id, error, now + wait))
             level = logging.ERROR if isinstance(exc, PermanentDeliveryError) else logging.WARNING
             log.log(level, "%s; the notice on %s failed (try %d, next in %s): %s",
                     summary(notice), target.name, attempt, wait, exc)
             if isinstance(exc, TransientDeliveryError):
                 break
             continue
-        archive.mark_notice_sent(target.name, notice_id, now)
+        await archive.run(lambda store: store.mark_notice_sent(name, notice_id, now))
         sent.append(notice_id)
         if target.name != LOG:
             log.info("operators told on %s: %s", target.name, summary(notice))

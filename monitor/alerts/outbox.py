@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -59,7 +59,7 @@ from monitor.alerts.smtp import Mailer
 from monitor.config import EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError
 from monitor.models import AlertContent
-from monitor.storage import AlertStore
+from monitor.storage import AlertStore, ArchiveAccess
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ FIRST_RETRY = timedelta(seconds=60)
 _SMTP_STEPS = 10
 
 Compose = Callable[[list[AlertContent]], EmailMessage]
-Batches = Callable[[], list[tuple[list[int], Compose]]]  # what is due now, asked again after a release
+Batches = Callable[[], Awaitable[list[tuple[list[int], Compose]]]]  # what is due now, asked again after a release
+Alerts = ArchiveAccess[AlertStore]  # the archive, as the outbox reaches it
 
 
 @dataclass
@@ -101,35 +102,36 @@ def digest_due(cron: str, since: datetime, now: datetime) -> bool:
     return fire is not None and fire <= now
 
 
-async def deliver_due(archive: AlertStore, email: EmailSettings | None, now: datetime) -> DeliveryReport:
+async def deliver_due(archive: Alerts, email: EmailSettings | None, now: datetime) -> DeliveryReport:
     """Send every alert whose time has come; with ``email`` None do nothing (alerts stay queued).
 
     Instant mode: one message per alert. Both modes: retry digests that failed.
     """
     if email is None:
-        return DeliveryReport(queued=archive.queued_alert_count())
+        return DeliveryReport(queued=await archive.run(lambda store: store.queued_alert_count()))
 
-    def batches() -> list[tuple[list[int], Compose]]:
-        due = _digest_batches(archive, email, now)
+    async def batches() -> list[tuple[list[int], Compose]]:
+        due = await _digest_batches(archive, email, now)
         if email.mode == "instant":
-            due += [([alert_id], _single(email, now)) for alert_id in archive.due_alerts(now)]
+            alert_ids = await archive.run(lambda store: store.due_alerts(now))
+            due += [([alert_id], _single(email, now)) for alert_id in alert_ids]
         return due
 
     return await _deliver(archive, email, now, batches)
 
 
-async def deliver_digest(archive: AlertStore, email: EmailSettings, now: datetime) -> DeliveryReport:
+async def deliver_digest(archive: Alerts, email: EmailSettings, now: datetime) -> DeliveryReport:
     """Gather and send the digest if a ``digest_cron`` time has passed since the oldest waiting alert.
 
     Sends nothing when no alert waits. Digests that failed earlier are retried too.
     """
-    oldest = archive.oldest_undigested()
+    oldest = await archive.run(lambda store: store.oldest_undigested())
     if oldest is not None and digest_due(email.digest_cron, oldest, now):
-        archive.gather_digest(now, email.message_domain)
+        await archive.run(lambda store: store.gather_digest(now, email.message_domain))
     return await _deliver(archive, email, now, lambda: _digest_batches(archive, email, now))
 
 
-async def deliver_pending(archive: AlertStore, email: EmailSettings | None, now: datetime) -> DeliveryReport:
+async def deliver_pending(archive: Alerts, email: EmailSettings | None, now: datetime) -> DeliveryReport:
     """Whatever is due in the configured mode: instant alerts and retries, or a due digest."""
     if email is not None and email.mode == "digest":
         return await deliver_digest(archive, email, now)
@@ -140,16 +142,17 @@ def _single(email: EmailSettings, now: datetime) -> Compose:
     return lambda contents: render_message(contents[0], sender=email.sender, recipients=email.recipients, date=now)
 
 
-def _digest_batches(archive: AlertStore, email: EmailSettings, now: datetime) -> list[tuple[list[int], Compose]]:
+async def _digest_batches(archive: Alerts, email: EmailSettings, now: datetime) -> list[tuple[list[int], Compose]]:
     def compose(message_id: str) -> Compose:
         return lambda contents: render_digest(
             contents, sender=email.sender, recipients=email.recipients, message_id=message_id, date=now
         )
 
-    return [(alert_ids, compose(message_id)) for message_id, alert_ids in archive.due_digests(now)]
+    due = await archive.run(lambda store: store.due_digests(now))
+    return [(alert_ids, compose(message_id)) for message_id, alert_ids in due]
 
 
-async def _deliver(archive: AlertStore, email: EmailSettings, now: datetime, batches: Batches) -> DeliveryReport:
+async def _deliver(archive: Alerts, email: EmailSettings, now: datetime, batches: Batches) -> DeliveryReport:
     """Send one message per due batch over one SMTP session.
 
     When the server cannot be reached, the batches left are not tried (each would
@@ -160,16 +163,16 @@ async def _deliver(archive: AlertStore, email: EmailSettings, now: datetime, bat
     report = DeliveryReport()
     started = time.monotonic()
     async with Mailer(email) as mailer:
-        reachable = await _send_batches(archive, email, now, batches(), mailer, started, report)
-        if report.messages and reachable and archive.release_after_outage(now):
+        reachable = await _send_batches(archive, email, now, await batches(), mailer, started, report)
+        if report.messages and reachable and await archive.run(lambda store: store.release_after_outage(now)):
             log.info("the SMTP server is back: delivering the alerts held back by the outage")
-            await _send_batches(archive, email, now, batches(), mailer, started, report)
-    report.queued = archive.queued_alert_count()
+            await _send_batches(archive, email, now, await batches(), mailer, started, report)
+    report.queued = await archive.run(lambda store: store.queued_alert_count())
     return report
 
 
 async def _send_batches(
-    archive: AlertStore, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]],
+    archive: Alerts, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]],
     mailer: Mailer, started: float, report: DeliveryReport,
 ) -> bool:
     """Claim, render and send each batch, recording what failed; whether the server was still reachable at the end."""
@@ -177,35 +180,37 @@ async def _send_batches(
     for alert_ids, compose in batches:
         # A long run must not claim with a lease that has partly run out already.
         elapsed = timedelta(seconds=time.monotonic() - started)
-        claimed = archive.claim_alerts(alert_ids, now, now + elapsed + mail_lease(email))
+        hold_until = now + elapsed + mail_lease(email)
+        claimed = await archive.run(lambda store: store.claim_alerts(alert_ids, now, hold_until))
         if not claimed:
             continue  # sent or claimed meanwhile by another deliverer
         if unreachable is not None:
-            _record_failure(archive, email, claimed, unreachable, now, report, outage=True)
+            await _record_failure(archive, email, claimed, unreachable, now, report, outage=True)
             continue
-        message = _render(archive, list(claimed), compose)
+        message = await _render(archive, list(claimed), compose)
         if isinstance(message, DeliveryError):
-            _record_failure(archive, email, claimed, message, now, report)
+            await _record_failure(archive, email, claimed, message, now, report)
             continue
         error = await _send(archive, mailer, list(claimed), message, now, report)
         if error is not None:
             if not mailer.connected:
                 unreachable = error
-            _record_failure(archive, email, claimed, error, now, report, outage=unreachable is not None)
+            await _record_failure(archive, email, claimed, error, now, report, outage=unreachable is not None)
     return unreachable is None
 
 
-def _render(archive: AlertStore, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:
+async def _render(archive: Alerts, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:
     """The message for ``alert_ids``, or the error to record: a bug on one alert must not hold up the others."""
     try:
-        return compose([archive.alert_content(alert_id) for alert_id in alert_ids])
+        contents = await archive.run(lambda store: [store.alert_content(alert_id) for alert_id in alert_ids])
+        return compose(contents)
     except Exception as exc:
         log.exception("alerts %s: cannot render the message", alert_ids)
         return PermanentDeliveryError(f"cannot render the message: {exc!r}")
 
 
 async def _send(
-    archive: AlertStore, mailer: Mailer, alert_ids: list[int], message: EmailMessage, now: datetime,
+    archive: Alerts, mailer: Mailer, alert_ids: list[int], message: EmailMessage, now: datetime,
     report: DeliveryReport,
 ) -> DeliveryError | None:
     """Send one message, marking its alerts sent once the server accepted it."""
@@ -214,20 +219,20 @@ async def _send(
     except DeliveryError as exc:
         return exc
     note = "; ".join(f"refused {rcpt}: {reply}" for rcpt, reply in refused.items()) or None
-    archive.mark_sent(alert_ids, now, note)
+    await archive.run(lambda store: store.mark_sent(alert_ids, now, note))
     report.messages += 1
     report.sent += alert_ids
     log.info("alerts %s sent as %s%s", alert_ids, message["Message-ID"], f" ({note})" if note else "")
     return None
 
 
-def _record_failure(
-    archive: AlertStore, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
+async def _record_failure(
+    archive: Alerts, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
     report: DeliveryReport, *, outage: bool = False,
 ) -> None:
     """``outage``: the failure was the server's absence, not this message's (see :meth:`Archive.release_after_outage`)."""
     retry = now + retry_delay(max(claimed.values()), email.retry_max)
-    archive.mark_failed(list(claimed), str(error), retry, outage=outage)
+    await archive.run(lambda store: store.mark_failed(list(claimed), str(error), retry, outage=outage))
     report.failed.update(dict.fromkeys(claimed, str(error)))
     level = logging.ERROR if isinstance(error, PermanentDeliveryError) else logging.WARNING
     log.log(level, "alerts %s not delivered (retry at %s): %s", list(claimed), retry.isoformat(), error)

@@ -1,10 +1,15 @@
-"""The pipeline's writes to the archive, committed in groups, in a thread of their own.
+"""A process's one connection to the archive, in a thread of its own; reads and writes committed in groups.
 
-SQLite does its work with the GIL released, so a thread that owns a second connection
-commits articles (WAL writes, index updates, the occasional checkpoint) on another core
-while the event loop goes on fetching. Writes queued while one group commits go into the
-next group's transaction, which spreads the cost of a commit over every article that
-arrived meanwhile: the busier the pipeline, the larger the groups.
+Everything a running monitor (``run``, ``once``, ``demo``) asks of the archive goes
+through here, in the order asked: the pipeline's lookups and articles, the sources'
+states, the deliveries' claims and marks. One connection, one write path: no two
+connections of one process contend for the write lock, and nothing blocks the event loop.
+
+SQLite does its work with the GIL released, so the thread commits articles (WAL writes,
+index updates, the occasional checkpoint) on another core while the event loop goes on
+fetching. Calls queued while one group commits go into the next group's transaction, which
+spreads the cost of a commit over every article that arrived meanwhile: the busier the
+pipeline, the larger the groups.
 
 Each write runs in a savepoint of its group's transaction, so a write that fails is
 rolled back alone and its caller gets the error. A caller's ``await`` returns only
@@ -17,13 +22,14 @@ not stored, so the next check fetches them again.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from monitor.store import Archive
+from monitor.store import Archive, archive_error
 
 T = TypeVar("T")
 Write = Callable[[Archive], Any]
@@ -40,7 +46,10 @@ class _Outcome:
 
 
 class ArchiveWriter:
-    """Runs writes against the archive at ``path`` in committed groups, in order."""
+    """Runs calls against the archive at ``path`` in committed groups, in order; an async context manager.
+
+    The archive must exist at the current schema (:meth:`Archive.create` makes it so).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
@@ -58,6 +67,12 @@ class ArchiveWriter:
             self._committer = loop.create_task(self._commit_queued())
         return await committed
 
+    async def __aenter__(self) -> ArchiveWriter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Commit what is queued, then close the connection and end the thread."""
         if self._committer is not None:
@@ -73,7 +88,7 @@ class ArchiveWriter:
             try:
                 outcomes = await loop.run_in_executor(self._thread, self._commit, writes)
             except Exception as exc:  # noqa: BLE001 - the commit failed: every write of the group did
-                outcomes = [_Outcome(error=exc)] * len(group)
+                outcomes = [_Outcome(error=self._operators_error(exc))] * len(group)
             for (_, committed), outcome in zip(group, outcomes, strict=True):
                 if committed.done():
                     continue  # its caller was cancelled; the write stands
@@ -94,8 +109,12 @@ class ArchiveWriter:
                     with archive.transaction():
                         outcomes.append(_Outcome(write(archive)))
                 except Exception as exc:  # noqa: BLE001 - handed to the write's caller
-                    outcomes.append(_Outcome(error=exc))
+                    outcomes.append(_Outcome(error=self._operators_error(exc)))
         return outcomes
+
+    def _operators_error(self, exc: Exception) -> Exception:
+        """An SQLite error as the one line an operator can act on (read-only file, full disk...); others as they are."""
+        return archive_error(exc, self._path) if isinstance(exc, sqlite3.Error) else exc
 
     def _close_archive(self) -> None:
         if self._archive is not None:
