@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from monitor.demo_site import DemoWeb
@@ -57,6 +58,8 @@ def test_daemon_checks_on_schedule_and_stops_cleanly(tmp_path: Path, signum: int
             while time.monotonic() < deadline and _checks(db) < 3:
                 time.sleep(0.2)
             assert _checks(db) == 3
+            opened = [f.path for f in psutil.Process(daemon.pid).open_files() if Path(f.path) == db.resolve()]
+            assert len(opened) == 1  # one connection: every read and write goes through the archive writer
             first = {row[0]: row[1] for row in sqlite3.connect(db).execute("select name, last_checked from sources")}
             time.sleep(2.5)  # interval = 1 s: each source is checked again
             again = {row[0]: row[1] for row in sqlite3.connect(db).execute("select name, last_checked from sources")}
