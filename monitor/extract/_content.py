@@ -69,6 +69,10 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
 _SCRIPT_LINK = 'a[href^="javascript:" i]'  # a link to a script, whatever the scheme's case
+# Tag ids below this are Lexbor's own table (LXB_TAG__LAST_ENTRY), the same in every document;
+# a tag it does not know (a custom element) gets the address of the document's entry for it.
+_LEXBOR_TAGS = 0xC4
+_TAG_NAMES: dict[int, str] = {}  # the names of Lexbor's own tags met so far, by id
 _CHUNK = 512  # elements: the walk grows its arrays by this many at a time
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
@@ -214,9 +218,9 @@ class Elements:
         up = 0  # the innermost open element
         last = -1  # its last closed child: text goes to that one's tail, else to up's head
         room = 1  # elements the arrays of defaults have room for
-        # Names by tag id: a name is decoded into a new string at every read, an id is a number,
-        # and the two go together throughout a document (an id is the entry in its name table).
-        names: dict[int, str] = {}
+        # Names by tag id: a name is decoded into a new string at every read, an id is a number.
+        # Lexbor's own tags keep their ids from page to page: their names are remembered here.
+        names = _TAG_NAMES.copy()
         children = [root.iter(True, True)]  # include_text, skip_empty: by position, faster
         while children:
             for node in children[-1]:
@@ -239,9 +243,12 @@ class Elements:
                     if not text.isascii() and ("，" in text or "、" in text):  # CJK commas
                         commas[up] += text.count("，") + text.count("、")
                     continue
-                tag = names.get(node.tag_id)
+                tag_id = node.tag_id
+                tag = names.get(tag_id)
                 if tag is None:
-                    tag = names[node.tag_id] = node.tag or ""
+                    tag = names[tag_id] = node.tag or ""
+                    if tag_id < _LEXBOR_TAGS:
+                        _TAG_NAMES[tag_id] = tag
                 if tag in _SET_APART:
                     if tag in _SIGNAL_HOLDERS:
                         signals.append((tag, node))
