@@ -113,6 +113,10 @@ def clean_space(text: str) -> str:
             if invisible in text:
                 text = text.replace(invisible, "")
         text = unicodedata.normalize("NFC", text)
+    # Most texts are clean already: a scan in C spares splitting them into words. A printable
+    # text has no white space but the ASCII space (every other kind is a control or separator).
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 
