@@ -141,8 +141,10 @@ def read_metadata(
         meta.get("twitter:title", ""),
         signals.title,
     ]
-    candidates = [*declared[:3], signals.h1, signals.title]
-    title = next((_trim_site_name(c, site_name) for c in candidates if c), None)
+    # Each title trimmed once: og:title and twitter:title are often the same string.
+    trimmed = {c: _trim_site_name(c, site_name) for c in declared if c}
+    first = next((c for c in (*declared[:3], signals.h1, signals.title) if c), "")
+    title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
     return Metadata(
         title=title,
         byline=_byline(tree, meta, ld),
@@ -150,7 +152,7 @@ def read_metadata(
         canonical_url=_canonical(signals, url),
         language=_language(tree, meta, ld),
         outlet=site_name,
-        titles=tuple(dict.fromkeys(_trim_site_name(c, site_name) for c in declared if c)),
+        titles=tuple(dict.fromkeys(trimmed.values())),
         article_body=_ld_text(ld.get("articleBody")),
     )
 
