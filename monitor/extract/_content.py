@@ -366,15 +366,16 @@ class Elements:
     def remove(self, i: int) -> None:
         """Detach a subtree and take its text out of every ancestor's figures."""
         self.alive[i : i + self.size[i]] = [False] * self.size[i]
-        chars, links, prose = self.chars[i], self.links[i], self.prose[i]
-        up = self.parent[i]
+        chars, links, prose, parent = self.chars, self.links, self.prose, self.parent
+        gone_chars, gone_links, gone_prose = chars[i], links[i], prose[i]
+        up = parent[i]
         if up >= 0:
             self.child_score[up] -= self.own_score[i]
         while up >= 0:
-            self.chars[up] -= chars
-            self.links[up] -= links
-            self.prose[up] -= prose
-            up = self.parent[up]
+            chars[up] -= gone_chars
+            links[up] -= gone_links
+            prose[up] -= gone_prose
+            up = parent[up]
 
 
 def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
