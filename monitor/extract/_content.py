@@ -885,4 +885,4 @@ def _is_dateline(text: str) -> bool:
     """A short block that is a date or a time, with at most a word or two around it."""
     if len(text) >= 50 or _DATE_OR_TIME.search(text) is None:
         return False
-    return sum(c.isalpha() for c in text) <= 15
+    return sum(map(str.isalpha, text)) <= 15
