@@ -30,8 +30,6 @@ _NESTING_TAG = re.compile(
     rb"|a|b|i|em|strong|font|form|center)[\s>]",
     re.IGNORECASE,
 )
-# How pages spell a script link's scheme (a test of the bytes: lowering a page's copy costs more).
-_SCRIPT_LINK = (b"javascript:", b"JavaScript:", b"JAVASCRIPT:")
 _STRUCTURED_BODY_SHARE = 0.5  # of the JSON-LD articleBody below which the markup's text is given up
 
 
@@ -102,8 +100,7 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
         return Extracted()
     tree = _parse(raw, detect=isinstance(html, bytes))
     body = tree.body
-    script_links = any(spelling in raw for spelling in _SCRIPT_LINK)
-    elements = Elements(body, script_links) if body is not None else None
+    elements = Elements(body) if body is not None else None
     meta = read_metadata(tree, url, elements.signals if elements is not None else None)
     text = extract_text(elements, meta.title, meta.titles) if elements is not None else ""
     # The markup wins unless it lost most of the story (a JavaScript app shell, say): the

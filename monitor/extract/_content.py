@@ -68,6 +68,11 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_SCRIPT_LINK = 'a[href^="javascript:" i]'  # a link to a script, whatever the scheme's case
+# Tag ids below this are Lexbor's own table (LXB_TAG__LAST_ENTRY), the same in every document;
+# a tag it does not know (a custom element) gets the address of the document's entry for it.
+_LEXBOR_TAGS = 0xC4
+_TAG_NAMES: dict[int, str] = {}  # the names of Lexbor's own tags met so far, by id
 _CHUNK = 512  # elements: the walk grows its arrays by this many at a time
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
@@ -142,11 +147,6 @@ class _Block:
     link_chars: int
 
 
-def _is_script_handle(href: str | None) -> bool:
-    """Whether a link's target is a script (``javascript:``) rather than a page."""
-    return href is not None and href[:11].lower() == "javascript:"
-
-
 def _skipped_space(node: LexborNode) -> str:
     """The white space-only text nodes right before a text node, back to the previous text."""
     spaces = []
@@ -173,10 +173,7 @@ class Elements:
     metadata is read from, sparing a search of the page for them.
     """
 
-    def __init__(self, root: LexborNode, script_links: bool = True) -> None:
-        """``script_links``: whether the page may have ``javascript:`` links (a cheap test of
-        its source spares reading every link's target when it has none)."""
-        self.script_links = script_links
+    def __init__(self, root: LexborNode) -> None:
         self.nodes = [root]
         self.tags = [root.tag or ""]
         self.parent = [-1]
@@ -189,7 +186,7 @@ class Elements:
         # document order.
         self.signals: list[tuple[str, LexborNode]] = []
         self.headlines: list[int] = []  # positions of the <h1> elements
-        self._walk(root, script_links)
+        self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
@@ -200,7 +197,7 @@ class Elements:
         self.alive = [True] * count
         self._measure()
 
-    def _walk(self, root: LexborNode, script_links: bool) -> None:
+    def _walk(self, root: LexborNode) -> None:
         """Record the elements depth first, without recursion: a child iterator per open element.
 
         Junk elements are left out with their subtrees, and comments; the text on either side
@@ -208,7 +205,12 @@ class Elements:
         layout of the source) are skipped by Lexbor without becoming Python objects; only where
         such a node sits between two texts does it count, and there it is read back: between
         two text nodes of one head or tail here, between heads and tails by ``spaced``.
+
+        A link whose target is a script (``javascript:``) is no link: its text is the page's own.
+        Lexbor finds them by one selector, in C, sparing a read of every link's target here
+        (and a search of the page's source for the scheme, which took longer).
         """
+        script_links = {node.mem_id for node in root.css(_SCRIPT_LINK)}
         nodes, tags, parent, size = self.nodes, self.tags, self.parent, self.size
         heads, tails, own_chars, commas = self.heads, self.tails, self.own_chars, self.commas
         signals = self.signals
@@ -216,9 +218,9 @@ class Elements:
         up = 0  # the innermost open element
         last = -1  # its last closed child: text goes to that one's tail, else to up's head
         room = 1  # elements the arrays of defaults have room for
-        # Names by tag id: a name is decoded into a new string at every read, an id is a number,
-        # and the two go together throughout a document (an id is the entry in its name table).
-        names: dict[int, str] = {}
+        # Names by tag id: a name is decoded into a new string at every read, an id is a number.
+        # Lexbor's own tags keep their ids from page to page: their names are remembered here.
+        names = _TAG_NAMES.copy()
         children = [root.iter(True, True)]  # include_text, skip_empty: by position, faster
         while children:
             for node in children[-1]:
@@ -241,9 +243,12 @@ class Elements:
                     if not text.isascii() and ("，" in text or "、" in text):  # CJK commas
                         commas[up] += text.count("，") + text.count("、")
                     continue
-                tag = names.get(node.tag_id)
+                tag_id = node.tag_id
+                tag = names.get(tag_id)
                 if tag is None:
-                    tag = names[node.tag_id] = node.tag or ""
+                    tag = names[tag_id] = node.tag or ""
+                    if tag_id < _LEXBOR_TAGS:
+                        _TAG_NAMES[tag_id] = tag
                 if tag in _SET_APART:
                     if tag in _SIGNAL_HOLDERS:
                         signals.append((tag, node))
@@ -251,8 +256,8 @@ class Elements:
                             self.headlines.append(count)
                     if tag in _SKIPPED:
                         continue
-                elif tag == "a" and script_links and _is_script_handle(node.attrs.get("href")):
-                    tag = "span"  # not a link to anything: its text is the page's own
+                elif tag == "a" and script_links and node.mem_id in script_links:
+                    tag = "span"
                 nodes.append(node)
                 tags.append(tag)
                 parent.append(up)
@@ -361,15 +366,16 @@ class Elements:
     def remove(self, i: int) -> None:
         """Detach a subtree and take its text out of every ancestor's figures."""
         self.alive[i : i + self.size[i]] = [False] * self.size[i]
-        chars, links, prose = self.chars[i], self.links[i], self.prose[i]
-        up = self.parent[i]
+        chars, links, prose, parent = self.chars, self.links, self.prose, self.parent
+        gone_chars, gone_links, gone_prose = chars[i], links[i], prose[i]
+        up = parent[i]
         if up >= 0:
             self.child_score[up] -= self.own_score[i]
         while up >= 0:
-            self.chars[up] -= chars
-            self.links[up] -= links
-            self.prose[up] -= prose
-            up = self.parent[up]
+            chars[up] -= gone_chars
+            links[up] -= gone_links
+            prose[up] -= gone_prose
+            up = parent[up]
 
 
 def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
@@ -385,7 +391,7 @@ def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] 
         # story container (a short post above its comments): they misled (a live ticker's
         # entries, a forum's posts, named "comment"). The page is read again as it is, its
         # story where paragraphs cluster.
-        elements = Elements(elements.nodes[0], elements.script_links)
+        elements = Elements(elements.nodes[0])
         top = _widen(_densest_container(elements), elements)
     blocks = _read_blocks(elements, top)
     return "\n\n".join(_keep_blocks(blocks, (title or "", *titles)))
@@ -879,4 +885,4 @@ def _is_dateline(text: str) -> bool:
     """A short block that is a date or a time, with at most a word or two around it."""
     if len(text) >= 50 or _DATE_OR_TIME.search(text) is None:
         return False
-    return sum(c.isalpha() for c in text) <= 15
+    return sum(map(str.isalpha, text)) <= 15

@@ -65,6 +65,14 @@ _DATE_META = (
     "article_date_original",
     "cxenseparse:recs:publishtime",
 )
+_AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
+# Every <meta> name read below: the others (descriptions, images, viewport) are not kept, which
+# spares cleaning their content.
+_META_READ = frozenset(
+    {"og:site_name", "og:title", "twitter:title", "og:url", "content-language", "og:locale"}
+    | set(_DATE_META)
+    | set(_AUTHOR_META)
+)
 
 
 @dataclass
@@ -87,7 +95,8 @@ class Metadata:
 class _Signals:
     """The elements metadata is read from, gathered in one query over the page."""
 
-    meta: dict[str, str] = field(default_factory=dict)  # name/property/itemprop -> content
+    # name/property/itemprop -> content, for the names in _META_READ
+    meta: dict[str, str] = field(default_factory=dict)
     json_ld: list[str] = field(default_factory=list)
     canonical: str | None = None
     title: str = ""
@@ -113,6 +122,10 @@ def clean_space(text: str) -> str:
             if invisible in text:
                 text = text.replace(invisible, "")
         text = unicodedata.normalize("NFC", text)
+    # Most texts are clean already: a scan in C spares splitting them into words. A printable
+    # text has no white space but the ASCII space (every other kind is a control or separator).
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 
@@ -137,8 +150,10 @@ def read_metadata(
         meta.get("twitter:title", ""),
         signals.title,
     ]
-    candidates = [*declared[:3], signals.h1, signals.title]
-    title = next((_trim_site_name(c, site_name) for c in candidates if c), None)
+    # Each title trimmed once: og:title and twitter:title are often the same string.
+    trimmed = {c: _trim_site_name(c, site_name) for c in declared if c}
+    first = next((c for c in (*declared[:3], signals.h1, signals.title) if c), "")
+    title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
     return Metadata(
         title=title,
         byline=_byline(tree, meta, ld),
@@ -146,7 +161,7 @@ def read_metadata(
         canonical_url=_canonical(signals, url),
         language=_language(tree, meta, ld),
         outlet=site_name,
-        titles=tuple(dict.fromkeys(_trim_site_name(c, site_name) for c in declared if c)),
+        titles=tuple(dict.fromkeys(trimmed.values())),
         article_body=_ld_text(ld.get("articleBody")),
     )
 
@@ -200,11 +215,14 @@ def _read_signals(nodes: list[LexborNode]) -> _Signals:
     for node in nodes:
         tag, attrs = node.tag, node.attributes
         if tag == "meta":
-            content = clean_space(attrs.get("content") or "")
-            for key in ("property", "name", "itemprop", "http-equiv") if content else ():
-                name = attrs.get(key)
-                if name:
-                    signals.meta.setdefault(name.strip().lower(), content)
+            content = None
+            for key in ("property", "name", "itemprop", "http-equiv"):
+                name = (attrs.get(key) or "").strip().lower()
+                if name in _META_READ and name not in signals.meta:
+                    if content is None:
+                        content = clean_space(attrs.get("content") or "")
+                    if content:
+                        signals.meta[name] = content
         elif tag == "script":
             signals.json_ld.append(node.text(deep=True))
         elif tag == "link":
@@ -311,14 +329,7 @@ def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) ->
     ]
     if names:
         return ", ".join(dict.fromkeys(names))
-    for key in (
-        "author",
-        "article:author",
-        "dc.creator",
-        "byl",
-        "sailthru.author",
-        "parsely-author",
-    ):
+    for key in _AUTHOR_META:
         value = _BYLINE_PREFIX.sub("", meta.get(key, ""))
         if _is_name(value) and not value.startswith(("http://", "https://")):
             return value
