@@ -217,11 +217,11 @@ def measure_round_trip(config: str, pages: int) -> tuple[float, float]:
             async with Workers(limited) as workers:
                 warm_up = fetched[0]
                 assert isinstance(warm_up, Page)
-                await workers.run("warm-up", read_article, warm_up.url, warm_up.text, links[0], source, datetime.now(UTC))
+                await workers.run("warm-up", read_article, warm_up, links[0], source, datetime.now(UTC))
                 started = time.perf_counter()
                 for page, link in zip(fetched, links, strict=True):
                     assert isinstance(page, Page)
-                    await workers.run(page.url, read_article, page.url, page.text, link, source, datetime.now(UTC))
+                    await workers.run(page.url, read_article, page, link, source, datetime.now(UTC))
                 timings.append((time.perf_counter() - started) * 1000 / len(fetched))
         return timings[0], timings[1]
 

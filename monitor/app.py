@@ -26,6 +26,7 @@ from monitor.fetch import Fetcher
 from monitor.ingest import novelty
 from monitor.models import Extracted, Heartbeat, LabelledPassage, Match, NotModified, RuleVerdict
 from monitor.pipeline import CheckReport, utcnow
+from monitor.prepare import extract_fetched
 from monitor.rules import highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
@@ -161,7 +162,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
             async with Fetcher(settings.fetch, [target]) as fetcher:
                 page = await fetcher.fetch(target, kind="article")
             assert not isinstance(page, NotModified)  # no validators were sent
-            return await workers.run(page.url, extract, page.text, page.url)
+            return await workers.run(page.url, extract_fetched, page)
 
     return asyncio.run(read())
 

@@ -17,14 +17,15 @@ class Link:
 
 @dataclass(frozen=True)
 class Page:
-    """A fetched document, decompressed, capped and decoded."""
+    """A fetched document, decompressed and capped, not yet decoded: the charset is found where the page is
+    parsed, in a parsing worker (:func:`monitor.fetch.decode.page_text`), so the event loop never sniffs untrusted
+    bytes and the page crosses to the worker once, as bytes."""
 
     url: str  # final URL after redirects
     requested_url: str
     status: int
     content_type: str
     body: bytes
-    text: str  # body decoded with the charset from header, BOM, <meta> or detection
     etag: str | None = None
     last_modified: str | None = None
 

@@ -310,7 +310,7 @@ class Pipeline:
             if isinstance(page, NotModified):
                 return None
             report.fetched += 1
-            read = await self.workers.run(page.url, read_article, page.url, page.text, link, source, self.clock())
+            read = await self.workers.run(page.url, read_article, page, link, source, self.clock())
         except ParseLimitError as exc:
             refused = exc.reason
         finally:

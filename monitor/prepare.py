@@ -12,8 +12,9 @@ from datetime import datetime
 from monitor import dedup
 from monitor.config import SourceSettings
 from monitor.extract import extract
+from monitor.fetch.decode import page_text
 from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
-from monitor.models import Article, Extracted, Link, Match
+from monitor.models import Article, Extracted, Link, Match, Page
 from monitor.rules import Ruleset
 from monitor.workers import worker_ruleset
 
@@ -46,11 +47,16 @@ def prepare(article: Article, ruleset: Ruleset) -> Prepared:
     return Prepared(article, dedup.fingerprint(article.text), matches, keys)
 
 
-def read_article(url: str, html: str, link: Link, source: SourceSettings, fetched: datetime) -> PageRead:
-    """Extract the page at ``url`` (its final URL), make the article and prepare it with the process's rules: a
-    parsing worker's job. It is given the decoded text alone: the raw bytes would double what crosses to it."""
-    extracted = extract(html, url)
-    article = page_to_article(url, extracted, link, source, fetched)
+def extract_fetched(page: Page) -> Extracted:
+    """A fetched page decoded and extracted: a parsing worker's job (``monitor extract`` runs it alone)."""
+    return extract(page_text(page), page.url)
+
+
+def read_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> PageRead:
+    """Decode and extract an article page, make the article and prepare it with the process's rules: a parsing
+    worker's job."""
+    extracted = extract_fetched(page)
+    article = page_to_article(page.url, extracted, link, source, fetched)
     return PageRead(None if article is None else prepare(article, worker_ruleset()), len(extracted.text))
 
 

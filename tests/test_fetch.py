@@ -34,6 +34,7 @@ from monitor.errors import (
 )
 from monitor.fetch import Fetcher, next_delay, parse_retry_after, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
+from monitor.fetch.decode import page_text
 from monitor.fetch.robots import MAX_CRAWL_DELAY, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.models import NotModified, Page
 
@@ -62,7 +63,7 @@ def test_fetch_returns_decoded_page_with_validators(local_web: LocalWeb) -> None
     local_web.route("/a", "<p>Привет</p>", etag='"v1"', last_modified="Mon, 06 May 2024 10:00:00 GMT")
     page = fetch(local_web, "/a")
     assert isinstance(page, Page)
-    assert page.text == "<p>Привет</p>"
+    assert page_text(page) == "<p>Привет</p>"
     assert (page.etag, page.last_modified) == ('"v1"', "Mon, 06 May 2024 10:00:00 GMT")
     assert local_web.requests[0].headers["user-agent"] == settings().user_agent
     assert local_web.requests[0].headers["accept-encoding"] == "gzip, deflate, br"
@@ -159,12 +160,12 @@ def test_gzip_bomb_is_cut_at_the_cap_with_flat_memory(local_web: LocalWeb) -> No
 
 def test_brotli_body_is_decoded(local_web: LocalWeb) -> None:
     local_web.route("/br", brotli.compress(b"<p>brotli ok</p>"), headers={"Content-Encoding": "br"})
-    assert _page(fetch(local_web, "/br")).text == "<p>brotli ok</p>"
+    assert page_text(_page(fetch(local_web, "/br"))) == "<p>brotli ok</p>"
 
 
 def test_gzip_body_is_decoded(local_web: LocalWeb) -> None:
     local_web.route("/gz", "<p>gzip ok</p>", gzip=True)
-    assert _page(fetch(local_web, "/gz")).text == "<p>gzip ok</p>"
+    assert page_text(_page(fetch(local_web, "/gz"))) == "<p>gzip ok</p>"
 
 
 def test_corrupt_compressed_body_is_unsupported_content(local_web: LocalWeb) -> None:
@@ -184,17 +185,17 @@ RUSSIAN = (
 
 def test_windows_1251_page_without_charset_header_is_decoded(local_web: LocalWeb) -> None:
     local_web.route("/ru", RUSSIAN.encode("cp1251"), content_type="text/html")
-    assert _page(fetch(local_web, "/ru")).text == RUSSIAN
+    assert page_text(_page(fetch(local_web, "/ru"))) == RUSSIAN
 
 
 def test_utf8_page_mislabelled_as_windows_1251_is_decoded(local_web: LocalWeb) -> None:
     local_web.route("/ru", RUSSIAN.encode("utf-8"), content_type="text/html; charset=windows-1251")
-    assert _page(fetch(local_web, "/ru")).text == RUSSIAN
+    assert page_text(_page(fetch(local_web, "/ru"))) == RUSSIAN
 
 
 def test_windows_1251_page_mislabelled_as_utf8_is_decoded(local_web: LocalWeb) -> None:
     local_web.route("/ru", RUSSIAN.encode("cp1251"), content_type="text/html; charset=utf-8")
-    assert _page(fetch(local_web, "/ru")).text == RUSSIAN
+    assert page_text(_page(fetch(local_web, "/ru"))) == RUSSIAN
 
 
 def test_utf8_page_with_a_stray_latin1_byte_stays_utf8(local_web: LocalWeb) -> None:
@@ -205,18 +206,18 @@ def test_utf8_page_with_a_stray_latin1_byte_stays_utf8(local_web: LocalWeb) -> N
     )
     body = html.encode("utf-8").replace(b"Dienstag", b"Dienstag \xb7")  # a Latin-1 middle dot
     local_web.route("/de", body, content_type="text/html; charset=utf-8")
-    assert _page(fetch(local_web, "/de")).text == html.replace("Dienstag", "Dienstag \ufffd")
+    assert page_text(_page(fetch(local_web, "/de"))) == html.replace("Dienstag", "Dienstag \ufffd")
 
 
 def test_meta_charset_is_used_when_the_header_has_none(local_web: LocalWeb) -> None:
     html = '<meta charset="koi8-r">' + RUSSIAN
     local_web.route("/ru", html.encode("koi8-r"), content_type="text/html")
-    assert _page(fetch(local_web, "/ru")).text == html
+    assert page_text(_page(fetch(local_web, "/ru"))) == html
 
 
 def test_byte_order_mark_wins_over_the_header(local_web: LocalWeb) -> None:
     local_web.route("/bom", "\ufeff<p>Привет</p>".encode("utf-8"), content_type="text/html; charset=windows-1251")
-    assert _page(fetch(local_web, "/bom")).text == "<p>Привет</p>"
+    assert page_text(_page(fetch(local_web, "/bom"))) == "<p>Привет</p>"
 
 
 def test_image_is_not_an_article(local_web: LocalWeb) -> None:
@@ -235,7 +236,7 @@ def test_feeds_under_any_common_label_are_accepted_as_sources(local_web: LocalWe
 
 def test_gzip_file_served_as_a_source_is_unwrapped(local_web: LocalWeb) -> None:
     local_web.route("/sitemap.xml.gz", gzip.compress(b"<urlset/>"), content_type="application/x-gzip")
-    assert _page(fetch(local_web, "/sitemap.xml.gz", kind="source")).text == "<urlset/>"
+    assert page_text(_page(fetch(local_web, "/sitemap.xml.gz", kind="source"))) == "<urlset/>"
 
 
 # ---------------------------------------------------------------- redirects
@@ -246,7 +247,7 @@ def test_redirects_are_followed_and_the_final_url_reported(local_web: LocalWeb) 
     local_web.redirect("/older", local_web.url("/new#frag"), status=308)
     local_web.route("/new", "here")
     page = _page(fetch(local_web, "/old"))
-    assert (page.requested_url, page.url, page.text) == (local_web.url("/old"), local_web.url("/new"), "here")
+    assert (page.requested_url, page.url, page_text(page)) == (local_web.url("/old"), local_web.url("/new"), "here")
 
 
 def test_redirect_loop_is_detected(local_web: LocalWeb) -> None:
@@ -308,12 +309,12 @@ def test_robots_txt_is_fetched_once_per_host(local_web: LocalWeb) -> None:
 def test_longest_robots_rule_wins(local_web: LocalWeb) -> None:
     local_web.route("/robots.txt", "User-agent: *\nDisallow: /\nAllow: /news/\n", content_type="text/plain")
     local_web.route("/news/a", "ok")
-    assert _page(fetch(local_web, "/news/a", settings(robots=True))).text == "ok"
+    assert page_text(_page(fetch(local_web, "/news/a", settings(robots=True)))) == "ok"
 
 
 def test_missing_robots_txt_allows_everything(local_web: LocalWeb) -> None:
     local_web.route("/a", "ok")  # /robots.txt answers 404
-    assert _page(fetch(local_web, "/a", settings(robots=True))).text == "ok"
+    assert page_text(_page(fetch(local_web, "/a", settings(robots=True)))) == "ok"
 
 
 def test_robots_txt_server_error_disallows_for_now(local_web: LocalWeb) -> None:
@@ -622,7 +623,7 @@ def test_a_held_slot_is_the_callers_after_a_page_and_given_back_when_the_fetch_f
             assert not waiting.done() and "/b" not in [request.path for request in local_web.requests]
             hold.release()  # the caller is done with its page: the next request may start
             page = await asyncio.wait_for(waiting, 5)
-            assert isinstance(page, Page) and page.text == "second"
+            assert isinstance(page, Page) and page_text(page) == "second"
             hold.release()
             with pytest.raises(HTTPStatusError):
                 await fetcher.fetch(local_web.url("/broken"), hold=hold)

@@ -12,9 +12,8 @@ from tests.httpserver import LocalWeb
 
 from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
-from monitor.extract import extract
 from monitor.models import Article, Extracted, Link, Page
-from monitor.prepare import page_to_article
+from monitor.prepare import extract_fetched, page_to_article
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -26,11 +25,11 @@ STORY = " ".join(
 def page(url: str, canonical: str | None = None, text: str = STORY) -> Page:
     head = f'<link rel="canonical" href="{canonical}">' if canonical else ""
     html = f"<html><head><title>Envoys return</title>{head}</head><body><article><p>{text}</p></article></body></html>"
-    return Page(url=url, requested_url=url, status=200, content_type="text/html", body=html.encode(), text=html)
+    return Page(url=url, requested_url=url, status=200, content_type="text/html", body=html.encode())
 
 
 def article_of(fetched: Page, link: Link) -> Article | None:
-    return page_to_article(fetched.url, extract(fetched.text, fetched.url), link, SOURCE, WHEN)
+    return page_to_article(fetched.url, extract_fetched(fetched), link, SOURCE, WHEN)
 
 
 def test_a_page_is_stored_under_its_link_when_nothing_else_is_declared() -> None:
@@ -73,10 +72,9 @@ def test_a_lone_surrogate_from_json_ld_is_replaced_before_storing() -> None:
     """JSON's "\\ud800" decodes to a lone surrogate, which SQLite cannot take as UTF-8: one bad page, not a dead check."""
     html = ('<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": "Envoys \\ud800 return",'
             ' "author": {"name": "Ann \\udfff Lee"}}</script></head>'
-            f"<body><article><p>{STORY} \ud800</p></article></body></html>")
+            f"<body><article><p>{STORY}</p></article></body></html>")
     link = Link("https://news.example/world/envoys")
-    got = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html",
-               body=html.encode("utf-8", "surrogatepass"), text=html)
+    got = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html.encode())
     article = article_of(got, link)
     assert article is not None
     for value in (article.title, article.text, article.byline or ""):
@@ -113,9 +111,8 @@ def test_a_page_that_trips_a_bug_costs_that_page_only(tmp_path: Path, monkeypatc
 def test_the_outlet_named_by_the_page_goes_with_the_article() -> None:
     link = Link("https://news.example/world/envoys")
     fetched = page(link.url)
-    html = fetched.text.replace("<head>", '<head><meta property="og:site_name" content="News Example">')
-    named = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html.encode(),
-                 text=html)
+    html = fetched.body.replace(b"<head>", b'<head><meta property="og:site_name" content="News Example">')
+    named = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html)
     article = article_of(named, link)
     assert article is not None and article.outlet == "News Example"
 

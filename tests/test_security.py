@@ -186,7 +186,7 @@ def test_connection_goes_to_the_checked_address_not_a_second_lookup(local_web: L
         return ["127.0.0.1"]
 
     origin = f"http://news.invalid:{local_web.port}"
-    assert _fetch(origin + "/", [origin], resolver).text == "via checked address"
+    assert _fetch(origin + "/", [origin], resolver).body == b"via checked address"
     assert calls == ["news.invalid"]
     assert local_web.requests[0].headers["host"] == f"news.invalid:{local_web.port}"
 
@@ -202,7 +202,7 @@ def test_rebinding_to_a_private_address_for_an_untrusted_name_is_refused(local_w
 
 def test_allow_private_reaches_a_private_address(local_web: LocalWeb) -> None:
     local_web.route("/", "private but allowed")
-    assert _fetch(local_web.url("/"), [], allow_private=True).text == "private but allowed"
+    assert _fetch(local_web.url("/"), [], allow_private=True).body == b"private but allowed"
 
 
 def test_unresolvable_name_is_a_fetch_error_not_a_crash() -> None:

@@ -31,8 +31,7 @@ ONE_WORKER = Settings(limits=LimitsSettings(workers=1))  # discovery parses in a
 
 def page(body: bytes | str, url: str = "https://example.org/feed", content_type: str = "application/xml") -> Page:
     data = body.encode("utf-8") if isinstance(body, str) else body
-    text = data.decode("utf-8", errors="replace")
-    return Page(url=url, requested_url=url, status=200, content_type=content_type, body=data, text=text)
+    return Page(url=url, requested_url=url, status=200, content_type=content_type, body=data)
 
 
 def check(web: LocalWeb, source: SourceSettings, **validators: Any) -> Discovery:

@@ -58,7 +58,7 @@ from monitor.errors import (
     UnsupportedContentError,
 )
 from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
-from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, decode_text, read_capped, unwrap_gzip
+from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, read_capped, unwrap_gzip
 from monitor.fetch.politeness import HostGate
 from monitor.fetch.pool import OriginPools
 from monitor.fetch.robots import RobotsCache
@@ -289,7 +289,6 @@ class Fetcher:
             status=reply.status,
             content_type=content_type,
             body=body,
-            text=decode_text(body, content_type),
             etag=reply.headers.get("etag"),
             last_modified=reply.headers.get("last-modified"),
         )

@@ -27,7 +27,9 @@ from typing import Protocol
 import brotli
 import charset_normalizer
 
-__all__ = ["BodyTooLargeError", "UnsupportedEncodingError", "decode_text", "read_capped", "unwrap_gzip"]
+from monitor.models import Page
+
+__all__ = ["BodyTooLargeError", "UnsupportedEncodingError", "decode_text", "page_text", "read_capped", "unwrap_gzip"]
 
 _SNIFF_BYTES = 4096
 _DETECT_BYTES = 65536
@@ -174,6 +176,11 @@ def unwrap_gzip(data: bytes, max_bytes: int) -> bytes:
     if len(body) > max_bytes:
         raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
     return bytes(body)
+
+
+def page_text(page: Page) -> str:
+    """A fetched page's text, its charset found as the module docstring says."""
+    return decode_text(page.body, page.content_type)
 
 
 def decode_text(body: bytes, content_type: str = "") -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import feedparser
 
 from monitor.errors import UnsupportedContentError
+from monitor.fetch.decode import page_text
 from monitor.models import Link, Page
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
@@ -112,12 +113,12 @@ def _entry_date(entry: Any) -> datetime | None:
 
 def _looks_like_json(page: Page) -> bool:
     media_type = page.content_type.split(";", 1)[0].strip().lower()
-    return media_type.endswith("json") or page.text.lstrip("\ufeff \t\r\n").startswith("{")
+    return media_type.endswith("json") or page_text(page).lstrip("\ufeff \t\r\n").startswith("{")
 
 
 def _json_feed_links(page: Page) -> Iterator[Link]:
     try:
-        document = json.loads(page.text)
+        document = json.loads(page_text(page))
     except (ValueError, RecursionError) as exc:
         raise UnsupportedContentError(page.url, f"not a JSON Feed: {exc}") from exc
     version = document.get("version") if isinstance(document, dict) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ada_url import join_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.fetch.decode import page_text
 from monitor.models import Link, Page
 from monitor.sources.links import make_link
 
@@ -18,7 +19,7 @@ def page_links(page: Page, selector: str) -> list[Link]:
     contributes the first link inside it, so a selector written for the
     headline still works.
     """
-    tree = LexborHTMLParser(page.text)
+    tree = LexborHTMLParser(page_text(page))
     base = page.url
     base_node = tree.css_first("base[href]")
     if base_node is not None:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from monitor.errors import FetchError, UnsupportedContentError
 from monitor.fetch.client import Fetcher
+from monitor.fetch.decode import page_text
 from monitor.fetch.robots import robots_url
 from monitor.fetch.urls import canonicalize
 from monitor.models import Link, NotModified, Page
@@ -183,8 +184,9 @@ async def _read_child(url: str, reading: _Reading, depth: int) -> None:
 
 def read_sitemap(page: Page) -> SitemapRead:
     """One sitemap document, in any of its forms; a parsing worker's job."""
-    if _is_plain_text(page.text):
-        return SitemapRead(_text_links(page), [])
+    text = page_text(page)
+    if _is_plain_text(text):
+        return SitemapRead(_text_links(page, text), [])
     if is_feed_document(page.body):
         return SitemapRead(feed_links(page), [])
     parsed = _parse(page)
@@ -214,9 +216,9 @@ def _is_plain_text(text: str) -> bool:
     return not text.lstrip("\ufeff \t\r\n").startswith("<")
 
 
-def _text_links(page: Page) -> list[Link]:
+def _text_links(page: Page, text: str) -> list[Link]:
     """One absolute URL per line, as the protocol asks; other lines are dropped, but a text with none is no sitemap."""
-    lines = [line.strip() for line in page.text.lstrip("\ufeff").splitlines()]
+    lines = [line.strip() for line in text.lstrip("\ufeff").splitlines()]
     lines = [line for line in lines if line][:MAX_LINKS]
     absolute = [line for line in lines if line[:8].lower().startswith(("http://", "https://"))]
     if len(absolute) < len(lines):
