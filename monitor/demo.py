@@ -69,7 +69,9 @@ def run_demo(beat: Settings, output: Path) -> DemoResult:
     with DemoWeb() as web:
         Archive.create(database).close()
         reports = asyncio.run(_one_cycle(demo_settings(web, database, beat)))
-    with Archive.read(database) as archive:
+    # The cycle's writer is closed: this is the process's one connection now. Opened for writing, it is the
+    # last to close and SQLite removes the -wal and -shm files, which a read-only one would leave behind.
+    with Archive.open(database) as archive:
         files, texts = [], []
         for alert_id in archive.due_alerts(utcnow()):
             content = archive.alert_content(alert_id)

@@ -59,6 +59,12 @@ def test_demo_alerts_on_the_geneva_story_only(demo_run: tuple[subprocess.Complet
     assert seconds < 15
 
 
+def test_demo_leaves_the_archive_whole_in_one_file(demo_run: tuple[subprocess.CompletedProcess[str], Path, float]) -> None:
+    """No ``-wal`` or ``-shm`` beside it: the last connection to close can write, so SQLite checkpoints and removes
+    them (a read-only one cannot), and the archive can be copied or mailed as one file."""
+    assert sorted(path.name for path in demo_run[1].iterdir()) == ["alerts", "monitor-demo.db"]
+
+
 def test_demo_prints_the_alert_and_the_sqlite_utils_commands(
     demo_run: tuple[subprocess.CompletedProcess[str], Path, float],
 ) -> None:
