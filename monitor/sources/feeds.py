@@ -41,8 +41,9 @@ _FEED_ROOTS = frozenset({b"rss", b"feed", b"rdf", b"channel"})
 
 def feed_links(page: Page) -> list[Link]:
     """Every entry link of a feed page, canonical, in feed order (not yet deduplicated)."""
-    if _looks_like_json(page):
-        return list(_json_feed_links(page))
+    text = page_text(page)
+    if _looks_like_json(page, text):
+        return list(_json_feed_links(page, text))
     if _is_html_page(page.body[:4096]):
         # feedparser would spend seconds on a large page only to find no feed in it.
         raise UnsupportedContentError(page.url, "an HTML page, not a feed")
@@ -111,14 +112,14 @@ def _entry_date(entry: Any) -> datetime | None:
     return None
 
 
-def _looks_like_json(page: Page) -> bool:
+def _looks_like_json(page: Page, text: str) -> bool:
     media_type = page.content_type.split(";", 1)[0].strip().lower()
-    return media_type.endswith("json") or page_text(page).lstrip("\ufeff \t\r\n").startswith("{")
+    return media_type.endswith("json") or text.lstrip("\ufeff \t\r\n").startswith("{")
 
 
-def _json_feed_links(page: Page) -> Iterator[Link]:
+def _json_feed_links(page: Page, text: str) -> Iterator[Link]:
     try:
-        document = json.loads(page_text(page))
+        document = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise UnsupportedContentError(page.url, f"not a JSON Feed: {exc}") from exc
     version = document.get("version") if isinstance(document, dict) else None
