@@ -29,7 +29,7 @@ The interval is kept between the floor and the ceiling (``schedule.min_interval`
 Checks are conditional requests (ETag, Last-Modified, body hash), so a frequent
 check of an unchanged source costs one small request.
 
-The square root serves the mean delay, not the median that issue 21 targets (a
+The square root serves the mean delay, not the median that the polling benchmark aims at (a
 third of fixed polling's): sharper allocations (higher exponents, following a burst
 closely, pooled or deconvolved profiles) either left the ratio no lower or lowered it
 by raising the p95, because a week of new-link counts blurs when a source publishes.

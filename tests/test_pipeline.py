@@ -142,6 +142,6 @@ def test_pages_waiting_for_a_worker_are_bounded(tmp_path: Path, local_web: Local
     finally:
         tracemalloc.stop()
     assert reports[0].stored == count
-    # Held at once: 4 pages, each as bytes, text and message (about 2 MB in all); the whole check's 40 pages
+    # Held at once: 4 pages, each as bytes and as its message to the worker (about 2 MB in all); the whole check's 40 pages
     # held at once came to 12 MB.
     assert peak < 6 * 2**20

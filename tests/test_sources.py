@@ -468,7 +468,7 @@ def _serve_site(web: LocalWeb, sources: int) -> list[SourceSettings]:
 
 
 def test_second_cycle_over_an_unchanged_site_makes_only_conditional_source_requests(local_web: LocalWeb) -> None:
-    """The acceptance benchmark of issue 3, in miniature: 21 sources, two cycles, requests by kind."""
+    """The pipeline benchmark's discovery, in miniature: 21 sources, two cycles, requests by kind."""
     local_web.route("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
     sources = _serve_site(local_web, 21)
     empty: dict[str, str | None] = {"etag": None, "last_modified": None, "body_hash": None}

@@ -94,7 +94,7 @@ async def deliver_channels(
                 wait = retry_delay(attempt, RETRY_CAP)
                 error = str(exc)
                 await archive.run(lambda store: store.mark_channel_failed(name, alert_id, error, now + wait))
-                report.failed[alert_id] = str(exc)
+                report.failed[alert_id] = error
                 log.warning("channel %s: alert %d not delivered (try %d, next in %s): %s",
                             channel.name, alert_id, attempt, wait, exc)
                 if isinstance(exc, TransientDeliveryError):
