@@ -3,7 +3,7 @@
 HTML and XML parsers have pathological inputs (a few kilobytes that take gigabytes or
 minutes), and guarding against each trick is a race the next trick wins. So every parse
 of a fetched body (article pages, listing pages, feeds and their item titles, sitemaps)
-runs in a worker process, and the event loop only waits for its answer on the worker's pipe:
+runs in a worker process, and the event loop only waits for its answer on the worker's socket:
 
 * the worker's address space is capped (``RLIMIT_AS``, ``memory_mb`` above what it holds
   when it starts), so an allocation past it fails there and the worker exits;
@@ -119,7 +119,7 @@ class Workers:
         """Stop the workers now, whatever they are doing (a killed job's caller was cancelled already)."""
         self._closed = True
         if self._starting is not None:
-            self._starting.cancel()  # a worker being started then finds its pipe closed, and ends
+            self._starting.cancel()  # a worker being started then finds its socket closed, and ends
         for worker in self._all:
             worker.retire()
         self._all.clear()
