@@ -93,7 +93,7 @@ class Workers:
         self._all: set[_Worker] = set()
         self._closed = False
         self._context = _context()
-        self._starting: asyncio.Task[None] | None = None
+        self._starting: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Workers:
         """Start the workers in the background: the first start launches the fork server, which loads the
@@ -101,13 +101,28 @@ class Workers:
         if self._count == 0:
             _compile(self._settings)
         else:
-            self._starting = asyncio.create_task(self._start_all(self._count))
+            self._start(self._count)
         return self
 
-    async def _start_all(self, count: int) -> None:
+    def _start(self, count: int) -> None:
+        task = asyncio.create_task(self._start_workers(count))
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _start_workers(self, count: int) -> None:
+        """Start ``count`` workers, each taking jobs once it says it is ready: a page's deadline is the page's
+        alone, never a worker's start (the fork, the rules compiled)."""
+        loop = asyncio.get_running_loop()
         try:
             for _ in range(count):
-                self._adopt(await asyncio.to_thread(self._spawn))
+                worker = await asyncio.to_thread(self._spawn)
+                self._all.add(worker)
+                try:
+                    await _receive(loop, worker.channel)
+                except (EOFError, OSError):
+                    worker.process.join(_EXIT_WAIT)
+                    raise ChildProcessError(f"a worker exited with code {worker.process.exitcode} as it started") from None
+                self._idle.put_nowait(worker)
         except Exception as exc:  # noqa: BLE001 - told to every job waiting for a worker, instead of a hang
             self._failure = WorkersError(f"the parsing workers could not start: {type(exc).__name__}: {exc}")
             self._idle.put_nowait(None)
@@ -118,8 +133,8 @@ class Workers:
     def close(self) -> None:
         """Stop the workers now, whatever they are doing (a killed job's caller was cancelled already)."""
         self._closed = True
-        if self._starting is not None:
-            self._starting.cancel()  # a worker being started then finds its socket closed, and ends
+        for task in list(self._starting):
+            task.cancel()  # a worker being started then finds its socket closed, and ends
         for worker in self._all:
             worker.retire()
         self._all.clear()
@@ -168,15 +183,11 @@ class Workers:
         ours.setblocking(False)
         return _Worker(process, ours)
 
-    def _adopt(self, worker: _Worker) -> None:
-        self._all.add(worker)
-        self._idle.put_nowait(worker)
-
     def _replace(self, worker: _Worker) -> None:
         worker.retire()
         self._all.discard(worker)
         if not self._closed:
-            self._adopt(self._spawn())  # the fork server runs by now: a new worker starts in milliseconds
+            self._start(1)  # the fork server runs by now: a new worker starts in milliseconds
 
 
 class _Worker:
@@ -248,6 +259,7 @@ def _serve(settings: Settings, channel: socket.socket) -> None:
     """A worker's life: start (rules compiled, limits set), then answer one job after another until the socket
     closes."""
     _start_worker(settings)
+    channel.sendall(_message(None))  # ready: the monitor starts a page's clock from here
     while (message := _read_message(channel)) is not None:
         cpu_seconds, job, args, kwargs = pickle.loads(message)
         del message  # the page's bytes, which the job need not hold twice

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from monitor.config import LimitsSettings, Settings
+from monitor.config import LimitsSettings, Settings, shipped_rules
 from monitor.errors import ParseLimitError, UnsupportedContentError
 from monitor.workers import Workers, WorkersError
 
@@ -58,6 +58,20 @@ def test_a_page_past_its_deadline_is_refused_and_a_new_worker_takes_the_next() -
     first, second, took = asyncio.run(scenario())
     assert first != second
     assert took < 5
+
+
+def test_a_workers_start_does_not_count_against_its_first_page() -> None:
+    shipped = shipped_rules()  # compiled as each worker starts: a dozen copies take seconds
+    slow_to_start = shipped.model_copy(update={
+        "rules": [rule.model_copy(update={"name": f"{rule.name} {copy}"}) for copy in range(12) for rule in shipped.rules],
+        "limits": LimitsSettings(workers=1, wall_seconds=1.0),
+    })
+
+    async def scenario() -> int:
+        async with Workers(slow_to_start) as workers:
+            return await workers.run("https://a.example/", pid)
+
+    assert asyncio.run(scenario()) != os.getpid()
 
 
 def test_a_cancelled_caller_takes_its_worker_with_it_and_the_pool_goes_on() -> None:
