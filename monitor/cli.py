@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -16,9 +17,26 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from monitor import __version__, app
+from monitor import __version__
 from monitor.config import Settings, SourceSettings, load_config
 from monitor.errors import ConfigError, MonitorError
+
+
+class _LazyModule:
+    """A module imported when first used: ``--help``, ``--version`` and a bad config answer at once,
+    without loading the pipeline (about a second)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    from monitor import app
+else:
+    app = _LazyModule("monitor.app")
 
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
