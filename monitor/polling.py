@@ -13,17 +13,19 @@ publication to detection, which the busiest hours of the busiest sources decide,
 while no hour that publishes may be left to wait much longer than fixed polling
 would make it. So each article costs its delay (the mean: in proportion to the
 interval) plus a fixed penalty if it is not found within a prompt delay
-``τ = D / 3``, and each check costs a price. Minimising that for an hour checked
-every ``T`` (its articles wait ``T / 2`` on average, ``1 - τ / T`` of them longer
-than ``τ``) gives ``T² = D / λ - (D² - τ²)``: the square-root rule (``T² = D / λ``,
-the best for the mean delay alone) pulled down ever harder as the rate grows,
-reaching ``τ`` for an hour that expects a new link per ``D``, and staying there up
-to nine links per ``D`` (beyond, the square-root rule is the shorter). Quiet hours
+``τ = D / 3``, and each check costs a price. For an hour checked every ``T`` (its
+articles wait ``T / 2`` on average, ``1 - τ / T`` of them longer than ``τ``), the
+least cost is at ``T² = 2·price / λ - 2·penalty·τ``; with the square-root rule's
+price (``T² = D / λ``, the best for the mean delay alone) and a penalty that makes
+an hour expecting a new link per ``D`` checked every ``τ``, that is
+``T² = D / λ - (D² - τ²)``: the square-root rule pulled down ever harder as the
+rate grows, reaching ``τ`` for an hour that expects a new link per ``D``, and
+staying there up to nine links per ``D`` (beyond, the square-root rule is shorter). Quiet hours
 keep about the square-root rule's interval, so the p95 stays near fixed
 polling's. Before any history the rate is believed to be the one that gives
 ``D``: a new source starts where monitor always started it.
 
-Three things shape the plain hourly rates:
+Three things move the next check from what the plain hourly rates would say:
 
 * evidence: an hour whose checks found links fewer than :data:`_EVIDENCE` times
   in the window borrows the counts of the hours around it, the nearest first, until
