@@ -10,7 +10,7 @@ Simulated outlets publish on a fake clock at different rhythms, for a warm-up we
 * weekly: one article a week, on a fixed weekday around a fixed hour.
 
 Adaptive polling checks each source when :func:`monitor.polling.next_interval` says,
-fed with that source's own check history. Fixed polling checks every source at one
+fed with that source's own check history (new links per check, no publication times). Fixed polling checks every source at one
 interval, from a random phase, chosen so that it makes at least as many requests in the
 measured week as adaptive polling did (the "same request budget", rounded up to a whole
 number of checks per source); today's default of 900 s is shown too. The delay of an
