@@ -452,11 +452,27 @@ def compile_rules(
         compiled.append((rule.name, node, rule.scope))
     if problems:
         raise ConfigError(problems)
+    shared: dict[Node, Node] = {}
     finished = [
         _Rule(name, node, scope, compiler.needs(node), tuple(_cues(node)))
-        for name, node, scope in compiled
+        for name, node, scope in ((name, _shared(node, shared), scope) for name, node, scope in compiled)
     ]
     return Ruleset(finished, compiler.vocabulary())
+
+
+def _shared(node: Node, known: dict[Node, Node]) -> Node:
+    """``node`` with each clause equal to one already in ``known`` replaced by that one.
+
+    A list or named clause is compiled anew wherever it is referred to (``@us`` in ten
+    places); an article keeps places by node, so one node for all of them is one lookup.
+    """
+    if isinstance(node, (Any_, All)):
+        node = replace(node, items=tuple(_shared(item, known) for item in node.items))
+    elif isinstance(node, Near):
+        node = replace(node, left=_shared(node.left, known), right=_shared(node.right, known))
+    elif isinstance(node, (Not, Field)):
+        node = replace(node, item=_shared(node.item, known))
+    return known.setdefault(node, node)
 
 
 def _cues(node: Node) -> Iterator[Node]:
