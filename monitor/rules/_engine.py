@@ -11,7 +11,7 @@ found elsewhere: the passage must hold the cue.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
@@ -50,7 +50,7 @@ class Article:
         self.vocabulary = vocabulary
         self.positions = _positions(self.text, vocabulary)
         self._people: dict[tuple[str, bool], list[Span]] = {}
-        self._sets: dict[int, set[int]] = {}
+        self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
         self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
         self.paragraph_starts = [start for start, _ in self.text.paragraphs]
@@ -64,25 +64,28 @@ class Article:
             return body[1:]
         return body
 
-    def phrase(self, ids: Sequence[int], lo: int, hi: int) -> list[Span]:
-        """Where the words of a phrase stand side by side in ``[lo, hi)``."""
+    def phrase(self, ids: tuple[int, ...]) -> list[Span]:
+        """Where the words of a phrase stand side by side, sorted; found once per article (a name or
+        word is in several lists)."""
+        found = self._phrases.get(ids)
+        if found is None:
+            found = self._phrases[ids] = self._phrase(ids)
+        return found
+
+    def _phrase(self, ids: tuple[int, ...]) -> list[Span]:
         first = self.positions.get(ids[0])
         if not first:
             return []
-        found = []
-        for at in first[bisect_left(first, lo) : bisect_left(first, hi)]:
-            end = at + len(ids)
-            if end <= hi and all(at + k in self._places(id_) for k, id_ in enumerate(ids[1:], 1)) and (
-                len(ids) == 1 or self.text.joined(at, end - 1)
-            ):
-                found.append((at, end))
-        return found
-
-    def _places(self, id_: int) -> set[int]:
-        places = self._sets.get(id_)
-        if places is None:
-            places = self._sets[id_] = set(self.positions.get(id_, ()))
-        return places
+        if len(ids) == 1:
+            return [(at, at + 1) for at in first]
+        # The starts where each next word stands k places on, as set intersections in C.
+        starts = set(first)
+        for k, id_ in enumerate(ids[1:], 1):
+            starts.intersection_update([at - k for at in self.positions.get(id_, ())])
+            if not starts:
+                return []
+        end = len(ids) - 1
+        return [(at, at + len(ids)) for at in sorted(starts) if self.text.joined(at, at + end)]
 
     def people(self, name: str, surnames_only: bool) -> list[Span]:
         """Where the people of a list are named in the whole article (see :func:`_people_spans`)."""
@@ -132,16 +135,15 @@ def _people_spans(article: Article, people: Iterable[Person], surnames_only: boo
     ``surnames_only`` (``@list.surnames``) takes every surname, for rules that find the
     post named elsewhere. A surname inside a namesake's full name ("Jake Sullivan") never counts.
     """
-    whole = (0, len(article.text.words))
     found: list[Span] = []
     for person in people:
-        full = [span for ids in person.names for span in article.phrase(ids, *whole)]
+        full = [span for ids in person.names for span in article.phrase(ids)]
         found += full
         if surnames_only or person.distinctive or full:
-            taken = full + [span for ids in person.others for span in article.phrase(ids, *whole)]
+            taken = full + [span for ids in person.others for span in article.phrase(ids)]
             for ids in person.surnames:
                 found += [
-                    span for span in article.phrase(ids, *whole)
+                    span for span in article.phrase(ids)
                     if not any(t[0] <= span[0] and span[1] <= t[1] for t in taken)
                 ]
     return sorted(set(found))
@@ -181,7 +183,7 @@ class Judge:
         article = self.article
         whole = (0, len(article.text.words))
         if isinstance(node, Words):
-            return article.phrase(node.ids, *whole)
+            return article.phrase(node.ids)
         if isinstance(node, ListRef):
             return article.people(node.name, node.surnames)
         if isinstance(node, Any_):
@@ -189,7 +191,7 @@ class Judge:
             for item in node.items:
                 if isinstance(item, Words):
                     if item.ids[0] in article.positions:  # most phrases of a list are not in the text at all
-                        found.update(article.phrase(item.ids, *whole))
+                        found.update(article.phrase(item.ids))
                 else:
                     found.update(self.spans(item, *whole))
             return sorted(found)
