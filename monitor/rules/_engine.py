@@ -209,10 +209,12 @@ class Judge:
             return []
         rights = self.spans(node.right, *whole)
         starts = [right[0] for right in rights]
-        reach = max(node.distance, 0) + 64  # no phrase is longer
+        # A right close to a left starts at most the distance after it, and ends at most the distance before.
+        distance = max(node.distance, 0)
+        longest = max((right[1] - right[0] for right in rights), default=0)
         found: list[Span] = []
         for left in lefts:
-            near = rights[bisect_left(starts, left[0] - reach) : bisect_right(starts, left[1] + reach)]
+            near = rights[bisect_left(starts, left[0] - distance - longest) : bisect_right(starts, left[1] + distance)]
             partners = [right for right in near if self._close(left, right, node)]
             if node.veto:
                 if not partners:
