@@ -121,32 +121,73 @@ class Needs:
         for part in self.parts:
             yield from part.every()
 
-    def holds(self, cased: str, lowered: str, seen: dict[str, bool]) -> bool:
-        """Whether a text satisfies the formula: ``cased`` as :func:`~monitor.rules._text.searchable` gives it,
-        ``lowered`` the same lowercased. A literal with a capital (a name: "Black") is looked for as written
-        or all in capitals ("BLACK"), once the lowered text holds it.
-        """
+    def holds(self, scan: _Scan) -> bool:
+        """Whether the text of ``scan`` satisfies the formula."""
         if self.literals:
+            seen = scan.seen
             for literal in self.literals:
                 found = seen.get(literal)
                 if found is None:
-                    found = seen[literal] = _holds(literal, cased, lowered)
+                    found = scan.look(literal)
                 if found:
                     return True
             return False
         if self.any_:
-            return any(part.holds(cased, lowered, seen) for part in self.parts)
-        return all(part.holds(cased, lowered, seen) for part in self.parts)
+            return any(part.holds(scan) for part in self.parts)
+        return all(part.holds(scan) for part in self.parts)
 
 
 NOTHING = Needs()  # nothing known: every text may match
 
 
-def _holds(literal: str, cased: str, lowered: str) -> bool:
-    """Whether a text holds a literal; one with a capital (a name) as written or all in capitals."""
-    if literal.islower():
-        return literal in lowered
-    return literal.lower() in lowered and (literal in cased or literal.upper() in cased)
+class _Literals:
+    """The literals of a ruleset's formulas, and what spares a text some of the searches for them.
+
+    A text is searched for a literal at most once, lowercased; one with a capital (a name:
+    "Black") must then be written so or all in capitals ("BLACK"). Where a literal is absent,
+    so are the longer ones holding it ("russia", "russian"). Each Cyrillic literal holds one of
+    a few letters, and a text holding none of them, in either case, holds no Cyrillic literal:
+    a handful of one-character searches instead of a regular expression's pass over the text.
+    """
+
+    def __init__(self, literals: Iterable[str]) -> None:
+        every = set(literals)
+        self.holding = {short: tuple(long for long in every if long != short and short in (
+            long.lower() if short.islower() else long)) for short in every}
+        cyrillic = sorted(literal.lower() for literal in every if _CYRILLIC.search(literal))
+        letters: set[str] = set()
+        for literal in cyrillic:  # each holds one of them: the commonest first
+            if not letters.intersection(literal):
+                letters.add(max(_CYRILLIC.findall(literal), key=lambda c: sum(c in other for other in cyrillic)))
+        # No other character lowercases to a Cyrillic letter (tests/test_rules.py checks it).
+        self.cyrillic_letters = sorted({form for letter in letters for form in (letter, letter.upper())})
+        self.no_cyrillic = {literal: False for literal in every if _CYRILLIC.search(literal)}
+
+    def scan(self, text: str) -> _Scan:
+        """The article's text (title and body) ready to be searched."""
+        cased = searchable(text)
+        seen = {} if any(letter in cased for letter in self.cyrillic_letters) else dict(self.no_cyrillic)
+        return _Scan(cased, cased.lower(), seen, self.holding)
+
+
+@dataclass
+class _Scan:
+    """One article's text, each literal looked for in it at most once."""
+
+    cased: str  # as :func:`~monitor.rules._text.searchable` gives it
+    lowered: str
+    seen: dict[str, bool]
+    holding: dict[str, tuple[str, ...]]
+
+    def look(self, literal: str) -> bool:
+        if literal.islower():
+            found = literal in self.lowered
+        else:
+            found = literal.lower() in self.lowered and (literal in self.cased or literal.upper() in self.cased)
+        self.seen[literal] = found
+        if not found:
+            self.seen.update(dict.fromkeys(self.holding[literal], False))
+        return found
 
 
 @dataclass(frozen=True)
@@ -165,8 +206,7 @@ class Ruleset:
         self._rules = tuple(rules)
         self._vocabulary = vocabulary
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
-        self._cyrillic_absent = {literal: False for rule in rules for literal in rule.needs.every()
-                                 if _CYRILLIC.search(literal)}
+        self._literals = _Literals(literal for rule in rules for literal in rule.needs.every())
 
     def match(self, text: str, title: str = "") -> list[Match]:
         """Every passage of the body ``text`` matched by each rule (at most :data:`MAX_PASSAGES`), in rule then text order.
@@ -196,11 +236,8 @@ class Ruleset:
         return [explanation for rule in self._rules for explanation in _judge(rule, article, explain=True)]
 
     def _article(self, text: str, title: str) -> Article | None:
-        cased = searchable(f"{title}\n{text}")
-        lowered = cased.lower()
-        # A text without Cyrillic holds no Cyrillic literal: those are known absent without a scan.
-        seen = {} if _CYRILLIC.search(lowered) else dict(self._cyrillic_absent)
-        if not any(rule.needs.holds(cased, lowered, seen) for rule in self._rules):
+        scan = self._literals.scan(f"{title}\n{text}")
+        if not any(rule.needs.holds(scan) for rule in self._rules):
             return None
         return Article(title, text, self._vocabulary)
 
