@@ -385,18 +385,17 @@ class _Compiler:
 
     def vocabulary(self) -> Vocabulary:
         matchers = tuple(self.order)
-        by_form: dict[str, list[int]] = {}
-        by_cased: dict[str, list[int]] = {}
+        by_word: dict[str, list[int]] = {}
         prefixes: dict[str, list[tuple[str, int]]] = {}
         for id_, word in enumerate(matchers):
             for form in word.forms:
-                by_form.setdefault(form, []).append(id_)
+                by_word.setdefault(form, []).append(id_)
             if word.cased:
-                by_cased.setdefault(word.cased.lower(), []).append(id_)
+                by_word.setdefault(word.cased.lower(), []).append(id_)
             if word.prefix:
                 prefixes.setdefault(word.prefix[:2], []).append((word.prefix, id_))
-        return Vocabulary(matchers, {k: tuple(v) for k, v in by_form.items()},
-                          {k: tuple(v) for k, v in by_cased.items()}, {k: tuple(v) for k, v in prefixes.items()}, self.people)
+        return Vocabulary(matchers, {k: tuple(v) for k, v in by_word.items()}, frozenset(by_word),
+                          {k: (tuple(p for p, _ in v), tuple(i for _, i in v)) for k, v in prefixes.items()}, self.people)
 
     def phrase_literals(self, ids: tuple[int, ...]) -> tuple[str, ...]:
         """Literals of a phrase: its most telling word's (the longest; "the ambassador" is found by "ambassador")."""

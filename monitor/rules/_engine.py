@@ -13,6 +13,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import itemgetter
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
 from monitor.rules._text import Text
@@ -35,9 +37,10 @@ class Vocabulary:
     """Every word matcher of a ruleset by id, with the lookups that find them all in one pass."""
 
     matchers: tuple[WordMatcher, ...]
-    by_form: dict[str, tuple[int, ...]]
-    by_cased: dict[str, tuple[int, ...]]  # acronyms, by their lowercase (then compared as written)
-    prefixes: dict[str, tuple[tuple[str, int], ...]]  # by their first two letters (one, for a one-letter prefix)
+    by_word: dict[str, tuple[int, ...]]  # by each form, an acronym by its lowercase (then compared as written)
+    words: frozenset[str]  # the keys of by_word
+    # Prefixes by their first two letters (one, for a one-letter prefix): the prefixes, and each one's matcher.
+    prefixes: dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
     people: dict[str, tuple[Person, ...]]
 
 
@@ -99,20 +102,29 @@ class Article:
         return bisect_right(starts, a) == bisect_right(starts, b)
 
 
+_FIRST_TWO = itemgetter(slice(2))
+_FIRST = itemgetter(slice(1))
+
+
 def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
-    """Where each matcher's words are: every distinct word looked up once, then one pass over the text."""
-    found: dict[str, tuple[int, ...]] = {}
-    for word in set(text.words):
-        ids = vocabulary.by_form.get(word, ()) + vocabulary.by_cased.get(word, ())
-        prefixes = vocabulary.prefixes.get(word[:2], ()) + vocabulary.prefixes.get(word[:1], ())
-        if prefixes:
-            ids += tuple(id_ for prefix, id_ in prefixes if word.startswith(prefix))
-        if ids:
-            found[word] = ids
+    """Where each matcher's words are.
+
+    Most of an article's words are no query's: the distinct words are matched whole by one set
+    intersection, those with a prefix's first letters are picked in C and tried in Python,
+    and the places of the words found are picked from the text in C.
+    """
+    distinct = set(text.words)
+    found = {word: vocabulary.by_word[word] for word in distinct & vocabulary.words}
+    prefixes = vocabulary.prefixes
+    for head in (_FIRST_TWO, _FIRST) if prefixes else ():
+        for word in compress(distinct, map(prefixes.__contains__, map(head, distinct))):
+            strings, ids = prefixes[head(word)]
+            if word.startswith(strings):  # most words with a prefix's first letters have none of them
+                found[word] = found.get(word, ()) + tuple(
+                    id_ for string, id_ in zip(strings, ids, strict=True) if word.startswith(string))
     index: dict[str, list[int]] = {}
-    for at, word in enumerate(text.words):
-        if word in found:
-            index.setdefault(word, []).append(at)
+    for at in compress(count(), map(found.__contains__, text.words)):
+        index.setdefault(text.words[at], []).append(at)
     positions: dict[int, list[int]] = {}
     for word, places in index.items():
         for id_ in found[word]:
