@@ -22,6 +22,7 @@ from monitor.config import PersonSettings, RuleSettings, load_config
 from monitor.errors import ConfigError
 from monitor.models import LabelledPassage, Match
 from monitor.rules import MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
+from monitor.rules._text import Text
 from monitor.rules.evaluation import evaluate, label_key
 from tests.scoring import Score
 
@@ -281,6 +282,13 @@ def test_explain_names_the_clause_the_context_and_the_veto() -> None:
     matched, vetoed = rules.explain("The ambassador left.\n\nA goodwill ambassador came.", title="Russia recalls envoy")
     assert (matched.matched, matched.clauses, matched.context) == (True, ("the post",), (("title", "Russia"),))
     assert (vetoed.matched, vetoed.vetoes[0][1]) == (False, "goodwill ambassador")
+
+
+def test_words_of_a_text() -> None:
+    """Dotted acronyms are one word, a digit before a dot starts none, a possessive is dropped, an inner apostrophe kept."""
+    text = Text("The U.S.-Russian talks, 1.2 or 5.S.A., e.g. O\u2019Brien\u2019s Bot\u00adschaf\u00adter a.")
+    assert text.words == ["the", "us", "russian", "talks", "1", "2", "or", "5", "sa", "eg", "o'brien", "botschafter", "a"]
+    assert text.cased[1] == "US"
 
 
 def test_highlight_spans() -> None:
