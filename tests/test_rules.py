@@ -346,18 +346,22 @@ _TEXTS = st.lists(
 @example(title="US AMBASSADOR LYNNE TRACY", text="TRACY was summoned in Moscow.")
 @example(title="", text="The U.S. charg\u00e9 d\u2019affaires in Moscow was summoned by the Russian Foreign Ministry.")
 @example(title="", text="ПОСОЛ США ЛИНН ТРЕЙСИ ВРУЧИЛА ВЕРИТЕЛЬНЫЕ ГРАМОТЫ В МОСКВЁ.")
+@example(title="", text="The U.S. ambassador was summoned to the \u212aremlin \ud800 on Monday.")
 def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text: str) -> None:
     unfiltered = Ruleset([replace(rule, needs=NOTHING) for rule in shipped._rules], shipped._vocabulary)
     assert shipped.match(text, title) == unfiltered.match(text, title)
 
 
-def test_no_other_character_lowercases_to_a_cyrillic_letter() -> None:
-    """The prefilter takes a text holding none of a few Cyrillic letters, in either case, to hold no Cyrillic literal."""
-    for code in range(0x110000):
+def test_what_lowercases_to_a_cyrillic_or_an_ascii_letter() -> None:
+    """The prefilter's shortcuts hold: a Cyrillic letter comes from itself or its capital only (a text
+    holding neither holds no literal with it), an ASCII letter from ASCII, "İ" (folded) or the Kelvin sign
+    (a text with it is lowercased as a whole) only."""
+    for code in range(0x80, 0x110000):
         char = chr(code)
         for letter in char.lower():
             if "\u0430" <= letter <= "\u044f" or letter == "\u0451":
                 assert char in (letter, letter.upper()), hex(code)
+            assert not letter.isascii() or char in "\u0130\u212a", hex(code)
 
 
 def test_passages_per_rule_and_article_are_capped(shipped: Ruleset) -> None:
