@@ -97,10 +97,6 @@ class Article:
             self._people[key] = _people_spans(self, self.vocabulary.people[name], surnames_only)
         return self._people[key]
 
-    def same_paragraph(self, a: int, b: int) -> bool:
-        starts = self.paragraph_starts
-        return bisect_right(starts, a) == bisect_right(starts, b)
-
 
 _FIRST_TWO = itemgetter(slice(2))
 _FIRST = itemgetter(slice(1))
@@ -187,7 +183,7 @@ class Judge:
         every = self.article.found.get(id(node))
         if every is None:
             every = self.article.found[id(node)] = self._spans(node)
-        if (lo, hi) == (0, len(self.article.text.words)):
+        if not every or (lo, hi) == (0, len(self.article.text.words)):
             return every
         return [span for span in every[bisect_left(every, (lo, lo)) : bisect_left(every, (hi, hi))] if span[1] <= hi]
 
@@ -225,27 +221,31 @@ class Judge:
         distance = max(node.distance, 0)
         longest = max((right[1] - right[0] for right in rights), default=0)
         found: list[Span] = []
+        paragraphs = self.article.paragraph_starts
+        ordered, limit = node.ordered, node.distance
         for left in lefts:
-            near = rights[bisect_left(starts, left[0] - distance - longest) : bisect_right(starts, left[1] + distance)]
-            partners = [right for right in near if self._close(left, right, node)]
+            lo, hi = left
+            paragraph = bisect_right(paragraphs, lo)
+            partners = []
+            # Close (inlined, as it runs for every pair): overlapping, unless ordered; else at most the
+            # distance apart (words between them) and in one paragraph; only overlapping for distance -1.
+            for right in rights[bisect_left(starts, lo - distance - longest) : bisect_right(starts, hi + distance)]:
+                if lo < right[1] and right[0] < hi:
+                    if ordered:
+                        continue
+                else:
+                    gap = right[0] - hi if ordered else max(lo, right[0]) - min(hi, right[1])
+                    if not 0 <= gap <= limit or bisect_right(paragraphs, right[0]) != paragraph:
+                        continue
+                partners.append(right)
             if node.veto:
                 if not partners:
                     found.append(left)
                 else:  # kept for explanations: places are found once per article, whichever unit asks first
-                    self.article.vetoed.append(((min(left[0], partners[0][0]), max(left[1], partners[0][1])),
-                                                node.source))
+                    self.article.vetoed.append(((min(lo, partners[0][0]), max(hi, partners[0][1])), node.source))
             else:
-                found += [(min(left[0], right[0]), max(left[1], right[1])) for right in partners]
+                found += [(min(lo, right[0]), max(hi, right[1])) for right in partners]
         return sorted(set(found))
-
-    def _close(self, left: Span, right: Span, node: Near) -> bool:
-        """Whether two places are within the node's distance (words between them; overlapping is 0)."""
-        if left[0] < right[1] and right[0] < left[1]:
-            return not node.ordered
-        if node.distance < 0:  # the older ``context``: only overlapping counts
-            return False
-        gap = right[0] - left[1] if node.ordered else max(left[0], right[0]) - min(left[1], right[1])
-        return 0 <= gap <= node.distance and self.article.same_paragraph(left[0], right[0])
 
     def _pattern(self, node: Pattern, lo: int, hi: int) -> list[Span]:
         text = self.article.text
