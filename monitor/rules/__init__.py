@@ -48,6 +48,7 @@ from monitor.sentences import Span
 from monitor.rules._words import WordMatcher, matcher
 
 _CYRILLIC = re.compile("[а-яёА-ЯЁ]")
+_KELVIN = "\u212a"  # lowercases to "k"
 # Passages kept per rule and article, the first in the text: an alert quotes the news, not a
 # page that repeats a matching paragraph a thousand times (and novelty is judged per passage).
 MAX_PASSAGES = 10
@@ -177,9 +178,6 @@ class _Literals:
         return _Scan(cased, seen, self.holding, {} if _KELVIN in cased else self.ascii)
 
 
-_KELVIN = "\u212a"
-
-
 class _Scan:
     """One article's text, each literal looked for in it at most once."""
 
@@ -195,6 +193,7 @@ class _Scan:
 
     @property
     def lowered(self) -> str:
+        """The text lowercased, for a literal that is not ASCII: most texts are never asked for one."""
         if self._lowered is None:
             self._lowered = self.cased.lower()
         return self._lowered
