@@ -23,6 +23,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeAlias
 
 from monitor.config import PersonSettings, RuleSettings, Settings
 from monitor.errors import ConfigError
@@ -153,6 +154,10 @@ class _Literals:
     An ASCII literal is looked for in the text's UTF-8 bytes, lowercased byte by byte, a
     tenth of the cost of lowercasing the text: the same, as no character but "İ" (folded) and
     the Kelvin sign lowercases to an ASCII letter (a text with the sign is lowercased).
+
+    The ASCII names (some 35, a few of which a text may hold) are all found first, in one
+    pass of one alternation over the bytes as written: it stops only at their capitals, and
+    costs a third of searching for each.
     """
 
     def __init__(self, literals: Iterable[str]) -> None:
@@ -170,12 +175,27 @@ class _Literals:
         # Lowercased, and for a name as written and in capitals (None for a lowercase literal).
         self.ascii = {literal: (literal.lower().encode(), None if literal.islower() else (
             literal.encode(), literal.upper().encode())) for literal in every if literal.isascii()}
+        names = {literal for literal, (_, name) in self.ascii.items() if name is not None}
+        written = {form for name in names for form in (name, name.upper())}
+        self.names = re.compile(_alternation(written).encode()) if written else None
+        # What the alternation matched (the longest of the forms beginning there) -> the names it holds.
+        self.named = {form.encode(): tuple(name for name in names if form.startswith((name, name.upper())))
+                      for form in written}
+        self.no_names = dict.fromkeys(names, False)
 
     def scan(self, text: str) -> _Scan:
         """The article's text (title and body) ready to be searched."""
         cased = searchable(text)
-        seen = {} if any(letter in cased for letter in self.cyrillic_letters) else dict(self.no_cyrillic)
-        return _Scan(cased, seen, self.holding, {} if _KELVIN in cased else self.ascii)
+        seen = dict(self.no_names)
+        if not any(letter in cased for letter in self.cyrillic_letters):
+            seen.update(self.no_cyrillic)
+        scan = _Scan(cased, seen, self.holding, {} if _KELVIN in cased else self.ascii)
+        if self.names is not None:
+            found = self.names.search(scan.written)
+            while found is not None:  # on from one place after each: names may overlap
+                seen.update(dict.fromkeys(self.named[found.group()], True))
+                found = self.names.search(scan.written, found.start() + 1)
+        return scan
 
 
 class _Scan:
@@ -212,6 +232,31 @@ class _Scan:
         if not found:
             self.seen.update(dict.fromkeys(self.holding[literal], False))
         return found
+
+
+_Trie: TypeAlias = "dict[str, _Trie]"
+
+
+def _alternation(strings: Iterable[str]) -> str:
+    """A regular expression for any of ``strings``, the longest where several begin at one place.
+
+    Written as a tree of common prefixes, so that a place is ruled out by one comparison per
+    letter rather than one per string.
+    """
+    tree: _Trie = {}
+    for string in strings:
+        node = tree
+        for char in string:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def written(node: _Trie) -> str:
+        branches = [re.escape(char) + written(rest) for char, rest in sorted(node.items()) if char]
+        if "" in node:  # a string ends here: after the longer ones
+            branches.append("")
+        return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+
+    return written(tree)
 
 
 @dataclass(frozen=True)
