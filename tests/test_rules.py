@@ -22,6 +22,7 @@ from monitor.config import PersonSettings, RuleSettings, load_config
 from monitor.errors import ConfigError
 from monitor.models import LabelledPassage, Match
 from monitor.rules import MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
+from monitor.rules._text import Text
 from monitor.rules.evaluation import evaluate, label_key
 from tests.scoring import Score
 
@@ -283,6 +284,13 @@ def test_explain_names_the_clause_the_context_and_the_veto() -> None:
     assert (vetoed.matched, vetoed.vetoes[0][1]) == (False, "goodwill ambassador")
 
 
+def test_words_of_a_text() -> None:
+    """Dotted acronyms are one word, a digit before a dot starts none, a possessive is dropped, an inner apostrophe kept."""
+    text = Text("The U.S.-Russian talks, 1.2 or 5.S.A., e.g. O\u2019Brien\u2019s Bot\u00adschaf\u00adter a.")
+    assert text.words == ["the", "us", "russian", "talks", "1", "2", "or", "5", "sa", "eg", "o'brien", "botschafter", "a"]
+    assert text.cased[1] == "US"
+
+
 def test_highlight_spans() -> None:
     passage = "The U.S. ambassador\u2019s car and two Ambassadors."
     spans = highlight_spans(passage, ["ambassador", "US"])
@@ -336,9 +344,24 @@ _TEXTS = st.lists(
 @given(title=_TEXTS, text=_TEXTS)
 @example(title="", text="GERSHKOVICH was freed in a SWAP with RUSSIA, the U.S. said.")
 @example(title="US AMBASSADOR LYNNE TRACY", text="TRACY was summoned in Moscow.")
+@example(title="", text="The U.S. charg\u00e9 d\u2019affaires in Moscow was summoned by the Russian Foreign Ministry.")
+@example(title="", text="ПОСОЛ США ЛИНН ТРЕЙСИ ВРУЧИЛА ВЕРИТЕЛЬНЫЕ ГРАМОТЫ В МОСКВЁ.")
+@example(title="", text="The U.S. ambassador was summoned to the \u212aremlin \ud800 on Monday.")
 def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text: str) -> None:
     unfiltered = Ruleset([replace(rule, needs=NOTHING) for rule in shipped._rules], shipped._vocabulary)
     assert shipped.match(text, title) == unfiltered.match(text, title)
+
+
+def test_what_lowercases_to_a_cyrillic_or_an_ascii_letter() -> None:
+    """The prefilter's shortcuts hold: a Cyrillic letter comes from itself or its capital only (a text
+    holding neither holds no literal with it), an ASCII letter from ASCII, "İ" (folded) or the Kelvin sign
+    (a text with it is lowercased as a whole) only."""
+    for code in range(0x80, 0x110000):
+        char = chr(code)
+        for letter in char.lower():
+            if "\u0430" <= letter <= "\u044f" or letter == "\u0451":
+                assert char in (letter, letter.upper()), hex(code)
+            assert not letter.isascii() or char in "\u0130\u212a", hex(code)
 
 
 def test_passages_per_rule_and_article_are_capped(shipped: Ruleset) -> None:

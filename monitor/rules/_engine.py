@@ -11,8 +11,10 @@ found elsewhere: the passage must hold the cue.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import compress, count
+from operator import itemgetter
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
 from monitor.rules._text import Text
@@ -35,9 +37,10 @@ class Vocabulary:
     """Every word matcher of a ruleset by id, with the lookups that find them all in one pass."""
 
     matchers: tuple[WordMatcher, ...]
-    by_form: dict[str, tuple[int, ...]]
-    by_cased: dict[str, tuple[int, ...]]  # acronyms, by their lowercase (then compared as written)
-    prefixes: dict[str, tuple[tuple[str, int], ...]]  # by their first two letters (one, for a one-letter prefix)
+    by_word: dict[str, tuple[int, ...]]  # by each form, an acronym by its lowercase (then compared as written)
+    words: frozenset[str]  # the keys of by_word
+    # Prefixes by their first two letters (one, for a one-letter prefix): the prefixes, and each one's matcher.
+    prefixes: dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
     people: dict[str, tuple[Person, ...]]
 
 
@@ -50,7 +53,7 @@ class Article:
         self.vocabulary = vocabulary
         self.positions = _positions(self.text, vocabulary)
         self._people: dict[tuple[str, bool], list[Span]] = {}
-        self._sets: dict[int, set[int]] = {}
+        self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
         self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
         self.paragraph_starts = [start for start, _ in self.text.paragraphs]
@@ -64,25 +67,28 @@ class Article:
             return body[1:]
         return body
 
-    def phrase(self, ids: Sequence[int], lo: int, hi: int) -> list[Span]:
-        """Where the words of a phrase stand side by side in ``[lo, hi)``."""
+    def phrase(self, ids: tuple[int, ...]) -> list[Span]:
+        """Where the words of a phrase stand side by side, sorted; found once per article (a name or
+        word is in several lists)."""
+        found = self._phrases.get(ids)
+        if found is None:
+            found = self._phrases[ids] = self._phrase(ids)
+        return found
+
+    def _phrase(self, ids: tuple[int, ...]) -> list[Span]:
         first = self.positions.get(ids[0])
         if not first:
             return []
-        found = []
-        for at in first[bisect_left(first, lo) : bisect_left(first, hi)]:
-            end = at + len(ids)
-            if end <= hi and all(at + k in self._places(id_) for k, id_ in enumerate(ids[1:], 1)) and (
-                len(ids) == 1 or self.text.joined(at, end - 1)
-            ):
-                found.append((at, end))
-        return found
-
-    def _places(self, id_: int) -> set[int]:
-        places = self._sets.get(id_)
-        if places is None:
-            places = self._sets[id_] = set(self.positions.get(id_, ()))
-        return places
+        if len(ids) == 1:
+            return [(at, at + 1) for at in first]
+        # The starts where each next word stands k places on, as set intersections in C.
+        starts = set(first)
+        for k, id_ in enumerate(ids[1:], 1):
+            starts.intersection_update([at - k for at in self.positions.get(id_, ())])
+            if not starts:
+                return []
+        end = len(ids) - 1
+        return [(at, at + len(ids)) for at in sorted(starts) if self.text.joined(at, at + end)]
 
     def people(self, name: str, surnames_only: bool) -> list[Span]:
         """Where the people of a list are named in the whole article (see :func:`_people_spans`)."""
@@ -91,25 +97,30 @@ class Article:
             self._people[key] = _people_spans(self, self.vocabulary.people[name], surnames_only)
         return self._people[key]
 
-    def same_paragraph(self, a: int, b: int) -> bool:
-        starts = self.paragraph_starts
-        return bisect_right(starts, a) == bisect_right(starts, b)
+
+_FIRST_TWO = itemgetter(slice(2))
+_FIRST = itemgetter(slice(1))
 
 
 def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
-    """Where each matcher's words are: every distinct word looked up once, then one pass over the text."""
-    found: dict[str, tuple[int, ...]] = {}
-    for word in set(text.words):
-        ids = vocabulary.by_form.get(word, ()) + vocabulary.by_cased.get(word, ())
-        prefixes = vocabulary.prefixes.get(word[:2], ()) + vocabulary.prefixes.get(word[:1], ())
-        if prefixes:
-            ids += tuple(id_ for prefix, id_ in prefixes if word.startswith(prefix))
-        if ids:
-            found[word] = ids
+    """Where each matcher's words are.
+
+    Most of an article's words are no query's: the distinct words are matched whole by one set
+    intersection, those with a prefix's first letters are picked in C and tried in Python,
+    and the places of the words found are picked from the text in C.
+    """
+    distinct = set(text.words)
+    found = {word: vocabulary.by_word[word] for word in distinct & vocabulary.words}
+    prefixes = vocabulary.prefixes
+    for head in (_FIRST_TWO, _FIRST) if prefixes else ():
+        for word in compress(distinct, map(prefixes.__contains__, map(head, distinct))):
+            strings, ids = prefixes[head(word)]
+            if word.startswith(strings):  # most words with a prefix's first letters have none of them
+                found[word] = found.get(word, ()) + tuple(
+                    id_ for string, id_ in zip(strings, ids, strict=True) if word.startswith(string))
     index: dict[str, list[int]] = {}
-    for at, word in enumerate(text.words):
-        if word in found:
-            index.setdefault(word, []).append(at)
+    for at in compress(count(), map(found.__contains__, text.words)):
+        index.setdefault(text.words[at], []).append(at)
     positions: dict[int, list[int]] = {}
     for word, places in index.items():
         for id_ in found[word]:
@@ -132,16 +143,15 @@ def _people_spans(article: Article, people: Iterable[Person], surnames_only: boo
     ``surnames_only`` (``@list.surnames``) takes every surname, for rules that find the
     post named elsewhere. A surname inside a namesake's full name ("Jake Sullivan") never counts.
     """
-    whole = (0, len(article.text.words))
     found: list[Span] = []
     for person in people:
-        full = [span for ids in person.names for span in article.phrase(ids, *whole)]
+        full = [span for ids in person.names for span in article.phrase(ids)]
         found += full
         if surnames_only or person.distinctive or full:
-            taken = full + [span for ids in person.others for span in article.phrase(ids, *whole)]
+            taken = full + [span for ids in person.others for span in article.phrase(ids)]
             for ids in person.surnames:
                 found += [
-                    span for span in article.phrase(ids, *whole)
+                    span for span in article.phrase(ids)
                     if not any(t[0] <= span[0] and span[1] <= t[1] for t in taken)
                 ]
     return sorted(set(found))
@@ -173,7 +183,7 @@ class Judge:
         every = self.article.found.get(id(node))
         if every is None:
             every = self.article.found[id(node)] = self._spans(node)
-        if (lo, hi) == (0, len(self.article.text.words)):
+        if not every or (lo, hi) == (0, len(self.article.text.words)):
             return every
         return [span for span in every[bisect_left(every, (lo, lo)) : bisect_left(every, (hi, hi))] if span[1] <= hi]
 
@@ -181,7 +191,7 @@ class Judge:
         article = self.article
         whole = (0, len(article.text.words))
         if isinstance(node, Words):
-            return article.phrase(node.ids, *whole)
+            return article.phrase(node.ids)
         if isinstance(node, ListRef):
             return article.people(node.name, node.surnames)
         if isinstance(node, Any_):
@@ -189,7 +199,7 @@ class Judge:
             for item in node.items:
                 if isinstance(item, Words):
                     if item.ids[0] in article.positions:  # most phrases of a list are not in the text at all
-                        found.update(article.phrase(item.ids, *whole))
+                        found.update(article.phrase(item.ids))
                 else:
                     found.update(self.spans(item, *whole))
             return sorted(found)
@@ -207,29 +217,35 @@ class Judge:
             return []
         rights = self.spans(node.right, *whole)
         starts = [right[0] for right in rights]
-        reach = max(node.distance, 0) + 64  # no phrase is longer
+        # A right close to a left starts at most the distance after it, and ends at most the distance before.
+        distance = max(node.distance, 0)
+        longest = max((right[1] - right[0] for right in rights), default=0)
         found: list[Span] = []
+        paragraphs = self.article.paragraph_starts
+        ordered, limit = node.ordered, node.distance
         for left in lefts:
-            near = rights[bisect_left(starts, left[0] - reach) : bisect_right(starts, left[1] + reach)]
-            partners = [right for right in near if self._close(left, right, node)]
+            lo, hi = left
+            paragraph = bisect_right(paragraphs, lo)
+            partners = []
+            # Close (inlined, as it runs for every pair): overlapping, unless ordered; else at most the
+            # distance apart (words between them) and in one paragraph; only overlapping for distance -1.
+            for right in rights[bisect_left(starts, lo - distance - longest) : bisect_right(starts, hi + distance)]:
+                if lo < right[1] and right[0] < hi:
+                    if ordered:
+                        continue
+                else:
+                    gap = right[0] - hi if ordered else max(lo, right[0]) - min(hi, right[1])
+                    if not 0 <= gap <= limit or bisect_right(paragraphs, right[0]) != paragraph:
+                        continue
+                partners.append(right)
             if node.veto:
                 if not partners:
                     found.append(left)
                 else:  # kept for explanations: places are found once per article, whichever unit asks first
-                    self.article.vetoed.append(((min(left[0], partners[0][0]), max(left[1], partners[0][1])),
-                                                node.source))
+                    self.article.vetoed.append(((min(lo, partners[0][0]), max(hi, partners[0][1])), node.source))
             else:
-                found += [(min(left[0], right[0]), max(left[1], right[1])) for right in partners]
+                found += [(min(lo, right[0]), max(hi, right[1])) for right in partners]
         return sorted(set(found))
-
-    def _close(self, left: Span, right: Span, node: Near) -> bool:
-        """Whether two places are within the node's distance (words between them; overlapping is 0)."""
-        if left[0] < right[1] and right[0] < left[1]:
-            return not node.ordered
-        if node.distance < 0:  # the older ``context``: only overlapping counts
-            return False
-        gap = right[0] - left[1] if node.ordered else max(left[0], right[0]) - min(left[1], right[1])
-        return 0 <= gap <= node.distance and self.article.same_paragraph(left[0], right[0])
 
     def _pattern(self, node: Pattern, lo: int, hi: int) -> list[Span]:
         text = self.article.text

@@ -56,10 +56,13 @@ class WordMatcher:
         if self.cased:
             lowered = self.cased.lower()
             return (lowered, ".".join(lowered))
-        found = self.prefix or os.path.commonprefix(sorted(self.forms))
+        common = self.prefix or os.path.commonprefix(sorted(self.forms))
+        # An apostrophe may be written several ways ("d’affaires"): its longest stretch without one.
+        pieces = common.split("'")
+        found = max(pieces, key=len)
         if len(found) < MIN_LITERAL:
             return ()
-        if self.capital:  # a name is written with a capital ("Black": the colour is no clue)
+        if self.capital and found is pieces[0]:  # a name is written with a capital ("Black": the colour is no clue)
             return (found[0].upper() + found[1:],)
         return (found,)
 
