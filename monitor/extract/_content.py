@@ -642,6 +642,8 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
         if tag == "a":
             continue
         attrs = nodes[i].attributes
+        if not attrs and tag not in _NAMED_TAGS:
+            continue  # neither names nor a tag that says what it is (one in four)
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
         marker = f"{classes} {id_}" if classes or id_ else ""
         if tag in _BOILERPLATE_TAGS or (
