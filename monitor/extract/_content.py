@@ -103,7 +103,8 @@ _STORY_NOUNS = "(?:stories|articles|posts|news|reading|on this topic)"
 # or donate, newsletters, "you may also like". Matched against lower-cased text: five times
 # faster than with re.IGNORECASE.
 _APPEALS = Phrases(
-    "subscribe", "sign up", "newsletter", r"follow (?:us|the \w+|@)", r"download (?:our|the) \w* ?app",
+    "subscribe", "sign up", "newsletter", r"follow (?:us|the \w+|@)",
+    r"download (?:our|the) \w* ?app",
     "support (?:our|us|local|independent)", "donate to (?:our|us|local|independent)",
     "become a (?:member|subscriber|patron)", "make your contribution",
     "if you (?:enjoyed|liked) (?:reading )?this",
@@ -118,7 +119,10 @@ _APPEALS = Phrases(
     "stay up[- ]to[- ]date", "nichts mehr (?:verpassen|versäumen)",
     "in your (?:inbox|postfach)", "in dein (?:inbox|postfach)", "straight to your",
     # comment sections' prompts
-    *(f"{word} (?:kommentare|comments?|reply)" for word in ("keine", "no", "view", "leave a", "add a")),
+    *(
+        f"{word} (?:kommentare|comments?|reply)"
+        for word in ("keine", "no", "view", "leave a", "add a")
+    ),
     "kommentieren", "kommentar schreiben", "einloggen", "eingeloggt", "logged in", "log in to",
     "anmelden, um",
     # disclosures of advertising and affiliate links

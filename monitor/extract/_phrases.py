@@ -38,6 +38,8 @@ def opening(phrase: str) -> str:
     special = _SPECIAL.search(body)
     if special is None:
         return body
+    if special.group() == "|":  # "a|b" opens with either: two phrases
+        raise ValueError(f"one alternative per phrase: {phrase!r}")
     text = body[: special.start()]
     if special.group() in "?*{":
         text = text[:-1]
