@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.extract import extract
+from monitor.extract._phrases import Phrases
 from monitor.models import Extracted
 
 DATA = Path(__file__).parent / "data" / "extract"
@@ -627,3 +628,23 @@ def test_short_closing_sentences_stay_above_a_template_label() -> None:
     assert extract(html).text.split("\n\n") == [
         _PROSE, _PROSE, "Venue:", "Embassy garden, Moscow", "See you there!"
     ]
+
+
+_PHRASES = Phrases("subscribe", r"follow (?:us|@)", "no comments?", "^most (?:popular|read)$")
+
+
+@given(
+    st.lists(
+        st.sampled_from(["subscribe", "follow", "us", "@", "no", "comment", "comments", "most", "read", "x"]),
+        max_size=6,
+    ).map(" ".join)
+)
+def test_phrases_answer_as_their_whole_pattern(text: str) -> None:
+    """Looking for the phrases' openings first only spares the pattern a text it cannot match."""
+    assert _PHRASES.search(text) == (_PHRASES.pattern.search(text) is not None)
+
+
+@pytest.mark.parametrize("phrase", ["a|b", "(?:a|b) c", r"\W*anzeige"])
+def test_a_phrase_that_opens_with_no_single_text_is_refused(phrase: str) -> None:
+    with pytest.raises(ValueError):
+        Phrases(phrase)

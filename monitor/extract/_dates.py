@@ -70,6 +70,7 @@ _DATES = (
 )
 _DATE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _DATES), re.IGNORECASE)
 _GROUPS = {name: _DATE.groupindex[name] for name, _ in _DATES}
+_ANY_YEAR = re.compile(r"(?:19|20)\d\d")  # what each of _DATES holds
 
 
 def before_date(text: str) -> str:
@@ -79,7 +80,13 @@ def before_date(text: str) -> str:
 
 
 def find_date(zone: str) -> datetime | None:
-    """The earliest complete date written in a byline zone's text, or None."""
+    """The earliest complete date written in a byline zone's text, or None.
+
+    Every date has a four-digit year: a zone without one (two in three) is passed over by a
+    search that skips from digit to digit in C, many times faster than the full pattern.
+    """
+    if _ANY_YEAR.search(zone) is None:
+        return None
     found = [
         parsed
         for match in _DATE.finditer(zone)
