@@ -29,7 +29,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -80,6 +80,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task[object]] = set()
         self._scheduler: AsyncIOScheduler | None = None
+        self._next_due: dict[str, datetime] = {}  # job id -> when its check said to check next
 
     def stop(self) -> None:
         self._stop.set()
@@ -107,9 +108,10 @@ class Daemon:
     async def _check(self, pipeline: Pipeline, source: SourceSettings) -> None:
         with self._tracked(f"check of {source.name}"):
             report = await pipeline.check(source)
-            if report.next_due and self.settings.is_adaptive(source) and self._scheduler is not None:
-                # The trigger's own interval (the ceiling) is only the fallback; the check said when.
-                self._scheduler.modify_job(f"source:{source.name}", next_run_time=report.next_due)
+            if report.next_due and self.settings.is_adaptive(source):
+                # The trigger's own interval (the ceiling) is only the fallback; the check said when. Set once
+                # the job has ended (see _on_job_done): a due time that passes while it still runs is skipped.
+                self._next_due[f"source:{source.name}"] = report.next_due
             if report.alerts and self.settings.email and self.settings.email.mode == "instant":
                 await deliver_due(self.writer, self.settings.email, utcnow())
             if report.alerts and self.settings.channels:
@@ -137,6 +139,14 @@ class Daemon:
             beat = partial(Archive.beat, pid=os.getpid(), now=utcnow(), every=self.settings.schedule.heartbeat)
             await self.writer.run(beat)
 
+    def _on_job_done(self, event: JobExecutionEvent) -> None:
+        """An adaptive source's next check, set when its check's job has ended: a job still running when its next
+        run comes is skipped by the scheduler, which then waits for the trigger's fallback (the ceiling), so a
+        check that outlasted its learned interval would wait hours."""
+        due = self._next_due.pop(event.job_id, None)
+        if due is not None and self._scheduler is not None and self._scheduler.get_job(event.job_id) is not None:
+            self._scheduler.modify_job(event.job_id, next_run_time=due)
+
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         if isinstance(event.exception, asyncio.CancelledError):
             return  # a check cut short by a stop is not the source's failure
@@ -163,6 +173,7 @@ class Daemon:
             loop.add_signal_handler(signum, self.stop)
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
+        scheduler.add_listener(self._on_job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         async with self.writer, open_pipeline(self.settings, self.writer) as pipeline:
             now = datetime.now(UTC)
             channels = [channel.name for channel in self.settings.channels]
