@@ -400,6 +400,22 @@ def test_a_page_of_a_few_short_lines_is_not_emptied() -> None:
     assert extract(html).text == "Consulate closed\n\nOpen again on Monday"
 
 
+def test_a_sentence_that_links_a_long_name_is_kept_and_a_list_of_dated_links_is_not() -> None:
+    """Links are over half of the first paragraph, but the words around them make it a sentence."""
+    linked = (
+        "But a report released on Monday by <a href='/r'>the Center for Studies of Diplomatic Missions"
+        " and Consular Staffing</a> calls that into question."
+    )
+    related = "".join(
+        f"<li><a href='/s{n}'>Another story about the embassy and its staff, number {n}</a> May {n}</li>"
+        for n in range(1, 5)
+    )
+    html = f"<html><body><article><p>{_PROSE}</p><p>{linked}</p><ul>{related}</ul></article></body></html>"
+    text = extract(html).text
+    assert "calls that into question" in text
+    assert "Another story" not in text
+
+
 def test_a_page_of_links_stays_empty() -> None:
     """A list of headlines is no story: rules must not fire on a section front."""
     links = "".join(f"<li><a href='/s{n}'>Envoy story number {n} of the day</a></li>" for n in range(8))

@@ -80,6 +80,8 @@ _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _LINK_LIST = 0.4  # share of link text above which a block is navigation, not story
+_PROSE_AROUND_LINKS = 40  # characters outside links that make such a block a sentence with a link...
+_PROSE_LINKS = 0.7  # ...unless links are more than this share of it
 _MIN_PARAGRAPH = 25  # characters: shorter blocks are labels, not prose
 _WIDEN = 0.7  # share of prose in what a parent adds for the container to grow into it
 _LABEL = 60  # characters: a shorter block may be a label (a heading, "Tags:")
@@ -874,8 +876,16 @@ def _is_appeal(text: str) -> bool:
 
 
 def _is_link_list(block: _Block) -> bool:
-    """Mostly link text: a menu, a list of related stories, "read more"."""
-    return block.link_chars > _LINK_LIST * len(block.text)
+    """Mostly link text: a menu, a list of related stories, "read more".
+
+    A sentence that links a long name keeps words of its own around the link ("a new report
+    released on Monday by <a>Stanford University's Center on Poverty and Inequality</a> calls
+    that into question"); a link list's entries have a date or a source beside them at most.
+    """
+    links, size = block.link_chars, len(block.text)
+    if links <= _LINK_LIST * size:
+        return False
+    return size - links < _PROSE_AROUND_LINKS or links > _PROSE_LINKS * size
 
 
 def _is_byline(text: str) -> bool:
