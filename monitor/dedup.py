@@ -110,8 +110,11 @@ _WORD = re.compile(r"\w+")
 # Unicode format characters that sites sprinkle into words: soft hyphens, zero-width
 # spaces and joiners, direction marks, word joiners, byte-order marks.
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
-_ACRONYM = re.compile(r"\b\w\.(?:\w\.)+")
-_ACRONYM_HINT = re.compile(r"\.\w\.")  # in every acronym; a search led by a literal is fast
+# An acronym is a word character after a non-word one (or none), then a dot, then more "x." pairs:
+# "\b\w\.(?:\w\.)+". The match starts at its first dot and looks behind for the letter, because
+# a pattern led by a literal is searched for quickly (10 µs a page against 160 µs); the letter
+# has no dot to drop, so the text comes out the same.
+_ACRONYM = re.compile(r"\.(?<=(?<!\w)\w\.)(?:\w\.)+")
 
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
@@ -171,13 +174,10 @@ def _same_story(containment: Any, shared: Any, lead_jaccard: Any) -> Any:
 def _plain(text: str) -> str:
     """NFKC text without invisible format characters (soft hyphens, zero-width spaces), "U.S." as "US".
 
-    ASCII text is its own NFKC form and has no invisible characters, and text
-    without ".x." has no acronym: the tests skip scans that cost 50 µs a page.
+    ASCII text is its own NFKC form and has no invisible characters: the test skips scans that cost 50 µs a page.
     """
     if not text.isascii():
         text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
-    if _ACRONYM_HINT.search(text) is None:
-        return text
     return _ACRONYM.sub(lambda m: m.group().replace(".", ""), text)
 
 
