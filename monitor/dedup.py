@@ -317,20 +317,21 @@ def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per permutation, the high 32 bits of the least a·h + b over all hashes.
 
     Computed in place: fresh temporaries of this size cost more in page
-    faults than the arithmetic does.
+    faults than the arithmetic does. One row per permutation, so that each
+    minimum runs along contiguous memory (twice as fast as down columns).
     """
-    values = np.multiply.outer(hashes, a)
-    values += b
-    least: np.ndarray = (values.min(axis=0) >> np.uint64(32)).astype(np.uint32)
+    values = np.multiply.outer(a, hashes)
+    values += b[:, np.newaxis]
+    least: np.ndarray = (values.min(axis=1) >> np.uint64(32)).astype(np.uint32)
     return least
 
 
-def _minhashes(sets: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+def _minhashes(groups: list[np.ndarray], a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
     """:func:`_minhash` of each of several non-empty arrays of hashes, in one pass."""
-    values = np.multiply.outer(np.concatenate(sets), a)
-    values += b
-    least = np.minimum.reduceat(values, np.cumsum([0, *map(len, sets[:-1])]), axis=0)
-    return list((least >> np.uint64(32)).astype(np.uint32))
+    values = np.multiply.outer(a, np.concatenate(groups))
+    values += b[:, np.newaxis]
+    least = np.minimum.reduceat(values, np.cumsum([0, *map(len, groups[:-1])]), axis=1)
+    return list((least.T >> np.uint64(32)).astype(np.uint32))
 
 
 def band_keys(signatures: np.ndarray) -> np.ndarray:
