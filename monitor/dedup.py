@@ -104,6 +104,8 @@ _POWERS, _INVERSE_POWERS = (
     for base in (_BASE, _INVERSE_BASE)
 )
 _SPACE = ord(" ")
+_PIECE = 1000
+"""Characters :func:`has_words` reads at least at a time: an article's first 40 words in one piece, mostly."""
 _FIRST = np.zeros(1, dtype=np.intp)
 
 _WORD = re.compile(r"\w+")
@@ -187,8 +189,22 @@ def words(text: str) -> list[str]:
 
 
 def has_words(text: str, count: int) -> bool:
-    """Whether a text has at least ``count`` words, without tokenising all of a long one."""
-    return len(list(islice(_WORD.finditer(_plain(text)), count))) == count
+    """Whether a text has at least ``count`` words, without normalising or tokenising all of a long one.
+
+    The text is normalised a piece at a time, each cut just after a space, and the
+    pieces' words add up to the whole text's: NFKC never composes a space with
+    its neighbours (it is a starter no composition holds), invisible characters go
+    one by one, and an acronym holds no space and sees one before it as it sees
+    the start of a text: as no word character.
+    """
+    found = start = 0
+    while True:
+        cut = text.find(" ", start + _PIECE)
+        end = len(text) if cut < 0 else cut + 1
+        found += len(list(islice(_WORD.finditer(_plain(text[start:end])), count - found)))
+        if found == count or end == len(text):
+            return found == count
+        start = end
 
 
 def text_hash(text: str) -> str:
