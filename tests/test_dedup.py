@@ -12,6 +12,7 @@ none of those may merge.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import random
 import re
@@ -456,3 +457,29 @@ def test_the_long_case_is_longer_than_the_tables_of_powers() -> None:
 
 def test_word_hashes_of_nothing_is_empty() -> None:
     assert dedup._word_hashes("").tolist() == []
+
+
+PINNED_TEXT = (
+    "WASHINGTON (AP) — The U.S. and Russia swapped prisoners on Friday.\n\n"
+    + " ".join(f"Paragraph two has word{i}" for i in range(8))
+    + ".\r\nShort line.\nThe third paragraph says the exchange took place at Abu Dhabi airport after months of talks"
+    " between the two governments, officials said."
+)
+
+
+@pytest.mark.parametrize(("text", "text_hash", "digest", "shingles", "word_count"), [
+    (PINNED_TEXT, "8e57e4e7f9b8c2c77edc8df3133e7f09", "429db3a85b16b38cac60210ca6ac505e", 53, 66),
+    ("Посол США вернулся в Москву.\n\nМинистерство иностранных дел России сообщило, что переговоры о новом обмене"
+     " заключёнными продолжатся в следующем месяце в Абу-Даби.",
+     "e2e983b8be4fe2ce87696ef684bbd9f7", "2f965b7fb6e37dfcd733d059ecf3d0ea", 15, 23),
+    ("Ｆｕｌｌ-width text, a so\u00adft hyphen, e\u0301 and ﬁne ligatures in one paragraph without any line break at all.",
+     "ddfece9d82d2d7bfc3aa4f76d4041199", "ad49e6358f2bf54fe2761e5ffad21851", 15, 19),
+    (" \n\n ", "cae66941d9efbd404e4d88758ea67670", "cae66941d9efbd404e4d88758ea67670", 0, 0),
+], ids=["paragraphs", "cyrillic", "one-paragraph", "empty"])  # fmt: skip
+def test_stored_fingerprints_never_change(text: str, text_hash: str, digest: str, shingles: int, word_count: int) -> None:
+    """Archives keep these values: a faster fingerprint must give the very same ones (digest of signature and band keys)."""
+    text_print = dedup.fingerprint(text)
+    keys = np.array(text_print.band_keys, dtype="<i8").tobytes()
+    assert text_print.text_hash == text_hash
+    assert hashlib.blake2b(text_print.signature + keys, digest_size=16).hexdigest() == digest
+    assert (text_print.shingles, text_print.word_count) == (shingles, word_count)
