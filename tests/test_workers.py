@@ -47,17 +47,18 @@ def test_a_job_runs_in_a_worker_and_its_own_error_comes_back_as_itself() -> None
 
 def test_a_page_past_its_deadline_is_refused_and_a_new_worker_takes_the_next() -> None:
     async def scenario() -> tuple[int, int, float]:
-        async with Workers(settings(wall_seconds=0.5)) as workers:
+        # Two seconds: a deadline is wall time, and on a loaded machine a trivial job has taken over half of one.
+        async with Workers(settings(wall_seconds=2)) as workers:
             first = await workers.run("https://a.example/", pid)
             started = time.monotonic()
-            with pytest.raises(ParseLimitError, match=r"page took longer than 0.5 s to parse"):
-                await workers.run("https://a.example/slow", wait, 30)
+            with pytest.raises(ParseLimitError, match=r"page took longer than 2 s to parse"):
+                await workers.run("https://a.example/slow", wait, 60)
             took = time.monotonic() - started
             return first, await workers.run("https://a.example/", pid), took
 
     first, second, took = asyncio.run(scenario())
     assert first != second
-    assert took < 5
+    assert took < 10
 
 
 def test_a_workers_start_does_not_count_against_its_first_page() -> None:
