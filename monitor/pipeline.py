@@ -21,7 +21,7 @@ from monitor.errors import FetchError, HTTPStatusError, NetworkError, ParseLimit
 from monitor.fetch import Fetcher
 from monitor.fetch.backoff import next_delay
 from monitor.ingest import plan
-from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice
+from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState
 from monitor.polling import WINDOW, interval_for
 from monitor.prepare import Prepared, prepare, read_article
 from monitor.rules import Ruleset
@@ -190,20 +190,13 @@ class Pipeline:
             )
         except FetchError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-            delay = next_delay(state.failures + 1, self.settings.interval_of(source), retry_after)
-            next_due = report.next_due = started + timedelta(seconds=delay)
-            report.error = str(exc)
-            failed = CheckRecord(checked=started, ok=False, changed=False)
-            health = await self._judge(source, state.health, failed, report)
-            failures = await self.writer.run(
-                partial(
-                    Archive.record_failure,
-                    name=source.name, checked=started, next_due=next_due, error=str(exc), health=health,
-                    notice=report.notice,
-                )
-            )
-            log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, exc)
-            return report
+            return await self._failed(source, state, started, report, str(exc), retry_after)
+        except WorkersError:
+            raise  # no source's fault: nothing can be parsed, and the run says so
+        except Exception as exc:  # noqa: BLE001 - the boundary of one source's check (see _failed)
+            log.exception("%s: could not process the source", source.name)
+            return await self._failed(source, state, started, report,
+                                      f"could not be processed: {type(exc).__name__}: {exc}", None)
         report.not_modified = discovery.not_modified
         links = list({link.url: link for link in discovery.links}.values())
         report.links = len(links)
@@ -246,6 +239,27 @@ class Pipeline:
         for alert_id in sorted(report.alerts):
             content = await self.writer.run(partial(Archive.alert_content, alert_id=alert_id))
             log.info("alert %d queued:\n%s", alert_id, render_text(content))
+        return report
+
+    async def _failed(
+        self, source: SourceSettings, state: SourceState, started: datetime, report: CheckReport, error: str,
+        retry_after: float | None,
+    ) -> CheckReport:
+        """Record a failed check and back off. A failure nobody foresaw (a source's body that trips a bug) is one
+        too: it costs that source's check, never the other sources' or the run."""
+        delay = next_delay(state.failures + 1, self.settings.interval_of(source), retry_after)
+        next_due = report.next_due = started + timedelta(seconds=delay)
+        report.error = error
+        failed = CheckRecord(checked=started, ok=False, changed=False)
+        health = await self._judge(source, state.health, failed, report)
+        failures = await self.writer.run(
+            partial(
+                Archive.record_failure,
+                name=source.name, checked=started, next_due=next_due, error=error, health=health,
+                notice=report.notice,
+            )
+        )
+        log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, error)
         return report
 
     async def _history(self, source: SourceSettings, since: datetime) -> list[CheckRecord]:

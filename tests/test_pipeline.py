@@ -145,3 +145,36 @@ def test_pages_waiting_for_a_worker_are_bounded(tmp_path: Path, local_web: Local
     # Held at once: 4 pages, each as bytes and as its message to the worker (about 2 MB in all); the whole check's 40 pages
     # held at once came to 12 MB.
     assert peak < 6 * 2**20
+
+
+def test_a_source_that_trips_a_bug_costs_that_check_only(tmp_path: Path, local_web: LocalWeb,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection, as above, one level up: parsing one source's feed raises something nobody foresaw. That
+    source's check fails with the reason and backs off; the other source is checked and stored in the same run."""
+    from monitor import sources
+
+    real = sources.feed_links
+
+    def tripping(fetched: Page) -> list[Link]:
+        if "tripping" in fetched.url:
+            raise LookupError("'rot-13' is not a text encoding")
+        return real(fetched)
+
+    monkeypatch.setattr(sources, "feed_links", tripping)
+    local_web.route("/story", f"<html><head><title>Envoys</title></head><body><article><p>{STORY}</p></article></body></html>")
+    feed = f'<rss version="2.0"><channel><title>t</title><item><link>{local_web.url("/story")}</link></item></channel></rss>'
+    for path in ("/healthy.xml", "/tripping.xml"):
+        local_web.route(path, feed, content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False),
+        limits=LimitsSettings(workers=0),
+        sources=[SourceSettings(name=name, kind="feed", url=local_web.url(f"/{name}.xml"))
+                 for name in ("tripping", "healthy")],
+    )
+    reports = {report.source: report for report in check_once(settings, None, force=False)}
+    assert reports["healthy"].stored == 1 and reports["healthy"].error is None
+    assert reports["tripping"].error == "could not be processed: LookupError: 'rot-13' is not a text encoding"
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        failing = conn.execute("SELECT failures, last_error FROM sources WHERE name = 'tripping'").fetchone()
+    assert failing == (1, reports["tripping"].error)
