@@ -34,7 +34,7 @@ from monitor.errors import (
 )
 from monitor.fetch import Fetcher, next_delay, parse_retry_after, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
-from monitor.fetch.decode import page_text
+from monitor.fetch.decode import decode_text, page_text
 from monitor.fetch.robots import MAX_CRAWL_DELAY, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.models import NotModified, Page
 
@@ -213,6 +213,15 @@ def test_meta_charset_is_used_when_the_header_has_none(local_web: LocalWeb) -> N
     html = '<meta charset="koi8-r">' + RUSSIAN
     local_web.route("/ru", html.encode("koi8-r"), content_type="text/html")
     assert page_text(_page(fetch(local_web, "/ru"))) == html
+
+
+@pytest.mark.parametrize("label", ["rot13", "base64", "zlib_codec", "hex", "uu", "undefined", "punycode"])
+def test_a_charset_naming_a_codec_that_is_no_text_encoding_is_ignored(label: str) -> None:
+    """Python's codecs know bytes-to-bytes codecs and codecs that always fail by name; a page or feed declaring one
+    in its header or ``<meta>`` is decoded as if it declared nothing, not failed with the codec's error."""
+    html = f'<meta charset="{label}"><p>Привет</p>'
+    assert decode_text(html.encode("utf-8"), "text/html") == html
+    assert decode_text(b"<p>ok</p>", f"text/html; charset={label}") == "<p>ok</p>"
 
 
 def test_byte_order_mark_wins_over_the_header(local_web: LocalWeb) -> None:
