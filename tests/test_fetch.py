@@ -502,6 +502,8 @@ NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
         ("Mon, 06 May 2024 11:00:00 GMT", 0.0),
         ("soon", None),
         ("-5", None),
+        ("\xb2", None),  # a Latin-1 byte in the header: "²", a digit to str.isdigit, not to float
+        ("\u0663", None),  # an Arabic-Indic three: delta-seconds are ASCII digits
         ("", None),
         (None, None),
     ],
