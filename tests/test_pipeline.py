@@ -178,3 +178,37 @@ def test_a_source_that_trips_a_bug_costs_that_check_only(tmp_path: Path, local_w
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         failing = conn.execute("SELECT failures, last_error FROM sources WHERE name = 'tripping'").fetchone()
     assert failing == (1, reports["tripping"].error)
+
+
+def test_a_check_of_many_links_holds_a_bounded_number_at_once(tmp_path: Path, local_web: LocalWeb,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing of 60,000 links once held a task for each (the monitor's process at 364 MB); the links are now
+    taken in turn by at most ``MAX_ARTICLE_TASKS`` tasks, and every one is still fetched."""
+    from monitor import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_ARTICLE_TASKS", 4)
+    real = pipeline.Pipeline._fetch_and_store
+    in_flight, most = 0, 0
+
+    async def counted(self: pipeline.Pipeline, source: SourceSettings, link: Link, report: pipeline.CheckReport) -> bool:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await real(self, source, link, report)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(pipeline.Pipeline, "_fetch_and_store", counted)
+    items = "".join(f"<item><link>{local_web.url(f'/gone/{n}')}</link></item>" for n in range(30))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False),
+        limits=LimitsSettings(workers=0),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    check_once(settings, None, force=False)
+    assert most == 4
+    assert len({request.path for request in local_web.requests if request.path.startswith("/gone/")}) == 30
