@@ -32,9 +32,9 @@ from monitor.errors import (
     TLSError,
     UnsupportedContentError,
 )
-from monitor.fetch import Fetcher, next_delay, parse_retry_after, politeness
+from monitor.fetch import Fetcher, client, next_delay, parse_retry_after, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
-from monitor.fetch.decode import page_text
+from monitor.fetch.decode import decode_text, page_text
 from monitor.fetch.robots import MAX_CRAWL_DELAY, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.models import NotModified, Page
 
@@ -215,6 +215,15 @@ def test_meta_charset_is_used_when_the_header_has_none(local_web: LocalWeb) -> N
     assert page_text(_page(fetch(local_web, "/ru"))) == html
 
 
+@pytest.mark.parametrize("label", ["rot13", "base64", "zlib_codec", "hex", "uu", "undefined", "punycode"])
+def test_a_charset_naming_a_codec_that_is_no_text_encoding_is_ignored(label: str) -> None:
+    """Python's codecs know bytes-to-bytes codecs and codecs that always fail by name; a page or feed declaring one
+    in its header or ``<meta>`` is decoded as if it declared nothing, not failed with the codec's error."""
+    html = f'<meta charset="{label}"><p>Привет</p>'
+    assert decode_text(html.encode("utf-8"), "text/html") == html
+    assert decode_text(b"<p>ok</p>", f"text/html; charset={label}") == "<p>ok</p>"
+
+
 def test_byte_order_mark_wins_over_the_header(local_web: LocalWeb) -> None:
     local_web.route("/bom", "\ufeff<p>Привет</p>".encode("utf-8"), content_type="text/html; charset=windows-1251")
     assert page_text(_page(fetch(local_web, "/bom"))) == "<p>Привет</p>"
@@ -281,6 +290,39 @@ def test_cookies_set_on_a_redirect_are_sent_on_the_next_hop_and_later(local_web:
     run(go())
     cookies = {request.path: request.headers.get("cookie") for request in local_web.requests}
     assert cookies == {"/gate": None, "/story": "consent=yes", "/other": "consent=yes"}
+
+
+def test_an_answer_setting_thousands_of_cookies_keeps_none(local_web: LocalWeb) -> None:
+    """Each kept cookie is parsed, stored and matched against every later request in the monitor's process: 3,000 an
+    answer made each such page cost seconds of the event loop. Past 50 an answer (RFC 6265's minimum), none is kept."""
+    many = "\r\nSet-Cookie: ".join(f"c{n}=v; Path=/" for n in range(3000))  # one header line each, as the server writes
+    local_web.route("/many", "many cookies", headers={"Set-Cookie": many})
+    local_web.route("/few", "two cookies", headers={"Set-Cookie": "a=1; Path=/\r\nSet-Cookie: b=2; Path=/"})
+    local_web.route("/next", "the story")
+
+    async def go() -> None:
+        async with Fetcher(settings(), [local_web.origin]) as fetcher:
+            for path in ("/many", "/few", "/next"):
+                await fetcher.fetch(local_web.url(path))
+
+    run(go())
+    assert local_web.requests[-1].headers.get("cookie") == "a=1; b=2"
+
+
+def test_a_full_cookie_jar_starts_afresh(local_web: LocalWeb, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hosts that each set a few cookies fill the jar no faster than the bound: it is emptied once past it."""
+    monkeypatch.setattr(client, "MAX_COOKIES", 3)
+    for n in range(5):
+        local_web.route(f"/{n}", "a story", headers={"Set-Cookie": f"c{n}=v; Path=/"})
+
+    async def go() -> None:
+        async with Fetcher(settings(), [local_web.origin]) as fetcher:
+            for n in range(5):
+                await fetcher.fetch(local_web.url(f"/{n}"))
+
+    run(go())
+    assert [request.headers.get("cookie") for request in local_web.requests] == [
+        None, "c0=v", "c0=v; c1=v", "c0=v; c1=v; c2=v", None]
 
 
 def test_redirect_without_location_is_an_error(local_web: LocalWeb) -> None:
@@ -493,6 +535,8 @@ NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
         ("Mon, 06 May 2024 11:00:00 GMT", 0.0),
         ("soon", None),
         ("-5", None),
+        ("\xb2", None),  # a Latin-1 byte in the header: "²", a digit to str.isdigit, not to float
+        ("\u0663", None),  # an Arabic-Indic three: delta-seconds are ASCII digits
         ("", None),
         (None, None),
     ],

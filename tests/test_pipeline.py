@@ -145,3 +145,70 @@ def test_pages_waiting_for_a_worker_are_bounded(tmp_path: Path, local_web: Local
     # Held at once: 4 pages, each as bytes and as its message to the worker (about 2 MB in all); the whole check's 40 pages
     # held at once came to 12 MB.
     assert peak < 6 * 2**20
+
+
+def test_a_source_that_trips_a_bug_costs_that_check_only(tmp_path: Path, local_web: LocalWeb,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection, as above, one level up: parsing one source's feed raises something nobody foresaw. That
+    source's check fails with the reason and backs off; the other source is checked and stored in the same run."""
+    from monitor import sources
+
+    real = sources.feed_links
+
+    def tripping(fetched: Page) -> list[Link]:
+        if "tripping" in fetched.url:
+            raise LookupError("'rot-13' is not a text encoding")
+        return real(fetched)
+
+    monkeypatch.setattr(sources, "feed_links", tripping)
+    local_web.route("/story", f"<html><head><title>Envoys</title></head><body><article><p>{STORY}</p></article></body></html>")
+    feed = f'<rss version="2.0"><channel><title>t</title><item><link>{local_web.url("/story")}</link></item></channel></rss>'
+    for path in ("/healthy.xml", "/tripping.xml"):
+        local_web.route(path, feed, content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False),
+        limits=LimitsSettings(workers=0),
+        sources=[SourceSettings(name=name, kind="feed", url=local_web.url(f"/{name}.xml"))
+                 for name in ("tripping", "healthy")],
+    )
+    reports = {report.source: report for report in check_once(settings, None, force=False)}
+    assert reports["healthy"].stored == 1 and reports["healthy"].error is None
+    assert reports["tripping"].error == "could not be processed: LookupError: 'rot-13' is not a text encoding"
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        failing = conn.execute("SELECT failures, last_error FROM sources WHERE name = 'tripping'").fetchone()
+    assert failing == (1, reports["tripping"].error)
+
+
+def test_a_check_of_many_links_holds_a_bounded_number_at_once(tmp_path: Path, local_web: LocalWeb,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing of 60,000 links once held a task for each (the monitor's process at 364 MB); the links are now
+    taken in turn by at most ``MAX_ARTICLE_TASKS`` tasks, and every one is still fetched."""
+    from monitor import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_ARTICLE_TASKS", 4)
+    real = pipeline.Pipeline._fetch_and_store
+    in_flight, most = 0, 0
+
+    async def counted(self: pipeline.Pipeline, source: SourceSettings, link: Link, report: pipeline.CheckReport) -> bool:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await real(self, source, link, report)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(pipeline.Pipeline, "_fetch_and_store", counted)
+    items = "".join(f"<item><link>{local_web.url(f'/gone/{n}')}</link></item>" for n in range(30))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False),
+        limits=LimitsSettings(workers=0),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    check_once(settings, None, force=False)
+    assert most == 4
+    assert len({request.path for request in local_web.requests if request.path.startswith("/gone/")}) == 30

@@ -501,3 +501,13 @@ def test_second_cycle_over_an_unchanged_site_makes_only_conditional_source_reque
     assert second == Counter({"source": 21, "not_modified": 21})
     last = local_web.requests[-21:]
     assert all("if-none-match" in r.headers or "if-modified-since" in r.headers for r in last)
+
+
+def test_a_json_feed_item_dated_past_datetimes_range_loses_its_date_not_the_feed() -> None:
+    """9999-12-31 at -23:59 is past year 9999 in UTC: OverflowError, which failed the whole feed's check."""
+    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"url": "https://example.org/a", "date_published": "9999-12-31T23:59:59-23:59"},
+        {"url": "https://example.org/b", "date_published": "0001-01-01T00:00:00+23:59"},
+    ]})
+    links = feed_links(page(feed, content_type="application/feed+json"))
+    assert [(link.url, link.published) for link in links] == [("https://example.org/a", None), ("https://example.org/b", None)]

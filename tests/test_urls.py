@@ -226,6 +226,16 @@ def test_what_a_browser_refuses_is_refused_with_a_reason(reason: str, link: str)
         canonicalize(link)
 
 
+def test_a_link_longer_than_8000_characters_is_refused() -> None:
+    """A feed may carry five links of a megabyte each: each would be fetched, stored and matched against robots.txt in
+    the monitor's own process. RFC 9110 asks for 8,000 octets; a link whose escaping takes it past them counts too."""
+    assert canonicalize("https://news.example/" + "a" * 7979) == "https://news.example/" + "a" * 7979
+    with pytest.raises(ValueError, match="longer than 8000 characters"):
+        canonicalize("https://news.example/" + "a" * 1_000_000)
+    with pytest.raises(ValueError, match="longer than 8000 characters once escaped"):
+        canonicalize("https://news.example/" + "é" * 2000)
+
+
 def test_a_trailing_dot_is_dropped_and_the_result_still_parses() -> None:
     assert canonicalize("https://news.example./a") == "https://news.example/a"
     assert site_of("https://news.example./a") == "news.example"

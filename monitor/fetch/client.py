@@ -80,6 +80,8 @@ Kind = Literal["source", "article"]
 _RequestKind = Literal["source", "article", "robots"]
 
 MAX_REDIRECTS = 10
+MAX_ANSWER_COOKIES = 50
+MAX_COOKIES = 3000
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -365,6 +367,17 @@ class Fetcher:
             raise RobotsDisallowedError(url, "disallowed by robots.txt")
         return max(self.settings.delay, rules.crawl_delay(self.settings.user_agent) or 0.0)
 
+    def _keep_cookies(self, response: httpx.Response) -> None:
+        """Keep an answer's cookies, within RFC 6265's minimums (50 an answer, 3,000 in all): the jar is the
+        process's, read for every request to any host, and parsing thousands of cookies took seconds of the
+        event loop's CPU an answer. An answer setting more keeps none; a full jar starts afresh."""
+        if len(response.headers.get_list("set-cookie")) > MAX_ANSWER_COOKIES:
+            log.debug("cookies of %s ignored: more than %d", response.request.url, MAX_ANSWER_COOKIES)
+            return
+        self._cookies.extract_cookies(response)
+        if len(self._cookies.jar) > MAX_COOKIES:
+            self._cookies.clear()
+
     async def _exchange(
         self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, delay: float,
         held: _Hold | None = None,
@@ -381,7 +394,7 @@ class Fetcher:
                     response = await self._transport.handle_async_request(request)
                     response.request = request
                     if "set-cookie" in response.headers:
-                        self._cookies.extract_cookies(response)
+                        self._keep_cookies(response)
                     try:
                         body = b""
                         if 200 <= response.status_code < 300:

@@ -244,6 +244,9 @@ def _strict(body: bytes, label: str) -> str | None:
 
     ``iso-8859-1`` and ``ascii`` labels mean windows-1252 on the web (WHATWG), and
     a UTF-16 label on a body without BOM is almost always an ASCII-compatible lie.
+    The label is the page's to choose, and Python's codecs also name bytes-to-bytes
+    codecs (``base64``, ``zlib_codec``: LookupError) and codecs that fail their own way
+    (``undefined``, ``punycode``: UnicodeError); such a label does not fit either.
     """
     try:
         name = codecs.lookup(label).name
@@ -255,5 +258,5 @@ def _strict(body: bytes, label: str) -> str | None:
         return None
     try:
         return body.decode(name)
-    except UnicodeDecodeError:
+    except (LookupError, UnicodeError):
         return None
