@@ -35,7 +35,7 @@ from monitor.errors import (
 from monitor.fetch import Fetcher, client, next_delay, parse_retry_after, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
 from monitor.fetch.decode import decode_text, page_text
-from monitor.fetch.robots import MAX_CRAWL_DELAY, RETRY_TTL, ROBOTS_TTL, RobotsCache
+from monitor.fetch.robots import MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.models import NotModified, Page
 
 T = TypeVar("T")
@@ -492,6 +492,20 @@ def test_robots_answer_meanings(error: FetchError, allowed: bool, expires: float
 
     rules = run(RobotsCache("bot", load, clock=lambda: 0.0).rules_for("https://a.example/"))
     assert (rules.allows("https://a.example/page", "bot"), rules.expires) == (allowed, expires)
+
+
+def test_robots_rules_past_the_limit_are_dropped_and_its_other_lines_kept() -> None:
+    """Each URL is compared with every rule: a file of tens of thousands cost seconds per URL."""
+    many = "".join(f"Disallow: /*a*b*{n}\n" for n in range(MAX_RULES - 1))
+
+    async def load(url: str) -> bytes:
+        return f"User-agent: *\nDisallow: /early\n{many}Disallow: /late\nCrawl-delay: 2\nSitemap: https://a.example/s.xml\n".encode()
+
+    rules = run(RobotsCache("bot", load).rules_for("https://a.example/"))
+    assert not rules.allows("https://a.example/early", "bot")
+    assert rules.allows("https://a.example/late", "bot")
+    assert rules.crawl_delay("bot") == 2
+    assert rules.parser is not None and list(rules.parser.sitemaps) == ["https://a.example/s.xml"]
 
 
 def test_huge_crawl_delay_is_capped() -> None:

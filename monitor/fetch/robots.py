@@ -15,12 +15,18 @@ What an answer means (RFC 9309 section 2.3.1):
   than reading as a robots.txt that said no.
 
 Concurrent requests for one origin wait for a single robots.txt fetch.
+
+A file is read up to :data:`MAX_RULES` ``Allow``/``Disallow`` lines, the later ones
+dropped (its other lines, ``Sitemap:`` among them, kept): protego compares a URL with
+every rule of its group, and a hostile file of 40,000 wildcard rules cost the event loop
+seconds per URL. As with RFC 9309's size limit, what lies past the limit is not obeyed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +44,8 @@ ROBOTS_TTL = 24 * 3600.0
 RETRY_TTL = 600.0
 MAX_CRAWL_DELAY = 60.0  # a Crawl-delay of an hour would stall every check of the source
 _PRUNE_AT = 4096  # origins remembered before expired rules are forgotten
+MAX_RULES = 5000  # Allow/Disallow lines read of one file; busy real sites write hundreds
+_RULE_LINE = re.compile(r"^[ \t]*(?:dis)?allow[ \t]*:.*(?:\r\n|\r|\n)?", re.IGNORECASE | re.MULTILINE)
 
 # Fetches a robots.txt URL and returns its body; raises HTTPStatusError for a
 # status >= 400 and another FetchError when the origin cannot be reached.
@@ -67,6 +75,14 @@ class RobotsRules:
 def robots_url(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/robots.txt"
+
+
+def _within_rule_budget(text: str) -> str:
+    """``text`` without the Allow and Disallow lines past the :data:`MAX_RULES`-th."""
+    for count, line in enumerate(_RULE_LINE.finditer(text), 1):
+        if count > MAX_RULES:
+            return text[: line.start()] + _RULE_LINE.sub("", text[line.start() :])
+    return text
 
 
 class RobotsCache:
@@ -112,7 +128,7 @@ class RobotsCache:
         except FetchError as exc:
             log.info("robots.txt unreachable, disallowing for now: %s", exc)
             return RobotsRules(parser=None, expires=now + self._retry_ttl, unreachable=exc)
-        text = body.decode("utf-8", errors="replace")
+        text = _within_rule_budget(body.decode("utf-8", errors="replace"))
         return RobotsRules(parser=Protego.parse(text), expires=now + self._ttl)
 
     def _forget_expired(self) -> None:
