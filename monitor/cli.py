@@ -142,6 +142,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
             status = f"backing off until {app.iso(report.backing_off_until)}"
         else:
             status = "not modified" if report.not_modified else "ok"
+            if report.left:
+                status += f", {report.left} new links left for the next check"
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     Console(stderr=False).print(table)

@@ -100,6 +100,7 @@ class LimitsSettings(_Settings):
     cpu_seconds: Annotated[int, Field(ge=1)] = 10
     wall_seconds: Annotated[Seconds, Field(gt=0)] = 20.0
     sitemap_bytes: Annotated[int, Field(ge=1024)] = 50_000_000  # read per check, a sitemap index's children included
+    links_per_check: Annotated[int, Field(ge=1)] = 1000  # new links taken in one check; the rest in the next ones
 
     @property
     def worker_count(self) -> int:

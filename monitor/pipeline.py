@@ -36,10 +36,6 @@ log = logging.getLogger(__name__)
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
 
-# Links of one check fetched at once: past the politeness gates' own bounds (fetch.concurrency and per_host), only
-# links of many hosts would use more, and each waiting link costs the monitor's memory.
-MAX_ARTICLE_TASKS = 1000
-
 Clock = Callable[[], datetime]
 
 
@@ -74,6 +70,7 @@ class CheckReport:
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
     next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
     retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
+    left: int = 0  # new links past limits.links_per_check, taken by the next checks
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
     notice: SourceNotice | None = None  # the source's health changed
 
@@ -209,12 +206,17 @@ class Pipeline:
             lambda archive: archive.known_urls(urls) | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS)
         )
         fresh = [link for link in links if link.url not in skip]
-        report.stored = await self._fetch_and_store_all(source, fresh, report)
-        # With articles to retry, keep the previous validators so the next check re-reads the
-        # source and retries them instead of getting a 304 that would lose them for good.
-        retry = report.retry_later > 0
+        # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile
+        # listing's 60,000 would hold this source's check (and in `once` every alert) for hours, a task each.
+        taken = fresh[: self.settings.limits.links_per_check]
+        report.left = len(fresh) - len(taken)
+        results = await asyncio.gather(*(self._fetch_and_store(source, link, report) for link in taken))
+        report.stored = sum(results)
+        # With articles to retry or links left, keep the previous validators so the next check re-reads
+        # the source and takes them instead of getting a 304 that would lose them for good.
+        retry = report.retry_later > 0 or report.left > 0
         check = CheckRecord(
-            checked=started, ok=True, new_links=len(fresh), changed=not discovery.not_modified, links=report.links,
+            checked=started, ok=True, new_links=len(taken), changed=not discovery.not_modified, links=report.links,
             extracted=report.fetched, text_chars=report.text_chars, stored=report.stored,
         )
         history = [*await self._history(source, since=started - WINDOW), check]
@@ -234,8 +236,9 @@ class Pipeline:
             )
         )
         log.info(
-            "%s: %d links, %d new, %d stored, %d duplicates%s",
+            "%s: %d links, %d new, %d stored, %d duplicates%s%s",
             source.name, report.links, len(fresh), report.stored, report.duplicates,
+            f", {report.left} new links left for the next check (limits.links_per_check)" if report.left else "",
             " (not modified)" if report.not_modified else "",
         )
         # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
@@ -283,16 +286,6 @@ class Pipeline:
         health = drift.judge(history, check.checked)
         report.notice = drift.notice_for(source.name, previous, health, check.checked)
         return health
-
-    async def _fetch_and_store_all(self, source: SourceSettings, links: list[Link], report: CheckReport) -> int:
-        """Fetch and store every link, at most :data:`MAX_ARTICLE_TASKS` at once, each taking the next link as it is
-        done; how many were stored. A task per link held a listing's 60,000 links at once (364 MB)."""
-        remaining = iter(links)
-
-        async def drain() -> int:
-            return sum([await self._fetch_and_store(source, link, report) for link in remaining])
-
-        return sum(await asyncio.gather(*(drain() for _ in range(min(len(links), MAX_ARTICLE_TASKS)))))
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:

@@ -180,35 +180,22 @@ def test_a_source_that_trips_a_bug_costs_that_check_only(tmp_path: Path, local_w
     assert failing == (1, reports["tripping"].error)
 
 
-def test_a_check_of_many_links_holds_a_bounded_number_at_once(tmp_path: Path, local_web: LocalWeb,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """A listing of 60,000 links once held a task for each (the monitor's process at 364 MB); the links are now
-    taken in turn by at most ``MAX_ARTICLE_TASKS`` tasks, and every one is still fetched."""
-    from monitor import pipeline
-
-    monkeypatch.setattr(pipeline, "MAX_ARTICLE_TASKS", 4)
-    real = pipeline.Pipeline._fetch_and_store
-    in_flight, most = 0, 0
-
-    async def counted(self: pipeline.Pipeline, source: SourceSettings, link: Link, report: pipeline.CheckReport) -> bool:
-        nonlocal in_flight, most
-        in_flight += 1
-        most = max(most, in_flight)
-        try:
-            return await real(self, source, link, report)
-        finally:
-            in_flight -= 1
-
-    monkeypatch.setattr(pipeline.Pipeline, "_fetch_and_store", counted)
-    items = "".join(f"<item><link>{local_web.url(f'/gone/{n}')}</link></item>" for n in range(30))
+def test_a_check_takes_so_many_new_links_and_the_next_checks_take_the_rest(tmp_path: Path, local_web: LocalWeb) -> None:
+    """A listing of 60,000 links once held a task for each (the monitor's process at 364 MB) and the check for
+    hours; a check now takes ``limits.links_per_check`` and leaves the rest, reading the unchanged source again."""
+    items = "".join(f"<item><link>{local_web.url(f'/gone/{n}')}</link></item>" for n in range(25))
     local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
                     content_type="application/rss+xml")
     settings = Settings(
         database=str(tmp_path / "monitor.db"),
         fetch=FetchSettings(delay=0, robots=False),
-        limits=LimitsSettings(workers=0),
+        limits=LimitsSettings(workers=0, links_per_check=10),
         sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
     )
-    check_once(settings, None, force=False)
-    assert most == 4
-    assert len({request.path for request in local_web.requests if request.path.startswith("/gone/")}) == 30
+    fetched, left = [], []
+    for _ in range(4):
+        (report,) = check_once(settings, None, force=True)
+        left.append(report.left)
+        fetched.append(len({r.path for r in local_web.requests if r.path.startswith("/gone/")}))
+    assert left == [15, 5, 0, 0]
+    assert fetched == [10, 20, 25, 25]
