@@ -25,6 +25,7 @@ from monitor.errors import (
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
+    RedirectError,
     RefusedError,
     ResponseTooLargeError,
     RobotsDisallowedError,
@@ -36,6 +37,7 @@ from monitor.fetch import Fetcher, client, next_delay, parse_retry_after, polite
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
 from monitor.fetch.decode import decode_text, page_text
 from monitor.fetch.robots import MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
+from monitor.fetch.urls import MAX_URL_LENGTH
 from monitor.models import NotModified, Page
 
 T = TypeVar("T")
@@ -273,6 +275,18 @@ def test_more_than_ten_redirects_are_refused(local_web: LocalWeb) -> None:
     with pytest.raises(FetchError, match="redirects"):
         fetch(local_web, "/r0")
     assert local_web.hits("/r11") == 0
+
+
+def test_a_redirect_to_a_malformed_or_overlong_url_is_a_fetch_error(local_web: LocalWeb) -> None:
+    """A Location is the server's to write: an unclosed IPv6 host raised ValueError out of the fetcher (a traceback
+    and "could not be processed"), and a 9,000-character one was fetched, then refused by the worker."""
+    local_web.redirect("/ipv6", "http://[::1/story")
+    local_web.redirect("/long", "/" + "a" * MAX_URL_LENGTH)
+    with pytest.raises(RedirectError, match="malformed URL"):
+        fetch(local_web, "/ipv6")
+    with pytest.raises(BlockedURLError, match=f"longer than {MAX_URL_LENGTH}"):
+        fetch(local_web, "/long")
+    assert [request.path for request in local_web.requests] == ["/ipv6", "/long"]
 
 
 def test_cookies_set_on_a_redirect_are_sent_on_the_next_hop_and_later(local_web: LocalWeb) -> None:

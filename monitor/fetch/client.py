@@ -336,7 +336,10 @@ class Fetcher:
                         )
                     raise HTTPStatusError(current, reply.status, retry_after)
                 return reply
-            current = _without_fragment(urljoin(current, location.strip()))
+            try:
+                current = _without_fragment(urljoin(current, location.strip()))
+            except ValueError as exc:  # urljoin checks little, but refuses an unclosed "[" host
+                raise RedirectError(url, f"redirect to a malformed URL: {exc}") from exc
             if current in seen:
                 raise RedirectError(url, f"redirect loop at {current}")
         raise RedirectError(url, f"more than {MAX_REDIRECTS} redirects")
