@@ -226,6 +226,24 @@ def test_a_charset_naming_a_codec_that_is_no_text_encoding_is_ignored(label: str
     assert decode_text(b"<p>ok</p>", f"text/html; charset={label}") == "<p>ok</p>"
 
 
+@pytest.mark.parametrize("label", ["unicode_escape", "raw_unicode_escape", "utf-7", "cp037", "idna", "utf_32", "latin-1"])
+def test_a_charset_python_knows_but_the_web_does_not_is_ignored(label: str) -> None:
+    """``unicode_escape`` turned the page's ``\\u003c`` into markup, ``utf-7`` its ``+ADw-``, and ``cp037`` (EBCDIC)
+    garbled every letter of an ASCII page; browsers know none of these labels and decode as if none were given."""
+    html = rf'<meta charset="{label}"><p>A \u003cb\u003e +ADw-b+AD4- tag</p>'
+    assert decode_text(html.encode("ascii"), "text/html") == html
+    assert decode_text(html.encode("ascii"), f"text/html; charset={label}") == html
+
+
+@pytest.mark.parametrize(("label", "codec"), [("windows-874", "cp874"), ("x-mac-cyrillic", "mac-cyrillic"),
+                                              ("x-sjis", "cp932"), ("windows-949", "cp949"), ("LATIN1", "cp1252")])
+def test_a_web_charset_label_python_does_not_name_is_decoded_as_browsers_do(label: str, codec: str) -> None:
+    text = {"cp874": "ข่าวเศรษฐกิจวันนี้", "mac-cyrillic": "Новости дня", "cp932": "今日のニュース",
+            "cp949": "오늘의 뉴스", "cp1252": "Caf\u00e9 \u2013 \u20ac"}[codec]
+    html = f"<p>{text}</p>"
+    assert decode_text(html.encode(codec), f"text/html; charset={label}") == html
+
+
 def test_byte_order_mark_wins_over_the_header(local_web: LocalWeb) -> None:
     local_web.route("/bom", "\ufeff<p>Привет</p>".encode("utf-8"), content_type="text/html; charset=windows-1251")
     assert page_text(_page(fetch(local_web, "/bom"))) == "<p>Привет</p>"
