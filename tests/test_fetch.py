@@ -380,6 +380,25 @@ def test_robots_txt_is_fetched_once_per_host(local_web: LocalWeb) -> None:
     assert local_web.hits("/robots.txt") == 1
 
 
+def test_a_robots_txt_past_its_size_limit_is_obeyed_up_to_the_limit(local_web: LocalWeb) -> None:
+    """RFC 9309 has what lies past the limit ignored: a file over 512 KiB took the site for unreachable, nothing
+    fetched. The line the limit cuts is dropped too, or "Disallow: /secret" cut to "Disallow: /" would refuse all."""
+    head = "User-agent: *\nDisallow: /private\n"
+    filler = "#" * (client.ROBOTS_MAX_BYTES - len(head) - len("Disallow: /") - 1) + "\n"
+    local_web.route("/robots.txt", head + filler + "Disallow: /secret\n" + "Disallow: /public\n" * 1000,
+                    content_type="text/plain")
+    local_web.route("/public", "ok")
+    local_web.route("/private", "no")
+
+    async def go() -> None:
+        async with Fetcher(settings(robots=True), [local_web.origin]) as fetcher:
+            assert isinstance(await fetcher.fetch(local_web.url("/public")), Page)
+            with pytest.raises(RobotsDisallowedError):
+                await fetcher.fetch(local_web.url("/private"))
+
+    run(go())
+
+
 def test_longest_robots_rule_wins(local_web: LocalWeb) -> None:
     local_web.route("/robots.txt", "User-agent: *\nDisallow: /\nAllow: /news/\n", content_type="text/plain")
     local_web.route("/news/a", "ok")

@@ -309,7 +309,10 @@ class Fetcher:
 
     async def _load_robots(self, url: str) -> bytes:
         reply = await self._follow(url, {"Accept": _ACCEPT["robots"]}, "robots", ROBOTS_MAX_BYTES)
-        return reply.body
+        if len(reply.body) < ROBOTS_MAX_BYTES:
+            return reply.body
+        # Cut at the limit: a rule cut short ("Disallow: /" of "Disallow: /private") must not count.
+        return reply.body[: reply.body.rfind(b"\n") + 1]
 
     async def _follow(
         self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, held: _Hold | None = None
@@ -404,7 +407,8 @@ class Fetcher:
                             _check_content_type(url, response.headers.get("content-type", ""), kind)
                             encoding = response.headers.get("content-encoding", "")
                             with _decoding_errors(url):
-                                body = await read_capped(response.aiter_raw(), encoding, max_bytes)
+                                body = await read_capped(response.aiter_raw(), encoding, max_bytes,
+                                                         truncate=kind == "robots")
                     finally:
                         await response.aclose()
             except TimeoutError as exc:

@@ -211,8 +211,9 @@ def _decompressor(content_encoding: str) -> _Decompressor:
     raise UnsupportedEncodingError(f"content encoding {coding!r}")
 
 
-async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int) -> bytes:
-    """Read and decompress a raw body; raise :class:`BodyTooLargeError` past ``max_bytes``.
+async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int, *, truncate: bool = False) -> bytes:
+    """Read and decompress a raw body; raise :class:`BodyTooLargeError` past ``max_bytes``, or with ``truncate``
+    return its first ``max_bytes`` (robots.txt: RFC 9309 has what lies past the limit ignored).
 
     Each decompressor call may produce at most one byte more than the room left,
     which is enough to tell "exactly at the cap" from "over it".
@@ -224,6 +225,8 @@ async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_byte
         while len(body) <= max_bytes and (more := decoder.pending(max_bytes - len(body) + 1)):
             body += more
         if len(body) > max_bytes:
+            if truncate:
+                return bytes(body[:max_bytes])
             raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
     return bytes(body)
 
