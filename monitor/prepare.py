@@ -20,6 +20,10 @@ from monitor.workers import worker_ruleset
 
 # An extraction with fewer words is a consent wall or a "subscribe to read" stub, not an article.
 MIN_ARTICLE_WORDS = 40
+# A page's metadata is as long as it likes, and each field is stored, indexed, matched and put in
+# alert subjects: real headlines run to 200 characters, bylines and outlet names to less.
+MAX_TITLE_CHARS = 500
+MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,12 @@ def storable(text: str) -> str:
     return text
 
 
+def bounded(text: str, limit: int) -> str:
+    """``text`` storable and cut to ``limit`` characters, an ellipsis saying so."""
+    text = storable(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def page_to_article(
     page_url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
 ) -> Article | None:
@@ -91,13 +101,13 @@ def page_to_article(
     return Article(
         url=url,
         site=site_of(url),
-        title=storable((extracted.title or link.title or url).strip()),
+        title=bounded((extracted.title or link.title or url).strip(), MAX_TITLE_CHARS),
         text=storable(extracted.text),
         source=source.name,
         fetched=fetched,
-        byline=storable(extracted.byline) if extracted.byline else None,
+        byline=bounded(extracted.byline, MAX_NAME_CHARS) if extracted.byline else None,
         published=extracted.published or link.published,
         language=extracted.language,
-        outlet=storable(extracted.outlet) if extracted.outlet else None,
+        outlet=bounded(extracted.outlet, MAX_NAME_CHARS) if extracted.outlet else None,
         aliases=tuple(sorted(aliases)),
     )

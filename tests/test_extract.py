@@ -394,6 +394,15 @@ def test_a_json_ld_organisation_may_have_a_one_word_name() -> None:
     assert extract(page).byline == "Reuters"
 
 
+def test_a_json_ld_block_nested_past_the_stack_is_skipped_and_the_page_read() -> None:
+    """json recurses once per level: the RecursionError of a 100,000-deep block cost the whole page."""
+    ld = {"@type": "NewsArticle", "headline": "Envoys return", "author": {"@type": "Person", "name": "Anna Smith"}}
+    deep = '<script type="application/ld+json">' + "[" * 100_000 + "]" * 100_000 + "</script>"
+    page = f'<html><head>{deep}<script type="application/ld+json">{json.dumps(ld)}</script></head><body>{_STORY}</body></html>'
+    extracted = extract(page)
+    assert (extracted.title, extracted.byline) == ("Envoys return", "Anna Smith")
+
+
 def test_a_page_of_a_few_short_lines_is_not_emptied() -> None:
     """Short lines at the end are labels ("Comments closed") unless they are all the page has."""
     html = "<html><body><div><h2>Consulate closed</h2><p>Open again on Monday</p></div></body></html>"

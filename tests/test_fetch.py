@@ -25,6 +25,7 @@ from monitor.errors import (
     FetchError,
     FetchTimeoutError,
     HTTPStatusError,
+    RedirectError,
     RefusedError,
     ResponseTooLargeError,
     RobotsDisallowedError,
@@ -36,6 +37,7 @@ from monitor.fetch import Fetcher, client, next_delay, parse_retry_after, polite
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
 from monitor.fetch.decode import decode_text, page_text
 from monitor.fetch.robots import MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
+from monitor.fetch.urls import MAX_URL_LENGTH
 from monitor.models import NotModified, Page
 
 T = TypeVar("T")
@@ -224,6 +226,24 @@ def test_a_charset_naming_a_codec_that_is_no_text_encoding_is_ignored(label: str
     assert decode_text(b"<p>ok</p>", f"text/html; charset={label}") == "<p>ok</p>"
 
 
+@pytest.mark.parametrize("label", ["unicode_escape", "raw_unicode_escape", "utf-7", "cp037", "idna", "utf_32", "latin-1"])
+def test_a_charset_python_knows_but_the_web_does_not_is_ignored(label: str) -> None:
+    """``unicode_escape`` turned the page's ``\\u003c`` into markup, ``utf-7`` its ``+ADw-``, and ``cp037`` (EBCDIC)
+    garbled every letter of an ASCII page; browsers know none of these labels and decode as if none were given."""
+    html = rf'<meta charset="{label}"><p>A \u003cb\u003e +ADw-b+AD4- tag</p>'
+    assert decode_text(html.encode("ascii"), "text/html") == html
+    assert decode_text(html.encode("ascii"), f"text/html; charset={label}") == html
+
+
+@pytest.mark.parametrize(("label", "codec"), [("windows-874", "cp874"), ("x-mac-cyrillic", "mac-cyrillic"),
+                                              ("x-sjis", "cp932"), ("windows-949", "cp949"), ("LATIN1", "cp1252")])
+def test_a_web_charset_label_python_does_not_name_is_decoded_as_browsers_do(label: str, codec: str) -> None:
+    text = {"cp874": "ข่าวเศรษฐกิจวันนี้", "mac-cyrillic": "Новости дня", "cp932": "今日のニュース",
+            "cp949": "오늘의 뉴스", "cp1252": "Caf\u00e9 \u2013 \u20ac"}[codec]
+    html = f"<p>{text}</p>"
+    assert decode_text(html.encode(codec), f"text/html; charset={label}") == html
+
+
 def test_byte_order_mark_wins_over_the_header(local_web: LocalWeb) -> None:
     local_web.route("/bom", "\ufeff<p>Привет</p>".encode("utf-8"), content_type="text/html; charset=windows-1251")
     assert page_text(_page(fetch(local_web, "/bom"))) == "<p>Привет</p>"
@@ -273,6 +293,18 @@ def test_more_than_ten_redirects_are_refused(local_web: LocalWeb) -> None:
     with pytest.raises(FetchError, match="redirects"):
         fetch(local_web, "/r0")
     assert local_web.hits("/r11") == 0
+
+
+def test_a_redirect_to_a_malformed_or_overlong_url_is_a_fetch_error(local_web: LocalWeb) -> None:
+    """A Location is the server's to write: an unclosed IPv6 host raised ValueError out of the fetcher (a traceback
+    and "could not be processed"), and a 9,000-character one was fetched, then refused by the worker."""
+    local_web.redirect("/ipv6", "http://[::1/story")
+    local_web.redirect("/long", "/" + "a" * MAX_URL_LENGTH)
+    with pytest.raises(RedirectError, match="malformed URL"):
+        fetch(local_web, "/ipv6")
+    with pytest.raises(BlockedURLError, match=f"longer than {MAX_URL_LENGTH}"):
+        fetch(local_web, "/long")
+    assert [request.path for request in local_web.requests] == ["/ipv6", "/long"]
 
 
 def test_cookies_set_on_a_redirect_are_sent_on_the_next_hop_and_later(local_web: LocalWeb) -> None:
@@ -346,6 +378,25 @@ def test_robots_txt_is_fetched_once_per_host(local_web: LocalWeb) -> None:
 
     run(go())
     assert local_web.hits("/robots.txt") == 1
+
+
+def test_a_robots_txt_past_its_size_limit_is_obeyed_up_to_the_limit(local_web: LocalWeb) -> None:
+    """RFC 9309 has what lies past the limit ignored: a file over 512 KiB took the site for unreachable, nothing
+    fetched. The line the limit cuts is dropped too, or "Disallow: /secret" cut to "Disallow: /" would refuse all."""
+    head = "User-agent: *\nDisallow: /private\n"
+    filler = "#" * (client.ROBOTS_MAX_BYTES - len(head) - len("Disallow: /") - 1) + "\n"
+    local_web.route("/robots.txt", head + filler + "Disallow: /secret\n" + "Disallow: /public\n" * 1000,
+                    content_type="text/plain")
+    local_web.route("/public", "ok")
+    local_web.route("/private", "no")
+
+    async def go() -> None:
+        async with Fetcher(settings(robots=True), [local_web.origin]) as fetcher:
+            assert isinstance(await fetcher.fetch(local_web.url("/public")), Page)
+            with pytest.raises(RobotsDisallowedError):
+                await fetcher.fetch(local_web.url("/private"))
+
+    run(go())
 
 
 def test_longest_robots_rule_wins(local_web: LocalWeb) -> None:
@@ -506,6 +557,27 @@ def test_robots_rules_past_the_limit_are_dropped_and_its_other_lines_kept() -> N
     assert rules.allows("https://a.example/late", "bot")
     assert rules.crawl_delay("bot") == 2
     assert rules.parser is not None and list(rules.parser.sitemaps) == ["https://a.example/s.xml"]
+
+
+def test_the_robots_cache_holds_a_bounded_size_of_rules_forgetting_the_least_recently_used() -> None:
+    """A parsed file costs about ten times its size in the monitor's process: forty origins serving 512 KiB each
+    took it to 363 MB. Past the budget the least recently used origin is forgotten and asked again when needed."""
+    file = "User-agent: *\nDisallow: /private\n" + "# padding\n" * 100  # 1,032 characters
+    loads: list[str] = []
+
+    async def load(url: str) -> bytes:
+        loads.append(url.removesuffix("/robots.txt"))
+        return file.encode()
+
+    cache = RobotsCache("bot", load, max_held=3 * len(file))
+
+    async def go() -> None:
+        for origin in ("a", "b", "c", "a", "d", "e", "a", "b"):
+            rules = await cache.rules_for(f"https://{origin}.example/")
+            assert not rules.allows(f"https://{origin}.example/private", "bot")
+
+    run(go())
+    assert loads == [f"https://{origin}.example" for origin in ("a", "b", "c", "d", "e", "b")]
 
 
 def test_huge_crawl_delay_is_capped() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tracemalloc
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from tests.httpserver import LocalWeb
 from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.models import Article, Extracted, Link, Page
-from monitor.prepare import extract_fetched, page_to_article
+from monitor.prepare import MAX_NAME_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -30,6 +31,20 @@ def page(url: str, canonical: str | None = None, text: str = STORY) -> Page:
 
 def article_of(fetched: Page, link: Link) -> Article | None:
     return page_to_article(fetched.url, extract_fetched(fetched), link, SOURCE, WHEN)
+
+
+def test_a_pages_megabyte_headline_byline_and_outlet_are_cut_before_they_are_stored() -> None:
+    """Each was stored whole, indexed, matched by the rules and put in the alert's subject."""
+    ld = json.dumps({"@type": "NewsArticle", "headline": "Envoys " + "h" * 1_000_000})
+    html = (f'<html><head><meta property="og:site_name" content="{"S" * 1_000_000}">'
+            f'<meta name="author" content="{"A" * 1_000_000}">'
+            f'<script type="application/ld+json">{ld}</script></head><body><article><p>{STORY}</p></article></body></html>')
+    link = Link("https://news.example/world/envoys")
+    fetched = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html.encode())
+    article = article_of(fetched, link)
+    assert article is not None and article.byline is not None and article.outlet is not None
+    assert (len(article.title), len(article.byline), len(article.outlet)) == (MAX_TITLE_CHARS, MAX_NAME_CHARS, MAX_NAME_CHARS)
+    assert article.title.startswith("Envoys hhh") and article.title.endswith("h…")
 
 
 def test_a_page_is_stored_under_its_link_when_nothing_else_is_declared() -> None:

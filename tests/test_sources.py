@@ -22,7 +22,7 @@ from monitor.models import Discovery, Page
 from monitor.sources import discover
 from monitor.sources.feeds import feed_links
 from monitor.sources.pages import page_links
-from monitor.sources.sitemaps import choose_sitemaps
+from monitor.sources.sitemaps import MAX_NAMED, choose_sitemaps
 from monitor.workers import Workers
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -390,6 +390,15 @@ def test_obeying_robots_txt_the_site_check_reads_it_once(local_web: LocalWeb) ->
 )
 def test_which_sitemaps_of_a_site_are_read(named: list[str], chosen: list[str]) -> None:
     assert choose_sitemaps(named, "https://example.org/world/") == chosen
+
+
+def test_only_the_first_sitemaps_a_robots_txt_names_are_looked_at() -> None:
+    """On the event loop: a 512 KiB robots.txt names 33,000 sitemaps, and choosing among them took 10 s."""
+    named = [f"/s{n}.xml" for n in range(30_000)]
+    started = time.process_time()
+    chosen = choose_sitemaps(named, "https://example.org/")
+    assert time.process_time() - started < 2
+    assert chosen == [f"https://example.org/s{n}.xml" for n in range(MAX_NAMED)]
 
 
 # ---------------------------------------------------------------- one check: conditional, hashed

@@ -243,8 +243,8 @@ def _json_ld_objects(blocks: list[str]) -> Iterator[dict[str, Any]]:
     for raw in blocks:
         try:
             data = json.loads(raw, strict=False)
-        except ValueError:
-            logger.debug("skipping malformed JSON-LD block")
+        except (ValueError, RecursionError):  # json recurses once per level: "[" * 100_000 is past the stack
+            logger.debug("skipping malformed or too deeply nested JSON-LD block")
             continue
         pending: list[Any] = [data]
         while pending:

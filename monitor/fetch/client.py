@@ -309,7 +309,10 @@ class Fetcher:
 
     async def _load_robots(self, url: str) -> bytes:
         reply = await self._follow(url, {"Accept": _ACCEPT["robots"]}, "robots", ROBOTS_MAX_BYTES)
-        return reply.body
+        if len(reply.body) < ROBOTS_MAX_BYTES:
+            return reply.body
+        # Cut at the limit: a rule cut short ("Disallow: /" of "Disallow: /private") must not count.
+        return reply.body[: reply.body.rfind(b"\n") + 1]
 
     async def _follow(
         self, url: str, headers: dict[str, str], kind: _RequestKind, max_bytes: int, held: _Hold | None = None
@@ -336,7 +339,10 @@ class Fetcher:
                         )
                     raise HTTPStatusError(current, reply.status, retry_after)
                 return reply
-            current = _without_fragment(urljoin(current, location.strip()))
+            try:
+                current = _without_fragment(urljoin(current, location.strip()))
+            except ValueError as exc:  # urljoin checks little, but refuses an unclosed "[" host
+                raise RedirectError(url, f"redirect to a malformed URL: {exc}") from exc
             if current in seen:
                 raise RedirectError(url, f"redirect loop at {current}")
         raise RedirectError(url, f"more than {MAX_REDIRECTS} redirects")
@@ -401,7 +407,8 @@ class Fetcher:
                             _check_content_type(url, response.headers.get("content-type", ""), kind)
                             encoding = response.headers.get("content-encoding", "")
                             with _decoding_errors(url):
-                                body = await read_capped(response.aiter_raw(), encoding, max_bytes)
+                                body = await read_capped(response.aiter_raw(), encoding, max_bytes,
+                                                         truncate=kind == "robots")
                     finally:
                         await response.aclose()
             except TimeoutError as exc:

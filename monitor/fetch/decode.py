@@ -8,7 +8,8 @@ is therefore cut at ``max_bytes`` with memory staying flat.
 The charset is taken, in order, from a byte-order mark, the Content-Type
 header, the document itself (``<meta charset>``, ``http-equiv`` or the XML
 declaration), then statistical detection. A declared charset is trusted only
-if the body decodes with it, and a non-UTF-8 label on a body that is valid,
+if it is one of the web's labels (the WHATWG Encoding Standard's, decoded as
+browsers decode them) and the body decodes with it, and a non-UTF-8 label on a body that is valid,
 non-ASCII UTF-8 is taken for the mislabelling it almost always is. One
 exception: a body declared UTF-8 that is UTF-8 but for a few stray bytes (a
 Latin-1 snippet pasted into a template) stays UTF-8, the stray bytes replaced,
@@ -43,6 +44,66 @@ _BOMS = (
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+
+# The labels of the WHATWG Encoding Standard (encoding.spec.whatwg.org), by the Python codec that decodes
+# them as browsers do. Python's codecs name far more (``unicode_escape`` turns ``\\u0041`` escapes into
+# text, ``utf-7`` reads ``+ADw-`` as ``<``, ``cp037`` is EBCDIC) and miss web labels (``windows-874``,
+# ``x-sjis``); a page's label is therefore looked up here, and any other is ignored, as browsers do.
+# The "replacement" and x-user-defined encodings are left out: they decode no text.
+_WHATWG_CODECS = {
+    "utf-8": "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8",
+    "cp866": "866 cp866 csibm866 ibm866",
+    "iso8859-2": "csisolatin2 iso-8859-2 iso-ir-101 iso8859-2 iso88592 iso_8859-2 iso_8859-2:1987 l2 latin2",
+    "iso8859-3": "csisolatin3 iso-8859-3 iso-ir-109 iso8859-3 iso88593 iso_8859-3 iso_8859-3:1988 l3 latin3",
+    "iso8859-4": "csisolatin4 iso-8859-4 iso-ir-110 iso8859-4 iso88594 iso_8859-4 iso_8859-4:1988 l4 latin4",
+    "iso8859-5": "csisolatincyrillic cyrillic iso-8859-5 iso-ir-144 iso8859-5 iso88595 iso_8859-5 iso_8859-5:1988",
+    "iso8859-6": (
+        "arabic asmo-708 csiso88596e csiso88596i csisolatinarabic ecma-114 iso-8859-6 iso-8859-6-e iso-8859-6-i"
+        " iso-ir-127 iso8859-6 iso88596 iso_8859-6 iso_8859-6:1987"
+    ),
+    "iso8859-7": (
+        "csisolatingreek ecma-118 elot_928 greek greek8 iso-8859-7 iso-ir-126 iso8859-7 iso88597 iso_8859-7"
+        " iso_8859-7:1987 sun_eu_greek"
+    ),
+    "iso8859-8": (
+        "csiso88598e csisolatinhebrew hebrew iso-8859-8 iso-8859-8-e iso-ir-138 iso8859-8 iso88598 iso_8859-8"
+        " iso_8859-8:1988 visual csiso88598i iso-8859-8-i logical"
+    ),
+    "iso8859-10": "csisolatin6 iso-8859-10 iso-ir-157 iso8859-10 iso885910 l6 latin6",
+    "iso8859-13": "iso-8859-13 iso8859-13 iso885913",
+    "iso8859-14": "iso-8859-14 iso8859-14 iso885914",
+    "iso8859-15": "csisolatin9 iso-8859-15 iso8859-15 iso885915 iso_8859-15 l9",
+    "iso8859-16": "iso-8859-16",
+    "koi8-r": "cskoi8r koi koi8 koi8-r koi8_r",
+    "koi8-u": "koi8-ru koi8-u",
+    "mac-roman": "csmacintosh mac macintosh x-mac-roman",
+    "cp874": "dos-874 iso-8859-11 iso8859-11 iso885911 tis-620 windows-874",
+    "cp1250": "cp1250 windows-1250 x-cp1250",
+    "cp1251": "cp1251 windows-1251 x-cp1251",
+    "cp1252": (  # iso-8859-1 and ascii among them: the web reads both as windows-1252
+        "ansi_x3.4-1968 ascii cp1252 cp819 csisolatin1 ibm819 iso-8859-1 iso-ir-100 iso8859-1 iso88591 iso_8859-1"
+        " iso_8859-1:1987 l1 latin1 us-ascii windows-1252 x-cp1252"
+    ),
+    "cp1253": "cp1253 windows-1253 x-cp1253",
+    "cp1254": (
+        "cp1254 csisolatin5 iso-8859-9 iso-ir-148 iso8859-9 iso88599 iso_8859-9 iso_8859-9:1989 l5 latin5"
+        " windows-1254 x-cp1254"
+    ),
+    "cp1255": "cp1255 windows-1255 x-cp1255",
+    "cp1256": "cp1256 windows-1256 x-cp1256",
+    "cp1257": "cp1257 windows-1257 x-cp1257",
+    "cp1258": "cp1258 windows-1258 x-cp1258",
+    "mac-cyrillic": "x-mac-cyrillic x-mac-ukrainian",
+    "gb18030": "chinese csgb2312 csiso58gb231280 gb2312 gb_2312 gb_2312-80 gbk iso-ir-58 x-gbk gb18030",
+    "big5hkscs": "big5 big5-hkscs cn-big5 csbig5 x-x-big5",
+    "euc_jp": "cseucpkdfmtjapanese euc-jp x-euc-jp",
+    "iso2022_jp": "csiso2022jp iso-2022-jp",
+    "cp932": "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
+    "cp949": "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 windows-949",
+    "utf-16-be": "unicodefffe utf-16be",
+    "utf-16-le": "csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff utf-16 utf-16le",
+}
+_WEB_LABELS = {label: codec for codec, labels in _WHATWG_CODECS.items() for label in labels.split()}
 
 
 class BodyTooLargeError(Exception):
@@ -150,8 +211,9 @@ def _decompressor(content_encoding: str) -> _Decompressor:
     raise UnsupportedEncodingError(f"content encoding {coding!r}")
 
 
-async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int) -> bytes:
-    """Read and decompress a raw body; raise :class:`BodyTooLargeError` past ``max_bytes``.
+async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int, *, truncate: bool = False) -> bytes:
+    """Read and decompress a raw body; raise :class:`BodyTooLargeError` past ``max_bytes``, or with ``truncate``
+    return its first ``max_bytes`` (robots.txt: RFC 9309 has what lies past the limit ignored).
 
     Each decompressor call may produce at most one byte more than the room left,
     which is enough to tell "exactly at the cap" from "over it".
@@ -163,6 +225,8 @@ async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_byte
         while len(body) <= max_bytes and (more := decoder.pending(max_bytes - len(body) + 1)):
             body += more
         if len(body) > max_bytes:
+            if truncate:
+                return bytes(body[:max_bytes])
             raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
     return bytes(body)
 
@@ -233,30 +297,18 @@ def _match(pattern: re.Pattern[bytes], head: bytes) -> str | None:
 
 
 def _is_utf8(label: str) -> bool:
-    try:
-        return codecs.lookup(label).name == "utf-8"
-    except LookupError:
-        return False
+    return _WEB_LABELS.get(label.lower()) == "utf-8"
 
 
 def _strict(body: bytes, label: str) -> str | None:
-    """Decode with a declared label, or None when the label is unknown or does not fit.
+    """Decode with a declared label, or None when the label is no web label or does not fit.
 
-    ``iso-8859-1`` and ``ascii`` labels mean windows-1252 on the web (WHATWG), and
-    a UTF-16 label on a body without BOM is almost always an ASCII-compatible lie.
-    The label is the page's to choose, and Python's codecs also name bytes-to-bytes
-    codecs (``base64``, ``zlib_codec``: LookupError) and codecs that fail their own way
-    (``undefined``, ``punycode``: UnicodeError); such a label does not fit either.
+    A UTF-16 label on a body without BOM is almost always an ASCII-compatible lie.
     """
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return None
-    if name in ("latin-1", "iso8859-1", "ascii"):
-        name = "cp1252"
-    if name.startswith(("utf-16", "utf-32")):
+    name = _WEB_LABELS.get(label.lower())
+    if name is None or name.startswith("utf-16"):
         return None
     try:
         return body.decode(name)
-    except (LookupError, UnicodeError):
+    except UnicodeError:
         return None

@@ -34,7 +34,7 @@ import httpcore
 
 from monitor.errors import BlockedURLError
 from monitor.fetch.stream import open_stream
-from monitor.fetch.urls import origin_of
+from monitor.fetch.urls import MAX_URL_LENGTH, origin_of
 
 __all__ = ["AddressPolicy", "BlockedAddressError", "GuardedBackend", "check_url", "is_public_address"]
 
@@ -91,6 +91,8 @@ class AddressPolicy:
 
 def check_url(url: str, policy: AddressPolicy) -> None:
     """Refuse a URL that must not be requested, before any connection is made."""
+    if len(url) > MAX_URL_LENGTH:  # a redirect's Location is as long as a server likes
+        raise BlockedURLError(url[:200] + "…", f"URL longer than {MAX_URL_LENGTH} characters")
     try:
         parts = urlsplit(url)
         scheme, host = parts.scheme.lower(), (parts.hostname or "")
