@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from monitor.config import PersonSettings, RuleSettings, load_config
 from monitor.errors import ConfigError
 from monitor.models import LabelledPassage, Match
-from monitor.rules import MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
+from monitor.rules import MAX_PASSAGE_CHARS, MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
 from monitor.rules._text import Text
 from monitor.rules.evaluation import evaluate, label_key
 from tests.scoring import Score
@@ -370,3 +370,13 @@ def test_passages_per_rule_and_article_are_capped(shipped: Ruleset) -> None:
     matches = shipped.match(body, "Russia summons the US ambassador")
     assert len(matches) == MAX_PASSAGES
     assert matches[0].passage == "Russia summoned the U.S. ambassador Lynne Tracy for the 0th time."
+
+
+def test_a_run_on_sentence_is_quoted_around_its_hits_not_whole(shipped: Ruleset) -> None:
+    """A page's sentence of hundreds of kilobytes would be stored as a mention and mailed whole."""
+    filler = " and ".join(f"clause {n} of a statement that never ends" for n in range(3000))
+    swap = "Russia and the United States exchanged prisoners in Abu Dhabi on Friday, freeing detainees held by each side"
+    (match,) = shipped.match(f"Officials said that {filler} while {swap}, {filler}.", "A prisoner swap")
+    assert len(match.passage) <= MAX_PASSAGE_CHARS + 2  # and an ellipsis at either cut
+    assert swap in match.passage
+    assert match.passage.startswith("…") and match.passage.endswith("…")

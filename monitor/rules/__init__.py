@@ -53,6 +53,9 @@ _KELVIN = "\u212a"  # lowercases to "k"
 # Passages kept per rule and article, the first in the text: an alert quotes the news, not a
 # page that repeats a matching paragraph a thousand times (and novelty is judged per passage).
 MAX_PASSAGES = 10
+# Characters of one quoted passage: a paragraph of news is a few hundred, and a page's run-on "sentence" of
+# hundreds of kilobytes would otherwise be stored as a mention and mailed whole.
+MAX_PASSAGE_CHARS = 1500
 
 __all__ = ["Explanation", "Ruleset", "compile_rules", "highlight_spans", "rules_of"]
 
@@ -368,7 +371,21 @@ def _passages(text: Text, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ..
         first = sentences[min(bisect_right(ends, p_hits[0][0]), len(sentences) - 1)][0]
         last = sentences[min(bisect_right(ends, max(h[1] for h in p_hits) - 1), len(sentences) - 1)][0]
         terms = tuple(dict.fromkeys(text.quote(hit) for hit in p_hits))
-        yield text.quote_chars((first[0], last[1])), terms
+        yield _bounded_quote(text, (first[0], last[1]), text.starts[p_hits[0][0]]), terms
+
+
+def _bounded_quote(text: Text, chars: Span, first_hit: int) -> str:
+    """The passage ``chars`` quoted, or at most :data:`MAX_PASSAGE_CHARS` of it around its first hit, cut
+    between words, an ellipsis marking each cut."""
+    start, end = chars
+    if end - start <= MAX_PASSAGE_CHARS:
+        return text.quote_chars(chars)
+    start = max(start, first_hit - MAX_PASSAGE_CHARS // 4)
+    end = min(end, start + MAX_PASSAGE_CHARS)
+    # The words wholly inside the window: one hit at least, as the window opens before the first.
+    cut = (text.starts[bisect_left(text.starts, start)], text.ends[bisect_right(text.ends, end) - 1])
+    quote = text.quote_chars(cut)
+    return ("…" if cut[0] > chars[0] else "") + quote + ("…" if cut[1] < chars[1] else "")
 
 
 # ---------------------------------------------------------------- compiling
