@@ -71,6 +71,14 @@ def test_fetch_returns_decoded_page_with_validators(local_web: LocalWeb) -> None
     assert local_web.requests[0].headers["accept-encoding"] == "gzip, deflate, br"
 
 
+def test_a_validator_longer_than_any_real_one_is_not_kept(local_web: LocalWeb) -> None:
+    """It would be stored with the source and sent back on every check; the body's hash still tells a change."""
+    local_web.route("/a", "<p>a</p>", etag='"' + "v" * 60_000 + '"', last_modified="Mon, 06 May 2024 10:00:00 GMT")
+    page = fetch(local_web, "/a")
+    assert isinstance(page, Page)
+    assert (page.etag, page.last_modified) == (None, "Mon, 06 May 2024 10:00:00 GMT")
+
+
 def test_conditional_request_answered_304_is_not_modified(local_web: LocalWeb) -> None:
     local_web.route("/feed", "<rss/>", content_type="text/xml", etag='"v1"')
     result = fetch(local_web, "/feed", etag='"v1"', kind="source")

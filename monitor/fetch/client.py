@@ -80,6 +80,9 @@ Kind = Literal["source", "article"]
 _RequestKind = Literal["source", "article", "robots"]
 
 MAX_REDIRECTS = 10
+# Longest ETag or Last-Modified kept: each is stored with the source and sent back on every check, and a real
+# one is a hash or a date; a longer one is dropped (the body's hash still tells an unchanged source).
+MAX_VALIDATOR_CHARS = 1024
 MAX_ANSWER_COOKIES = 50
 MAX_COOKIES = 3000
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
@@ -291,8 +294,8 @@ class Fetcher:
             status=reply.status,
             content_type=content_type,
             body=body,
-            etag=reply.headers.get("etag"),
-            last_modified=reply.headers.get("last-modified"),
+            etag=_validator(reply.headers.get("etag")),
+            last_modified=_validator(reply.headers.get("last-modified")),
         )
 
     async def sitemaps_of(self, url: str) -> list[str]:
@@ -462,6 +465,10 @@ def _network_error(url: str, exc: httpx.HTTPError) -> NetworkError:
             return FetchTimeoutError(url, f"timed out talking to {host}")
         cause = cause.__cause__ or cause.__context__
     return NetworkError(url, f"network error with {host}: {type(exc).__name__}: {exc}")
+
+
+def _validator(value: str | None) -> str | None:
+    return value if value is None or len(value) <= MAX_VALIDATOR_CHARS else None
 
 
 def _robots_unreachable(url: str, cause: FetchError) -> RobotsUnreachableError:
