@@ -137,9 +137,16 @@ class Needs:
                 if found:
                     return True
             return False
+        # Loops, not any() or all() over a generator: a text is dismissed here, a few dozen calls deep.
         if self.any_:
-            return any(part.holds(scan) for part in self.parts)
-        return all(part.holds(scan) for part in self.parts)
+            for part in self.parts:
+                if part.holds(scan):
+                    return True
+            return False
+        for part in self.parts:
+            if not part.holds(scan):
+                return False
+        return True
 
 
 NOTHING = Needs()  # nothing known: every text may match
@@ -233,7 +240,8 @@ class _Scan:
             found = literal.lower() in self.lowered and (literal in self.cased or literal.upper() in self.cased)
         self.seen[literal] = found
         if not found:
-            self.seen.update(dict.fromkeys(self.holding[literal], False))
+            for longer in self.holding[literal]:
+                self.seen[longer] = False
         return found
 
 
