@@ -234,6 +234,13 @@ def test_a_charset_naming_a_codec_that_is_no_text_encoding_is_ignored(label: str
     assert decode_text(b"<p>ok</p>", f"text/html; charset={label}") == "<p>ok</p>"
 
 
+@pytest.mark.parametrize("label", ["utf-16", "UTF-16LE", "utf-16be", "unicode"])
+def test_a_utf16_label_on_a_body_without_a_byte_order_mark_is_ignored(label: str) -> None:
+    """A UTF-16 document starts with its byte-order mark; a label saying UTF-16 over ASCII bytes is a lie."""
+    assert decode_text(b"<p>ok</p>", f"text/html; charset={label}") == "<p>ok</p>"
+    assert decode_text(f'<meta charset="{label}"><p>ok</p>'.encode()) == f'<meta charset="{label}"><p>ok</p>'
+
+
 @pytest.mark.parametrize("label", ["unicode_escape", "raw_unicode_escape", "utf-7", "cp037", "idna", "utf_32", "latin-1"])
 def test_a_charset_python_knows_but_the_web_does_not_is_ignored(label: str) -> None:
     """``unicode_escape`` turned the page's ``\\u003c`` into markup, ``utf-7`` its ``+ADw-``, and ``cp037`` (EBCDIC)

@@ -9,12 +9,12 @@ The charset is taken, in order, from a byte-order mark, the Content-Type
 header, the document itself (``<meta charset>``, ``http-equiv`` or the XML
 declaration), then statistical detection. A declared charset is trusted only
 if it is one of the web's labels (the WHATWG Encoding Standard's, decoded as
-browsers decode them) and the body decodes with it, and a non-UTF-8 label on a body that is valid,
-non-ASCII UTF-8 is taken for the mislabelling it almost always is. One
-exception: a body declared UTF-8 that is UTF-8 but for a few stray bytes (a
-Latin-1 snippet pasted into a template) stays UTF-8, the stray bytes replaced,
-as browsers do; detection would re-decode the whole page in some other
-charset and garble every non-ASCII letter ("MĂ¤scot").
+browsers decode them) and the body decodes with it, and a non-UTF-8 label on a
+body that is valid, non-ASCII UTF-8 is taken for the mislabelling it almost
+always is. One exception: a body declared UTF-8 that is UTF-8 but for a few
+stray bytes (a Latin-1 snippet pasted into a template) stays UTF-8, the stray
+bytes replaced, as browsers do; detection would re-decode the whole page in
+some other charset and garble every non-ASCII letter ("MĂ¤scot").
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IG
 # them as browsers do. Python's codecs name far more (``unicode_escape`` turns ``\\u0041`` escapes into
 # text, ``utf-7`` reads ``+ADw-`` as ``<``, ``cp037`` is EBCDIC) and miss web labels (``windows-874``,
 # ``x-sjis``); a page's label is therefore looked up here, and any other is ignored, as browsers do.
-# The "replacement" and x-user-defined encodings are left out: they decode no text.
+# The "replacement" and x-user-defined encodings are left out: they decode no text. So are the UTF-16
+# labels: a UTF-16 body starts with a byte-order mark, read first, and a UTF-16 label on a body
+# without one is almost always an ASCII-compatible lie.
 _WHATWG_CODECS = {
     "utf-8": "unicode-1-1-utf-8 unicode11utf8 unicode20utf8 utf-8 utf8 x-unicode20utf8",
     "cp866": "866 cp866 csibm866 ibm866",
@@ -100,8 +102,6 @@ _WHATWG_CODECS = {
     "iso2022_jp": "csiso2022jp iso-2022-jp",
     "cp932": "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis",
     "cp949": "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 ks_c_5601-1989 ksc5601 ksc_5601 windows-949",
-    "utf-16-be": "unicodefffe utf-16be",
-    "utf-16-le": "csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff utf-16 utf-16le",
 }
 _WEB_LABELS = {label: codec for codec, labels in _WHATWG_CODECS.items() for label in labels.split()}
 
@@ -301,12 +301,9 @@ def _is_utf8(label: str) -> bool:
 
 
 def _strict(body: bytes, label: str) -> str | None:
-    """Decode with a declared label, or None when the label is no web label or does not fit.
-
-    A UTF-16 label on a body without BOM is almost always an ASCII-compatible lie.
-    """
+    """Decode with a declared label, or None when the label is no web label (see above) or does not fit."""
     name = _WEB_LABELS.get(label.lower())
-    if name is None or name.startswith("utf-16"):
+    if name is None:
         return None
     try:
         return body.decode(name)
