@@ -115,7 +115,7 @@ def _ahead(rates: list[float], start: float, default: float, ceiling: float) -> 
     elapsed = 0.0
     while elapsed < ceiling:
         moment = start + elapsed
-        hour_end = (math.floor(moment / _HOUR) + 1) * _HOUR - moment
+        hour_end = _next_hour(moment) - moment
         density = 1 / _interval_at(rates[_hour_of(moment)], default)  # checks per second
         if density * hour_end >= remaining:
             return elapsed + remaining / density
@@ -171,10 +171,15 @@ def _hour_of(moment: float) -> int:
     return int(moment // _HOUR) % 24
 
 
+def _next_hour(moment: float) -> float:
+    """The start of the hour after the one ``moment`` (epoch seconds) falls in."""
+    return (math.floor(moment / _HOUR) + 1) * _HOUR
+
+
 def _by_hour(start: float, end: float) -> Iterator[tuple[int, float]]:
     """``(hour of day, seconds)`` for each hour the interval ``[start, end)`` (epoch seconds) touches."""
     moment = start
     while moment < end:
-        boundary = min(end, (math.floor(moment / _HOUR) + 1) * _HOUR)
+        boundary = min(end, _next_hour(moment))
         yield _hour_of(moment), boundary - moment
         moment = boundary
