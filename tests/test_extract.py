@@ -136,6 +136,48 @@ def test_json_ld_article_body_is_used_when_the_markup_has_no_text(body: str, tex
 
 
 @pytest.mark.parametrize(
+    "how_to",
+    [
+        {  # steps holding HTML, some in a section
+            "@type": "HowTo",
+            "description": "<p>A round cloth for a round table, cut from one sheet.</p>",
+            "step": [
+                {"@type": "HowToStep", "text": "<p>Measure the table from edge to edge.</p>"},
+                {
+                    "@type": "HowToSection",
+                    "itemListElement": [
+                        {"@type": "HowToDirection", "text": "Fold the sheet in four."},
+                        {"@type": "HowToDirection", "text": "Cut along the marked curve."},
+                    ],
+                },
+            ],
+        },
+        {  # a recipe's steps as plain strings
+            "@type": ["Recipe"],
+            "description": "A round cloth for a round table, cut from one sheet.",
+            "recipeInstructions": [
+                "Measure the table from edge to edge.",
+                "Fold the sheet in four.",
+                "Cut along the marked curve.",
+            ],
+        },
+    ],
+    ids=["how-to", "recipe"],
+)
+def test_a_how_to_left_to_a_script_is_read_from_its_structured_steps(how_to: dict[str, Any]) -> None:
+    html = (
+        f'<script type="application/ld+json">{json.dumps(how_to)}</script>'
+        '<div id="app"><p>Please update your browser for a better experience.</p></div>'
+    )
+    assert extract(html).text.split("\n\n") == [
+        "A round cloth for a round table, cut from one sheet.",
+        "Measure the table from edge to edge.",
+        "Fold the sheet in four.",
+        "Cut along the marked curve.",
+    ]
+
+
+@pytest.mark.parametrize(
     "html",
     [
         "",
@@ -673,3 +715,75 @@ def test_phrases_answer_as_their_whole_pattern(text: str) -> None:
 def test_a_phrase_that_opens_with_no_single_text_is_refused(phrase: str) -> None:
     with pytest.raises(ValueError):
         Phrases(phrase)
+
+
+def test_a_post_of_links_keeps_its_links_and_a_section_front_stays_empty() -> None:
+    """A digest of links posted as a story is its links; the same links outside a story box are a menu."""
+    items = "".join(
+        f"<li><p><a href='/s{n}'>Consulate staff cuts, part {n}: what the ministry said</a></p>"
+        f"<p>via Example News <a href='https://news.example/{n}'>https://news.example/{n}</a></p></li>"
+        for n in range(1, 7)
+    )
+    closing = "<p>Collected with my reader. The rest of my links are <a href='/links'>here</a>.</p>"
+    post = (
+        "<html><body><aside><ul><li><a href='/'>Home</a></li><li><a href='/about'>About</a></li></ul></aside>"
+        f"<article class='post'><h1>Links of the day</h1><div class='entry-content'><ul>{items}</ul>"
+        f"{closing}</div></article></body></html>"
+    )
+    text = extract(post).text
+    assert "Consulate staff cuts, part 1: what the ministry said" in text
+    assert "via Example News https://news.example/6" in text
+    assert "About" not in text
+    assert extract(f"<html><body><div><ul>{items}</ul></div></body></html>").text == ""
+
+
+def test_forum_posts_named_comments_beat_a_list_beside_them() -> None:
+    """Each post is one paragraph deep in boxes of its own; a list beside them has more paragraphs."""
+    posts = [
+        f"Since the update to version {n} none of my phones can reach the store over mobile data, only over"
+        " wifi at home. Everything else works over LTE, browsers and other apps run fine, and I changed no"
+        " settings. Has anyone found a setting that brings it back, or is this a known fault of the update?"
+        for n in range(13, 18)
+    ]
+    boxes = "".join(
+        f"<div class='forum-comment'><div class='comment-profile'><span>user{n}</span><span>28.09.19</span>"
+        f"<span>12:44</span></div><div class='comment-content'><div class='comment-text'>{post}</div></div>"
+        "<div class='comment-votes'>Helpful? 0</div></div>"
+        for n, post in enumerate(posts)
+    )
+    events = "".join(
+        f"<li><span>{day}.11.19 18:30</span> Evening course on photos, music and films at the library {day}</li>"
+        for day in range(10, 16)
+    )
+    html = (
+        "<html><body><header><a href='/'>Example forum</a></header>"
+        f"<main id='content'><h2>No store over mobile data since the update?</h2>{boxes}</main>"
+        f"<aside><h3>Events</h3><ul>{events}</ul></aside></body></html>"
+    )
+    text = extract(html).text
+    assert text.split("\n\n") == posts
+
+
+def test_a_video_page_s_summary_shown_in_a_caption_box_is_its_story() -> None:
+    """The summary the page declares, shown but left out with a box named "caption", leads the text."""
+    summary = (
+        "The ambassador returned to Washington on Monday. The embassy had been without a head"
+        " for two months, and talks on its staff resume next week."
+    )
+    dialog = "".join(
+        f"<p>Step {n}: choose a name for your profile, which other viewers will see beside your comments.</p>"
+        for n in range(1, 7)
+    )
+
+    def page(declared: str) -> str:
+        return (
+            f"<html><head><meta property='og:description' content='{declared}'></head><body>"
+            "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+            "<article><div class='player'>Saved to your list! Removed from your list. Embed code copied"
+            " to the clipboard. Please mind the terms of use.</div>"
+            f"<div class='item-caption'><span>by Jane Roe</span><p class='item-description'>{summary}</p>"
+            f"</div></article><div class='login-dialog'>{dialog}</div></body></html>"
+        )
+
+    assert extract(page(summary)).text.startswith(summary + "\n\n")
+    assert summary not in extract(page("Videos from the newsroom, every day")).text

@@ -102,7 +102,11 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     body = tree.body
     elements = Elements(body) if body is not None else None
     meta = read_metadata(tree, url, elements.signals if elements is not None else None)
-    text = extract_text(elements, meta.title, meta.titles) if elements is not None else ""
+    text = (
+        extract_text(elements, meta.title, meta.titles, meta.description)
+        if elements is not None
+        else ""
+    )
     # The markup wins unless it lost most of the story (a JavaScript app shell, say): the
     # structured copy is often shortened, and has no headings or lists.
     if len(text) < _STRUCTURED_BODY_SHARE * len(meta.article_body):

@@ -159,6 +159,8 @@ _MIN_CONTAINER = 300  # characters of prose before a CMS container is trusted
 _UNNAMED = 1000  # characters of prose left out by names, from which names are not trusted
 _SCATTERED = 0.5  # share of the page's prose the story holds, without a CMS container
 _SCATTERED_LINKS = 0.5  # share of link text in what gathering it adds, above which it is not
+_SUMMARY = 80  # characters of a declared summary from which it is the story's, not the site's
+_LINK_POST = 5  # times the text kept that a story's box holds for its link lists to be the story
 
 
 @dataclass
@@ -401,8 +403,15 @@ class Elements:
             up = parent[up]
 
 
-def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] = ()) -> str:
-    """The main text of a walked page, paragraphs separated by a blank line."""
+def extract_text(
+    elements: Elements, title: str | None, titles: tuple[str, ...] = (), description: str = ""
+) -> str:
+    """The main text of a walked page, paragraphs separated by a blank line.
+
+    ``description`` is the summary the page declares: where the page shows it but it was left
+    out, and what was chosen holds no story's worth of prose (a video's page, its summary in
+    a box named "caption"), it is the story's first paragraph.
+    """
     page_prose = elements.prose[0]
     top = _main_container(elements, titles)
     if (
@@ -413,11 +422,52 @@ def extract_text(elements: Elements, title: str | None, titles: tuple[str, ...] 
         # Names left the page without a story's worth of prose, though it has plenty, and no
         # story container (a short post above its comments): they misled (a live ticker's
         # entries, a forum's posts, named "comment"). The page is read again as it is, its
-        # story where paragraphs cluster.
+        # story where paragraphs cluster, or failing that where most of its prose is: a
+        # forum's posts, each one paragraph deep in boxes of its own, are outnumbered in
+        # paragraphs by a list of teasers beside them.
         elements = Elements(elements.nodes[0])
-        top = _widen(_densest_container(elements), elements)
+        dense = _widen(_densest_container(elements), elements)
+        center = _prose_center(elements)
+        if elements.contains(center, dense) or elements.contains(dense, center):
+            top = _gather_scattered(dense, elements)
+        else:
+            top = center
     blocks = _read_blocks(elements, top)
-    return "\n\n".join(_keep_blocks(blocks, (title or "", *titles)))
+    every_title = (title or "", *titles)
+    kept = _keep_blocks(blocks, every_title)
+    if _is_link_post(elements, top, blocks, kept):
+        kept = _keep_blocks(blocks, every_title, links_are_story=True)
+    if elements.prose[top] < _MIN_CONTAINER and _shows_left_out(elements, description):
+        kept.insert(0, description)
+    return "\n\n".join(kept)
+
+
+def _shows_left_out(tree: Elements, description: str) -> bool:
+    """Whether an element left out shows the page's declared summary as its own text.
+
+    A short summary ("Latest news from ...") is the site's tagline, not the story's.
+    """
+    if len(description) < _SUMMARY:
+        return False
+    for i, head in enumerate(tree.heads):
+        if len(head) >= len(description) and not tree.alive[i] and clean_space(head) == description:
+            return True
+    return False
+
+
+def _is_link_post(tree: Elements, top: int, blocks: list[_Block], kept: list[str]) -> bool:
+    """Whether the story is its links: a digest of links or a list of deals, posted as a story.
+
+    Link lists are dropped as navigation, and on such a page that leaves a closing line at
+    most. It is told by its box, named as a story, holding far more link text than anything
+    kept, on a page without prose anywhere else to be the story instead. A section front's
+    list of headlines, named as no story, stays empty: rules must not fire on it.
+    """
+    return (
+        tree.prose[0] < _MIN_CONTAINER
+        and _LINK_POST * sum(map(len, kept)) < sum(len(block.text) for block in blocks)
+        and _in_story(tree, top)
+    )
 
 
 def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
@@ -498,12 +548,17 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
             tree.remove(wrapper)
 
 
-def _holds_story(tree: Elements, i: int) -> bool:
-    """Whether an element is, is inside or holds one named as a whole story, with prose."""
+def _in_story(tree: Elements, i: int) -> bool:
+    """Whether an element is or is inside one named as a whole story."""
     up = i
     while up >= 0 and not _is_story(tree, up):
         up = tree.parent[up]
-    if up >= 0:
+    return up >= 0
+
+
+def _holds_story(tree: Elements, i: int) -> bool:
+    """Whether an element is, is inside or holds one named as a whole story, with prose."""
+    if _in_story(tree, i):
         return True
     prose, alive = tree.prose, tree.alive
     return any(
@@ -618,6 +673,19 @@ def _gather_scattered(i: int, tree: Elements) -> int:
     if tree.links[up] - tree.links[i] > _SCATTERED_LINKS * (tree.chars[up] - tree.chars[i]):
         return i
     return up
+
+
+def _prose_center(tree: Elements) -> int:
+    """The lowest element that holds half the page's prose."""
+    half = _SCATTERED * tree.prose[0]
+    i = 0
+    while True:
+        j, end = i + 1, i + tree.size[i]
+        while j < end and (tree.prose[j] < half or not tree.alive[j]):
+            j += tree.size[j]
+        if j >= end:
+            return i
+        i = j
 
 
 def _is_headline(tree: Elements, h: int, titles: tuple[str, ...]) -> bool:
@@ -800,7 +868,9 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     return blocks
 
 
-def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
+def _keep_blocks(
+    blocks: list[_Block], titles: tuple[str, ...], links_are_story: bool = False
+) -> list[str]:
     """The blocks that are story text.
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
@@ -809,13 +879,14 @@ def _keep_blocks(blocks: list[_Block], titles: tuple[str, ...]) -> list[str]:
     it ends the text or a sentence.
     Short items of a list or a table are content, not labels, and so are six or more short
     blocks in a row: a text written line by line (a poem, a CJK blog's lines, a list set as
-    paragraphs), where labels come alone or in pairs. When labels are all a page has (a short notice, a stub), they are its text: a page
-    is never emptied by this rule alone.
+    paragraphs), where labels come alone or in pairs. When labels are all a page has (a short
+    notice, a stub), they are its text: a page is never emptied by this rule alone. With
+    ``links_are_story`` (a post of links), link lists are kept.
     """
     title_keys = {clean_space(title).lower() for title in titles}
     plain = [
         not (
-            _is_link_list(b)
+            (_is_link_list(b) and not links_are_story)
             or _is_dateline(b.text)
             or _is_byline(b.text)
             or _is_credit(b.text)

@@ -24,6 +24,7 @@ from monitor.extract._dates import before_date
 
 logger = logging.getLogger(__name__)
 
+_HOW_TO_TYPES = frozenset({"howto", "recipe"})  # steps in JSON-LD, a copy of the body
 _ARTICLE_TYPES = frozenset(
     {
         "article",
@@ -68,12 +69,14 @@ _DATE_META = (
     "cxenseparse:recs:publishtime",
 )
 _AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
-# Every <meta> name read below: the others (descriptions, images, viewport) are not kept, which
+_DESCRIPTION_META = ("og:description", "description", "twitter:description")
+# Every <meta> name read below: the others (images, viewport, keywords) are not kept, which
 # spares cleaning their content.
 _META_READ = frozenset(
     {"og:site_name", "og:title", "twitter:title", "og:url", "content-language", "og:locale"}
     | set(_DATE_META)
     | set(_AUTHOR_META)
+    | set(_DESCRIPTION_META)
 )
 
 
@@ -90,7 +93,8 @@ class Metadata:
     # The titles declared outside the body (og:title, JSON-LD headline, <title>), site names
     # trimmed, by which the headline is recognised: ``title`` may have been read from an <h1>.
     titles: tuple[str, ...] = ()
-    article_body: str = ""  # JSON-LD articleBody, a fallback for the DOM text
+    article_body: str = ""  # JSON-LD articleBody or a how-to's steps, a fallback for the DOM text
+    description: str = ""  # the summary the page declares (og:description, JSON-LD), by which it is found shown
 
 
 @dataclass
@@ -144,7 +148,7 @@ def read_metadata(
     """
     signals = _gather(tree, body_signals)
     meta = signals.meta
-    ld = _json_ld_article(signals.json_ld)
+    ld, how_to = _json_ld_article(signals.json_ld)
     site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher")) or None
     declared = [
         meta.get("og:title", ""),
@@ -164,7 +168,11 @@ def read_metadata(
         language=_language(tree, meta, ld),
         outlet=site_name,
         titles=tuple(dict.fromkeys(trimmed.values())),
-        article_body=_ld_text(ld.get("articleBody")),
+        article_body=_ld_text(ld.get("articleBody")) or (_steps(how_to) if how_to else ""),
+        description=next(
+            (meta[name] for name in _DESCRIPTION_META if name in meta),
+            clean_space(_ld_text(ld.get("description"))),
+        ),
     )
 
 
@@ -264,20 +272,48 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {k.lower() for k in kinds if isinstance(k, str)}
 
 
-def _json_ld_article(blocks: list[str]) -> dict[str, Any]:
-    """The page's main JSON-LD article object (an empty dict when there is none).
+def _json_ld_article(blocks: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The page's main JSON-LD article object, and its first how-to or recipe (empty dicts
+    when there are none).
 
     A specific article type wins over a generic ``WebPage`` because pages often carry both.
     """
     best: dict[str, Any] = {}
+    how_to: dict[str, Any] = {}
     for obj in _json_ld_objects(blocks):
-        kinds = _types(obj) & _ARTICLE_TYPES
+        kinds = _types(obj)
+        if not how_to and not kinds.isdisjoint(_HOW_TO_TYPES):
+            how_to = obj
+        kinds &= _ARTICLE_TYPES
         if not kinds:
             continue
         if kinds != {"webpage"}:
-            return obj
+            return obj, how_to
         best = best or obj
-    return best
+    return best, how_to
+
+
+def _steps(how_to: dict[str, Any]) -> str:
+    """A how-to's or recipe's summary and steps, in order, each a paragraph (they may hold HTML).
+
+    Where a page leaves its body to a script, its structured copy is all there is of it.
+    Steps come as strings, steps with a ``text``, or sections listing either.
+    """
+    parts = [how_to.get("description")]
+    pending = [how_to.get("recipeInstructions"), how_to.get("step")]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            parts.append(item)
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
+        elif isinstance(item, dict):
+            parts.append(item.get("text"))
+            pending.append(item.get("itemListElement"))
+    texts = [part.strip() for part in parts if isinstance(part, str) and part.strip()]
+    if any("<" in text for text in texts):
+        return "".join(f"<div>{text}</div>" for text in texts)
+    return "\n\n".join(texts)
 
 
 def _ld_text(value: Any) -> str:
