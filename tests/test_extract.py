@@ -305,6 +305,18 @@ def test_ruby_readings_stay_out_of_the_text() -> None:
     assert extract(html).text == "大使がワシントンに戻りました。" * 12
 
 
+def test_a_formula_reads_as_shown_without_its_tex_source() -> None:
+    formula = (
+        "<math><semantics><mrow><mi>x</mi><mo>=</mo><mn>2</mn></mrow>"
+        "<annotation encoding='application/x-tex'>{\\displaystyle x=2}</annotation></semantics></math>"
+    )
+    html = (
+        f"<html><body><article><p>The embassy counted {formula} envoys at the talks on Monday.</p>"
+        "</article></body></html>"
+    )
+    assert extract(html).text == "The embassy counted x=2 envoys at the talks on Monday."
+
+
 def test_text_is_in_composed_unicode_form() -> None:
     """A decomposed letter (a base and a combining mark) matches no rule written composed."""
     story = "Le président a rappelé l'ambassadeur à Paris pour des consultations, selon l'Élysée. "

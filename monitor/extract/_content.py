@@ -26,11 +26,12 @@ _JUNK = frozenset(
     {
         "script", "style", "template", "iframe", "svg", "canvas", "button", "select", "input",
         "textarea", "object", "embed", "video", "audio", "map", "dialog", "figcaption", "link",
-        "meta", "rt", "rp",
+        "meta", "rt", "rp", "annotation",
     }
 )  # fmt: skip
 # (<rt> and <rp> are ruby annotations: the reading of a Japanese or Chinese word printed above
-# it, which inside the text would split every annotated word.)
+# it, which inside the text would split every annotated word. A formula's <annotation> is its
+# source, TeX mostly, beside the rendering the reader sees.)
 # Left out of the walk: junk, and nodes that are not elements (text without data, comments).
 _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 # Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
