@@ -799,3 +799,23 @@ def test_a_video_page_s_summary_shown_in_a_caption_box_is_its_story() -> None:
 
     assert extract(page(summary)).text.startswith(summary + "\n\n")
     assert summary not in extract(page("Videos from the newsroom, every day")).text
+
+
+def test_a_section_anchored_by_its_heading_s_words_is_story_whatever_they_say() -> None:
+    """An id made of the heading's words ("social-media-and-the-embassy") names a section, not a
+    share bar; a part titled after its name ("comments", "related stories") is still left out."""
+    section = "<p>The embassy's accounts were closed in March, and its staff now post from home.</p>"
+
+    def part(name: str, heading: str) -> str:
+        return f"<div class='section' id='{name}'><h2>{heading}</h2>{section}</div>"
+
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>{_PROSE}</p>"
+        + part("social-media-and-the-embassy", "Social media and the embassy")
+        + part("comments-from-our-readers", "Comments from our readers")
+        + part("related-stories-for-you", "Related stories for you")
+        + "</article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, _PROSE, _PROSE, "Social media and the embassy", section[3:-4]
+    ]

@@ -77,6 +77,8 @@ _LEXBOR_TAGS = 0xC4
 _TAG_NAMES: dict[int, str] = {}  # the names of Lexbor's own tags met so far, by id
 _CHUNK = 512  # elements: the walk grows its arrays by this many at a time
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
+_WORDS = re.compile(r"[^\W_]+")  # the words of a name or a heading, apart at any mark
+_ANCHOR_WORDS = 3  # words of an id from which it may be a heading's anchor, not a part's name
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -739,7 +741,15 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
         marker = f"{classes} {id_}" if classes or id_ else ""
         if tag in _BOILERPLATE_TAGS or (
-            marker and tag not in _PROTECTED_TAGS and is_boilerplate(marker)
+            marker
+            and tag not in _PROTECTED_TAGS
+            and is_boilerplate(marker)
+            and not (
+                id_
+                and _is_heading_anchor(tree, i, id_)
+                and not is_boilerplate(classes)
+                and not is_certain_boilerplate(marker)
+            )
         ):
             certain = is_certain_boilerplate(marker)
             wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
@@ -773,6 +783,25 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             )
             ranked[rank] += [i] * names
     return ranked
+
+
+def _is_heading_anchor(tree: Elements, i: int, id_: str) -> bool:
+    """Whether an element's id is its heading's words, an anchor to a section of the text.
+
+    Documentation tools and long reads give each section the id of its heading
+    ("sharing-with-a-single-developer", "Social_media_reaction"), which can hold any word a
+    template's part is named by. The heading is the element itself, or the heading a section
+    opens with. A name of a word or two is a part's, titled after it ("comments", "related
+    stories"); so is one whose heading reads as a label over other stories ("you may also like").
+    """
+    heading = i if tree.tags[i] in _HEADINGS else i + 1
+    if heading >= i + tree.size[i] or tree.tags[heading] not in _HEADINGS:
+        return False
+    words = _WORDS.findall(id_.lower())
+    if len(words) < _ANCHOR_WORDS:
+        return False
+    text = tree.nodes[heading].text()
+    return _WORDS.findall(text.lower()) == words and not _heads_more_stories(text)
 
 
 def _read_blocks(tree: Elements, top: int) -> list[_Block]:
