@@ -819,3 +819,15 @@ def test_a_section_anchored_by_its_heading_s_words_is_story_whatever_they_say() 
     assert extract(html).text.split("\n\n") == [
         _PROSE, _PROSE, _PROSE, "Social media and the embassy", section[3:-4]
     ]
+
+
+def test_a_dateline_marked_up_in_the_first_sentence_stays_in_it() -> None:
+    """An inline element named as boilerplate is part of the sentence of the paragraph it sits in."""
+    html = (
+        "<html><body><article><p><span class='dateline'>MOSCOW –</span> The envoy returned to the"
+        " embassy on Tuesday after months of talks.</p><p>" + _PROSE + "</p>"
+        "<p><span class='share-count'>12 shares</span></p></article></body></html>"
+    )
+    assert extract(html).text == (
+        "MOSCOW – The envoy returned to the embassy on Tuesday after months of talks.\n\n" + _PROSE
+    )

@@ -219,6 +219,9 @@ class Elements:
         self.chars = [0] * count  # characters inside
         self.links = [0] * count  # characters inside links
         self.inline_chars = [0] * count  # characters of an inline element (its block counts them)
+        # Characters a block's paragraph holds, its inline elements' included (an inline element's: its
+        # inline_chars).
+        self.own_text: list[int] = []
         self.prose = [0] * count  # characters of prose paragraphs inside
         self.own_score = [0.0] * count  # evidence of this block's own paragraph
         self.child_score = [0.0] * count  # evidence of the paragraphs among its children
@@ -338,7 +341,7 @@ class Elements:
         tags, parent = self.tags, self.parent
         chars, links, prose = self.chars, self.links, self.prose
         own_score, child_score = self.own_score, self.child_score
-        inline = self.own_chars[:]  # characters not yet claimed by a block
+        inline = self.own_text = self.own_chars[:]  # characters not yet claimed by a block
         inline_links = [0] * len(tags)
         commas = self.commas[:]
         for i in range(len(tags) - 1, -1, -1):
@@ -750,6 +753,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
                 and not is_boilerplate(classes)
                 and not is_certain_boilerplate(marker)
             )
+            and not _in_sentence(tree, i)
         ):
             certain = is_certain_boilerplate(marker)
             wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
@@ -783,6 +787,22 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             )
             ranked[rank] += [i] * names
     return ranked
+
+
+def _in_sentence(tree: Elements, i: int) -> bool:
+    """Whether an inline element is part of a sentence: its ``<p>`` holds a paragraph's worth besides it.
+
+    A dateline, a name or a term marked up in the story's first sentence ("<span
+    class=dateline>KOBE –</span> A total of ...") belongs to it, whatever its box is named:
+    cutting it out garbles the sentence. Such an element goes or stays with its paragraph.
+    Only a ``<p>``: templates put credits and share prompts beside the text of a ``<div>``.
+    """
+    if tree.chars[i] or not tree.inline_chars[i]:
+        return False  # a block, or an inline element holding one
+    block = tree.parent[i]
+    while block > 0 and tree.tags[block] not in _BLOCK_TAGS:
+        block = tree.parent[block]
+    return tree.tags[block] == "p" and tree.own_text[block] - tree.inline_chars[i] >= _MIN_PARAGRAPH
 
 
 def _is_heading_anchor(tree: Elements, i: int, id_: str) -> bool:
