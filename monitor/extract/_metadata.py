@@ -94,7 +94,7 @@ class Metadata:
     # trimmed, by which the headline is recognised: ``title`` may have been read from an <h1>.
     titles: tuple[str, ...] = ()
     article_body: str = ""  # JSON-LD articleBody or a how-to's steps, a fallback for the DOM text
-    description: str = ""  # the summary the page declares (og:description, JSON-LD), by which it is found shown
+    description: str = ""  # the summary the page declares (og:description, JSON-LD)
 
 
 @dataclass
