@@ -148,7 +148,7 @@ def read_metadata(
     """
     signals = _gather(tree, body_signals)
     meta = signals.meta
-    ld, how_to = _json_ld_article(signals.json_ld)
+    ld, how_to = _json_ld_main_objects(signals.json_ld)
     site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher")) or None
     declared = [
         meta.get("og:title", ""),
@@ -169,10 +169,8 @@ def read_metadata(
         outlet=site_name,
         titles=tuple(dict.fromkeys(trimmed.values())),
         article_body=_ld_text(ld.get("articleBody")) or (_steps(how_to) if how_to else ""),
-        description=next(
-            (meta[name] for name in _DESCRIPTION_META if name in meta),
-            clean_space(_ld_text(ld.get("description"))),
-        ),
+        description=next((meta[name] for name in _DESCRIPTION_META if name in meta), None)
+        or clean_space(_ld_text(ld.get("description"))),
     )
 
 
@@ -272,7 +270,7 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {k.lower() for k in kinds if isinstance(k, str)}
 
 
-def _json_ld_article(blocks: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _json_ld_main_objects(blocks: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The page's main JSON-LD article object, and its first how-to or recipe (empty dicts
     when there are none).
 
