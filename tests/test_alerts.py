@@ -296,6 +296,22 @@ def test_a_header_injection_in_a_headline_adds_no_header_and_no_recipient(
     assert received.message["Subject"] == "[monitor] ambassadors: Envoy recalled Bcc: victim@example.org X-Injected: yes body"
 
 
+
+def test_an_encoded_word_in_a_headline_smuggles_no_header(archive: Archive, smtp_server: SmtpServer) -> None:
+    """The e-mail package decodes RFC 2047 encoded-words in a header it is given: an encoded CR LF became a
+    real Reply-To header, past the cleaning of raw controls."""
+    hostile = "Envoy recalled =?utf-8?q?=0D=0AReply-To:_attacker@evil.example=0D=0AX-Injected:_1?="
+    store(archive, article("https://evil.example/1", hostile), [("ambassadors", AMBASSADOR, ("ambassador",), True)])
+
+    run(archive, smtp_server.settings(), T0)
+
+    [received] = smtp_server.messages
+    header_block = received.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    names = [line.split(":", 1)[0].lower() for line in header_block.split("\r\n") if line and not line[0].isspace()]
+    assert "reply-to" not in names and "x-injected" not in names
+    assert received.message["Reply-To"] is None
+    assert received.message["Subject"].startswith("[monitor] ambassadors: Envoy recalled = ?utf-8?q?=0D=0AReply-To:")
+
 # ------------------------------------------------------------------ at-least-once
 
 

@@ -68,7 +68,10 @@ def clean_header(value: str, limit: int = MAX_SUBJECT) -> str:
         for char in value
         if char in "\r\n\t" or unicodedata.category(char) not in _HEADER_BANNED
     )
-    single = " ".join(kept.split())
+    # "=?" opens an RFC 2047 encoded-word, which the e-mail package decodes when the header is
+    # set, after this cleaning: "=?utf-8?q?=0D=0ABcc:...?=" in a page's title became a real
+    # header. A space keeps the text readable and the word inert.
+    single = " ".join(kept.split()).replace("=?", "= ?")
     if len(single) <= limit:
         return single
     return single[: limit - 1].rstrip() + "…"
