@@ -79,6 +79,19 @@ def test_a_channel_that_is_down_delays_only_itself(archive: Archive, receiver: R
         working.server.shutdown()
 
 
+def test_a_service_slower_than_apprises_default_but_within_the_channels_timeout_gets_the_alert_once(
+    archive: Archive, receiver: Receiver
+) -> None:
+    """Apprise waits 4 s for an answer unless told: a service answering in 5 s, within the channel's 10, was
+    marked failed and sent the same alert again at every retry."""
+    phone = ChannelSettings(name="phone", url=receiver.url, timeout=10)
+    receiver.delay = 5.0
+    now = datetime.now(UTC)
+    assert _deliver(archive, [phone], now) == {"phone": [1]}
+    assert _deliver(archive, [phone], now + timedelta(hours=1)) == {"phone": []}
+    assert len(receiver.posts) == 1
+
+
 def test_a_claim_left_by_a_dead_deliverer_runs_out_and_is_sent_once(archive: Archive, receiver: Receiver) -> None:
     """Killed between the service's acceptance and the mark: the claim holds, then runs out, then one repeat."""
     phone = ChannelSettings(name="phone", url=receiver.url)

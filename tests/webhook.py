@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    """Takes JSON posts on 127.0.0.1 and answers ``status`` (200: accepted)."""
+    """Takes JSON posts on 127.0.0.1 and answers ``status`` (200: accepted) after ``delay`` seconds."""
 
     def __init__(self) -> None:
         self.posts: list[dict[str, object]] = []
         self.status = 200
+        self.delay = 0.0  # seconds before answering
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -21,6 +23,7 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(receiver.delay)
                 if receiver.status == 200:
                     receiver.posts.append(json.loads(body))
                 self.send_response(receiver.status)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 RETRY_CAP = 3600  # seconds between tries at most, as the e-mail outbox's default
 
-Send = Callable[[str, str, str], None]  # (url, title, body); raises DeliveryError
+Send = Callable[[str, str, str, float], None]  # (url, title, body, timeout in seconds); raises DeliveryError
 
 
 @dataclass
@@ -52,13 +52,20 @@ def lease(channel: ChannelSettings) -> timedelta:
     return timedelta(seconds=2 * channel.timeout)
 
 
-def apprise_send(url: str, title: str, body: str) -> None:
-    """Hand one notification to the service behind an Apprise URL."""
+def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
+    """Hand one notification to the service behind an Apprise URL, waiting at most ``timeout`` on its socket.
+
+    Apprise's own limits (4 s to connect, 4 s to read) would cut off a service that answers in the
+    channel's time: the notification it took would count as failed and be sent again at each retry.
+    """
     import apprise
 
-    notifier = apprise.Apprise()
-    if not notifier.add(url):
+    service = apprise.Apprise.instantiate(url)
+    if service is None:
         raise PermanentDeliveryError(f"not a URL Apprise can notify: {url.split(':', 1)[0]}://...")
+    service.socket_connect_timeout = service.socket_read_timeout = timeout
+    notifier = apprise.Apprise()
+    notifier.add(service)
     if not notifier.notify(title=title, body=body):
         raise TransientDeliveryError("the service did not accept the notification (see the apprise log)")
 
@@ -89,7 +96,7 @@ async def deliver_channels(
                 continue  # another deliverer has it
             attempt, content = claimed
             try:
-                await asyncio.to_thread(send, url, subject_for(content), render_text(content))
+                await asyncio.to_thread(send, url, subject_for(content), render_text(content), channel.timeout)
             except DeliveryError as exc:
                 wait = retry_delay(attempt, RETRY_CAP)
                 error = str(exc)

@@ -143,6 +143,6 @@ def _channel_target(channel: ChannelSettings, send: Send) -> _Target:
         url = channel.resolved_url()
         if url is None:
             raise TransientDeliveryError(f"${channel.url_env} is not set")
-        await asyncio.to_thread(send, url, f"[monitor] {summary(notice)}", _body(notice))
+        await asyncio.to_thread(send, url, f"[monitor] {summary(notice)}", _body(notice), channel.timeout)
 
     return _Target(f"channel:{channel.name}", deliver, lease(channel), RETRY_CAP)
