@@ -273,9 +273,13 @@ def test_without_email_alerts_stay_queued_until_it_is_configured(archive: Archiv
     report = run(archive, None, T0)
     assert report == DeliveryReport(queued=2)
     assert alert_row(archive, 1)["attempts"] == 0
-    # [email] added days later: the backlog goes out, oldest first.
+    # [email] added days later: the backlog goes out, oldest first, its Message-IDs in the sender's domain.
     later = run(archive, smtp_server.settings(), T0 + timedelta(days=3))
     assert later.sent == [1, 2]
+    for received, alert_id in zip(smtp_server.messages, [1, 2], strict=True):
+        assert received.message["Message-ID"] == alert_row(archive, alert_id)["message_id"]
+        assert received.message["Message-ID"].endswith("@example.org>")
+        assert received.message["References"].endswith("@example.org>")
 
 
 def test_a_header_injection_in_a_headline_adds_no_header_and_no_recipient(
@@ -362,7 +366,8 @@ def test_a_kill_between_acceptance_and_mark_repeats_one_message_with_the_same_me
         assert report.sent == [1] and report.queued == 0
         run(archive, settings, T0 + timedelta(days=1))
 
-    first, second = "<alert-1.story-1.20240301060000@monitor.invalid>", "<alert-2.story-2.20240301060000@monitor.invalid>"
+    # The killed deliverer's sender (the default, at localhost) named alert 1 at its first try; the repeat keeps it.
+    first, second = "<alert-1.story-1.20240301060000@localhost>", "<alert-2.story-2.20240301060000@example.org>"
     assert [m.message_id for m in smtp_server.messages] == [first, second, first]
 
 
@@ -479,4 +484,4 @@ def test_the_alert_reads_right(tmp_path: Path, smtp_server: SmtpServer) -> None:
     assert "  * Russia recalls ambassador\n    The Wire (wire.example)," in text  # outlets by name, the original first
     domain = settings.sender.rpartition("@")[2]
     ids = [message.message_id for message in smtp_server.messages]
-    assert ids[-1].endswith(f"@{domain}>") and ids[0].endswith("@monitor.invalid>")  # queued before [email] knew
+    assert ids[-1].endswith(f"@{domain}>") and ids[0].endswith(f"@{domain}>")  # the first queued before [email] knew

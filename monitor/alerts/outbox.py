@@ -181,7 +181,7 @@ async def _send_batches(
         # A long run must not claim with a lease that has partly run out already.
         elapsed = timedelta(seconds=time.monotonic() - started)
         hold_until = now + elapsed + mail_lease(email)
-        claimed = await archive.run(lambda store: store.claim_alerts(alert_ids, now, hold_until))
+        claimed = await archive.run(lambda store: store.claim_alerts(alert_ids, now, hold_until, email.message_domain))
         if not claimed:
             continue  # sent or claimed meanwhile by another deliverer
         if unreachable is not None:

@@ -93,7 +93,9 @@ class AlertRecords(Connection):
             )
         ]
 
-    def claim_alerts(self, alert_ids: Sequence[int], now: datetime, hold_until: datetime) -> dict[int, int]:
+    def claim_alerts(
+        self, alert_ids: Sequence[int], now: datetime, hold_until: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN
+    ) -> dict[int, int]:
         """Start a delivery attempt: of ``alert_ids``, those still unsent and due, with their attempt count.
 
         The claim is committed before anything is sent. It counts the attempt,
@@ -101,15 +103,19 @@ class AlertRecords(Connection):
         until ``hold_until``, so a second deliverer (``monitor once`` beside the
         daemon) skips it, and a deliverer killed after the server accepted the
         message leaves it due again then: the one repeat at-least-once allows.
+        A first attempt also puts the Message-ID in the sender's ``domain``: an
+        alert queued before ``[email]`` was configured has the placeholder's.
         """
         if not alert_ids:
             return {}
         marks = ",".join("?" * len(alert_ids))
         with self.transaction():
             rows = self.db.execute(
-                f"UPDATE alerts SET attempts = attempts + 1, next_attempt = ?, outage = 0 WHERE id IN ({marks})"
+                "UPDATE alerts SET attempts = attempts + 1, next_attempt = ?, outage = 0, message_id = CASE"
+                " WHEN attempts = 0 THEN substr(message_id, 1, instr(message_id, '@')) || ? || '>'"
+                f" ELSE message_id END WHERE id IN ({marks})"
                 " AND sent IS NULL AND (next_attempt IS NULL OR next_attempt <= ?) RETURNING id, attempts",
-                [iso(hold_until), *alert_ids, iso(now)],
+                [iso(hold_until), domain, *alert_ids, iso(now)],
             ).fetchall()
         return {alert_id: attempts for alert_id, attempts in rows}
 
