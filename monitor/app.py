@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers
 
 __all__ = [
-    "CheckReport", "DemoResult", "check_once", "demo", "evaluate_rules", "extract_page", "health_problems",
+    "CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "evaluate_rules", "extract_page", "health_problems",
     "highlight_spans", "iso", "judge_rules", "run_daemon", "search", "status",
 ]
 
@@ -48,9 +49,17 @@ def run_daemon(settings: Settings) -> None:
         asyncio.run(Daemon(settings).run())
 
 
+@dataclass(frozen=True)
+class OnceResult:
+    """What ``monitor once`` did: each source's check, and a line for each way of delivery that failed this run."""
+
+    checks: list[CheckReport]
+    undelivered: list[str]  # e.g. "e-mail: 2 alerts not delivered (SMTP 550 5.7.1 Relaying denied)"
+
+
 def check_once(
     settings: Settings, source_name: str | None, *, force: bool, progress: Callable[[int], None] | None = None
-) -> list[CheckReport]:
+) -> OnceResult:
     """Check every source (or one) once and deliver what is queued (alerts, operator notices), even when a check
     failed. ``progress`` is told how many sources are done, as each is.
     """
@@ -63,20 +72,28 @@ def check_once(
         if progress:
             progress(done)
 
-    async def check_and_deliver() -> list[CheckReport]:
+    async def check_and_deliver() -> OnceResult:
         async with ArchiveWriter(settings.database) as writer:
             channels = [channel.name for channel in settings.channels]
             await writer.run(lambda archive: archive.register_channels(channels, utcnow()))
+            checks: list[CheckReport] = []
             try:
                 async with open_pipeline(settings, writer) as pipeline:
-                    return await pipeline.check_all(sources, force=force, on_checked=checked)
+                    checks = await pipeline.check_all(sources, force=force, on_checked=checked)
             finally:
-                await deliver_pending(writer, settings.email, utcnow())
-                await deliver_channels(writer, settings.channels, utcnow())
+                mailed = await deliver_pending(writer, settings.email, utcnow())
+                posted = await deliver_channels(writer, settings.channels, utcnow())
                 await deliver_notices(writer, settings.email, settings.channels, utcnow())
+            failures = {"e-mail": mailed.failed} | {f"channel {name}": report.failed for name, report in posted.items()}
+            return OnceResult(checks, [_undelivered(way, failed) for way, failed in failures.items() if failed])
 
     Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
     return asyncio.run(check_and_deliver())
+
+
+def _undelivered(way: str, failed: dict[int, str]) -> str:
+    count = len(failed)
+    return f"{way}: {count} alert{'s' if count > 1 else ''} not delivered ({next(iter(failed.values()))})"
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:

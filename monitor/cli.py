@@ -126,14 +126,16 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     """Check every source (or one) once, deliver the alerts it queued, and exit.
 
     A source backing off after failures (or a Retry-After) is skipped until its
-    next due time unless --force. Exits 1 when every source checked failed.
+    next due time unless --force. Exits 1 when every source checked failed, or when
+    an alert could not be delivered (it stays queued for the next run).
     """
     settings = obj.settings
     count = 1 if source_name else len(settings.sources)
     with Progress(transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
         task = progress.add_task("checking sources", total=count)
-        reports = app.check_once(settings, source_name, force=force,
-                                 progress=lambda done: progress.update(task, completed=done))
+        result = app.check_once(settings, source_name, force=force,
+                                progress=lambda done: progress.update(task, completed=done))
+    reports = result.checks
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
         if report.error:
@@ -147,8 +149,10 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     Console(stderr=False).print(table)
-    if reports and all(report.error for report in reports):
-        fail("every source failed")
+    problems = ["every source failed"] if reports and all(report.error for report in reports) else []
+    problems += result.undelivered
+    if problems:
+        fail("; ".join(problems) + ("; queued alerts are retried at the next run" if result.undelivered else ""))
 
 
 @cli.command()

@@ -152,7 +152,7 @@ def test_pages_waiting_for_a_worker_are_bounded(tmp_path: Path, local_web: Local
     )
     tracemalloc.start()
     try:
-        reports = check_once(settings, None, force=False)
+        reports = check_once(settings, None, force=False).checks
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -187,7 +187,7 @@ def test_a_source_that_trips_a_bug_costs_that_check_only(tmp_path: Path, local_w
         sources=[SourceSettings(name=name, kind="feed", url=local_web.url(f"/{name}.xml"))
                  for name in ("tripping", "healthy")],
     )
-    reports = {report.source: report for report in check_once(settings, None, force=False)}
+    reports = {report.source: report for report in check_once(settings, None, force=False).checks}
     assert reports["healthy"].stored == 1 and reports["healthy"].error is None
     assert reports["tripping"].error == "could not be processed: LookupError: 'rot-13' is not a text encoding"
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
@@ -209,7 +209,7 @@ def test_a_check_takes_so_many_new_links_and_the_next_checks_take_the_rest(tmp_p
     )
     fetched, left = [], []
     for _ in range(4):
-        (report,) = check_once(settings, None, force=True)
+        (report,) = check_once(settings, None, force=True).checks
         left.append(report.left)
         fetched.append(len({r.path for r in local_web.requests if r.path.startswith("/gone/")}))
     assert left == [15, 5, 0, 0]
