@@ -22,6 +22,7 @@ from monitor.models import Discovery, Page
 from monitor.sources import discover
 from monitor.sources.feeds import feed_links
 from monitor.sources.pages import page_links
+from monitor.sources import sitemaps
 from monitor.sources.sitemaps import MAX_NAMED, choose_sitemaps
 from monitor.workers import Workers
 
@@ -238,6 +239,18 @@ def test_sitemap_index_children_are_bounded_in_number_and_depth(local_web: Local
     assert len([p for p in fetched if p.startswith("/child")]) == 10
     assert "/child14.xml" in fetched and "/child0.xml" not in fetched  # newest first
     assert not [p for p in fetched if p.startswith("/too-deep")]
+
+
+def test_a_sitemap_tree_is_read_until_it_gave_enough_links(local_web: LocalWeb, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The links are held in the monitor's process: an index of full sitemaps (50,000 links each, 33 within the byte
+    budget) took it past 500 MB. Reading stops at the cap, newest child first."""
+    monkeypatch.setattr(sitemaps, "MAX_LINKS", 3)
+    local_web.route("/index.xml", _index(("/a.xml", "2024-05-03"), ("/b.xml", "2024-05-02"), ("/c.xml", "2024-05-01")))
+    for name in "abc":
+        local_web.route(f"/{name}.xml", _urlset(f"/{name}1", f"/{name}2"))
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
+    assert [link.url for link in found.links] == [local_web.url(p) for p in ("/a1", "/a2", "/b1")]
+    assert "/c.xml" not in {request.path for request in local_web.requests}
 
 
 def test_failing_child_sitemap_is_skipped_while_a_sibling_works(local_web: LocalWeb) -> None:

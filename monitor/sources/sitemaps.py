@@ -5,7 +5,7 @@ the three forms the sitemaps protocol accepts.
 An index is followed to its children, newest first (by ``lastmod``), at most
 ``MAX_CHILDREN`` of them per index and ``MAX_DEPTH`` levels deep, each sitemap
 read once per check (an index that lists itself is not read again), and no
-more bytes in all than the ``[limits] sitemap_bytes`` budget: a news monitor
+more bytes in all than the ``[limits] sitemap_bytes`` budget, nor more than ``MAX_LINKS`` links: a news monitor
 wants this week's sitemap, not the archive of 2009. Child sitemaps are fetched
 unconditionally (their validators are not kept), and a child that fails is
 logged and skipped as long as one of its siblings succeeds. Each document is
@@ -136,7 +136,7 @@ def choose_sitemaps(named: list[str], home: str) -> list[str]:
 
 
 async def _follow(read: SitemapRead, url: str, reading: _Reading, depth: int) -> None:
-    reading.links.extend(read.links)
+    reading.links.extend(read.links[: MAX_LINKS - len(reading.links)])
     if not read.children:
         return
     if depth >= MAX_DEPTH:
@@ -159,6 +159,9 @@ async def _read_children(urls: list[str], parent: str, reading: _Reading, depth:
         if reading.budget <= 0:
             log.warning("sitemaps of %s: %d bytes read, the rest is skipped in this check", parent,
                         reading.workers.limits.sitemap_bytes)
+            break
+        if len(reading.links) >= MAX_LINKS:  # held in this process: a tree of full sitemaps took it past 500 MB
+            log.info("sitemaps of %s: %d links read, the rest is skipped in this check", parent, MAX_LINKS)
             break
         try:
             await _read_child(url, reading, depth)
