@@ -14,7 +14,7 @@ from tests.httpserver import LocalWeb
 from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.models import Article, Extracted, Link, Page
-from monitor.prepare import MAX_NAME_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
+from monitor.prepare import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -45,6 +45,26 @@ def test_a_pages_megabyte_headline_byline_and_outlet_are_cut_before_they_are_sto
     assert article is not None and article.byline is not None and article.outlet is not None
     assert (len(article.title), len(article.byline), len(article.outlet)) == (MAX_TITLE_CHARS, MAX_NAME_CHARS, MAX_NAME_CHARS)
     assert article.title.startswith("Envoys hhh") and article.title.endswith("h…")
+
+
+@pytest.mark.parametrize("paragraphs", [
+    [f"Paragraph {n}: " + "the envoys talked again " * 200 for n in range(100)],  # 480,000 characters in all
+    ["distinct words " * 300_000],  # one paragraph of 4.5 MB
+], ids=["many-paragraphs", "one-paragraph"])
+def test_a_pages_megabytes_of_text_are_cut_before_they_are_stored(paragraphs: list[str]) -> None:
+    """Stored whole, 4 MB of distinct words cost the writer 1.5 s and 100 MB to index, a worker hundreds to fingerprint.
+    The cut falls at the last paragraph end within the limit, or at the limit when that would drop over half of it."""
+    text = "".join(f"<p>{paragraph}</p>" for paragraph in [STORY, *paragraphs])
+    link = Link("https://news.example/world/envoys")
+    fetched = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html",
+                   body=f"<html><body><article>{text}</article></body></html>".encode())
+    article = article_of(fetched, link)
+    assert article is not None and article.text.startswith(STORY)
+    if len(paragraphs) > 1:
+        assert MAX_TEXT_CHARS - 5_000 < len(article.text) <= MAX_TEXT_CHARS
+        assert article.text.endswith("the envoys talked again")
+    else:
+        assert MAX_TEXT_CHARS - 2 <= len(article.text) <= MAX_TEXT_CHARS
 
 
 def test_a_page_is_stored_under_its_link_when_nothing_else_is_declared() -> None:
