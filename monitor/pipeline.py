@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from monitor import dedup, drift
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.ingest import plan
 from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState
@@ -208,7 +209,7 @@ class Pipeline:
         fresh = [link for link in links if link.url not in skip]
         # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile
         # listing's 60,000 would hold this source's check (and in `once` every alert) for hours, a task each.
-        taken = fresh[: self.settings.limits.links_per_check]
+        taken = await self._polite_share(fresh[: self.settings.limits.links_per_check])
         report.left = len(fresh) - len(taken)
         results = await asyncio.gather(*(self._fetch_and_store(source, link, report) for link in taken))
         report.stored = sum(results)
@@ -238,7 +239,8 @@ class Pipeline:
         log.info(
             "%s: %d links, %d new, %d stored, %d duplicates%s%s",
             source.name, report.links, len(fresh), report.stored, report.duplicates,
-            f", {report.left} new links left for the next check (limits.links_per_check)" if report.left else "",
+            f", {report.left} new links left for the next check (limits.links_per_check, wait_per_check)"
+            if report.left else "",
             " (not modified)" if report.not_modified else "",
         )
         # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
@@ -286,6 +288,23 @@ class Pipeline:
         health = drift.judge(history, check.checked)
         report.notice = drift.notice_for(source.name, previous, health, check.checked)
         return health
+
+    async def _polite_share(self, links: list[Link]) -> list[Link]:
+        """The links one check takes: of each host, as many as its politeness delay lets through in
+        ``limits.wait_per_check``. A Crawl-delay of 60 s and a listing of 1,000 links held a check, and in `once`
+        every source's alerts, for 17 hours."""
+        budget = self.settings.limits.wait_per_check
+        allowed: dict[str, float] = {}  # links a host may still give, by host
+        taken = []
+        for link in links:
+            host = politeness_key(link.url)
+            if host not in allowed:
+                delay = await self.fetcher.delay_for(link.url)
+                allowed[host] = max(1, budget // delay) if delay else math.inf
+            if allowed[host] >= 1:
+                allowed[host] -= 1
+                taken.append(link)
+        return taken
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:

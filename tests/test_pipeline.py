@@ -234,3 +234,27 @@ def test_a_check_takes_so_many_new_links_and_the_next_checks_take_the_rest(tmp_p
         fetched.append(len({r.path for r in local_web.requests if r.path.startswith("/gone/")}))
     assert left == [15, 5, 0, 0]
     assert fetched == [10, 20, 25, 25]
+
+
+def test_a_check_waits_on_a_slow_hosts_politeness_for_so_long_and_the_next_checks_take_the_rest(
+    tmp_path: Path, local_web: LocalWeb
+) -> None:
+    """A Crawl-delay of 60 s and a listing of 1,000 links held a check, and in `once` every source's alerts, for 17
+    hours. A host asking for 2 s between requests gives a check of 5 s two links; without a delay, all are taken."""
+    local_web.route("/robots.txt", "User-agent: *\nCrawl-delay: 2\n", content_type="text/plain")
+    items = "".join(f"<item><link>{local_web.url(f'/gone/{n}')}</link></item>" for n in range(5))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0),
+        limits=LimitsSettings(workers=0, wait_per_check=5),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    (report,) = check_once(settings, None, force=True).checks
+    assert report.left == 3
+    assert len({r.path for r in local_web.requests if r.path.startswith("/gone/")}) == 2
+    local_web.route("/robots.txt", "User-agent: *\n", content_type="text/plain")
+    relaxed = settings.model_copy(update={"database": str(tmp_path / "relaxed.db")})
+    (report,) = check_once(relaxed, None, force=True).checks
+    assert report.left == 0

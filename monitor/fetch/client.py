@@ -336,7 +336,7 @@ class Fetcher:
                 if reply.status >= 400 or (300 <= reply.status < 400 and reply.status != 304):
                     retry_after = parse_retry_after(reply.headers.get("retry-after"), datetime.now(UTC))
                     if reply.status in (429, 503) and retry_after:
-                        self._cooldowns[_host_key(current)] = (
+                        self._cooldowns[politeness_key(current)] = (
                             time.monotonic() + min(retry_after, MAX_RETRY_AFTER),
                             reply.status,
                         )
@@ -359,11 +359,21 @@ class Fetcher:
 
     def _check_cooldown(self, url: str) -> None:
         """Refuse, without a request, a host that asked us (429/503 + Retry-After) to wait."""
-        until, status = self._cooldowns.get(_host_key(url), (0.0, 0))
+        until, status = self._cooldowns.get(politeness_key(url), (0.0, 0))
         remaining = until - time.monotonic()
         if remaining > 0:
             self.stats["deferred"] += 1
             raise HTTPStatusError(url, status, remaining)
+
+    async def delay_for(self, url: str) -> float:
+        """Seconds between two requests to ``url``'s host: the configured delay, or the host's longer Crawl-delay.
+
+        A robots.txt that cannot be read asks for nothing here; fetching ``url`` says why it is refused.
+        """
+        if not self.settings.robots:
+            return self.settings.delay
+        rules = await self._robots.rules_for(url)
+        return max(self.settings.delay, rules.crawl_delay(self.settings.user_agent) or 0.0)
 
     async def _check_robots(self, url: str) -> float:
         """Refuse a URL robots.txt disallows; return the delay the host asks for."""
@@ -374,7 +384,7 @@ class Fetcher:
         if not rules.allows(url, self.settings.user_agent):
             self.stats["robots_disallowed"] += 1
             raise RobotsDisallowedError(url, "disallowed by robots.txt")
-        return max(self.settings.delay, rules.crawl_delay(self.settings.user_agent) or 0.0)
+        return await self.delay_for(url)
 
     def _keep_cookies(self, response: httpx.Response) -> None:
         """Keep an answer's cookies, within RFC 6265's minimums (50 an answer, 3,000 in all): the jar is the
@@ -392,7 +402,7 @@ class Fetcher:
         held: _Hold | None = None,
     ) -> _Reply:
         """One request and, for a 2xx answer, its capped body, within one deadline."""
-        async with self._gate.slot(_host_key(url), delay, None if held is None else held.take):
+        async with self._gate.slot(politeness_key(url), delay, None if held is None else held.take):
             self.stats[kind] += 1
             log.debug("GET %s (%s)", url, kind)
             try:
@@ -499,8 +509,8 @@ def _decoding_errors(url: str) -> Iterator[None]:
         raise UnsupportedContentError(url, str(exc)) from exc
 
 
-def _host_key(url: str) -> str:
-    """The unit of politeness: host and port, as the URL spells them (lowercased)."""
+def politeness_key(url: str) -> str:
+    """The unit of politeness: host and port, as the URL spells them (lowercased); a check shares its links by it."""
     return urlsplit(url).netloc.lower()
 
 
