@@ -19,7 +19,7 @@ from monitor import dedup, drift
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError
-from monitor.fetch import Fetcher, politeness_key
+from monitor.fetch import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.ingest import plan
 from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState
@@ -33,6 +33,10 @@ from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers, WorkersError
 
 log = logging.getLogger(__name__)
+
+# Bytes of article bodies the monitor's process holds between fetching them and a worker parsing them, about: half
+# in small bodies, half in large ones (near fetch.max_bytes).
+UNPARSED_BYTES = 64_000_000
 
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
@@ -166,8 +170,14 @@ class Pipeline:
         self.workers = workers
         self.clock = clock
         # Article pages fetched or being fetched and not yet parsed. Pages arrive faster than the
-        # workers read them, so without a bound a check of a few thousand links would hold them all.
-        self._unparsed = asyncio.Semaphore(2 * settings.fetch.concurrency)
+        # workers read them, so without a bound a check of a few thousand links would hold them all;
+        # and the bodies past a share of UNPARSED_BYTES are few at once (see Holding).
+        slots = 2 * settings.fetch.concurrency
+        self._unparsed = Holding(
+            pages=asyncio.Semaphore(slots),
+            large=asyncio.Semaphore(max(1, UNPARSED_BYTES // 2 // settings.fetch.max_bytes)),
+            large_from=UNPARSED_BYTES // 2 // slots,
+        )
 
     async def __aenter__(self) -> Pipeline:
         await self.writer.run(partial(Archive.sync_sources, sources=self.settings.sources))
@@ -353,7 +363,7 @@ class Pipeline:
         except ParseLimitError as exc:
             refused = exc.reason
         finally:
-            self._unparsed.release()
+            self._unparsed.release(0 if isinstance(page, NotModified) else len(page.body))
         if refused:
             log.warning("%s: refused %s: %s", source.name, link.url, refused)
             report.skipped += 1

@@ -33,7 +33,7 @@ from monitor.errors import (
     TLSError,
     UnsupportedContentError,
 )
-from monitor.fetch import Fetcher, client, next_delay, parse_retry_after, politeness
+from monitor.fetch import Fetcher, Holding, client, next_delay, parse_retry_after, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
 from monitor.fetch.decode import decode_text, page_text
 from monitor.fetch.robots import MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
@@ -759,19 +759,43 @@ def test_a_held_slot_is_the_callers_after_a_page_and_given_back_when_the_fetch_f
     local_web.route("/broken", "no", status=500)
 
     async def go() -> None:
-        hold = asyncio.Semaphore(1)
+        hold = Holding(asyncio.Semaphore(1), asyncio.Semaphore(1), large_from=1_000_000)
         async with Fetcher(settings(), [local_web.origin]) as fetcher:
             await fetcher.fetch(local_web.url("/hop"), hold=hold)  # one slot for the page, whatever its redirects
-            assert hold.locked()
+            assert hold.pages.locked()
             waiting = asyncio.create_task(fetcher.fetch(local_web.url("/b"), hold=hold))
             await asyncio.sleep(0.3)
             assert not waiting.done() and "/b" not in [request.path for request in local_web.requests]
-            hold.release()  # the caller is done with its page: the next request may start
+            hold.release(5)  # the caller is done with its page: the next request may start
             page = await asyncio.wait_for(waiting, 5)
             assert isinstance(page, Page) and page_text(page) == "second"
-            hold.release()
+            hold.release(len(page.body))
             with pytest.raises(HTTPStatusError):
                 await fetcher.fetch(local_web.url("/broken"), hold=hold)
-            assert not hold.locked()
+            assert not hold.pages.locked() and not hold.large.locked()
+
+    run(go())
+
+
+def test_a_large_body_waits_for_a_large_slot_while_small_ones_go_on(local_web: LocalWeb) -> None:
+    """Each slot could hold a body of fetch.max_bytes: 32 pages of 5 MB took the monitor's process past 200 MB."""
+    local_web.route("/big1", "a" * 50_000)
+    local_web.route("/big2", "b" * 50_000)
+    local_web.route("/small", "c" * 100)
+
+    async def go() -> None:
+        hold = Holding(asyncio.Semaphore(4), asyncio.Semaphore(1), large_from=10_000)
+        async with Fetcher(settings(), [local_web.origin]) as fetcher:
+            first = await fetcher.fetch(local_web.url("/big1"), hold=hold)
+            assert isinstance(first, Page) and hold.large.locked()
+            second = asyncio.create_task(fetcher.fetch(local_web.url("/big2"), hold=hold))
+            small = await asyncio.wait_for(fetcher.fetch(local_web.url("/small"), hold=hold), 5)
+            assert isinstance(small, Page) and not second.done()
+            hold.release(len(small.body))
+            hold.release(len(first.body))  # the first large page is parsed: the second may read on
+            page = await asyncio.wait_for(second, 5)
+            assert isinstance(page, Page) and page.body == b"b" * 50_000
+            hold.release(len(page.body))
+            assert not hold.large.locked() and not hold.pages.locked()
 
     run(go())

@@ -260,14 +260,15 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         kind: Kind = "article",
-        hold: asyncio.Semaphore | None = None,
+        hold: Holding | None = None,
     ) -> Page | NotModified:
         """GET ``url``, conditionally when validators are given; see the module docstring.
 
-        With ``hold``, one slot of it is taken when the request may start (after the host's delay) and
-        is the caller's to release once the answer is returned; if ``fetch`` raises, it is released here.
-        A caller bounds that way what it holds after its requests (pages waiting to be parsed) without
-        holding a slot through a host's delay, which would stall every other host.
+        With ``hold``, its slots are taken when the request may start (after the host's delay) and as the
+        body grows, and are the caller's to give back (:meth:`Holding.release`) once the answer is returned;
+        if ``fetch`` raises, they are given back here. A caller bounds that way what it holds after its
+        requests (pages waiting to be parsed) without holding a slot through a host's delay, which would
+        stall every other host.
         """
         headers = {"Accept": _ACCEPT[kind]}
         if etag:
@@ -421,7 +422,8 @@ class Fetcher:
                             encoding = response.headers.get("content-encoding", "")
                             with _decoding_errors(url):
                                 body = await read_capped(response.aiter_raw(), encoding, max_bytes,
-                                                         truncate=kind == "robots")
+                                                         truncate=kind == "robots",
+                                                         grown=None if held is None else held.grown)
                     finally:
                         await response.aclose()
             except TimeoutError as exc:
@@ -436,21 +438,53 @@ class Fetcher:
         return _Reply(url=url, status=response.status_code, headers=response.headers, body=body)
 
 
-class _Hold:
-    """A slot of a caller's semaphore, taken once for a fetch however many redirects it follows."""
+@dataclass(frozen=True)
+class Holding:
+    """The slots a caller bounds the pages it holds after fetching by (pages waiting to be parsed).
 
-    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
-        self._semaphore = semaphore
+    Each page takes one of ``pages``; a body that grows past ``large_from`` bytes also takes one of
+    ``large`` before it reads on. So the bytes held stay near ``pages`` small bodies plus ``large``
+    bodies of ``fetch.max_bytes``, where every slot could otherwise hold a body of the cap (32 pages of
+    5 MB took the monitor's process past 200 MB). A body waiting for a large slot holds no large slot,
+    and those that hold one only wait for the network and the parsing workers: no page waits on another.
+    """
+
+    pages: asyncio.Semaphore
+    large: asyncio.Semaphore
+    large_from: int
+
+    def release(self, size: int) -> None:
+        """Give back the slots of a page whose body is ``size`` bytes, once its caller is done with it."""
+        if size > self.large_from:
+            self.large.release()
+        self.pages.release()
+
+
+class _Hold:
+    """A caller's slots (:class:`Holding`), taken once for a fetch however many redirects it follows."""
+
+    def __init__(self, holding: Holding | None) -> None:
+        self._holding = holding
         self._taken = False
+        self._large = False
 
     async def take(self) -> None:
-        if self._semaphore is not None and not self._taken:
-            await self._semaphore.acquire()
+        if self._holding is not None and not self._taken:
+            await self._holding.pages.acquire()
             self._taken = True
 
+    async def grown(self, size: int) -> None:
+        """The body read so far is ``size`` bytes: past the threshold, take a large slot before reading on."""
+        if self._holding is not None and not self._large and size > self._holding.large_from:
+            await self._holding.large.acquire()
+            self._large = True
+
     def release(self) -> None:
-        if self._semaphore is not None and self._taken:
-            self._semaphore.release()
+        if self._holding is not None and self._large:
+            self._holding.large.release()
+            self._large = False
+        if self._holding is not None and self._taken:
+            self._holding.pages.release()
             self._taken = False
 
 

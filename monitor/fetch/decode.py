@@ -22,7 +22,7 @@ from __future__ import annotations
 import codecs
 import re
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 import brotli
@@ -211,9 +211,13 @@ def _decompressor(content_encoding: str) -> _Decompressor:
     raise UnsupportedEncodingError(f"content encoding {coding!r}")
 
 
-async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int, *, truncate: bool = False) -> bytes:
+async def read_capped(
+    raw: AsyncIterator[bytes], content_encoding: str, max_bytes: int, *, truncate: bool = False,
+    grown: Callable[[int], Awaitable[None]] | None = None,
+) -> bytes:
     """Read and decompress a raw body; raise :class:`BodyTooLargeError` past ``max_bytes``, or with ``truncate``
-    return its first ``max_bytes`` (robots.txt: RFC 9309 has what lies past the limit ignored).
+    return its first ``max_bytes`` (robots.txt: RFC 9309 has what lies past the limit ignored). ``grown`` is
+    awaited with the size read so far after each chunk, before the next is read.
 
     Each decompressor call may produce at most one byte more than the room left,
     which is enough to tell "exactly at the cap" from "over it".
@@ -228,6 +232,8 @@ async def read_capped(raw: AsyncIterator[bytes], content_encoding: str, max_byte
             if truncate:
                 return bytes(body[:max_bytes])
             raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
+        if grown is not None:
+            await grown(len(body))
     return bytes(body)
 
 
