@@ -19,6 +19,7 @@ from monitor import dedup, health
 from monitor.alerts import deliver_pending
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
+from monitor.alerts.render import printable
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
 from monitor.errors import ConfigError, MonitorError
@@ -38,7 +39,7 @@ from monitor.workers import Workers
 
 __all__ = [
     "CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "evaluate_rules", "extract_page", "health_problems",
-    "highlight_spans", "iso", "judge_rules", "run_daemon", "search", "status",
+    "highlight_spans", "iso", "judge_rules", "printable", "run_daemon", "search", "status",
 ]
 
 

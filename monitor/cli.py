@@ -61,6 +61,11 @@ class Context:
         return self._settings
 
 
+def _console() -> Console:
+    """A console for what pages and the archive say: rich's markup is not read in it ("[/x]" in a URL raised)."""
+    return Console(markup=False, emoji=False)
+
+
 def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
     click.echo(f"monitor: {message}", err=True)
     sys.exit(status)
@@ -139,16 +144,16 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
         if report.error:
-            status = f"[red]{report.error}[/red]"
+            status = Text(app.printable(report.error), style="red")
         elif report.backing_off_until:
-            status = f"backing off until {app.iso(report.backing_off_until)}"
+            status = Text(f"backing off until {app.iso(report.backing_off_until)}")
         else:
-            status = "not modified" if report.not_modified else "ok"
+            status = Text("not modified" if report.not_modified else "ok")
             if report.left:
                 status += f", {report.left} new links left for the next check"
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
-    Console(stderr=False).print(table)
+    _console().print(table)
     problems = ["every source failed"] if reports and all(report.error for report in reports) else []
     problems += result.undelivered
     if problems:
@@ -199,8 +204,9 @@ def search(obj: Context, query: str, limit: int) -> None:
     rows = app.search(obj.settings, query, limit)
     table = Table("id", "published", "site", "title", "url")
     for row in rows:
-        table.add_row(str(row["id"]), row["published"] or "", row["site"], row["title"], row["url"])
-    Console().print(table)
+        table.add_row(str(row["id"]), row["published"] or "", app.printable(row["site"]), app.printable(row["title"]),
+                      app.printable(row["url"]))
+    _console().print(table)
     if not rows:
         click.echo("no matches", err=True)
 
@@ -228,30 +234,31 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
         fail(f"{obj.config_path} has no [[rules]] to test")
     verdicts, scanned = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None,
                                         text=text, title=title)
-    console = Console()
+    console = _console()
     counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in settings.rules if rule_name in (None, rule.name)}
     for verdict in verdicts:
         judged = verdict.judgement
         if verdict.new is None:
-            console.print(Text(f"[{judged.rule}] vetoed #{verdict.article_id} {verdict.title}\n  ", style="dim")
-                          + Text(judged.passage))
+            console.print(Text(f"[{judged.rule}] vetoed #{verdict.article_id} {app.printable(verdict.title)}\n  ",
+                               style="dim") + Text(app.printable(judged.passage)))
             for clause, vetoing in judged.vetoes:
-                console.print(Text(f"    veto {clause}: {vetoing}", style="red"))
+                console.print(Text(f"    veto {clause}: {app.printable(vetoing)}", style="red"))
             continue
         counts[judged.rule][0] += 1
         counts[judged.rule][1] += verdict.new
-        line = Text(f"[{judged.rule}] {'NEW ' if verdict.new else 'seen'} #{verdict.article_id} {verdict.title}\n  ",
-                    style="bold")
-        passage = Text(judged.passage)
-        for start, end in app.highlight_spans(judged.passage, judged.terms):
+        line = Text(f"[{judged.rule}] {'NEW ' if verdict.new else 'seen'} #{verdict.article_id} "
+                    f"{app.printable(verdict.title)}\n  ", style="bold")
+        shown = app.printable(judged.passage)
+        passage = Text(shown)
+        for start, end in app.highlight_spans(shown, judged.terms):
             passage.stylize("reverse yellow", start, end)
         console.print(line + passage)
         for clause in judged.clauses:
             console.print(Text(f"    clause: {clause}", style="green"))
         for where, found in judged.context:
-            console.print(Text(f"    context from {where}: {found}", style="cyan"))
+            console.print(Text(f"    context from {where}: {app.printable(found)}", style="cyan"))
         for clause, vetoing in judged.vetoes:
-            console.print(Text(f"    vetoed elsewhere by {clause}: {vetoing}", style="dim"))
+            console.print(Text(f"    vetoed elsewhere by {clause}: {app.printable(vetoing)}", style="dim"))
     table = Table("rule", "articles scanned", "passages matched", "would be new")
     for name, (matched_count, new_count) in counts.items():
         table.add_row(name, str(scanned), str(matched_count), str(new_count))
@@ -301,13 +308,13 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
         data["published"] = result.published.isoformat() if result.published else None
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    console = Console()
+    console = _console()
     for label, value in (("title", result.title), ("byline", result.byline), ("published", result.published),
                          ("canonical", result.canonical_url), ("language", result.language),
                          ("outlet", result.outlet)):
-        console.print(Text(f"{label:>10}: ", style="bold") + Text(str(value or "")), soft_wrap=True)
+        console.print(Text(f"{label:>10}: ", style="bold") + Text(app.printable(str(value or ""))), soft_wrap=True)
     console.rule()
-    click.echo(result.text or "(no text)")
+    click.echo(app.printable(result.text) or "(no text)")
 
 
 @cli.command()
@@ -341,8 +348,8 @@ def status(obj: Context, check: bool) -> None:
         table.add_row(name, kind, row.get("last_checked") or "never", str(row.get("failures", 0)),
                       row.get("next_due") or "", _interval(row.get("interval"), source, settings),
                       str(row.get("articles_found", 0)), Text(problem or "ok", style="yellow" if problem else ""),
-                      Text(row.get("last_error") or "", style="red"))
-    console = Console()
+                      Text(app.printable(row.get("last_error") or ""), style="red"))
+    console = _console()
     console.print(table)
     console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "
                   f"alerts queued: {queued}  operator notices queued: {counts['notices']}")

@@ -198,6 +198,32 @@ def test_a_failed_check_records_its_cause_for_status(run_cli: RunCLI, tmp_path: 
     assert "HTTP 410 Gone" in run_cli("status").stdout
 
 
+def test_a_url_that_reads_as_rich_markup_fails_its_check_in_one_line(run_cli: RunCLI, tmp_path: Path,
+                                                                     local_web: LocalWeb) -> None:
+    """"[/feed]" in an error once closed a tag the table's console never opened: a traceback instead of the table."""
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\nrobots = false\n[[sources]]\nname = "x"\nkind = "feed"\n'
+        f'url = "{local_web.url("/[/feed]")}"\n'
+    )
+    result = run_cli("once", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == "monitor: every source failed"
+    assert "HTTP 404" in result.stdout and "[/feed]" in run_cli("status").stdout.replace("\n", "")
+
+
+def test_page_text_reaches_the_terminal_without_its_escape_sequences(run_cli: RunCLI, tmp_path: Path) -> None:
+    """A page's ESC[2J cleared the operator's screen, its OSC 0 retitled the terminal: alerts dropped them already."""
+    hostile = ("Russia recalled its ambassador to the United States \x1b[2J\x1b]0;PWNED\x07 for consultations in Moscow,"
+               " the Russian Foreign Ministry said.")
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><head><title>Envoy \x1b[31mrecalled</title></head><body><article><p>{hostile} "
+                    f"{'More of the story. ' * 20}</p></article></body></html>", encoding="utf-8")
+    shown = run_cli("extract", str(page)).stdout
+    assert "\x1b" not in shown and "\x07" not in shown and "PWNED" in shown and "Envoy [31mrecalled" in shown
+    tested = run_cli("--config", str(SHIPPED_CONFIG), "rules", "test", "--text", hostile).stdout
+    assert "\x1b" not in tested and "recalled its ambassador" in tested
+
+
 def test_a_bad_query_is_a_config_error_with_its_position(run_cli: RunCLI, tmp_path: Path) -> None:
     config = tmp_path / "bad-query.toml"
     config.write_text('[[rules]]\nname = "envoys"\nquery = "ambassador NEAR/3 (Moscow"\n', encoding="utf-8")

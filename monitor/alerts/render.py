@@ -77,7 +77,9 @@ def clean_header(value: str, limit: int = MAX_SUBJECT) -> str:
     return single[: limit - 1].rstrip() + "…"
 
 
-def _clean_body(value: str) -> str:
+def printable(value: str) -> str:
+    """Page text fit for a reader's screen or terminal: newlines and tabs kept, control characters (a terminal's
+    escape sequences) and bidi overrides dropped."""
     return "".join(
         char
         for char in value
@@ -87,7 +89,7 @@ def _clean_body(value: str) -> str:
 
 def _passage(value: str) -> str:
     """A passage cleaned and capped; whitespace runs collapse so quoting stays tidy."""
-    text = " ".join(_clean_body(value).split())
+    text = " ".join(printable(value).split())
     return text if len(text) <= MAX_PASSAGE else text[: MAX_PASSAGE - 1].rstrip() + "…"
 
 
