@@ -257,7 +257,15 @@ def _read_exactly(channel: socket.socket, size: int) -> bytearray | None:
 
 def _serve(settings: Settings, channel: socket.socket) -> None:
     """A worker's life: start (rules compiled, limits set), then answer one job after another until the socket
-    closes."""
+    closes. A monitor that closed its end (it stopped while this worker started or worked) wants no answer: the
+    worker ends quietly, where a broken pipe printed a traceback on the operator's terminal."""
+    try:
+        _answer_jobs(settings, channel)
+    except (BrokenPipeError, ConnectionResetError):
+        return
+
+
+def _answer_jobs(settings: Settings, channel: socket.socket) -> None:
     _start_worker(settings)
     channel.sendall(_message(None))  # ready: the monitor starts a page's clock from here
     while (message := _read_message(channel)) is not None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import socket
 import time
 
 import pytest
 
 from monitor.config import LimitsSettings, Settings, shipped_rules
 from monitor.errors import ParseLimitError, UnsupportedContentError
+from monitor import workers
 from monitor.workers import Workers, WorkersError
 
 
@@ -117,3 +120,15 @@ def test_workers_that_cannot_start_fail_each_job_with_one_clear_error(monkeypatc
     assert len(errors) == 3
     assert all(isinstance(error, WorkersError) for error in errors)
     assert str(errors[0]) == "the parsing workers could not start: BlockingIOError: [Errno 11] Resource temporarily unavailable"
+
+
+def test_a_worker_whose_monitor_is_gone_ends_quietly() -> None:
+    """A monitor that stopped while a worker started closed its socket: the worker's 'ready' met a broken pipe, and
+    its traceback reached the operator's terminal at the end of `monitor once`."""
+    ours, theirs = socket.socketpair()
+    ours.close()
+    process = multiprocessing.get_context("spawn").Process(target=workers._serve, args=(settings(), theirs))
+    process.start()
+    theirs.close()
+    process.join(60)
+    assert process.exitcode == 0
