@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,8 @@ from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers
 
 __all__ = [
-    "CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "evaluate_rules", "extract_page", "health_problems",
-    "highlight_spans", "iso", "judge_rules", "printable", "run_daemon", "search", "status",
+    "CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "evaluate_rules", "extract_page",
+    "health_problems", "highlight_spans", "iso", "judge_rules", "printable", "run_daemon", "search", "status",
 ]
 
 

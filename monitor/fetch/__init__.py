@@ -5,5 +5,6 @@ from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
 
 __all__ = [
-    "Fetcher", "Holding", "canonicalize", "next_delay", "parse_retry_after", "politeness_key", "same_registrable_domain", "site_of",
+    "Fetcher", "Holding", "canonicalize", "next_delay", "parse_retry_after", "politeness_key",
+    "same_registrable_domain", "site_of",
 ]
