@@ -189,7 +189,7 @@ def measure_cold(config: str, workers: int | None, profile: bool) -> Cold:
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        reports = check_once(settings, None, force=False)
+        reports = check_once(settings, None, force=False).checks
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
