@@ -153,6 +153,25 @@ def test_a_read_only_archive_can_be_read_but_not_written(run_cli: RunCLI, tmp_pa
     assert digest(archive) == before
 
 
+def test_an_archive_in_a_folder_that_cannot_be_written_can_be_read(
+    run_cli: RunCLI, tmp_path: Path, local_config: Path
+) -> None:
+    """A copy on a read-only share: a reader of a WAL archive makes its -shm file beside it, which failed here with
+    'read-only here: give write access', though the read-only commands are documented to work on such a file."""
+    folder = tmp_path / "share"
+    folder.mkdir()
+    archive_with_articles(folder / "monitor.db")
+    (folder / "monitor.db").chmod(0o444)
+    folder.chmod(0o555)
+    locked = tuple(unprivileged())
+    try:
+        assert "Story 7" in run_cli("--db", "share/monitor.db", "search", "envoy7", prefix=locked).stdout
+        assert "wire" in run_cli("--db", "share/monitor.db", "status", prefix=locked).stdout
+        assert sorted(path.name for path in folder.iterdir()) == ["monitor.db"]
+    finally:
+        folder.chmod(0o755)
+
+
 def test_a_folder_that_cannot_be_written_is_one_line_and_nothing_is_created(
     run_cli: RunCLI, tmp_path: Path, local_config: Path
 ) -> None:

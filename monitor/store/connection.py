@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -122,6 +123,10 @@ class Connection:
                 " creates it)",
             )
         uri = self.path.resolve().as_uri() + ("?mode=rw" if writable else "?mode=ro")
+        # A reader of a WAL archive needs its -shm file, which the first one makes beside it: in a folder this user
+        # cannot write, with no writer at work (no -wal file), the archive is read as the unchanging file it is.
+        if not writable and not os.access(self.path.parent, os.W_OK) and not Path(f"{self.path}-wal").exists():
+            uri += "&immutable=1"
         return sqlite_utils.Database(sqlite3.connect(uri, uri=True))
 
     def _current_version(self) -> int:
