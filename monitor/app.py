@@ -77,7 +77,6 @@ def check_once(
         async with ArchiveWriter(settings.database) as writer:
             channels = [channel.name for channel in settings.channels]
             await writer.run(lambda archive: archive.register_channels(channels, utcnow()))
-            checks: list[CheckReport] = []
             try:
                 async with open_pipeline(settings, writer) as pipeline:
                     checks = await pipeline.check_all(sources, force=force, on_checked=checked)

@@ -61,7 +61,7 @@ from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
 from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, read_capped, unwrap_gzip
 from monitor.fetch.politeness import HostGate
 from monitor.fetch.pool import OriginPools
-from monitor.fetch.robots import RobotsCache
+from monitor.fetch.robots import RobotsCache, RobotsRules
 from monitor.fetch.security import (
     AddressPolicy,
     BlockedAddressError,
@@ -373,7 +373,9 @@ class Fetcher:
         """
         if not self.settings.robots:
             return self.settings.delay
-        rules = await self._robots.rules_for(url)
+        return self._delay(await self._robots.rules_for(url))
+
+    def _delay(self, rules: RobotsRules) -> float:
         return max(self.settings.delay, rules.crawl_delay(self.settings.user_agent) or 0.0)
 
     async def _check_robots(self, url: str) -> float:
@@ -385,7 +387,7 @@ class Fetcher:
         if not rules.allows(url, self.settings.user_agent):
             self.stats["robots_disallowed"] += 1
             raise RobotsDisallowedError(url, "disallowed by robots.txt")
-        return await self.delay_for(url)
+        return self._delay(rules)
 
     def _keep_cookies(self, response: httpx.Response) -> None:
         """Keep an answer's cookies, within RFC 6265's minimums (50 an answer, 3,000 in all): the jar is the
