@@ -79,6 +79,20 @@ def test_a_validator_longer_than_any_real_one_is_not_kept(local_web: LocalWeb) -
     assert (page.etag, page.last_modified) == (None, "Mon, 06 May 2024 10:00:00 GMT")
 
 
+def test_a_validator_beyond_ascii_is_neither_kept_nor_sent(local_web: LocalWeb) -> None:
+    """A site's UTF-8 ETag cannot go back into a request: kept, it failed every later check of the source
+    before any request went out, so no answer ever replaced it."""
+    local_web.route("/a", "<p>a</p>", etag='"caf\xe9"', last_modified="Mon, 06 May 2024 10:00:00 GMT")
+    page = fetch(local_web, "/a")
+    assert isinstance(page, Page)
+    assert (page.etag, page.last_modified) == (None, "Mon, 06 May 2024 10:00:00 GMT")
+    # One stored by an earlier version is left out of the request, which goes ahead unconditionally.
+    again = fetch(local_web, "/a", etag='"caf\xe9"', last_modified="Mon, 06 May 2024 10:00:00 GMT\x00")
+    assert isinstance(again, Page)
+    assert "if-none-match" not in local_web.requests[-1].headers
+    assert "if-modified-since" not in local_web.requests[-1].headers
+
+
 def test_conditional_request_answered_304_is_not_modified(local_web: LocalWeb) -> None:
     local_web.route("/feed", "<rss/>", content_type="text/xml", etag='"v1"')
     result = fetch(local_web, "/feed", etag='"v1"', kind="source")

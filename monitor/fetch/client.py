@@ -271,9 +271,10 @@ class Fetcher:
         stall every other host.
         """
         headers = {"Accept": _ACCEPT[kind]}
-        if etag:
+        # Checked again as sent: an archive may hold a value kept before it was checked as received.
+        if etag := _validator(etag):
             headers["If-None-Match"] = etag
-        if last_modified:
+        if last_modified := _validator(last_modified):
             headers["If-Modified-Since"] = last_modified
         held = _Hold(hold)
         try:
@@ -514,7 +515,14 @@ def _network_error(url: str, exc: httpx.HTTPError) -> NetworkError:
 
 
 def _validator(value: str | None) -> str | None:
-    return value if value is None or len(value) <= MAX_VALIDATOR_CHARS else None
+    """A validator worth keeping and sending back: at most :data:`MAX_VALIDATOR_CHARS` of printable ASCII.
+
+    A header value beyond ASCII (a site's UTF-8 ETag) cannot go into a request: kept, it failed every
+    later check of its source before a request went out, so nothing ever replaced it.
+    """
+    if value is None or len(value) > MAX_VALIDATOR_CHARS or not (value.isascii() and value.isprintable()):
+        return None
+    return value
 
 
 def _robots_unreachable(url: str, cause: FetchError) -> RobotsUnreachableError:
