@@ -336,6 +336,23 @@ def test_a_redirect_to_a_malformed_or_overlong_url_is_a_fetch_error(local_web: L
     assert [request.path for request in local_web.requests] == ["/ipv6", "/long"]
 
 
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("http://127.0.0.1%/story", "not public"),  # no WHATWG origin to trust
+        ("http://[fe80::1%25eth0]/story", "not public"),
+        ("http://xn--/story", "invalid URL"),  # no Punycode after the prefix
+        ("http://" + "a" * 64 + ".example/story", "cannot resolve"),  # a DNS label is at most 63 characters
+    ],
+)
+def test_a_redirect_to_a_host_no_one_can_reach_is_a_fetch_error(local_web: LocalWeb, location: str, reason: str) -> None:
+    """Each of these raised ValueError or UnicodeError out of the fetcher: a traceback in the log, and the link
+    refused for good as "could not be processed"."""
+    local_web.redirect("/hop", location)
+    with pytest.raises(FetchError, match=reason):
+        fetch(local_web, "/hop")
+
+
 def test_cookies_set_on_a_redirect_are_sent_on_the_next_hop_and_later(local_web: LocalWeb) -> None:
     """A consent gate that sets a cookie and redirects, as some news sites do, is passed."""
     local_web.route("/gate", "", status=302, content_type=None,

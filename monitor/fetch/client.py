@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpcore
@@ -411,7 +411,7 @@ class Fetcher:
             log.debug("GET %s (%s)", url, kind)
             try:
                 async with asyncio.timeout(self.settings.timeout):
-                    request = httpx.Request("GET", url, headers={**self._headers, **headers}, extensions=self._extensions)
+                    request = _request(url, {**self._headers, **headers}, self._extensions)
                     if self._cookies:
                         self._cookies.set_cookie_header(request)
                     response = await self._transport.handle_async_request(request)
@@ -436,8 +436,6 @@ class Fetcher:
                 raise BlockedURLError(url, f"refused: {exc}") from exc
             except httpx.HTTPError as exc:
                 raise _network_error(url, exc) from exc
-            except httpx.InvalidURL as exc:
-                raise FetchError(url, f"invalid URL: {exc}") from exc
         return _Reply(url=url, status=response.status_code, headers=response.headers, body=body)
 
 
@@ -489,6 +487,14 @@ class _Hold:
         if self._holding is not None and self._taken:
             self._holding.pages.release()
             self._taken = False
+
+
+def _request(url: str, headers: dict[str, str], extensions: dict[str, Any]) -> httpx.Request:
+    """A GET request; a URL httpx cannot send (a malformed IDNA label: ``http://xn--/``) is the fetch's failure."""
+    try:
+        return httpx.Request("GET", url, headers=headers, extensions=extensions)
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise FetchError(url, f"invalid URL: {exc}") from exc
 
 
 def _network_error(url: str, exc: httpx.HTTPError) -> NetworkError:

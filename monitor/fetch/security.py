@@ -83,7 +83,13 @@ class AddressPolicy:
         self._host_ports = {_host_port(origin) for origin in self._origins}
 
     def trusts_url(self, url: str) -> bool:
-        return self.allow_private or origin_of(url) in self._origins
+        """Whether ``url`` may lead to a private address; one with no WHATWG origin (``http://10.0.0.1%/``) may not."""
+        if self.allow_private:
+            return True
+        try:
+            return origin_of(url) in self._origins
+        except ValueError:
+            return False
 
     def trusts_host(self, host: str, port: int) -> bool:
         return self.allow_private or (host.lower().strip("[]"), port) in self._host_ports
@@ -157,7 +163,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         else:
             try:
                 addresses = await self._resolver(host, port)
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:  # a label of 64 characters fails the IDNA codec
                 raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
         if not self._policy.trusts_host(host, port):
             refused = [address for address in addresses if not is_public_address(address)]
