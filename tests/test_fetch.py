@@ -363,6 +363,18 @@ def test_a_redirect_to_a_malformed_or_overlong_url_is_a_fetch_error(local_web: L
     assert [request.path for request in local_web.requests] == ["/ipv6", "/long"]
 
 
+def test_the_timeout_covers_a_fetch_with_its_redirects(local_web: LocalWeb) -> None:
+    """Each hop had a timeout of its own: ten redirects answered just before it held a fetch eleven times as long."""
+    for hop in range(4):
+        local_web.route(f"/slow{hop}", "", status=302, headers={"Location": f"/slow{hop + 1}"}, delay=0.4)
+    local_web.route("/slow4", "here")
+    started = time.monotonic()
+    with pytest.raises(FetchTimeoutError, match=r"within 1 s \(redirects included\)"):
+        fetch(local_web, "/slow0", settings(timeout=1.0))
+    assert time.monotonic() - started < 1.5
+    assert local_web.hits("/slow4") == 0
+
+
 @pytest.mark.parametrize(
     ("location", "reason"),
     [
