@@ -104,6 +104,9 @@ class LimitsSettings(_Settings):
     # Seconds of one host's politeness delays a check may spend: a host asking for d seconds between requests gives
     # it at most wait_per_check / d links, the rest in the next checks.
     wait_per_check: Annotated[Seconds, Field(gt=0)] = 300.0
+    # Seconds from a check's start within which its new links must have been fetched; the rest wait for the next
+    # checks. A host answering each request just before fetch.timeout would otherwise hold the check for hours.
+    check_seconds: Annotated[Seconds, Field(gt=0)] = 600.0
 
     @property
     def worker_count(self) -> int:

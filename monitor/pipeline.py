@@ -191,6 +191,7 @@ class Pipeline:
         report = CheckReport(source.name)
         state = await self.writer.run(lambda archive: archive.source_state(source.name))
         started = self.clock()
+        deadline = asyncio.get_running_loop().time() + self.settings.limits.check_seconds
         if not force and state.failures and state.next_due and state.next_due > started:
             report.backing_off_until = state.next_due
             log.info("%s: backing off until %s", source.name, state.next_due)
@@ -221,7 +222,7 @@ class Pipeline:
         # listing's 60,000 would hold this source's check (and in `once` every alert) for hours, a task each.
         taken = await self._polite_share(fresh[: self.settings.limits.links_per_check])
         report.left = len(fresh) - len(taken)
-        results = await asyncio.gather(*(self._fetch_and_store(source, link, report) for link in taken))
+        results = await asyncio.gather(*(self._fetch_and_store(source, link, report, deadline) for link in taken))
         report.stored = sum(results)
         # With articles to retry or links left, keep the previous validators so the next check re-reads
         # the source and takes them instead of getting a 304 that would lose them for good.
@@ -249,7 +250,7 @@ class Pipeline:
         log.info(
             "%s: %d links, %d new, %d stored, %d duplicates%s%s",
             source.name, report.links, len(fresh), report.stored, report.duplicates,
-            f", {report.left} new links left for the next check (limits.links_per_check, wait_per_check)"
+            f", {report.left} new links left for the next check (limits.links_per_check, wait_per_check, check_seconds)"
             if report.left else "",
             " (not modified)" if report.not_modified else "",
         )
@@ -316,12 +317,12 @@ class Pipeline:
                 taken.append(link)
         return taken
 
-    async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport) -> bool:
+    async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport, deadline: float) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:
         a failure nobody foresaw (a page that trips a bug) is logged with its traceback, recorded
         against the URL as refused for good, and the check goes on."""
         try:
-            prepared = await self._fetch_article(source, link, report)
+            prepared = await self._fetch_article(source, link, report, deadline)
             if prepared is None:
                 return False
             domain = self.settings.email.message_domain if self.settings.email else DEFAULT_MESSAGE_DOMAIN
@@ -343,10 +344,17 @@ class Pipeline:
             report.alerts.add(result.alert_id)
         return True
 
-    async def _fetch_article(self, source: SourceSettings, link: Link, report: CheckReport) -> Prepared | None:
-        """The article at a link, ready to store; the page is let go before it waits for the writer."""
+    async def _fetch_article(
+        self, source: SourceSettings, link: Link, report: CheckReport, deadline: float
+    ) -> Prepared | None:
+        """The article at a link, ready to store; the page is let go before it waits for the writer. A link not
+        fetched by the check's ``deadline`` (loop time, ``limits.check_seconds``) is left for the next check."""
         try:
-            page = await self.fetcher.fetch(link.url, kind="article", hold=self._unparsed)
+            async with asyncio.timeout_at(deadline):
+                page = await self.fetcher.fetch(link.url, kind="article", hold=self._unparsed)
+        except TimeoutError:
+            report.left += 1
+            return None
         except FetchError as exc:
             log.info("%s: skipped %s: %s", source.name, link.url, exc)
             report.skipped += 1

@@ -236,6 +236,32 @@ def test_a_check_takes_so_many_new_links_and_the_next_checks_take_the_rest(tmp_p
     assert fetched == [10, 20, 25, 25]
 
 
+def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path: Path, local_web: LocalWeb) -> None:
+    """A host answering each request just before fetch.timeout (20 s), two at a time, held a check of 1,000 links,
+    and in `once` every source's alerts, for hours. Links not fetched within limits.check_seconds wait."""
+    story = f"<html><body><article><p>{STORY}</p></article></body></html>"
+    for n in range(6):
+        local_web.route(f"/slow/{n}", f"{story}<p>{n}</p>", delay=0.6)
+    items = "".join(f"<item><link>{local_web.url(f'/slow/{n}')}</link></item>" for n in range(6))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False, per_host=1),
+        limits=LimitsSettings(workers=0, check_seconds=1.5),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    (report,) = check_once(settings, None, force=True).checks
+    assert report.fetched >= 1 and report.left >= 3  # two fit in 1.5 s, one at a time
+    assert report.fetched + report.left == 6
+    first = report.fetched
+    for n in range(6):
+        local_web.route(f"/slow/{n}", f"{story}<p>{n}</p>")
+    (report,) = check_once(settings, None, force=True).checks
+    assert (report.fetched, report.left) == (6 - first, 0)
+    assert len({r.path for r in local_web.requests if r.path.startswith("/slow/")}) == 6
+
+
 def test_a_check_waits_on_a_slow_hosts_politeness_for_so_long_and_the_next_checks_take_the_rest(
     tmp_path: Path, local_web: LocalWeb
 ) -> None:
