@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -214,6 +215,27 @@ def test_hostile_input_never_raises(html: str | bytes) -> None:
     result = extract(html)
     assert isinstance(result, Extracted)
     assert isinstance(result.text, str)
+
+
+def test_pages_with_huge_names_leave_nothing_behind() -> None:
+    """Judgements of class and id names are cached for the next pages: names of megabytes, each page's its own, were
+    kept too, until the parsing worker ran out of memory on some other site's page and took the blame for it."""
+    story = "<p>" + "The ambassadors returned to their posts after talks in Geneva, officials said. " * 10 + "</p>"
+
+    def page(n: int) -> str:
+        name = f"box{n}-" + "x" * 200_000
+        return (f"<html><body><div class='{name} comments' id='{name}' role='{name}'>"
+                f"<article itemprop='{name}'>{story}</article></div></body></html>")
+
+    extract(page(0))
+    tracemalloc.start()
+    try:
+        texts = [extract(page(n)).text for n in range(1, 21)]
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 2_000_000  # 800 kB of names a page, twenty pages
+    assert all(text.startswith("The ambassadors returned") for text in texts)
 
 
 def test_deep_nesting_keeps_its_text() -> None:

@@ -50,6 +50,7 @@ HOSTILE_URLS = [
     ("documentation_range_as_target", "http://192.0.2.1/"),
     ("malformed_port", "http://example.org:99999/"),
     ("missing_host", "http:///path"),
+    ("cache_filled_with_hosts_no_dns_holds", "http://" + "a." * 150 + "example/"),
 ]
 
 

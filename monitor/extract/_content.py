@@ -59,6 +59,10 @@ _STORY_CLASSES = frozenset(
 )  # fmt: skip
 _POST_CLASSES = frozenset({"hentry", "post", "blog-post", "type-post"})
 _RANKS = 4
+# Characters of an element's names (class, id, itemprop, role) that are read. A template's run to a few hundred
+# (utility classes); a hostile page's to megabytes, each judgement of which was cached in the worker for later
+# pages, until the worker ran out of memory on some other site's page.
+_NAMES_READ = 300
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 
 _BLOCK_TAGS = frozenset(
@@ -743,6 +747,9 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             continue  # neither names nor a tag that says what it is (one in four)
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
         marker = f"{classes} {id_}" if classes or id_ else ""
+        if len(marker) > _NAMES_READ:
+            classes, id_ = _first_names(classes), _first_names(id_)
+            marker = f"{classes} {id_}"
         if tag in _BOILERPLATE_TAGS or (
             marker
             and tag not in _PROTECTED_TAGS
@@ -773,7 +780,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
         if not prose[i]:
             continue  # no container of the story
         rank = _container_rank(
-            tag, classes, id_, attrs.get("itemprop") or "", attrs.get("role") or ""
+            tag, classes, id_, _first_names(attrs.get("itemprop") or ""), _first_names(attrs.get("role") or "")
         )
         if rank >= 0:
             # A candidate counts once for each name it carries (class, id, itemprop, role, tag):
@@ -787,6 +794,14 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             )
             ranked[rank] += [i] * names
     return ranked
+
+
+def _first_names(names: str) -> str:
+    """The whole names within the first :data:`_NAMES_READ` characters of an attribute (a longer first one, cut)."""
+    if len(names) <= _NAMES_READ:
+        return names
+    end = names.rfind(" ", 0, _NAMES_READ + 1)
+    return names[: end if end > 0 else _NAMES_READ]
 
 
 def _in_sentence(tree: Elements, i: int) -> bool:

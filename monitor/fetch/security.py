@@ -45,6 +45,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
+MAX_HOST_CHARS = 253  # of a DNS name (RFC 1035)
 # A host made only of numbers (decimal, octal or hex) and dots is an IPv4 address to
 # inet_aton() and to most resolvers, whatever it looks like.
 _NUMERIC_HOST = re.compile(r"(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*\.?", re.IGNORECASE)
@@ -111,6 +112,8 @@ def check_url(url: str, policy: AddressPolicy) -> None:
         raise BlockedURLError(url, "user information in the URL is not allowed")
     if not host:
         raise BlockedURLError(url, "URL has no host")
+    if len(host) > MAX_HOST_CHARS:  # no name resolves, and the hosts seen are cached (_ip_literal)
+        raise BlockedURLError(url, f"host name longer than {MAX_HOST_CHARS} characters")
     literal = _ip_literal(host)
     if literal is None and _NUMERIC_HOST.fullmatch(host):
         raise BlockedURLError(url, f"ambiguous numeric host {host!r}")
