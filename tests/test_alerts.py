@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -454,16 +454,17 @@ def test_a_failed_digest_is_retried_as_the_same_message(archive: Archive, smtp_s
 
 
 def test_the_alert_reads_right(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    """The earliest published copy first, with its headline in the subject; outlets by name; each passage
-    attributed to the outlets that carried it; the Message-ID in the sender's domain."""
+    """The copy stored first leads, with its headline in the subject, even when a copy stored later claims an
+    earlier date; outlets by name; each passage attributed to the outlets that carried it; the Message-ID in the
+    sender's domain."""
     with Archive.create(tmp_path / "monitor.db") as archive:
-        late = Article(url="https://copy.example/a", site="copy.example", title="Envoy called home", text="x",
-                       source="Copy Daily", fetched=T0, published=T0 + timedelta(hours=3))
-        first = store(archive, late, [("ambassadors", AMBASSADOR, ("ambassador",), True)])
-        original = Article(url="https://wire.example/a", site="wire.example", title="Russia recalls ambassador",
-                           text="y", source="The Wire", fetched=T0 + timedelta(hours=4), published=T0)
-        store(archive, original, [("ambassadors", AMBASSADOR, ("ambassador",), False),
-                                  ("ambassadors", RETURN, ("ambassador",), True)], story_id=first.story_id)
+        daily = Article(url="https://copy.example/a", site="copy.example", title="Envoy called home", text="x",
+                        source="Copy Daily", fetched=T0, published=T0 + timedelta(hours=3))
+        first = store(archive, daily, [("ambassadors", AMBASSADOR, ("ambassador",), True)])
+        wire = Article(url="https://wire.example/a", site="wire.example", title="Russia recalls ambassador",
+                       text="y", source="The Wire", fetched=T0 + timedelta(hours=4), published=T0)
+        store(archive, wire, [("ambassadors", AMBASSADOR, ("ambassador",), False),
+                              ("ambassadors", RETURN, ("ambassador",), True)], story_id=first.story_id)
         settings = smtp_server.settings()
         with archive.transaction():  # an alert queued as the pipeline queues it, with the configured sender
             story = archive.new_story("Another story", T0)
@@ -475,13 +476,34 @@ def test_the_alert_reads_right(tmp_path: Path, smtp_server: SmtpServer) -> None:
             archive.queue_alert(story, [mention], T0, settings.message_domain)
         content = archive.alert_content(first.alert_id or 0)
         run(archive, settings, T0 + timedelta(minutes=1))
-    assert content.headline == "Russia recalls ambassador" and [c.outlet for c in content.copies] == ["The Wire",
-                                                                                                   "Copy Daily"]
+    assert content.headline == "Envoy called home" and [c.outlet for c in content.copies] == ["Copy Daily", "The Wire"]
     text = render_text(content)
-    assert text.startswith("[monitor] ambassadors: Russia recalls ambassador")
+    assert text.startswith("[monitor] ambassadors: Envoy called home")
     quoted = prose(text)
     assert f"{AMBASSADOR} (Copy Daily)" in quoted and f"{RETURN} (The Wire)" in quoted  # who carried each passage
-    assert "  * Russia recalls ambassador\n    The Wire (wire.example)," in text  # outlets by name, the original first
+    assert "Reported by:\n  * Envoy called home\n    Copy Daily (copy.example)," in text  # outlets by name
     domain = settings.sender.rpartition("@")[2]
     ids = [message.message_id for message in smtp_server.messages]
     assert ids[-1].endswith(f"@{domain}>") and ids[0].endswith(f"@{domain}>")  # the first queued before [email] knew
+
+
+def test_a_later_copy_backdating_itself_does_not_lead_the_alert(archive: Archive, smtp_server: SmtpServer) -> None:
+    """A page's published date is its own claim: a near copy stored after the story's first one, dated 1990 under
+    its own headline and a borrowed outlet name, is listed among the others and never heads the alert."""
+    genuine = Article(url="https://wire.example/geneva", site="wire.example", title="Envoys to return", text="x",
+                      source="The Wire", fetched=T0, published=T0 - timedelta(minutes=5))
+    first = store(archive, genuine, [("ambassadors", RETURN, ("ambassador",), True)])
+    later = T0 + timedelta(seconds=2)
+    forged = Article(url="https://copy.example/staged", site="copy.example", title="Kremlin denies any talks", text="x",
+                     source="copy", outlet="Reuters", fetched=later, published=datetime(1990, 1, 1, tzinfo=UTC))
+    store(archive, forged, [("ambassadors", RETURN, ("ambassador",), False)], story_id=first.story_id, now=later)
+
+    run(archive, smtp_server.settings(), T0 + timedelta(minutes=1))
+
+    [message] = smtp_server.messages
+    assert message.message["Subject"] == "[monitor] ambassadors: Envoys to return"
+    text = message.text().replace("\r\n", "\n")  # as received: CRLF line ends
+    assert "Reported by:\n  * Envoys to return\n    The Wire (wire.example), 2024-03-01 05:55 UTC" in text
+    assert "Also reported by:\n  * Kremlin denies any talks\n    Reuters (copy.example), 1990-01-01" in text
+    reported = message.html().partition("Reported by:")[2]
+    assert reported.index("https://wire.example/geneva") < reported.index("https://copy.example/staged")

@@ -134,12 +134,15 @@ class AlertRecords(Connection):
                 [alert_id],
             )
         )
-        # The earliest published copy first: the original, whose headline the subject carries.
+        # The copies in the order the monitor stored them: the first founded the story and its headline is the
+        # subject. A page's published date is shown, never trusted for the order: a copy stored later that claims
+        # 1990 would otherwise lead the alert under its own headline. (Not ``fetched`` either: it is stamped before
+        # parsing, so a page slow to parse could carry an earlier one than a copy stored before it.)
         copies = tuple(
             AlertCopy(title, site, url, parse_iso(published), outlet)
             for title, site, url, published, outlet in self.db.execute(
                 "SELECT title, site, url, published, coalesce(outlet, source, site) FROM articles WHERE story_id = ?"
-                " ORDER BY published IS NULL, published, fetched, id",
+                " ORDER BY id",
                 [story_id],
             )
         )
