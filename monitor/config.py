@@ -100,6 +100,7 @@ class LimitsSettings(_Settings):
     cpu_seconds: Annotated[int, Field(ge=1)] = 10
     wall_seconds: Annotated[Seconds, Field(gt=0)] = 20.0
     sitemap_bytes: Annotated[int, Field(ge=1024)] = 50_000_000  # read per check, a sitemap index's children included
+    answer_mb: Annotated[int, Field(ge=1)] = 64  # a worker's answer for one page, as it crosses to the monitor
     links_per_check: Annotated[int, Field(ge=1)] = 1000  # new links taken in one check; the rest in the next ones
     # Seconds of one host's politeness delays a check may spend: a host asking for d seconds between requests gives
     # it at most wait_per_check / d links, the rest in the next checks.
