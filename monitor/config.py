@@ -100,6 +100,10 @@ class LimitsSettings(_Settings):
     cpu_seconds: Annotated[int, Field(ge=1)] = 10
     wall_seconds: Annotated[Seconds, Field(gt=0)] = 20.0
     sitemap_bytes: Annotated[int, Field(ge=1024)] = 50_000_000  # read per check, a sitemap index's children included
+    # Bytes of links one check of a source gathers, whatever its kind (their URLs and titles, and 200 a link): held
+    # in the monitor's process, where 50,000 links of 8,000 characters took 487 MB.
+    link_bytes: Annotated[int, Field(ge=100_000)] = 20_000_000
+    answer_mb: Annotated[int, Field(ge=1)] = 64  # a worker's answer for one page, as it crosses to the monitor
     links_per_check: Annotated[int, Field(ge=1)] = 1000  # new links taken in one check; the rest in the next ones
     # Seconds of one host's politeness delays a check may spend: a host asking for d seconds between requests gives
     # it at most wait_per_check / d links, the rest in the next checks.

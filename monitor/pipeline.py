@@ -305,17 +305,31 @@ class Pipeline:
         ``limits.wait_per_check``. A Crawl-delay of 60 s and a listing of 1,000 links held a check, and in `once`
         every source's alerts, for 17 hours."""
         budget = self.settings.limits.wait_per_check
-        allowed: dict[str, float] = {}  # links a host may still give, by host
+        first: dict[str, str] = {}  # each host's first link, in the links' order
+        for link in links:
+            first.setdefault(politeness_key(link.url), link.url)
+        delays = await self._delays(list(first.values()))
+        allowed = {host: max(1, budget // delay) if delay else math.inf
+                   for host, delay in zip(first, delays, strict=True)}
         taken = []
         for link in links:
             host = politeness_key(link.url)
-            if host not in allowed:
-                delay = await self.fetcher.delay_for(link.url)
-                allowed[host] = max(1, budget // delay) if delay else math.inf
             if allowed[host] >= 1:
                 allowed[host] -= 1
                 taken.append(link)
         return taken
+
+    async def _delays(self, urls: list[str]) -> list[float]:
+        """The politeness delay of each URL's host, looked up at once (a robots.txt read, for a new host), at most
+        ``fetch.concurrency`` at a time: looked up one host after another, 8 hosts whose robots.txt answered after
+        1.8 s held a check for 17.5 s, and 1,000 hostile subdomains would have held it for hours."""
+        gate = asyncio.Semaphore(self.settings.fetch.concurrency)
+
+        async def delay_for(url: str) -> float:
+            async with gate:
+                return await self.fetcher.delay_for(url)
+
+        return list(await asyncio.gather(*(delay_for(url) for url in urls)))
 
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport, deadline: float) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:

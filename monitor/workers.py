@@ -9,7 +9,9 @@ runs in a worker process, and the event loop only waits for its answer on the wo
   when it starts), so an allocation past it fails there and the worker exits;
 * each page gets ``cpu_seconds`` of CPU (``RLIMIT_CPU``, raised before each page), past
   which the kernel kills the worker;
-* each page gets ``wall_seconds`` in all, past which the monitor kills the worker.
+* each page gets ``wall_seconds`` in all, past which the monitor kills the worker;
+* each page's answer may take ``answer_mb`` on its way back, past which the monitor kills the
+  worker rather than read it: the monitor holds what it reads, and a worker's answer can be as large as its memory.
 
 A page that overruns is refused with a :class:`~monitor.errors.ParseLimitError` naming the
 limit, and a new worker takes the dead one's place. No thread waits on a worker, and the loop
@@ -87,6 +89,7 @@ class Workers:
     def __init__(self, settings: Settings) -> None:
         self.limits = settings.limits
         self._count = settings.limits.worker_count  # asked for on every job: os.cpu_count() is not free
+        self._max_answer = settings.limits.answer_mb * 2**20
         self._settings = settings
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: no worker could start
         self._failure: WorkersError | None = None
@@ -118,7 +121,7 @@ class Workers:
                 worker = await asyncio.to_thread(self._spawn)
                 self._all.add(worker)
                 try:
-                    await _receive(loop, worker.channel)
+                    await _receive(loop, worker.channel, self._max_answer)
                 except (EOFError, OSError):
                     worker.process.join(_EXIT_WAIT)
                     raise ChildProcessError(f"a worker exited with code {worker.process.exitcode} as it started") from None
@@ -155,11 +158,15 @@ class Workers:
         deadline = loop.call_later(self.limits.wall_seconds, worker.overran)
         try:
             await loop.sock_sendall(worker.channel, _message((self.limits.cpu_seconds, job, args, kwargs)))
-            ok, value = pickle.loads(await _receive(loop, worker.channel))
+            ok, value = pickle.loads(await _receive(loop, worker.channel, self._max_answer))
         except (EOFError, OSError):  # the worker died: a limit ended it
             worker.process.join(_EXIT_WAIT)  # its exit code says which limit; a kill now would hide it
             self._replace(worker)
             raise ParseLimitError(url, worker.why_it_died(self.limits)) from None
+        except _AnswerTooLarge as exc:  # the worker is left mid-answer: it goes, its answer unread
+            self._replace(worker)
+            raise ParseLimitError(url, f"page's answer from the parsing worker ({exc.size / 2**20:.0f} MB) exceeded "
+                                       f"{self.limits.answer_mb} MB") from None
         except BaseException:  # the caller was cancelled mid-page (a stop): the worker goes with the page
             self._replace(worker)
             raise
@@ -221,9 +228,20 @@ def _message(value: object) -> bytes:
     return _LENGTH.pack(len(data)) + data
 
 
-async def _receive(loop: asyncio.AbstractEventLoop, channel: socket.socket) -> bytearray:
-    """The next message's bytes, read as they arrive; :class:`EOFError` if the other end closed (a worker died)."""
+class _AnswerTooLarge(Exception):
+    """A worker's answer is longer than the monitor reads."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"an answer of {size} bytes")
+        self.size = size
+
+
+async def _receive(loop: asyncio.AbstractEventLoop, channel: socket.socket, limit: int) -> bytearray:
+    """The next message's bytes, read as they arrive; :class:`EOFError` if the other end closed (a worker died),
+    :class:`_AnswerTooLarge`, before any of it is read, if it is longer than ``limit``."""
     (size,) = _LENGTH.unpack(await _receive_exactly(loop, channel, _LENGTH.size))
+    if size > limit:
+        raise _AnswerTooLarge(size)
     return await _receive_exactly(loop, channel, size)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,3 +285,31 @@ def test_a_check_waits_on_a_slow_hosts_politeness_for_so_long_and_the_next_check
     relaxed = settings.model_copy(update={"database": str(tmp_path / "relaxed.db")})
     (report,) = check_once(relaxed, None, force=True).checks
     assert report.left == 0
+
+
+def test_a_checks_new_hosts_have_their_robots_txt_read_at_once(tmp_path: Path, local_web: LocalWeb) -> None:
+    """The politeness of each new host was looked up one host after another before any article was fetched: 8 hosts
+    whose robots.txt answered after 1.8 s held a check for 17.5 s, 1,000 hostile subdomains for hours."""
+    hosts = [LocalWeb() for _ in range(8)]
+    try:
+        for n, host in enumerate(hosts):
+            host.route("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain", delay=0.5)
+            story = f"<html><head><title>Envoys</title></head><body><article><p>{STORY} Host {n}.</p></article></body></html>"
+            host.route("/story", story)
+        items = "".join(f"<item><link>{host.url('/story')}</link></item>" for host in hosts)
+        local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                        content_type="application/rss+xml")
+        settings = Settings(
+            database=str(tmp_path / "monitor.db"),
+            fetch=FetchSettings(delay=0, allow_private=True),
+            limits=LimitsSettings(workers=0),
+            sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+        )
+        started = time.monotonic()
+        (report,) = check_once(settings, None, force=True).checks
+        took = time.monotonic() - started
+    finally:
+        for host in hosts:
+            host.close()
+    assert (report.stored, report.left) == (8, 0)
+    assert took < 2.5  # one after another: 8 x 0.5 s of robots.txt alone

@@ -21,6 +21,7 @@ from monitor.fetch import Fetcher
 from monitor.models import Discovery, Page
 from monitor.sources import discover
 from monitor.sources.feeds import feed_links
+from monitor.sources.links import LINK_COST, link_size
 from monitor.sources.pages import page_links
 from monitor.sources import sitemaps
 from monitor.sources.sitemaps import MAX_NAMED, choose_sitemaps
@@ -35,12 +36,12 @@ def page(body: bytes | str, url: str = "https://example.org/feed", content_type:
     return Page(url=url, requested_url=url, status=200, content_type=content_type, body=data)
 
 
-def check(web: LocalWeb, source: SourceSettings, **validators: Any) -> Discovery:
+def check(web: LocalWeb, source: SourceSettings, settings: Settings = ONE_WORKER, **validators: Any) -> Discovery:
     """One discovery of ``source`` with a fresh fetcher that trusts the local site."""
 
     async def go() -> Discovery:
         fetch_settings = FetchSettings(timeout=2.0, delay=0.0, robots=False)
-        async with Fetcher(fetch_settings, [web.origin]) as fetcher, Workers(ONE_WORKER) as workers:
+        async with Fetcher(fetch_settings, [web.origin]) as fetcher, Workers(settings) as workers:
             values = {"etag": None, "last_modified": None, "body_hash": None, **validators}
             return await discover(source, fetcher, workers, **values)
 
@@ -251,6 +252,50 @@ def test_a_sitemap_tree_is_read_until_it_gave_enough_links(local_web: LocalWeb, 
     found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")))
     assert [link.url for link in found.links] == [local_web.url(p) for p in ("/a1", "/a2", "/b1")]
     assert "/c.xml" not in {request.path for request in local_web.requests}
+
+
+LINK_BYTES = 1_000_000
+LINK_BUDGET = Settings(limits=LimitsSettings(workers=1, link_bytes=LINK_BYTES))
+
+
+def assert_within_link_bytes(found: Discovery, biggest: int) -> None:
+    """The links gathered fill the budget, and no more."""
+    assert LINK_BYTES - biggest < sum(map(link_size, found.links)) <= LINK_BYTES
+
+
+def test_a_sitemap_trees_long_links_are_gathered_within_the_checks_link_bytes(local_web: LocalWeb) -> None:
+    """The links are held in the monitor's process: an index of 10 sitemaps at 7,900-character URLs, each listing
+    5,000 relative ``?N`` (each link as long), took it to 487 MB with the sitemap byte budget untouched. The links
+    are cut in the worker at ``limits.link_bytes``, and the children after it are not read."""
+    folder = "/" + "c" * (4000 - len(local_web.origin))
+    local_web.route("/index.xml", _index(*((f"{folder}/s{k}.xml", None) for k in range(10))))
+    for k in range(10):
+        local_web.route(f"{folder}/s{k}.xml", _urlset(*(f"?{k}x{i}" for i in range(300))))
+    found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/index.xml")), LINK_BUDGET)
+    assert_within_link_bytes(found, LINK_COST + 4020)
+    assert len(found.links) < 300  # of 3,000
+    assert len([r for r in local_web.requests if r.path.startswith(folder)]) == 1
+
+
+@pytest.mark.parametrize("kind", ["feed", "page"])
+def test_a_feeds_or_listings_links_are_gathered_within_the_checks_link_bytes(local_web: LocalWeb, kind: str) -> None:
+    """A JSON Feed of 350,000 tiny items, or a listing whose 7,900-character ``<base href>`` makes each tiny link
+    that long: the worker's answer crossed to the monitor's process whole. A link is charged its characters and
+    ``LINK_COST``, for the many tiny ones."""
+    if kind == "feed":
+        items = [{"url": f"/{n}"} for n in range(20_000)]
+        body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": items})
+        local_web.route("/source", body, content_type="application/feed+json")
+        total, biggest = len(items), LINK_COST + 40
+    else:
+        base = local_web.url("/" + "b" * 4000)
+        anchors = "".join(f'<a href="?{n}">{n}</a>' for n in range(1000))
+        local_web.route("/source", f'<html><head><base href="{base}"></head><body>{anchors}</body></html>')
+        total, biggest = 1000, LINK_COST + 4020
+    source = SourceSettings(name="s", kind=kind, url=local_web.url("/source"), links="a" if kind == "page" else None)
+    found = check(local_web, source, LINK_BUDGET)
+    assert_within_link_bytes(found, biggest)
+    assert len(found.links) < total
 
 
 def test_failing_child_sitemap_is_skipped_while_a_sibling_works(local_web: LocalWeb) -> None:

@@ -29,6 +29,10 @@ def pid() -> int:
     return os.getpid()
 
 
+def blob(size: int) -> bytes:
+    return bytes(size)
+
+
 def settings(**limits: float) -> Settings:
     return Settings(limits=LimitsSettings(workers=1, **limits))
 
@@ -62,6 +66,19 @@ def test_a_page_past_its_deadline_is_refused_and_a_new_worker_takes_the_next() -
     first, second, took = asyncio.run(scenario())
     assert first != second
     assert took < 10
+
+
+def test_an_answer_over_answer_mb_is_refused_unread_and_a_new_worker_takes_the_next() -> None:
+    """The monitor held whatever a worker answered, as large as the worker's memory: it reads none of it now."""
+    async def scenario() -> tuple[int, int]:
+        async with Workers(settings(answer_mb=1)) as workers:
+            first = await workers.run("https://a.example/", pid)
+            with pytest.raises(ParseLimitError, match=r"answer from the parsing worker \(3 MB\) exceeded 1 MB"):
+                await workers.run("https://a.example/huge", blob, 3 * 2**20)
+            return first, await workers.run("https://a.example/", pid)
+
+    first, second = asyncio.run(scenario())
+    assert first != second
 
 
 def test_a_workers_start_does_not_count_against_its_first_page() -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import partial
 
 from monitor.config import SourceSettings
 from monitor.fetch.client import Fetcher
 from monitor.models import Discovery, Link, NotModified
 from monitor.sources.feeds import feed_links
+from monitor.sources.links import links_within
 from monitor.sources.pages import page_links
 from monitor.sources.sitemaps import site_links, sitemap_links
 from monitor.workers import Workers
@@ -44,13 +46,12 @@ async def discover(
     if isinstance(result, NotModified):
         return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True)
     # The source's body is parsed in a worker (monitor.workers), never on the event loop.
-    if source.kind == "feed":
-        links = await workers.run(result.url, feed_links, result)
-        digests = [hashlib.sha256(result.body).digest()]
-    elif source.kind == "sitemap":
+    if source.kind == "sitemap":
         links, digests = await sitemap_links(result, fetcher, workers)
     else:
-        links = await workers.run(result.url, page_links, result, source.links or "a[href]")
+        find = feed_links if source.kind == "feed" else partial(page_links, selector=source.links or "a[href]")
+        budget = workers.limits.link_bytes
+        links = (await workers.run(result.url, links_within, budget, find, result)).kept(result.url, budget)
         digests = [hashlib.sha256(result.body).digest()]
     return _discovered(
         links, digests, source, etag=result.etag, last_modified=result.last_modified, body_hash=body_hash

@@ -1,8 +1,11 @@
-"""What every kind of source shares: making a canonical Link, and refusing XML entities."""
+"""What every kind of source shares: making a canonical Link, keeping a check's links within its budget of bytes,
+and refusing XML entities."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from xml.parsers import expat
@@ -13,11 +16,17 @@ from monitor.errors import UnsupportedContentError
 from monitor.fetch.urls import canonicalize
 from monitor.models import Link, Page
 
-__all__ = ["make_link", "parse_iso_date", "refuse_entity_declarations"]
+__all__ = ["LINK_COST", "Gathered", "gather", "link_size", "links_within", "make_link", "parse_iso_date",
+           "refuse_entity_declarations"]
 
 log = logging.getLogger(__name__)
 
 _TITLE_MAX = 500
+
+# What a Link costs the monitor's process besides its characters: the object, its strings' and date's headers
+# (measured: 190 bytes for a bare link, 320 with a title and a date). Charged so that a feed of 350,000 tiny items
+# spends the budget as surely as 2,500 links of 8,000 characters.
+LINK_COST = 200
 
 
 def make_link(url: str | None, base: str, title: str | None, published: datetime | None) -> Link | None:
@@ -34,6 +43,45 @@ def make_link(url: str | None, base: str, title: str | None, published: datetime
         log.debug("link dropped on %s: %s", base, exc)
         return None
     return Link(url=canonical, title=_plain(title), published=published)
+
+
+def link_size(link: Link) -> int:
+    """The bytes a link is charged against a check's ``limits.link_bytes``: its characters and :data:`LINK_COST`."""
+    return LINK_COST + len(link.url) + len(link.title or "")
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Links a parsing job found, the first of them that fit in the check's budget of link bytes.
+
+    Cut in the worker, so what crosses to the monitor's process is bounded: a sitemap tree of 50,000 links
+    of 8,000 characters each, gathered there whole, took it to 487 MB.
+    """
+
+    links: list[Link]
+    cut: bool = False  # links past the budget were left out
+
+    def kept(self, url: str, budget: int) -> list[Link]:
+        """The links, saying in the log when some of ``url``'s were left out."""
+        if self.cut:
+            log.warning("%s: links past limits.link_bytes (%d bytes a check) are left out in this check", url, budget)
+        return self.links
+
+
+def gather(links: Iterable[Link], budget: int) -> Gathered:
+    """The first of ``links`` whose :func:`link_size` add up to at most ``budget``."""
+    taken: list[Link] = []
+    for link in links:
+        budget -= link_size(link)
+        if budget < 0:
+            return Gathered(taken, cut=True)
+        taken.append(link)
+    return Gathered(taken)
+
+
+def links_within(budget: int, find: Callable[[Page], list[Link]], page: Page) -> Gathered:
+    """A parsing job: the links ``find`` takes from ``page``, within ``budget`` bytes."""
+    return gather(find(page), budget)
 
 
 def _plain(title: str | None) -> str | None:

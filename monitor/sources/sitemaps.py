@@ -5,7 +5,8 @@ the three forms the sitemaps protocol accepts.
 An index is followed to its children, newest first (by ``lastmod``), at most
 ``MAX_CHILDREN`` of them per index and ``MAX_DEPTH`` levels deep, each sitemap
 read once per check (an index that lists itself is not read again), and no
-more bytes in all than the ``[limits] sitemap_bytes`` budget, nor more than ``MAX_LINKS`` links: a news monitor
+more bytes in all than the ``[limits] sitemap_bytes`` budget, nor more than ``MAX_LINKS`` links, nor links of more
+bytes than ``[limits] link_bytes`` (see :class:`~monitor.sources.links.Gathered`): a news monitor
 wants this week's sitemap, not the archive of 2009. Child sitemaps are fetched
 unconditionally (their validators are not kept), and a child that fails is
 logged and skipped as long as one of its siblings succeeds. Each document is
@@ -24,6 +25,7 @@ import html
 import logging
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -35,7 +37,7 @@ from monitor.fetch.robots import robots_url
 from monitor.fetch.urls import canonicalize
 from monitor.models import Link, NotModified, Page
 from monitor.sources.feeds import feed_links, is_feed_document
-from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
+from monitor.sources.links import Gathered, gather, link_size, make_link, parse_iso_date, refuse_entity_declarations
 from monitor.workers import Workers
 
 __all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "MAX_NAMED", "SitemapRead", "choose_sitemaps", "read_sitemap", "site_links",
@@ -71,7 +73,7 @@ class _Parsed:
 class SitemapRead:
     """What one sitemap document says: its article links, or (an index) the sitemaps it lists, newest first."""
 
-    links: list[Link]
+    links: Gathered
     children: list[str]  # canonical URLs
 
 
@@ -82,6 +84,7 @@ class _Reading:
     fetcher: Fetcher
     workers: Workers
     budget: int  # bytes still allowed
+    link_budget: int  # bytes of links still allowed
     seen: set[str] = field(default_factory=set)
     links: list[Link] = field(default_factory=list)
     digests: list[bytes] = field(default_factory=list)
@@ -93,7 +96,7 @@ async def sitemap_links(page: Page, fetcher: Fetcher, workers: Workers) -> tuple
     The digests let the caller tell "nothing changed" for an index whose own text stays the
     same while its children grow; a child's body is hashed as it arrives and let go.
     """
-    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes, {page.requested_url})
+    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes, workers.limits.link_bytes, {page.requested_url})
     await _follow(await _take(page, reading), page.url, reading, 0)
     return reading.links[:MAX_LINKS], reading.digests
 
@@ -107,7 +110,7 @@ async def site_links(home: str, fetcher: Fetcher, workers: Workers) -> tuple[lis
     chosen = choose_sitemaps(named, home)
     if not named:
         log.info("%s: robots.txt names no sitemap, trying %s", home, chosen[0])
-    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes)
+    reading = _Reading(fetcher, workers, workers.limits.sitemap_bytes, workers.limits.link_bytes)
     await _read_children(chosen, robots_url(home), reading, 0)
     return reading.links[:MAX_LINKS], reading.digests
 
@@ -136,7 +139,9 @@ def choose_sitemaps(named: list[str], home: str) -> list[str]:
 
 
 async def _follow(read: SitemapRead, url: str, reading: _Reading, depth: int) -> None:
-    reading.links.extend(read.links[: MAX_LINKS - len(reading.links)])
+    links = read.links.kept(url, reading.workers.limits.link_bytes)[: MAX_LINKS - len(reading.links)]
+    reading.links.extend(links)
+    reading.link_budget = 0 if read.links.cut else reading.link_budget - sum(map(link_size, links))
     if not read.children:
         return
     if depth >= MAX_DEPTH:
@@ -163,6 +168,10 @@ async def _read_children(urls: list[str], parent: str, reading: _Reading, depth:
         if len(reading.links) >= MAX_LINKS:  # held in this process: a tree of full sitemaps took it past 500 MB
             log.info("sitemaps of %s: %d links read, the rest is skipped in this check", parent, MAX_LINKS)
             break
+        if reading.link_budget <= 0:
+            log.info("sitemaps of %s: links of %d bytes read, the rest is skipped in this check", parent,
+                     reading.workers.limits.link_bytes)
+            break
         try:
             await _read_child(url, reading, depth)
         except FetchError as exc:
@@ -177,7 +186,7 @@ async def _take(page: Page, reading: _Reading) -> SitemapRead:
     reading.budget -= len(page.body)
     reading.digests.append(hashlib.sha256(page.body).digest())
     reading.seen.add(page.url)
-    return await reading.workers.run(page.url, read_sitemap, page)
+    return await reading.workers.run(page.url, read_sitemap, page, reading.link_budget)
 
 
 async def _read_child(url: str, reading: _Reading, depth: int) -> None:
@@ -189,30 +198,29 @@ async def _read_child(url: str, reading: _Reading, depth: int) -> None:
     await _follow(read, url, reading, depth + 1)
 
 
-def read_sitemap(page: Page) -> SitemapRead:
-    """One sitemap document, in any of its forms; a parsing worker's job."""
+def read_sitemap(page: Page, link_budget: int) -> SitemapRead:
+    """One sitemap document, in any of its forms, its links within ``link_budget`` bytes; a parsing worker's job."""
     text = page_text(page)
     if _is_plain_text(text):
-        return SitemapRead(_text_links(page, text), [])
+        return SitemapRead(gather(_text_links(page, text), link_budget), [])
     if is_feed_document(page.body):
-        return SitemapRead(feed_links(page), [])
+        return SitemapRead(gather(feed_links(page), link_budget), [])
     parsed = _parse(page)
     if not parsed.index:
-        return SitemapRead(_links(parsed.entries, page.url), [])
+        return SitemapRead(gather(_links(parsed.entries, page.url), link_budget), [])
     newest_first = sorted(parsed.entries, key=lambda e: e.lastmod or _EPOCH, reverse=True)
     children = [link.url for link in (make_link(entry.loc, page.url, None, None) for entry in newest_first) if link]
     if newest_first and not children:
         raise UnsupportedContentError(page.url, "sitemap index lists no http(s) URL")
-    return SitemapRead([], children)
+    return SitemapRead(Gathered([]), children)
 
 
-def _links(entries: list[_Entry], base: str) -> list[Link]:
-    links: list[Link] = []
+def _links(entries: list[_Entry], base: str) -> Iterator[Link]:
+    """The entries' links, made as :func:`gather` asks for them: none past the check's budget of link bytes."""
     for entry in entries[:MAX_LINKS]:
         link = make_link(entry.loc, base, entry.title, entry.published)
         if link is not None:
-            links.append(link)
-    return links
+            yield link
 
 
 def _is_plain_text(text: str) -> bool:
