@@ -263,6 +263,27 @@ def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path:
     assert len({r.path for r in local_web.requests if r.path.startswith("/slow/")}) == 6
 
 
+def test_links_redirected_on_their_own_host_are_all_fetched(tmp_path: Path, local_web: LocalWeb) -> None:
+    """A link kept its place among the pages waiting to be parsed while it waited for its host's turn for the next
+    hop: with every place held so, the links holding the host's turns waited for a place, and the check stalled
+    until its time ran out (an http to https redirect on the same host name does it)."""
+    story = f"<html><body><article><p>{STORY}</p></article></body></html>"
+    for n in range(12):
+        local_web.redirect(f"/old/{n}", f"/new/{n}")
+        local_web.route(f"/new/{n}", f"{story}<p>{n}</p>")
+    items = "".join(f"<item><link>{local_web.url(f'/old/{n}')}</link></item>" for n in range(12))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False, concurrency=2, per_host=2),  # four places for pages
+        limits=LimitsSettings(workers=0, check_seconds=10),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    (report,) = check_once(settings, None, force=True).checks
+    assert (report.fetched, report.left) == (12, 0)
+
+
 def test_a_check_waits_on_a_slow_hosts_politeness_for_so_long_and_the_next_checks_take_the_rest(
     tmp_path: Path, local_web: LocalWeb
 ) -> None:

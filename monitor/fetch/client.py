@@ -351,6 +351,11 @@ class Fetcher:
                         )
                     raise HTTPStatusError(current, reply.status, retry_after)
                 return reply
+            if held is not None:
+                # A redirect holds no body: the caller's slot is given back until the next hop's turn. Kept while it
+                # waited for its host, 32 links redirected on one host held every slot, and the two holding the
+                # host's turns waited for a slot: every check stalled until its time ran out.
+                held.release()
             try:
                 current = _without_fragment(urljoin(current, location.strip()))
             except ValueError as exc:  # urljoin checks little, but refuses an unclosed "[" host
@@ -473,7 +478,7 @@ class Holding:
 
 
 class _Hold:
-    """A caller's slots (:class:`Holding`), taken once for a fetch however many redirects it follows."""
+    """A caller's slots (:class:`Holding`) for one fetch: taken at each hop's turn, given back after a redirect."""
 
     def __init__(self, holding: Holding | None) -> None:
         self._holding = holding
