@@ -644,10 +644,29 @@ def test_robots_rules_past_the_limit_are_dropped_and_its_other_lines_kept() -> N
     assert rules.parser is not None and list(rules.parser.sitemaps) == ["https://a.example/s.xml"]
 
 
+@pytest.mark.parametrize(
+    ("rule", "separator"),
+    [("Disalow: /*a*b*-{n}$", "\n"), ("Disallow /*a*b*-{n}$", "\n"), ("Disallow: /*a*b*-{n}$", "\x1c")],
+    ids=["misspelled", "without_a_colon", "split_by_a_file_separator"],
+)
+def test_robots_rules_protego_reads_in_other_forms_count_against_the_limit(rule: str, separator: str) -> None:
+    """protego reads these as rules, which the limit did not count: 20,000 of them cost the event loop 50 ms a URL."""
+    many = separator.join(rule.format(n=n) for n in range(MAX_RULES + 1000))
+
+    async def load(url: str) -> bytes:
+        return f"User-agent: *{separator}{many}{separator}Disallow: /late{separator}Crawl-delay: 2\n".encode()
+
+    rules = run(RobotsCache("bot", load).rules_for("https://a.example/"))
+    assert not rules.allows("https://a.example/xa-b-0", "bot")
+    assert rules.allows(f"https://a.example/xa-b-{MAX_RULES + 500}", "bot")
+    assert rules.allows("https://a.example/late", "bot")
+    assert rules.crawl_delay("bot") == 2
+
+
 def test_the_robots_cache_holds_a_bounded_size_of_rules_forgetting_the_least_recently_used() -> None:
     """A parsed file costs about ten times its size in the monitor's process: forty origins serving 512 KiB each
     took it to 363 MB. Past the budget the least recently used origin is forgotten and asked again when needed."""
-    file = "User-agent: *\nDisallow: /private\n" + "# padding\n" * 100  # 1,032 characters
+    file = "User-agent: *\nDisallow: /private\n" + "Disallow: /p\n" * 100  # 1,232 characters of directives
     loads: list[str] = []
 
     async def load(url: str) -> bytes:
@@ -663,6 +682,41 @@ def test_the_robots_cache_holds_a_bounded_size_of_rules_forgetting_the_least_rec
 
     run(go())
     assert loads == [f"https://{origin}.example" for origin in ("a", "b", "c", "d", "e", "b")]
+
+
+def test_the_robots_cache_counts_directives_not_comments() -> None:
+    """Comments cost nothing parsed: a file padded with them to 512 KiB forgot every other origin's rules, read again
+    at each of their fetches."""
+    padded = "User-agent: *\nDisallow: /private  # the team's\n" + "# padding\n" * 50_000
+
+    async def load(url: str) -> bytes:
+        return padded.encode()
+
+    rules = run(RobotsCache("bot", load).rules_for("https://a.example/"))
+    assert rules.size == len("User-agent: *\nDisallow: /private")
+    assert not rules.allows("https://a.example/private", "bot")
+
+
+def test_a_fetch_reads_each_origins_robots_txt_once_across_its_redirects(local_web: LocalWeb) -> None:
+    """Rules read at one hop could be forgotten by the next (the cache's budget filled by other origins' files) and
+    were read again: 512 KiB and a parse at each hop."""
+    rules = "".join(f"Disallow: /private/{n}/{'x' * 80}\n" for n in range(5000))  # about 500 kB
+    local_web.route("/robots.txt", f"User-agent: *\n{rules}", content_type="text/plain")
+    hosts = [f"{name}.test" for name in "abcde"]
+    hops = [f"http://{hosts[n % 5]}:{local_web.port}/hop/{n}" for n in range(10)]
+    for n in range(9):
+        local_web.redirect(f"/hop/{n}", hops[n + 1])
+    local_web.route("/hop/9", "here")
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async def go() -> Page | NotModified:
+        async with Fetcher(settings(robots=True, allow_private=True), resolver=resolve) as fetcher:
+            return await fetcher.fetch(hops[0])
+
+    assert page_text(_page(run(go()))) == "here"
+    assert local_web.hits("/robots.txt") == 5
 
 
 def test_huge_crawl_delay_is_capped() -> None:

@@ -61,7 +61,7 @@ from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
 from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, read_capped, unwrap_gzip
 from monitor.fetch.politeness import HostGate
 from monitor.fetch.pool import OriginPools
-from monitor.fetch.robots import RobotsCache, RobotsRules
+from monitor.fetch.robots import RobotsCache, RobotsRules, robots_url
 from monitor.fetch.security import (
     AddressPolicy,
     BlockedAddressError,
@@ -331,12 +331,15 @@ class Fetcher:
         seen: set[str] = set()
         current = url
         left = self.settings.timeout
+        # Each origin's robots rules, read once for the fetch: asked again at each hop, they could have been forgotten
+        # by the cache meanwhile (its budget filled by other origins' files) and read again, 512 KiB a hop.
+        robots: dict[str, RobotsRules] = {}
         for _ in range(MAX_REDIRECTS + 1):
             seen.add(current)
             self._check(current)
             delay = self.settings.delay
             if kind != "robots" and self.settings.robots:
-                delay = await self._check_robots(current)
+                delay = await self._check_robots(current, robots)
             self._check_cooldown(current)
             reply = await self._exchange(current, headers, kind, max_bytes, delay, held, left)
             left -= reply.seconds
@@ -391,9 +394,13 @@ class Fetcher:
     def _delay(self, rules: RobotsRules) -> float:
         return max(self.settings.delay, rules.crawl_delay(self.settings.user_agent) or 0.0)
 
-    async def _check_robots(self, url: str) -> float:
-        """Refuse a URL robots.txt disallows; return the delay the host asks for."""
-        rules = await self._robots.rules_for(url)
+    async def _check_robots(self, url: str, known: dict[str, RobotsRules]) -> float:
+        """Refuse a URL robots.txt disallows; return the delay the host asks for. ``known``: rules already read, by
+        robots.txt URL, which this adds to."""
+        key = robots_url(url)
+        rules = known.get(key)
+        if rules is None:
+            rules = known[key] = await self._robots.rules_for(url)
         if rules.unreachable is not None:
             self.stats["robots_unreachable"] += 1
             raise _robots_unreachable(url, rules.unreachable)

@@ -19,10 +19,12 @@ Concurrent requests for one origin wait for a single robots.txt fetch.
 A file is read up to :data:`MAX_RULES` ``Allow``/``Disallow`` lines, the later ones
 dropped (its other lines, ``Sitemap:`` among them, kept): protego compares a URL with
 every rule of its group, and a hostile file of 40,000 wildcard rules cost the event loop
-seconds per URL. As with RFC 9309's size limit, what lies past the limit is not obeyed.
+seconds per URL. Any line that is no other directive counts as a rule, since protego also
+reads misspelled rules and rules without a colon. As with RFC 9309's size limit, what lies
+past the limit is not obeyed.
 
 The cache holds the parsed rules of at most :data:`MAX_HELD_CHARS` characters of robots.txt
-in all, the least recently used origins forgotten past it (and asked again when next needed):
+directives (comments left out) in all, the least recently used origins forgotten past it (and asked again when next needed):
 a parsed file costs about ten times its size, and a feed linking to forty origins that each
 serve 512 KiB of rules took the monitor's process to 363 MB.
 """
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -51,7 +52,12 @@ MAX_CRAWL_DELAY = 60.0  # a Crawl-delay of an hour would stall every check of th
 _PRUNE_AT = 4096  # origins remembered before expired rules are forgotten
 MAX_RULES = 5000  # Allow/Disallow lines read of one file; busy real sites write hundreds
 MAX_HELD_CHARS = 2 * 1024 * 1024  # of robots.txt parsed and cached, all origins together; real files are a few KiB
-_RULE_LINE = re.compile(r"^[ \t]*(?:dis)?allow[ \t]*:.*(?:\r\n|\r|\n)?", re.IGNORECASE | re.MULTILINE)
+# Directives that are no Allow or Disallow rule. Any other line counts as a rule, whatever protego makes of it: it
+# reads misspelled rules ("Disalow") and rules without a colon ("Disallow /x") too.
+_NOT_RULES = (
+    "user-agent", "useragent", "user agent", "sitemap", "site-map", "crawl-delay", "crawl delay", "request-rate",
+    "request rate", "visit-time", "visit time", "host",
+)  # fmt: skip
 
 # Fetches a robots.txt URL and returns its body; raises HTTPStatusError for a
 # status >= 400 and another FetchError when the origin cannot be reached.
@@ -84,12 +90,21 @@ def robots_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/robots.txt"
 
 
-def _within_rule_budget(text: str) -> str:
-    """``text`` without the Allow and Disallow lines past the :data:`MAX_RULES`-th."""
-    for count, line in enumerate(_RULE_LINE.finditer(text), 1):
-        if count > MAX_RULES:
-            return text[: line.start()] + _RULE_LINE.sub("", text[line.start() :])
-    return text
+def _directives(text: str) -> str:
+    """The lines of ``text`` protego reads, comments and blank lines left out (they cost nothing parsed, and would
+    count against the cache's budget), and the rule lines past the :data:`MAX_RULES`-th dropped. Lines are split as
+    protego splits them (``str.splitlines``: a file separated by ``\x1c`` is thousands of lines to it)."""
+    kept, rules = [], 0
+    for line in text.splitlines():
+        directive = line.split("#", 1)[0].strip()
+        if not directive:
+            continue
+        if not directive.lower().startswith(_NOT_RULES):
+            rules += 1
+            if rules > MAX_RULES:
+                continue
+        kept.append(directive)
+    return "\n".join(kept)
 
 
 class RobotsCache:
@@ -150,7 +165,7 @@ class RobotsCache:
         except FetchError as exc:
             log.info("robots.txt unreachable, disallowing for now: %s", exc)
             return RobotsRules(parser=None, expires=now + self._retry_ttl, unreachable=exc)
-        text = _within_rule_budget(body.decode("utf-8", errors="replace"))
+        text = _directives(body.decode("utf-8", errors="replace"))
         return RobotsRules(parser=Protego.parse(text), expires=now + self._ttl, size=len(text))
 
     def _forget_expired(self) -> None:
