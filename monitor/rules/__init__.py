@@ -97,6 +97,15 @@ class Needs:
             return min(1.0, sum(part.odds for part in self.parts))
         return min(part.odds for part in self.parts)
 
+    @property
+    def searched(self) -> bool:
+        """Whether judging the formula may search the text: for a lowercase ASCII literal.
+
+        Names are all found before, in one pass (see :class:`_Literals`), and Cyrillic literals
+        are known absent from the many texts without Cyrillic.
+        """
+        return any(lit.islower() and lit.isascii() for lit in self.literals) or any(p.searched for p in self.parts)
+
     @staticmethod
     def all_of(parts: list[Needs]) -> Needs:
         known: list[Needs] = []
@@ -104,8 +113,9 @@ class Needs:
             for piece in (part.parts if part.parts and not part.any_ else (part,)):
                 if piece != NOTHING and piece not in known:
                     known.append(piece)
-        # The part likeliest to fail first, and of those the cheapest: most texts are dismissed by it.
-        known.sort(key=lambda part: (part.odds, not part.literals, len(part.literals)))
+        # The parts judged without a search first, then the likeliest to fail, and of those the cheapest:
+        # most texts are dismissed by them.
+        known.sort(key=lambda part: (part.searched, part.odds, not part.literals, len(part.literals)))
         return known[0] if len(known) == 1 else Needs(parts=tuple(known))
 
     @staticmethod
