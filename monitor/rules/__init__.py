@@ -490,16 +490,19 @@ class _Compiler:
     def vocabulary(self) -> Vocabulary:
         matchers = tuple(self.order)
         by_word: dict[str, list[int]] = {}
-        prefixes: dict[str, list[tuple[str, int]]] = {}
+        prefixes: dict[str, list[int]] = {}
         for id_, word in enumerate(matchers):
             for form in word.forms:
                 by_word.setdefault(form, []).append(id_)
             if word.cased:
                 by_word.setdefault(word.cased.lower(), []).append(id_)
             if word.prefix:
-                prefixes.setdefault(word.prefix[:2], []).append((word.prefix, id_))
-        return Vocabulary(matchers, {k: tuple(v) for k, v in by_word.items()}, frozenset(by_word),
-                          {k: (tuple(p for p, _ in v), tuple(i for _, i in v)) for k, v in prefixes.items()}, self.people)
+                prefixes.setdefault(word.prefix, []).append(id_)
+        with_shorter = {prefix: tuple(id_ for shorter, ids in prefixes.items() if prefix.startswith(shorter) for id_ in ids)
+                        for prefix in prefixes}
+        prefixed = re.compile(f"\n({_alternation(prefixes)})([^\n]*)") if prefixes else None
+        return Vocabulary(matchers, {k: tuple(v) for k, v in by_word.items()}, frozenset(by_word), with_shorter,
+                          prefixed, self.people)
 
     def phrase_literals(self, ids: tuple[int, ...]) -> tuple[str, ...]:
         """Literals of a phrase: its most telling word's (the longest; "the ambassador" is found by "ambassador")."""

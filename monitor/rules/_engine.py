@@ -10,11 +10,11 @@ found elsewhere: the passage must hold the cue.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import compress, count
-from operator import itemgetter
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
 from monitor.rules._text import Text
@@ -39,8 +39,11 @@ class Vocabulary:
     matchers: tuple[WordMatcher, ...]
     by_word: dict[str, tuple[int, ...]]  # by each form, an acronym by its lowercase (then compared as written)
     words: frozenset[str]  # the keys of by_word
-    # Prefixes by their first two letters (one, for a one-letter prefix): the prefixes, and each one's matcher.
-    prefixes: dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
+    # Each prefix's matchers, and those of the shorter prefixes it begins with ("amb*" of "ambassador*").
+    prefixes: dict[str, tuple[int, ...]]
+    # After a line break, the longest prefix a word begins with, and the rest of the word: the distinct
+    # words of an article, one a line, are searched at once.
+    prefixed: re.Pattern[str] | None
     people: dict[str, tuple[Person, ...]]
 
 
@@ -98,26 +101,20 @@ class Article:
         return self._people[key]
 
 
-_FIRST_TWO = itemgetter(slice(2))
-_FIRST = itemgetter(slice(1))
-
-
 def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
     """Where each matcher's words are.
 
     Most of an article's words are no query's: the distinct words are matched whole by one set
-    intersection, those with a prefix's first letters are picked in C and tried in Python,
-    and the places of the words found are picked from the text in C.
+    intersection, those with a prefix are picked by one regular expression over them all (a
+    Python test of each word with a prefix's first letters took longer), and the places of the
+    words found are picked from the text in C.
     """
     distinct = set(text.words)
     found = {word: vocabulary.by_word[word] for word in distinct & vocabulary.words}
-    prefixes = vocabulary.prefixes
-    for head in (_FIRST_TWO, _FIRST) if prefixes else ():
-        for word in compress(distinct, map(prefixes.__contains__, map(head, distinct))):
-            strings, ids = prefixes[head(word)]
-            if word.startswith(strings):  # most words with a prefix's first letters have none of them
-                found[word] = found.get(word, ()) + tuple(
-                    id_ for string, id_ in zip(strings, ids, strict=True) if word.startswith(string))
+    if vocabulary.prefixed is not None:
+        for prefix, rest in vocabulary.prefixed.findall("\n" + "\n".join(distinct)):
+            word = prefix + rest
+            found[word] = found.get(word, ()) + vocabulary.prefixes[prefix]
     index: dict[str, list[int]] = {}
     for at in compress(count(), map(found.__contains__, text.words)):
         index.setdefault(text.words[at], []).append(at)
