@@ -14,6 +14,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress, count
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
@@ -30,6 +31,11 @@ class Person:
     surnames: tuple[tuple[int, ...], ...]
     distinctive: bool
     others: tuple[tuple[int, ...], ...]
+
+    @cached_property
+    def first_words(self) -> frozenset[int]:
+        """The matchers of the first words of the names and surnames: an article without them does not name the person."""
+        return frozenset(ids[0] for ids in (*self.names, *self.surnames))
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,10 @@ def _people_spans(article: Article, people: Iterable[Person], surnames_only: boo
     post named elsewhere. A surname inside a namesake's full name ("Jake Sullivan") never counts.
     """
     found: list[Span] = []
+    named = article.positions.keys()
     for person in people:
+        if named.isdisjoint(person.first_words):  # most people of a list are not in the article
+            continue
         full = [span for ids in person.names for span in article.phrase(ids)]
         found += full
         if surnames_only or person.distinctive or full:
