@@ -34,7 +34,7 @@ class Person:
 
     @cached_property
     def first_words(self) -> frozenset[int]:
-        """The matchers of the first words of the names and surnames: an article without them does not name the person."""
+        """The matchers of the first words of its names and surnames: an article without them does not name it."""
         return frozenset(ids[0] for ids in (*self.names, *self.surnames))
 
 
@@ -201,13 +201,12 @@ class Judge:
         if isinstance(node, ListRef):
             return article.people(node.name, node.surnames)
         if isinstance(node, Any_):
+            firsts, phrases, others = node.phrases
             found: set[Span] = set()
-            for item in node.items:
-                if isinstance(item, Words):
-                    if item.ids[0] in article.positions:  # most phrases of a list are not in the text at all
-                        found.update(article.phrase(item.ids))
-                else:
-                    found.update(self.spans(item, *whole))
+            for phrase in compress(phrases, map(article.positions.__contains__, firsts)):
+                found.update(article.phrase(phrase.ids))
+            for item in others:
+                found.update(self.spans(item, *whole))
             return sorted(found)
         if isinstance(node, Near):
             return self._near(node)
@@ -231,11 +230,16 @@ class Judge:
         ordered, limit = node.ordered, node.distance
         for left in lefts:
             lo, hi = left
+            first, last = bisect_left(starts, lo - distance - longest), bisect_right(starts, hi + distance)
+            if first == last:  # most places of a word have no partner near
+                if node.veto:
+                    found.append(left)
+                continue
             paragraph = bisect_right(paragraphs, lo)
             partners = []
             # Close (inlined, as it runs for every pair): overlapping, unless ordered; else at most the
             # distance apart (words between them) and in one paragraph; only overlapping for distance -1.
-            for right in rights[bisect_left(starts, lo - distance - longest) : bisect_right(starts, hi + distance)]:
+            for right in rights[first:last]:
                 if lo < right[1] and right[0] < hi:
                     if ordered:
                         continue
