@@ -138,7 +138,9 @@ class Text:
         )
 
     def quote(self, words: Span) -> str:
-        """The original text of a word range, white space collapsed."""
+        """The original text of a word range, white space collapsed (a word holds none)."""
+        if words[1] - words[0] == 1:
+            return self.text[self.starts[words[0]] : self.ends[words[0]]]
         return self.quote_chars(self.char_span(words))
 
     def quote_chars(self, chars: Span) -> str:
