@@ -59,6 +59,7 @@ class Article:
     def __init__(self, title: str, body: str, vocabulary: Vocabulary) -> None:
         self.text = Text(f"{title}\n\n{body}" if title else body)
         self.body_start = bisect_left(self.text.starts, len(title) + 1) if title else 0
+        self.whole = (0, len(self.text.words))  # every word, as a range
         self.vocabulary = vocabulary
         self.positions = _positions(self.text, vocabulary)
         self._people: dict[tuple[str, bool], list[Span]] = {}
@@ -186,16 +187,17 @@ class Judge:
         Each node's places in the whole article are found once and kept (lists and clauses
         recur in many units and rules), then cut to the range.
         """
-        every = self.article.found.get(id(node))
+        found = self.article.found
+        every = found.get(id(node))
         if every is None:
-            every = self.article.found[id(node)] = self._spans(node)
-        if not every or (lo, hi) == (0, len(self.article.text.words)):
+            every = found[id(node)] = self._spans(node)
+        if not every or (lo == 0 and hi == self.article.whole[1]):
             return every
         return [span for span in every[bisect_left(every, (lo, lo)) : bisect_left(every, (hi, hi))] if span[1] <= hi]
 
     def _spans(self, node: Node) -> list[Span]:
         article = self.article
-        whole = (0, len(article.text.words))
+        whole = article.whole
         if isinstance(node, Words):
             return article.phrase(node.ids)
         if isinstance(node, ListRef):
@@ -216,7 +218,7 @@ class Judge:
 
     def _near(self, node: Near) -> list[Span]:
         """Places of ``left`` with a ``right`` close (the two together), or with none (a veto)."""
-        whole = (0, len(self.article.text.words))
+        whole = self.article.whole
         lefts = self.spans(node.left, *whole)
         if not lefts:
             return []
@@ -318,7 +320,7 @@ class Judge:
         elif node.name == "paragraph":
             where = article.text.paragraphs[max(0, bisect_right(article.paragraph_starts, lo) - 1)]
         else:
-            where = (0, len(article.text.words))
+            where = article.whole
         found: list[Span] = []
         if not self.holds(node.item, *where, found):
             return False
