@@ -19,10 +19,12 @@ it is split into words.
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import TypeAlias
 
 from monitor.config import PersonSettings, RuleSettings, Settings
@@ -98,13 +100,19 @@ class Needs:
         return min(part.odds for part in self.parts)
 
     @property
-    def searched(self) -> bool:
-        """Whether judging the formula may search the text: for a lowercase ASCII literal.
+    def searches(self) -> float:
+        """Roughly, how few searches dismiss a text that fails the formula.
 
         Names are all found before, in one pass (see :class:`_Literals`), and Cyrillic literals
-        are known absent from the many texts without Cyrillic.
+        are known absent from the many texts without Cyrillic: only lowercase ASCII literals count.
         """
-        return any(lit.islower() and lit.isascii() for lit in self.literals) or any(p.searched for p in self.parts)
+        if self.literals:
+            return sum(lit.islower() and lit.isascii() for lit in self.literals)
+        if not self.parts:
+            return math.inf  # nothing dismisses a text
+        if self.any_:
+            return sum(part.searches for part in self.parts)
+        return min(part.searches for part in self.parts)
 
     @staticmethod
     def all_of(parts: list[Needs]) -> Needs:
@@ -115,7 +123,7 @@ class Needs:
                     known.append(piece)
         # The parts judged without a search first, then the likeliest to fail, and of those the cheapest:
         # most texts are dismissed by them.
-        known.sort(key=lambda part: (part.searched, part.odds, not part.literals, len(part.literals)))
+        known.sort(key=lambda part: (part.searches > 0, part.odds, not part.literals, len(part.literals)))
         return known[0] if len(known) == 1 else Needs(parts=tuple(known))
 
     @staticmethod
@@ -153,6 +161,11 @@ class Needs:
                 if part.holds(scan):
                     return True
             return False
+        # A part all of whose literals another formula found absent fails without a search.
+        seen = scan.seen
+        for part in self.parts:
+            if part.literals and not any(map(seen.get, part.literals, repeat(True))):
+                return False
         for part in self.parts:
             if not part.holds(scan):
                 return False
@@ -297,6 +310,9 @@ class Ruleset:
         self._vocabulary = vocabulary
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
         self._literals = _Literals(literal for rule in rules for literal in rule.needs.every())
+        # The formula that dismisses a text with the fewest searches first: the literals it finds absent
+        # spare the others those searches.
+        self._needs = sorted((rule.needs for rule in rules), key=lambda needs: needs.searches)
 
     def match(self, text: str, title: str = "") -> list[Match]:
         """Every passage of the body ``text`` matched by each rule (at most :data:`MAX_PASSAGES`), in rule then text order.
@@ -327,7 +343,7 @@ class Ruleset:
 
     def _article(self, text: str, title: str) -> Article | None:
         scan = self._literals.scan(f"{title}\n{text}")
-        if not any(rule.needs.holds(scan) for rule in self._rules):
+        if not any(needs.holds(scan) for needs in self._needs):
             return None
         return Article(title, text, self._vocabulary)
 
