@@ -193,7 +193,11 @@ class Judge:
             every = found[id(node)] = self._spans(node)
         if not every or (lo == 0 and hi == self.article.whole[1]):
             return every
-        return [span for span in every[bisect_left(every, (lo, lo)) : bisect_left(every, (hi, hi))] if span[1] <= hi]
+        first = bisect_left(every, (lo, lo))
+        last = bisect_left(every, (hi, hi), first)
+        if first == last:  # none in range, as for most nodes in most units
+            return []
+        return [span for span in every[first:last] if span[1] <= hi]
 
     def _spans(self, node: Node) -> list[Span]:
         article = self.article
