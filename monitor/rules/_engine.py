@@ -66,6 +66,8 @@ class Article:
         self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
         self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
+        # (id of a field node, where it looks) -> whether it holds there, and its places
+        self.fields: dict[tuple[int, Span], tuple[bool, list[Span]]] = {}
         self.paragraph_starts = [start for start, _ in self.text.paragraphs]
 
     @property
@@ -325,8 +327,16 @@ class Judge:
             where = article.text.paragraphs[max(0, bisect_right(article.paragraph_starts, lo) - 1)]
         else:
             where = article.whole
-        found: list[Span] = []
-        if not self.holds(node.item, *where, found):
+        # Judged once an article where nothing is traced: the title or the lead is asked of every unit.
+        key = (id(node), where)
+        if self.trace is None and key in article.fields:
+            held, found = article.fields[key]
+        else:
+            found = []
+            held = self.holds(node.item, *where, found)
+            if self.trace is None:
+                article.fields[key] = (held, found)
+        if not held:
             return False
         hits += [span for span in found if lo <= span[0] and span[1] <= hi]
         if self.trace is not None:
