@@ -33,8 +33,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     for m in _END.finditer(text, start, end):
         if m.group(1) == ".":
             before = text[after : m.start()]
-            words = before.split()
-            word = words[-1] if words and not before[-1].isspace() else ""
+            # The last word only: splitting the whole sentence for it took longer than the rest.
+            word = before.rsplit(None, 1)[-1] if before and not before[-1].isspace() else ""
             if word.lower() in ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or "." in word:
                 after = m.end()
                 continue

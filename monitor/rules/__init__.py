@@ -19,10 +19,12 @@ it is split into words.
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import TypeAlias
 
 from monitor.config import PersonSettings, RuleSettings, Settings
@@ -97,6 +99,21 @@ class Needs:
             return min(1.0, sum(part.odds for part in self.parts))
         return min(part.odds for part in self.parts)
 
+    @property
+    def searches(self) -> float:
+        """Roughly, how few searches dismiss a text that fails the formula.
+
+        Names are all found before, in one pass (see :class:`_Literals`), and Cyrillic literals
+        are known absent from the many texts without Cyrillic: only lowercase ASCII literals count.
+        """
+        if self.literals:
+            return sum(lit.islower() and lit.isascii() for lit in self.literals)
+        if not self.parts:
+            return math.inf  # nothing dismisses a text
+        if self.any_:
+            return sum(part.searches for part in self.parts)
+        return min(part.searches for part in self.parts)
+
     @staticmethod
     def all_of(parts: list[Needs]) -> Needs:
         known: list[Needs] = []
@@ -104,8 +121,9 @@ class Needs:
             for piece in (part.parts if part.parts and not part.any_ else (part,)):
                 if piece != NOTHING and piece not in known:
                     known.append(piece)
-        # The part likeliest to fail first, and of those the cheapest: most texts are dismissed by it.
-        known.sort(key=lambda part: (part.odds, not part.literals, len(part.literals)))
+        # The parts judged without a search first, then the likeliest to fail, and of those the cheapest:
+        # most texts are dismissed by them.
+        known.sort(key=lambda part: (part.searches > 0, part.odds, not part.literals, len(part.literals)))
         return known[0] if len(known) == 1 else Needs(parts=tuple(known))
 
     @staticmethod
@@ -143,6 +161,11 @@ class Needs:
                 if part.holds(scan):
                     return True
             return False
+        # A part all of whose literals another formula found absent fails without a search.
+        seen = scan.seen
+        for part in self.parts:
+            if part.literals and not any(map(seen.get, part.literals, repeat(True))):
+                return False
         for part in self.parts:
             if not part.holds(scan):
                 return False
@@ -157,9 +180,9 @@ class _Literals:
 
     A text is searched for a literal at most once, lowercased; one with a capital (a name:
     "Black") must then be written so or all in capitals ("BLACK"). Where a literal is absent,
-    so are the longer ones holding it ("russia", "russian"). Each Cyrillic literal holds one of
-    a few letters, and a text holding none of them, in either case, holds no Cyrillic literal:
-    a handful of one-character searches instead of a regular expression's pass over the text.
+    so are the longer ones holding it ("russia", "russian"). A Cyrillic letter, in either case,
+    is written in UTF-8 from the byte 0xD0 or 0xD1, and a text holding neither holds no Cyrillic
+    literal: two searches for a byte, the quickest there are.
 
     An ASCII literal is looked for in the text's UTF-8 bytes, lowercased byte by byte, a
     tenth of the cost of lowercasing the text: the same, as no character but "İ" (folded) and
@@ -174,13 +197,6 @@ class _Literals:
         every = set(literals)
         self.holding = {short: tuple(long for long in every if long != short and short in (
             long.lower() if short.islower() else long)) for short in every}
-        cyrillic = sorted(literal.lower() for literal in every if _CYRILLIC.search(literal))
-        letters: set[str] = set()
-        for literal in cyrillic:  # each holds one of them: the commonest first
-            if not letters.intersection(literal):
-                letters.add(max(_CYRILLIC.findall(literal), key=lambda c: sum(c in other for other in cyrillic)))
-        # No other character lowercases to a Cyrillic letter (tests/test_rules.py checks it).
-        self.cyrillic_letters = sorted({form for letter in letters for form in (letter, letter.upper())})
         self.no_cyrillic = {literal: False for literal in every if _CYRILLIC.search(literal)}
         # Lowercased, and for a name as written and in capitals (None for a lowercase literal).
         self.ascii = {literal: (literal.lower().encode(), None if literal.islower() else (
@@ -197,9 +213,10 @@ class _Literals:
         """The article's text (title and body) ready to be searched."""
         cased = searchable(text)
         seen = dict(self.no_names)
-        if not any(letter in cased for letter in self.cyrillic_letters):
-            seen.update(self.no_cyrillic)
         scan = _Scan(cased, seen, self.holding, {} if _KELVIN in cased else self.ascii)
+        # No other character lowercases to a Cyrillic letter (tests/test_rules.py checks it).
+        if b"\xd0" not in scan.written and b"\xd1" not in scan.written:
+            seen.update(self.no_cyrillic)
         if self.names is not None:
             found = self.names.search(scan.written)
             while found is not None:  # on from one place after each: names may overlap
@@ -287,6 +304,9 @@ class Ruleset:
         self._vocabulary = vocabulary
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
         self._literals = _Literals(literal for rule in rules for literal in rule.needs.every())
+        # The formula that dismisses a text with the fewest searches first: the literals it finds absent
+        # spare the others those searches.
+        self._needs = sorted((rule.needs for rule in rules), key=lambda needs: needs.searches)
 
     def match(self, text: str, title: str = "") -> list[Match]:
         """Every passage of the body ``text`` matched by each rule (at most :data:`MAX_PASSAGES`), in rule then text order.
@@ -317,7 +337,7 @@ class Ruleset:
 
     def _article(self, text: str, title: str) -> Article | None:
         scan = self._literals.scan(f"{title}\n{text}")
-        if not any(rule.needs.holds(scan) for rule in self._rules):
+        if not any(needs.holds(scan) for needs in self._needs):
             return None
         return Article(title, text, self._vocabulary)
 
@@ -334,7 +354,7 @@ def _units(rule: _Rule, article: Article) -> list[Span]:
 def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation]:
     """The passages of one rule in one article: matches, and (``explain``) vetoed near-misses."""
     text = article.text
-    whole = (0, len(text.words))
+    whole = article.whole
     cue_starts = sorted({span[0] for cue in rule.cues for span in Judge(article).spans(cue, *whole)})
     for lo, hi in _units(rule, article):
         if not explain and bisect_left(cue_starts, lo) == bisect_left(cue_starts, hi):
@@ -480,16 +500,19 @@ class _Compiler:
     def vocabulary(self) -> Vocabulary:
         matchers = tuple(self.order)
         by_word: dict[str, list[int]] = {}
-        prefixes: dict[str, list[tuple[str, int]]] = {}
+        prefixes: dict[str, list[int]] = {}
         for id_, word in enumerate(matchers):
             for form in word.forms:
                 by_word.setdefault(form, []).append(id_)
             if word.cased:
                 by_word.setdefault(word.cased.lower(), []).append(id_)
             if word.prefix:
-                prefixes.setdefault(word.prefix[:2], []).append((word.prefix, id_))
-        return Vocabulary(matchers, {k: tuple(v) for k, v in by_word.items()}, frozenset(by_word),
-                          {k: (tuple(p for p, _ in v), tuple(i for _, i in v)) for k, v in prefixes.items()}, self.people)
+                prefixes.setdefault(word.prefix, []).append(id_)
+        with_shorter = {prefix: tuple(id_ for shorter, ids in prefixes.items() if prefix.startswith(shorter) for id_ in ids)
+                        for prefix in prefixes}
+        prefixed = re.compile(f"\n({_alternation(prefixes)})([^\n]*)") if prefixes else None
+        return Vocabulary(matchers, {k: tuple(v) for k, v in by_word.items()}, frozenset(by_word), with_shorter,
+                          prefixed, self.people)
 
     def phrase_literals(self, ids: tuple[int, ...]) -> tuple[str, ...]:
         """Literals of a phrase: its most telling word's (the longest; "the ambassador" is found by "ambassador")."""

@@ -10,11 +10,12 @@ found elsewhere: the passage must hold the cue.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress, count
-from operator import itemgetter
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
 from monitor.rules._text import Text
@@ -31,6 +32,11 @@ class Person:
     distinctive: bool
     others: tuple[tuple[int, ...], ...]
 
+    @cached_property
+    def first_words(self) -> frozenset[int]:
+        """The matchers of the first words of its names and surnames: an article without them does not name it."""
+        return frozenset(ids[0] for ids in (*self.names, *self.surnames))
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -39,8 +45,11 @@ class Vocabulary:
     matchers: tuple[WordMatcher, ...]
     by_word: dict[str, tuple[int, ...]]  # by each form, an acronym by its lowercase (then compared as written)
     words: frozenset[str]  # the keys of by_word
-    # Prefixes by their first two letters (one, for a one-letter prefix): the prefixes, and each one's matcher.
-    prefixes: dict[str, tuple[tuple[str, ...], tuple[int, ...]]]
+    # Each prefix's matchers, and those of the shorter prefixes it begins with ("amb*" of "ambassador*").
+    prefixes: dict[str, tuple[int, ...]]
+    # After a line break, the longest prefix a word begins with, and the rest of the word: the distinct
+    # words of an article, one a line, are searched at once.
+    prefixed: re.Pattern[str] | None
     people: dict[str, tuple[Person, ...]]
 
 
@@ -50,12 +59,15 @@ class Article:
     def __init__(self, title: str, body: str, vocabulary: Vocabulary) -> None:
         self.text = Text(f"{title}\n\n{body}" if title else body)
         self.body_start = bisect_left(self.text.starts, len(title) + 1) if title else 0
+        self.whole = (0, len(self.text.words))  # every word, as a range
         self.vocabulary = vocabulary
         self.positions = _positions(self.text, vocabulary)
         self._people: dict[tuple[str, bool], list[Span]] = {}
         self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
         self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
+        # (id of a field node, where it looks) -> whether it holds there, and its places
+        self.fields: dict[tuple[int, Span], tuple[bool, list[Span]]] = {}
         self.paragraph_starts = [start for start, _ in self.text.paragraphs]
 
     @property
@@ -98,26 +110,20 @@ class Article:
         return self._people[key]
 
 
-_FIRST_TWO = itemgetter(slice(2))
-_FIRST = itemgetter(slice(1))
-
-
 def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
     """Where each matcher's words are.
 
     Most of an article's words are no query's: the distinct words are matched whole by one set
-    intersection, those with a prefix's first letters are picked in C and tried in Python,
-    and the places of the words found are picked from the text in C.
+    intersection, those with a prefix are picked by one regular expression over them all (a
+    Python test of each word with a prefix's first letters took longer), and the places of the
+    words found are picked from the text in C.
     """
     distinct = set(text.words)
     found = {word: vocabulary.by_word[word] for word in distinct & vocabulary.words}
-    prefixes = vocabulary.prefixes
-    for head in (_FIRST_TWO, _FIRST) if prefixes else ():
-        for word in compress(distinct, map(prefixes.__contains__, map(head, distinct))):
-            strings, ids = prefixes[head(word)]
-            if word.startswith(strings):  # most words with a prefix's first letters have none of them
-                found[word] = found.get(word, ()) + tuple(
-                    id_ for string, id_ in zip(strings, ids, strict=True) if word.startswith(string))
+    if vocabulary.prefixed is not None:
+        for prefix, rest in vocabulary.prefixed.findall("\n" + "\n".join(distinct)):
+            word = prefix + rest
+            found[word] = found.get(word, ()) + vocabulary.prefixes[prefix]
     index: dict[str, list[int]] = {}
     for at in compress(count(), map(found.__contains__, text.words)):
         index.setdefault(text.words[at], []).append(at)
@@ -144,7 +150,10 @@ def _people_spans(article: Article, people: Iterable[Person], surnames_only: boo
     post named elsewhere. A surname inside a namesake's full name ("Jake Sullivan") never counts.
     """
     found: list[Span] = []
+    named = article.positions.keys()
     for person in people:
+        if named.isdisjoint(person.first_words):  # most people of a list are not in the article
+            continue
         full = [span for ids in person.names for span in article.phrase(ids)]
         found += full
         if surnames_only or person.distinctive or full:
@@ -180,28 +189,32 @@ class Judge:
         Each node's places in the whole article are found once and kept (lists and clauses
         recur in many units and rules), then cut to the range.
         """
-        every = self.article.found.get(id(node))
+        found = self.article.found
+        every = found.get(id(node))
         if every is None:
-            every = self.article.found[id(node)] = self._spans(node)
-        if not every or (lo, hi) == (0, len(self.article.text.words)):
+            every = found[id(node)] = self._spans(node)
+        if not every or (lo == 0 and hi == self.article.whole[1]):
             return every
-        return [span for span in every[bisect_left(every, (lo, lo)) : bisect_left(every, (hi, hi))] if span[1] <= hi]
+        first = bisect_left(every, (lo, lo))
+        last = bisect_left(every, (hi, hi), first)
+        if first == last:  # none in range, as for most nodes in most units
+            return []
+        return [span for span in every[first:last] if span[1] <= hi]
 
     def _spans(self, node: Node) -> list[Span]:
         article = self.article
-        whole = (0, len(article.text.words))
+        whole = article.whole
         if isinstance(node, Words):
             return article.phrase(node.ids)
         if isinstance(node, ListRef):
             return article.people(node.name, node.surnames)
         if isinstance(node, Any_):
+            firsts, phrases, others = node.phrases
             found: set[Span] = set()
-            for item in node.items:
-                if isinstance(item, Words):
-                    if item.ids[0] in article.positions:  # most phrases of a list are not in the text at all
-                        found.update(article.phrase(item.ids))
-                else:
-                    found.update(self.spans(item, *whole))
+            for phrase in compress(phrases, map(article.positions.__contains__, firsts)):
+                found.update(article.phrase(phrase.ids))
+            for item in others:
+                found.update(self.spans(item, *whole))
             return sorted(found)
         if isinstance(node, Near):
             return self._near(node)
@@ -211,7 +224,7 @@ class Judge:
 
     def _near(self, node: Near) -> list[Span]:
         """Places of ``left`` with a ``right`` close (the two together), or with none (a veto)."""
-        whole = (0, len(self.article.text.words))
+        whole = self.article.whole
         lefts = self.spans(node.left, *whole)
         if not lefts:
             return []
@@ -225,11 +238,16 @@ class Judge:
         ordered, limit = node.ordered, node.distance
         for left in lefts:
             lo, hi = left
+            first, last = bisect_left(starts, lo - distance - longest), bisect_right(starts, hi + distance)
+            if first == last:  # most places of a word have no partner near
+                if node.veto:
+                    found.append(left)
+                continue
             paragraph = bisect_right(paragraphs, lo)
             partners = []
             # Close (inlined, as it runs for every pair): overlapping, unless ordered; else at most the
             # distance apart (words between them) and in one paragraph; only overlapping for distance -1.
-            for right in rights[bisect_left(starts, lo - distance - longest) : bisect_right(starts, hi + distance)]:
+            for right in rights[first:last]:
                 if lo < right[1] and right[0] < hi:
                     if ordered:
                         continue
@@ -308,9 +326,17 @@ class Judge:
         elif node.name == "paragraph":
             where = article.text.paragraphs[max(0, bisect_right(article.paragraph_starts, lo) - 1)]
         else:
-            where = (0, len(article.text.words))
-        found: list[Span] = []
-        if not self.holds(node.item, *where, found):
+            where = article.whole
+        # Judged once an article where nothing is traced: the title or the lead is asked of every unit.
+        key = (id(node), where)
+        if self.trace is None and key in article.fields:
+            held, found = article.fields[key]
+        else:
+            found = []
+            held = self.holds(node.item, *where, found)
+            if self.trace is None:
+                article.fields[key] = (held, found)
+        if not held:
             return False
         hits += [span for span in found if lo <= span[0] and span[1] <= hi]
         if self.trace is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeAlias
 
 
@@ -80,6 +81,16 @@ class Any_:
     source: str
     labels: tuple[str, ...] = ()  # per item, the comment naming it (top-level clauses only)
     places: bool = False  # every item has places in the text (set once compiled)
+
+    @cached_property
+    def phrases(self) -> tuple[tuple[int, ...], tuple[Words, ...], tuple[Node, ...]]:
+        """Its phrases' first words (matcher ids, once compiled), its phrases, and its other items.
+
+        Most phrases of a list are not in a given article: it is asked for all their first words at once.
+        """
+        phrases = tuple(item for item in self.items if isinstance(item, Words))
+        others = tuple(item for item in self.items if not isinstance(item, Words))
+        return tuple(phrase.ids[0] for phrase in phrases), phrases, others
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 # ("d'affaires", "O'Brien") and the invisible characters above; a trailing "'s" is kept
 # in the match and dropped from the word, so "Antonov's" is the word "antonov". Both begin
 # with a letter, matched once before the two ways go apart (a fifth faster than trying each).
-_WORD = re.compile(rf"[^\W_](?:(?<!\d)\.(?:[^\W\d_]\.)+|[\w{INVISIBLE}]*(?:'[^\W_][\w{INVISIBLE}]*)*)")
+# Nothing after a run can fail, so the runs are possessive: no place to go back to is kept.
+_WORD = re.compile(rf"[^\W_](?:(?<!\d)\.(?:[^\W\d_]\.)++|[\w{INVISIBLE}]*+(?:'[^\W_][\w{INVISIBLE}]*+)*+)")
 
 _SPLIT = re.compile(f"({_WORD.pattern})")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
@@ -137,7 +138,9 @@ class Text:
         )
 
     def quote(self, words: Span) -> str:
-        """The original text of a word range, white space collapsed."""
+        """The original text of a word range, white space collapsed (a word holds none)."""
+        if words[1] - words[0] == 1:
+            return self.text[self.starts[words[0]] : self.ends[words[0]]]
         return self.quote_chars(self.char_span(words))
 
     def quote_chars(self, chars: Span) -> str:
