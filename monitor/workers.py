@@ -357,13 +357,16 @@ def _limited(cpu_seconds: int, job: Callable[..., T], args: tuple[object, ...], 
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = int(usage.ru_utime + usage.ru_stime) + 1 + cpu_seconds
     resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    peak = _address_space("VmPeak") if _limit else 0
     try:
         return job(*args, **kwargs)
     except MemoryError:
         os._exit(_OUT_OF_MEMORY)
     except Exception:
-        # A C parser reports a failed allocation its own way (Lexbor: "Can't parse HTML"). A job that
-        # failed after its worker's address space came within a quarter of the limit ran out of memory.
-        if _limit and _address_space("VmPeak") > _limit - (_limit - _held) // 4:
+        # A C parser reports a failed allocation its own way (Lexbor: "Can't parse HTML"). A job that failed after
+        # it took its worker's address space to a new peak within a quarter of the limit ran out of memory. (The
+        # peak is the process's: a heavy page parsed well before left it high, and a later job's own error, a
+        # feed that was an HTML page, was taken for memory exhausted.)
+        if _limit and peak < (now := _address_space("VmPeak")) and now > _limit - (_limit - _held) // 4:
             os._exit(_OUT_OF_MEMORY)
         raise

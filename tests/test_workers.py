@@ -33,6 +33,10 @@ def blob(size: int) -> bytes:
     return bytes(size)
 
 
+def held(size: int) -> int:
+    return len(bytes(size))
+
+
 def settings(**limits: float) -> Settings:
     return Settings(limits=LimitsSettings(workers=1, **limits))
 
@@ -50,6 +54,22 @@ def test_a_job_runs_in_a_worker_and_its_own_error_comes_back_as_itself() -> None
     assert worker != os.getpid()
     assert (error.url, error.reason) == ("https://a.example/feed", "not a feed: no feed found")
     assert any("in the parsing worker" in note for note in error.__notes__)
+
+
+def test_a_jobs_own_error_after_a_heavy_page_is_not_taken_for_memory_exhausted() -> None:
+    """The worker's peak address space is its whole life's: a page that parsed well near the limit left it high, and
+    the next job's own error (a feed that was an HTML page) was reported as "page exceeded … MB", its worker killed."""
+
+    async def scenario() -> tuple[int, int]:
+        async with Workers(settings(memory_mb=64)) as workers:
+            worker = await workers.run("https://a.example/heavy", pid)
+            assert await workers.run("https://a.example/heavy", held, 56 * 2**20) == 56 * 2**20
+            with pytest.raises(UnsupportedContentError, match="not a feed"):
+                await workers.run("https://a.example/feed", refuse, "https://a.example/feed")
+            return worker, await workers.run("https://a.example/", pid)
+
+    before, after = asyncio.run(scenario())
+    assert before == after  # the same worker: an error costs none
 
 
 def test_a_page_past_its_deadline_is_refused_and_a_new_worker_takes_the_next() -> None:
