@@ -38,7 +38,7 @@ from monitor.fetch import Fetcher, Holding, client, next_delay, parse_retry_afte
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
 from monitor.fetch import decode
 from monitor.fetch.decode import decode_text, page_text
-from monitor.fetch.robots import MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
+from monitor.fetch.robots import ENTRY_CHARS, MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.fetch.urls import MAX_URL_LENGTH
 from monitor.models import NotModified, Page
 
@@ -673,7 +673,7 @@ def test_the_robots_cache_holds_a_bounded_size_of_rules_forgetting_the_least_rec
         loads.append(url.removesuffix("/robots.txt"))
         return file.encode()
 
-    cache = RobotsCache("bot", load, max_held=3 * len(file))
+    cache = RobotsCache("bot", load, max_held=3 * (ENTRY_CHARS + len(file)))
 
     async def go() -> None:
         for origin in ("a", "b", "c", "a", "d", "e", "a", "b"):
@@ -693,7 +693,7 @@ def test_the_robots_cache_counts_directives_not_comments() -> None:
         return padded.encode()
 
     rules = run(RobotsCache("bot", load).rules_for("https://a.example/"))
-    assert rules.size == len("User-agent: *\nDisallow: /private")
+    assert rules.size == ENTRY_CHARS + len("User-agent: *\nDisallow: /private")
     assert not rules.allows("https://a.example/private", "bot")
 
 
@@ -717,6 +717,47 @@ def test_a_fetch_reads_each_origins_robots_txt_once_across_its_redirects(local_w
 
     assert page_text(_page(run(go()))) == "here"
     assert local_web.hits("/robots.txt") == 5
+
+
+def test_the_robots_cache_bounds_the_origins_it_holds_however_small_their_files() -> None:
+    """An empty file, or none (404), counted nothing: a feed of 1,000 new origins a check grew the daemon by 2 MB a
+    check for the day the entries are kept."""
+    loads: list[str] = []
+
+    async def load(url: str) -> bytes:
+        loads.append(url)
+        raise HTTPStatusError(url, 404)
+
+    cache = RobotsCache("bot", load, max_held=10 * ENTRY_CHARS)
+
+    async def go() -> None:
+        for n in [*range(20), 0]:
+            assert (await cache.rules_for(f"https://{n}.example/")).allows(f"https://{n}.example/a", "bot")
+
+    run(go())
+    assert len(loads) == 21  # the first origin was forgotten, and asked again
+
+
+def test_hosts_that_asked_to_wait_are_forgotten_once_their_wait_is_over(
+    local_web: LocalWeb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They were remembered for good: a hostile feed's thousands of subdomains answering 429 grew the daemon."""
+    monkeypatch.setattr(client, "MAX_COOLDOWNS", 4)
+    local_web.route("/busy", "", status=429, headers={"Retry-After": "1"})
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async def go() -> int:
+        async with Fetcher(settings(allow_private=True), resolver=resolve) as fetcher:
+            for n in range(12):
+                with pytest.raises(HTTPStatusError):
+                    await fetcher.fetch(f"http://h{n}.test:{local_web.port}/busy")
+                if n == 5:
+                    await asyncio.sleep(1.1)
+            return len(fetcher._cooldowns)  # what is held is what this tests
+
+    assert run(go()) <= 4
 
 
 def test_huge_crawl_delay_is_capped() -> None:

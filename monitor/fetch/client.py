@@ -83,6 +83,7 @@ MAX_REDIRECTS = 10
 # Longest ETag or Last-Modified kept: each is stored with the source and sent back on every check, and a real
 # one is a hash or a date; a longer one is dropped (the body's hash still tells an unchanged source).
 MAX_VALIDATOR_CHARS = 1024
+MAX_COOLDOWNS = 4096  # hosts remembered as asking us to wait before those whose wait is over are forgotten
 MAX_ANSWER_COOKIES = 50
 MAX_COOKIES = 3000
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
@@ -348,6 +349,7 @@ class Fetcher:
                 if reply.status >= 400 or (300 <= reply.status < 400 and reply.status != 304):
                     retry_after = parse_retry_after(reply.headers.get("retry-after"), datetime.now(UTC))
                     if reply.status in (429, 503) and retry_after:
+                        self._forget_cooldowns()
                         self._cooldowns[politeness_key(current)] = (
                             time.monotonic() + min(retry_after, MAX_RETRY_AFTER),
                             reply.status,
@@ -373,6 +375,14 @@ class Fetcher:
         except BlockedURLError:
             self.stats["blocked"] += 1
             raise
+
+    def _forget_cooldowns(self) -> None:
+        """Past :data:`MAX_COOLDOWNS` hosts asked to wait, forget those whose wait is over, and the oldest past half
+        of them (a hostile feed's thousands of subdomains answering 429 were otherwise remembered for good)."""
+        if len(self._cooldowns) >= MAX_COOLDOWNS:
+            now = time.monotonic()
+            waiting = [(host, held) for host, held in self._cooldowns.items() if held[0] > now]
+            self._cooldowns = dict(waiting[-(MAX_COOLDOWNS // 2) :])
 
     def _check_cooldown(self, url: str) -> None:
         """Refuse, without a request, a host that asked us (429/503 + Retry-After) to wait."""
