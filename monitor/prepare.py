@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from monitor import dedup
 from monitor.config import SourceSettings
@@ -91,6 +92,12 @@ def _within(text: str, limit: int) -> str:
     return text[:end] if end >= limit // 2 else text[:limit].rstrip()
 
 
+def _is_home(url: str) -> bool:
+    """Whether a URL is a site's home page: its root, without a query."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
+
+
 def page_to_article(
     page_url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
 ) -> Article | None:
@@ -105,8 +112,10 @@ def page_to_article(
             declared = canonicalize(extracted.canonical_url, base=page_url)
         except ValueError:
             declared = url
-        # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL.
-        if declared != url and same_registrable_domain(declared, url):
+        # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL. Nor the site's
+        # home page, the canonical URL of every page in some templates: each article after the first was taken for
+        # a copy of it and dropped.
+        if declared != url and same_registrable_domain(declared, url) and not _is_home(declared):
             aliases.add(url)
             url = declared
     aliases.discard(url)

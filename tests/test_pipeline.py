@@ -90,6 +90,16 @@ def test_a_canonical_url_on_another_site_is_ignored() -> None:
     assert (article.url, article.aliases) == (link.url, ())
 
 
+@pytest.mark.parametrize("home", ["/", "https://news.example", "https://NEWS.example:443/"])
+def test_a_canonical_url_naming_the_home_page_is_ignored(home: str) -> None:
+    """Some templates name the home page canonical on every page: each article after the first was taken for a copy
+    of it and dropped, and fetched again whenever the feed changed."""
+    link = Link("https://news.example/world/envoys")
+    article = article_of(page(link.url, canonical=home), link)
+    assert article is not None
+    assert (article.url, article.aliases) == (link.url, ())
+
+
 def test_a_redirected_link_is_stored_under_the_final_url_with_the_link_as_alias() -> None:
     link = Link("https://news.example/r/123")
     article = article_of(page("https://NEWS.example:443/world/envoys#top"), link)
