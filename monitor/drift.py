@@ -7,7 +7,9 @@ wrong, in the order that matters most:
 
 * failing for a day: no successful check in :data:`FAILING_FOR`;
 * no more links: its last :data:`MIN_CHECKS` changed checks in the last day listed
-  none, while it listed some in the days before;
+  none, while it listed some in the days before; over once that many in a row list
+  some again (one listing among empty ones would announce a recovery, and the next
+  three empty ones the problem again: a source flapping so sent a notice an hour);
 * far less text: the mean text of its extractions in the last day is under
   :data:`TEXT_DROP` of the mean before (at least :data:`MIN_CHECKS` extractions now
   and :data:`MIN_BASELINE` before).
@@ -30,12 +32,14 @@ FAILING_FOR = timedelta(days=1)
 MIN_CHECKS = 3  # recent changed checks, or extractions, before a fall is believed
 MIN_BASELINE = 5  # extractions before, for a mean to compare with
 TEXT_DROP = 1 / 3
+_NO_LINKS = "no more links"
 
 
-def judge(history: Sequence[CheckRecord], now: datetime) -> str | None:
-    """What is wrong with a source, in one line, or None when it is healthy."""
+def judge(history: Sequence[CheckRecord], now: datetime, previous: str | None = None) -> str | None:
+    """What is wrong with a source, in one line, or None when it is healthy; ``previous`` is the verdict before."""
     checks = sorted(history, key=lambda r: r.checked)
-    return _failing(checks, now) or _no_links(checks, now) or _less_text(checks, now)
+    lacking = previous is not None and _kind(previous) == _NO_LINKS
+    return _failing(checks, now) or _no_links(checks, now, lacking) or _less_text(checks, now)
 
 
 def notice_for(source: str, previous: str | None, current: str | None, now: datetime) -> SourceNotice | None:
@@ -60,14 +64,17 @@ def _failing(checks: list[CheckRecord], now: datetime) -> str | None:
     return f"failing for a day: every check for {hours:.0f} h has failed ({len(failures)} checks)"
 
 
-def _no_links(checks: list[CheckRecord], now: datetime) -> str | None:
+def _no_links(checks: list[CheckRecord], now: datetime, lacking: bool) -> str | None:
+    """``lacking``: the source was found listing no more links; it is over once its recent checks all list some."""
     changed = [r for r in checks if r.ok and r.changed]
     recent = [r for r in changed if now - r.checked <= RECENT][-MIN_CHECKS:]
     before = [r for r in changed if now - r.checked > RECENT]
-    if len(recent) < MIN_CHECKS or any(r.links for r in recent) or not any(r.links for r in before):
+    empty = sum(not r.links for r in recent)
+    if len(recent) < MIN_CHECKS or not (empty if lacking else empty == len(recent)) or not any(r.links for r in before):
         return None
     usual = sum(r.links for r in before) / len(before)
-    return f"no more links: its last {len(recent)} changed checks listed none (about {usual:.0f} per check before)"
+    return (f"{_NO_LINKS}: {empty} of its last {len(recent)} changed checks listed none"
+            f" (about {usual:.0f} per check before)")
 
 
 def _less_text(checks: list[CheckRecord], now: datetime) -> str | None:

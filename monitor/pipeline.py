@@ -296,7 +296,7 @@ class Pipeline:
         health, for :func:`monitor.alerts.notices.deliver_notices`)."""
         if history is None:
             history = [*await self._history(source, since=check.checked - WINDOW), check]
-        health = drift.judge(history, check.checked)
+        health = drift.judge(history, check.checked, previous)
         report.notice = drift.notice_for(source.name, previous, health, check.checked)
         return health
 

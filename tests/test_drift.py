@@ -47,7 +47,20 @@ def test_a_source_that_yields_as_before_is_healthy() -> None:
 
 def test_a_source_whose_changed_checks_list_no_links_any_more_is_unhealthy() -> None:
     broken = [*HEALTHY, ok(20, links=0), ok(10, links=0), ok(1, links=0)]
-    assert judge(broken, NOW) == "no more links: its last 3 changed checks listed none (about 20 per check before)"
+    assert judge(broken, NOW) == "no more links: 3 of its last 3 changed checks listed none (about 20 per check before)"
+
+
+def test_a_source_listing_no_more_links_recovers_only_when_it_lists_some_again_and_again() -> None:
+    """One listing among empty ones announced a recovery, and the next three empty ones the problem again: a
+    source flapping so sent the operators a notice an hour."""
+    broken = [*HEALTHY, ok(20, links=0), ok(10, links=0), ok(8, links=0)]
+    problem = judge(broken, NOW)
+    assert problem is not None
+    flapping = [*broken, ok(6, links=2), ok(5, links=0), ok(4, links=0), ok(3, links=0), ok(2, links=2)]
+    assert judge(flapping, NOW, problem) == (
+        "no more links: 2 of its last 3 changed checks listed none (about 20 per check before)")
+    assert notice_for("wire", problem, judge(flapping, NOW, problem), NOW) is None
+    assert judge([*flapping, ok(1.5), ok(1)], NOW, problem) is None  # three listings in a row: over
 
 
 @pytest.mark.parametrize(
@@ -149,19 +162,20 @@ def test_a_broken_listing_is_told_once_and_its_recovery_once(
     local_web: LocalWeb, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     listing = Listing(local_web)
-    plan = [True] * 6 + [False] * 5 + [True] * 2
+    plan = [True] * 6 + [False] * 5 + [True] * 3
     with caplog.at_level(logging.INFO, logger="monitor.alerts.notices"):
         reports = checks_every_6_hours(local_web, tmp_path, listing, plan)
     told = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "monitor.alerts.notices"]
     assert told == [
-        ("WARNING", "source 'desk': no more links: its last 3 changed checks listed none (about 2 per check before)"),
-        ("INFO", "source 'desk' recovered (it was: no more links: its last 3 changed checks listed none"
+        ("WARNING", "source 'desk': no more links: 3 of its last 3 changed checks listed none"
+                    " (about 2 per check before)"),
+        ("INFO", "source 'desk' recovered (it was: no more links: 1 of its last 3 changed checks listed none"
                  " (about 2 per check before))"),
     ]
-    assert [i for i, r in enumerate(reports) if r.notice] == [8, 11]
+    assert [i for i, r in enumerate(reports) if r.notice] == [8, 13]  # over once three checks in a row list links
     with Archive.create(tmp_path / "m.db") as archive:
         assert archive.source_state("desk").health is None
-        assert [c.links for c in archive.check_history("desk", since=NOW)] == [2] * 6 + [0] * 5 + [2] * 2
+        assert [c.links for c in archive.check_history("desk", since=NOW)] == [2] * 6 + [0] * 5 + [2] * 3
 
 
 def test_operators_are_told_by_e_mail_when_they_are_configured(
