@@ -779,9 +779,10 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
                 continue
         if not prose[i]:
             continue  # no container of the story
-        rank = _container_rank(
-            tag, classes, id_, _first_names(attrs.get("itemprop") or ""), _first_names(attrs.get("role") or "")
-        )
+        itemprop, role = attrs.get("itemprop") or "", attrs.get("role") or ""
+        if len(itemprop) + len(role) > _NAMES_READ:
+            itemprop, role = _first_names(itemprop), _first_names(role)
+        rank = _container_rank(tag, classes, id_, itemprop, role)
         if rank >= 0:
             # A candidate counts once for each name it carries (class, id, itemprop, role, tag):
             # the weight the choice among sibling candidates was tuned with.
