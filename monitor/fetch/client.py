@@ -381,7 +381,7 @@ class Fetcher:
         of them (a hostile feed's thousands of subdomains answering 429 were otherwise remembered for good)."""
         if len(self._cooldowns) >= MAX_COOLDOWNS:
             now = time.monotonic()
-            waiting = [(host, held) for host, held in self._cooldowns.items() if held[0] > now]
+            waiting = [(host, wait) for host, wait in self._cooldowns.items() if wait[0] > now]
             self._cooldowns = dict(waiting[-(MAX_COOLDOWNS // 2) :])
 
     def _check_cooldown(self, url: str) -> None:
