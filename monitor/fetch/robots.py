@@ -24,9 +24,11 @@ reads misspelled rules and rules without a colon. As with RFC 9309's size limit,
 past the limit is not obeyed.
 
 The cache holds the parsed rules of at most :data:`MAX_HELD_CHARS` characters of robots.txt
-directives (comments left out) in all, the least recently used origins forgotten past it (and asked again when next needed):
-a parsed file costs about ten times its size, and a feed linking to forty origins that each
-serve 512 KiB of rules took the monitor's process to 363 MB.
+directives (comments left out) in all, each origin counting :data:`ENTRY_CHARS` more, the
+least recently used origins forgotten past it (and asked again when next needed): a parsed
+file costs about ten times its size, and a feed linking to forty origins that each serve
+512 KiB of rules took the monitor's process to 363 MB. The same budget bounds how many
+origins are remembered, expired or not.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ log = logging.getLogger(__name__)
 ROBOTS_TTL = 24 * 3600.0
 RETRY_TTL = 600.0
 MAX_CRAWL_DELAY = 60.0  # a Crawl-delay of an hour would stall every check of the source
-_PRUNE_AT = 4096  # origins remembered before expired rules are forgotten
 MAX_RULES = 5000  # Allow/Disallow lines read of one file; busy real sites write hundreds
 MAX_HELD_CHARS = 2 * 1024 * 1024  # of robots.txt parsed and cached, all origins together; real files are a few KiB
 # What an origin's entry costs besides its directives (the objects, a lock): charged so that the budget bounds the
@@ -136,8 +137,6 @@ class RobotsCache:
 
     async def rules_for(self, url: str) -> RobotsRules:
         key = robots_url(url)
-        if key not in self._rules and len(self._rules) >= _PRUNE_AT:
-            self._forget_expired()
         async with self._locks.setdefault(key, asyncio.Lock()):
             rules = self._rules.pop(key, None)
             if rules is None or rules.expires <= self._clock():
@@ -171,13 +170,6 @@ class RobotsCache:
             return RobotsRules(parser=None, expires=now + self._retry_ttl, unreachable=exc)
         text = _directives(body.decode("utf-8", errors="replace"))
         return RobotsRules(parser=Protego.parse(text), expires=now + self._ttl, size=ENTRY_CHARS + len(text))
-
-    def _forget_expired(self) -> None:
-        now = self._clock()
-        for key, rules in list(self._rules.items()):
-            lock = self._locks.get(key)
-            if rules.expires <= now and (lock is None or not lock.locked()):
-                self._forget(key)
 
     def _forget(self, key: str) -> None:
         self._held -= self._rules.pop(key).size
