@@ -59,6 +59,7 @@ class Gathered:
     """
 
     links: list[Link]
+    size: int = 0  # bytes the links are charged (:func:`link_size`), what the check's budget has left to spend
     cut: bool = False  # links past the budget were left out
 
     def kept(self, url: str, budget: int) -> list[Link]:
@@ -71,12 +72,14 @@ class Gathered:
 def gather(links: Iterable[Link], budget: int) -> Gathered:
     """The first of ``links`` whose :func:`link_size` add up to at most ``budget``."""
     taken: list[Link] = []
+    spent = 0
     for link in links:
-        budget -= link_size(link)
-        if budget < 0:
-            return Gathered(taken, cut=True)
+        size = link_size(link)
+        if spent + size > budget:
+            return Gathered(taken, spent, cut=True)
+        spent += size
         taken.append(link)
-    return Gathered(taken)
+    return Gathered(taken, spent)
 
 
 def links_within(budget: int, find: Callable[[Page], list[Link]], page: Page) -> Gathered:

@@ -37,7 +37,7 @@ from monitor.fetch.robots import robots_url
 from monitor.fetch.urls import canonicalize
 from monitor.models import Link, NotModified, Page
 from monitor.sources.feeds import feed_links, is_feed_document
-from monitor.sources.links import Gathered, gather, link_size, make_link, parse_iso_date, refuse_entity_declarations
+from monitor.sources.links import Gathered, gather, make_link, parse_iso_date, refuse_entity_declarations
 from monitor.workers import Workers
 
 __all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "MAX_NAMED", "SitemapRead", "choose_sitemaps", "read_sitemap", "site_links",
@@ -141,7 +141,7 @@ def choose_sitemaps(named: list[str], home: str) -> list[str]:
 async def _follow(read: SitemapRead, url: str, reading: _Reading, depth: int) -> None:
     links = read.links.kept(url, reading.workers.limits.link_bytes)[: MAX_LINKS - len(reading.links)]
     reading.links.extend(links)
-    reading.link_budget = 0 if read.links.cut else reading.link_budget - sum(map(link_size, links))
+    reading.link_budget = 0 if read.links.cut else reading.link_budget - read.links.size
     if not read.children:
         return
     if depth >= MAX_DEPTH:
