@@ -63,6 +63,11 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+async def loopback(host: str, port: int) -> list[str]:
+    """A resolver giving every name the test server's address: one server stands for many hosts."""
+    return ["127.0.0.1"]
+
+
 def test_fetch_returns_decoded_page_with_validators(local_web: LocalWeb) -> None:
     local_web.route("/a", "<p>Привет</p>", etag='"v1"', last_modified="Mon, 06 May 2024 10:00:00 GMT")
     page = fetch(local_web, "/a")
@@ -708,11 +713,8 @@ def test_a_fetch_reads_each_origins_robots_txt_once_across_its_redirects(local_w
         local_web.redirect(f"/hop/{n}", hops[n + 1])
     local_web.route("/hop/9", "here")
 
-    async def resolve(host: str, port: int) -> list[str]:
-        return ["127.0.0.1"]
-
     async def go() -> Page | NotModified:
-        async with Fetcher(settings(robots=True, allow_private=True), resolver=resolve) as fetcher:
+        async with Fetcher(settings(robots=True, allow_private=True), resolver=loopback) as fetcher:
             return await fetcher.fetch(hops[0])
 
     assert page_text(_page(run(go()))) == "here"
@@ -745,11 +747,8 @@ def test_hosts_that_asked_to_wait_are_forgotten_once_their_wait_is_over(
     monkeypatch.setattr(client, "MAX_COOLDOWNS", 4)
     local_web.route("/busy", "", status=429, headers={"Retry-After": "1"})
 
-    async def resolve(host: str, port: int) -> list[str]:
-        return ["127.0.0.1"]
-
     async def go() -> int:
-        async with Fetcher(settings(allow_private=True), resolver=resolve) as fetcher:
+        async with Fetcher(settings(allow_private=True), resolver=loopback) as fetcher:
             for n in range(12):
                 with pytest.raises(HTTPStatusError):
                     await fetcher.fetch(f"http://h{n}.test:{local_web.port}/busy")
