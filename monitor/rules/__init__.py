@@ -82,7 +82,8 @@ class Needs:
         every = {literal for option in options for literal in option}
         # A literal holding another adds nothing ("russian" holds "russia"); short ones, likelier
         # to be found, are looked for first.
-        kept = {lit for lit in every if not any(other != lit and other.lower() in lit.lower() for other in every)}
+        lowered = [(lit, lit.lower()) for lit in every]
+        kept = {lit for lit, low in lowered if not any(other != lit and other_low in low for other, other_low in lowered)}
         return Needs(tuple(sorted(kept, key=lambda lit: (len(lit), lit))))
 
     @property
@@ -432,9 +433,15 @@ class _Compiler:
             for name in person.lists:
                 self.people_settings.setdefault(name, []).append(person)
         self.people: dict[str, tuple[Person, ...]] = {}
+        self.known_ids: dict[tuple[str, bool], tuple[int, ...]] = {}
+        self.known_needs: dict[int, tuple[Node, Needs]] = {}
 
     def ids(self, phrase: str, name: bool = False) -> tuple[int, ...]:
-        return tuple(self.id(matcher(word, name)) for word in split_words(phrase))
+        """The ids of a phrase's word matchers, each phrase's worked out once: a list is expanded wherever it is
+        referred to."""
+        if (phrase, name) not in self.known_ids:
+            self.known_ids[phrase, name] = tuple(self.id(matcher(word, name)) for word in split_words(phrase))
+        return self.known_ids[phrase, name]
 
     def id(self, word: WordMatcher) -> int:
         if word not in self.matchers:
@@ -523,7 +530,15 @@ class _Compiler:
         return self.order[ids[-1]].literals or self.phrase_literals(ids)
 
     def needs(self, node: Node) -> Needs:
-        """What every match of ``node`` holds, as a formula over lowercase literals."""
+        """What every match of ``node`` holds, as a formula over lowercase literals.
+
+        Worked out once per clause: a shared clause (``@us`` in ten places, see :func:`_shared`) is one object.
+        """
+        if id(node) not in self.known_needs:
+            self.known_needs[id(node)] = (node, self._needs(node))  # the node kept, so its id is never reused
+        return self.known_needs[id(node)][1]
+
+    def _needs(self, node: Node) -> Needs:
         if isinstance(node, Words):
             return Needs.either(self.phrase_literals(node.ids))
         if isinstance(node, ListRef):
