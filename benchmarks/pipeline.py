@@ -205,7 +205,7 @@ def measure_cold(config: str, workers: int | None, profile: bool) -> Cold:
 def measure_round_trip(config: str, pages: int) -> tuple[float, float]:
     """In the child: ms per article page read in this process, and through one parsing worker, one page at a time."""
     from monitor.config import LimitsSettings, load_config
-    from monitor.fetch import Fetcher
+    from monitor.fetch.client import Fetcher
     from monitor.models import Link, Page
     from monitor.prepare import read_article
     from monitor.workers import Workers

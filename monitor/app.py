@@ -24,7 +24,7 @@ from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
 from monitor.errors import ConfigError, MonitorError
 from monitor.extract import extract
-from monitor.fetch import Fetcher
+from monitor.fetch.client import Fetcher
 from monitor.ingest import novelty
 from monitor.models import Extracted, Heartbeat, LabelledPassage, Match, NotModified, RuleVerdict
 from monitor.pipeline import CheckReport, utcnow

@@ -19,7 +19,7 @@ from monitor import dedup, drift
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError
-from monitor.fetch import Fetcher, Holding, politeness_key
+from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.ingest import plan
 from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState

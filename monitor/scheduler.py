@@ -38,7 +38,7 @@ from monitor.alerts import deliver_digest, deliver_due
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
-from monitor.fetch import Fetcher
+from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter

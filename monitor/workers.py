@@ -65,6 +65,9 @@ _EXIT_WAIT = 1.0
 # A message between the monitor and a worker: its length, then that many bytes of pickle.
 _LENGTH = struct.Struct("!Q")
 
+# The modules of the jobs a worker runs: its fork server loads them once, so a worker starts with them.
+PRELOAD = ("monitor.prepare", "monitor.sources")
+
 # The rules, in this process: compiled once in each worker as it starts (a compiled rule holds
 # functions, which do not pickle), and once in the monitor when it parses in its own process.
 _ruleset: Ruleset | None = None
@@ -316,7 +319,7 @@ def _context() -> ForkServerContext | SpawnContext:
     """A fork server where there is one: new workers start in milliseconds with the modules loaded."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.prepare", "monitor.sources"])
+        context.set_forkserver_preload(list(PRELOAD))
         return context
     return multiprocessing.get_context("spawn")
 
@@ -330,8 +333,8 @@ def _compile(settings: Settings) -> None:
 def _start_worker(settings: Settings) -> None:
     """A new worker: compile the rules, then cap its memory at what it holds now plus ``memory_mb``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the monitor handles it
-    importlib.import_module("monitor.prepare")  # the jobs' modules, loaded before the address space is measured
-    importlib.import_module("monitor.sources")
+    for module in PRELOAD:  # the jobs' modules, loaded before the address space is measured
+        importlib.import_module(module)
     _compile(settings)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a page that kills a worker leaves no core file behind
     global _held, _limit  # noqa: PLW0603 - the worker's own figures, set once as it starts

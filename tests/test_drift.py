@@ -18,7 +18,7 @@ from monitor import app
 from monitor.alerts.notices import deliver_notices
 from monitor.config import ChannelSettings, EmailSettings, FetchSettings, Settings, SourceSettings
 from monitor.drift import judge, notice_for
-from monitor.fetch import Fetcher
+from monitor.fetch.client import Fetcher
 from monitor.models import CheckRecord
 from monitor.pipeline import CheckReport, Pipeline
 from monitor.store import Archive

@@ -34,9 +34,9 @@ from monitor.errors import (
     TLSError,
     UnsupportedContentError,
 )
-from monitor.fetch import Fetcher, Holding, client, next_delay, parse_retry_after, politeness
-from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER
-from monitor.fetch import decode
+from monitor.fetch import client, decode, politeness
+from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER, next_delay, parse_retry_after
+from monitor.fetch.client import Fetcher, Holding
 from monitor.fetch.decode import decode_text, page_text
 from monitor.fetch.robots import ENTRY_CHARS, MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.fetch.urls import MAX_URL_LENGTH

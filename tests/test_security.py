@@ -10,7 +10,7 @@ from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings
 from monitor.errors import BlockedURLError, FetchError
-from monitor.fetch import Fetcher
+from monitor.fetch.client import Fetcher
 from monitor.fetch.security import AddressPolicy, check_url, is_public_address
 from monitor.fetch.urls import canonicalize
 from monitor.models import Page

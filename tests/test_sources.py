@@ -17,7 +17,7 @@ from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings
 from monitor.errors import FetchError, HTTPStatusError, RobotsUnreachableError, UnsupportedContentError
-from monitor.fetch import Fetcher
+from monitor.fetch.client import Fetcher
 from monitor.models import Discovery, Page
 from monitor.sources import discover
 from monitor.sources.feeds import feed_links

@@ -11,15 +11,18 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import partial
+from typing import TYPE_CHECKING
 
 from monitor.config import SourceSettings
-from monitor.fetch.client import Fetcher
 from monitor.models import Discovery, Link, NotModified
 from monitor.sources.feeds import feed_links
 from monitor.sources.links import links_within
 from monitor.sources.pages import page_links
 from monitor.sources.sitemaps import site_links, sitemap_links
 from monitor.workers import Workers
+
+if TYPE_CHECKING:  # the workers import this package and never fetch: they start without the HTTP client
+    from monitor.fetch.client import Fetcher
 
 __all__ = ["discover"]
 

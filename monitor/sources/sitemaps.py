@@ -28,10 +28,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from monitor.errors import FetchError, UnsupportedContentError
-from monitor.fetch.client import Fetcher
 from monitor.fetch.decode import page_text
 from monitor.fetch.robots import robots_url
 from monitor.fetch.urls import canonicalize
@@ -39,6 +39,9 @@ from monitor.models import Link, NotModified, Page
 from monitor.sources.feeds import feed_links, is_feed_document
 from monitor.sources.links import Gathered, gather, make_link, parse_iso_date, refuse_entity_declarations
 from monitor.workers import Workers
+
+if TYPE_CHECKING:  # the workers import this package and never fetch: they start without the HTTP client
+    from monitor.fetch.client import Fetcher
 
 __all__ = ["MAX_CHILDREN", "MAX_DEPTH", "MAX_LINKS", "MAX_NAMED", "SitemapRead", "choose_sitemaps", "read_sitemap", "site_links",
            "sitemap_links"]
