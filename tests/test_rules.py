@@ -352,6 +352,17 @@ def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text
     assert shipped.match(text, title) == unfiltered.match(text, title)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=_TEXTS, text=_TEXTS)
+@example(title="", text="Weather: sunny in Moscow.")
+@example(title="", text="Gershkovich was freed.")
+def test_a_text_the_dismissal_searches_dismiss_fails_every_formula(shipped: Ruleset, title: str, text: str) -> None:
+    assert shipped._dismissal is not None  # the shipped rules have them: most texts are dismissed by them
+    scan = shipped._literals.scan(f"{title}\n{text}")
+    if scan.plain and not any(map(scan.low.__contains__, shipped._dismissal)):
+        assert not any(needs.holds(scan) for needs in shipped._needs)
+
+
 def test_what_lowercases_to_a_cyrillic_or_an_ascii_letter() -> None:
     """The prefilter's shortcuts hold: a Cyrillic letter comes from itself or its capital only (a text
     holding neither holds no literal with it), an ASCII letter from ASCII, "İ" (folded) or the Kelvin sign

@@ -214,16 +214,40 @@ class _Literals:
         """The article's text (title and body) ready to be searched."""
         cased = searchable(text)
         seen = dict(self.no_names)
-        scan = _Scan(cased, seen, self.holding, {} if _KELVIN in cased else self.ascii)
+        kelvin = _KELVIN in cased
+        scan = _Scan(cased, seen, self.holding, {} if kelvin else self.ascii)
         # No other character lowercases to a Cyrillic letter (tests/test_rules.py checks it).
-        if b"\xd0" not in scan.written and b"\xd1" not in scan.written:
+        cyrillic = b"\xd0" in scan.written or b"\xd1" in scan.written
+        if not cyrillic:
             seen.update(self.no_cyrillic)
+        named = False
         if self.names is not None:
             found = self.names.search(scan.written)
+            named = found is not None
             while found is not None:  # on from one place after each: names may overlap
                 seen.update(dict.fromkeys(self.named[found.group()], True))
                 found = self.names.search(scan.written, found.start() + 1)
+        scan.plain = not (kelvin or cyrillic or named)
         return scan
+
+    def dismissal(self, formulas: Sequence[Needs]) -> tuple[bytes, ...] | None:
+        """Lowercase ASCII literals the absence of all of which fails every formula on a plain text (see
+        :attr:`_Scan.plain`); None if there are none such.
+
+        A plain text answers every search but those for ASCII literals as the empty text does: the
+        formulas are judged on the empty text, and the literals looked for there are the ones. Most
+        texts are dismissed by these searches, in C, without the formulas being walked in Python.
+        """
+        scan = self.scan("")
+        before = set(scan.seen)
+        if any(needs.holds(scan) for needs in formulas):
+            return None
+        looked = [literal for literal in scan.seen if literal not in before]
+        # A literal found absent with a shorter one it holds needs no search of its own.
+        looked = [literal for literal in looked if not any(literal in self.holding[short] for short in looked)]
+        if not all(literal.isascii() and literal.islower() for literal in looked):
+            return None
+        return tuple(literal.encode() for literal in looked)
 
 
 class _Scan:
@@ -238,6 +262,8 @@ class _Scan:
         self.written = cased.encode("utf-8", "surrogatepass")  # a page may hold a lone surrogate
         self.low = self.written.lower()
         self._lowered: str | None = None
+        # No name of the people lists, no Cyrillic, no Kelvin sign: only its ASCII literals may be found.
+        self.plain = False
 
     @property
     def lowered(self) -> str:
@@ -308,6 +334,7 @@ class Ruleset:
         # The formula that dismisses a text with the fewest searches first: the literals it finds absent
         # spare the others those searches.
         self._needs = sorted((rule.needs for rule in rules), key=lambda needs: needs.searches)
+        self._dismissal = self._literals.dismissal(self._needs)
 
     def match(self, text: str, title: str = "") -> list[Match]:
         """Every passage of the body ``text`` matched by each rule (at most :data:`MAX_PASSAGES`), in rule then text order.
@@ -338,6 +365,8 @@ class Ruleset:
 
     def _article(self, text: str, title: str) -> Article | None:
         scan = self._literals.scan(f"{title}\n{text}")
+        if scan.plain and self._dismissal is not None and not any(map(scan.low.__contains__, self._dismissal)):
+            return None
         if not any(needs.holds(scan) for needs in self._needs):
             return None
         return Article(title, text, self._vocabulary)
