@@ -384,8 +384,7 @@ def _units(rule: _Rule, article: Article) -> list[Span]:
 def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation]:
     """The passages of one rule in one article: matches, and (``explain``) vetoed near-misses."""
     text = article.text
-    whole = article.whole
-    cue_starts = sorted({span[0] for cue in rule.cues for span in Judge(article).spans(cue, *whole)})
+    cue_starts = sorted({span[0] for cue in rule.cues for span in Judge(article).everywhere(cue)})
     for lo, hi in _units(rule, article):
         if not explain and bisect_left(cue_starts, lo) == bisect_left(cue_starts, hi):
             continue

@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import compress, count
 
-from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Words
+from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Positional, Words
 from monitor.rules._text import Text
 from monitor.sentences import Span
 from monitor.rules._words import WordMatcher
+
+
+_PLACES = frozenset(Positional)  # the classes of the positional nodes, told apart by one set lookup
 
 
 @dataclass(frozen=True)
@@ -189,17 +192,24 @@ class Judge:
         Each node's places in the whole article are found once and kept (lists and clauses
         recur in many units and rules), then cut to the range.
         """
-        found = self.article.found
-        every = found.get(id(node))
-        if every is None:
-            every = found[id(node)] = self._spans(node)
+        every = self.everywhere(node)
         if not every or (lo == 0 and hi == self.article.whole[1]):
             return every
         first = bisect_left(every, (lo, lo))
         last = bisect_left(every, (hi, hi), first)
         if first == last:  # none in range, as for most nodes in most units
             return []
+        if last - first == 1:  # one place, as for most others
+            return [every[first]] if every[first][1] <= hi else []
         return [span for span in every[first:last] if span[1] <= hi]
+
+    def everywhere(self, node: Node) -> list[Span]:
+        """The places of a positional node in the whole article, sorted: found once an article."""
+        found = self.article.found
+        every = found.get(id(node))
+        if every is None:
+            every = found[id(node)] = self._spans(node)
+        return every
 
     def _spans(self, node: Node) -> list[Span]:
         article = self.article
@@ -214,7 +224,7 @@ class Judge:
             for phrase in compress(phrases, map(article.positions.__contains__, firsts)):
                 found.update(article.phrase(phrase.ids))
             for item in others:
-                found.update(self.spans(item, *whole))
+                found.update(self.everywhere(item))
             return sorted(found)
         if isinstance(node, Near):
             return self._near(node)
@@ -224,23 +234,22 @@ class Judge:
 
     def _near(self, node: Near) -> list[Span]:
         """Places of ``left`` with a ``right`` close (the two together), or with none (a veto)."""
-        whole = self.article.whole
-        lefts = self.spans(node.left, *whole)
+        lefts = self.everywhere(node.left)
         if not lefts:
             return []
-        rights = self.spans(node.right, *whole)
+        rights = self.everywhere(node.right)
         starts = [right[0] for right in rights]
         # A right close to a left starts at most the distance after it, and ends at most the distance before.
         distance = max(node.distance, 0)
-        longest = max((right[1] - right[0] for right in rights), default=0)
+        longest = max([right[1] - right[0] for right in rights], default=0)
         found: list[Span] = []
         paragraphs = self.article.paragraph_starts
-        ordered, limit = node.ordered, node.distance
+        ordered, limit, veto = node.ordered, node.distance, node.veto
         for left in lefts:
             lo, hi = left
             first, last = bisect_left(starts, lo - distance - longest), bisect_right(starts, hi + distance)
             if first == last:  # most places of a word have no partner near
-                if node.veto:
+                if veto:
                     found.append(left)
                 continue
             paragraph = bisect_right(paragraphs, lo)
@@ -252,11 +261,11 @@ class Judge:
                     if ordered:
                         continue
                 else:
-                    gap = right[0] - hi if ordered else max(lo, right[0]) - min(hi, right[1])
+                    gap = right[0] - hi if ordered or right[0] >= hi else lo - right[1]  # after, or before
                     if not 0 <= gap <= limit or bisect_right(paragraphs, right[0]) != paragraph:
                         continue
                 partners.append(right)
-            if node.veto:
+            if veto:
                 if not partners:
                     found.append(left)
                 else:  # kept for explanations: places are found once per article, whichever unit asks first
@@ -283,6 +292,12 @@ class Judge:
 
     def holds(self, node: Node, lo: int, hi: int, hits: list[Span]) -> bool:
         """Whether ``[lo, hi)`` satisfies ``node``; the places that made it so are added to ``hits``."""
+        # The positional nodes first: most nodes judged are.
+        kind = node.__class__
+        if kind in _PLACES or kind is Any_ and node.places:  # type: ignore[union-attr]
+            spans = self.spans(node, lo, hi)
+            hits += spans
+            return bool(spans)
         if isinstance(node, All):
             found: list[Span] = []
             for item in node.items:
@@ -290,7 +305,7 @@ class Judge:
                     return False
             hits += found
             return True
-        if isinstance(node, Any_) and not node.places:
+        if isinstance(node, Any_):
             result = False
             for item in node.items:
                 result = self.holds(item, lo, hi, hits) or result
@@ -302,11 +317,8 @@ class Judge:
                     self.trace.vetoes.append((node.source, "; ".join(self.article.text.quote(s) for s in vetoed[:3])))
                 return False
             return True
-        if isinstance(node, Field):
-            return self._field(node, lo, hi, hits)
-        spans = self.spans(node, lo, hi)
-        hits += spans
-        return bool(spans)
+        assert isinstance(node, Field)  # nothing else is left
+        return self._field(node, lo, hi, hits)
 
     def _field(self, node: Field, lo: int, hi: int, hits: list[Span]) -> bool:
         article = self.article
