@@ -294,7 +294,7 @@ class Judge:
         """Whether ``[lo, hi)`` satisfies ``node``; the places that made it so are added to ``hits``."""
         # The positional nodes first: most nodes judged are.
         kind = node.__class__
-        if kind in _PLACES or kind is Any_ and node.places:  # type: ignore[union-attr]
+        if kind in _PLACES or (isinstance(node, Any_) and node.places):
             spans = self.spans(node, lo, hi)
             hits += spans
             return bool(spans)
