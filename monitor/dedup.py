@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,25 @@ _PIECE = 1000
 _FIRST = np.zeros(1, dtype=np.intp)
 
 _WORD = re.compile(r"\w+")
+_WORD_CHARACTER, _LINE_BREAK = 1, 2
+
+
+def _character_classes() -> np.ndarray:
+    """:data:`_WORD_CHARACTER`, :data:`_LINE_BREAK` or 0 for every code point, to find words in arrays of them.
+
+    Read from ``re`` and :meth:`str.splitlines` themselves, so the classes can never
+    disagree with the words :func:`words` finds: some 40 ms once, at import.
+    """
+    every = np.arange(sys.maxunicode + 1, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    classes = np.zeros(len(every), dtype=np.uint8)
+    for match in _WORD.finditer(every):
+        classes[match.start() : match.end()] = _WORD_CHARACTER
+    # Every line but the last ends in the code point it was split at (no "\r\n" here: "\r" precedes "\x0e").
+    classes[[ord(line[-1]) for line in every.splitlines(keepends=True)[:-1]]] = _LINE_BREAK
+    return classes
+
+
+_CLASSES = _character_classes()
 # Unicode format characters that sites sprinkle into words: soft hyphens, zero-width
 # spaces and joiners, direction marks, word joiners, byte-order marks.
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
@@ -223,17 +243,15 @@ def fingerprint(text: str) -> TextPrint:
     """Exact hash, MinHash signatures and LSH band keys of an article text.
 
     A text is short (a few hundred shingles), so the cost is in the number of array
-    operations, not their size: the lead's and the second paragraph's shingles are slices
-    of the whole text's windows, and their two signatures are taken in one operation.
+    operations, not their size: words are found in an array of the text's code points,
+    the lead's and the second paragraph's shingles are slices of the whole text's
+    windows, and their two signatures are taken in one operation.
     A repeated shingle cannot change a minimum, so shingles are only told apart to count them.
     """
-    paragraphs = [found for line in _plain(text).casefold().splitlines() if (found := _WORD.findall(line))]
-    tokens = [w for p in paragraphs for w in p]
-    joined = " ".join(tokens)
+    joined, lengths = _paragraph_words(_plain(text).casefold())
     exact = _digest(joined).hex()
-    if not tokens:
+    if not lengths:
         return TextPrint(exact, b"", 0, (), 0)
-    lengths = [len(p) for p in paragraphs]
     real = [i for i, length in enumerate(lengths) if length >= LEAD_WORDS] or [lengths.index(max(lengths))]
     lead, second = real[0], real[min(1, len(real) - 1)]
     windows, kept, spans = _windows(_word_hashes(joined), lengths)
@@ -242,7 +260,29 @@ def fingerprint(text: str) -> TextPrint:
     signature = np.concatenate((_minhash(shingles, _A[:PERMUTATIONS], _B[:PERMUTATIONS]),
                                 *_minhashes(leads, _A[PERMUTATIONS:], _B[PERMUTATIONS:])))
     keys = band_keys(signature).tolist()
-    return TextPrint(exact, signature.astype("<u4").tobytes(), _distinct(shingles), tuple(keys), len(tokens))
+    return TextPrint(exact, signature.astype("<u4").tobytes(), _distinct(shingles), tuple(keys), sum(lengths))
+
+
+def _paragraph_words(text: str) -> tuple[str, list[int]]:
+    """The words of a text, one space between each, and how many each line that has any holds.
+
+    The ``\\w+`` words of each of :meth:`str.splitlines`' lines, as :func:`words` finds them,
+    but found by a few array operations on the classes of the text's code points: a Python
+    string for each word cost a third of :func:`fingerprint`'s time. The text is padded
+    with a space at either end, so each word has a code point before and after it.
+    """
+    points = np.frombuffer(f" {text} ".encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    classes = _CLASSES.take(points)  # take: a third faster than indexing
+    in_word = classes == _WORD_CHARACTER
+    starts = np.flatnonzero(in_word[1:] > in_word[:-1]) + 1
+    # Each word and the code point after it, that one made a space; the last word's is dropped.
+    kept = in_word.copy()
+    kept[1:] |= in_word[:-1]
+    joined = np.where(in_word, points, np.uint32(_SPACE))[kept][:-1].tobytes().decode("utf-32-le")
+    # The first word after each line break: a paragraph runs from one such word to the next (if any lies between).
+    bounds = np.concatenate(((0,), np.searchsorted(starts, np.flatnonzero(classes == _LINE_BREAK)), (len(starts),)))
+    lengths = bounds[1:] - bounds[:-1]
+    return joined, lengths[lengths > 0].tolist()
 
 
 def _distinct(values: np.ndarray) -> int:
