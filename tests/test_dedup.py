@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor import dedup
 from monitor.config import load_config
@@ -483,3 +485,26 @@ def test_stored_fingerprints_never_change(text: str, text_hash: str, digest: str
     assert text_print.text_hash == text_hash
     assert hashlib.blake2b(text_print.signature + keys, digest_size=16).hexdigest() == digest
     assert (text_print.shingles, text_print.word_count) == (shingles, word_count)
+
+
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@given(st.lists(st.one_of(st.text(min_size=1, max_size=4), st.sampled_from([*_LINE_BREAKS, "\r\n", " ", ".", "_"])),
+                max_size=40).map("".join))
+def test_a_fingerprints_words_are_each_lines_words_as_re_finds_them(text: str) -> None:
+    """The fingerprint finds words in an array of code points; they must be the ``\\w+`` words of each of
+    ``str.splitlines``' lines, or stored prints would stop matching new ones."""
+    _assert_words_of_each_line(text)
+
+
+@pytest.mark.parametrize("line_break", [*_LINE_BREAKS, "\r\n"])
+def test_a_fingerprints_words_are_cut_at_every_line_break_splitlines_knows(line_break: str) -> None:
+    _assert_words_of_each_line(f"Über_1 café{line_break}Посол, ü.{line_break}{line_break}end")
+
+
+def _assert_words_of_each_line(text: str) -> None:
+    lines = [found for line in text.splitlines() if (found := re.findall(r"\w+", line))]
+    joined, lengths = dedup._paragraph_words(text)
+    assert joined == " ".join(word for line in lines for word in line)
+    assert lengths == [len(line) for line in lines]
