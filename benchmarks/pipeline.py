@@ -83,6 +83,7 @@ class Cold:
 
     seconds: float
     cpu: float  # seconds of CPU of the whole process tree: less sensitive than wall time to a busy machine
+    cpu_own: float  # seconds of CPU of the monitor's own process (fetching, the loop, the writer), workers excluded
     stored: int
     peak_rss: int  # bytes: of the whole process tree (PSS), sampled
     peak_own: int  # bytes: of the monitor's own process (PSS), sampled
@@ -121,6 +122,7 @@ class TreeSampler:
         self._pid = pid
         self.peak_rss = self.peak_own = self.peak_child = 0
         self.cpu = 0.0  # CPU seconds the tree spent while sampled (a process's last 100 ms before it ended may be missed)
+        self.cpu_own = 0.0  # of which the root process's
 
     def __enter__(self) -> TreeSampler:
         ours, theirs = get_context("spawn").Pipe()
@@ -132,7 +134,7 @@ class TreeSampler:
 
     def __exit__(self, *exc: object) -> None:
         self._conn.send("stop")
-        self.peak_rss, self.peak_own, self.peak_child, self.cpu = self._conn.recv()
+        self.peak_rss, self.peak_own, self.peak_child, self.cpu, self.cpu_own = self._conn.recv()
         self._sampler.join()
 
 
@@ -159,12 +161,12 @@ def _sample_tree(pid: int, conn: Any) -> None:
         peaks[0] = max(peaks[0], total)
 
     sample()
-    start = sum(cpu.values())
+    start, own = sum(cpu.values()), cpu[pid]
     conn.send("ready")
     while not conn.poll(_SAMPLE_EVERY):
         sample()
     sample()
-    conn.send((*peaks, sum(cpu.values()) - start))
+    conn.send((*peaks, sum(cpu.values()) - start, cpu[pid] - own))
 
 
 def _pss(pid: int) -> int:
@@ -199,7 +201,7 @@ def measure_cold(config: str, workers: int | None, profile: bool) -> Cold:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
         text = out.getvalue()
-    return Cold(seconds, tree.cpu, sum(r.stored for r in reports), tree.peak_rss, tree.peak_own, tree.peak_child,
+    return Cold(seconds, tree.cpu, tree.cpu_own, sum(r.stored for r in reports), tree.peak_rss, tree.peak_own, tree.peak_child,
                 text)
 
 
@@ -491,7 +493,8 @@ def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | No
     per_article = 1000 / cold.stored
     workers = args.workers if args.workers is not None else os.cpu_count()
     lines.append(row("cold: articles per second",
-                     f"{rate:.0f} ({workers} parsing workers, CPU {cold.cpu * per_article:.1f} ms per article)",
+                     f"{rate:.0f} ({workers} parsing workers, CPU {cold.cpu * per_article:.1f} ms per article, "
+                     f"{cold.cpu_own * per_article:.1f} of it the monitor's process)",
                      ">= 150", rate >= 150))
     lines.append(row("cold: the web server's CPU", f"{middle.served * per_article:.1f} ms per article (same cores)"))
     lines.append(row("cold: peak memory, process tree (PSS)", f"{cold.peak_rss / MB:.0f} MB (the monitor "
