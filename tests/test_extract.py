@@ -633,6 +633,36 @@ def test_disclosures_above_the_story_and_share_prompts_below_it_are_left_out() -
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
 
 
+@pytest.mark.parametrize("label", ["Advertisement", "ADVERTISING", "- Advertisement -", "Anzeige", "Werbung",
+                                   "Publicité", "Реклама", "Story continues below advertisement"])
+def test_an_advertisement_s_label_between_paragraphs_is_left_out(label: str) -> None:
+    """The slot is a script's and stays empty; its label sits in the story's box, named like the story."""
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><div class='slot'><div class='label'>{label}</div></div>"
+        f"<p>{_PROSE}</p><p>Signed in Geneva.</p><div><span>{label}</span></div></article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [_PROSE, _PROSE, "Signed in Geneva."]
+
+
+def test_a_sentence_that_only_mentions_advertising_stays() -> None:
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>Advertising on state television was banned.</p>"
+        "</article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [_PROSE, "Advertising on state television was banned."]
+
+
+def test_a_like_button_and_its_counter_are_left_out() -> None:
+    """Blog templates put "Like this:" and a count of likes in the post's own box, under the story."""
+    html = (
+        f"<html><body><div class='post'><p>{_PROSE}</p><p>{_PROSE}</p>"
+        "<div class='post-like-count'>17</div><div class='sharedaddy sd-like'><h3 class='sd-title'>Like this:</h3>"
+        "<div class='likes-widget-placeholder'><span class='button'>Like</span> Loading...</div></div>"
+        "</div></body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
 def test_a_recipe_with_each_step_in_a_box_of_its_own_is_read_whole() -> None:
     """No element has many paragraphs among its children: the story is where most prose is."""
     steps = [

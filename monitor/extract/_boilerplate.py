@@ -22,7 +22,7 @@ _BOILERPLATE_WORDS = frozenset(
         "widgets", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
         "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
         "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
-        "lightbox", "login", "signin",
+        "lightbox", "login", "signin", "like", "likes",
     }
 )  # fmt: skip
 # Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment"; but

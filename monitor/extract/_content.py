@@ -139,6 +139,13 @@ _APPEALS = Phrases(
     "publicidad", "publicité",
 )  # fmt: skip
 _AD_LABEL = re.compile(r"\W*anzeige\b")  # "Anzeige" opening a text: an advertisement
+# A block that only says an advertisement stands there (the slot itself is a script's): sites set
+# the label in the story's own box, between its paragraphs, in the language of the page.
+_AD_SLOT = re.compile(
+    r"\W*(?:advertisements?|advertising|ads?|sponsored(?: content)?|anzeigen?|werbung|publicité|publicidad"
+    r"|pubblicità|реклама|(?:the )?(?:story|article) continues below(?: this)? advertisement)\W*",
+    re.IGNORECASE,
+)
 # Headings of the links templates put after a story: related, recommended, most read.
 _MORE_STORIES = Phrases(
     *(
@@ -940,7 +947,7 @@ def _keep_blocks(
     """The blocks that are story text.
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
-    headline, and a short label whose section was left out ("More on this topic" above a list
+    headline, an advertisement's label ("Advertisement", "Anzeige"), and a short label whose section was left out ("More on this topic" above a list
     of links) or that ends the text ("Comments closed"). A short ``<p>`` is the author's when
     it ends the text or a sentence.
     Short items of a list or a table are content, not labels, and so are six or more short
@@ -950,6 +957,9 @@ def _keep_blocks(
     ``links_are_story`` (a post of links), link lists are kept.
     """
     title_keys = {clean_space(title).lower() for title in titles}
+    # An advertisement's label goes as if the slot had never been there: a short paragraph above it
+    # is judged by what follows the slot, not left out as a label of it.
+    blocks = [block for block in blocks if _AD_SLOT.fullmatch(block.text) is None]
     plain = [
         not (
             (_is_link_list(b) and not links_are_story)
