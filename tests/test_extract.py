@@ -456,12 +456,38 @@ def test_an_update_date_alone_is_not_the_publication() -> None:
         ("<meta name='author' content='AFP'>", "AFP"),
         ("<meta name='author' content='肖春芳'>", "肖春芳"),
         ("<p class='byline'>By Joe Wee Monday, February 29, 2016 @ 11:10 PM</p>", "Joe Wee"),
+        ("<span class='pb-byline'>By <a href='/people/erin-cole'>Erin Cole</a></span>", "Erin Cole"),
+        ("<div class='article__author-name'>NATALIA VOSS</div>", "NATALIA VOSS"),
+        ("<p class='byline'>Posted by Anna Berger</p>", "Anna Berger"),
+        ("<p class='byline'>Written by: Anna Berger</p>", "Anna Berger"),
+        ("<p class='byline'>Autor: Anna Berger</p>", "Anna Berger"),
+        ("<p class='byline'>Anna Berger · Published</p>", "Anna Berger"),
+        ("<p class='byline'>J J</p>", None),  # an avatar's letter beside a user's initial
+        ("<p class='author'>Zeige alle Beiträge von annab →</p>", None),
+        ("<p class='byline'>Fotos: Example Images / AFP</p>", None),
     ],
-    ids=["first-name", "user-name", "full-name", "agency", "cjk-name", "date-glued-on"],
+    ids=["first-name", "user-name", "full-name", "agency", "cjk-name", "date-glued-on", "class-with-byline-in-it",
+         "author-name-box", "posted-by", "written-by-colon", "label-colon", "separator-after", "initials-alone",
+         "link-to-posts", "photo-credit"],
 )
 def test_byline_names_someone(markup: str, byline: str | None) -> None:
     page = f"<html><head>{markup}</head><body><article>{markup}{_STORY}</article></body></html>"
     assert extract(page).byline == byline
+
+
+def test_a_reader_named_in_the_comments_is_not_the_author() -> None:
+    """The first byline box that names someone outside the comments is the author's."""
+    comments = "".join(
+        f"<li class='comment'><div class='byline'><span class='avatar'>{n[0]}</span> {n}</div><p>Nice.</p></li>"
+        for n in ("Sky Walker", "Jo")
+    )
+    page = (
+        f"<html><body><article><div class='byline'></div>{_STORY}"
+        "<div class='author'>Maria Lopez</div></article>"
+        f"<aside><ul class='comments-list'>{comments}</ul></aside></body></html>"
+    )
+    assert extract(page).byline == "Maria Lopez"
+    assert extract(page.replace("<div class='author'>Maria Lopez</div>", "")).byline is None
 
 
 def test_a_json_ld_organisation_may_have_a_one_word_name() -> None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+# Characters of an element's names (class, id, itemprop, role) that are read. A template's run to a few hundred
+# (utility classes); a hostile page's to megabytes, each judgement of which was cached in the worker for later
+# pages, until the worker ran out of memory on some other site's page.
+NAMES_READ = 300
 # Words of class and id names (split on "-" and "_") that mark boilerplate.
 _BOILERPLATE_WORDS = frozenset(
     {

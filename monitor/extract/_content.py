@@ -17,7 +17,7 @@ from itertools import compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.extract._boilerplate import is_boilerplate, is_certain_boilerplate, names_container
+from monitor.extract._boilerplate import NAMES_READ, is_boilerplate, is_certain_boilerplate, names_container
 from monitor.extract._metadata import SIGNAL_TAGS, clean_space
 from monitor.extract._phrases import Phrases
 
@@ -59,10 +59,6 @@ _STORY_CLASSES = frozenset(
 )  # fmt: skip
 _POST_CLASSES = frozenset({"hentry", "post", "blog-post", "type-post"})
 _RANKS = 4
-# Characters of an element's names (class, id, itemprop, role) that are read. A template's run to a few hundred
-# (utility classes); a hostile page's to megabytes, each judgement of which was cached in the worker for later
-# pages, until the worker ran out of memory on some other site's page.
-_NAMES_READ = 300
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 
 _BLOCK_TAGS = frozenset(
@@ -754,7 +750,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             continue  # neither names nor a tag that says what it is (one in four)
         classes, id_ = attrs.get("class") or "", attrs.get("id") or ""
         marker = f"{classes} {id_}" if classes or id_ else ""
-        if len(marker) > _NAMES_READ:
+        if len(marker) > NAMES_READ:
             classes, id_ = _first_names(classes), _first_names(id_)
             marker = f"{classes} {id_}"
         if tag in _BOILERPLATE_TAGS or (
@@ -787,7 +783,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
         if not prose[i]:
             continue  # no container of the story
         itemprop, role = attrs.get("itemprop") or "", attrs.get("role") or ""
-        if len(itemprop) + len(role) > _NAMES_READ:
+        if len(itemprop) + len(role) > NAMES_READ:
             itemprop, role = _first_names(itemprop), _first_names(role)
         rank = _container_rank(tag, classes, id_, itemprop, role)
         if rank >= 0:
@@ -805,11 +801,11 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
 
 
 def _first_names(names: str) -> str:
-    """The whole names within the first :data:`_NAMES_READ` characters of an attribute (a longer first one, cut)."""
-    if len(names) <= _NAMES_READ:
+    """The whole names within the first :data:`NAMES_READ` characters of an attribute (a longer first one, cut)."""
+    if len(names) <= NAMES_READ:
         return names
-    end = names.rfind(" ", 0, _NAMES_READ + 1)
-    return names[: end if end > 0 else _NAMES_READ]
+    end = names.rfind(" ", 0, NAMES_READ + 1)
+    return names[: end if end > 0 else NAMES_READ]
 
 
 def _in_sentence(tree: Elements, i: int) -> bool:

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from monitor.extract._boilerplate import NAMES_READ, is_certain_boilerplate
 from monitor.extract._dates import before_date
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,22 @@ _TITLE_SEPARATORS = re.compile(r"\s\s*(?:[|–—•·:»-]|::)\s+")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
 )
-_BYLINE_PREFIX = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af)\s+", re.IGNORECASE)
+# Where templates put the visible byline: microdata, rel=author and the usual class names first; then,
+# where none of those names anyone, class names with "byline" in them ("pb-byline", "article__byline")
+# or naming the author's box (a looser net, so cast second).
+_BYLINE_SELECTORS = (
+    '[itemprop="author"], [rel="author"], .byline, .author, .article-author',
+    '[class*="byline" i], [class*="author-name" i], [class*="author__name" i]',
+)
+_BYLINE_CANDIDATES = 8  # elements read at most for a visible byline
+_BYLINE_PREFIX = re.compile(
+    r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst)\s+von|publié\s+par"
+    r"|escrito\s+por|by|von|vom|par|por|di|door|av|af)\s*:?\s+"
+    r"|(?:author|autor|autorin|auteur|text|interview|text und interview)\s*:\s*)",
+    re.IGNORECASE,
+)
+# What a visible byline runs on into after its names: " · Published", " — veröffentlicht", " | 3 min read".
+_BYLINE_END = re.compile(r"\s+[·•|—]\s.*")
 _DATE_META = (
     "article:published_time",
     "og:published_time",
@@ -371,12 +387,39 @@ def _byline(tree: LexborHTMLParser, meta: dict[str, str], ld: dict[str, Any]) ->
             return value
     # In the body only: the head's <link rel=author> has no text, and its <meta> tags were read.
     scope = tree.body or tree
-    node = scope.css_first('[itemprop="author"], [rel="author"], .byline, .author, .article-author')
-    if node is not None:
-        text = before_date(_BYLINE_PREFIX.sub("", clean_space(node.text()))).rstrip(" ,|·–—-")
-        if len(text) <= 100 and _is_name(text):
-            return text
+    for selector in _BYLINE_SELECTORS:
+        first = scope.css_first(selector)
+        if first is None:
+            continue
+        if (name := _visible_name(first)) is not None:  # nearly always
+            return name
+        # Past one that names no one (an empty box a script fills, a reader's name in the comments),
+        # the next few are read.
+        for node in scope.css(selector)[1:_BYLINE_CANDIDATES]:
+            if (name := _visible_name(node)) is not None:
+                return name
     return None
+
+
+def _visible_name(node: LexborNode) -> str | None:
+    """The name a byline element gives, unless it is a reader's, in the comments (or a box like them).
+
+    Boxes named like bylines also hold links and labels ("View all posts by jdoe", "Photos: AFP"):
+    names are capitalised, at least half their words, and hold no colon.
+    """
+    text = _BYLINE_END.sub("", before_date(_BYLINE_PREFIX.sub("", clean_space(node.text())))).rstrip(" ,|·–—-")
+    if len(text) > 100 or ":" in text or not _is_name(text):
+        return None
+    words = [word for word in text.split() if any(map(str.isalpha, word))]
+    if 2 * sum(word[0].isupper() for word in words) < len(words) and not _is_cjk(text):
+        return None
+    up = node.parent
+    while up is not None and up.tag not in ("body", "html"):
+        attributes = up.attributes
+        if is_certain_boilerplate(f"{attributes.get('class') or ''} {attributes.get('id') or ''}"[:NAMES_READ]):
+            return None
+        up = up.parent
+    return text
 
 
 def _is_name(text: str) -> bool:
@@ -385,9 +428,15 @@ def _is_name(text: str) -> bool:
     Chinese, Japanese and Korean names are written without a space ("肖春芳"): one word is enough.
     """
     words = text.split()
-    if len(words) > 1 or (len(text) > 1 and text.isupper()):
+    if len(words) > 1:  # but not initials alone ("J J": a commenter's avatar letter and name)
+        return any(sum(map(str.isalpha, word)) > 1 for word in words)
+    if len(text) > 1 and text.isupper():
         return True
-    return len(text) > 1 and any("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)
+    return len(text) > 1 and _is_cjk(text)
+
+
+def _is_cjk(text: str) -> bool:
+    return any("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)
 
 
 def _published(signals: _Signals, ld: dict[str, Any], url: str | None) -> datetime | None:
