@@ -490,6 +490,36 @@ def test_a_reader_named_in_the_comments_is_not_the_author() -> None:
     assert extract(page.replace("<div class='author'>Maria Lopez</div>", "")).byline is None
 
 
+@pytest.mark.parametrize(
+    "block",
+    [
+        '<![CDATA[ {ld} ]]>',
+        '//<![CDATA[\n{ld}\n//]]>',
+        '<!-- {ld} -->',
+        '{ld};',
+        '[{ld}, {{"@type": "BreadcrumbList", "itemListElement": [1, 2,]}},]',
+    ],
+    ids=["cdata", "cdata-in-script-comments", "html-comment", "semicolon-after", "trailing-commas"],
+)
+def test_json_ld_is_read_through_what_templates_wrap_it_in(block: str) -> None:
+    """Search engines read these blocks; a strict parser dropped the page's author, date and outlet."""
+    ld = {"@type": "NewsArticle", "headline": "Envoys return to their posts", "datePublished": "2024-12-06T22:00:40Z",
+          "dateModified": "2024-12-07T12:43:39Z", "author": [{"@type": "Person", "name": "Stella Kim"}],
+          "publisher": {"@type": "Organization", "name": "Example News"}}
+    page = (f'<html><head><title>Envoys return to their posts</title><script type="application/ld+json">'
+            f'{block.format(ld=json.dumps(ld))}</script></head><body><article>{_STORY}</article></body></html>')
+    extracted = extract(page)
+    assert (extracted.byline, extracted.outlet) == ("Stella Kim", "Example News")
+    assert extracted.published == datetime(2024, 12, 6, 22, 0, 40, tzinfo=UTC)
+
+
+def test_a_json_ld_headline_that_is_a_description_is_not_the_title() -> None:
+    ld = {"@type": "Article", "name": "New Zealand", "headline": "constitutional monarchy in Oceania"}
+    page = (f'<html><head><title>New Zealand - Wikipedia</title><script type="application/ld+json">{json.dumps(ld)}'
+            f'</script></head><body><h1>New Zealand</h1>{_STORY}</body></html>')
+    assert extract(page).title == "New Zealand"
+
+
 def test_a_json_ld_organisation_may_have_a_one_word_name() -> None:
     ld = {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "Anna"}, {"@type": "Organization", "name": "Reuters"}]}
     page = f'<script type="application/ld+json">{json.dumps(ld)}</script><p>x</p>'

@@ -46,6 +46,7 @@ _ARTICLE_TYPES = frozenset(
 )
 # " | ", " - ", " :: " between a headline and a site name; opening with a single white space
 # character lets the search skip to white space in C (three times faster than "\s+").
+_TITLE_WORDS = re.compile(r"\w+")
 _TITLE_SEPARATORS = re.compile(r"\s\s*(?:[|–—•·:»-]|::)\s+")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
@@ -168,7 +169,7 @@ def read_metadata(
     site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher")) or None
     declared = [
         meta.get("og:title", ""),
-        _ld_text(ld.get("headline")),
+        _ld_headline(ld, f"{meta.get('og:title', '')} {signals.title}"),
         meta.get("twitter:title", ""),
         signals.title,
     ]
@@ -263,9 +264,8 @@ def _read_signals(nodes: list[LexborNode]) -> _Signals:
 def _json_ld_objects(blocks: list[str]) -> Iterator[dict[str, Any]]:
     """Yield every JSON-LD object on the page, flattening lists and ``@graph``."""
     for raw in blocks:
-        try:
-            data = json.loads(raw, strict=False)
-        except (ValueError, RecursionError):  # json recurses once per level: "[" * 100_000 is past the stack
+        data = _json_ld_value(raw)
+        if data is None:
             logger.debug("skipping malformed or too deeply nested JSON-LD block")
             continue
         pending: list[Any] = [data]
@@ -278,6 +278,28 @@ def _json_ld_objects(blocks: list[str]) -> Iterator[dict[str, Any]]:
                 if isinstance(graph, list):
                     pending.extend(reversed(graph))
                 yield item
+
+
+_JSON = json.JSONDecoder(strict=False)  # control characters in strings: templates paste text in raw
+_WRAPPERS = (("<![CDATA[", "]]>"), ("//<![CDATA[", "//]]>"), ("<!--", "-->"))
+_TRAILING_COMMA = re.compile(r",(\s*[\]}])")
+
+
+def _json_ld_value(raw: str) -> Any:
+    """A JSON-LD block's value, forgiving what templates get wrong and search engines read anyway:
+    a CDATA section or comment around it, a ``;`` or a second block after it, a trailing comma in a
+    list. None if it still does not parse (or nests past the stack: json recurses once per level)."""
+    text = raw.strip()
+    for opening, closing in _WRAPPERS:
+        if text.startswith(opening):
+            text = text[len(opening) :].removesuffix(closing).strip()
+            break
+    for attempt in (text, _TRAILING_COMMA.sub(r"\1", text)):
+        try:
+            return _JSON.raw_decode(attempt)[0]
+        except (ValueError, RecursionError):
+            continue
+    return None
 
 
 def _types(obj: dict[str, Any]) -> set[str]:
@@ -328,6 +350,17 @@ def _steps(how_to: dict[str, Any]) -> str:
     if any("<" in text for text in texts):
         return "".join(f"<div>{text}</div>" for text in texts)
     return "\n\n".join(texts)
+
+
+def _ld_headline(ld: dict[str, Any], page_titles: str) -> str:
+    """The JSON-LD headline, unless most of its words are not in the page's own titles: some sites fill
+    it with a description ("constitutional monarchy in Oceania" for "New Zealand")."""
+    headline = _ld_text(ld.get("headline"))
+    if headline and page_titles.strip():
+        words = set(_TITLE_WORDS.findall(headline.lower()))
+        if 2 * len(words.intersection(_TITLE_WORDS.findall(page_titles.lower()))) < len(words):
+            return ""
+    return headline
 
 
 def _ld_text(value: Any) -> str:
