@@ -89,6 +89,11 @@ An edited sentence ("said on Tuesday", a dropped appositive) scores above
 _PASSAGE_VALUES = PASSAGE_BANDS * BAND_ROWS
 _CHAR_GRAM = 5
 _MIN_SENTENCE_WORDS = 3
+# Bounds of one novelty judgement (see seen_before): a passage is at most 1,500 characters, so a real one holds
+# a few dozen sentences, and the earlier passages it is compared with are the newest of each lookup key.
+MAX_EARLIER_SENTENCES = 500
+MAX_JUDGED_SENTENCES = 40
+_KEYED_SENTENCES = 20  # a passage's first sentences that get lookup keys (16 each): the keys are looked up and stored
 
 _rng = np.random.default_rng(20210616)
 # Multiply-shift hashing: the high 32 bits of (a·x + b) mod 2⁶⁴ with odd a.
@@ -504,8 +509,8 @@ def _repeats(new: _Sentence, old: _Sentence) -> bool:
     """Whether ``new`` says nothing that ``old`` did not: most of its text, all of its numbers and names."""
     if new.normal == old.normal:
         return True
-    held = len(new.grams & old.grams) / len(new.grams)
-    return held >= SENTENCE_CONTAINMENT and new.facts <= old.vocabulary
+    # The facts first: most pairs differ in a name or a number, told without intersecting the 5-grams.
+    return new.facts <= old.vocabulary and len(new.grams & old.grams) / len(new.grams) >= SENTENCE_CONTAINMENT
 
 
 def passage_keys(passage: str) -> tuple[str, ...]:
@@ -515,7 +520,7 @@ def passage_keys(passage: str) -> tuple[str, ...]:
     can hand back every earlier passage that may repeat part of this one.
     """
     bands: set[str] = set()
-    for text in _sentences(passage):
+    for text in _sentences(passage)[:_KEYED_SENTENCES]:
         tokens = words(text)
         if tokens:
             hashes = _shingle_hashes(tokens, [len(tokens)], size=2)
@@ -531,10 +536,21 @@ def seen_before(passage: str, earlier: Iterable[str]) -> bool:
     phrases from many old ones could cover "X was freed in a swap for Y" from
     two unrelated reports. Sentences of under three words ("He declined.")
     carry no news on their own and are not judged, unless nothing else is.
+
+    The work is bounded, as it runs in the archive's writer: earlier passages are read until
+    :data:`MAX_EARLIER_SENTENCES` distinct sentences are held, and a passage of more than
+    :data:`MAX_JUDGED_SENTENCES` sentences is taken as new. Either bound errs towards an alert.
     """
-    old = [_sentence(s) for p in earlier for s in _sentences(p)]
+    old: dict[str, _Sentence] = {}  # by normal form: a sentence said in many passages is compared once
+    for earlier_passage in earlier:
+        for text in _sentences(earlier_passage):
+            old.setdefault((sentence := _sentence(text)).normal, sentence)
+        if len(old) >= MAX_EARLIER_SENTENCES:
+            break
     if not old:
         return False
     new = [_sentence(s) for s in _sentences(passage)]
     judged = [s for s in new if len(s.vocabulary) >= _MIN_SENTENCE_WORDS] or new
-    return bool(judged) and all(any(_repeats(s, o) for o in old) for s in judged)
+    if not judged or len(judged) > MAX_JUDGED_SENTENCES:
+        return False  # too many to compare in bounded time: news, rather than a repeat missed
+    return all(s.normal in old or any(_repeats(s, o) for o in old.values()) for s in judged)

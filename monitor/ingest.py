@@ -39,8 +39,10 @@ def novelty(
     mentions: list[Mention] = []
     said_here: dict[tuple[str, str], list[str]] = {}
     for match, keys, known in zip(matches, passage_keys, earlier, strict=True):
+        # Each passage once, however many keys it shares: a page of passages that share hundreds of keys
+        # had every earlier one handed over hundreds of times (1.6 GB and 80 s of the writer for 14 KB).
         here = [passage for key in keys for passage in said_here.get((match.rule, key), ())]
-        new = not dedup.seen_before(match.passage, [*known, *here])
+        new = not dedup.seen_before(match.passage, dict.fromkeys([*known, *here]))
         for key in keys:
             said_here.setdefault((match.rule, key), []).append(match.passage)
         mentions.append(Mention(match.rule, match.passage, match.terms, new=new))

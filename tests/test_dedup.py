@@ -318,6 +318,34 @@ def test_nothing_earlier_means_new() -> None:
     assert not dedup.seen_before(OLD_SWAP, [])
 
 
+def test_a_sentence_said_in_many_earlier_passages_is_read_once_and_still_found() -> None:
+    """Earlier passages are read until MAX_EARLIER_SENTENCES distinct sentences are held: copies add none."""
+    filler = [f"Unrelated line {n} about the weather in the capital today." for n in range(30)]
+    earlier = [" ".join(filler) for _ in range(dedup.MAX_EARLIER_SENTENCES)] + [OLD_SWAP]
+    assert dedup.seen_before(OLD_SWAP, earlier)
+
+
+def test_novelty_reads_a_bounded_number_of_earlier_sentences_and_errs_towards_news() -> None:
+    distinct = [f"Unrelated line {n} about the weather in the capital today." for n in range(dedup.MAX_EARLIER_SENTENCES)]
+    assert not dedup.seen_before(OLD_SWAP, [" ".join(distinct), OLD_SWAP])
+    assert dedup.seen_before(OLD_SWAP, [OLD_SWAP, " ".join(distinct)])
+
+
+def test_a_passage_of_too_many_sentences_to_compare_is_news() -> None:
+    sentences = [f"The envoy spoke to reporters for the {n}th time." for n in range(dedup.MAX_JUDGED_SENTENCES + 1)]
+    many = " ".join(sentences)
+    assert not dedup.seen_before(many, [many])
+    assert dedup.seen_before(" ".join(sentences[1:]), [many])
+
+
+def test_only_a_passage_s_first_sentences_get_lookup_keys() -> None:
+    """Each sentence adds 16 keys that the writer looks up and stores: a passage of sixty short ones added 961."""
+    lines = [f"Zed item {n} of the list." for n in range(60)]
+    first_twenty = dedup.passage_keys(" ".join(lines[:20]))
+    assert dedup.passage_keys(" ".join(lines))[1:] == first_twenty[1:]
+    assert len(first_twenty) <= 1 + 20 * dedup.PASSAGE_BANDS
+
+
 def test_near_copy_of_a_passage_shares_a_lookup_key() -> None:
     edited = OLD_SWAP.replace("carried out", "completed").replace("United States", "U.S.")
     assert set(dedup.passage_keys(edited)[1:]) & set(dedup.passage_keys(OLD_SWAP)[1:])

@@ -81,6 +81,10 @@ def serve_hostile_web(web: LocalWeb) -> None:
 
     surrogate = json.dumps({"@type": "NewsArticle", "headline": "Envoys \ud800 return"})  # "\ud800" in the JSON
     paragraphs = "".join(f"<p>{SWAP_PARAGRAPH} Report {n}.</p>" for n in range(1000))
+    # 14 KB: ten matched passages that share the same sixty short sentences, so each shares hundreds of lookup
+    # keys with the passages before it (the writer took 80 s and 1.6 GB judging their novelty).
+    shared = " ".join(f"Zed item {n} of the list." for n in range(60))
+    repeated = "".join(f"<p>{SWAP_PARAGRAPH} Tail {n}. {shared} {SWAP_PARAGRAPH}</p>" for n in range(10))
     hostile_articles = {
         "/a/formatting": article("Formatting", formatting_bomb()),
         "/a/self-closing": article("Self-closing", "<div/>" * 200_000),
@@ -88,6 +92,7 @@ def serve_hostile_web(web: LocalWeb) -> None:
         "/a/surrogate": article("Envoys return", f"<p>{SURROGATE_STORY}</p>",
                                 f'<script type="application/ld+json">{surrogate}</script>'),
         "/a/paragraphs": article("Prisoners exchanged", paragraphs),
+        "/a/repeated-sentences": article("Swap roundup", repeated),
     }
     for path, body in hostile_articles.items():
         web.route(path, body)
@@ -209,6 +214,7 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
         "SELECT count(*) FROM mentions JOIN articles ON articles.id = mentions.article_id WHERE articles.url = ?",
         [hostile_web.url("/a/paragraphs")]).fetchone()[0]
     assert 1 <= mentions <= 10  # at most MAX_PASSAGES per rule and article
+    assert hostile_web.url("/a/repeated-sentences") in stored
 
     errors = dict(conn.execute("SELECT name, last_error FROM sources"))
     assert errors["healthy"] is None and errors["hostile articles"] is None
@@ -223,8 +229,8 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
     assert len(child_hits) == len(set(child_hits))
     assert len(child_hits) * CHILD_SITEMAP_BYTES <= SITEMAP_BUDGET + CHILD_SITEMAP_BYTES
 
-    assert seconds < 60
     assert memory.own < 200 * MB, f"the monitor's own process reached {memory.own / MB:.0f} MB"
+    assert seconds < 60
     assert memory.worker < 400 * MB, f"a worker reached {memory.worker / MB:.0f} MB"
     assert memory.tree < 900 * MB, f"the process tree reached {memory.tree / MB:.0f} MB"
     print(f"\n{seconds:.1f} s; peak RSS: monitor {memory.own / MB:.0f} MB, largest worker "

@@ -31,7 +31,8 @@ class MentionRecords(Connection):
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        return [row[0] for row in self.db.execute(f"SELECT DISTINCT passage FROM mentions WHERE id IN ({marks})", [*ids])]
+        return [row[0] for row in self.db.execute(  # newest first: novelty reads them up to a bound
+            f"SELECT passage FROM mentions WHERE id IN ({marks}) GROUP BY passage ORDER BY max(id) DESC", [*ids])]
 
     def insert_mention(self, article_id: int, mention: Mention, found: datetime, keys: Sequence[str]) -> int:
         cursor = self.db.execute(
