@@ -303,3 +303,21 @@ def test_novelty_reads_the_newest_passages_of_each_key_however_often_it_was_seen
         found = archive.passages_with_keys("envoys", keys)
     assert 0 < len(found) <= 5 * len(keys) < 150  # 150 passages share the sentence
     assert f"{sentence}, aide 29 4 said." in found  # the newest are read
+
+
+def test_another_program_s_sqlite_database_is_never_written(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:
+    """`once` used to add two dozen tables to it, and `status` told the user to run `once`."""
+    with sqlite3.connect(tmp_path / "shop.db") as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO customers VALUES (1, 'Anna')")
+    before = (tmp_path / "shop.db").read_bytes()
+    for command in ("status", "once", "search"):
+        args = ("--db", "shop.db", command, *(["envoy"] if command == "search" else []))
+        one_line(run_cli(*args, check=False), "shop.db is not a monitor archive: it holds other tables (customers)")
+    assert (tmp_path / "shop.db").read_bytes() == before
+    with pytest.raises(ArchiveError, match="not a monitor archive"):
+        Archive.create(tmp_path / "shop.db")
+    assert (tmp_path / "shop.db").read_bytes() == before
+    (tmp_path / "empty.db").touch()
+    with Archive.create(tmp_path / "empty.db") as archive:  # an empty file is a new archive
+        assert archive.version == len(MIGRATIONS)

@@ -82,6 +82,7 @@ class Connection:
             raise archive_error(exc, self.path) from exc
         try:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._refuse_another_programs_database()
             if mode == "read":
                 self.version = self._current_version()
             else:
@@ -128,6 +129,19 @@ class Connection:
         if not writable and not os.access(self.path.parent, os.W_OK) and not Path(f"{self.path}-wal").exists():
             uri += "&immutable=1"
         return sqlite_utils.Database(sqlite3.connect(uri, uri=True))
+
+    def _refuse_another_programs_database(self) -> None:
+        """An SQLite file that is no archive of ours (no schema version, tables of its own) is never written: the
+        migrations would add two dozen tables to another program's database."""
+        if int(self._one("PRAGMA user_version")):
+            return
+        names = [row[0] for row in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%' ORDER BY name"
+            " LIMIT 4")]
+        if names:
+            shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+            raise ArchiveError(str(self.path), f"{self.path} is not a monitor archive: it holds other tables ({shown});"
+                                               " give another --db or 'database'")
 
     def _current_version(self) -> int:
         """The schema version of an archive opened without :meth:`create`, which must be this monitor's."""
