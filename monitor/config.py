@@ -34,7 +34,11 @@ def _int_as_float(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-Seconds = Annotated[float, BeforeValidator(_int_as_float)]
+# The longest any interval, delay or limit in seconds may be: longer ones overflowed C integers in the scheduler,
+# or kept a check waiting for good (TOML also allows ``inf``).
+_YEAR = 366 * 24 * 3600
+Seconds = Annotated[float, BeforeValidator(_int_as_float), Field(allow_inf_nan=False, le=_YEAR)]
+Interval = Annotated[int, Field(ge=1, le=_YEAR)]  # whole seconds between checks
 
 
 class _Settings(BaseModel):
@@ -73,12 +77,12 @@ class FetchSettings(_Settings):
 
 
 class ScheduleSettings(_Settings):
-    interval: Annotated[int, Field(ge=1)] = 900
-    jitter: Annotated[int, Field(ge=0)] = 60
-    heartbeat: Annotated[int, Field(ge=1)] = 30
+    interval: Interval = 900
+    jitter: Annotated[int, Field(ge=0, le=_YEAR)] = 60
+    heartbeat: Interval = 30
     adaptive: bool = True
-    min_interval: Annotated[int, Field(ge=1)] = 120
-    max_interval: Annotated[int, Field(ge=1)] = 6 * 3600
+    min_interval: Interval = 120
+    max_interval: Interval = 6 * 3600
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> ScheduleSettings:
@@ -96,14 +100,14 @@ class LimitsSettings(_Settings):
     """
 
     workers: Annotated[int, Field(ge=0, le=256)] | None = None  # None: one per core
-    memory_mb: Annotated[int, Field(ge=32)] = 256
-    cpu_seconds: Annotated[int, Field(ge=1)] = 10
+    memory_mb: Annotated[int, Field(ge=32, le=1 << 30)] = 256  # up to a petabyte: past it setrlimit overflows
+    cpu_seconds: Annotated[int, Field(ge=1, le=_YEAR)] = 10
     wall_seconds: Annotated[Seconds, Field(gt=0)] = 20.0
     sitemap_bytes: Annotated[int, Field(ge=1024)] = 50_000_000  # read per check, a sitemap index's children included
     # Bytes of links one check of a source gathers, whatever its kind (their URLs and titles, and 200 a link): held
     # in the monitor's process, where 50,000 links of 8,000 characters took 487 MB.
     link_bytes: Annotated[int, Field(ge=100_000)] = 20_000_000
-    answer_mb: Annotated[int, Field(ge=1)] = 64  # a worker's answer for one page, as it crosses to the monitor
+    answer_mb: Annotated[int, Field(ge=1, le=1 << 20)] = 64  # a worker's answer for one page, as it crosses to the monitor
     links_per_check: Annotated[int, Field(ge=1)] = 1000  # new links taken in one check; the rest in the next ones
     # Seconds of one host's politeness delays a check may spend: a host asking for d seconds between requests gives
     # it at most wait_per_check / d links, the rest in the next checks.
@@ -121,7 +125,7 @@ class SourceSettings(_Settings):
     name: Annotated[str, Field(min_length=1)]
     kind: Literal["feed", "sitemap", "page", "site"]
     url: str
-    interval: Annotated[int, Field(ge=1)] | None = None
+    interval: Interval | None = None
     links: str | None = None
     include: str | None = None
     exclude: str | None = None
@@ -228,7 +232,7 @@ class EmailSettings(_Settings):
     mode: Literal["instant", "digest"] = "instant"
     digest_cron: str = "0 7 * * *"
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0
-    retry_max: Annotated[int, Field(ge=1)] = 3600
+    retry_max: Interval = 3600
 
     @field_validator("sender", "recipients", "operators")
     @classmethod

@@ -57,6 +57,15 @@ BAD_CONFIGS = {
     "duplicate source": (
         GOOD_SOURCE.replace('"a"', '"b"') + GOOD_SOURCE + GOOD_SOURCE, "sources[2].name", "also sources[1]",
     ),
+    # Numbers TOML allows that passed and then overflowed, hung the scheduler at full CPU, or waited for good.
+    "infinite delay": ("[fetch]\ndelay = inf\n", "fetch.delay", "less than or equal"),
+    "not a number": ("[fetch]\ntimeout = nan\n", "fetch.timeout", "less than or equal"),
+    "interval of ages": (
+        "[schedule]\nmax_interval = 99999999999999\n", "schedule.max_interval", "less than",
+    ),
+    "source interval past C ints": (GOOD_SOURCE + "interval = 99999999999999999999\n", "sources[0].interval", "less"),
+    "cpu seconds past setrlimit": ("[limits]\ncpu_seconds = 99999999999999999\n", "limits.cpu_seconds", "less"),
+    "memory past setrlimit": ("[limits]\nmemory_mb = 99999999999999\n", "limits.memory_mb", "less"),
 }
 
 
