@@ -188,6 +188,21 @@ def test_bad_rules_are_config_errors_naming_the_rule() -> None:
     assert problems[4].startswith("rules[4] (near).query: position 12: NEAR/3 joins words")
 
 
+@pytest.mark.parametrize("query", ["ambassador NEAR/x Moscow", "ambassador NEAR Moscow", "ambassador NEAR/ Moscow",
+                                   "ambassador ONEAR Moscow", "ambassador NOT NEAR Moscow"])
+def test_a_near_without_its_distance_is_an_error_not_a_word(query: str) -> None:
+    """Read as a word, a mistyped NEAR made a rule that never matched, and nothing said so."""
+    with pytest.raises(ConfigError) as caught:
+        compile_rules([RuleSettings(name="typo", query=query)])
+    (problem,) = caught.value.problems
+    assert problem.startswith("rules[0] (typo).query: position ") and "takes a distance in words" in problem
+
+
+def test_near_in_lowercase_and_words_that_begin_with_it_are_words() -> None:
+    rules = compile_rules([RuleSettings(name="r", query="ambassador AND (near OR nearby OR NEARBY)")])
+    assert [m.rule for m in rules.match("The ambassador lives nearby.")] == ["r"]
+
+
 def test_article_without_literals_is_dismissed_quickly(shipped: Ruleset) -> None:
     assert shipped.match("Weather: sunny in Moscow, rain in Washington.") == []
     assert shipped.match("") == []

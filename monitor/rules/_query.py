@@ -133,6 +133,7 @@ _TOKEN = re.compile(
     r"""(?P<space>\s+)|(?P<comment>\#[^\n]*)|(?P<open>\()|(?P<close>\))
       |(?P<phrase>"[^"]*"?)
       |(?P<near>(?:NEAR|ONEAR)/(?P<distance>\d+)(?![^\s()"]))
+      |(?P<bad_near>(?:NEAR|ONEAR)(?![\w'\u2019])[^\s()"]*)
       |(?P<op>(?:AND|OR|NOT)(?![^\s()"]))
       |(?P<field>(?:title|lead|sentence|paragraph|article):)
       |(?P<list>@[\w]+(?:\.surnames)?(?![^\s()"]))
@@ -162,6 +163,10 @@ def _tokens(query: str) -> Iterator[_Token]:
         assert kind is not None
         if kind == "phrase" and (len(m.group()) < 2 or not m.group().endswith('"')):
             raise QuerySyntaxError(m.start() + 1, "unclosed quote")
+        if kind == "bad_near":  # read as a word, it made the rule one that never matches
+            operator = m.group().split("/")[0]
+            raise QuerySyntaxError(m.start() + 1, f"{m.group()!r}: {operator} takes a distance in words, as in "
+                                                  f"{operator}/5 (the word itself: \"{operator.lower()}\")")
         yield _Token(kind, m.group(), m.start(), m.end(), comment)
         comment = ""
 
