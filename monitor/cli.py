@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ else:
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+_UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 
 
 class Context:
@@ -62,8 +64,21 @@ class Context:
 
 
 def _console() -> Console:
-    """A console for what pages and the archive say: rich's markup is not read in it ("[/x]" in a URL raised)."""
-    return Console(markup=False, emoji=False)
+    """A console for what pages and the archive say: rich's markup is not read in it ("[/x]" in a URL raised).
+
+    Piped or logged (cron's mail, ``docker logs``), a table is as wide as its cells: cut to 80 columns, it lost the
+    failing URL and the times an operator reads it for. A width given in ``COLUMNS`` still holds.
+    """
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(markup=False, emoji=False, width=_UNCUT if wide else None)
+
+
+def _table(*headers: str) -> Table:
+    """A table whose cells wrap rather than end in "…": in a narrow terminal every cell was cut to nothing."""
+    table = Table()
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
@@ -141,7 +156,7 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
         result = app.check_once(settings, source_name, force=force,
                                 progress=lambda done: progress.update(task, completed=done))
     reports = result.checks
-    table = Table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
+    table = _table("source", "links", "fetched", "stored", "duplicates", "alerts", "status")
     for report in reports:
         if report.error:
             status = Text(app.printable(report.error), style="red")
@@ -202,7 +217,7 @@ def demo(obj: Context, output: Path) -> None:
 def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
     rows = app.search(obj.settings, query, limit)
-    table = Table("id", "published", "site", "title", "url")
+    table = _table("id", "published", "site", "title", "url")
     for row in rows:
         table.add_row(str(row["id"]), row["published"] or "", app.printable(row["site"]), app.printable(row["title"]),
                       app.printable(row["url"]))
@@ -259,7 +274,7 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
             console.print(Text(f"    context from {where}: {app.printable(found)}", style="cyan"))
         for clause, vetoing in judged.vetoes:
             console.print(Text(f"    vetoed elsewhere by {clause}: {app.printable(vetoing)}", style="dim"))
-    table = Table("rule", "articles scanned", "passages matched", "would be new")
+    table = _table("rule", "articles scanned", "passages matched", "would be new")
     for name, (matched_count, new_count) in counts.items():
         table.add_row(name, str(scanned), str(matched_count), str(new_count))
     console.print(table)
@@ -276,7 +291,7 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     0/1 field named after the rule with spaces as underscores ("prisoner_swap").
     """
     scores = app.evaluate_rules(obj.settings, labelled)
-    table = Table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
+    table = _table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
     for name, score in scores.items():
         labelled_count = score.true_pos + score.false_pos + score.false_neg + score.true_neg
         table.add_row(name, str(labelled_count), f"{score.precision:.3f}", f"{score.recall:.3f}",
@@ -336,7 +351,7 @@ def status(obj: Context, check: bool) -> None:
         click.echo(f"healthy: heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}")
         return
     stored, counts, queued, heartbeat = app.status(settings)
-    table = Table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "health",
+    table = _table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "health",
                   "last error")
     names = {source.name for source in settings.sources}
     configured = [(source.name, source.kind, stored.get(source.name)) for source in settings.sources]

@@ -198,6 +198,24 @@ def test_a_failed_check_records_its_cause_for_status(run_cli: RunCLI, tmp_path: 
     assert "HTTP 410 Gone" in run_cli("status").stdout
 
 
+def test_piped_tables_keep_the_failing_url_and_times_whole(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Cron's mail and log files read the tables through a pipe: cut to 80 columns, the URL and the times were lost."""
+    long_path = "/feeds/" + "a-long-section-name/" * 4 + "gone.xml"
+    local_web.route(long_path, "gone", status=410)
+    url = local_web.url(long_path)
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\n[[sources]]\nname = "a-source-with-a-long-name"\nkind = "feed"\nurl = "{url}"\n'
+    )
+    env = {key: value for key, value in cli_env().items() if key != "COLUMNS"}
+    for command in ("once", "status"):
+        result = subprocess.run([sys.executable, "-m", "monitor", command], capture_output=True, text=True,
+                                cwd=tmp_path, env=env, timeout=60)
+        assert url in result.stdout and "a-source-with-a-long-name" in result.stdout, result.stdout
+        assert "…" not in result.stdout
+    status = result.stdout
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", status), status  # last checked, whole
+
+
 def test_a_url_that_reads_as_rich_markup_fails_its_check_in_one_line(run_cli: RunCLI, tmp_path: Path,
                                                                      local_web: LocalWeb) -> None:
     """"[/feed]" in an error once closed a tag the table's console never opened: a traceback instead of the table."""
