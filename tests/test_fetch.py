@@ -157,6 +157,24 @@ def test_body_dripped_slowly_is_cut_by_the_overall_deadline(local_web: LocalWeb)
     assert time.monotonic() - started < 1.5
 
 
+def test_endless_interim_answers_are_cut_long_before_the_timeout(local_web: LocalWeb) -> None:
+    """Each "102 Processing" is a head h11 parses in the event loop: only the timeout ended the run, at full CPU."""
+    interim = b"HTTP/1.1 102 Processing\r\n\r\n" * 2000
+    local_web.route("/interim", status=102, content_type=None, stream=lambda: iter(lambda: interim, None))
+    started, cpu = time.monotonic(), time.process_time()
+    with pytest.raises(FetchError, match="more than 256 KB before its answer's head was complete"):
+        fetch(local_web, "/interim", settings(timeout=30))
+    assert time.monotonic() - started < 10 and time.process_time() - cpu < 5
+
+
+def test_chunk_headers_count_against_the_body_s_bytes_on_the_wire(local_web: LocalWeb) -> None:
+    """One byte of body per chunk behind 60 KB of chunk extension: the body's cap never saw those bytes."""
+    chunk = b"1;" + b"x" * 60_000 + b"\r\na\r\n"
+    local_web.route("/chunks", headers={"Transfer-Encoding": "chunked"}, stream=lambda: iter(lambda: chunk, None))
+    with pytest.raises(FetchError, match="bytes for its answer's body"):
+        fetch(local_web, "/chunks", settings(timeout=30, max_bytes=200_000))
+
+
 def test_endless_body_is_cut_at_max_bytes(local_web: LocalWeb) -> None:
     local_web.route("/huge", stream=lambda: iter(lambda: b"x" * 65536, None))
     with pytest.raises(ResponseTooLargeError):

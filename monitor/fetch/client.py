@@ -70,6 +70,7 @@ from monitor.fetch.security import (
     check_url,
     system_resolver,
 )
+from monitor.fetch.stream import AsyncioStream
 from monitor.models import NotModified, Page
 
 __all__ = ["MAX_REDIRECTS", "Fetcher", "Kind"]
@@ -89,6 +90,8 @@ MAX_COOKIES = 3000
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _GZIP_MAGIC = b"\x1f\x8b"
+# Wire bytes a body may take beyond its cap and a tenth: chunk headers, and what the head's last read brought along.
+_FRAMING_BYTES = 64 * 1024
 
 _ACCEPT = {
     "article": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
@@ -446,6 +449,9 @@ class Fetcher:
                         self._cookies.set_cookie_header(request)
                     response = await self._transport.handle_async_request(request)
                     response.request = request
+                    stream = response.extensions.get("network_stream")
+                    if isinstance(stream, AsyncioStream):  # its framing aside, the body read_capped caps
+                        stream.allow(max_bytes + max_bytes // 10 + _FRAMING_BYTES)
                     if "set-cookie" in response.headers:
                         self._keep_cookies(response)
                     try:

@@ -4,6 +4,12 @@ httpcore's default backend goes through anyio, which wraps every read and write 
 cancel scope and a checkpoint: a tenth of a millisecond per request that buys nothing
 here, since monitor only ever runs on asyncio. This stream maps asyncio's streams onto
 httpcore's interface, with httpcore's exceptions and per-operation time-outs.
+
+It also counts what the server sends for each request, which only the timeout bounded
+before: an endless run of interim answers (``102 Processing``) or of chunks with long
+extensions and one byte of body each kept the event loop parsing at full CPU until
+``fetch.timeout``. Before the answer's head is complete at most :data:`HEAD_BYTES` may
+arrive; the client then allows its body what its caps allow (:meth:`AsyncioStream.allow`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpcore
+
+# Bytes a server may send for one request before its answer's head is complete: h11 holds one head to 16 KB, so
+# this is a dozen interim answers of the largest head, or thousands of ordinary ones.
+HEAD_BYTES = 256 * 1024
+_HEAD = f"{HEAD_BYTES // 1024} KB before its answer's head was complete"
 
 
 async def open_stream(
@@ -45,19 +56,31 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._left = HEAD_BYTES  # bytes the server may still send for the request in flight
+        self._allowed = _HEAD
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
             async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
+                data = await self._reader.read(max_bytes)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout("read timed out") from exc
         except OSError as exc:
             raise httpcore.ReadError(str(exc)) from exc
+        self._left -= len(data)
+        if self._left < 0:
+            raise httpcore.ReadError(f"the server sent more than {self._allowed} (interim answers, chunk headers,"
+                                     " a body past its cap)")
+        return data
+
+    def allow(self, size: int) -> None:
+        """The head is in: the body may take ``size`` bytes on the wire, its framing included."""
+        self._left, self._allowed = size, f"{size:,} bytes for its answer's body"
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
+        self._left, self._allowed = HEAD_BYTES, _HEAD  # a request: the count starts again
         try:
             async with asyncio.timeout(timeout):
                 self._writer.write(buffer)
