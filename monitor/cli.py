@@ -166,6 +166,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
             status = Text("not modified" if report.not_modified else "ok")
             if report.left:
                 status += f", {report.left} new links left for the next check"
+            elif not report.links and not report.not_modified:  # a listing's selector may match nothing
+                status += ", but no links found"
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     _console().print(table)

@@ -10,6 +10,8 @@ wrong, in the order that matters most:
   none, while it listed some in the days before; over once that many in a row list
   some again (one listing among empty ones would announce a recovery, and the next
   three empty ones the problem again: a source flapping so sent a notice an hour);
+* no links at all: its first :data:`MIN_CHECKS` changed checks, and every one since, listed none
+  (a mistyped URL, or a listing's ``links`` selector that matches nothing on the page);
 * far less text: the mean text of its extractions in the last day is under
   :data:`TEXT_DROP` of the mean before (at least :data:`MIN_CHECKS` extractions now
   and :data:`MIN_BASELINE` before).
@@ -39,7 +41,7 @@ def judge(history: Sequence[CheckRecord], now: datetime, previous: str | None = 
     """What is wrong with a source, in one line, or None when it is healthy; ``previous`` is the verdict before."""
     checks = sorted(history, key=lambda r: r.checked)
     lacking = previous is not None and _kind(previous) == _NO_LINKS
-    return _failing(checks, now) or _no_links(checks, now, lacking) or _less_text(checks, now)
+    return _failing(checks, now) or _no_links(checks, now, lacking) or _never_listed(checks) or _less_text(checks, now)
 
 
 def notice_for(source: str, previous: str | None, current: str | None, now: datetime) -> SourceNotice | None:
@@ -75,6 +77,14 @@ def _no_links(checks: list[CheckRecord], now: datetime, lacking: bool) -> str | 
     usual = sum(r.links for r in before) / len(before)
     return (f"{_NO_LINKS}: {empty} of its last {len(recent)} changed checks listed none"
             f" (about {usual:.0f} per check before)")
+
+
+def _never_listed(checks: list[CheckRecord]) -> str | None:
+    changed = [r for r in checks if r.ok and r.changed]
+    if len(changed) < MIN_CHECKS or any(r.links for r in changed):
+        return None
+    return (f"no links at all: none of its {len(changed)} checks listed one (is the URL right, and for a page,"
+            " does its links selector match the page?)")
 
 
 def _less_text(checks: list[CheckRecord], now: datetime) -> str | None:

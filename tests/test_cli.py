@@ -216,6 +216,15 @@ def test_piped_tables_keep_the_failing_url_and_times_whole(tmp_path: Path, local
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", status), status  # last checked, whole
 
 
+def test_a_listing_whose_selector_matches_nothing_says_so(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
+    local_web.route("/latest", "<html><body><h2 class='headline'><a href='/a'>Envoy returns</a></h2></body></html>")
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\nrobots = false\n[[sources]]\nname = "x"\nkind = "page"\nurl = "{local_web.url("/latest")}"\n'
+        'links = "h3.headline a"\n'
+    )
+    assert "ok, but no links found" in run_cli("once").stdout
+
+
 def test_a_url_that_reads_as_rich_markup_fails_its_check_in_one_line(run_cli: RunCLI, tmp_path: Path,
                                                                      local_web: LocalWeb) -> None:
     """"[/feed]" in an error once closed a tag the table's console never opened: a traceback instead of the table."""

@@ -76,8 +76,13 @@ def test_no_false_alarm_on_too_few_or_unchanged_checks(recent: list[CheckRecord]
     assert judge([*HEALTHY, *recent], NOW) is None
 
 
-def test_a_source_that_never_listed_links_did_not_fall() -> None:
-    assert judge([ok(h, links=0) for h in range(72, 0, -6)], NOW) is None
+def test_a_source_that_never_listed_a_link_is_told_apart_from_one_that_stopped() -> None:
+    """A listing whose links selector matches nothing reported "ok" at every check, for good."""
+    assert judge([ok(h, links=0) for h in range(72, 0, -6)], NOW) == (
+        "no links at all: none of its 12 checks listed one (is the URL right, and for a page, does its links selector"
+        " match the page?)")
+    assert judge([ok(2, links=0), ok(1, links=0)], NOW) is None  # two are not enough
+    assert judge([ok(3, links=0), ok(2, links=0), ok(1, links=1)], NOW) is None
 
 
 def test_a_source_failing_for_a_day_is_unhealthy_and_a_success_ends_it() -> None:
