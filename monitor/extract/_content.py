@@ -943,9 +943,9 @@ def _keep_blocks(
     """The blocks that are story text.
 
     Left out: link lists (related stories, tag clouds), a lone byline, date or time, the repeated
-    headline, an advertisement's label ("Advertisement", "Anzeige"), and a short label whose section was left out ("More on this topic" above a list
-    of links) or that ends the text ("Comments closed"). A short ``<p>`` is the author's when
-    it ends the text or a sentence.
+    headline, an advertisement's label ("Advertisement", "Anzeige"), and a short label whose
+    section was left out ("More on this topic" above a list of links) or that ends the text
+    ("Comments closed"). A short ``<p>`` is the author's when it ends the text or a sentence.
     Short items of a list or a table are content, not labels, and so are six or more short
     blocks in a row: a text written line by line (a poem, a CJK blog's lines, a list set as
     paragraphs), where labels come alone or in pairs. When labels are all a page has (a short

@@ -44,9 +44,9 @@ _ARTICLE_TYPES = frozenset(
         "webpage",
     }
 )
+_TITLE_WORDS = re.compile(r"\w+")
 # " | ", " - ", " :: " between a headline and a site name; opening with a single white space
 # character lets the search skip to white space in C (three times faster than "\s+").
-_TITLE_WORDS = re.compile(r"\w+")
 _TITLE_SEPARATORS = re.compile(r"\s\s*(?:[|–—•·:»-]|::)\s+")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
