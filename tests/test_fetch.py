@@ -175,6 +175,14 @@ def test_chunk_headers_count_against_the_body_s_bytes_on_the_wire(local_web: Loc
         fetch(local_web, "/chunks", settings(timeout=30, max_bytes=200_000))
 
 
+def test_a_content_type_sent_twice_is_read_as_browsers_read_it(local_web: LocalWeb) -> None:
+    """httpx joins the two headers with a comma: "text/html, text/html" was refused for good."""
+    local_web.route("/twice", "<p>Envoy returns</p>", content_type="text/html", headers={"content-type": "text/html"})
+    page = fetch(local_web, "/twice", kind="article")
+    assert isinstance(page, Page) and page.body == b"<p>Envoy returns</p>"
+    assert page.content_type.count("text/html") == 2
+
+
 def test_endless_body_is_cut_at_max_bytes(local_web: LocalWeb) -> None:
     local_web.route("/huge", stream=lambda: iter(lambda: b"x" * 65536, None))
     with pytest.raises(ResponseTooLargeError):

@@ -58,7 +58,7 @@ from monitor.errors import (
     UnsupportedContentError,
 )
 from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
-from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, read_capped, unwrap_gzip
+from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, media_type, read_capped, unwrap_gzip
 from monitor.fetch.politeness import HostGate
 from monitor.fetch.pool import OriginPools
 from monitor.fetch.robots import RobotsCache, RobotsRules, robots_url
@@ -577,14 +577,12 @@ def _robots_unreachable(url: str, cause: FetchError) -> RobotsUnreachableError:
 
 
 def _check_content_type(url: str, content_type: str, kind: _RequestKind) -> None:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if not media_type or kind == "robots" or media_type in _HTML_TYPES:
+    essence = media_type(content_type)
+    if not essence or kind == "robots" or essence in _HTML_TYPES:
         return
-    if kind == "source" and (
-        media_type in _SOURCE_TYPES or media_type.endswith(("+xml", "+json"))
-    ):
+    if kind == "source" and (essence in _SOURCE_TYPES or essence.endswith(("+xml", "+json"))):
         return
-    raise UnsupportedContentError(url, f"content type {media_type!r} is not processed for {kind}s")
+    raise UnsupportedContentError(url, f"content type {essence!r} is not processed for {kind}s")
 
 
 @contextmanager

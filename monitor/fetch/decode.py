@@ -307,6 +307,16 @@ def _mostly_utf8(text: str) -> bool:
     return good > bad
 
 
+def media_type(content_type: str) -> str:
+    """A Content-Type's essence, lowercased ("text/html"). A header sent twice reaches us joined by a comma
+    ("text/html, text/html"): as browsers do, the last type that parses counts."""
+    for part in reversed(content_type.split(",")):
+        essence = part.split(";", 1)[0].strip().lower()
+        if "/" in essence:
+            return essence
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _header_charset(content_type: str) -> str | None:
     match = _HEADER_CHARSET.search(content_type)
     return match.group(1) if match else None

@@ -21,7 +21,7 @@ from typing import Any
 import feedparser
 
 from monitor.errors import UnsupportedContentError
-from monitor.fetch.decode import page_text
+from monitor.fetch.decode import media_type, page_text
 from monitor.models import Link, Page
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
@@ -113,8 +113,7 @@ def _entry_date(entry: Any) -> datetime | None:
 
 
 def _looks_like_json(page: Page, text: str) -> bool:
-    media_type = page.content_type.split(";", 1)[0].strip().lower()
-    return media_type.endswith("json") or text.lstrip("\ufeff \t\r\n").startswith("{")
+    return media_type(page.content_type).endswith("json") or text.lstrip("\ufeff \t\r\n").startswith("{")
 
 
 def _json_feed_links(page: Page, text: str) -> Iterator[Link]:
