@@ -373,6 +373,10 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(["file not found"], label) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(["is a directory"], label) from exc
+    except OSError as exc:
+        raise ConfigError([f"cannot be read: {exc.strerror or exc}"], label) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"not valid TOML: {exc}"], label) from exc
 
@@ -383,8 +387,9 @@ def load_config(path: str | Path) -> Settings:
     data = _read_toml(path, str(path))
     try:
         return parse_config(data, path.resolve().parent)
-    except ConfigError as exc:
-        raise ConfigError(exc.problems, str(path)) from exc
+    except ConfigError as exc:  # a people file's problems keep its label, after the config's name
+        problems = [f"{exc.path}: {problem}" for problem in exc.problems] if exc.path else exc.problems
+        raise ConfigError(problems, str(path)) from exc
 
 
 def shipped_rules() -> Settings:

@@ -12,6 +12,7 @@ import pytest
 
 from monitor.config import SHIPPED_RULES, load_config, shipped_rules
 from monitor.errors import ConfigError
+from tests.conftest import RunCLI, unprivileged
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_SOURCE = '[[sources]]\nname = "a"\nkind = "feed"\nurl = "https://example.org/rss"\n'
@@ -166,3 +167,21 @@ def test_people_are_extended_from_the_config_and_a_bad_entry_is_named(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     assert "people.toml: people[0].lists[0]: " in str(caught.value)
+
+
+@pytest.mark.parametrize(("people_file", "problem"), [
+    ("folder", "is a directory"), ("absent.toml", "file not found"), ("broken.toml", "not valid TOML"),
+    ("unreadable.toml", "cannot be read: Permission denied"),
+])
+def test_a_bad_people_file_is_named_after_the_config(people_file: str, problem: str, run_cli: RunCLI,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "broken.toml").write_text("[[people]\n", encoding="utf-8")
+    (tmp_path / "unreadable.toml").write_text("", encoding="utf-8")
+    (tmp_path / "unreadable.toml").chmod(0)
+    (tmp_path / "config.toml").write_text(f'people_file = "{people_file}"\n', encoding="utf-8")
+    result = run_cli("status", check=False, prefix=tuple(unprivileged()))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"monitor: config.toml: people_file {tmp_path / people_file}: {problem}"), \
+        result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
