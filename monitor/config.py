@@ -345,9 +345,13 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
         raise ConfigError([_describe(error) for error in exc.errors()] + problems) from exc
     if problems:
         raise ConfigError(problems)
+    if not settings.database.strip():  # Path("") is the config's folder
+        raise ConfigError(['database: empty: name the archive\'s file (default "monitor.db")'])
     database = Path(settings.database)
     if not database.is_absolute():
         settings = settings.model_copy(update={"database": str(base / database)})
+    if Path(settings.database).is_dir():  # caught here, before run leaves a lock file beside it
+        raise ConfigError([f"database: {settings.database} is a directory: name the archive's file, not its folder"])
     people_file = base / settings.people_file if settings.people_file else SHIPPED_PEOPLE
     people = [*load_people(people_file), *settings.people]
     return settings.model_copy(update={"people": people})

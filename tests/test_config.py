@@ -55,6 +55,8 @@ BAD_CONFIGS = {
     "bad enum": ('[email]\nrecipients = ["a@b.c"]\nsecurity = "ssl"\n', "email.security", "none"),
     "not toml": ("database = \n", "not valid TOML", "not valid TOML"),
     "not an address": ('[email]\nrecipients = ["not-an-address"]\n', "email.recipients", "not an e-mail address"),
+    "empty database": ('database = ""\n', "database", "empty"),
+    "database a directory": ('database = "."\n', "database", "is a directory"),
     "duplicate source": (
         GOOD_SOURCE.replace('"a"', '"b"') + GOOD_SOURCE + GOOD_SOURCE, "sources[2].name", "also sources[1]",
     ),
@@ -85,6 +87,16 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(case: str, tmp_path: Pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0], result.stderr
     assert not (tmp_path / "monitor.db").exists()  # nothing is created from a bad config
+
+
+def test_run_on_a_database_that_is_a_directory_leaves_no_lock_beside_it(run_cli: RunCLI, tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "config.toml").write_text('database = "archive"\n', encoding="utf-8")
+    result = run_cli("run", check=False, timeout=20)
+    assert result.returncode == 2
+    assert result.stderr == f"monitor: config.toml: database: {tmp_path / 'archive'} is a directory: name the archive's" \
+        " file, not its folder\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["archive", "config.toml"]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
