@@ -41,6 +41,7 @@ else:
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 
 
 class Context:
@@ -197,7 +198,8 @@ def demo(obj: Context, output: Path) -> None:
 
 @cli.command()
 @click.argument("query")
-@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@click.option("--limit", type=click.IntRange(1, MAX_SEARCH_RESULTS), default=20, show_default=True,
+              help="Most results to show.")
 @click.pass_obj
 def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""

@@ -230,3 +230,12 @@ def test_a_bad_query_is_a_config_error_with_its_position(run_cli: RunCLI, tmp_pa
     result = run_cli("--config", str(config), "rules", "test", "--text", "The ambassador left Moscow.", check=False)
     assert result.returncode == 2
     assert "rules[0] (envoys).query: position 19: this ( is never closed" in result.stderr
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "10001", "99999999999999999999"])
+def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Path, limit: str) -> None:
+    """0 printed "no matches", -1 meant no limit, and 20 digits was an SQLite error blamed on the archive."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", "ambassadors", "--limit", limit,
+                     check=False)
+    assert result.returncode == 2 and "Invalid value for '--limit'" in result.stderr, result.stderr
+    assert "1<=x<=10000" in result.stderr and result.stdout == ""
