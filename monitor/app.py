@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +23,10 @@ from monitor.alerts.notices import deliver_notices
 from monitor.alerts.render import printable
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import BadArgumentError, ConfigError, MonitorError
 from monitor.extract import extract
 from monitor.fetch.client import Fetcher
+from monitor.fetch.urls import canonicalize
 from monitor.ingest import novelty
 from monitor.models import Extracted, Heartbeat, LabelledPassage, Match, NotModified, RuleVerdict
 from monitor.pipeline import CheckReport, utcnow
@@ -163,19 +165,34 @@ def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
     return evaluate(ruleset, passages)
 
 
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # any scheme, in any case: ftp:// is no file name
+
+
 def extract_page(settings: Settings | None, target: str) -> Extracted:
     """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
     the configured limits, as the daemon parses."""
     settings = settings or Settings()
+    is_url = _URL.match(target) is not None
+    if is_url:
+        try:
+            canonicalize(target)  # as the fetcher will, before any worker starts
+        except ValueError as exc:
+            raise BadArgumentError(f"{exc} (give an http(s) URL or a file)") from None
     one_page = settings.limits.model_copy(update={"workers": min(settings.limits.worker_count, 1)})
 
     async def read() -> Extracted:
         async with Workers(settings.model_copy(update={"limits": one_page})) as workers:
-            if not target.startswith(("http://", "https://")):
+            if not is_url:
                 path = Path(target)
+                if path.is_dir():
+                    raise MonitorError(f"{target}: is a folder (give a page's file or an http(s) URL)")
                 if not path.is_file():
                     raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
-                return await workers.run(target, extract, path.read_bytes().decode("utf-8", "replace"), None)
+                try:
+                    body = path.read_bytes()
+                except OSError as exc:
+                    raise MonitorError(f"{target}: cannot be read: {exc.strerror or exc}") from exc
+                return await workers.run(target, extract, body.decode("utf-8", "replace"), None)
             async with Fetcher(settings.fetch, [target]) as fetcher:
                 page = await fetcher.fetch(target, kind="article")
             assert not isinstance(page, NotModified)  # no validators were sent

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from monitor import __version__
 from monitor.config import Settings, SourceSettings, load_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import BadArgumentError, ConfigError, MonitorError
 
 
 class _LazyModule:
@@ -41,6 +41,7 @@ else:
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # as click's usage errors
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 
 
@@ -82,6 +83,8 @@ class MonitorGroup(click.Group):
             for problem in exc.problems:
                 click.echo(f"monitor: {exc.path or _config_name(ctx)}: {problem}", err=True)
             sys.exit(EXIT_CONFIG)
+        except BadArgumentError as exc:
+            fail(str(exc), EXIT_USAGE)
         except MonitorError as exc:
             fail(str(exc))
 

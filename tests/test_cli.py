@@ -27,7 +27,7 @@ from monitor.config import (
     Settings,
     SourceSettings,
 )
-from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env
+from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
 from tests.httpserver import LocalWeb
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -170,6 +170,32 @@ def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:
 def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
     result = run_cli("extract", str(tmp_path / "missing.html"), check=False)
     assert result.returncode == 1 and "no such file" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://", "http://a b/", "http://127.0.0.1:99999/", "ftp://x/"])
+def test_extract_a_url_that_does_not_parse_is_a_usage_error(run_cli: RunCLI, url: str) -> None:
+    result = run_cli("-q", "extract", url, check=False)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("monitor: not ") and repr(url) in result.stderr, result.stderr
+
+
+def test_extract_reads_a_scheme_in_any_case(run_cli: RunCLI, local_web: LocalWeb) -> None:
+    local_web.route("/envoy", "<html><head><title>Envoy returns</title></head><body><article>"
+                    + "<p>The envoy returns to Moscow after months away, officials said on Monday.</p>" * 6
+                    + "</article></body></html>")
+    result = run_cli("-q", "extract", local_web.url("/envoy").replace("http://", "HTTP://"), "--json")
+    assert json.loads(result.stdout)["title"] == "Envoy returns"
+
+
+def test_extract_a_folder_or_an_unreadable_file_says_so(run_cli: RunCLI, tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    folder = run_cli("extract", "pages/", check=False)
+    assert folder.returncode == 1 and folder.stderr == "monitor: pages/: is a folder (give a page's file or an" \
+        " http(s) URL)\n"
+    (tmp_path / "locked.html").write_text("<p>secret</p>", encoding="utf-8")
+    (tmp_path / "locked.html").chmod(0)
+    locked = run_cli("extract", "locked.html", check=False, prefix=tuple(unprivileged()))
+    assert locked.returncode == 1 and locked.stderr == "monitor: locked.html: cannot be read: Permission denied\n"
 
 
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
