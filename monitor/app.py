@@ -24,13 +24,12 @@ from monitor.alerts.render import printable
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
 from monitor.errors import BadArgumentError, ConfigError, MonitorError
-from monitor.extract import extract
 from monitor.fetch.client import Fetcher
 from monitor.fetch.urls import canonicalize
 from monitor.ingest import novelty
 from monitor.models import Extracted, Heartbeat, LabelledPassage, Match, NotModified, RuleVerdict
 from monitor.pipeline import CheckReport, utcnow
-from monitor.prepare import extract_fetched
+from monitor.prepare import extract_fetched, extract_file
 from monitor.rules import highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
@@ -192,7 +191,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
                     body = path.read_bytes()
                 except OSError as exc:
                     raise MonitorError(f"{target}: cannot be read: {exc.strerror or exc}") from exc
-                return await workers.run(target, extract, body.decode("utf-8", "replace"), None)
+                return await workers.run(target, extract_file, body)
             async with Fetcher(settings.fetch, [target]) as fetcher:
                 page = await fetcher.fetch(target, kind="article")
             assert not isinstance(page, NotModified)  # no validators were sent

@@ -167,6 +167,19 @@ def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:
     assert data["title"] == "Envoy returns" and "Paragraph 5" in data["text"] and data["language"] == "en"
 
 
+@pytest.mark.parametrize("charset", ["windows-1251", None])
+def test_extract_decodes_a_file_as_a_fetched_page(run_cli: RunCLI, tmp_path: Path, charset: str | None) -> None:
+    """A file was read as UTF-8 whatever its <meta charset>; over HTTP the same bytes were decoded right."""
+    meta = f'<meta charset="{charset}">' if charset else ""
+    story = "Посол России вернулся в Вашингтон после консультаций в Москве, сообщили в МИД. "
+    page = tmp_path / "page.html"
+    page.write_bytes(f"<html><head>{meta}<title>Посол вернулся</title></head><body><article>".encode("cp1251")
+                     + "".join(f"<p>{n}. {story * 3}</p>" for n in range(6)).encode("cp1251")
+                     + b"</article></body></html>")
+    data = json.loads(run_cli("extract", str(page), "--json").stdout)
+    assert data["title"] == "Посол вернулся" and story.strip() in data["text"]
+
+
 def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
     result = run_cli("extract", str(tmp_path / "missing.html"), check=False)
     assert result.returncode == 1 and "no such file" in result.stderr
