@@ -303,10 +303,8 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
 @click.pass_obj
 def extract(obj: Context, target: str, as_json: bool) -> None:
     """Show what the extractor takes from one page: title, byline, date, text."""
-    try:
-        settings: Settings | None = obj.settings
-    except ConfigError:  # a URL or a file can be looked at without a config
-        settings = None
+    # A page can be looked at without a config, but one given, or found here, must load (fetch and limits come from it).
+    settings = obj.settings if obj.config_given or obj.config_path.exists() else None
     result = app.extract_page(settings, target)
     if as_json:
         data = asdict(result)

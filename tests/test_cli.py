@@ -180,6 +180,18 @@ def test_extract_decodes_a_file_as_a_fetched_page(run_cli: RunCLI, tmp_path: Pat
     assert data["title"] == "Посол вернулся" and story.strip() in data["text"]
 
 
+@pytest.mark.parametrize(("config", "problem"), [
+    ("absent.toml", "absent.toml: file not found"), ("bad.toml", "bad.toml: fetch.timeout: Input should be a valid number"),
+])
+def test_extract_with_a_config_given_that_does_not_load_fails(run_cli: RunCLI, tmp_path: Path, config: str,
+                                                               problem: str) -> None:
+    """--config was silently ignored by extract, which went on with the defaults."""
+    (tmp_path / "bad.toml").write_text("[fetch]\ntimeout = 'soon'\n", encoding="utf-8")
+    (tmp_path / "page.html").write_text("<html><body><p>An envoy returns.</p></body></html>", encoding="utf-8")
+    result = run_cli("--config", config, "extract", "page.html", check=False)
+    assert result.returncode == 2 and result.stderr.startswith(f"monitor: {problem}"), result.stderr
+
+
 def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
     result = run_cli("extract", str(tmp_path / "missing.html"), check=False)
     assert result.returncode == 1 and "no such file" in result.stderr
