@@ -172,8 +172,12 @@ def demo(obj: Context, output: Path) -> None:
     """Run offline on the bundled sample of news sites and show the alerts (no network, no SMTP).
 
     The rules come from --config (./config.toml by default); where there is none, the rules
-    shipped inside monitor (the same as the repository's config.toml) are used.
+    shipped inside monitor (the same as the repository's config.toml) are used. The archive
+    is always --output's monitor-demo.db, made afresh: --db does not apply.
     """
+    if obj.db_path is not None:  # the demo's archive is made afresh: --db would replace an archive the user keeps
+        raise click.UsageError("--db does not apply to demo: it writes its own archive, monitor-demo.db, in --output",
+                               click.get_current_context())
     beat = obj.settings if obj.config_given or obj.config_path.exists() else None
     if beat is None:
         log.info("no %s here: the demo uses the rules shipped with monitor", obj.config_path)
