@@ -282,13 +282,15 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     """Precision and recall of each rule over a labelled JSONL file, with every miss.
 
     Each line is an object with "text", "title" (optional), "id" (optional) and, per rule, a
-    0/1 field named after the rule with spaces as underscores ("prisoner_swap").
+    0/1 (or false/true) field named after the rule with spaces as underscores ("prisoner_swap").
     """
     scores = app.evaluate_rules(obj.settings, labelled)
     table = Table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
     for name, score in scores.items():
         labelled_count = score.true_pos + score.false_pos + score.false_neg + score.true_neg
-        table.add_row(name, str(labelled_count), f"{score.precision:.3f}", f"{score.recall:.3f}",
+        measured = bool(labelled_count)  # a rule no passage is labelled for has no score, not a perfect one
+        table.add_row(name, str(labelled_count), f"{score.precision:.3f}" if measured else "-",
+                      f"{score.recall:.3f}" if measured else "-",
                       str(score.true_pos), str(score.false_pos), str(score.false_neg))
     console = Console()
     console.print(table)

@@ -154,6 +154,40 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     assert failed.returncode == 2 and "bad.jsonl: line 1: not a labelled passage" in failed.stderr
 
 
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"[1, 2]\n", "line 1: not a labelled passage: a JSON object"),
+    (b'{"text": 5, "ambassadors": 1}\n', "line 1: not a labelled passage: a JSON object"),
+    (b'{"text": "An envoy.", "ambassadors": 1}\n{"text": "Caf\xe9 talks.", "ambassadors": 0}\n',
+     "line 2: not UTF-8 text"),
+    (b'{"text": "An envoy.", "ambassadors": "0"}\n', """line 1: label 'ambassadors' is "0": give 0 or 1"""),
+    (b'{"text": "An envoy.", "ambassadors": 1}\n\n{"text": "A swap.", "prisoner_swap": "no"}\n',
+     """line 3: label 'prisoner_swap' is "no": give 0 or 1"""),
+    (b'{"text": "A swap.", "prisoner-swap": 1}\n',
+     "no passage is labelled for any rule: label fields are 'ambassadors', 'prisoner_swap'; these name no rule:"
+     " 'prisoner-swap' (line 1)"),
+    (b"", "no passage is labelled for any rule"),
+])
+def test_rules_eval_of_a_bad_file_is_one_line_naming_it(run_cli: RunCLI, tmp_path: Path, content: bytes,
+                                                         problem: str) -> None:
+    """A list was an AttributeError, Latin-1 a UnicodeDecodeError, "0" a positive label, and a file labelling
+    nothing (or a typo in every label) scored 1.000: each is now one line, exit 2, as a line that is not JSON."""
+    (tmp_path / "labelled.jsonl").write_bytes(content)
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl", check=False)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"monitor: labelled.jsonl: {problem}"), result.stderr
+
+
+def test_rules_eval_warns_of_a_field_naming_no_rule_and_scores_no_unlabelled_rule(run_cli: RunCLI,
+                                                                                   tmp_path: Path) -> None:
+    record = {"text": "Russia recalled its ambassador to the United States.", "ambassadors": True,
+              "prisoner-swap": 0}
+    (tmp_path / "labelled.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl")
+    assert "labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1)" in result.stderr
+    out = " ".join(result.stdout.split())
+    assert "ambassadors │ 1 │ 1.000 │ 1.000" in out and "prisoner swap │ 0 │ - │ - │" in out
+
+
 def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:
     page = tmp_path / "page.html"
     page.write_text(
