@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,13 +24,13 @@ from monitor.alerts.notices import deliver_notices
 from monitor.alerts.render import printable
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
-from monitor.errors import ConfigError, MonitorError
-from monitor.extract import extract
+from monitor.errors import BadArgumentError, ConfigError, MonitorError
 from monitor.fetch.client import Fetcher
+from monitor.fetch.urls import canonicalize
 from monitor.ingest import novelty
 from monitor.models import Extracted, Heartbeat, LabelledPassage, Match, NotModified, RuleVerdict
 from monitor.pipeline import CheckReport, utcnow
-from monitor.prepare import extract_fetched
+from monitor.prepare import extract_fetched, extract_file
 from monitor.rules import highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
@@ -36,6 +38,8 @@ from monitor.store import Archive, iso
 from monitor.store.lock import instance_lock
 from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "evaluate_rules", "extract_page",
@@ -145,37 +149,92 @@ def judge_rules(
     return verdicts, len(articles)
 
 
+_PASSAGE_FIELDS = frozenset({"id", "title", "text", "note"})  # a labelled record's fields besides its labels
+
+
 def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
-    """Each rule's precision and recall over a labelled JSONL file (a bad line is a ConfigError naming it)."""
+    """Each rule's precision and recall over a labelled JSONL file.
+
+    A bad line or label, or a file labelling no passage for any rule (whose scores would read 1.000), is a
+    ConfigError naming the file; a field that names no rule (a typo, or a rule of another config) is warned of.
+    """
     ruleset = rules_of(settings)
+    rule_of = {label_key(name): name for name in ruleset.names}
+    lines = labelled.read_bytes().splitlines()  # bytes: a line that is not UTF-8 is named; U+2028 ends no line
     passages = []
-    for number, line in enumerate(labelled.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    strays: dict[str, int] = {}  # a field naming no rule, and its first line
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
             continue
         try:
-            record = json.loads(line)
-            labels = {name: bool(record[label_key(name)]) for name in ruleset.names if label_key(name) in record}
-            passages.append(LabelledPassage(str(record.get("id", number)), record["text"], record.get("title") or "",
-                                            labels, str(record.get("note", ""))))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ConfigError([f"line {number}: not a labelled passage ({type(exc).__name__}: {exc})"],
-                              str(labelled)) from exc
+            record = _labelled_record(raw)
+            labels = {rule_of[key]: _label(key, value) for key, value in record.items() if key in rule_of}
+        except ValueError as exc:
+            raise ConfigError([f"line {number}: {exc}"], str(labelled)) from exc
+        passages.append(LabelledPassage(str(record.get("id", number)), record["text"], record.get("title") or "",
+                                        labels, str(record.get("note", ""))))
+        for key in record:
+            if key not in rule_of and key not in _PASSAGE_FIELDS:
+                strays.setdefault(key, number)
+    named = ", ".join(f"{key!r} (line {number})" for key, number in strays.items())
+    if not any(passage.labels for passage in passages):
+        raise ConfigError([f"no passage is labelled for any rule: label fields are {', '.join(map(repr, rule_of))}"
+                           + (f"; these name no rule: {named}" if named else "")], str(labelled))
+    if named:
+        log.warning("%s: these fields name no rule and are left out: %s", labelled, named)
     return evaluate(ruleset, passages)
+
+
+def _labelled_record(raw: bytes) -> dict[str, Any]:
+    """One line of a labelled file as its JSON object; a ValueError says what is wrong with it."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a labelled passage (JSONDecodeError: {exc})") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str) \
+            or not isinstance(record.get("title") or "", str):
+        raise ValueError('not a labelled passage: a JSON object with a "text" string, a "title" string (optional)'
+                         " and a label for each rule")
+    return record
+
+
+def _label(key: str, value: object) -> bool:
+    """A label is 0 or 1, or false or true: bool("0") and bool("no") were true."""
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"label {key!r} is {json.dumps(value)}: give 0 or 1 (or false or true)")
+
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # any scheme, in any case: ftp:// is no file name
 
 
 def extract_page(settings: Settings | None, target: str) -> Extracted:
     """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
     the configured limits, as the daemon parses."""
     settings = settings or Settings()
+    is_url = _URL.match(target) is not None
+    if is_url:
+        try:
+            canonicalize(target)  # as the fetcher will, before any worker starts
+        except ValueError as exc:
+            raise BadArgumentError(f"{exc} (give an http(s) URL or a file)") from None
     one_page = settings.limits.model_copy(update={"workers": min(settings.limits.worker_count, 1)})
 
     async def read() -> Extracted:
         async with Workers(settings.model_copy(update={"limits": one_page})) as workers:
-            if not target.startswith(("http://", "https://")):
+            if not is_url:
                 path = Path(target)
+                if path.is_dir():
+                    raise MonitorError(f"{target}: is a folder (give a page's file or an http(s) URL)")
                 if not path.is_file():
                     raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
-                return await workers.run(target, extract, path.read_bytes().decode("utf-8", "replace"), None)
+                try:
+                    body = path.read_bytes()
+                except OSError as exc:
+                    raise MonitorError(f"{target}: cannot be read: {exc.strerror or exc}") from exc
+                return await workers.run(target, extract_file, body)
             async with Fetcher(settings.fetch, [target]) as fetcher:
                 page = await fetcher.fetch(target, kind="article")
             assert not isinstance(page, NotModified)  # no validators were sent

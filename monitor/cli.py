@@ -20,7 +20,7 @@ from rich.text import Text
 
 from monitor import __version__
 from monitor.config import Settings, SourceSettings, load_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import BadArgumentError, ConfigError, MonitorError
 
 
 class _LazyModule:
@@ -42,6 +42,8 @@ else:
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # as click's usage errors
+MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 
 
@@ -96,6 +98,8 @@ class MonitorGroup(click.Group):
             for problem in exc.problems:
                 click.echo(f"monitor: {exc.path or _config_name(ctx)}: {problem}", err=True)
             sys.exit(EXIT_CONFIG)
+        except BadArgumentError as exc:
+            fail(str(exc), EXIT_USAGE)
         except MonitorError as exc:
             fail(str(exc))
 
@@ -185,8 +189,12 @@ def demo(obj: Context, output: Path) -> None:
     """Run offline on the bundled sample of news sites and show the alerts (no network, no SMTP).
 
     The rules come from --config (./config.toml by default); where there is none, the rules
-    shipped inside monitor (the same as the repository's config.toml) are used.
+    shipped inside monitor (the same as the repository's config.toml) are used. The archive
+    is always --output's monitor-demo.db, made afresh: --db does not apply.
     """
+    if obj.db_path is not None:  # the demo's archive is made afresh: --db would replace an archive the user keeps
+        raise click.UsageError("--db does not apply to demo: it writes its own archive, monitor-demo.db, in --output",
+                               click.get_current_context())
     beat = obj.settings if obj.config_given or obj.config_path.exists() else None
     if beat is None:
         log.info("no %s here: the demo uses the rules shipped with monitor", obj.config_path)
@@ -214,7 +222,8 @@ def demo(obj: Context, output: Path) -> None:
 
 @cli.command()
 @click.argument("query")
-@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@click.option("--limit", type=click.IntRange(1, MAX_SEARCH_RESULTS), default=20, show_default=True,
+              help="Most results to show.")
 @click.pass_obj
 def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
@@ -290,13 +299,15 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     """Precision and recall of each rule over a labelled JSONL file, with every miss.
 
     Each line is an object with "text", "title" (optional), "id" (optional) and, per rule, a
-    0/1 field named after the rule with spaces as underscores ("prisoner_swap").
+    0/1 (or false/true) field named after the rule with spaces as underscores ("prisoner_swap").
     """
     scores = app.evaluate_rules(obj.settings, labelled)
     table = _table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
     for name, score in scores.items():
         labelled_count = score.true_pos + score.false_pos + score.false_neg + score.true_neg
-        table.add_row(name, str(labelled_count), f"{score.precision:.3f}", f"{score.recall:.3f}",
+        measured = bool(labelled_count)  # a rule no passage is labelled for has no score, not a perfect one
+        table.add_row(name, str(labelled_count), f"{score.precision:.3f}" if measured else "-",
+                      f"{score.recall:.3f}" if measured else "-",
                       str(score.true_pos), str(score.false_pos), str(score.false_neg))
     console = Console()
     console.print(table)
@@ -315,10 +326,8 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
 @click.pass_obj
 def extract(obj: Context, target: str, as_json: bool) -> None:
     """Show what the extractor takes from one page: title, byline, date, text."""
-    try:
-        settings: Settings | None = obj.settings
-    except ConfigError:  # a URL or a file can be looked at without a config
-        settings = None
+    # A page can be looked at without a config, but one given, or found here, must load (fetch and limits come from it).
+    settings = obj.settings if obj.config_given or obj.config_path.exists() else None
     result = app.extract_page(settings, target)
     if as_json:
         data = asdict(result)

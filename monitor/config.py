@@ -349,9 +349,13 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
         raise ConfigError([_describe(error) for error in exc.errors()] + problems) from exc
     if problems:
         raise ConfigError(problems)
+    if not settings.database.strip():  # Path("") is the config's folder
+        raise ConfigError(['database: empty: name the archive\'s file (default "monitor.db")'])
     database = Path(settings.database)
     if not database.is_absolute():
         settings = settings.model_copy(update={"database": str(base / database)})
+    if Path(settings.database).is_dir():  # caught here, before run leaves a lock file beside it
+        raise ConfigError([f"database: {settings.database} is a directory: name the archive's file, not its folder"])
     people_file = base / settings.people_file if settings.people_file else SHIPPED_PEOPLE
     people = [*load_people(people_file), *settings.people]
     return settings.model_copy(update={"people": people})
@@ -377,6 +381,10 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(["file not found"], label) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(["is a directory"], label) from exc
+    except OSError as exc:
+        raise ConfigError([f"cannot be read: {exc.strerror or exc}"], label) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"not valid TOML: {exc}"], label) from exc
 
@@ -387,8 +395,9 @@ def load_config(path: str | Path) -> Settings:
     data = _read_toml(path, str(path))
     try:
         return parse_config(data, path.resolve().parent)
-    except ConfigError as exc:
-        raise ConfigError(exc.problems, str(path)) from exc
+    except ConfigError as exc:  # a people file's problems keep its label, after the config's name
+        problems = [f"{exc.path}: {problem}" for problem in exc.problems] if exc.path else exc.problems
+        raise ConfigError(problems, str(path)) from exc
 
 
 def shipped_rules() -> Settings:

@@ -8,12 +8,14 @@ alert is printed and written as an ``.eml`` file, as it would have been mailed.
 from __future__ import annotations
 
 import asyncio
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.alerts import render_message, render_text
 from monitor.config import FetchSettings, Settings, SourceSettings
 from monitor.demo_site import DemoWeb
+from monitor.errors import MonitorError
 from monitor.pipeline import CheckReport, utcnow
 from monitor.scheduler import open_pipeline
 from monitor.store import Archive
@@ -58,14 +60,17 @@ async def _one_cycle(settings: Settings) -> list[CheckReport]:
 
 def run_demo(beat: Settings, output: Path) -> DemoResult:
     """Run one cycle into ``output/monitor-demo.db`` (replaced) and write alerts to ``output/alerts``."""
-    output.mkdir(parents=True, exist_ok=True)
     database = output / "monitor-demo.db"
-    for leftover in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
-        leftover.unlink(missing_ok=True)
     alert_dir = output / "alerts"
-    alert_dir.mkdir(exist_ok=True)
-    for old in alert_dir.glob("*.eml"):
-        old.unlink()
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            database.with_name(database.name + suffix).unlink(missing_ok=True)
+        alert_dir.mkdir(exist_ok=True)
+        for old in alert_dir.glob("*.eml"):
+            old.unlink()
+    except OSError as exc:
+        raise _unusable(exc) from exc
     with DemoWeb() as web:
         Archive.create(database).close()
         reports = asyncio.run(_one_cycle(demo_settings(web, database, beat)))
@@ -77,7 +82,20 @@ def run_demo(beat: Settings, output: Path) -> DemoResult:
             content = archive.alert_content(alert_id)
             message = render_message(content, sender=DEMO_SENDER, recipients=[DEMO_RECIPIENT])
             path = alert_dir / f"alert-{alert_id}.eml"
-            path.write_bytes(bytes(message))
+            try:
+                path.write_bytes(bytes(message))
+            except OSError as exc:
+                raise _unusable(exc) from exc
             files.append(path)
             texts.append(render_text(content))
     return DemoResult(database, files, texts, reports)
+
+
+def _unusable(exc: OSError) -> MonitorError:
+    """The one line that says which path of the demo's output cannot be used, and why."""
+    reason = {
+        errno.EEXIST: "it is a file, where the demo makes a folder",
+        errno.ENOTDIR: "part of its path is a file, not a folder",
+        errno.EISDIR: "it is a folder, where the demo writes a file",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return MonitorError(f"demo output {exc.filename}: {reason} (choose another --output)")

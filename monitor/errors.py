@@ -2,6 +2,7 @@
 
     MonitorError
      ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
+     ├── BadArgumentError            a command's argument that cannot be right (a URL that does not parse)
      ├── ArchiveError(path)          the archive cannot be opened, read or written; says what to do
      │    └── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken)
      ├── FetchError(url, reason)     one URL could not be fetched; ``reason`` names the cause
@@ -60,6 +61,10 @@ class ConfigError(MonitorError):
         self.problems = problems
         self.path = path
         super().__init__("; ".join(f"{path}: {problem}" if path else problem for problem in problems))
+
+
+class BadArgumentError(MonitorError):
+    """An argument only the application can judge (a URL the WHATWG parser refuses): a usage error, exit 2."""
 
 
 class ArchiveError(MonitorError):

@@ -27,7 +27,7 @@ from monitor.config import (
     Settings,
     SourceSettings,
 )
-from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env
+from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
 from tests.httpserver import LocalWeb
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -154,6 +154,40 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     assert failed.returncode == 2 and "bad.jsonl: line 1: not a labelled passage" in failed.stderr
 
 
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"[1, 2]\n", "line 1: not a labelled passage: a JSON object"),
+    (b'{"text": 5, "ambassadors": 1}\n', "line 1: not a labelled passage: a JSON object"),
+    (b'{"text": "An envoy.", "ambassadors": 1}\n{"text": "Caf\xe9 talks.", "ambassadors": 0}\n',
+     "line 2: not UTF-8 text"),
+    (b'{"text": "An envoy.", "ambassadors": "0"}\n', """line 1: label 'ambassadors' is "0": give 0 or 1"""),
+    (b'{"text": "An envoy.", "ambassadors": 1}\n\n{"text": "A swap.", "prisoner_swap": "no"}\n',
+     """line 3: label 'prisoner_swap' is "no": give 0 or 1"""),
+    (b'{"text": "A swap.", "prisoner-swap": 1}\n',
+     "no passage is labelled for any rule: label fields are 'ambassadors', 'prisoner_swap'; these name no rule:"
+     " 'prisoner-swap' (line 1)"),
+    (b"", "no passage is labelled for any rule"),
+])
+def test_rules_eval_of_a_bad_file_is_one_line_naming_it(run_cli: RunCLI, tmp_path: Path, content: bytes,
+                                                         problem: str) -> None:
+    """A list was an AttributeError, Latin-1 a UnicodeDecodeError, "0" a positive label, and a file labelling
+    nothing (or a typo in every label) scored 1.000: each is now one line, exit 2, as a line that is not JSON."""
+    (tmp_path / "labelled.jsonl").write_bytes(content)
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl", check=False)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"monitor: labelled.jsonl: {problem}"), result.stderr
+
+
+def test_rules_eval_warns_of_a_field_naming_no_rule_and_scores_no_unlabelled_rule(run_cli: RunCLI,
+                                                                                   tmp_path: Path) -> None:
+    record = {"text": "Russia recalled its ambassador to the United States.", "ambassadors": True,
+              "prisoner-swap": 0}
+    (tmp_path / "labelled.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl")
+    assert "labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1)" in result.stderr
+    out = " ".join(result.stdout.split())
+    assert "ambassadors │ 1 │ 1.000 │ 1.000" in out and "prisoner swap │ 0 │ - │ - │" in out
+
+
 def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:
     page = tmp_path / "page.html"
     page.write_text(
@@ -167,9 +201,60 @@ def test_extract_a_file_as_json(run_cli: RunCLI, tmp_path: Path) -> None:
     assert data["title"] == "Envoy returns" and "Paragraph 5" in data["text"] and data["language"] == "en"
 
 
+@pytest.mark.parametrize("charset", ["windows-1251", None])
+def test_extract_decodes_a_file_as_a_fetched_page(run_cli: RunCLI, tmp_path: Path, charset: str | None) -> None:
+    """A file was read as UTF-8 whatever its <meta charset>; over HTTP the same bytes were decoded right."""
+    meta = f'<meta charset="{charset}">' if charset else ""
+    story = "Посол России вернулся в Вашингтон после консультаций в Москве, сообщили в МИД. "
+    page = tmp_path / "page.html"
+    page.write_bytes(f"<html><head>{meta}<title>Посол вернулся</title></head><body><article>".encode("cp1251")
+                     + "".join(f"<p>{n}. {story * 3}</p>" for n in range(6)).encode("cp1251")
+                     + b"</article></body></html>")
+    data = json.loads(run_cli("extract", str(page), "--json").stdout)
+    assert data["title"] == "Посол вернулся" and story.strip() in data["text"]
+
+
+@pytest.mark.parametrize(("config", "problem"), [
+    ("absent.toml", "absent.toml: file not found"), ("bad.toml", "bad.toml: fetch.timeout: Input should be a valid number"),
+])
+def test_extract_with_a_config_given_that_does_not_load_fails(run_cli: RunCLI, tmp_path: Path, config: str,
+                                                               problem: str) -> None:
+    """--config was silently ignored by extract, which went on with the defaults."""
+    (tmp_path / "bad.toml").write_text("[fetch]\ntimeout = 'soon'\n", encoding="utf-8")
+    (tmp_path / "page.html").write_text("<html><body><p>An envoy returns.</p></body></html>", encoding="utf-8")
+    result = run_cli("--config", config, "extract", "page.html", check=False)
+    assert result.returncode == 2 and result.stderr.startswith(f"monitor: {problem}"), result.stderr
+
+
 def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
     result = run_cli("extract", str(tmp_path / "missing.html"), check=False)
     assert result.returncode == 1 and "no such file" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://", "http://a b/", "http://127.0.0.1:99999/", "ftp://x/"])
+def test_extract_a_url_that_does_not_parse_is_a_usage_error(run_cli: RunCLI, url: str) -> None:
+    result = run_cli("-q", "extract", url, check=False)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("monitor: not ") and repr(url) in result.stderr, result.stderr
+
+
+def test_extract_reads_a_scheme_in_any_case(run_cli: RunCLI, local_web: LocalWeb) -> None:
+    local_web.route("/envoy", "<html><head><title>Envoy returns</title></head><body><article>"
+                    + "<p>The envoy returns to Moscow after months away, officials said on Monday.</p>" * 6
+                    + "</article></body></html>")
+    result = run_cli("-q", "extract", local_web.url("/envoy").replace("http://", "HTTP://"), "--json")
+    assert json.loads(result.stdout)["title"] == "Envoy returns"
+
+
+def test_extract_a_folder_or_an_unreadable_file_says_so(run_cli: RunCLI, tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    folder = run_cli("extract", "pages/", check=False)
+    assert folder.returncode == 1 and folder.stderr == "monitor: pages/: is a folder (give a page's file or an" \
+        " http(s) URL)\n"
+    (tmp_path / "locked.html").write_text("<p>secret</p>", encoding="utf-8")
+    (tmp_path / "locked.html").chmod(0)
+    locked = run_cli("extract", "locked.html", check=False, prefix=tuple(unprivileged()))
+    assert locked.returncode == 1 and locked.stderr == "monitor: locked.html: cannot be read: Permission denied\n"
 
 
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
@@ -257,3 +342,12 @@ def test_a_bad_query_is_a_config_error_with_its_position(run_cli: RunCLI, tmp_pa
     result = run_cli("--config", str(config), "rules", "test", "--text", "The ambassador left Moscow.", check=False)
     assert result.returncode == 2
     assert "rules[0] (envoys).query: position 19: this ( is never closed" in result.stderr
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "10001", "99999999999999999999"])
+def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Path, limit: str) -> None:
+    """0 printed "no matches", -1 meant no limit, and 20 digits was an SQLite error blamed on the archive."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", "ambassadors", "--limit", limit,
+                     check=False)
+    assert result.returncode == 2 and "Invalid value for '--limit'" in result.stderr, result.stderr
+    assert "1<=x<=10000" in result.stderr and result.stdout == ""

@@ -12,6 +12,7 @@ import pytest
 
 from monitor.config import SHIPPED_RULES, load_config, shipped_rules
 from monitor.errors import ConfigError
+from tests.conftest import RunCLI, unprivileged
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_SOURCE = '[[sources]]\nname = "a"\nkind = "feed"\nurl = "https://example.org/rss"\n'
@@ -54,6 +55,8 @@ BAD_CONFIGS = {
     "bad enum": ('[email]\nrecipients = ["a@b.c"]\nsecurity = "ssl"\n', "email.security", "none"),
     "not toml": ("database = \n", "not valid TOML", "not valid TOML"),
     "not an address": ('[email]\nrecipients = ["not-an-address"]\n', "email.recipients", "not an e-mail address"),
+    "empty database": ('database = ""\n', "database", "empty"),
+    "database a directory": ('database = "."\n', "database", "is a directory"),
     "duplicate source": (
         GOOD_SOURCE.replace('"a"', '"b"') + GOOD_SOURCE + GOOD_SOURCE, "sources[2].name", "also sources[1]",
     ),
@@ -93,6 +96,16 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(case: str, tmp_path: Pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0], result.stderr
     assert not (tmp_path / "monitor.db").exists()  # nothing is created from a bad config
+
+
+def test_run_on_a_database_that_is_a_directory_leaves_no_lock_beside_it(run_cli: RunCLI, tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "config.toml").write_text('database = "archive"\n', encoding="utf-8")
+    result = run_cli("run", check=False, timeout=20)
+    assert result.returncode == 2
+    assert result.stderr == f"monitor: config.toml: database: {tmp_path / 'archive'} is a directory: name the archive's" \
+        " file, not its folder\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["archive", "config.toml"]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -175,3 +188,21 @@ def test_people_are_extended_from_the_config_and_a_bad_entry_is_named(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     assert "people.toml: people[0].lists[0]: " in str(caught.value)
+
+
+@pytest.mark.parametrize(("people_file", "problem"), [
+    ("folder", "is a directory"), ("absent.toml", "file not found"), ("broken.toml", "not valid TOML"),
+    ("unreadable.toml", "cannot be read: Permission denied"),
+])
+def test_a_bad_people_file_is_named_after_the_config(people_file: str, problem: str, run_cli: RunCLI,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "broken.toml").write_text("[[people]\n", encoding="utf-8")
+    (tmp_path / "unreadable.toml").write_text("", encoding="utf-8")
+    (tmp_path / "unreadable.toml").chmod(0)
+    (tmp_path / "config.toml").write_text(f'people_file = "{people_file}"\n', encoding="utf-8")
+    result = run_cli("status", check=False, prefix=tuple(unprivileged()))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"monitor: config.toml: people_file {tmp_path / people_file}: {problem}"), \
+        result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHIPPED_CONFIG, RunCLI, cli_env
+from tests.conftest import SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
 
 GENEVA = "Putin and Biden agree to return ambassadors after Geneva summit"
 GENEVA_COPY = "Envoys to go back to their posts as Russia–U.S. summit ends in Geneva"
@@ -113,3 +113,33 @@ def test_demo_without_a_config_file_uses_the_shipped_rules(tmp_path: Path) -> No
     assert "1 alert(s)" in result.stdout and "send their ambassadors back" in " ".join(
         result.stdout.replace("> ", " ").replace("*", "").split())
     assert "rules shipped with monitor" in result.stderr
+
+
+@pytest.mark.parametrize(("output", "problem"), [
+    ("a-file/sub", "demo output a-file/sub: part of its path is a file, not a folder"),
+    ("archive-is-a-folder",
+     "demo output archive-is-a-folder/monitor-demo.db: it is a folder, where the demo writes a file"),
+    ("alerts-is-a-file", "demo output alerts-is-a-file/alerts: it is a file, where the demo makes a folder"),
+    ("read-only/new", "demo output read-only/new: Permission denied"),
+    ("read-only", "demo output read-only/alerts: Permission denied"),
+])
+def test_an_output_folder_the_demo_cannot_use_is_one_line(run_cli: RunCLI, tmp_path: Path, output: str,
+                                                          problem: str) -> None:
+    """Each raised a traceback (NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError). Exit 1, as
+    for an archive's folder that cannot be made: whether a folder can be used is known only by trying."""
+    (tmp_path / "a-file").touch()
+    (tmp_path / "archive-is-a-folder" / "monitor-demo.db").mkdir(parents=True)
+    (tmp_path / "alerts-is-a-file").mkdir()
+    (tmp_path / "alerts-is-a-file" / "alerts").touch()
+    (tmp_path / "read-only").mkdir(mode=0o555)
+    result = run_cli("demo", "--output", output, check=False, prefix=tuple(unprivileged()))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1] == f"monitor: {problem} (choose another --output)", result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_refuses_db(run_cli: RunCLI, tmp_path: Path) -> None:
+    """--db was ignored: the demo writes its own archive, afresh, under --output (never over one the user keeps)."""
+    result = run_cli("--db", "kept.db", "demo", "--output", "out", check=False)
+    assert result.returncode == 2 and "Error: --db does not apply to demo" in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "kept.db").exists()
