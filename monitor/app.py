@@ -109,10 +109,13 @@ def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
     """Articles matching a full-text query (FTS5 syntax)."""
     try:
         query.encode("utf-8")
-    except UnicodeEncodeError as exc:  # bytes the locale could not decode arrive as lone surrogates
+    except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
         raw = query.encode("utf-8", "surrogateescape")
-        raise MonitorError(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal,"
-                           " or set LANG to a UTF-8 locale") from exc
+        try:
+            query = raw.decode("utf-8")  # UTF-8 typed under a locale that is not (LANG=C): the archive's own
+        except UnicodeDecodeError as exc:
+            raise MonitorError(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal,"
+                               " or set LANG to a UTF-8 locale") from exc
     with Archive.read(settings.database) as archive:
         return archive.search(query, limit)
 

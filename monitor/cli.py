@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import io
 import json
 import logging
 import os
@@ -399,4 +401,9 @@ def _interval(seconds: int | None, source: SourceSettings | None, settings: Sett
 
 
 def main() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal whose locale is not UTF-8 (LANG=C, Python's UTF-8 mode off) cannot show a title's "é": it is
+        # replaced, where printing it raised UnicodeEncodeError.
+        if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
+            stream.reconfigure(errors="replace")
     cli(prog_name="monitor")

@@ -97,6 +97,18 @@ def test_search_with_bad_syntax_fails_cleanly(run_cli: RunCLI, demo_db: Path) ->
     assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query")
 
 
+def test_a_terminal_whose_locale_is_not_utf8_gets_its_results(demo_db: Path, tmp_path: Path) -> None:
+    """Under LANG=C with Python's UTF-8 mode off, a title's dash raised UnicodeEncodeError, and a query typed in
+    UTF-8 was refused as "not UTF-8 text"."""
+    env = {**cli_env(), "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    command = [sys.executable, "-m", "monitor", "--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search"]
+    result = subprocess.run([*command, "ambassadors"], capture_output=True, cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+    assert b"Russia?U.S. summit" in result.stdout  # the en dash, replaced
+    result = subprocess.run([*command, "Женева"], capture_output=True, cwd=tmp_path, env=env, timeout=60)
+    assert result.returncode == 0 and result.stderr == b"no matches\n", result.stderr
+
+
 def test_status_shows_sources_and_queue(run_cli: RunCLI, demo_db: Path, tmp_path: Path) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "status")
     assert "Harbour Daily" in result.stdout and "alerts queued: 1" in result.stdout
