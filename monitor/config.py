@@ -9,6 +9,7 @@ variable, read only by :meth:`EmailSettings.password`.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -215,9 +216,17 @@ class ChannelSettings(_Settings):
 
 
 def _apprise_knows(url: str) -> bool:
+    """Whether Apprise can notify ``url``. Apprise logs its own error for a URL it refuses; the config error says
+    it once, so that line is not let through."""
     import apprise
 
-    return bool(apprise.Apprise().add(url))
+    logger = logging.getLogger("apprise")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        return bool(apprise.Apprise().add(url))
+    finally:
+        logger.setLevel(level)
 
 
 class EmailSettings(_Settings):

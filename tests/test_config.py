@@ -69,6 +69,7 @@ BAD_CONFIGS = {
     "source interval past C ints": (GOOD_SOURCE + "interval = 99999999999999999999\n", "sources[0].interval", "less"),
     "cpu seconds past setrlimit": ("[limits]\ncpu_seconds = 99999999999999999\n", "limits.cpu_seconds", "less"),
     "memory past setrlimit": ("[limits]\nmemory_mb = 99999999999999\n", "limits.memory_mb", "less"),
+    "channel apprise cannot notify": ('[[channels]]\nname = "c"\nurl = "nosuch://x"\n', "channels[0]", "Apprise"),
 }
 
 
