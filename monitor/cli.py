@@ -155,6 +155,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     next due time unless --force. Exits 1 when every source checked failed, or when
     an alert could not be delivered (it stays queued for the next run).
     """
+    if source_name is not None and not source_name.strip():  # "" checked every source
+        raise click.UsageError("--source needs a source's name", click.get_current_context())
     settings = obj.settings
     count = 1 if source_name else len(settings.sources)
     with Progress(transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
@@ -257,6 +259,8 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     Each passage shows the clause that fired, the context found outside it (title:, lead:,
     article:) and, for a near-miss, the veto that stopped it.
     """
+    if title and text is None:
+        raise click.UsageError("--title goes with --text: give the text whose title it is", click.get_current_context())
     settings = obj.settings
     if not settings.rules:
         fail(f"{obj.config_path} has no [[rules]] to test")

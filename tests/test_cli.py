@@ -109,6 +109,16 @@ def test_a_terminal_whose_locale_is_not_utf8_gets_its_results(demo_db: Path, tmp
     assert result.returncode == 0 and result.stderr == b"no matches\n", result.stderr
 
 
+@pytest.mark.parametrize(("args", "words"), [
+    (("once", "--source", ""), "--source needs a source's name"),
+    (("rules", "test", "--title", "Envoy returns"), "--title goes with --text"),
+])
+def test_an_option_that_would_be_ignored_is_a_usage_error(run_cli: RunCLI, args: tuple[str, ...], words: str) -> None:
+    """`once --source ""` checked every source; `rules test --title` without --text judged the archive instead."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), *args, check=False)
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+
+
 def test_status_shows_sources_and_queue(run_cli: RunCLI, demo_db: Path, tmp_path: Path) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "status")
     assert "Harbour Daily" in result.stdout and "alerts queued: 1" in result.stdout
