@@ -32,6 +32,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from functools import lru_cache
 from itertools import islice
 
 import numpy as np
@@ -91,9 +92,10 @@ _CHAR_GRAM = 5
 _MIN_SENTENCE_WORDS = 3
 # Bounds of one novelty judgement (see seen_before): a passage is at most 1,500 characters, so a real one holds
 # a few dozen sentences, and the earlier passages it is compared with are the newest of each lookup key.
-MAX_EARLIER_SENTENCES = 500
+MAX_EARLIER_PASSAGES = 100
+MAX_EARLIER_SENTENCES = 200
 MAX_JUDGED_SENTENCES = 40
-_KEYED_SENTENCES = 20  # a passage's first sentences that get lookup keys (16 each): the keys are looked up and stored
+_KEYED_SENTENCES = 12  # a passage's first sentences that get lookup keys (16 each): the keys are looked up and stored
 
 _rng = np.random.default_rng(20210616)
 # Multiply-shift hashing: the high 32 bits of (a·x + b) mod 2⁶⁴ with odd a.
@@ -496,6 +498,13 @@ def _sentences(passage: str) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=128)  # a passage's sentences hold about 90 KB of 5-grams at most
+def _parsed(passage: str) -> tuple[_Sentence, ...]:
+    """An earlier passage's sentences, kept for the next judgements: an article's matches, and the articles after
+    it, are judged against much the same newest passages (a site repeating a story made each split again)."""
+    return tuple(map(_sentence, _sentences(passage)))
+
+
 def _sentence(text: str) -> _Sentence:
     tokens = words(text)
     normal = " ".join(tokens)
@@ -537,14 +546,15 @@ def seen_before(passage: str, earlier: Iterable[str]) -> bool:
     two unrelated reports. Sentences of under three words ("He declined.")
     carry no news on their own and are not judged, unless nothing else is.
 
-    The work is bounded, as it runs in the archive's writer: earlier passages are read until
-    :data:`MAX_EARLIER_SENTENCES` distinct sentences are held, and a passage of more than
-    :data:`MAX_JUDGED_SENTENCES` sentences is taken as new. Either bound errs towards an alert.
+    The work is bounded, as it runs in the archive's writer: at most :data:`MAX_EARLIER_PASSAGES`
+    earlier passages are read (the caller gives the newest first), and no more once they hold
+    :data:`MAX_EARLIER_SENTENCES` distinct sentences; a passage of more than
+    :data:`MAX_JUDGED_SENTENCES` sentences is taken as new. Each bound errs towards an alert.
     """
     old: dict[str, _Sentence] = {}  # by normal form: a sentence said in many passages is compared once
-    for earlier_passage in earlier:
-        for text in _sentences(earlier_passage):
-            old.setdefault((sentence := _sentence(text)).normal, sentence)
+    for earlier_passage in islice(earlier, MAX_EARLIER_PASSAGES):
+        for sentence in _parsed(earlier_passage):
+            old.setdefault(sentence.normal, sentence)
         if len(old) >= MAX_EARLIER_SENTENCES:
             break
     if not old:

@@ -146,6 +146,8 @@ class AlertContent:
     rules: tuple[str, ...]
     mentions: tuple[Mention, ...]
     copies: tuple[AlertCopy, ...] = field(default_factory=tuple)
+    more_mentions: int = 0  # past the ones read: a story copied hundreds of times is not quoted whole
+    more_copies: int = 0
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,30 @@ def test_instant_cycle_through_the_real_ingest_step(archive: Archive, smtp_serve
     assert AMBASSADOR in prose(recall.text()) and all(url in recall.text() for url in AMBASSADOR_URLS)
 
 
+def test_a_story_copied_hundreds_of_times_is_quoted_and_listed_in_part(archive: Archive, smtp_server: SmtpServer) -> None:
+    """A site repeating one matching article with a new number each time built a 17 MB message, rendered twice on the
+    event loop (20 s); the alert now quotes and lists the first ones and counts the rest."""
+    from monitor.store.alerts import ALERT_COPIES, ALERT_MENTIONS
+
+    copies = ALERT_COPIES + 10
+    first = store(archive, article("https://spam.example/0", "Envoys return"),
+                  [("ambassadors", f"{AMBASSADOR} Report 0.", ("ambassador",), True)])
+    for n in range(1, copies):
+        store(archive, article(f"https://spam.example/{n}", "Envoys return"),
+              [("ambassadors", f"{AMBASSADOR} Report {n}.", ("ambassador",), True)], story_id=first.story_id)
+    content = archive.alert_content(first.alert_id)
+    assert (len(content.mentions), content.more_mentions) == (ALERT_MENTIONS, copies - ALERT_MENTIONS)
+    assert (len(content.copies), content.more_copies) == (ALERT_COPIES, copies - ALERT_COPIES)
+
+    assert run(archive, smtp_server.settings(), T0).messages == 1
+    (message,) = smtp_server.messages
+    text = message.text()
+    assert f"… and {copies - ALERT_MENTIONS} more passages in the archive" in text
+    assert f"… and {copies - ALERT_COPIES} more copies in the archive" in text
+    assert f"Report {ALERT_MENTIONS - 1}." in prose(text) and f"Report {ALERT_MENTIONS}." not in prose(text)
+    assert "more copies in the archive" in message.html()
+
+
 def test_copies_before_delivery_fold_and_later_ones_follow_up(archive: Archive, smtp_server: SmtpServer) -> None:
     ambassador, _ = two_stories(archive)
     run(archive, smtp_server.settings(), T0)

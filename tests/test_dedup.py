@@ -320,9 +320,18 @@ def test_nothing_earlier_means_new() -> None:
 
 def test_a_sentence_said_in_many_earlier_passages_is_read_once_and_still_found() -> None:
     """Earlier passages are read until MAX_EARLIER_SENTENCES distinct sentences are held: copies add none."""
-    filler = [f"Unrelated line {n} about the weather in the capital today." for n in range(30)]
-    earlier = [" ".join(filler) for _ in range(dedup.MAX_EARLIER_SENTENCES)] + [OLD_SWAP]
-    assert dedup.seen_before(OLD_SWAP, earlier)
+    filler = " ".join(f"Unrelated line {n} about the weather in the capital today." for n in range(30))
+    assert dedup.seen_before(OLD_SWAP, [filler] * (dedup.MAX_EARLIER_PASSAGES - 1) + [OLD_SWAP])
+    assert not dedup.seen_before(OLD_SWAP, [filler] * dedup.MAX_EARLIER_PASSAGES + [OLD_SWAP])  # past the bound
+
+
+def test_an_earlier_passage_is_split_once_for_the_judgements_after_it() -> None:
+    earlier = OLD_SWAP + " A sentence only this test says, about the weather in Ankara."
+    before = dedup._parsed.cache_info()
+    for _ in range(3):
+        assert dedup.seen_before(OLD_SWAP, [earlier])
+    after = dedup._parsed.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
 
 
 def test_novelty_reads_a_bounded_number_of_earlier_sentences_and_errs_towards_news() -> None:
@@ -341,9 +350,10 @@ def test_a_passage_of_too_many_sentences_to_compare_is_news() -> None:
 def test_only_a_passage_s_first_sentences_get_lookup_keys() -> None:
     """Each sentence adds 16 keys that the writer looks up and stores: a passage of sixty short ones added 961."""
     lines = [f"Zed item {n} of the list." for n in range(60)]
-    first_twenty = dedup.passage_keys(" ".join(lines[:20]))
-    assert dedup.passage_keys(" ".join(lines))[1:] == first_twenty[1:]
-    assert len(first_twenty) <= 1 + 20 * dedup.PASSAGE_BANDS
+    first = dedup.passage_keys(" ".join(lines[:12]))
+    assert dedup.passage_keys(" ".join(lines))[1:] == first[1:]
+    assert len(first) <= 1 + 12 * dedup.PASSAGE_BANDS
+    assert dedup.passage_keys(" ".join(lines[:11]))[1:] != first[1:]  # the twelfth sentence is keyed
 
 
 def test_near_copy_of_a_passage_shares_a_lookup_key() -> None:

@@ -169,11 +169,20 @@ def _story_text(content: AlertContent, rules: Sequence[str] | None = None) -> st
             lines.append(textwrap.fill(marked, TEXT_WIDTH, initial_indent="> ", subsequent_indent="> "))
             if outlets:
                 lines.append(f"  ({clean_header(', '.join(outlets), 300)})")
+    if content.more_mentions:
+        lines += ["", _more(content.more_mentions, "passage")]
     for index, copy in enumerate(content.copies):
         if index <= 1:
             lines += ["", "Reported by:" if index == 0 else "Also reported by:"]
         lines.append(_copy_text(copy))
+    if content.more_copies:
+        lines.append(f"  {_more(content.more_copies, 'copy', 'copies')}")
     return "\n".join(lines)
+
+
+def _more(count: int, noun: str, plural: str = "") -> str:
+    """The note for what an alert leaves out: the archive holds it (``monitor search``, the story's articles)."""
+    return f"… and {count} more {noun if count == 1 else plural or noun + 's'} in the archive"
 
 
 def render_text(content: AlertContent) -> str:
@@ -214,11 +223,15 @@ def _story_html(content: AlertContent, rules: Sequence[str] | None = None, headi
             quoted = "".join(f"<mark>{_e(text)}</mark>" if hit else _e(text) for text, hit in _segments(passage, terms))
             cite = f'<br><cite class="meta">{_e(clean_header(", ".join(outlets), 300))}</cite>' if outlets else ""
             parts.append(f"<blockquote>{quoted}{cite}</blockquote>")
+    if content.more_mentions:
+        parts.append(f'<p class="meta">{_e(_more(content.more_mentions, "passage"))}</p>')
     if content.copies:
         first, *others = content.copies
         parts.append(f"<p>Reported by:</p><ul>{_copy_html(first)}</ul>")
         if others:
             parts.append(f"<p>Also reported by:</p><ul>{''.join(_copy_html(c) for c in others)}</ul>")
+    if content.more_copies:
+        parts.append(f'<p class="meta">{_e(_more(content.more_copies, "copy", "copies"))}</p>')
     return "\n".join(parts)
 
 

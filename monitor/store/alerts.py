@@ -11,6 +11,11 @@ from monitor.models import AlertContent, AlertCopy, Mention
 from monitor.store.connection import Connection, iso, parse_iso
 from monitor.store.deliveries import CHANNEL_DELIVERIES
 
+# What one alert quotes and lists at most: a story copied by hundreds of pages (a site repeating one matching
+# article) made a message of 17 MB whose rendering held the event loop for 20 s. The rest is counted in the alert.
+ALERT_MENTIONS = 40
+ALERT_COPIES = 50
+
 
 class AlertRecords(Connection):
     """Alerts, deliveries and digests, in SQL."""
@@ -130,10 +135,11 @@ class AlertRecords(Connection):
                 " coalesce(articles.outlet, articles.source, articles.site) FROM alert_mentions"
                 " JOIN mentions ON mentions.id = alert_mentions.mention_id"
                 " JOIN articles ON articles.id = mentions.article_id WHERE alert_mentions.alert_id = ?"
-                " ORDER BY mentions.id",
-                [alert_id],
+                " ORDER BY mentions.id LIMIT ?",
+                [alert_id, ALERT_MENTIONS],
             )
         )
+        all_mentions = self._one("SELECT count(*) FROM alert_mentions WHERE alert_id = ?", [alert_id])
         # The copies in the order the monitor stored them: the first founded the story and its headline is the
         # subject. A page's published date is shown, never trusted for the order: a copy stored later that claims
         # 1990 would otherwise lead the alert under its own headline. (Not ``fetched`` either: it is stamped before
@@ -142,15 +148,16 @@ class AlertRecords(Connection):
             AlertCopy(title, site, url, parse_iso(published), outlet)
             for title, site, url, published, outlet in self.db.execute(
                 "SELECT title, site, url, published, coalesce(outlet, source, site) FROM articles WHERE story_id = ?"
-                " ORDER BY id",
-                [story_id],
+                " ORDER BY id LIMIT ?",
+                [story_id, ALERT_COPIES],
             )
         )
+        all_copies = self._one("SELECT count(*) FROM articles WHERE story_id = ?", [story_id])
         headline = copies[0].title if copies else self._one("SELECT title FROM stories WHERE id = ?", [story_id])
         rules = tuple(dict.fromkeys(m.rule for m in mentions))
         return AlertContent(
             alert_id, story_id, message_id, headline, parse_iso(created) or datetime.now(UTC),
-            bool(follow_up), rules, mentions, copies,
+            bool(follow_up), rules, mentions, copies, all_mentions - len(mentions), all_copies - len(copies),
         )
 
     def mark_sent(self, alert_ids: Sequence[int], sent: datetime, note: str | None = None) -> None:
