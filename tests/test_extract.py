@@ -520,6 +520,18 @@ def test_a_json_ld_headline_that_is_a_description_is_not_the_title() -> None:
     assert extract(page).title == "New Zealand"
 
 
+def test_an_updated_json_ld_headline_still_marks_the_headline_in_the_body() -> None:
+    """The page's visible headline was rewritten since og:title; JSON-LD has the new one, which the body repeats."""
+    ld = {"@type": "NewsArticle", "headline": "Airline sets new date for full alliance membership"}
+    page = ('<html><head><meta property="og:title" content="Airline to become full alliance member by spring">'
+            "<title>Airline to become full alliance member by spring</title>"
+            f'<script type="application/ld+json">{json.dumps(ld)}</script></head><body><article>'
+            f"<h1>Airline sets new date for full alliance membership</h1>{_STORY}</article></body></html>")
+    extracted = extract(page)
+    assert extracted.title == "Airline to become full alliance member by spring"
+    assert not extracted.text.startswith("Airline sets new date")
+
+
 def test_a_json_ld_organisation_may_have_a_one_word_name() -> None:
     ld = {"@type": "NewsArticle", "author": [{"@type": "Person", "name": "Anna"}, {"@type": "Organization", "name": "Reuters"}]}
     page = f'<script type="application/ld+json">{json.dumps(ld)}</script><p>x</p>'

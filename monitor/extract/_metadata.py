@@ -167,15 +167,14 @@ def read_metadata(
     meta = signals.meta
     ld, how_to = _json_ld_main_objects(signals.json_ld)
     site_name = meta.get("og:site_name") or _ld_name(ld.get("publisher")) or None
-    declared = [
-        meta.get("og:title", ""),
-        _ld_headline(ld, f"{meta.get('og:title', '')} {signals.title}"),
-        meta.get("twitter:title", ""),
-        signals.title,
-    ]
+    headline = _ld_text(ld.get("headline"))
+    declared = [meta.get("og:title", ""), headline, meta.get("twitter:title", ""), signals.title]
     # Each title trimmed once: og:title and twitter:title are often the same string.
     trimmed = {c: _trim_site_name(c, site_name) for c in declared if c}
-    first = next((c for c in (*declared[:3], signals.h1, signals.title) if c), "")
+    # Every declared title helps recognise the headline in the body; the title itself is not a JSON-LD headline
+    # that reads like a description of the page (see _titled).
+    choices = (declared[0], headline if _titled(headline, f"{declared[0]} {signals.title}") else "", declared[2])
+    first = next((c for c in (*choices, signals.h1, signals.title) if c), "")
     title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
     return Metadata(
         title=title,
@@ -352,15 +351,14 @@ def _steps(how_to: dict[str, Any]) -> str:
     return "\n\n".join(texts)
 
 
-def _ld_headline(ld: dict[str, Any], page_titles: str) -> str:
-    """The JSON-LD headline, unless most of its words are not in the page's own titles: some sites fill
-    it with a description ("constitutional monarchy in Oceania" for "New Zealand")."""
-    headline = _ld_text(ld.get("headline"))
-    if headline and page_titles.strip():
-        words = set(_TITLE_WORDS.findall(headline.lower()))
-        if 2 * len(words.intersection(_TITLE_WORDS.findall(page_titles.lower()))) < len(words):
-            return ""
-    return headline
+def _titled(headline: str, page_titles: str) -> bool:
+    """Whether a JSON-LD headline may be the page's title: not where most of its words are missing from the
+    page's own titles, which some sites fill it with a description ("constitutional monarchy in Oceania" for
+    "New Zealand"). Where the page declares no other title, it may."""
+    if not page_titles.strip():
+        return True
+    words = set(_TITLE_WORDS.findall(headline.lower()))
+    return 2 * len(words.intersection(_TITLE_WORDS.findall(page_titles.lower()))) >= len(words)
 
 
 def _ld_text(value: Any) -> str:
