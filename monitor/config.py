@@ -323,6 +323,8 @@ def _describe(error: Any) -> str:
         message = "missing required key"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
+    elif kind in ("model_type", "dict_type"):  # pydantic's words name our classes ("instance of PersonSettings")
+        message = f"should be a table of keys, as [name] or {{ key = value }} (got {error.get('input')!r})"
     elif kind.endswith("_type") or kind == "literal_error":
         message = f"{message} (got {error.get('input')!r})"
     return f"{path}: {message}"

@@ -70,6 +70,8 @@ BAD_CONFIGS = {
     "cpu seconds past setrlimit": ("[limits]\ncpu_seconds = 99999999999999999\n", "limits.cpu_seconds", "less"),
     "memory past setrlimit": ("[limits]\nmemory_mb = 99999999999999\n", "limits.memory_mb", "less"),
     "channel apprise cannot notify": ('[[channels]]\nname = "c"\nurl = "nosuch://x"\n', "channels[0]", "Apprise"),
+    "person not a table": ('people = ["Anna Berger"]\n', "people[0]", "should be a table of keys"),
+    "section not a table": ("email = 3\n", "email", "should be a table of keys"),
 }
 
 
