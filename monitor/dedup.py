@@ -31,9 +31,9 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from functools import lru_cache
 from itertools import islice
+from typing import Any
 
 import numpy as np
 
@@ -500,8 +500,8 @@ def _sentences(passage: str) -> list[str]:
 
 @lru_cache(maxsize=128)  # a passage's sentences hold about 90 KB of 5-grams at most
 def _parsed(passage: str) -> tuple[_Sentence, ...]:
-    """An earlier passage's sentences, kept for the next judgements: an article's matches, and the articles after
-    it, are judged against much the same newest passages (a site repeating a story made each split again)."""
+    """A passage's sentences, kept for the next judgements: an article's matches, and the articles after it, are
+    judged against much the same newest passages (a site repeating a story made each split again)."""
     return tuple(map(_sentence, _sentences(passage)))
 
 
@@ -559,7 +559,7 @@ def seen_before(passage: str, earlier: Iterable[str]) -> bool:
             break
     if not old:
         return False
-    new = [_sentence(s) for s in _sentences(passage)]
+    new = _parsed(passage)  # kept: this passage is an earlier one to the next match and the next articles
     judged = [s for s in new if len(s.vocabulary) >= _MIN_SENTENCE_WORDS] or new
     if not judged or len(judged) > MAX_JUDGED_SENTENCES:
         return False  # too many to compare in bounded time: news, rather than a repeat missed

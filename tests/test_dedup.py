@@ -327,11 +327,15 @@ def test_a_sentence_said_in_many_earlier_passages_is_read_once_and_still_found()
 
 def test_an_earlier_passage_is_split_once_for_the_judgements_after_it() -> None:
     earlier = OLD_SWAP + " A sentence only this test says, about the weather in Ankara."
+    new = OLD_SWAP.replace("Ankara airport", "Ankara's airport") + " This test's own closing line, about Ankara."
     before = dedup._parsed.cache_info()
     for _ in range(3):
-        assert dedup.seen_before(OLD_SWAP, [earlier])
+        assert not dedup.seen_before(new, [earlier])
     after = dedup._parsed.cache_info()
-    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
+    # Each of the two passages split once, the new one too: it is an earlier one to the judgements after it.
+    assert (after.misses - before.misses, after.hits - before.hits) == (2, 4)
+    fresh = "A line about the swap in Ankara that only this test says, once."
+    assert not dedup.seen_before(fresh, [new]) and dedup._parsed.cache_info().misses == after.misses + 1
 
 
 def test_novelty_reads_a_bounded_number_of_earlier_sentences_and_errs_towards_news() -> None:
