@@ -18,7 +18,7 @@ class Link:
 @dataclass(frozen=True)
 class Page:
     """A fetched document, decompressed and capped, not yet decoded: the charset is found where the page is
-    parsed, in a parsing worker (:func:`monitor.fetch.decode.page_text`), so the event loop never sniffs untrusted
+    parsed, in a parsing worker (:func:`monitor.fetch.decode.page_utf8`), so the event loop never sniffs untrusted
     bytes and the page crosses to the worker once, as bytes."""
 
     url: str  # final URL after redirects

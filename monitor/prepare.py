@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from monitor import dedup
 from monitor.config import SourceSettings
 from monitor.extract import extract
-from monitor.fetch.decode import decode_text, page_text
+from monitor.fetch.decode import page_utf8, utf8_text
 from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
 from monitor.models import Article, Extracted, Link, Match, Page
 from monitor.rules import Ruleset
@@ -58,13 +58,13 @@ def prepare(article: Article, ruleset: Ruleset) -> Prepared:
 
 def extract_fetched(page: Page) -> Extracted:
     """A fetched page decoded and extracted: a parsing worker's job (``monitor extract`` runs it alone)."""
-    return extract(page_text(page), page.url)
+    return extract(page_utf8(page), page.url)
 
 
 def extract_file(body: bytes) -> Extracted:
     """A page saved as a file, decoded as a fetched one (its ``<meta charset>``, else detection) and extracted:
     ``monitor extract FILE``'s job."""
-    return extract(decode_text(body), None)
+    return extract(utf8_text(body), None)
 
 
 def read_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> PageRead:

@@ -37,7 +37,7 @@ from monitor.errors import (
 from monitor.fetch import client, decode, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER, next_delay, parse_retry_after
 from monitor.fetch.client import Fetcher, Holding
-from monitor.fetch.decode import decode_text, page_text
+from monitor.fetch.decode import decode_text, page_text, utf8_text
 from monitor.fetch.robots import ENTRY_CHARS, MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.fetch.urls import MAX_URL_LENGTH
 from monitor.models import NotModified, Page
@@ -289,6 +289,19 @@ def test_utf8_page_with_a_stray_latin1_byte_stays_utf8(local_web: LocalWeb) -> N
     body = html.encode("utf-8").replace(b"Dienstag", b"Dienstag \xb7")  # a Latin-1 middle dot
     local_web.route("/de", body, content_type="text/html; charset=utf-8")
     assert page_text(_page(fetch(local_web, "/de"))) == html.replace("Dienstag", "Dienstag \ufffd")
+
+
+@pytest.mark.parametrize(
+    ("codec", "content_type"),
+    [("utf-8", "text/html"), ("utf-8", "text/html; charset=windows-1251"), ("cp1251", "text/html"),
+     ("utf-8-sig", "text/html"), ("utf-16", "text/html")],
+)
+def test_the_parser_gets_the_text_in_utf8_and_a_utf8_body_as_it_came(codec: str, content_type: str) -> None:
+    """What the extractor parses is what decoding finds; a UTF-8 body is not decoded only to be encoded back."""
+    body = RUSSIAN.encode(codec)
+    parsed = utf8_text(body, content_type)
+    assert parsed == decode_text(body, content_type).encode("utf-8") == RUSSIAN.encode("utf-8")
+    assert (parsed is body) == (codec == "utf-8")
 
 
 def test_meta_charset_is_used_when_the_header_has_none(local_web: LocalWeb) -> None:

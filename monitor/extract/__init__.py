@@ -36,6 +36,9 @@ _STRUCTURED_BODY_SHARE = 0.5  # of the JSON-LD articleBody below which the marku
 def extract(html: str | bytes, url: str | None = None) -> Extracted:
     """Extract title, main text, byline, publication date, canonical URL, language and outlet.
 
+    ``html`` is the page's text, or that text in UTF-8 (:func:`monitor.fetch.decode.page_utf8`
+    gives a fetched page so, without decoding what is UTF-8 already).
+
     The cyclic garbage collector is paused meanwhile: extraction wraps thousands of nodes in
     tracked objects but makes no reference cycles, so collections it would set off (a fifth of
     its time) find nothing. Anything else's garbage is collected once it is switched back on.
@@ -54,13 +57,13 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
             gc.enable()
 
 
-def _parse(raw: bytes, detect: bool) -> LexborHTMLParser:
-    """Parse UTF-8, or with ``detect`` the encoding the BOM or ``<meta charset>`` declares.
+def _parse(raw: bytes) -> LexborHTMLParser:
+    """Parse UTF-8 without mutation events.
 
-    Without mutation events: nothing here depends on what they do (a ``<selectedcontent>``
-    mirroring its ``<option>``), and the tree builds faster.
+    Nothing here depends on what they do (a ``<selectedcontent>`` mirroring its ``<option>``),
+    and the tree builds faster.
     """
-    return LexborHTMLParser(raw, options=LexborDocumentOptions.WO_EVENTS, encoding=detect)
+    return LexborHTMLParser(raw, options=LexborDocumentOptions.WO_EVENTS)
 
 
 def _too_deep(raw: bytes) -> bool:
@@ -98,7 +101,7 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
             "skipping %s: elements nested deeper than %d", url or "<document>", _MAX_DEPTH
         )
         return Extracted()
-    tree = _parse(raw, detect=isinstance(html, bytes))
+    tree = _parse(raw)
     body = tree.body
     elements = Elements(body) if body is not None else None
     meta = read_metadata(tree, url, elements.signals if elements is not None else None)

@@ -30,7 +30,10 @@ import charset_normalizer
 
 from monitor.models import Page
 
-__all__ = ["BodyTooLargeError", "UnsupportedEncodingError", "decode_text", "page_text", "read_capped", "unwrap_gzip"]
+__all__ = [
+    "BodyTooLargeError", "UnsupportedEncodingError", "decode_text", "page_text", "page_utf8", "read_capped", "unwrap_gzip",
+    "utf8_text",
+]
 
 _SNIFF_BYTES = 4096
 _DETECT_BYTES = 65536
@@ -268,11 +271,31 @@ def page_text(page: Page) -> str:
     return decode_text(page.body, page.content_type)
 
 
+def page_utf8(page: Page) -> bytes:
+    """A fetched page as an HTML parser reads it: UTF-8, the body itself where it is UTF-8 already.
+
+    Most pages are. Encoding the decoded text back for the parser took 7 % of a worker's
+    instructions per page (a text with characters past Latin-1 is two bytes a character in Python).
+    """
+    return utf8_text(page.body, page.content_type)
+
+
 def decode_text(body: bytes, content_type: str = "") -> str:
     """Decode a document, finding its charset as the module docstring says."""
+    return _decode(body, content_type)[0]
+
+
+def utf8_text(body: bytes, content_type: str = "") -> bytes:
+    """A document's text as :func:`decode_text` finds it, encoded in UTF-8 (the body as it is, when it was)."""
+    text, is_body = _decode(body, content_type)
+    return body if is_body else text.encode("utf-8", "ignore")
+
+
+def _decode(body: bytes, content_type: str) -> tuple[str, bool]:
+    """The text, and whether it is the body read as UTF-8 from its first byte (the body is its UTF-8 then)."""
     for bom, encoding in _BOMS:
         if body.startswith(bom):
-            return body[len(bom) :].decode(encoding, errors="replace")
+            return body[len(bom) :].decode(encoding, errors="replace"), False
     head = body[:_SNIFF_BYTES]
     declared = [
         label
@@ -281,18 +304,18 @@ def decode_text(body: bytes, content_type: str = "") -> str:
     ]
     utf8 = _strict(body, "utf-8")
     if utf8 is not None and (not declared or _is_utf8(declared[0]) or not body.isascii()):
-        return utf8  # (the first declared label being UTF-8, the loop below would decode it again)
+        return utf8, True  # (the first declared label being UTF-8, the loop below would decode it again)
     if declared and _is_utf8(declared[0]):
         lenient = body.decode("utf-8", errors="replace")
         if _mostly_utf8(lenient):
-            return lenient
+            return lenient, False
     for label in declared:
         text = _strict(body, label)
         if text is not None:
-            return text
+            return text, False
     best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
     encoding = best.encoding if best is not None else "utf-8"
-    return body.decode(encoding, errors="replace")
+    return body.decode(encoding, errors="replace"), False
 
 
 def _mostly_utf8(text: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ada_url import join_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.fetch.decode import page_text
+from monitor.fetch.decode import page_utf8
 from monitor.models import Link, Page
 from monitor.sources.links import make_link
 
@@ -19,7 +19,7 @@ def page_links(page: Page, selector: str) -> list[Link]:
     contributes the first link inside it, so a selector written for the
     headline still works.
     """
-    tree = LexborHTMLParser(page_text(page))
+    tree = LexborHTMLParser(page_utf8(page))
     base = page.url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
