@@ -146,6 +146,8 @@ def _extractor() -> tldextract.TLDExtract:
 
 def _normalise_escapes(text: str, safe: frozenset[str]) -> str:
     """Decode escaped unreserved characters, uppercase escapes, escape what must be."""
+    if safe.issuperset(text):  # nothing escaped, nothing to escape: most links (a set test, in C)
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):
