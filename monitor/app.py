@@ -237,7 +237,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
                     body = path.read_bytes()
                 except OSError as exc:
                     raise MonitorError(f"{target}: cannot be read: {exc.strerror or exc}") from exc
-                return await workers.run(target, extract_file, body)
+                return await workers.run(target, extract_file, body, target)
             async with Fetcher(settings.fetch, [target]) as fetcher:
                 page = await fetcher.fetch(target, kind="article")
             assert not isinstance(page, NotModified)  # no validators were sent

@@ -18,7 +18,9 @@ from functools import partial
 from monitor import dedup, drift
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
-from monitor.errors import FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError
+from monitor.errors import (
+    FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError, UnsupportedContentError,
+)
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.ingest import plan
@@ -377,7 +379,7 @@ class Pipeline:
                 return None
             report.fetched += 1
             read = await self.workers.run(page.url, read_article, page, link, source, self.clock())
-        except ParseLimitError as exc:
+        except (ParseLimitError, UnsupportedContentError) as exc:  # over a parsing limit, or binary data
             refused = exc.reason
         finally:
             self._unparsed.release(0 if isinstance(page, NotModified) else len(page.body))

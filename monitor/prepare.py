@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from monitor import dedup
 from monitor.config import SourceSettings
 from monitor.extract import extract
-from monitor.fetch.decode import page_utf8, utf8_text
+from monitor.errors import MonitorError, UnsupportedContentError
+from monitor.fetch.decode import looks_binary, page_utf8, utf8_text
 from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
 from monitor.models import Article, Extracted, Link, Match, Page
 from monitor.rules import Ruleset
@@ -29,6 +30,8 @@ MAX_NAME_CHARS = 200
 # 100,000 characters; a page of 4 MB of distinct words cost the archive's writer 1.5 s and 100 MB to index, and a
 # worker hundreds of MB to fingerprint. The text is cut at the last paragraph end before this, else at it.
 MAX_TEXT_CHARS = 200_000
+# Why a body that is binary data (:func:`monitor.fetch.decode.looks_binary`) is not read as a page.
+NOT_A_PAGE = "binary data, not an HTML page"
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,24 @@ def prepare(article: Article, ruleset: Ruleset) -> Prepared:
 
 
 def extract_fetched(page: Page) -> Extracted:
-    """A fetched page decoded and extracted: a parsing worker's job (``monitor extract`` runs it alone)."""
-    return extract(page_utf8(page), page.url)
+    """A fetched page decoded and extracted: a parsing worker's job (``monitor extract`` runs it alone).
+
+    A body of binary data (an image or a program served as text/html, or with no type) raises
+    UnsupportedContentError: extracted, it was stored as an article of garbage, or refused as "no article text".
+    """
+    html = page_utf8(page)
+    if looks_binary(html):
+        raise UnsupportedContentError(page.url, NOT_A_PAGE)
+    return extract(html, page.url)
 
 
-def extract_file(body: bytes) -> Extracted:
+def extract_file(body: bytes, name: str) -> Extracted:
     """A page saved as a file, decoded as a fetched one (its ``<meta charset>``, else detection) and extracted:
-    ``monitor extract FILE``'s job."""
-    return extract(utf8_text(body), None)
+    ``monitor extract FILE``'s job. A file of binary data is refused as a fetched page is, naming it by ``name``."""
+    html = utf8_text(body)
+    if looks_binary(html):
+        raise MonitorError(f"{name}: {NOT_A_PAGE} (give a page saved as HTML, or its URL)")
+    return extract(html, None)
 
 
 def read_article(page: Page, link: Link, source: SourceSettings, fetched: datetime) -> PageRead:

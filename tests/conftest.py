@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,3 +59,22 @@ def unprivileged() -> list[str]:
     if shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: file permissions cannot be made to hold")
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+def _png() -> bytes:
+    """A real 2x2 PNG image."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pixels = zlib.compress(b"\x00\xff\x00\x00\x00\x00\xff" * 2)
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+# Files that are no page, as people hand them to ``monitor extract`` or servers send them as text/html: an image,
+# a page still gzipped, a program (the Python running the tests).
+BINARY_FILES = {
+    "photo.png": _png(),
+    "page.html.gz": gzip.compress(b"<html><body><p>An envoy returns to Moscow.</p></body></html>" * 20),
+    "python": Path(sys.executable).resolve().read_bytes()[:200_000],
+}

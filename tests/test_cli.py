@@ -27,7 +27,7 @@ from monitor.config import (
     Settings,
     SourceSettings,
 )
-from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
+from tests.conftest import BINARY_FILES, ROOT, SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
 from tests.httpserver import LocalWeb
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -277,6 +277,38 @@ def test_extract_a_folder_or_an_unreadable_file_says_so(run_cli: RunCLI, tmp_pat
     (tmp_path / "locked.html").chmod(0)
     locked = run_cli("extract", "locked.html", check=False, prefix=tuple(unprivileged()))
     assert locked.returncode == 1 and locked.stderr == "monitor: locked.html: cannot be read: Permission denied\n"
+
+
+@pytest.mark.parametrize("name", BINARY_FILES)
+def test_extract_a_file_of_binary_data_says_so(run_cli: RunCLI, tmp_path: Path, name: str) -> None:
+    """An image, a gzipped page or a program printed as replacement characters, and exited 0."""
+    (tmp_path / name).write_bytes(BINARY_FILES[name])
+    result = run_cli("extract", name, check=False)
+    assert result.returncode == 1 and result.stdout == "", result.stdout
+    assert result.stderr == f"monitor: {name}: binary data, not an HTML page (give a page saved as HTML, or its URL)\n"
+
+
+@pytest.mark.parametrize("content_type", ["text/html", None])
+@pytest.mark.parametrize("name", BINARY_FILES)
+def test_extract_a_url_of_binary_data_says_so_as_of_a_file(run_cli: RunCLI, local_web: LocalWeb, name: str,
+                                                           content_type: str | None) -> None:
+    """Served as text/html, or with no type, binary data was "extracted" too; a type that says so (image/png) was
+    refused already."""
+    local_web.route(f"/{name}", BINARY_FILES[name], content_type=content_type)
+    result = run_cli("-q", "extract", local_web.url(f"/{name}"), check=False)
+    assert result.returncode == 1 and result.stdout == "", result.stdout
+    assert result.stderr == f"monitor: binary data, not an HTML page ({local_web.url(f'/{name}')})\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_extract_reads_a_utf_16_or_utf_32_page_whose_bytes_hold_nuls(run_cli: RunCLI, tmp_path: Path,
+                                                                       encoding: str) -> None:
+    """Half the bytes of a UTF-16 page are NULs: binary data is judged after the byte-order mark decodes them."""
+    html = ("<html><head><title>Посол вернулся</title></head><body><article>"
+            + "<p>Посол России вернулся в Вашингтон после консультаций в Москве, сообщили в МИД.</p>" * 6
+            + "</article></body></html>")
+    (tmp_path / "page.html").write_bytes(("\ufeff" + html).encode(encoding))
+    assert json.loads(run_cli("extract", "page.html", "--json").stdout)["title"] == "Посол вернулся"
 
 
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import brotli
 import pytest
+from tests.conftest import BINARY_FILES
 from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings
@@ -37,7 +38,7 @@ from monitor.errors import (
 from monitor.fetch import client, decode, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER, next_delay, parse_retry_after
 from monitor.fetch.client import Fetcher, Holding
-from monitor.fetch.decode import decode_text, page_text, utf8_text
+from monitor.fetch.decode import decode_text, looks_binary, page_text, utf8_text
 from monitor.fetch.robots import ENTRY_CHARS, MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.fetch.urls import MAX_URL_LENGTH
 from monitor.models import NotModified, Page
@@ -324,6 +325,19 @@ def test_a_utf16_label_on_a_body_without_a_byte_order_mark_is_ignored(label: str
     """A UTF-16 document starts with its byte-order mark; a label saying UTF-16 over ASCII bytes is a lie."""
     assert decode_text(b"<p>ok</p>", f"text/html; charset={label}") == "<p>ok</p>"
     assert decode_text(f'<meta charset="{label}"><p>ok</p>'.encode()) == f'<meta charset="{label}"><p>ok</p>'
+
+
+@pytest.mark.parametrize("name", BINARY_FILES)
+def test_binary_data_is_told_from_text_as_decoded(name: str) -> None:
+    """Binary data holds NULs, as decoded; a page holds none, though it may hold other controls (tabs, form feeds,
+    a terminal's escape sequences, ISO-2022-JP's escapes), and a UTF-16 page's NULs are gone once its byte-order
+    mark decodes it."""
+    assert looks_binary(utf8_text(BINARY_FILES[name], "text/html"))
+    html = "<p>Посол\tвернулся\x0c в Токио\r\n \x1b]0;title\x07 \x1b[2J</p>"
+    assert not looks_binary(utf8_text(html.encode("utf-8")))
+    assert not looks_binary(utf8_text("\ufeff".encode("utf-16-le") + html.encode("utf-16-le")))
+    assert not looks_binary(utf8_text("<p>東京の大使館</p>".encode("iso2022_jp"), "text/html; charset=iso-2022-jp"))
+    assert not looks_binary((html + "<p>filler</p>" * 1000 + "\x00").encode())  # a stray NUL far down is not judged
 
 
 @pytest.mark.parametrize("label", ["unicode_escape", "raw_unicode_escape", "utf-7", "cp037", "idna", "utf_32", "latin-1"])

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.conftest import BINARY_FILES
 from tests.httpserver import LocalWeb
 
 from monitor.app import check_once
@@ -152,6 +153,29 @@ def test_a_page_that_trips_a_bug_costs_that_page_only(tmp_path: Path, monkeypatc
     assert [(error, retry) for url, error, retry in rows if "goodwill" in url] == [
         ("could not be processed: RecursionError: maximum recursion depth exceeded", 0)
     ]
+
+
+def test_an_article_link_to_binary_data_is_refused_for_good_with_the_reason(tmp_path: Path,
+                                                                            local_web: LocalWeb) -> None:
+    """Served as text/html, a program was stored as an article of its strings and an image refused as "no article
+    text"; each is refused now by the rule ``monitor extract`` applies, in the parsing worker."""
+    items = ""
+    for name, body in BINARY_FILES.items():
+        local_web.route(f"/{name}", body, content_type="text/html")
+        items += f"<item><link>{local_web.url(f'/{name}')}</link></item>"
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    (report,) = check_once(settings, None, force=False).checks
+    assert report.error is None and report.stored == 0 and report.skipped == len(BINARY_FILES)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        refused = conn.execute("SELECT url, error, retry FROM failed_urls ORDER BY url").fetchall()
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (0,)
+    assert refused == sorted((local_web.url(f"/{name}"), "binary data, not an HTML page", 0) for name in BINARY_FILES)
 
 
 def test_the_outlet_named_by_the_page_goes_with_the_article() -> None:

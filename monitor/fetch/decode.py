@@ -31,8 +31,8 @@ import charset_normalizer
 from monitor.models import Page
 
 __all__ = [
-    "BodyTooLargeError", "UnsupportedEncodingError", "decode_text", "page_text", "page_utf8", "read_capped", "unwrap_gzip",
-    "utf8_text",
+    "BodyTooLargeError", "UnsupportedEncodingError", "decode_text", "looks_binary", "page_text", "page_utf8",
+    "read_capped", "unwrap_gzip", "utf8_text",
 ]
 
 _SNIFF_BYTES = 4096
@@ -47,6 +47,7 @@ _BOMS = (
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""")
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+_BINARY_HEAD_BYTES = 8000  # of a document in UTF-8, looked at for a NUL (as git looks at a file's)
 
 # The labels of the WHATWG Encoding Standard (encoding.spec.whatwg.org), by the Python codec that decodes
 # them as browsers do. Python's codecs name far more (``unicode_escape`` turns ``\\u0041`` escapes into
@@ -316,6 +317,20 @@ def _decode(body: bytes, content_type: str) -> tuple[str, bool]:
     best = charset_normalizer.from_bytes(body[:_DETECT_BYTES]).best()
     encoding = best.encoding if best is not None else "utf-8"
     return body.decode(encoding, errors="replace"), False
+
+
+def looks_binary(utf8: bytes) -> bool:
+    """Whether a document, as :func:`utf8_text` or :func:`page_utf8` gives it, is binary data (an image, an
+    archive, a program), not a page: a NUL among its first 8,000 bytes, as git judges a file.
+
+    No page is written with a NUL (HTML makes one a parse error wherever it stands), while the headers of
+    images, archives and programs are padded with them. Other controls do not count: a page may carry a
+    terminal's escape sequences (a BEL among them), which are stripped where its text is shown. The document
+    is judged as decoded, not as it came: a UTF-16 page, half of whose bytes are NULs, is the text its
+    byte-order mark makes of it, while binary data, decoded as UTF-8 with its bad bytes replaced or in a
+    detected charset, keeps its NULs (in UTF-8 a NUL byte is a NUL character and nothing else).
+    """
+    return utf8.find(b"\x00", 0, _BINARY_HEAD_BYTES) >= 0
 
 
 def _mostly_utf8(text: str) -> bool:
