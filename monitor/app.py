@@ -61,6 +61,12 @@ class OnceResult:
     checks: list[CheckReport]
     undelivered: list[str]  # e.g. "e-mail: 2 alerts not delivered (SMTP 550 5.7.1 Relaying denied)"
 
+    @property
+    def unstored(self) -> list[str]:
+        """A line for each source whose articles could not be stored, another process holding the archive."""
+        return [f"{check.source}: {_count(len(check.unstored), 'article')} not stored"
+                f" ({next(iter(check.unstored.values()))})" for check in self.checks if check.unstored]
+
 
 def check_once(
     settings: Settings, source_name: str | None, *, force: bool, progress: Callable[[int], None] | None = None
@@ -96,8 +102,11 @@ def check_once(
 
 
 def _undelivered(way: str, failed: dict[int, str]) -> str:
-    count = len(failed)
-    return f"{way}: {count} alert{'s' if count > 1 else ''} not delivered ({next(iter(failed.values()))})"
+    return f"{way}: {_count(len(failed), 'alert')} not delivered ({next(iter(failed.values()))})"
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count > 1 else ''}"
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:

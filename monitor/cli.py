@@ -152,8 +152,10 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     """Check every source (or one) once, deliver the alerts it queued, and exit.
 
     A source backing off after failures (or a Retry-After) is skipped until its
-    next due time unless --force. Exits 1 when every source checked failed, or when
-    an alert could not be delivered (it stays queued for the next run).
+    next due time unless --force. Exits 1 when every source checked failed, when an
+    article could not be stored because another process held the archive (it is
+    fetched again at the next run), or when an alert could not be delivered (it
+    stays queued for the next run).
     """
     if source_name is not None and not source_name.strip():  # "" checked every source
         raise click.UsageError("--source needs a source's name", click.get_current_context())
@@ -176,13 +178,18 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
                 status += f", {report.left} new links left for the next check"
             elif not report.links and not report.not_modified:  # a listing's selector may match nothing
                 status += ", but no links found"
+            if report.unstored:
+                status.append(f", {len(report.unstored)} not stored (the archive was locked)", style="red")
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     _console().print(table)
     problems = ["every source failed"] if reports and all(report.error for report in reports) else []
-    problems += result.undelivered
+    if result.unstored:
+        problems += [*result.unstored, "articles not stored are fetched again at the next run"]
+    if result.undelivered:
+        problems += [*result.undelivered, "queued alerts are retried at the next run"]
     if problems:
-        fail("; ".join(problems) + ("; queued alerts are retried at the next run" if result.undelivered else ""))
+        fail("; ".join(problems))
 
 
 @cli.command()

@@ -4,7 +4,8 @@
      ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
      ├── BadArgumentError            a command's argument that cannot be right (a URL that does not parse)
      ├── ArchiveError(path)          the archive cannot be opened, read or written; says what to do
-     │    └── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken)
+     │    └── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken), or another
+     │                               process held its write lock past the busy timeout
      ├── FetchError(url, reason)     one URL could not be fetched; ``reason`` names the cause
      │    ├── NetworkError           no answer from the server (worth retrying)
      │    │    ├── DNSError          the host name does not resolve
@@ -76,7 +77,7 @@ class ArchiveError(MonitorError):
 
 
 class ArchiveLockedError(ArchiveError):
-    pass
+    """Another process holds the archive: a passing condition, so what could not be written is worth another try."""
 
 
 class SearchQueryError(MonitorError):

@@ -19,7 +19,8 @@ from monitor import dedup, drift
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import (
-    FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError, UnsupportedContentError,
+    ArchiveLockedError, FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError,
+    UnsupportedContentError,
 )
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
@@ -77,6 +78,8 @@ class CheckReport:
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
     next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
     retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
+    # Links whose article (or failure) could not be written, another process holding the archive: the cause, by URL.
+    unstored: dict[str, str] = field(default_factory=dict)
     left: int = 0  # new links past limits.links_per_check, taken by the next checks
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
     notice: SourceNotice | None = None  # the source's health changed
@@ -228,7 +231,7 @@ class Pipeline:
         report.stored = sum(results)
         # With articles to retry or links left, keep the previous validators so the next check re-reads
         # the source and takes them instead of getting a 304 that would lose them for good.
-        retry = report.retry_later > 0 or report.left > 0
+        retry = report.retry_later > 0 or report.left > 0 or bool(report.unstored)
         check = CheckRecord(
             checked=started, ok=True, new_links=len(taken), changed=not discovery.not_modified, links=report.links,
             extracted=report.fetched, text_chars=report.text_chars, stored=report.stored,
@@ -331,7 +334,9 @@ class Pipeline:
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport, deadline: float) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:
         a failure nobody foresaw (a page that trips a bug) is logged with its traceback, recorded
-        against the URL as refused for good, and the check goes on."""
+        against the URL as refused for good, and the check goes on. An archive another process held
+        past the busy timeout is no fault of the page: nothing is recorded against the URL, which the
+        next check fetches again."""
         try:
             prepared = await self._fetch_article(source, link, report, deadline)
             if prepared is None:
@@ -342,6 +347,11 @@ class Pipeline:
             )
         except WorkersError:
             raise  # no page's fault: nothing can be parsed, and the check says so
+        except ArchiveLockedError as exc:
+            log.error("%s: %s could not be stored, and is fetched again at the next check: %s", source.name, link.url,
+                      exc)
+            report.unstored[link.url] = str(exc)
+            return False
         except Exception as exc:  # noqa: BLE001 - the boundary of one article (see the docstring)
             log.exception("%s: could not process %s", source.name, link.url)
             report.skipped += 1

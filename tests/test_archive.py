@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
 from monitor.store.schema import MIGRATIONS
-from tests.conftest import RunCLI, unprivileged
-from tests.httpserver import LocalWeb
+from tests.conftest import RunCLI, cli_env, unprivileged
+from tests.httpserver import LocalWeb, Recorded, Route
 
 WHEN = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TEXT = " ".join(f"Sentence {n} of a story about envoys and the talks that brought them home." for n in range(20))
@@ -198,6 +199,53 @@ def test_a_full_disk_is_one_line_and_the_write_is_rolled_back(tmp_path: Path) ->
                 failed(archive, f"https://a.example/{'long' * 200}/{n}")
     assert isinstance(info.value.__cause__, sqlite3.OperationalError)
     assert committed_failures(path) == []
+
+
+def test_an_archive_locked_by_another_process_as_once_stores_an_article_fails_the_run_not_the_article(
+    run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb, local_config: Path
+) -> None:
+    """Another process held the write lock past the busy timeout as `once` stored an article: a traceback, the
+    article refused for good ("could not be processed: ArchiveError"), and exit 0. Now one line names the cause, the
+    run exits 1 saying so, and the next run, the lock let go, stores the article."""
+    path = tmp_path / "monitor.db"
+    Archive.create(path).close()
+    holder = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    story = f"<html><head><title>Envoys</title></head><body><article><p>{TEXT}</p></article></body></html>"
+
+    def locking(request: Recorded) -> Route:
+        if local_web.hits("/story") == 1:  # taken before monitor has the page, held until it gave up storing it
+            holder.execute("BEGIN IMMEDIATE")
+        return Route(body=story.encode(), headers={"Content-Type": "text/html; charset=utf-8"})
+
+    local_web.route("/story", handler=locking)
+    url = local_web.url("/story")
+    once = subprocess.Popen([sys.executable, "-m", "monitor", "once"], cwd=tmp_path, env=cli_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    try:
+        assert once.stderr is not None
+        for line in once.stderr:
+            lines.append(line)
+            if url in line and holder.in_transaction:  # monitor told of the article: the other process lets go
+                holder.rollback()
+        stdout = once.communicate(timeout=60)[0]
+    finally:
+        once.kill()
+        holder.rollback()
+        holder.close()
+    stderr = "".join(lines)
+    assert once.returncode == 1 and "Traceback" not in stderr, stderr
+    locked = f"{path} stayed locked by another process (database is locked)"
+    [told] = [line for line in lines if url in line]
+    assert f"ERROR monitor.pipeline: wire: {url} could not be stored, and is fetched again at the next check: " \
+        f"{locked}" in told
+    assert lines[-1].startswith(f"monitor: wire: 1 article not stored ({locked}") and lines[-1].endswith(
+        "; articles not stored are fetched again at the next run\n"), lines[-1]
+    assert "ok, 1 not stored (the archive was locked)" in stdout
+    assert committed_failures(path) == []  # nothing held against the link
+    run_cli("once")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT url FROM articles").fetchall() == [(url,)]
 
 
 @pytest.mark.parametrize("command", READERS)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import ArchiveError
+from monitor.errors import ArchiveLockedError
 from monitor.store import Archive
 from monitor.store.writer import MAX_GROUP, ArchiveWriter
 
@@ -141,6 +141,6 @@ def test_an_archive_locked_past_the_busy_timeout_fails_each_write_with_the_error
 
     outcomes = asyncio.run(scenario())
     blocker.close()
-    assert all(isinstance(outcome, ArchiveError) and "stayed locked by another process" in str(outcome)
+    assert all(isinstance(outcome, ArchiveLockedError) and "stayed locked by another process" in str(outcome)
                for outcome in outcomes), outcomes
     assert stored_urls(path) == []

@@ -13,7 +13,7 @@ from typing import Any, Literal, Self
 
 import sqlite_utils
 
-from monitor.errors import ArchiveError
+from monitor.errors import ArchiveError, ArchiveLockedError
 from monitor.store.schema import MIGRATIONS, migrate
 
 Mode = Literal["create", "write", "read"]
@@ -57,7 +57,8 @@ def archive_error(exc: sqlite3.Error, path: Path) -> ArchiveError:
         sqlite3.SQLITE_BUSY: f"{path} stayed locked by another process ({exc}): is a long query or another"
         " writer holding it?",
     }
-    return ArchiveError(str(path), messages.get(code, f"{path}: SQLite error: {exc}"))
+    kind = ArchiveLockedError if code == sqlite3.SQLITE_BUSY else ArchiveError
+    return kind(str(path), messages.get(code, f"{path}: SQLite error: {exc}"))
 
 
 def make_folder(path: Path) -> None:
