@@ -38,6 +38,7 @@ from monitor.alerts import deliver_digest, deliver_due
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
+from monitor.errors import ArchiveLockedError
 from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
@@ -90,7 +91,9 @@ class Daemon:
         """Register the running job's task so that a stop can wait for it, and end it quietly if the stop cancels it.
 
         The cancellation is the job's own end, at the top of its task: APScheduler would
-        log one that escapes as an error with a traceback.
+        log one that escapes as an error with a traceback. So is an archive another process held
+        past the busy timeout (a user's long write): it passes, and the job's next run does the
+        work; nothing could record the failure meanwhile.
         """
         task = asyncio.current_task()
         assert task is not None
@@ -101,6 +104,8 @@ class Daemon:
             if not self._stop.is_set():
                 raise
             log.info("%s: cut short by the stop (what it committed stands)", what)
+        except ArchiveLockedError as exc:
+            log.error("%s: not done, %s; tried again at its next run", what, exc)
         finally:
             self._running.discard(task)
 

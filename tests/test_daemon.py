@@ -175,6 +175,32 @@ def test_status_check_fails_when_every_source_is_failing(tmp_path: Path, local_w
     assert "monitor: unhealthy: every source is failing (2): see last_error in monitor status" in result.stderr
 
 
+def test_an_archive_locked_by_another_process_costs_the_jobs_a_line_each_and_they_go_on(
+    tmp_path: Path, local_web: LocalWeb
+) -> None:
+    """Another process holding the write lock past the busy timeout (a user's long write in sqlite-utils) made every
+    job that wrote meanwhile fail with APScheduler's traceback. Each says so in one line, and they go on after it."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    local_config(tmp_path, local_web, ["/feed.xml"])
+    daemon = start_daemon(tmp_path)
+    log = tmp_path / "daemon.log"
+    try:
+        wait_for(lambda: status_check(tmp_path).returncode == 0, 30, "a healthy daemon")
+        with sqlite3.connect(tmp_path / "monitor.db", isolation_level=None) as holder:
+            holder.execute("BEGIN IMMEDIATE")
+            wait_for(lambda: "heartbeat: not done" in log.read_text(), 30, "the heartbeat to give up on the lock")
+            holder.rollback()
+        time.sleep(2.5)  # heartbeat = 1 s: the next ones are written
+        healthy = status_check(tmp_path)
+    finally:
+        text = stop(daemon, log)
+    assert "Traceback" not in text, text
+    locked = [line for line in text.splitlines() if "stayed locked by another process" in line]
+    assert locked and all(" ERROR monitor.scheduler: " in line and ": not done, " in line
+                          and line.endswith("; tried again at its next run") for line in locked), locked
+    assert healthy.returncode == 0, healthy.stderr
+
+
 def test_a_second_daemon_on_one_archive_is_refused_with_the_first_ones_pid(tmp_path: Path, local_web: LocalWeb) -> None:
     local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
     local_config(tmp_path, local_web, ["/feed.xml"])
