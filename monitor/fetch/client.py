@@ -10,7 +10,8 @@ transport, one connection pool), which is where the fetching rules (docs/design.
   ``Crawl-delay`` raising the host's delay;
 * per-host concurrency and delay (:mod:`monitor.fetch.politeness`); a host
   that answers 429 or 503 with ``Retry-After`` gets no request at all until
-  that time has passed (the refusal repeats its status, counted ``deferred``);
+  that time has passed, checked again when a request's turn comes (the refusal, a
+  :class:`~monitor.errors.DeferredError`, repeats its status, counted ``deferred``);
 * one deadline of ``timeout`` seconds per request, connect to last byte, and no
   other: httpx's timeouts are per read, so a server dripping a byte a second would
   never time out by them;
@@ -44,6 +45,7 @@ import httpx
 from monitor.config import FetchSettings
 from monitor.errors import (
     BlockedURLError,
+    DeferredError,
     DNSError,
     FetchError,
     FetchTimeoutError,
@@ -396,7 +398,7 @@ class Fetcher:
         remaining = until - time.monotonic()
         if remaining > 0:
             self.stats["deferred"] += 1
-            raise HTTPStatusError(url, status, remaining)
+            raise DeferredError(url, status, remaining)
 
     async def delay_for(self, url: str) -> float:
         """Seconds between two requests to ``url``'s host: the configured delay, or the host's longer Crawl-delay.
@@ -456,6 +458,9 @@ class Fetcher:
     ) -> _Reply:
         """One request and, for a 2xx answer, its capped body, within ``timeout`` (what the fetch has left)."""
         async with self._gate.slot(politeness_key(url), delay, None if held is None else held.take):
+            # Asked again at the request's turn: the requests queued for the host's turns before it asked to wait
+            # were all sent, 200 requests a check to a host that had asked for a minute's peace.
+            self._check_cooldown(url)
             self.stats[kind] += 1
             log.debug("GET %s (%s)", url, kind)
             started = time.monotonic()
