@@ -19,6 +19,7 @@
      │    ├── UnsupportedContentError content type we do not process
      │    ├── RedirectError          a redirect loop, or too many hops
      │    ├── HTTPStatusError(status, retry_after)
+     │    │    └── DeferredError     not requested: the host asked (429/503, Retry-After) to wait, and it is not over
      │    └── ParseLimitError        parsing the page overran a worker's limits (memory, CPU, time)
      └── DeliveryError               an alert could not be handed to SMTP
           ├── TransientDeliveryError  retry later (connection refused, 4xx)
@@ -140,6 +141,11 @@ class HTTPStatusError(FetchError):
         self.status = status
         self.retry_after = retry_after
         super().__init__(url, f"HTTP {status} {_phrase(status)}".rstrip())
+
+
+class DeferredError(HTTPStatusError):
+    """Not requested: the URL's host answered 429 or 503 with ``Retry-After``, and that wait is not over. Nothing
+    is known of the URL itself, so it is no failure of the link: the pipeline leaves it for a later check."""
 
 
 class ParseLimitError(FetchError):

@@ -19,8 +19,8 @@ from monitor import dedup, drift
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import (
-    ArchiveLockedError, FetchError, HTTPStatusError, NetworkError, ParseLimitError, RobotsUnreachableError,
-    UnsupportedContentError,
+    ArchiveLockedError, DeferredError, FetchError, HTTPStatusError, NetworkError, ParseLimitError,
+    RobotsUnreachableError, UnsupportedContentError,
 )
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
@@ -382,6 +382,13 @@ class Pipeline:
             async with asyncio.timeout_at(deadline):
                 page = await self.fetcher.fetch(link.url, kind="article", hold=self._unparsed)
         except TimeoutError:
+            report.left += 1
+            return None
+        except DeferredError as exc:
+            # Not requested, the host asking to wait: no attempt of the link's. Counted one, a host that rate-limited
+            # for five checks had every link of those checks given up for good.
+            log.info("%s: %s left for a later check: its host asked to wait %.0f s more", source.name, link.url,
+                     exc.retry_after or 0)
             report.left += 1
             return None
         except FetchError as exc:

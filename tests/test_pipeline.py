@@ -338,6 +338,32 @@ def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path:
     assert len({r.path for r in local_web.requests if r.path.startswith("/slow/")}) == 6
 
 
+def test_links_a_host_asked_to_wait_for_are_left_for_later_not_given_up(tmp_path: Path, local_web: LocalWeb) -> None:
+    """A host answering 429 with Retry-After was still sent every link queued for its turns, and each failed an
+    attempt: rate-limited for five checks, it had every link given up for good (200 of 200). The wait is checked
+    at each request's turn, and a link not requested because of it is left for a later check, no attempt counted."""
+    story = f"<html><body><article><p>{STORY}</p></article></body></html>"
+    for n in range(6):
+        local_web.route(f"/story/{n}", "slow down", status=429, headers={"Retry-After": "60"})
+    items = "".join(f"<item><link>{local_web.url(f'/story/{n}')}</link></item>" for n in range(6))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False, per_host=1),
+        limits=LimitsSettings(workers=0),
+        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
+    )
+    for _ in range(5):
+        (report,) = check_once(settings, None, force=True).checks
+        assert report.left == 5
+    assert len([r for r in local_web.requests if r.path.startswith("/story/")]) == 5  # one a check
+    for n in range(6):
+        local_web.route(f"/story/{n}", f"{story}<p>{n}</p>")
+    (report,) = check_once(settings, None, force=True).checks
+    assert (report.fetched, report.left) == (5, 0)  # the link answered 429 five times is given up, as it was
+
+
 def test_links_redirected_on_their_own_host_are_all_fetched(tmp_path: Path, local_web: LocalWeb) -> None:
     """A link kept its place among the pages waiting to be parsed while it waited for its host's turn for the next
     hop: with every place held so, the links holding the host's turns waited for a place, and the check stalled

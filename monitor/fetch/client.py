@@ -10,7 +10,8 @@ transport, one connection pool), which is where the fetching rules (docs/design.
   ``Crawl-delay`` raising the host's delay;
 * per-host concurrency and delay (:mod:`monitor.fetch.politeness`); a host
   that answers 429 or 503 with ``Retry-After`` gets no request at all until
-  that time has passed (the refusal repeats its status, counted ``deferred``);
+  that time has passed, checked again when a request's turn comes (the refusal, a
+  :class:`~monitor.errors.DeferredError`, repeats its status, counted ``deferred``);
 * one deadline of ``timeout`` seconds per request, connect to last byte, and no
   other: httpx's timeouts are per read, so a server dripping a byte a second would
   never time out by them;
@@ -44,6 +45,7 @@ import httpx
 from monitor.config import FetchSettings
 from monitor.errors import (
     BlockedURLError,
+    DeferredError,
     DNSError,
     FetchError,
     FetchTimeoutError,
@@ -85,7 +87,10 @@ MAX_REDIRECTS = 10
 # one is a hash or a date; a longer one is dropped (the body's hash still tells an unchanged source).
 MAX_VALIDATOR_CHARS = 1024
 MAX_COOLDOWNS = 4096  # hosts remembered as asking us to wait before those whose wait is over are forgotten
+# Cookies kept, within RFC 6265's minimums (section 6.1): 50 an answer and a domain, 4,096 bytes each, 3,000 in all.
 MAX_ANSWER_COOKIES = 50
+MAX_DOMAIN_COOKIES = 50
+MAX_COOKIE_BYTES = 4096  # a cookie's name and value
 MAX_COOKIES = 3000
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -393,7 +398,7 @@ class Fetcher:
         remaining = until - time.monotonic()
         if remaining > 0:
             self.stats["deferred"] += 1
-            raise HTTPStatusError(url, status, remaining)
+            raise DeferredError(url, status, remaining)
 
     async def delay_for(self, url: str) -> float:
         """Seconds between two requests to ``url``'s host: the configured delay, or the host's longer Crawl-delay.
@@ -423,14 +428,28 @@ class Fetcher:
         return self._delay(rules)
 
     def _keep_cookies(self, response: httpx.Response) -> None:
-        """Keep an answer's cookies, within RFC 6265's minimums (50 an answer, 3,000 in all): the jar is the
-        process's, read for every request to any host, and parsing thousands of cookies took seconds of the
-        event loop's CPU an answer. An answer setting more keeps none; a full jar starts afresh."""
+        """Keep an answer's cookies, within RFC 6265's minimums: the jar is the process's, and every request
+        to a host is sent all of its cookies, each matched on the event loop. Parsing thousands of cookies took
+        seconds of its CPU an answer; a host that set 45 cookies of 2 KB an answer was sent megabytes of them on
+        each request (67 ms of CPU apiece). An answer setting more than 50 keeps none; a cookie over 4,096 bytes
+        is dropped; a domain holding more than 50 starts afresh, and so does a jar past 3,000."""
         if len(response.headers.get_list("set-cookie")) > MAX_ANSWER_COOKIES:
             log.debug("cookies of %s ignored: more than %d", response.request.url, MAX_ANSWER_COOKIES)
             return
+        jar = self._cookies.jar
         self._cookies.extract_cookies(response)
-        if len(self._cookies.jar) > MAX_COOKIES:
+        held: collections.Counter[str] = collections.Counter()
+        for cookie in list(jar):
+            if len(cookie.name) + len(cookie.value or "") > MAX_COOKIE_BYTES:
+                log.debug("cookie %.40s of %s dropped: over %d bytes", cookie.name, cookie.domain, MAX_COOKIE_BYTES)
+                jar.clear(cookie.domain, cookie.path, cookie.name)
+            else:
+                held[cookie.domain] += 1
+        for domain, count in held.items():
+            if count > MAX_DOMAIN_COOKIES:
+                log.debug("cookies of %s dropped: more than %d", domain, MAX_DOMAIN_COOKIES)
+                jar.clear(domain)
+        if len(jar) > MAX_COOKIES:
             self._cookies.clear()
 
     async def _exchange(
@@ -439,6 +458,9 @@ class Fetcher:
     ) -> _Reply:
         """One request and, for a 2xx answer, its capped body, within ``timeout`` (what the fetch has left)."""
         async with self._gate.slot(politeness_key(url), delay, None if held is None else held.take):
+            # Asked again at the request's turn: the requests queued for the host's turns before it asked to wait
+            # were all sent, 200 requests a check to a host that had asked for a minute's peace.
+            self._check_cooldown(url)
             self.stats[kind] += 1
             log.debug("GET %s (%s)", url, kind)
             started = time.monotonic()
