@@ -63,7 +63,7 @@ class OnceResult:
 
     @property
     def unstored(self) -> list[str]:
-        """A line for each source whose articles could not be stored, another process holding the archive."""
+        """A line for each source whose articles could not be stored, the archive not written (locked, a full disk)."""
         return [f"{check.source}: {_count(len(check.unstored), 'article')} not stored"
                 f" ({next(iter(check.unstored.values()))})" for check in self.checks if check.unstored]
 

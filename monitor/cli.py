@@ -153,9 +153,9 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
 
     A source backing off after failures (or a Retry-After) is skipped until its
     next due time unless --force. Exits 1 when every source checked failed, when an
-    article could not be stored because another process held the archive (it is
-    fetched again at the next run), or when an alert could not be delivered (it
-    stays queued for the next run).
+    article could not be stored because the archive could not be written (another
+    process held it, the disk is full; it is fetched again at the next run), or when
+    an alert could not be delivered (it stays queued for the next run).
     """
     if source_name is not None and not source_name.strip():  # "" checked every source
         raise click.UsageError("--source needs a source's name", click.get_current_context())
@@ -179,7 +179,7 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
             elif not report.links and not report.not_modified:  # a listing's selector may match nothing
                 status += ", but no links found"
             if report.unstored:
-                status.append(f", {len(report.unstored)} not stored (the archive was locked)", style="red")
+                status.append(f", {len(report.unstored)} not stored (the archive could not be written)", style="red")
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     _console().print(table)

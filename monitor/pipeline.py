@@ -19,7 +19,7 @@ from monitor import dedup, drift
 from monitor.alerts.render import render_text
 from monitor.config import DEFAULT_MESSAGE_DOMAIN, Settings, SourceSettings
 from monitor.errors import (
-    ArchiveLockedError, DeferredError, FetchError, HTTPStatusError, NetworkError, ParseLimitError,
+    ArchiveError, DeferredError, FetchError, HTTPStatusError, NetworkError, ParseLimitError,
     RobotsUnreachableError, UnsupportedContentError,
 )
 from monitor.fetch.client import Fetcher, Holding, politeness_key
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 UNPARSED_BYTES = 64_000_000
 # Articles under way at once (fetching, waiting for a worker or for the writer), per fetch.concurrency: pages fetched
 # and not yet parsed are at most two per request (Pipeline._unparsed); the rest is room for those waiting to be stored.
-UNSTORED_PER_FETCH = 4
+UNDER_WAY_PER_FETCH = 4
 
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
@@ -81,7 +81,7 @@ class CheckReport:
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
     next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
     retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
-    # Links whose article (or failure) could not be written, another process holding the archive: the cause, by URL.
+    # Links whose article (or failure) could not be written to the archive (locked, a full disk): the cause, by URL.
     unstored: dict[str, str] = field(default_factory=dict)
     left: int = 0  # new links past limits.links_per_check, taken by the next checks
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
@@ -189,7 +189,7 @@ class Pipeline:
         # Articles between the start of their fetch and their store. The writer can fall behind the workers (an
         # article of many matching passages takes it 50 ms; another process may hold the archive): without a bound
         # a check of 600 such articles held every one it had parsed, 130 MB in this process.
-        self._unstored = asyncio.Semaphore(UNSTORED_PER_FETCH * settings.fetch.concurrency)
+        self._under_way = asyncio.Semaphore(UNDER_WAY_PER_FETCH * settings.fetch.concurrency)
 
     async def __aenter__(self) -> Pipeline:
         await self.writer.run(partial(Archive.sync_sources, sources=self.settings.sources))
@@ -341,11 +341,11 @@ class Pipeline:
     async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport, deadline: float) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:
         a failure nobody foresaw (a page that trips a bug) is logged with its traceback, recorded
-        against the URL as refused for good, and the check goes on. An archive another process held
-        past the busy timeout is no fault of the page: nothing is recorded against the URL, which the
-        next check fetches again."""
+        against the URL as refused for good, and the check goes on. An archive that cannot be written (another
+        process held it past the busy timeout, the disk is full) is no fault of the page: nothing is recorded
+        against the URL, which the next check fetches again."""
         try:
-            async with self._unstored:
+            async with self._under_way:
                 prepared = await self._fetch_article(source, link, report, deadline)
                 if prepared is None:
                     return False
@@ -355,7 +355,7 @@ class Pipeline:
                 )
         except WorkersError:
             raise  # no page's fault: nothing can be parsed, and the check says so
-        except ArchiveLockedError as exc:
+        except ArchiveError as exc:  # the archive's trouble, not the page's: locked by another process, a full disk
             log.error("%s: %s could not be stored, and is fetched again at the next check: %s", source.name, link.url,
                       exc)
             report.unstored[link.url] = str(exc)

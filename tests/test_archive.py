@@ -241,11 +241,45 @@ def test_an_archive_locked_by_another_process_as_once_stores_an_article_fails_th
         f"{locked}" in told
     assert lines[-1].startswith(f"monitor: wire: 1 article not stored ({locked}") and lines[-1].endswith(
         "; articles not stored are fetched again at the next run\n"), lines[-1]
-    assert "ok, 1 not stored (the archive was locked)" in stdout
+    assert "ok, 1 not stored (the archive could not be written)" in stdout
     assert committed_failures(path) == []  # nothing held against the link
     run_cli("once")
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT url FROM articles").fetchall() == [(url,)]
+
+
+def test_articles_a_full_disk_kept_out_are_fetched_again_not_given_up(run_cli: RunCLI, tmp_path: Path,
+                                                                       local_web: LocalWeb) -> None:
+    """The archive's files may not grow (a full disk, reached here by a file size limit) as ``once`` stores articles:
+    each failed one was logged with a traceback and refused for good, so the next runs never fetched it, and the run
+    exited 0. Now nothing is held against them, the run says so and exits 1, and the next run stores them."""
+    story = " ".join(f"Sentence {n} of a report on the envoys returning to Moscow after the talks." for n in range(4000))
+    for number in range(5):
+        local_web.route(f"/s/{number}", f"<html><head><title>Report {number}</title></head><body><article>"
+                        f"<p>Report {number}. {story}</p></article></body></html>", content_type="text/html")
+
+    def feed(count: int) -> None:
+        items = "".join(f"<item><title>Report {n}</title><link>{local_web.url(f'/s/{n}')}</link></item>"
+                        for n in range(count))
+        local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                        content_type="application/rss+xml")
+
+    (tmp_path / "config.toml").write_text(f'[fetch]\ndelay = 0\nrobots = false\n[[sources]]\nname = "wire"\n'
+                                          f'kind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n')
+    feed(1)
+    run_cli("once")
+    limit = (tmp_path / "monitor.db").stat().st_size + 400_000  # room for about one more article
+    feed(5)
+    # The limit set by a process that then becomes monitor (a preexec_fn is unsafe beside the test's server threads).
+    limited = (sys.executable, "-c", f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, "
+               f"{limit})); os.execv(sys.argv[1], sys.argv[1:])")
+    full = run_cli("once", check=False, prefix=limited)
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+    assert "could not be stored, and is fetched again at the next check: " in full.stderr
+    assert committed_failures(tmp_path / "monitor.db") == []
+    run_cli("once")
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (5,)
 
 
 @pytest.mark.parametrize("command", READERS)
