@@ -24,13 +24,14 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from itertools import repeat
 from typing import TypeAlias
 
 from monitor.config import PersonSettings, RuleSettings, Settings
 from monitor.errors import ConfigError
 from monitor.models import Explanation, Match
-from monitor.rules._engine import Article, Judge, Person, Trace, Vocabulary
+from monitor.rules._engine import Article, Holds, Judge, Person, Trace, Vocabulary, judgement
 from monitor.rules._query import (
     All,
     Any_,
@@ -322,6 +323,13 @@ class _Rule:
     needs: Needs  # an article that does not satisfy them cannot match
     cues: tuple[Node, ...]  # a unit that holds none of their places cannot match (it would have no hits)
 
+    @cached_property
+    def judgements(self) -> dict[int, Holds]:
+        """The query's nodes compiled for judging units (see :func:`~monitor.rules._engine.judgement`), by id."""
+        compiled: dict[int, Holds] = {}
+        judgement(self.node, compiled)
+        return compiled
+
 
 class Ruleset:
     """The compiled rules of a configuration; :meth:`match` is pure and thread-safe."""
@@ -384,6 +392,7 @@ def _units(rule: _Rule, article: Article) -> list[Span]:
 def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation]:
     """The passages of one rule in one article: matches, and (``explain``) vetoed near-misses."""
     text = article.text
+    holds = rule.judgements[id(rule.node)]
     cue_starts = sorted({span[0] for cue in rule.cues for span in Judge(article).everywhere(cue)})
     for lo, hi in _units(rule, article):
         if not explain and bisect_left(cue_starts, lo) == bisect_left(cue_starts, hi):
@@ -391,14 +400,14 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         trace = Trace() if explain else None
         judge = Judge(article, trace)
         found: list[Span] = []
-        held = judge.holds(rule.node, lo, hi, found)
+        held = holds(judge, lo, hi, found)
         hits = sorted({span for span in found if lo <= span[0] and span[1] <= hi})
         vetoes: tuple[tuple[str, str], ...] = ()
         if trace is not None:
             vetoes = tuple(dict.fromkeys([*trace.vetoes, *((clause, text.quote(span)) for span, clause in article.vetoed
                                                            if lo <= span[0] and span[1] <= hi)]))
         if held and hits:
-            clauses = _clauses(rule.node, judge, lo, hi) if explain else ()
+            clauses = _clauses(rule, judge, lo, hi) if explain else ()
             context = tuple(trace.context) if trace else ()
             for passage, terms in _passages(text, hits):
                 yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes)
@@ -406,13 +415,14 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
             yield Explanation(rule.name, text.quote((lo, hi)), False, (), (), (), vetoes)
 
 
-def _clauses(node: Node, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
+def _clauses(rule: _Rule, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
     """The top-level clauses of a query that hold in a unit, by their comment or their text."""
+    node = rule.node
     if not isinstance(node, Any_) or not node.labels:
         return (node.source,)
     quiet = Judge(judge.article)
     return tuple(label or item.source for item, label in zip(node.items, node.labels, strict=True)
-                 if quiet.holds(item, lo, hi, []))
+                 if rule.judgements[id(item)](quiet, lo, hi, []))
 
 
 def _passages(text: Text, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
