@@ -409,7 +409,7 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         if held and hits:
             clauses = _clauses(rule, judge, lo, hi) if explain else ()
             context = tuple(trace.context) if trace else ()
-            for passage, terms in _passages(text, hits):
+            for passage, terms in _passages(article, hits):
                 yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes)
         elif vetoes:
             yield Explanation(rule.name, text.quote((lo, hi)), False, (), (), (), vetoes)
@@ -425,19 +425,22 @@ def _clauses(rule: _Rule, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
                  if rule.judgements[id(item)](quiet, lo, hi, []))
 
 
-def _passages(text: Text, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """Per paragraph holding hits: the run of sentences from the first hit to the last, and the words hit."""
-    paragraphs = text.paragraphs
-    starts = [p[0] for p in paragraphs]
-    grouped: dict[int, list[Span]] = {}
-    for hit in hits:
-        grouped.setdefault(bisect_right(starts, hit[0]) - 1, []).append(hit)
-    for index, p_hits in grouped.items():
+def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Per paragraph holding hits (sorted): the run of sentences from the first hit to the last, and the words hit."""
+    text = article.text
+    paragraphs, starts = text.paragraphs, article.paragraph_starts
+    at = 0
+    while at < len(hits):
+        # A paragraph's hits follow each other: the next paragraph's first hit is found by one search.
+        index = bisect_right(starts, hits[at][0]) - 1
+        end = bisect_left(hits, (starts[index + 1],), at) if index + 1 < len(starts) else len(hits)
+        p_hits = hits[at:end]
+        at = end
         sentences = text.sentence_spans(paragraphs[index])
         ends = [words[1] for _, words in sentences]
         first = sentences[min(bisect_right(ends, p_hits[0][0]), len(sentences) - 1)][0]
         last = sentences[min(bisect_right(ends, max(h[1] for h in p_hits) - 1), len(sentences) - 1)][0]
-        terms = tuple(dict.fromkeys(text.quote(hit) for hit in p_hits))
+        terms = tuple(dict.fromkeys(map(text.quote, p_hits)))
         yield _bounded_quote(text, (first[0], last[1]), text.starts[p_hits[0][0]]), terms
 
 
