@@ -357,10 +357,13 @@ class Ruleset:
         for rule in self._rules:
             passages: dict[str, tuple[str, ...]] = {}
             for explanation in _judge(rule, article, explain=False):
-                if explanation.passage not in passages and len(passages) == MAX_PASSAGES:
-                    break
-                passages[explanation.passage] = tuple(dict.fromkeys(passages.get(explanation.passage, ())
-                                                                    + explanation.terms))
+                earlier = passages.get(explanation.passage)
+                if earlier is None:
+                    if len(passages) == MAX_PASSAGES:
+                        break
+                    passages[explanation.passage] = explanation.terms  # each term once already
+                else:  # the same passage quoted from another unit
+                    passages[explanation.passage] = tuple(dict.fromkeys(earlier + explanation.terms))
             matches += [Match(rule.name, passage, terms) for passage, terms in passages.items()]
         return matches
 
