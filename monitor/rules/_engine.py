@@ -99,10 +99,12 @@ class Article:
             return []
         if len(ids) == 1:
             return [(at, at + 1) for at in first]
+        if not all(map(self.positions.__contains__, ids)):  # a word absent, as for most phrases in most articles
+            return []
         # The starts where each next word stands k places on, as set intersections in C.
         starts = set(first)
         for k, id_ in enumerate(ids[1:], 1):
-            starts.intersection_update([at - k for at in self.positions.get(id_, ())])
+            starts.intersection_update([at - k for at in self.positions[id_]])
             if not starts:
                 return []
         end = len(ids) - 1
