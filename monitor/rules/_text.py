@@ -131,11 +131,12 @@ class Text:
 
     def joined(self, first: int, last: int) -> bool:
         """Whether the words ``first..last`` stand together as a phrase: nothing but spaces, dashes or quotes between."""
-        return all(
-            _JOIN.fullmatch(self.folded, self.ends[i], self.starts[i + 1]) is not None
-            and "\n\n" not in self.folded[self.ends[i] : self.starts[i + 1]]
-            for i in range(first, last)
-        )
+        folded, ends, starts = self.folded, self.ends, self.starts
+        for i in range(first, last):  # a loop, not all() over a generator: most phrases have one gap
+            gap = folded[ends[i] : starts[i + 1]]
+            if "\n\n" in gap or _JOIN.fullmatch(gap) is None:
+                return False
+        return True
 
     def quote(self, words: Span) -> str:
         """The original text of a word range, white space collapsed (a word holds none)."""
