@@ -25,7 +25,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from itertools import repeat
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import TypeAlias
 
 from monitor.config import PersonSettings, RuleSettings, Settings
@@ -396,12 +397,14 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
     """The passages of one rule in one article: matches, and (``explain``) vetoed near-misses."""
     text = article.text
     holds = rule.judgements[id(rule.node)]
-    cue_starts = sorted({span[0] for cue in rule.cues for span in Judge(article).everywhere(cue)})
+    quiet = Judge(article)
+    # Where the cues' places begin, gathered in C: a unit in which none begins has no hits.
+    cue_starts = sorted(set(map(itemgetter(0), chain.from_iterable(map(quiet.everywhere, rule.cues)))))
     for lo, hi in _units(rule, article):
         if not explain and bisect_left(cue_starts, lo) == bisect_left(cue_starts, hi):
             continue
         trace = Trace() if explain else None
-        judge = Judge(article, trace)
+        judge = quiet if trace is None else Judge(article, trace)
         found: list[Span] = []
         held = holds(judge, lo, hi, found)
         hits = sorted({span for span in found if lo <= span[0] and span[1] <= hi})
