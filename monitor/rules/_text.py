@@ -34,9 +34,11 @@ _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 # A word: a dotted acronym ("U.S.", "U.N."), or letters and digits with inner apostrophes
 # ("d'affaires", "O'Brien") and the invisible characters above; a trailing "'s" is kept
 # in the match and dropped from the word, so "Antonov's" is the word "antonov". Both begin
-# with a letter, matched once before the two ways go apart (a fifth faster than trying each).
-# Nothing after a run can fail, so the runs are possessive: no place to go back to is kept.
-_WORD = re.compile(rf"[^\W_](?:(?<!\d)\.(?:[^\W\d_]\.)++|[\w{INVISIBLE}]*+(?:'[^\W_][\w{INVISIBLE}]*+)*+)")
+# with a letter, matched once before the two ways go apart (a fifth faster than trying each);
+# the acronym's way begins with its dot, and only then looks back for a digit ("3.5" is no
+# acronym), so most words leave it at its first character. Nothing after a run can fail, so
+# the runs are possessive: no place to go back to is kept.
+_WORD = re.compile(rf"[^\W_](?:\.(?<!\d\.)(?:[^\W\d_]\.)++|[\w{INVISIBLE}]*+(?:'[^\W_][\w{INVISIBLE}]*+)*+)")
 
 _SPLIT = re.compile(f"({_WORD.pattern})")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
