@@ -75,9 +75,9 @@ class Article:
         # (id of a field node, where it looks) -> whether it holds there, and its places
         self.fields: dict[tuple[int, Span], tuple[bool, list[Span]]] = {}
         self.paragraph_starts = [start for start, _ in self.text.paragraphs]
+        self.body_paragraphs = self._body_paragraphs()  # asked for by each rule and each lead:
 
-    @property
-    def body_paragraphs(self) -> list[Span]:
+    def _body_paragraphs(self) -> list[Span]:
         """The body's paragraphs, but a first one that only repeats the title (extractors keep the headline)."""
         body = [p for p in self.text.paragraphs if p[0] >= self.body_start]
         title = self.text.words[: self.body_start]
