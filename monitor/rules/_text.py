@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from functools import cached_property
 from itertools import accumulate
 
 from monitor.sentences import Span, sentence_spans
@@ -96,9 +95,11 @@ class Text:
         self.cased = joined.split("\n")[:-1]
         self.words = joined.lower().split("\n")[:-1]
         self._sentences: dict[Span, list[tuple[Span, Span]]] = {}
+        # Found as the text is made, not by a cached_property: one writes the instance's __dict__, which in
+        # CPython 3.11 makes the loads of every attribute of the object slower (the rules read them all often).
+        self.paragraphs = self._paragraphs()
 
-    @cached_property
-    def paragraphs(self) -> list[Span]:
+    def _paragraphs(self) -> list[Span]:
         """Paragraphs (separated by blank lines) as word index ranges; empty ones left out."""
         spans, start = [], 0
         for gap in _PARAGRAPH_BREAK.finditer(self.folded):
