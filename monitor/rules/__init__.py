@@ -23,8 +23,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import TypeAlias
@@ -323,13 +322,13 @@ class _Rule:
     scope: str
     needs: Needs  # an article that does not satisfy them cannot match
     cues: tuple[Node, ...]  # a unit that holds none of their places cannot match (it would have no hits)
+    # The query's nodes compiled for judging units (see :func:`~monitor.rules._engine.judgement`), by id.
+    judgements: dict[int, Holds] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def judgements(self) -> dict[int, Holds]:
-        """The query's nodes compiled for judging units (see :func:`~monitor.rules._engine.judgement`), by id."""
+    def __post_init__(self) -> None:
         compiled: dict[int, Holds] = {}
         judgement(self.node, compiled)
-        return compiled
+        object.__setattr__(self, "judgements", compiled)
 
 
 class Ruleset:

@@ -37,11 +37,12 @@ class Person:
     surnames: tuple[tuple[int, ...], ...]
     distinctive: bool
     others: tuple[tuple[int, ...], ...]
+    # The matchers of the first words of its names and surnames: an article without them does not name it.
+    first_words: frozenset[int] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def first_words(self) -> frozenset[int]:
-        """The matchers of the first words of its names and surnames: an article without them does not name it."""
-        return frozenset(ids[0] for ids in (*self.names, *self.surnames))
+    def __post_init__(self) -> None:
+        # Set as it is made, not by a cached_property, whose write to __dict__ slows every attribute load in 3.11.
+        object.__setattr__(self, "first_words", frozenset(ids[0] for ids in (*self.names, *self.surnames)))
 
 
 @dataclass(frozen=True)
