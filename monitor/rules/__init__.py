@@ -406,7 +406,7 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         judge = quiet if trace is None else Judge(article, trace)
         found: list[Span] = []
         held = holds(judge, lo, hi, found)
-        hits = sorted({span for span in found if lo <= span[0] and span[1] <= hi})
+        hits = sorted(set(found))  # each inside the unit: a node's places are cut to the range it is judged in
         vetoes: tuple[tuple[str, str], ...] = ()
         if trace is not None:
             vetoes = tuple(dict.fromkeys([*trace.vetoes, *((clause, text.quote(span)) for span, clause in article.vetoed
