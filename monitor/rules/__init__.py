@@ -327,7 +327,7 @@ class _Rule:
 
     def __post_init__(self) -> None:
         compiled: dict[int, Holds] = {}
-        judgement(self.node, compiled)
+        judgement(self.node, {id(cue) for cue in self.cues}, compiled)
         object.__setattr__(self, "judgements", compiled)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import compress, count
@@ -323,12 +323,13 @@ class Judge:
         return True
 
 
-def judgement(node: Node, compiled: dict[int, Holds]) -> Holds:
+def judgement(node: Node, cues: Container[int], compiled: dict[int, Holds]) -> Holds:
     """``node`` compiled for judging units: a function telling whether ``[lo, hi)`` satisfies it, that adds
     the places that made it so to ``hits``.
 
     A node's kind is told apart here, once, and not again in each unit and rule it is judged in
     (most of a unit's judgement was telling the kinds apart and calling down to the places).
+    ``cues`` are the ids of the rule's cues, whose places are found before any unit is judged;
     ``compiled`` keeps each node's function by id: a shared clause is compiled once.
     """
     made = compiled.get(id(node))
@@ -337,17 +338,31 @@ def judgement(node: Node, compiled: dict[int, Holds]) -> Holds:
     if isinstance(node, Positional) or (isinstance(node, Any_) and node.places):
         made = _places(node)
     elif isinstance(node, All):
-        made = _all(tuple(judgement(item, compiled) for item in node.items))
+        made = _all(tuple(judgement(item, cues, compiled) for item in node.items))
     elif isinstance(node, Any_):
-        made = _any(tuple(judgement(item, compiled) for item in node.items))
+        made = _any(tuple(judgement(item, cues, compiled) for item in node.items))
     elif isinstance(node, Not):
-        made = _not(judgement(node.item, compiled), node.source)
+        made = _not(judgement(node.item, cues, compiled), node.source)
     elif node.name == "sentence":
-        made = _sentence(judgement(node.item, compiled))
+        made = _sentence(judgement(node.item, cues, compiled), _settled(node.item, cues))
     else:
-        made = _field(node, judgement(node.item, compiled))
+        made = _field(node, judgement(node.item, cues, compiled))
     compiled[id(node)] = made
     return made
+
+
+def _settled(node: Node, cues: Container[int]) -> bool:
+    """Whether judging ``node`` on a range around a sentence can tell that no sentence holds it, and do nothing else.
+
+    So it is for ANDs and ORs of the rule's cues: a sentence holding it lies in a range that holds
+    it (no NOT, no field), and judging the cues again finds no place and records no veto anew (their
+    places are found before any unit is judged, so an explanation's vetoes come in the same order).
+    """
+    if isinstance(node, Positional) or (isinstance(node, Any_) and node.places):
+        return id(node) in cues
+    if isinstance(node, (All, Any_)):
+        return all(_settled(item, cues) for item in node.items)
+    return False
 
 
 def _places(node: Node) -> Holds:
@@ -419,8 +434,12 @@ def _not(item: Holds, source: str) -> Holds:
     return holds
 
 
-def _sentence(item: Holds) -> Holds:
+def _sentence(item: Holds, settled: bool) -> Holds:
+    """``sentence:``; a ``settled`` item (see :func:`_settled`) is first judged on the whole range: in most
+    units no sentence holds it, and that is told without judging it sentence by sentence."""
     def holds(judge: Judge, lo: int, hi: int, hits: list[Span]) -> bool:
+        if settled and not item(judge, lo, hi, []):
+            return False
         return judge.sentence(item, lo, hi, hits)
 
     return holds
