@@ -23,14 +23,15 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from itertools import repeat
+from dataclasses import dataclass, field, replace
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import TypeAlias
 
 from monitor.config import PersonSettings, RuleSettings, Settings
 from monitor.errors import ConfigError
 from monitor.models import Explanation, Match
-from monitor.rules._engine import Article, Judge, Person, Trace, Vocabulary
+from monitor.rules._engine import Article, Holds, Judge, Person, Trace, Vocabulary, judgement
 from monitor.rules._query import (
     All,
     Any_,
@@ -321,6 +322,13 @@ class _Rule:
     scope: str
     needs: Needs  # an article that does not satisfy them cannot match
     cues: tuple[Node, ...]  # a unit that holds none of their places cannot match (it would have no hits)
+    # The query's nodes compiled for judging units (see :func:`~monitor.rules._engine.judgement`), by id.
+    judgements: dict[int, Holds] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled: dict[int, Holds] = {}
+        judgement(self.node, {id(cue) for cue in self.cues}, compiled)
+        object.__setattr__(self, "judgements", compiled)
 
 
 class Ruleset:
@@ -349,10 +357,13 @@ class Ruleset:
         for rule in self._rules:
             passages: dict[str, tuple[str, ...]] = {}
             for explanation in _judge(rule, article, explain=False):
-                if explanation.passage not in passages and len(passages) == MAX_PASSAGES:
-                    break
-                passages[explanation.passage] = tuple(dict.fromkeys(passages.get(explanation.passage, ())
-                                                                    + explanation.terms))
+                earlier = passages.get(explanation.passage)
+                if earlier is None:
+                    if len(passages) == MAX_PASSAGES:
+                        break
+                    passages[explanation.passage] = explanation.terms  # each term once already
+                else:  # the same passage quoted from another unit
+                    passages[explanation.passage] = tuple(dict.fromkeys(earlier + explanation.terms))
             matches += [Match(rule.name, passage, terms) for passage, terms in passages.items()]
         return matches
 
@@ -384,50 +395,57 @@ def _units(rule: _Rule, article: Article) -> list[Span]:
 def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation]:
     """The passages of one rule in one article: matches, and (``explain``) vetoed near-misses."""
     text = article.text
-    cue_starts = sorted({span[0] for cue in rule.cues for span in Judge(article).everywhere(cue)})
+    holds = rule.judgements[id(rule.node)]
+    quiet = Judge(article)
+    # Where the cues' places begin, gathered in C: a unit in which none begins has no hits.
+    cue_starts = sorted(set(map(itemgetter(0), chain.from_iterable(map(quiet.everywhere, rule.cues)))))
     for lo, hi in _units(rule, article):
         if not explain and bisect_left(cue_starts, lo) == bisect_left(cue_starts, hi):
             continue
         trace = Trace() if explain else None
-        judge = Judge(article, trace)
+        judge = quiet if trace is None else Judge(article, trace)
         found: list[Span] = []
-        held = judge.holds(rule.node, lo, hi, found)
-        hits = sorted({span for span in found if lo <= span[0] and span[1] <= hi})
+        held = holds(judge, lo, hi, found)
+        hits = sorted(set(found))  # each inside the unit: a node's places are cut to the range it is judged in
         vetoes: tuple[tuple[str, str], ...] = ()
         if trace is not None:
             vetoes = tuple(dict.fromkeys([*trace.vetoes, *((clause, text.quote(span)) for span, clause in article.vetoed
                                                            if lo <= span[0] and span[1] <= hi)]))
         if held and hits:
-            clauses = _clauses(rule.node, judge, lo, hi) if explain else ()
+            clauses = _clauses(rule, judge, lo, hi) if explain else ()
             context = tuple(trace.context) if trace else ()
-            for passage, terms in _passages(text, hits):
+            for passage, terms in _passages(article, hits):
                 yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes)
         elif vetoes:
             yield Explanation(rule.name, text.quote((lo, hi)), False, (), (), (), vetoes)
 
 
-def _clauses(node: Node, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
+def _clauses(rule: _Rule, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
     """The top-level clauses of a query that hold in a unit, by their comment or their text."""
+    node = rule.node
     if not isinstance(node, Any_) or not node.labels:
         return (node.source,)
     quiet = Judge(judge.article)
     return tuple(label or item.source for item, label in zip(node.items, node.labels, strict=True)
-                 if quiet.holds(item, lo, hi, []))
+                 if rule.judgements[id(item)](quiet, lo, hi, []))
 
 
-def _passages(text: Text, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """Per paragraph holding hits: the run of sentences from the first hit to the last, and the words hit."""
-    paragraphs = text.paragraphs
-    starts = [p[0] for p in paragraphs]
-    grouped: dict[int, list[Span]] = {}
-    for hit in hits:
-        grouped.setdefault(bisect_right(starts, hit[0]) - 1, []).append(hit)
-    for index, p_hits in grouped.items():
+def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Per paragraph holding hits (sorted): the run of sentences from the first hit to the last, and the words hit."""
+    text = article.text
+    paragraphs, starts = text.paragraphs, article.paragraph_starts
+    at = 0
+    while at < len(hits):
+        # A paragraph's hits follow each other: the next paragraph's first hit is found by one search.
+        index = bisect_right(starts, hits[at][0]) - 1
+        end = bisect_left(hits, (starts[index + 1],), at) if index + 1 < len(starts) else len(hits)
+        p_hits = hits[at:end]
+        at = end
         sentences = text.sentence_spans(paragraphs[index])
         ends = [words[1] for _, words in sentences]
         first = sentences[min(bisect_right(ends, p_hits[0][0]), len(sentences) - 1)][0]
         last = sentences[min(bisect_right(ends, max(h[1] for h in p_hits) - 1), len(sentences) - 1)][0]
-        terms = tuple(dict.fromkeys(text.quote(hit) for hit in p_hits))
+        terms = tuple(dict.fromkeys(map(text.quote, p_hits)))
         yield _bounded_quote(text, (first[0], last[1]), text.starts[p_hits[0][0]]), terms
 
 

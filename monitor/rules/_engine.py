@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import compress, count
+from typing import TypeAlias
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Positional, Words
 from monitor.rules._text import Text
@@ -23,7 +24,9 @@ from monitor.sentences import Span
 from monitor.rules._words import WordMatcher
 
 
-_PLACES = frozenset(Positional)  # the classes of the positional nodes, told apart by one set lookup
+# A compiled node (see :func:`judgement`): whether a range of words satisfies it, the places that made it so
+# added to the list.
+Holds: TypeAlias = "Callable[[Judge, int, int, list[Span]], bool]"
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,12 @@ class Person:
     surnames: tuple[tuple[int, ...], ...]
     distinctive: bool
     others: tuple[tuple[int, ...], ...]
+    # The matchers of the first words of its names and surnames: an article without them does not name it.
+    first_words: frozenset[int] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def first_words(self) -> frozenset[int]:
-        """The matchers of the first words of its names and surnames: an article without them does not name it."""
-        return frozenset(ids[0] for ids in (*self.names, *self.surnames))
+    def __post_init__(self) -> None:
+        # Set as it is made, not by a cached_property, whose write to __dict__ slows every attribute load in 3.11.
+        object.__setattr__(self, "first_words", frozenset(ids[0] for ids in (*self.names, *self.surnames)))
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,9 @@ class Article:
         # (id of a field node, where it looks) -> whether it holds there, and its places
         self.fields: dict[tuple[int, Span], tuple[bool, list[Span]]] = {}
         self.paragraph_starts = [start for start, _ in self.text.paragraphs]
+        self.body_paragraphs = self._body_paragraphs()  # asked for by each rule and each lead:
 
-    @property
-    def body_paragraphs(self) -> list[Span]:
+    def _body_paragraphs(self) -> list[Span]:
         """The body's paragraphs, but a first one that only repeats the title (extractors keep the headline)."""
         body = [p for p in self.text.paragraphs if p[0] >= self.body_start]
         title = self.text.words[: self.body_start]
@@ -96,10 +100,12 @@ class Article:
             return []
         if len(ids) == 1:
             return [(at, at + 1) for at in first]
+        if not all(map(self.positions.__contains__, ids)):  # a word absent, as for most phrases in most articles
+            return []
         # The starts where each next word stands k places on, as set intersections in C.
         starts = set(first)
         for k, id_ in enumerate(ids[1:], 1):
-            starts.intersection_update([at - k for at in self.positions.get(id_, ())])
+            starts.intersection_update([at - k for at in self.positions[id_]])
             if not starts:
                 return []
         end = len(ids) - 1
@@ -178,30 +184,15 @@ class Trace:
 
 
 class Judge:
-    """Evaluates one query over one article, unit by unit."""
+    """What the compiled queries (see :func:`judgement`) read while judging one article, unit by unit."""
 
     def __init__(self, article: Article, trace: Trace | None = None) -> None:
         self.article = article
         self.trace = trace
+        self.found = article.found  # read by every positional node judged
+        self.words = article.whole[1]
 
     # -------------------------------------------------------------- places
-
-    def spans(self, node: Node, lo: int, hi: int) -> list[Span]:
-        """The places in ``[lo, hi)`` of a positional node, sorted.
-
-        Each node's places in the whole article are found once and kept (lists and clauses
-        recur in many units and rules), then cut to the range.
-        """
-        every = self.everywhere(node)
-        if not every or (lo == 0 and hi == self.article.whole[1]):
-            return every
-        first = bisect_left(every, (lo, lo))
-        last = bisect_left(every, (hi, hi), first)
-        if first == last:  # none in range, as for most nodes in most units
-            return []
-        if last - first == 1:  # one place, as for most others
-            return [every[first]] if every[first][1] <= hi else []
-        return [span for span in every[first:last] if span[1] <= hi]
 
     def everywhere(self, node: Node) -> list[Span]:
         """The places of a positional node in the whole article, sorted: found once an article."""
@@ -288,48 +279,23 @@ class Judge:
                     found.append((first, last))
         return found
 
-    # -------------------------------------------------------------- truth
+    # -------------------------------------------------------------- fields
 
-    def holds(self, node: Node, lo: int, hi: int, hits: list[Span]) -> bool:
-        """Whether ``[lo, hi)`` satisfies ``node``; the places that made it so are added to ``hits``."""
-        # The positional nodes first: most nodes judged are.
-        kind = node.__class__
-        if kind in _PLACES or (isinstance(node, Any_) and node.places):
-            spans = self.spans(node, lo, hi)
-            hits += spans
-            return bool(spans)
-        if isinstance(node, All):
-            found: list[Span] = []
-            for item in node.items:
-                if not self.holds(item, lo, hi, found):
-                    return False
-            hits += found
-            return True
-        if isinstance(node, Any_):
-            result = False
-            for item in node.items:
-                result = self.holds(item, lo, hi, hits) or result
-            return result
-        if isinstance(node, Not):
-            vetoed: list[Span] = []
-            if self.holds(node.item, lo, hi, vetoed):
-                if self.trace is not None:
-                    self.trace.vetoes.append((node.source, "; ".join(self.article.text.quote(s) for s in vetoed[:3])))
-                return False
-            return True
-        assert isinstance(node, Field)  # nothing else is left
-        return self._field(node, lo, hi, hits)
-
-    def _field(self, node: Field, lo: int, hi: int, hits: list[Span]) -> bool:
+    def sentence(self, item: Holds, lo: int, hi: int, hits: list[Span]) -> bool:
+        """Whether one sentence of ``[lo, hi)`` satisfies ``item`` (``sentence:``)."""
         article = self.article
-        if node.name == "sentence":
-            paragraphs = article.text.paragraphs
-            first = max(0, bisect_right(article.paragraph_starts, lo) - 1)
-            for paragraph in paragraphs[first : bisect_left(article.paragraph_starts, hi)]:
-                for s_lo, s_hi in article.text.sentences(paragraph):
-                    if self.holds(node.item, max(s_lo, lo), min(s_hi, hi), hits):
-                        return True
-            return False
+        paragraphs = article.text.paragraphs
+        first = max(0, bisect_right(article.paragraph_starts, lo) - 1)
+        for paragraph in paragraphs[first : bisect_left(article.paragraph_starts, hi)]:
+            for s_lo, s_hi in article.text.sentences(paragraph):
+                if item(self, max(s_lo, lo), min(s_hi, hi), hits):
+                    return True
+        return False
+
+    def field(self, node: Field, item: Holds, lo: int, hi: int, hits: list[Span]) -> bool:
+        """Whether ``item`` holds where the field looks (the title, the lead, the paragraph, the article); its
+        places inside ``[lo, hi)`` are added to ``hits``."""
+        article = self.article
         if node.name == "title":
             where = (0, article.body_start)
         elif node.name == "lead":
@@ -345,7 +311,7 @@ class Judge:
             held, found = article.fields[key]
         else:
             found = []
-            held = self.holds(node.item, *where, found)
+            held = item(self, *where, found)
             if self.trace is None:
                 article.fields[key] = (held, found)
         if not held:
@@ -357,3 +323,130 @@ class Judge:
         return True
 
 
+def judgement(node: Node, cues: Container[int], compiled: dict[int, Holds]) -> Holds:
+    """``node`` compiled for judging units: a function telling whether ``[lo, hi)`` satisfies it, that adds
+    the places that made it so to ``hits``.
+
+    A node's kind is told apart here, once, and not again in each unit and rule it is judged in
+    (most of a unit's judgement was telling the kinds apart and calling down to the places).
+    ``cues`` are the ids of the rule's cues, whose places are found before any unit is judged;
+    ``compiled`` keeps each node's function by id: a shared clause is compiled once.
+    """
+    made = compiled.get(id(node))
+    if made is not None:
+        return made
+    if isinstance(node, Positional) or (isinstance(node, Any_) and node.places):
+        made = _places(node)
+    elif isinstance(node, All):
+        made = _all(tuple(judgement(item, cues, compiled) for item in node.items))
+    elif isinstance(node, Any_):
+        made = _any(tuple(judgement(item, cues, compiled) for item in node.items))
+    elif isinstance(node, Not):
+        made = _not(judgement(node.item, cues, compiled), node.source)
+    elif node.name == "sentence":
+        made = _sentence(judgement(node.item, cues, compiled), _settled(node.item, cues))
+    else:
+        made = _field(node, judgement(node.item, cues, compiled))
+    compiled[id(node)] = made
+    return made
+
+
+def _settled(node: Node, cues: Container[int]) -> bool:
+    """Whether judging ``node`` on a range around a sentence can tell that no sentence holds it, and do nothing else.
+
+    So it is for ANDs and ORs of the rule's cues: a sentence holding it lies in a range that holds
+    it (no NOT, no field), and judging the cues again finds no place and records no veto anew (their
+    places are found before any unit is judged, so an explanation's vetoes come in the same order).
+    """
+    if isinstance(node, Positional) or (isinstance(node, Any_) and node.places):
+        return id(node) in cues
+    if isinstance(node, (All, Any_)):
+        return all(_settled(item, cues) for item in node.items)
+    return False
+
+
+def _places(node: Node) -> Holds:
+    """A positional node: its places in the range, sorted.
+
+    Each node's places in the whole article are found once and kept (lists and clauses recur
+    in many units and rules), then cut to the range.
+    """
+    key = id(node)
+
+    def holds(judge: Judge, lo: int, hi: int, hits: list[Span]) -> bool:
+        every = judge.found.get(key)
+        if every is None:
+            every = judge.everywhere(node)
+        if not every:
+            return False
+        if lo == 0 and hi == judge.words:  # the whole article: nothing to cut
+            hits += every
+            return True
+        first = bisect_left(every, (lo, lo))
+        last = bisect_left(every, (hi, hi), first)
+        if first == last:  # none in range, as for most nodes in most units
+            return False
+        if last - first == 1:  # one place, as for most others
+            if every[first][1] <= hi:
+                hits.append(every[first])
+                return True
+            return False
+        spans = [span for span in every[first:last] if span[1] <= hi]
+        hits += spans
+        return bool(spans)
+
+    return holds
+
+
+def _all(items: tuple[Holds, ...]) -> Holds:
+    def holds(judge: Judge, lo: int, hi: int, hits: list[Span]) -> bool:
+        found: list[Span] = []
+        for item in items:
+            if not item(judge, lo, hi, found):
+                return False
+        hits += found
+        return True
+
+    return holds
+
+
+def _any(items: tuple[Holds, ...]) -> Holds:
+    """Every item is judged, not only up to the first that holds: the places of all that hold are hits."""
+    def holds(judge: Judge, lo: int, hi: int, hits: list[Span]) -> bool:
+        result = False
+        for item in items:
+            if item(judge, lo, hi, hits):
+                result = True
+        return result
+
+    return holds
+
+
+def _not(item: Holds, source: str) -> Holds:
+    def holds(judge: Judge, lo: int, hi: int, hits: list[Span]) -> bool:
+        vetoed: list[Span] = []
+        if item(judge, lo, hi, vetoed):
+            if judge.trace is not None:
+                judge.trace.vetoes.append((source, "; ".join(judge.article.text.quote(s) for s in vetoed[:3])))
+            return False
+        return True
+
+    return holds
+
+
+def _sentence(item: Holds, settled: bool) -> Holds:
+    """``sentence:``; a ``settled`` item (see :func:`_settled`) is first judged on the whole range: in most
+    units no sentence holds it, and that is told without judging it sentence by sentence."""
+    def holds(judge: Judge, lo: int, hi: int, hits: list[Span]) -> bool:
+        if settled and not item(judge, lo, hi, []):
+            return False
+        return judge.sentence(item, lo, hi, hits)
+
+    return holds
+
+
+def _field(node: Field, item: Holds) -> Holds:
+    def holds(judge: Judge, lo: int, hi: int, hits: list[Span]) -> bool:
+        return judge.field(node, item, lo, hi, hits)
+
+    return holds

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from functools import cached_property
 from itertools import accumulate
 
 from monitor.sentences import Span, sentence_spans
@@ -34,9 +33,11 @@ _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 # A word: a dotted acronym ("U.S.", "U.N."), or letters and digits with inner apostrophes
 # ("d'affaires", "O'Brien") and the invisible characters above; a trailing "'s" is kept
 # in the match and dropped from the word, so "Antonov's" is the word "antonov". Both begin
-# with a letter, matched once before the two ways go apart (a fifth faster than trying each).
-# Nothing after a run can fail, so the runs are possessive: no place to go back to is kept.
-_WORD = re.compile(rf"[^\W_](?:(?<!\d)\.(?:[^\W\d_]\.)++|[\w{INVISIBLE}]*+(?:'[^\W_][\w{INVISIBLE}]*+)*+)")
+# with a letter, matched once before the two ways go apart (a fifth faster than trying each);
+# the acronym's way begins with its dot, and only then looks back for a digit ("3.5" is no
+# acronym), so most words leave it at its first character. Nothing after a run can fail, so
+# the runs are possessive: no place to go back to is kept.
+_WORD = re.compile(rf"[^\W_](?:\.(?<!\d\.)(?:[^\W\d_]\.)++|[\w{INVISIBLE}]*+(?:'[^\W_][\w{INVISIBLE}]*+)*+)")
 
 _SPLIT = re.compile(f"({_WORD.pattern})")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
@@ -94,9 +95,11 @@ class Text:
         self.cased = joined.split("\n")[:-1]
         self.words = joined.lower().split("\n")[:-1]
         self._sentences: dict[Span, list[tuple[Span, Span]]] = {}
+        # Found as the text is made, not by a cached_property: one writes the instance's __dict__, which in
+        # CPython 3.11 makes the loads of every attribute of the object slower (the rules read them all often).
+        self.paragraphs = self._paragraphs()
 
-    @cached_property
-    def paragraphs(self) -> list[Span]:
+    def _paragraphs(self) -> list[Span]:
         """Paragraphs (separated by blank lines) as word index ranges; empty ones left out."""
         spans, start = [], 0
         for gap in _PARAGRAPH_BREAK.finditer(self.folded):
@@ -131,11 +134,12 @@ class Text:
 
     def joined(self, first: int, last: int) -> bool:
         """Whether the words ``first..last`` stand together as a phrase: nothing but spaces, dashes or quotes between."""
-        return all(
-            _JOIN.fullmatch(self.folded, self.ends[i], self.starts[i + 1]) is not None
-            and "\n\n" not in self.folded[self.ends[i] : self.starts[i + 1]]
-            for i in range(first, last)
-        )
+        folded, ends, starts = self.folded, self.ends, self.starts
+        for i in range(first, last):  # a loop, not all() over a generator: most phrases have one gap
+            gap = folded[ends[i] : starts[i + 1]]
+            if "\n\n" in gap or _JOIN.fullmatch(gap) is None:
+                return False
+        return True
 
     def quote(self, words: Span) -> str:
         """The original text of a word range, white space collapsed (a word holds none)."""
