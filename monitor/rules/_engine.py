@@ -14,7 +14,6 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import compress, count
 from typing import TypeAlias
 
