@@ -186,10 +186,6 @@ class Pipeline:
             large=asyncio.Semaphore(max(1, UNPARSED_BYTES // 2 // settings.fetch.max_bytes)),
             large_from=UNPARSED_BYTES // 2 // slots,
         )
-        # Articles between the start of their fetch and their store. The writer can fall behind the workers (an
-        # article of many matching passages takes it 50 ms; another process may hold the archive): without a bound
-        # a check of 600 such articles held every one it had parsed, 130 MB in this process.
-        self._under_way = asyncio.Semaphore(UNDER_WAY_PER_FETCH * settings.fetch.concurrency)
 
     async def __aenter__(self) -> Pipeline:
         await self.writer.run(partial(Archive.sync_sources, sources=self.settings.sources))
@@ -234,7 +230,15 @@ class Pipeline:
         # listing's 60,000 would hold this source's check (and in `once` every alert) for hours, a task each.
         taken = await self._polite_share(fresh[: self.settings.limits.links_per_check])
         report.left = len(fresh) - len(taken)
-        results = await asyncio.gather(*(self._fetch_and_store(source, link, report, deadline) for link in taken))
+        # Articles of this check between the start of their fetch and their store. The writer can fall behind the
+        # workers (an article of many matching passages takes it 50 ms; another process may hold the archive):
+        # without a bound a check of 600 such articles held every one it had parsed, 130 MB in this process. A
+        # check's own: its links wait for their hosts' turns, and a bound shared by every check would be held by
+        # links waiting on one host while the others' turns went unused (half the rate over 20 outlets).
+        under_way = asyncio.Semaphore(UNDER_WAY_PER_FETCH * self.settings.fetch.concurrency)
+        results = await asyncio.gather(
+            *(self._fetch_and_store(source, link, report, deadline, under_way) for link in taken)
+        )
         report.stored = sum(results)
         # With articles to retry or links left, keep the previous validators so the next check re-reads
         # the source and takes them instead of getting a 304 that would lose them for good.
@@ -338,14 +342,16 @@ class Pipeline:
         it for hours."""
         return list(await asyncio.gather(*(self.fetcher.delay_for(url) for url in urls)))
 
-    async def _fetch_and_store(self, source: SourceSettings, link: Link, report: CheckReport, deadline: float) -> bool:
+    async def _fetch_and_store(
+        self, source: SourceSettings, link: Link, report: CheckReport, deadline: float, under_way: asyncio.Semaphore
+    ) -> bool:
         """Fetch, extract, match and store one link. Whatever goes wrong with it costs that link only:
         a failure nobody foresaw (a page that trips a bug) is logged with its traceback, recorded
         against the URL as refused for good, and the check goes on. An archive that cannot be written (another
         process held it past the busy timeout, the disk is full) is no fault of the page: nothing is recorded
         against the URL, which the next check fetches again."""
         try:
-            async with self._under_way:
+            async with under_way:
                 prepared = await self._fetch_article(source, link, report, deadline)
                 if prepared is None:
                     return False
