@@ -188,24 +188,32 @@ def test_the_outlet_named_by_the_page_goes_with_the_article() -> None:
     assert article is not None and article.outlet == "News Example"
 
 
+def feed_settings(tmp_path: Path, local_web: LocalWeb, paths: list[str], fetch: FetchSettings,
+                  limits: LimitsSettings) -> Settings:
+    """A feed at /feed.xml of links to ``paths`` (routed by the caller), and the settings that check it."""
+    links = "".join(f"<item><title>Report {n}</title><link>{local_web.url(path)}</link></item>"
+                    for n, path in enumerate(paths))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{links}</channel></rss>',
+                    content_type="application/rss+xml")
+    return Settings(database=str(tmp_path / "monitor.db"), fetch=fetch, limits=limits,
+                    sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))])
+
+
+def feed_of_reports(tmp_path: Path, local_web: LocalWeb, count: int) -> Settings:
+    """A feed of ``count`` links to /story/N, checked with two requests at once and one parsing worker."""
+    return feed_settings(tmp_path, local_web, [f"/story/{n}" for n in range(count)],
+                         FetchSettings(delay=0, robots=False, concurrency=2, timeout=20), LimitsSettings(workers=1))
+
+
 def test_pages_waiting_for_a_worker_are_bounded(tmp_path: Path, local_web: LocalWeb) -> None:
     """Pages arrive faster than one worker reads them; the monitor holds at most twice ``concurrency`` of them
     (fetched or being fetched, not yet parsed), not the whole check's worth."""
     count, paragraphs = 40, 2500  # pages of about 165 KB, each its own story
-    links = []
     for number in range(count):
         body = "".join(f"<p>Paragraph {n} of report {number} on embassy staffing and visas.</p>" for n in range(paragraphs))
         local_web.route(f"/story/{number}", f"<html><head><title>Report {number}</title></head><body>"
                         f"<article><h1>Report {number}</h1>{body}</article></body></html>")
-        links.append(f"<item><title>Report {number}</title><link>{local_web.url(f'/story/{number}')}</link></item>")
-    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{"".join(links)}</channel></rss>',
-                    content_type="application/rss+xml")
-    settings = Settings(
-        database=str(tmp_path / "monitor.db"),
-        fetch=FetchSettings(delay=0, robots=False, concurrency=2, timeout=20),
-        limits=LimitsSettings(workers=1),
-        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
-    )
+    settings = feed_of_reports(tmp_path, local_web, count)
     tracemalloc.start()
     try:
         reports = check_once(settings, None, force=False).checks
@@ -238,18 +246,9 @@ def test_articles_waiting_for_the_archive_are_bounded(tmp_path: Path, local_web:
         return Route(body=f"<html><head><title>Report {number}</title></head><body><article><h1>Report {number}</h1>"
                           f"<p>Report {number}: {STORY}</p></article></body></html>".encode())
 
-    links = []
     for number in range(count):
         local_web.route(f"/story/{number}", handler=story)
-        links.append(f"<item><title>Report {number}</title><link>{local_web.url(f'/story/{number}')}</link></item>")
-    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{"".join(links)}</channel></rss>',
-                    content_type="application/rss+xml")
-    settings = Settings(
-        database=str(tmp_path / "monitor.db"),
-        fetch=FetchSettings(delay=0, robots=False, concurrency=2, timeout=20),
-        limits=LimitsSettings(workers=1),
-        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
-    )
+    settings = feed_of_reports(tmp_path, local_web, count)
     try:
         reports = check_once(settings, None, force=False).checks
     finally:
@@ -318,15 +317,8 @@ def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path:
     story = f"<html><body><article><p>{STORY}</p></article></body></html>"
     for n in range(6):
         local_web.route(f"/slow/{n}", f"{story}<p>{n}</p>", delay=0.6)
-    items = "".join(f"<item><link>{local_web.url(f'/slow/{n}')}</link></item>" for n in range(6))
-    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
-                    content_type="application/rss+xml")
-    settings = Settings(
-        database=str(tmp_path / "monitor.db"),
-        fetch=FetchSettings(delay=0, robots=False, per_host=1),
-        limits=LimitsSettings(workers=0, check_seconds=1.5),
-        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
-    )
+    settings = feed_settings(tmp_path, local_web, [f"/slow/{n}" for n in range(6)],
+                             FetchSettings(delay=0, robots=False, per_host=1), LimitsSettings(workers=0, check_seconds=1.5))
     (report,) = check_once(settings, None, force=True).checks
     assert report.fetched >= 1 and report.left >= 3  # two fit in 1.5 s, one at a time
     assert report.fetched + report.left == 6
@@ -345,15 +337,8 @@ def test_links_a_host_asked_to_wait_for_are_left_for_later_not_given_up(tmp_path
     story = f"<html><body><article><p>{STORY}</p></article></body></html>"
     for n in range(6):
         local_web.route(f"/story/{n}", "slow down", status=429, headers={"Retry-After": "60"})
-    items = "".join(f"<item><link>{local_web.url(f'/story/{n}')}</link></item>" for n in range(6))
-    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
-                    content_type="application/rss+xml")
-    settings = Settings(
-        database=str(tmp_path / "monitor.db"),
-        fetch=FetchSettings(delay=0, robots=False, per_host=1),
-        limits=LimitsSettings(workers=0),
-        sources=[SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml"))],
-    )
+    settings = feed_settings(tmp_path, local_web, [f"/story/{n}" for n in range(6)],
+                             FetchSettings(delay=0, robots=False, per_host=1), LimitsSettings(workers=0))
     for _ in range(5):
         (report,) = check_once(settings, None, force=True).checks
         assert report.left == 5
