@@ -153,11 +153,23 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
     return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)
 
 
+def _asked_to_wait(error: FetchError) -> bool:
+    """Whether the host asked the monitor to slow down: it answered this link 429, or asked to wait (429 or 503 with
+    Retry-After) and its wait was not over at the link's turn. Nothing is known of the link itself then."""
+    return isinstance(error, DeferredError) or isinstance(error, HTTPStatusError) and error.status == 429
+
+
+def _waiting(error: FetchError) -> str:
+    if isinstance(error, DeferredError):
+        return f"its host asked to wait {error.retry_after or 0:.0f} s more"
+    return f"its host answered {error.reason}"
+
+
 def _worth_retrying(error: FetchError) -> bool:
     """Server and network trouble passes (an unreadable robots.txt too); a refusal (robots, security, size,
-    type, 4xx) does not."""
+    type, 4xx) does not. (A 429 is no failure of the link's: :func:`_asked_to_wait`.)"""
     if isinstance(error, HTTPStatusError):
-        return error.status >= 500 or error.status in (408, 429)
+        return error.status >= 500 or error.status == 408
     return isinstance(error, (NetworkError, RobotsUnreachableError))
 
 
@@ -390,14 +402,13 @@ class Pipeline:
         except TimeoutError:
             report.left += 1
             return None
-        except DeferredError as exc:
-            # Not requested, the host asking to wait: no attempt of the link's. Counted one, a host that rate-limited
-            # for five checks had every link of those checks given up for good.
-            log.info("%s: %s left for a later check: its host asked to wait %.0f s more", source.name, link.url,
-                     exc.retry_after or 0)
-            report.left += 1
-            return None
         except FetchError as exc:
+            if _asked_to_wait(exc):
+                # The host rate-limits: no attempt of the link's. Counted one, a host that rate-limited for five
+                # checks had the links it answered 429 (or every link, before the wait was honoured) given up for good.
+                log.info("%s: %s left for a later check: %s", source.name, link.url, _waiting(exc))
+                report.left += 1
+                return None
             log.info("%s: skipped %s: %s", source.name, link.url, exc)
             report.skipped += 1
             retry = _worth_retrying(exc)
