@@ -235,7 +235,7 @@ class Pipeline:
         report.links = len(links)
         urls = [link.url for link in links]
         skip = await self.writer.run(
-            lambda archive: archive.known_urls(urls) | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS)
+            lambda archive: archive.known_urls(urls) | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
         )
         fresh = [link for link in links if link.url not in skip]
         # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile

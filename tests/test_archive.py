@@ -360,11 +360,12 @@ def test_an_upgrade_recomputes_the_passage_keys_novelty_looks_up(tmp_path: Path)
         article = Article(url="https://a.example/1", site="a.example", title="Envoy", text=passage, source="wire",
                           fetched=WHEN)
         ingest(archive, article, compile_rules([RuleSettings(name="envoys", terms=["envoy"])]), WHEN)
-    with sqlite3.connect(path) as conn:  # keys as an older release cut them, two versions back (before notices)
+    # Keys as an older release cut them, three versions back (before notices and failures kept by source).
+    with sqlite3.connect(path) as conn:
         conn.execute("UPDATE passage_keys SET key = 'stale-' || key")
         conn.execute("DROP TABLE notice_deliveries")
         conn.execute("DROP TABLE notices")
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 2}")
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 3}")
     with Archive.create(path) as archive:
         keys = {row[0] for row in archive.db.execute("SELECT key FROM passage_keys")}
         stored = archive.db.execute("SELECT passage FROM mentions").fetchone()[0]

@@ -421,3 +421,35 @@ def test_a_checks_new_hosts_have_their_robots_txt_read_at_once(tmp_path: Path, l
             host.close()
     assert (report.stored, report.left) == (8, 0)
     assert took < 2.5  # one after another: 8 x 0.5 s of robots.txt alone
+
+
+def test_a_feed_listing_another_sites_unpublished_links_does_not_make_that_site_lose_them(tmp_path: Path) -> None:
+    """Failures were kept by link alone: a hostile feed listing an outlet's next article numbers before they were
+    published (404, refused for good) had them skipped for good when the outlet's own feed listed them, their alerts
+    lost. A link's failures are now its source's."""
+    outlet, hostile = LocalWeb(), LocalWeb()
+    try:
+        def feed(web: LocalWeb, urls: list[str]) -> None:
+            items = "".join(f"<item><title>Report</title><link>{url}</link></item>" for url in urls)
+            web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                      content_type="application/rss+xml")
+
+        feed(outlet, [])
+        feed(hostile, [outlet.url("/story/1")])
+        settings = shipped_rules().model_copy(update={
+            "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
+            "limits": LimitsSettings(workers=0),
+            "sources": [SourceSettings(name="Hostile", kind="feed", url=hostile.url("/feed.xml")),
+                        SourceSettings(name="Outlet", kind="feed", url=outlet.url("/feed.xml"))]})
+        check_once(settings, None, force=True)
+        assert outlet.hits("/story/1") == 1  # not yet published: 404, refused for good for the hostile feed
+
+        swap = "Russia and the United States exchanged prisoners in Abu Dhabi on Friday, freeing detainees."
+        outlet.route("/story/1", f"<html><body><article><p>{swap} {STORY}</p></article></body></html>")
+        feed(outlet, [outlet.url("/story/1")])
+        _, outlet_check = check_once(settings, None, force=True).checks
+        assert (outlet_check.stored, len(outlet_check.alerts)) == (1, 1)
+        assert outlet.hits("/story/1") == 2
+    finally:
+        outlet.close()
+        hostile.close()

@@ -316,9 +316,31 @@ def _add_notices(db: sqlite_utils.Database) -> None:
     )
 
 
+def _key_failed_urls_by_source(db: sqlite_utils.Database) -> None:
+    """A link's failures are its source's: any feed may list another site's links, and one listing a site's next
+    article numbers before they were published (404) had them refused for good for the site's own feed."""
+    db.execute("ALTER TABLE failed_urls RENAME TO failed_urls_by_url")
+    db.execute(
+        """
+        CREATE TABLE failed_urls (
+            url TEXT NOT NULL,            -- canonical
+            source TEXT NOT NULL,         -- the source that listed it: another source listing it tries it anew
+            error TEXT NOT NULL,
+            retry INTEGER NOT NULL,       -- 1 = worth retrying (5xx, time-out), 0 = refused for good
+            attempts INTEGER NOT NULL,
+            first_failed TEXT NOT NULL,
+            last_failed TEXT NOT NULL,
+            PRIMARY KEY (url, source)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("INSERT INTO failed_urls SELECT url, source, error, retry, attempts, first_failed, last_failed"
+               " FROM failed_urls_by_url")
+    db.execute("DROP TABLE failed_urls_by_url")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
-    _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices,
+    _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices, _key_failed_urls_by_source,
 )
 
 

@@ -117,17 +117,19 @@ class SourceRecords(Connection):
     def source_rows(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM sources ORDER BY name"))
 
-    def given_up_urls(self, urls: Sequence[str], max_attempts: int) -> set[str]:
-        """Links refused for good, or retried ``max_attempts`` times already: not fetched again."""
+    def given_up_urls(self, urls: Sequence[str], max_attempts: int, source: str) -> set[str]:
+        """Links ``source`` had refused for good, or retried ``max_attempts`` times already: it does not fetch them
+        again. Another source's failures do not count (see the migration that keys them by source)."""
         return self._urls_where(
-            urls, "SELECT url FROM failed_urls WHERE url IN ({marks}) AND (retry = 0 OR attempts >= ?)", max_attempts
+            urls, "SELECT url FROM failed_urls WHERE url IN ({marks}) AND source = ? AND (retry = 0 OR attempts >= ?)",
+            source, max_attempts,
         )
 
     def record_failed_url(self, url: str, *, source: str, error: str, retry: bool, when: datetime) -> None:
         with self.transaction():
             self.db.execute(
                 "INSERT INTO failed_urls (url, source, error, retry, attempts, first_failed, last_failed)"
-                " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (url) DO UPDATE SET error = excluded.error,"
+                " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (url, source) DO UPDATE SET error = excluded.error,"
                 " retry = excluded.retry, attempts = attempts + 1, last_failed = excluded.last_failed",
                 [url, source, error, int(retry), iso(when), iso(when)],
             )
