@@ -239,6 +239,8 @@ class EmailSettings(_Settings):
     recipients: Annotated[list[str], Field(min_length=1)]
     operators: list[str] = []  # who is told when a source breaks or recovers; empty: the log
     mode: Literal["instant", "digest"] = "instant"
+    # Instant mode: more alerts than this due at once go as one digest message (0: a message each, however many).
+    burst: Annotated[int, Field(ge=0)] = 10
     digest_cron: str = "0 7 * * *"
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0
     retry_max: Interval = 3600

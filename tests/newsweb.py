@@ -473,15 +473,17 @@ class NewsWeb:
         """Each outlet's ``http://host:port`` by slug."""
         return dict(self.bases)
 
-    def config_toml(self, smtp_port: int | None, *, timeout: float = 2.0, smtp_timeout: float = 5.0) -> str:
+    def config_toml(self, smtp_port: int | None, *, timeout: float = 2.0, smtp_timeout: float = 5.0,
+                    burst: int = 10) -> str:
         """A config.toml watching every outlet once a second with the shipped rules.
 
         Politeness delay 0 and short timeouts keep tests fast; ``max_bytes`` is
         1 MB so that the huge article is cut off. ``smtp_timeout`` also sets the
-        outbox's lease on a claimed alert (about eleven times it).
+        outbox's lease on a claimed alert (about eleven times it); ``burst`` is ``[email] burst``.
         """
         email = (f'[email]\nhost = "127.0.0.1"\nport = {smtp_port}\nsender = "monitor@example.org"\n'
-                 f'recipients = ["analyst@example.org"]\ntimeout = {smtp_timeout}\n') if smtp_port else ""
+                 f'recipients = ["analyst@example.org"]\ntimeout = {smtp_timeout}\nburst = {burst}\n'
+                 ) if smtp_port else ""
         return (f'database = "monitor.db"\n[fetch]\ndelay = 0\ntimeout = {timeout}\nmax_bytes = 1000000\n'
                 f"[schedule]\ninterval = 1\njitter = 0\nadaptive = false\n{email}\n{self.sources_toml()}\n{shipped_rules()}")
 

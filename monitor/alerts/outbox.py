@@ -30,13 +30,14 @@ Guarantees, and how they are kept
   arrives first.
 * **Without ``[email]``** alerts stay queued and :func:`deliver_due` does nothing
   (the caller that queues an alert prints it with :func:`render_text`). Adding ``[email]`` later delivers the whole backlog, oldest first:
-  one message per alert in instant mode, everything in the first digest in
+  one message per alert in instant mode (one digest past ``burst``), everything in the first digest in
   digest mode. To drop a backlog instead, before adding ``[email]``::
 
       sqlite-utils monitor.db "UPDATE alerts SET sent = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
           last_error = 'skipped: backlog dropped by hand' WHERE sent IS NULL"
 
-Modes: in instant mode :func:`deliver_due` sends one message per due alert. In
+Modes: in instant mode :func:`deliver_due` sends one message per due alert, or, when more than
+``email.burst`` are due at once, gathers them into one digest sent at once. In
 digest mode :func:`deliver_digest` gathers every waiting alert into one message
 when a ``digest_cron`` time has passed since the oldest of them was queued
 (calling it often is harmless; a digest time missed while the daemon was down is
@@ -111,11 +112,18 @@ async def deliver_due(archive: Alerts, email: EmailSettings | None, now: datetim
         return DeliveryReport(queued=await archive.run(lambda store: store.queued_alert_count()))
 
     async def batches() -> list[tuple[list[int], Compose]]:
-        due = await _digest_batches(archive, email, now)
+        singles: list[tuple[list[int], Compose]] = []
         if email.mode == "instant":
             alert_ids = await archive.run(lambda store: store.due_alerts(now))
-            due += [([alert_id], _single(email, now)) for alert_id in alert_ids]
-        return due
+            if email.burst and len(alert_ids) > email.burst:
+                # A burst (a source's flood of matching stories, a first run's backlog, an outage's queue) goes as
+                # one digest: a message each would bury the inbox, and use up the sender's quota.
+                await archive.run(lambda store: store.gather_digest(now, email.message_domain, alert_ids))
+                log.warning("%d alerts due at once, more than [email] burst = %d: sent as one digest",
+                            len(alert_ids), email.burst)
+            else:
+                singles = [([alert_id], _single(email, now)) for alert_id in alert_ids]
+        return await _digest_batches(archive, email, now) + singles
 
     return await _deliver(archive, email, now, batches)
 

@@ -202,10 +202,16 @@ class AlertRecords(Connection):
         """When the oldest unsent alert that no digest has taken yet was queued (None: there is none)."""
         return parse_iso(self._one("SELECT min(created) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
 
-    def gather_digest(self, created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> int | None:
-        """Put every unsent alert that no digest has taken into a new digest; its id, or None if none waits."""
+    def gather_digest(
+        self, created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN, alert_ids: Sequence[int] | None = None
+    ) -> int | None:
+        """Put every unsent alert that no digest has taken (of ``alert_ids``, when given) into a new digest; its id,
+        or None if none waits."""
+        waiting = "sent IS NULL AND digest_id IS NULL"
+        if alert_ids is not None:
+            waiting += f" AND id IN ({','.join(str(int(alert_id)) for alert_id in alert_ids) or 'NULL'})"
         with self.transaction():
-            count = int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
+            count = int(self._one(f"SELECT count(*) FROM alerts WHERE {waiting}"))
             if not count:
                 return None
             cursor = self.db.execute(
@@ -216,9 +222,7 @@ class AlertRecords(Connection):
                 "UPDATE digests SET message_id = ? WHERE id = ?",
                 [f"<digest-{digest_id}.{created:%Y%m%d%H%M%S}@{domain}>", digest_id],
             )
-            self.db.execute(
-                "UPDATE alerts SET digest_id = ? WHERE sent IS NULL AND digest_id IS NULL", [digest_id]
-            )
+            self.db.execute(f"UPDATE alerts SET digest_id = ? WHERE {waiting}", [digest_id])
         return digest_id
 
     def due_digests(self, now: datetime) -> list[tuple[str, list[int]]]:
