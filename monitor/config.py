@@ -201,6 +201,8 @@ class ChannelSettings(_Settings):
     url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
     url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0  # seconds one notification may take; a claim is held twice as long
+    # More alerts than this due at once go as one notification listing them (0: one each, however many).
+    burst: Annotated[int, Field(ge=0)] = 10
 
     @model_validator(mode="after")
     def _one_url(self) -> ChannelSettings:

@@ -68,6 +68,15 @@ def store(
 AMBASSADOR_URLS = ["https://wire.example/world/recall", "https://daily.example/news/123", "https://herald.example/a/recall"]
 
 
+def flood(archive: Archive, numbers: range, now: datetime = T0) -> list[int]:
+    """New stories from one outlet, each with a new passage ("Report number N."): their alert ids."""
+    return [
+        store(archive, article(f"https://flood.example/{n}", f"Envoy story {n}", fetched=now),
+              [("ambassadors", f"{RETURN} Report number {n}.", ("ambassador",), True)], now=now).alert_id or 0
+        for n in numbers
+    ]
+
+
 def two_stories(archive: Archive, now: datetime = T0) -> tuple[Stored, Stored]:
     """The acceptance state: the ambassador story on three outlets (one new passage), the swap on one."""
     ambassador = ("ambassadors", AMBASSADOR, ("ambassador", "Anatoly Antonov"), True)

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.alerts_data import AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, deliver, store, two_stories
+from tests.alerts_data import (
+    AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, deliver, flood, store, two_stories,
+)
 from tests.smtpserver import SmtpServer
 
 from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, render_text, retry_delay
@@ -68,20 +70,11 @@ def test_instant_cycle_sends_one_message_per_story_with_every_copy(archive: Arch
     assert len(smtp_server.messages) == 2
 
 
-def stories(archive: Archive, numbers: range, now: datetime = T0) -> list[int]:
-    """New stories from one outlet, each with a new passage: their alert ids."""
-    return [
-        store(archive, article(f"https://flood.example/{n}", f"Envoy story {n}", fetched=now),
-              [("ambassadors", f"{RETURN} Report number {n}.", ("ambassador",), True)], now=now).alert_id or 0
-        for n in numbers
-    ]
-
-
 def test_a_burst_of_alerts_goes_as_one_digest_and_a_few_go_one_each(archive: Archive, smtp_server: SmtpServer) -> None:
     """A source's flood of matching stories (a hostile feed, a template gone wrong, a first run's backlog) was one
     message each: a thousand messages buried the inbox and the sender's quota. Past ``burst`` they go as one digest."""
     settings = smtp_server.settings(burst=10)
-    burst = stories(archive, range(11))
+    burst = flood(archive, range(11))
     report = run(archive, settings, T0)
     assert report.messages == 1 and sorted(report.sent) == burst
     [digest] = smtp_server.messages
@@ -89,12 +82,12 @@ def test_a_burst_of_alerts_goes_as_one_digest_and_a_few_go_one_each(archive: Arc
     assert all(f"Report number {n}." in prose(digest.text()) for n in range(11))
 
     later = T0 + timedelta(hours=1)
-    few = stories(archive, range(11, 14), now=later)
+    few = flood(archive, range(11, 14), now=later)
     report = run(archive, settings, later)
     assert report.messages == 3 and sorted(report.sent) == few
     assert not any(message.message_id.startswith("<digest-") for message in smtp_server.messages[1:])
 
-    many = stories(archive, range(14, 26), now=later)
+    many = flood(archive, range(14, 26), now=later)
     assert run(archive, smtp_server.settings(burst=0), later).messages == len(many) == 12  # 0: a message each
 
 

@@ -22,7 +22,7 @@ from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
 from monitor.errors import ConfigError
 from monitor.store import Archive
-from tests.alerts_data import deliver
+from tests.alerts_data import deliver, flood
 from tests.conftest import cli_env
 from tests.webhook import Receiver
 
@@ -59,6 +59,29 @@ def test_an_alert_reaches_the_webhook_once(archive: Archive, receiver: Receiver)
     assert len(receiver.posts) == 1
     assert "Geneva" in str(receiver.posts[0]["title"]) and "ambassadors back" in " ".join(
         str(receiver.posts[0]["message"]).split())
+
+
+def test_a_burst_goes_to_a_channel_as_one_notification_and_a_few_one_each(archive: Archive, receiver: Receiver) -> None:
+    """A flood of matching stories was a notification each: hundreds of pushes to an analyst's phone. Past the
+    channel's ``burst`` they go as one listing them, and each alert is marked with its outcome on the channel."""
+    phone = ChannelSettings(name="phone", url=receiver.url, burst=3)
+    now = datetime.now(UTC)
+    burst = [1, *flood(archive, range(4), now)]  # the demo's alert, and four more
+    receiver.status = 503
+    assert _deliver(archive, [phone], now) == {"phone": []}
+    failed = archive.db.execute("SELECT count(*) FROM channel_deliveries WHERE channel = 'phone' AND sent IS NULL"
+                                " AND next_attempt > ?", [now.isoformat()]).fetchone()
+    assert failed == (5,)  # each waits out the backoff
+    receiver.status = 200
+    assert sorted(_deliver(archive, [phone], now + timedelta(minutes=2))["phone"]) == burst
+    [post] = receiver.posts
+    message = str(post["message"])
+    assert "5 stories at once" in str(post["title"]) and all(f"Envoy story {n}" in message for n in range(4))
+    assert "https://flood.example/3" in message
+
+    few = flood(archive, range(4, 6), now)
+    assert _deliver(archive, [phone], now + timedelta(minutes=3)) == {"phone": few}
+    assert [str(post["title"]).endswith(f"Envoy story {n}") for post, n in zip(receiver.posts[1:], (4, 5))] == [True] * 2
 
 
 def test_a_channel_that_is_down_delays_only_itself(archive: Archive, receiver: Receiver) -> None:

@@ -59,9 +59,9 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
     log = tmp_path / "daemon.log"
     hook = Receiver()
     with NewsWeb(outlets=4, articles=2, fresh=2, alerting_every=2, scripted=False, faults=False) as web:
-        # One message per alert however many are due (burst = 0), so that each alert's Message-ID can be followed.
+        # A message and a notification per alert however many are due (burst = 0): each alert can be followed.
         (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port, smtp_timeout=SMTP_TIMEOUT, burst=0)
-                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\ntimeout = {SMTP_TIMEOUT}\n')
+                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\ntimeout = {SMTP_TIMEOUT}\nburst = 0\n')
         for kill in range(KILLS):
             web.advance()
             offset = log.stat().st_size if log.exists() else 0

@@ -14,6 +14,9 @@ guarantees are the e-mail outbox's, channel by channel:
   notification can be sent again.
 * **No backlog flood.** A channel delivers the alerts queued since it was first
   configured (``channels.first_seen``), not the archive's history.
+* **No flood at all.** More alerts due at once than the channel's ``burst`` (a source's
+  flood of matching stories, an outage's queue) go as one notification listing them
+  (:func:`~monitor.alerts.render.render_burst`), each alert claimed and marked as one alone.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from monitor.alerts.outbox import retry_delay
-from monitor.alerts.render import render_text, subject_for
+from monitor.alerts.render import render_burst, render_text, subject_for
 from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import AlertContent
@@ -89,25 +92,75 @@ async def deliver_channels(
         if url is None:
             log.warning("channel %s: $%s is not set; its alerts wait", channel.name, channel.url_env)
             continue
-        name, hold_until = channel.name, now + lease(channel)
-        for alert_id in await archive.run(lambda store: store.channel_due(name, now)):
-            claimed = await archive.run(partial(_claim, channel=name, alert_id=alert_id, now=now, hold_until=hold_until))
-            if claimed is None:
-                continue  # another deliverer has it
-            attempt, content = claimed
-            try:
-                await asyncio.to_thread(send, url, subject_for(content), render_text(content), channel.timeout)
-            except DeliveryError as exc:
-                wait = retry_delay(attempt, RETRY_CAP)
-                error = str(exc)
-                await archive.run(lambda store: store.mark_channel_failed(name, alert_id, error, now + wait))
-                report.failed[alert_id] = error
-                log.warning("channel %s: alert %d not delivered (try %d, next in %s): %s",
-                            channel.name, alert_id, attempt, wait, exc)
-                if isinstance(exc, TransientDeliveryError):
-                    break  # the service is down: the rest wait for the next run
-                continue
-            await archive.run(lambda store: store.mark_channel_sent(name, alert_id, now))
-            report.sent.append(alert_id)
-            log.info("channel %s: alert %d delivered", channel.name, alert_id)
+        name = channel.name
+        due = await archive.run(lambda store: store.channel_due(name, now))
+        if channel.burst and len(due) > channel.burst:
+            await _deliver_burst(archive, channel, url, due, now, send, report)
+        else:
+            await _deliver_each(archive, channel, url, due, now, send, report)
     return reports
+
+
+async def _deliver_each(
+    archive: ArchiveAccess[AlertStore], channel: ChannelSettings, url: str, due: list[int], now: datetime, send: Send,
+    report: ChannelReport,
+) -> None:
+    name, hold_until = channel.name, now + lease(channel)
+    for alert_id in due:
+        claimed = await archive.run(partial(_claim, channel=name, alert_id=alert_id, now=now, hold_until=hold_until))
+        if claimed is None:
+            continue  # another deliverer has it
+        attempt, content = claimed
+        try:
+            await asyncio.to_thread(send, url, subject_for(content), render_text(content), channel.timeout)
+        except DeliveryError as exc:
+            wait = retry_delay(attempt, RETRY_CAP)
+            error = str(exc)
+            await archive.run(lambda store: store.mark_channel_failed(name, alert_id, error, now + wait))
+            report.failed[alert_id] = error
+            log.warning("channel %s: alert %d not delivered (try %d, next in %s): %s",
+                        channel.name, alert_id, attempt, wait, exc)
+            if isinstance(exc, TransientDeliveryError):
+                break  # the service is down: the rest wait for the next run
+            continue
+        await archive.run(lambda store: store.mark_channel_sent(name, alert_id, now))
+        report.sent.append(alert_id)
+        log.info("channel %s: alert %d delivered", channel.name, alert_id)
+
+
+async def _deliver_burst(
+    archive: ArchiveAccess[AlertStore], channel: ChannelSettings, url: str, due: list[int], now: datetime, send: Send,
+    report: ChannelReport,
+) -> None:
+    """More alerts due than the channel's ``burst``: one notification for them all (:func:`render_burst`), each
+    claimed first and marked with its outcome, as one alert's would be."""
+    name, hold_until = channel.name, now + lease(channel)
+
+    def claim_all(store: AlertStore) -> dict[int, tuple[int, AlertContent]]:
+        claims = {alert_id: _claim(store, name, alert_id, now, hold_until) for alert_id in due}
+        return {alert_id: claimed for alert_id, claimed in claims.items() if claimed is not None}
+
+    claimed = await archive.run(claim_all)
+    if not claimed:
+        return
+
+    def mark(store: AlertStore, error: str | None, next_attempt: datetime) -> None:
+        for alert_id in claimed:
+            if error is None:
+                store.mark_channel_sent(name, alert_id, now)
+            else:
+                store.mark_channel_failed(name, alert_id, error, next_attempt)
+
+    title, body = render_burst([content for _, content in claimed.values()])
+    try:
+        await asyncio.to_thread(send, url, title, body, channel.timeout)
+    except DeliveryError as exc:
+        wait, error = retry_delay(max(attempt for attempt, _ in claimed.values()), RETRY_CAP), str(exc)
+        await archive.run(lambda store: mark(store, error, now + wait))
+        report.failed.update(dict.fromkeys(claimed, error))
+        log.warning("channel %s: %d alerts not delivered (next in %s): %s", channel.name, len(claimed), wait, exc)
+        return
+    await archive.run(lambda store: mark(store, None, now))
+    report.sent += list(claimed)
+    log.warning("channel %s: %d alerts due at once, more than its burst = %d: delivered as one notification",
+                channel.name, len(claimed), channel.burst)

@@ -32,6 +32,8 @@ from monitor.models import AlertContent, AlertCopy
 from monitor.rules import highlight_spans
 
 SUBJECT_PREFIX = "[monitor]"
+# A burst's notification on a channel at most: services cut or refuse long ones (Telegram's limit is 4,096).
+BURST_CHARS = 2000
 LIST_ID = "monitor alerts <alerts.monitor.local>"
 MAX_SUBJECT = 160  # characters; long enough for a headline, short enough for a phone's list view
 MAX_PASSAGE = 2000  # a runaway "passage" (a whole article) is cut, not mailed in full
@@ -188,6 +190,26 @@ def _more(count: int, noun: str, plural: str = "") -> str:
 def render_text(content: AlertContent) -> str:
     """The alert as plain text: its subject line, then the body of the message's text part."""
     return f"{subject_for(content)}\n\n{_story_text(content)}\n"
+
+
+def render_burst(contents: Sequence[AlertContent], limit: int = BURST_CHARS) -> tuple[str, str]:
+    """One notification for a burst of alerts on a channel: a title, and a line per story (its headline and first
+    link) while they fit in ``limit`` characters; the rest are counted, they are in the archive and the e-mail."""
+    rules = ", ".join(dict.fromkeys(rule for content in contents for rule in content.rules)) or "alert"
+    count = len({content.story_id for content in contents})
+    title = clean_header(f"{SUBJECT_PREFIX} {rules}: {count} {'story' if count == 1 else 'stories'} at once")
+    lines: list[str] = []
+    size = 0
+    for shown, content in enumerate(contents):
+        line = f"* {clean_header(content.headline or '(no headline)', 300)}"
+        if content.copies:
+            line += f"\n  {clean_header(content.copies[0].url, 500)}"
+        if size + len(line) + 1 > limit:
+            lines.append(_more(len(contents) - shown, "alert"))
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return title, "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------ HTML
