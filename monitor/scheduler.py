@@ -38,7 +38,7 @@ from monitor.alerts import deliver_digest, deliver_due
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
-from monitor.errors import ArchiveLockedError
+from monitor.errors import ArchiveLockedError, ArchiveMovedError
 from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
@@ -71,6 +71,11 @@ async def open_pipeline(settings: Settings, writer: ArchiveWriter) -> AsyncItera
         yield pipeline
 
 
+def _beat_in_place(archive: Archive, *, pid: int, now: datetime, every: int) -> None:
+    archive.ensure_in_place()
+    archive.beat(pid=pid, now=now, every=every)
+
+
 class Daemon:
     """The scheduled checks and deliveries over the archive of ``settings``, which must exist (see
     :meth:`Archive.create`); every read and write goes through one :class:`ArchiveWriter`."""
@@ -82,6 +87,7 @@ class Daemon:
         self._running: set[asyncio.Task[object]] = set()
         self._scheduler: AsyncIOScheduler | None = None
         self._next_due: dict[str, datetime] = {}  # job id -> when its check said to check next
+        self._moved: ArchiveMovedError | None = None  # the archive's file deleted or replaced: the daemon stops
 
     def stop(self) -> None:
         self._stop.set()
@@ -139,10 +145,16 @@ class Daemon:
             await deliver_digest(self.writer, self.settings.email, utcnow())
 
     async def _beat(self) -> None:
-        """The heartbeat: proof that the loop, the scheduler and the archive writer all still work."""
+        """The heartbeat: proof that the loop, the scheduler and the archive writer all still work, on the file at
+        the archive's path. Deleted or replaced there, it stops the daemon: every write would be lost with the old
+        file, and a supervisor's restart opens (or creates) the one now there."""
         with self._tracked("heartbeat"):
-            beat = partial(Archive.beat, pid=os.getpid(), now=utcnow(), every=self.settings.schedule.heartbeat)
-            await self.writer.run(beat)
+            beat = partial(_beat_in_place, pid=os.getpid(), now=utcnow(), every=self.settings.schedule.heartbeat)
+            try:
+                await self.writer.run(beat)
+            except ArchiveMovedError as exc:
+                self._moved = exc
+                self.stop()
 
     def _on_job_done(self, event: JobExecutionEvent) -> None:
         """An adaptive source's next check, set when its check's job has ended: a job still running when its next
@@ -241,6 +253,8 @@ class Daemon:
             await self._finish_running()
             scheduler.shutdown(wait=False)  # nothing runs now: its executor has nothing to cancel
         log.info("daemon stopped")
+        if self._moved is not None:
+            raise self._moved
 
     async def _finish_running(self) -> None:
         """Give the jobs in flight the grace period, then cancel the rest and wait for them to end."""
