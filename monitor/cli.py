@@ -140,7 +140,7 @@ def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: in
 @cli.command()
 @click.pass_obj
 def run(obj: Context) -> None:
-    """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM."""
+    """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM/SIGHUP."""
     app.run_daemon(obj.settings)
 
 

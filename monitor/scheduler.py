@@ -7,7 +7,7 @@ silently skips late jobs, so each job records its own failure and the
 grace time is as long as the interval. On the first start the sources' first
 checks are spread over the jitter, so that they do not all fire at once.
 
-On SIGINT/SIGTERM the scheduler is paused (no new job starts), the jobs in flight
+On SIGINT/SIGTERM/SIGHUP the scheduler is paused (no new job starts), the jobs in flight
 get :data:`STOP_GRACE_SECONDS` to finish, the rest are cancelled, and only then is
 the scheduler shut down: APScheduler 3's asyncio executor cancels what still runs
 in ``shutdown()``, and a job that ends in a cancellation is logged as an error with
@@ -186,7 +186,8 @@ class Daemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: a terminal closed under the daemon killed it mid-write, an e-mail sent but not marked sent
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, self.stop)
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)

@@ -44,7 +44,7 @@ def _checks(db: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda signum: signum.name)
 def test_daemon_checks_on_schedule_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
     with DemoWeb() as web:
         write_config(tmp_path / "config.toml", web)
