@@ -45,6 +45,7 @@ log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # as click's usage errors
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 
@@ -104,6 +105,8 @@ class MonitorGroup(click.Group):
             fail(str(exc), EXIT_USAGE)
         except MonitorError as exc:
             fail(str(exc))
+        except KeyboardInterrupt:  # click's own "Aborted!" exited 1, as a failure, for what the user chose
+            fail("interrupted", EXIT_INTERRUPTED)
 
 
 def _config_name(ctx: click.Context) -> str:

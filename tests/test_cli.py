@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import sqlite3
 import json
@@ -29,6 +30,7 @@ from monitor.config import (
 )
 from tests.conftest import BINARY_FILES, ROOT, SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
 from tests.httpserver import LocalWeb
+from tests.newsweb import wait_for
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -405,3 +407,24 @@ def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Pa
                      check=False)
     assert result.returncode == 2 and "Invalid value for '--limit'" in result.stderr, result.stderr
     assert "1<=x<=10000" in result.stderr and result.stdout == ""
+
+
+def test_ctrl_c_is_one_line_and_the_status_a_shell_gives_an_interrupted_command(tmp_path: Path,
+                                                                               local_web: LocalWeb) -> None:
+    """Ctrl-C printed click's "Aborted!" and exited 1, the status of a failed run, to a script that waits on it."""
+    local_web.route("/slow.xml", "<rss version='2.0'><channel/></rss>", content_type="application/rss+xml", delay=30)
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\n[[sources]]\nname = "slow"\nkind = "feed"\nurl = "{local_web.url("/slow.xml")}"\n'
+    )
+    once = subprocess.Popen([sys.executable, "-m", "monitor", "-q", "once"], cwd=tmp_path, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: local_web.hits("/slow.xml") == 1, 30, "the check to start")
+        once.send_signal(signal.SIGINT)
+        _, stderr = once.communicate(timeout=30)
+    finally:
+        if once.poll() is None:
+            once.kill()
+    assert once.returncode == 130 and stderr == "monitor: interrupted\n", stderr
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
