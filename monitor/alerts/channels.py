@@ -86,10 +86,12 @@ async def deliver_channels(
     for channel in channels:
         report = reports[channel.name] = ChannelReport()
         url = channel.resolved_url()
-        if url is None:
-            log.warning("channel %s: $%s is not set; its alerts wait", channel.name, channel.url_env)
-            continue
         name, hold_until = channel.name, now + lease(channel)
+        if url is None:  # its due alerts are undelivered too: `once` exited 0 while they waited
+            unset = f"${channel.url_env} is not set"
+            report.failed = dict.fromkeys(await archive.run(lambda store: store.channel_due(name, now)), unset)
+            log.warning("channel %s: %s; its alerts wait", channel.name, unset)
+            continue
         for alert_id in await archive.run(lambda store: store.channel_due(name, now)):
             claimed = await archive.run(partial(_claim, channel=name, alert_id=alert_id, now=now, hold_until=hold_until))
             if claimed is None:
