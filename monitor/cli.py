@@ -72,9 +72,10 @@ def _console() -> Console:
     """A console for what pages and the archive say: rich's markup is not read in it ("[/x]" in a URL raised).
 
     Piped or logged (cron's mail, ``docker logs``), a table is as wide as its cells: cut to 80 columns, it lost the
-    failing URL and the times an operator reads it for. A width given in ``COLUMNS`` still holds.
+    failing URL and the times an operator reads it for. A width given in ``COLUMNS`` still holds. A closed standard
+    output (``>&-``, a service started without one) is None: rich prints nowhere, where asking it isatty() raised.
     """
-    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    wide = not (sys.stdout and sys.stdout.isatty()) and "COLUMNS" not in os.environ
     return Console(markup=False, emoji=False, width=_UNCUT if wide else None)
 
 

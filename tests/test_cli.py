@@ -428,3 +428,16 @@ def test_ctrl_c_is_one_line_and_the_status_a_shell_gives_an_interrupted_command(
     assert once.returncode == 130 and stderr == "monitor: interrupted\n", stderr
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Started with its standard output closed (``>&-``, a service without one), every command that prints a table
+    raised AttributeError once its work was done: a traceback, and exit 1 after a good `once`."""
+    local_web.route("/feed.xml", "<rss version='2.0'><channel/></rss>", content_type="application/rss+xml")
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\n[[sources]]\nname = "wire"\nkind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n'
+    )
+    for command in (["once"], ["status"], ["search", "envoy"]):
+        result = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "monitor", "-q", *command],
+                                capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=60)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr)
