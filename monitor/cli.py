@@ -124,13 +124,22 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _archive_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--db ""`` (a variable that is not set) passes click as ``Path(".")``: ``run`` died on it with ValueError,
+    and ``once`` and ``status`` blamed the current folder."""
+    if value is not None and not value.name:
+        raise click.BadParameter("empty: give the archive's file", ctx, param)
+    return value
+
+
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="monitor")
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("config.toml"),
     show_default=True, help="Configuration file.",
 )
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database path (overrides the config).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), callback=_archive_file,
+              help="Database path (overrides the config).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.pass_context

@@ -441,3 +441,11 @@ def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path,
         result = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "monitor", "-q", *command],
                                 capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=60)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr)
+
+
+@pytest.mark.parametrize("command", ["run", "once", "status"])
+def test_an_empty_db_is_a_usage_error(run_cli: RunCLI, command: str) -> None:
+    """`--db "$MONITOR_DB"` with the variable not set: `run` died with ValueError, `once` and `status` blamed "."."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "", command, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--db': empty: give the archive's file"
