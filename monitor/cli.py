@@ -9,6 +9,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -424,10 +426,57 @@ def _interval(seconds: int | None, source: SourceSettings | None, settings: Sett
     return f"{spelled} {'learned' if settings.is_adaptive(source) else 'fixed'}"
 
 
+class _Output(io.TextIOWrapper):
+    """Standard output, whose writes failing (a full disk, a quota, ``> /dev/full``) is one ``monitor: …`` line
+    where it was a traceback once the command's work was done; what is left to print is then dropped, so that
+    Python's own flush at exit does not fail again. A closed pipe stays click's (exit 1 quietly, as ``head`` wants).
+    """
+
+    failed = False
+
+    def write(self, text: str, /) -> int:
+        if not self.failed:
+            with self._guarded():
+                return super().write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.failed:
+            with self._guarded():
+                super().flush()
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed = True
+            raise MonitorError(f"cannot write the output: {exc.strerror or exc}") from exc
+
+
+def _guard_stdout() -> None:
+    """Print through an :class:`_Output` on standard output's file, as configured; not when it is closed (None)."""
+    stdout = sys.stdout
+    if not isinstance(stdout, io.TextIOWrapper):
+        return
+    try:
+        fd = stdout.fileno()
+    except OSError:  # io.UnsupportedOperation: no file under it (monitor called from another program)
+        return
+    sys.stdout = _Output(io.BufferedWriter(io.FileIO(fd, "w", closefd=False)), stdout.encoding, stdout.errors,
+                         line_buffering=stdout.line_buffering, write_through=stdout.write_through)
+
+
 def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         # A terminal whose locale is not UTF-8 (LANG=C, Python's UTF-8 mode off) cannot show a title's "é": it is
         # replaced, where printing it raised UnicodeEncodeError.
         if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
             stream.reconfigure(errors="replace")
-    cli(prog_name="monitor")
+    _guard_stdout()
+    try:
+        cli(prog_name="monitor")
+    except MonitorError as exc:  # --help or --version to an output that cannot be written, before any command
+        fail(str(exc))

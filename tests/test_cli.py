@@ -449,3 +449,15 @@ def test_an_empty_db_is_a_usage_error(run_cli: RunCLI, command: str) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "", command, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--db': empty: give the archive's file"
+
+
+@pytest.mark.parametrize("args", [("status",), ("search", "ambassadors"), ("extract", "--json", "page.html"), ("--help",)])
+def test_an_output_that_cannot_be_written_is_one_line(demo_db: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`monitor status > report.txt` on a full disk ended in a traceback (OSError) once the command's work was done."""
+    (tmp_path / "page.html").write_text("<html><title>Envoy</title><body><p>The envoy returns.</p></body></html>")
+    with open("/dev/full", "w") as full:  # every write: ENOSPC
+        result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(SHIPPED_CONFIG), "--db", str(demo_db),
+                                 *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=cli_env(),
+                                timeout=60)
+    assert result.returncode == 1 and result.stderr == "monitor: cannot write the output: No space left on device\n", \
+        result.stderr
