@@ -299,3 +299,6 @@ def test_an_archive_deleted_or_replaced_under_the_daemon_stops_it_in_one_line(tm
     assert "Traceback" not in log and log.splitlines()[-1] == (
         f"monitor: {archive} was deleted or replaced while monitor had it open, and what it wrote since went to the"
         f" file that was there before: start monitor again to use (or create) the archive now at {archive}")
+    if replaced:  # the old file's WAL, checkpointed into it as the daemon closed, left the copy whole
+        with sqlite3.connect(archive) as conn:
+            assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
