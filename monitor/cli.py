@@ -176,7 +176,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
         raise click.UsageError("--source needs a source's name", click.get_current_context())
     settings = obj.settings
     count = 1 if source_name else len(settings.sources)
-    with Progress(transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
+    # On stderr, the terminal it is shown for: on stdout, redirected to a file, it left a blank line atop the table.
+    with Progress(console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
         task = progress.add_task("checking sources", total=count)
         result = app.check_once(settings, source_name, force=force,
                                 progress=lambda done: progress.update(task, completed=done))
