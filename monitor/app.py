@@ -48,7 +48,7 @@ __all__ = [
 
 
 def run_daemon(settings: Settings) -> None:
-    """The daemon, until SIGINT or SIGTERM; one per archive (a second is refused, naming the first)."""
+    """The daemon, until SIGINT, SIGTERM or SIGHUP; one per archive (a second is refused, naming the first)."""
     with instance_lock(Path(settings.database)):
         Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
         asyncio.run(Daemon(settings).run())

@@ -9,6 +9,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,7 @@ log = logging.getLogger("monitor")
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # as click's usage errors
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 
@@ -71,9 +74,10 @@ def _console() -> Console:
     """A console for what pages and the archive say: rich's markup is not read in it ("[/x]" in a URL raised).
 
     Piped or logged (cron's mail, ``docker logs``), a table is as wide as its cells: cut to 80 columns, it lost the
-    failing URL and the times an operator reads it for. A width given in ``COLUMNS`` still holds.
+    failing URL and the times an operator reads it for. A width given in ``COLUMNS`` still holds. A closed standard
+    output (``>&-``, a service started without one) is None: rich prints nowhere, where asking it isatty() raised.
     """
-    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    wide = not (sys.stdout and sys.stdout.isatty()) and "COLUMNS" not in os.environ
     return Console(markup=False, emoji=False, width=_UNCUT if wide else None)
 
 
@@ -104,6 +108,8 @@ class MonitorGroup(click.Group):
             fail(str(exc), EXIT_USAGE)
         except MonitorError as exc:
             fail(str(exc))
+        except KeyboardInterrupt:  # click's own "Aborted!" exited 1, as a failure, for what the user chose
+            fail("interrupted", EXIT_INTERRUPTED)
 
 
 def _config_name(ctx: click.Context) -> str:
@@ -120,13 +126,22 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _archive_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--db ""`` (a variable that is not set) passes click as ``Path(".")``: ``run`` died on it with ValueError,
+    and ``once`` and ``status`` blamed the current folder."""
+    if value is not None and not value.name:
+        raise click.BadParameter("empty: give the archive's file", ctx, param)
+    return value
+
+
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="monitor")
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("config.toml"),
     show_default=True, help="Configuration file.",
 )
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Database path (overrides the config).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), callback=_archive_file,
+              help="Database path (overrides the config).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.pass_context
@@ -140,7 +155,7 @@ def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: in
 @cli.command()
 @click.pass_obj
 def run(obj: Context) -> None:
-    """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM."""
+    """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM/SIGHUP."""
     app.run_daemon(obj.settings)
 
 
@@ -161,7 +176,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
         raise click.UsageError("--source needs a source's name", click.get_current_context())
     settings = obj.settings
     count = 1 if source_name else len(settings.sources)
-    with Progress(transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
+    # On stderr, the terminal it is shown for: on stdout, redirected to a file, it left a blank line atop the table.
+    with Progress(console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
         task = progress.add_task("checking sources", total=count)
         result = app.check_once(settings, source_name, force=force,
                                 progress=lambda done: progress.update(task, completed=done))
@@ -411,10 +427,57 @@ def _interval(seconds: int | None, source: SourceSettings | None, settings: Sett
     return f"{spelled} {'learned' if settings.is_adaptive(source) else 'fixed'}"
 
 
+class _Output(io.TextIOWrapper):
+    """Standard output, whose writes failing (a full disk, a quota, ``> /dev/full``) is one ``monitor: …`` line
+    where it was a traceback once the command's work was done; what is left to print is then dropped, so that
+    Python's own flush at exit does not fail again. A closed pipe stays click's (exit 1 quietly, as ``head`` wants).
+    """
+
+    failed = False
+
+    def write(self, text: str, /) -> int:
+        if not self.failed:
+            with self._guarded():
+                return super().write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.failed:
+            with self._guarded():
+                super().flush()
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.failed = True
+            raise MonitorError(f"cannot write the output: {exc.strerror or exc}") from exc
+
+
+def _guard_stdout() -> None:
+    """Print through an :class:`_Output` on standard output's file, as configured; not when it is closed (None)."""
+    stdout = sys.stdout
+    if not isinstance(stdout, io.TextIOWrapper):
+        return
+    try:
+        fd = stdout.fileno()
+    except OSError:  # io.UnsupportedOperation: no file under it (monitor called from another program)
+        return
+    sys.stdout = _Output(io.BufferedWriter(io.FileIO(fd, "w", closefd=False)), stdout.encoding, stdout.errors,
+                         line_buffering=stdout.line_buffering, write_through=stdout.write_through)
+
+
 def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         # A terminal whose locale is not UTF-8 (LANG=C, Python's UTF-8 mode off) cannot show a title's "é": it is
         # replaced, where printing it raised UnicodeEncodeError.
         if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
             stream.reconfigure(errors="replace")
-    cli(prog_name="monitor")
+    _guard_stdout()
+    try:
+        cli(prog_name="monitor")
+    except MonitorError as exc:  # --help or --version to an output that cannot be written, before any command
+        fail(str(exc))

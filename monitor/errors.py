@@ -4,8 +4,9 @@
      ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
      ├── BadArgumentError            a command's argument that cannot be right (a URL that does not parse)
      ├── ArchiveError(path)          the archive cannot be opened, read or written; says what to do
-     │    └── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken), or another
-     │                               process held its write lock past the busy timeout
+     │    ├── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken), or another
+     │    │                          process held its write lock past the busy timeout
+     │    └── ArchiveMovedError      the archive's file was deleted or replaced while monitor had it open
      ├── FetchError(url, reason)     one URL could not be fetched; ``reason`` names the cause
      │    ├── NetworkError           no answer from the server (worth retrying)
      │    │    ├── DNSError          the host name does not resolve
@@ -79,6 +80,10 @@ class ArchiveError(MonitorError):
 
 class ArchiveLockedError(ArchiveError):
     """Another process holds the archive: a passing condition, so what could not be written is worth another try."""
+
+
+class ArchiveMovedError(ArchiveError):
+    """The file at the archive's path is no longer the one open: what is written goes to a file nobody will read."""
 
 
 class SearchQueryError(MonitorError):

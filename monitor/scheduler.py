@@ -7,7 +7,7 @@ silently skips late jobs, so each job records its own failure and the
 grace time is as long as the interval. On the first start the sources' first
 checks are spread over the jitter, so that they do not all fire at once.
 
-On SIGINT/SIGTERM the scheduler is paused (no new job starts), the jobs in flight
+On SIGINT/SIGTERM/SIGHUP the scheduler is paused (no new job starts), the jobs in flight
 get :data:`STOP_GRACE_SECONDS` to finish, the rest are cancelled, and only then is
 the scheduler shut down: APScheduler 3's asyncio executor cancels what still runs
 in ``shutdown()``, and a job that ends in a cancellation is logged as an error with
@@ -38,7 +38,7 @@ from monitor.alerts import deliver_digest, deliver_due
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
-from monitor.errors import ArchiveLockedError
+from monitor.errors import ArchiveLockedError, ArchiveMovedError
 from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
@@ -71,6 +71,11 @@ async def open_pipeline(settings: Settings, writer: ArchiveWriter) -> AsyncItera
         yield pipeline
 
 
+def _beat_in_place(archive: Archive, *, pid: int, now: datetime, every: int) -> None:
+    archive.ensure_in_place()
+    archive.beat(pid=pid, now=now, every=every)
+
+
 class Daemon:
     """The scheduled checks and deliveries over the archive of ``settings``, which must exist (see
     :meth:`Archive.create`); every read and write goes through one :class:`ArchiveWriter`."""
@@ -82,6 +87,7 @@ class Daemon:
         self._running: set[asyncio.Task[object]] = set()
         self._scheduler: AsyncIOScheduler | None = None
         self._next_due: dict[str, datetime] = {}  # job id -> when its check said to check next
+        self._moved: ArchiveMovedError | None = None  # the archive's file deleted or replaced: the daemon stops
 
     def stop(self) -> None:
         self._stop.set()
@@ -139,10 +145,16 @@ class Daemon:
             await deliver_digest(self.writer, self.settings.email, utcnow())
 
     async def _beat(self) -> None:
-        """The heartbeat: proof that the loop, the scheduler and the archive writer all still work."""
+        """The heartbeat: proof that the loop, the scheduler and the archive writer all still work, on the file at
+        the archive's path. Deleted or replaced there, it stops the daemon: every write would be lost with the old
+        file, and a supervisor's restart opens (or creates) the one now there."""
         with self._tracked("heartbeat"):
-            beat = partial(Archive.beat, pid=os.getpid(), now=utcnow(), every=self.settings.schedule.heartbeat)
-            await self.writer.run(beat)
+            beat = partial(_beat_in_place, pid=os.getpid(), now=utcnow(), every=self.settings.schedule.heartbeat)
+            try:
+                await self.writer.run(beat)
+            except ArchiveMovedError as exc:
+                self._moved = exc
+                self.stop()
 
     def _on_job_done(self, event: JobExecutionEvent) -> None:
         """An adaptive source's next check, set when its check's job has ended: a job still running when its next
@@ -174,7 +186,8 @@ class Daemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP too: a terminal closed under the daemon killed it mid-write, an e-mail sent but not marked sent
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, self.stop)
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
@@ -241,6 +254,8 @@ class Daemon:
             await self._finish_running()
             scheduler.shutdown(wait=False)  # nothing runs now: its executor has nothing to cancel
         log.info("daemon stopped")
+        if self._moved is not None:
+            raise self._moved
 
     async def _finish_running(self) -> None:
         """Give the jobs in flight the grace period, then cancel the rest and wait for them to end."""

@@ -156,8 +156,9 @@ def test_channel_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert channel.resolved_url() == os.environ["MONITOR_TEST_HOOK"]
 
 
-def _once_over_the_demo_web(tmp_path: Path, receiver: Receiver) -> subprocess.CompletedProcess[str]:
-    """`monitor once` as a user runs it: over the demo's web, with a config holding one channel, the receiver."""
+def _once_over_the_demo_web(tmp_path: Path, channel: str) -> subprocess.CompletedProcess[str]:
+    """`monitor once` as a user runs it: over the demo's web, with a config holding one channel, "phone", whose
+    ``channel`` line says where it goes (``url = "..."`` or ``url_env = "..."``)."""
     rules = (ROOT / "config.toml").read_text(encoding="utf-8").split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
     with DemoWeb() as web:
         sources = ""
@@ -167,13 +168,13 @@ def _once_over_the_demo_web(tmp_path: Path, receiver: Receiver) -> subprocess.Co
             sources += f'[[sources]]\nname = "{outlet.name}"\n{kind}\nurl = "{url}"\n\n'
         config = tmp_path / "config.toml"
         config.write_text(f'database = "monitor.db"\n\n[fetch]\ndelay = 0\n\n{sources}'
-                          f'[[channels]]\nname = "phone"\nurl = "{receiver.url}"\n\n{rules}', encoding="utf-8")
+                          f'[[channels]]\nname = "phone"\n{channel}\n\n{rules}', encoding="utf-8")
         return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "once"],
                               capture_output=True, text=True, env=cli_env(), timeout=90, cwd=tmp_path)
 
 
 def test_monitor_once_delivers_on_a_channel(tmp_path: Path, receiver: Receiver) -> None:
-    done = _once_over_the_demo_web(tmp_path, receiver)
+    done = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"')
     assert done.returncode == 0, done.stderr
     assert len(receiver.posts) == 1 and "Geneva" in str(receiver.posts[0]["title"])
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
@@ -184,10 +185,19 @@ def test_monitor_once_delivers_on_a_channel(tmp_path: Path, receiver: Receiver) 
 def test_monitor_once_exits_1_with_one_line_when_an_alert_is_not_delivered(tmp_path: Path, receiver: Receiver) -> None:
     """A cron job must be able to tell: the checks went well, but the alert waits in the queue."""
     receiver.status = 503
-    done = _once_over_the_demo_web(tmp_path, receiver)
+    done = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"')
     assert done.returncode == 1
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line.startswith("monitor: channel phone: 1 alert not delivered (the service did not accept")
     assert line.endswith("queued alerts are retried at the next run")
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("SELECT channel, attempts, sent FROM channel_deliveries").fetchall() == [("phone", 1, None)]
+
+
+def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: Path) -> None:
+    """The alert waited in the queue, one WARNING said why, and `once` exited 0: a cron job took it for delivered."""
+    done = _once_over_the_demo_web(tmp_path, 'url_env = "MONITOR_TEST_UNSET_HOOK"')
+    assert done.returncode == 1, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
+    assert line == ("monitor: channel phone: 1 alert not delivered ($MONITOR_TEST_UNSET_HOOK is not set);"
+                    " queued alerts are retried at the next run")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
 import re
+import signal
 import socket
 import sqlite3
 import json
@@ -29,6 +33,7 @@ from monitor.config import (
 )
 from tests.conftest import BINARY_FILES, ROOT, SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
 from tests.httpserver import LocalWeb
+from tests.newsweb import wait_for
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -325,11 +330,18 @@ def test_extract_names_the_cause_of_a_network_failure(run_cli: RunCLI) -> None:
     assert "connection refused by 127.0.0.1" in result.stderr and "disallowed" not in result.stderr
 
 
+EMPTY_FEED = "<rss version='2.0'><channel/></rss>"
+
+
+def feed_config(tmp_path: Path, **feeds: str) -> None:
+    """config.toml in ``tmp_path`` with one feed source per name and URL."""
+    sources = "".join(f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\n' for name, url in feeds.items())
+    (tmp_path / "config.toml").write_text("[fetch]\ndelay = 0\n" + sources)
+
+
 def test_a_failed_check_records_its_cause_for_status(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
     local_web.route("/gone.xml", "gone", status=410)
-    (tmp_path / "config.toml").write_text(
-        f'[fetch]\ndelay = 0\n[[sources]]\nname = "gone"\nkind = "feed"\nurl = "{local_web.url("/gone.xml")}"\n'
-    )
+    feed_config(tmp_path, gone=local_web.url("/gone.xml"))
     assert run_cli("once", check=False).returncode == 1
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         [(error,)] = conn.execute("SELECT last_error FROM sources").fetchall()
@@ -342,9 +354,7 @@ def test_piped_tables_keep_the_failing_url_and_times_whole(tmp_path: Path, local
     long_path = "/feeds/" + "a-long-section-name/" * 4 + "gone.xml"
     local_web.route(long_path, "gone", status=410)
     url = local_web.url(long_path)
-    (tmp_path / "config.toml").write_text(
-        f'[fetch]\ndelay = 0\n[[sources]]\nname = "a-source-with-a-long-name"\nkind = "feed"\nurl = "{url}"\n'
-    )
+    feed_config(tmp_path, **{"a-source-with-a-long-name": url})
     env = {key: value for key, value in cli_env().items() if key != "COLUMNS"}
     for command in ("once", "status"):
         result = subprocess.run([sys.executable, "-m", "monitor", command], capture_output=True, text=True,
@@ -405,3 +415,73 @@ def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Pa
                      check=False)
     assert result.returncode == 2 and "Invalid value for '--limit'" in result.stderr, result.stderr
     assert "1<=x<=10000" in result.stderr and result.stdout == ""
+
+
+def test_ctrl_c_is_one_line_and_the_status_a_shell_gives_an_interrupted_command(tmp_path: Path,
+                                                                               local_web: LocalWeb) -> None:
+    """Ctrl-C printed click's "Aborted!" and exited 1, the status of a failed run, to a script that waits on it."""
+    local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=30)
+    feed_config(tmp_path, slow=local_web.url("/slow.xml"))
+    once = subprocess.Popen([sys.executable, "-m", "monitor", "-q", "once"], cwd=tmp_path, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: local_web.hits("/slow.xml") == 1, 30, "the check to start")
+        once.send_signal(signal.SIGINT)
+        _, stderr = once.communicate(timeout=30)
+    finally:
+        if once.poll() is None:
+            once.kill()
+    assert once.returncode == 130 and stderr == "monitor: interrupted\n", stderr
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Started with its standard output closed (``>&-``, a service without one), every command that prints a table
+    raised AttributeError once its work was done: a traceback, and exit 1 after a good `once`."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+    for command in (["once"], ["status"], ["search", "envoy"]):
+        result = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "monitor", "-q", *command],
+                                capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=60)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr)
+
+
+@pytest.mark.parametrize("command", ["run", "once", "status"])
+def test_an_empty_db_is_a_usage_error(run_cli: RunCLI, command: str) -> None:
+    """`--db "$MONITOR_DB"` with the variable not set: `run` died with ValueError, `once` and `status` blamed "."."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "", command, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--db': empty: give the archive's file"
+
+
+@pytest.mark.parametrize("args", [("status",), ("search", "ambassadors"), ("extract", "--json", "page.html"), ("--help",)])
+def test_an_output_that_cannot_be_written_is_one_line(demo_db: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`monitor status > report.txt` on a full disk ended in a traceback (OSError) once the command's work was done."""
+    (tmp_path / "page.html").write_text("<html><title>Envoy</title><body><p>The envoy returns.</p></body></html>")
+    with open("/dev/full", "w") as full:  # every write: ENOSPC
+        result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(SHIPPED_CONFIG), "--db", str(demo_db),
+                                 *args], stdout=full, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=cli_env(),
+                                timeout=60)
+    assert result.returncode == 1 and result.stderr == "monitor: cannot write the output: No space left on device\n", \
+        result.stderr
+
+
+def test_the_progress_of_once_goes_to_the_terminal_and_not_to_its_redirected_output(tmp_path: Path,
+                                                                                     local_web: LocalWeb) -> None:
+    """`monitor once > report.txt` in a terminal: the progress, shown when stderr is a terminal, was drawn on
+    stdout, so the terminal showed none and the report began with a blank line."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"), agency=local_web.url("/feed.xml"))
+    terminal, stderr = pty.openpty()
+    once = subprocess.Popen([sys.executable, "-m", "monitor", "-q", "once"], stdout=subprocess.PIPE, stderr=stderr,
+                            cwd=tmp_path, env=cli_env())
+    os.close(stderr)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO: the other end closed
+        while chunk := os.read(terminal, 65536):
+            shown += chunk
+    os.close(terminal)
+    report, _ = once.communicate(timeout=60)
+    assert once.returncode == 0 and b"checking sources" in shown, shown
+    assert report.decode().startswith("\u250f"), report  # the table's top left corner, first

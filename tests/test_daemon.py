@@ -44,7 +44,7 @@ def _checks(db: Path) -> int:
         return 0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda signum: signum.name)
 def test_daemon_checks_on_schedule_and_stops_cleanly(tmp_path: Path, signum: int) -> None:
     with DemoWeb() as web:
         write_config(tmp_path / "config.toml", web)
@@ -271,3 +271,34 @@ def test_a_check_that_outlasts_its_learned_interval_is_followed_by_the_next(tmp_
     """A slow source (each check takes longer than the learned interval) is checked again at once, not after the
     trigger's fallback of max_interval: a due time that passes while the check still runs is not skipped."""
     assert follow_a_publishing_source(tmp_path, local_web, interval=1, answer_after=1.5) <= 5
+
+
+@pytest.mark.parametrize("replaced", [False, True])
+def test_an_archive_deleted_or_replaced_under_the_daemon_stops_it_in_one_line(tmp_path: Path, local_web: LocalWeb,
+                                                                              replaced: bool) -> None:
+    """The daemon went on writing to the file it had open, deleted (or moved aside for another): every article,
+    alert and heartbeat from then on was lost with it, without a word. Its heartbeat now sees it and stops."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    local_config(tmp_path, local_web, ["/feed.xml"])
+    archive = tmp_path / "monitor.db"
+    daemon = start_daemon(tmp_path)
+    try:
+        wait_for(lambda: status_check(tmp_path).returncode == 0, 30, "a healthy daemon")
+        if replaced:  # a copy restored from a backup, moved into place
+            with sqlite3.connect(archive) as live, sqlite3.connect(tmp_path / "restored.db") as restored:
+                live.backup(restored)
+            (tmp_path / "restored.db").replace(archive)
+        else:
+            archive.unlink()
+        daemon.wait(timeout=15)  # heartbeat = 1 s
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    log = (tmp_path / "daemon.log").read_text()
+    assert daemon.returncode == 1, log
+    assert "Traceback" not in log and log.splitlines()[-1] == (
+        f"monitor: {archive} was deleted or replaced while monitor had it open, and what it wrote since went to the"
+        f" file that was there before: start monitor again to use (or create) the archive now at {archive}")
+    if replaced:  # the old file's WAL, checkpointed into it as the daemon closed, left the copy whole
+        with sqlite3.connect(archive) as conn:
+            assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"

@@ -233,15 +233,17 @@ def test_articles_waiting_for_the_archive_are_bounded(tmp_path: Path, local_web:
     count = 40
     holder = sqlite3.connect(tmp_path / "monitor.db", isolation_level=None, check_same_thread=False)
     fetched_while_held: list[int] = []
+    first = threading.Lock()  # the server answers in threads: two first requests both began, and one failed
 
     def let_go() -> None:
         fetched_while_held.append(sum(local_web.hits(f"/story/{n}") for n in range(count)))
         holder.rollback()
 
     def story(request: Recorded) -> Route:
-        if not holder.in_transaction and not fetched_while_held:  # the first article takes the lock for 3 s
-            holder.execute("BEGIN IMMEDIATE")
-            threading.Timer(3.0, let_go).start()
+        with first:
+            if not holder.in_transaction and not fetched_while_held:  # the first article takes the lock for 3 s
+                holder.execute("BEGIN IMMEDIATE")
+                threading.Timer(3.0, let_go).start()
         number = request.path.rsplit("/", 1)[1]
         return Route(body=f"<html><head><title>Report {number}</title></head><body><article><h1>Report {number}</h1>"
                           f"<p>Report {number}: {STORY}</p></article></body></html>".encode())

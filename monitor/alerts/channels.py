@@ -89,12 +89,13 @@ async def deliver_channels(
     for channel in channels:
         report = reports[channel.name] = ChannelReport()
         url = channel.resolved_url()
-        if url is None:
-            log.warning("channel %s: $%s is not set; its alerts wait", channel.name, channel.url_env)
-            continue
         name = channel.name
         due = await archive.run(lambda store: store.channel_due(name, now))
-        if channel.burst and len(due) > channel.burst:
+        if url is None:  # its due alerts are undelivered too: `once` exited 0 while they waited
+            unset = f"${channel.url_env} is not set"
+            report.failed = dict.fromkeys(due, unset)
+            log.warning("channel %s: %s; its alerts wait", channel.name, unset)
+        elif channel.burst and len(due) > channel.burst:
             await _deliver_burst(archive, channel, url, due, now, send, report)
         else:
             await _deliver_each(archive, channel, url, due, now, send, report)

@@ -13,7 +13,7 @@ from typing import Any, Literal, Self
 
 import sqlite_utils
 
-from monitor.errors import ArchiveError, ArchiveLockedError
+from monitor.errors import ArchiveError, ArchiveLockedError, ArchiveMovedError
 from monitor.store.schema import MIGRATIONS, migrate
 
 Mode = Literal["create", "write", "read"]
@@ -69,6 +69,13 @@ def make_folder(path: Path) -> None:
         raise ArchiveError(str(path), f"cannot create the archive's folder {path.parent}: {exc.strerror or exc}") from exc
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None: no file there), which tell one file from its replacement."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 class Connection:
@@ -91,6 +98,7 @@ class Connection:
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self.db.execute("PRAGMA foreign_keys = ON")
                 self.version = migrate(self.db) if mode == "create" else self._current_version()
+            self._file = _identity(self.path)
         except BaseException as exc:
             self.db.close()
             if isinstance(exc, sqlite3.Error):
@@ -152,6 +160,20 @@ class Connection:
         if version > len(MIGRATIONS):
             raise ArchiveError(str(self.path), f"{self.path} was written by a newer monitor: upgrade monitor")
         return version
+
+    def ensure_in_place(self) -> None:
+        """Raise :class:`ArchiveMovedError` when ``path`` no longer names the file open here (deleted, or another
+        moved in its place): SQLite goes on writing to the file it has open, which nobody will read again."""
+        try:
+            found = _identity(self.path)
+        except OSError:  # cannot tell (its folder made unreadable): SQLite's own errors will say what is wrong
+            return
+        if found != self._file:
+            raise ArchiveMovedError(
+                str(self.path),
+                f"{self.path} was deleted or replaced while monitor had it open, and what it wrote since went to the"
+                f" file that was there before: start monitor again to use (or create) the archive now at {self.path}",
+            )
 
     def close(self) -> None:
         self.db.close()
