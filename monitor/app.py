@@ -47,8 +47,15 @@ __all__ = [
 ]
 
 
+def _say_if_nothing_to_check(settings: Settings) -> None:
+    """A config without sources (a first try, sources left in another file) checked nothing in silence: exit 0."""
+    if not settings.sources:
+        log.warning("the config has no [[sources]]: nothing is checked (queued alerts are still delivered)")
+
+
 def run_daemon(settings: Settings) -> None:
     """The daemon, until SIGINT, SIGTERM or SIGHUP; one per archive (a second is refused, naming the first)."""
+    _say_if_nothing_to_check(settings)
     with instance_lock(Path(settings.database)):
         Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
         asyncio.run(Daemon(settings).run())
@@ -74,6 +81,7 @@ def check_once(
     """Check every source (or one) once and deliver what is queued (alerts, operator notices), even when a check
     failed. ``progress`` is told how many sources are done, as each is.
     """
+    _say_if_nothing_to_check(settings)
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
     done = 0
 

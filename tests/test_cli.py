@@ -316,6 +316,13 @@ def test_extract_reads_a_utf_16_or_utf_32_page_whose_bytes_hold_nuls(run_cli: Ru
     assert json.loads(run_cli("extract", "page.html", "--json").stdout)["title"] == "Посол вернулся"
 
 
+def test_once_without_sources_says_it_checks_nothing(run_cli: RunCLI, tmp_path: Path) -> None:
+    """An empty config (or one whose sources went into another file) checked nothing and said nothing, exit 0."""
+    (tmp_path / "config.toml").write_text("")
+    result = run_cli("once")
+    assert "the config has no [[sources]]: nothing is checked" in result.stderr
+
+
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "x.db", "once", "--source", "Nope", check=False)
     assert result.returncode == 2 and "no source named 'Nope'" in result.stderr
