@@ -138,8 +138,7 @@ async def _deliver_burst(
     name, hold_until = channel.name, now + lease(channel)
 
     def claim_all(store: AlertStore) -> dict[int, tuple[int, AlertContent]]:
-        claims = {alert_id: _claim(store, name, alert_id, now, hold_until) for alert_id in due}
-        return {alert_id: claimed for alert_id, claimed in claims.items() if claimed is not None}
+        return {a: claimed for a in due if (claimed := _claim(store, name, a, now, hold_until)) is not None}
 
     claimed = await archive.run(claim_all)
     if not claimed:

@@ -119,9 +119,23 @@ def _when(moment: datetime | None) -> str:
 
 def subject_for(content: AlertContent) -> str:
     """``[monitor] <rules>: <headline>``; a follow-up says so before the headline."""
-    rules = ", ".join(content.rules) or "alert"
     headline = ("Follow-up: " if content.follow_up else "") + (content.headline or "(no headline)")
-    return clean_header(f"{SUBJECT_PREFIX} {rules}: {headline}")
+    return _subject(content.rules, headline)
+
+
+def _subject(rules: Sequence[str], headline: str) -> str:
+    return clean_header(f"{SUBJECT_PREFIX} {', '.join(rules) or 'alert'}: {headline}")
+
+
+def _rules_of(contents: Sequence[AlertContent]) -> list[str]:
+    """The rules a group of alerts matched, each once, in the order first met."""
+    return list(dict.fromkeys(rule for content in contents for rule in content.rules))
+
+
+def _stories(contents: Sequence[AlertContent]) -> str:
+    """A group of alerts counted by story: "1 story", "12 stories"."""
+    count = len({content.story_id for content in contents})
+    return f"{count} {'story' if count == 1 else 'stories'}"
 
 
 _Passages = list[tuple[str, tuple[str, ...], list[str]]]  # (passage, matched terms, the outlets quoted)
@@ -195,9 +209,7 @@ def render_text(content: AlertContent) -> str:
 def render_burst(contents: Sequence[AlertContent], limit: int = BURST_CHARS) -> tuple[str, str]:
     """One notification for a burst of alerts on a channel: a title, and a line per story (its headline and first
     link) while they fit in ``limit`` characters; the rest are counted, they are in the archive and the e-mail."""
-    rules = ", ".join(dict.fromkeys(rule for content in contents for rule in content.rules)) or "alert"
-    count = len({content.story_id for content in contents})
-    title = clean_header(f"{SUBJECT_PREFIX} {rules}: {count} {'story' if count == 1 else 'stories'} at once")
+    title = _subject(_rules_of(contents), f"{_stories(contents)} at once")
     lines: list[str] = []
     size = 0
     for shown, content in enumerate(contents):
@@ -319,10 +331,9 @@ def render_digest(
     contents: Sequence[AlertContent], *, sender: str, recipients: Sequence[str], message_id: str, date: datetime
 ) -> EmailMessage:
     """Every alert of one digest run in one message, grouped by rule (a story appears under each rule it matched)."""
-    rules = list(dict.fromkeys(rule for content in contents for rule in content.rules))
-    count = len({content.story_id for content in contents})
-    headline = f"Digest {_when(date)[:10]}: {count} {'story' if count == 1 else 'stories'}"
-    subject = clean_header(f"{SUBJECT_PREFIX} {', '.join(rules) or 'alert'}: {headline}")
+    rules = _rules_of(contents)
+    headline = f"Digest {_when(date)[:10]}: {_stories(contents)}"
+    subject = _subject(rules, headline)
     texts, htmls = [headline], [f"<h1>{_e(headline)}</h1>"]
     for rule in rules:
         name = clean_header(rule, 100)
