@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import __version__
-from monitor.config import Settings, SourceSettings, load_config
+from monitor.config import Settings, SourceSettings, load_config, names_folder
 from monitor.errors import BadArgumentError, ConfigError, MonitorError
 
 
@@ -126,12 +126,16 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _archive_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+def _archive_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     """``--db ""`` (a variable that is not set) passes click as ``Path(".")``: ``run`` died on it with ValueError,
-    and ``once`` and ``status`` blamed the current folder."""
-    if value is not None and not value.name:
+    and ``once`` and ``status`` blamed the current folder. ``--db data/`` made a file named ``data``."""
+    if value is None:
+        return None
+    if not Path(value).name:
         raise click.BadParameter("empty: give the archive's file", ctx, param)
-    return value
+    if names_folder(value):
+        raise click.BadParameter(f"{value} names a folder: give the archive's file, e.g. {value}monitor.db", ctx, param)
+    return Path(value)
 
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -140,7 +144,7 @@ def _archive_file(ctx: click.Context, param: click.Parameter, value: Path | None
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("config.toml"),
     show_default=True, help="Configuration file.",
 )
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), callback=_archive_file,
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), callback=_archive_file,
               help="Database path (overrides the config).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")

@@ -366,6 +366,8 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
         raise ConfigError(problems)
     if not settings.database.strip():  # Path("") is the config's folder
         raise ConfigError(['database: empty: name the archive\'s file (default "monitor.db")'])
+    if names_folder(settings.database):
+        raise ConfigError([f"database: {settings.database} names a folder: name the archive's file, not its folder"])
     database = Path(settings.database)
     if not database.is_absolute():
         settings = settings.model_copy(update={"database": str(base / database)})
@@ -402,6 +404,12 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         raise ConfigError([f"cannot be read: {exc.strerror or exc}"], label) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"not valid TOML: {exc}"], label) from exc
+
+
+def names_folder(path: str) -> bool:
+    """Whether a path ends in a separator, as a folder does: ``Path("data/")`` drops it, and the archive would
+    have been made as a file named ``data``."""
+    return path.endswith(("/", os.sep))
 
 
 def load_config(path: str | Path) -> Settings:

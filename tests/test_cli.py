@@ -462,6 +462,16 @@ def test_an_empty_db_is_a_usage_error(run_cli: RunCLI, command: str) -> None:
     assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--db': empty: give the archive's file"
 
 
+@pytest.mark.parametrize("command", ["run", "once", "status"])
+def test_a_db_that_names_a_folder_is_a_usage_error(run_cli: RunCLI, tmp_path: Path, command: str) -> None:
+    """`--db data/` made the archive as a file named `data`: whoever wrote the slash meant a folder."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", f"{tmp_path}/data/", command, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == (f"Error: Invalid value for '--db': {tmp_path}/data/ names a folder: give the"
+                                              f" archive's file, e.g. {tmp_path}/data/monitor.db")
+    assert not (tmp_path / "data").exists()
+
+
 @pytest.mark.parametrize("args", [("status",), ("search", "ambassadors"), ("extract", "--json", "page.html"), ("--help",)])
 def test_an_output_that_cannot_be_written_is_one_line(demo_db: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
     """`monitor status > report.txt` on a full disk ended in a traceback (OSError) once the command's work was done."""

@@ -57,6 +57,7 @@ BAD_CONFIGS = {
     "not an address": ('[email]\nrecipients = ["not-an-address"]\n', "email.recipients", "not an e-mail address"),
     "empty database": ('database = ""\n', "database", "empty"),
     "database a directory": ('database = "."\n', "database", "is a directory"),
+    "database a folder not yet made": ('database = "data/"\n', "database", "names a folder"),
     "duplicate source": (
         GOOD_SOURCE.replace('"a"', '"b"') + GOOD_SOURCE + GOOD_SOURCE, "sources[2].name", "also sources[1]",
     ),
