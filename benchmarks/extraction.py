@@ -14,8 +14,9 @@ Two corpora, read from ``../shared/corpus`` (a missing one is reported and skipp
   the mean per-page F1. Its expected text is Readability's own output, a peer's, not a gold one.
 
 Both tables count the lost pages: our text with less than a tenth of the page's expected
-content (snippets or shingles) where trafilatura finds at least half of it, and the speed ratio
-over both corpora. For timing, all pages are decoded first, each extractor is warmed up on one
+content (snippets or shingles) where trafilatura finds at least half of it; and of those the
+empty pages, whose text is nothing or under a line (50 characters), not another part of the
+page. Then the speed ratio over both corpora. For timing, all pages are decoded first, each extractor is warmed up on one
 page, and only the extraction call is timed, in this process. The extractors take turns every
 few pages, so that a machine whose speed drifts weighs on all of them alike; with ``--repeat``
 each page keeps its fastest time.
@@ -55,6 +56,7 @@ _SHINGLE = 4  # words
 _TURN = 25  # pages an extractor extracts before the next one takes its turn
 _LOST = 0.1  # share of a page's expected content below which the page is lost
 _FOUND = 0.5  # share the peer must find for our loss to count
+_EMPTY = 50  # characters of text under which a page came out empty
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Result:
     recall: float
     f1: float
     lost: tuple[str, ...]  # pages where it finds almost nothing of what trafilatura finds
+    empty: tuple[str, ...]  # pages where it gives no text, or a line, and trafilatura the article
     seconds: float  # extracting the corpus once, each page at its best time
     pages_per_second: float
     p50_ms: float
@@ -187,6 +190,16 @@ def lost_pages(pages: list[Page], ours: list[str], peer: list[str]) -> list[str]
     ]
 
 
+def empty_pages(pages: list[Page], ours: list[str], peer: list[str]) -> list[str]:
+    """Pages where our text is empty or a line (a lost page may still hold a story, another part of the page), and
+    the peer's is more, with at least half of the content."""
+    return [
+        page.name or page.url
+        for page, text, other in zip(pages, ours, peer, strict=True)
+        if len(collapse(text)) < _EMPTY <= len(collapse(other)) and page_recall(page, other) >= _FOUND
+    ]
+
+
 def score(pages: list[Page], texts: list[str]) -> tuple[float, float, float]:
     """Precision, recall and F1 over every snippet of the corpus."""
     tp = fn = fp = 0
@@ -262,6 +275,7 @@ def _result(timing: _Timing, pages: list[Page], peer: list[str] | None) -> Resul
     scorer = score if pages[0].with_ or pages[0].without else shingle_score
     precision, recall, f1 = scorer(pages, timing.texts)
     lost = lost_pages(pages, timing.texts, peer) if peer is not None else []
+    empty = empty_pages(pages, timing.texts, peer) if peer is not None else []
     ordered = sorted(timing.times)
     slowest = max(zip(timing.times, (p.name or p.url for p in pages), strict=True))
     return Result(
@@ -271,6 +285,7 @@ def _result(timing: _Timing, pages: list[Page], peer: list[str] | None) -> Resul
         recall=recall,
         f1=f1,
         lost=tuple(lost),
+        empty=tuple(empty),
         seconds=sum(timing.times),
         pages_per_second=len(pages) / sum(timing.times),
         p50_ms=statistics.median(ordered) * 1000,
@@ -359,14 +374,14 @@ def _version(distribution: str) -> str:
 def format_table(results: list[Result]) -> str:
     """A Markdown table, ready for the README."""
     lines = [
-        "| extractor | version | precision | recall | F1 | lost pages | pages/s | ms/page p50 "
+        "| extractor | version | precision | recall | F1 | lost pages | empty pages | pages/s | ms/page p50 "
         "| ms/page p95 |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {r.name} | {r.version} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} "
-            f"| {len(r.lost)} | {r.pages_per_second:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |"
+            f"| {len(r.lost)} | {len(r.empty)} | {r.pages_per_second:.1f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |"
         )
     return "\n".join(lines)
 
