@@ -109,6 +109,43 @@ def test_title_tag_loses_the_site_name() -> None:
     assert extract(html).title == "Kremlin names new envoy"
 
 
+_STORY = "<p>The ambassador returned to Moscow on Tuesday, ending a year of recalls between the capitals.</p>"
+
+
+@pytest.mark.parametrize(
+    ("title", "h1", "expected"),
+    [
+        # The <h1> reads as the title: it is the cleaner of the two.
+        ("Envoy returns to Moscow - Daily Example", "Envoy returns to Moscow", "Envoy returns to Moscow"),
+        # The <h1> is the site's logo, a part of the title: cut from it.
+        ("Envoy returns to Moscow · Daily Example", '<a href="/">Daily Example</a>', "Envoy returns to Moscow"),
+        ("Daily Example | Envoy returns to Moscow", "Daily Example", "Envoy returns to Moscow"),
+        # The <h1> is a section's label: the title names the page.
+        ("Envoy returns to Moscow after a year away", "Menu", "Envoy returns to Moscow after a year away"),
+        ("Envoy returns to Moscow after a year away", "Latest news", "Envoy returns to Moscow after a year away"),
+        # A title of one word names no page.
+        ("Home", "Envoy returns to Moscow", "Envoy returns to Moscow"),
+        # The headline is the longest part of the title, the <h1> that one part.
+        ("Envoy returns to Moscow after a year of recalls › Daily", "Envoy returns to Moscow after a year of recalls",
+         "Envoy returns to Moscow after a year of recalls"),
+    ],
+)
+def test_without_declared_titles_the_title_tag_wins_over_an_h1_that_is_a_logo_or_a_label(
+    title: str, h1: str, expected: str
+) -> None:
+    """With no og:title or JSON-LD headline, the first <h1> came first: a site's logo ("V8", "L-Mag") or a label
+    ("Menu", "Quicklinks") headed the alert instead of the page's title."""
+    html = f"<html><head><title>{title}</title></head><body><h1>{h1}</h1>{_STORY}</body></html>"
+    assert extract(html).title == expected
+
+
+def test_a_title_loses_the_site_name_after_any_common_separator() -> None:
+    for separator in ("›", "«", "|", "·", "»"):
+        html = f'<title>Kremlin names new envoy {separator} Daily Example</title><meta property="og:site_name"' \
+               ' content="Daily Example">'
+        assert extract(html).title == "Kremlin names new envoy", separator
+
+
 def test_relative_canonical_is_made_absolute() -> None:
     html = '<link rel="canonical" href="/a/b">'
     assert extract(html, "https://example.org/x?y=1").canonical_url == "https://example.org/a/b"

@@ -18,7 +18,7 @@ from itertools import compress
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract._boilerplate import NAMES_READ, is_boilerplate, is_certain_boilerplate, names_container
-from monitor.extract._metadata import SIGNAL_TAGS, clean_space
+from monitor.extract._metadata import SIGNAL_TAGS, clean_space, reads_as
 from monitor.extract._phrases import Phrases
 
 # Never prose: left out with everything inside before anything is measured.
@@ -702,20 +702,9 @@ def _prose_center(tree: Elements) -> int:
 
 
 def _is_headline(tree: Elements, h: int, titles: tuple[str, ...]) -> bool:
-    """Whether an ``<h1>`` reads as one of the titles the page declares.
-
-    One may hold the other (a kicker, a subtitle), but not a short part of it: a logo's
-    "Daily Example" is not the headline of "Envoy returns - Daily Example".
-    """
-    headline = clean_space(tree.nodes[h].text()).lower()
-    if not headline:
-        return False
-    for title in titles:
-        key = title.lower()
-        short, long = sorted((headline, key), key=len)
-        if short in long and 2 * len(short) >= len(long):
-            return True
-    return False
+    """Whether an ``<h1>`` reads as one of the titles the page declares (:func:`reads_as`)."""
+    headline = clean_space(tree.nodes[h].text())
+    return any(reads_as(headline, title) for title in titles)
 
 
 def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:

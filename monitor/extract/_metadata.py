@@ -47,7 +47,7 @@ _ARTICLE_TYPES = frozenset(
 _TITLE_WORDS = re.compile(r"\w+")
 # " | ", " - ", " :: " between a headline and a site name; opening with a single white space
 # character lets the search skip to white space in C (three times faster than "\s+").
-_TITLE_SEPARATORS = re.compile(r"\s\s*(?:[|–—•·:»-]|::)\s+")
+_TITLE_SEPARATORS = re.compile(r"\s\s*(?:[|–—•·:»«›‹-]|::)\s+")
 _URL_DATE = re.compile(
     r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[^\d]|$)"
 )
@@ -174,7 +174,7 @@ def read_metadata(
     # Every declared title helps recognise the headline in the body; the title itself is not a JSON-LD headline
     # that reads like a description of the page (see _titled).
     choices = (declared[0], headline if _titled(headline, f"{declared[0]} {signals.title}") else "", declared[2])
-    first = next((c for c in (*choices, signals.h1, signals.title) if c), "")
+    first = next((c for c in choices if c), "") or _page_title(signals.title, signals.h1, site_name)
     title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
     return Metadata(
         title=title,
@@ -374,6 +374,31 @@ def _ld_name(value: Any) -> str | None:
         value = value.get("name")
     text = _ld_text(value)
     return text or None
+
+
+def reads_as(a: str, b: str) -> bool:
+    """Whether two titles name the same thing: one holds the other (a kicker, a subtitle, a site's name), but not as
+    a short part of it (a logo's "Daily Example" is not "Envoy returns - Daily Example")."""
+    short, long = sorted((a.lower(), b.lower()), key=len)
+    return bool(short) and short in long and 2 * len(short) >= len(long)
+
+
+def _page_title(title: str, h1: str, site_name: str | None) -> str:
+    """The page's ``<title>`` or its first ``<h1>``, where it declares no other title.
+
+    An ``<h1>`` that reads as the title is the cleaner of the two (no site name). One that is a part of the title
+    is the headline if it is the longest part, else the site's name, cut from the title. One that neither holds the
+    title nor is held by it is, on most pages, the site's logo or a section's label ("Menu", "Quicklinks", "News"):
+    the title names the page, unless it is a single word.
+    """
+    if not title or not h1:
+        return h1 or title
+    if reads_as(h1, title) or reads_as(h1, _trim_site_name(title, site_name)):
+        return h1
+    parts = _TITLE_SEPARATORS.split(clean_space(title))
+    if h1.lower() in (part.lower() for part in parts):
+        return h1 if len(h1) == max(map(len, parts)) else _trim_site_name(title, h1)
+    return h1 if len(title.split()) == 1 < len(h1.split()) else title  # a title of one word ("Home") names no page
 
 
 def _trim_site_name(title: str, site_name: str | None) -> str:
