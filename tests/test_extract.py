@@ -109,9 +109,6 @@ def test_title_tag_loses_the_site_name() -> None:
     assert extract(html).title == "Kremlin names new envoy"
 
 
-_STORY = "<p>The ambassador returned to Moscow on Tuesday, ending a year of recalls between the capitals.</p>"
-
-
 @pytest.mark.parametrize(
     ("title", "h1", "expected"),
     [
@@ -503,10 +500,15 @@ def test_an_update_date_alone_is_not_the_publication() -> None:
         ("<p class='byline'>J J</p>", None),  # an avatar's letter beside a user's initial
         ("<p class='author'>Zeige alle Beiträge von annab →</p>", None),
         ("<p class='byline'>Fotos: Example Images / AFP</p>", None),
+        # A name, its date and a comment count side by side, with no space between the elements.
+        ("<p class='byline'><span>by</span> <a href='/a/ab'>Anna Berger</a><span>22 Dec 2016</span><a>651</a></p>",
+         "Anna Berger"),
+        ("<p class='byline'>Veröffentlicht von<a href='/a/ab'>Anna Berger</a></p>", "Anna Berger"),
+        ("<div class='author-name'><a>Anna Berger</a><span>31</span><span>1</span> bronze badge</div>", None),
     ],
     ids=["first-name", "user-name", "full-name", "agency", "cjk-name", "date-glued-on", "class-with-byline-in-it",
          "author-name-box", "posted-by", "written-by-colon", "label-colon", "separator-after", "initials-alone",
-         "link-to-posts", "photo-credit"],
+         "link-to-posts", "photo-credit", "parts-side-by-side", "published-by-german", "user-card"],
 )
 def test_byline_names_someone(markup: str, byline: str | None) -> None:
     page = f"<html><head>{markup}</head><body><article>{markup}{_STORY}</article></body></html>"

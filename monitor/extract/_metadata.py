@@ -60,7 +60,7 @@ _BYLINE_SELECTORS = (
 )
 _BYLINE_CANDIDATES = 8  # elements read at most for a visible byline
 _BYLINE_PREFIX = re.compile(
-    r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst)\s+von|publié\s+par"
+    r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst|veröffentlicht)\s+von|publié\s+par"
     r"|escrito\s+por|by|von|vom|par|por|di|door|av|af)\s*:?\s+"
     r"|(?:author|autor|autorin|auteur|text|interview|text und interview)\s*:\s*)",
     re.IGNORECASE,
@@ -461,11 +461,14 @@ def _visible_name(node: LexborNode) -> str | None:
     """The name a byline element gives, unless it is a reader's, in the comments (or a box like them).
 
     Boxes named like bylines also hold links and labels ("View all posts by jdoe", "Photos: AFP"):
-    names are capitalised, at least half their words, and hold no colon.
+    names are capitalised, at least half their words, and hold no colon and no number.
     """
-    text = _BYLINE_END.sub("", before_date(_BYLINE_PREFIX.sub("", clean_space(node.text())))).rstrip(" ,|·–—-")
-    if len(text) > 100 or ":" in text or not _is_name(text):
-        return None
+    # Its parts are read apart: a name, its date and a comment count sit in elements side by side, and read as one
+    # text they ran together ("Lucas Nolan22 Dec 2016651").
+    text = clean_space(node.text(separator=" ")).replace(" ,", ",")
+    text = _BYLINE_END.sub("", before_date(_BYLINE_PREFIX.sub("", text))).rstrip(" ,|·–—-")
+    if len(text) > 100 or ":" in text or not _is_name(text) or any(word.isdigit() for word in text.split()):
+        return None  # a number left beside the name: a user's card (reputation, badges), not a byline
     words = [word for word in text.split() if any(map(str.isalpha, word))]
     if 2 * sum(word[0].isupper() for word in words) < len(words) and not _is_cjk(text):
         return None
