@@ -24,6 +24,7 @@ from monitor.errors import (
 )
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
+from monitor.fetch.fairness import PARTY, FairSlots
 from monitor.ingest import plan
 from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState
 from monitor.polling import WINDOW, interval_for
@@ -194,8 +195,8 @@ class Pipeline:
         # and the bodies past a share of UNPARSED_BYTES are few at once (see Holding).
         slots = 2 * settings.fetch.concurrency
         self._unparsed = Holding(
-            pages=asyncio.Semaphore(slots),
-            large=asyncio.Semaphore(max(1, UNPARSED_BYTES // 2 // settings.fetch.max_bytes)),
+            pages=FairSlots(slots),
+            large=FairSlots(max(1, UNPARSED_BYTES // 2 // settings.fetch.max_bytes)),
             large_from=UNPARSED_BYTES // 2 // slots,
         )
 
@@ -207,7 +208,17 @@ class Pipeline:
         pass  # the writer's owner commits what is queued as it closes it
 
     async def check(self, source: SourceSettings, *, force: bool = False) -> CheckReport:
-        """Check one source; a source backing off after failures is left alone unless ``force``."""
+        """Check one source; a source backing off after failures is left alone unless ``force``.
+
+        Its requests wait for the fetcher's shared slots in turn with other sources' (:mod:`monitor.fetch.fairness`).
+        """
+        party = PARTY.set(source.name)
+        try:
+            return await self._check(source, force)
+        finally:
+            PARTY.reset(party)
+
+    async def _check(self, source: SourceSettings, force: bool) -> CheckReport:
         report = CheckReport(source.name)
         state = await self.writer.run(lambda archive: archive.source_state(source.name))
         started = self.clock()
