@@ -131,6 +131,7 @@ class AlertCopy:
     url: str
     published: datetime | None
     outlet: str = ""  # the outlet's name (its configured source's), shown rather than the host
+    source: str = ""  # the configured source that stored it (not the page's claim): whose turn it is in a digest
 
 
 @dataclass(frozen=True)

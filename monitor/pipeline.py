@@ -24,6 +24,7 @@ from monitor.errors import (
 )
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
+from monitor.fetch.fairness import PARTY, FairSlots
 from monitor.ingest import plan
 from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState
 from monitor.polling import WINDOW, interval_for
@@ -194,8 +195,8 @@ class Pipeline:
         # and the bodies past a share of UNPARSED_BYTES are few at once (see Holding).
         slots = 2 * settings.fetch.concurrency
         self._unparsed = Holding(
-            pages=asyncio.Semaphore(slots),
-            large=asyncio.Semaphore(max(1, UNPARSED_BYTES // 2 // settings.fetch.max_bytes)),
+            pages=FairSlots(slots),
+            large=FairSlots(max(1, UNPARSED_BYTES // 2 // settings.fetch.max_bytes)),
             large_from=UNPARSED_BYTES // 2 // slots,
         )
 
@@ -207,7 +208,17 @@ class Pipeline:
         pass  # the writer's owner commits what is queued as it closes it
 
     async def check(self, source: SourceSettings, *, force: bool = False) -> CheckReport:
-        """Check one source; a source backing off after failures is left alone unless ``force``."""
+        """Check one source; a source backing off after failures is left alone unless ``force``.
+
+        Its requests wait for the fetcher's shared slots in turn with other sources' (:mod:`monitor.fetch.fairness`).
+        """
+        party = PARTY.set(source.name)
+        try:
+            return await self._check(source, force)
+        finally:
+            PARTY.reset(party)
+
+    async def _check(self, source: SourceSettings, force: bool) -> CheckReport:
         report = CheckReport(source.name)
         state = await self.writer.run(lambda archive: archive.source_state(source.name))
         started = self.clock()
@@ -217,10 +228,16 @@ class Pipeline:
             log.info("%s: backing off until %s", source.name, state.next_due)
             return report
         try:
-            discovery = await discover(
-                source, self.fetcher, self.workers,
-                etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash,
-            )
+            # Within the check's deadline too: a sitemap tree is 111 documents, each fetch may follow ten redirects to
+            # new hosts whose robots.txt is read first, and each of those may take fetch.timeout. A tree of children
+            # answering just before it held a check, and in `once` every source's alerts, for hours.
+            async with asyncio.timeout_at(deadline):
+                discovery = await discover(
+                    source, self.fetcher, self.workers,
+                    etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash,
+                )
+        except TimeoutError:
+            return await self._failed(source, state, started, report, self._overran("reading the source"), None)
         except FetchError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
             return await self._failed(source, state, started, report, str(exc), retry_after)
@@ -240,7 +257,12 @@ class Pipeline:
         fresh = [link for link in links if link.url not in skip]
         # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile
         # listing's 60,000 would hold this source's check (and in `once` every alert) for hours, a task each.
-        taken = await self._polite_share(fresh[: self.settings.limits.links_per_check])
+        try:
+            async with asyncio.timeout_at(deadline):  # a robots.txt for each new host, fetch.concurrency at a time
+                taken = await self._polite_share(fresh[: self.settings.limits.links_per_check])
+        except TimeoutError:
+            return await self._failed(source, state, started, report,
+                                      self._overran("reading the robots.txt of its links' hosts"), None)
         report.left = len(fresh) - len(taken)
         # Articles of this check between the start of their fetch and their store. The writer can fall behind the
         # workers (an article of many matching passages takes it 50 ms; another process may hold the archive):
@@ -308,6 +330,9 @@ class Pipeline:
         )
         log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, error)
         return report
+
+    def _overran(self, step: str) -> str:
+        return f"{step} took more than limits.check_seconds ({self.settings.limits.check_seconds:g} s)"
 
     async def _history(self, source: SourceSettings, since: datetime) -> list[CheckRecord]:
         return await self.writer.run(lambda archive: archive.check_history(source.name, since=since))

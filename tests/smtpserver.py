@@ -15,6 +15,7 @@ Switches, each taking effect on the next command:
 * ``smtp_server.refuse_rcpt`` holds addresses whose RCPT TO is refused (550);
 * ``smtp_server.accept_limit = n``: once ``n`` messages were accepted, every DATA
   is answered "421 closing" (the server going away in the middle of a session);
+* ``SmtpServer(size_limit=n)`` refuses a message over ``n`` bytes (552), as mail servers do (Postfix: 10 MB);
 * ``smtp_server.down()`` stops listening (connections are refused) and
   ``smtp_server.up()`` listens again on the same port.
 
@@ -132,6 +133,7 @@ class SmtpServer:
     refuse_rcpt: set[str] = field(default_factory=set)
     port: int = field(default_factory=_free_port)
     logins: list[str] = field(default_factory=list)
+    size_limit: int = 33_554_432  # aiosmtpd's default
     _controller: Controller | None = None
 
     def up(self) -> None:
@@ -141,7 +143,7 @@ class SmtpServer:
         if self.tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.tls.cert, self.tls.key)
-        kwargs: dict[str, Any] = {"decode_data": False, "enable_SMTPUTF8": True}
+        kwargs: dict[str, Any] = {"decode_data": False, "enable_SMTPUTF8": True, "data_size_limit": self.size_limit}
         if self.auth is not None:
             # aiosmtpd counts only STARTTLS as TLS for AUTH; implicit TLS is encrypted from the start.
             kwargs.update(authenticator=self._authenticate, auth_require_tls=self.tls is not None and not self.implicit_tls,

@@ -91,6 +91,56 @@ def test_a_burst_of_alerts_goes_as_one_digest_and_a_few_go_one_each(archive: Arc
     assert run(archive, smtp_server.settings(burst=0), later).messages == len(many) == 12  # 0: a message each
 
 
+def test_a_sources_flood_of_long_alerts_leaves_a_digest_a_mail_server_accepts_with_another_sources_alert_quoted(
+    tmp_path: Path,
+) -> None:
+    """A digest quoted every alert in full: a hostile source's 300 matching stories of ten long passages each made a
+    12 MB message (41 MB for the thousand one check may take), which a mail server refuses (Postfix's limit is 10 MB)
+    on every retry, with the other sources' alerts that shared the digest; its rendering held the event loop for
+    seconds. The digest now quotes within a budget, the sources in turn, then lists, then counts."""
+    from dataclasses import replace
+
+    smtp = SmtpServer(size_limit=10_240_000)
+    smtp.up()
+    try:
+        with Archive.create(tmp_path / "monitor.db") as archive:
+            filler = " ".join(f"word{k}" for k in range(250))
+            flooded = [
+                store(archive, replace(article(f"https://flood.example/{n}", f"Envoy story {n}"), source="flood"),
+                      [("ambassadors", f"{RETURN} Report {n} part {m}. {filler}", ("ambassador",), True)
+                       for m in range(10)]).alert_id
+                for n in range(300)
+            ]
+            healthy = store(archive, replace(article(AMBASSADOR_URLS[0], "Russia recalls ambassador"), source="wire"),
+                            [("ambassadors", AMBASSADOR, ("ambassador",), True)]).alert_id
+            report = run(archive, smtp.settings(burst=10), T0)
+    finally:
+        smtp.down()
+    assert report.messages == 1 and sorted(report.sent) == sorted([*flooded, healthy])
+    [digest] = smtp.messages
+    assert len(digest.data) < 2_000_000
+    text = prose(digest.text())
+    assert AMBASSADOR in text and "Russia recalls ambassador" in text  # its turn came second
+    assert "Envoy story 299" in text or "more alerts in the archive" in text
+
+
+def test_a_burst_on_a_channel_lists_each_source_in_turn() -> None:
+    """A channel's burst notification lists stories while they fit in BURST_CHARS: a flood queued first filled it,
+    and another source's alert was only counted. The sources now take turns."""
+    from monitor.alerts.render import render_burst
+    from monitor.models import AlertCopy
+
+    def content(alert_id: int, source: str, headline: str) -> AlertContent:
+        copy = AlertCopy(headline, f"{source}.example", f"https://{source}.example/{alert_id}", T0, source=source)
+        return AlertContent(alert_id, alert_id, f"<alert-{alert_id}@x>", headline, T0, False, ("ambassadors",), (),
+                            (copy,))
+
+    burst = [content(n, "flood", f"Envoy story {n}") for n in range(200)] + [content(200, "wire", "Envoys recalled")]
+    _, body = render_burst(burst)
+    assert "Envoys recalled" in body.splitlines()[2]
+    assert "… and" in body
+
+
 def test_instant_cycle_through_the_real_ingest_step(archive: Archive, smtp_server: SmtpServer) -> None:
     """The same acceptance, with dedup and the rules deciding: three outlets fold into one message."""
     rules = compile_rules([

@@ -38,6 +38,7 @@ from monitor.errors import (
 from monitor.fetch import client, decode, politeness
 from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER, next_delay, parse_retry_after
 from monitor.fetch.client import Fetcher, Holding
+from monitor.fetch.fairness import PARTY, FairSlots
 from monitor.fetch.decode import decode_text, looks_binary, page_text, utf8_text
 from monitor.fetch.robots import ENTRY_CHARS, MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
 from monitor.fetch.urls import MAX_URL_LENGTH
@@ -914,6 +915,41 @@ NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected
+
+
+def test_fair_slots_serve_each_party_in_turn_and_survive_cancellation() -> None:
+    """A party that queued many requests first does not hold the others back: a freed slot goes to the parties in
+    turn. A waiter cancelled before or just after its turn came gives no slot away for good."""
+
+    async def go() -> None:
+        slots, served = FairSlots(1), []
+
+        async def request(party: str, name: str) -> None:
+            PARTY.set(party)
+            async with slots.slot():
+                served.append(name)
+                await asyncio.sleep(0.01)
+
+        flood = [asyncio.create_task(request("flood", f"flood {n}")) for n in range(5)]
+        await asyncio.sleep(0)
+        healthy = asyncio.create_task(request("healthy", "healthy"))
+        await asyncio.gather(*flood, healthy)
+        assert served.index("healthy") <= 2, served  # after the flood's first and at most one more
+
+        await slots.acquire()
+        waiting = asyncio.create_task(slots.acquire())
+        await asyncio.sleep(0)
+        waiting.cancel()  # cancelled while it waits
+        handed = asyncio.create_task(slots.acquire())
+        await asyncio.sleep(0)
+        slots.release()  # the slot goes to `handed`, which is cancelled before it runs
+        handed.cancel()
+        for task in (waiting, handed):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert not slots.locked()  # the one slot is free again
+
+    asyncio.run(go())
 
 
 def test_host_gate_forgets_idle_hosts_but_keeps_their_delay(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -332,6 +332,42 @@ def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path:
     assert len({r.path for r in local_web.requests if r.path.startswith("/slow/")}) == 6
 
 
+def test_a_source_flooding_slow_hosts_does_not_hold_up_another_sources_article(tmp_path: Path,
+                                                                               local_web: LocalWeb) -> None:
+    """The fetcher's slots (requests in flight, pages held before parsing, a host's requests) were first come, first
+    served, and a check queues its links at once: a hostile feed of links on many hosts, each answering just before
+    fetch.timeout, held them all for its whole check (limits.check_seconds, 600 s) while a healthy source's article
+    waited behind every one of its links. Slots now go to each source's requests in turn."""
+    hosts = [LocalWeb() for _ in range(30)]
+    swap = "Russia and the United States exchanged prisoners in Abu Dhabi on Friday, freeing detainees."
+    try:
+        for host in hosts:
+            for n in range(4):
+                host.route(f"/a/{n}", f"<html><body><article><p>{STORY} {n}</p></article></body></html>", delay=0.8)
+        local_web.route("/story", f"<html><body><article><p>{swap} {STORY}</p></article></body></html>")
+        for name, urls, delay in (("healthy", [local_web.url("/story")], 0.5),
+                                  ("flood", [host.url(f"/a/{n}") for n in range(4) for host in hosts], 0)):
+            items = "".join(f"<item><title>Report</title><link>{url}</link></item>" for url in urls)
+            local_web.route(f"/{name}.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                            content_type="application/rss+xml", delay=delay)  # the healthy one after the flood's
+        settings = shipped_rules().model_copy(update={
+            "database": str(tmp_path / "monitor.db"),
+            "fetch": FetchSettings(delay=0, timeout=1, concurrency=4, robots=False, allow_private=True),
+            "limits": LimitsSettings(workers=0, check_seconds=3),
+            "sources": [SourceSettings(name="flood", kind="feed", url=local_web.url("/flood.xml")),
+                        SourceSettings(name="healthy", kind="feed", url=local_web.url("/healthy.xml"))]})
+        started = time.monotonic()
+        done: list[float] = []
+        flood, healthy = check_once(settings, None, force=True, progress=lambda _: done.append(time.monotonic())).checks
+    finally:
+        for host in hosts:
+            host.close()
+    assert (healthy.stored, healthy.error) == (1, None)
+    assert flood.left > 0  # the flood's check ran to its deadline
+    # The healthy check was done within a round of the flood's requests of its start, not at the flood's deadline.
+    assert done[0] - started < 2.2, f"the first check was done after {done[0] - started:.1f} s"
+
+
 def test_links_a_host_asked_to_wait_for_are_left_for_later_not_given_up(tmp_path: Path, local_web: LocalWeb) -> None:
     """A host answering 429 with Retry-After was still sent every link queued for its turns, and each failed an
     attempt: rate-limited for five checks, it had every link given up for good (200 of 200). The wait is checked
@@ -455,3 +491,54 @@ def test_a_feed_listing_another_sites_unpublished_links_does_not_make_that_site_
     finally:
         outlet.close()
         hostile.close()
+
+
+def test_reading_a_source_is_held_to_the_checks_time_too(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Only the article fetches were held to limits.check_seconds. A sitemap tree (an index of ten indexes of ten)
+    whose documents each answer just before fetch.timeout, or a feed whose links are on hosts whose robots.txt do,
+    held its check, and in `once` every source's alerts, for hours (111 x 20 s, and a robots.txt before each fetch
+    of a new host). Such a check now fails at its deadline, saying so, and the healthy source is checked meanwhile."""
+    def index(paths: list[str]) -> str:
+        entries = "".join(f"<sitemap><loc>{local_web.url(path)}</loc></sitemap>" for path in paths)
+        return f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'
+
+    local_web.route("/index.xml", index([f"/i/{n}.xml" for n in range(10)]), content_type="application/xml")
+    for n in range(10):
+        local_web.route(f"/i/{n}.xml", index([f"/c/{n}/{m}.xml" for m in range(10)]), content_type="application/xml",
+                        delay=0.3)
+    for n in range(10):
+        for m in range(10):
+            local_web.route(f"/c/{n}/{m}.xml", '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>',
+                            content_type="application/xml", delay=0.3)
+    hosts = [LocalWeb() for _ in range(12)]
+    swap = "Russia and the United States exchanged prisoners in Abu Dhabi on Friday, freeing detainees."
+    local_web.route("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    local_web.route("/story", f"<html><body><article><p>{swap} {STORY}</p></article></body></html>")
+    try:
+        for host in hosts:
+            host.route("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain", delay=0.9)
+        for name, urls in (("healthy", [local_web.url("/story")]), ("slow-robots", [h.url("/a") for h in hosts])):
+            items = "".join(f"<item><title>Report</title><link>{url}</link></item>" for url in urls)
+            local_web.route(f"/{name}.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                            content_type="application/rss+xml")
+        settings = shipped_rules().model_copy(update={
+            "database": str(tmp_path / "monitor.db"),
+            "fetch": FetchSettings(delay=0, timeout=1, concurrency=4, allow_private=True),
+            "limits": LimitsSettings(workers=0, check_seconds=1.5),
+            "sources": [SourceSettings(name="tree", kind="sitemap", url=local_web.url("/index.xml")),
+                        SourceSettings(name="slow-robots", kind="feed", url=local_web.url("/slow-robots.xml")),
+                        SourceSettings(name="healthy", kind="feed", url=local_web.url("/healthy.xml"))]})
+        started = time.monotonic()
+        reports = {report.source: report for report in check_once(settings, None, force=True).checks}
+        took = time.monotonic() - started
+    finally:
+        for host in hosts:
+            host.close()
+    assert took < 4, f"the run took {took:.1f} s"
+    assert reports["tree"].error == "reading the source took more than limits.check_seconds (1.5 s)"
+    assert reports["slow-robots"].error == (
+        "reading the robots.txt of its links' hosts took more than limits.check_seconds (1.5 s)")
+    assert (reports["healthy"].stored, reports["healthy"].error) == (1, None)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        failing = dict(conn.execute("SELECT name, failures FROM sources"))
+    assert failing == {"tree": 1, "slow-robots": 1, "healthy": 0}

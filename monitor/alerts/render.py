@@ -20,6 +20,7 @@ names survive any server.
 from __future__ import annotations
 
 import html
+import itertools
 import textwrap
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,12 @@ from monitor.rules import highlight_spans
 SUBJECT_PREFIX = "[monitor]"
 # A burst's notification on a channel at most: services cut or refuse long ones (Telegram's limit is 4,096).
 BURST_CHARS = 2000
+# What a digest quotes in full, in characters of its text part (the HTML part takes about as much again): a source's
+# flood of a thousand matching stories made a digest of 41 MB, past what mail servers accept (often 10 to 25 MB), so
+# it was refused on every retry with every other alert in it, and rendering it held the event loop for 15 s. Past it
+# a story gets a line (its headline and link), and past DIGEST_LINE_CHARS of those it is counted.
+DIGEST_CHARS = 300_000
+DIGEST_LINE_CHARS = 100_000
 LIST_ID = "monitor alerts <alerts.monitor.local>"
 MAX_SUBJECT = 160  # characters; long enough for a headline, short enough for a phone's list view
 MAX_PASSAGE = 2000  # a runaway "passage" (a whole article) is cut, not mailed in full
@@ -206,16 +213,31 @@ def render_text(content: AlertContent) -> str:
     return f"{subject_for(content)}\n\n{_story_text(content)}\n"
 
 
+def in_turn(contents: Sequence[AlertContent]) -> list[AlertContent]:
+    """The alerts one source after another (the configured source that stored each story's first copy), each
+    source's in their order: the order in which a budget (a digest's, a burst's) is spent, so that one source's
+    flood of alerts, queued first, cannot push another source's alert out of the message."""
+    by_source: dict[str, list[AlertContent]] = {}
+    for content in contents:
+        by_source.setdefault(content.copies[0].source if content.copies else "", []).append(content)
+    return [content for turn in itertools.zip_longest(*by_source.values()) for content in turn if content is not None]
+
+
+def _story_line(content: AlertContent) -> str:
+    """A story in one line (and its first link): what a message that cannot quote it shows."""
+    line = f"* {clean_header(content.headline or '(no headline)', 300)}"
+    return line + f"\n  {clean_header(content.copies[0].url, 500)}" if content.copies else line
+
+
 def render_burst(contents: Sequence[AlertContent], limit: int = BURST_CHARS) -> tuple[str, str]:
     """One notification for a burst of alerts on a channel: a title, and a line per story (its headline and first
-    link) while they fit in ``limit`` characters; the rest are counted, they are in the archive and the e-mail."""
+    link), the sources in turn, while they fit in ``limit`` characters; the rest are counted, they are in the
+    archive and the e-mail."""
     title = _subject(_rules_of(contents), f"{_stories(contents)} at once")
     lines: list[str] = []
     size = 0
-    for shown, content in enumerate(contents):
-        line = f"* {clean_header(content.headline or '(no headline)', 300)}"
-        if content.copies:
-            line += f"\n  {clean_header(content.copies[0].url, 500)}"
+    for shown, content in enumerate(in_turn(contents)):
+        line = _story_line(content)
         if size + len(line) + 1 > limit:
             lines.append(_more(len(contents) - shown, "alert"))
             break
@@ -278,6 +300,31 @@ def _html_page(title: str, body: str) -> str:
     )
 
 
+def _digest_shares(contents: Sequence[AlertContent]) -> tuple[set[int], set[int]]:
+    """The alerts a digest quotes in full, and those it lists in a line, within its budgets, the sources in turn."""
+    quoted: set[int] = set()
+    listed: set[int] = set()
+    full, lines = DIGEST_CHARS, DIGEST_LINE_CHARS
+    for content in in_turn(contents):
+        if full > 0:
+            size = sum(len(_story_text(content, [rule])) for rule in content.rules)
+            if size <= full:
+                quoted.add(content.alert_id)
+                full -= size
+                continue
+            full = 0  # no more are tried: sizing a story costs its rendering, and a flood has thousands
+        lines -= len(_story_line(content))
+        if lines < 0:
+            break
+        listed.add(content.alert_id)
+    return quoted, listed
+
+
+def _story_line_html(content: AlertContent) -> str:
+    headline = clean_header(content.headline or "(no headline)", 300)
+    return _link(clean_header(content.copies[0].url, 500), headline) if content.copies else _e(headline)
+
+
 # ------------------------------------------------------------------ messages
 
 
@@ -330,10 +377,15 @@ def render_message(
 def render_digest(
     contents: Sequence[AlertContent], *, sender: str, recipients: Sequence[str], message_id: str, date: datetime
 ) -> EmailMessage:
-    """Every alert of one digest run in one message, grouped by rule (a story appears under each rule it matched)."""
+    """Every alert of one digest run in one message, grouped by rule (a story appears under each rule it matched).
+
+    Quoted in full while the stories fit in :data:`DIGEST_CHARS`, then a line each, the sources taking turns
+    (:func:`in_turn`): the message stays one a mail server accepts, whatever a source floods it with.
+    """
     rules = _rules_of(contents)
     headline = f"Digest {_when(date)[:10]}: {_stories(contents)}"
     subject = _subject(rules, headline)
+    quoted, listed = _digest_shares(contents)
     texts, htmls = [headline], [f"<h1>{_e(headline)}</h1>"]
     for rule in rules:
         name = clean_header(rule, 100)
@@ -341,8 +393,15 @@ def render_digest(
         texts.append(f"\n{'=' * 8} {name} ({len(stories)}) {'=' * 8}")
         htmls.append(f"<h2>{_e(name)}</h2>")
         for content in stories:
-            texts += ["", _story_text(content, [rule]), "", "-" * 40]
-            htmls += [_story_html(content, [rule], heading="h3"), "<hr>"]
+            if content.alert_id in quoted:
+                texts += ["", _story_text(content, [rule]), "", "-" * 40]
+                htmls += [_story_html(content, [rule], heading="h3"), "<hr>"]
+            elif content.alert_id in listed:
+                texts += ["", _story_line(content)]
+                htmls.append(f"<p>{_story_line_html(content)}</p>")
+    if left := len(contents) - len(quoted) - len(listed):
+        texts += ["", _more(left, "alert")]
+        htmls.append(f'<p class="meta">{_e(_more(left, "alert"))}</p>')
     return _message(
         subject=subject,
         text="\n".join(texts) + "\n",

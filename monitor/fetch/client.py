@@ -61,6 +61,7 @@ from monitor.errors import (
 )
 from monitor.fetch.backoff import MAX_RETRY_AFTER, parse_retry_after
 from monitor.fetch.decode import BodyTooLargeError, UnsupportedEncodingError, media_type, read_capped, unwrap_gzip
+from monitor.fetch.fairness import FairSlots
 from monitor.fetch.politeness import HostGate
 from monitor.fetch.pool import OriginPools
 from monitor.fetch.robots import RobotsCache, RobotsRules, robots_url
@@ -511,8 +512,8 @@ class Holding:
     and those that hold one only wait for the network and the parsing workers: no page waits on another.
     """
 
-    pages: asyncio.Semaphore
-    large: asyncio.Semaphore
+    pages: FairSlots
+    large: FairSlots
     large_from: int
 
     def release(self, size: int) -> None:

@@ -3,7 +3,8 @@
 A slot is taken in this order: the host's semaphore, then the host's start
 time, then the caller's own admission (if any), then the global semaphore - so a
 request waiting out a host's delay does not hold one of the ``concurrency``
-slots other hosts could use, nor one of the caller's.
+slots other hosts could use, nor one of the caller's. Both semaphores serve their
+waiters source by source in turn (:mod:`monitor.fetch.fairness`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from monitor.fetch.fairness import FairSlots
+
 __all__ = ["HostGate"]
 
 _PRUNE_AT = 4096  # hosts remembered before idle ones are forgotten (a daemon runs for months)
@@ -21,7 +24,7 @@ _PRUNE_AT = 4096  # hosts remembered before idle ones are forgotten (a daemon ru
 
 @dataclass
 class _Host:
-    semaphore: asyncio.Semaphore
+    semaphore: FairSlots
     next_start: float = 0.0
     users: int = 0  # requests holding or waiting for a slot
 
@@ -30,7 +33,7 @@ class HostGate:
     """Concurrency limits overall and per host, and a minimum delay between two starts to one host."""
 
     def __init__(self, concurrency: int, per_host: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._global = asyncio.Semaphore(concurrency)
+        self._global = FairSlots(concurrency)
         self._per_host = per_host
         self._hosts: dict[str, _Host] = {}
         self._clock = clock
@@ -47,10 +50,10 @@ class HostGate:
         if state is None:
             if len(self._hosts) >= _PRUNE_AT:
                 self._forget_idle_hosts()
-            state = self._hosts[host] = _Host(asyncio.Semaphore(self._per_host), next_start=self._clock())
+            state = self._hosts[host] = _Host(FairSlots(self._per_host), next_start=self._clock())
         state.users += 1
         try:
-            async with state.semaphore:
+            async with state.semaphore.slot():
                 now = self._clock()
                 start = max(now, state.next_start)
                 state.next_start = start + delay  # claimed before sleeping: no two share a start
@@ -58,7 +61,7 @@ class HostGate:
                     await asyncio.sleep(start - now)
                 if admit is not None:
                     await admit()
-                async with self._global:
+                async with self._global.slot():
                     yield
         finally:
             state.users -= 1

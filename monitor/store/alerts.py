@@ -145,9 +145,10 @@ class AlertRecords(Connection):
         # 1990 would otherwise lead the alert under its own headline. (Not ``fetched`` either: it is stamped before
         # parsing, so a page slow to parse could carry an earlier one than a copy stored before it.)
         copies = tuple(
-            AlertCopy(title, site, url, parse_iso(published), outlet)
-            for title, site, url, published, outlet in self.db.execute(
-                "SELECT title, site, url, published, coalesce(outlet, source, site) FROM articles WHERE story_id = ?"
+            AlertCopy(title, site, url, parse_iso(published), outlet, source)
+            for title, site, url, published, outlet, source in self.db.execute(
+                "SELECT title, site, url, published, coalesce(outlet, source, site), source FROM articles"
+                " WHERE story_id = ?"
                 " ORDER BY id LIMIT ?",
                 [story_id, ALERT_COPIES],
             )
