@@ -147,7 +147,7 @@ class AlertRecords(Connection):
         copies = tuple(
             AlertCopy(title, site, url, parse_iso(published), outlet, source)
             for title, site, url, published, outlet, source in self.db.execute(
-                "SELECT title, site, url, published, coalesce(outlet, source, site), source FROM articles"
+                "SELECT title, site, url, published, coalesce(outlet, source, site), coalesce(source, '') FROM articles"
                 " WHERE story_id = ?"
                 " ORDER BY id LIMIT ?",
                 [story_id, ALERT_COPIES],
