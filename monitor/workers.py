@@ -69,7 +69,7 @@ _LENGTH = struct.Struct("!Q")
 PRELOAD = ("monitor.prepare", "monitor.sources")
 
 # The rules, in this process: compiled once in each worker as it starts (a compiled rule holds
-# functions, which do not pickle), and once in the monitor when it parses in its own process.
+# functions, which do not pickle), and for each pool opened in the monitor when it parses in its own process.
 _ruleset: Ruleset | None = None
 
 
@@ -325,9 +325,10 @@ def _context() -> ForkServerContext | SpawnContext:
 
 
 def _compile(settings: Settings) -> None:
-    global _ruleset  # noqa: PLW0603 - the process's rules, set once (see above)
-    if _ruleset is None:
-        _ruleset = rules_of(settings)
+    """The rules of the pool being opened: a worker's once, as it starts; this process's for each pool without
+    workers (set once, a second pipeline in one process matched with the first one's rules)."""
+    global _ruleset  # noqa: PLW0603 - the process's rules (see above)
+    _ruleset = rules_of(settings)
 
 
 def _start_worker(settings: Settings) -> None:

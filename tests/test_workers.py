@@ -140,6 +140,25 @@ def test_without_workers_a_job_runs_in_this_process() -> None:
     assert asyncio.run(scenario()) == os.getpid()
 
 
+def rule_names() -> tuple[str, ...]:
+    return workers.worker_ruleset().names
+
+
+def test_without_workers_each_pool_parses_with_its_own_configs_rules() -> None:
+    """The rules were compiled once per process: a second pipeline in one process (a library user's, a test's)
+    matched with the first one's rules, and alerted on what its own config never asked for."""
+
+    async def names_under(config: Settings) -> tuple[str, ...]:
+        async with Workers(config) as pool:
+            return await pool.run("https://a.example/", rule_names)
+
+    def with_rule(name: str) -> Settings:
+        return Settings.model_validate({"limits": {"workers": 0}, "rules": [{"name": name, "terms": ["envoy"]}]})
+
+    assert asyncio.run(names_under(with_rule("first"))) == ("first",)
+    assert asyncio.run(names_under(with_rule("second"))) == ("second",)
+
+
 def test_workers_that_cannot_start_fail_each_job_with_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fault injection (the system refusing new processes cannot be staged here as root): every job waiting
     for a worker gets the reason, instead of waiting forever."""
