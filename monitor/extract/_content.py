@@ -282,8 +282,9 @@ class Elements:
                         commas[up] += text.count("，") + text.count("、")
                     continue
                 tag_id = node.tag_id
-                tag = names.get(tag_id)
-                if tag is None:
+                try:  # a subscript costs less than a call to get; a tag is new on a page once
+                    tag = names[tag_id]
+                except KeyError:
                     tag = names[tag_id] = node.tag or ""
                     if tag_id < _LEXBOR_TAGS:
                         _TAG_NAMES[tag_id] = tag
