@@ -203,6 +203,9 @@ _SIGNALS = (
     " time[datetime]"
 )
 SIGNAL_TAGS = frozenset({"meta", "script", "link", "title", "h1", "time"})  # those _SIGNALS selects
+# Their ids in Lexbor's own table of tags, the same in every document (an element of any other
+# name, a custom one included, has another id).
+_SIGNAL_TAG_IDS = frozenset(LexborHTMLParser("").create_node(tag).tag_id for tag in SIGNAL_TAGS)
 
 
 def _gather(
@@ -220,8 +223,10 @@ def _gather(
         if tag in SIGNAL_TAGS:
             if _is_signal(tag, node):
                 nodes.append(node)
-        else:
-            nodes.extend(found for found in node.traverse() if _is_signal(found.tag, found))
+        else:  # an icon's <svg>, a button: their elements told apart by number, not by name
+            for found in node.traverse():
+                if found.tag_id in _SIGNAL_TAG_IDS and _is_signal(found.tag, found):
+                    nodes.append(found)
     return _read_signals(nodes)
 
 
