@@ -282,8 +282,9 @@ class Elements:
                         commas[up] += text.count("，") + text.count("、")
                     continue
                 tag_id = node.tag_id
-                tag = names.get(tag_id)
-                if tag is None:
+                try:  # a subscript costs less than a call to get; a tag is new on a page once
+                    tag = names[tag_id]
+                except KeyError:
                     tag = names[tag_id] = node.tag or ""
                     if tag_id < _LEXBOR_TAGS:
                         _TAG_NAMES[tag_id] = tag
@@ -948,10 +949,16 @@ def _keep_blocks(
     plain = [
         not (
             (_is_link_list(b) and not links_are_story)
-            or _is_dateline(b.text)
-            or _is_byline(b.text)
             or _is_credit(b.text)
-            or (b.tag not in _ITEM_TAGS and _heads_more_stories(b.text))
+            # A date line, a byline and a label are short: a paragraph is spared three calls.
+            or (
+                len(b.text) < _LABEL
+                and (
+                    _is_dateline(b.text)
+                    or _is_byline(b.text)
+                    or (b.tag not in _ITEM_TAGS and _heads_more_stories(b.text))
+                )
+            )
             or (b.tag == "h1" and b.text.lower() in title_keys)
         )
         for b in blocks
