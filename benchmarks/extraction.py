@@ -38,7 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger("benchmarks.extraction")
@@ -72,6 +72,7 @@ class Page:
     without: tuple[str, ...] = ()
     expected: str = ""
     name: str = ""  # what a report calls the page: its folder, where the URL says nothing
+    metadata: dict[str, str] = field(default_factory=dict)  # reader-mode pages: Readability's title, byline...
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,74 @@ def load_reader_pages(corpus: Path, limit: int | None = None) -> list[Page]:
         # A line break before each block, so that two blocks' words never run together.
         markup = LexborHTMLParser(_BLOCK_START.sub("\n<", expected_html))
         text = markup.root.text() if markup.root else ""
-        pages.append(Page(READER_URL, html, expected=text, name=folder.name))
+        declared = json.loads((folder / "expected-metadata.json").read_text(encoding="utf-8"))
+        metadata = {key: str(declared[name]) for key, name in _READER_FIELDS.items() if declared.get(name)}
+        pages.append(Page(READER_URL, html, expected=text, name=folder.name, metadata=metadata))
     return pages
+
+
+# The metadata fields compared, and their names in the reader-mode pages' expected-metadata.json.
+_READER_FIELDS = {"title": "title", "byline": "byline", "published": "publishedTime", "outlet": "siteName",
+                  "language": "lang"}
+_BY = re.compile(r"^\s*by\s+", re.IGNORECASE)
+
+
+def _monitor_fields(html: str, url: str) -> dict[str, str]:
+    from monitor.extract import extract
+
+    page = extract(html, url)
+    published = page.published.isoformat() if page.published else ""
+    return {"title": page.title or "", "byline": page.byline or "", "published": published,
+            "outlet": page.outlet or "", "language": page.language or ""}
+
+
+def _trafilatura_fields(html: str, url: str) -> dict[str, str]:
+    import trafilatura
+
+    document = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    if document is None or isinstance(document, dict):
+        return {}
+    values = {"title": document.title, "byline": document.author, "published": document.date,
+              "outlet": document.sitename, "language": document.language}
+    return {key: str(value) for key, value in values.items() if value}
+
+
+def field_is_right(name: str, ours: str, expected: str) -> bool:
+    """Whether a metadata value reads as the expected one. Titles: one holds the other, the shorter at least half
+    the longer (Readability keeps a site's name that others cut off); bylines: the expected one, without its "By",
+    starts with ours (Readability keeps a date or a role after the name); dates: the same day; languages: the same
+    two letters; outlet names: the same."""
+    ours, expected = collapse(ours).lower(), collapse(expected).lower()
+    if not ours:
+        return False
+    if name == "title":
+        short, long = sorted((ours, expected), key=len)
+        return short in long and 2 * len(short) >= len(long)
+    if name == "byline":
+        return _BY.sub("", expected).startswith(ours)
+    if name == "published":
+        return ours[:10] == expected[:10]
+    if name == "language":
+        return ours[:2] == expected[:2]
+    return ours == expected
+
+
+def metadata_table(pages: list[Page]) -> str:
+    """How often monitor and trafilatura (asked for its metadata) give each field the reader-mode pages declare, and
+    give it right: a Markdown table."""
+    readers = [("monitor", _monitor_fields), ("trafilatura-metadata", _trafilatura_fields)]
+    lines = ["| field | pages that declare it | " + " | ".join(f"{name}: right / given" for name, _ in readers) + " |",
+             "| --- | ---: |" + " ---: |" * len(readers)]
+    found = [[reader(page.html, page.url) for page in pages] for _, reader in readers]
+    for name in _READER_FIELDS:
+        declared = [(i, page.metadata[name]) for i, page in enumerate(pages) if name in page.metadata]
+        cells = []
+        for values in found:
+            given = sum(1 for i, _ in declared if values[i].get(name))
+            right = sum(field_is_right(name, values[i].get(name, ""), expected) for i, expected in declared)
+            cells.append(f"{right} / {given}")
+        lines.append(f"| {name} | {len(declared)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def shingles(text: str) -> set[tuple[str, ...]]:
@@ -437,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
             count, seconds = totals.get(result.name, (0, 0.0))
             totals[result.name] = (count + len(pages), seconds + result.seconds)
         print(f"\n{title}\n\n{format_table(results)}")
+    reader_pages = next((pages for title, pages in corpora if title.startswith("readability")), None)
+    if reader_pages is not None and any(name.startswith("trafilatura") for name in totals):
+        print(f"\nreadability-pages metadata, against Readability's own\n\n{metadata_table(reader_pages)}")
     if "monitor" in totals:
         ours = totals["monitor"][0] / totals["monitor"][1]
         for name, (count, seconds) in totals.items():

@@ -79,3 +79,21 @@ def test_a_page_is_empty_only_when_our_text_is_under_a_line_and_the_peers_holds_
     peer = [story, story, "", story]
     assert bench.empty_pages(pages, ours, peer) == ["https://news.example/0"]
     assert bench.lost_pages(pages, ours, peer) == ["https://news.example/0", "https://news.example/1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "ours", "expected", "right"),
+    [
+        ("title", "Envoy returns to Moscow", "Envoy returns to Moscow - Daily Example", True),
+        ("title", "Daily Example", "Envoy returns to Moscow after a year - Daily Example", False),
+        ("byline", "Anna Berger", "By Anna Berger\n March 25, 2015", True),
+        ("byline", "Berger", "By Anna Berger", False),
+        ("published", "2015-03-25T10:00:00+00:00", "2015-03-25T08:00:00Z", True),
+        ("language", "en", "en-US", True),
+        ("outlet", "Daily Example", "Daily Example Ltd", False),
+        ("title", "", "Envoy returns", False),
+    ],
+)
+def test_a_metadata_value_is_right_when_it_reads_as_the_expected_one(name: str, ours: str, expected: str,
+                                                                      right: bool) -> None:
+    assert _benchmark().field_is_right(name, ours, expected) is right
