@@ -60,8 +60,8 @@ _BYLINE_SELECTORS = (
 )
 _BYLINE_CANDIDATES = 8  # elements read at most for a visible byline
 _BYLINE_PREFIX = re.compile(
-    r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst|veröffentlicht)\s+von|publié\s+par"
-    r"|escrito\s+por|by|von|vom|par|por|di|door|av|af)\s*:?\s+"
+    r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst|veröffentlicht)\s+von"
+    r"|publié\s+par|escrito\s+por|by|von|vom|par|por|di|door|av|af)\s*:?\s+"
     r"|(?:author|autor|autorin|auteur|text|interview|text und interview)\s*:\s*)",
     re.IGNORECASE,
 )
