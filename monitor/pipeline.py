@@ -109,13 +109,23 @@ def store(archive: IngestStore, prepared: Prepared, now: datetime, domain: str =
 
 
 def _known(archive: IngestStore, prepared: Prepared) -> Known:
-    """What the archive holds that bears on a new article; only as much as the decision needs."""
+    """What the archive holds that bears on a new article; only as much as the decision needs.
+
+    A URL another source's link led to is not known for this one until what is there now is compared: the same text
+    or a near copy is that article, a different text a new one (that source's link came before the story was there).
+    """
     article, text_print = prepared.article, prepared.text_print
-    if archive.known_urls((article.url, *article.aliases)):
-        return Known(True, None, 0, ())
+    urls = (article.url, *article.aliases)
+    mine = archive.article_at(urls, article.source)
+    if mine is not None:
+        return Known(mine, None, 0, ())
     same_text = archive.article_with_hash(text_print.text_hash)
     if same_text is not None:
-        return Known(False, same_text, 0, ())
+        return Known(None, same_text, 0, ())
+    listed = archive.articles_at(urls)
+    found = dedup.closest(text_print, [c.signature for c in listed], [c.shingles for c in listed])
+    if found is not None:
+        return Known(listed[found].article_id, None, 0, ())
     candidates = archive.near_candidates(text_print.band_keys)
     found = dedup.closest(text_print, [c.signature for c in candidates], [c.shingles for c in candidates])
     story = 0 if found is None else candidates[found].story_id
@@ -123,18 +133,16 @@ def _known(archive: IngestStore, prepared: Prepared) -> Known:
         tuple(archive.passages_with_keys(match.rule, keys))
         for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True)
     )
-    return Known(False, None, story, earlier)
+    return Known(None, None, story, earlier)
 
 
 def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: datetime, domain: str) -> Ingested:
     """Write what the plan says: the article, its URLs, its story, its mentions and their alert (its
     Message-ID in ``domain``)."""
     article, text_print = prepared.article, prepared.text_print
-    if decided.status == "known-url":
-        return Ingested(0, "known-url", 0)
-    if decided.same_text is not None:
-        archive.add_urls(decided.same_text, (article.url, *article.aliases))
-        return Ingested(decided.same_text, "same-text", 0)
+    if decided.alias_of is not None:  # known-url, same-text: its source skips these URLs from now on
+        archive.add_urls(decided.alias_of, (article.url, *article.aliases), article.source)
+        return Ingested(decided.alias_of, decided.status, 0)
     story_id = decided.story or archive.new_story(article.title, now)
     article_id = archive.insert_article(
         article,
@@ -252,7 +260,8 @@ class Pipeline:
         report.links = len(links)
         urls = [link.url for link in links]
         skip = await self.writer.run(
-            lambda archive: archive.known_urls(urls) | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
+            lambda archive: archive.known_urls(urls, source.name)
+            | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
         )
         fresh = [link for link in links if link.url not in skip]
         # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile
