@@ -25,8 +25,11 @@ from monitor.errors import (
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.fairness import PARTY, FairSlots
+from monitor.fetch.urls import canonicalize, is_home
 from monitor.ingest import plan
-from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState
+from monitor.models import (
+    Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, Page, SourceNotice, SourceState,
+)
 from monitor.polling import WINDOW, interval_for
 from monitor.prepare import Prepared, prepare, read_article
 from monitor.rules import Ruleset
@@ -47,6 +50,7 @@ UNDER_WAY_PER_FETCH = 4
 
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
+SENT_HOME = "redirected to the site's home page"
 
 Clock = Callable[[], datetime]
 
@@ -160,6 +164,12 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
     ]
     alert_id = archive.queue_alert(story_id, new_mention_ids, now, domain) if new_mention_ids else None
     return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)
+
+
+def _sent_home(page: Page, link: Link) -> bool:
+    """Whether a link was redirected to its site's home page, which is not its article: sites send there the URLs
+    they do not know (yet). A passing failure, so that a story published a little after its link is still taken."""
+    return not is_home(link.url) and is_home(canonicalize(page.url))
 
 
 def _asked_to_wait(error: FetchError) -> bool:
@@ -448,6 +458,13 @@ class Pipeline:
             retry = _worth_retrying(exc)
             report.retry_later += retry
             await self._record_failed_url(link.url, source, str(exc), retry=retry)
+            return None
+        if isinstance(page, Page) and _sent_home(page, link):
+            self._unparsed.release(len(page.body))
+            log.info("%s: skipped %s: %s", source.name, link.url, SENT_HOME)
+            report.skipped += 1
+            report.retry_later += 1
+            await self._record_failed_url(link.url, source, SENT_HOME, retry=True)
             return None
         refused = ""
         try:
