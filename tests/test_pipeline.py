@@ -602,8 +602,10 @@ def test_a_url_two_sources_list_is_stored_once_and_a_warm_check_fetches_nothing(
         assert len(titles(tmp_path)) == 2
 
         before = len(outlet.requests)
+        for web in (wire, outlet):  # changed, so that their links are read again
+            serve_feed(web, [outlet.url("/story/2"), outlet.url("/story/1")])
         checks = check_once(settings, None, force=True).checks
-        assert [check.stored for check in checks] == [0, 0]
+        assert [(check.links, check.stored) for check in checks] == [(2, 0), (2, 0)]
         assert [request.path for request in outlet.requests[before:]] == ["/feed.xml"]  # no article fetched
     finally:
         outlet.close()
