@@ -98,7 +98,7 @@ def grow(archive: Archive, target: int, rng: np.random.Generator) -> float:
                 [(int(i), signatures[n].astype("<u4").tobytes()) for n, i in enumerate(ids)],
             )
             conn.executemany(
-                "INSERT INTO article_urls (url, article_id) VALUES (?, ?)",
+                "INSERT INTO article_urls (url, source, article_id) VALUES (?, 'synthetic', ?)",
                 [(f"https://site{i % 97}.example/news/{i}", int(i)) for i in ids],
             )
             # in key order: a B-tree takes sorted keys far faster than random ones

@@ -17,10 +17,10 @@ from monitor.models import IngestPlan, Known, Match, Mention
 
 def plan(matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], known: Known) -> IngestPlan:
     """What storing an article does, decided from what the archive knows about it."""
-    if known.url_stored:
-        return IngestPlan("known-url")
-    if known.same_text:
-        return IngestPlan("same-text", same_text=known.same_text)
+    if known.at_url is not None:
+        return IngestPlan("known-url", alias_of=known.at_url)
+    if known.same_text is not None:
+        return IngestPlan("same-text", alias_of=known.same_text)
     return IngestPlan(
         "copy" if known.story else "new",
         story=known.story,

@@ -166,7 +166,9 @@ class LabelledPassage:
 class Known:
     """What the archive already holds that bears on one new article, looked up before deciding."""
 
-    url_stored: bool  # its URL or an alias is stored already
+    # The stored article its URLs already lead to: its source's links at them did, or another source's did and its
+    # text is a near copy of that article's (the page changed a little). None: its text is what is there now.
+    at_url: int | None
     same_text: int | None  # the stored article with the very same text, if any
     story: int  # the story of the stored text it most surely copies, 0 for none
     earlier_passages: tuple[tuple[str, ...], ...]  # per match: stored passages of its rule sharing a lookup key
@@ -177,7 +179,7 @@ class IngestPlan:
     """What storing one article does (see :func:`monitor.ingest.plan`)."""
 
     status: str  # "known-url" | "same-text" | "copy" (of ``story``) | "new" (a story of its own)
-    same_text: int | None = None
+    alias_of: int | None = None  # known-url, same-text: the stored article its URLs are added to, for its source
     story: int = 0
     mentions: tuple[Mention, ...] = ()
 

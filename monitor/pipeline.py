@@ -25,8 +25,11 @@ from monitor.errors import (
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.fairness import PARTY, FairSlots
+from monitor.fetch.urls import canonicalize, is_home
 from monitor.ingest import plan
-from monitor.models import Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, SourceNotice, SourceState
+from monitor.models import (
+    Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, Page, SourceNotice, SourceState,
+)
 from monitor.polling import WINDOW, interval_for
 from monitor.prepare import Prepared, prepare, read_article
 from monitor.rules import Ruleset
@@ -47,6 +50,7 @@ UNDER_WAY_PER_FETCH = 4
 
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
+SENT_HOME = "redirected to the site's home page"
 
 Clock = Callable[[], datetime]
 
@@ -109,13 +113,23 @@ def store(archive: IngestStore, prepared: Prepared, now: datetime, domain: str =
 
 
 def _known(archive: IngestStore, prepared: Prepared) -> Known:
-    """What the archive holds that bears on a new article; only as much as the decision needs."""
+    """What the archive holds that bears on a new article; only as much as the decision needs.
+
+    A URL another source's link led to is not known for this one until what is there now is compared: the same text
+    or a near copy is that article, a different text a new one (that source's link came before the story was there).
+    """
     article, text_print = prepared.article, prepared.text_print
-    if archive.known_urls((article.url, *article.aliases)):
-        return Known(True, None, 0, ())
+    urls = (article.url, *article.aliases)
+    mine = archive.article_at(urls, article.source)
+    if mine is not None:
+        return Known(mine, None, 0, ())
     same_text = archive.article_with_hash(text_print.text_hash)
     if same_text is not None:
-        return Known(False, same_text, 0, ())
+        return Known(None, same_text, 0, ())
+    listed = archive.articles_at(urls)
+    found = dedup.closest(text_print, [c.signature for c in listed], [c.shingles for c in listed])
+    if found is not None:
+        return Known(listed[found].article_id, None, 0, ())
     candidates = archive.near_candidates(text_print.band_keys)
     found = dedup.closest(text_print, [c.signature for c in candidates], [c.shingles for c in candidates])
     story = 0 if found is None else candidates[found].story_id
@@ -123,18 +137,16 @@ def _known(archive: IngestStore, prepared: Prepared) -> Known:
         tuple(archive.passages_with_keys(match.rule, keys))
         for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True)
     )
-    return Known(False, None, story, earlier)
+    return Known(None, None, story, earlier)
 
 
 def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: datetime, domain: str) -> Ingested:
     """Write what the plan says: the article, its URLs, its story, its mentions and their alert (its
     Message-ID in ``domain``)."""
     article, text_print = prepared.article, prepared.text_print
-    if decided.status == "known-url":
-        return Ingested(0, "known-url", 0)
-    if decided.same_text is not None:
-        archive.add_urls(decided.same_text, (article.url, *article.aliases))
-        return Ingested(decided.same_text, "same-text", 0)
+    if decided.alias_of is not None:  # known-url, same-text: its source skips these URLs from now on
+        archive.add_urls(decided.alias_of, (article.url, *article.aliases), article.source)
+        return Ingested(decided.alias_of, decided.status, 0)
     story_id = decided.story or archive.new_story(article.title, now)
     article_id = archive.insert_article(
         article,
@@ -152,6 +164,12 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
     ]
     alert_id = archive.queue_alert(story_id, new_mention_ids, now, domain) if new_mention_ids else None
     return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)
+
+
+def _sent_home(page: Page, link: Link) -> bool:
+    """Whether a link was redirected to its site's home page, which is not its article: sites send there the URLs
+    they do not know (yet). A passing failure, so that a story published a little after its link is still taken."""
+    return not is_home(link.url) and is_home(canonicalize(page.url))
 
 
 def _asked_to_wait(error: FetchError) -> bool:
@@ -252,7 +270,8 @@ class Pipeline:
         report.links = len(links)
         urls = [link.url for link in links]
         skip = await self.writer.run(
-            lambda archive: archive.known_urls(urls) | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
+            lambda archive: archive.known_urls(urls, source.name)
+            | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
         )
         fresh = [link for link in links if link.url not in skip]
         # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile
@@ -439,6 +458,13 @@ class Pipeline:
             retry = _worth_retrying(exc)
             report.retry_later += retry
             await self._record_failed_url(link.url, source, str(exc), retry=retry)
+            return None
+        if isinstance(page, Page) and _sent_home(page, link):
+            self._unparsed.release(len(page.body))
+            log.info("%s: skipped %s: %s", source.name, link.url, SENT_HOME)
+            report.skipped += 1
+            report.retry_later += 1
+            await self._record_failed_url(link.url, source, SENT_HOME, retry=True)
             return None
         refused = ""
         try:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from monitor import dedup
 from monitor.config import SourceSettings
 from monitor.extract import extract
 from monitor.errors import MonitorError, UnsupportedContentError
 from monitor.fetch.decode import looks_binary, page_utf8, utf8_text
-from monitor.fetch.urls import canonicalize, same_registrable_domain, site_of
+from monitor.fetch.urls import canonicalize, is_home, same_registrable_domain, site_of
 from monitor.models import Article, Extracted, Link, Match, Page
 from monitor.rules import Ruleset
 from monitor.workers import worker_ruleset
@@ -111,12 +110,6 @@ def _within(text: str, limit: int) -> str:
     return text[:end] if end >= limit // 2 else text[:limit].rstrip()
 
 
-def _is_home(url: str) -> bool:
-    """Whether a URL is a site's home page: its root, without a query."""
-    parts = urlsplit(url)
-    return parts.path in ("", "/") and not parts.query
-
-
 def page_to_article(
     page_url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
 ) -> Article | None:
@@ -134,7 +127,7 @@ def page_to_article(
         # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL. Nor the site's
         # home page, the canonical URL of every page in some templates: each article after the first was taken for
         # a copy of it and dropped.
-        if declared != url and same_registrable_domain(declared, url) and not _is_home(declared):
+        if declared != url and same_registrable_domain(declared, url) and not is_home(declared):
             aliases.add(url)
             url = declared
     aliases.discard(url)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from monitor.config import RuleSettings, SourceSettings
 from monitor.dedup import passage_keys
@@ -70,10 +71,10 @@ def test_urls_beyond_one_statement_are_all_stored(tmp_path: Path) -> None:
         article_id = ingest(archive, article, compile_rules([]), WHEN).article_id
         aliases = [f"https://a.example/story?page={n}" for n in range(1234)]
         with archive.transaction():
-            archive.add_urls(article_id, [*aliases, article.url, aliases[0]])  # known ones are ignored
+            archive.add_urls(article_id, [*aliases, article.url, aliases[0]], "wire")  # known ones are ignored
         stored = archive.db.execute("SELECT url FROM article_urls WHERE article_id = ?", [article_id]).fetchall()
         assert sorted(url for (url,) in stored) == sorted([*aliases, article.url])
-        assert archive.known_urls(aliases[-3:]) == set(aliases[-3:])
+        assert archive.known_urls(aliases[-3:], "wire") == set(aliases[-3:])
         bands = archive.db.execute("SELECT count(*) FROM article_bands WHERE article_id = ?", [article_id]).fetchone()
         assert bands[0] > 0  # the LSH bands went in as one statement too
 
@@ -335,6 +336,7 @@ def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI
         conn.execute("ALTER TABLE sources DROP COLUMN health")
         conn.execute("DROP TABLE notice_deliveries")
         conn.execute("DROP TABLE notices")
+        conn.execute("DROP INDEX articles_url")
         conn.execute("PRAGMA user_version = 4")
     one_line(run_cli("--db", "monitor.db", "status", check=False), "monitor.db has an older schema: run monitor once")
     run_cli("--db", "monitor.db", "once")  # migrates it
@@ -360,16 +362,57 @@ def test_an_upgrade_recomputes_the_passage_keys_novelty_looks_up(tmp_path: Path)
         article = Article(url="https://a.example/1", site="a.example", title="Envoy", text=passage, source="wire",
                           fetched=WHEN)
         ingest(archive, article, compile_rules([RuleSettings(name="envoys", terms=["envoy"])]), WHEN)
-    # Keys as an older release cut them, three versions back (before notices and failures kept by source).
+    # Keys as an older release cut them, four versions back (before notices, and failures and URLs kept by source).
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE passage_keys SET key = 'stale-' || key")
         conn.execute("DROP TABLE notice_deliveries")
         conn.execute("DROP TABLE notices")
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 3}")
+        conn.execute("DROP INDEX articles_url")
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 4}")
     with Archive.create(path) as archive:
         keys = {row[0] for row in archive.db.execute("SELECT key FROM passage_keys")}
         stored = archive.db.execute("SELECT passage FROM mentions").fetchone()[0]
     assert keys == set(passage_keys(stored))
+
+
+def test_an_upgrade_keeps_every_article_and_url_and_gives_each_url_its_articles_source(tmp_path: Path) -> None:
+    """article_urls was keyed by the URL alone, and articles.url unique; an archive of that release keeps its rows,
+    each URL now its article's source's (the one that stored it), and a second article may come under a stored URL."""
+    path = tmp_path / "monitor.db"
+    old = sqlite_utils.Database(path)
+    for migration in MIGRATIONS[:-1]:  # the previous release's schema
+        migration(old)
+    old.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    old.execute("INSERT INTO stories (id, title, first_seen) VALUES (1, 'Envoys', ?)", [WHEN.isoformat()])
+    for article_id, url, source in [(1, "https://a.example/envoys", "wire"), (2, "https://b.example/talks", None)]:
+        old.execute("INSERT INTO articles (id, url, site, title, fetched, text, story_id, source, text_hash,"
+                    " word_count) VALUES (?, ?, 'a.example', 'Envoys', ?, ?, 1, ?, ?, 200)",
+                    [article_id, url, WHEN.isoformat(), f"{TEXT} {article_id}", source, f"hash{article_id}"])
+        old.execute("INSERT INTO article_signatures (article_id, shingles, signature) VALUES (?, 0, x'')", [article_id])
+    old.execute("INSERT INTO mentions (article_id, rule, passage, terms, new, found) VALUES (1, 'envoys', 'p', '[]',"
+                " 1, ?)", [WHEN.isoformat()])
+    urls = [("https://a.example/envoys", 1), ("https://a.example/r/1", 1), ("https://b.example/talks", 2)]
+    old.conn.executemany("INSERT INTO article_urls (url, article_id) VALUES (?, ?)", urls)
+    old.conn.commit()
+    old.close()
+
+    with Archive.create(path) as archive:
+        assert archive.db.execute("SELECT url, source, article_id FROM article_urls ORDER BY url").fetchall() == [
+            ("https://a.example/envoys", "wire", 1), ("https://a.example/r/1", "wire", 1),
+            ("https://b.example/talks", "", 2)]
+        assert archive.db.execute("SELECT id, url, source FROM articles ORDER BY id").fetchall() == [
+            (1, "https://a.example/envoys", "wire"), (2, "https://b.example/talks", None)]
+        assert [row["id"] for row in archive.search("envoys")] == [1, 2]  # the full-text index holds, by id
+        assert archive.db.execute("SELECT count(*) FROM new_mentions").fetchone()[0] == 1  # the views are back
+        assert archive.known_urls(["https://a.example/r/1", "https://b.example/talks"], "wire") == {
+            "https://a.example/r/1"}
+        assert archive.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []
+        article = Article(url="https://a.example/envoys", site="a.example", title="Envoys return", source="outlet",
+                          text="A different story at the same address. " * 20, fetched=WHEN)
+        stored = ingest(archive, article, compile_rules([]), WHEN)
+        assert stored.status == "new" and stored.article_id == 3
+        assert [row["id"] for row in archive.search("different")] == [3]  # its triggers index it
 
 
 def test_novelty_reads_the_newest_passages_of_each_key_however_often_it_was_seen(tmp_path: Path) -> None:

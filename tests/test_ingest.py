@@ -12,15 +12,15 @@ KEYS = [passage_keys(RECALL.passage), passage_keys(SWAP.passage)]
 
 
 def test_a_stored_url_or_text_stores_nothing_new() -> None:
-    assert plan([RECALL], KEYS[:1], Known(True, None, 0, ((),))) == IngestPlan("known-url")
-    assert plan([RECALL], KEYS[:1], Known(False, 7, 0, ((),))) == IngestPlan("same-text", same_text=7)
+    assert plan([RECALL], KEYS[:1], Known(4, None, 0, ((),))) == IngestPlan("known-url", alias_of=4)
+    assert plan([RECALL], KEYS[:1], Known(None, 7, 0, ((),))) == IngestPlan("same-text", alias_of=7)
 
 
 def test_a_copy_joins_its_story_and_a_known_passage_is_not_new() -> None:
-    decided = plan([RECALL, SWAP], KEYS, Known(False, None, 3, ((RECALL.passage,), ())))
+    decided = plan([RECALL, SWAP], KEYS, Known(None, None, 3, ((RECALL.passage,), ())))
     assert (decided.status, decided.story) == ("copy", 3)
     assert [mention.new for mention in decided.mentions] == [False, True]
-    assert plan([SWAP], KEYS[1:], Known(False, None, 0, ((),))).status == "new"
+    assert plan([SWAP], KEYS[1:], Known(None, None, 0, ((),))).status == "new"
 
 
 def test_a_passage_said_twice_in_one_article_is_new_once() -> None:

@@ -461,36 +461,155 @@ def test_a_checks_new_hosts_have_their_robots_txt_read_at_once(tmp_path: Path, l
     assert took < 2.5  # one after another: 8 x 0.5 s of robots.txt alone
 
 
+def serve_feed(web: LocalWeb, urls: list[str]) -> None:
+    items = "".join(f"<item><title>Report</title><link>{url}</link></item>" for url in urls)
+    web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+              content_type="application/rss+xml")
+
+
+def two_feeds(tmp_path: Path, first: LocalWeb, second: LocalWeb, names: tuple[str, str] = ("Hostile", "Outlet"),
+              ) -> Settings:
+    """Settings checking the feeds of ``first`` and ``second`` (each serves its own, empty until set)."""
+    serve_feed(first, [])
+    serve_feed(second, [])
+    return shipped_rules().model_copy(update={
+        "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
+        "limits": LimitsSettings(workers=0),
+        "sources": [SourceSettings(name=names[0], kind="feed", url=first.url("/feed.xml")),
+                    SourceSettings(name=names[1], kind="feed", url=second.url("/feed.xml"))]})
+
+
+SWAP = "Russia and the United States exchanged prisoners in Abu Dhabi on Friday, freeing detainees."
+SWAP_PAGE = f"<html><body><article><p>{SWAP} {STORY}</p></article></body></html>"
+
+
 def test_a_feed_listing_another_sites_unpublished_links_does_not_make_that_site_lose_them(tmp_path: Path) -> None:
     """Failures were kept by link alone: a hostile feed listing an outlet's next article numbers before they were
     published (404, refused for good) had them skipped for good when the outlet's own feed listed them, their alerts
     lost. A link's failures are now its source's."""
     outlet, hostile = LocalWeb(), LocalWeb()
     try:
-        def feed(web: LocalWeb, urls: list[str]) -> None:
-            items = "".join(f"<item><title>Report</title><link>{url}</link></item>" for url in urls)
-            web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
-                      content_type="application/rss+xml")
-
-        feed(outlet, [])
-        feed(hostile, [outlet.url("/story/1")])
-        settings = shipped_rules().model_copy(update={
-            "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
-            "limits": LimitsSettings(workers=0),
-            "sources": [SourceSettings(name="Hostile", kind="feed", url=hostile.url("/feed.xml")),
-                        SourceSettings(name="Outlet", kind="feed", url=outlet.url("/feed.xml"))]})
+        settings = two_feeds(tmp_path, hostile, outlet)
+        serve_feed(hostile, [outlet.url("/story/1")])
         check_once(settings, None, force=True)
         assert outlet.hits("/story/1") == 1  # not yet published: 404, refused for good for the hostile feed
 
-        swap = "Russia and the United States exchanged prisoners in Abu Dhabi on Friday, freeing detainees."
-        outlet.route("/story/1", f"<html><body><article><p>{swap} {STORY}</p></article></body></html>")
-        feed(outlet, [outlet.url("/story/1")])
+        outlet.route("/story/1", SWAP_PAGE)
+        serve_feed(outlet, [outlet.url("/story/1")])
         _, outlet_check = check_once(settings, None, force=True).checks
         assert (outlet_check.stored, len(outlet_check.alerts)) == (1, 1)
         assert outlet.hits("/story/1") == 2
     finally:
         outlet.close()
         hostile.close()
+
+
+def articles_at(tmp_path: Path, url: str) -> list[tuple[str, str]]:
+    """(source, title) of each article a source's link at ``url`` led to."""
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        return conn.execute("SELECT article_urls.source, articles.title FROM article_urls JOIN articles"
+                            " ON articles.id = article_id WHERE article_urls.url = ? ORDER BY 1", [url]).fetchall()
+
+
+def titles(tmp_path: Path) -> list[str]:
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        return [row[0] for row in conn.execute("SELECT title FROM articles ORDER BY id")]
+
+
+FILLER = " ".join(f"Read the latest news, opinion and analysis from our newsroom, section {n}." for n in range(8))
+
+
+@pytest.mark.parametrize("target", ["/", "/world/"], ids=["home-page", "section-page"])
+def test_a_feed_listing_another_sites_next_url_which_it_redirects_does_not_make_that_site_lose_it(
+    tmp_path: Path, target: str
+) -> None:
+    """A URL was known by every URL it was stored under, whichever source listed it: a hostile feed listing an outlet's
+    next URL before it was published, which the outlet redirected to its home (or a section) page, had that page
+    stored under it, and the outlet's own story there skipped as known, its alert lost. A URL now counts as known for
+    the sources whose links led to it; and a link redirected to its site's home page is not its article."""
+    outlet, hostile = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, hostile, outlet)
+        outlet.route(target, f"<html><head><title>The Outlet</title></head><body><article><p>{FILLER}</p>"
+                             "</article></body></html>")
+        outlet.redirect("/story/1", outlet.url(target))
+        serve_feed(hostile, [outlet.url("/story/1")])
+        check_once(settings, None, force=True)
+        assert outlet.hits(target) == 1
+
+        outlet.route("/story/1", SWAP_PAGE)  # published
+        serve_feed(outlet, [outlet.url("/story/1")])
+        checks = check_once(settings, None, force=True).checks  # the hostile feed retries its redirected link too
+        assert (sum(check.stored for check in checks), sum(len(check.alerts) for check in checks)) == (1, 1)
+        assert titles(tmp_path) == (["Report"] if target == "/" else ["The Outlet", "Report"])
+        assert articles_at(tmp_path, outlet.url("/story/1"))[-1] == ("Outlet", "Report")
+    finally:
+        outlet.close()
+        hostile.close()
+
+
+def test_a_feed_listing_another_sites_next_url_which_it_answers_with_a_not_found_page_does_not_make_that_site_lose_it(
+    tmp_path: Path,
+) -> None:
+    """A "soft 404": the outlet answered its unknown URLs 200 with a page of 40 words or more, which was stored under
+    the URL a hostile feed listed early, and the outlet's own story at that URL then skipped as known. The story is a
+    new article under the same URL (an article's URL is no longer unique), the not-found page left as it was."""
+    outlet, hostile = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, hostile, outlet)
+        sorry = " ".join(f"Sorry, the page you asked for could not be found, suggestion {n} of our editors." for n in
+                         range(6))
+        outlet.route("/story/1", f"<html><head><title>Not found</title></head><body><article><p>{sorry}</p>"
+                                 "</article></body></html>")
+        serve_feed(hostile, [outlet.url("/story/1")])
+        check_once(settings, None, force=True)
+        assert titles(tmp_path) == ["Not found"]
+
+        outlet.route("/story/1", SWAP_PAGE)  # published
+        serve_feed(outlet, [outlet.url("/story/1")])
+        _, outlet_check = check_once(settings, None, force=True).checks
+        assert (outlet_check.stored, len(outlet_check.alerts)) == (1, 1)
+        assert articles_at(tmp_path, outlet.url("/story/1")) == [("Hostile", "Not found"), ("Outlet", "Report")]
+        hostile_check, outlet_check = check_once(settings, None, force=True).checks  # known now, to each its own
+        assert (hostile_check.stored, outlet_check.stored, outlet.hits("/story/1")) == (0, 0, 2)
+    finally:
+        outlet.close()
+        hostile.close()
+
+
+def test_a_url_two_sources_list_is_stored_once_and_a_warm_check_fetches_nothing(tmp_path: Path) -> None:
+    """What a URL's article is, each source learns once: the same text (or one URL listed twice) is one article, a
+    page that changed a little since another source stored it is that article too, and then neither source fetches
+    it again."""
+    outlet, wire = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, outlet, names=("Wire", "Outlet"))
+        outlet.route("/story/1", SWAP_PAGE)
+        outlet.route("/story/2", f"<html><body><article><p>{STORY} The talks went on.</p></article></body></html>")
+        for web in (wire, outlet):
+            serve_feed(web, [outlet.url("/story/1"), outlet.url("/story/1")])
+        wire_check, outlet_check = check_once(settings, None, force=True).checks  # at once, as the daemon may
+        assert (wire_check.stored + outlet_check.stored, outlet.hits("/story/1")) == (1, 2)  # once by each
+        assert len(wire_check.alerts | outlet_check.alerts) == 1
+
+        serve_feed(wire, [outlet.url("/story/2")])
+        check_once(settings, "Wire", force=True)
+        outlet.route("/story/2", f"<html><body><article><p>{STORY} The talks went on, aides said.</p></article>"
+                                 "</body></html>")  # updated since
+        serve_feed(outlet, [outlet.url("/story/1"), outlet.url("/story/2")])
+        outlet_check, = check_once(settings, "Outlet", force=True).checks
+        assert (outlet_check.stored, outlet_check.duplicates, outlet.hits("/story/2")) == (0, 1, 2)
+        assert len(titles(tmp_path)) == 2
+
+        before = len(outlet.requests)
+        for web in (wire, outlet):  # changed, so that their links are read again
+            serve_feed(web, [outlet.url("/story/2"), outlet.url("/story/1")])
+        checks = check_once(settings, None, force=True).checks
+        assert [(check.links, check.stored) for check in checks] == [(2, 0), (2, 0)]
+        assert [request.path for request in outlet.requests[before:]] == ["/feed.xml"]  # no article fetched
+    finally:
+        outlet.close()
+        wire.close()
 
 
 def test_reading_a_source_is_held_to_the_checks_time_too(tmp_path: Path, local_web: LocalWeb) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import tldextract
 from ada_url import URL, HostType
@@ -116,6 +116,12 @@ def same_registrable_domain(a: str, b: str) -> bool:
     """
     domain_a, domain_b = _registrable_domain(site_of(a)), _registrable_domain(site_of(b))
     return bool(domain_a) and domain_a == domain_b
+
+
+def is_home(url: str) -> bool:
+    """Whether a canonical URL is a site's home page: its root, without a query."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
 
 
 def _parse(url: str, base: str | None) -> URL:

@@ -15,11 +15,33 @@ from monitor.store.connection import Connection, iso
 class ArticleRecords(Connection):
     """Articles, URLs, stories and dedup candidates, in SQL."""
 
-    def known_urls(self, urls: Sequence[str]) -> set[str]:
-        return self._urls_where(urls, "SELECT url FROM article_urls WHERE url IN ({marks})")
+    def known_urls(self, urls: Sequence[str], source: str) -> set[str]:
+        """Those of ``urls`` that ``source``'s links led to an article: another source's do not count (see the
+        migration that keys them by source)."""
+        return self._urls_where(urls, "SELECT url FROM article_urls WHERE url IN ({marks}) AND source = ?", source)
 
-    def add_urls(self, article_id: int, urls: Iterable[str]) -> None:
-        self._insert_rows("INSERT OR IGNORE INTO article_urls (url, article_id)", [(url, article_id) for url in urls])
+    def add_urls(self, article_id: int, urls: Iterable[str], source: str) -> None:
+        self._insert_rows(
+            "INSERT OR IGNORE INTO article_urls (url, source, article_id)", [(url, source, article_id) for url in urls]
+        )
+
+    def article_at(self, urls: Sequence[str], source: str) -> int | None:
+        """The article ``source``'s links at one of ``urls`` led to, if any."""
+        marks = ",".join("?" * len(urls))
+        found = self._one(f"SELECT article_id FROM article_urls WHERE url IN ({marks}) AND source = ? LIMIT 1",
+                          [*urls, source])
+        return None if found is None else int(found)
+
+    def articles_at(self, urls: Sequence[str]) -> list[Candidate]:
+        """The articles any source's links at ``urls`` led to, as dedup candidates: is a new text one of them?"""
+        marks = ",".join("?" * len(urls))
+        rows = self.db.execute(
+            "SELECT articles.id, articles.story_id, article_signatures.signature, article_signatures.shingles"
+            " FROM articles JOIN article_signatures ON article_signatures.article_id = articles.id"
+            f" WHERE articles.id IN (SELECT article_id FROM article_urls WHERE url IN ({marks}))",
+            list(urls),
+        )
+        return [Candidate(row[0], row[1], row[2], row[3]) for row in rows]
 
     def article_with_hash(self, text_hash: str) -> int | None:
         found = self._one("SELECT id FROM articles WHERE text_hash = ?", [text_hash])
@@ -68,7 +90,7 @@ class ArticleRecords(Connection):
             ],
         )
         article_id = int(cursor.lastrowid or 0)
-        self.add_urls(article_id, (article.url, *article.aliases))
+        self.add_urls(article_id, (article.url, *article.aliases), article.source)
         self.db.execute(
             "INSERT INTO article_signatures (article_id, shingles, signature) VALUES (?, ?, ?)",
             [article_id, shingles, signature],

@@ -338,17 +338,82 @@ def _key_failed_urls_by_source(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE failed_urls_by_url")
 
 
+def _key_article_urls_by_source(db: sqlite_utils.Database) -> None:
+    """A URL is known to the sources whose links led to it: a feed listing another outlet's next URL before it was
+    published had the outlet's home page (a redirect) or its "not found" page stored under it, and the outlet's own
+    story there skipped as known. A URL may then lead two sources to two articles, so ``articles.url`` is no longer
+    unique. Rows from before are their article's source's (the one that stored it), the only one recorded."""
+    db.execute("ALTER TABLE article_urls RENAME TO article_urls_by_url")
+    db.execute(
+        """
+        CREATE TABLE article_urls (
+            url TEXT NOT NULL,
+            source TEXT NOT NULL,         -- the source whose link led to it: another source listing it fetches it anew
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            PRIMARY KEY (url, source)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("INSERT INTO article_urls SELECT article_urls_by_url.url, coalesce(articles.source, ''), article_id"
+               " FROM article_urls_by_url JOIN articles ON articles.id = article_id")
+    db.execute("DROP TABLE article_urls_by_url")
+    db.execute("CREATE INDEX article_urls_article ON article_urls(article_id)")
+    # articles again, without UNIQUE on url (SQLite cannot drop a constraint): the views that read it go first, its
+    # indexes and full-text triggers come back as they were, its ids are kept (the full-text index is by them).
+    kept = [row[0] for row in db.execute(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND (type = 'view'"
+        " OR type IN ('index', 'trigger') AND tbl_name = 'articles') ORDER BY type = 'view'")]
+    for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
+        db.execute(f'DROP VIEW "{view}"')
+    db.execute(
+        """
+        CREATE TABLE articles_rebuilt (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,            -- canonical; two articles share one when the page there changed
+            site TEXT NOT NULL,
+            title TEXT NOT NULL,
+            byline TEXT,
+            published TEXT,
+            fetched TEXT NOT NULL,
+            text TEXT NOT NULL,
+            story_id INTEGER NOT NULL REFERENCES stories(id),
+            source TEXT,
+            language TEXT,
+            text_hash TEXT NOT NULL UNIQUE,   -- exact-duplicate key (normalised text)
+            word_count INTEGER NOT NULL,
+            outlet TEXT
+        )"""
+    )
+    db.execute("INSERT INTO articles_rebuilt (id, url, site, title, byline, published, fetched, text, story_id,"
+               " source, language, text_hash, word_count, outlet) SELECT id, url, site, title, byline, published,"
+               " fetched, text, story_id, source, language, text_hash, word_count, outlet FROM articles")
+    db.execute("DROP TABLE articles")
+    db.execute("ALTER TABLE articles_rebuilt RENAME TO articles")
+    for sql in kept:
+        db.execute(sql)
+    db.execute("CREATE INDEX articles_url ON articles(url)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
     _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices, _key_failed_urls_by_source,
+    _key_article_urls_by_source,
 )
 
 
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations this database has not seen; return the resulting version."""
+    """Apply the migrations this database has not seen; return the resulting version.
+
+    Foreign keys are off meanwhile: a migration that rebuilds a table others refer to drops it first, which SQLite
+    refuses with them on (a migration keeps every row, and ids with them).
+    """
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db.atomic():
-            migration(db)
-            db.execute(f"PRAGMA user_version = {number}")
+    enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    db.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, where it takes effect
+    try:
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with db.atomic():
+                migration(db)
+                db.execute(f"PRAGMA user_version = {number}")
+    finally:
+        db.execute(f"PRAGMA foreign_keys = {enforced}")
     return len(MIGRATIONS)
