@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -25,7 +25,7 @@ from monitor.errors import (
 from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.fairness import PARTY, FairSlots
-from monitor.fetch.urls import canonicalize, is_home
+from monitor.fetch.urls import canonicalize, is_home, outlet_of
 from monitor.ingest import plan
 from monitor.models import (
     Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, Page, SourceNotice, SourceState,
@@ -101,26 +101,40 @@ def ingest(
         return store(archive, prepare(article, ruleset), now, domain)
 
 
-def store(archive: IngestStore, prepared: Prepared, now: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN) -> Ingested:
+def store(
+    archive: IngestStore, prepared: Prepared, now: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN,
+    outlet_sources: tuple[str, ...] = (),
+) -> Ingested:
     """Store a prepared article: look up what the archive knows, decide (:func:`monitor.ingest.plan`), apply.
 
+    ``outlet_sources`` are the sources of the article's source's outlet (:func:`outlets`; itself alone if none).
     Run it in a transaction, so that the lookups and the writes see one state of the archive and
     all of it lands or none: :func:`ingest` opens one, and the archive writer runs each write in
     a savepoint of its own.
     """
-    decided = plan(prepared.matches, prepared.passage_keys, _known(archive, prepared))
-    return _apply(archive, prepared, decided, now, domain)
+    known = _known(archive, prepared, outlet_sources or (prepared.article.source,))
+    return _apply(archive, prepared, plan(prepared.matches, prepared.passage_keys, known), now, domain)
 
 
-def _known(archive: IngestStore, prepared: Prepared) -> Known:
+def outlets(sources: Sequence[SourceSettings]) -> dict[str, tuple[str, ...]]:
+    """Each source's name with the names of its outlet's sources, itself included (:func:`outlet_of` of their URLs):
+    what one's links led to, the others know too, so that an outlet's feed and sitemap fetch a story once. Another
+    outlet's links do not count: a feed listing an outlet's next URL before the story is there is no outlet's."""
+    by_outlet: dict[str, list[str]] = {}
+    for source in sources:
+        by_outlet.setdefault(outlet_of(source.url), []).append(source.name)
+    return {name: tuple(names) for names in by_outlet.values() for name in names}
+
+
+def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, ...]) -> Known:
     """What the archive holds that bears on a new article; only as much as the decision needs.
 
-    A URL another source's link led to is not known for this one until what is there now is compared: the same text
-    or a near copy is that article, a different text a new one (that source's link came before the story was there).
+    A URL another outlet's link led to is not known for this one until what is there now is compared: the same text
+    or a near copy is that article, a different text a new one (that link came before the story was there).
     """
     article, text_print = prepared.article, prepared.text_print
     urls = (article.url, *article.aliases)
-    mine = archive.article_at(urls, article.source)
+    mine = archive.article_at(urls, outlet_sources)
     if mine is not None:
         return Known(mine, None, 0, ())
     same_text = archive.article_with_hash(text_print.text_hash)
@@ -208,6 +222,7 @@ class Pipeline:
         self.fetcher = fetcher
         self.workers = workers
         self.clock = clock
+        self._outlets = outlets(settings.sources)
         # Article pages fetched or being fetched and not yet parsed. Pages arrive faster than the
         # workers read them, so without a bound a check of a few thousand links would hold them all;
         # and the bodies past a share of UNPARSED_BYTES are few at once (see Holding).
@@ -270,7 +285,7 @@ class Pipeline:
         report.links = len(links)
         urls = [link.url for link in links]
         skip = await self.writer.run(
-            lambda archive: archive.known_urls(urls, source.name)
+            lambda archive: archive.known_urls(urls, self._outlets.get(source.name, (source.name,)))
             | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
         )
         fresh = [link for link in links if link.url not in skip]
@@ -413,7 +428,8 @@ class Pipeline:
                     return False
                 domain = self.settings.email.message_domain if self.settings.email else DEFAULT_MESSAGE_DOMAIN
                 result = await self.writer.run(
-                    partial(store, prepared=prepared, now=prepared.article.fetched, domain=domain)
+                    partial(store, prepared=prepared, now=prepared.article.fetched, domain=domain,
+                            outlet_sources=self._outlets.get(source.name, (source.name,)))
                 )
         except WorkersError:
             raise  # no page's fault: nothing can be parsed, and the check says so

@@ -74,7 +74,7 @@ def test_urls_beyond_one_statement_are_all_stored(tmp_path: Path) -> None:
             archive.add_urls(article_id, [*aliases, article.url, aliases[0]], "wire")  # known ones are ignored
         stored = archive.db.execute("SELECT url FROM article_urls WHERE article_id = ?", [article_id]).fetchall()
         assert sorted(url for (url,) in stored) == sorted([*aliases, article.url])
-        assert archive.known_urls(aliases[-3:], "wire") == set(aliases[-3:])
+        assert archive.known_urls(aliases[-3:], ("wire",)) == set(aliases[-3:])
         bands = archive.db.execute("SELECT count(*) FROM article_bands WHERE article_id = ?", [article_id]).fetchone()
         assert bands[0] > 0  # the LSH bands went in as one statement too
 
@@ -404,7 +404,7 @@ def test_an_upgrade_keeps_every_article_and_url_and_gives_each_url_its_articles_
             (1, "https://a.example/envoys", "wire"), (2, "https://b.example/talks", None)]
         assert [row["id"] for row in archive.search("envoys")] == [1, 2]  # the full-text index holds, by id
         assert archive.db.execute("SELECT count(*) FROM new_mentions").fetchone()[0] == 1  # the views are back
-        assert archive.known_urls(["https://a.example/r/1", "https://b.example/talks"], "wire") == {
+        assert archive.known_urls(["https://a.example/r/1", "https://b.example/talks"], ("wire",)) == {
             "https://a.example/r/1"}
         assert archive.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert archive.db.execute("PRAGMA foreign_key_check").fetchall() == []

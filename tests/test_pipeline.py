@@ -18,6 +18,7 @@ from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.models import Article, Extracted, Link, Page
 from monitor.prepare import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
+from monitor.pipeline import outlets
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -610,6 +611,38 @@ def test_a_url_two_sources_list_is_stored_once_and_a_warm_check_fetches_nothing(
     finally:
         outlet.close()
         wire.close()
+
+
+def test_an_outlets_feed_and_sitemap_fetch_a_story_once_whenever_each_is_checked(tmp_path: Path) -> None:
+    """A URL became known to each source apart, so an outlet's feed and its sitemap (the shipped config's Guardian
+    pair), checked at their own times, each fetched every story. The sources of one outlet share what their links led
+    to; another outlet's do not (the tests above)."""
+    outlet = LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, outlet, outlet, names=("Feed", "Sitemap"))
+        sitemap = settings.sources[1].model_copy(update={"url": outlet.url("/sitemap.xml"), "kind": "sitemap"})
+        settings = settings.model_copy(update={"sources": [settings.sources[0], sitemap]})
+        outlet.route("/story/1", SWAP_PAGE)
+        serve_feed(outlet, [outlet.url("/story/1")])
+        outlet.route("/sitemap.xml", '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>'
+                     f'{outlet.url("/story/1")}</loc></url></urlset>', content_type="application/xml")
+        feed_check, = check_once(settings, "Feed", force=True).checks
+        sitemap_check, = check_once(settings, "Sitemap", force=True).checks
+        assert (feed_check.stored, sitemap_check.links, sitemap_check.stored) == (1, 1, 0)
+        assert outlet.hits("/story/1") == 1
+    finally:
+        outlet.close()
+
+
+def test_the_sources_of_one_outlet_are_those_of_one_registrable_domain_or_one_address_and_port() -> None:
+    sources = [SourceSettings(name=name, kind="feed", url=url) for name, url in (
+        ("Guardian", "https://www.theguardian.com/world/rss"), ("Guardian sitemap", "https://theguardian.com/sitemap.xml"),
+        ("BBC", "https://feeds.bbc.co.uk/news/rss.xml"), ("Local", "http://127.0.0.1:8001/feed.xml"),
+        ("Local other", "http://127.0.0.1:8002/feed.xml"))]
+    assert outlets(sources) == {
+        "Guardian": ("Guardian", "Guardian sitemap"), "Guardian sitemap": ("Guardian", "Guardian sitemap"),
+        "BBC": ("BBC",), "Local": ("Local",), "Local other": ("Local other",),
+    }
 
 
 def test_reading_a_source_is_held_to_the_checks_time_too(tmp_path: Path, local_web: LocalWeb) -> None:

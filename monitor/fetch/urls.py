@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 import tldextract
 from ada_url import URL, HostType
 
-__all__ = ["canonicalize", "origin_of", "same_registrable_domain", "site_of"]
+__all__ = ["canonicalize", "is_home", "origin_of", "outlet_of", "same_registrable_domain", "site_of"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -116,6 +116,17 @@ def same_registrable_domain(a: str, b: str) -> bool:
     """
     domain_a, domain_b = _registrable_domain(site_of(a)), _registrable_domain(site_of(b))
     return bool(domain_a) and domain_a == domain_b
+
+
+def outlet_of(url: str) -> str:
+    """Whose a URL is: its registrable domain (``bbc.co.uk``), or for an address, its origin (two servers on one
+    address, on two ports, are two sites). The sources of one outlet share what their links led to."""
+    host = site_of(url)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _registrable_domain(host)
+    return origin_of(url)
 
 
 def is_home(url: str) -> bool:

@@ -15,21 +15,25 @@ from monitor.store.connection import Connection, iso
 class ArticleRecords(Connection):
     """Articles, URLs, stories and dedup candidates, in SQL."""
 
-    def known_urls(self, urls: Sequence[str], source: str) -> set[str]:
-        """Those of ``urls`` that ``source``'s links led to an article: another source's do not count (see the
-        migration that keys them by source)."""
-        return self._urls_where(urls, "SELECT url FROM article_urls WHERE url IN ({marks}) AND source = ?", source)
+    def known_urls(self, urls: Sequence[str], sources: tuple[str, ...]) -> set[str]:
+        """Those of ``urls`` that the links of one of ``sources`` (a source and those of its outlet) led to an
+        article: another outlet's sources' do not count (see the migration that keys them by source)."""
+        marks = ",".join("?" * len(sources))
+        return self._urls_where(urls, f"SELECT url FROM article_urls WHERE url IN ({{marks}}) AND source IN ({marks})",
+                                *sources)
 
     def add_urls(self, article_id: int, urls: Iterable[str], source: str) -> None:
         self._insert_rows(
             "INSERT OR IGNORE INTO article_urls (url, source, article_id)", [(url, source, article_id) for url in urls]
         )
 
-    def article_at(self, urls: Sequence[str], source: str) -> int | None:
-        """The article ``source``'s links at one of ``urls`` led to, if any."""
-        marks = ",".join("?" * len(urls))
-        found = self._one(f"SELECT article_id FROM article_urls WHERE url IN ({marks}) AND source = ? LIMIT 1",
-                          [*urls, source])
+    def article_at(self, urls: Sequence[str], sources: tuple[str, ...]) -> int | None:
+        """The article the links of one of ``sources`` at one of ``urls`` led to, if any."""
+        marks, source_marks = ",".join("?" * len(urls)), ",".join("?" * len(sources))
+        found = self._one(
+            f"SELECT article_id FROM article_urls WHERE url IN ({marks}) AND source IN ({source_marks}) LIMIT 1",
+            [*urls, *sources],
+        )
         return None if found is None else int(found)
 
     def articles_at(self, urls: Sequence[str]) -> list[Candidate]:
