@@ -991,3 +991,25 @@ def test_a_dateline_marked_up_in_the_first_sentence_stays_in_it() -> None:
     assert extract(html).text == (
         "MOSCOW – The envoy returned to the embassy on Tuesday after months of talks.\n\n" + _PROSE
     )
+
+
+def test_of_stories_listed_as_articles_the_one_headed_by_the_title_is_kept_and_a_live_blog_is_whole() -> None:
+    """An infinite scroll or a series lists whole stories, each an ``<article>`` headed by an ``<h2>``: the page's
+    story is the one its title heads. A live blog's title heads the page, outside its posts, which are all read."""
+
+    def story(n: int) -> str:
+        return f"<p>{_PROSE} Part {n} of the series, on the consulate.</p>" * 4
+
+    def page(title: str, h1: str) -> str:
+        articles = "".join(
+            f"<article class='list__item'><h2>Envoy story {n}</h2>{story(n)}</article>" for n in range(1, 4)
+        )
+        return (
+            f"<html><head><title>{title}</title></head><body><main>{h1}<div class='list'>{articles}</div>"
+            "</main></body></html>"
+        )
+
+    text = extract(page("Envoy story 1", "")).text
+    assert "Part 1 of the series" in text and "Part 2" not in text and "Part 3" not in text
+    live = extract(page("Envoy talks, live", "<h1>Envoy talks, live</h1>")).text
+    assert all(f"Part {n} of the series" in live for n in range(1, 4))
