@@ -1013,3 +1013,21 @@ def test_of_stories_listed_as_articles_the_one_headed_by_the_title_is_kept_and_a
     assert "Part 1 of the series" in text and "Part 2" not in text and "Part 3" not in text
     live = extract(page("Envoy talks, live", "<h1>Envoy talks, live</h1>")).text
     assert all(f"Part {n} of the series" in live for n in range(1, 4))
+
+
+def test_readers_comments_in_a_box_named_forum_are_left_out() -> None:
+    """Some CMSs (SPIP) call the comments under a story its forum: a thread of prose, long enough to take the box."""
+    comment = (
+        "<li class='forum-fil'><div class='forum-chapo'><p><strong>Reader {n} :</strong></p></div>"
+        "<div class='forum-texte'><p>I read the story on the consulate twice, and I still think the ministry waited"
+        " far too long before it said anything about the cuts to the staff of the embassy, comment {n}.</p></div></li>"
+    )
+    html = (
+        "<html><body><div id='conteneur'><div id='contenu'>"
+        + f"<p>{_PROSE} The consulate will close, the ministry said.</p>" * 4
+        + "</div><div id='navigation'><div class='divforum'><ul class='forum'>"
+        + "".join(comment.format(n=n) for n in range(12))
+        + "</ul></div></div></div></body></html>"
+    )
+    text = extract(html).text
+    assert text.count("The consulate will close") == 4 and "Reader" not in text and "comment 3" not in text
