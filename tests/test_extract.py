@@ -159,8 +159,12 @@ def test_relative_canonical_is_made_absolute() -> None:
             "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz.",
             "Der Botschafter kehrte zurück.\n\nZweiter Absatz.",
         ),
+        (  # HTML written escaped, as for an attribute
+            "&lt;p&gt;First paragraph of the story.&lt;/p&gt;\n&lt;p&gt;Second paragraph of the story.&lt;/p&gt;",
+            "First paragraph of the story.\n\nSecond paragraph of the story.",
+        ),
     ],
-    ids=["plain", "soft-hyphens"],
+    ids=["plain", "soft-hyphens", "escaped-html"],
 )
 def test_json_ld_article_body_is_used_when_the_markup_has_no_text(body: str, text: str) -> None:
     html = (
@@ -169,6 +173,22 @@ def test_json_ld_article_body_is_used_when_the_markup_has_no_text(body: str, tex
         + '</script><div id="app"></div>'
     )
     assert extract(html).text == text
+
+
+def test_a_structured_body_long_only_by_its_markup_does_not_displace_the_page_s_text() -> None:
+    """The structured copy is measured by its text: escaped tags and their classes made a copy of the story
+    twice its length in source, and its tags were then read as words."""
+    paragraphs = [f"{_PROSE} Paragraph {n} of the story on the consulate." for n in range(4)]
+    classes = "story-paragraph story-paragraph--serif story-paragraph--wide js-track-visibility js-lazy-ads"
+    body = "".join(f"&lt;p class=&quot;{classes}&quot;&gt;{p}&lt;/p&gt;\n" for p in paragraphs)
+    html = (
+        '<html><head><script type="application/ld+json">'
+        + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
+        + "</script></head><body><article>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "</article></body></html>"
+    )
+    assert extract(html).text == "\n\n".join(paragraphs)
 
 
 @pytest.mark.parametrize(

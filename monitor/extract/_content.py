@@ -8,6 +8,7 @@ blocks that are mostly links (related stories, tag lists) or bylines, captions a
 
 from __future__ import annotations
 
+import html
 import operator
 import re
 from bisect import bisect_left
@@ -514,7 +515,13 @@ def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
 
 
 def text_from_markup(fragment: str) -> str:
-    """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
+    """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does).
+
+    Some CMSs write that HTML escaped ("&lt;p&gt;There are..."), as if for an attribute: it is
+    unescaped, else its tags would be read as words.
+    """
+    if "<" not in fragment and "&lt;" in fragment:
+        fragment = html.unescape(fragment)
     if "<" not in fragment:
         lines = (clean_space(line) for line in fragment.splitlines())
         return "\n\n".join(line for line in lines if line)
