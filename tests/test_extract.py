@@ -159,8 +159,12 @@ def test_relative_canonical_is_made_absolute() -> None:
             "Der Bot\u00adschaf\u00adter kehrte zurück.\nZweiter Absatz.",
             "Der Botschafter kehrte zurück.\n\nZweiter Absatz.",
         ),
+        (  # HTML written escaped, as for an attribute
+            "&lt;p&gt;First paragraph of the story.&lt;/p&gt;\n&lt;p&gt;Second paragraph of the story.&lt;/p&gt;",
+            "First paragraph of the story.\n\nSecond paragraph of the story.",
+        ),
     ],
-    ids=["plain", "soft-hyphens"],
+    ids=["plain", "soft-hyphens", "escaped-html"],
 )
 def test_json_ld_article_body_is_used_when_the_markup_has_no_text(body: str, text: str) -> None:
     html = (
@@ -169,6 +173,22 @@ def test_json_ld_article_body_is_used_when_the_markup_has_no_text(body: str, tex
         + '</script><div id="app"></div>'
     )
     assert extract(html).text == text
+
+
+def test_a_structured_body_long_only_by_its_markup_does_not_displace_the_page_s_text() -> None:
+    """The structured copy is measured by its text: escaped tags and their classes made a copy of the story
+    twice its length in source, and its tags were then read as words."""
+    paragraphs = [f"{_PROSE} Paragraph {n} of the story on the consulate." for n in range(4)]
+    classes = "story-paragraph story-paragraph--serif story-paragraph--wide js-track-visibility js-lazy-ads"
+    body = "".join(f"&lt;p class=&quot;{classes}&quot;&gt;{p}&lt;/p&gt;\n" for p in paragraphs)
+    html = (
+        '<html><head><script type="application/ld+json">'
+        + json.dumps({"@type": "NewsArticle", "headline": "H", "articleBody": body})
+        + "</script></head><body><article>"
+        + "".join(f"<p>{p}</p>" for p in paragraphs)
+        + "</article></body></html>"
+    )
+    assert extract(html).text == "\n\n".join(paragraphs)
 
 
 @pytest.mark.parametrize(
@@ -991,3 +1011,43 @@ def test_a_dateline_marked_up_in_the_first_sentence_stays_in_it() -> None:
     assert extract(html).text == (
         "MOSCOW – The envoy returned to the embassy on Tuesday after months of talks.\n\n" + _PROSE
     )
+
+
+def test_of_stories_listed_as_articles_the_one_headed_by_the_title_is_kept_and_a_live_blog_is_whole() -> None:
+    """An infinite scroll or a series lists whole stories, each an ``<article>`` headed by an ``<h2>``: the page's
+    story is the one its title heads. A live blog's title heads the page, outside its posts, which are all read."""
+
+    def story(n: int) -> str:
+        return f"<p>{_PROSE} Part {n} of the series, on the consulate.</p>" * 4
+
+    def page(title: str, h1: str) -> str:
+        articles = "".join(
+            f"<article class='list__item'><h2>Envoy story {n}</h2>{story(n)}</article>" for n in range(1, 4)
+        )
+        return (
+            f"<html><head><title>{title}</title></head><body><main>{h1}<div class='list'>{articles}</div>"
+            "</main></body></html>"
+        )
+
+    text = extract(page("Envoy story 1", "")).text
+    assert "Part 1 of the series" in text and "Part 2" not in text and "Part 3" not in text
+    live = extract(page("Envoy talks, live", "<h1>Envoy talks, live</h1>")).text
+    assert all(f"Part {n} of the series" in live for n in range(1, 4))
+
+
+def test_readers_comments_in_a_box_named_forum_are_left_out() -> None:
+    """Some CMSs (SPIP) call the comments under a story its forum: a thread of prose, long enough to take the box."""
+    comment = (
+        "<li class='forum-fil'><div class='forum-chapo'><p><strong>Reader {n} :</strong></p></div>"
+        "<div class='forum-texte'><p>I read the story on the consulate twice, and I still think the ministry waited"
+        " far too long before it said anything about the cuts to the staff of the embassy, comment {n}.</p></div></li>"
+    )
+    html = (
+        "<html><body><div id='conteneur'><div id='contenu'>"
+        + f"<p>{_PROSE} The consulate will close, the ministry said.</p>" * 4
+        + "</div><div id='navigation'><div class='divforum'><ul class='forum'>"
+        + "".join(comment.format(n=n) for n in range(12))
+        + "</ul></div></div></div></body></html>"
+    )
+    text = extract(html).text
+    assert text.count("The consulate will close") == 4 and "Reader" not in text and "comment 3" not in text

@@ -111,9 +111,12 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
         else ""
     )
     # The markup wins unless it lost most of the story (a JavaScript app shell, say): the
-    # structured copy is often shortened, and has no headings or lists.
+    # structured copy is often shortened, and has no headings or lists. It is measured by its
+    # text, read only where its source is long enough: its own markup is no story.
     if len(text) < _STRUCTURED_BODY_SHARE * len(meta.article_body):
-        text = text_from_markup(meta.article_body)
+        structured = text_from_markup(meta.article_body)
+        if len(text) < _STRUCTURED_BODY_SHARE * len(structured):
+            text = structured
     published = meta.published
     if published is None and elements is not None:  # the weakest evidence, read last
         published = find_date(headline_zone(elements, meta.titles))

@@ -22,13 +22,15 @@ _BOILERPLATE_WORDS = frozenset(
         "recommended", "recirc", "popular", "trending", "outbrain", "taboola", "newsletter",
         "subscribe", "subscription", "signup", "promo", "ad", "ads", "adv", "advert", "advertising",
         "advertisement", "sponsored", "cookie", "cookies", "consent", "gdpr", "banner", "popup",
-        "modal", "comment", "comments", "commentlist", "disqus", "respond", "footer", "sidebar",
+        "modal", "comment", "comments", "commentlist", "disqus", "respond", "forum", "footer", "sidebar",
         "widgets", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
         "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
         "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
         "lightbox", "login", "signin", "like", "likes",
     }
 )  # fmt: skip
+# ("forum" is what some CMSs, SPIP among them, call the readers' comments under a story; a forum's own
+# thread, left without prose by it, is read again as it is.)
 # Parts of words that mark boilerplate wherever they occur ("BorlabsCookie", "postcomment"; but
 # "commentary" is an opinion column). Regular expressions.
 _BOILERPLATE_INFIXES = (

@@ -8,6 +8,7 @@ blocks that are mostly links (related stories, tag lists) or bylines, captions a
 
 from __future__ import annotations
 
+import html
 import operator
 import re
 from bisect import bisect_left
@@ -82,6 +83,7 @@ _ANCHOR_WORDS = 3  # words of an id from which it may be a heading's anchor, not
 _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？")
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_TITLE_HEADINGS = frozenset({"h1", "h2"})  # where a story's own headline may stand
 _LINK_LIST = 0.4  # share of link text above which a block is navigation, not story
 _PROSE_AROUND_LINKS = 40  # characters outside links that make such a block a sentence with a link...
 _PROSE_LINKS = 0.7  # ...unless links are more than this share of it
@@ -513,7 +515,13 @@ def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
 
 
 def text_from_markup(fragment: str) -> str:
-    """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does)."""
+    """Paragraphs of a snippet that may hold HTML (JSON-LD ``articleBody`` sometimes does).
+
+    Some CMSs write that HTML escaped ("&lt;p&gt;There are..."), as if for an attribute: it is
+    unescaped, else its tags would be read as words.
+    """
+    if "<" not in fragment and "&lt;" in fragment:
+        fragment = html.unescape(fragment)
     if "<" not in fragment:
         lines = (clean_space(line) for line in fragment.splitlines())
         return "\n\n".join(line for line in lines if line)
@@ -527,6 +535,7 @@ def _main_container(tree: Elements, titles: tuple[str, ...]) -> int:
     """The position of the element that holds the story, boilerplate and other stories detached."""
     ranked = _judge_names(tree, titles)
     _detach_other_stories(tree, titles)
+    _detach_listed_stories(tree, titles, ranked[2])
     dense = _densest_container(tree)
     known = _known_container(ranked, tree, dense)
     if known >= 0:
@@ -560,6 +569,42 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
             own = parent[own]
         if tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper):
             tree.remove(wrapper)
+
+
+def _detach_listed_stories(tree: Elements, titles: tuple[str, ...], stories: list[int]) -> None:
+    """Detach the stories listed beside the page's own when only that one is headed by its title.
+
+    Some templates render the page's story as the first of a list of whole stories, each an
+    ``<article>`` (or a post's box) headed by an ``<h2>``, not an ``<h1>`` as
+    :func:`_detach_other_stories` needs: an investigation's earlier parts, an infinite scroll.
+    Their common parent looks like a live blog's, whose posts are read together; but a live
+    blog's title heads the page, outside every post. Here one of the siblings is headed by the
+    declared title: that one is the story, and the others headed by headlines of their own are
+    not. Boxes of one page (a recipe's title box, its ingredients) are told by the one headed by
+    the title holding too little prose to be a story.
+    """
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i in dict.fromkeys(stories):  # a candidate is listed once for each of its names
+        if tree.prose[i] and tree.alive[i]:
+            groups.setdefault((tree.parent[i], tree.tags[i]), []).append(i)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        headed = [i for i in members if _headed_by(tree, i, titles)]
+        if len(headed) != 1 or tree.prose[headed[0]] < _MIN_CONTAINER:
+            continue
+        for i in members:
+            if i != headed[0] and _headed_by(tree, i, ()):
+                tree.remove(i)
+
+
+def _headed_by(tree: Elements, i: int, titles: tuple[str, ...]) -> bool:
+    """Whether an element holds an ``<h1>`` or ``<h2>``; with ``titles``, whether its first reads as one of them."""
+    tags = tree.tags
+    for j in range(i + 1, i + tree.size[i]):
+        if tags[j] in _TITLE_HEADINGS and tree.alive[j]:
+            return not titles or _is_headline(tree, j, titles)
+    return False
 
 
 def _in_story(tree: Elements, i: int) -> bool:
