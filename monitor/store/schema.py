@@ -8,6 +8,8 @@ Tables and columns are named for people who read the archive with
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 
 import sqlite_utils
@@ -357,40 +359,27 @@ def _key_article_urls_by_source(db: sqlite_utils.Database) -> None:
                " FROM article_urls_by_url JOIN articles ON articles.id = article_id")
     db.execute("DROP TABLE article_urls_by_url")
     db.execute("CREATE INDEX article_urls_article ON article_urls(article_id)")
-    # articles again, without UNIQUE on url (SQLite cannot drop a constraint): the views that read it go first, its
-    # indexes and full-text triggers come back as they were, its ids are kept (the full-text index is by them).
-    kept = [row[0] for row in db.execute(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND (type = 'view'"
-        " OR type IN ('index', 'trigger') AND tbl_name = 'articles') ORDER BY type = 'view'")]
-    for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
-        db.execute(f'DROP VIEW "{view}"')
-    db.execute(
-        """
-        CREATE TABLE articles_rebuilt (
-            id INTEGER PRIMARY KEY,
-            url TEXT NOT NULL,            -- canonical; two articles share one when the page there changed
-            site TEXT NOT NULL,
-            title TEXT NOT NULL,
-            byline TEXT,
-            published TEXT,
-            fetched TEXT NOT NULL,
-            text TEXT NOT NULL,
-            story_id INTEGER NOT NULL REFERENCES stories(id),
-            source TEXT,
-            language TEXT,
-            text_hash TEXT NOT NULL UNIQUE,   -- exact-duplicate key (normalised text)
-            word_count INTEGER NOT NULL,
-            outlet TEXT
-        )"""
-    )
-    db.execute("INSERT INTO articles_rebuilt (id, url, site, title, byline, published, fetched, text, story_id,"
-               " source, language, text_hash, word_count, outlet) SELECT id, url, site, title, byline, published,"
-               " fetched, text, story_id, source, language, text_hash, word_count, outlet FROM articles")
-    db.execute("DROP TABLE articles")
-    db.execute("ALTER TABLE articles_rebuilt RENAME TO articles")
-    for sql in kept:
-        db.execute(sql)
-    db.execute("CREATE INDEX articles_url ON articles(url)")
+    # articles again, without UNIQUE on url (SQLite cannot drop a constraint), from its own SQL so that every column
+    # comes back as it was: the views that read it go first, its indexes and full-text triggers come back as they
+    # were, its ids are kept (the full-text index is by them). An archive whose url is no longer UNIQUE (one set back
+    # by hand to replay its migrations) keeps its table.
+    (table,) = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'articles'").fetchone()
+    rebuilt, changed = re.subn(r"\burl TEXT NOT NULL UNIQUE,\s*--[^\n]*",
+                               "url TEXT NOT NULL,            -- canonical; two articles share one when the page there"
+                               " changed", table.replace("CREATE TABLE articles", "CREATE TABLE articles_rebuilt", 1))
+    if changed:
+        kept = [row[0] for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND (type = 'view'"
+            " OR type IN ('index', 'trigger') AND tbl_name = 'articles') ORDER BY type = 'view'")]
+        for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
+            db.execute(f'DROP VIEW "{view}"')
+        db.execute(rebuilt)
+        db.execute("INSERT INTO articles_rebuilt SELECT * FROM articles")  # the same columns, in the same order
+        db.execute("DROP TABLE articles")
+        db.execute("ALTER TABLE articles_rebuilt RENAME TO articles")
+        for sql in kept:
+            db.execute(sql)
+    db.execute("CREATE INDEX IF NOT EXISTS articles_url ON articles(url)")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
