@@ -354,7 +354,7 @@ def test_a_source_flooding_slow_hosts_does_not_hold_up_another_sources_article(t
         settings = shipped_rules().model_copy(update={
             "database": str(tmp_path / "monitor.db"),
             "fetch": FetchSettings(delay=0, timeout=1, concurrency=4, robots=False, allow_private=True),
-            "limits": LimitsSettings(workers=0, check_seconds=3),
+            "limits": LimitsSettings(workers=0, check_seconds=5),
             "sources": [SourceSettings(name="flood", kind="feed", url=local_web.url("/flood.xml")),
                         SourceSettings(name="healthy", kind="feed", url=local_web.url("/healthy.xml"))]})
         started = time.monotonic()
@@ -365,8 +365,10 @@ def test_a_source_flooding_slow_hosts_does_not_hold_up_another_sources_article(t
             host.close()
     assert (healthy.stored, healthy.error) == (1, None)
     assert flood.left > 0  # the flood's check ran to its deadline
-    # The healthy check was done within a round of the flood's requests of its start, not at the flood's deadline.
-    assert done[0] - started < 2.2, f"the first check was done after {done[0] - started:.1f} s"
+    # The healthy check was done within a round of the flood's requests of its start (1.4 s), not behind the flood's
+    # queue (3.7 s with first come, first served, under a deadline of 5 s, 3.1 s under one of 3): a margin of a second
+    # either way, for a machine busy with other tests.
+    assert done[0] - started < 2.6, f"the first check was done after {done[0] - started:.1f} s"
 
 
 def test_links_a_host_asked_to_wait_for_are_left_for_later_not_given_up(tmp_path: Path, local_web: LocalWeb) -> None:
