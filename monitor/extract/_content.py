@@ -994,16 +994,10 @@ def _keep_blocks(
     plain = [
         not (
             (_is_link_list(b) and not links_are_story)
+            or _is_dateline(b.text)
+            or _is_byline(b.text)
             or _is_credit(b.text)
-            # A date line, a byline and a label are short: a paragraph is spared three calls.
-            or (
-                len(b.text) < _LABEL
-                and (
-                    _is_dateline(b.text)
-                    or _is_byline(b.text)
-                    or (b.tag not in _ITEM_TAGS and _heads_more_stories(b.text))
-                )
-            )
+            or (b.tag not in _ITEM_TAGS and _heads_more_stories(b.text))
             or (b.tag == "h1" and b.text.lower() in title_keys)
         )
         for b in blocks
