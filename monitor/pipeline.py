@@ -285,7 +285,7 @@ class Pipeline:
         report.links = len(links)
         urls = [link.url for link in links]
         skip = await self.writer.run(
-            lambda archive: archive.known_urls(urls, self._outlets.get(source.name, (source.name,)))
+            lambda archive: archive.known_urls(urls, self._outlet_sources(source))
             | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
         )
         fresh = [link for link in links if link.url not in skip]
@@ -365,6 +365,10 @@ class Pipeline:
         log.warning("%s: check failed (%d in a row), next in %.0fs: %s", source.name, failures, delay, error)
         return report
 
+    def _outlet_sources(self, source: SourceSettings) -> tuple[str, ...]:
+        """The names of the sources of ``source``'s outlet, its own included (:func:`outlets`)."""
+        return self._outlets.get(source.name, (source.name,))
+
     def _overran(self, step: str) -> str:
         return f"{step} took more than limits.check_seconds ({self.settings.limits.check_seconds:g} s)"
 
@@ -429,7 +433,7 @@ class Pipeline:
                 domain = self.settings.email.message_domain if self.settings.email else DEFAULT_MESSAGE_DOMAIN
                 result = await self.writer.run(
                     partial(store, prepared=prepared, now=prepared.article.fetched, domain=domain,
-                            outlet_sources=self._outlets.get(source.name, (source.name,)))
+                            outlet_sources=self._outlet_sources(source))
                 )
         except WorkersError:
             raise  # no page's fault: nothing can be parsed, and the check says so
