@@ -122,11 +122,7 @@ def outlet_of(url: str) -> str:
     """Whose a URL is: its registrable domain (``bbc.co.uk``), or for an address, its origin (two servers on one
     address, on two ports, are two sites). The sources of one outlet share what their links led to."""
     host = site_of(url)
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return _registrable_domain(host)
-    return origin_of(url)
+    return origin_of(url) if _is_address(host) else _registrable_domain(host)
 
 
 def is_home(url: str) -> bool:
@@ -144,12 +140,16 @@ def _parse(url: str, base: str | None) -> URL:
         raise ValueError(f"not a valid URL by the WHATWG standard: {url!r}{where}") from None
 
 
-def _registrable_domain(host: str) -> str:
+def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        pass
-    else:
+        return False
+    return True
+
+
+def _registrable_domain(host: str) -> str:
+    if _is_address(host):
         return host  # an address is its own "domain"
     extracted = _extractor()(host)
     return extracted.top_domain_under_public_suffix or host
