@@ -223,10 +223,16 @@ def in_turn(contents: Sequence[AlertContent]) -> list[AlertContent]:
     return [content for turn in itertools.zip_longest(*by_source.values()) for content in turn if content is not None]
 
 
+def _story_ref(content: AlertContent) -> tuple[str, str | None]:
+    """A story's headline and first link, cleaned: what a message that cannot quote it shows."""
+    headline = clean_header(content.headline or "(no headline)", 300)
+    return headline, clean_header(content.copies[0].url, 500) if content.copies else None
+
+
 def _story_line(content: AlertContent) -> str:
-    """A story in one line (and its first link): what a message that cannot quote it shows."""
-    line = f"* {clean_header(content.headline or '(no headline)', 300)}"
-    return line + f"\n  {clean_header(content.copies[0].url, 500)}" if content.copies else line
+    """A story in one line (and its first link)."""
+    headline, url = _story_ref(content)
+    return f"* {headline}" + (f"\n  {url}" if url else "")
 
 
 def render_burst(contents: Sequence[AlertContent], limit: int = BURST_CHARS) -> tuple[str, str]:
@@ -300,16 +306,18 @@ def _html_page(title: str, body: str) -> str:
     )
 
 
-def _digest_shares(contents: Sequence[AlertContent]) -> tuple[set[int], set[int]]:
-    """The alerts a digest quotes in full, and those it lists in a line, within its budgets, the sources in turn."""
-    quoted: set[int] = set()
+def _digest_shares(contents: Sequence[AlertContent]) -> tuple[dict[int, dict[str, str]], set[int]]:
+    """The alerts a digest quotes in full, with their text under each rule (rendered to be measured, so kept), and
+    those it lists in a line, within its budgets, the sources in turn."""
+    quoted: dict[int, dict[str, str]] = {}
     listed: set[int] = set()
     full, lines = DIGEST_CHARS, DIGEST_LINE_CHARS
     for content in in_turn(contents):
         if full > 0:
-            size = sum(len(_story_text(content, [rule])) for rule in content.rules)
+            texts = {rule: _story_text(content, [rule]) for rule in content.rules}
+            size = sum(map(len, texts.values()))
             if size <= full:
-                quoted.add(content.alert_id)
+                quoted[content.alert_id] = texts
                 full -= size
                 continue
             full = 0  # no more are tried: sizing a story costs its rendering, and a flood has thousands
@@ -321,8 +329,8 @@ def _digest_shares(contents: Sequence[AlertContent]) -> tuple[set[int], set[int]
 
 
 def _story_line_html(content: AlertContent) -> str:
-    headline = clean_header(content.headline or "(no headline)", 300)
-    return _link(clean_header(content.copies[0].url, 500), headline) if content.copies else _e(headline)
+    headline, url = _story_ref(content)
+    return _link(url, headline) if url else _e(headline)
 
 
 # ------------------------------------------------------------------ messages
@@ -394,7 +402,7 @@ def render_digest(
         htmls.append(f"<h2>{_e(name)}</h2>")
         for content in stories:
             if content.alert_id in quoted:
-                texts += ["", _story_text(content, [rule]), "", "-" * 40]
+                texts += ["", quoted[content.alert_id][rule], "", "-" * 40]
                 htmls += [_story_html(content, [rule], heading="h3"), "<hr>"]
             elif content.alert_id in listed:
                 texts += ["", _story_line(content)]
