@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 from rich.console import Console
 from rich.progress import Progress
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
@@ -50,6 +51,7 @@ EXIT_USAGE = 2  # as click's usage errors
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
+_RULE = 80  # columns of a rule between parts of the output, at most
 
 
 class Context:
@@ -372,7 +374,7 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
                          ("canonical", result.canonical_url), ("language", result.language),
                          ("outlet", result.outlet)):
         console.print(Text(f"{label:>10}: ", style="bold") + Text(app.printable(str(value or ""))), soft_wrap=True)
-    console.rule()
+    console.print(Rule(), width=min(console.width, _RULE))  # piped, the console is uncut: a rule was 10,000 wide
     click.echo(app.printable(result.text) or "(no text)")
 
 

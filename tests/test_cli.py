@@ -253,6 +253,18 @@ def test_extract_with_a_config_given_that_does_not_load_fails(run_cli: RunCLI, t
     assert result.returncode == 2 and result.stderr.startswith(f"monitor: {problem}"), result.stderr
 
 
+def test_extract_piped_separates_metadata_and_text_by_a_short_rule(run_cli: RunCLI, tmp_path: Path) -> None:
+    """Piped, the console is as wide as its cells: the rule under the metadata was 10,000 characters long."""
+    page = tmp_path / "page.html"
+    page.write_text("<html><head><title>Envoy returns</title></head><body><article>"
+                    + "<p>The envoy returns to Moscow after months away, officials said on Monday.</p>" * 6
+                    + "</article></body></html>", encoding="utf-8")
+    lines = run_cli("extract", str(page)).stdout.splitlines()
+    rule = lines.index("\u2500" * 80)
+    assert lines[0] == "     title: Envoy returns" and lines[rule + 1].startswith("The envoy returns to Moscow")
+    assert max(map(len, lines)) <= 80 * 6
+
+
 def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
     result = run_cli("extract", str(tmp_path / "missing.html"), check=False)
     assert result.returncode == 1 and "no such file" in result.stderr
