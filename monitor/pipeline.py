@@ -183,7 +183,8 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
 def _sent_home(page: Page, link: Link) -> bool:
     """Whether a link was redirected to its site's home page, which is not its article: sites send there the URLs
     they do not know (yet). A passing failure, so that a story published a little after its link is still taken."""
-    return not is_home(link.url) and is_home(canonicalize(page.url))
+    # Not redirected, the page is at its link, which is canonical: no parse of the URL (a cost on every article).
+    return page.url != link.url and not is_home(link.url) and is_home(canonicalize(page.url))
 
 
 def _asked_to_wait(error: FetchError) -> bool:
