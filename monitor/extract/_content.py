@@ -84,6 +84,8 @@ _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _TITLE_HEADINGS = frozenset({"h1", "h2"})  # where a story's own headline may stand
+_SUBHEADINGS = _HEADINGS - {"h1"}
+_SUBHEADED = 150  # characters of the paragraphs either side of a linked subheading
 _LINK_LIST = 0.4  # share of link text above which a block is navigation, not story
 _PROSE_AROUND_LINKS = 40  # characters outside links that make such a block a sentence with a link...
 _PROSE_LINKS = 0.7  # ...unless links are more than this share of it
@@ -182,6 +184,7 @@ class _Block:
     tag: str
     text: str
     link_chars: int
+    parent: int = -1  # the position of the block element's parent
 
 
 def _skipped_space(node: LexborNode) -> str:
@@ -892,6 +895,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     link_chars = 0
     link_depth = 0
     block_tags: list[str] = [tags[top] or "div"]
+    block_parents: list[int] = [tree.parent[top]]  # the parent element of each open block
     opened: list[int] = []  # innermost last
     previous = 0  # the slot of the last text added
     empty: list[int] = []  # the slots passed since, without text
@@ -904,7 +908,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
         else:
             text = clean_space(text)
         if text:
-            blocks.append(_Block(block_tags[-1], text, link_chars))
+            blocks.append(_Block(block_tags[-1], text, link_chars, block_parents[-1]))
         parts.clear()
         link_chars = 0
 
@@ -936,6 +940,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
                 if parts:
                     flush()
                 block_tags.pop()
+                block_parents.pop()
             if closed != top:
                 if tails[closed]:
                     add(tails[closed], 2 * closed + 1)
@@ -955,6 +960,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
             if parts:
                 flush()
             block_tags.append(tag)
+            block_parents.append(tree.parent[i])
         elif tag == "a":
             link_depth += 1
         elif tag == "br":
@@ -1002,6 +1008,8 @@ def _keep_blocks(
         )
         for b in blocks
     ]
+    if not links_are_story:
+        _keep_linked_subheadings(blocks, plain)
     keep = plain[:]
     run = 0  # short blocks kept so far in a row, from the end
     for i in range(len(blocks) - 1, -1, -1):  # backwards: a label above a dropped label goes too
@@ -1037,6 +1045,33 @@ def _keep_blocks(
     while start < len(texts) - 1 and _is_appeal(texts[start]):
         start += 1
     return texts[start:]
+
+
+def _keep_linked_subheadings(blocks: list[_Block], plain: list[bool]) -> None:
+    """Keep a subheading that is all one link where it stands between paragraphs of the story.
+
+    A list article links each item's heading (the game, the product, the place it reviews),
+    and documentation and long reads link each heading to itself (a permalink anchor): such a
+    heading is all link text, and was dropped as a link list. A subheading stands between
+    two long paragraphs of the text, the one below a ``<p>`` without links in the same box as
+    the heading. A teaser card set inside the story (a "read also" box) holds its linked
+    headline in a box of its own, apart from the paragraph after it.
+    """
+    for i in range(1, len(blocks) - 1):
+        block = blocks[i]
+        if block.tag not in _SUBHEADINGS or plain[i] or block.link_chars < len(block.text):
+            continue
+        before, after = blocks[i - 1], blocks[i + 1]
+        if (
+            plain[i - 1]
+            and plain[i + 1]
+            and after.tag == "p"
+            and after.parent == block.parent
+            and len(before.text) >= _SUBHEADED
+            and len(after.text) >= _SUBHEADED
+            and not after.link_chars
+        ):
+            plain[i] = True
 
 
 def _is_appeal(text: str) -> bool:
