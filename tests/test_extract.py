@@ -1055,7 +1055,7 @@ def test_readers_comments_in_a_box_named_forum_are_left_out() -> None:
 
 def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs() -> None:
     """A list article links each item's heading (the product it reviews); a teaser card's linked headline, in a box of
-    its own within the story, still goes."""
+    its own within the story or after it, still goes."""
     review = (
         "The game puts you on a neon highway and asks for nothing but rhythm, and it is one of the rare ones that"
         " works just as well outside the headset as inside it, {n}."
@@ -1067,8 +1067,14 @@ def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs(
             for n in range(3)
         )
         + "<div class='card'><h2><a href='/other-story'>An embassy reopens after five years</a></h2></div>"
-        + f"<p>{_PROSE} {_PROSE}</p></article></body></html>"
+        + f"<p>{_PROSE} {_PROSE}</p>"
+        + "".join(
+            f"<div class='teaser'><h3><a href='/story-{n}'>Another envoy story, number {n}</a></h3>"
+            f"<p>{_PROSE} {_PROSE} A summary of another story, {n}.</p></div>"
+            for n in range(3)
+        )
+        + "</article></body></html>"
     )
     text = extract(html).text
     assert all(f"Game number {n} ($20)\n\n" in text for n in range(3))
-    assert "An embassy reopens" not in text
+    assert "An embassy reopens" not in text and "Another envoy story" not in text

@@ -1052,10 +1052,12 @@ def _keep_linked_subheadings(blocks: list[_Block], plain: list[bool]) -> None:
 
     A list article links each item's heading (the game, the product, the place it reviews),
     and documentation and long reads link each heading to itself (a permalink anchor): such a
-    heading is all link text, and was dropped as a link list. A subheading stands between
-    two long paragraphs of the text, the one below a ``<p>`` without links in the same box as
-    the heading. A teaser card set inside the story (a "read also" box) holds its linked
-    headline in a box of its own, apart from the paragraph after it.
+    heading is all link text, and was dropped as a link list. Such a subheading stands between
+    two long paragraphs of the text, all three in one box, the one below a ``<p>`` without
+    links. A teaser card keeps its linked headline in a box of its own: a "read also" card
+    set inside the story holds no paragraph beside it, and in a list of cards the paragraph
+    above is the previous card's summary, in another box. (Sections that each open with a
+    linked heading, in a box per section, lose their headings still: not told from cards.)
     """
     for i in range(1, len(blocks) - 1):
         block = blocks[i]
@@ -1066,7 +1068,7 @@ def _keep_linked_subheadings(blocks: list[_Block], plain: list[bool]) -> None:
             plain[i - 1]
             and plain[i + 1]
             and after.tag == "p"
-            and after.parent == block.parent
+            and after.parent == block.parent == before.parent
             and len(before.text) >= _SUBHEADED
             and len(after.text) >= _SUBHEADED
             and not after.link_chars
