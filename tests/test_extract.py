@@ -1078,3 +1078,17 @@ def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs(
     text = extract(html).text
     assert all(f"Game number {n} ($20)\n\n" in text for n in range(3))
     assert "An embassy reopens" not in text and "Another envoy story" not in text
+
+
+def test_the_summaries_of_teaser_cards_after_the_story_are_left_out() -> None:
+    """A card's linked headline goes as a link list; its summary, a short paragraph, went on as prose. A section front,
+    all cards, keeps them: they are all it has."""
+    cards = "".join(
+        f"<div class='card'><h3><a href='/story-{n}'>Another envoy story, number {n}</a></h3>"
+        f"<p>A summary of another story on the talks, the {n}th of the list under this one.</p></div>"
+        for n in range(3)
+    )
+    story = f"<html><body><article><p>{_PROSE} {_PROSE}</p><p>{_PROSE}</p>{cards}</article></body></html>"
+    assert extract(story).text == f"{_PROSE} {_PROSE}\n\n{_PROSE}"
+    front = f"<html><body><main><h1>World</h1>{cards}</main></body></html>"
+    assert extract(front).text.count("A summary of another story") == 3

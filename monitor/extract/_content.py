@@ -85,6 +85,7 @@ _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _TITLE_HEADINGS = frozenset({"h1", "h2"})  # where a story's own headline may stand
 _SUBHEADINGS = _HEADINGS - {"h1"}
+_TEASER = 300  # characters of a teaser card's summary at most
 _SUBHEADED = 150  # characters of the paragraphs either side of a linked subheading
 _LINK_LIST = 0.4  # share of link text above which a block is navigation, not story
 _PROSE_AROUND_LINKS = 40  # characters outside links that make such a block a sentence with a link...
@@ -1036,6 +1037,8 @@ def _keep_blocks(
             keep[i] = block.tag == "p" or (
                 block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
             )
+    if not links_are_story:
+        _drop_teaser_summaries(blocks, keep)
     if not any(keep):
         keep = plain
     texts = [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
@@ -1074,6 +1077,33 @@ def _keep_linked_subheadings(blocks: list[_Block], plain: list[bool]) -> None:
             and not after.link_chars
         ):
             plain[i] = True
+
+
+def _drop_teaser_summaries(blocks: list[_Block], keep: list[bool]) -> None:
+    """Leave out the summaries of teaser cards that end the text.
+
+    A card is a headline that is all one link, left out as a link list, above a short
+    paragraph: its summary, kept as prose. Two or more such cards, and nothing else kept
+    after them, are a list of other stories under the story, when the text above them is
+    longer than they are: a section front's cards are all it has.
+    """
+    summaries: list[int] = []
+    summary = -1  # the kept block after the headline being looked for
+    for i in range(len(blocks) - 1, -1, -1):
+        block = blocks[i]
+        if keep[i]:
+            if summary >= 0 or block.tag in _HEADINGS or len(block.text) > _TEASER:
+                break
+            summary = i
+        elif summary >= 0 and block.tag in _SUBHEADINGS and block.link_chars >= len(block.text):
+            summaries.append(summary)
+            summary = -1
+    if len(summaries) < 2:
+        return
+    story = sum(len(block.text) for block in compress(blocks[: summaries[-1]], keep))
+    if story > sum(len(blocks[i].text) for i in summaries):  # a section front is all cards
+        for i in summaries:
+            keep[i] = False
 
 
 def _is_appeal(text: str) -> bool:
