@@ -1051,3 +1051,44 @@ def test_readers_comments_in_a_box_named_forum_are_left_out() -> None:
     )
     text = extract(html).text
     assert text.count("The consulate will close") == 4 and "Reader" not in text and "comment 3" not in text
+
+
+def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs() -> None:
+    """A list article links each item's heading (the product it reviews); a teaser card's linked headline, in a box of
+    its own within the story or after it, still goes."""
+    review = (
+        "The game puts you on a neon highway and asks for nothing but rhythm, and it is one of the rare ones that"
+        " works just as well outside the headset as inside it, {n}."
+    )
+    html = (
+        f"<html><body><article><p>{_PROSE} {_PROSE}</p>"
+        + "".join(
+            f"<h3><a href='https://shop.example/game-{n}'>Game number {n} ($20)</a></h3><p>{review.format(n=n)}</p>"
+            for n in range(3)
+        )
+        + "<div class='card'><h2><a href='/other-story'>An embassy reopens after five years</a></h2></div>"
+        + f"<p>{_PROSE} {_PROSE}</p>"
+        + "".join(
+            f"<div class='teaser'><h3><a href='/story-{n}'>Another envoy story, number {n}</a></h3>"
+            f"<p>{_PROSE} {_PROSE} A summary of another story, {n}.</p></div>"
+            for n in range(3)
+        )
+        + "</article></body></html>"
+    )
+    text = extract(html).text
+    assert all(f"Game number {n} ($20)\n\n" in text for n in range(3))
+    assert "An embassy reopens" not in text and "Another envoy story" not in text
+
+
+def test_the_summaries_of_teaser_cards_after_the_story_are_left_out() -> None:
+    """A card's linked headline goes as a link list; its summary, a short paragraph, went on as prose. A section front,
+    all cards, keeps them: they are all it has."""
+    cards = "".join(
+        f"<div class='card'><h3><a href='/story-{n}'>Another envoy story, number {n}</a></h3>"
+        f"<p>A summary of another story on the talks, the {n}th of the list under this one.</p></div>"
+        for n in range(3)
+    )
+    story = f"<html><body><article><p>{_PROSE} {_PROSE}</p><p>{_PROSE}</p>{cards}</article></body></html>"
+    assert extract(story).text == f"{_PROSE} {_PROSE}\n\n{_PROSE}"
+    front = f"<html><body><main><h1>World</h1>{cards}</main></body></html>"
+    assert extract(front).text.count("A summary of another story") == 3

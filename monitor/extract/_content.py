@@ -84,6 +84,9 @@ _SENTENCE_ENDS = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。
 _ITEM_TAGS = frozenset({"li", "dd", "tr"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _TITLE_HEADINGS = frozenset({"h1", "h2"})  # where a story's own headline may stand
+_SUBHEADINGS = _HEADINGS - {"h1"}
+_TEASER = 300  # characters of a teaser card's summary at most
+_SUBHEADED = 150  # characters of the paragraphs either side of a linked subheading
 _LINK_LIST = 0.4  # share of link text above which a block is navigation, not story
 _PROSE_AROUND_LINKS = 40  # characters outside links that make such a block a sentence with a link...
 _PROSE_LINKS = 0.7  # ...unless links are more than this share of it
@@ -182,6 +185,7 @@ class _Block:
     tag: str
     text: str
     link_chars: int
+    parent: int = -1  # the position of the block element's parent
 
 
 def _skipped_space(node: LexborNode) -> str:
@@ -892,6 +896,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
     link_chars = 0
     link_depth = 0
     block_tags: list[str] = [tags[top] or "div"]
+    block_parents: list[int] = [tree.parent[top]]  # the parent element of each open block
     opened: list[int] = []  # innermost last
     previous = 0  # the slot of the last text added
     empty: list[int] = []  # the slots passed since, without text
@@ -904,7 +909,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
         else:
             text = clean_space(text)
         if text:
-            blocks.append(_Block(block_tags[-1], text, link_chars))
+            blocks.append(_Block(block_tags[-1], text, link_chars, block_parents[-1]))
         parts.clear()
         link_chars = 0
 
@@ -936,6 +941,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
                 if parts:
                     flush()
                 block_tags.pop()
+                block_parents.pop()
             if closed != top:
                 if tails[closed]:
                     add(tails[closed], 2 * closed + 1)
@@ -955,6 +961,7 @@ def _read_blocks(tree: Elements, top: int) -> list[_Block]:
             if parts:
                 flush()
             block_tags.append(tag)
+            block_parents.append(tree.parent[i])
         elif tag == "a":
             link_depth += 1
         elif tag == "br":
@@ -1002,6 +1009,8 @@ def _keep_blocks(
         )
         for b in blocks
     ]
+    if not links_are_story:
+        _keep_linked_subheadings(blocks, plain)
     keep = plain[:]
     run = 0  # short blocks kept so far in a row, from the end
     for i in range(len(blocks) - 1, -1, -1):  # backwards: a label above a dropped label goes too
@@ -1028,6 +1037,8 @@ def _keep_blocks(
             keep[i] = block.tag == "p" or (
                 block.tag not in _HEADINGS and block.text.endswith(_SENTENCE_ENDS)
             )
+    if not links_are_story:
+        _drop_teaser_summaries(blocks, keep)
     if not any(keep):
         keep = plain
     texts = [block.text for block, kept in zip(blocks, keep, strict=True) if kept]
@@ -1037,6 +1048,62 @@ def _keep_blocks(
     while start < len(texts) - 1 and _is_appeal(texts[start]):
         start += 1
     return texts[start:]
+
+
+def _keep_linked_subheadings(blocks: list[_Block], plain: list[bool]) -> None:
+    """Keep a subheading that is all one link where it stands between paragraphs of the story.
+
+    A list article links each item's heading (the game, the product, the place it reviews),
+    and documentation and long reads link each heading to itself (a permalink anchor): such a
+    heading is all link text, and was dropped as a link list. Such a subheading stands between
+    two long paragraphs of the text, all three in one box, the one below a ``<p>`` without
+    links. A teaser card keeps its linked headline in a box of its own: a "read also" card
+    set inside the story holds no paragraph beside it, and in a list of cards the paragraph
+    above is the previous card's summary, in another box. (Sections that each open with a
+    linked heading, in a box per section, lose their headings still: not told from cards.)
+    """
+    for i in range(1, len(blocks) - 1):
+        block = blocks[i]
+        if block.tag not in _SUBHEADINGS or plain[i] or block.link_chars < len(block.text):
+            continue
+        before, after = blocks[i - 1], blocks[i + 1]
+        if (
+            plain[i - 1]
+            and plain[i + 1]
+            and after.tag == "p"
+            and after.parent == block.parent == before.parent
+            and len(before.text) >= _SUBHEADED
+            and len(after.text) >= _SUBHEADED
+            and not after.link_chars
+        ):
+            plain[i] = True
+
+
+def _drop_teaser_summaries(blocks: list[_Block], keep: list[bool]) -> None:
+    """Leave out the summaries of teaser cards that end the text.
+
+    A card is a headline that is all one link, left out as a link list, above a short
+    paragraph: its summary, kept as prose. Two or more such cards, and nothing else kept
+    after them, are a list of other stories under the story, when the text above them is
+    longer than they are: a section front's cards are all it has.
+    """
+    summaries: list[int] = []
+    summary = -1  # the kept block after the headline being looked for
+    for i in range(len(blocks) - 1, -1, -1):
+        block = blocks[i]
+        if keep[i]:
+            if summary >= 0 or block.tag in _HEADINGS or len(block.text) > _TEASER:
+                break
+            summary = i
+        elif summary >= 0 and block.tag in _SUBHEADINGS and block.link_chars >= len(block.text):
+            summaries.append(summary)
+            summary = -1
+    if len(summaries) < 2:
+        return
+    story = sum(len(block.text) for block in compress(blocks[: summaries[-1]], keep))
+    if story > sum(len(blocks[i].text) for i in summaries):  # a section front is all cards
+        for i in summaries:
+            keep[i] = False
 
 
 def _is_appeal(text: str) -> bool:
