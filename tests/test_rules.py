@@ -345,7 +345,10 @@ _VOCABULARY = sorted(
             traded deal prisoners prisoner detainees freed released release jailed citizens offer proposal
             Whelan Gershkovich Griner Bout Black Reed Petrov Ukraine Kyiv Putin Lavrov Trump Sullivan Jake
             John Tracy Lynne Antonov Darchiev goodwill special UN cryptocurrency year посол послом России США
-            Москве обмен заключёнными Гершкович Mr. J. said on agreed return recalled summoned title""".split()
+            Москве обмен заключёнными Гершкович Mr. J. said on agreed return recalled summoned title
+            l'ambassadeur ambassadrice Etats-Unis États-Unis américain Russie russe Moscou échange d'échange
+            libéré prisonniers Botschafter US-Botschafter Moskau russische Gefangenenaustausch Häftlinge
+            Großbritannien former served""".split()
         for form in (word, word.lower(), word.upper())
     }
     | {".", ",", "\n", "\n\n", "-", "\u2013", "\u2019s", "\u201c", "\u201d", "\u00a0", "Bot\u00adschaf\u00adter"}
@@ -362,6 +365,8 @@ _TEXTS = st.lists(
 @example(title="", text="The U.S. charg\u00e9 d\u2019affaires in Moscow was summoned by the Russian Foreign Ministry.")
 @example(title="", text="ПОСОЛ США ЛИНН ТРЕЙСИ ВРУЧИЛА ВЕРИТЕЛЬНЫЕ ГРАМОТЫ В МОСКВЁ.")
 @example(title="", text="The U.S. ambassador was summoned to the \u212aremlin \ud800 on Monday.")
+@example(title="", text="L'AMBASSADRICE DES ÉTATS-UNIS EN RUSSIE A ÉTÉ CONVOQUÉE À MOSCOU.")
+@example(title="", text="Ein Gefangenenaustausch: Russland und die USA tauschten Häftlinge aus, \u1e9e.")
 def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text: str) -> None:
     unfiltered = Ruleset([replace(rule, needs=NOTHING) for rule in shipped._rules], shipped._vocabulary)
     assert shipped.match(text, title) == unfiltered.match(text, title)
@@ -381,13 +386,16 @@ def test_a_text_the_dismissal_searches_dismiss_fails_every_formula(shipped: Rule
 def test_what_lowercases_to_a_cyrillic_or_an_ascii_letter() -> None:
     """The prefilter's shortcuts hold: a Cyrillic letter comes from itself or its capital only (a text
     holding neither holds no literal with it), an ASCII letter from ASCII, "İ" (folded) or the Kelvin sign
-    (a text with it is lowercased as a whole) only."""
+    (a text with it is lowercased as a whole) only, an accented Latin letter ("é", "ß") from a character
+    written from the byte 0xC3 or one of three others only."""
     for code in range(0x80, 0x110000):
         char = chr(code)
         for letter in char.lower():
             if "\u0430" <= letter <= "\u044f" or letter == "\u0451":
                 assert char in (letter, letter.upper()), hex(code)
             assert not letter.isascii() or char in "\u0130\u212a", hex(code)
+            if "\u00c0" <= letter <= "\u00ff":
+                assert "\u00c0" <= char <= "\u00ff" or char in "\u0178\u1e9e\u212b", hex(code)
 
 
 def test_passages_per_rule_and_article_are_capped(shipped: Ruleset) -> None:

@@ -53,6 +53,10 @@ from monitor.rules._words import WordMatcher, matcher
 
 _CYRILLIC = re.compile("[а-яёА-ЯЁ]")
 _KELVIN = "\u212a"  # lowercases to "k"
+# Latin letters with accents ("é", "ä", "ß"): written in UTF-8 from the byte 0xC3; only these
+# three other characters lowercase to one of them ("Ÿ", capital "ẞ", the Angstrom sign).
+_LATIN_1 = re.compile("[\u00c0-\u00ff]")
+_TO_LATIN_1 = "\u0178\u1e9e\u212b"
 # Passages kept per rule and article, the first in the text: an alert quotes the news, not a
 # page that repeats a matching paragraph a thousand times (and novelty is judged per passage).
 MAX_PASSAGES = 10
@@ -184,7 +188,8 @@ class _Literals:
     "Black") must then be written so or all in capitals ("BLACK"). Where a literal is absent,
     so are the longer ones holding it ("russia", "russian"). A Cyrillic letter, in either case,
     is written in UTF-8 from the byte 0xD0 or 0xD1, and a text holding neither holds no Cyrillic
-    literal: two searches for a byte, the quickest there are.
+    literal: two searches for a byte, the quickest there are. So with an accented Latin letter
+    ("échange", "Außenministerium") and the byte 0xC3.
 
     An ASCII literal is looked for in the text's UTF-8 bytes, lowercased byte by byte, a
     tenth of the cost of lowercasing the text: the same, as no character but "İ" (folded) and
@@ -200,6 +205,7 @@ class _Literals:
         self.holding = {short: tuple(long for long in every if long != short and short in (
             long.lower() if short.islower() else long)) for short in every}
         self.no_cyrillic = {literal: False for literal in every if _CYRILLIC.search(literal)}
+        self.no_latin_1 = {literal: False for literal in every if _LATIN_1.search(literal)}
         # Lowercased, and for a name as written and in capitals (None for a lowercase literal).
         self.ascii = {literal: (literal.lower().encode(), None if literal.islower() else (
             literal.encode(), literal.upper().encode())) for literal in every if literal.isascii()}
@@ -221,6 +227,10 @@ class _Literals:
         cyrillic = b"\xd0" in scan.written or b"\xd1" in scan.written
         if not cyrillic:
             seen.update(self.no_cyrillic)
+        # Nor to an accented Latin letter, but those three (tests/test_rules.py checks it), which make a text not plain.
+        odd_latin = any(c in cased for c in _TO_LATIN_1)
+        if not odd_latin and b"\xc3" not in scan.written:
+            seen.update(self.no_latin_1)
         named = False
         if self.names is not None:
             found = self.names.search(scan.written)
@@ -228,27 +238,32 @@ class _Literals:
             while found is not None:  # on from one place after each: names may overlap
                 seen.update(dict.fromkeys(self.named[found.group()], True))
                 found = self.names.search(scan.written, found.start() + 1)
-        scan.plain = not (kelvin or cyrillic or named)
+        scan.plain = not (kelvin or odd_latin or cyrillic or named)
         return scan
 
     def dismissal(self, formulas: Sequence[Needs]) -> tuple[bytes, ...] | None:
-        """Lowercase ASCII literals the absence of all of which fails every formula on a plain text (see
-        :attr:`_Scan.plain`); None if there are none such.
+        """Lowercase literals, ASCII or with accented Latin letters, the absence of all of which fails every
+        formula on a plain text (see :attr:`_Scan.plain`), as the bytes to look for in its ASCII-lowercased
+        UTF-8; None if there are none such.
 
-        A plain text answers every search but those for ASCII literals as the empty text does: the
+        A plain text answers every search but those for these literals as the empty text does: the
         formulas are judged on the empty text, and the literals looked for there are the ones. Most
-        texts are dismissed by these searches, in C, without the formulas being walked in Python.
+        texts are dismissed by these searches, in C, without the formulas being walked in Python. An
+        accented letter is looked for as written in either case ("é", "É"): the bytes are lowercased
+        ASCII only.
         """
         scan = self.scan("")
+        for literal in self.no_latin_1:  # looked for, as in a text holding accented letters
+            del scan.seen[literal]
         before = set(scan.seen)
         if any(needs.holds(scan) for needs in formulas):
             return None
         looked = [literal for literal in scan.seen if literal not in before]
         # A literal found absent with a shorter one it holds needs no search of its own.
         looked = [literal for literal in looked if not any(literal in self.holding[short] for short in looked)]
-        if not all(literal.isascii() and literal.islower() for literal in looked):
+        if not all(literal.islower() and (literal.isascii() or literal in self.no_latin_1) for literal in looked):
             return None
-        return tuple(literal.encode() for literal in looked)
+        return tuple(form.encode() for literal in looked for form in _cased_accents(literal))
 
 
 class _Scan:
@@ -263,7 +278,8 @@ class _Scan:
         self.written = cased.encode("utf-8", "surrogatepass")  # a page may hold a lone surrogate
         self.low = self.written.lower()
         self._lowered: str | None = None
-        # No name of the people lists, no Cyrillic, no Kelvin sign: only its ASCII literals may be found.
+        # No name of the people lists, no Cyrillic or accented Latin letter, no Kelvin sign: only its ASCII
+        # literals may be found.
         self.plain = False
 
     @property
@@ -288,6 +304,15 @@ class _Scan:
             for longer in self.holding[literal]:
                 self.seen[longer] = False
         return found
+
+
+def _cased_accents(literal: str) -> list[str]:
+    """A lowercase literal with each accented Latin letter in either case ("échang": "échang", "Échang")."""
+    forms = [""]
+    for char in literal:
+        cased = [char] if char.isascii() else [c for c in dict.fromkeys((char, char.upper())) if len(c) == 1]
+        forms = [form + c for form in forms for c in cased]
+    return forms
 
 
 _Trie: TypeAlias = "dict[str, _Trie]"
