@@ -472,6 +472,33 @@ def test_published_is_read_from_the_byline_line_when_nothing_else_gives_it(
 
 
 @pytest.mark.parametrize(
+    ("lang", "byline", "published"),
+    [
+        ("es", "<p>Jueves 28 de Abril de 2022 5:03 PM</p>", datetime(2022, 4, 28, 17, 3, tzinfo=UTC)),
+        ("pl", "<p>opublikowano: 7 kwietnia 2021</p>", datetime(2021, 4, 7, tzinfo=UTC)),
+        ("de", "<p>Von Anna Berger | 28.01.22</p>", datetime(2022, 1, 28, tzinfo=UTC)),
+        ("zh", "<p>2016年10月14日 07:17</p>", datetime(2016, 10, 14, 7, 17, tzinfo=UTC)),
+        ("zh", "<p>2013/12/28 10:28</p>", datetime(2013, 12, 28, 10, 28, tzinfo=UTC)),
+        ("fr", "<p>Publié le 02/10/2020</p>", datetime(2020, 10, 2, tzinfo=UTC)),  # day first but in English
+        ("en", "<p>2/26/2015 7:11 AM PST</p>", datetime(2015, 2, 26, 7, 11, tzinfo=UTC)),  # 26 is no month
+        ("en", "<p>The Guardian 14/01/2020</p>", datetime(2020, 1, 14, tzinfo=UTC)),  # 14 is no month
+    ],
+    ids=["spanish-de", "polish", "dotted-short-year", "chinese", "year-first-slashed", "slashed-french",
+         "slashed-month-first-settled", "slashed-day-first-settled"],
+)
+def test_a_dateline_in_another_language_or_form_is_read_where_its_order_is_settled(
+    lang: str, byline: str, published: datetime
+) -> None:
+    page = _dated_page("Envoy returns to Washington", byline).replace("<html>", f'<html lang="{lang}">')
+    assert extract(page).published == published
+
+
+def test_a_slashed_date_on_an_english_page_is_not_read_when_either_order_is_possible() -> None:
+    page = _dated_page("Envoy returns", "<p>02/10/2020</p>").replace("<html>", '<html lang="en">')
+    assert extract(page).published is None
+
+
+@pytest.mark.parametrize(
     "page",
     [
         _dated_page("Envoy returns", "<p>06/08/2009</p>"),  # 6 August or June 8: never guessed

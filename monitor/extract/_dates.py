@@ -10,9 +10,14 @@ keeps it from guessing:
   gets no date from its text, since an ``<h1>`` that is a logo sits by the masthead's date
   of today;
 - only complete, unambiguous dates count: a day, a month and a four-digit year, with the month
-  named (English, German, French, Russian) or in day-first dotted form (``06.08.2009``) or ISO
-  order; slashed dates (06/08/2009) are never read, being day-first in Europe and month-first
-  in the US; the date must exist in the calendar;
+  named (English, German, French, Russian, Spanish, Portuguese, Italian, Dutch, Polish; "28 de
+  abril de 2022"), or in day-first dotted form (``06.08.2009``, and ``28.01.22`` with two digits
+  each, a year of this century), or year first (ISO ``2009-08-06``, ``2009/08/06``,
+  ``2009年8月6日``); the date must exist in the calendar;
+- a slashed date with the year last (06/08/2009) is day-first in most of the world and
+  month-first in the US: it is read only where its order is settled, by a part above 12 (no
+  month) or by the page's language, every one but English writing the day first. On an
+  English page 06/08/2009 is never read;
 - a date labelled as an update ("Updated", "Aktualisiert", "mis à jour", "обновлено") is not
   the publication, and is passed over;
 - of several dates in the zone within a week of each other ("Published June 1, 2021, updated
@@ -45,6 +50,18 @@ _MONTHS = {
     "мая": 5, "июня": 6, "июн": 6, "июля": 7, "июл": 7, "августа": 8, "авг": 8, "сентября": 9,
     "сен": 9, "сент": 9, "октября": 10, "окт": 10, "ноября": 11, "ноя": 11, "декабря": 12,
     "дек": 12,
+    # Spanish, Portuguese, Italian, Dutch, Polish (genitive): full names only, their
+    # abbreviations being English words ("set", "ago") or other months' ("mar")
+    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
+    "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
+    "diciembre": 12,
+    "janeiro": 1, "fevereiro": 2, "março": 3, "maio": 5, "junho": 6, "julho": 7, "setembro": 9,
+    "outubro": 10, "novembro": 11, "dezembro": 12,
+    "gennaio": 1, "febbraio": 2, "aprile": 4, "maggio": 5, "giugno": 6, "luglio": 7,
+    "settembre": 9, "ottobre": 10, "dicembre": 12,
+    "januari": 1, "februari": 2, "maart": 3, "mei": 5, "augustus": 8,
+    "stycznia": 1, "lutego": 2, "marca": 3, "kwietnia": 4, "maja": 5, "czerwca": 6, "lipca": 7,
+    "sierpnia": 8, "września": 9, "października": 10, "listopada": 11, "grudnia": 12,
 }  # fmt: skip
 _UPDATE_WITHIN = timedelta(days=7)  # the widest gap between a publication and its update line
 _UPDATE = re.compile(r"updated|aktualisiert|mis à jour|modifié|обновлен|изменен", re.IGNORECASE)
@@ -60,17 +77,25 @@ _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _YEAR = r"((?:19|20)\d{2})(?!\d)"
 _TIME = r"(?:\s*г\.)?(?:[\s,|•·–—-]*(?:at|um|à|в)?\s*(\d{1,2}):(\d{2})(?!\d)\s*([ap]\.?\s?m\b\.?)?)?"
 _DATES = (
-    # 6. August 2009 · 1er mars 2020 · 16 июня 2021 г. · 16 June 2021
-    ("dmy", rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th)?\s+({_MONTH})\.?,?\s+{_YEAR}{_TIME}"),
+    # 6. August 2009 · 1er mars 2020 · 16 июня 2021 г. · 16 June 2021 · 28 de abril de 2022
+    ("dmy", rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th|º)?\s+(?:de\s+)?({_MONTH})\.?,?\s+(?:del?\s+)?{_YEAR}{_TIME}"),
     # June 16, 2021 | 5:40 PM
     ("mdy", rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+{_YEAR}{_TIME}"),
     # 06.08.2009 (day first wherever dots are used) · 2009-08-06
     ("dots", rf"(?<![\d.])(\d{{1,2}})\.(\d{{1,2}})\.{_YEAR}{_TIME}"),
     ("iso", rf"(?<!\d)((?:19|20)\d{{2}})-(\d{{2}})-(\d{{2}})(?!\d){_TIME}"),
+    # 28.01.22: day first, as above; both parts of two digits, the year this century's
+    ("dots2", rf"(?<![\w.])(\d{{2}})\.(\d{{2}})\.(\d{{2}})(?![\d.]){_TIME}"),
+    # 2013/12/28: the year first, then the month, everywhere
+    ("ymd", rf"(?<![\w/])((?:19|20)\d{{2}})/(\d{{1,2}})/(\d{{1,2}})(?![\d/]){_TIME}"),
+    # 14/01/2020 or 2/26/2015: read only where the order is settled (see _slashed)
+    ("slash", rf"(?<![\w/.])(\d{{1,2}})/(\d{{1,2}})/{_YEAR}(?!/){_TIME}"),
+    # 2016年10月14日 · 2022년 4월 28일
+    ("cjk", r"((?:19|20)\d{2})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]" + _TIME),
 )
 _DATE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _DATES), re.IGNORECASE)
 _GROUPS = {name: _DATE.groupindex[name] for name, _ in _DATES}
-_ANY_YEAR = re.compile(r"(?:19|20)\d\d")  # what each of _DATES holds
+_ANY_YEAR = re.compile(r"(?:19|20)\d\d|\d\.\d\d\.\d")  # what each of _DATES holds
 
 
 def before_date(text: str) -> str:
@@ -79,11 +104,13 @@ def before_date(text: str) -> str:
     return _WEEKDAY.sub("", text[: match.start()]).strip() if match else text
 
 
-def find_date(zone: str) -> datetime | None:
+def find_date(zone: str, language: str | None = None) -> datetime | None:
     """The earliest complete date written in a byline zone's text, or None.
 
-    Every date has a four-digit year: a zone without one (two in three) is passed over by a
-    search that skips from digit to digit in C, many times faster than the full pattern.
+    ``language`` (the page's primary language subtag) settles the order of a slashed date.
+    Every date has a four-digit year or a dotted two-digit one: a zone without either (two in
+    three) is passed over by a search that skips from digit to digit in C, many times faster
+    than the full pattern.
     """
     if _ANY_YEAR.search(zone) is None:
         return None
@@ -91,21 +118,25 @@ def find_date(zone: str) -> datetime | None:
         parsed
         for match in _DATE.finditer(zone)
         if _UPDATE.search(zone, max(match.start() - _LABEL_REACH, 0), match.start()) is None
-        and (parsed := _parse(match)) is not None
+        and (parsed := _parse(match, language)) is not None
     ]
     if not found or max(found) - min(found) > _UPDATE_WITHIN:
         return None
     return min(found)
 
 
-def _parse(match: re.Match[str]) -> datetime | None:
+def _parse(match: re.Match[str], language: str | None) -> datetime | None:
     kind = match.lastgroup or ""
     first = _GROUPS[kind] + 1
     day_s, month_s, year_s, hour_s, minute_s, meridiem = match.groups()[first - 1 : first + 5]
     if kind == "mdy":
         day_s, month_s = month_s, day_s
-    elif kind == "iso":
+    elif kind in ("iso", "ymd", "cjk"):
         day_s, year_s = year_s, day_s
+    elif kind == "dots2":
+        year_s = "20" + year_s
+    elif kind == "slash":
+        day_s, month_s = _slashed(int(day_s), int(month_s), language)
     month = _MONTHS[month_s.lower()] if kind in ("dmy", "mdy") else int(month_s)
     hour, minute = (int(hour_s), int(minute_s)) if hour_s else (0, 0)
     if meridiem and 1 <= hour <= 12:
@@ -114,3 +145,14 @@ def _parse(match: re.Match[str]) -> datetime | None:
         return datetime(int(year_s), month, int(day_s), hour, minute, tzinfo=UTC)
     except ValueError:
         return None
+
+
+def _slashed(first: int, second: int, language: str | None) -> tuple[str, str]:
+    """A slashed date's day and month: a part above 12 is the day; else the language says, every
+    language but English writing the day first (English is month-first in the US and day-first
+    elsewhere). Where nothing settles it, an impossible day is returned."""
+    if first > 12 or (second <= 12 and language and language != "en"):
+        return str(first), str(second)
+    if second > 12:
+        return str(second), str(first)
+    return "0", "0"
