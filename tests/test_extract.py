@@ -513,6 +513,34 @@ def test_no_date_is_better_than_a_guessed_one(page: str) -> None:
     assert extract(page).published is None
 
 
+def test_a_blog_post_headed_by_an_h2_is_dated_by_its_byline_not_the_masthead() -> None:
+    masthead = "<h1>Daily Example</h1><p>Tuesday, 2 December 2026</p>"
+    page = _dated_page("Envoy returns", "<p>Posted by Anna Berger on June 16, 2021</p>", masthead=masthead)
+    assert extract(page.replace("<h1>Envoy returns</h1>", "<h3>Envoy returns</h3>")).published == datetime(
+        2021, 6, 16, tzinfo=UTC
+    )
+
+
+def test_the_byline_under_the_headline_wins_over_teasers_above_it() -> None:
+    teasers = "<ul><li><a href='/a'>Bryan beats Guidry</a> 30. Januar 2022</li></ul>"
+    page = _dated_page("Envoy returns", "<p>reineckefuchs — 2. Februar 2022</p>").replace(
+        "<h1>", f"{teasers}<h1>"
+    )
+    assert extract(page).published == datetime(2022, 2, 2, tzinfo=UTC)
+
+
+def test_dates_above_and_under_the_headline_weeks_apart_give_none() -> None:
+    page = _dated_page("Sprungbrett-Event", "<p>Deadline: 15. März 2020</p>").replace(
+        "<h1>", "<p>30. März 2020, 13:15 Uhr</p><h1>"
+    )
+    assert extract(page).published is None
+
+
+def test_a_time_with_seconds_keeps_its_meridiem() -> None:
+    page = _dated_page("Envoy returns", "<p>Staff | May 10, 2022 01:52:54 PM</p>")
+    assert extract(page).published == datetime(2022, 5, 10, 13, 52, tzinfo=UTC)
+
+
 def test_a_date_in_the_story_is_an_event_not_the_publication() -> None:
     story = "<p>" + "On 6 August 2009 the ambassador presented his credentials at the White House. " * 3
     page = f"<html><head><title>Envoy</title></head><body><article><h1>Envoy</h1>{story}</p></article></body></html>"

@@ -119,7 +119,8 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
             text = structured
     published = meta.published
     if published is None and elements is not None:  # the weakest evidence, read last
-        published = find_date(headline_zone(elements, meta.titles), meta.language)
+        before, after = headline_zone(elements, meta.titles)
+        published = find_date(after, meta.language, before)
     return Extracted(
         title=meta.title,
         text=text,

@@ -167,6 +167,7 @@ _MORE_STORIES = Phrases(
 )  # fmt: skip  # matched against lower-cased text
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
 _ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
+_SUBHEADINGS = frozenset({"h2", "h3"})  # a blog post's headline, where the site's name has the <h1>
 _STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
@@ -490,24 +491,33 @@ def _is_link_post(tree: Elements, top: int, blocks: list[_Block], kept: list[str
     )
 
 
-def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
-    """The text around the headline, where bylines and datelines sit, or "" without one.
+def headline_zone(tree: Elements, titles: tuple[str, ...]) -> tuple[str, str]:
+    """The text before and after the headline, where bylines and datelines sit ("" without one).
 
-    The headline is the first ``<h1>`` that reads as a declared title. The zone
+    The headline is the first ``<h1>`` that reads as a declared title. The zone after it
     ends where the story begins: its first long block. Boilerplate is not left out here:
     templates name the byline's box "byline" or "meta".
+
+    Where no ``<h1>`` reads as a title (blog templates give it to the site's name and the post's
+    title an ``<h2>`` or ``<h3>``), the first of those that does is the headline, and only the
+    text after it is given: before it sits the masthead, with its date of today.
     """
     tags, heads, tails = tree.tags, tree.heads, tree.tails
     h = next((h for h in tree.headlines if _is_headline(tree, h, titles)), -1)
-    if h < 0:
-        return ""
     before: list[str] = []
-    size = 0
-    for j in range(h - 1, -1, -1):
-        if size >= _ZONE_BEFORE:
-            break
-        before += (tails[j], heads[j])
-        size += len(tails[j]) + len(heads[j])
+    if h < 0:
+        h = next(
+            (i for i, tag in enumerate(tags) if tag in _SUBHEADINGS and _is_headline(tree, i, titles)), -1
+        )
+        if h < 0:
+            return "", ""
+    else:
+        size = 0
+        for j in range(h - 1, -1, -1):
+            if size >= _ZONE_BEFORE:
+                break
+            before += (tails[j], heads[j])
+            size += len(tails[j]) + len(heads[j])
     after: list[str] = []
     size = 0
     for j in range(h + tree.size[h], len(tags)):
@@ -515,7 +525,7 @@ def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
             break  # the story begins: its dates are events, not the publication
         after += (heads[j], tails[j])
         size += len(heads[j]) + len(tails[j])
-    return clean_space(" ".join([*reversed(before), tails[h], *after]))
+    return clean_space(" ".join(reversed(before))), clean_space(" ".join([tails[h], *after]))
 
 
 def text_from_markup(fragment: str) -> str:

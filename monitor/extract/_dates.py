@@ -6,9 +6,10 @@ keeps it from guessing:
 
 - only the byline zone is read: the text just around the headline, where the byline and
   dateline sit, never the story below it nor the sidebars (whose dates belong to other
-  stories). The headline is the ``<h1>`` that reads as the page's title: a page without one
-  gets no date from its text, since an ``<h1>`` that is a logo sits by the masthead's date
-  of today;
+  stories). The headline is the ``<h1>`` that reads as the page's title. An ``<h1>`` that is
+  a logo sits by the masthead's date of today: on a page without a headline ``<h1>``, the
+  first ``<h2>`` or ``<h3>`` that reads as the title (a blog post's, the blog's name having
+  the ``<h1>``) is the headline, but only the text after it is read, never the masthead above;
 - only complete, unambiguous dates count: a day, a month and a four-digit year, with the month
   named (English, German, French, Russian, Spanish, Portuguese, Italian, Dutch, Polish; "28 de
   abril de 2022"), or in day-first dotted form (``06.08.2009``, and ``28.01.22`` with two digits
@@ -23,6 +24,9 @@ keeps it from guessing:
 - of several dates in the zone within a week of each other ("Published June 1, 2021, updated
   June 3, 2021") the earliest is the publication; dates further apart are not one story's
   publication and update but several stories' or events' dates, and none is taken;
+- the dates after the headline (its byline) come before those above it: past a kicker line,
+  the text above a headline is often the end of a list of other stories' teasers, each with
+  its date (a few days older than the story's, so within the week);
 - a time of day right after the date is kept ("5:40 PM", "17:40"); with no zone given, the
   date and time are taken as UTC, as for structured dates without a zone.
 """
@@ -75,7 +79,7 @@ _WEEKDAY = re.compile(
 )
 _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _YEAR = r"((?:19|20)\d{2})(?!\d)"
-_TIME = r"(?:\s*г\.)?(?:[\s,|•·–—-]*(?:at|um|à|в)?\s*(\d{1,2}):(\d{2})(?!\d)\s*([ap]\.?\s?m\b\.?)?)?"
+_TIME = r"(?:\s*г\.)?(?:[\s,|•·–—-]*(?:at|um|à|в)?\s*(\d{1,2}):(\d{2})(?::\d{2})?(?!\d)\s*([ap]\.?\s?m\b\.?)?)?"
 _DATES = (
     # 6. August 2009 · 1er mars 2020 · 16 июня 2021 г. · 16 June 2021 · 28 de abril de 2022
     ("dmy", rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th|º)?\s+(?:de\s+)?({_MONTH})\.?,?\s+(?:del?\s+)?{_YEAR}{_TIME}"),
@@ -104,25 +108,32 @@ def before_date(text: str) -> str:
     return _WEEKDAY.sub("", text[: match.start()]).strip() if match else text
 
 
-def find_date(zone: str, language: str | None = None) -> datetime | None:
-    """The earliest complete date written in a byline zone's text, or None.
+def find_date(after: str, language: str | None = None, before: str = "") -> datetime | None:
+    """The publication date written in a byline zone's text (after the headline, and before it), or None.
 
     ``language`` (the page's primary language subtag) settles the order of a slashed date.
     Every date has a four-digit year or a dotted two-digit one: a zone without either (two in
     three) is passed over by a search that skips from digit to digit in C, many times faster
     than the full pattern.
     """
-    if _ANY_YEAR.search(zone) is None:
+    found_after = _dates(after, language)
+    found_before = _dates(before, language) if before else []
+    found = found_after + found_before
+    if not found or max(found) - min(found) > _UPDATE_WITHIN:
         return None
-    found = [
+    return min(found_after or found_before)
+
+
+def _dates(zone: str, language: str | None) -> list[datetime]:
+    """The complete dates in a text, but those labelled as updates."""
+    if _ANY_YEAR.search(zone) is None:
+        return []
+    return [
         parsed
         for match in _DATE.finditer(zone)
         if _UPDATE.search(zone, max(match.start() - _LABEL_REACH, 0), match.start()) is None
         and (parsed := _parse(match, language)) is not None
     ]
-    if not found or max(found) - min(found) > _UPDATE_WITHIN:
-        return None
-    return min(found)
 
 
 def _parse(match: re.Match[str], language: str | None) -> datetime | None:
