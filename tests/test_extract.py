@@ -553,6 +553,36 @@ def test_a_structured_date_wins_over_the_visible_one() -> None:
     assert extract(page).published == datetime(2021, 6, 17, 8, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("head", "published"),
+    [
+        (
+            '<script type="application/ld+json">{"@type": "Recipe", "name": "Envoy cake",'
+            ' "datePublished": "2018-07-25", "recipeInstructions": ["Bake."]}</script>',
+            datetime(2018, 7, 25, tzinfo=UTC),
+        ),
+        ('<meta property="og:article:published_time" content="2022-01-15">', datetime(2022, 1, 15, tzinfo=UTC)),
+        ('<meta name="publication_date" content="2022-02-08T14:00:00">', datetime(2022, 2, 8, 14, tzinfo=UTC)),
+        (
+            '<meta property="article:published_time" content="Di., 25.01.2022 - 14:45">'
+            '<meta property="article:modified_time" content="Mi., 26.01.2022 - 14:30">',
+            datetime(2022, 1, 25, 14, 45, tzinfo=UTC),
+        ),
+        ('<meta name="publishdate" content="05/29/2007 09:49:00">', datetime(2007, 5, 29, 9, 49, tzinfo=UTC)),
+    ],
+    ids=["recipe", "og-article-published", "publication-date", "written-for-people", "slashed-settled"],
+)
+def test_structured_publication_dates_in_more_places_and_forms(head: str, published: datetime) -> None:
+    page = f"<html><head><title>Envoy cake</title>{head}</head><body><article><h1>Envoy cake</h1>{_STORY}</article></body></html>"
+    assert extract(page).published == published
+
+
+def test_a_structured_date_of_1970_is_a_zero_not_a_date() -> None:
+    head = '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "1970-01-01T01:00:00+01:00"}</script>'
+    page = f"<html><head><title>Envoy</title>{head}</head><body><article><h1>Envoy</h1>{_STORY}</article></body></html>"
+    assert extract(page).published is None
+
+
 def test_an_update_date_alone_is_not_the_publication() -> None:
     assert extract(_dated_page("Envoy returns", "<p>Last updated: January 7, 2025</p>")).published is None
 

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract._boilerplate import NAMES_READ, is_certain_boilerplate
-from monitor.extract._dates import before_date
+from monitor.extract._dates import before_date, find_date
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ _BYLINE_END = re.compile(r"\s+[·•|—]\s.*")
 _DATE_META = (
     "article:published_time",
     "og:published_time",
+    "og:article:published_time",
+    "publication_date",
     "datepublished",
     "article.published",
     "pubdate",
@@ -85,6 +87,7 @@ _DATE_META = (
     "article_date_original",
     "cxenseparse:recs:publishtime",
 )
+_YEARS = (1990, 2100)  # the years a publication date may have
 _AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
 _DESCRIPTION_META = ("og:description", "description", "twitter:description")
 # Every <meta> name read below: the others (images, viewport, keywords) are not kept, which
@@ -184,12 +187,13 @@ def read_metadata(
     choices = (declared[0], headline if _titled(headline, f"{declared[0]} {signals.title}") else "", declared[2])
     first = next((c for c in choices if c), "") or _page_title(signals.title, signals.h1, site_name)
     title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
+    language = _language(tree, meta, ld)
     return Metadata(
         title=title,
         byline=_byline(tree, meta, ld),
-        published=_published(signals, ld, url),
+        published=_published(signals, ld, how_to, url, language),
         canonical_url=_canonical(signals, url),
-        language=_language(tree, meta, ld),
+        language=language,
         outlet=site_name,
         titles=tuple(dict.fromkeys(trimmed.values())),
         article_body=_ld_text(ld.get("articleBody")) or (_steps(how_to) if how_to else ""),
@@ -511,14 +515,23 @@ def _is_cjk(text: str) -> bool:
     return any("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)
 
 
-def _published(signals: _Signals, ld: dict[str, Any], url: str | None) -> datetime | None:
-    """The publication time, from structured data first, then ``<time>``, then the URL."""
+def _published(
+    signals: _Signals, ld: dict[str, Any], how_to: dict[str, Any], url: str | None, language: str | None
+) -> datetime | None:
+    """The publication time, from structured data first, then ``<time>``, then the URL.
+
+    A recipe or how-to is the page's content where no article object is given: its
+    ``datePublished`` is the page's. A structured value written for people rather than machines
+    ("Di., 25.01.2022 - 14:45", "05/29/2007 09:49") is read as a dateline is (:mod:`._dates`):
+    a complete date, its order settled, or nothing.
+    """
     candidates = [_ld_text(ld.get("datePublished")), _ld_text(ld.get("dateCreated"))]
+    candidates.append(_ld_text(how_to.get("datePublished")))
     candidates += [signals.meta.get(key, "") for key in _DATE_META]
     candidates += signals.times
     for value in candidates:
-        parsed = parse_date(value)
-        if parsed is not None:
+        parsed = parse_date(value) or (find_date(value, language) if value else None)
+        if parsed is not None and _YEARS[0] <= parsed.year <= _YEARS[1]:
             return parsed
     return _date_from_url(url)
 
@@ -544,8 +557,8 @@ def parse_date(value: str) -> datetime | None:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             parsed = None
-    if parsed is None or not 1990 <= parsed.year <= 2100:
-        return None
+    if parsed is None or not _YEARS[0] <= parsed.year <= _YEARS[1]:
+        return None  # a CMS's zero (1970-01-01) or a typo
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
