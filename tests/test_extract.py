@@ -583,6 +583,37 @@ def test_a_structured_date_of_1970_is_a_zero_not_a_date() -> None:
     assert extract(page).published is None
 
 
+def _post_with_related(byline: str, below: str = "") -> str:
+    related = "".join(
+        f"<li><a href='/old-{i}'>An older story number {i}</a>"
+        f" <time datetime='2009-04-1{i} 18:06:36'>1{i}. April 2009</time></li>"
+        for i in range(3)
+    )
+    return (
+        "<html><head><title>Envoy returns</title></head><body><div class='main'><article class='post'>"
+        f"<h1>Envoy returns</h1>{byline}<div class='entry-content'>{_STORY}</div></article>"
+        f"{below or f'<ul class=related-posts>{related}</ul>'}</div></body></html>"
+    )
+
+
+def test_a_time_element_of_a_related_story_below_gives_way_to_the_byline() -> None:
+    page = _post_with_related("<p class='post-meta'>von Anna Berger · 22. Oktober 2019</p>")
+    assert extract(page).published == datetime(2019, 10, 22, tzinfo=UTC)
+
+
+def test_a_time_element_of_a_related_story_below_gives_way_to_the_url() -> None:
+    page = _post_with_related("")
+    assert extract(page, "https://example.org/2019/10/22/envoy-returns/").published == datetime(
+        2019, 10, 22, tzinfo=UTC
+    )
+
+
+def test_a_time_element_below_the_story_stands_where_nothing_says_otherwise() -> None:
+    footer = "<p class='posted'>Posted <time datetime='2020-08-06T09:09:24Z'>Aug 6, 2020</time></p>"
+    page = _post_with_related("", below=footer)
+    assert extract(page).published == datetime(2020, 8, 6, 9, 9, 24, tzinfo=UTC)
+
+
 def test_an_update_date_alone_is_not_the_publication() -> None:
     assert extract(_dated_page("Envoy returns", "<p>Last updated: January 7, 2025</p>")).published is None
 

@@ -228,6 +228,8 @@ class Elements:
         # document order.
         self.signals: list[tuple[str, LexborNode]] = []
         self.headlines: list[int] = []  # positions of the <h1> elements
+        self.times: list[int] = []  # and of the <time> elements
+        self.story_end = 0  # the position past the story's container, once extract_text found it
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -300,6 +302,8 @@ class Elements:
                         signals.append((tag, node))
                         if tag == "h1":
                             self.headlines.append(count)
+                        elif tag == "time":
+                            self.times.append(count)
                     if tag in _SKIPPED:
                         continue
                 elif tag == "a" and script_links and node.mem_id in script_links:
@@ -433,6 +437,7 @@ def extract_text(
     out, and what was chosen holds no story's worth of prose (a video's page, its summary in
     a box named "caption"), it is the story's first paragraph.
     """
+    given = elements
     page_prose = elements.prose[0]
     top = _main_container(elements, titles)
     if (
@@ -454,6 +459,7 @@ def extract_text(
         else:
             top = center
     blocks = _read_blocks(elements, top)
+    given.story_end = top + elements.size[top]  # the same positions, if the page was walked again
     every_title = (title or "", *titles)
     kept = _keep_blocks(blocks, every_title)
     if _is_link_post(elements, top, blocks, kept):
@@ -489,6 +495,14 @@ def _is_link_post(tree: Elements, top: int, blocks: list[_Block], kept: list[str
         and _LINK_POST * sum(map(len, kept)) < sum(len(block.text) for block in blocks)
         and _in_story(tree, top)
     )
+
+
+def after_story(tree: Elements, node: LexborNode) -> bool:
+    """Whether a ``<time>`` element comes after the story's container: in the list of related
+    stories or the comments below it, or a sidebar's list of events."""
+    if not tree.story_end:
+        return False
+    return any(tree.nodes[i].mem_id == node.mem_id for i in tree.times if i >= tree.story_end)
 
 
 def headline_zone(tree: Elements, titles: tuple[str, ...]) -> tuple[str, str]:

@@ -115,6 +115,9 @@ class Metadata:
     titles: tuple[str, ...] = ()
     article_body: str = ""  # JSON-LD articleBody or a how-to's steps, a fallback for the DOM text
     description: str = ""  # the summary the page declares (og:description, JSON-LD)
+    # Where ``published`` came from a <time>: every <time>'s date, with its element, in order (the
+    # story's container, found later, may show the first to be another story's).
+    dated_times: tuple[tuple[LexborNode, datetime], ...] = ()
 
 
 @dataclass
@@ -127,7 +130,7 @@ class _Signals:
     canonical: str | None = None
     title: str = ""
     h1: str = ""
-    times: list[str] = field(default_factory=list)  # <time datetime> values
+    times: list[tuple[str, LexborNode]] = field(default_factory=list)  # <time datetime> values, elements
 
 
 # Invisible characters that split a word for every search but not for the eye: soft hyphens
@@ -188,10 +191,12 @@ def read_metadata(
     first = next((c for c in choices if c), "") or _page_title(signals.title, signals.h1, site_name)
     title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
     language = _language(tree, meta, ld)
+    published, dated_times = _published(signals, ld, how_to, url, language)
     return Metadata(
         title=title,
         byline=_byline(tree, meta, ld),
-        published=_published(signals, ld, how_to, url, language),
+        published=published,
+        dated_times=dated_times,
         canonical_url=_canonical(signals, url),
         language=language,
         outlet=site_name,
@@ -273,7 +278,7 @@ def _read_signals(nodes: list[LexborNode]) -> _Signals:
         elif tag == "h1":
             signals.h1 = signals.h1 or clean_space(node.text())
         else:
-            signals.times.append(attrs.get("datetime") or "")
+            signals.times.append((attrs.get("datetime") or "", node))
     return signals
 
 
@@ -517,23 +522,35 @@ def _is_cjk(text: str) -> bool:
 
 def _published(
     signals: _Signals, ld: dict[str, Any], how_to: dict[str, Any], url: str | None, language: str | None
-) -> datetime | None:
-    """The publication time, from structured data first, then ``<time>``, then the URL.
+) -> tuple[datetime | None, tuple[tuple[LexborNode, datetime], ...]]:
+    """The publication time, from structured data first, then ``<time>``, then the URL; and where
+    it came from a ``<time>``, every ``<time>``'s date with its element.
 
     A recipe or how-to is the page's content where no article object is given: its
     ``datePublished`` is the page's. A structured value written for people rather than machines
     ("Di., 25.01.2022 - 14:45", "05/29/2007 09:49") is read as a dateline is (:mod:`._dates`):
     a complete date, its order settled, or nothing.
+
+    The first ``<time>`` may be another story's: once the story's container is known, one below
+    it (in a list of related stories, the comments, a sidebar's events) gives way to a ``<time>``
+    not below it, the URL's date or the byline's, where those give another day
+    (:func:`monitor.extract.extract`).
     """
     candidates = [_ld_text(ld.get("datePublished")), _ld_text(ld.get("dateCreated"))]
     candidates.append(_ld_text(how_to.get("datePublished")))
     candidates += [signals.meta.get(key, "") for key in _DATE_META]
-    candidates += signals.times
     for value in candidates:
-        parsed = parse_date(value) or (find_date(value, language) if value else None)
-        if parsed is not None and _YEARS[0] <= parsed.year <= _YEARS[1]:
-            return parsed
-    return _date_from_url(url)
+        if (parsed := _structured_date(value, language)) is not None:
+            return parsed, ()
+    dated = tuple(
+        (node, parsed) for value, node in signals.times if (parsed := _structured_date(value, language)) is not None
+    )
+    return (dated[0][1], dated) if dated else (date_from_url(url), ())
+
+
+def _structured_date(value: str, language: str | None) -> datetime | None:
+    parsed = parse_date(value) or (find_date(value, language) if value else None)
+    return parsed if parsed is not None and _YEARS[0] <= parsed.year <= _YEARS[1] else None
 
 
 def parse_date(value: str) -> datetime | None:
@@ -562,7 +579,7 @@ def parse_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _date_from_url(url: str | None) -> datetime | None:
+def date_from_url(url: str | None) -> datetime | None:
     match = _URL_DATE.search(urlsplit(url).path) if url else None
     if match is None:
         return None
