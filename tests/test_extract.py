@@ -614,6 +614,27 @@ def test_a_time_element_below_the_story_stands_where_nothing_says_otherwise() ->
     assert extract(page).published == datetime(2020, 8, 6, 9, 9, 24, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("end_line", "published"),
+    [
+        ("<p>Leena Simon · Veröffentlicht am 06.10.2023 (Letztes Update: 09.10.2023)</p>", datetime(2023, 10, 6, tzinfo=UTC)),
+        ("<p>Posted on Tuesday 15 October 2019 at 09:11 by Bradley M. Kuhn.</p>", datetime(2019, 10, 15, 9, 11, tzinfo=UTC)),
+        ("<p>Letzte Änderung: 31.10.2023 - 14:49 Erschienen am: 01.11.2023</p>", datetime(2023, 11, 1, tzinfo=UTC)),
+        ("<p>Stand: 31.10.2023</p>", None),  # a revision's date
+    ],
+    ids=["german", "english-weekday", "after-a-revision", "revision-only"],
+)
+def test_a_date_labelled_as_the_publication_at_the_story_end_is_read(end_line: str, published: datetime | None) -> None:
+    page = _dated_page("Envoy returns", "").replace("</article>", f"{end_line}</article>")
+    assert extract(page).published == published
+
+
+def test_a_labelled_date_in_the_comments_below_the_story_is_not_read() -> None:
+    comments = "<div class='comments'><p>Jo Reader</p><p>Posted on June 3, 2021</p><p>Great piece!</p></div>"
+    page = _post_with_related("", below=comments)
+    assert extract(page).published is None
+
+
 def test_an_update_date_alone_is_not_the_publication() -> None:
     assert extract(_dated_page("Envoy returns", "<p>Last updated: January 7, 2025</p>")).published is None
 

@@ -15,8 +15,8 @@ from datetime import datetime
 import numpy as np
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
-from monitor.extract._content import Elements, after_story, extract_text, headline_zone, text_from_markup
-from monitor.extract._dates import find_date
+from monitor.extract._content import Elements, after_story, extract_text, headline_zone, text_from_markup, text_to_story_end
+from monitor.extract._dates import LABELLED_READ, find_date, find_labelled_date
 from monitor.extract._metadata import Metadata, date_from_url, read_metadata
 from monitor.models import Extracted
 
@@ -60,7 +60,9 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
 
 def _byline_date(elements: Elements, meta: Metadata) -> datetime | None:
     before, after = headline_zone(elements, meta.titles)
-    return find_date(after, meta.language, before)
+    return find_date(after, meta.language, before) or find_labelled_date(
+        text_to_story_end(elements, LABELLED_READ), meta.language
+    )
 
 
 def _parse(raw: bytes) -> LexborHTMLParser:

@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
+from itertools import chain, compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -503,6 +503,23 @@ def after_story(tree: Elements, node: LexborNode) -> bool:
     if not tree.story_end:
         return False
     return any(tree.nodes[i].mem_id == node.mem_id for i in tree.times if i >= tree.story_end)
+
+
+def text_to_story_end(tree: Elements, limit: int) -> str:
+    """The page's text down to the end of the story's container (all of it before that is known),
+    boilerplate included (bylines sit in boxes named "meta"), its first ``limit`` characters or so."""
+    heads, tails = tree.heads, tree.tails
+    end = tree.story_end or len(tree.tags)
+    step = 256  # elements joined at a time: the length is checked once per step
+    texts = []
+    size = 0
+    for start in range(0, end, step):
+        stop = min(start + step, end)
+        texts.append(" ".join(chain.from_iterable(zip(heads[start:stop], tails[start:stop]))))
+        size += len(texts[-1])
+        if size >= limit:
+            break
+    return " ".join(texts)  # its white space as it is: the dates' patterns take any run of it
 
 
 def headline_zone(tree: Elements, titles: tuple[str, ...]) -> tuple[str, str]:
