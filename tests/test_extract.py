@@ -577,6 +577,16 @@ def test_structured_publication_dates_in_more_places_and_forms(head: str, publis
     assert extract(page).published == published
 
 
+def test_the_pages_meta_date_wins_over_its_recipes() -> None:
+    head = (
+        '<meta property="article:published_time" content="2020-02-17T08:00:00+00:00">'
+        '<script type="application/ld+json">{"@type": "Recipe", "name": "Envoy cake",'
+        ' "datePublished": "2020-02-17T09:00:00+00:00", "recipeInstructions": ["Bake."]}</script>'
+    )
+    page = f"<html><head><title>Envoy cake</title>{head}</head><body><article><h1>Envoy cake</h1>{_STORY}</article></body></html>"
+    assert extract(page).published == datetime(2020, 2, 17, 8, tzinfo=UTC)
+
+
 def test_a_structured_date_of_1970_is_a_zero_not_a_date() -> None:
     head = '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "1970-01-01T01:00:00+01:00"}</script>'
     page = f"<html><head><title>Envoy</title>{head}</head><body><article><h1>Envoy</h1>{_STORY}</article></body></html>"

@@ -527,7 +527,8 @@ def _published(
     it came from a ``<time>``, every ``<time>``'s date with its element.
 
     A recipe or how-to is the page's content where no article object is given: its
-    ``datePublished`` is the page's. A structured value written for people rather than machines
+    ``datePublished`` is the page's, where no ``<meta>`` gives one (a recipe plugin may write
+    the local time as UTC, or the recipe's first version's date). A structured value written for people rather than machines
     ("Di., 25.01.2022 - 14:45", "05/29/2007 09:49") is read as a dateline is (:mod:`._dates`):
     a complete date, its order settled, or nothing.
 
@@ -537,8 +538,8 @@ def _published(
     (:func:`monitor.extract.extract`).
     """
     candidates = [_ld_text(ld.get("datePublished")), _ld_text(ld.get("dateCreated"))]
-    candidates.append(_ld_text(how_to.get("datePublished")))
     candidates += [signals.meta.get(key, "") for key in _DATE_META]
+    candidates.append(_ld_text(how_to.get("datePublished")))
     for value in candidates:
         if (parsed := _structured_date(value, language)) is not None:
             return parsed, ()
