@@ -472,6 +472,33 @@ def test_published_is_read_from_the_byline_line_when_nothing_else_gives_it(
 
 
 @pytest.mark.parametrize(
+    ("lang", "byline", "published"),
+    [
+        ("es", "<p>Jueves 28 de Abril de 2022 5:03 PM</p>", datetime(2022, 4, 28, 17, 3, tzinfo=UTC)),
+        ("pl", "<p>opublikowano: 7 kwietnia 2021</p>", datetime(2021, 4, 7, tzinfo=UTC)),
+        ("de", "<p>Von Anna Berger | 28.01.22</p>", datetime(2022, 1, 28, tzinfo=UTC)),
+        ("zh", "<p>2016年10月14日 07:17</p>", datetime(2016, 10, 14, 7, 17, tzinfo=UTC)),
+        ("zh", "<p>2013/12/28 10:28</p>", datetime(2013, 12, 28, 10, 28, tzinfo=UTC)),
+        ("fr", "<p>Publié le 02/10/2020</p>", datetime(2020, 10, 2, tzinfo=UTC)),  # day first but in English
+        ("en", "<p>2/26/2015 7:11 AM PST</p>", datetime(2015, 2, 26, 7, 11, tzinfo=UTC)),  # 26 is no month
+        ("en", "<p>The Guardian 14/01/2020</p>", datetime(2020, 1, 14, tzinfo=UTC)),  # 14 is no month
+    ],
+    ids=["spanish-de", "polish", "dotted-short-year", "chinese", "year-first-slashed", "slashed-french",
+         "slashed-month-first-settled", "slashed-day-first-settled"],
+)
+def test_a_dateline_in_another_language_or_form_is_read_where_its_order_is_settled(
+    lang: str, byline: str, published: datetime
+) -> None:
+    page = _dated_page("Envoy returns to Washington", byline).replace("<html>", f'<html lang="{lang}">')
+    assert extract(page).published == published
+
+
+def test_a_slashed_date_on_an_english_page_is_not_read_when_either_order_is_possible() -> None:
+    page = _dated_page("Envoy returns", "<p>02/10/2020</p>").replace("<html>", '<html lang="en">')
+    assert extract(page).published is None
+
+
+@pytest.mark.parametrize(
     "page",
     [
         _dated_page("Envoy returns", "<p>06/08/2009</p>"),  # 6 August or June 8: never guessed
@@ -486,6 +513,34 @@ def test_no_date_is_better_than_a_guessed_one(page: str) -> None:
     assert extract(page).published is None
 
 
+def test_a_blog_post_headed_by_an_h2_is_dated_by_its_byline_not_the_masthead() -> None:
+    masthead = "<h1>Daily Example</h1><p>Tuesday, 2 December 2026</p>"
+    page = _dated_page("Envoy returns", "<p>Posted by Anna Berger on June 16, 2021</p>", masthead=masthead)
+    assert extract(page.replace("<h1>Envoy returns</h1>", "<h3>Envoy returns</h3>")).published == datetime(
+        2021, 6, 16, tzinfo=UTC
+    )
+
+
+def test_the_byline_under_the_headline_wins_over_teasers_above_it() -> None:
+    teasers = "<ul><li><a href='/a'>Bryan beats Guidry</a> 30. Januar 2022</li></ul>"
+    page = _dated_page("Envoy returns", "<p>reineckefuchs — 2. Februar 2022</p>").replace(
+        "<h1>", f"{teasers}<h1>"
+    )
+    assert extract(page).published == datetime(2022, 2, 2, tzinfo=UTC)
+
+
+def test_dates_above_and_under_the_headline_weeks_apart_give_none() -> None:
+    page = _dated_page("Sprungbrett-Event", "<p>Deadline: 15. März 2020</p>").replace(
+        "<h1>", "<p>30. März 2020, 13:15 Uhr</p><h1>"
+    )
+    assert extract(page).published is None
+
+
+def test_a_time_with_seconds_keeps_its_meridiem() -> None:
+    page = _dated_page("Envoy returns", "<p>Staff | May 10, 2022 01:52:54 PM</p>")
+    assert extract(page).published == datetime(2022, 5, 10, 13, 52, tzinfo=UTC)
+
+
 def test_a_date_in_the_story_is_an_event_not_the_publication() -> None:
     story = "<p>" + "On 6 August 2009 the ambassador presented his credentials at the White House. " * 3
     page = f"<html><head><title>Envoy</title></head><body><article><h1>Envoy</h1>{story}</p></article></body></html>"
@@ -496,6 +551,98 @@ def test_a_structured_date_wins_over_the_visible_one() -> None:
     head = '<meta property="article:published_time" content="2021-06-17T08:00:00+00:00">'
     page = _dated_page("Envoy returns", "<p>June 16, 2021</p>", head=head)
     assert extract(page).published == datetime(2021, 6, 17, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("head", "published"),
+    [
+        (
+            '<script type="application/ld+json">{"@type": "Recipe", "name": "Envoy cake",'
+            ' "datePublished": "2018-07-25", "recipeInstructions": ["Bake."]}</script>',
+            datetime(2018, 7, 25, tzinfo=UTC),
+        ),
+        ('<meta property="og:article:published_time" content="2022-01-15">', datetime(2022, 1, 15, tzinfo=UTC)),
+        ('<meta name="publication_date" content="2022-02-08T14:00:00">', datetime(2022, 2, 8, 14, tzinfo=UTC)),
+        (
+            '<meta property="article:published_time" content="Di., 25.01.2022 - 14:45">'
+            '<meta property="article:modified_time" content="Mi., 26.01.2022 - 14:30">',
+            datetime(2022, 1, 25, 14, 45, tzinfo=UTC),
+        ),
+        ('<meta name="publishdate" content="05/29/2007 09:49:00">', datetime(2007, 5, 29, 9, 49, tzinfo=UTC)),
+    ],
+    ids=["recipe", "og-article-published", "publication-date", "written-for-people", "slashed-settled"],
+)
+def test_structured_publication_dates_in_more_places_and_forms(head: str, published: datetime) -> None:
+    page = f"<html><head><title>Envoy cake</title>{head}</head><body><article><h1>Envoy cake</h1>{_STORY}</article></body></html>"
+    assert extract(page).published == published
+
+
+def test_the_pages_meta_date_wins_over_its_recipes() -> None:
+    head = (
+        '<meta property="article:published_time" content="2020-02-17T08:00:00+00:00">'
+        '<script type="application/ld+json">{"@type": "Recipe", "name": "Envoy cake",'
+        ' "datePublished": "2020-02-17T09:00:00+00:00", "recipeInstructions": ["Bake."]}</script>'
+    )
+    page = f"<html><head><title>Envoy cake</title>{head}</head><body><article><h1>Envoy cake</h1>{_STORY}</article></body></html>"
+    assert extract(page).published == datetime(2020, 2, 17, 8, tzinfo=UTC)
+
+
+def test_a_structured_date_of_1970_is_a_zero_not_a_date() -> None:
+    head = '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "1970-01-01T01:00:00+01:00"}</script>'
+    page = f"<html><head><title>Envoy</title>{head}</head><body><article><h1>Envoy</h1>{_STORY}</article></body></html>"
+    assert extract(page).published is None
+
+
+def _post_with_related(byline: str, below: str = "") -> str:
+    related = "".join(
+        f"<li><a href='/old-{i}'>An older story number {i}</a>"
+        f" <time datetime='2009-04-1{i} 18:06:36'>1{i}. April 2009</time></li>"
+        for i in range(3)
+    )
+    return (
+        "<html><head><title>Envoy returns</title></head><body><div class='main'><article class='post'>"
+        f"<h1>Envoy returns</h1>{byline}<div class='entry-content'>{_STORY}</div></article>"
+        f"{below or f'<ul class=related-posts>{related}</ul>'}</div></body></html>"
+    )
+
+
+def test_a_time_element_of_a_related_story_below_gives_way_to_the_byline() -> None:
+    page = _post_with_related("<p class='post-meta'>von Anna Berger · 22. Oktober 2019</p>")
+    assert extract(page).published == datetime(2019, 10, 22, tzinfo=UTC)
+
+
+def test_a_time_element_of_a_related_story_below_gives_way_to_the_url() -> None:
+    page = _post_with_related("")
+    assert extract(page, "https://example.org/2019/10/22/envoy-returns/").published == datetime(
+        2019, 10, 22, tzinfo=UTC
+    )
+
+
+def test_a_time_element_below_the_story_stands_where_nothing_says_otherwise() -> None:
+    footer = "<p class='posted'>Posted <time datetime='2020-08-06T09:09:24Z'>Aug 6, 2020</time></p>"
+    page = _post_with_related("", below=footer)
+    assert extract(page).published == datetime(2020, 8, 6, 9, 9, 24, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("end_line", "published"),
+    [
+        ("<p>Leena Simon · Veröffentlicht am 06.10.2023 (Letztes Update: 09.10.2023)</p>", datetime(2023, 10, 6, tzinfo=UTC)),
+        ("<p>Posted on Tuesday 15 October 2019 at 09:11 by Bradley M. Kuhn.</p>", datetime(2019, 10, 15, 9, 11, tzinfo=UTC)),
+        ("<p>Letzte Änderung: 31.10.2023 - 14:49 Erschienen am: 01.11.2023</p>", datetime(2023, 11, 1, tzinfo=UTC)),
+        ("<p>Stand: 31.10.2023</p>", None),  # a revision's date
+    ],
+    ids=["german", "english-weekday", "after-a-revision", "revision-only"],
+)
+def test_a_date_labelled_as_the_publication_at_the_story_end_is_read(end_line: str, published: datetime | None) -> None:
+    page = _dated_page("Envoy returns", "").replace("</article>", f"{end_line}</article>")
+    assert extract(page).published == published
+
+
+def test_a_labelled_date_in_the_comments_below_the_story_is_not_read() -> None:
+    comments = "<div class='comments'><p>Jo Reader</p><p>Posted on June 3, 2021</p><p>Great piece!</p></div>"
+    page = _post_with_related("", below=comments)
+    assert extract(page).published is None
 
 
 def test_an_update_date_alone_is_not_the_publication() -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import gc
 import logging
 import re
+from datetime import datetime
 
 import numpy as np
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
-from monitor.extract._content import Elements, extract_text, headline_zone, text_from_markup
-from monitor.extract._dates import find_date
-from monitor.extract._metadata import read_metadata
+from monitor.extract._content import Elements, after_story, extract_text, headline_zone, text_from_markup, text_to_story_end
+from monitor.extract._dates import LABELLED_READ, find_date, find_labelled_date
+from monitor.extract._metadata import Metadata, date_from_url, read_metadata
 from monitor.models import Extracted
 
 __all__ = ["extract"]
@@ -55,6 +56,13 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
     finally:
         if paused:
             gc.enable()
+
+
+def _byline_date(elements: Elements, meta: Metadata) -> datetime | None:
+    before, after = headline_zone(elements, meta.titles)
+    return find_date(after, meta.language, before) or find_labelled_date(
+        text_to_story_end(elements, LABELLED_READ), meta.language
+    )
 
 
 def _parse(raw: bytes) -> LexborHTMLParser:
@@ -119,7 +127,15 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
             text = structured
     published = meta.published
     if published is None and elements is not None:  # the weakest evidence, read last
-        published = find_date(headline_zone(elements, meta.titles))
+        published = _byline_date(elements, meta)
+    elif meta.dated_times and elements is not None and after_story(elements, meta.dated_times[0][0]):
+        # A <time> below the story may be another's (a related story's, a comment's): one not
+        # below it, the URL's date or the byline's wins over it where they give another day.
+        other = next(
+            (date for node, date in meta.dated_times if not after_story(elements, node)), None
+        ) or date_from_url(url) or _byline_date(elements, meta)
+        if other is not None and published is not None and other.date() != published.date():
+            published = other
     return Extracted(
         title=meta.title,
         text=text,

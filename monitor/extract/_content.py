@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
+from itertools import chain, compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -167,6 +167,7 @@ _MORE_STORIES = Phrases(
 )  # fmt: skip  # matched against lower-cased text
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
 _ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
+_SUBHEADINGS = frozenset({"h2", "h3"})  # a blog post's headline, where the site's name has the <h1>
 _STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
@@ -227,6 +228,8 @@ class Elements:
         # document order.
         self.signals: list[tuple[str, LexborNode]] = []
         self.headlines: list[int] = []  # positions of the <h1> elements
+        self.times: list[int] = []  # and of the <time> elements
+        self.story_end = 0  # the position past the story's container, once extract_text found it
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -299,6 +302,8 @@ class Elements:
                         signals.append((tag, node))
                         if tag == "h1":
                             self.headlines.append(count)
+                        elif tag == "time":
+                            self.times.append(count)
                     if tag in _SKIPPED:
                         continue
                 elif tag == "a" and script_links and node.mem_id in script_links:
@@ -432,6 +437,7 @@ def extract_text(
     out, and what was chosen holds no story's worth of prose (a video's page, its summary in
     a box named "caption"), it is the story's first paragraph.
     """
+    given = elements
     page_prose = elements.prose[0]
     top = _main_container(elements, titles)
     if (
@@ -453,6 +459,7 @@ def extract_text(
         else:
             top = center
     blocks = _read_blocks(elements, top)
+    given.story_end = top + elements.size[top]  # the same positions, if the page was walked again
     every_title = (title or "", *titles)
     kept = _keep_blocks(blocks, every_title)
     if _is_link_post(elements, top, blocks, kept):
@@ -490,24 +497,58 @@ def _is_link_post(tree: Elements, top: int, blocks: list[_Block], kept: list[str
     )
 
 
-def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
-    """The text around the headline, where bylines and datelines sit, or "" without one.
+def after_story(tree: Elements, node: LexborNode) -> bool:
+    """Whether a ``<time>`` element comes after the story's container: in the list of related
+    stories or the comments below it, or a sidebar's list of events."""
+    if not tree.story_end:
+        return False
+    return any(tree.nodes[i].mem_id == node.mem_id for i in tree.times if i >= tree.story_end)
 
-    The headline is the first ``<h1>`` that reads as a declared title. The zone
+
+def text_to_story_end(tree: Elements, limit: int) -> str:
+    """The page's text down to the end of the story's container (all of it before that is known),
+    boilerplate included (bylines sit in boxes named "meta"), its first ``limit`` characters or so."""
+    heads, tails = tree.heads, tree.tails
+    end = tree.story_end or len(tree.tags)
+    step = 256  # elements joined at a time: the length is checked once per step
+    texts = []
+    size = 0
+    for start in range(0, end, step):
+        stop = min(start + step, end)
+        texts.append(" ".join(chain.from_iterable(zip(heads[start:stop], tails[start:stop]))))
+        size += len(texts[-1])
+        if size >= limit:
+            break
+    return " ".join(texts)  # its white space as it is: the dates' patterns take any run of it
+
+
+def headline_zone(tree: Elements, titles: tuple[str, ...]) -> tuple[str, str]:
+    """The text before and after the headline, where bylines and datelines sit ("" without one).
+
+    The headline is the first ``<h1>`` that reads as a declared title. The zone after it
     ends where the story begins: its first long block. Boilerplate is not left out here:
     templates name the byline's box "byline" or "meta".
+
+    Where no ``<h1>`` reads as a title (blog templates give it to the site's name and the post's
+    title an ``<h2>`` or ``<h3>``), the first of those that does is the headline, and only the
+    text after it is given: before it sits the masthead, with its date of today.
     """
     tags, heads, tails = tree.tags, tree.heads, tree.tails
     h = next((h for h in tree.headlines if _is_headline(tree, h, titles)), -1)
-    if h < 0:
-        return ""
     before: list[str] = []
-    size = 0
-    for j in range(h - 1, -1, -1):
-        if size >= _ZONE_BEFORE:
-            break
-        before += (tails[j], heads[j])
-        size += len(tails[j]) + len(heads[j])
+    if h < 0:
+        h = next(
+            (i for i, tag in enumerate(tags) if tag in _SUBHEADINGS and _is_headline(tree, i, titles)), -1
+        )
+        if h < 0:
+            return "", ""
+    else:
+        size = 0
+        for j in range(h - 1, -1, -1):
+            if size >= _ZONE_BEFORE:
+                break
+            before += (tails[j], heads[j])
+            size += len(tails[j]) + len(heads[j])
     after: list[str] = []
     size = 0
     for j in range(h + tree.size[h], len(tags)):
@@ -515,7 +556,7 @@ def headline_zone(tree: Elements, titles: tuple[str, ...]) -> str:
             break  # the story begins: its dates are events, not the publication
         after += (heads[j], tails[j])
         size += len(heads[j]) + len(tails[j])
-    return clean_space(" ".join([*reversed(before), tails[h], *after]))
+    return clean_space(" ".join(reversed(before))), clean_space(" ".join([tails[h], *after]))
 
 
 def text_from_markup(fragment: str) -> str:

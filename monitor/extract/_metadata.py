@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract._boilerplate import NAMES_READ, is_certain_boilerplate
-from monitor.extract._dates import before_date
+from monitor.extract._dates import before_date, find_date
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ _BYLINE_END = re.compile(r"\s+[·•|—]\s.*")
 _DATE_META = (
     "article:published_time",
     "og:published_time",
+    "og:article:published_time",
+    "publication_date",
     "datepublished",
     "article.published",
     "pubdate",
@@ -85,6 +87,7 @@ _DATE_META = (
     "article_date_original",
     "cxenseparse:recs:publishtime",
 )
+_YEARS = (1990, 2100)  # the years a publication date may have
 _AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
 _DESCRIPTION_META = ("og:description", "description", "twitter:description")
 # Every <meta> name read below: the others (images, viewport, keywords) are not kept, which
@@ -112,6 +115,9 @@ class Metadata:
     titles: tuple[str, ...] = ()
     article_body: str = ""  # JSON-LD articleBody or a how-to's steps, a fallback for the DOM text
     description: str = ""  # the summary the page declares (og:description, JSON-LD)
+    # Where ``published`` came from a <time>: every <time>'s date, with its element, in order (the
+    # story's container, found later, may show the first to be another story's).
+    dated_times: tuple[tuple[LexborNode, datetime], ...] = ()
 
 
 @dataclass
@@ -124,7 +130,7 @@ class _Signals:
     canonical: str | None = None
     title: str = ""
     h1: str = ""
-    times: list[str] = field(default_factory=list)  # <time datetime> values
+    times: list[tuple[str, LexborNode]] = field(default_factory=list)  # <time datetime> values, elements
 
 
 # Invisible characters that split a word for every search but not for the eye: soft hyphens
@@ -184,12 +190,15 @@ def read_metadata(
     choices = (declared[0], headline if _titled(headline, f"{declared[0]} {signals.title}") else "", declared[2])
     first = next((c for c in choices if c), "") or _page_title(signals.title, signals.h1, site_name)
     title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
+    language = _language(tree, meta, ld)
+    published, dated_times = _published(signals, ld, how_to, url, language)
     return Metadata(
         title=title,
         byline=_byline(tree, meta, ld),
-        published=_published(signals, ld, url),
+        published=published,
+        dated_times=dated_times,
         canonical_url=_canonical(signals, url),
-        language=_language(tree, meta, ld),
+        language=language,
         outlet=site_name,
         titles=tuple(dict.fromkeys(trimmed.values())),
         article_body=_ld_text(ld.get("articleBody")) or (_steps(how_to) if how_to else ""),
@@ -269,7 +278,7 @@ def _read_signals(nodes: list[LexborNode]) -> _Signals:
         elif tag == "h1":
             signals.h1 = signals.h1 or clean_space(node.text())
         else:
-            signals.times.append(attrs.get("datetime") or "")
+            signals.times.append((attrs.get("datetime") or "", node))
     return signals
 
 
@@ -511,16 +520,38 @@ def _is_cjk(text: str) -> bool:
     return any("\u2e80" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)
 
 
-def _published(signals: _Signals, ld: dict[str, Any], url: str | None) -> datetime | None:
-    """The publication time, from structured data first, then ``<time>``, then the URL."""
+def _published(
+    signals: _Signals, ld: dict[str, Any], how_to: dict[str, Any], url: str | None, language: str | None
+) -> tuple[datetime | None, tuple[tuple[LexborNode, datetime], ...]]:
+    """The publication time, from structured data first, then ``<time>``, then the URL; and where
+    it came from a ``<time>``, every ``<time>``'s date with its element.
+
+    A recipe or how-to is the page's content where no article object is given: its
+    ``datePublished`` is the page's, where no ``<meta>`` gives one (a recipe plugin may write
+    the local time as UTC, or the recipe's first version's date). A structured value written for people rather than machines
+    ("Di., 25.01.2022 - 14:45", "05/29/2007 09:49") is read as a dateline is (:mod:`._dates`):
+    a complete date, its order settled, or nothing.
+
+    The first ``<time>`` may be another story's: once the story's container is known, one below
+    it (in a list of related stories, the comments, a sidebar's events) gives way to a ``<time>``
+    not below it, the URL's date or the byline's, where those give another day
+    (:func:`monitor.extract.extract`).
+    """
     candidates = [_ld_text(ld.get("datePublished")), _ld_text(ld.get("dateCreated"))]
     candidates += [signals.meta.get(key, "") for key in _DATE_META]
-    candidates += signals.times
+    candidates.append(_ld_text(how_to.get("datePublished")))
     for value in candidates:
-        parsed = parse_date(value)
-        if parsed is not None:
-            return parsed
-    return _date_from_url(url)
+        if (parsed := _structured_date(value, language)) is not None:
+            return parsed, ()
+    dated = tuple(
+        (node, parsed) for value, node in signals.times if (parsed := _structured_date(value, language)) is not None
+    )
+    return (dated[0][1], dated) if dated else (date_from_url(url), ())
+
+
+def _structured_date(value: str, language: str | None) -> datetime | None:
+    parsed = parse_date(value) or (find_date(value, language) if value else None)
+    return parsed if parsed is not None and _YEARS[0] <= parsed.year <= _YEARS[1] else None
 
 
 def parse_date(value: str) -> datetime | None:
@@ -544,12 +575,12 @@ def parse_date(value: str) -> datetime | None:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             parsed = None
-    if parsed is None or not 1990 <= parsed.year <= 2100:
-        return None
+    if parsed is None or not _YEARS[0] <= parsed.year <= _YEARS[1]:
+        return None  # a CMS's zero (1970-01-01) or a typo
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def _date_from_url(url: str | None) -> datetime | None:
+def date_from_url(url: str | None) -> datetime | None:
     match = _URL_DATE.search(urlsplit(url).path) if url else None
     if match is None:
         return None
