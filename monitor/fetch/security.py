@@ -72,7 +72,10 @@ def is_public_address(address: str) -> bool:
             return is_public_address(str(embedded))
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return False
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+    # An IPv6 site-local address (fec0::/10) is deprecated (RFC 3879) but still a site's own network, as fc00::/7
+    # is: ipaddress counts it global.
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified or site_local)
 
 
 class AddressPolicy:
