@@ -393,9 +393,13 @@ def load_people(path: Path) -> list[PersonSettings]:
 
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    """A TOML file's document; a missing or broken file is a ConfigError naming ``label``."""
+    """A TOML file's document; a missing or broken file is a ConfigError naming ``label``.
+
+    A leading byte-order mark is read past: Windows editors save UTF-8 with one, and tomllib reads it as an
+    invalid statement at line 1, column 1, a character no editor shows.
+    """
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise ConfigError(["file not found"], label) from exc
     except IsADirectoryError as exc:
