@@ -24,7 +24,7 @@ from monitor.sources.feeds import feed_links
 from monitor.sources.links import LINK_COST, link_size
 from monitor.sources.pages import page_links
 from monitor.sources import sitemaps
-from monitor.sources.sitemaps import MAX_NAMED, choose_sitemaps
+from monitor.sources.sitemaps import MAX_NAMED, choose_sitemaps, read_sitemap
 from monitor.workers import Workers
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -89,6 +89,31 @@ def test_feed_declaring_entities_is_rejected_quickly(body: str) -> None:
     with pytest.raises(UnsupportedContentError, match="entity"):
         feed_links(page(body))
     assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("charset", ["shift_jis", "euc-jp", "gbk", "big5", "euc-kr"])
+def test_a_feed_or_sitemap_in_a_multi_byte_charset_is_read(charset: str) -> None:
+    """expat decodes no multi-byte charset but UTF-8 and UTF-16: a feed declared in one failed every check."""
+    feed = f"""<?xml version="1.0" encoding="{charset}"?><rss version="2.0"><channel><title>t</title>
+<item><title>大使</title><link>https://example.org/大使</link></item></channel></rss>"""
+    [link] = feed_links(page(feed.encode(charset)))
+    assert (link.url, link.title) == ("https://example.org/%E5%A4%A7%E4%BD%BF", "大使")
+    sitemap = f"""<?xml version="1.0" encoding="{charset}"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://example.org/大使</loc></url></urlset>"""
+    assert [link.url for link in read_sitemap(page(sitemap.encode(charset)), 10**6).links.links] == [link.url]
+
+
+@pytest.mark.parametrize("charset", ["euc-jp", "utf-7"])
+def test_entities_in_a_charset_expat_cannot_read_are_refused(charset: str) -> None:
+    """The prolog of a document expat cannot decode is checked as decoded here, and the parser reads that text: a
+    charset it would read otherwise (UTF-7's "+ADw-" is "<") cannot hide a DOCTYPE from the check."""
+    hidden = '+ADw-!DOCTYPE rss +AFs-+ADw-!ENTITY a "aaaa"+AD4-+AF0-+AD4-' if charset == "utf-7" else ""
+    shown = '<!DOCTYPE rss [<!ENTITY a "aaaa">]>' if not hidden else ""
+    feed = f"""<?xml version="1.0" encoding="{charset}"?>{hidden}{shown}<rss version="2.0"><channel>
+<item><title>&a;</title><link>https://example.org/a</link></item></channel></rss>"""
+    for content_type in ("application/rss+xml", f"application/rss+xml; charset={charset}"):
+        with pytest.raises(UnsupportedContentError):
+            feed_links(page(feed.encode("ascii"), content_type=content_type))
 
 
 def test_feed_body_that_looks_like_a_path_is_not_opened() -> None:

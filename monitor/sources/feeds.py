@@ -47,7 +47,7 @@ def feed_links(page: Page) -> list[Link]:
     if _is_html_page(page.body[:4096]):
         # feedparser would spend seconds on a large page only to find no feed in it.
         raise UnsupportedContentError(page.url, "an HTML page, not a feed")
-    refuse_entity_declarations(page)
+    page = refuse_entity_declarations(page)
     parsed = feedparser.parse(
         io.BytesIO(page.body),
         response_headers={"content-type": page.content_type or "application/xml", "content-location": page.url},

@@ -248,7 +248,7 @@ def _text_links(page: Page, text: str) -> list[Link]:
 
 
 def _parse(page: Page) -> _Parsed:
-    refuse_entity_declarations(page)
+    page = refuse_entity_declarations(page)
     try:
         root = ET.fromstring(page.body)
     except ET.ParseError as exc:
