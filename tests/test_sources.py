@@ -116,6 +116,18 @@ def test_entities_in_a_charset_expat_cannot_read_are_refused(charset: str) -> No
             feed_links(page(feed.encode("ascii"), content_type=content_type))
 
 
+@pytest.mark.parametrize("reference", ["&#xD800;", "&#55357;&#56832;", "&#99999999999999999999;", "&#x110000;"])
+def test_a_character_reference_to_no_character_costs_its_item_a_replacement_character(reference: str) -> None:
+    """feedparser's lenient parser raised on them (UnicodeEncodeError, OverflowError): one such item failed the
+    whole feed at every check."""
+    feed = f"""<rss version="2.0"><channel><title>t</title><item><title>Envoys {reference}</title>
+<link>https://example.org/a</link></item><item><title>Talks</title><link>https://example.org/b</link></item>
+</channel></rss>"""
+    links = feed_links(page(feed))
+    assert [link.url for link in links] == ["https://example.org/a", "https://example.org/b"]
+    assert links[0].title is not None and links[0].title.startswith("Envoys \ufffd")
+
+
 def test_feed_body_that_looks_like_a_path_is_not_opened() -> None:
     """feedparser opens a str/bytes path; the body must reach it as a stream."""
     with pytest.raises(UnsupportedContentError):
