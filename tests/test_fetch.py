@@ -662,6 +662,43 @@ def test_crawl_delay_raises_the_delay(local_web: LocalWeb) -> None:
     assert _elapsed(local_web, settings(robots=True), ["/a", "/b"], together=False) >= 0.3
 
 
+def test_slow_name_lookups_hold_up_neither_another_host_nor_the_other_threads(
+    local_web: LocalWeb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """getaddrinfo blocks a thread. In the event loop's default executor (min(32, cores + 4) threads, shared with
+    the SMTP and Apprise deliveries and the workers' starts), a hostile feed's links on names its own DNS server
+    answers slowly held every other host's lookups, and every delivery, past fetch.timeout."""
+    looked_up = socket.getaddrinfo
+    slow = 40  # more than the default executor ever holds
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host.startswith("slow"):
+            time.sleep(1.5)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return looked_up("127.0.0.1" if host == "fast.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    local_web.route("/a", "fast")
+    fast = f"http://fast.test:{local_web.port}/a"
+
+    async def go() -> tuple[float, float]:
+        async with Fetcher(settings(timeout=5.0, concurrency=slow + 1), [fast]) as fetcher:
+            lookups = [asyncio.create_task(fetcher.fetch(f"http://slow{n}.test/")) for n in range(slow)]
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            page = await fetcher.fetch(fast)
+            assert isinstance(page, Page) and page.body == b"fast"
+            fetched = time.monotonic() - started
+            started = time.monotonic()
+            await asyncio.to_thread(lambda: None)  # what a delivery waits for
+            threaded = time.monotonic() - started
+            await asyncio.gather(*lookups, return_exceptions=True)
+            return fetched, threaded
+
+    fetched, threaded = run(go())
+    assert fetched < 1.0 and threaded < 1.0, (fetched, threaded)
+
+
 def test_a_hanging_host_does_not_hold_up_another(local_web: LocalWeb) -> None:
     quick = LocalWeb()
     try:
