@@ -20,7 +20,7 @@ from monitor.errors import FetchError, HTTPStatusError, RobotsUnreachableError, 
 from monitor.fetch.client import Fetcher
 from monitor.models import Discovery, Page
 from monitor.sources import discover
-from monitor.sources.feeds import feed_links
+from monitor.sources.feeds import feed_links, is_feed_document
 from monitor.sources.links import LINK_COST, link_size
 from monitor.sources.pages import page_links
 from monitor.sources import sitemaps
@@ -126,6 +126,26 @@ def test_a_character_reference_to_no_character_costs_its_item_a_replacement_char
     links = feed_links(page(feed))
     assert [link.url for link in links] == ["https://example.org/a", "https://example.org/b"]
     assert links[0].title is not None and links[0].title.startswith("Envoys \ufffd")
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    ["<!-- a -->" * 400 + "<!--", '<!DOCTYPE x [ ]>' * 250 + "<!DOCTYPE", "<!-- a -->" * 450],
+    ids=["comments_then_one_unclosed", "doctypes_then_one_unclosed", "comments_past_the_sniffed_head"],
+)
+def test_a_prolog_of_many_comments_is_read_in_linear_time(prolog: str) -> None:
+    """A comment could be read as ending at any later "-->" (or a DOCTYPE's subset at any later "]"): a head of
+    comments with no root element in its first 4 KB (a long licence, or a hostile feed) took the regex
+    exponential time, and a parsing worker's CPU limit at every check."""
+    body = f'<?xml version="1.0"?>{prolog}<rss version="2.0"><channel><item><link>https://example.org/a</link>' \
+           "</item></channel></rss>"
+    started = time.process_time()
+    assert not is_feed_document(body[:4000].encode())
+    try:
+        feed_links(page(body))
+    except UnsupportedContentError:
+        pass  # ill-formed: what matters is how soon that is known
+    assert time.process_time() - started < 1.0
 
 
 def test_feed_body_that_looks_like_a_path_is_not_opened() -> None:
@@ -352,6 +372,16 @@ def test_sitemap_with_an_unescaped_ampersand_is_read_leniently(local_web: LocalW
     local_web.route("/s.xml", "<urlset><url><loc>/a?x=1&y=2</loc></url><url><loc>/b</loc></url></urlset>")
     found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/s.xml")))
     assert [link.url for link in found.links] == [local_web.url("/a?x=1&y=2"), local_web.url("/b")]
+
+
+def test_an_ill_formed_sitemap_of_unclosed_locs_is_read_in_linear_time() -> None:
+    """Each unclosed <loc> was read to the body's end: a 2 MB sitemap of them took hours, a worker's CPU limit."""
+    body = '<urlset><url><loc> https://example.org/a </loc></url><url><loc>https://example.org/b&c</loc>' \
+        + "<loc>" * 400_000
+    started = time.process_time()
+    read = sitemaps.read_sitemap(page(body), 10**6)
+    assert time.process_time() - started < 2.0
+    assert [link.url for link in read.links.links] == ["https://example.org/a", "https://example.org/b&c"]
 
 
 @pytest.mark.parametrize(

@@ -29,10 +29,14 @@ __all__ = ["feed_links", "is_feed_document"]
 
 log = logging.getLogger(__name__)
 
-# What comes before the root element: BOM, XML declaration, comments, processing instructions, a DOCTYPE.
+# What comes before the root element: BOM, XML declaration, comments, processing instructions, a DOCTYPE. Each is
+# read one way only: a comment ends at its first "-->", a DOCTYPE's subset at its first "]". Read lazily (".*?"), a
+# comment could also end at any later "-->", and a head of comments with no root element in it (a long licence, or
+# a hostile feed) took exponential time: 400 comments, a parsing worker's CPU limit at every check.
 _PROLOG = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:(?:<\?[^>]*>|<!--.*?-->|<!doctype[^\[>]*(?:\[.*?\])?\s*>)\s*)*<(?P<root>[a-z][\w:.-]*)",
-    re.IGNORECASE | re.DOTALL,
+    rb"(?:\xef\xbb\xbf)?\s*(?:(?:<\?[^>]*>|<!--(?:[^-]|-(?!->))*-->|<!doctype[^\[>]*(?:\[[^\]]*\])?\s*>)\s*)*"
+    rb"<(?P<root>[a-z][\w:.-]*)",
+    re.IGNORECASE,
 )
 _HTML_DOCTYPE = re.compile(rb"<!doctype\s+html[\s>]", re.IGNORECASE)
 _HTML_ROOTS = frozenset({b"html", b"head", b"body"})
