@@ -248,8 +248,10 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
                 path = Path(target)
                 if path.is_dir():
                     raise MonitorError(f"{target}: is a folder (give a page's file or an http(s) URL)")
-                if not path.is_file():
+                if not path.exists():
                     raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
+                if not path.is_file():  # a device or a pipe, which need not end, is not read
+                    raise MonitorError(f"{target}: not a regular file (give a page's file or an http(s) URL)")
                 try:
                     body = path.read_bytes()
                 except OSError as exc:

@@ -368,12 +368,14 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
         raise ConfigError(['database: empty: name the archive\'s file (default "monitor.db")'])
     if names_folder(settings.database):
         raise ConfigError([f"database: {settings.database} names a folder: name the archive's file, not its folder"])
-    database = Path(settings.database)
+    database = _home(settings.database)
     if not database.is_absolute():
         settings = settings.model_copy(update={"database": str(base / database)})
+    elif str(database) != settings.database:
+        settings = settings.model_copy(update={"database": str(database)})
     if Path(settings.database).is_dir():  # caught here, before run leaves a lock file beside it
         raise ConfigError([f"database: {settings.database} is a directory: name the archive's file, not its folder"])
-    people_file = base / settings.people_file if settings.people_file else SHIPPED_PEOPLE
+    people_file = base / _home(settings.people_file) if settings.people_file else SHIPPED_PEOPLE
     people = [*load_people(people_file), *settings.people]
     return settings.model_copy(update={"people": people})
 
@@ -392,10 +394,23 @@ def load_people(path: Path) -> list[PersonSettings]:
     return people
 
 
-def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    """A TOML file's document; a missing or broken file is a ConfigError naming ``label``."""
+def _home(path: str) -> Path:
+    """A path of the config, ``~`` read as the home folder, as a shell reads it: written in the file it is no shell's
+    to expand, and ``database = "~/monitor.db"`` made an archive in a folder named ``~`` beside the config."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return Path(path).expanduser()
+    except RuntimeError:  # no home folder known: the path as written
+        return Path(path)
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    """A TOML file's document; a missing or broken file is a ConfigError naming ``label``.
+
+    A leading byte-order mark is read past: Windows editors save UTF-8 with one, and tomllib reads it as an
+    invalid statement at line 1, column 1, a character no editor shows.
+    """
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
         raise ConfigError(["file not found"], label) from exc
     except IsADirectoryError as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.channels import deliver_channels, lease
+from monitor.alerts.channels import apprise_send, deliver_channels, lease
 from monitor.config import ChannelSettings, parse_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
@@ -59,6 +59,21 @@ def test_an_alert_reaches_the_webhook_once(archive: Archive, receiver: Receiver)
     assert len(receiver.posts) == 1
     assert "Geneva" in str(receiver.posts[0]["title"]) and "ambassadors back" in " ".join(
         str(receiver.posts[0]["message"]).split())
+
+
+@pytest.mark.parametrize(("url_format", "kept", "gone"), [("", "<a href=", None), ("?format=html", "&lt;a", "<a href="),
+                                                         ("?format=markdown", r"\[Reuters\]", "[Reuters](")])
+def test_page_text_reaches_a_service_as_text_never_as_its_markup(
+    receiver: Receiver, url_format: str, kept: str, gone: str | None
+) -> None:
+    """An alert is plain text, and Apprise makes it each service's format only when told so: handed over as it was,
+    a page's "<a href=...>" or "[Reuters](...)" became a link in a service that reads HTML or Markdown (Telegram's
+    default is HTML, which also refuses a message with a lone "<" or "&" that is no markup, every retry)."""
+    body = "Talks went on < 3 days & <a href='http://evil.example/'>more</a> [Reuters](http://evil.example/)"
+    apprise_send(receiver.url + url_format, "Envoys", body, 5)
+    message = str(receiver.posts[0]["message"])
+    assert kept in message
+    assert gone is None or gone not in message
 
 
 def test_a_burst_goes_to_a_channel_as_one_notification_and_a_few_one_each(archive: Archive, receiver: Receiver) -> None:

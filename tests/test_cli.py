@@ -270,6 +270,15 @@ def test_extract_missing_file_fails(run_cli: RunCLI, tmp_path: Path) -> None:
     assert result.returncode == 1 and "no such file" in result.stderr
 
 
+def test_extract_a_device_or_a_pipe_is_not_read(run_cli: RunCLI, tmp_path: Path) -> None:
+    """A device or a pipe need not end, and was called "no such file", though it is there."""
+    os.mkfifo(tmp_path / "pipe")
+    for target in ("/dev/zero", "pipe"):
+        result = run_cli("extract", target, check=False)
+        assert result.returncode == 1 and result.stderr == f"monitor: {target}: not a regular file (give a page's" \
+            " file or an http(s) URL)\n"
+
+
 @pytest.mark.parametrize("url", ["http://[::1", "http://", "http://a b/", "http://127.0.0.1:99999/", "ftp://x/"])
 def test_extract_a_url_that_does_not_parse_is_a_usage_error(run_cli: RunCLI, url: str) -> None:
     result = run_cli("-q", "extract", url, check=False)

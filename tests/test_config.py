@@ -35,6 +35,27 @@ def test_durations_accept_integers_and_defaults_fill_in(tmp_path: Path) -> None:
     assert settings.interval_of(settings.sources[0]) == 900
 
 
+def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No shell expands a path written in the file: "~/monitor.db" made a folder named "~" beside the config."""
+    home = tmp_path / "home"
+    (home / "people.toml").parent.mkdir()
+    (home / "people.toml").write_text('[[people]]\nname = "Jane Roe"\nlists = ["us"]\n')
+    monkeypatch.setenv("HOME", str(home))
+    path = tmp_path / "c.toml"
+    path.write_text('database = "~/archive/monitor.db"\npeople_file = "~/people.toml"\n' + GOOD_SOURCE)
+    settings = load_config(path)
+    assert settings.database == str(home / "archive" / "monitor.db")
+    assert any(person.name == "Jane Roe" for person in settings.people)
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """Windows editors (Notepad) save UTF-8 with a BOM; tomllib read it as "Invalid statement" at line 1, column 1,
+    a character no editor shows."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + ("[fetch]\ntimeout = 3\n" + GOOD_SOURCE).encode())
+    assert load_config(path).fetch.timeout == 3.0
+
+
 BAD_CONFIGS = {
     "missing required key": ('[[sources]]\nname = "a"\nurl = "https://x.org/"\n', "sources[0].kind", "missing"),
     "unknown key": (GOOD_SOURCE + "colour = 'red'\n", "sources[0].colour", "unknown key"),

@@ -148,6 +148,13 @@ def test_relative_canonical_is_made_absolute() -> None:
     assert extract(html, "https://example.org/x?y=1").canonical_url == "https://example.org/a/b"
 
 
+@pytest.mark.parametrize("href", ["http://[site_url]/a/b", "http://[::1/a", "https://example.org]/a"])
+def test_a_canonical_url_that_does_not_parse_counts_as_none_and_the_og_url_is_read(href: str) -> None:
+    """A template's unfilled placeholder made urllib raise, and the page was lost."""
+    html = f'<link rel="canonical" href="{href}"><meta property="og:url" content="/a/c"><p>Text.</p>'
+    assert extract(html, "https://example.org/x").canonical_url == "https://example.org/a/c"
+
+
 @pytest.mark.parametrize(
     ("body", "text"),
     [

@@ -40,7 +40,15 @@ from monitor.fetch.backoff import MAX_BACKOFF, MAX_RETRY_AFTER, next_delay, pars
 from monitor.fetch.client import Fetcher, Holding
 from monitor.fetch.fairness import PARTY, FairSlots
 from monitor.fetch.decode import decode_text, looks_binary, page_text, utf8_text
-from monitor.fetch.robots import ENTRY_CHARS, MAX_CRAWL_DELAY, MAX_RULES, RETRY_TTL, ROBOTS_TTL, RobotsCache
+from monitor.fetch.robots import (
+    ENTRY_CHARS,
+    MAX_CRAWL_DELAY,
+    MAX_RULES,
+    MAX_WILDCARDS,
+    RETRY_TTL,
+    ROBOTS_TTL,
+    RobotsCache,
+)
 from monitor.fetch.urls import MAX_URL_LENGTH
 from monitor.models import NotModified, Page
 
@@ -654,6 +662,43 @@ def test_crawl_delay_raises_the_delay(local_web: LocalWeb) -> None:
     assert _elapsed(local_web, settings(robots=True), ["/a", "/b"], together=False) >= 0.3
 
 
+def test_slow_name_lookups_hold_up_neither_another_host_nor_the_other_threads(
+    local_web: LocalWeb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """getaddrinfo blocks a thread. In the event loop's default executor (min(32, cores + 4) threads, shared with
+    the SMTP and Apprise deliveries and the workers' starts), a hostile feed's links on names its own DNS server
+    answers slowly held every other host's lookups, and every delivery, past fetch.timeout."""
+    looked_up = socket.getaddrinfo
+    slow = 40  # more than the default executor ever holds
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host.startswith("slow"):
+            time.sleep(1.5)
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return looked_up("127.0.0.1" if host == "fast.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    local_web.route("/a", "fast")
+    fast = f"http://fast.test:{local_web.port}/a"
+
+    async def go() -> tuple[float, float]:
+        async with Fetcher(settings(timeout=5.0, concurrency=slow + 1), [fast]) as fetcher:
+            lookups = [asyncio.create_task(fetcher.fetch(f"http://slow{n}.test/")) for n in range(slow)]
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            page = await fetcher.fetch(fast)
+            assert isinstance(page, Page) and page.body == b"fast"
+            fetched = time.monotonic() - started
+            started = time.monotonic()
+            await asyncio.to_thread(lambda: None)  # what a delivery waits for
+            threaded = time.monotonic() - started
+            await asyncio.gather(*lookups, return_exceptions=True)
+            return fetched, threaded
+
+    fetched, threaded = run(go())
+    assert fetched < 1.0 and threaded < 1.0, (fetched, threaded)
+
+
 def test_a_hanging_host_does_not_hold_up_another(local_web: LocalWeb) -> None:
     quick = LocalWeb()
     try:
@@ -754,6 +799,23 @@ def test_robots_rules_past_the_limit_are_dropped_and_its_other_lines_kept() -> N
     assert rules.allows("https://a.example/late", "bot")
     assert rules.crawl_delay("bot") == 2
     assert rules.parser is not None and list(rules.parser.sitemaps) == ["https://a.example/s.xml"]
+
+
+def test_robots_wildcards_past_the_limit_are_dropped_and_the_plain_rules_after_them_kept() -> None:
+    """protego scans the URL for each wildcard rule: 5,000 rules of fifty wildcards each, all within the line limit,
+    cost the event loop 44 ms per link of 8,000 characters, 44 s for a check's 1,000 links."""
+    many = "".join(f"Disallow: /{'*a' * 50}*-{n}-\n" for n in range(MAX_RULES - 10))
+
+    async def load(url: str) -> bytes:
+        return f"User-agent: *\nDisallow: /*x*early\n{many}Disallow: /{'*l' * 40}ate\nDisallow: /plain\n".encode()
+
+    rules = run(RobotsCache("bot", load).rules_for("https://a.example/"))
+    assert rules.parser is not None
+    assert not rules.allows("https://a.example/xearly", "bot")
+    assert not rules.allows("https://a.example/" + "a" * 50 + "-0-", "bot")  # within the budget
+    assert rules.allows("https://a.example/" + "a" * 50 + f"-{MAX_WILDCARDS // 50}-", "bot")  # past it
+    assert rules.allows("https://a.example/" + "l" * 40 + "ate", "bot")
+    assert not rules.allows("https://a.example/plain", "bot")
 
 
 @pytest.mark.parametrize(

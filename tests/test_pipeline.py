@@ -93,6 +93,15 @@ def test_a_canonical_url_on_another_site_is_ignored() -> None:
     assert (article.url, article.aliases) == (link.url, ())
 
 
+def test_a_canonical_url_on_another_port_of_the_same_address_is_ignored() -> None:
+    """Two servers on one address are two outlets (they share no URLs): a page of one claiming the other's URL had
+    its text stored, and alerted, under that URL."""
+    link = Link("http://127.0.0.1:8000/world/envoys")
+    article = article_of(page(link.url, canonical="http://127.0.0.1:9000/world/envoys-return"), link)
+    assert article is not None
+    assert (article.url, article.aliases) == (link.url, ())
+
+
 @pytest.mark.parametrize("home", ["/", "https://news.example", "https://NEWS.example:443/"])
 def test_a_canonical_url_naming_the_home_page_is_ignored(home: str) -> None:
     """Some templates name the home page canonical on every page: each article after the first was taken for a copy

@@ -37,6 +37,7 @@ HOSTILE_URLS = [
     ("this_network_zero_address", "http://0.0.0.0:8080/"),
     ("ipv6_unique_local", "http://[fd00::1]/"),
     ("ipv6_link_local", "http://[fe80::1]/"),
+    ("ipv6_site_local", "http://[fec0::1]/"),
     ("ipv4_mapped_ipv6_loopback", "http://[::ffff:127.0.0.1]/"),
     ("ipv4_mapped_ipv6_metadata", "http://[::ffff:a9fe:a9fe]/"),
     ("nat64_wrapped_private", "http://[64:ff9b::10.0.0.1]/"),
@@ -120,6 +121,7 @@ def test_allow_private_lets_private_addresses_through_but_not_other_schemes() ->
         ("64:ff9b::808:808", True),
         ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo wrapping 127.0.0.1
         ("fe80::1%eth0", False),
+        ("fec0::1", False),  # site-local: deprecated, still a site's own network
     ],
 )
 def test_is_public_address(address: str, public: bool) -> None:

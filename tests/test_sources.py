@@ -20,11 +20,11 @@ from monitor.errors import FetchError, HTTPStatusError, RobotsUnreachableError, 
 from monitor.fetch.client import Fetcher
 from monitor.models import Discovery, Page
 from monitor.sources import discover
-from monitor.sources.feeds import feed_links
+from monitor.sources.feeds import feed_links, is_feed_document
 from monitor.sources.links import LINK_COST, link_size
 from monitor.sources.pages import page_links
 from monitor.sources import sitemaps
-from monitor.sources.sitemaps import MAX_NAMED, choose_sitemaps
+from monitor.sources.sitemaps import MAX_NAMED, choose_sitemaps, read_sitemap
 from monitor.workers import Workers
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -89,6 +89,63 @@ def test_feed_declaring_entities_is_rejected_quickly(body: str) -> None:
     with pytest.raises(UnsupportedContentError, match="entity"):
         feed_links(page(body))
     assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("charset", ["shift_jis", "euc-jp", "gbk", "big5", "euc-kr"])
+def test_a_feed_or_sitemap_in_a_multi_byte_charset_is_read(charset: str) -> None:
+    """expat decodes no multi-byte charset but UTF-8 and UTF-16: a feed declared in one failed every check."""
+    feed = f"""<?xml version="1.0" encoding="{charset}"?><rss version="2.0"><channel><title>t</title>
+<item><title>大使</title><link>https://example.org/大使</link></item></channel></rss>"""
+    [link] = feed_links(page(feed.encode(charset)))
+    assert (link.url, link.title) == ("https://example.org/%E5%A4%A7%E4%BD%BF", "大使")
+    sitemap = f"""<?xml version="1.0" encoding="{charset}"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://example.org/大使</loc></url></urlset>"""
+    assert [link.url for link in read_sitemap(page(sitemap.encode(charset)), 10**6).links.links] == [link.url]
+
+
+@pytest.mark.parametrize("charset", ["euc-jp", "utf-7"])
+def test_entities_in_a_charset_expat_cannot_read_are_refused(charset: str) -> None:
+    """The prolog of a document expat cannot decode is checked as decoded here, and the parser reads that text: a
+    charset it would read otherwise (UTF-7's "+ADw-" is "<") cannot hide a DOCTYPE from the check."""
+    hidden = '+ADw-!DOCTYPE rss +AFs-+ADw-!ENTITY a "aaaa"+AD4-+AF0-+AD4-' if charset == "utf-7" else ""
+    shown = '<!DOCTYPE rss [<!ENTITY a "aaaa">]>' if not hidden else ""
+    feed = f"""<?xml version="1.0" encoding="{charset}"?>{hidden}{shown}<rss version="2.0"><channel>
+<item><title>&a;</title><link>https://example.org/a</link></item></channel></rss>"""
+    for content_type in ("application/rss+xml", f"application/rss+xml; charset={charset}"):
+        with pytest.raises(UnsupportedContentError):
+            feed_links(page(feed.encode("ascii"), content_type=content_type))
+
+
+@pytest.mark.parametrize("reference", ["&#xD800;", "&#55357;&#56832;", "&#99999999999999999999;", "&#x110000;"])
+def test_a_character_reference_to_no_character_costs_its_item_a_replacement_character(reference: str) -> None:
+    """feedparser's lenient parser raised on them (UnicodeEncodeError, OverflowError): one such item failed the
+    whole feed at every check."""
+    feed = f"""<rss version="2.0"><channel><title>t</title><item><title>Envoys {reference}</title>
+<link>https://example.org/a</link></item><item><title>Talks</title><link>https://example.org/b</link></item>
+</channel></rss>"""
+    links = feed_links(page(feed))
+    assert [link.url for link in links] == ["https://example.org/a", "https://example.org/b"]
+    assert links[0].title is not None and links[0].title.startswith("Envoys \ufffd")
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    ["<!-- a -->" * 400 + "<!--", '<!DOCTYPE x [ ]>' * 250 + "<!DOCTYPE", "<!-- a -->" * 450],
+    ids=["comments_then_one_unclosed", "doctypes_then_one_unclosed", "comments_past_the_sniffed_head"],
+)
+def test_a_prolog_of_many_comments_is_read_in_linear_time(prolog: str) -> None:
+    """A comment could be read as ending at any later "-->" (or a DOCTYPE's subset at any later "]"): a head of
+    comments with no root element in its first 4 KB (a long licence, or a hostile feed) took the regex
+    exponential time, and a parsing worker's CPU limit at every check."""
+    body = f'<?xml version="1.0"?>{prolog}<rss version="2.0"><channel><item><link>https://example.org/a</link>' \
+           "</item></channel></rss>"
+    started = time.process_time()
+    assert not is_feed_document(body[:4000].encode())
+    try:
+        feed_links(page(body))
+    except UnsupportedContentError:
+        pass  # ill-formed: what matters is how soon that is known
+    assert time.process_time() - started < 1.0
 
 
 def test_feed_body_that_looks_like_a_path_is_not_opened() -> None:
@@ -315,6 +372,16 @@ def test_sitemap_with_an_unescaped_ampersand_is_read_leniently(local_web: LocalW
     local_web.route("/s.xml", "<urlset><url><loc>/a?x=1&y=2</loc></url><url><loc>/b</loc></url></urlset>")
     found = check(local_web, SourceSettings(name="s", kind="sitemap", url=local_web.url("/s.xml")))
     assert [link.url for link in found.links] == [local_web.url("/a?x=1&y=2"), local_web.url("/b")]
+
+
+def test_an_ill_formed_sitemap_of_unclosed_locs_is_read_in_linear_time() -> None:
+    """Each unclosed <loc> was read to the body's end: a 2 MB sitemap of them took hours, a worker's CPU limit."""
+    body = '<urlset><url><loc> https://example.org/a </loc></url><url><loc>https://example.org/b&c</loc>' \
+        + "<loc>" * 400_000
+    started = time.process_time()
+    read = sitemaps.read_sitemap(page(body), 10**6)
+    assert time.process_time() - started < 2.0
+    assert [link.url for link in read.links.links] == ["https://example.org/a", "https://example.org/b&c"]
 
 
 @pytest.mark.parametrize(

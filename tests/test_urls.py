@@ -163,7 +163,10 @@ def test_site_is_the_lowercased_host_name() -> None:
         ("https://www.reuters.com/a", "https://reuters.com/b", True),
         ("https://bbc.co.uk/", "https://example.co.uk/", False),
         ("https://a.github.io/", "https://b.github.io/", False),  # a private public suffix
-        ("http://127.0.0.1:8000/a", "http://127.0.0.1:9000/b", True),
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:8000/b", True),
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:9000/b", False),  # an address is a site with its port
+        ("http://127.0.0.1/a", "https://127.0.0.1/b", False),
+        ("http://[::1]:8000/a", "http://[::1]:8000/b", True),
     ],
 )
 def test_same_registrable_domain(a: str, b: str, same: bool) -> None:

@@ -60,6 +60,11 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
 
     Apprise's own limits (4 s to connect, 4 s to read) would cut off a service that answers in the
     channel's time: the notification it took would count as failed and be sent again at each retry.
+
+    The title and body are plain text, page text among them, and said to be: Apprise then escapes them into a
+    service's own format. Without a format it hands them over as they are, so a page's ``<a href=...>`` or
+    ``[Reuters](...)`` became a link in a service that reads HTML (Telegram's default) or Markdown, and a lone
+    ``<`` or ``&`` in a story made Telegram refuse the notification at every retry.
     """
     import apprise
 
@@ -69,7 +74,7 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     service.socket_connect_timeout = service.socket_read_timeout = timeout
     notifier = apprise.Apprise()
     notifier.add(service)
-    if not notifier.notify(title=title, body=body):
+    if not notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
         raise TransientDeliveryError("the service did not accept the notification (see the apprise log)")
 
 

@@ -592,12 +592,20 @@ def date_from_url(url: str | None) -> datetime | None:
 
 
 def _canonical(signals: _Signals, url: str | None) -> str | None:
-    """``<link rel=canonical>`` (or ``og:url``) made absolute; only http(s) URLs count."""
+    """``<link rel=canonical>`` (or ``og:url``) made absolute; only http(s) URLs count.
+
+    One that does not parse counts as none: a template's unfilled ``http://[site_url]/...`` made urllib raise
+    ("Invalid IPv6 URL"), and the page was lost with a traceback.
+    """
     for href in (signals.canonical, signals.meta.get("og:url")):
         if not href:
             continue
-        absolute = urljoin(url or "", href.strip())
-        if urlsplit(absolute).scheme in ("http", "https") and urlsplit(absolute).netloc:
+        try:
+            absolute = urljoin(url or "", href.strip())
+            parts = urlsplit(absolute)
+        except ValueError:
+            continue
+        if parts.scheme in ("http", "https") and parts.netloc:
             return absolute
     return None
 

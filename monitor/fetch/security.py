@@ -27,6 +27,7 @@ import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,7 +73,10 @@ def is_public_address(address: str) -> bool:
             return is_public_address(str(embedded))
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return False
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+    # An IPv6 site-local address (fec0::/10) is deprecated (RFC 3879) but still a site's own network, as fc00::/7
+    # is: ipaddress counts it global.
+    site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified or site_local)
 
 
 class AddressPolicy:
@@ -135,9 +139,19 @@ def _host_port(origin: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), parts.port or 0
 
 
+# Name lookups block a thread each (getaddrinfo), and run in threads of their own. The event loop's default executor
+# holds min(32, cores + 4) threads, shared with the SMTP and Apprise deliveries and the parsing workers' starts: a
+# hostile feed's links on names whose DNS server (the site's own) answers slowly, within the resolver's timeout,
+# filled it, and every other host's lookups, and every delivery, waited behind them past fetch.timeout. A fetch
+# looks a name up while it holds a request slot, so no more lookups than fetch.concurrency are for live fetches;
+# the threads are made as they are needed.
+_LOOKUP_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="monitor-lookup")
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     """All addresses of ``host``, from the system resolver, in its preferred order."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().run_in_executor(_LOOKUP_THREADS, lookup)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

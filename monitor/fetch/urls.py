@@ -109,13 +109,16 @@ def site_of(url: str) -> str:
 
 
 def same_registrable_domain(a: str, b: str) -> bool:
-    """Whether two URLs belong to one registrable domain (``www.bbc.co.uk`` ~ ``news.bbc.co.uk``).
+    """Whether two URLs belong to one outlet (:func:`outlet_of`): one registrable domain (``www.bbc.co.uk`` ~
+    ``news.bbc.co.uk``), or one address and port.
 
-    Used to accept a page's ``rel=canonical`` only when the outlet names itself,
-    not when it claims to be another site.
+    Used to accept a page's ``rel=canonical`` only when the outlet names itself, not when it claims to be another
+    site. An address counts with its port, as it does for the URLs an outlet's sources share: a server on another
+    port of the same address is another site, and its page's canonical URL on the first had its text stored, and
+    alerted, under that site's URL.
     """
-    domain_a, domain_b = _registrable_domain(site_of(a)), _registrable_domain(site_of(b))
-    return bool(domain_a) and domain_a == domain_b
+    outlet_a, outlet_b = outlet_of(a), outlet_of(b)
+    return bool(outlet_a) and outlet_a == outlet_b
 
 
 def outlet_of(url: str) -> str:

@@ -29,10 +29,14 @@ __all__ = ["feed_links", "is_feed_document"]
 
 log = logging.getLogger(__name__)
 
-# What comes before the root element: BOM, XML declaration, comments, processing instructions, a DOCTYPE.
+# What comes before the root element: BOM, XML declaration, comments, processing instructions, a DOCTYPE. Each is
+# read one way only: a comment ends at its first "-->", a DOCTYPE's subset at its first "]". Read lazily (".*?"), a
+# comment could also end at any later "-->", and a head of comments with no root element in it (a long licence, or
+# a hostile feed) took exponential time: 400 comments, a parsing worker's CPU limit at every check.
 _PROLOG = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:(?:<\?[^>]*>|<!--.*?-->|<!doctype[^\[>]*(?:\[.*?\])?\s*>)\s*)*<(?P<root>[a-z][\w:.-]*)",
-    re.IGNORECASE | re.DOTALL,
+    rb"(?:\xef\xbb\xbf)?\s*(?:(?:<\?[^>]*>|<!--(?:[^-]|-(?!->))*-->|<!doctype[^\[>]*(?:\[[^\]]*\])?\s*>)\s*)*"
+    rb"<(?P<root>[a-z][\w:.-]*)",
+    re.IGNORECASE,
 )
 _HTML_DOCTYPE = re.compile(rb"<!doctype\s+html[\s>]", re.IGNORECASE)
 _HTML_ROOTS = frozenset({b"html", b"head", b"body"})
@@ -47,13 +51,16 @@ def feed_links(page: Page) -> list[Link]:
     if _is_html_page(page.body[:4096]):
         # feedparser would spend seconds on a large page only to find no feed in it.
         raise UnsupportedContentError(page.url, "an HTML page, not a feed")
-    refuse_entity_declarations(page)
-    parsed = feedparser.parse(
-        io.BytesIO(page.body),
-        response_headers={"content-type": page.content_type or "application/xml", "content-location": page.url},
-        resolve_relative_uris=False,
-        sanitize_html=False,
-    )
+    page = refuse_entity_declarations(page)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(_valid_references(page.body)),
+            response_headers={"content-type": page.content_type or "application/xml", "content-location": page.url},
+            resolve_relative_uris=False,
+            sanitize_html=False,
+        )
+    except (ValueError, OverflowError) as exc:  # a value feedparser's lenient parser cannot take, as a last resort
+        raise UnsupportedContentError(page.url, f"not a feed: {type(exc).__name__}: {exc}") from exc
     if not parsed.get("version") and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no feed found"
         raise UnsupportedContentError(page.url, f"not a feed: {reason}")
@@ -65,6 +72,25 @@ def feed_links(page: Page) -> list[Link]:
         if link is not None:
             links.append(link)
     return links
+
+
+def _valid_references(body: bytes) -> bytes:
+    """``body`` with each numeric character reference to no character (a surrogate, past U+10FFFF) made U+FFFD.
+
+    feedparser's lenient parser, which reads a feed expat finds ill-formed, raised on one (UnicodeEncodeError,
+    OverflowError): a single item's ``&#xD800;`` (some sites write an emoji as its UTF-16 halves), or a hostile
+    ``&#99999999999999999999;``, failed the whole feed at every check. Browsers read them as U+FFFD.
+    """
+    return _CHARACTER_REFERENCE.sub(_valid_reference, body) if b"&#" in body else body
+
+
+_CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{4,})|0*([0-9]{5,}));")  # only those that may be invalid
+
+
+def _valid_reference(found: re.Match[bytes]) -> bytes:
+    digits = found[1] or found[2]
+    value = int(digits, 16 if found[1] else 10) if len(digits) <= 8 else 0x110000
+    return found[0] if value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF else b"&#xFFFD;"
 
 
 def is_feed_document(body: bytes) -> bool:

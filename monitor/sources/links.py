@@ -4,8 +4,9 @@ and refusing XML entities."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from xml.parsers import expat
@@ -13,6 +14,7 @@ from xml.parsers import expat
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.errors import UnsupportedContentError
+from monitor.fetch.decode import media_type, page_text
 from monitor.fetch.urls import canonicalize
 from monitor.models import Link, Page
 
@@ -100,14 +102,38 @@ class _RootReached(Exception):
     """The prolog has been read: no declaration can follow."""
 
 
-def refuse_entity_declarations(page: Page) -> None:
-    """Refuse an XML document whose DOCTYPE has an internal subset or declares entities ("billion laughs", XXE).
+# The encoding pseudo-attribute of an XML declaration, in a decoded text.
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[^"'>]*\2""")
+
+
+def refuse_entity_declarations(page: Page) -> Page:
+    """Refuse an XML document whose DOCTYPE has an internal subset or declares entities ("billion laughs", XXE);
+    return the page as an XML parser is to read it.
 
     expat itself reads the prolog, with handlers that raise on such a declaration before any
     entity is expanded, so comments, character sets (UTF-16, say) and CDATA are read as the
     real parser reads them. It stops at the root element, where every declaration is behind.
     A prolog expat cannot read is refused too: no feed or sitemap needs one.
+
+    expat decodes no multi-byte charset but UTF-8 and UTF-16 ("multi-byte encodings are not supported"): a feed
+    declared Shift_JIS, EUC-JP, GBK, Big5 or EUC-KR failed its source's every check with a traceback. Such a
+    document is decoded here as any page is (:func:`monitor.fetch.decode.page_text`) and returned in UTF-8,
+    declared and labelled so: the parsers read the very text whose prolog was checked (a charset a parser would
+    read otherwise, UTF-7 among them, could hide a DOCTYPE from the check).
     """
+    try:
+        _check_prolog(page, page.body)
+        return page
+    except ValueError:  # "multi-byte encodings are not supported"
+        pass
+    text = _DECLARED_ENCODING.sub(r'\1"utf-8"', page_text(page).lstrip("\ufeff"), count=1)
+    body = text.encode("utf-8", "replace")
+    _check_prolog(page, body)
+    return replace(page, body=body, content_type=f"{media_type(page.content_type) or 'application/xml'}; charset=utf-8")
+
+
+def _check_prolog(page: Page, body: bytes) -> None:
+    """:func:`refuse_entity_declarations`' check of ``body``; ValueError when expat cannot decode its charset."""
 
     def refuse(*_: object) -> None:
         raise UnsupportedContentError(page.url, "XML entity declarations (a DTD internal subset) are not accepted")
@@ -125,7 +151,7 @@ def refuse_entity_declarations(page: Page) -> None:
     parser.UnparsedEntityDeclHandler = refuse
     parser.StartElementHandler = root
     try:
-        parser.Parse(page.body, True)
+        parser.Parse(body, True)
     except _RootReached:
         return
     except expat.ExpatError as exc:
