@@ -1207,9 +1207,10 @@ def test_readers_comments_in_a_box_named_forum_are_left_out() -> None:
     assert text.count("The consulate will close") == 4 and "Reader" not in text and "comment 3" not in text
 
 
-def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs() -> None:
+@pytest.mark.parametrize("heading", ["h3", "h4"])
+def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs(heading: str) -> None:
     """A list article links each item's heading (the product it reviews); a teaser card's linked headline, in a box of
-    its own within the story or after it, still goes."""
+    its own within the story or after it, still goes. Any subheading, not only those a blog's headline may be."""
     review = (
         "The game puts you on a neon highway and asks for nothing but rhythm, and it is one of the rare ones that"
         " works just as well outside the headset as inside it, {n}."
@@ -1217,7 +1218,8 @@ def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs(
     html = (
         f"<html><body><article><p>{_PROSE} {_PROSE}</p>"
         + "".join(
-            f"<h3><a href='https://shop.example/game-{n}'>Game number {n} ($20)</a></h3><p>{review.format(n=n)}</p>"
+            f"<{heading}><a href='https://shop.example/game-{n}'>Game number {n} ($20)</a></{heading}>"
+            f"<p>{review.format(n=n)}</p>"
             for n in range(3)
         )
         + "<div class='card'><h2><a href='/other-story'>An embassy reopens after five years</a></h2></div>"
@@ -1234,11 +1236,12 @@ def test_a_subheading_that_is_all_one_link_stays_between_the_story_s_paragraphs(
     assert "An embassy reopens" not in text and "Another envoy story" not in text
 
 
-def test_the_summaries_of_teaser_cards_after_the_story_are_left_out() -> None:
+@pytest.mark.parametrize("heading", ["h3", "h4"])
+def test_the_summaries_of_teaser_cards_after_the_story_are_left_out(heading: str) -> None:
     """A card's linked headline goes as a link list; its summary, a short paragraph, went on as prose. A section front,
     all cards, keeps them: they are all it has."""
     cards = "".join(
-        f"<div class='card'><h3><a href='/story-{n}'>Another envoy story, number {n}</a></h3>"
+        f"<div class='card'><{heading}><a href='/story-{n}'>Another envoy story, number {n}</a></{heading}>"
         f"<p>A summary of another story on the talks, the {n}th of the list under this one.</p></div>"
         for n in range(3)
     )

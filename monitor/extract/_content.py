@@ -167,7 +167,7 @@ _MORE_STORIES = Phrases(
 )  # fmt: skip  # matched against lower-cased text
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
 _ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
-_SUBHEADINGS = frozenset({"h2", "h3"})  # a blog post's headline, where the site's name has the <h1>
+_BLOG_HEADLINES = frozenset({"h2", "h3"})  # a blog post's headline, where the site's name has the <h1>
 _STORY_LINE = 100  # characters of a block's own text from which it is story, not a byline
 _AFTERWORD = 0.2  # prose after the container, as a share of its own, below which it is a note
 _DOMINATED = 0.5  # a CMS box with less prose than this share of the densest part is a teaser
@@ -538,7 +538,7 @@ def headline_zone(tree: Elements, titles: tuple[str, ...]) -> tuple[str, str]:
     before: list[str] = []
     if h < 0:
         h = next(
-            (i for i, tag in enumerate(tags) if tag in _SUBHEADINGS and _is_headline(tree, i, titles)), -1
+            (i for i, tag in enumerate(tags) if tag in _BLOG_HEADLINES and _is_headline(tree, i, titles)), -1
         )
         if h < 0:
             return "", ""
