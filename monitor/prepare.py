@@ -14,7 +14,7 @@ from monitor.config import SourceSettings
 from monitor.extract import extract
 from monitor.errors import MonitorError, UnsupportedContentError
 from monitor.fetch.decode import looks_binary, page_utf8, utf8_text
-from monitor.fetch.urls import canonicalize, is_home, same_registrable_domain, site_of
+from monitor.fetch.urls import canonicalize, is_home, same_outlet, site_of
 from monitor.models import Article, Extracted, Link, Match, Page
 from monitor.rules import Ruleset
 from monitor.workers import worker_ruleset
@@ -127,7 +127,7 @@ def page_to_article(
         # rel=canonical is trusted only on the same site: a page cannot claim another outlet's URL. Nor the site's
         # home page, the canonical URL of every page in some templates: each article after the first was taken for
         # a copy of it and dropped.
-        if declared != url and same_registrable_domain(declared, url) and not is_home(declared):
+        if declared != url and same_outlet(declared, url) and not is_home(declared):
             aliases.add(url)
             url = declared
     aliases.discard(url)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from monitor.fetch.urls import canonicalize, origin_of, same_registrable_domain, site_of
+from monitor.fetch.urls import canonicalize, origin_of, same_outlet, site_of
 
 # Enough examples to find the classic bugs, few enough to keep the suite fast.
 property_test = settings(max_examples=50, deadline=None)
@@ -169,8 +169,8 @@ def test_site_is_the_lowercased_host_name() -> None:
         ("http://[::1]:8000/a", "http://[::1]:8000/b", True),
     ],
 )
-def test_same_registrable_domain(a: str, b: str, same: bool) -> None:
-    assert same_registrable_domain(a, b) is same
+def test_same_outlet(a: str, b: str, same: bool) -> None:
+    assert same_outlet(a, b) is same
 
 
 def test_origin_spells_out_the_port() -> None:

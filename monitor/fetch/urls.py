@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 import tldextract
 from ada_url import URL, HostType
 
-__all__ = ["canonicalize", "is_home", "origin_of", "outlet_of", "same_registrable_domain", "site_of"]
+__all__ = ["canonicalize", "is_home", "origin_of", "outlet_of", "same_outlet", "site_of"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -108,7 +108,7 @@ def site_of(url: str) -> str:
     return host
 
 
-def same_registrable_domain(a: str, b: str) -> bool:
+def same_outlet(a: str, b: str) -> bool:
     """Whether two URLs belong to one outlet (:func:`outlet_of`): one registrable domain (``www.bbc.co.uk`` ~
     ``news.bbc.co.uk``), or one address and port.
 
