@@ -1026,6 +1026,20 @@ def test_the_heading_of_teasers_after_the_story_is_left_out(label: str) -> None:
     assert text.startswith(f"{_PROSE}\n\n{_PROSE}") and label not in text
 
 
+@pytest.mark.parametrize("widget", ["video-playlist", "story-carousel"])
+def test_a_playlist_or_carousel_inside_the_story_is_left_out(widget: str) -> None:
+    """Video playlists and carousels of other stories sit inside a story's container, above or between its
+    paragraphs; their titles, each a line of its own, were read as the story's first lines."""
+    titles = "".join(
+        f"<div class='{widget}__item'><span>Another story about the talks, number {n}</span></div>" for n in range(12)
+    )
+    html = (
+        f"<html><body><article><div class='{widget}'>{titles}</div>"
+        f"<p>{_PROSE}</p><p>{_PROSE}</p><p>{_PROSE}</p></article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [_PROSE, _PROSE, _PROSE]
+
+
 def test_a_headline_nested_in_the_other_does_not_hang_the_search_for_other_stories() -> None:
     """Found by the fuzz test: the climb from one headline to the other's sibling never ended."""
     html = "<h1><li><article><h1>Envoy</h1></article>back</li></h1><h1>Talks</h1>"

@@ -26,7 +26,7 @@ _BOILERPLATE_WORDS = frozenset(
         "widgets", "caption", "captions", "credit", "credits", "byline", "author", "dateline",
         "timestamp", "bio", "tags", "tagcloud", "taglist", "pagination", "pager", "rating",
         "tweet", "twitter", "instagram", "facebook", "copyright", "legend", "disclaimer",
-        "lightbox", "login", "signin", "like", "likes",
+        "lightbox", "playlist", "carousel", "login", "signin", "like", "likes",
     }
 )  # fmt: skip
 # ("forum" is what some CMSs, SPIP among them, call the readers' comments under a story; a forum's own
