@@ -1364,6 +1364,21 @@ def _sections_in_boxes(heading: str) -> str:
     )
 
 
+def _section_after_teasers() -> str:
+    """A long standfirst above the story's box, which opens with dated teasers, then a section headed by an ``<h1>``."""
+    teasers = "".join(
+        f"<li><a href='/other-{n}'><time datetime='2024-06-1{n}'>Hace {n} horas</time><h6>Another envoy story {n}</h6>"
+        "</a></li>"
+        for n in range(3)
+    )
+    return (
+        f"<main><article>{_story_head(_OWN, 17)}<div class='standfirst'>{_paragraphs('LEDE', 3)}</div>"
+        f"<div class='body'><ul class='offers'>{teasers}</ul><div class='header'><h1>Part 0 of the long read</h1></div>"
+        + "".join(_paragraphs(f"SECTION {n}", 2) for n in range(4))
+        + "</div></article></main>"
+    )
+
+
 def _sections_as_boxes() -> str:
     """A page builder's sections, each a box like the one holding the headline, headed by an ``<h1>``."""
     sections = "".join(
@@ -1418,6 +1433,7 @@ def _live_blog(heading: str, around: str) -> str:
     [
         _sections_in_boxes("h1"),
         _sections_in_boxes("h2"),
+        _section_after_teasers(),
         _sections_as_boxes(),
         _sections_flat(),
         _related_card(),
@@ -1425,7 +1441,7 @@ def _live_blog(heading: str, around: str) -> str:
         _live_blog("h1", "div"),
         _live_blog("h1", "article"),
     ],
-    ids=["h1-sections", "h2-sections", "page-builder", "flat-h1-sections", "related-card", "live-blog", "live-blog-h1",
+    ids=["h1-sections", "h2-sections", "section-after-teasers", "page-builder", "flat-h1-sections", "related-card", "live-blog", "live-blog-h1",
          "live-blog-in-article"],
 )
 def test_a_story_s_own_sections_and_a_live_blog_s_entries_are_not_other_stories(body: str) -> None:

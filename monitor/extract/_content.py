@@ -739,11 +739,12 @@ def _box_names(tree: Elements, i: int) -> tuple[str, str]:
 
 
 def _heads_story(tree: Elements, box: int, h: int) -> bool:
-    """Whether a byline or a date stands beside a headline in its box: above it (a kicker line)
-    or under it before the text begins."""
+    """Whether a byline or a date stands beside a headline in its box: above it in the element
+    holding the headline (a kicker line; not in the teasers or the text before it), or under it
+    before the text begins."""
     tags, heads, size = tree.tags, tree.heads, tree.size
     end = min(h + size[h] + _STORY_HEAD, box + size[box])
-    j = max(box + 1, h - _STORY_HEAD)
+    j = max(tree.parent[h] + 1, h - _STORY_HEAD)
     while j < end:
         if h <= j < h + size[h]:
             j = h + size[h]  # the headline's own words
