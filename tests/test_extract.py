@@ -1414,6 +1414,20 @@ def _related_card() -> str:
     )
 
 
+def _read_next_card(label: str) -> str:
+    """A card opening the story's box, under a long standfirst: a teaser, signed, its headline a link."""
+    card = (
+        f"<div class='read-next'>{label}<h1><a href='/other'>An embassy elsewhere reopens its doors</a></h1>"
+        "<p>By Bo Doe</p></div>"
+    )
+    return (
+        f"<main><article>{_story_head(_OWN, 17)}<div class='standfirst'>{_paragraphs('LEDE', 3)}</div>"
+        f"<div class='story__body'>{card}"
+        + "".join(_paragraphs(f"SECTION {n}", 2) for n in range(4))
+        + "</div></article></main>"
+    )
+
+
 def _live_blog(heading: str, around: str) -> str:
     """A live blog's entries, each headed, signed, timed and given a permalink, under the page's headline."""
     entries = "".join(
@@ -1437,12 +1451,16 @@ def _live_blog(heading: str, around: str) -> str:
         _sections_as_boxes(),
         _sections_flat(),
         _related_card(),
+        _read_next_card("<p>Read next</p>"),
+        _read_next_card(""),
         _live_blog("h2", "div"),
         _live_blog("h1", "div"),
         _live_blog("h1", "article"),
     ],
-    ids=["h1-sections", "h2-sections", "section-after-teasers", "page-builder", "flat-h1-sections", "related-card", "live-blog", "live-blog-h1",
-         "live-blog-in-article"],
+    ids=[
+        "h1-sections", "h2-sections", "section-after-teasers", "page-builder", "flat-h1-sections", "related-card",
+        "read-next-card", "signed-card", "live-blog", "live-blog-h1", "live-blog-in-article",
+    ],
 )
 def test_a_story_s_own_sections_and_a_live_blog_s_entries_are_not_other_stories(body: str) -> None:
     """Sections headed by an ``<h1>``, in boxes like the headline's, are the story's own; so is a card it embeds (its

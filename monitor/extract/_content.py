@@ -644,15 +644,20 @@ def _is_next_story(tree: Elements, anchor: int, own: int, h: int, box: int) -> b
     label ("Next story"). Its ``<h1>`` is at the box's top, and the page's story keeps a story's
     worth of prose outside the box. Such a box is a story's by what heads it: the label, a URL
     of its own where the page's box gives its URL in the same attribute, or a byline or a date
-    beside the headline, as beside the page's. A long read or a page builder heads its sections
-    with ``<h1>`` too, styled as the headline and in boxes alike, but with no byline or date;
-    a section inside the story's box, with the headline outside, leaves too little prose
-    outside. A box holding several headlines with bylines (a live blog's entries) holds other
+    beside the headline, as beside the page's. A headline that is all link is a teaser card's
+    ("Read next", opening the story's box), however signed. A long read or a page builder
+    heads its sections with ``<h1>`` too, styled as the headline and in boxes alike, but with
+    no byline or date; a section inside the story's box, with the headline outside, leaves too
+    little prose outside. A box holding several headlines with bylines (a live blog's entries) holds other
     stories only where the page's own story sits in a box like theirs, beside them. ``own``
     is the box of the page's headline beside ``box``.
     """
     outer = tree.parent[box]
-    if tree.prose[outer] - tree.prose[box] < _MIN_CONTAINER or _prose_before(tree, box, h) >= _STORY_LINE:
+    if (
+        tree.prose[outer] - tree.prose[box] < _MIN_CONTAINER
+        or _prose_before(tree, box, h) >= _STORY_LINE
+        or tree.links[h] >= tree.chars[h]  # a teaser card's headline, linked
+    ):
         return False
     if _labelled_next(tree, box, h) or _other_url(tree, anchor, own, h, box):
         return True
