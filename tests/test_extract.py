@@ -1263,3 +1263,222 @@ def test_the_summaries_of_teaser_cards_after_the_story_are_left_out(heading: str
     assert extract(story).text == f"{_PROSE} {_PROSE}\n\n{_PROSE}"
     front = f"<html><body><main><h1>World</h1>{cards}</main></body></html>"
     assert extract(front).text.count("A summary of another story") == 3
+
+
+# Infinite scroll: the next story rendered under the page's own, in the kinds of template seen.
+_OWN = "Envoy returns to Washington after two weeks of talks"
+_NEXT = "Council approves the dredging of the inner harbour"
+
+
+def _paragraphs(story: str, count: int = 4) -> str:
+    return "".join(f"<p>{_PROSE} {story}, paragraph {n}, with more words to read as prose.</p>" for n in range(count))
+
+
+def _story_head(headline: str, day: int, classes: str = "story__headline") -> str:
+    return (
+        f"<header class='story__header'><h1 class='{classes}'>{headline}</h1><div class='story__byline'>By Jane Roe"
+        f" <time datetime='2024-06-{day}T09:00:00Z'>June {day}, 2024</time></div></header>"
+    )
+
+
+def _scroll_page(body: str, title: str = _OWN) -> str:
+    return (
+        f"<html><head><title>{title} – The Ledger</title><meta property='og:title' content='{title}'></head>"
+        f"<body><nav><a href='/'>Home</a></nav>{body}</body></html>"
+    )
+
+
+def _feed(headlines: tuple[str, ...]) -> str:
+    """Each story in a feed item of its own, the page's first: siblings in the feed's wrapper."""
+    items = "".join(
+        f"<div class='feed__item'><article class='story'>{_story_head(headline, 17 - n)}"
+        f"<div class='story__body'>{_paragraphs(f'STORY {n}')}</div><div class='share'><a href='#'>Share</a></div>"
+        "</article></div>"
+        for n, headline in enumerate(headlines)
+    )
+    return f"<main><div class='feed'>{items}</div></main>"
+
+
+def _nested() -> str:
+    """The next story nested at the end of the page's own ``<article>``."""
+    return (
+        f"<main><article class='story'>{_story_head(_OWN, 17)}<div class='story__body'>{_paragraphs('STORY 0')}</div>"
+        f"<div class='next-up'><article class='story'>{_story_head(_NEXT, 16)}"
+        f"<div class='story__body'>{_paragraphs('STORY 1')}</div></article></div></article></main>"
+    )
+
+
+def _labelled() -> str:
+    """Under a label, in a box of no story's name, its headline styled otherwise and without a byline."""
+    return (
+        f"<main><article>{_story_head(_OWN, 17)}<div class='article-body'>{_paragraphs('STORY 0')}</div>"
+        f"<div class='up-next'><p class='up-next__label'>Next story</p><h1 class='headline'>{_NEXT}</h1>"
+        f"<div class='text'>{_paragraphs('STORY 1', 5)}</div></div></article></main>"
+    )
+
+
+def _addressed() -> str:
+    """Boxes of no story's name that give each story's URL, the date above the headline, the next story the longer."""
+
+    def story(n: int, headline: str) -> str:
+        return (
+            f"<div class='article' data-url='https://ledger.example/2024/06/{17 - n}/'><div class='kicker'>World"
+            f" <span class='date'>{17 - n}.06.2024 09:30</span></div><h1 class='article__title'>{headline}</h1>"
+            f"<div class='article__text'>{_paragraphs(f'STORY {n}', 4 + 3 * n)}</div>"
+            "<div class='share-bar'><a href='#'>Share</a></div></div>"
+        )
+
+    return f"<div id='content'>{story(0, _OWN)}{story(1, _NEXT)}</div>"
+
+
+def _more_stories() -> str:
+    """Several next stories in one box after the page's, each in a box like the page's."""
+    others = "".join(
+        f"<article class='story'>{_story_head(f'{_NEXT}, part {n}', 16)}"
+        f"<div class='story__body'>{_paragraphs(f'STORY {n}')}</div></article>"
+        for n in (1, 2)
+    )
+    return (
+        f"<main><article class='story'>{_story_head(_OWN, 17)}<div class='story__body'>{_paragraphs('STORY 0')}</div>"
+        f"</article><div class='more'>{others}</div></main>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "own"),
+    [
+        (_feed((_OWN, _NEXT, "Ferry timetable changes for the summer season")), 0),
+        (_feed((_NEXT, _OWN, "Ferry timetable changes for the summer season")), 1),  # an earlier story first
+        (_nested(), 0),
+        (_labelled(), 0),
+        (_addressed(), 0),
+        (_more_stories(), 0),
+    ],
+    ids=["feed", "feed-earlier-first", "nested", "labelled", "addressed", "several-in-one-box"],
+)
+def test_the_next_stories_an_infinite_scroll_renders_are_left_out(body: str, own: int) -> None:
+    """A rule must not fire on a story the alert does not link to. The page's story is the one its title heads; the
+    stories rendered beside it, in boxes like its own, or headed by a byline or a date as it is, by a URL of their
+    own or by a "Next story" label, are left out."""
+    text = extract(_scroll_page(body)).text
+    assert [n for n in range(3) if f"STORY {n}," in text] == [own]
+    assert text.count(f"STORY {own},") == 4
+
+
+def _sections_in_boxes(heading: str) -> str:
+    """A long read whose sections each open with a heading in a box of its own, styled as the headline."""
+    sections = "".join(
+        f"<div class='header'><{heading} class='story__headline'>Part {n} of the long read</{heading}></div>"
+        + _paragraphs(f"SECTION {n}", 2)
+        for n in range(4)
+    )
+    return (
+        f"<main><article>{_story_head(_OWN, 17)}<div class='single-content'>{_paragraphs('LEDE', 1)}{sections}</div>"
+        "</article></main>"
+    )
+
+
+def _section_after_teasers() -> str:
+    """A long standfirst above the story's box, which opens with dated teasers, then a section headed by an ``<h1>``."""
+    teasers = "".join(
+        f"<li><a href='/other-{n}'><time datetime='2024-06-1{n}'>Hace {n} horas</time><h6>Another envoy story {n}</h6>"
+        "</a></li>"
+        for n in range(3)
+    )
+    return (
+        f"<main><article>{_story_head(_OWN, 17)}<div class='standfirst'>{_paragraphs('LEDE', 3)}</div>"
+        f"<div class='body'><ul class='offers'>{teasers}</ul><div class='header'><h1>Part 0 of the long read</h1></div>"
+        + "".join(_paragraphs(f"SECTION {n}", 2) for n in range(4))
+        + "</div></article></main>"
+    )
+
+
+def _sections_as_boxes() -> str:
+    """A page builder's sections, each a box like the one holding the headline, headed by an ``<h1>``."""
+    sections = "".join(
+        f"<section class='block'><div class='block__inner'><h1 class='heading'>Part {n} of the long read</h1>"
+        f"{_paragraphs(f'SECTION {n}', 2)}</div></section>"
+        for n in range(4)
+    )
+    intro = (
+        f"<section class='block'><div class='block__inner'><h1 class='heading'>{_OWN}</h1>{_paragraphs('LEDE', 3)}"
+        "</div></section>"
+    )
+    return f"<main>{intro}{sections}</main>"
+
+
+def _sections_flat() -> str:
+    sections = "".join(f"<h1>Part {n} of the long read</h1>{_paragraphs(f'SECTION {n}', 2)}" for n in range(4))
+    return (
+        f"<main><article><h1>{_OWN}</h1><p>By Jane Roe, 17.06.2024</p>{_paragraphs('LEDE', 1)}{sections}"
+        "</article></main>"
+    )
+
+
+def _related_card() -> str:
+    """A card for another story inside the page's, with its headline, date and summary."""
+    card = (
+        "<div class='embed'><article class='card'><h1><a href='/other'>An embassy elsewhere reopens</a></h1>"
+        "<time datetime='2024-06-01'>June 1</time><p>A summary of that other story, short.</p></article></div>"
+    )
+    return (
+        f"<main><article>{_story_head(_OWN, 17)}<div class='article-body'>{_paragraphs('LEDE', 2)}{card}"
+        + "".join(_paragraphs(f"SECTION {n}", 2) for n in range(4))
+        + "</div></article></main>"
+    )
+
+
+def _read_next_card(label: str) -> str:
+    """A card opening the story's box, under a long standfirst: a teaser, signed, its headline a link."""
+    card = (
+        f"<div class='read-next'>{label}<h1><a href='/other'>An embassy elsewhere reopens its doors</a></h1>"
+        "<p>By Bo Doe</p></div>"
+    )
+    return (
+        f"<main><article>{_story_head(_OWN, 17)}<div class='standfirst'>{_paragraphs('LEDE', 3)}</div>"
+        f"<div class='story__body'>{card}"
+        + "".join(_paragraphs(f"SECTION {n}", 2) for n in range(4))
+        + "</div></article></main>"
+    )
+
+
+def _live_blog(heading: str, around: str) -> str:
+    """A live blog's entries, each headed, signed, timed and given a permalink, under the page's headline."""
+    entries = "".join(
+        f"<article class='post' data-url='https://ledger.example/live#entry-{n}'><{heading} class='post__title'>"
+        f"Update {n}</{heading}><div class='byline'>By Jane Roe <time>1{n}:00</time></div>"
+        f"{_paragraphs(f'SECTION {n}', 2)}</article>"
+        for n in range(4)
+    )
+    return (
+        f"<main><{around}><header><h1>{_OWN}</h1><time datetime='2024-06-17'>June 17</time></header>"
+        f"{_paragraphs('LEDE', 3)}<div class='live'>{entries}</div></{around}></main>"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _sections_in_boxes("h1"),
+        _sections_in_boxes("h2"),
+        _section_after_teasers(),
+        _sections_as_boxes(),
+        _sections_flat(),
+        _related_card(),
+        _read_next_card("<p>Read next</p>"),
+        _read_next_card(""),
+        _live_blog("h2", "div"),
+        _live_blog("h1", "div"),
+        _live_blog("h1", "article"),
+    ],
+    ids=[
+        "h1-sections", "h2-sections", "section-after-teasers", "page-builder", "flat-h1-sections", "related-card",
+        "read-next-card", "signed-card", "live-blog", "live-blog-h1", "live-blog-in-article",
+    ],
+)
+def test_a_story_s_own_sections_and_a_live_blog_s_entries_are_not_other_stories(body: str) -> None:
+    """Sections headed by an ``<h1>``, in boxes like the headline's, are the story's own; so is a card it embeds (its
+    text read on), and a live blog's entries, signed and timed but under the page's headline, not beside it."""
+    text = extract(_scroll_page(body)).text
+    assert "LEDE, paragraph 0" in text
+    assert all(f"SECTION {n}, paragraph 1" in text for n in range(4))

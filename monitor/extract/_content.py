@@ -165,6 +165,20 @@ _MORE_STORIES = Phrases(
     "te puede interesar", "noticias relacionadas", "lee también", "más noticias",
     "читайте также", "по теме", "похожие (?:статьи|новости)", "другие новости",
 )  # fmt: skip  # matched against lower-cased text
+# A label over the next story an infinite scroll renders under the page's own, in the box of
+# that story or right above it (matched against lower-cased text).
+_NEXT_STORY = Phrases(
+    r"next (?:story|article|post)", "up next", "read next", "coming up next",
+    "nächster artikel", "nächste geschichte", "article suivant",
+    r"siguiente (?:noticia|artículo|nota)", "следующая (?:новость|статья)",
+)  # fmt: skip
+# Names of the box under a headline that holds its byline or date: a story's head, not a section's.
+_BYLINE_NAMES = re.compile(r"(?<![a-z])(?:byline|author|date|timestamp|published|autor|auteur)")
+_STORY_HEAD = 12  # elements either side of a headline searched for its byline or date
+# Attributes in which infinite-scroll templates give each story's box the story's URL.
+_URL_ATTRIBUTES = frozenset(
+    {"data-url", "data-href", "data-permalink", "data-link", "data-canonical", "data-article-url", "data-share-url"}
+)
 _ZONE_BEFORE = 150  # characters before the headline read for a dateline (a kicker line)
 _ZONE_AFTER = 300  # and after it (the byline, the date line; not yet the story)
 _BLOG_HEADLINES = frozenset({"h2", "h3"})  # a blog post's headline, where the site's name has the <h1>
@@ -596,13 +610,17 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
     as one (``<article>``, ``post``, ``entry-content``...) holding its own ``<h1>`` headline,
     side by side with the page's own. Page builders also give every section its ``<h1>`` in a
     box of its own, but not in a story container, so those stay. The page's story is the one
-    whose headline reads as a declared title, else the first.
+    whose headline reads as a declared title, else the first. Where one reads as the title,
+    a box of another kind is another story by what heads it (:func:`_is_next_story`).
     """
     tags, parent, alive = tree.tags, tree.parent, tree.alive
     headlines = [i for i in tree.headlines if alive[i]]
     if len(headlines) < 2:
         return
-    anchor = next((i for i in headlines if _is_headline(tree, i, titles)), headlines[0])
+    anchor = next((i for i in headlines if _is_headline(tree, i, titles)), -1)
+    titled = anchor >= 0
+    if not titled:
+        anchor = headlines[0]
     for i in headlines:
         if not alive[i] or tree.contains(anchor, i) or tree.contains(i, anchor):
             continue  # one headline inside the other (broken markup): no two stories side by side
@@ -612,8 +630,141 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
         own = anchor
         while parent[own] != parent[wrapper]:
             own = parent[own]
-        if tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper):
+        if (
+            tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper)
+        ) or (titled and _is_next_story(tree, anchor, own, i, wrapper)):
             tree.remove(wrapper)
+
+
+def _is_next_story(tree: Elements, anchor: int, own: int, h: int, box: int) -> bool:
+    """Whether the box an ``<h1>`` heads, beside the page's own headline, holds another story.
+
+    An infinite scroll renders the next story in a box repeating the template's: in a feed
+    beside the page's, nested at the end of its ``<article>``, or in a box of its own under a
+    label ("Next story"). Its ``<h1>`` is at the box's top, and the page's story keeps a story's
+    worth of prose outside the box. Such a box is a story's by what heads it: the label, a URL
+    of its own where the page's box gives its URL in the same attribute, or a byline or a date
+    beside the headline, as beside the page's. A headline that is all link is a teaser card's
+    ("Read next", opening the story's box), however signed. A long read or a page builder
+    heads its sections with ``<h1>`` too, styled as the headline and in boxes alike, but with
+    no byline or date; a section inside the story's box, with the headline outside, leaves too
+    little prose outside. A box holding several headlines with bylines (a live blog's entries) holds other
+    stories only where the page's own story sits in a box like theirs, beside them. ``own``
+    is the box of the page's headline beside ``box``.
+    """
+    outer = tree.parent[box]
+    if (
+        tree.prose[outer] - tree.prose[box] < _MIN_CONTAINER
+        or _prose_before(tree, box, h) >= _STORY_LINE
+        or tree.links[h] >= tree.chars[h]  # a teaser card's headline, linked
+    ):
+        return False
+    if _labelled_next(tree, box, h) or _other_url(tree, anchor, own, h, box):
+        return True
+    if not (_heads_story(tree, own, anchor) and _heads_story(tree, box, h)):
+        return False
+    start = bisect_left(tree.headlines, box)
+    heads = sum(1 for j in tree.headlines[start:] if j < box + tree.size[box] and tree.alive[j])
+    return heads == 1 or _repeats(tree, anchor, h, box)
+
+
+def _prose_before(tree: Elements, box: int, h: int) -> int:
+    """Prose inside an element before a heading it holds."""
+    total, j = 0, box + 1
+    while j < h:
+        if tree.contains(j, h):
+            j += 1  # an ancestor of the heading: its children before it are read
+        else:
+            total += tree.prose[j] if tree.alive[j] else 0
+            j += tree.size[j]
+    return total
+
+
+def _labelled_next(tree: Elements, box: int, h: int) -> bool:
+    """Whether a label over the next story ("Next story", "Up next") stands in its box before its
+    headline, or is the element right before the box (not a box of its own: the page's story
+    may hold a "Read next" card)."""
+    parent, start = tree.parent, box
+    before = box - 1
+    while before > parent[box] and parent[before] != parent[box]:
+        before = parent[before]
+    if before > parent[box] and tree.size[before] <= _STORY_HEAD:
+        start = before
+    heads, tails = tree.heads, tree.tails
+    for j in range(start, h):
+        for text in (heads[j], "" if tree.contains(j, h) else tails[j]):
+            if text and len(text) < _LABEL and _NEXT_STORY.search(text.lower()):
+                return True
+    return False
+
+
+def _other_url(tree: Elements, anchor: int, own: int, h: int, box: int) -> bool:
+    """Whether a box around a headline names a URL (``data-url``...) other than the one the page's
+    box names in the same attribute: the address of the story it holds, which a scroll puts in
+    the browser's address bar when the reader gets there."""
+    urls = _box_urls(tree, anchor, own)
+    return any(urls.get(name, value) != value for name, value in _box_urls(tree, h, box).items())
+
+
+def _box_urls(tree: Elements, h: int, box: int) -> dict[str, str]:
+    """The URLs the elements from a headline up to its box give in attributes such as ``data-url``."""
+    urls: dict[str, str] = {}
+    j = h
+    while True:
+        for name, value in tree.nodes[j].attributes.items():
+            if name in _URL_ATTRIBUTES and value:
+                urls.setdefault(name, value)
+        if j == box:
+            return urls
+        j = tree.parent[j]
+
+
+def _repeats(tree: Elements, anchor: int, h: int, box: int) -> bool:
+    """Whether an element from a headline up to its box repeats one around the page's headline, by
+    tag and classes, below the element holding both: the page's story sits in a box like it."""
+    outer = tree.parent[box]
+    own = set()
+    j = tree.parent[anchor]
+    while j != outer:
+        own.add(_box_names(tree, j))
+        j = tree.parent[j]
+    j = tree.parent[h]
+    while True:
+        names = _box_names(tree, j)
+        if (names[1] or names[0] == "article") and names in own:
+            return True
+        if j == box:
+            return False
+        j = tree.parent[j]
+
+
+def _box_names(tree: Elements, i: int) -> tuple[str, str]:
+    """An element's tag and its classes, in order."""
+    return tree.tags[i], " ".join(sorted((tree.nodes[i].attributes.get("class") or "").split()))
+
+
+def _heads_story(tree: Elements, box: int, h: int) -> bool:
+    """Whether a byline or a date stands beside a headline in its box: above it in the element
+    holding the headline (a kicker line; not in the teasers or the text before it), or under it
+    before the text begins."""
+    tags, heads, size = tree.tags, tree.heads, tree.size
+    end = min(h + size[h] + _STORY_HEAD, box + size[box])
+    j = max(tree.parent[h] + 1, h - _STORY_HEAD)
+    while j < end:
+        if h <= j < h + size[h]:
+            j = h + size[h]  # the headline's own words
+            continue
+        if j > h and tree.own_chars[j] >= _STORY_LINE:
+            return False  # the text begins
+        text = heads[j].strip()
+        if (
+            tags[j] == "time"
+            or (text and (_is_byline(text) or _is_dateline(text)))
+            or _BYLINE_NAMES.search((tree.nodes[j].attributes.get("class") or "").lower())
+        ):
+            return True
+        j += 1
+    return False
 
 
 def _detach_listed_stories(tree: Elements, titles: tuple[str, ...], stories: list[int]) -> None:
