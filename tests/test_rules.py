@@ -2,8 +2,10 @@
 
 ``tests/data/rules_labelled.toml`` holds passages written for this project, each with
 the shipped rules that must match it (and, where the headline decides, its ``title``). Precision and recall of each shipped rule are
-printed (``pytest -s``) and held to a floor, so a change to config.toml that makes a
-rule noisier or blinder fails here first.
+printed (``pytest -s``), and every passage must be judged right: each was written for a kind
+of wording, and a change to config.toml that loses one kind fails here first, however many
+others it gains (a floor on the scores let an advisory's false alarm through beside 176 right
+answers).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from tests.scoring import Score
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = Path(__file__).parent / "data" / "rules_labelled.toml"
-FLOOR = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +75,7 @@ def test_precision_and_recall_of_shipped_rule(shipped: Ruleset, rule: str) -> No
         score.add(expected=rule in passage["rules"], found=found, found_word="false positive", label=passage["why"])
     print(f"\n{rule}: precision {score.precision:.3f}, recall {score.recall:.3f} "
           f"({score.true_pos} TP, {score.false_pos} FP, {score.false_neg} FN)", *score.wrong, sep="\n  ")
-    assert score.precision >= FLOOR, score.wrong
-    assert score.recall >= FLOOR, score.wrong
+    assert score.wrong == []
 
 
 # ---------------------------------------------------------------- the engine's semantics
