@@ -91,6 +91,36 @@ def test_a_burst_of_alerts_goes_as_one_digest_and_a_few_go_one_each(archive: Arc
     assert run(archive, smtp_server.settings(burst=0), later).messages == len(many) == 12  # 0: a message each
 
 
+@pytest.mark.parametrize("mode", ["instant", "digest"])
+def test_a_digest_refused_for_one_alerts_content_is_split_until_the_others_are_delivered(
+    archive: Archive, smtp_server: SmtpServer, mode: str
+) -> None:
+    """A mail server's content filter refuses a message that quotes a blocklisted link or a virus's signature, and a
+    hostile page can hold either. A burst (or a digest) holding one such alert was refused whole, at every retry: the
+    other sources' alerts in it never delivered, and a source making one such alert a check kept every digest out.
+    A refused message of several alerts is now split in two, and the half refused again split again, until the
+    alerts that can go have gone: the one alert waits alone."""
+    settings = smtp_server.settings(burst=10, mode=mode)
+    healthy = flood(archive, range(20))
+    poison = store(archive, article("https://hostile.example/x", "Envoy story X"),
+                   [("ambassadors", f"{RETURN} Listed at evil.example.", ("ambassador",), True)]).alert_id
+    healthy += flood(archive, range(20, 30))
+    smtp_server.refuse_content = b"evil.example"
+    if mode == "digest":
+        report = deliver(archive, lambda writer: deliver_digest(writer, settings, T0.replace(hour=7)))
+    else:
+        report = run(archive, settings, T0)
+    assert sorted(report.sent) == healthy
+    assert list(report.failed) == [poison]
+    assert smtp_server.refused <= 6  # the whole, then one half of each halving: log2(31) of them
+    assert report.messages <= 6
+    delivered = " ".join(prose(message.text()) for message in smtp_server.messages)
+    assert all(f"Report number {n}." in delivered for n in range(30))
+    # The alert refused alone waits, retried alone; nothing else is sent again.
+    again = run(archive, settings, T0 + timedelta(days=1))
+    assert (again.sent, list(again.failed), again.messages) == ([], [poison], 0)
+
+
 def test_a_sources_flood_of_long_alerts_leaves_a_digest_a_mail_server_accepts_with_another_sources_alert_quoted(
     tmp_path: Path,
 ) -> None:
