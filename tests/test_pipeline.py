@@ -362,6 +362,22 @@ def test_a_source_gives_so_much_text_a_day_and_its_next_links_wait(tmp_path: Pat
     assert third["Wire"].stored >= 4  # the links left are taken in the next day's checks
 
 
+def test_a_sources_short_pages_count_against_its_text_of_the_day_with_their_rows(
+    tmp_path: Path, local_web: LocalWeb
+) -> None:
+    """A thousand short pages a check (420 characters each) stay within any budget of text, but each article's rows
+    (bands, signature, URL, index) take the archive 2.5 KB: 2.2 GB a day at the shortest interval. Each page fetched
+    counts 2,000 characters more."""
+    paths = [f"/short/{n}" for n in range(40)]
+    for n, path in enumerate(paths):
+        local_web.route(path, f"<html><body><article><p>{distinct_words(n, 60)}.</p></article></body></html>")
+    settings = feed_settings(tmp_path, local_web, paths, FetchSettings(delay=0, robots=False, concurrency=1),
+                             LimitsSettings(workers=0, text_per_day=20_000))
+    (report,) = check_once(settings, None, force=True).checks
+    assert 5 <= report.fetched <= 12  # 20,000 / (2,000 + about 500), and the few under way as it ran out
+    assert report.left == 40 - report.fetched
+
+
 def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path: Path, local_web: LocalWeb) -> None:
     """A host answering each request just before fetch.timeout (20 s), two at a time, held a check of 1,000 links,
     and in `once` every source's alerts, for hours. Links not fetched within limits.check_seconds wait."""
