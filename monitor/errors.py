@@ -25,7 +25,7 @@
      └── DeliveryError               an alert could not be handed to SMTP
           ├── TransientDeliveryError  retry later (connection refused, 4xx)
           └── PermanentDeliveryError  retry later too, but worth a louder log (5xx)
-               └── ContentRefusedError  the message itself refused (5xx to DATA): a digest is split
+               └── MessageRefusedError  the message itself refused (5xx to DATA, or not renderable): a digest is split
 
 Third-party exceptions are wrapped only at the edges, with the cause chained.
 """
@@ -178,8 +178,9 @@ class PermanentDeliveryError(DeliveryError):
     pass
 
 
-class ContentRefusedError(PermanentDeliveryError):
-    """The server refused the message itself (5xx to DATA): a content filter's verdict on what it quotes, or its size.
+class MessageRefusedError(PermanentDeliveryError):
+    """The message itself is refused: by the server (5xx to DATA: a content filter's verdict on what it quotes, or
+    its size), or by the renderer (an alert it cannot render).
 
     Any alert of a digest can be the cause (a hostile page's blocklisted link), so the outbox splits such a digest
     rather than retry it whole (:func:`monitor.alerts.outbox.deliver_due`).

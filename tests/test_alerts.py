@@ -91,21 +91,31 @@ def test_a_burst_of_alerts_goes_as_one_digest_and_a_few_go_one_each(archive: Arc
     assert run(archive, smtp_server.settings(burst=0), later).messages == len(many) == 12  # 0: a message each
 
 
-@pytest.mark.parametrize("mode", ["instant", "digest"])
+@pytest.mark.parametrize(("mode", "refused_by"), [("instant", "filter"), ("digest", "filter"), ("instant", "renderer")])
 def test_a_digest_refused_for_one_alerts_content_is_split_until_the_others_are_delivered(
-    archive: Archive, smtp_server: SmtpServer, mode: str
+    archive: Archive, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, mode: str, refused_by: str
 ) -> None:
     """A mail server's content filter refuses a message that quotes a blocklisted link or a virus's signature, and a
     hostile page can hold either. A burst (or a digest) holding one such alert was refused whole, at every retry: the
     other sources' alerts in it never delivered, and a source making one such alert a check kept every digest out.
     A refused message of several alerts is now split in two, and the half refused again split again, until the
-    alerts that can go have gone: the one alert waits alone."""
+    alerts that can go have gone: the one alert waits alone. So is a digest holding an alert the renderer fails on."""
     settings = smtp_server.settings(burst=10, mode=mode)
     healthy = flood(archive, range(20))
     poison = store(archive, article("https://hostile.example/x", "Envoy story X"),
                    [("ambassadors", f"{RETURN} Listed at evil.example.", ("ambassador",), True)]).alert_id
     healthy += flood(archive, range(20, 30))
-    smtp_server.refuse_content = b"evil.example"
+    if refused_by == "filter":
+        smtp_server.refuse_content = b"evil.example"
+    else:
+        real = outbox.render_digest
+
+        def broken_for_the_poison(contents: list[AlertContent], **kwargs: Any) -> EmailMessage:
+            if any(content.alert_id == poison for content in contents):
+                raise UnicodeError("a bug")
+            return real(contents, **kwargs)
+
+        monkeypatch.setattr(outbox, "render_digest", broken_for_the_poison)
     if mode == "digest":
         report = deliver(archive, lambda writer: deliver_digest(writer, settings, T0.replace(hour=7)))
     else:
@@ -113,6 +123,7 @@ def test_a_digest_refused_for_one_alerts_content_is_split_until_the_others_are_d
     assert sorted(report.sent) == healthy
     assert list(report.failed) == [poison]
     assert smtp_server.refused <= 6  # the whole, then one half of each halving: log2(31) of them
+    assert "a bug" in str(report.failed[poison]) if refused_by == "renderer" else "554" in report.failed[poison]
     assert report.messages <= 6
     delivered = " ".join(prose(message.text()) for message in smtp_server.messages)
     assert all(f"Report number {n}." in delivered for n in range(30))

@@ -31,7 +31,7 @@ Guarantees, and how they are kept
 * **One alert cannot hold up a digest.** A server that refuses a message for its content
   (5xx to DATA: a spam or virus filter's verdict on a link or a passage a hostile page
   put in an alert) would refuse a digest holding that alert at every retry, every other
-  alert in it with it. Such a digest is split in two (:meth:`AlertStore.split_digest`),
+  alert in it with it; so would an alert the renderer fails on. Such a digest is split in two (:meth:`AlertStore.split_digest`),
   each half sent as a message of its own, and a half refused again while the other went
   is split again, so the alerts that can go go in the same run, in about ``2·log2(n)``
   messages, and the refused one waits alone. When both halves are refused, each is
@@ -67,7 +67,7 @@ from apscheduler.triggers.cron import CronTrigger
 from monitor.alerts.render import render_digest, render_message
 from monitor.alerts.smtp import Mailer
 from monitor.config import EmailSettings
-from monitor.errors import ContentRefusedError, DeliveryError, PermanentDeliveryError
+from monitor.errors import DeliveryError, MessageRefusedError, PermanentDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 
@@ -206,15 +206,13 @@ async def _send_batches(
             await _record_failure(archive, email, claimed, unreachable, now, report, outage=True)
             continue
         message = await _render(archive, list(claimed), compose)
-        if isinstance(message, DeliveryError):
-            await _record_failure(archive, email, claimed, message, now, report)
-            continue
-        error = await _send(archive, mailer, list(claimed), message, now, report)
+        error = message if isinstance(message, DeliveryError) else await _send(
+            archive, mailer, list(claimed), message, now, report)
         failures = [] if error is None else [(claimed, error)]
-        if isinstance(error, ContentRefusedError) and len(claimed) > 1:
+        if isinstance(error, MessageRefusedError) and len(claimed) > 1:
             failures = await _split(archive, email, now, claimed, error, mailer, report)
         for failed, failure in failures:
-            if not mailer.connected:
+            if not mailer.connected and not isinstance(failure, MessageRefusedError):  # the server went away
                 unreachable = failure
             await _record_failure(archive, email, failed, failure, now, report, outage=unreachable is not None)
     return unreachable is None
@@ -240,7 +238,7 @@ async def _split(
             if outcome is not None:
                 failed.append(({alert_id: claimed[alert_id] for alert_id in alert_ids}, outcome))
         if len(failed) != 1 or len(halves) != 2 or len(failed[0][0]) < 2 or not isinstance(failed[0][1],
-                                                                                         ContentRefusedError):
+                                                                                         MessageRefusedError):
             return failed
         claimed, error = failed[0]  # its sibling went: what the filter refuses is in this half
 
@@ -256,7 +254,7 @@ async def _render(archive: Alerts, alert_ids: list[int], compose: Compose) -> Em
         return compose(contents)
     except Exception as exc:
         log.exception("alerts %s: cannot render the message", alert_ids)
-        return PermanentDeliveryError(f"cannot render the message: {exc!r}")
+        return MessageRefusedError(f"cannot render the message: {exc!r}")
 
 
 async def _send(
