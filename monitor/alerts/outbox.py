@@ -34,8 +34,11 @@ Guarantees, and how they are kept
   alert in it with it; so would an alert the renderer fails on. Such a digest is split in two (:meth:`AlertStore.split_digest`),
   each half sent as a message of its own, and a half refused again while the other went
   is split again, so the alerts that can go go in the same run, in about ``2·log2(n)``
-  messages, and the refused one waits alone. When both halves are refused, each is
-  retried (and split) at its own next attempt.
+  messages. When both halves are refused, each is retried (and split) at its own next
+  attempt. An alert the server refuses alone goes as a notice that it exists, naming its
+  rules and (defanged) sites and quoting nothing of the pages (:func:`render_refused`),
+  the refusal kept as its note: a hostile copy joined to a real story puts its
+  blocklisted link in that story's alert, which would otherwise never arrive.
 * **Without ``[email]``** alerts stay queued and :func:`deliver_due` does nothing
   (the caller that queues an alert prints it with :func:`render_text`). Adding ``[email]`` later delivers the whole backlog, oldest first:
   one message per alert in instant mode (one digest past ``burst``), everything in the first digest in
@@ -64,10 +67,10 @@ from functools import partial
 
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.alerts.render import render_digest, render_message
+from monitor.alerts.render import render_digest, render_message, render_refused
 from monitor.alerts.smtp import Mailer
 from monitor.config import EmailSettings
-from monitor.errors import DeliveryError, MessageRefusedError, PermanentDeliveryError
+from monitor.errors import ContentRefusedError, DeliveryError, MessageRefusedError, PermanentDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 
@@ -211,7 +214,12 @@ async def _send_batches(
         failures = [] if error is None else [(claimed, error)]
         if isinstance(error, MessageRefusedError) and len(claimed) > 1:
             failures = await _split(archive, email, now, claimed, error, mailer, report)
-        for failed, failure in failures:
+        for failed, refusal in failures:
+            failure: DeliveryError | None = refusal
+            if len(failed) == 1 and isinstance(refusal, ContentRefusedError):
+                failure = await _stand_in(archive, email, now, failed, refusal, mailer, report)
+            if failure is None:
+                continue
             if not mailer.connected and not isinstance(failure, MessageRefusedError):  # the server went away
                 unreachable = failure
             await _record_failure(archive, email, failed, failure, now, report, outage=unreachable is not None)
@@ -241,6 +249,33 @@ async def _split(
                                                                                          MessageRefusedError):
             return failed
         claimed, error = failed[0]  # its sibling went: what the filter refuses is in this half
+
+
+async def _stand_in(
+    archive: Alerts, email: EmailSettings, now: datetime, claimed: dict[int, int], error: DeliveryError,
+    mailer: Mailer, report: DeliveryReport,
+) -> DeliveryError | None:
+    """Send an alert the server refused alone for its content as a notice quoting none of it (:func:`render_refused`):
+    None once it went, the alert then marked sent with the refusal as its note; else the error to record.
+
+    Retried whole, such an alert was refused at every attempt and never reached the analyst: a hostile copy joined to
+    a real story puts its blocklisted link in that story's alert.
+    """
+    [alert_id] = claimed
+    notice = await _render(archive, [alert_id], lambda contents: render_refused(
+        contents[0], sender=email.sender, recipients=email.recipients, date=now))
+    if isinstance(notice, DeliveryError):
+        return error
+    try:
+        await mailer.send(notice)
+    except DeliveryError as exc:
+        return error if isinstance(exc, MessageRefusedError) else exc
+    note = f"refused for its content, sent as a notice: {error}"
+    await archive.run(lambda store: store.mark_sent([alert_id], now, note))
+    report.messages += 1
+    report.sent.append(alert_id)
+    log.warning("alert %d %s", alert_id, note)
+    return None
 
 
 def _split_digest(store: AlertStore, alert_ids: list[int], now: datetime, domain: str) -> list[tuple[str, list[int]]]:
