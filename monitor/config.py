@@ -116,6 +116,10 @@ class LimitsSettings(_Settings):
     # Seconds from a check's start within which its new links must have been fetched; the rest wait for the next
     # checks. A host answering each request just before fetch.timeout would otherwise hold the check for hours.
     check_seconds: Annotated[Seconds, Field(gt=0)] = 600.0
+    # Characters of article text one source's pages may give in 24 hours; past them its new links wait for the next
+    # checks. The archive holds about 2.6 bytes per character (text and full-text index): a source listing a thousand
+    # new pages of 200,000 characters at each check grew it by 520 MB a check, a full disk within hours.
+    text_per_day: Annotated[int, Field(ge=1)] = 50_000_000
 
     @property
     def worker_count(self) -> int:

@@ -25,6 +25,8 @@
      └── DeliveryError               an alert could not be handed to SMTP
           ├── TransientDeliveryError  retry later (connection refused, 4xx)
           └── PermanentDeliveryError  retry later too, but worth a louder log (5xx)
+               └── MessageRefusedError  the message itself cannot go (not renderable): a digest is split
+                    └── ContentRefusedError  refused by the server (5xx to DATA): an alert alone goes as a notice
 
 Third-party exceptions are wrapped only at the edges, with the cause chained.
 """
@@ -175,3 +177,17 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     pass
+
+
+class MessageRefusedError(PermanentDeliveryError):
+    """The message itself is refused: by the server (5xx to DATA: a content filter's verdict on what it quotes, or
+    its size), or by the renderer (an alert it cannot render).
+
+    Any alert of a digest can be the cause (a hostile page's blocklisted link), so the outbox splits such a digest
+    rather than retry it whole (:func:`monitor.alerts.outbox.deliver_due`).
+    """
+
+
+class ContentRefusedError(MessageRefusedError):
+    """The server refused the message for what it holds (5xx to DATA): an alert refused alone is sent as a notice
+    that quotes none of it (:func:`monitor.alerts.render.render_refused`)."""

@@ -48,6 +48,12 @@ UNPARSED_BYTES = 64_000_000
 # and not yet parsed are at most two per request (Pipeline._unparsed); the rest is room for those waiting to be stored.
 UNDER_WAY_PER_FETCH = 4
 
+DAY = timedelta(days=1)  # the period of limits.text_per_day
+# What a page costs limits.text_per_day besides its text: an article's rows other than its text (its bands, signature,
+# URL, index entries) take the archive about 2.5 KB. Without it a source's thousand short pages a check, 420
+# characters each, added 2.2 GB a day at the shortest interval within the budget.
+PAGE_CHARS = 2000
+
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
 SENT_HOME = "redirected to the site's home page"
@@ -90,6 +96,7 @@ class CheckReport:
     unstored: dict[str, str] = field(default_factory=dict)
     left: int = 0  # new links past limits.links_per_check, taken by the next checks
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
+    text_left: float = math.inf  # characters of text the source may still give this check (limits.text_per_day)
     notice: SourceNotice | None = None  # the source's health changed
 
 
@@ -185,6 +192,11 @@ def _sent_home(page: Page, link: Link) -> bool:
     they do not know (yet). A passing failure, so that a story published a little after its link is still taken."""
     # Not redirected, the page is at its link, which is canonical: no parse of the URL (a cost on every article).
     return page.url != link.url and not is_home(link.url) and is_home(canonicalize(page.url))
+
+
+def _spent(text_chars: int, pages: int) -> int:
+    """What pages and their text cost a source's ``limits.text_per_day`` (see :data:`PAGE_CHARS`)."""
+    return text_chars + PAGE_CHARS * pages
 
 
 def _asked_to_wait(error: FetchError) -> bool:
@@ -290,11 +302,13 @@ class Pipeline:
             | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
         )
         fresh = [link for link in links if link.url not in skip]
+        report.text_left = await self._text_left(source, started)
         # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile
         # listing's 60,000 would hold this source's check (and in `once` every alert) for hours, a task each.
+        wanted = fresh[: self.settings.limits.links_per_check] if report.text_left > 0 else []
         try:
             async with asyncio.timeout_at(deadline):  # a robots.txt for each new host, fetch.concurrency at a time
-                taken = await self._polite_share(fresh[: self.settings.limits.links_per_check])
+                taken = await self._polite_share(wanted)
         except TimeoutError:
             return await self._failed(source, state, started, report,
                                       self._overran("reading the robots.txt of its links' hosts"), None)
@@ -335,7 +349,8 @@ class Pipeline:
         log.info(
             "%s: %d links, %d new, %d stored, %d duplicates%s%s",
             source.name, report.links, len(fresh), report.stored, report.duplicates,
-            f", {report.left} new links left for the next check (limits.links_per_check, wait_per_check, check_seconds)"
+            f", {report.left} new links left for the next check (limits.links_per_check, wait_per_check, check_seconds,"
+            " text_per_day)"
             if report.left else "",
             " (not modified)" if report.not_modified else "",
         )
@@ -372,6 +387,22 @@ class Pipeline:
 
     def _overran(self, step: str) -> str:
         return f"{step} took more than limits.check_seconds ({self.settings.limits.check_seconds:g} s)"
+
+    async def _text_left(self, source: SourceSettings, now: datetime) -> float:
+        """Characters of article text the source may still give (``limits.text_per_day``, over the last 24 hours),
+        each page fetched counted :data:`PAGE_CHARS` more.
+
+        The archive keeps what a source gives, about 2.6 bytes a character with the full-text index: a source listing
+        a thousand new pages of 200,000 characters at each check grew it by 520 MB a check, and a full disk stops
+        every source's articles and alerts. Past the budget the source's new links wait for the next checks, which
+        read the source again in full, as the links past ``links_per_check`` do: a busy outlet gives a tenth of it.
+        """
+        history = await self._history(source, since=now - DAY)
+        left = self.settings.limits.text_per_day - sum(_spent(check.text_chars, check.extracted) for check in history)
+        if left <= 0:
+            log.warning("%s: its pages gave %d characters of text in 24 hours (limits.text_per_day): its new links"
+                        " wait for the next checks", source.name, self.settings.limits.text_per_day - left)
+        return left
 
     async def _history(self, source: SourceSettings, since: datetime) -> list[CheckRecord]:
         return await self.writer.run(lambda archive: archive.check_history(source.name, since=since))
@@ -461,6 +492,10 @@ class Pipeline:
     ) -> Prepared | None:
         """The article at a link, ready to store; the page is let go before it waits for the writer. A link not
         fetched by the check's ``deadline`` (loop time, ``limits.check_seconds``) is left for the next check."""
+        # The day's text is given; the pages under way as it ran out pass it a little.
+        if _spent(report.text_chars, report.fetched) >= report.text_left:
+            report.left += 1
+            return None
         try:
             async with asyncio.timeout_at(deadline):
                 page = await self.fetcher.fetch(link.url, kind="article", hold=self._unparsed)

@@ -142,6 +142,10 @@ class AlertStore(Protocol):
 
     def due_digests(self, now: datetime) -> list[tuple[str, list[int]]]: ...
 
+    def split_digest(
+        self, alert_ids: Sequence[int], created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN
+    ) -> list[tuple[str, list[int]]]: ...
+
 
 class NoticeStore(Protocol):
     """Operator notices, queued by :meth:`SourceStore.record_success` and ``record_failure``, and their delivery."""

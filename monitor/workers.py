@@ -11,7 +11,10 @@ runs in a worker process, and the event loop only waits for its answer on the wo
   which the kernel kills the worker;
 * each page gets ``wall_seconds`` in all, past which the monitor kills the worker;
 * each page's answer may take ``answer_mb`` on its way back, past which the monitor kills the
-  worker rather than read it: the monitor holds what it reads, and a worker's answer can be as large as its memory.
+  worker rather than read it: the monitor holds what it reads, and a worker's answer can be as large as its memory;
+* a free worker goes to the sources waiting for one in turn (:class:`~monitor.fetch.fairness.FairSlots`, each job
+  counted as its check's source's): a hostile source's pages queued first cannot make another source's wait behind
+  all of them, each close to the limits.
 
 A page that overruns is refused with a :class:`~monitor.errors.ParseLimitError` naming the
 limit, and a new worker takes the dead one's place. No thread waits on a worker, and the loop
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config import LimitsSettings, Settings
 from monitor.errors import MonitorError, ParseLimitError
+from monitor.fetch.fairness import FairSlots
 from monitor.rules import Ruleset, rules_of
 
 if TYPE_CHECKING:
@@ -96,6 +100,10 @@ class Workers:
         self._max_answer = settings.limits.answer_mb * 2**20
         self._settings = settings
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: no worker could start
+        # Who gets the next free worker: the sources waiting, in turn. The idle queue alone is first come, first served,
+        # and a check queues its pages as they arrive: a source's 32 pages, each parsing for its CPU limit, made
+        # another source's feed and then its article wait behind all of them (30 s at a 1 s limit, 5 min at 10 s).
+        self._turns = FairSlots(max(self._count, 1))
         self._failure: WorkersError | None = None
         self._all: set[_Worker] = set()
         self._closed = False
@@ -153,6 +161,11 @@ class Workers:
         """
         if self._count == 0:
             return job(*args, **kwargs)
+        async with self._turns.slot():
+            return await self._run(url, job, *args, **kwargs)
+
+    async def _run(self, url: str, job: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """The job on the next idle worker (a turn is held: at most one waiter per worker)."""
         worker = await self._idle.get()
         if worker is None:
             self._idle.put_nowait(None)  # for the next job that waits

@@ -12,6 +12,8 @@ Switches, each taking effect on the next command:
 
 * ``smtp_server.reject = "550 5.7.1 no relay"`` answers every DATA with that
   reply (use a 4xx for a transient refusal); ``None`` accepts again;
+* ``smtp_server.refuse_content = b"..."`` answers a DATA holding those bytes "554 5.7.1 message content
+  rejected", as a mail server's spam or virus filter does (a listed domain in a link, a virus's signature);
 * ``smtp_server.refuse_rcpt`` holds addresses whose RCPT TO is refused (550);
 * ``smtp_server.accept_limit = n``: once ``n`` messages were accepted, every DATA
   is answered "421 closing" (the server going away in the middle of a session);
@@ -112,6 +114,9 @@ class _Handler:
         if limit is not None and len(self.server.messages) >= limit:
             return "421 4.3.2 service shutting down"
         data = envelope.original_content or b""
+        if self.server.refuse_content is not None and self.server.refuse_content in data:
+            self.server.refused += 1
+            return "554 5.7.1 message content rejected"
         parsed = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.server.messages.append(
@@ -131,6 +136,8 @@ class SmtpServer:
     reject: str | None = None
     accept_limit: int | None = None
     refuse_rcpt: set[str] = field(default_factory=set)
+    refuse_content: bytes | None = None
+    refused: int = 0  # messages refused for their content
     port: int = field(default_factory=_free_port)
     logins: list[str] = field(default_factory=list)
     size_limit: int = 33_554_432  # aiosmtpd's default

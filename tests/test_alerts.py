@@ -91,6 +91,73 @@ def test_a_burst_of_alerts_goes_as_one_digest_and_a_few_go_one_each(archive: Arc
     assert run(archive, smtp_server.settings(burst=0), later).messages == len(many) == 12  # 0: a message each
 
 
+@pytest.mark.parametrize(("mode", "refused_by"), [("instant", "filter"), ("digest", "filter"), ("instant", "renderer")])
+def test_a_digest_refused_for_one_alerts_content_is_split_until_the_others_are_delivered(
+    archive: Archive, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch, mode: str, refused_by: str
+) -> None:
+    """A mail server's content filter refuses a message that quotes a blocklisted link or a virus's signature, and a
+    hostile page can hold either. A burst (or a digest) holding one such alert was refused whole, at every retry: the
+    other sources' alerts in it never delivered, and a source making one such alert a check kept every digest out.
+    A refused message of several alerts is now split in two, and the half refused again split again, until the
+    alerts that can go have gone; the one alert the server refuses alone goes as a notice quoting none of it. A digest
+    holding an alert the renderer fails on is split too, that alert left to wait alone."""
+    settings = smtp_server.settings(burst=10, mode=mode)
+    healthy = flood(archive, range(20))
+    poison = store(archive, article("https://hostile.example/x", "Envoy story X"),
+                   [("ambassadors", f"{RETURN} Listed at evil.example.", ("ambassador",), True)]).alert_id
+    healthy += flood(archive, range(20, 30))
+    if refused_by == "filter":
+        smtp_server.refuse_content = b"evil.example"
+    else:
+        real = outbox.render_digest
+
+        def broken_for_the_poison(contents: list[AlertContent], **kwargs: Any) -> EmailMessage:
+            if any(content.alert_id == poison for content in contents):
+                raise UnicodeError("a bug")
+            return real(contents, **kwargs)
+
+        monkeypatch.setattr(outbox, "render_digest", broken_for_the_poison)
+    if mode == "digest":
+        report = deliver(archive, lambda writer: deliver_digest(writer, settings, T0.replace(hour=7)))
+    else:
+        report = run(archive, settings, T0)
+    delivered = " ".join(prose(message.text()) for message in smtp_server.messages)
+    assert all(f"Report number {n}." in delivered for n in range(30))
+    assert smtp_server.refused <= 6  # the whole, then one half of each halving: log2(31) of them
+    if refused_by == "renderer":  # a bug: the alert waits alone, retried alone, nothing else sent again
+        assert sorted(report.sent) == healthy and list(report.failed) == [poison]
+        assert "a bug" in report.failed[poison] and report.messages <= 6
+        again = run(archive, settings, T0 + timedelta(days=1))
+        assert (again.sent, list(again.failed), again.messages) == ([], [poison], 0)
+        return
+    assert sorted(report.sent) == sorted([*healthy, poison]) and not report.failed
+    assert report.messages <= 7  # the halves that went, and the notice
+    notice = smtp_server.messages[-1]
+    assert "refused by the mail server" in str(notice.message["Subject"]) and "hostile[.]example" in notice.text()
+    assert "554 5.7.1" in alert_row(archive, poison)["last_error"]
+    assert run(archive, settings, T0 + timedelta(days=1)).messages == 0
+
+
+def test_an_alert_a_hostile_copy_put_a_refused_link_in_reaches_the_analyst_as_a_notice(
+    archive: Archive, smtp_server: SmtpServer
+) -> None:
+    """A hostile site's near copy of a real story joins it, and the story's alert lists the copy's link: a mail
+    server whose filter refuses that link (a blocklisted domain) refused the real story's alert at every retry, and
+    the analyst never heard of the story. An alert refused alone now goes as a notice of it that quotes nothing of
+    the pages: its rules, its counts and its sites, defanged."""
+    real = store(archive, article("https://wire.example/recall", "Russia recalls ambassador"),
+                 [("ambassadors", AMBASSADOR, ("ambassador",), True)])
+    store(archive, article("https://listed.example/copy", "Russia recalls ambassador"),
+          [("ambassadors", AMBASSADOR, ("ambassador",), False)], story_id=real.story_id)
+    smtp_server.refuse_content = b"listed.example"
+    report = run(archive, smtp_server.settings(), T0)
+    assert report.sent == [real.alert_id] and not report.failed and smtp_server.refused == 1
+    [notice] = smtp_server.messages
+    assert str(notice.message["Subject"]) == "[monitor] ambassadors: an alert refused by the mail server"
+    assert "wire[.]example, listed[.]example" in notice.text() and AMBASSADOR not in prose(notice.text())
+    assert notice.message_id == alert_row(archive, real.alert_id)["message_id"]
+
+
 def test_a_sources_flood_of_long_alerts_leaves_a_digest_a_mail_server_accepts_with_another_sources_alert_quoted(
     tmp_path: Path,
 ) -> None:

@@ -218,7 +218,7 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
 
     errors = dict(conn.execute("SELECT name, last_error FROM sources"))
     assert errors["healthy"] is None and errors["hostile articles"] is None
-    assert "page exceeded 256 MB while parsing" in errors["bomb title"]
+    assert errors["bomb title"] is None  # a title's markup is read up to 4,000 characters: the feed costs nothing
     assert f"page took more than {CPU_SECONDS} s of CPU to parse" in errors["nested listing"]
     assert "entity declarations" in errors["entities"]
     assert "entity declarations" in errors["utf-16 entities"]

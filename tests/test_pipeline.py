@@ -323,6 +323,61 @@ def test_a_check_takes_so_many_new_links_and_the_next_checks_take_the_rest(tmp_p
     assert fetched == [10, 20, 25, 25]
 
 
+def distinct_words(seed: int, count: int) -> str:
+    """``count`` words of letters, none a near copy of another seed's: text the archive keeps whole, index and all."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return " ".join("".join(letters[(seed * 7 + n * k) % 26] for k in range(3, 9)) + letters[seed % 26] + str(n)
+                    for n in range(count))
+
+
+def test_a_source_gives_so_much_text_a_day_and_its_next_links_wait(tmp_path: Path, local_web: LocalWeb) -> None:
+    """A feed listing a thousand new pages of 200,000 distinct characters at each check grew the archive by 520 MB a
+    check (text and full-text index), a full disk within hours at any interval, every source's articles lost with
+    it. Past ``limits.text_per_day`` a source's new links wait for the next checks, the other sources untouched."""
+    paragraph = "<p>{}</p>"
+    paths = [f"/long/{n}" for n in range(30)]
+    for n, path in enumerate(paths):
+        words = distinct_words(n, 3000)  # about 28,000 characters
+        local_web.route(path, "<html><body><article>" + "".join(
+            paragraph.format(words[start:start + 900] + ".") for start in range(0, len(words), 900))
+            + "</article></body></html>")
+    settings = feed_settings(tmp_path, local_web, paths, FetchSettings(delay=0, robots=False, concurrency=1),
+                             LimitsSettings(workers=0, text_per_day=100_000))
+    local_web.route("/healthy.xml", '<rss version="2.0"><channel><title>t</title><item><title>Envoys</title>'
+                    f'<link>{local_web.url("/geneva")}</link></item></channel></rss>', content_type="application/rss+xml")
+    local_web.route("/geneva", f"<html><body><article><p>{STORY}</p></article></body></html>")
+    settings.sources.append(SourceSettings(name="Healthy", kind="feed", url=local_web.url("/healthy.xml")))
+
+    first = {report.source: report for report in check_once(settings, None, force=True).checks}
+    second = {report.source: report for report in check_once(settings, None, force=True).checks}
+    assert first["Healthy"].stored == 1
+    assert 4 <= first["Wire"].stored <= 8  # the budget, and the few pages under way as it ran out (4 here)
+    assert first["Wire"].left == 30 - first["Wire"].stored
+    assert (second["Wire"].stored, second["Wire"].left) == (0, first["Wire"].left)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        kept = conn.execute("SELECT sum(length(text)) FROM articles WHERE source = 'Wire'").fetchone()[0]
+        assert kept <= 100_000 + 4 * 30_000
+        conn.execute("UPDATE source_checks SET checked = '2000-01-01T00:00:00+00:00'")  # a day later
+    third = {report.source: report for report in check_once(settings, None, force=True).checks}
+    assert third["Wire"].stored >= 4  # the links left are taken in the next day's checks
+
+
+def test_a_sources_short_pages_count_against_its_text_of_the_day_with_their_rows(
+    tmp_path: Path, local_web: LocalWeb
+) -> None:
+    """A thousand short pages a check (420 characters each) stay within any budget of text, but each article's rows
+    (bands, signature, URL, index) take the archive 2.5 KB: 2.2 GB a day at the shortest interval. Each page fetched
+    counts 2,000 characters more."""
+    paths = [f"/short/{n}" for n in range(40)]
+    for n, path in enumerate(paths):
+        local_web.route(path, f"<html><body><article><p>{distinct_words(n, 60)}.</p></article></body></html>")
+    settings = feed_settings(tmp_path, local_web, paths, FetchSettings(delay=0, robots=False, concurrency=1),
+                             LimitsSettings(workers=0, text_per_day=20_000))
+    (report,) = check_once(settings, None, force=True).checks
+    assert 5 <= report.fetched <= 12  # 20,000 / (2,000 + about 500), and the few under way as it ran out
+    assert report.left == 40 - report.fetched
+
+
 def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path: Path, local_web: LocalWeb) -> None:
     """A host answering each request just before fetch.timeout (20 s), two at a time, held a check of 1,000 links,
     and in `once` every source's alerts, for hours. Links not fetched within limits.check_seconds wait."""

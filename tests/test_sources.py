@@ -48,6 +48,30 @@ def check(web: LocalWeb, source: SourceSettings, settings: Settings = ONE_WORKER
     return asyncio.run(go())
 
 
+def title_bomb(size: int) -> str:
+    """Markup whose parse grows with the square of its size: formatting elements left open, rebuilt at each paragraph."""
+    opened = "<div>" + "".join(f"<b id={n}>" for n in range(size // 20)) + "</div>"
+    return opened + "<p>x</p>" * ((size - len(opened)) // 8)
+
+
+def test_one_items_title_of_quadratic_markup_costs_neither_the_feed_nor_its_worker(local_web: LocalWeb) -> None:
+    """A feed's item title (HTML in an Atom ``type="html"`` title, or escaped in RSS, as an aggregator's feed carries
+    whatever its submitters wrote) of 20 KB of open formatting elements took the parsing worker past 500 MB: the
+    feed failed at every check ("page exceeded 256 MB while parsing"), its other items lost with it. A title's
+    markup is read up to 4,000 characters."""
+    bomb = title_bomb(20_000).replace("<", "&lt;").replace(">", "&gt;")
+    items = f"<item><title>{bomb}</title><link>{local_web.url('/a/1')}</link></item>" + "".join(
+        f"<item><title>Envoys return {n}</title><link>{local_web.url(f'/a/{n}')}</link></item>" for n in range(2, 5))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    settings = Settings(limits=LimitsSettings(workers=1, memory_mb=256, cpu_seconds=5))
+    started = time.monotonic()
+    discovery = check(local_web, SourceSettings(name="s", kind="feed", url=local_web.url("/feed.xml")), settings)
+    assert [link.url.rsplit("/", 1)[1] for link in discovery.links] == ["1", "2", "3", "4"]
+    assert len(discovery.links[0].title or "") <= 500
+    assert time.monotonic() - started < 30
+
+
 # ---------------------------------------------------------------- feeds: golden files
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from monitor.config import LimitsSettings, Settings, shipped_rules
 from monitor.errors import ParseLimitError, UnsupportedContentError
+from monitor.fetch.fairness import PARTY
 from monitor import workers
 from monitor.workers import Workers, WorkersError
 
@@ -130,6 +131,29 @@ def test_a_cancelled_caller_takes_its_worker_with_it_and_the_pool_goes_on() -> N
 
     first, second = asyncio.run(scenario())
     assert first != second
+
+
+def test_a_free_worker_goes_to_the_sources_in_turn_not_to_the_first_queued() -> None:
+    """A hostile source's pages, each parsing close to the limits, queued before another source's page: the worker
+    was first come, first served, so the other page waited behind all of them (8 × 0.4 s here; 32 pages at a CPU
+    limit of 10 s, minutes). It now waits for the page being parsed and one more at most."""
+
+    async def scenario() -> tuple[float, list[int]]:
+        async with Workers(settings()) as workers:
+            await workers.run("https://a.example/", pid)  # the worker is up
+            party = PARTY.set("hostile")
+            flood = [asyncio.create_task(workers.run(f"https://hostile.example/{n}", wait, 0.4)) for n in range(8)]
+            PARTY.reset(party)
+            await asyncio.sleep(0.1)  # the flood holds the worker and waits for it
+            party = PARTY.set("healthy")
+            started = time.monotonic()
+            await workers.run("https://healthy.example/", pid)
+            PARTY.reset(party)
+            return time.monotonic() - started, await asyncio.gather(*flood)
+
+    waited, flood = asyncio.run(scenario())
+    assert len(flood) == 8  # the flood's pages are all parsed still
+    assert waited < 1.2, f"the healthy source's page waited {waited:.1f} s for the worker"
 
 
 def test_without_workers_a_job_runs_in_this_process() -> None:

@@ -28,6 +28,17 @@ Guarantees, and how they are kept
   passages of the story found later go into a follow-up alert (see
   :meth:`Archive.queue_alert`), held until the earlier one is retried so it never
   arrives first.
+* **One alert cannot hold up a digest.** A server that refuses a message for its content
+  (5xx to DATA: a spam or virus filter's verdict on a link or a passage a hostile page
+  put in an alert) would refuse a digest holding that alert at every retry, every other
+  alert in it with it; so would an alert the renderer fails on. Such a digest is split in two (:meth:`AlertStore.split_digest`),
+  each half sent as a message of its own, and a half refused again while the other went
+  is split again, so the alerts that can go go in the same run, in about ``2·log2(n)``
+  messages. When both halves are refused, each is retried (and split) at its own next
+  attempt. An alert the server refuses alone goes as a notice that it exists, naming its
+  rules and (defanged) sites and quoting nothing of the pages (:func:`render_refused`),
+  the refusal kept as its note: a hostile copy joined to a real story puts its
+  blocklisted link in that story's alert, which would otherwise never arrive.
 * **Without ``[email]``** alerts stay queued and :func:`deliver_due` does nothing
   (the caller that queues an alert prints it with :func:`render_text`). Adding ``[email]`` later delivers the whole backlog, oldest first:
   one message per alert in instant mode (one digest past ``burst``), everything in the first digest in
@@ -52,13 +63,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.alerts.render import render_digest, render_message
+from monitor.alerts.render import render_digest, render_message, render_refused
 from monitor.alerts.smtp import Mailer
 from monitor.config import EmailSettings
-from monitor.errors import DeliveryError, PermanentDeliveryError
+from monitor.errors import ContentRefusedError, DeliveryError, MessageRefusedError, PermanentDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 
@@ -150,14 +162,15 @@ def _single(email: EmailSettings, now: datetime) -> Compose:
     return lambda contents: render_message(contents[0], sender=email.sender, recipients=email.recipients, date=now)
 
 
-async def _digest_batches(archive: Alerts, email: EmailSettings, now: datetime) -> list[tuple[list[int], Compose]]:
-    def compose(message_id: str) -> Compose:
-        return lambda contents: render_digest(
-            contents, sender=email.sender, recipients=email.recipients, message_id=message_id, date=now
-        )
+def _digest(email: EmailSettings, now: datetime, message_id: str) -> Compose:
+    return lambda contents: render_digest(
+        contents, sender=email.sender, recipients=email.recipients, message_id=message_id, date=now
+    )
 
+
+async def _digest_batches(archive: Alerts, email: EmailSettings, now: datetime) -> list[tuple[list[int], Compose]]:
     due = await archive.run(lambda store: store.due_digests(now))
-    return [(alert_ids, compose(message_id)) for message_id, alert_ids in due]
+    return [(alert_ids, _digest(email, now, message_id)) for message_id, alert_ids in due]
 
 
 async def _deliver(archive: Alerts, email: EmailSettings, now: datetime, batches: Batches) -> DeliveryReport:
@@ -196,15 +209,77 @@ async def _send_batches(
             await _record_failure(archive, email, claimed, unreachable, now, report, outage=True)
             continue
         message = await _render(archive, list(claimed), compose)
-        if isinstance(message, DeliveryError):
-            await _record_failure(archive, email, claimed, message, now, report)
-            continue
-        error = await _send(archive, mailer, list(claimed), message, now, report)
-        if error is not None:
-            if not mailer.connected:
-                unreachable = error
-            await _record_failure(archive, email, claimed, error, now, report, outage=unreachable is not None)
+        error = message if isinstance(message, DeliveryError) else await _send(
+            archive, mailer, list(claimed), message, now, report)
+        failures = [] if error is None else [(claimed, error)]
+        if isinstance(error, MessageRefusedError) and len(claimed) > 1:
+            failures = await _split(archive, email, now, claimed, error, mailer, report)
+        for failed, refusal in failures:
+            failure: DeliveryError | None = refusal
+            if len(failed) == 1 and isinstance(refusal, ContentRefusedError):
+                failure = await _stand_in(archive, email, now, failed, refusal, mailer, report)
+            if failure is None:
+                continue
+            if not mailer.connected and not isinstance(failure, MessageRefusedError):  # the server went away
+                unreachable = failure
+            await _record_failure(archive, email, failed, failure, now, report, outage=unreachable is not None)
     return unreachable is None
+
+
+async def _split(
+    archive: Alerts, email: EmailSettings, now: datetime, claimed: dict[int, int], error: DeliveryError,
+    mailer: Mailer, report: DeliveryReport,
+) -> list[tuple[dict[int, int], DeliveryError]]:
+    """Split a digest refused for its content in two and send each half, again while one half is refused and the
+    other went (see the module's docstring); the halves that failed, with their errors, for the caller to record.
+
+    The alerts stay claimed throughout: the halves are this attempt's, under its lease.
+    """
+    while True:
+        log.warning("alerts %s refused for their content (%s): sent in two halves", list(claimed), error)
+        halves = await archive.run(partial(_split_digest, alert_ids=list(claimed), now=now, domain=email.message_domain))
+        failed: list[tuple[dict[int, int], DeliveryError]] = []
+        for message_id, alert_ids in halves:
+            message = await _render(archive, alert_ids, _digest(email, now, message_id))
+            outcome = message if isinstance(message, DeliveryError) else await _send(
+                archive, mailer, alert_ids, message, now, report)
+            if outcome is not None:
+                failed.append(({alert_id: claimed[alert_id] for alert_id in alert_ids}, outcome))
+        if len(failed) != 1 or len(halves) != 2 or len(failed[0][0]) < 2 or not isinstance(failed[0][1],
+                                                                                         MessageRefusedError):
+            return failed
+        claimed, error = failed[0]  # its sibling went: what the filter refuses is in this half
+
+
+async def _stand_in(
+    archive: Alerts, email: EmailSettings, now: datetime, claimed: dict[int, int], error: DeliveryError,
+    mailer: Mailer, report: DeliveryReport,
+) -> DeliveryError | None:
+    """Send an alert the server refused alone for its content as a notice quoting none of it (:func:`render_refused`):
+    None once it went, the alert then marked sent with the refusal as its note; else the error to record.
+
+    Retried whole, such an alert was refused at every attempt and never reached the analyst: a hostile copy joined to
+    a real story puts its blocklisted link in that story's alert.
+    """
+    [alert_id] = claimed
+    notice = await _render(archive, [alert_id], lambda contents: render_refused(
+        contents[0], sender=email.sender, recipients=email.recipients, date=now))
+    if isinstance(notice, DeliveryError):
+        return error
+    try:
+        await mailer.send(notice)
+    except DeliveryError as exc:
+        return error if isinstance(exc, MessageRefusedError) else exc
+    note = f"refused for its content, sent as a notice: {error}"
+    await archive.run(lambda store: store.mark_sent([alert_id], now, note))
+    report.messages += 1
+    report.sent.append(alert_id)
+    log.warning("alert %d %s", alert_id, note)
+    return None
+
+
+def _split_digest(store: AlertStore, alert_ids: list[int], now: datetime, domain: str) -> list[tuple[str, list[int]]]:
+    return store.split_digest(alert_ids, now, domain)
 
 
 async def _render(archive: Alerts, alert_ids: list[int], compose: Compose) -> EmailMessage | DeliveryError:
@@ -214,7 +289,7 @@ async def _render(archive: Alerts, alert_ids: list[int], compose: Compose) -> Em
         return compose(contents)
     except Exception as exc:
         log.exception("alerts %s: cannot render the message", alert_ids)
-        return PermanentDeliveryError(f"cannot render the message: {exc!r}")
+        return MessageRefusedError(f"cannot render the message: {exc!r}")
 
 
 async def _send(

@@ -382,6 +382,35 @@ def render_message(
     )
 
 
+def render_refused(
+    content: AlertContent, *, sender: str, recipients: Sequence[str], date: datetime | None = None
+) -> EmailMessage:
+    """A stand-in for an alert the mail server refused for its content: that it exists, and where to read it.
+
+    Nothing of the pages goes in it, neither headline nor passage nor link, since any of them can be what the filter
+    refused (a hostile copy joined to a real story puts its blocklisted link in the story's alert): only the rules
+    that matched (the operator's names), the counts, the alert's number and each reporting site, defanged
+    (``wire[.]example``, as threat reports write hosts so that no filter or client reads them as links). It goes under
+    the alert's Message-ID: it is the one message of the alert that was delivered.
+    """
+    rules = ", ".join(content.rules) or "no rule"
+    subject = clean_header(f"{SUBJECT_PREFIX} {rules}: an alert refused by the mail server")
+    sites = ", ".join(dict.fromkeys(clean_header(copy.site, 200).replace(".", "[.]") for copy in content.copies))
+    lines = [
+        f"Alert {content.alert_id} (story {content.story_id}) matched {clean_header(rules, 300)}: "
+        f"{len(content.mentions) + content.more_mentions} passage(s) on "
+        f"{len(content.copies) + content.more_copies} page(s), reported by {sites or 'no site'}.",
+        "",
+        "The mail server refused the alert for what it quotes (its reply is the alert's last_error in the archive),",
+        "so it is sent as this notice. Read it in the archive:",
+        f"  sqlite3 monitor.db \"SELECT title, url FROM articles WHERE story_id = {content.story_id}\"",
+    ]
+    text = "\n".join(lines)
+    return _message(subject=subject, text=text + "\n", html_body=f"<pre>{_e(text)}</pre>", sender=sender,
+                    recipients=recipients, message_id=content.message_id, date=date or content.created,
+                    thread=_story_thread(content))
+
+
 def render_digest(
     contents: Sequence[AlertContent], *, sender: str, recipients: Sequence[str], message_id: str, date: datetime
 ) -> EmailMessage:

@@ -15,7 +15,8 @@ Failures are sorted for the outbox (both kinds are retried; nothing is dropped):
 * :class:`PermanentDeliveryError`: the server answered 5xx (relay denied,
   authentication failed, message refused), TLS could not be negotiated or
   verified, or the password variable is empty. Retrying helps only after
-  someone fixes the server or the config, so these are logged louder.
+  someone fixes the server or the config, so these are logged louder. A 5xx
+  to DATA is a :class:`ContentRefusedError`: the message itself was refused.
 
 The recipients of the SMTP envelope are always ``email.recipients`` passed
 explicitly: headers never decide where a message goes.
@@ -31,7 +32,7 @@ from types import TracebackType
 from typing import Self
 
 from monitor.config import EmailSettings
-from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitor.errors import ContentRefusedError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -46,6 +47,8 @@ def _classify(exc: Exception) -> DeliveryError:
         detail = "; ".join(f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in exc.recipients.items())
         kind = TransientDeliveryError if any(400 <= code < 500 for code in codes) else PermanentDeliveryError
         return kind(f"every recipient refused: {detail}")
+    if isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500:
+        return ContentRefusedError(_reply(exc.smtp_code, exc.smtp_error))
     if isinstance(exc, smtplib.SMTPResponseException):
         # Below 400 is a server answering a greeting or HELO oddly: not ready yet, like a 4xx.
         kind = TransientDeliveryError if exc.smtp_code < 500 else PermanentDeliveryError

@@ -215,16 +215,35 @@ class AlertRecords(Connection):
             count = int(self._one(f"SELECT count(*) FROM alerts WHERE {waiting}"))
             if not count:
                 return None
-            cursor = self.db.execute(
-                "INSERT INTO digests (created, message_id, alert_count) VALUES (?, '', ?)", [iso(created), count]
-            )
-            digest_id = int(cursor.lastrowid or 0)
-            self.db.execute(
-                "UPDATE digests SET message_id = ? WHERE id = ?",
-                [f"<digest-{digest_id}.{created:%Y%m%d%H%M%S}@{domain}>", digest_id],
-            )
+            digest_id, _ = self._new_digest(created, domain, count)
             self.db.execute(f"UPDATE alerts SET digest_id = ? WHERE {waiting}", [digest_id])
         return digest_id
+
+    def split_digest(
+        self, alert_ids: Sequence[int], created: datetime, domain: str = DEFAULT_MESSAGE_DOMAIN
+    ) -> list[tuple[str, list[int]]]:
+        """Move ``alert_ids`` (of a refused digest, claimed) into two new digests of half each: their Message-IDs and
+        alert ids. Each is a message of its own from now on, retried as itself."""
+        ordered = sorted(alert_ids)
+        halves = [ordered[: (len(ordered) + 1) // 2], ordered[(len(ordered) + 1) // 2 :]]
+        digests: list[tuple[str, list[int]]] = []
+        with self.transaction():
+            for half in filter(None, halves):
+                digest_id, message_id = self._new_digest(created, domain, len(half))
+                self.db.conn.executemany("UPDATE alerts SET digest_id = ? WHERE id = ?",
+                                         [(digest_id, alert_id) for alert_id in half])
+                digests.append((message_id, half))
+        return digests
+
+    def _new_digest(self, created: datetime, domain: str, count: int) -> tuple[int, str]:
+        """A new digest row (within the caller's transaction): its id and Message-ID."""
+        cursor = self.db.execute(
+            "INSERT INTO digests (created, message_id, alert_count) VALUES (?, '', ?)", [iso(created), count]
+        )
+        digest_id = int(cursor.lastrowid or 0)
+        message_id = f"<digest-{digest_id}.{created:%Y%m%d%H%M%S}@{domain}>"
+        self.db.execute("UPDATE digests SET message_id = ? WHERE id = ?", [message_id, digest_id])
+        return digest_id, message_id
 
     def due_digests(self, now: datetime) -> list[tuple[str, list[int]]]:
         """(Message-ID, unsent alert ids) of each digest whose (re)try time has come, oldest first."""
