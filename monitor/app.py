@@ -34,6 +34,7 @@ from monitor.prepare import extract_fetched, extract_file
 from monitor.rules import highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
+from monitor.stopping import run_stoppable
 from monitor.store import Archive, iso
 from monitor.store.lock import instance_lock
 from monitor.store.writer import ArchiveWriter
@@ -106,7 +107,7 @@ def check_once(
             return OnceResult(checks, [_undelivered(way, failed) for way, failed in failures.items() if failed])
 
     Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
-    return asyncio.run(check_and_deliver())
+    return run_stoppable(check_and_deliver())
 
 
 def _undelivered(way: str, failed: dict[int, str]) -> str:
@@ -262,7 +263,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
             assert not isinstance(page, NotModified)  # no validators were sent
             return await workers.run(page.url, extract_fetched, page)
 
-    return asyncio.run(read())
+    return run_stoppable(read())
 
 
 def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:

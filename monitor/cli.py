@@ -25,7 +25,8 @@ from rich.text import Text
 
 from monitor import __version__
 from monitor.config import Settings, SourceSettings, load_config, names_folder
-from monitor.errors import BadArgumentError, ConfigError, MonitorError
+from monitor.errors import BadArgumentError, ConfigError, MonitorError, Terminated
+from monitor.stopping import terminate_as_interrupt
 
 
 class _LazyModule:
@@ -49,6 +50,7 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # as click's usage errors
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a command SIGTERM ended: now after a clean stop
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 _RULE = 80  # columns of a rule between parts of the output, at most
@@ -110,6 +112,8 @@ class MonitorGroup(click.Group):
             fail(str(exc), EXIT_USAGE)
         except MonitorError as exc:
             fail(str(exc))
+        except Terminated:
+            fail("terminated (SIGTERM)", EXIT_TERMINATED)
         except KeyboardInterrupt:  # click's own "Aborted!" exited 1, as a failure, for what the user chose
             fail("interrupted", EXIT_INTERRUPTED)
 
@@ -162,7 +166,10 @@ def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: in
 @click.pass_obj
 def run(obj: Context) -> None:
     """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM/SIGHUP."""
-    app.run_daemon(obj.settings)
+    try:
+        app.run_daemon(obj.settings)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM before the daemon's own handlers: nothing was in flight
+        log.info("daemon stopped before it started")
 
 
 @cli.command()
@@ -483,6 +490,7 @@ def main() -> None:
         if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
             stream.reconfigure(errors="replace")
     _guard_stdout()
+    terminate_as_interrupt()
     try:
         cli(prog_name="monitor")
     except MonitorError as exc:  # --help or --version to an output that cannot be written, before any command

@@ -464,6 +464,25 @@ def test_ctrl_c_is_one_line_and_the_status_a_shell_gives_an_interrupted_command(
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
 
 
+def test_sigterm_stops_once_as_ctrl_c_does_with_one_line_and_143(tmp_path: Path, local_web: LocalWeb) -> None:
+    """`kill`, `docker stop` and systemd send SIGTERM: `once` died of it at once, exit 143 and not a word, its
+    queued alerts not delivered. It now unwinds as on Ctrl-C and says so in one line, with the same 143."""
+    local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=30)
+    feed_config(tmp_path, slow=local_web.url("/slow.xml"))
+    once = subprocess.Popen([sys.executable, "-m", "monitor", "-q", "once"], cwd=tmp_path, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: local_web.hits("/slow.xml") == 1, 30, "the check to start")
+        once.send_signal(signal.SIGTERM)
+        _, stderr = once.communicate(timeout=30)
+    finally:
+        if once.poll() is None:
+            once.kill()
+    assert once.returncode == 143 and stderr == "monitor: terminated (SIGTERM)\n", (once.returncode, stderr)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
 def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path, local_web: LocalWeb) -> None:
     """Started with its standard output closed (``>&-``, a service without one), every command that prints a table
     raised AttributeError once its work was done: a traceback, and exit 1 after a good `once`."""
