@@ -54,9 +54,19 @@ def _say_if_nothing_to_check(settings: Settings) -> None:
         log.warning("the config has no [[sources]]: nothing is checked (queued alerts are still delivered)")
 
 
+def _check_rules(settings: Settings) -> None:
+    """Compile the rules here, once, so that a bad query (an unknown @list, a ( never closed) is a ConfigError.
+
+    Only the parsing workers compiled them: ``once`` printed each worker's traceback and then "the parsing workers
+    could not start", and ``run`` started and failed every check with that, for as long as it ran.
+    """
+    rules_of(settings)
+
+
 def run_daemon(settings: Settings) -> None:
     """The daemon, until SIGINT, SIGTERM or SIGHUP; one per archive (a second is refused, naming the first)."""
     _say_if_nothing_to_check(settings)
+    _check_rules(settings)
     with instance_lock(Path(settings.database)):
         Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
         asyncio.run(Daemon(settings).run())
@@ -84,6 +94,7 @@ def check_once(
     """
     _say_if_nothing_to_check(settings)
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
+    _check_rules(settings)
     done = 0
 
     def checked() -> None:
@@ -120,7 +131,9 @@ def _count(count: int, noun: str) -> str:
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:
     """One offline cycle over the bundled sample; ``settings`` None: the rules shipped with monitor."""
-    return run_demo(settings or shipped_rules(), output)
+    beat = settings or shipped_rules()
+    _check_rules(beat)
+    return run_demo(beat, output)
 
 
 def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
@@ -235,6 +248,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
     """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
     the configured limits, as the daemon parses."""
     settings = settings or Settings()
+    _check_rules(settings)  # the worker compiles them too
     is_url = _URL.match(target) is not None
     if is_url:
         try:

@@ -436,6 +436,21 @@ def test_a_bad_query_is_a_config_error_with_its_position(run_cli: RunCLI, tmp_pa
     assert "rules[0] (envoys).query: position 19: this ( is never closed" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["once", "run"])
+def test_a_bad_query_stops_once_and_run_before_they_start(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb,
+                                                          command: str) -> None:
+    """Only the parsing workers compiled the rules: `once` printed each worker's traceback, then "the parsing
+    workers could not start"; `run` started and failed every check with that, for as long as it ran."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+    with (tmp_path / "config.toml").open("a") as config:
+        config.write('[[rules]]\nname = "envoys"\nquery = "ambassador NEAR/3 @nolist"\n')
+    result = run_cli(command, check=False, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("monitor: config.toml: rules[0] (envoys).query: no list named @nolist (lists: ")
+    assert result.stderr.count("\n") == 1 and local_web.hits("/feed.xml") == 0, result.stderr
+
+
 @pytest.mark.parametrize("limit", ["0", "-1", "10001", "99999999999999999999"])
 def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Path, limit: str) -> None:
     """0 printed "no matches", -1 meant no limit, and 20 digits was an SQLite error blamed on the archive."""
