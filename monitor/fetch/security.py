@@ -27,7 +27,9 @@ import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -145,13 +147,53 @@ def _host_port(origin: str) -> tuple[str, int]:
 # filled it, and every other host's lookups, and every delivery, waited behind them past fetch.timeout. A fetch
 # looks a name up while it holds a request slot, so no more lookups than fetch.concurrency are for live fetches;
 # the threads are made as they are needed.
-_LOOKUP_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="monitor-lookup")
+class _LookupThreads:
+    """Threads for name lookups that never hold up the end of the process.
+
+    A lookup cannot be cancelled: its fetch gives up on it at fetch.timeout, its thread waits on for the resolver
+    (5 s a try, two tries a nameserver, by default). A ThreadPoolExecutor's threads are joined at exit, so a lookup
+    blocked then held ``monitor once`` that long after its work was done, and ``monitor run`` past the 10 s its stop
+    promises. These threads are daemons: what they are still looking up at exit is of use to nobody.
+    """
+
+    def __init__(self, max_threads: int) -> None:
+        self._max = max_threads
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, job: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((job, future))
+        with self._lock:
+            if self._jobs.qsize() > self._idle and self._threads < self._max:
+                self._threads += 1
+                threading.Thread(target=self._work, name=f"monitor-lookup-{self._threads}", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job, future = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting fetch, as an executor does
+                future.set_exception(exc)
+
+
+_LOOKUP_THREADS = _LookupThreads(max_threads=64)
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
     """All addresses of ``host``, from the system resolver, in its preferred order."""
     lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    infos = await asyncio.get_running_loop().run_in_executor(_LOOKUP_THREADS, lookup)
+    infos = await asyncio.wrap_future(_LOOKUP_THREADS.submit(lookup))
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
