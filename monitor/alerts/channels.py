@@ -22,6 +22,7 @@ guarantees are the e-mail outbox's, channel by channel:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,8 +75,42 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     service.socket_connect_timeout = service.socket_read_timeout = timeout
     notifier = apprise.Apprise()
     notifier.add(service)
-    if not notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
-        raise TransientDeliveryError("the service did not accept the notification (see the apprise log)")
+    said = _ApprisesWarnings()
+    logging.getLogger("apprise").addHandler(said)
+    notifying = _NOTIFYING.set(said)
+    try:
+        accepted = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+    finally:
+        _NOTIFYING.reset(notifying)
+        logging.getLogger("apprise").removeHandler(said)
+    if not accepted:
+        why = "; ".join(dict.fromkeys(said.lines))[:_WHY_CHARS]
+        raise TransientDeliveryError(f"the service did not accept the notification: {why}" if why
+                                     else "the service did not accept the notification (see the apprise log)")
+
+
+_WHY_CHARS = 300  # of Apprise's own words, in last_error and the line `once` ends with
+
+
+class _ApprisesWarnings(logging.Handler):
+    """What Apprise warned of while notifying for one call: why the service refused, or could not be reached.
+
+    Apprise returns only False; the cause ("error=401", "A Connection error occurred ...") went to the log alone,
+    and ``channel_deliveries.last_error``, ``monitor status`` and the line ``once`` ends with said "see the apprise
+    log" in its place. Other channels notify at the same time, and Apprise may notify from a thread of its own (with
+    a copy of the caller's context): a record is this call's when it is logged in this call's context.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _NOTIFYING.get() is self:
+            self.lines.append(record.getMessage().strip().rstrip("."))
+
+
+_NOTIFYING: contextvars.ContextVar[_ApprisesWarnings | None] = contextvars.ContextVar("notifying", default=None)
 
 
 def _claim(
