@@ -51,10 +51,14 @@ def _classify(exc: Exception) -> DeliveryError:
         kind = TransientDeliveryError if exc.smtp_code < 500 else PermanentDeliveryError
         return kind(_reply(exc.smtp_code, exc.smtp_error))
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return PermanentDeliveryError(f"server does not support it: {exc}")
+        return PermanentDeliveryError(_not_offered(str(exc)))
     if isinstance(exc, ssl.SSLCertVerificationError):
         return PermanentDeliveryError(f"TLS certificate not trusted: {exc.verify_message or exc}")
     if isinstance(exc, ssl.SSLError):
+        if exc.reason == "WRONG_VERSION_NUMBER":  # a plain-text greeting where a TLS handshake was expected
+            return PermanentDeliveryError(f"TLS failed: the server does not speak TLS on connecting ({exc.reason}):"
+                                          ' email.security = "tls" is for a port such as 465; for 587 or 25, set'
+                                          ' "starttls"')
         return PermanentDeliveryError(f"TLS failed: {exc}")
     if isinstance(exc, TimeoutError):
         return TransientDeliveryError("SMTP server timed out")
@@ -63,6 +67,17 @@ def _classify(exc: Exception) -> DeliveryError:
     if isinstance(exc, OSError):
         return TransientDeliveryError(f"cannot reach SMTP server: {exc.strerror or exc}")
     return TransientDeliveryError(f"SMTP error: {exc}")
+
+
+def _not_offered(said: str) -> str:
+    """What the server did not offer, and the setting that asked for it: "server does not support it" named neither."""
+    if "STARTTLS" in said:
+        return ('the SMTP server does not offer STARTTLS: set email.security = "tls" for a port that speaks TLS on'
+                ' connecting (465), or "none"')
+    if "AUTH" in said:
+        return ("the SMTP server does not offer a login (AUTH) on this connection: many offer it only over TLS"
+                ' (email.security = "starttls" or "tls"); without a login, leave email.username empty')
+    return f"the SMTP server does not offer what the settings ask for: {said}"
 
 
 class Mailer:
