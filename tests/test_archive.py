@@ -200,6 +200,28 @@ def test_a_folder_that_cannot_be_written_is_one_line_and_nothing_is_created(
     assert list(folder.iterdir()) == []
 
 
+def test_run_on_an_archive_in_a_folder_it_cannot_write_says_where_its_lock_goes(
+    run_cli: RunCLI, tmp_path: Path, local_config: Path
+) -> None:
+    """"cannot open the lock file share/monitor.db.lock: Permission denied" left the operator to guess that the
+    daemon makes a file beside the archive, the archive itself being writable."""
+    folder = tmp_path / "share"
+    archive_with_articles(folder / "monitor.db", count=1)
+    folder.chmod(0o555)
+    try:
+        one_line(run_cli("--db", "share/monitor.db", "run", check=False, prefix=tuple(unprivileged()), timeout=30),
+                 "cannot open the lock file share/monitor.db.lock: Permission denied: monitor run makes it beside the"
+                 " archive; give the user running monitor write access to that folder")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_an_archive_path_through_a_file_says_so(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:
+    """"cannot create the archive's folder config.toml: File exists" read as if the folder were there and fine."""
+    one_line(run_cli("--db", "config.toml/monitor.db", "once", check=False),
+             "cannot create the archive's folder config.toml: part of that path is a file, not a folder: check --db")
+
+
 def test_a_full_disk_is_one_line_and_the_write_is_rolled_back(tmp_path: Path) -> None:
     """SQLite's own 'database or disk is full', reached by capping the file's pages."""
     path = tmp_path / "monitor.db"
