@@ -21,7 +21,6 @@ guarantees are the e-mail outbox's, channel by channel:
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
+from monitor.threads import DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ async def _deliver_each(
             continue  # another deliverer has it
         attempt, content = claimed
         try:
-            await asyncio.to_thread(send, url, subject_for(content), render_text(content), channel.timeout)
+            await DELIVERIES.run(send, url, subject_for(content), render_text(content), channel.timeout)
         except DeliveryError as exc:
             wait = retry_delay(attempt, RETRY_CAP)
             error = str(exc)
@@ -193,7 +193,7 @@ async def _deliver_burst(
 
     title, body = render_burst([content for _, content in claimed.values()])
     try:
-        await asyncio.to_thread(send, url, title, body, channel.timeout)
+        await DELIVERIES.run(send, url, title, body, channel.timeout)
     except DeliveryError as exc:
         wait, error = retry_delay(max(attempt for attempt, _ in claimed.values()), RETRY_CAP), str(exc)
         await archive.run(lambda store: mark(store, error, now + wait))

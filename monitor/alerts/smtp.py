@@ -3,8 +3,8 @@
 Why the standard library's :mod:`smtplib`, run in a worker thread, rather than
 aiosmtplib: it adds no runtime dependency, it is the reference client every
 server is tested against, and the monitor sends a handful of messages per
-cycle, so one blocking call per message moved off the event loop with
-:func:`asyncio.to_thread` costs nothing. ``email.timeout`` bounds every socket
+cycle, so one blocking call per message moved off the event loop into a
+daemon thread (:mod:`monitor.threads`) costs nothing. ``email.timeout`` bounds every socket
 operation (connect, each command, each read), so a stalled server cannot hold a
 worker thread for longer than that per step.
 
@@ -23,7 +23,6 @@ explicitly: headers never decide where a message goes.
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -32,6 +31,7 @@ from typing import Self
 
 from monitor.config import EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitor.threads import DELIVERIES
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -101,7 +101,7 @@ class Mailer:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await asyncio.to_thread(self._close)
+        await DELIVERIES.run(self._close)
 
     async def send(self, message: EmailMessage) -> dict[str, str]:
         """Send ``message`` to ``email.recipients``; return the recipients refused while others accepted.
@@ -109,7 +109,7 @@ class Mailer:
         Returning normally means the server accepted the message (250 after DATA).
         Raises :class:`DeliveryError` (transient or permanent) otherwise.
         """
-        return await asyncio.to_thread(self._send, message)
+        return await DELIVERIES.run(self._send, message)
 
     def _send(self, message: EmailMessage) -> dict[str, str]:
         try:

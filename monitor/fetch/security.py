@@ -27,9 +27,6 @@ import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-import queue
-import threading
-from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +35,7 @@ import httpcore
 from monitor.errors import BlockedURLError
 from monitor.fetch.stream import open_stream
 from monitor.fetch.urls import MAX_URL_LENGTH, origin_of
+from monitor.threads import LOOKUPS
 
 __all__ = ["AddressPolicy", "BlockedAddressError", "GuardedBackend", "check_url", "is_public_address"]
 
@@ -141,59 +139,10 @@ def _host_port(origin: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), parts.port or 0
 
 
-# Name lookups block a thread each (getaddrinfo), and run in threads of their own. The event loop's default executor
-# holds min(32, cores + 4) threads, shared with the SMTP and Apprise deliveries and the parsing workers' starts: a
-# hostile feed's links on names whose DNS server (the site's own) answers slowly, within the resolver's timeout,
-# filled it, and every other host's lookups, and every delivery, waited behind them past fetch.timeout. A fetch
-# looks a name up while it holds a request slot, so no more lookups than fetch.concurrency are for live fetches;
-# the threads are made as they are needed.
-class _LookupThreads:
-    """Threads for name lookups that never hold up the end of the process.
-
-    A lookup cannot be cancelled: its fetch gives up on it at fetch.timeout, its thread waits on for the resolver
-    (5 s a try, two tries a nameserver, by default). A ThreadPoolExecutor's threads are joined at exit, so a lookup
-    blocked then held ``monitor once`` that long after its work was done, and ``monitor run`` past the 10 s its stop
-    promises. These threads are daemons: what they are still looking up at exit is of use to nobody.
-    """
-
-    def __init__(self, max_threads: int) -> None:
-        self._max = max_threads
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._idle = 0
-
-    def submit(self, job: Callable[[], Any]) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._jobs.put((job, future))
-        with self._lock:
-            if self._jobs.qsize() > self._idle and self._threads < self._max:
-                self._threads += 1
-                threading.Thread(target=self._work, name=f"monitor-lookup-{self._threads}", daemon=True).start()
-        return future
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                self._idle += 1
-            job, future = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(job())
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting fetch, as an executor does
-                future.set_exception(exc)
-
-
-_LOOKUP_THREADS = _LookupThreads(max_threads=64)
-
-
 async def system_resolver(host: str, port: int) -> list[str]:
     """All addresses of ``host``, from the system resolver, in its preferred order."""
     lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    infos = await asyncio.wrap_future(_LOOKUP_THREADS.submit(lookup))
+    infos = await LOOKUPS.run(lookup)  # in threads of their own, which the end of the process does not wait for
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
