@@ -71,7 +71,7 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
 
     service = apprise.Apprise.instantiate(url)
     if service is None:
-        raise PermanentDeliveryError(f"not a URL Apprise can notify: {url.split(':', 1)[0]}://...")
+        raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
     service.socket_connect_timeout = service.socket_read_timeout = timeout
     notifier = apprise.Apprise()
     notifier.add(service)
@@ -87,6 +87,14 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
         why = "; ".join(dict.fromkeys(said.lines))[:_WHY_CHARS]
         raise TransientDeliveryError(f"the service did not accept the notification: {why}" if why
                                      else "the service did not accept the notification (see the apprise log)")
+
+
+def _scheme_of(url: str) -> str:
+    """The URL's scheme, the rest left out (it may hold a token); a value with none (a variable set to a token alone,
+    or to a word) was shown as "bogus://...", a scheme it does not have."""
+    if "://" not in url:
+        return "it has no scheme:// (as in json://host/path or tgram://token/chat)"
+    return f"{url.split('://', 1)[0]}://..."
 
 
 _WHY_CHARS = 300  # of Apprise's own words, in last_error and the line `once` ends with
