@@ -207,6 +207,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
                 status += f", {report.left} new links left for the next check"
             elif not report.links and not report.not_modified:  # a listing's selector may match nothing
                 status += ", but no links found"
+            if report.skipped:  # "ok" with nothing fetched read as if every link had been read
+                status.append(_skipped(report.skipped, report.retry_later), style="yellow")
             if report.unstored:
                 status.append(f", {len(report.unstored)} not stored (the archive could not be written)", style="red")
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
@@ -219,6 +221,13 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
         problems += [*result.undelivered, "queued alerts are retried at the next run"]
     if problems:
         fail("; ".join(problems))
+
+
+def _skipped(skipped: int, retried: int) -> str:
+    """The links a check fetched or read nothing from, and how many of them later checks try again."""
+    links = "link" if skipped == 1 else "links"
+    again = f"{retried} tried again by the next checks" if retried else "not tried again"
+    return f", {skipped} {links} skipped ({again}; the causes are in failed_urls and the log)"
 
 
 @cli.command()

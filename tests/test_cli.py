@@ -367,6 +367,21 @@ def feed_config(tmp_path: Path, **feeds: str) -> None:
     (tmp_path / "config.toml").write_text("[fetch]\ndelay = 0\n" + sources)
 
 
+def test_once_says_when_a_source_s_links_were_skipped(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
+    """A source whose every article timed out or answered 503 showed "ok", 0 fetched: as if all had been read."""
+    feed = ("<rss version='2.0'><channel><title>Wire</title>"
+            + "".join(f"<item><title>Envoy {n}</title><link>{local_web.url(f'/story/{n}')}</link></item>" for n in (1, 2))
+            + "</channel></rss>")
+    local_web.route("/feed.xml", feed, content_type="application/rss+xml")
+    for n in (1, 2):
+        local_web.route(f"/story/{n}", "down", status=503)
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+    result = run_cli("once", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "ok, 2 links skipped (2 tried again by the next checks; the causes are in failed_urls" in result.stdout, \
+        result.stdout
+
+
 def test_a_failed_check_records_its_cause_for_status(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
     local_web.route("/gone.xml", "gone", status=410)
     feed_config(tmp_path, gone=local_web.url("/gone.xml"))
