@@ -44,25 +44,26 @@ class DaemonThreads:
     def _submit(self, job: Callable[[], Any]) -> Future[Any]:
         future: Future[Any] = Future()
         self._jobs.put((job, future))
-        with self._lock:
-            if self._jobs.qsize() > self._idle and self._threads < self._max:
+        with self._lock:  # the job takes a waiting thread for itself, or a new one, as a ThreadPoolExecutor's does
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._max:
                 self._threads += 1
                 threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True).start()
         return future
 
     def _work(self) -> None:
+        """Run jobs for good. A thread counts as idle only once its job is done: counted by the thread as it waited
+        (before taking a job), a busy thread could be counted idle, and a lookup waited behind a slow one."""
         while True:
+            job, future = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine, as an executor does
+                    future.set_exception(exc)
             with self._lock:
                 self._idle += 1
-            job, future = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(job())
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine, as an executor does
-                future.set_exception(exc)
 
 
 # Name lookups, apart: a hostile feed's links on names whose DNS server (the site's own) answers slowly filled the
