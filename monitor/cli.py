@@ -183,7 +183,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     next due time unless --force. Exits 1 when every source checked failed, when an
     article could not be stored because the archive could not be written (another
     process held it, the disk is full; it is fetched again at the next run), or when
-    an alert could not be delivered (it stays queued for the next run).
+    an alert could not be delivered (it stays queued for the next run). Ctrl-C and
+    SIGTERM stop it cleanly, delivering what is queued: exit 130 and 143.
     """
     if source_name is not None and not source_name.strip():  # "" checked every source
         raise click.UsageError("--source needs a source's name", click.get_current_context())
