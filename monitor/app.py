@@ -34,6 +34,7 @@ from monitor.prepare import extract_fetched, extract_file
 from monitor.rules import highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
+from monitor.stopping import run_stoppable
 from monitor.store import Archive, iso
 from monitor.store.lock import instance_lock
 from monitor.store.writer import ArchiveWriter
@@ -53,9 +54,19 @@ def _say_if_nothing_to_check(settings: Settings) -> None:
         log.warning("the config has no [[sources]]: nothing is checked (queued alerts are still delivered)")
 
 
+def _check_rules(settings: Settings) -> None:
+    """Compile the rules here, once, so that a bad query (an unknown @list, a ( never closed) is a ConfigError.
+
+    Only the parsing workers compiled them: ``once`` printed each worker's traceback and then "the parsing workers
+    could not start", and ``run`` started and failed every check with that, for as long as it ran.
+    """
+    rules_of(settings)
+
+
 def run_daemon(settings: Settings) -> None:
     """The daemon, until SIGINT, SIGTERM or SIGHUP; one per archive (a second is refused, naming the first)."""
     _say_if_nothing_to_check(settings)
+    _check_rules(settings)
     with instance_lock(Path(settings.database)):
         Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
         asyncio.run(Daemon(settings).run())
@@ -83,6 +94,7 @@ def check_once(
     """
     _say_if_nothing_to_check(settings)
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
+    _check_rules(settings)
     done = 0
 
     def checked() -> None:
@@ -106,7 +118,7 @@ def check_once(
             return OnceResult(checks, [_undelivered(way, failed) for way, failed in failures.items() if failed])
 
     Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
-    return asyncio.run(check_and_deliver())
+    return run_stoppable(check_and_deliver())
 
 
 def _undelivered(way: str, failed: dict[int, str]) -> str:
@@ -119,7 +131,9 @@ def _count(count: int, noun: str) -> str:
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:
     """One offline cycle over the bundled sample; ``settings`` None: the rules shipped with monitor."""
-    return run_demo(settings or shipped_rules(), output)
+    beat = settings or shipped_rules()
+    _check_rules(beat)
+    return run_demo(beat, output)
 
 
 def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
@@ -234,6 +248,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
     """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
     the configured limits, as the daemon parses."""
     settings = settings or Settings()
+    _check_rules(settings)  # the worker compiles them too
     is_url = _URL.match(target) is not None
     if is_url:
         try:
@@ -262,7 +277,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
             assert not isinstance(page, NotModified)  # no validators were sent
             return await workers.run(page.url, extract_fetched, page)
 
-    return asyncio.run(read())
+    return run_stoppable(read())
 
 
 def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:

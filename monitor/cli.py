@@ -25,7 +25,8 @@ from rich.text import Text
 
 from monitor import __version__
 from monitor.config import Settings, SourceSettings, load_config, names_folder
-from monitor.errors import BadArgumentError, ConfigError, MonitorError
+from monitor.errors import BadArgumentError, ConfigError, MonitorError, Terminated
+from monitor.stopping import terminate_as_interrupt
 
 
 class _LazyModule:
@@ -49,6 +50,7 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # as click's usage errors
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a command SIGTERM ended: now after a clean stop
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 _RULE = 80  # columns of a rule between parts of the output, at most
@@ -110,6 +112,8 @@ class MonitorGroup(click.Group):
             fail(str(exc), EXIT_USAGE)
         except MonitorError as exc:
             fail(str(exc))
+        except Terminated:
+            fail("terminated (SIGTERM)", EXIT_TERMINATED)
         except KeyboardInterrupt:  # click's own "Aborted!" exited 1, as a failure, for what the user chose
             fail("interrupted", EXIT_INTERRUPTED)
 
@@ -162,7 +166,10 @@ def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: in
 @click.pass_obj
 def run(obj: Context) -> None:
     """Run the daemon: check every source on its schedule and deliver alerts until SIGINT/SIGTERM/SIGHUP."""
-    app.run_daemon(obj.settings)
+    try:
+        app.run_daemon(obj.settings)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM before the daemon's own handlers: nothing was in flight
+        log.info("daemon stopped before it started")
 
 
 @cli.command()
@@ -176,7 +183,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     next due time unless --force. Exits 1 when every source checked failed, when an
     article could not be stored because the archive could not be written (another
     process held it, the disk is full; it is fetched again at the next run), or when
-    an alert could not be delivered (it stays queued for the next run).
+    an alert could not be delivered (it stays queued for the next run). Ctrl-C and
+    SIGTERM stop it cleanly, delivering what is queued: exit 130 and 143.
     """
     if source_name is not None and not source_name.strip():  # "" checked every source
         raise click.UsageError("--source needs a source's name", click.get_current_context())
@@ -200,6 +208,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
                 status += f", {report.left} new links left for the next check"
             elif not report.links and not report.not_modified:  # a listing's selector may match nothing
                 status += ", but no links found"
+            if report.skipped:  # "ok" with nothing fetched read as if every link had been read
+                status.append(_skipped(report.skipped, report.retry_later), style="yellow")
             if report.unstored:
                 status.append(f", {len(report.unstored)} not stored (the archive could not be written)", style="red")
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
@@ -212,6 +222,13 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
         problems += [*result.undelivered, "queued alerts are retried at the next run"]
     if problems:
         fail("; ".join(problems))
+
+
+def _skipped(skipped: int, retried: int) -> str:
+    """The links a check fetched or read nothing from, and how many of them later checks try again."""
+    links = "link" if skipped == 1 else "links"
+    again = f"{retried} tried again by the next checks" if retried else "not tried again"
+    return f", {skipped} {links} skipped ({again}; the causes are in failed_urls and the log)"
 
 
 @cli.command()
@@ -483,6 +500,7 @@ def main() -> None:
         if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
             stream.reconfigure(errors="replace")
     _guard_stdout()
+    terminate_as_interrupt()
     try:
         cli(prog_name="monitor")
     except MonitorError as exc:  # --help or --version to an output that cannot be written, before any command

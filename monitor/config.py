@@ -281,6 +281,18 @@ class EmailSettings(_Settings):
         return os.environ.get(self.password_env) or None
 
 
+def _phrases_or_clause(value: object) -> object:
+    """A list's value is checked as one: each branch of ``list[str] | str`` gave its own line ("lists.us.str: Input
+    should be a valid string"), naming a key that is not in the file, for one mistake."""
+    if isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+        return value
+    raise ValueError(f'should be a list of phrases, as ["Moscow", "Kremlin"], or a clause, as "ambassador* NEAR/3 @russia"'
+                     f" (got {value!r})")
+
+
+ListValue = Annotated[list[str] | str, BeforeValidator(_phrases_or_clause)]
+
+
 class Settings(_Settings):
     database: str = "monitor.db"
     fetch: FetchSettings = FetchSettings()
@@ -289,7 +301,7 @@ class Settings(_Settings):
     sources: list[SourceSettings] = []
     rules: list[RuleSettings] = []
     # Named lists of phrases, or named clauses (a query string), that rules refer to as @name.
-    lists: dict[Annotated[str, Field(pattern=r"^\w+$")], list[str] | str] = {}
+    lists: dict[Annotated[str, Field(pattern=r"^\w+$")], ListValue] = {}
     people: list[PersonSettings] = []
     people_file: str | None = None  # replaces the people shipped with monitor
     email: EmailSettings | None = None

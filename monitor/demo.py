@@ -7,7 +7,6 @@ alert is printed and written as an ``.eml`` file, as it would have been mailed.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from monitor.demo_site import DemoWeb
 from monitor.errors import MonitorError
 from monitor.pipeline import CheckReport, utcnow
 from monitor.scheduler import open_pipeline
+from monitor.stopping import run_stoppable
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter
 
@@ -73,7 +73,7 @@ def run_demo(beat: Settings, output: Path) -> DemoResult:
         raise _unusable(exc) from exc
     with DemoWeb() as web:
         Archive.create(database).close()
-        reports = asyncio.run(_one_cycle(demo_settings(web, database, beat)))
+        reports = run_stoppable(_one_cycle(demo_settings(web, database, beat)))
     # The cycle's writer is closed: this is the process's one connection now. Opened for writing, it is the
     # last to close and SQLite removes the -wal and -shm files, which a read-only one would leave behind.
     with Archive.open(database) as archive:

@@ -29,6 +29,9 @@
                     └── ContentRefusedError  refused by the server (5xx to DATA): an alert alone goes as a notice
 
 Third-party exceptions are wrapped only at the edges, with the cause chained.
+
+Outside the tree, ``Terminated`` (a KeyboardInterrupt) is SIGTERM turned into what Ctrl-C raises, so that a
+command stops as gracefully on one as on the other.
 """
 
 from __future__ import annotations
@@ -86,6 +89,14 @@ class ArchiveLockedError(ArchiveError):
 
 class ArchiveMovedError(ArchiveError):
     """The file at the archive's path is no longer the one open: what is written goes to a file nobody will read."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, systemd) asked a command to stop.
+
+    A KeyboardInterrupt, so that every path that stops cleanly on Ctrl-C stops so on SIGTERM too: killed by the
+    signal's default action instead, ``monitor once`` ended with exit 143 and not a word, its alerts undelivered.
+    """
 
 
 class SearchQueryError(MonitorError):

@@ -99,6 +99,28 @@ def test_a_username_without_a_password_names_the_variable(smtp_server: SmtpServe
 def test_starttls_required_but_not_offered_is_permanent(smtp_server: SmtpServer) -> None:
     error = failure(smtp_server.settings(security="starttls"))
     assert isinstance(error, PermanentDeliveryError)
+    assert str(error).startswith('the SMTP server does not offer STARTTLS: set email.security = "tls"'), error
+
+
+def test_a_login_the_server_offers_only_over_tls_names_the_setting(cert: CertPair,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """"server does not support it: SMTP AUTH extension not supported by server." named neither what nor why."""
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret")
+    server = SmtpServer(tls=cert, auth={"monitor": "s3cret"})
+    server.up()
+    try:
+        error = failure(server.settings(username="monitor", password_env="TEST_SMTP_PASSWORD"))
+    finally:
+        server.down()
+    assert str(error).startswith("the SMTP server does not offer a login (AUTH) on this connection"), error
+    assert 'email.security = "starttls"' in str(error)
+
+
+def test_tls_to_a_port_that_speaks_plain_text_says_which_setting(smtp_server: SmtpServer) -> None:
+    """"TLS failed: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)" left the operator to guess."""
+    error = failure(smtp_server.settings(security="tls"))
+    assert isinstance(error, PermanentDeliveryError)
+    assert 'email.security = "tls" is for a port such as 465; for 587 or 25, set "starttls"' in str(error), error
 
 
 def test_a_server_that_is_down_is_transient(smtp_server: SmtpServer) -> None:

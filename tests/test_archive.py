@@ -6,7 +6,7 @@ import hashlib
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,8 @@ from monitor.models import Article
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
-from monitor.store.schema import MIGRATIONS
+from monitor.store.schema import MIGRATIONS, _key_article_urls_by_source, _rekey_passages
+from monitor.store.sources import FAILED_URL_RETENTION
 from tests.conftest import RunCLI, cli_env, unprivileged
 from tests.httpserver import LocalWeb, Recorded, Route
 
@@ -34,6 +35,18 @@ def failed(archive: Archive, url: str) -> None:
 def committed_failures(path: Path) -> list[str]:
     with sqlite3.connect(path) as conn:
         return [row[0] for row in conn.execute("SELECT url FROM failed_urls ORDER BY url")]
+
+
+def test_failed_urls_are_forgotten_a_retention_after_their_last_failure(tmp_path: Path) -> None:
+    """failed_urls was never pruned: every dead link every source ever listed, for as long as the archive lived."""
+    with Archive.create(tmp_path / "monitor.db") as archive:
+        for url, ago in [("https://a.example/old", FAILED_URL_RETENTION + timedelta(hours=1)),
+                         ("https://a.example/recent", FAILED_URL_RETENTION - timedelta(hours=1))]:
+            archive.record_failed_url(url, source="wire", error="HTTP 404 Not Found", retry=False, when=WHEN - ago)
+        failed(archive, "https://a.example/now")
+        assert archive.given_up_urls(["https://a.example/old", "https://a.example/recent"], 5, "wire") == {
+            "https://a.example/recent"}
+    assert committed_failures(tmp_path / "monitor.db") == ["https://a.example/now", "https://a.example/recent"]
 
 
 def test_an_inner_transaction_that_fails_is_rolled_back_alone(tmp_path: Path) -> None:
@@ -185,6 +198,28 @@ def test_a_folder_that_cannot_be_written_is_one_line_and_nothing_is_created(
     one_line(run_cli("--db", "locked/sub/monitor.db", "once", check=False, prefix=locked),
              "cannot create the archive's folder locked/sub")
     assert list(folder.iterdir()) == []
+
+
+def test_run_on_an_archive_in_a_folder_it_cannot_write_says_where_its_lock_goes(
+    run_cli: RunCLI, tmp_path: Path, local_config: Path
+) -> None:
+    """"cannot open the lock file share/monitor.db.lock: Permission denied" left the operator to guess that the
+    daemon makes a file beside the archive, the archive itself being writable."""
+    folder = tmp_path / "share"
+    archive_with_articles(folder / "monitor.db", count=1)
+    folder.chmod(0o555)
+    try:
+        one_line(run_cli("--db", "share/monitor.db", "run", check=False, prefix=tuple(unprivileged()), timeout=30),
+                 "cannot open the lock file share/monitor.db.lock: Permission denied: monitor run makes it beside the"
+                 " archive; give the user running monitor write access to that folder")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_an_archive_path_through_a_file_says_so(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:
+    """"cannot create the archive's folder config.toml: File exists" read as if the folder were there and fine."""
+    one_line(run_cli("--db", "config.toml/monitor.db", "once", check=False),
+             "cannot create the archive's folder config.toml: part of that path is a file, not a folder: check --db")
 
 
 def test_a_full_disk_is_one_line_and_the_write_is_rolled_back(tmp_path: Path) -> None:
@@ -362,13 +397,14 @@ def test_an_upgrade_recomputes_the_passage_keys_novelty_looks_up(tmp_path: Path)
         article = Article(url="https://a.example/1", site="a.example", title="Envoy", text=passage, source="wire",
                           fetched=WHEN)
         ingest(archive, article, compile_rules([RuleSettings(name="envoys", terms=["envoy"])]), WHEN)
-    # Keys as an older release cut them, four versions back (before notices, and failures and URLs kept by source).
+    # Keys as an older release cut them, before notices, failures and URLs kept by source, failures by age.
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE passage_keys SET key = 'stale-' || key")
         conn.execute("DROP TABLE notice_deliveries")
         conn.execute("DROP TABLE notices")
         conn.execute("DROP INDEX articles_url")
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 4}")
+        conn.execute("DROP INDEX failed_urls_age")
+        conn.execute(f"PRAGMA user_version = {MIGRATIONS.index(_rekey_passages)}")
     with Archive.create(path) as archive:
         keys = {row[0] for row in archive.db.execute("SELECT key FROM passage_keys")}
         stored = archive.db.execute("SELECT passage FROM mentions").fetchone()[0]
@@ -380,9 +416,10 @@ def test_an_upgrade_keeps_every_article_and_url_and_gives_each_url_its_articles_
     each URL now its article's source's (the one that stored it), and a second article may come under a stored URL."""
     path = tmp_path / "monitor.db"
     old = sqlite_utils.Database(path)
-    for migration in MIGRATIONS[:-1]:  # the previous release's schema
+    before = MIGRATIONS.index(_key_article_urls_by_source)
+    for migration in MIGRATIONS[:before]:  # the schema of the release before this migration
         migration(old)
-    old.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    old.execute(f"PRAGMA user_version = {before}")
     old.execute("INSERT INTO stories (id, title, first_seen) VALUES (1, 'Envoys', ?)", [WHEN.isoformat()])
     for article_id, url, source in [(1, "https://a.example/envoys", "wire"), (2, "https://b.example/talks", None)]:
         old.execute("INSERT INTO articles (id, url, site, title, fetched, text, story_id, source, text_hash,"

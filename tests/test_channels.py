@@ -7,6 +7,7 @@ one alert (the Geneva story), made by a real offline cycle.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from monitor.alerts.channels import apprise_send, deliver_channels, lease
 from monitor.config import ChannelSettings, parse_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, PermanentDeliveryError
 from monitor.store import Archive
 from tests.alerts_data import deliver, flood
 from tests.conftest import cli_env
@@ -97,6 +98,34 @@ def test_a_burst_goes_to_a_channel_as_one_notification_and_a_few_one_each(archiv
     few = flood(archive, range(4, 6), now)
     assert _deliver(archive, [phone], now + timedelta(minutes=3)) == {"phone": few}
     assert [str(post["title"]).endswith(f"Envoy story {n}") for post, n in zip(receiver.posts[1:], (4, 5))] == [True] * 2
+
+
+@pytest.mark.parametrize(("url", "said"), [("nosuch://token@host", "nosuch://..."),
+                                          ("1234567:AAHsecret", "it has no scheme://")])
+def test_a_url_apprise_cannot_notify_shows_its_scheme_and_never_its_token(url: str, said: str) -> None:
+    """A channel's url_env holding no scheme at all was shown as "1234567://...", a scheme the value does not have."""
+    with pytest.raises(PermanentDeliveryError) as caught:
+        apprise_send(url, "Envoys", "body", 5)
+    assert said in str(caught.value) and url.split("://")[-1] not in str(caught.value), caught.value
+
+
+def test_a_refused_notification_records_the_services_answer(archive: Archive, receiver: Receiver) -> None:
+    """Apprise returns only False: last_error, `status` and `once` said "see the apprise log", the cause in the log
+    alone (and not there at all under a log level above WARNING, or in a log long rotated away)."""
+    receiver.status = 401
+    assert _deliver(archive, [ChannelSettings(name="phone", url=receiver.url)], datetime.now(UTC)) == {"phone": []}
+    [(error,)] = archive.db.execute("SELECT last_error FROM channel_deliveries").fetchall()
+    assert error.startswith("the service did not accept the notification: ") and "error=401" in error, error
+
+
+def test_a_channel_that_cannot_be_reached_says_so(archive: Archive) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    assert _deliver(archive, [ChannelSettings(name="phone", url=f"json://127.0.0.1:{port}/", timeout=5)],
+                    datetime.now(UTC)) == {"phone": []}
+    [(error,)] = archive.db.execute("SELECT last_error FROM channel_deliveries").fetchall()
+    assert "connection error" in error.lower() and "127.0.0.1" in error, error
 
 
 def test_a_channel_that_is_down_delays_only_itself(archive: Archive, receiver: Receiver) -> None:

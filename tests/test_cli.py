@@ -367,6 +367,21 @@ def feed_config(tmp_path: Path, **feeds: str) -> None:
     (tmp_path / "config.toml").write_text("[fetch]\ndelay = 0\n" + sources)
 
 
+def test_once_says_when_a_source_s_links_were_skipped(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
+    """A source whose every article timed out or answered 503 showed "ok", 0 fetched: as if all had been read."""
+    feed = ("<rss version='2.0'><channel><title>Wire</title>"
+            + "".join(f"<item><title>Envoy {n}</title><link>{local_web.url(f'/story/{n}')}</link></item>" for n in (1, 2))
+            + "</channel></rss>")
+    local_web.route("/feed.xml", feed, content_type="application/rss+xml")
+    for n in (1, 2):
+        local_web.route(f"/story/{n}", "down", status=503)
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+    result = run_cli("once", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "ok, 2 links skipped (2 tried again by the next checks; the causes are in failed_urls" in result.stdout, \
+        result.stdout
+
+
 def test_a_failed_check_records_its_cause_for_status(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
     local_web.route("/gone.xml", "gone", status=410)
     feed_config(tmp_path, gone=local_web.url("/gone.xml"))
@@ -436,6 +451,21 @@ def test_a_bad_query_is_a_config_error_with_its_position(run_cli: RunCLI, tmp_pa
     assert "rules[0] (envoys).query: position 19: this ( is never closed" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["once", "run"])
+def test_a_bad_query_stops_once_and_run_before_they_start(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb,
+                                                          command: str) -> None:
+    """Only the parsing workers compiled the rules: `once` printed each worker's traceback, then "the parsing
+    workers could not start"; `run` started and failed every check with that, for as long as it ran."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+    with (tmp_path / "config.toml").open("a") as config:
+        config.write('[[rules]]\nname = "envoys"\nquery = "ambassador NEAR/3 @nolist"\n')
+    result = run_cli(command, check=False, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("monitor: config.toml: rules[0] (envoys).query: no list named @nolist (lists: ")
+    assert result.stderr.count("\n") == 1 and local_web.hits("/feed.xml") == 0, result.stderr
+
+
 @pytest.mark.parametrize("limit", ["0", "-1", "10001", "99999999999999999999"])
 def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Path, limit: str) -> None:
     """0 printed "no matches", -1 meant no limit, and 20 digits was an SQLite error blamed on the archive."""
@@ -460,6 +490,25 @@ def test_ctrl_c_is_one_line_and_the_status_a_shell_gives_an_interrupted_command(
         if once.poll() is None:
             once.kill()
     assert once.returncode == 130 and stderr == "monitor: interrupted\n", stderr
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_sigterm_stops_once_as_ctrl_c_does_with_one_line_and_143(tmp_path: Path, local_web: LocalWeb) -> None:
+    """`kill`, `docker stop` and systemd send SIGTERM: `once` died of it at once, exit 143 and not a word, its
+    queued alerts not delivered. It now unwinds as on Ctrl-C and says so in one line, with the same 143."""
+    local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=30)
+    feed_config(tmp_path, slow=local_web.url("/slow.xml"))
+    once = subprocess.Popen([sys.executable, "-m", "monitor", "-q", "once"], cwd=tmp_path, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: local_web.hits("/slow.xml") == 1, 30, "the check to start")
+        once.send_signal(signal.SIGTERM)
+        _, stderr = once.communicate(timeout=30)
+    finally:
+        if once.poll() is None:
+            once.kill()
+    assert once.returncode == 143 and stderr == "monitor: terminated (SIGTERM)\n", (once.returncode, stderr)
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
 

@@ -94,6 +94,9 @@ BAD_CONFIGS = {
     "channel apprise cannot notify": ('[[channels]]\nname = "c"\nurl = "nosuch://x"\n', "channels[0]", "Apprise"),
     "person not a table": ('people = ["Anna Berger"]\n', "people[0]", "should be a table of keys"),
     "section not a table": ("email = 3\n", "email", "should be a table of keys"),
+    # Each branch of "phrases or a clause" gave a line, one of them naming a key "lists.us.str" not in the file.
+    "list neither phrases nor clause": ("[lists]\nus = 3\n", "lists.us", "a list of phrases"),
+    "list of numbers": ("[lists]\nus = [1, 2]\n", "lists.us", "a list of phrases"),
 }
 
 

@@ -4,6 +4,7 @@ the checks in flight, the heartbeat behind `status --check`, one daemon per arch
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from monitor.config import shipped_rules
+from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
 from tests.conftest import ROOT, cli_env
 from tests.httpserver import LocalWeb, Route
@@ -121,6 +124,28 @@ def sigterm_during_a_check(tmp_path: Path, web: LocalWeb, answer_after: float) -
     assert "ERROR" not in log and "Traceback" not in log, log
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         return log, conn.execute("SELECT last_checked, last_error FROM sources").fetchall()
+
+
+def test_a_delivery_to_a_stalled_smtp_server_does_not_hold_the_stop(tmp_path: Path) -> None:
+    """The SMTP conversation ran in the event loop's default executor, which the end of the process waits for: a
+    server that accepted the connection and said nothing held `run` for email.timeout after "daemon stopped",
+    25 s past SIGTERM with the default 30 s. The alert is still queued, to be sent at the next start."""
+    database = run_demo(shipped_rules(), tmp_path / "demo").database  # one alert queued in it
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen()
+        port = stalled.getsockname()[1]
+        (tmp_path / "config.toml").write_text(
+            f'database = "{database}"\n[schedule]\nheartbeat = 1\n'
+            f'[email]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 60\nrecipients = ["analyst@example.org"]\n')
+        daemon = start_daemon(tmp_path)
+        stalled.settimeout(30)
+        connection, _ = stalled.accept()  # the delivery has begun, and waits for a greeting that never comes
+        with connection:
+            log = stop(daemon, tmp_path / "daemon.log")
+    assert "Traceback" not in log, log
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM alerts WHERE sent IS NULL").fetchone()[0] == 1
 
 
 def test_a_check_in_flight_at_sigterm_finishes_within_the_grace(tmp_path: Path, local_web: LocalWeb) -> None:

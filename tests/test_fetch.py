@@ -6,6 +6,8 @@ import asyncio
 import gzip
 import random
 import socket
+import subprocess
+import sys
 import time
 import tracemalloc
 import zlib
@@ -17,7 +19,7 @@ from typing import Any, TypeVar
 
 import brotli
 import pytest
-from tests.conftest import BINARY_FILES
+from tests.conftest import BINARY_FILES, cli_env
 from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings
@@ -697,6 +699,40 @@ def test_slow_name_lookups_hold_up_neither_another_host_nor_the_other_threads(
 
     fetched, threaded = run(go())
     assert fetched < 1.0 and threaded < 1.0, (fetched, threaded)
+
+
+_BLOCKED_LOOKUP_AT_EXIT = """
+import asyncio, socket, time
+from monitor.config import FetchSettings
+from monitor.errors import FetchError
+from monitor.fetch.client import Fetcher
+
+def getaddrinfo(*args, **kwargs):
+    time.sleep(60)  # a DNS server that does not answer: the resolver's tries, one after another
+    raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+socket.getaddrinfo = getaddrinfo
+
+async def go():
+    async with Fetcher(FetchSettings(timeout=0.5, delay=0, robots=False), []) as fetcher:
+        try:
+            await fetcher.fetch("http://unanswered.test/")
+        except FetchError as exc:
+            print(exc.reason, flush=True)
+
+asyncio.run(go())
+"""
+
+
+def test_a_lookup_blocked_at_exit_does_not_hold_the_process() -> None:
+    """The fetch gave up at fetch.timeout, but its lookup's thread, an executor's, was joined at exit: the process
+    ended only when the resolver gave up, long after its work was done (and `run` past the 10 s its stop promises)."""
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", _BLOCKED_LOOKUP_AT_EXIT], capture_output=True, text=True,
+                            env=cli_env(), timeout=90)
+    took = time.monotonic() - started
+    assert result.returncode == 0 and "timed out" in result.stdout, result.stdout + result.stderr
+    assert took < 20, f"the process ended {took:.1f} s after it started, its fetch given up after 0.5 s"
 
 
 def test_a_hanging_host_does_not_hold_up_another(local_web: LocalWeb) -> None:

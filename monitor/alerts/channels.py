@@ -21,7 +21,7 @@ guarantees are the e-mail outbox's, channel by channel:
 
 from __future__ import annotations
 
-import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
+from monitor.threads import DELIVERIES
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,54 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
 
     service = apprise.Apprise.instantiate(url)
     if service is None:
-        raise PermanentDeliveryError(f"not a URL Apprise can notify: {url.split(':', 1)[0]}://...")
+        raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
     service.socket_connect_timeout = service.socket_read_timeout = timeout
     notifier = apprise.Apprise()
     notifier.add(service)
-    if not notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT):
-        raise TransientDeliveryError("the service did not accept the notification (see the apprise log)")
+    said = _ApprisesWarnings()
+    logging.getLogger("apprise").addHandler(said)
+    notifying = _NOTIFYING.set(said)
+    try:
+        accepted = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+    finally:
+        _NOTIFYING.reset(notifying)
+        logging.getLogger("apprise").removeHandler(said)
+    if not accepted:
+        why = "; ".join(dict.fromkeys(said.lines))[:_WHY_CHARS]
+        raise TransientDeliveryError(f"the service did not accept the notification: {why}" if why
+                                     else "the service did not accept the notification (see the apprise log)")
+
+
+def _scheme_of(url: str) -> str:
+    """The URL's scheme, the rest left out (it may hold a token); a value with none (a variable set to a token alone,
+    or to a word) was shown as "bogus://...", a scheme it does not have."""
+    if "://" not in url:
+        return "it has no scheme:// (as in json://host/path or tgram://token/chat)"
+    return f"{url.split('://', 1)[0]}://..."
+
+
+_WHY_CHARS = 300  # of Apprise's own words, in last_error and the line `once` ends with
+
+
+class _ApprisesWarnings(logging.Handler):
+    """What Apprise warned of while notifying for one call: why the service refused, or could not be reached.
+
+    Apprise returns only False; the cause ("error=401", "A Connection error occurred ...") went to the log alone,
+    and ``channel_deliveries.last_error``, ``monitor status`` and the line ``once`` ends with said "see the apprise
+    log" in its place. Other channels notify at the same time, and Apprise may notify from a thread of its own (with
+    a copy of the caller's context): a record is this call's when it is logged in this call's context.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _NOTIFYING.get() is self:
+            self.lines.append(record.getMessage().strip().rstrip("."))
+
+
+_NOTIFYING: contextvars.ContextVar[_ApprisesWarnings | None] = contextvars.ContextVar("notifying", default=None)
 
 
 def _claim(
@@ -118,7 +161,7 @@ async def _deliver_each(
             continue  # another deliverer has it
         attempt, content = claimed
         try:
-            await asyncio.to_thread(send, url, subject_for(content), render_text(content), channel.timeout)
+            await DELIVERIES.run(send, url, subject_for(content), render_text(content), channel.timeout)
         except DeliveryError as exc:
             wait = retry_delay(attempt, RETRY_CAP)
             error = str(exc)
@@ -158,7 +201,7 @@ async def _deliver_burst(
 
     title, body = render_burst([content for _, content in claimed.values()])
     try:
-        await asyncio.to_thread(send, url, title, body, channel.timeout)
+        await DELIVERIES.run(send, url, title, body, channel.timeout)
     except DeliveryError as exc:
         wait, error = retry_delay(max(attempt for attempt, _ in claimed.values()), RETRY_CAP), str(exc)
         await archive.run(lambda store: mark(store, error, now + wait))

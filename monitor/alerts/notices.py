@@ -11,7 +11,6 @@ server or a channel is down, and a target that took it does not get it again.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
@@ -29,6 +28,7 @@ from monitor.config import ChannelSettings, EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import SourceNotice
 from monitor.storage import ArchiveAccess, NoticeStore
+from monitor.threads import DELIVERIES
 
 __all__ = ["LOG", "deliver_notices", "render_notice", "summary"]
 
@@ -143,6 +143,6 @@ def _channel_target(channel: ChannelSettings, send: Send) -> _Target:
         url = channel.resolved_url()
         if url is None:
             raise TransientDeliveryError(f"${channel.url_env} is not set")
-        await asyncio.to_thread(send, url, f"[monitor] {summary(notice)}", _body(notice), channel.timeout)
+        await DELIVERIES.run(send, url, f"[monitor] {summary(notice)}", _body(notice), channel.timeout)
 
     return _Target(f"channel:{channel.name}", deliver, lease(channel), RETRY_CAP)

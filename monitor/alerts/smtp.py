@@ -3,8 +3,8 @@
 Why the standard library's :mod:`smtplib`, run in a worker thread, rather than
 aiosmtplib: it adds no runtime dependency, it is the reference client every
 server is tested against, and the monitor sends a handful of messages per
-cycle, so one blocking call per message moved off the event loop with
-:func:`asyncio.to_thread` costs nothing. ``email.timeout`` bounds every socket
+cycle, so one blocking call per message moved off the event loop into a
+daemon thread (:mod:`monitor.threads`) costs nothing. ``email.timeout`` bounds every socket
 operation (connect, each command, each read), so a stalled server cannot hold a
 worker thread for longer than that per step.
 
@@ -24,7 +24,6 @@ explicitly: headers never decide where a message goes.
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -33,6 +32,7 @@ from typing import Self
 
 from monitor.config import EmailSettings
 from monitor.errors import ContentRefusedError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitor.threads import DELIVERIES
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -54,10 +54,14 @@ def _classify(exc: Exception) -> DeliveryError:
         kind = TransientDeliveryError if exc.smtp_code < 500 else PermanentDeliveryError
         return kind(_reply(exc.smtp_code, exc.smtp_error))
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return PermanentDeliveryError(f"server does not support it: {exc}")
+        return PermanentDeliveryError(_not_offered(str(exc)))
     if isinstance(exc, ssl.SSLCertVerificationError):
         return PermanentDeliveryError(f"TLS certificate not trusted: {exc.verify_message or exc}")
     if isinstance(exc, ssl.SSLError):
+        if exc.reason == "WRONG_VERSION_NUMBER":  # a plain-text greeting where a TLS handshake was expected
+            return PermanentDeliveryError(f"TLS failed: the server does not speak TLS on connecting ({exc.reason}):"
+                                          ' email.security = "tls" is for a port such as 465; for 587 or 25, set'
+                                          ' "starttls"')
         return PermanentDeliveryError(f"TLS failed: {exc}")
     if isinstance(exc, TimeoutError):
         return TransientDeliveryError("SMTP server timed out")
@@ -66,6 +70,17 @@ def _classify(exc: Exception) -> DeliveryError:
     if isinstance(exc, OSError):
         return TransientDeliveryError(f"cannot reach SMTP server: {exc.strerror or exc}")
     return TransientDeliveryError(f"SMTP error: {exc}")
+
+
+def _not_offered(said: str) -> str:
+    """What the server did not offer, and the setting that asked for it: "server does not support it" named neither."""
+    if "STARTTLS" in said:
+        return ('the SMTP server does not offer STARTTLS: set email.security = "tls" for a port that speaks TLS on'
+                ' connecting (465), or "none"')
+    if "AUTH" in said:
+        return ("the SMTP server does not offer a login (AUTH) on this connection: many offer it only over TLS"
+                ' (email.security = "starttls" or "tls"); without a login, leave email.username empty')
+    return f"the SMTP server does not offer what the settings ask for: {said}"
 
 
 class Mailer:
@@ -89,7 +104,7 @@ class Mailer:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await asyncio.to_thread(self._close)
+        await DELIVERIES.run(self._close)
 
     async def send(self, message: EmailMessage) -> dict[str, str]:
         """Send ``message`` to ``email.recipients``; return the recipients refused while others accepted.
@@ -97,7 +112,7 @@ class Mailer:
         Returning normally means the server accepted the message (250 after DATA).
         Raises :class:`DeliveryError` (transient or permanent) otherwise.
         """
-        return await asyncio.to_thread(self._send, message)
+        return await DELIVERIES.run(self._send, message)
 
     def _send(self, message: EmailMessage) -> dict[str, str]:
         try:

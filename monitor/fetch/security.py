@@ -27,7 +27,6 @@ import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +35,7 @@ import httpcore
 from monitor.errors import BlockedURLError
 from monitor.fetch.stream import open_stream
 from monitor.fetch.urls import MAX_URL_LENGTH, origin_of
+from monitor.threads import LOOKUPS
 
 __all__ = ["AddressPolicy", "BlockedAddressError", "GuardedBackend", "check_url", "is_public_address"]
 
@@ -139,19 +139,10 @@ def _host_port(origin: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), parts.port or 0
 
 
-# Name lookups block a thread each (getaddrinfo), and run in threads of their own. The event loop's default executor
-# holds min(32, cores + 4) threads, shared with the SMTP and Apprise deliveries and the parsing workers' starts: a
-# hostile feed's links on names whose DNS server (the site's own) answers slowly, within the resolver's timeout,
-# filled it, and every other host's lookups, and every delivery, waited behind them past fetch.timeout. A fetch
-# looks a name up while it holds a request slot, so no more lookups than fetch.concurrency are for live fetches;
-# the threads are made as they are needed.
-_LOOKUP_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="monitor-lookup")
-
-
 async def system_resolver(host: str, port: int) -> list[str]:
     """All addresses of ``host``, from the system resolver, in its preferred order."""
     lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    infos = await asyncio.get_running_loop().run_in_executor(_LOOKUP_THREADS, lookup)
+    infos = await LOOKUPS.run(lookup)  # in threads of their own, which the end of the process does not wait for
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 

@@ -65,6 +65,9 @@ def make_folder(path: Path) -> None:
     """Create the folder of the archive at ``path``, or raise the one line that says why it cannot be."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:  # "File exists" read as if the folder were fine
+        raise ArchiveError(str(path), f"cannot create the archive's folder {path.parent}: part of that path is a file,"
+                           " not a folder: check --db or 'database' in the config") from exc
     except OSError as exc:
         raise ArchiveError(str(path), f"cannot create the archive's folder {path.parent}: {exc.strerror or exc}") from exc
 

@@ -8,6 +8,7 @@ crash holds nothing. The file holds the holder's pid, for the refusal's message.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -30,7 +31,8 @@ def instance_lock(database: Path) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise ArchiveLockedError(str(database), f"cannot open the lock file {path}: {exc.strerror or exc}") from exc
+        raise ArchiveLockedError(str(database), f"cannot open the lock file {path}: {exc.strerror or exc}"
+                                 f"{_what_to_do(exc)}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -46,3 +48,11 @@ def instance_lock(database: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _what_to_do(exc: OSError) -> str:
+    """The remedy for a lock file that cannot be opened: the daemon makes it beside the archive, in its folder."""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (": monitor run makes it beside the archive; give the user running monitor write access to that folder"
+                " (or to the file, if it exists)")
+    return ""

@@ -382,10 +382,15 @@ def _key_article_urls_by_source(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS articles_url ON articles(url)")
 
 
+def _index_failed_urls_by_age(db: sqlite_utils.Database) -> None:
+    """Failed links are forgotten after a while (see FAILED_URL_RETENTION): found by age, not by a scan of them all."""
+    db.execute("CREATE INDEX failed_urls_age ON failed_urls(last_failed)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
     _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices, _key_failed_urls_by_source,
-    _key_article_urls_by_source,
+    _key_article_urls_by_source, _index_failed_urls_by_age,
 )
 
 

@@ -13,6 +13,10 @@ from monitor.store.notices import insert_notice
 
 
 CHECK_HISTORY = timedelta(days=8)  # of each source's checks: adaptive polling reads the last 7 days
+# How long a failed link is remembered after its last failure. The table grew for as long as the archive lived, by
+# every dead link every source ever listed. A link a source still lists after that is tried once more: a page
+# missing then may be there now, robots.txt may allow it; at worst one request a link a month.
+FAILED_URL_RETENTION = timedelta(days=30)
 
 
 def _seconds(span: timedelta) -> int:
@@ -126,6 +130,8 @@ class SourceRecords(Connection):
         )
 
     def record_failed_url(self, url: str, *, source: str, error: str, retry: bool, when: datetime) -> None:
+        """Record a failure of ``url`` listed by ``source``, and forget those older than FAILED_URL_RETENTION: pruned
+        where the table grows, so it stays the size of a month of failures."""
         with self.transaction():
             self.db.execute(
                 "INSERT INTO failed_urls (url, source, error, retry, attempts, first_failed, last_failed)"
@@ -133,6 +139,7 @@ class SourceRecords(Connection):
                 " retry = excluded.retry, attempts = attempts + 1, last_failed = excluded.last_failed",
                 [url, source, error, int(retry), iso(when), iso(when)],
             )
+            self.db.execute("DELETE FROM failed_urls WHERE last_failed < ?", [iso(when - FAILED_URL_RETENTION)])
 
     def beat(self, *, pid: int, now: datetime, every: int) -> None:
         with self.transaction():
