@@ -475,40 +475,29 @@ def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Pa
     assert "1<=x<=10000" in result.stderr and result.stdout == ""
 
 
-def test_ctrl_c_is_one_line_and_the_status_a_shell_gives_an_interrupted_command(tmp_path: Path,
-                                                                               local_web: LocalWeb) -> None:
-    """Ctrl-C printed click's "Aborted!" and exited 1, the status of a failed run, to a script that waits on it."""
+@pytest.mark.parametrize(
+    ("sent", "status", "said"),
+    [(signal.SIGINT, 130, "monitor: interrupted\n"), (signal.SIGTERM, 143, "monitor: terminated (SIGTERM)\n")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stop_signal_is_one_line_and_the_status_a_shell_gives_a_command_it_ended(
+    tmp_path: Path, local_web: LocalWeb, sent: signal.Signals, status: int, said: str
+) -> None:
+    """Ctrl-C printed click's "Aborted!" and exited 1, the status of a failed run, to a script that waits on it.
+    `kill`, `docker stop` and systemd send SIGTERM: `once` died of it at once, exit 143 and not a word, its queued
+    alerts not delivered. Both now unwind the same way and say so in one line, with the status a shell reports."""
     local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=30)
     feed_config(tmp_path, slow=local_web.url("/slow.xml"))
     once = subprocess.Popen([sys.executable, "-m", "monitor", "-q", "once"], cwd=tmp_path, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: local_web.hits("/slow.xml") == 1, 30, "the check to start")
-        once.send_signal(signal.SIGINT)
+        once.send_signal(sent)
         _, stderr = once.communicate(timeout=30)
     finally:
         if once.poll() is None:
             once.kill()
-    assert once.returncode == 130 and stderr == "monitor: interrupted\n", stderr
-    with sqlite3.connect(tmp_path / "monitor.db") as conn:
-        assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
-
-
-def test_sigterm_stops_once_as_ctrl_c_does_with_one_line_and_143(tmp_path: Path, local_web: LocalWeb) -> None:
-    """`kill`, `docker stop` and systemd send SIGTERM: `once` died of it at once, exit 143 and not a word, its
-    queued alerts not delivered. It now unwinds as on Ctrl-C and says so in one line, with the same 143."""
-    local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=30)
-    feed_config(tmp_path, slow=local_web.url("/slow.xml"))
-    once = subprocess.Popen([sys.executable, "-m", "monitor", "-q", "once"], cwd=tmp_path, env=cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: local_web.hits("/slow.xml") == 1, 30, "the check to start")
-        once.send_signal(signal.SIGTERM)
-        _, stderr = once.communicate(timeout=30)
-    finally:
-        if once.poll() is None:
-            once.kill()
-    assert once.returncode == 143 and stderr == "monitor: terminated (SIGTERM)\n", (once.returncode, stderr)
+    assert (once.returncode, stderr) == (status, said)
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
 
