@@ -202,8 +202,11 @@ class _Literals:
 
     def __init__(self, literals: Iterable[str]) -> None:
         every = set(literals)
-        self.holding = {short: tuple(long for long in every if long != short and short in (
-            long.lower() if short.islower() else long)) for short in every}
+        # A lowercase literal is looked for in the others lowercased, each lowercased once (not once per pair).
+        lowered = [(long, long.lower()) for long in every]
+        as_written = [(long, long) for long in every]
+        self.holding = {short: tuple(long for long, text in (lowered if short.islower() else as_written)
+                                     if long != short and short in text) for short in every}
         self.no_cyrillic = {literal: False for literal in every if _CYRILLIC.search(literal)}
         self.no_latin_1 = {literal: False for literal in every if _LATIN_1.search(literal)}
         # Lowercased, and for a name as written and in capitals (None for a lowercase literal).
