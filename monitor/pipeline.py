@@ -302,7 +302,9 @@ class Pipeline:
             | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
         )
         fresh = [link for link in links if link.url not in skip]
-        report.text_left = await self._text_left(source, started)
+        # The source's last week of checks, read once: the day's text budget now, adaptive polling and health after.
+        history = await self._history(source, since=started - WINDOW)
+        report.text_left = self._text_left(source, history, started)
         # A check takes so many new links and leaves the rest to the next ones: a sitemap's 50,000 or a hostile
         # listing's 60,000 would hold this source's check (and in `once` every alert) for hours, a task each.
         wanted = fresh[: self.settings.limits.links_per_check] if report.text_left > 0 else []
@@ -330,7 +332,7 @@ class Pipeline:
             checked=started, ok=True, new_links=len(taken), changed=not discovery.not_modified, links=report.links,
             extracted=report.fetched, text_chars=report.text_chars, stored=report.stored,
         )
-        history = [*await self._history(source, since=started - WINDOW), check]
+        history.append(check)
         next_due = report.next_due = started + timedelta(seconds=interval_for(source, self.settings, history, started))
         health = await self._judge(source, state.health, check, report, history)
         await self.writer.run(
@@ -388,17 +390,17 @@ class Pipeline:
     def _overran(self, step: str) -> str:
         return f"{step} took more than limits.check_seconds ({self.settings.limits.check_seconds:g} s)"
 
-    async def _text_left(self, source: SourceSettings, now: datetime) -> float:
-        """Characters of article text the source may still give (``limits.text_per_day``, over the last 24 hours),
-        each page fetched counted :data:`PAGE_CHARS` more.
+    def _text_left(self, source: SourceSettings, history: list[CheckRecord], now: datetime) -> float:
+        """Characters of article text the source may still give (``limits.text_per_day``, over the 24 hours of
+        ``history`` before ``now``), each page fetched counted :data:`PAGE_CHARS` more.
 
         The archive keeps what a source gives, about 2.6 bytes a character with the full-text index: a source listing
         a thousand new pages of 200,000 characters at each check grew it by 520 MB a check, and a full disk stops
         every source's articles and alerts. Past the budget the source's new links wait for the next checks, which
         read the source again in full, as the links past ``links_per_check`` do: a busy outlet gives a tenth of it.
         """
-        history = await self._history(source, since=now - DAY)
-        left = self.settings.limits.text_per_day - sum(_spent(check.text_chars, check.extracted) for check in history)
+        day = [check for check in history if check.checked >= now - DAY]
+        left = self.settings.limits.text_per_day - sum(_spent(check.text_chars, check.extracted) for check in day)
         if left <= 0:
             log.warning("%s: its pages gave %d characters of text in 24 hours (limits.text_per_day): its new links"
                         " wait for the next checks", source.name, self.settings.limits.text_per_day - left)
