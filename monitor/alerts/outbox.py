@@ -266,14 +266,10 @@ async def _stand_in(
         contents[0], sender=email.sender, recipients=email.recipients, date=now))
     if isinstance(notice, DeliveryError):
         return error
-    try:
-        await mailer.send(notice)
-    except DeliveryError as exc:
-        return error if isinstance(exc, MessageRefusedError) else exc
     note = f"refused for its content, sent as a notice: {error}"
-    await archive.run(lambda store: store.mark_sent([alert_id], now, note))
-    report.messages += 1
-    report.sent.append(alert_id)
+    failure = await _send(archive, mailer, [alert_id], notice, now, report, note)
+    if failure is not None:
+        return error if isinstance(failure, MessageRefusedError) else failure
     log.warning("alert %d %s", alert_id, note)
     return None
 
@@ -294,14 +290,17 @@ async def _render(archive: Alerts, alert_ids: list[int], compose: Compose) -> Em
 
 async def _send(
     archive: Alerts, mailer: Mailer, alert_ids: list[int], message: EmailMessage, now: datetime,
-    report: DeliveryReport,
+    report: DeliveryReport, about: str | None = None,
 ) -> DeliveryError | None:
-    """Send one message, marking its alerts sent once the server accepted it."""
+    """Send one message, marking its alerts sent once the server accepted it, with ``about`` (what the message
+    stands for) and the recipients it refused as their note."""
     try:
         refused = await mailer.send(message)
     except DeliveryError as exc:
         return exc
-    note = "; ".join(f"refused {rcpt}: {reply}" for rcpt, reply in refused.items()) or None
+    notes = [about] if about else []
+    notes += [f"refused {rcpt}: {reply}" for rcpt, reply in refused.items()]
+    note = "; ".join(notes) or None
     await archive.run(lambda store: store.mark_sent(alert_ids, now, note))
     report.messages += 1
     report.sent += alert_ids
