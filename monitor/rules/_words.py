@@ -77,8 +77,11 @@ def matcher(word: str, name: bool = False) -> WordMatcher:
     if is_acronym(word):
         return WordMatcher(cased=word.replace(".", ""))
     word = word.replace(".", "").lower()
-    if name and not _CYRILLIC.search(word):  # an English name takes no inflection but the possessive
-        return WordMatcher(forms=frozenset([word]), capital=True)
+    if name and not _CYRILLIC.search(word):
+        # An English name takes no inflection but the possessive, and the plural of a family or a couple ("the
+        # Dultsevs' children"); a name ending in a sibilant keeps its one form ("the Joneses" is rare in the news).
+        plural = () if word.endswith(("s", "x", "z")) else (word + "s",)
+        return WordMatcher(forms=frozenset([word, *plural]), capital=True)
     return WordMatcher(forms=frozenset(forms(word)), capital=name)
 
 
