@@ -513,6 +513,27 @@ def test_links_redirected_to_a_url_without_a_canonical_form_cost_themselves_only
     assert not [request for request in local_web.requests if request.path.startswith("/%C3")]
 
 
+def test_a_page_that_raises_before_it_is_parsed_gives_its_place_back(tmp_path: Path, local_web: LocalWeb,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: whatever raises between a page's fetch and its parse (the home-page test raised on a URL
+    the fetcher let through) costs that page only, not its place among the pages waiting to be parsed."""
+    from monitor import pipeline
+
+    real = pipeline._sent_home
+
+    def tripping(page: Page, link: Link) -> bool:
+        if "/moved/" in link.url:
+            raise ValueError("a URL no stage can read")
+        return real(page, link)
+
+    monkeypatch.setattr(pipeline, "_sent_home", tripping)
+    settings = accented_redirects_and_stories(tmp_path, local_web, 3)
+    for n in range(3):
+        local_web.redirect(f"/moved/{n}", f"/story/{n}")
+    (report,) = check_once(settings, None, force=True).checks
+    assert (report.fetched, report.left, report.skipped) == (3, 0, 3)
+
+
 def test_a_check_waits_on_a_slow_hosts_politeness_for_so_long_and_the_next_checks_take_the_rest(
     tmp_path: Path, local_web: LocalWeb
 ) -> None:
