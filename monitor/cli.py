@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,10 +124,29 @@ def _config_name(ctx: click.Context) -> str:
     return str(obj.config_path) if obj else "config"
 
 
+# What a log line may not carry as it is: controls but the newline and tab (a terminal's escape sequences, C1's CSI
+# and NEL among them), the line and paragraph separators, and the bidi embeddings, overrides and isolates.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class _EscapingFormatter(logging.Formatter):
+    """Log lines with what is not printable escaped as Python writes it (``\\x9b``), seen and inert: a redirect's
+    Location is the server's to write and reaches the log as it came, in the fetch error that names the URL."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _UNPRINTABLE.sub(_escaped, super().format(record))
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return found[0].encode("unicode_escape").decode("ascii")
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
     """INFO by default (a daemon's log is its story), -q for warnings only, -v debug, -vv libraries too."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler", "hpack"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

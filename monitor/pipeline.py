@@ -517,23 +517,26 @@ class Pipeline:
             report.retry_later += retry
             await self._record_failed_url(link.url, source, str(exc), retry=retry)
             return None
-        if isinstance(page, Page) and _sent_home(page, link):
-            self._unparsed.release(len(page.body))
+        refused = ""
+        sent_home = False
+        try:
+            if isinstance(page, NotModified):
+                return None
+            sent_home = _sent_home(page, link)
+            if not sent_home:
+                report.fetched += 1
+                read = await self.workers.run(page.url, read_article, page, link, source, self.clock())
+        except (ParseLimitError, UnsupportedContentError) as exc:  # over a parsing limit, or binary data
+            refused = exc.reason
+        finally:
+            # Whatever happens to the page: a place kept by one that raised was lost for the process's life.
+            self._unparsed.release(0 if isinstance(page, NotModified) else len(page.body))
+        if sent_home:
             log.info("%s: skipped %s: %s", source.name, link.url, SENT_HOME)
             report.skipped += 1
             report.retry_later += 1
             await self._record_failed_url(link.url, source, SENT_HOME, retry=True)
             return None
-        refused = ""
-        try:
-            if isinstance(page, NotModified):
-                return None
-            report.fetched += 1
-            read = await self.workers.run(page.url, read_article, page, link, source, self.clock())
-        except (ParseLimitError, UnsupportedContentError) as exc:  # over a parsing limit, or binary data
-            refused = exc.reason
-        finally:
-            self._unparsed.release(0 if isinstance(page, NotModified) else len(page.body))
         if refused:
             log.warning("%s: refused %s: %s", source.name, link.url, refused)
             report.skipped += 1

@@ -561,3 +561,21 @@ def test_the_progress_of_once_goes_to_the_terminal_and_not_to_its_redirected_out
     report, _ = once.communicate(timeout=60)
     assert once.returncode == 0 and b"checking sources" in shown, shown
     assert report.decode().startswith("\u250f"), report  # the table's top left corner, first
+
+
+def test_a_servers_control_characters_reach_the_log_escaped(run_cli: RunCLI, local_web: LocalWeb,
+                                                            tmp_path: Path) -> None:
+    """A redirect's Location reaches the log as it came, in the fetch error naming the URL: a C1 CSI (U+009B, which
+    terminals read as ESC [) recoloured the operator's terminal, and a bidi override reordered the line."""
+    local_web.redirect("/csi", "/story\x9b31mRED")  # the byte 0x9b alone: read as Latin-1
+    local_web.redirect("/bidi", "/story\u202eevil".encode().decode("latin-1"))  # U+202E, sent as its UTF-8 bytes
+    items = "".join(f"<item><link>{local_web.url(path)}</link></item>" for path in ("/csi", "/bidi"))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    (tmp_path / "config.toml").write_text(
+        f'database = "monitor.db"\n[fetch]\ndelay = 0\nrobots = false\n'
+        f'[[sources]]\nname = "Wire"\nkind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n'
+    )
+    result = run_cli("once")
+    assert "/story\\x9b31mRED" in result.stderr and "/story\\u202eevil" in result.stderr
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stderr)

@@ -463,6 +463,16 @@ def test_a_redirect_to_a_malformed_or_overlong_url_is_a_fetch_error(local_web: L
     assert [request.path for request in local_web.requests] == ["/ipv6", "/long"]
 
 
+def test_a_redirect_to_a_url_without_a_canonical_form_is_a_fetch_error(local_web: LocalWeb) -> None:
+    """urllib reads more than the WHATWG parser: a Location of 1,400 "é" (8,400 characters once escaped) was fetched,
+    and its page's URL raised out of the pipeline, which every later stage reads canonical."""
+    location = "/" + "é" * 1400
+    local_web.redirect("/accented", location.encode().decode("latin-1"))  # sent as its UTF-8 bytes
+    with pytest.raises(RedirectError, match="no canonical form: URL longer than 8000 characters once escaped"):
+        fetch(local_web, "/accented", settings(allow_private=True))  # any host's: not refused as a private address
+    assert [request.path for request in local_web.requests] == ["/accented"]
+
+
 def test_the_timeout_covers_a_fetch_with_its_redirects(local_web: LocalWeb) -> None:
     """Each hop had a timeout of its own: ten redirects answered just before it held a fetch eleven times as long."""
     for hop in range(4):

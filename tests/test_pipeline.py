@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 import tracemalloc
+from urllib.parse import quote
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -475,6 +476,62 @@ def test_links_redirected_on_their_own_host_are_all_fetched(tmp_path: Path, loca
     )
     (report,) = check_once(settings, None, force=True).checks
     assert (report.fetched, report.left) == (12, 0)
+
+
+def accented_redirects_and_stories(tmp_path: Path, web: LocalWeb, count: int) -> Settings:
+    """A feed of ``count`` links redirected to a path of 1,400 "é" (8,400 characters escaped, past any URL's length)
+    that answers a story, then ``count`` links to stories; checked with two places for pages waiting to be parsed."""
+    story = f"<html><body><article><p>{STORY}</p></article></body></html>"
+    for n in range(count):
+        accented = "/" + "é" * 1400 + str(n)
+        web.redirect(f"/moved/{n}", accented.encode().decode("latin-1"))  # sent as its UTF-8 bytes
+        web.route(quote(accented), f"{story}<p>moved {n}</p>")
+        web.route(f"/story/{n}", f"{story}<p>story {n}</p>")
+    paths = [f"/moved/{n}" for n in range(count)] + [f"/story/{n}" for n in range(count)]
+    items = "".join(f"<item><link>{web.url(path)}</link></item>" for path in paths)
+    web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+              content_type="application/rss+xml")
+    return Settings(
+        database=str(tmp_path / "monitor.db"),
+        fetch=FetchSettings(delay=0, robots=False, concurrency=1, allow_private=True),  # any host's redirect
+        limits=LimitsSettings(workers=0, check_seconds=10),
+        sources=[SourceSettings(name="Wire", kind="feed", url=web.url("/feed.xml"))],
+    )
+
+
+def test_links_redirected_to_a_url_without_a_canonical_form_cost_themselves_only(tmp_path: Path,
+                                                                                 local_web: LocalWeb) -> None:
+    """urllib reads such a Location, the WHATWG parser does not: each page was fetched, raised out of the pipeline
+    with a traceback and kept its place among the pages waiting to be parsed, so two of them stopped every later
+    article of the process (the daemon's, for good) and this check stalled until limits.check_seconds."""
+    settings = accented_redirects_and_stories(tmp_path, local_web, 3)
+    (report,) = check_once(settings, None, force=True).checks
+    assert (report.fetched, report.left, report.skipped) == (3, 0, 3)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        errors = [error for (error,) in conn.execute("SELECT error FROM failed_urls WHERE url LIKE '%/moved/%'")]
+    assert len(errors) == 3 and all("redirect to a URL that has no canonical form" in error for error in errors)
+    assert not [request for request in local_web.requests if request.path.startswith("/%C3")]
+
+
+def test_a_page_that_raises_before_it_is_parsed_gives_its_place_back(tmp_path: Path, local_web: LocalWeb,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection: whatever raises between a page's fetch and its parse (the home-page test raised on a URL
+    the fetcher let through) costs that page only, not its place among the pages waiting to be parsed."""
+    from monitor import pipeline
+
+    real = pipeline._sent_home
+
+    def tripping(page: Page, link: Link) -> bool:
+        if "/moved/" in link.url:
+            raise ValueError("a URL no stage can read")
+        return real(page, link)
+
+    monkeypatch.setattr(pipeline, "_sent_home", tripping)
+    settings = accented_redirects_and_stories(tmp_path, local_web, 3)
+    for n in range(3):
+        local_web.redirect(f"/moved/{n}", f"/story/{n}")
+    (report,) = check_once(settings, None, force=True).checks
+    assert (report.fetched, report.left, report.skipped) == (3, 0, 3)
 
 
 def test_a_check_waits_on_a_slow_hosts_politeness_for_so_long_and_the_next_checks_take_the_rest(

@@ -669,3 +669,14 @@ def test_a_json_feed_item_dated_past_datetimes_range_loses_its_date_not_the_feed
     ]})
     links = feed_links(page(feed, content_type="application/feed+json"))
     assert [(link.url, link.published) for link in links] == [("https://example.org/a", None), ("https://example.org/b", None)]
+
+
+def test_an_item_dated_outside_the_years_of_publication_dates_loses_its_date() -> None:
+    """Extraction takes no date outside 1990-2100, a feed's was taken as it came: an item dated 9999, or the year 1
+    that feedparser reads as 1400, was the date its article's alert showed."""
+    dates = ["Fri, 31 Dec 9999 12:00:00 GMT", "Mon, 01 Jan 0001 00:00:00 +1400", "Sat, 01 Jan 1000 00:00:00 GMT",
+             "Fri, 28 Nov 2025 09:00:00 GMT"]
+    items = "".join(f"<item><link>https://example.org/{n}</link><pubDate>{date}</pubDate></item>"
+                    for n, date in enumerate(dates))
+    links = feed_links(page(f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'))
+    assert [link.published for link in links] == [None, None, None, datetime(2025, 11, 28, 9, 0, tzinfo=UTC)]

@@ -87,7 +87,7 @@ _DATE_META = (
     "article_date_original",
     "cxenseparse:recs:publishtime",
 )
-_YEARS = (1990, 2100)  # the years a publication date may have
+PUBLICATION_YEARS = (1990, 2100)  # the years a publication date may have
 _AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
 _DESCRIPTION_META = ("og:description", "description", "twitter:description")
 # Every <meta> name read below: the others (images, viewport, keywords) are not kept, which
@@ -551,7 +551,7 @@ def _published(
 
 def _structured_date(value: str, language: str | None) -> datetime | None:
     parsed = parse_date(value) or (find_date(value, language) if value else None)
-    return parsed if parsed is not None and _YEARS[0] <= parsed.year <= _YEARS[1] else None
+    return parsed if parsed is not None and PUBLICATION_YEARS[0] <= parsed.year <= PUBLICATION_YEARS[1] else None
 
 
 def parse_date(value: str) -> datetime | None:
@@ -575,7 +575,7 @@ def parse_date(value: str) -> datetime | None:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             parsed = None
-    if parsed is None or not _YEARS[0] <= parsed.year <= _YEARS[1]:
+    if parsed is None or not PUBLICATION_YEARS[0] <= parsed.year <= PUBLICATION_YEARS[1]:
         return None  # a CMS's zero (1970-01-01) or a typo
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
