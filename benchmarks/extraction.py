@@ -1,7 +1,7 @@
 """Score and time article extractors on two corpora, side by side.
 
-    python benchmarks/extraction.py [--corpus PATH] [--reader-corpus PATH] [--limit N]
-        [--repeat N] [--only NAME ...]
+    python benchmarks/extraction.py [--corpus PATH] [--reader-corpus PATH] [--held-out DIR ...]
+        [--limit N] [--repeat N] [--only NAME ...]
 
 Two corpora, read from ``../shared/corpus`` (a missing one is reported and skipped):
 
@@ -12,6 +12,11 @@ Two corpora, read from ``../shared/corpus`` (a missing one is reported and skipp
   consecutive words (lower-cased) of the extracted text and of the expected text; precision and
   recall are the shared shingles' share of each, per page, and the table shows their means and
   the mean per-page F1. Its expected text is Readability's own output, a peer's, not a gold one.
+
+- ``--held-out DIR`` (any number): pages none of us chose, each ``NAME.html`` with its expected
+  article text in ``NAME.txt`` (in the folder itself, or in its ``html/`` and ``txt/`` folders, as
+  other extraction projects ship their test pages), scored by shingles like the reader-mode pages,
+  in a table of their own; they are left out of the speed ratio, which stays the two corpora's.
 
 Both tables count the lost pages: our text with less than a tenth of the page's expected
 content (snippets or shingles) where trafilatura finds at least half of it; and of those the
@@ -146,6 +151,20 @@ def load_reader_pages(corpus: Path, limit: int | None = None) -> list[Page]:
         declared = json.loads((folder / "expected-metadata.json").read_text(encoding="utf-8"))
         metadata = {key: str(declared[name]) for key, name in _READER_FIELDS.items() if declared.get(name)}
         pages.append(Page(READER_URL, html, expected=text, name=folder.name, metadata=metadata))
+    return pages
+
+
+def load_held_out(folder: Path, limit: int | None = None) -> list[Page]:
+    """Pages with their expected text beside them: ``NAME.html`` and ``NAME.txt``, or ``html/NAME.html`` and
+    ``txt/NAME.txt``. A page without its text is skipped."""
+    html_folder, text_folder = (folder / "html", folder / "txt") if (folder / "html").is_dir() else (folder, folder)
+    pages = []
+    for source in sorted(html_folder.glob("*.html"))[:limit]:
+        expected = text_folder / f"{source.stem}.txt"
+        if expected.is_file():
+            text = expected.read_text(encoding="utf-8", errors="replace")
+            pages.append(Page(f"http://example.com/{source.stem}", decode(source.read_bytes()), expected=text,
+                              name=source.stem))
     return pages
 
 
@@ -459,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reader-corpus", type=Path, default=READER_CORPUS, help="readability-pages folder"
     )
+    parser.add_argument("--held-out", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="folders of NAME.html pages with their expected text in NAME.txt")
     parser.add_argument("--limit", type=int, default=None, help="only the first N pages of each")
     parser.add_argument("--only", nargs="+", choices=sorted(EXTRACTORS), help="extractors to run")
     parser.add_argument(
@@ -477,7 +498,14 @@ def main(argv: list[str] | None = None) -> int:
         corpora.append(("readability-pages (shingles)", pages))
     else:
         print(f"corpus not found: {args.reader_corpus}", file=sys.stderr)
-    if not corpora:
+    held_out = []
+    for folder in args.held_out:
+        pages = load_held_out(folder, args.limit)
+        if pages:
+            held_out.append((f"held-out {folder.name} (shingles)", pages))
+        else:
+            print(f"no page with its expected text in {folder}", file=sys.stderr)
+    if not corpora and not held_out:
         return 2
     extractors = []
     for name in args.only or list(EXTRACTORS):
@@ -490,9 +518,12 @@ def main(argv: list[str] | None = None) -> int:
         print("no extractor to run", file=sys.stderr)
         return 2
     totals: dict[str, tuple[int, float]] = {}  # name -> pages, seconds over every corpus
-    for title, pages in corpora:
+    for title, pages in corpora + held_out:
         print(f"\n{len(pages)} pages of {title}", file=sys.stderr)
         results = run(extractors, pages, max(args.repeat, 1))
+        if title.startswith("held-out"):  # not part of the speed ratio
+            print(f"\n{title}\n\n{format_table(results)}")
+            continue
         for result in results:
             slowest_ms, slowest_url = result.slowest
             print(
