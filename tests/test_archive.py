@@ -378,6 +378,14 @@ def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI
     assert "wire" in run_cli("--db", "monitor.db", "status").stdout
 
 
+def test_an_empty_file_is_named_as_no_archive_yet_and_once_creates_it(run_cli: RunCLI, tmp_path: Path,
+                                                                      local_config: Path) -> None:
+    (tmp_path / "monitor.db").touch()
+    one_line(run_cli("--db", "monitor.db", "status", check=False), "monitor.db holds no archive yet: run monitor once")
+    run_cli("--db", "monitor.db", "once")
+    assert "wire" in run_cli("--db", "monitor.db", "status").stdout
+
+
 def test_the_outlet_name_is_stored_with_the_article(tmp_path: Path) -> None:
     text = " ".join(f"Sentence {k} about the envoy's return and the talks{k}." for k in range(60))
     with Archive.create(tmp_path / "monitor.db") as archive:

@@ -158,6 +158,8 @@ class Connection:
     def _current_version(self) -> int:
         """The schema version of an archive opened without :meth:`create`, which must be this monitor's."""
         version = int(self._one("PRAGMA user_version"))
+        if not version:  # an empty file (one touched, or SQLite's of a failed first run): no schema to upgrade
+            raise ArchiveError(str(self.path), f"{self.path} holds no archive yet: run monitor once to create it")
         if version < len(MIGRATIONS):
             raise ArchiveError(str(self.path), f"{self.path} has an older schema: run monitor once to upgrade it")
         if version > len(MIGRATIONS):
