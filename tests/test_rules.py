@@ -102,6 +102,11 @@ def test_precision_and_recall_of_shipped_rule(shipped: Ruleset, rule: str) -> No
         ("посол", "Послы обеих стран."),
         ("обмен заключёнными", "После обмена заключенными."),
         ("Россия", "Посол России."),
+        ("américain*", "La libération d'Américains détenus."),  # a French elision is not part of the word
+        ("expuls*", "Moscou n'expulserait personne."),
+        ("l'ambassade", "Devant l'ambassade."),
+        ("ambassade", "Devant l’ambassade."),  # curly apostrophe
+        ("chargé d'affaires", "Le chargé d'affaires."),
     ],
 )
 def test_term_finds_its_forms(term: str, text: str) -> None:
@@ -117,6 +122,8 @@ def test_term_finds_its_forms(term: str, text: str) -> None:
         ("the", "a thing"),  # function words take no inflection
         ("посол", "После переговоров."),  # "после" (after) is not a form of "посол"
         ("prisoner swap", "prisoner\n\nswap"),  # never across paragraphs
+        ("Brien", "O'Brien said."),  # an Irish name keeps its apostrophe
+        ("affaires", "Don'affaires"),  # only a lone letter (or "qu") is elided
     ],
 )
 def test_term_does_not_overreach(term: str, text: str) -> None:

@@ -40,6 +40,9 @@ _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 _WORD = re.compile(rf"[^\W_](?:\.(?<!\d\.)(?:[^\W\d_]\.)++|[\w{INVISIBLE}]*+(?:'[^\W_][\w{INVISIBLE}]*+)*+)")
 
 _SPLIT = re.compile(f"({_WORD.pattern})")
+# French elides an article or a pronoun into the next word ("d'Américains", "l'ambassadeur", "n'expulserait"): the
+# word is what follows, for the text and the query alike. A word per line, as Text joins them.
+_ELISION = re.compile(r"^(?:[Qq]u|[CcDdJjLlMmNnSsTt])'(?=[^\W\d_])", re.MULTILINE)
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 # Between two words of a phrase: spaces, a hyphen or dash, quotes; never a sentence's end.
 _TRAILING = re.compile(r"[^\s\w]*")
@@ -62,6 +65,11 @@ def searchable(text: str) -> str:
     if any(c in text for c in _FOLDING_LETTERS):
         text = fold(text)
     return text
+
+
+def unelided(word: str) -> str:
+    """A query's word as :class:`Text` keeps a text's: without the French article or pronoun elided into it."""
+    return _ELISION.sub("", word, count=1)
 
 
 def is_acronym(word: str) -> bool:
@@ -90,6 +98,8 @@ class Text:
         # Dots and a final "'s" dropped from every word at once, in one joined string.
         joined = "\n".join(pieces[1::2]) + "\n"
         joined = joined.replace(".", "").replace("'s\n", "\n")
+        if "'" in joined:
+            joined = _ELISION.sub("", joined)
         if any(c in joined for c in INVISIBLE):
             joined = _INVISIBLE_RE.sub("", joined)
         self.cased = joined.split("\n")[:-1]

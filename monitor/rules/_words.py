@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from monitor.rules._text import fold, is_acronym
+from monitor.rules._text import fold, is_acronym, unelided
 
 # Short words that take no inflection ("the" must not find "thing").
 _FUNCTION_WORDS = frozenset(
@@ -69,7 +69,7 @@ class WordMatcher:
 
 def matcher(word: str, name: bool = False) -> WordMatcher:
     """The matcher of one word as written in a query (``*`` at its end: a prefix)."""
-    word = fold(word)
+    word = unelided(fold(word))
     if word.endswith("'s"):  # as the text's words lose their possessive (curly apostrophes folded first)
         word = word[:-2]
     if word.endswith("*"):
