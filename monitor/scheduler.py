@@ -38,7 +38,7 @@ from monitor.alerts import deliver_digest, deliver_due
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
-from monitor.errors import ArchiveLockedError, ArchiveMovedError
+from monitor.errors import ArchiveError, ArchiveMovedError
 from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
@@ -97,9 +97,11 @@ class Daemon:
         """Register the running job's task so that a stop can wait for it, and end it quietly if the stop cancels it.
 
         The cancellation is the job's own end, at the top of its task: APScheduler would
-        log one that escapes as an error with a traceback. So is an archive another process held
-        past the busy timeout (a user's long write): it passes, and the job's next run does the
-        work; nothing could record the failure meanwhile.
+        log one that escapes as an error with a traceback. So is an archive that could not be
+        written: held past the busy timeout by another process (a user's long write), or on a
+        full disk, where every job failed with two tracebacks a second. The condition passes (or
+        needs a person, whom the one line tells what to do), the job's next run does the work,
+        and nothing could record the failure meanwhile.
         """
         task = asyncio.current_task()
         assert task is not None
@@ -110,7 +112,7 @@ class Daemon:
             if not self._stop.is_set():
                 raise
             log.info("%s: cut short by the stop (what it committed stands)", what)
-        except ArchiveLockedError as exc:
+        except ArchiveError as exc:
             log.error("%s: not done, %s; tried again at its next run", what, exc)
         finally:
             self._running.discard(task)
@@ -175,6 +177,10 @@ class Daemon:
             recording.add_done_callback(self._running.discard)
 
     async def _record_job_failure(self, name: str, error: BaseException) -> None:
+        with self._tracked(f"recording the failure of the check of {name}"):
+            await self._record_check_failure(name, error)
+
+    async def _record_check_failure(self, name: str, error: BaseException) -> None:
         now = utcnow()
         next_due = now + timedelta(seconds=self.settings.interval_of(self.settings.source(name)))
 

@@ -17,7 +17,7 @@ import pytest
 from monitor.config import shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, RunCLI, cli_env
 from tests.httpserver import LocalWeb, Route
 from tests.newsweb import start_daemon, wait_for
 
@@ -224,6 +224,42 @@ def test_an_archive_locked_by_another_process_costs_the_jobs_a_line_each_and_the
     assert locked and all(" ERROR monitor.scheduler: " in line and ": not done, " in line
                           and line.endswith("; tried again at its next run") for line in locked), locked
     assert healthy.returncode == 0, healthy.stderr
+
+
+def test_a_full_disk_costs_the_jobs_a_line_each_and_the_articles_are_stored_once_there_is_room(
+    tmp_path: Path, local_web: LocalWeb, run_cli: RunCLI
+) -> None:
+    """The archive's files may not grow (a full disk, reached by a file size limit): every job that wrote failed with
+    APScheduler's traceback and an "exception was never retrieved" one, a few a second. Each says so in one line;
+    what was not stored is fetched again, and stored once there is room."""
+    story = " ".join(f"Sentence {n} of a report on the envoys returning to Moscow after the talks." for n in range(4000))
+    for number in range(5):
+        local_web.route(f"/s/{number}", f"<html><head><title>Report {number}</title></head><body><article>"
+                        f"<p>Report {number}. {story}</p></article></body></html>", content_type="text/html")
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    (tmp_path / "config.toml").write_text(
+        "[fetch]\ndelay = 0\nrobots = false\n[schedule]\ninterval = 1\njitter = 0\nadaptive = false\nheartbeat = 1\n"
+        f'[[sources]]\nname = "wire"\nkind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n')
+    run_cli("once")
+    items = "".join(f"<item><title>Report {n}</title><link>{local_web.url(f'/s/{n}')}</link></item>" for n in range(5))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    limit = 40_000  # bytes of a file written at most: a few heartbeats in the -wal file, no article
+    limited = [sys.executable, "-c", f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, "
+               f"{limit})); os.execv(sys.argv[1], sys.argv[1:])"]
+    log = tmp_path / "daemon.log"
+    with log.open("ab") as output:
+        daemon = subprocess.Popen([*limited, sys.executable, "-m", "monitor", "run"], cwd=tmp_path, env=cli_env(),
+                                  stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+    try:
+        wait_for(lambda: [line for line in log.read_text().splitlines()
+                          if "disk I/O error" in line and "could not be stored" not in line], 30, "a job to fail")
+    finally:
+        text = stop(daemon, log)
+    assert "Traceback" not in text and "never retrieved" not in text, text
+    run_cli("once")
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (5,)
 
 
 def test_a_second_daemon_on_one_archive_is_refused_with_the_first_ones_pid(tmp_path: Path, local_web: LocalWeb) -> None:
