@@ -1,7 +1,8 @@
 """The daemon: APScheduler 3 wiring around the pipeline and the outbox.
 
 One job per source (its interval, jitter, ``max_instances=1``, coalescing), one
-job that retries queued alerts, the digest job in digest mode, and a heartbeat
+job that delivers alerts (woken by a check that queued some, and every 30 s for
+the retries: a check never waits on a mail server), the digest job in digest mode, and a heartbeat
 that ``monitor status --check`` reads. APScheduler swallows job exceptions and
 silently skips late jobs, so each job records its own failure and the
 grace time is as long as the interval. On the first start the sources' first
@@ -48,6 +49,7 @@ from monitor.workers import Workers
 log = logging.getLogger(__name__)
 
 ALERT_RETRY_SECONDS = 30
+DELIVERY_JOB = "alerts:retry"
 STOP_GRACE_SECONDS = 6.0
 
 
@@ -88,6 +90,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._next_due: dict[str, datetime] = {}  # job id -> when its check said to check next
         self._moved: ArchiveMovedError | None = None  # the archive's file deleted or replaced: the daemon stops
+        self._delivering = False  # the delivery job is running
+        self._delivery_asked = False  # a check queued alerts or a notice since the delivery job last looked
 
     def stop(self) -> None:
         self._stop.set()
@@ -125,21 +129,36 @@ class Daemon:
                 # The trigger's own interval (the ceiling) is only the fallback; the check said when. Set once
                 # the job has ended (see _on_job_done): a due time that passes while it still runs is skipped.
                 self._next_due[f"source:{source.name}"] = report.next_due
-            if report.alerts and self.settings.email and self.settings.email.mode == "instant":
-                await deliver_due(self.writer, self.settings.email, utcnow())
-            if report.alerts and self.settings.channels:
-                await deliver_channels(self.writer, self.settings.channels, utcnow())
-            if report.notice:
-                await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
+            if report.alerts or report.notice:
+                self._deliver_soon()
+
+    def _deliver_soon(self) -> None:
+        """Have the delivery job send what a check queued: now, or once its run in flight is over.
+
+        A check that delivered its alerts itself waited on the mail server: one answering each line just within
+        email.timeout held the check for minutes a message, and its source went unchecked meanwhile.
+        """
+        self._delivery_asked = True
+        if not self._delivering and self._scheduler is not None:
+            self._scheduler.modify_job(DELIVERY_JOB, next_run_time=datetime.now(UTC))
 
     async def _deliver(self) -> None:
-        """Retry what failed: instant alerts, in digest mode digests that failed, every channel's, notices."""
+        """Send what is due: instant alerts (and retries), in digest mode digests that failed, every channel's,
+        notices; again while checks queued more meanwhile."""
         with self._tracked("alert delivery"):
-            await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
-            if self.settings.email:
-                await deliver_due(self.writer, self.settings.email, utcnow())
-            if self.settings.channels:
-                await deliver_channels(self.writer, self.settings.channels, utcnow())
+            self._delivering = True
+            try:
+                while True:
+                    self._delivery_asked = False
+                    await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
+                    if self.settings.email:
+                        await deliver_due(self.writer, self.settings.email, utcnow())
+                    if self.settings.channels:
+                        await deliver_channels(self.writer, self.settings.channels, utcnow())
+                    if not self._delivery_asked:
+                        break
+            finally:
+                self._delivering = False
 
     async def _digest(self) -> None:
         assert self.settings.email is not None
@@ -228,7 +247,7 @@ class Daemon:
             scheduler.add_job(
                 self._deliver,
                 IntervalTrigger(seconds=ALERT_RETRY_SECONDS, timezone=UTC),
-                id="alerts:retry",
+                id=DELIVERY_JOB,
                 next_run_time=now,  # alerts left queued by a stop or a crash go out at once
                 max_instances=1,
                 coalesce=True,

@@ -20,6 +20,7 @@ from monitor.demo_site import DemoWeb
 from tests.conftest import ROOT, RunCLI, cli_env
 from tests.httpserver import LocalWeb, Route
 from tests.newsweb import start_daemon, wait_for
+from tests.smtpserver import SlowSmtpServer
 
 SHIPPED_RULES = (ROOT / "config.toml").read_text().split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
 
@@ -146,6 +147,32 @@ def test_a_delivery_to_a_stalled_smtp_server_does_not_hold_the_stop(tmp_path: Pa
     assert "Traceback" not in log, log
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT count(*) FROM alerts WHERE sent IS NULL").fetchone()[0] == 1
+
+
+def _checks_by_source(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT source, count(*) FROM source_checks GROUP BY source").fetchall())
+
+
+def test_a_slow_mail_server_delays_the_mail_and_never_the_checks(tmp_path: Path) -> None:
+    """A check that queued an alert delivered it itself: a mail server answering each line just within email.timeout
+    held it for minutes a message, and its source went unchecked meanwhile. The delivery job sends it now."""
+    with DemoWeb() as web, SlowSmtpServer(delay=0.6) as mail:
+        write_config(tmp_path / "config.toml", web)
+        with (tmp_path / "config.toml").open("a") as config:
+            config.write(f'\n[email]\nhost = "127.0.0.1"\nport = {mail.port}\ntimeout = 5\n'
+                         'recipients = ["analyst@example.org"]\n')
+        daemon = start_daemon(tmp_path)
+        try:
+            wait_for(lambda: mail.connections, 30, "the alert's delivery to begin")
+            before = _checks_by_source(tmp_path / "daemon.db")
+            wait_for(lambda: mail.accepted, 30, "the mail server to accept the alert")  # seven replies: 4 s
+            during = _checks_by_source(tmp_path / "daemon.db")
+        finally:
+            log = stop(daemon, tmp_path / "daemon.log")
+    assert "Traceback" not in log, log
+    assert len(before) == len(web.outlets)
+    assert all(during[name] - before[name] >= 2 for name in before), (before, during)  # interval = 1 s
 
 
 def test_a_check_in_flight_at_sigterm_finishes_within_the_grace(tmp_path: Path, local_web: LocalWeb) -> None:
