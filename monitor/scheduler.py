@@ -25,7 +25,8 @@ import logging
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 ALERT_RETRY_SECONDS = 30
 DELIVERY_JOB = "alerts:retry"
+CLOCK_WATCH_SECONDS = 5.0  # how often the system clock is compared with the monotonic one
+CLOCK_STEP_SECONDS = 60.0  # a step of the system clock at least this large moves the schedule
 STOP_GRACE_SECONDS = 6.0
 
 
@@ -71,6 +74,38 @@ async def open_pipeline(settings: Settings, writer: ArchiveWriter) -> AsyncItera
         Pipeline(settings, writer, fetcher, workers) as pipeline,
     ):
         yield pipeline
+
+
+class ClockWatch:
+    """How far the system clock was stepped between two readings, told apart from time passing by the monotonic clock.
+
+    APScheduler keeps its next run times in system time and sleeps on the monotonic clock until the first: the clock
+    set back by hours (an NTP correction, a VM resumed from a snapshot) left every job due hours ahead, and the daemon
+    did nothing for those hours, its last heartbeat, dated in the future, reading as healthy.
+    """
+
+    def __init__(self, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._wall, self._monotonic = wall, monotonic
+        self._offset = wall() - monotonic()
+
+    def step(self) -> float:
+        """Seconds the system clock was moved since the last reading (negative: back), slewing included."""
+        offset = self._wall() - self._monotonic()
+        step, self._offset = offset - self._offset, offset
+        return step
+
+
+def follow_clock(scheduler: AsyncIOScheduler, step: timedelta) -> None:
+    """Move the interval jobs' next runs by a step of the system clock, so that each comes when it would have; a cron
+    job (the digest) keeps its time of day. Forward, what came due meanwhile runs now, once (the jobs coalesce)."""
+    if step < timedelta(0):
+        for job in scheduler.get_jobs():
+            if isinstance(job.trigger, IntervalTrigger) and job.next_run_time is not None:
+                job.modify(next_run_time=job.next_run_time + step)
+        log.warning("the system clock was set back by %s: the checks are moved back with it", -step)
+    else:
+        log.warning("the system clock was set forward by %s: what came due meanwhile runs now, once", step)
+        scheduler.wakeup()
 
 
 def _beat_in_place(archive: Archive, *, pid: int, now: datetime, every: int) -> None:
@@ -177,6 +212,15 @@ class Daemon:
                 self._moved = exc
                 self.stop()
 
+    async def _watch_clock(self) -> None:
+        """Follow the steps of the system clock for as long as the daemon runs (on loop time, which no step moves)."""
+        watch = ClockWatch()
+        while True:
+            await asyncio.sleep(CLOCK_WATCH_SECONDS)
+            step = watch.step()
+            if abs(step) >= CLOCK_STEP_SECONDS and self._scheduler is not None:
+                follow_clock(self._scheduler, timedelta(seconds=round(step)))
+
     def _on_job_done(self, event: JobExecutionEvent) -> None:
         """An adaptive source's next check, set when its check's job has ended: a job still running when its next
         run comes is skipped by the scheduler, which then waits for the trigger's fallback (the ceiling), so a
@@ -273,8 +317,10 @@ class Daemon:
                     misfire_grace_time=3600,
                 )
             scheduler.start()
+            clock = asyncio.create_task(self._watch_clock())
             log.info("daemon started: %d sources", len(self.settings.sources))
             await self._stop.wait()
+            clock.cancel()
             scheduler.pause()
             await self._finish_running()
             scheduler.shutdown(wait=False)  # nothing runs now: its executor has nothing to cancel

@@ -3,20 +3,26 @@ the checks in flight, the heartbeat behind `status --check`, one daemon per arch
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
+from monitor.scheduler import ClockWatch, follow_clock
 from tests.conftest import ROOT, RunCLI, cli_env
 from tests.httpserver import LocalWeb, Route
 from tests.newsweb import start_daemon, wait_for
@@ -390,3 +396,42 @@ def test_an_archive_deleted_or_replaced_under_the_daemon_stops_it_in_one_line(tm
     if replaced:  # the old file's WAL, checkpointed into it as the daemon closed, left the copy whole
         with sqlite3.connect(archive) as conn:
             assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+# ------------------------------------------------------------ the system clock stepped while the daemon runs
+
+
+def test_a_clock_watch_tells_a_step_of_the_system_clock_from_time_passing() -> None:
+    walls = iter([1000.0, 1010.0, 1015.0 - 3 * 3600, 1025.0 - 3 * 3600 + 5 * 3600])
+    monotonics = iter([5.0, 15.0, 20.0, 30.0])
+    watch = ClockWatch(wall=walls.__next__, monotonic=monotonics.__next__)
+    assert [watch.step(), watch.step(), watch.step()] == [0.0, -3 * 3600.0, 5 * 3600.0]
+
+
+def test_a_clock_set_back_moves_the_checks_back_and_the_digest_keeps_its_time() -> None:
+    """The clock set back by three hours left every interval job due three hours ahead, as APScheduler keeps system
+    times: nothing ran for three hours. Moved back, the check runs when it would have; the digest keeps 08:00."""
+
+    async def main() -> None:
+        ran = asyncio.Event()
+
+        async def check() -> None:
+            ran.set()
+
+        async def digest() -> None:
+            pass
+
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(check, IntervalTrigger(seconds=900, timezone=UTC),
+                          next_run_time=datetime.now(UTC) + timedelta(hours=3, seconds=0.5))
+        scheduler.add_job(digest, CronTrigger.from_crontab("0 8 * * *", timezone=UTC), id="digest")
+        scheduler.start()
+        try:
+            at_eight = scheduler.get_job("digest").next_run_time
+            follow_clock(scheduler, timedelta(hours=-3))
+            await asyncio.wait_for(ran.wait(), 5)
+            assert scheduler.get_job("digest").next_run_time == at_eight
+        finally:
+            scheduler.shutdown(wait=False)
+
+    asyncio.run(main())
