@@ -95,6 +95,10 @@ class CheckReport:
     # Links whose article (or failure) could not be written to the archive (locked, a full disk): the cause, by URL.
     unstored: dict[str, str] = field(default_factory=dict)
     left: int = 0  # new links past limits.links_per_check, taken by the next checks
+    # Of those, the links whose host asked to wait (a 429, a Retry-After), and what it said: one line for the check
+    # in the log, not one a link, for as long as the host rate-limits.
+    held_by_host: int = 0
+    host_said: str = ""
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
     text_left: float = math.inf  # characters of text the source may still give this check (limits.text_per_day)
     notice: SourceNotice | None = None  # the source's health changed
@@ -349,11 +353,13 @@ class Pipeline:
             )
         )
         log.info(
-            "%s: %d links, %d new, %d stored, %d duplicates%s%s",
+            "%s: %d links, %d new, %d stored, %d duplicates%s%s%s",
             source.name, report.links, len(fresh), report.stored, report.duplicates,
-            f", {report.left} new links left for the next check (limits.links_per_check, wait_per_check, check_seconds,"
-            " text_per_day)"
-            if report.left else "",
+            f", {report.left - report.held_by_host} new links left for the next check (limits.links_per_check,"
+            " wait_per_check, check_seconds, text_per_day)"
+            if report.left > report.held_by_host else "",
+            f", {report.held_by_host} new links left for a later check: {report.host_said}"
+            if report.held_by_host else "",
             " (not modified)" if report.not_modified else "",
         )
         # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
@@ -508,8 +514,10 @@ class Pipeline:
             if _asked_to_wait(exc):
                 # The host rate-limits: no attempt of the link's. Counted one, a host that rate-limited for five
                 # checks had the links it answered 429 (or every link, before the wait was honoured) given up for good.
-                log.info("%s: %s left for a later check: %s", source.name, link.url, _waiting(exc))
+                log.debug("%s: %s left for a later check: %s", source.name, link.url, _waiting(exc))
                 report.left += 1
+                report.held_by_host += 1
+                report.host_said = _waiting(exc)
                 return None
             log.info("%s: skipped %s: %s", source.name, link.url, exc)
             report.skipped += 1

@@ -1,7 +1,8 @@
 """The daemon: APScheduler 3 wiring around the pipeline and the outbox.
 
 One job per source (its interval, jitter, ``max_instances=1``, coalescing), one
-job that retries queued alerts, the digest job in digest mode, and a heartbeat
+job that delivers alerts (woken by a check that queued some, and every 30 s for
+the retries: a check never waits on a mail server), the digest job in digest mode, and a heartbeat
 that ``monitor status --check`` reads. APScheduler swallows job exceptions and
 silently skips late jobs, so each job records its own failure and the
 grace time is as long as the interval. On the first start the sources' first
@@ -24,7 +25,8 @@ import logging
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -38,7 +40,7 @@ from monitor.alerts import deliver_digest, deliver_due
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
-from monitor.errors import ArchiveLockedError, ArchiveMovedError
+from monitor.errors import ArchiveError, ArchiveMovedError
 from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
@@ -48,6 +50,9 @@ from monitor.workers import Workers
 log = logging.getLogger(__name__)
 
 ALERT_RETRY_SECONDS = 30
+DELIVERY_JOB = "alerts:retry"
+CLOCK_WATCH_SECONDS = 5.0  # how often the system clock is compared with the monotonic one
+CLOCK_STEP_SECONDS = 60.0  # a step of the system clock at least this large moves the schedule
 STOP_GRACE_SECONDS = 6.0
 
 
@@ -71,6 +76,38 @@ async def open_pipeline(settings: Settings, writer: ArchiveWriter) -> AsyncItera
         yield pipeline
 
 
+class ClockWatch:
+    """How far the system clock was stepped between two readings, told apart from time passing by the monotonic clock.
+
+    APScheduler keeps its next run times in system time and sleeps on the monotonic clock until the first: the clock
+    set back by hours (an NTP correction, a VM resumed from a snapshot) left every job due hours ahead, and the daemon
+    did nothing for those hours, its last heartbeat, dated in the future, reading as healthy.
+    """
+
+    def __init__(self, wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._wall, self._monotonic = wall, monotonic
+        self._offset = wall() - monotonic()
+
+    def step(self) -> float:
+        """Seconds the system clock was moved since the last reading (negative: back), slewing included."""
+        offset = self._wall() - self._monotonic()
+        step, self._offset = offset - self._offset, offset
+        return step
+
+
+def follow_clock(scheduler: AsyncIOScheduler, step: timedelta) -> None:
+    """Move the interval jobs' next runs by a step of the system clock, so that each comes when it would have; a cron
+    job (the digest) keeps its time of day. Forward, what came due meanwhile runs now, once (the jobs coalesce)."""
+    if step < timedelta(0):
+        for job in scheduler.get_jobs():
+            if isinstance(job.trigger, IntervalTrigger) and job.next_run_time is not None:
+                job.modify(next_run_time=job.next_run_time + step)
+        log.warning("the system clock was set back by %s: the checks are moved back with it", -step)
+    else:
+        log.warning("the system clock was set forward by %s: what came due meanwhile runs now, once", step)
+        scheduler.wakeup()
+
+
 def _beat_in_place(archive: Archive, *, pid: int, now: datetime, every: int) -> None:
     archive.ensure_in_place()
     archive.beat(pid=pid, now=now, every=every)
@@ -88,6 +125,8 @@ class Daemon:
         self._scheduler: AsyncIOScheduler | None = None
         self._next_due: dict[str, datetime] = {}  # job id -> when its check said to check next
         self._moved: ArchiveMovedError | None = None  # the archive's file deleted or replaced: the daemon stops
+        self._delivering = False  # the delivery job is running
+        self._delivery_asked = False  # a check queued alerts or a notice since the delivery job last looked
 
     def stop(self) -> None:
         self._stop.set()
@@ -97,9 +136,11 @@ class Daemon:
         """Register the running job's task so that a stop can wait for it, and end it quietly if the stop cancels it.
 
         The cancellation is the job's own end, at the top of its task: APScheduler would
-        log one that escapes as an error with a traceback. So is an archive another process held
-        past the busy timeout (a user's long write): it passes, and the job's next run does the
-        work; nothing could record the failure meanwhile.
+        log one that escapes as an error with a traceback. So is an archive that could not be
+        written: held past the busy timeout by another process (a user's long write), or on a
+        full disk, where every job failed with two tracebacks a second. The condition passes (or
+        needs a person, whom the one line tells what to do), the job's next run does the work,
+        and nothing could record the failure meanwhile.
         """
         task = asyncio.current_task()
         assert task is not None
@@ -110,7 +151,7 @@ class Daemon:
             if not self._stop.is_set():
                 raise
             log.info("%s: cut short by the stop (what it committed stands)", what)
-        except ArchiveLockedError as exc:
+        except ArchiveError as exc:
             log.error("%s: not done, %s; tried again at its next run", what, exc)
         finally:
             self._running.discard(task)
@@ -123,21 +164,36 @@ class Daemon:
                 # The trigger's own interval (the ceiling) is only the fallback; the check said when. Set once
                 # the job has ended (see _on_job_done): a due time that passes while it still runs is skipped.
                 self._next_due[f"source:{source.name}"] = report.next_due
-            if report.alerts and self.settings.email and self.settings.email.mode == "instant":
-                await deliver_due(self.writer, self.settings.email, utcnow())
-            if report.alerts and self.settings.channels:
-                await deliver_channels(self.writer, self.settings.channels, utcnow())
-            if report.notice:
-                await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
+            if report.alerts or report.notice:
+                self._deliver_soon()
+
+    def _deliver_soon(self) -> None:
+        """Have the delivery job send what a check queued: now, or once its run in flight is over.
+
+        A check that delivered its alerts itself waited on the mail server: one answering each line just within
+        email.timeout held the check for minutes a message, and its source went unchecked meanwhile.
+        """
+        self._delivery_asked = True
+        if not self._delivering and self._scheduler is not None:
+            self._scheduler.modify_job(DELIVERY_JOB, next_run_time=datetime.now(UTC))
 
     async def _deliver(self) -> None:
-        """Retry what failed: instant alerts, in digest mode digests that failed, every channel's, notices."""
+        """Send what is due: instant alerts (and retries), in digest mode digests that failed, every channel's,
+        notices; again while checks queued more meanwhile."""
         with self._tracked("alert delivery"):
-            await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
-            if self.settings.email:
-                await deliver_due(self.writer, self.settings.email, utcnow())
-            if self.settings.channels:
-                await deliver_channels(self.writer, self.settings.channels, utcnow())
+            self._delivering = True
+            try:
+                while True:
+                    self._delivery_asked = False
+                    await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
+                    if self.settings.email:
+                        await deliver_due(self.writer, self.settings.email, utcnow())
+                    if self.settings.channels:
+                        await deliver_channels(self.writer, self.settings.channels, utcnow())
+                    if not self._delivery_asked:
+                        break
+            finally:
+                self._delivering = False
 
     async def _digest(self) -> None:
         assert self.settings.email is not None
@@ -155,6 +211,15 @@ class Daemon:
             except ArchiveMovedError as exc:
                 self._moved = exc
                 self.stop()
+
+    async def _watch_clock(self) -> None:
+        """Follow the steps of the system clock for as long as the daemon runs (on loop time, which no step moves)."""
+        watch = ClockWatch()
+        while True:
+            await asyncio.sleep(CLOCK_WATCH_SECONDS)
+            step = watch.step()
+            if abs(step) >= CLOCK_STEP_SECONDS and self._scheduler is not None:
+                follow_clock(self._scheduler, timedelta(seconds=round(step)))
 
     def _on_job_done(self, event: JobExecutionEvent) -> None:
         """An adaptive source's next check, set when its check's job has ended: a job still running when its next
@@ -175,6 +240,10 @@ class Daemon:
             recording.add_done_callback(self._running.discard)
 
     async def _record_job_failure(self, name: str, error: BaseException) -> None:
+        with self._tracked(f"recording the failure of the check of {name}"):
+            await self._record_check_failure(name, error)
+
+    async def _record_check_failure(self, name: str, error: BaseException) -> None:
         now = utcnow()
         next_due = now + timedelta(seconds=self.settings.interval_of(self.settings.source(name)))
 
@@ -222,7 +291,7 @@ class Daemon:
             scheduler.add_job(
                 self._deliver,
                 IntervalTrigger(seconds=ALERT_RETRY_SECONDS, timezone=UTC),
-                id="alerts:retry",
+                id=DELIVERY_JOB,
                 next_run_time=now,  # alerts left queued by a stop or a crash go out at once
                 max_instances=1,
                 coalesce=True,
@@ -248,8 +317,10 @@ class Daemon:
                     misfire_grace_time=3600,
                 )
             scheduler.start()
+            clock = asyncio.create_task(self._watch_clock())
             log.info("daemon started: %d sources", len(self.settings.sources))
             await self._stop.wait()
+            clock.cancel()
             scheduler.pause()
             await self._finish_running()
             scheduler.shutdown(wait=False)  # nothing runs now: its executor has nothing to cancel

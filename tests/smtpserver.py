@@ -32,6 +32,8 @@ import email.policy
 import socket
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -44,7 +46,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from monitor.config import EmailSettings
 
-__all__ = ["CertPair", "Received", "SmtpServer", "make_cert", "smtp_server"]
+__all__ = ["CertPair", "Received", "SlowSmtpServer", "SmtpServer", "make_cert", "smtp_server"]
 
 
 @dataclass(frozen=True)
@@ -193,3 +195,60 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.up()
     yield server
     server.down()
+
+
+class SlowSmtpServer:
+    """A mail server on 127.0.0.1 that answers each line ``delay`` seconds after it came, and accepts every message:
+    a tarpit, or a relay overloaded just within the client's timeout. ``with SlowSmtpServer(0.5) as server:``;
+    ``server.connections`` and ``server.accepted`` count what it saw."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.connections = 0
+        self.accepted = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+
+    def __enter__(self) -> SlowSmtpServer:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            threading.Thread(target=self._converse, args=(connection,), daemon=True).start()
+
+    def _converse(self, connection: socket.socket) -> None:
+        def say(reply: bytes) -> None:
+            time.sleep(self.delay)
+            connection.sendall(reply + b"\r\n")
+
+        with connection, connection.makefile("rb") as lines:
+            try:
+                say(b"220 slow.example ESMTP")
+                in_data = False
+                for line in lines:
+                    if in_data:
+                        if line.rstrip(b"\r\n") == b".":
+                            in_data = False
+                            say(b"250 queued")
+                            self.accepted += 1
+                        continue
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        in_data = True
+                        say(b"354 go on")
+                    elif verb == b"QUIT":
+                        say(b"221 bye")
+                        return
+                    else:
+                        say(b"250 ok")
+            except OSError:
+                return  # the client gave up

@@ -3,23 +3,30 @@ the checks in flight, the heartbeat behind `status --check`, one daemon per arch
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
-from tests.conftest import ROOT, cli_env
+from monitor.scheduler import ClockWatch, follow_clock
+from tests.conftest import ROOT, RunCLI, cli_env
 from tests.httpserver import LocalWeb, Route
 from tests.newsweb import start_daemon, wait_for
+from tests.smtpserver import SlowSmtpServer
 
 SHIPPED_RULES = (ROOT / "config.toml").read_text().split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
 
@@ -148,6 +155,32 @@ def test_a_delivery_to_a_stalled_smtp_server_does_not_hold_the_stop(tmp_path: Pa
         assert conn.execute("SELECT count(*) FROM alerts WHERE sent IS NULL").fetchone()[0] == 1
 
 
+def _checks_by_source(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT source, count(*) FROM source_checks GROUP BY source").fetchall())
+
+
+def test_a_slow_mail_server_delays_the_mail_and_never_the_checks(tmp_path: Path) -> None:
+    """A check that queued an alert delivered it itself: a mail server answering each line just within email.timeout
+    held it for minutes a message, and its source went unchecked meanwhile. The delivery job sends it now."""
+    with DemoWeb() as web, SlowSmtpServer(delay=0.6) as mail:
+        write_config(tmp_path / "config.toml", web)
+        with (tmp_path / "config.toml").open("a") as config:
+            config.write(f'\n[email]\nhost = "127.0.0.1"\nport = {mail.port}\ntimeout = 5\n'
+                         'recipients = ["analyst@example.org"]\n')
+        daemon = start_daemon(tmp_path)
+        try:
+            wait_for(lambda: mail.connections, 30, "the alert's delivery to begin")
+            before = _checks_by_source(tmp_path / "daemon.db")
+            wait_for(lambda: mail.accepted, 30, "the mail server to accept the alert")  # seven replies: 4 s
+            during = _checks_by_source(tmp_path / "daemon.db")
+        finally:
+            log = stop(daemon, tmp_path / "daemon.log")
+    assert "Traceback" not in log, log
+    assert len(before) == len(web.outlets)
+    assert all(during[name] - before[name] >= 2 for name in before), (before, during)  # interval = 1 s
+
+
 def test_a_check_in_flight_at_sigterm_finishes_within_the_grace(tmp_path: Path, local_web: LocalWeb) -> None:
     _, [(last_checked, last_error)] = sigterm_during_a_check(tmp_path, local_web, answer_after=2.0)
     assert last_checked is not None and last_error is None
@@ -224,6 +257,42 @@ def test_an_archive_locked_by_another_process_costs_the_jobs_a_line_each_and_the
     assert locked and all(" ERROR monitor.scheduler: " in line and ": not done, " in line
                           and line.endswith("; tried again at its next run") for line in locked), locked
     assert healthy.returncode == 0, healthy.stderr
+
+
+def test_a_full_disk_costs_the_jobs_a_line_each_and_the_articles_are_stored_once_there_is_room(
+    tmp_path: Path, local_web: LocalWeb, run_cli: RunCLI
+) -> None:
+    """The archive's files may not grow (a full disk, reached by a file size limit): every job that wrote failed with
+    APScheduler's traceback and an "exception was never retrieved" one, a few a second. Each says so in one line;
+    what was not stored is fetched again, and stored once there is room."""
+    story = " ".join(f"Sentence {n} of a report on the envoys returning to Moscow after the talks." for n in range(4000))
+    for number in range(5):
+        local_web.route(f"/s/{number}", f"<html><head><title>Report {number}</title></head><body><article>"
+                        f"<p>Report {number}. {story}</p></article></body></html>", content_type="text/html")
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    (tmp_path / "config.toml").write_text(
+        "[fetch]\ndelay = 0\nrobots = false\n[schedule]\ninterval = 1\njitter = 0\nadaptive = false\nheartbeat = 1\n"
+        f'[[sources]]\nname = "wire"\nkind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n')
+    run_cli("once")
+    items = "".join(f"<item><title>Report {n}</title><link>{local_web.url(f'/s/{n}')}</link></item>" for n in range(5))
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>',
+                    content_type="application/rss+xml")
+    limit = 40_000  # bytes of a file written at most: a few heartbeats in the -wal file, no article
+    limited = [sys.executable, "-c", f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, "
+               f"{limit})); os.execv(sys.argv[1], sys.argv[1:])"]
+    log = tmp_path / "daemon.log"
+    with log.open("ab") as output:
+        daemon = subprocess.Popen([*limited, sys.executable, "-m", "monitor", "run"], cwd=tmp_path, env=cli_env(),
+                                  stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+    try:
+        wait_for(lambda: [line for line in log.read_text().splitlines()
+                          if "disk I/O error" in line and "could not be stored" not in line], 30, "a job to fail")
+    finally:
+        text = stop(daemon, log)
+    assert "Traceback" not in text and "never retrieved" not in text, text
+    run_cli("once")
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (5,)
 
 
 def test_a_second_daemon_on_one_archive_is_refused_with_the_first_ones_pid(tmp_path: Path, local_web: LocalWeb) -> None:
@@ -327,3 +396,42 @@ def test_an_archive_deleted_or_replaced_under_the_daemon_stops_it_in_one_line(tm
     if replaced:  # the old file's WAL, checkpointed into it as the daemon closed, left the copy whole
         with sqlite3.connect(archive) as conn:
             assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+# ------------------------------------------------------------ the system clock stepped while the daemon runs
+
+
+def test_a_clock_watch_tells_a_step_of_the_system_clock_from_time_passing() -> None:
+    walls = iter([1000.0, 1010.0, 1015.0 - 3 * 3600, 1025.0 - 3 * 3600 + 5 * 3600])
+    monotonics = iter([5.0, 15.0, 20.0, 30.0])
+    watch = ClockWatch(wall=walls.__next__, monotonic=monotonics.__next__)
+    assert [watch.step(), watch.step(), watch.step()] == [0.0, -3 * 3600.0, 5 * 3600.0]
+
+
+def test_a_clock_set_back_moves_the_checks_back_and_the_digest_keeps_its_time() -> None:
+    """The clock set back by three hours left every interval job due three hours ahead, as APScheduler keeps system
+    times: nothing ran for three hours. Moved back, the check runs when it would have; the digest keeps 08:00."""
+
+    async def main() -> None:
+        ran = asyncio.Event()
+
+        async def check() -> None:
+            ran.set()
+
+        async def digest() -> None:
+            pass
+
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(check, IntervalTrigger(seconds=900, timezone=UTC),
+                          next_run_time=datetime.now(UTC) + timedelta(hours=3, seconds=0.5))
+        scheduler.add_job(digest, CronTrigger.from_crontab("0 8 * * *", timezone=UTC), id="digest")
+        scheduler.start()
+        try:
+            at_eight = scheduler.get_job("digest").next_run_time
+            follow_clock(scheduler, timedelta(hours=-3))
+            await asyncio.wait_for(ran.wait(), 5)
+            assert scheduler.get_job("digest").next_run_time == at_eight
+        finally:
+            scheduler.shutdown(wait=False)
+
+    asyncio.run(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -455,6 +456,23 @@ def test_links_a_host_asked_to_wait_for_are_left_for_later_not_given_up(tmp_path
         local_web.route(f"/story/{n}", f"{story}<p>{n}</p>")
     (report,) = check_once(settings, None, force=True).checks
     assert (report.fetched, report.left) == (6, 0)
+
+
+def test_links_a_host_asked_to_wait_for_cost_the_check_one_line_in_the_log(
+    tmp_path: Path, local_web: LocalWeb, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each link left for its host's wait was a line at INFO, at every check for as long as the host rate-limits: a
+    feed of 200 links checked every few minutes, tens of thousands of lines a day. The check's line counts them."""
+    for n in range(6):
+        local_web.route(f"/story/{n}", "slow down", status=429, headers={"Retry-After": "60"})
+    settings = feed_settings(tmp_path, local_web, [f"/story/{n}" for n in range(6)],
+                             FetchSettings(delay=0, robots=False, per_host=1), LimitsSettings(workers=0))
+    with caplog.at_level(logging.INFO, logger="monitor"):
+        check_once(settings, None, force=True)
+    [line] = [record.getMessage() for record in caplog.records
+              if record.levelno >= logging.INFO and "later check" in record.getMessage()]
+    assert line.endswith(": 6 links, 6 new, 0 stored, 0 duplicates, 6 new links left for a later check: its host"
+                         " asked to wait 60 s more"), line
 
 
 def test_links_redirected_on_their_own_host_are_all_fetched(tmp_path: Path, local_web: LocalWeb) -> None:
