@@ -155,6 +155,13 @@ def test_a_canonical_url_that_does_not_parse_counts_as_none_and_the_og_url_is_re
     assert extract(html, "https://example.org/x").canonical_url == "https://example.org/a/c"
 
 
+@pytest.mark.parametrize("url", ["http://[", "https://[::1/2024/08/01/story", "http://example.org]/2024/08/01/x"])
+def test_a_page_url_that_does_not_parse_gives_no_date_and_no_error(url: str) -> None:
+    """The date a URL spells was read with urllib, which raised on an unbalanced bracket ("Invalid IPv6 URL")."""
+    found = extract("<h1>A story</h1><p>Some text of the story, long enough to be kept.</p>", url)
+    assert found.published is None and "Some text of the story" in found.text
+
+
 @pytest.mark.parametrize(
     ("body", "text"),
     [

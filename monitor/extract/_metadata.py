@@ -581,7 +581,12 @@ def parse_date(value: str) -> datetime | None:
 
 
 def date_from_url(url: str | None) -> datetime | None:
-    match = _URL_DATE.search(urlsplit(url).path) if url else None
+    """The date a URL's path spells (``/2024/08/01/``); none in a URL urllib cannot split (``http://[``), as
+    ``extract`` may be given any URL and never raises for one."""
+    try:
+        match = _URL_DATE.search(urlsplit(url).path) if url else None
+    except ValueError:
+        return None
     if match is None:
         return None
     year, month, day = (int(g) for g in match.groups())
