@@ -17,10 +17,10 @@ from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
 from monitor.extract._content import Elements, after_story, extract_text, headline_zone, text_from_markup, text_to_story_end
 from monitor.extract._dates import LABELLED_READ, find_date, find_labelled_date
-from monitor.extract._metadata import PUBLICATION_YEARS, Metadata, date_from_url, read_metadata
+from monitor.extract._metadata import Metadata, date_from_url, plausible_date, read_metadata
 from monitor.models import Extracted
 
-__all__ = ["PUBLICATION_YEARS", "extract"]
+__all__ = ["extract", "plausible_date"]
 
 logger = logging.getLogger(__name__)
 

@@ -87,7 +87,7 @@ _DATE_META = (
     "article_date_original",
     "cxenseparse:recs:publishtime",
 )
-PUBLICATION_YEARS = (1990, 2100)  # the years a publication date may have
+_YEARS = (1990, 2100)  # the years a publication date may have
 _AUTHOR_META = ("author", "article:author", "dc.creator", "byl", "sailthru.author", "parsely-author")
 _DESCRIPTION_META = ("og:description", "description", "twitter:description")
 # Every <meta> name read below: the others (images, viewport, keywords) are not kept, which
@@ -549,9 +549,15 @@ def _published(
     return (dated[0][1], dated) if dated else (date_from_url(url), ())
 
 
+def plausible_date(when: datetime | None) -> bool:
+    """Whether a date may be a publication's, by its year: a CMS's zero (1970-01-01), a typo, an item dated 9999 or
+    feedparser's reading of the year 1 as 1400 may not (a wrong date is worse than none)."""
+    return when is not None and _YEARS[0] <= when.year <= _YEARS[1]
+
+
 def _structured_date(value: str, language: str | None) -> datetime | None:
     parsed = parse_date(value) or (find_date(value, language) if value else None)
-    return parsed if parsed is not None and PUBLICATION_YEARS[0] <= parsed.year <= PUBLICATION_YEARS[1] else None
+    return parsed if plausible_date(parsed) else None
 
 
 def parse_date(value: str) -> datetime | None:
@@ -575,8 +581,8 @@ def parse_date(value: str) -> datetime | None:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             parsed = None
-    if parsed is None or not PUBLICATION_YEARS[0] <= parsed.year <= PUBLICATION_YEARS[1]:
-        return None  # a CMS's zero (1970-01-01) or a typo
+    if parsed is None or not plausible_date(parsed):
+        return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

@@ -14,7 +14,7 @@ from xml.parsers import expat
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.errors import UnsupportedContentError
-from monitor.extract import PUBLICATION_YEARS
+from monitor.extract import plausible_date
 from monitor.fetch.decode import media_type, page_text
 from monitor.fetch.urls import canonicalize
 from monitor.models import Link, Page
@@ -50,13 +50,8 @@ def make_link(url: str | None, base: str, title: str | None, published: datetime
     except ValueError as exc:
         log.debug("link dropped on %s: %s", base, exc)
         return None
-    return Link(url=canonical, title=_plain(title), published=published if _plausible(published) else None)
-
-
-def _plausible(published: datetime | None) -> bool:
-    """Whether a listed date may be a publication's, by the years extraction accepts (a wrong date is worse than
-    none): an item dated 9999, or the year 1 that feedparser reads as 1400, was the date the article's alert showed."""
-    return published is not None and PUBLICATION_YEARS[0] <= published.year <= PUBLICATION_YEARS[1]
+    # A listed date is taken as extraction takes one: an item dated 9999 was the date its article's alert showed.
+    return Link(url=canonical, title=_plain(title), published=published if plausible_date(published) else None)
 
 
 def link_size(link: Link) -> int:
