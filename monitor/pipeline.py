@@ -514,10 +514,10 @@ class Pipeline:
             if _asked_to_wait(exc):
                 # The host rate-limits: no attempt of the link's. Counted one, a host that rate-limited for five
                 # checks had the links it answered 429 (or every link, before the wait was honoured) given up for good.
-                log.debug("%s: %s left for a later check: %s", source.name, link.url, _waiting(exc))
+                report.host_said = _waiting(exc)
+                log.debug("%s: %s left for a later check: %s", source.name, link.url, report.host_said)
                 report.left += 1
                 report.held_by_host += 1
-                report.host_said = _waiting(exc)
                 return None
             log.info("%s: skipped %s: %s", source.name, link.url, exc)
             report.skipped += 1
