@@ -6,6 +6,7 @@ import contextlib
 import os
 import pty
 import re
+import shlex
 import signal
 import socket
 import sqlite3
@@ -100,6 +101,21 @@ def test_search_finds_the_geneva_story(run_cli: RunCLI, demo_db: Path) -> None:
 def test_search_with_bad_syntax_fails_cleanly(run_cli: RunCLI, demo_db: Path) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", 'unbalanced "quote', check=False)
     assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query")
+
+
+@pytest.mark.parametrize(("query", "written"), [
+    ("Russia-U.S.", "'\"Russia-U.S.\"'"), ("prisoner-swap AND Geneva", "'\"prisoner-swap\" AND Geneva'"),
+    ("Russia-U.S.*", "'\"Russia-U.S.\"*'"),
+])
+def test_a_search_for_a_punctuated_word_says_how_to_write_it(run_cli: RunCLI, demo_db: Path, query: str,
+                                                              written: str) -> None:
+    """FTS5 reads "-", "." and ":" in a bare word as syntax, and said "no such column: Russia" or "syntax error near
+    ".""; the words an analyst searches for (U.S., a hyphenated name) had no hint of the quotes that find them."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", query, check=False)
+    assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query"), result.stderr
+    assert result.stderr.rstrip().endswith(f"a word with punctuation goes in double quotes: monitor search {written}")
+    hinted = shlex.split(written)[0]
+    assert "Geneva" in run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", hinted).stdout
 
 
 def test_a_terminal_whose_locale_is_not_utf8_gets_its_results(demo_db: Path, tmp_path: Path) -> None:
