@@ -8,6 +8,7 @@ script or a test wants to do as a user would goes through here too.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import logging
 import re
@@ -194,7 +195,9 @@ def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
     """
     ruleset = rules_of(settings)
     rule_of = {label_key(name): name for name in ruleset.names}
-    lines = labelled.read_bytes().splitlines()  # bytes: a line that is not UTF-8 is named; U+2028 ends no line
+    # Bytes: a line that is not UTF-8 is named; U+2028 ends no line. A byte-order mark (Notepad's, Excel's "CSV UTF-8")
+    # was line 1's "Unexpected UTF-8 BOM", a character no editor shows.
+    lines = labelled.read_bytes().removeprefix(codecs.BOM_UTF8).splitlines()
     passages = []
     strays: dict[str, int] = {}  # a field naming no rule, and its first line
     for number, raw in enumerate(lines, 1):

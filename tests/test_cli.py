@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import pty
@@ -218,6 +219,16 @@ def test_rules_eval_of_a_bad_file_is_one_line_naming_it(run_cli: RunCLI, tmp_pat
     result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl", check=False)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith(f"monitor: labelled.jsonl: {problem}"), result.stderr
+
+
+def test_rules_eval_reads_a_file_saved_with_a_byte_order_mark_and_crlf(run_cli: RunCLI, tmp_path: Path) -> None:
+    """Notepad and Excel save UTF-8 with a byte-order mark: line 1 was "not a labelled passage (JSONDecodeError:
+    Unexpected UTF-8 BOM …)", exit 2, for a character no editor shows."""
+    records = [{"text": "Russia recalled its ambassador to the United States.", "ambassadors": 1},
+               {"text": "A goodwill ambassador visited Moscow.", "ambassadors": 0}]
+    (tmp_path / "labelled.jsonl").write_bytes(codecs.BOM_UTF8 + b"".join(json.dumps(r).encode() + b"\r\n" for r in records))
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl")
+    assert "ambassadors │ 2 │ 1.000 │ 1.000" in " ".join(result.stdout.split()), result.stdout
 
 
 def test_rules_eval_warns_of_a_field_naming_no_rule_and_scores_no_unlabelled_rule(run_cli: RunCLI,
