@@ -30,6 +30,21 @@ DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
 
 
+# An environment variable's name, as a shell can set it.
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_variable(value: str, holds: str, example: str) -> str:
+    """The name of the environment variable that ``holds`` a secret. Given something else (the secret itself, by
+    mistake, or ``$NAME``), the value is never echoed: it was shown as the variable's name in the log, in ``once``'s
+    last line and in the archive's ``last_error`` ("the environment variable hunter2 is empty")."""
+    if value and not _VARIABLE.fullmatch(value):
+        dollar = " without its $" if value.startswith("$") and _VARIABLE.fullmatch(value[1:]) else ""
+        raise ValueError(f"not an environment variable's name (letters, digits and _): give the name of the variable"
+                         f" that holds {holds}{dollar}, as {example}, never {holds} itself")
+    return value
+
+
 def _int_as_float(value: Any) -> Any:
     """TOML's ``20`` where a float is declared: strict validation would refuse the int."""
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -204,6 +219,7 @@ class ChannelSettings(_Settings):
     name: Annotated[str, Field(pattern=r"^\w[\w-]*$")]
     url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
     url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
+    _url_env = field_validator("url_env")(classmethod(lambda cls, v: _check_variable(v, "the URL", "MONITOR_NTFY_URL")))
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0  # seconds one notification may take; a claim is held twice as long
     # More alerts than this due at once go as one notification listing them (0: one each, however many).
     burst: Annotated[int, Field(ge=0)] = 10
@@ -241,6 +257,8 @@ class EmailSettings(_Settings):
     security: Literal["none", "starttls", "tls"] = "none"
     username: str = ""
     password_env: str = "MONITOR_SMTP_PASSWORD"
+    _password_env = field_validator("password_env")(
+        classmethod(lambda cls, v: _check_variable(v, "the password", "MONITOR_SMTP_PASSWORD")))
     sender: str = "monitor@localhost"
     recipients: Annotated[list[str], Field(min_length=1)]
     operators: list[str] = []  # who is told when a source breaks or recovers; empty: the log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -185,6 +186,27 @@ def test_password_comes_from_the_environment_only(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("TEST_MONITOR_PW", "s3cret")
     assert settings.email.password() == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(("table", "key", "secret", "words"), [
+    ('[email]\nrecipients = ["a@b.c"]\nusername = "monitor"\n', "email.password_env", "hunter2!",
+     "give the name of the variable that holds the password, as MONITOR_SMTP_PASSWORD, never the password itself"),
+    ('[[channels]]\nname = "phone"\n', "channels[0].url_env", "ntfys://ntfy.sh/s3cret-topic",
+     "give the name of the variable that holds the URL, as MONITOR_NTFY_URL, never the URL itself"),
+    ('[[channels]]\nname = "phone"\n', "channels[0].url_env", "$MONITOR_NTFY_URL",
+     "the variable that holds the URL without its $"),
+])
+def test_a_secret_written_where_its_variable_is_named_is_refused_unshown(
+    run_cli: RunCLI, tmp_path: Path, table: str, key: str, secret: str, words: str
+) -> None:
+    """The password (or a channel's URL) written in password_env (url_env) by mistake passed, and was shown as the
+    variable's name at each delivery: in the log, in once's last line and in the archive's last_error."""
+    name = key.rsplit(".", 1)[1]
+    (tmp_path / "config.toml").write_text(f"{table}{name} = {json.dumps(secret)}\n")
+    result = run_cli("once", check=False)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"monitor: config.toml: {key}: not an environment variable's name"), result.stderr
+    assert words in result.stderr and secret not in result.stderr and secret not in result.stdout
 
 
 CONFIG_TOML = Path(__file__).resolve().parent.parent / "config.toml"
