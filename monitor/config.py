@@ -30,6 +30,10 @@ DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
 
 
+# The names a rule's query refers to (@name), and a channel's; said in words where pydantic would show the pattern.
+_WORD = r"^\w+$"
+_NAME = r"^\w[\w-]*$"
+_PATTERNS = {_WORD: "letters, digits and _ only, as @name", _NAME: "letters, digits, _ and - only"}
 # An environment variable's name, as a shell can set it.
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -201,7 +205,7 @@ class RuleSettings(_Settings):
 class PersonSettings(_Settings):
     """One person of the beat, in a named list that rules refer to as ``@list``."""
 
-    lists: Annotated[list[Annotated[str, Field(pattern=r"^\w+$")]], Field(min_length=1)]
+    lists: Annotated[list[Annotated[str, Field(pattern=_WORD)]], Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
     aliases: list[str] = []  # other full forms: transliterations, Russian case forms, misspellings
     surnames: list[str] = []  # the short forms that name the person alone
@@ -216,7 +220,7 @@ class PersonSettings(_Settings):
 class ChannelSettings(_Settings):
     """An alert channel besides e-mail: any notification service Apprise knows, by its URL."""
 
-    name: Annotated[str, Field(pattern=r"^\w[\w-]*$")]
+    name: Annotated[str, Field(pattern=_NAME)]
     url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
     url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
     _url_env = field_validator("url_env")(classmethod(lambda cls, v: _check_variable(v, "the URL", "MONITOR_NTFY_URL")))
@@ -319,7 +323,7 @@ class Settings(_Settings):
     sources: list[SourceSettings] = []
     rules: list[RuleSettings] = []
     # Named lists of phrases, or named clauses (a query string), that rules refer to as @name.
-    lists: dict[Annotated[str, Field(pattern=r"^\w+$")], ListValue] = {}
+    lists: dict[Annotated[str, Field(pattern=_WORD)], ListValue] = {}
     people: list[PersonSettings] = []
     people_file: str | None = None  # replaces the people shipped with monitor
     email: EmailSettings | None = None
@@ -361,6 +365,8 @@ def _describe(error: Any) -> str:
         message = "missing required key"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
+    elif kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in _PATTERNS:
+        message = f"should be {_PATTERNS[error['ctx']['pattern']]} (got {error.get('input')!r})"
     elif kind in ("model_type", "dict_type"):  # pydantic's words name our classes ("instance of PersonSettings")
         message = f"should be a table of keys, as [name] or {{ key = value }} (got {error.get('input')!r})"
     elif kind.endswith("_type") or kind == "literal_error":

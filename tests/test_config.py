@@ -98,6 +98,12 @@ BAD_CONFIGS = {
     # Each branch of "phrases or a clause" gave a line, one of them naming a key "lists.us.str" not in the file.
     "list neither phrases nor clause": ("[lists]\nus = 3\n", "lists.us", "a list of phrases"),
     "list of numbers": ("[lists]\nus = [1, 2]\n", "lists.us", "a list of phrases"),
+    # Said as pydantic's "String should match pattern '^\w[\w-]*$'": a regular expression, for a name with a space.
+    "channel name with a space": ('[[channels]]\nname = "my phone"\nurl = "json://localhost/x"\n', "channels[0].name",
+                                  "should be letters, digits, _ and - only (got 'my phone')"),
+    "list name with a dash": ('[lists]\nus-allies = ["UK"]\n', "lists.us-allies", "letters, digits and _ only"),
+    "person's list with a space": ('[[people]]\nname = "X"\nlists = ["my list"]\n', "people[0].lists[0]",
+                                   "letters, digits and _ only"),
 }
 
 
