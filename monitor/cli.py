@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -131,10 +132,23 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202
 
 class _EscapingFormatter(logging.Formatter):
     """Log lines with what is not printable escaped as Python writes it (``\\x9b``), seen and inert: a redirect's
-    Location is the server's to write and reaches the log as it came, in the fetch error that names the URL."""
+    Location is the server's to write and reaches the log as it came, in the fetch error that names the URL.
+
+    Their time is UTC, as ``2026-12-05T09:41:14.022Z``, as the archive, ``status`` and the alerts give every time: in
+    local time without its offset, a line could not be set beside a source's ``next due``, and an hour of lines
+    repeated its times when daylight saving time ended.
+    """
+
+    def __init__(self, fmt: str, datefmt: str) -> None:
+        super().__init__(fmt, datefmt)
+        self.converter = _utc
 
     def format(self, record: logging.LogRecord) -> str:
         return _UNPRINTABLE.sub(_escaped, super().format(record))
+
+
+def _utc(seconds: float | None) -> time.struct_time:
+    return time.gmtime(seconds)
 
 
 def _escaped(found: re.Match[str]) -> str:
@@ -145,7 +159,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     """INFO by default (a daemon's log is its story), -q for warnings only, -v debug, -vv libraries too."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_EscapingFormatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
+                                            "%Y-%m-%dT%H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler])
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler", "hpack"):

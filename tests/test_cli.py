@@ -14,6 +14,7 @@ import sqlite3
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -616,3 +617,16 @@ def test_a_servers_control_characters_reach_the_log_escaped(run_cli: RunCLI, loc
     result = run_cli("once")
     assert "/story\\x9b31mRED" in result.stderr and "/story\\u202eevil" in result.stderr
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stderr)
+
+
+def test_log_lines_are_dated_in_utc_as_the_archive_is(tmp_path: Path) -> None:
+    """The log's times were local and gave no offset, where status, the archive and the alerts say UTC: in a zone
+    14 hours ahead (TZ="UTC-14", POSIX for UTC+14) a line could not be set beside a source's "next due", and an hour
+    of lines repeated its times when daylight saving time ended."""
+    (tmp_path / "config.toml").write_text("")
+    before = datetime.now(UTC)
+    result = subprocess.run([sys.executable, "-m", "monitor", "once"], capture_output=True, text=True, cwd=tmp_path,
+                            env={**cli_env(), "TZ": "UTC-14"}, timeout=60)
+    line = next(line for line in result.stderr.splitlines() if "WARNING" in line)
+    stamp = datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before - timedelta(minutes=1) <= stamp <= datetime.now(UTC) + timedelta(minutes=1), line
