@@ -247,6 +247,9 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
                 status.append(_skipped(report.skipped, report.retry_later), style="yellow")
             if report.unstored:
                 status.append(f", {len(report.unstored)} not stored (the archive could not be written)", style="red")
+            if report.moved_to:  # followed at every check, until the old URL stops redirecting and the source fails
+                status.append(f", moved for good to {app.printable(report.moved_to)}: put it in the config",
+                              style="yellow")
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     _console().print(table)

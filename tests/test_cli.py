@@ -630,3 +630,20 @@ def test_log_lines_are_dated_in_utc_as_the_archive_is(tmp_path: Path) -> None:
     line = next(line for line in result.stderr.splitlines() if "WARNING" in line)
     stamp = datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert before - timedelta(minutes=1) <= stamp <= datetime.now(UTC) + timedelta(minutes=1), line
+
+
+@pytest.mark.parametrize(("status", "moved"), [(301, True), (308, True), (302, False), (307, False)])
+def test_once_says_when_a_source_has_moved_for_good(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb,
+                                                    status: int, moved: bool) -> None:
+    """A feed moved with a permanent redirect was followed at every check, and nothing told the operator to update
+    its url: the day the old URL stopped redirecting, the source failed. A temporary redirect is no move."""
+    local_web.route("/new.xml", '<rss version="2.0"><channel><title>t</title></channel></rss>',
+                    content_type="application/rss+xml")
+    local_web.redirect("/feed.xml", "/new.xml", status=status)
+    (tmp_path / "config.toml").write_text(f'[fetch]\ndelay = 0\nrobots = false\n[[sources]]\nname = "wire"\n'
+                                          f'kind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n')
+    result = run_cli("once")
+    said = f"moved for good to {local_web.url('/new.xml')}: put it in the config"
+    assert (said in " ".join(result.stdout.split())) is moved, result.stdout
+    warned = [line for line in result.stderr.splitlines() if "WARNING" in line and "has moved for good" in line]
+    assert len(warned) == int(moved), result.stderr
