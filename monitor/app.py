@@ -159,9 +159,9 @@ def judge_rules(
 
     Novelty is judged as ingest judges it, against the passages shown before; nothing is written.
     """
-    chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]
-    if not chosen:
-        raise MonitorError(f"no rule named {rule_name!r}" if rule_name else "the configuration has no [[rules]]")
+    if not settings.rules:
+        raise MonitorError("the configuration has no [[rules]]")
+    chosen = [settings.rule(rule_name)] if rule_name else list(settings.rules)
     ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
     if text is not None:
         articles = [(0, title, text)]

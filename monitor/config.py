@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 
 # The domain of alerts' Message-IDs without [email] (RFC 2606 reserves .invalid); with it, the sender's.
 DEFAULT_MESSAGE_DOMAIN = "monitor.invalid"
@@ -333,7 +333,14 @@ class Settings(_Settings):
         for source in self.sources:
             if source.name == name:
                 return source
-        raise ConfigError([f"sources: no source named {name!r}"])
+        raise ConfigError([f"sources: no source named {name!r} (the config's: {_names(self.sources)})"])
+
+    def rule(self, name: str) -> RuleSettings:
+        """The rule named ``name``; a MonitorError naming the config's rules otherwise."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise MonitorError(f"no rule named {name!r} (the config's: {_names(self.rules)})")
 
     def interval_of(self, source: SourceSettings) -> int:
         """The source's configured interval: its own, or the schedule's (adaptive polling starts from it)."""
@@ -342,6 +349,11 @@ class Settings(_Settings):
     def is_adaptive(self, source: SourceSettings) -> bool:
         """Whether the source's interval is learned: a source given its own ``interval`` keeps it."""
         return self.schedule.adaptive and source.interval is None
+
+
+def _names(entries: list[SourceSettings] | list[RuleSettings]) -> str:
+    """The names of a list of the config, quoted, to pick one from: "prisoner_swap" missed the rule "prisoner swap"."""
+    return ", ".join(repr(entry.name) for entry in entries) or "none"
 
 
 def _toml_path(location: tuple[int | str, ...]) -> str:

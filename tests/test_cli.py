@@ -158,9 +158,13 @@ def test_rules_test_shows_matches_without_alerting(run_cli: RunCLI, demo_db: Pat
     assert before == after
 
 
-def test_rules_test_unknown_rule_fails(run_cli: RunCLI, demo_db: Path) -> None:
-    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "nope", check=False)
-    assert result.returncode == 1 and "no rule named 'nope'" in result.stderr
+def test_rules_test_unknown_rule_fails_naming_the_rules(run_cli: RunCLI, demo_db: Path) -> None:
+    """A rule's name has spaces where its label in a labelled file has "_": "--rule prisoner_swap" was only "no rule
+    named 'prisoner_swap'", with nothing to pick the right one from."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "prisoner_swap",
+                     check=False)
+    assert result.returncode == 1
+    assert result.stderr == "monitor: no rule named 'prisoner_swap' (the config's: 'ambassadors', 'prisoner swap')\n"
 
 
 def test_rules_test_without_rules_says_so(run_cli: RunCLI, tmp_path: Path) -> None:
@@ -374,7 +378,7 @@ def test_once_without_sources_says_it_checks_nothing(run_cli: RunCLI, tmp_path: 
 
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "x.db", "once", "--source", "Nope", check=False)
-    assert result.returncode == 2 and "no source named 'Nope'" in result.stderr
+    assert result.returncode == 2 and "no source named 'Nope' (the config's: 'US Embassy in Russia', " in result.stderr
 
 
 def test_extract_names_the_cause_of_a_network_failure(run_cli: RunCLI) -> None:
