@@ -226,7 +226,9 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     settings = obj.settings
     count = 1 if source_name else len(settings.sources)
     # On stderr, the terminal it is shown for: on stdout, redirected to a file, it left a blank line atop the table.
-    with Progress(console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
+    # A closed stderr (2>&-) is None, and asking it isatty() failed the run before it began.
+    shown = bool(sys.stderr and sys.stderr.isatty()) and count > 1
+    with Progress(console=Console(stderr=True), transient=True, disable=not shown) as progress:
         task = progress.add_task("checking sources", total=count)
         result = app.check_once(settings, source_name, force=force,
                                 progress=lambda done: progress.update(task, completed=done))
@@ -531,7 +533,22 @@ def _guard_stdout() -> None:
                          line_buffering=stdout.line_buffering, write_through=stdout.write_through)
 
 
+def _fill_standard_descriptors() -> None:
+    """Put /dev/null on the standard descriptors a service was started without (``2>&-``): the first file the
+    monitor opened took a closed one's number, and the daemon's lock file was its standard error, where the
+    interpreter's last words and any C library's go."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:  # the lowest free number is the closed one, unless another was closed below it
+                os.dup2(opened, fd)
+                os.close(opened)
+
+
 def main() -> None:
+    _fill_standard_descriptors()
     for stream in (sys.stdout, sys.stderr):
         # A terminal whose locale is not UTF-8 (LANG=C, Python's UTF-8 mode off) cannot show a title's "é": it is
         # replaced, where printing it raised UnicodeEncodeError.

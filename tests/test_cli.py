@@ -555,6 +555,30 @@ def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path,
         assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr)
 
 
+def test_once_with_its_standard_error_closed_does_its_work(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Started with stderr closed (``2>&-``), `once` died with AttributeError before it checked anything, exit 1,
+    and with nowhere to say so."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+    result = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "monitor", "once"],
+                            capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=60)
+    assert result.returncode == 0 and "wire" in result.stdout, result.stdout
+    assert local_web.hits("/feed.xml") == 1
+
+
+def test_a_daemon_started_without_standard_error_keeps_its_lock_file_off_it(tmp_path: Path) -> None:
+    """The first file `run` opened took the closed descriptor 2: its lock file was its standard error."""
+    (tmp_path / "config.toml").write_text("[schedule]\nheartbeat = 1\n")
+    daemon = subprocess.Popen(["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "monitor", "run"],
+                              stdout=subprocess.DEVNULL, cwd=tmp_path, env=cli_env())
+    try:
+        wait_for(lambda: (tmp_path / "monitor.db.lock").exists(), 30, "the daemon's lock file")
+        assert os.readlink(f"/proc/{daemon.pid}/fd/2") == os.devnull
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+
+
 @pytest.mark.parametrize("command", ["run", "once", "status"])
 def test_an_empty_db_is_a_usage_error(run_cli: RunCLI, command: str) -> None:
     """`--db "$MONITOR_DB"` with the variable not set: `run` died with ValueError, `once` and `status` blamed "."."""
