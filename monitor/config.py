@@ -379,6 +379,9 @@ def _describe(error: Any) -> str:
         message = message.removeprefix("Value error, ")
     elif kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in _PATTERNS:
         message = f"should be {_PATTERNS[error['ctx']['pattern']]} (got {error.get('input')!r})"
+    elif kind == "list_type" and isinstance(error.get("input"), dict) and len(error["loc"]) == 1:
+        # [sources] for [[sources]]: "Input should be a valid list (got {'name': ...})" did not say which bracket
+        message = f"write each entry as [[{path}]], with two brackets: [{path}] makes one table, not a list of them"
     elif kind in ("model_type", "dict_type"):  # pydantic's words name our classes ("instance of PersonSettings")
         message = f"should be a table of keys, as [name] or {{ key = value }} (got {error.get('input')!r})"
     elif kind.endswith("_type") or kind == "literal_error":

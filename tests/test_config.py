@@ -101,6 +101,10 @@ BAD_CONFIGS = {
     # Said as pydantic's "String should match pattern '^\w[\w-]*$'": a regular expression, for a name with a space.
     "channel name with a space": ('[[channels]]\nname = "my phone"\nurl = "json://localhost/x"\n', "channels[0].name",
                                   "should be letters, digits, _ and - only (got 'my phone')"),
+    # "Input should be a valid list (got {'name': 'a', ...})", nothing saying the brackets were one pair short.
+    "one bracket for sources": (GOOD_SOURCE.replace("[[sources]]", "[sources]"), "sources",
+                                "write each entry as [[sources]], with two brackets"),
+    "one bracket for rules": ('[rules]\nname = "r"\nquery = "envoy"\n', "rules", "write each entry as [[rules]]"),
     "list name with a dash": ('[lists]\nus-allies = ["UK"]\n', "lists.us-allies", "letters, digits and _ only"),
     "person's list with a space": ('[[people]]\nname = "X"\nlists = ["my list"]\n', "people[0].lists[0]",
                                    "letters, digits and _ only"),
