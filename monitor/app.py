@@ -8,6 +8,7 @@ script or a test wants to do as a user would goes through here too.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import logging
 import re
@@ -158,9 +159,9 @@ def judge_rules(
 
     Novelty is judged as ingest judges it, against the passages shown before; nothing is written.
     """
-    chosen = [rule for rule in settings.rules if rule_name in (None, rule.name)]
-    if not chosen:
-        raise MonitorError(f"no rule named {rule_name!r}" if rule_name else "the configuration has no [[rules]]")
+    if not settings.rules:
+        raise MonitorError("the configuration has no [[rules]]")
+    chosen = [settings.rule(rule_name)] if rule_name else list(settings.rules)
     ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
     if text is not None:
         articles = [(0, title, text)]
@@ -194,7 +195,9 @@ def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
     """
     ruleset = rules_of(settings)
     rule_of = {label_key(name): name for name in ruleset.names}
-    lines = labelled.read_bytes().splitlines()  # bytes: a line that is not UTF-8 is named; U+2028 ends no line
+    # Bytes: a line that is not UTF-8 is named; U+2028 ends no line. A byte-order mark (Notepad's, Excel's "CSV UTF-8")
+    # was line 1's "Unexpected UTF-8 BOM", a character no editor shows.
+    lines = labelled.read_bytes().removeprefix(codecs.BOM_UTF8).splitlines()
     passages = []
     strays: dict[str, int] = {}  # a field naming no rule, and its first line
     for number, raw in enumerate(lines, 1):

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -131,10 +132,23 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202
 
 class _EscapingFormatter(logging.Formatter):
     """Log lines with what is not printable escaped as Python writes it (``\\x9b``), seen and inert: a redirect's
-    Location is the server's to write and reaches the log as it came, in the fetch error that names the URL."""
+    Location is the server's to write and reaches the log as it came, in the fetch error that names the URL.
+
+    Their time is UTC, as ``2026-12-05T09:41:14.022Z``, as the archive, ``status`` and the alerts give every time: in
+    local time without its offset, a line could not be set beside a source's ``next due``, and an hour of lines
+    repeated its times when daylight saving time ended.
+    """
+
+    def __init__(self, fmt: str, datefmt: str) -> None:
+        super().__init__(fmt, datefmt)
+        self.converter = _utc
 
     def format(self, record: logging.LogRecord) -> str:
         return _UNPRINTABLE.sub(_escaped, super().format(record))
+
+
+def _utc(seconds: float | None) -> time.struct_time:
+    return time.gmtime(seconds)
 
 
 def _escaped(found: re.Match[str]) -> str:
@@ -145,7 +159,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     """INFO by default (a daemon's log is its story), -q for warnings only, -v debug, -vv libraries too."""
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_EscapingFormatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s",
+                                            "%Y-%m-%dT%H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler])
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler", "hpack"):
@@ -211,7 +226,9 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     settings = obj.settings
     count = 1 if source_name else len(settings.sources)
     # On stderr, the terminal it is shown for: on stdout, redirected to a file, it left a blank line atop the table.
-    with Progress(console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty() or count < 2) as progress:
+    # A closed stderr (2>&-) is None, and asking it isatty() failed the run before it began.
+    shown = bool(sys.stderr and sys.stderr.isatty()) and count > 1
+    with Progress(console=Console(stderr=True), transient=True, disable=not shown) as progress:
         task = progress.add_task("checking sources", total=count)
         result = app.check_once(settings, source_name, force=force,
                                 progress=lambda done: progress.update(task, completed=done))
@@ -232,6 +249,9 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
                 status.append(_skipped(report.skipped, report.retry_later), style="yellow")
             if report.unstored:
                 status.append(f", {len(report.unstored)} not stored (the archive could not be written)", style="red")
+            if report.moved_to:  # followed at every check, until the old URL stops redirecting and the source fails
+                status.append(f", moved for good to {app.printable(report.moved_to)}: put it in the config",
+                              style="yellow")
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     _console().print(table)
@@ -513,7 +533,22 @@ def _guard_stdout() -> None:
                          line_buffering=stdout.line_buffering, write_through=stdout.write_through)
 
 
+def _fill_standard_descriptors() -> None:
+    """Put /dev/null on the standard descriptors a service was started without (``2>&-``): the first file the
+    monitor opened took a closed one's number, and the daemon's lock file was its standard error, where the
+    interpreter's last words and any C library's go."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:  # the lowest free number is the closed one, unless another was closed below it
+                os.dup2(opened, fd)
+                os.close(opened)
+
+
 def main() -> None:
+    _fill_standard_descriptors()
     for stream in (sys.stdout, sys.stderr):
         # A terminal whose locale is not UTF-8 (LANG=C, Python's UTF-8 mode off) cannot show a title's "é": it is
         # replaced, where printing it raised UnicodeEncodeError.

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 
 # The domain of alerts' Message-IDs without [email] (RFC 2606 reserves .invalid); with it, the sender's.
 DEFAULT_MESSAGE_DOMAIN = "monitor.invalid"
@@ -28,6 +28,25 @@ SHIPPED_RULES = Path(__file__).parent / "rules" / "beat.toml"
 DEFAULT_USER_AGENT = "us-russia-monitor/0.1 (+https://example.org/contact)"
 # A bare address, as the SMTP envelope takes it: no display name, no list, no spaces.
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
+
+
+# The names a rule's query refers to (@name), and a channel's; said in words where pydantic would show the pattern.
+_WORD = r"^\w+$"
+_NAME = r"^\w[\w-]*$"
+_PATTERNS = {_WORD: "letters, digits and _ only, as @name", _NAME: "letters, digits, _ and - only"}
+# An environment variable's name, as a shell can set it.
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_variable(value: str, holds: str, example: str) -> str:
+    """The name of the environment variable that ``holds`` a secret. Given something else (the secret itself, by
+    mistake, or ``$NAME``), the value is never echoed: it was shown as the variable's name in the log, in ``once``'s
+    last line and in the archive's ``last_error`` ("the environment variable hunter2 is empty")."""
+    if value and not _VARIABLE.fullmatch(value):
+        dollar = " without its $" if value.startswith("$") and _VARIABLE.fullmatch(value[1:]) else ""
+        raise ValueError(f"not an environment variable's name (letters, digits and _): give the name of the variable"
+                         f" that holds {holds}{dollar}, as {example}, never {holds} itself")
+    return value
 
 
 def _int_as_float(value: Any) -> Any:
@@ -186,7 +205,7 @@ class RuleSettings(_Settings):
 class PersonSettings(_Settings):
     """One person of the beat, in a named list that rules refer to as ``@list``."""
 
-    lists: Annotated[list[Annotated[str, Field(pattern=r"^\w+$")]], Field(min_length=1)]
+    lists: Annotated[list[Annotated[str, Field(pattern=_WORD)]], Field(min_length=1)]
     name: Annotated[str, Field(min_length=1)]
     aliases: list[str] = []  # other full forms: transliterations, Russian case forms, misspellings
     surnames: list[str] = []  # the short forms that name the person alone
@@ -201,9 +220,10 @@ class PersonSettings(_Settings):
 class ChannelSettings(_Settings):
     """An alert channel besides e-mail: any notification service Apprise knows, by its URL."""
 
-    name: Annotated[str, Field(pattern=r"^\w[\w-]*$")]
+    name: Annotated[str, Field(pattern=_NAME)]
     url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
     url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
+    _url_env = field_validator("url_env")(classmethod(lambda cls, v: _check_variable(v, "the URL", "MONITOR_NTFY_URL")))
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0  # seconds one notification may take; a claim is held twice as long
     # More alerts than this due at once go as one notification listing them (0: one each, however many).
     burst: Annotated[int, Field(ge=0)] = 10
@@ -241,6 +261,8 @@ class EmailSettings(_Settings):
     security: Literal["none", "starttls", "tls"] = "none"
     username: str = ""
     password_env: str = "MONITOR_SMTP_PASSWORD"
+    _password_env = field_validator("password_env")(
+        classmethod(lambda cls, v: _check_variable(v, "the password", "MONITOR_SMTP_PASSWORD")))
     sender: str = "monitor@localhost"
     recipients: Annotated[list[str], Field(min_length=1)]
     operators: list[str] = []  # who is told when a source breaks or recovers; empty: the log
@@ -301,7 +323,7 @@ class Settings(_Settings):
     sources: list[SourceSettings] = []
     rules: list[RuleSettings] = []
     # Named lists of phrases, or named clauses (a query string), that rules refer to as @name.
-    lists: dict[Annotated[str, Field(pattern=r"^\w+$")], ListValue] = {}
+    lists: dict[Annotated[str, Field(pattern=_WORD)], ListValue] = {}
     people: list[PersonSettings] = []
     people_file: str | None = None  # replaces the people shipped with monitor
     email: EmailSettings | None = None
@@ -311,7 +333,14 @@ class Settings(_Settings):
         for source in self.sources:
             if source.name == name:
                 return source
-        raise ConfigError([f"sources: no source named {name!r}"])
+        raise ConfigError([f"sources: no source named {name!r} (the config's: {_names(self.sources)})"])
+
+    def rule(self, name: str) -> RuleSettings:
+        """The rule named ``name``; a MonitorError naming the config's rules otherwise."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise MonitorError(f"no rule named {name!r} (the config's: {_names(self.rules)})")
 
     def interval_of(self, source: SourceSettings) -> int:
         """The source's configured interval: its own, or the schedule's (adaptive polling starts from it)."""
@@ -320,6 +349,11 @@ class Settings(_Settings):
     def is_adaptive(self, source: SourceSettings) -> bool:
         """Whether the source's interval is learned: a source given its own ``interval`` keeps it."""
         return self.schedule.adaptive and source.interval is None
+
+
+def _names(entries: list[SourceSettings] | list[RuleSettings]) -> str:
+    """The names of a list of the config, quoted, to pick one from: "prisoner_swap" missed the rule "prisoner swap"."""
+    return ", ".join(repr(entry.name) for entry in entries) or "none"
 
 
 def _toml_path(location: tuple[int | str, ...]) -> str:
@@ -343,6 +377,11 @@ def _describe(error: Any) -> str:
         message = "missing required key"
     elif message.startswith("Value error, "):
         message = message.removeprefix("Value error, ")
+    elif kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in _PATTERNS:
+        message = f"should be {_PATTERNS[error['ctx']['pattern']]} (got {error.get('input')!r})"
+    elif kind == "list_type" and isinstance(error.get("input"), dict) and len(error["loc"]) == 1:
+        # [sources] for [[sources]]: "Input should be a valid list (got {'name': ...})" did not say which bracket
+        message = f"write each entry as [[{path}]], with two brackets: [{path}] makes one table, not a list of them"
     elif kind in ("model_type", "dict_type"):  # pydantic's words name our classes ("instance of PersonSettings")
         message = f"should be a table of keys, as [name] or {{ key = value }} (got {error.get('input')!r})"
     elif kind.endswith("_type") or kind == "literal_error":

@@ -28,6 +28,7 @@ class Page:
     body: bytes
     etag: str | None = None
     last_modified: str | None = None
+    moved_to: str | None = None  # the final URL, when every redirect to it said the move was for good (301, 308)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class NotModified:
     """A conditional request answered 304: a cheap, successful check."""
 
     url: str
+    moved_to: str | None = None  # as Page's
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Discovery:
     last_modified: str | None = None
     body_hash: str | None = None
     not_modified: bool = False
+    moved_to: str | None = None  # the source's URL redirects there for good (301, 308): its config is out of date
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ class CheckReport:
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
     text_left: float = math.inf  # characters of text the source may still give this check (limits.text_per_day)
     notice: SourceNotice | None = None  # the source's health changed
+    moved_to: str | None = None  # the source's URL redirects there for good (301, 308): its config is out of date
 
 
 def ingest(
@@ -240,6 +241,7 @@ class Pipeline:
         self.workers = workers
         self.clock = clock
         self._outlets = outlets(settings.sources)
+        self._told_moved: set[str] = set()  # sources whose permanent redirect the log was told of, once a process
         # Article pages fetched or being fetched and not yet parsed. Pages arrive faster than the
         # workers read them, so without a bound a check of a few thousand links would hold them all;
         # and the bodies past a share of UNPARSED_BYTES are few at once (see Holding).
@@ -298,6 +300,12 @@ class Pipeline:
             return await self._failed(source, state, started, report,
                                       f"could not be processed: {type(exc).__name__}: {exc}", None)
         report.not_modified = discovery.not_modified
+        report.moved_to = discovery.moved_to
+        if discovery.moved_to and source.name not in self._told_moved:
+            self._told_moved.add(source.name)
+            log.warning("%s: %s has moved for good (a permanent redirect) to %s: put that URL in the source's url in"
+                        " the config, before the old one stops redirecting", source.name, source.url,
+                        discovery.moved_to)
         links = list({link.url: link for link in discovery.links}.values())
         report.links = len(links)
         urls = [link.url for link in links]

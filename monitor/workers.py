@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import multiprocessing
 import os
 import pickle
@@ -45,11 +46,14 @@ from monitor.config import LimitsSettings, Settings
 from monitor.errors import MonitorError, ParseLimitError
 from monitor.fetch.fairness import FairSlots
 from monitor.rules import Ruleset, rules_of
+from monitor.tempfiles import missing_temp_folder
 
 if TYPE_CHECKING:
     from multiprocessing.context import ForkServerContext, SpawnContext
 
 __all__ = ["Workers", "worker_ruleset"]
+
+log = logging.getLogger(__name__)
 
 
 P = ParamSpec("P")
@@ -329,11 +333,20 @@ def _why_it_died(exitcode: int | None, limits: LimitsSettings) -> str:
 
 
 def _context() -> ForkServerContext | SpawnContext:
-    """A fork server where there is one: new workers start in milliseconds with the modules loaded."""
+    """A fork server where there is one: new workers start in milliseconds with the modules loaded.
+
+    The fork server listens on a socket in a temporary folder. A container with a read-only root and only its
+    archive's volume writable (``docker run --read-only``) has none, and every worker failed to start ("No usable
+    temporary directory found"): workers are then spawned, each loading its modules itself, which needs no file.
+    """
     if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(PRELOAD))
-        return context
+        missing = missing_temp_folder()
+        if missing is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(list(PRELOAD))
+            return context
+        log.warning("the parsing workers start without a fork server, more slowly: %s (set TMPDIR to a writable"
+                    " folder, or mount one on /tmp: docker run --tmpfs /tmp)", missing)
     return multiprocessing.get_context("spawn")
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import pty
 import re
+import shlex
 import signal
 import socket
 import sqlite3
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -102,6 +105,21 @@ def test_search_with_bad_syntax_fails_cleanly(run_cli: RunCLI, demo_db: Path) ->
     assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query")
 
 
+@pytest.mark.parametrize(("query", "written"), [
+    ("Russia-U.S.", "'\"Russia-U.S.\"'"), ("prisoner-swap AND Geneva", "'\"prisoner-swap\" AND Geneva'"),
+    ("Russia-U.S.*", "'\"Russia-U.S.\"*'"),
+])
+def test_a_search_for_a_punctuated_word_says_how_to_write_it(run_cli: RunCLI, demo_db: Path, query: str,
+                                                              written: str) -> None:
+    """FTS5 reads "-", "." and ":" in a bare word as syntax, and said "no such column: Russia" or "syntax error near
+    ".""; the words an analyst searches for (U.S., a hyphenated name) had no hint of the quotes that find them."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", query, check=False)
+    assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query"), result.stderr
+    assert result.stderr.rstrip().endswith(f"a word with punctuation goes in double quotes: monitor search {written}")
+    hinted = shlex.split(written)[0]
+    assert "Geneva" in run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", hinted).stdout
+
+
 def test_a_terminal_whose_locale_is_not_utf8_gets_its_results(demo_db: Path, tmp_path: Path) -> None:
     """Under LANG=C with Python's UTF-8 mode off, a title's dash raised UnicodeEncodeError, and a query typed in
     UTF-8 was refused as "not UTF-8 text"."""
@@ -140,9 +158,13 @@ def test_rules_test_shows_matches_without_alerting(run_cli: RunCLI, demo_db: Pat
     assert before == after
 
 
-def test_rules_test_unknown_rule_fails(run_cli: RunCLI, demo_db: Path) -> None:
-    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "nope", check=False)
-    assert result.returncode == 1 and "no rule named 'nope'" in result.stderr
+def test_rules_test_unknown_rule_fails_naming_the_rules(run_cli: RunCLI, demo_db: Path) -> None:
+    """A rule's name has spaces where its label in a labelled file has "_": "--rule prisoner_swap" was only "no rule
+    named 'prisoner_swap'", with nothing to pick the right one from."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "prisoner_swap",
+                     check=False)
+    assert result.returncode == 1
+    assert result.stderr == "monitor: no rule named 'prisoner_swap' (the config's: 'ambassadors', 'prisoner swap')\n"
 
 
 def test_rules_test_without_rules_says_so(run_cli: RunCLI, tmp_path: Path) -> None:
@@ -202,6 +224,16 @@ def test_rules_eval_of_a_bad_file_is_one_line_naming_it(run_cli: RunCLI, tmp_pat
     result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl", check=False)
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr.startswith(f"monitor: labelled.jsonl: {problem}"), result.stderr
+
+
+def test_rules_eval_reads_a_file_saved_with_a_byte_order_mark_and_crlf(run_cli: RunCLI, tmp_path: Path) -> None:
+    """Notepad and Excel save UTF-8 with a byte-order mark: line 1 was "not a labelled passage (JSONDecodeError:
+    Unexpected UTF-8 BOM …)", exit 2, for a character no editor shows."""
+    records = [{"text": "Russia recalled its ambassador to the United States.", "ambassadors": 1},
+               {"text": "A goodwill ambassador visited Moscow.", "ambassadors": 0}]
+    (tmp_path / "labelled.jsonl").write_bytes(codecs.BOM_UTF8 + b"".join(json.dumps(r).encode() + b"\r\n" for r in records))
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl")
+    assert "ambassadors │ 2 │ 1.000 │ 1.000" in " ".join(result.stdout.split()), result.stdout
 
 
 def test_rules_eval_warns_of_a_field_naming_no_rule_and_scores_no_unlabelled_rule(run_cli: RunCLI,
@@ -346,7 +378,7 @@ def test_once_without_sources_says_it_checks_nothing(run_cli: RunCLI, tmp_path: 
 
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "x.db", "once", "--source", "Nope", check=False)
-    assert result.returncode == 2 and "no source named 'Nope'" in result.stderr
+    assert result.returncode == 2 and "no source named 'Nope' (the config's: 'US Embassy in Russia', " in result.stderr
 
 
 def test_extract_names_the_cause_of_a_network_failure(run_cli: RunCLI) -> None:
@@ -523,6 +555,30 @@ def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path,
         assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr)
 
 
+def test_once_with_its_standard_error_closed_does_its_work(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Started with stderr closed (``2>&-``), `once` died with AttributeError before it checked anything, exit 1,
+    and with nowhere to say so."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+    result = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "monitor", "once"],
+                            capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=60)
+    assert result.returncode == 0 and "wire" in result.stdout, result.stdout
+    assert local_web.hits("/feed.xml") == 1
+
+
+def test_a_daemon_started_without_standard_error_keeps_its_lock_file_off_it(tmp_path: Path) -> None:
+    """The first file `run` opened took the closed descriptor 2: its lock file was its standard error."""
+    (tmp_path / "config.toml").write_text("[schedule]\nheartbeat = 1\n")
+    daemon = subprocess.Popen(["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "monitor", "run"],
+                              stdout=subprocess.DEVNULL, cwd=tmp_path, env=cli_env())
+    try:
+        wait_for(lambda: (tmp_path / "monitor.db.lock").exists(), 30, "the daemon's lock file")
+        assert os.readlink(f"/proc/{daemon.pid}/fd/2") == os.devnull
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+
+
 @pytest.mark.parametrize("command", ["run", "once", "status"])
 def test_an_empty_db_is_a_usage_error(run_cli: RunCLI, command: str) -> None:
     """`--db "$MONITOR_DB"` with the variable not set: `run` died with ValueError, `once` and `status` blamed "."."""
@@ -589,3 +645,33 @@ def test_a_servers_control_characters_reach_the_log_escaped(run_cli: RunCLI, loc
     result = run_cli("once")
     assert "/story\\x9b31mRED" in result.stderr and "/story\\u202eevil" in result.stderr
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stderr)
+
+
+def test_log_lines_are_dated_in_utc_as_the_archive_is(tmp_path: Path) -> None:
+    """The log's times were local and gave no offset, where status, the archive and the alerts say UTC: in a zone
+    14 hours ahead (TZ="UTC-14", POSIX for UTC+14) a line could not be set beside a source's "next due", and an hour
+    of lines repeated its times when daylight saving time ended."""
+    (tmp_path / "config.toml").write_text("")
+    before = datetime.now(UTC)
+    result = subprocess.run([sys.executable, "-m", "monitor", "once"], capture_output=True, text=True, cwd=tmp_path,
+                            env={**cli_env(), "TZ": "UTC-14"}, timeout=60)
+    line = next(line for line in result.stderr.splitlines() if "WARNING" in line)
+    stamp = datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before - timedelta(minutes=1) <= stamp <= datetime.now(UTC) + timedelta(minutes=1), line
+
+
+@pytest.mark.parametrize(("status", "moved"), [(301, True), (308, True), (302, False), (307, False)])
+def test_once_says_when_a_source_has_moved_for_good(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb,
+                                                    status: int, moved: bool) -> None:
+    """A feed moved with a permanent redirect was followed at every check, and nothing told the operator to update
+    its url: the day the old URL stopped redirecting, the source failed. A temporary redirect is no move."""
+    local_web.route("/new.xml", '<rss version="2.0"><channel><title>t</title></channel></rss>',
+                    content_type="application/rss+xml")
+    local_web.redirect("/feed.xml", "/new.xml", status=status)
+    (tmp_path / "config.toml").write_text(f'[fetch]\ndelay = 0\nrobots = false\n[[sources]]\nname = "wire"\n'
+                                          f'kind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n')
+    result = run_cli("once")
+    said = f"moved for good to {local_web.url('/new.xml')}: put it in the config"
+    assert (said in " ".join(result.stdout.split())) is moved, result.stdout
+    warned = [line for line in result.stderr.splitlines() if "WARNING" in line and "has moved for good" in line]
+    assert len(warned) == int(moved), result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -97,6 +98,16 @@ BAD_CONFIGS = {
     # Each branch of "phrases or a clause" gave a line, one of them naming a key "lists.us.str" not in the file.
     "list neither phrases nor clause": ("[lists]\nus = 3\n", "lists.us", "a list of phrases"),
     "list of numbers": ("[lists]\nus = [1, 2]\n", "lists.us", "a list of phrases"),
+    # Said as pydantic's "String should match pattern '^\w[\w-]*$'": a regular expression, for a name with a space.
+    "channel name with a space": ('[[channels]]\nname = "my phone"\nurl = "json://localhost/x"\n', "channels[0].name",
+                                  "should be letters, digits, _ and - only (got 'my phone')"),
+    # "Input should be a valid list (got {'name': 'a', ...})", nothing saying the brackets were one pair short.
+    "one bracket for sources": (GOOD_SOURCE.replace("[[sources]]", "[sources]"), "sources",
+                                "write each entry as [[sources]], with two brackets"),
+    "one bracket for rules": ('[rules]\nname = "r"\nquery = "envoy"\n', "rules", "write each entry as [[rules]]"),
+    "list name with a dash": ('[lists]\nus-allies = ["UK"]\n', "lists.us-allies", "letters, digits and _ only"),
+    "person's list with a space": ('[[people]]\nname = "X"\nlists = ["my list"]\n', "people[0].lists[0]",
+                                   "letters, digits and _ only"),
 }
 
 
@@ -185,6 +196,27 @@ def test_password_comes_from_the_environment_only(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("TEST_MONITOR_PW", "s3cret")
     assert settings.email.password() == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(("table", "key", "secret", "words"), [
+    ('[email]\nrecipients = ["a@b.c"]\nusername = "monitor"\n', "email.password_env", "hunter2!",
+     "give the name of the variable that holds the password, as MONITOR_SMTP_PASSWORD, never the password itself"),
+    ('[[channels]]\nname = "phone"\n', "channels[0].url_env", "ntfys://ntfy.sh/s3cret-topic",
+     "give the name of the variable that holds the URL, as MONITOR_NTFY_URL, never the URL itself"),
+    ('[[channels]]\nname = "phone"\n', "channels[0].url_env", "$MONITOR_NTFY_URL",
+     "the variable that holds the URL without its $"),
+])
+def test_a_secret_written_where_its_variable_is_named_is_refused_unshown(
+    run_cli: RunCLI, tmp_path: Path, table: str, key: str, secret: str, words: str
+) -> None:
+    """The password (or a channel's URL) written in password_env (url_env) by mistake passed, and was shown as the
+    variable's name at each delivery: in the log, in once's last line and in the archive's last_error."""
+    name = key.rsplit(".", 1)[1]
+    (tmp_path / "config.toml").write_text(f"{table}{name} = {json.dumps(secret)}\n")
+    result = run_cli("once", check=False)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"monitor: config.toml: {key}: not an environment variable's name"), result.stderr
+    assert words in result.stderr and secret not in result.stderr and secret not in result.stdout
 
 
 CONFIG_TOML = Path(__file__).resolve().parent.parent / "config.toml"

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env
+from tests.httpserver import LocalWeb
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 IMAGE = "monitor-test:latest"
@@ -100,3 +103,44 @@ def test_the_image_runs_the_daemon_healthy_and_stops_within_ten_seconds(image: s
         assert state == "0"
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+
+
+# Run as root in a mount namespace of its own: /tmp, /var/tmp and the working folder read-only, as a container's root
+# is under `docker run --read-only`, and only the archive's folder (the volume) writable.
+_READ_ONLY_ROOT = """
+set -e
+mount --make-rprivate /
+for folder in /tmp /var/tmp "$WORK"; do mount --bind "$folder" "$folder"; done
+mount --bind "$WORK/data" "$WORK/data"
+for folder in /tmp /var/tmp "$WORK"; do mount -o remount,bind,ro "$folder"; done
+cd "$WORK"
+if "$PYTHON" -c "import tempfile; tempfile.gettempdir()" 2>/dev/null; then echo "a temp folder is writable"; exit 99; fi
+exec "$PYTHON" -m monitor once
+"""
+
+
+def test_once_works_in_a_container_whose_root_is_read_only(tmp_path: Path, local_web: LocalWeb) -> None:
+    """`docker run --read-only` with the archive on a volume: no folder for temporary files. The parsing workers' fork
+    server found none for its socket ("the parsing workers could not start: … No usable temporary directory"), and
+    SQLite none for its statement journal, so an article with an alert was never stored ("disk I/O error")."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("no mount namespace can be made here (needs root and unshare)")
+    passage = "Russia and the United States carried out a prisoner swap in Abu Dhabi on Thursday, officials said."
+    local_web.route("/swap", f"<html><head><title>Swap</title></head><body><article><h1>Swap</h1>"
+                             f"{'<p>' + passage + ' The talks took months of quiet work by both sides.</p>' * 4}"
+                             f"</article></body></html>")
+    local_web.route("/feed.xml", f'<rss version="2.0"><channel><title>t</title><item><title>Swap</title>'
+                                 f'<link>{local_web.url("/swap")}</link></item></channel></rss>',
+                    content_type="application/rss+xml")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "config.toml").write_text(
+        f'database = "data/monitor.db"\n[fetch]\ndelay = 0\nrobots = false\nallow_private = true\n'
+        f'[limits]\nworkers = 1\n[[sources]]\nname = "wire"\nkind = "feed"\nurl = "{local_web.url("/feed.xml")}"\n'
+        f'[[rules]]\nname = "swap"\nquery = \'"prisoner swap"\'\n')
+    env = {key: value for key, value in cli_env().items() if key not in ("TMPDIR", "TEMP", "TMP")}
+    result = subprocess.run(["unshare", "-m", "sh", "-c", _READ_ONLY_ROOT], capture_output=True, text=True, timeout=60,
+                            env={**env, "WORK": str(tmp_path), "PYTHON": sys.executable, "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the parsing workers start without a fork server" in result.stderr
+    with sqlite3.connect(tmp_path / "data" / "monitor.db") as conn:
+        assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (1,)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.errors import ArchiveLockedError
+from monitor.errors import ArchiveError, ArchiveLockedError
 from monitor.store import Archive
 from monitor.store.writer import MAX_GROUP, ArchiveWriter
 
@@ -143,4 +143,35 @@ def test_an_archive_locked_past_the_busy_timeout_fails_each_write_with_the_error
     blocker.close()
     assert all(isinstance(outcome, ArchiveLockedError) and "stayed locked by another process" in str(outcome)
                for outcome in outcomes), outcomes
+    assert stored_urls(path) == []
+
+
+def test_a_write_whose_error_ends_the_transaction_fails_its_group_with_that_error(tmp_path: Path) -> None:
+    """An error that makes SQLite roll back the whole transaction (an I/O error: no folder for its temporary files;
+    an interrupted INSERT) was hidden by the group's COMMIT, "cannot commit - no transaction is active", given to
+    every write, and the writes after it ran in a transaction of their own, committed though their callers were told
+    they failed. Every write of the group now fails with the cause, and none of them is committed."""
+    path = tmp_path / "monitor.db"
+    Archive.create(path).close()
+
+    def interrupted(archive: Archive) -> None:
+        conn = archive.db.conn
+        conn.create_function("cut", 1, lambda value: (conn.interrupt(), value)[1])
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS scratch (value)")
+        conn.execute("INSERT INTO scratch SELECT cut(value) FROM json_each('[1, 2, 3]')")
+
+    async def scenario() -> list[object]:
+        writer = ArchiveWriter(path)
+        try:
+            return await asyncio.gather(
+                writer.run(failed_url("https://a.example/1")),
+                writer.run(interrupted),
+                writer.run(failed_url("https://a.example/3")),
+                return_exceptions=True,
+            )
+        finally:
+            await writer.close()
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(outcome, ArchiveError) and "interrupted" in str(outcome) for outcome in outcomes), outcomes
     assert stored_urls(path) == []

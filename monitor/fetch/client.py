@@ -33,7 +33,7 @@ import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -96,6 +96,7 @@ MAX_COOKIE_BYTES = 4096  # a cookie's name and value
 MAX_COOKIES = 3000
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to parse at least 500 KiB
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})  # "moved for good": the URL that led here is out of date
 _GZIP_MAGIC = b"\x1f\x8b"
 # Wire bytes a body may take beyond its cap and a tenth: chunk headers, and what the head's last read brought along.
 _FRAMING_BYTES = 64 * 1024
@@ -127,6 +128,7 @@ class _Reply:
     headers: httpx.Headers
     body: bytes = b""
     seconds: float = 0.0  # from sending the request to the last byte: what the exchange took of the fetch's timeout
+    moved: bool = False  # reached by redirects that each said the move is for good (301, 308)
 
 
 POOLED_CONNECTIONS = 64  # kept-alive connections, over all origins
@@ -294,9 +296,10 @@ class Fetcher:
         except BaseException:
             held.release()
             raise
+        moved_to = reply.url if reply.moved else None
         if reply.status == 304:
             self.stats["not_modified"] += 1
-            return NotModified(url=url)
+            return NotModified(url=url, moved_to=moved_to)
         content_type = reply.headers.get("content-type", "")
         body = reply.body
         if kind == "source" and body.startswith(_GZIP_MAGIC):  # a .xml.gz sitemap served as a file
@@ -310,6 +313,7 @@ class Fetcher:
             body=body,
             etag=_validator(reply.headers.get("etag")),
             last_modified=_validator(reply.headers.get("last-modified")),
+            moved_to=moved_to,
         )
 
     async def sitemaps_of(self, url: str) -> list[str]:
@@ -345,6 +349,7 @@ class Fetcher:
         # Each origin's robots rules, read once for the fetch: asked again at each hop, they could have been forgotten
         # by the cache meanwhile (its budget filled by other origins' files) and read again, 512 KiB a hop.
         robots: dict[str, RobotsRules] = {}
+        moved = None  # whether every redirect so far said the move is for good; None: none yet
         for _ in range(MAX_REDIRECTS + 1):
             seen.add(current)
             self._check(current)
@@ -367,7 +372,8 @@ class Fetcher:
                             reply.status,
                         )
                     raise HTTPStatusError(current, reply.status, retry_after)
-                return reply
+                return replace(reply, moved=bool(moved))
+            moved = moved is not False and reply.status in _PERMANENT
             if held is not None:
                 # A redirect holds no body: the caller's slot is given back until the next hop's turn. Kept while it
                 # waited for its host, 32 links redirected on one host held every slot, and the two holding the

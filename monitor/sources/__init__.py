@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,8 @@ async def discover(
         return _discovered(links, digests, source, etag=None, last_modified=None, body_hash=body_hash)
     result = await fetcher.fetch(source.url, etag=etag, last_modified=last_modified, kind="source")
     if isinstance(result, NotModified):
-        return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True)
+        return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True,
+                         moved_to=result.moved_to)
     # The source's body is parsed in a worker (monitor.workers), never on the event loop.
     if source.kind == "sitemap":
         links, digests = await sitemap_links(result, fetcher, workers)
@@ -56,8 +58,9 @@ async def discover(
         budget = workers.limits.link_bytes
         links = (await workers.run(result.url, links_within, budget, find, result)).kept(result.url, budget)
         digests = [hashlib.sha256(result.body).digest()]
-    return _discovered(
-        links, digests, source, etag=result.etag, last_modified=result.last_modified, body_hash=body_hash
+    return replace(
+        _discovered(links, digests, source, etag=result.etag, last_modified=result.last_modified, body_hash=body_hash),
+        moved_to=result.moved_to,
     )
 
 

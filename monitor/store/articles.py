@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -10,6 +12,31 @@ from typing import Any
 from monitor.errors import SearchQueryError
 from monitor.models import Article, Candidate
 from monitor.store.connection import Connection, iso
+
+
+# A bare word of a query FTS5 reads as syntax: any character but letters, digits, "_", and the prefix's "*" at its end.
+_PUNCTUATED = re.compile(r'[^\s"()]*[^\w\s"()*][^\s"()]*|[^\s"()]*\*[^\s"()]+')
+_OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
+
+
+def _quoting_hint(query: str) -> str:
+    """How to write the query's punctuated words ("U.S.", "prisoner-swap", "9:30"), which FTS5 reads as syntax: its
+    errors name none of them ("no such column: swap", "syntax error near ".""), and a word searched for is the fix."""
+    if '"' in query:
+        return ""
+    quoted = _PUNCTUATED.sub(_quoted, query)
+    if quoted == query:
+        return ""
+    return f"; a word with punctuation goes in double quotes: monitor search {shlex.quote(quoted)}"
+
+
+def _quoted(found: re.Match[str]) -> str:
+    """A punctuated word as a phrase, its prefix's "*" after the closing quote (``"prisoner-sw"*``)."""
+    word = found[0]
+    if word in _OPERATORS:
+        return word
+    stem = word.removesuffix("*")
+    return f'"{stem}"' + word[len(stem):]
 
 
 class ArticleRecords(Connection):
@@ -128,7 +155,7 @@ class ArticleRecords(Connection):
             # FTS5's parse errors have no code of their own; the archive's own troubles do.
             if any(word in str(exc) for word in ("disk", "locked", "unable to open", "malformed", "readonly")):
                 raise
-            raise SearchQueryError(f"bad search query {query!r}: {exc}") from exc
+            raise SearchQueryError(f"bad search query {query!r}: {exc}{_quoting_hint(query)}") from exc
 
     def counts(self) -> dict[str, int]:
         return {name: self.db[name].count for name in ("articles", "stories", "mentions", "alerts")}

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from monitor.errors import ArchiveError, ArchiveLockedError, ArchiveMovedError
 from monitor.store.schema import MIGRATIONS, migrate
+from monitor.tempfiles import missing_temp_folder
 
 Mode = Literal["create", "write", "read"]
 BUSY_TIMEOUT_MS = 10_000
@@ -93,6 +94,8 @@ class Connection:
             raise archive_error(exc, self.path) from exc
         try:
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if missing_temp_folder():  # SQLite's statement journals and sorts failed as "disk I/O error": in memory
+                self.db.execute("PRAGMA temp_store = MEMORY")
             self._refuse_another_programs_database()
             if mode == "read":
                 self.version = self._current_version()

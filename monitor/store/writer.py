@@ -109,7 +109,12 @@ class ArchiveWriter:
                     with archive.transaction():
                         outcomes.append(_Outcome(write(archive)))
                 except Exception as exc:  # noqa: BLE001 - handed to the write's caller
-                    outcomes.append(_Outcome(error=self._operators_error(exc)))
+                    error = self._operators_error(exc)
+                    if not archive.db.conn.in_transaction:
+                        # SQLite ended the whole transaction (an I/O error, an interrupt): the group's writes before
+                        # are undone too, and the outer COMMIT's "no transaction is active" would hide the cause.
+                        raise error from exc
+                    outcomes.append(_Outcome(error=error))
         return outcomes
 
     def _operators_error(self, exc: Exception) -> Exception:
