@@ -223,10 +223,14 @@ class ChannelSettings(_Settings):
     name: Annotated[str, Field(pattern=_NAME)]
     url: str = ""  # e.g. "ntfys://ntfy.sh/my-topic", "json://hooks.example.org/monitor"
     url_env: str = ""  # or the environment variable holding the URL, so its token stays out of this file
-    _url_env = field_validator("url_env")(classmethod(lambda cls, v: _check_variable(v, "the URL", "MONITOR_NTFY_URL")))
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0  # seconds one notification may take; a claim is held twice as long
     # More alerts than this due at once go as one notification listing them (0: one each, however many).
     burst: Annotated[int, Field(ge=0)] = 10
+
+    @field_validator("url_env")
+    @classmethod
+    def _check_url_env(cls, value: str) -> str:
+        return _check_variable(value, "the URL", "MONITOR_NTFY_URL")
 
     @model_validator(mode="after")
     def _one_url(self) -> ChannelSettings:
@@ -261,8 +265,6 @@ class EmailSettings(_Settings):
     security: Literal["none", "starttls", "tls"] = "none"
     username: str = ""
     password_env: str = "MONITOR_SMTP_PASSWORD"
-    _password_env = field_validator("password_env")(
-        classmethod(lambda cls, v: _check_variable(v, "the password", "MONITOR_SMTP_PASSWORD")))
     sender: str = "monitor@localhost"
     recipients: Annotated[list[str], Field(min_length=1)]
     operators: list[str] = []  # who is told when a source breaks or recovers; empty: the log
@@ -272,6 +274,11 @@ class EmailSettings(_Settings):
     digest_cron: str = "0 7 * * *"
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0
     retry_max: Interval = 3600
+
+    @field_validator("password_env")
+    @classmethod
+    def _check_password_env(cls, value: str) -> str:
+        return _check_variable(value, "the password", "MONITOR_SMTP_PASSWORD")
 
     @field_validator("sender", "recipients", "operators")
     @classmethod
