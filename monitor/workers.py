@@ -129,22 +129,29 @@ class Workers:
         task.add_done_callback(self._starting.discard)
 
     async def _start_workers(self, count: int) -> None:
-        """Start ``count`` workers, each taking jobs once it says it is ready: a page's deadline is the page's
-        alone, never a worker's start (the fork, the rules compiled)."""
+        """Start ``count`` workers at once, each taking jobs once it says it is ready: a page's deadline is the page's
+        alone, never a worker's start (the fork, the rules compiled). Started one after another, each waited for the
+        one before to compile its rules: the second worker of a ``once`` came a quarter of a second later."""
         loop = asyncio.get_running_loop()
         try:
+            started = []
             for _ in range(count):
                 worker = await asyncio.to_thread(self._spawn)
                 self._all.add(worker)
-                try:
-                    await _receive(loop, worker.channel, self._max_answer)
-                except (EOFError, OSError):
-                    worker.process.join(_EXIT_WAIT)
-                    raise ChildProcessError(f"a worker exited with code {worker.process.exitcode} as it started") from None
-                self._idle.put_nowait(worker)
+                started.append(worker)
+            await asyncio.gather(*(self._take_when_ready(loop, worker) for worker in started))
         except Exception as exc:  # noqa: BLE001 - told to every job waiting for a worker, instead of a hang
             self._failure = WorkersError(f"the parsing workers could not start: {type(exc).__name__}: {exc}")
             self._idle.put_nowait(None)
+
+    async def _take_when_ready(self, loop: asyncio.AbstractEventLoop, worker: _Worker) -> None:
+        """Give ``worker`` jobs once it says it is ready."""
+        try:
+            await _receive(loop, worker.channel, self._max_answer)
+        except (EOFError, OSError):
+            worker.process.join(_EXIT_WAIT)
+            raise ChildProcessError(f"a worker exited with code {worker.process.exitcode} as it started") from None
+        self._idle.put_nowait(worker)
 
     async def __aexit__(self, *exc: object) -> None:
         self.close()
