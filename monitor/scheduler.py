@@ -45,7 +45,7 @@ from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter
-from monitor.workers import Workers
+from monitor.workers import RESTART_AFTER, Workers, WorkersError
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,8 @@ class Daemon:
         written: held past the busy timeout by another process (a user's long write), or on a
         full disk, where every job failed with two tracebacks a second. The condition passes (or
         needs a person, whom the one line tells what to do), the job's next run does the work,
-        and nothing could record the failure meanwhile.
+        and nothing could record the failure meanwhile. So are parsing workers that could not start
+        (the system's limit on processes reached): they are started again a while later.
         """
         task = asyncio.current_task()
         assert task is not None
@@ -153,6 +154,9 @@ class Daemon:
             log.info("%s: cut short by the stop (what it committed stands)", what)
         except ArchiveError as exc:
             log.error("%s: not done, %s; tried again at its next run", what, exc)
+        except WorkersError as exc:  # nothing can be parsed: no source's fault, and a traceback at every check
+            log.error("%s: not done, %s; the workers are started again %.0f s after they failed", what, exc,
+                      RESTART_AFTER)
         finally:
             self._running.discard(task)
 

@@ -70,6 +70,10 @@ _limit = 0
 # Seconds to wait for a worker whose socket closed to exit, before it is killed.
 _EXIT_WAIT = 1.0
 
+# Seconds after the workers could not start before a job starts them again: what stopped them (the system's limit on
+# processes reached, memory short) may pass, and a daemon that never tried again failed every check until restarted.
+RESTART_AFTER = 60.0
+
 # A message between the monitor and a worker: its length, then that many bytes of pickle.
 _LENGTH = struct.Struct("!Q")
 
@@ -109,6 +113,7 @@ class Workers:
         # another source's feed and then its article wait behind all of them (30 s at a 1 s limit, 5 min at 10 s).
         self._turns = FairSlots(max(self._count, 1))
         self._failure: WorkersError | None = None
+        self._failed_at = 0.0  # loop time of the failure
         self._all: set[_Worker] = set()
         self._closed = False
         self._context = _context()
@@ -142,6 +147,7 @@ class Workers:
             await asyncio.gather(*(self._take_when_ready(loop, worker) for worker in started))
         except Exception as exc:  # noqa: BLE001 - told to every job waiting for a worker, instead of a hang
             self._failure = WorkersError(f"the parsing workers could not start: {type(exc).__name__}: {exc}")
+            self._failed_at = loop.time()
             self._idle.put_nowait(None)
 
     async def _take_when_ready(self, loop: asyncio.AbstractEventLoop, worker: _Worker) -> None:
@@ -181,7 +187,9 @@ class Workers:
         if worker is None:
             self._idle.put_nowait(None)  # for the next job that waits
             assert self._failure is not None
-            raise self._failure
+            failure = self._failure
+            self._restart_if_due()
+            raise failure
         loop = asyncio.get_running_loop()
         deadline = loop.call_later(self.limits.wall_seconds, worker.overran)
         try:
@@ -204,6 +212,22 @@ class Workers:
         if not ok:
             raise value
         return cast(T, value)
+
+    def _restart_if_due(self) -> None:
+        """Start the workers again, :data:`RESTART_AFTER` seconds after they could not start; the job that asks
+        still fails, the next ones get the new workers (or the new failure)."""
+        starting = any(not task.done() for task in self._starting)
+        if self._closed or starting or asyncio.get_running_loop().time() - self._failed_at < RESTART_AFTER:
+            return
+        for dead in [worker for worker in self._all if not worker.process.is_alive()]:
+            dead.retire()
+            self._all.discard(dead)
+        queued = [self._idle.get_nowait() for _ in range(self._idle.qsize())]
+        for idle in queued:  # the failure's marks go, the workers that are ready stay
+            if idle is not None:
+                self._idle.put_nowait(idle)
+        self._failure = None
+        self._start(self._count - len(self._all))
 
     def _spawn(self) -> _Worker:
         ours, theirs = socket.socketpair()

@@ -4,6 +4,7 @@ the checks in flight, the heartbeat behind `status --check`, one daemon per arch
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import sqlite3
@@ -19,10 +20,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import shipped_rules
+from monitor.config import load_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
-from monitor.scheduler import ClockWatch, follow_clock
+from monitor.scheduler import ClockWatch, Daemon, follow_clock
+from monitor.store import Archive
+from monitor.workers import Workers
 from tests.conftest import ROOT, RunCLI, cli_env
 from tests.httpserver import LocalWeb, Route
 from tests.newsweb import start_daemon, wait_for
@@ -435,3 +438,37 @@ def test_a_clock_set_back_moves_the_checks_back_and_the_digest_keeps_its_time() 
             scheduler.shutdown(wait=False)
 
     asyncio.run(main())
+
+
+def test_workers_that_cannot_start_cost_each_check_a_line_not_a_traceback(
+    tmp_path: Path, local_web: LocalWeb, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fault injection (the system refusing new processes cannot be staged here as root): every check of a daemon
+    whose parsing workers could not start ended in APScheduler's traceback, for as long as the daemon ran."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml")
+    local_config(tmp_path, local_web, ["/feed.xml"])
+
+    def refused(self: Workers) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(Workers, "_spawn", refused)
+    settings = load_config(tmp_path / "config.toml").model_copy(update={"database": str(tmp_path / "monitor.db")})
+    Archive.create(settings.database).close()
+
+    async def main() -> None:
+        daemon = Daemon(settings)
+        running = asyncio.create_task(daemon.run())
+        for _ in range(300):
+            if "check of feed 0: not done" in caplog.text:
+                break
+            await asyncio.sleep(0.1)
+        daemon.stop()
+        await asyncio.wait_for(running, 15)
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(main())
+    said = [record for record in caplog.records if "check of feed 0" in record.getMessage()]
+    assert [record.getMessage() for record in said] == [
+        "check of feed 0: not done, the parsing workers could not start: BlockingIOError: [Errno 11] Resource"
+        " temporarily unavailable; the workers are started again 60 s after they failed"]
+    assert said[0].levelname == "ERROR" and not any(record.exc_info for record in caplog.records)

@@ -204,6 +204,30 @@ def test_workers_that_cannot_start_fail_each_job_with_one_clear_error(monkeypatc
     assert str(errors[0]) == "the parsing workers could not start: BlockingIOError: [Errno 11] Resource temporarily unavailable"
 
 
+def test_workers_that_could_not_start_are_started_again_a_while_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fault injection, as above: the system refused the first start (its limit on processes reached, for a while).
+    The pool never tried again, and a daemon failed every check until it was restarted by hand."""
+    spawn = Workers._spawn
+    refusals = [BlockingIOError(11, "Resource temporarily unavailable")]
+
+    def refused_once(self: Workers) -> object:
+        if refusals:
+            raise refusals.pop()
+        return spawn(self)
+
+    monkeypatch.setattr(Workers, "_spawn", refused_once)
+    monkeypatch.setattr(workers, "RESTART_AFTER", 0.0)
+
+    async def scenario() -> tuple[BaseException | int, int]:
+        async with Workers(settings()) as pool:
+            first = await asyncio.gather(pool.run("https://a.example/", pid), return_exceptions=True)
+            return first[0], await pool.run("https://a.example/", pid)
+
+    first, second = asyncio.run(scenario())
+    assert isinstance(first, WorkersError)
+    assert isinstance(second, int) and second != os.getpid()
+
+
 def test_a_worker_whose_monitor_is_gone_ends_quietly() -> None:
     """A monitor that stopped while a worker started closed its socket: the worker's 'ready' met a broken pipe, and
     its traceback reached the operator's terminal at the end of `monitor once`."""
