@@ -12,6 +12,7 @@ import html
 import operator
 import re
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, compress
@@ -76,6 +77,7 @@ _SCRIPT_LINK = 'a[href^="javascript:" i]'  # a link to a script, whatever the sc
 # a tag it does not know (a custom element) gets the address of the document's entry for it.
 _LEXBOR_TAGS = 0xC4
 _TAG_NAMES: dict[int, str] = {}  # the names of Lexbor's own tags met so far, by id
+_TEXT_ID = LexborHTMLParser("text").body.first_child.tag_id  # type: ignore[union-attr]  # every text node's
 _CHUNK = 512  # elements: the walk grows its arrays by this many at a time
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _WORDS = re.compile(r"[^\W_]+")  # the words of a name or a heading, apart at any mark
@@ -282,11 +284,15 @@ class Elements:
         # Names by tag id: a name is decoded into a new string at every read, an id is a number.
         # Lexbor's own tags keep their ids from page to page: their names are remembered here.
         names = _TAG_NAMES.copy()
-        children = [root.iter(True, True)]  # include_text, skip_empty: by position, faster
-        while children:
-            for node in children[-1]:
-                text = node.text_content
-                if text is not None:
+        children = root.iter(True, True)  # include_text, skip_empty: by position, faster
+        outer: list[Iterator[LexborNode]] = []  # the child iterators of up's ancestors
+        while True:
+            for node in children:
+                tag_id = node.tag_id  # read first: elements outnumber texts, and have no text to read
+                if tag_id == _TEXT_ID:
+                    text = node.text_content
+                    if text is None:
+                        continue
                     if last < 0:
                         if heads[up]:  # after a comment or junk: and maybe skipped white space
                             heads[up] += _skipped_space(node)
@@ -304,7 +310,6 @@ class Elements:
                     if not text.isascii() and ("，" in text or "、" in text):  # CJK commas
                         commas[up] += text.count("，") + text.count("、")
                     continue
-                tag_id = node.tag_id
                 try:  # a subscript costs less than a call to get; a tag is new on a page once
                     tag = names[tag_id]
                 except KeyError:
@@ -334,12 +339,15 @@ class Elements:
                     commas += [0] * _CHUNK
                 up, last = count, -1
                 count += 1
-                children.append(node.iter(True, True))
+                outer.append(children)
+                children = node.iter(True, True)
                 break
             else:  # up closes
-                children.pop()
                 size[up] = count - up
                 up, last = parent[up], up
+                if not outer:
+                    break
+                children = outer.pop()
         for figures in (size, heads, tails, own_chars, commas):
             del figures[count:]  # the room left over
 
