@@ -384,6 +384,7 @@ class Elements:
         own_score, child_score = self.own_score, self.child_score
         inline = self.own_text = self.own_chars[:]  # characters not yet claimed by a block
         inline_links = [0] * len(tags)
+        inline_chars = self.inline_chars
         commas = self.commas[:]
         for i in range(len(tags) - 1, -1, -1):
             own = inline[i]
@@ -396,12 +397,14 @@ class Elements:
                     plain = own - own_links
                     if plain >= _MIN_PARAGRAPH:
                         prose[i] += plain
-                        own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
+                        # min(plain / 100, 3.0), without the call
+                        score = 1.0 + commas[i] + (plain / 100 if plain <= 300 else 3.0)
+                        own_score[i] = score
                         if i:
-                            child_score[parent[i]] += own_score[i]
+                            child_score[parent[i]] += score
                 else:
                     up = parent[i]
-                    self.inline_chars[i] = own
+                    inline_chars[i] = own
                     inline[up] += own
                     inline_links[up] += own_links
                     commas[up] += commas[i]
@@ -975,7 +978,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
     headlines = tree.headlines
-    own_headlines = [h for h in headlines if _is_headline(tree, h, titles)]
+    own_headlines: list[int] | None = None  # those that read as a title, read once needed (rarely)
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
     # only, which come earlier: which of the later elements hold text stays the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
@@ -1013,6 +1016,8 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             elif not (certain or wrapper or story) and prose[i] >= _MIN_CONTAINER:
                 # A box named as boilerplate ("modal", "panel") that holds the page's headline
                 # and a story's worth of prose is the story, shown over a list of teasers.
+                if own_headlines is None:
+                    own_headlines = [h for h in headlines if _is_headline(tree, h, titles)]
                 start = bisect_left(own_headlines, i)
                 wrapper = start < len(own_headlines) and own_headlines[start] < i + tree.size[i]
             if not (wrapper or story):
