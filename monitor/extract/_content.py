@@ -12,6 +12,7 @@ import html
 import operator
 import re
 from bisect import bisect_left
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, compress
@@ -76,6 +77,7 @@ _SCRIPT_LINK = 'a[href^="javascript:" i]'  # a link to a script, whatever the sc
 # a tag it does not know (a custom element) gets the address of the document's entry for it.
 _LEXBOR_TAGS = 0xC4
 _TAG_NAMES: dict[int, str] = {}  # the names of Lexbor's own tags met so far, by id
+_TEXT_ID = LexborHTMLParser("text").body.first_child.tag_id  # type: ignore[union-attr]  # every text node's
 _CHUNK = 512  # elements: the walk grows its arrays by this many at a time
 _LINE_BREAK = "\u2028"  # stands for <br> while a block is read; source newlines are just space
 _WORDS = re.compile(r"[^\W_]+")  # the words of a name or a heading, apart at any mark
@@ -282,11 +284,15 @@ class Elements:
         # Names by tag id: a name is decoded into a new string at every read, an id is a number.
         # Lexbor's own tags keep their ids from page to page: their names are remembered here.
         names = _TAG_NAMES.copy()
-        children = [root.iter(True, True)]  # include_text, skip_empty: by position, faster
-        while children:
-            for node in children[-1]:
-                text = node.text_content
-                if text is not None:
+        children = root.iter(True, True)  # include_text, skip_empty: by position, faster
+        outer: list[Iterator[LexborNode]] = []  # the child iterators of up's ancestors
+        while True:
+            for node in children:
+                tag_id = node.tag_id  # read first: elements outnumber texts, and have no text to read
+                if tag_id == _TEXT_ID:
+                    text = node.text_content
+                    if text is None:
+                        continue
                     if last < 0:
                         if heads[up]:  # after a comment or junk: and maybe skipped white space
                             heads[up] += _skipped_space(node)
@@ -304,7 +310,6 @@ class Elements:
                     if not text.isascii() and ("，" in text or "、" in text):  # CJK commas
                         commas[up] += text.count("，") + text.count("、")
                     continue
-                tag_id = node.tag_id
                 try:  # a subscript costs less than a call to get; a tag is new on a page once
                     tag = names[tag_id]
                 except KeyError:
@@ -334,12 +339,15 @@ class Elements:
                     commas += [0] * _CHUNK
                 up, last = count, -1
                 count += 1
-                children.append(node.iter(True, True))
+                outer.append(children)
+                children = node.iter(True, True)
                 break
             else:  # up closes
-                children.pop()
                 size[up] = count - up
                 up, last = parent[up], up
+                if not outer:
+                    break
+                children = outer.pop()
         for figures in (size, heads, tails, own_chars, commas):
             del figures[count:]  # the room left over
 
@@ -376,6 +384,7 @@ class Elements:
         own_score, child_score = self.own_score, self.child_score
         inline = self.own_text = self.own_chars[:]  # characters not yet claimed by a block
         inline_links = [0] * len(tags)
+        inline_chars = self.inline_chars
         commas = self.commas[:]
         for i in range(len(tags) - 1, -1, -1):
             own = inline[i]
@@ -388,12 +397,14 @@ class Elements:
                     plain = own - own_links
                     if plain >= _MIN_PARAGRAPH:
                         prose[i] += plain
-                        own_score[i] = 1.0 + commas[i] + min(plain / 100, 3.0)
+                        # min(plain / 100, 3.0), without the call
+                        score = 1.0 + commas[i] + (plain / 100 if plain <= 300 else 3.0)
+                        own_score[i] = score
                         if i:
-                            child_score[parent[i]] += own_score[i]
+                            child_score[parent[i]] += score
                 else:
                     up = parent[i]
-                    self.inline_chars[i] = own
+                    inline_chars[i] = own
                     inline[up] += own
                     inline_links[up] += own_links
                     commas[up] += commas[i]
@@ -967,7 +978,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
     removed_until = 0  # elements come in document order: skip those inside a removed subtree
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
     headlines = tree.headlines
-    own_headlines = [h for h in headlines if _is_headline(tree, h, titles)]
+    own_headlines: list[int] | None = None  # those that read as a title, read once needed (rarely)
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
     # only, which come earlier: which of the later elements hold text stays the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
@@ -1005,6 +1016,8 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             elif not (certain or wrapper or story) and prose[i] >= _MIN_CONTAINER:
                 # A box named as boilerplate ("modal", "panel") that holds the page's headline
                 # and a story's worth of prose is the story, shown over a list of teasers.
+                if own_headlines is None:
+                    own_headlines = [h for h in headlines if _is_headline(tree, h, titles)]
                 start = bisect_left(own_headlines, i)
                 wrapper = start < len(own_headlines) and own_headlines[start] < i + tree.size[i]
             if not (wrapper or story):

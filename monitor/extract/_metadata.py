@@ -186,9 +186,13 @@ def read_metadata(
     # Each title trimmed once: og:title and twitter:title are often the same string.
     trimmed = {c: _trim_site_name(c, site_name) for c in declared if c}
     # Every declared title helps recognise the headline in the body; the title itself is not a JSON-LD headline
-    # that reads like a description of the page (see _titled).
-    choices = (declared[0], headline if _titled(headline, f"{declared[0]} {signals.title}") else "", declared[2])
-    first = next((c for c in choices if c), "") or _page_title(signals.title, signals.h1, site_name)
+    # that reads like a description of the page (see _titled), asked only where og:title does not settle it.
+    first = (
+        declared[0]
+        or (headline if headline and _titled(headline, signals.title) else "")
+        or declared[2]
+        or _page_title(signals.title, signals.h1, site_name)
+    )
     title = (trimmed.get(first) or _trim_site_name(first, site_name)) if first else None
     language = _language(tree, meta, ld)
     published, dated_times = _published(signals, ld, how_to, url, language)
