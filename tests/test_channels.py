@@ -23,7 +23,7 @@ from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
 from monitor.errors import ConfigError, PermanentDeliveryError
 from monitor.store import Archive
-from tests.alerts_data import deliver, flood
+from tests.alerts_data import AMBASSADOR, article, deliver, flood, store
 from tests.conftest import cli_env
 from tests.webhook import Receiver
 
@@ -245,3 +245,28 @@ def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: 
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line == ("monitor: channel phone: 1 alert not delivered ($MONITOR_TEST_UNSET_HOOK is not set);"
                     " queued alerts are retried at the next run")
+
+
+def _one_alert(tmp_path: Path, url: str, title: str, passages: list[str]) -> Archive:
+    """A new archive with one story's alert (``passages`` new under "ambassadors"), its channel "chat" configured."""
+    archive = Archive.create(tmp_path / "chat.db")
+    archive.register_channels(["chat"], EARLY)
+    store(archive, article(url, title), [("ambassadors", passage, ("ambassador",), True) for passage in passages])
+    return archive
+
+
+def test_page_text_reaches_a_chat_as_words_never_as_a_mention_or_a_link(tmp_path: Path, receiver: Receiver) -> None:
+    """Discord, Mattermost and Zulip read what Apprise hands over as plain text as Markdown with mentions: a page's
+    "@everyone" notified every member of the analysts' channel, its "[Read the statement](https://evil.example/)" was
+    a link under a label of the page's choosing. They reach the channel as words; the story's own link, "@" in its
+    path, stays whole."""
+    url = "https://news.example/@desk/recall"
+    hostile = f"@here {AMBASSADOR} [Read the statement](https://evil.example/) <@123> @room @channel"
+    with _one_alert(tmp_path, url, "@everyone Russia recalls its ambassador <@&42>", [hostile]) as archive:
+        assert _deliver(archive, [ChannelSettings(name="chat", url=receiver.url)], datetime.now(UTC)) == {"chat": [1]}
+    [post] = receiver.posts
+    said = f"{post['title']}\n{post['message']}"
+    for markup in ("@everyone", "@here", "<@123>", "<@&42>", "@room", "@channel", "]("):
+        assert markup not in said
+    assert "everyone Russia recalls" in said.replace("\u200b", "") and url in str(post["message"]).split()
+

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from monitor.alerts.outbox import retry_delay
-from monitor.alerts.render import render_burst, render_text, subject_for
+from monitor.alerts.render import chat_inert, render_burst, render_text, subject_for
 from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import AlertContent
@@ -65,7 +65,8 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     The title and body are plain text, page text among them, and said to be: Apprise then escapes them into a
     service's own format. Without a format it hands them over as they are, so a page's ``<a href=...>`` or
     ``[Reuters](...)`` became a link in a service that reads HTML (Telegram's default) or Markdown, and a lone
-    ``<`` or ``&`` in a story made Telegram refuse the notification at every retry.
+    ``<`` or ``&`` in a story made Telegram refuse the notification at every retry. Some services read plain text
+    as Markdown all the same (Discord, Mattermost, Zulip): page text is first made inert there (:func:`chat_inert`).
     """
     import apprise
 
@@ -79,7 +80,8 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     logging.getLogger("apprise").addHandler(said)
     notifying = _NOTIFYING.set(said)
     try:
-        accepted = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+        accepted = notifier.notify(title=chat_inert(title), body=chat_inert(body),
+                                   body_format=apprise.NotifyFormat.TEXT)
     finally:
         _NOTIFYING.reset(notifying)
         logging.getLogger("apprise").removeHandler(said)

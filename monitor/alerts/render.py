@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 import textwrap
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -94,6 +95,22 @@ def printable(value: str) -> str:
         for char in value
         if char in _BODY_KEPT or (unicodedata.category(char) not in _BODY_BANNED and char not in _BIDI_CONTROLS)
     )
+
+
+# Chat services read a message's text as their own markup whatever Apprise is told: Discord, Mattermost and Zulip get
+# "plain text" as it is and render it as Markdown, with mentions. A page's "@everyone", "@here", "@channel", "@room"
+# or "<@123>" notified every member of the channel, and its "[Reuters](https://elsewhere)" was a link under a label
+# of the page's choosing. A mention opens with "@", a Markdown link's target or reference follows "]": a zero-width
+# space after either, outside the text's URLs (a link's own "@" path stays clickable), makes them plain words.
+_CHAT_LINK = re.compile(r"\](?=[(\[:])")
+_CHAT_MENTION = re.compile(r"(https?://\S+)|@(?=[\w*&!])")
+_INERT = "\u200b"
+
+
+def chat_inert(text: str) -> str:
+    """``text`` that no chat service reads as a mention or a link: see :data:`_CHAT_LINK`, :data:`_CHAT_MENTION`."""
+    text = _CHAT_LINK.sub("]" + _INERT, text)
+    return _CHAT_MENTION.sub(lambda found: found.group(1) or "@" + _INERT, text)
 
 
 def _passage(value: str) -> str:
