@@ -230,6 +230,13 @@ def render_text(content: AlertContent) -> str:
     return f"{subject_for(content)}\n\n{_story_text(content)}\n"
 
 
+def render_notification(content: AlertContent) -> tuple[str, str]:
+    """The alert as a channel's notification: its subject, and a body giving the story's link first, as a service
+    cuts what passes its length (Discord at 2,000 characters) and an alert's passages and copies run far longer."""
+    _, url = _story_ref(content)
+    return subject_for(content), (f"{url}\n\n" if url else "") + f"{_story_text(content)}\n"
+
+
 def in_turn(contents: Sequence[AlertContent]) -> list[AlertContent]:
     """The alerts one source after another (the configured source that stored each story's first copy), each
     source's in their order: the order in which a budget (a digest's, a burst's) is spent, so that one source's
