@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts.channels import apprise_send, deliver_channels, lease
+from monitor.alerts.render import render_text
 from monitor.config import ChannelSettings, parse_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
 from monitor.errors import ConfigError, PermanentDeliveryError
 from monitor.store import Archive
-from tests.alerts_data import deliver, flood
+from tests.alerts_data import AMBASSADOR, article, deliver, flood, store
 from tests.conftest import cli_env
 from tests.webhook import Receiver
 
@@ -245,3 +246,52 @@ def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: 
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line == ("monitor: channel phone: 1 alert not delivered ($MONITOR_TEST_UNSET_HOOK is not set);"
                     " queued alerts are retried at the next run")
+
+
+def _one_alert(tmp_path: Path, url: str, title: str, passages: list[str]) -> Archive:
+    """A new archive with one story's alert (``passages`` new under "ambassadors"), its channel "chat" configured."""
+    archive = Archive.create(tmp_path / "chat.db")
+    archive.register_channels(["chat"], EARLY)
+    store(archive, article(url, title), [("ambassadors", passage, ("ambassador",), True) for passage in passages])
+    return archive
+
+
+def test_page_text_reaches_a_chat_as_words_never_as_a_mention_or_a_link(tmp_path: Path, receiver: Receiver) -> None:
+    """Discord, Mattermost and Zulip read what Apprise hands over as plain text as Markdown with mentions: a page's
+    "@everyone" notified every member of the analysts' channel, its "[Read the statement](https://evil.example/)" was
+    a link under a label of the page's choosing. They reach the channel as words; the story's own link, "@" in its
+    path, stays whole."""
+    url = "https://news.example/@desk/recall"
+    hostile = f"@here {AMBASSADOR} [Read the statement](https://evil.example/) <@123> @room @channel"
+    with _one_alert(tmp_path, url, "@everyone Russia recalls its ambassador <@&42>", [hostile]) as archive:
+        assert _deliver(archive, [ChannelSettings(name="chat", url=receiver.url)], datetime.now(UTC)) == {"chat": [1]}
+    [post] = receiver.posts
+    said = f"{post['title']}\n{post['message']}"
+    for markup in ("@everyone", "@here", "<@123>", "<@&42>", "@room", "@channel", "]("):
+        assert markup not in said
+    assert "everyone Russia recalls" in said.replace("\u200b", "") and url in str(post["message"]).split()
+
+
+def test_an_alert_longer_than_its_service_takes_is_cut_to_it_with_its_link_first(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Apprise hands a service the whole notification by default, and a service refuses one past its limit (Discord
+    2,000 characters, Telegram 4,096): a page of many long matching passages, or a hostile site's near copies listed
+    in another outlet's story, made an alert no retry could deliver there. It is cut to the service's length (here a
+    webhook's 32,768), the story's link first."""
+    receiver.max_chars = 32_768
+    url = "https://news.example/world/recall"
+    passages = [f"{AMBASSADOR} Paragraph {n}: " + " ".join(f"word{n}x{w}" for w in range(160)) for n in range(30)]
+    with _one_alert(tmp_path, url, "Russia recalls its ambassador", passages) as archive:
+        assert _deliver(archive, [ChannelSettings(name="chat", url=receiver.url)], datetime.now(UTC)) == {"chat": [1]}
+        assert len(render_text(archive.alert_content(1))) > 40_000  # what e-mail still carries whole
+    [post] = receiver.posts
+    message = str(post["message"])
+    assert len(message) <= 32_768 and message.split("\n", 1)[0] == url
+
+
+def test_an_overflow_the_channels_url_chooses_is_kept(receiver: Receiver) -> None:
+    """``overflow=split`` (or ``upstream``) in a channel's URL is the operator's choice, not overridden."""
+    receiver.max_chars = 32_768
+    apprise_send(receiver.url + "?overflow=split", "Envoys", "x " * 20_000, 5)
+    assert len(receiver.posts) == 2

@@ -15,6 +15,7 @@ class Receiver:
         self.posts: list[dict[str, object]] = []
         self.status = 200
         self.delay = 0.0  # seconds before answering
+        self.max_chars = 0  # a longer message is refused (413), as a service refuses one past its limit; 0: none
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,9 +25,13 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 time.sleep(receiver.delay)
-                if receiver.status == 200:
-                    receiver.posts.append(json.loads(body))
-                self.send_response(receiver.status)
+                post = json.loads(body)
+                status = receiver.status
+                if receiver.max_chars and len(str(post.get("message", ""))) > receiver.max_chars:
+                    status = 413
+                if status == 200:
+                    receiver.posts.append(post)
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -27,9 +27,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from urllib.parse import parse_qs, urlsplit
 
 from monitor.alerts.outbox import retry_delay
-from monitor.alerts.render import render_burst, render_text, subject_for
+from monitor.alerts.render import chat_inert, render_burst, render_notification
 from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import AlertContent
@@ -65,7 +66,13 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     The title and body are plain text, page text among them, and said to be: Apprise then escapes them into a
     service's own format. Without a format it hands them over as they are, so a page's ``<a href=...>`` or
     ``[Reuters](...)`` became a link in a service that reads HTML (Telegram's default) or Markdown, and a lone
-    ``<`` or ``&`` in a story made Telegram refuse the notification at every retry.
+    ``<`` or ``&`` in a story made Telegram refuse the notification at every retry. Some services read plain text
+    as Markdown all the same (Discord, Mattermost, Zulip): page text is first made inert there (:func:`chat_inert`).
+
+    A notification longer than the service takes is cut to its length (Apprise's ``overflow=truncate``) unless the
+    URL says otherwise: Apprise hands it over whole by default, and Discord (2,000 characters), Telegram (4,096) or
+    Mattermost refused it at every retry, a burst's dozens of alerts with it. A hostile site's near copies, each
+    listed in its story's alert, made another outlet's story too long for them.
     """
     import apprise
 
@@ -73,13 +80,16 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     if service is None:
         raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
     service.socket_connect_timeout = service.socket_read_timeout = timeout
+    if "overflow" not in parse_qs(urlsplit(url).query):
+        service.overflow_mode = apprise.OverflowMode.TRUNCATE
     notifier = apprise.Apprise()
     notifier.add(service)
     said = _ApprisesWarnings()
     logging.getLogger("apprise").addHandler(said)
     notifying = _NOTIFYING.set(said)
     try:
-        accepted = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+        accepted = notifier.notify(title=chat_inert(title), body=chat_inert(body),
+                                   body_format=apprise.NotifyFormat.TEXT)
     finally:
         _NOTIFYING.reset(notifying)
         logging.getLogger("apprise").removeHandler(said)
@@ -161,7 +171,7 @@ async def _deliver_each(
             continue  # another deliverer has it
         attempt, content = claimed
         try:
-            await DELIVERIES.run(send, url, subject_for(content), render_text(content), channel.timeout)
+            await DELIVERIES.run(send, url, *render_notification(content), channel.timeout)
         except DeliveryError as exc:
             wait = retry_delay(attempt, RETRY_CAP)
             error = str(exc)

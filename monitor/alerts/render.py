@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import re
 import textwrap
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -94,6 +95,22 @@ def printable(value: str) -> str:
         for char in value
         if char in _BODY_KEPT or (unicodedata.category(char) not in _BODY_BANNED and char not in _BIDI_CONTROLS)
     )
+
+
+# Chat services read a message's text as their own markup whatever Apprise is told: Discord, Mattermost and Zulip get
+# "plain text" as it is and render it as Markdown, with mentions. A page's "@everyone", "@here", "@channel", "@room"
+# or "<@123>" notified every member of the channel, and its "[Reuters](https://elsewhere)" was a link under a label
+# of the page's choosing. A mention opens with "@", a Markdown link's target or reference follows "]": a zero-width
+# space after either, outside the text's URLs (a link's own "@" path stays clickable), makes them plain words.
+_CHAT_LINK = re.compile(r"\](?=[(\[:])")
+_CHAT_MENTION = re.compile(r"(https?://\S+)|@(?=[\w*&!])")
+_INERT = "\u200b"
+
+
+def chat_inert(text: str) -> str:
+    """``text`` that no chat service reads as a mention or a link: see :data:`_CHAT_LINK`, :data:`_CHAT_MENTION`."""
+    text = _CHAT_LINK.sub("]" + _INERT, text)
+    return _CHAT_MENTION.sub(lambda found: found.group(1) or "@" + _INERT, text)
 
 
 def _passage(value: str) -> str:
@@ -211,6 +228,13 @@ def _more(count: int, noun: str, plural: str = "") -> str:
 def render_text(content: AlertContent) -> str:
     """The alert as plain text: its subject line, then the body of the message's text part."""
     return f"{subject_for(content)}\n\n{_story_text(content)}\n"
+
+
+def render_notification(content: AlertContent) -> tuple[str, str]:
+    """The alert as a channel's notification: its subject, and a body giving the story's link first, as a service
+    cuts what passes its length (Discord at 2,000 characters) and an alert's passages and copies run far longer."""
+    _, url = _story_ref(content)
+    return subject_for(content), (f"{url}\n\n" if url else "") + f"{_story_text(content)}\n"
 
 
 def in_turn(contents: Sequence[AlertContent]) -> list[AlertContent]:

@@ -481,12 +481,14 @@ class Fetcher:
                         self._cookies.set_cookie_header(request)
                     response = await self._transport.handle_async_request(request)
                     response.request = request
-                    stream = response.extensions.get("network_stream")
-                    if isinstance(stream, AsyncioStream):  # its framing aside, the body read_capped caps
-                        stream.allow(max_bytes + max_bytes // 10 + _FRAMING_BYTES)
-                    if "set-cookie" in response.headers:
-                        self._keep_cookies(response)
-                    try:
+                    try:  # closed whatever raises: a connection left open holds its place in the pool for good
+                        stream = response.extensions.get("network_stream")
+                        if isinstance(stream, AsyncioStream):  # its framing aside, the body read_capped caps
+                            with _httpx_errors():  # a trailer that came with the head is counted at once
+                                stream.allow(max_bytes + max_bytes // 10 + _FRAMING_BYTES,
+                                             chunked="chunked" in response.headers.get("transfer-encoding", "").lower())
+                        if "set-cookie" in response.headers:
+                            self._keep_cookies(response)
                         body = b""
                         if 200 <= response.status_code < 300:
                             _check_content_type(url, response.headers.get("content-type", ""), kind)
