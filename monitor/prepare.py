@@ -19,7 +19,8 @@ from monitor.models import Article, Extracted, Link, Match, Page
 from monitor.rules import Ruleset
 from monitor.workers import worker_ruleset
 
-# An extraction with fewer words is a consent wall or a "subscribe to read" stub, not an article.
+# An extraction with fewer words is a consent wall or a "subscribe to read" stub, not an article, unless the rules
+# find the beat in it: a wire's flash ("URGENT: Russia expels U.S. ambassador ...") runs to 20 or 30 words.
 MIN_ARTICLE_WORDS = 40
 # A page's metadata is as long as it likes, and each field is stored, indexed, matched and put in
 # alert subjects: real headlines run to 200 characters, bylines and outlet names to less.
@@ -83,8 +84,11 @@ def read_article(page: Page, link: Link, source: SourceSettings, fetched: dateti
     """Decode and extract an article page, make the article and prepare it with the process's rules: a parsing
     worker's job."""
     extracted = extract_fetched(page)
-    article = page_to_article(page.url, extracted, link, source, fetched)
-    return PageRead(None if article is None else prepare(article, worker_ruleset()), len(extracted.text))
+    article = page_to_article(page.url, extracted, link, source, fetched, min_words=1)
+    prepared = None if article is None else prepare(article, worker_ruleset())
+    if prepared is not None and not prepared.matches and not dedup.has_words(prepared.article.text, MIN_ARTICLE_WORDS):
+        prepared = None  # short, and nothing the rules want: a stub, not the first word of the news
+    return PageRead(prepared, len(extracted.text))
 
 
 def storable(text: str) -> str:
@@ -111,11 +115,12 @@ def _within(text: str, limit: int) -> str:
 
 
 def page_to_article(
-    page_url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime
+    page_url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime,
+    *, min_words: int = MIN_ARTICLE_WORDS,
 ) -> Article | None:
     """The article of a page fetched from ``page_url`` (after redirects) and its extraction, or None when the
-    page holds no article."""
-    if not dedup.has_words(extracted.text, MIN_ARTICLE_WORDS):
+    page holds no article: fewer than ``min_words`` words."""
+    if not dedup.has_words(extracted.text, min_words):
         return None
     url = link.url if page_url == link.url else canonicalize(page_url)  # a link's URL is canonical already
     aliases = {link.url}

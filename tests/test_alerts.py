@@ -671,3 +671,28 @@ def test_a_later_copy_backdating_itself_does_not_lead_the_alert(archive: Archive
     assert "Also reported by:\n  * Kremlin denies any talks\n    Reuters (copy.example), 1990-01-01" in text
     reported = message.html().partition("Reported by:")[2]
     assert reported.index("https://wire.example/geneva") < reported.index("https://copy.example/staged")
+
+
+# Headlines whose subjects the e-mail package folded into encoded-words that lost or doubled a space between them.
+FOLDED_HEADLINES = [
+    "Обмен заключенными между Россией и США состоялся в Анкаре, сообщили в Кремле",  # "СШАсостоялся"
+    "Russland ruft Botschafter aus Washington zurück",  # "Washington  zurück"
+    "Посол России Дарчиев вернулся в Москву после консультаций в МИД, сообщили в посольстве в Вашингтоне",
+    "Envoy’s return: ‘a good sign’ says Ryabkov after talks in Istanbul on the work of the embassies",
+]
+
+
+def test_a_long_subject_in_any_script_reaches_the_analyst_word_for_word(archive: Archive, smtp_server: SmtpServer) -> None:
+    """The mail client shows the subject decoded as RFC 2047 says: spaces between two encoded-words are dropped,
+    so a space the folding put there glued two words of a Russian headline together."""
+    for number, headline in enumerate(FOLDED_HEADLINES):
+        store(archive, article(f"https://wire.example/{number}", headline), [("ambassadors", AMBASSADOR, (), True)])
+
+    run(archive, smtp_server.settings(), T0)
+
+    received = [str(message.message["Subject"]) for message in smtp_server.messages]
+    assert received == [f"[monitor] ambassadors: {headline}" for headline in FOLDED_HEADLINES]
+    for message in smtp_server.messages:
+        head = message.data.partition(b"\r\n\r\n")[0]
+        assert b"Subject: [monitor] ambassadors: " in head  # the plain words stay plain, for filters
+        assert max(map(len, head.split(b"\r\n"))) <= 78

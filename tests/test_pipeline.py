@@ -153,10 +153,12 @@ def test_a_page_that_trips_a_bug_costs_that_page_only(tmp_path: Path, monkeypatc
 
     real = prepare.page_to_article
 
-    def tripping(url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime) -> object:
+    def tripping(
+        url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime, **options: int
+    ) -> object:
         if "goodwill" in url:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(url, extracted, link, source, fetched)
+        return real(url, extracted, link, source, fetched, **options)
 
     monkeypatch.setattr(prepare, "page_to_article", tripping)
     result = run_demo(shipped_rules().model_copy(update={"limits": LimitsSettings(workers=0)}), tmp_path)
@@ -836,3 +838,32 @@ def test_reading_a_source_is_held_to_the_checks_time_too(tmp_path: Path, local_w
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         failing = dict(conn.execute("SELECT name, failures FROM sources"))
     assert failing == {"tree": 1, "slow-robots": 1, "healthy": 0}
+
+
+FLASH = ("MOSCOW, December 3. /TASS/. Russia has declared US Ambassador Lynne Tracy persona non grata and ordered her "
+         "to leave the country within 72 hours, the Foreign Ministry said.")
+
+
+def test_a_wire_flash_shorter_than_an_article_alerts_and_a_stub_as_short_stays_out(tmp_path: Path) -> None:
+    """A page of under 40 words was refused for good as "no article text": a wire's one-sentence flash, the first
+    and fastest word of an expulsion, never alerted, and the outlet that broke it was never named. A short page the
+    rules find the beat in is an article now; a subscription stub or a page of no news of the beat stays out."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        wire.route("/flash", f"<html><head><title>URGENT: Russia expels US ambassador</title></head><body><article>"
+                             f"<p>{FLASH}</p></article></body></html>")
+        wire.route("/stub", "<html><head><title>Russia expels US ambassador</title></head><body><article><p>"
+                            "Subscribe to continue reading. Already a subscriber? Log in.</p></article></body></html>")
+        wire.route("/brief", "<html><head><title>Rain</title></head><body><article><p>Heavy rain is expected in "
+                             "Moscow on Friday, forecasters said.</p></article></body></html>")
+        serve_feed(wire, [wire.url("/flash"), wire.url("/stub"), wire.url("/brief")])
+        wire_check, _ = check_once(settings, None, force=True).checks
+        assert (wire_check.stored, len(wire_check.alerts)) == (1, 1)
+        assert titles(tmp_path) == ["URGENT: Russia expels US ambassador"]
+        with sqlite3.connect(tmp_path / "monitor.db") as conn:
+            assert sorted(conn.execute("SELECT url, error FROM failed_urls")) == [
+                (wire.url("/brief"), "no article text"), (wire.url("/stub"), "no article text")]
+    finally:
+        wire.close()
+        other.close()

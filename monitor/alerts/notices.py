@@ -16,13 +16,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from monitor.alerts.channels import RETRY_CAP, Send, apprise_send, lease
 from monitor.alerts.outbox import mail_lease, retry_delay
-from monitor.alerts.render import clean_header
+from monitor.alerts.render import MAIL_POLICY, clean_header
 from monitor.alerts.smtp import Mailer
 from monitor.config import ChannelSettings, EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
@@ -55,7 +54,7 @@ def _body(notice: SourceNotice) -> str:
 
 def render_notice(notice: SourceNotice, email: EmailSettings, message_id: str) -> EmailMessage:
     """A plain-text message to the operators; ``message_id`` stays the same across retries."""
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = clean_header(f"[monitor] {summary(notice)}")
     message["From"] = clean_header(email.sender, 320)
     message["To"] = ", ".join(clean_header(address, 320) for address in email.operators)
