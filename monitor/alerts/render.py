@@ -26,13 +26,13 @@ import textwrap
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
 from email import policy
 from email.header import Header
 from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import format_datetime
+from typing import ClassVar, Literal
 
 from monitor.models import AlertContent, AlertCopy
 from monitor.rules import highlight_spans
