@@ -160,6 +160,14 @@ _NOT_NAMES = frozenset(
     " one mr mrs ms dr according asked speaking despite although though because amid".split()
 )
 
+# Days of the week, as English and German capitalise them (Russian and French write them in lower case, no name): a
+# rewrite of the wire's lede adds "on Thursday", which is no news, where a day changed ("leaves on Monday", then "on
+# Thursday") is.
+_WEEKDAYS = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday"
+    " montag dienstag mittwoch donnerstag freitag samstag sonnabend sonntag".split()
+)
+
 
 @dataclass(frozen=True)
 class TextPrint:
@@ -515,11 +523,13 @@ def _sentence(text: str) -> _Sentence:
 
 
 def _repeats(new: _Sentence, old: _Sentence) -> bool:
-    """Whether ``new`` says nothing that ``old`` did not: most of its text, all of its numbers and names."""
+    """Whether ``new`` says nothing that ``old`` did not: most of its text, all of its numbers and names (a day of
+    the week given where ``old`` gave none is no news: see :data:`_WEEKDAYS`)."""
     if new.normal == old.normal:
         return True
     # The facts first: most pairs differ in a name or a number, told without intersecting the 5-grams.
-    return new.facts <= old.vocabulary and len(new.grams & old.grams) / len(new.grams) >= SENTENCE_CONTAINMENT
+    facts = new.facts if old.vocabulary & _WEEKDAYS else new.facts - _WEEKDAYS
+    return facts <= old.vocabulary and len(new.grams & old.grams) / len(new.grams) >= SENTENCE_CONTAINMENT
 
 
 def passage_keys(passage: str) -> tuple[str, ...]:

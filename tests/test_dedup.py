@@ -314,6 +314,29 @@ def test_passage_novelty(passage: str, seen: bool) -> None:
     assert dedup.seen_before(passage, [OLD_SWAP]) is seen
 
 
+OLD_RECALL = "Russia recalled its ambassador to Washington for consultations, the Foreign Ministry said."
+
+
+@pytest.mark.parametrize(
+    ("passage", "earlier", "seen"),
+    [
+        # the wire's rewrite adds the day: no news (a follow-up alert for it was noise)
+        (OLD_RECALL.replace("said.", "said on Thursday."), OLD_RECALL, True),
+        ("Russland hat seinen Botschafter in Washington zu Konsultationen zurückgerufen, teilte das Außenministerium am"
+         " Donnerstag mit.",
+         "Russland hat seinen Botschafter in Washington zu Konsultationen zurückgerufen, teilte das Außenministerium mit.",
+         True),
+        # a day changed is news
+        (OLD_RECALL.replace("said.", "said on Thursday."), OLD_RECALL.replace("said.", "said on Monday."), False),
+        # and a new name beside the added day still is
+        (OLD_RECALL.replace("said.", "said on Thursday, naming Darchiev."), OLD_RECALL, False),
+    ],
+)
+def test_a_day_of_the_week_added_by_a_rewrite_is_no_news_a_day_changed_is(passage: str, earlier: str,
+                                                                            seen: bool) -> None:
+    assert dedup.seen_before(passage, [earlier]) is seen
+
+
 def test_nothing_earlier_means_new() -> None:
     assert not dedup.seen_before(OLD_SWAP, [])
 
