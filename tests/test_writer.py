@@ -32,6 +32,22 @@ def stored_urls(path: Path) -> list[str]:
         return [row[0] for row in conn.execute("SELECT url FROM failed_urls ORDER BY url")]
 
 
+def around(path: Path, middle: Callable[[Archive], object], last: str) -> list[object]:
+    """Three writes queued at once, ``middle`` between two failed URLs' records: what each caller got."""
+
+    async def scenario() -> list[object]:
+        writer = ArchiveWriter(path)
+        try:
+            return await asyncio.gather(
+                writer.run(failed_url("https://a.example/1")), writer.run(middle), writer.run(failed_url(last)),
+                return_exceptions=True,
+            )
+        finally:
+            await writer.close()
+
+    return asyncio.run(scenario())
+
+
 def test_a_write_is_committed_by_the_writer_thread_before_its_caller_goes_on(tmp_path: Path) -> None:
     path = tmp_path / "monitor.db"
     Archive.create(path).close()
@@ -56,19 +72,7 @@ def test_a_failing_write_is_rolled_back_alone_and_its_caller_gets_the_error(tmp_
         archive.record_failed_url("https://a.example/half", source="wire", error="x", retry=True, when=WHEN)
         raise ValueError("bad article")
 
-    async def scenario() -> list[object]:
-        writer = ArchiveWriter(path)
-        try:
-            return await asyncio.gather(  # type: ignore[return-value]
-                writer.run(failed_url("https://a.example/1")),
-                writer.run(half_then_fail),
-                writer.run(failed_url("https://a.example/2")),
-                return_exceptions=True,
-            )
-        finally:
-            await writer.close()
-
-    first, failed, last = asyncio.run(scenario())
+    first, failed, last = around(path, half_then_fail, "https://a.example/2")
     assert isinstance(failed, ValueError) and str(failed) == "bad article"
     assert not isinstance(first, BaseException) and not isinstance(last, BaseException)
     assert stored_urls(path) == ["https://a.example/1", "https://a.example/2"]
@@ -160,18 +164,6 @@ def test_a_write_whose_error_ends_the_transaction_fails_its_group_with_that_erro
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS scratch (value)")
         conn.execute("INSERT INTO scratch SELECT cut(value) FROM json_each('[1, 2, 3]')")
 
-    async def scenario() -> list[object]:
-        writer = ArchiveWriter(path)
-        try:
-            return await asyncio.gather(
-                writer.run(failed_url("https://a.example/1")),
-                writer.run(interrupted),
-                writer.run(failed_url("https://a.example/3")),
-                return_exceptions=True,
-            )
-        finally:
-            await writer.close()
-
-    outcomes = asyncio.run(scenario())
+    outcomes = around(path, interrupted, "https://a.example/3")
     assert all(isinstance(outcome, ArchiveError) and "interrupted" in str(outcome) for outcome in outcomes), outcomes
     assert stored_urls(path) == []
