@@ -80,7 +80,8 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     if service is None:
         raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
     service.socket_connect_timeout = service.socket_read_timeout = timeout
-    if "overflow" not in parse_qs(urlsplit(url).query):
+    # Apprise reads a URL's parameter names in any case ("?Overflow=split" splits).
+    if not any(name.lower() == "overflow" for name in parse_qs(urlsplit(url).query, keep_blank_values=True)):
         service.overflow_mode = apprise.OverflowMode.TRUNCATE
     notifier = apprise.Apprise()
     notifier.add(service)
