@@ -138,13 +138,22 @@ class Workers:
         alone, never a worker's start (the fork, the rules compiled). Started one after another, each waited for the
         one before to compile its rules: the second worker of a ``once`` came a quarter of a second later."""
         loop = asyncio.get_running_loop()
+        started: list[_Worker] = []
+        refused: Exception | None = None
         try:
-            started = []
             for _ in range(count):
-                worker = await asyncio.to_thread(self._spawn)
+                try:
+                    worker = await asyncio.to_thread(self._spawn)
+                except Exception as exc:  # noqa: BLE001 - raised below, once those started take jobs
+                    refused = exc
+                    break
                 self._all.add(worker)
                 started.append(worker)
+            # Those started take jobs even when the next could not start: left unread, they stayed in the pool, alive
+            # and never given a job, and a restart counted them as running.
             await asyncio.gather(*(self._take_when_ready(loop, worker) for worker in started))
+            if refused is not None:
+                raise refused
         except Exception as exc:  # noqa: BLE001 - told to every job waiting for a worker, instead of a hang
             self._failure = WorkersError(f"the parsing workers could not start: {type(exc).__name__}: {exc}")
             self._failed_at = loop.time()

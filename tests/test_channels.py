@@ -290,8 +290,10 @@ def test_an_alert_longer_than_its_service_takes_is_cut_to_it_with_its_link_first
     assert len(message) <= 32_768 and message.split("\n", 1)[0] == url
 
 
-def test_an_overflow_the_channels_url_chooses_is_kept(receiver: Receiver) -> None:
-    """``overflow=split`` (or ``upstream``) in a channel's URL is the operator's choice, not overridden."""
+@pytest.mark.parametrize("parameter", ["overflow", "Overflow"])
+def test_an_overflow_the_channels_url_chooses_is_kept(receiver: Receiver, parameter: str) -> None:
+    """``overflow=split`` (or ``upstream``) in a channel's URL is the operator's choice, not overridden; Apprise
+    reads the parameter's name in any case, and ``Overflow=split`` was cut all the same."""
     receiver.max_chars = 32_768
-    apprise_send(receiver.url + "?overflow=split", "Envoys", "x " * 20_000, 5)
+    apprise_send(receiver.url + f"?{parameter}=split", "Envoys", "x " * 20_000, 5)
     assert len(receiver.posts) == 2

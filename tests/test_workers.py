@@ -251,3 +251,37 @@ def test_the_workers_modules_load_without_the_http_client() -> None:
     assert "'monitor.prepare'" in loaded
     for client in ("'httpx'", "'httpcore'", "'rich'", "'monitor.fetch.client'"):
         assert client not in loaded
+
+
+def test_workers_started_before_one_could_not_start_take_jobs_and_a_restart_adds_only_the_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fault injection, as above: the second of two workers refused. The first, started at once beside it, was
+    never read ready: alive and never given a job, and counted as running when the pool started the missing again,
+    so the restarted pool parsed with one worker of two for good."""
+    spawn = Workers._spawn
+    spawns = []
+
+    def second_refused(self: Workers) -> object:
+        spawns.append(1)
+        if len(spawns) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return spawn(self)
+
+    monkeypatch.setattr(Workers, "_spawn", second_refused)
+    monkeypatch.setattr(workers, "RESTART_AFTER", 0.0)
+
+    async def scenario() -> tuple[int, set[int]]:
+        async with Workers(Settings(limits=LimitsSettings(workers=2))) as pool:
+            failures = 0
+            while not failures:  # the first worker's jobs, until one meets the failure (and restarts the missing)
+                try:
+                    await pool.run("https://a.example/", pid)
+                except WorkersError:
+                    failures += 1
+            together = await asyncio.gather(*(pool.run(f"https://{n}.example/", wait, 0.5) for n in "ab"))
+            return len(spawns), set(together)
+
+    spawned, pids = asyncio.run(scenario())
+    assert spawned == 3  # the refused one started again, and only it
+    assert len(pids) == 2

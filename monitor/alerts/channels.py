@@ -67,7 +67,8 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     service's own format. Without a format it hands them over as they are, so a page's ``<a href=...>`` or
     ``[Reuters](...)`` became a link in a service that reads HTML (Telegram's default) or Markdown, and a lone
     ``<`` or ``&`` in a story made Telegram refuse the notification at every retry. Some services read plain text
-    as Markdown all the same (Discord, Mattermost, Zulip): page text is first made inert there (:func:`chat_inert`).
+    as Markdown all the same (Discord, Mattermost, Zulip): page text is first made inert (:func:`chat_inert`), for
+    every service alike (a ``json://`` hook may feed any of them).
 
     A notification longer than the service takes is cut to its length (Apprise's ``overflow=truncate``) unless the
     URL says otherwise: Apprise hands it over whole by default, and Discord (2,000 characters), Telegram (4,096) or
@@ -80,7 +81,8 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     if service is None:
         raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
     service.socket_connect_timeout = service.socket_read_timeout = timeout
-    if "overflow" not in parse_qs(urlsplit(url).query):
+    # Apprise reads a URL's parameter names in any case ("?Overflow=split" splits).
+    if not any(name.lower() == "overflow" for name in parse_qs(urlsplit(url).query, keep_blank_values=True)):
         service.overflow_mode = apprise.OverflowMode.TRUNCATE
     notifier = apprise.Apprise()
     notifier.add(service)

@@ -137,7 +137,9 @@ def printable(value: str) -> str:
 # "plain text" as it is and render it as Markdown, with mentions. A page's "@everyone", "@here", "@channel", "@room"
 # or "<@123>" notified every member of the channel, and its "[Reuters](https://elsewhere)" was a link under a label
 # of the page's choosing. A mention opens with "@", a Markdown link's target or reference follows "]": a zero-width
-# space after either, outside the text's URLs (a link's own "@" path stays clickable), makes them plain words.
+# space after either makes them plain words: after an "@" outside the text's URLs (a link's own "@" path stays
+# clickable), after a "]" anywhere, URLs included (a URL-like word could hide a "[label](url)"; an IPv6 address's
+# "]:port" is broken up too).
 _CHAT_LINK = re.compile(r"\](?=[(\[:])")
 _CHAT_MENTION = re.compile(r"(https?://\S+)|@(?=[\w*&!])")
 _INERT = "\u200b"

@@ -16,7 +16,6 @@ from monitor.store.connection import Connection, iso
 
 # A bare word of a query FTS5 reads as syntax: any character but letters, digits, "_", and the prefix's "*" at its end.
 _PUNCTUATED = re.compile(r'[^\s"()]*[^\w\s"()*][^\s"()]*|[^\s"()]*\*[^\s"()]+')
-_OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
 
 
 def _quoting_hint(query: str) -> str:
@@ -33,8 +32,6 @@ def _quoting_hint(query: str) -> str:
 def _quoted(found: re.Match[str]) -> str:
     """A punctuated word as a phrase, its prefix's "*" after the closing quote (``"prisoner-sw"*``)."""
     word = found[0]
-    if word in _OPERATORS:
-        return word
     stem = word.removesuffix("*")
     return f'"{stem}"' + word[len(stem):]
 
