@@ -541,10 +541,7 @@ def _fill_standard_descriptors() -> None:
         try:
             os.fstat(fd)
         except OSError:
-            opened = os.open(os.devnull, os.O_RDWR)
-            if opened != fd:  # the lowest free number is the closed one, unless another was closed below it
-                os.dup2(opened, fd)
-                os.close(opened)
+            os.open(os.devnull, os.O_RDWR)  # takes the lowest free number: this one, those below it being open by now
 
 
 def main() -> None:
