@@ -292,6 +292,12 @@ def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int
         return stored, counts, archive.queued_alert_count(), archive.heartbeat()
 
 
+def channel_backlogs(settings: Settings) -> list[tuple[str, int, str | None]]:
+    """Each configured channel's alerts not delivered and its latest error, for ``status``."""
+    with Archive.read(settings.database) as archive:
+        return [(channel.name, *archive.channel_backlog(channel.name)) for channel in settings.channels]
+
+
 def health_problems(settings: Settings) -> tuple[list[str], Heartbeat | None]:
     """What makes the daemon unhealthy (none: healthy), with its last heartbeat."""
     stored, _, _, heartbeat = status(settings)

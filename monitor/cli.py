@@ -473,6 +473,13 @@ def status(obj: Context, check: bool) -> None:
                   f"alerts queued: {queued}  operator notices queued: {counts['notices']}")
     beat = f"last heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
     console.print(f"daemon: {beat}")
+    for name, waiting, error in app.channel_backlogs(settings):
+        if not waiting:
+            console.print(f"channel {name}: all delivered")
+            continue
+        said = f"{waiting} alert{'s' if waiting != 1 else ''} not delivered"
+        console.print(Text(f"channel {name}: {said}" + (f", last error: {app.printable(error)}" if error else ""),
+                           style="red" if error else ""))
 
 
 def _interval(seconds: int | None, source: SourceSettings | None, settings: Settings) -> str:

@@ -36,7 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.alerts import deliver_digest, deliver_due
+from monitor.alerts import deliver_digest, deliver_pending
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
@@ -182,8 +182,9 @@ class Daemon:
             self._scheduler.modify_job(DELIVERY_JOB, next_run_time=datetime.now(UTC))
 
     async def _deliver(self) -> None:
-        """Send what is due: instant alerts (and retries), in digest mode digests that failed, every channel's,
-        notices; again while checks queued more meanwhile."""
+        """Send what is due: instant alerts (and retries), in digest mode a digest whose time has passed (one missed
+        while the daemon was down or the machine suspended would otherwise wait a day for the next digest_cron time)
+        and digests that failed, every channel's, notices; again while checks queued more meanwhile."""
         with self._tracked("alert delivery"):
             self._delivering = True
             try:
@@ -191,7 +192,7 @@ class Daemon:
                     self._delivery_asked = False
                     await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
                     if self.settings.email:
-                        await deliver_due(self.writer, self.settings.email, utcnow())
+                        await deliver_pending(self.writer, self.settings.email, utcnow())
                     if self.settings.channels:
                         await deliver_channels(self.writer, self.settings.channels, utcnow())
                     if not self._delivery_asked:

@@ -297,3 +297,15 @@ def test_an_overflow_the_channels_url_chooses_is_kept(receiver: Receiver, parame
     receiver.max_chars = 32_768
     apprise_send(receiver.url + f"?{parameter}=split", "Envoys", "x " * 20_000, 5)
     assert len(receiver.posts) == 2
+
+
+def test_status_shows_a_channel_that_has_not_delivered(tmp_path: Path, receiver: Receiver) -> None:
+    """A channel down for a day showed nowhere in `monitor status`: its sources all "ok", "alerts queued: 0" (the
+    e-mail's queue), the failures in channel_deliveries alone. Status now says how many wait and why."""
+    receiver.status = 503
+    assert _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"').returncode == 1
+    shown = subprocess.run([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "status"],
+                           capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    [line] = [line for line in shown.stdout.splitlines() if line.startswith("channel phone:")]
+    assert line.startswith("channel phone: 1 alert not delivered, last error: the service did not accept"), line

@@ -29,7 +29,7 @@ from monitor.workers import Workers
 from tests.conftest import ROOT, RunCLI, cli_env
 from tests.httpserver import LocalWeb, Route
 from tests.newsweb import start_daemon, wait_for
-from tests.smtpserver import SlowSmtpServer
+from tests.smtpserver import SlowSmtpServer, SmtpServer
 
 SHIPPED_RULES = (ROOT / "config.toml").read_text().split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
 
@@ -472,3 +472,29 @@ def test_workers_that_cannot_start_cost_each_check_a_line_not_a_traceback(
         "check of feed 0: not done, the parsing workers could not start: BlockingIOError: [Errno 11] Resource"
         " temporarily unavailable; the workers are started again 60 s after they failed"]
     assert said[0].levelname == "ERROR" and not any(record.exc_info for record in caplog.records)
+
+
+def test_a_digest_time_missed_while_the_daemon_was_down_is_sent_at_the_next_start(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    """The digest job fired at digest_cron only: a daemon stopped (or a machine suspended for over an hour) across
+    that time held the day's alerts to the next day's digest, a day late. The start sends the missed digest, once."""
+    database = run_demo(shipped_rules(), tmp_path / "demo").database  # one alert queued in it
+    with sqlite3.connect(database) as conn:
+        two_days_ago = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        conn.execute("UPDATE alerts SET created = ?", (two_days_ago,))  # a digest time came since, while down
+    hour = (datetime.now(UTC).hour + 12) % 24  # the next digest time is hours away
+    (tmp_path / "config.toml").write_text(
+        f'database = "{database}"\n[schedule]\nheartbeat = 1\n'
+        f'[email]\nhost = "127.0.0.1"\nport = {smtp_server.port}\ntimeout = 5\nmode = "digest"\n'
+        f'digest_cron = "0 {hour} * * *"\nrecipients = ["analyst@example.org"]\n')
+    daemon = start_daemon(tmp_path)
+    try:
+        wait_for(lambda: smtp_server.messages, 20, "the missed digest")
+    finally:
+        log = stop(daemon, tmp_path / "daemon.log")
+    assert "Traceback" not in log, log
+    assert len(smtp_server.messages) == 1
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT count(*) FROM alerts WHERE sent IS NULL").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM digests").fetchone()[0] == 1

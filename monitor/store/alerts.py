@@ -196,6 +196,18 @@ class AlertRecords(Connection):
             )
         return int(cursor.rowcount)
 
+    def channel_backlog(self, channel: str) -> tuple[int, str | None]:
+        """How many alerts queued since ``channel`` was registered it has not delivered, and its latest error: a
+        channel down for a day shows in ``status``, not only in ``channel_deliveries``."""
+        waiting = int(self._one(
+            "SELECT count(*) FROM alerts JOIN channels ON channels.name = :channel"
+            " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
+            " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL", {"channel": channel}))
+        error = self._one(
+            "SELECT last_error FROM channel_deliveries WHERE channel = :channel AND sent IS NULL"
+            " AND last_error IS NOT NULL ORDER BY alert_id DESC LIMIT 1", {"channel": channel}) if waiting else None
+        return waiting, error
+
     def queued_alert_count(self) -> int:
         return int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL"))
 
