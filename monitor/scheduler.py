@@ -36,7 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.alerts import deliver_digest, deliver_pending
+from monitor.alerts import deliver_pending
 from monitor.alerts.channels import deliver_channels
 from monitor.alerts.notices import deliver_notices
 from monitor.config import Settings, SourceSettings
@@ -201,9 +201,9 @@ class Daemon:
                 self._delivering = False
 
     async def _digest(self) -> None:
-        assert self.settings.email is not None
-        with self._tracked("digest delivery"):
-            await deliver_digest(self.writer, self.settings.email, utcnow())
+        """The digest's time: the delivery job gathers and sends it (:func:`deliver_pending`), now. It is the one path
+        that does, at start and every 30 s too: a digest job of its own gathered beside it."""
+        self._deliver_soon()
 
     async def _beat(self) -> None:
         """The heartbeat: proof that the loop, the scheduler and the archive writer all still work, on the file at
