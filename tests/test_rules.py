@@ -195,6 +195,19 @@ def test_bad_rules_are_config_errors_naming_the_rule() -> None:
     assert problems[4].startswith("rules[4] (near).query: position 12: NEAR/3 joins words")
 
 
+def test_a_list_is_compiled_once_yet_its_fault_is_told_for_each_rule_that_refers_to_it() -> None:
+    """A list is compiled once wherever it is referred to; one that fails is never kept as compiled."""
+    lists = {"envoys": ["ambassador", "envoy"], "broken": "@nowhere OR consul"}
+    rules = compile_rules([RuleSettings(name="a", query="@envoys AND recalled"),
+                           RuleSettings(name="b", query="@envoys AND expelled")], lists)
+    assert [m.rule for m in rules.match("The envoy was recalled, and the ambassador expelled.")] == ["a", "b"]
+    with pytest.raises(ConfigError) as caught:
+        compile_rules([RuleSettings(name="a", query="@broken AND recalled"),
+                       RuleSettings(name="b", query="@broken OR @envoys")], lists)
+    assert [problem.split(": ", 1)[0] for problem in caught.value.problems] == ["rules[0] (a).query", "rules[1] (b).query"]
+    assert all("no list named @nowhere" in problem for problem in caught.value.problems)
+
+
 @pytest.mark.parametrize("query", ["ambassador NEAR/x Moscow", "ambassador NEAR Moscow", "ambassador NEAR/ Moscow",
                                    "ambassador ONEAR Moscow", "ambassador NOT NEAR Moscow"])
 def test_a_near_without_its_distance_is_an_error_not_a_word(query: str) -> None:

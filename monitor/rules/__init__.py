@@ -181,6 +181,21 @@ class Needs:
 NOTHING = Needs()  # nothing known: every text may match
 
 
+def _holding(literals: set[str]) -> dict[str, tuple[str, ...]]:
+    """Each literal -> the other literals that hold it: where it is absent, so are they ("russia", "russian").
+
+    A lowercase literal is held by the others lowercased, any other by them as written. Each literal's substrings
+    are looked up (a few dozen), not every pair compared (half a million at 700 literals).
+    """
+    holding: dict[str, list[str]] = {literal: [] for literal in literals}
+    for long in literals:
+        for text, lowercase in ((long.lower(), True), (long, False)):
+            for short in {text[start:end] for start in range(len(text)) for end in range(start + 1, len(text) + 1)}:
+                if short != long and short in holding and short.islower() == lowercase:
+                    holding[short].append(long)
+    return {literal: tuple(longs) for literal, longs in holding.items()}
+
+
 class _Literals:
     """The literals of a ruleset's formulas, and what spares a text some of the searches for them.
 
@@ -202,11 +217,7 @@ class _Literals:
 
     def __init__(self, literals: Iterable[str]) -> None:
         every = set(literals)
-        # A lowercase literal is looked for in the others lowercased, each lowercased once (not once per pair).
-        lowered = [(long, long.lower()) for long in every]
-        as_written = [(long, long) for long in every]
-        self.holding = {short: tuple(long for long, text in (lowered if short.islower() else as_written)
-                                     if long != short and short in text) for short in every}
+        self.holding = _holding(every)
         self.no_cyrillic = {literal: False for literal in every if _CYRILLIC.search(literal)}
         self.no_latin_1 = {literal: False for literal in every if _LATIN_1.search(literal)}
         # Lowercased, and for a name as written and in capitals (None for a lowercase literal).
@@ -509,6 +520,9 @@ class _Compiler:
         self.people: dict[str, tuple[Person, ...]] = {}
         self.known_ids: dict[tuple[str, bool], tuple[int, ...]] = {}
         self.known_needs: dict[int, tuple[Node, Needs]] = {}
+        # Each list or named clause compiled once, however often it is referred to (``@us`` in ten places): compiling
+        # it anew each time was most of the compile, which every parsing worker pays as it starts.
+        self.known_lists: dict[ListRef, Node] = {}
 
     def ids(self, phrase: str, name: bool = False) -> tuple[int, ...]:
         """The ids of a phrase's word matchers, each phrase's worked out once: a list is expanded wherever it is
@@ -546,6 +560,11 @@ class _Compiler:
         return node
 
     def list_ref(self, node: ListRef) -> Node:
+        if node not in self.known_lists:
+            self.known_lists[node] = self._list_ref(node)  # a list that fails raises each time: nothing is kept
+        return self.known_lists[node]
+
+    def _list_ref(self, node: ListRef) -> Node:
         if node.name in self.people_settings:
             if node.name not in self.people:
                 self.people[node.name] = tuple(self.person(p) for p in self.people_settings[node.name])
@@ -589,7 +608,11 @@ class _Compiler:
                 by_word.setdefault(word.cased.lower(), []).append(id_)
             if word.prefix:
                 prefixes.setdefault(word.prefix, []).append(id_)
-        with_shorter = {prefix: tuple(id_ for shorter, ids in prefixes.items() if prefix.startswith(shorter) for id_ in ids)
+        # A prefix's own beginnings looked up, not every pair of prefixes compared; in the prefixes' order.
+        order = {prefix: position for position, prefix in enumerate(prefixes)}
+        with_shorter = {prefix: tuple(id_ for shorter in sorted((prefix[:end] for end in range(1, len(prefix) + 1)
+                                                                 if prefix[:end] in order), key=order.__getitem__)
+                                      for id_ in prefixes[shorter])
                         for prefix in prefixes}
         prefixed = re.compile(f"\n({_alternation(prefixes)})([^\n]*)") if prefixes else None
         return Vocabulary(matchers, {k: tuple(v) for k, v in by_word.items()}, frozenset(by_word), with_shorter,
@@ -606,7 +629,7 @@ class _Compiler:
     def needs(self, node: Node) -> Needs:
         """What every match of ``node`` holds, as a formula over lowercase literals.
 
-        Worked out once per clause: a shared clause (``@us`` in ten places, see :func:`_shared`) is one object.
+        Worked out once per clause: a shared clause (``@us`` in ten places, see :class:`_Sharing`) is one object.
         """
         if id(node) not in self.known_needs:
             self.known_needs[id(node)] = (node, self._needs(node))  # the node kept, so its id is never reused
@@ -694,27 +717,38 @@ def compile_rules(
         compiled.append((rule.name, node, rule.scope))
     if problems:
         raise ConfigError(problems)
-    shared: dict[Node, Node] = {}
+    share = _Sharing()
     finished = [
         _Rule(name, node, scope, compiler.needs(node), tuple(_cues(node)))
-        for name, node, scope in ((name, _shared(node, shared), scope) for name, node, scope in compiled)
+        for name, node, scope in ((name, share(node), scope) for name, node, scope in compiled)
     ]
     return Ruleset(finished, compiler.vocabulary())
 
 
-def _shared(node: Node, known: dict[Node, Node]) -> Node:
-    """``node`` with each clause equal to one already in ``known`` replaced by that one.
+class _Sharing:
+    """Makes equal clauses one object: ``ambassador`` written in five rules, a list referred to from two clauses that
+    differ. An article keeps places by node, so one node for all of them is one lookup."""
 
-    A list or named clause is compiled anew wherever it is referred to (``@us`` in ten
-    places); an article keeps places by node, so one node for all of them is one lookup.
-    """
-    if isinstance(node, (Any_, All)):
-        node = replace(node, items=tuple(_shared(item, known) for item in node.items))
-    elif isinstance(node, Near):
-        node = replace(node, left=_shared(node.left, known), right=_shared(node.right, known))
-    elif isinstance(node, (Not, Field)):
-        node = replace(node, item=_shared(node.item, known))
-    return known.setdefault(node, node)
+    def __init__(self) -> None:
+        self._known: dict[Node, Node] = {}
+        # By identity, each node met before (a list's node is one object wherever it is referred to): walked once,
+        # where hashing it again in each place hashed all that it holds each time.
+        self._done: dict[int, tuple[Node, Node]] = {}
+
+    def __call__(self, node: Node) -> Node:
+        if id(node) not in self._done:
+            shared = self._children(node)
+            self._done[id(node)] = (node, self._known.setdefault(shared, shared))
+        return self._done[id(node)][1]  # the node is kept beside, so that its id is never reused
+
+    def _children(self, node: Node) -> Node:
+        if isinstance(node, (Any_, All)):
+            return replace(node, items=tuple(self(item) for item in node.items))
+        if isinstance(node, Near):
+            return replace(node, left=self(node.left), right=self(node.right))
+        if isinstance(node, (Not, Field)):
+            return replace(node, item=self(node.item))
+        return node
 
 
 def _cues(node: Node) -> Iterator[Node]:
