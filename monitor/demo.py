@@ -20,6 +20,7 @@ from monitor.scheduler import open_pipeline
 from monitor.stopping import run_stoppable
 from monitor.store import Archive
 from monitor.store.writer import ArchiveWriter
+from monitor.workers import Workers
 
 DEMO_SENDER = "monitor@localhost"
 DEMO_RECIPIENT = "analyst@example.org"
@@ -54,7 +55,8 @@ def demo_settings(web: DemoWeb, database: Path, beat: Settings) -> Settings:
 
 
 async def _one_cycle(settings: Settings) -> list[CheckReport]:
-    async with ArchiveWriter(settings.database) as writer, open_pipeline(settings, writer) as pipeline:
+    async with (ArchiveWriter(settings.database) as writer, Workers(settings) as workers,
+                open_pipeline(settings, writer, workers) as pipeline):
         return await pipeline.check_all()
 
 

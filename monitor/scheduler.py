@@ -65,12 +65,11 @@ def trusted_origins(settings: Settings) -> list[str]:
 
 
 @asynccontextmanager
-async def open_pipeline(settings: Settings, writer: ArchiveWriter) -> AsyncIterator[Pipeline]:
-    """A pipeline over ``writer``, with its fetcher and its parsing workers; on exit its connections are
-    closed and its workers stopped (the writer's owner closes the writer)."""
+async def open_pipeline(settings: Settings, writer: ArchiveWriter, workers: Workers) -> AsyncIterator[Pipeline]:
+    """A pipeline over ``writer`` and ``workers``, with its fetcher; on exit its connections are closed (their owners
+    close the writer and stop the workers, which may start before the archive is opened)."""
     async with (
         Fetcher(settings.fetch, trusted_origins(settings)) as fetcher,
-        Workers(settings) as workers,
         Pipeline(settings, writer, fetcher, workers) as pipeline,
     ):
         yield pipeline
@@ -266,7 +265,8 @@ class Daemon:
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
         scheduler.add_listener(self._on_job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        async with self.writer, open_pipeline(self.settings, self.writer) as pipeline:
+        async with self.writer, Workers(self.settings) as workers, \
+                open_pipeline(self.settings, self.writer, workers) as pipeline:
             now = datetime.now(UTC)
             channels = [channel.name for channel in self.settings.channels]
             await self.writer.run(partial(Archive.register_channels, names=channels, now=now))

@@ -43,7 +43,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config import LimitsSettings, Settings
-from monitor.errors import MonitorError, ParseLimitError
+from monitor.errors import ConfigError, MonitorError, ParseLimitError
 from monitor.fetch.fairness import FairSlots
 from monitor.rules import Ruleset, rules_of
 from monitor.tempfiles import missing_temp_folder
@@ -337,10 +337,11 @@ def _read_exactly(channel: socket.socket, size: int) -> bytearray | None:
 def _serve(settings: Settings, channel: socket.socket) -> None:
     """A worker's life: start (rules compiled, limits set), then answer one job after another until the socket
     closes. A monitor that closed its end (it stopped while this worker started or worked) wants no answer: the
-    worker ends quietly, where a broken pipe printed a traceback on the operator's terminal."""
+    worker ends quietly, where a broken pipe printed a traceback on the operator's terminal. So does a worker whose
+    rules do not compile: ``once`` starts its workers while it checks the same rules, and says what is wrong, once."""
     try:
         _answer_jobs(settings, channel)
-    except (BrokenPipeError, ConnectionResetError):
+    except (BrokenPipeError, ConnectionResetError, ConfigError):
         return
 
 

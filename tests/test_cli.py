@@ -496,6 +496,7 @@ def test_a_bad_query_stops_once_and_run_before_they_start(run_cli: RunCLI, tmp_p
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("monitor: config.toml: rules[0] (envoys).query: no list named @nolist (lists: ")
     assert result.stderr.count("\n") == 1 and local_web.hits("/feed.xml") == 0, result.stderr
+    assert not (tmp_path / "monitor.db").exists()  # nothing made of an archive the rules never reached
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "10001", "99999999999999999999"])

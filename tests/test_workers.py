@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from monitor.config import LimitsSettings, Settings, shipped_rules
+from monitor.config import LimitsSettings, RuleSettings, Settings, shipped_rules
 from monitor.errors import ParseLimitError, UnsupportedContentError
 from monitor.fetch.fairness import PARTY
 from monitor import workers
@@ -228,16 +228,32 @@ def test_workers_that_could_not_start_are_started_again_a_while_later(monkeypatc
     assert isinstance(second, int) and second != os.getpid()
 
 
-def test_a_worker_whose_monitor_is_gone_ends_quietly() -> None:
-    """A monitor that stopped while a worker started closed its socket: the worker's 'ready' met a broken pipe, and
-    its traceback reached the operator's terminal at the end of `monitor once`."""
+def _serve_alone(settings: Settings, monitor_gone: bool) -> tuple[int | None, bytes]:
+    """A worker served alone: its exit code, and what reached the monitor's end (b"" if that end is gone)."""
     ours, theirs = socket.socketpair()
-    ours.close()
-    process = multiprocessing.get_context("spawn").Process(target=workers._serve, args=(settings(), theirs))
+    if monitor_gone:
+        ours.close()
+    process = multiprocessing.get_context("spawn").Process(target=workers._serve, args=(settings, theirs))
     process.start()
     theirs.close()
     process.join(60)
-    assert process.exitcode == 0
+    heard = b"" if monitor_gone else ours.recv(64)
+    ours.close()
+    return process.exitcode, heard
+
+
+def test_a_worker_whose_monitor_is_gone_ends_quietly() -> None:
+    """A monitor that stopped while a worker started closed its socket: the worker's 'ready' met a broken pipe, and
+    its traceback reached the operator's terminal at the end of `monitor once`."""
+    assert _serve_alone(settings(), monitor_gone=True) == (0, b"")
+
+
+def test_a_worker_whose_rules_do_not_compile_ends_quietly_never_ready() -> None:
+    """`once` starts its workers while it checks the same rules: the monitor says what is wrong, once; each worker
+    printed the error's traceback too."""
+    bad = Settings(rules=[RuleSettings(name="envoys", query="ambassador NEAR/3 @nolist")],
+                   limits=LimitsSettings(workers=1))
+    assert _serve_alone(bad, monitor_gone=False) == (0, b"")
 
 
 def test_the_workers_modules_load_without_the_http_client() -> None:
