@@ -249,11 +249,13 @@ def measure_warm(config: str) -> Warm:
     from monitor.config import load_config
     from monitor.scheduler import open_pipeline
     from monitor.store.writer import ArchiveWriter
+    from monitor.workers import Workers
 
     settings = load_config(config)
 
     async def run() -> Warm:
-        async with ArchiveWriter(settings.database) as writer, open_pipeline(settings, writer) as pipeline:
+        async with (ArchiveWriter(settings.database) as writer, Workers(settings) as workers,
+                    open_pipeline(settings, writer, workers) as pipeline):
             started = time.perf_counter()
             reports = await pipeline.check_all()
             return Warm(time.perf_counter() - started, sum(r.stored for r in reports))
