@@ -286,13 +286,15 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
     return run_stoppable(read())
 
 
-def status(settings: Settings) -> tuple[dict[str, dict[str, Any]], dict[str, int], int, Heartbeat | None]:
+def status(
+    settings: Settings,
+) -> tuple[dict[str, dict[str, Any]], dict[str, int], tuple[int, str | None], Heartbeat | None]:
     """The archive's view of the sources (by name), its counts (``notices``: operator notices not yet delivered
-    everywhere), the queued alerts and the last heartbeat."""
+    everywhere), the alerts e-mail has not sent with its latest error, and the last heartbeat."""
     with Archive.read(settings.database) as archive:
         stored = {row["name"]: row for row in archive.source_rows()}
         counts = archive.counts() | {"notices": archive.queued_notice_count()}
-        return stored, counts, archive.queued_alert_count(), archive.heartbeat()
+        return stored, counts, archive.email_backlog(), archive.heartbeat()
 
 
 def channel_backlogs(settings: Settings) -> list[tuple[str, int, str | None]]:

@@ -453,7 +453,7 @@ def status(obj: Context, check: bool) -> None:
         assert heartbeat is not None  # no heartbeat is a problem found
         click.echo(f"healthy: heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}")
         return
-    stored, counts, queued, heartbeat = app.status(settings)
+    stored, counts, (unsent, email_error), heartbeat = app.status(settings)
     table = _table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "health",
                   "last error")
     names = {source.name for source in settings.sources}
@@ -470,16 +470,29 @@ def status(obj: Context, check: bool) -> None:
     console = _console()
     console.print(table)
     console.print(f"articles: {counts['articles']}  stories: {counts['stories']}  mentions: {counts['mentions']}  "
-                  f"alerts queued: {queued}  operator notices queued: {counts['notices']}")
+                  f"operator notices queued: {counts['notices']}")
     beat = f"last heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
     console.print(f"daemon: {beat}")
+    if settings.email is None:
+        # Without [email] the alerts e-mail has not sent only grow: said as waiting for it, not as a failing queue.
+        console.print(f"e-mail: no [email] in the config" + (f" ({_alerts(unsent)} not sent)" if unsent else ""))
+    else:
+        _backlog_line(console, "e-mail", unsent, email_error)
     for name, waiting, error in app.channel_backlogs(settings):
-        if not waiting:
-            console.print(f"channel {name}: all delivered")
-            continue
-        said = f"{waiting} alert{'s' if waiting != 1 else ''} not delivered"
-        console.print(Text(f"channel {name}: {said}" + (f", last error: {app.printable(error)}" if error else ""),
-                           style="red" if error else ""))
+        _backlog_line(console, f"channel {name}", waiting, error)
+
+
+def _alerts(count: int) -> str:
+    return f"{count} alert{'s' if count != 1 else ''}"
+
+
+def _backlog_line(console: Console, way: str, waiting: int, error: str | None) -> None:
+    """A way of delivery's line in ``status``: all delivered, or how many alerts wait and its latest error."""
+    if not waiting:
+        console.print(f"{way}: all delivered")
+        return
+    console.print(Text(f"{way}: {_alerts(waiting)} not delivered" + (f", last error: {app.printable(error)}" if error else ""),
+                       style="red" if error else ""))
 
 
 def _interval(seconds: int | None, source: SourceSettings | None, settings: Settings) -> str:

@@ -309,3 +309,27 @@ def test_status_shows_a_channel_that_has_not_delivered(tmp_path: Path, receiver:
     assert shown.returncode == 0, shown.stderr
     [line] = [line for line in shown.stdout.splitlines() if line.startswith("channel phone:")]
     assert line.startswith("channel phone: 1 alert not delivered, last error: the service did not accept"), line
+
+
+def test_status_says_what_e_mail_has_not_sent_and_why(tmp_path: Path, receiver: Receiver) -> None:
+    """Status said "alerts queued: N" for e-mail: without [email] (a channel only) it grew for ever, as if failing;
+    with [email] and the server down it gave no reason. Each way of delivery now has its line, as channels do."""
+    with socket.socket() as probe:  # a port nothing listens on: the SMTP server is down
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    email = f'\n[email]\nhost = "127.0.0.1"\nport = {closed_port}\nrecipients = ["desk@example.org"]'
+    assert _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"' + email).returncode == 1
+    config = tmp_path / "config.toml"
+
+    def shown() -> list[str]:
+        done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "status"],
+                              capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    lines = shown()
+    [line] = [line for line in lines if line.startswith("e-mail:")]
+    assert line.startswith("e-mail: 1 alert not delivered, last error: "), line
+    assert "channel phone: all delivered" in lines
+    config.write_text(config.read_text(encoding="utf-8").replace(email, ""), encoding="utf-8")
+    assert "e-mail: no [email] in the config (1 alert not sent)" in shown()

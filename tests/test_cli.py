@@ -144,7 +144,7 @@ def test_an_option_that_would_be_ignored_is_a_usage_error(run_cli: RunCLI, args:
 
 def test_status_shows_sources_and_queue(run_cli: RunCLI, demo_db: Path, tmp_path: Path) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "status")
-    assert "Harbour Daily" in result.stdout and "alerts queued: 1" in result.stdout
+    assert "Harbour Daily" in result.stdout and "e-mail: no [email] in the config (1 alert not sent)" in result.stdout
 
 
 def test_rules_test_shows_matches_without_alerting(run_cli: RunCLI, demo_db: Path) -> None:

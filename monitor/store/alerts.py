@@ -211,6 +211,13 @@ class AlertRecords(Connection):
     def queued_alert_count(self) -> int:
         return int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL"))
 
+    def email_backlog(self) -> tuple[int, str | None]:
+        """How many alerts e-mail has not sent, and the latest error of those it tried, as :meth:`channel_backlog`."""
+        waiting = self.queued_alert_count()
+        error = self._one("SELECT last_error FROM alerts WHERE sent IS NULL AND last_error IS NOT NULL"
+                          " ORDER BY id DESC LIMIT 1") if waiting else None
+        return waiting, error
+
     def oldest_undigested(self) -> datetime | None:
         """When the oldest unsent alert that no digest has taken yet was queued (None: there is none)."""
         return parse_iso(self._one("SELECT min(created) FROM alerts WHERE sent IS NULL AND digest_id IS NULL"))
