@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,3 +75,30 @@ def test_an_upgrade_gives_the_old_views_their_new_columns(archive_path: Path) ->
     assert rows(archive_path, "SELECT outlet FROM story_outlets") == [{"outlet": "The Harbour Ledger"},
                                                                      {"outlet": "Wire feed"}]
     assert len(rows(archive_path, "SELECT * FROM alert_passages")) == 1
+
+
+ARCHIVE_DOC = Path(__file__).resolve().parent.parent / "docs" / "archive.md"
+
+
+def documented() -> dict[str, set[str]]:
+    """Each table and view docs/archive.md describes, with the columns its row names."""
+    found: dict[str, set[str]] = {}
+    for line in ARCHIVE_DOC.read_text().splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| `") and len(cells) == 3:
+            for name in re.findall(r"`(\w+)`", cells[0]):
+                found[name] = set(re.findall(r"`(\w+)`", cells[2]))
+    return found
+
+
+def test_every_table_and_column_a_reader_meets_is_documented(archive_path: Path) -> None:
+    """notices and notice_deliveries were in every archive and nowhere in docs/archive.md."""
+    docs = documented()
+    with sqlite3.connect(archive_path) as conn:
+        names = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%'"
+            " AND name NOT LIKE 'articles_fts%'")]
+        for name in names:
+            assert name in docs, f"{name} is not in docs/archive.md"
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({name})")} - {"id"}
+            assert columns <= docs[name], f"{name}: {columns - docs[name]} not in docs/archive.md"
