@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import UTC, datetime
@@ -15,7 +16,9 @@ from monitor.models import Article
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
+from monitor.store.datasette import datasette_metadata
 from monitor.store.schema import MIGRATIONS, _name_outlets_in_views
+from tests.conftest import RunCLI
 
 WHEN = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 LEAD = "Moscow recalled its ambassador from Washington on Friday after the new sanctions were announced."
@@ -102,3 +105,45 @@ def test_every_table_and_column_a_reader_meets_is_documented(archive_path: Path)
             assert name in docs, f"{name} is not in docs/archive.md"
             columns = {row[1] for row in conn.execute(f"PRAGMA table_info({name})")} - {"id"}
             assert columns <= docs[name], f"{name}: {columns - docs[name]} not in docs/archive.md"
+
+
+def schema(path: Path) -> dict[str, set[str]]:
+    """Each table and view a reader meets (not the full-text index's own), with its columns."""
+    with sqlite3.connect(path) as conn:
+        names = [row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%'"
+            " AND name NOT LIKE 'articles_fts%'")]
+        return {name: {row[1] for row in conn.execute(f"PRAGMA table_info({name})")} for name in names}
+
+
+def test_the_datasette_metadata_names_only_what_the_archive_has_and_describes_all_of_it(archive_path: Path) -> None:
+    """Datasette labelled a mention by its id where an alert listed it, showed the dedup keys among the articles,
+    oldest rows first, and said nothing of what a column holds; metadata naming a missing column fails silently."""
+    tables = datasette_metadata(archive_path)["databases"]["monitor"]["tables"]
+    found = schema(archive_path)
+    assert set(tables) == set(found)
+    for name, shown in tables.items():
+        named = {shown.get("label_column"), shown.get("sort_desc"), *shown.get("facets", ()), *shown.get("columns", ())}
+        assert named - {None} <= found[name], name
+        assert shown.get("hidden") or shown["description"], name
+    assert {name for name, shown in tables.items() if shown.get("hidden")} == {
+        "article_signatures", "article_bands", "passage_keys"}
+    assert tables["mentions"]["label_column"] == "passage"  # alert_mentions then shows what the alert said
+
+
+def test_the_datasette_canned_queries_answer_on_a_real_archive(archive_path: Path) -> None:
+    queries = datasette_metadata(archive_path)["databases"]["monitor"]["queries"]
+    with sqlite3.connect(archive_path) as conn:
+        since = conn.execute(queries["mentions_since"]["sql"], {"since": "2026-11-28"}).fetchall()
+        assert [row[-1] for row in since] == ["The Harbour Ledger, Wire feed"]
+        assert conn.execute(queries["mentions_since"]["sql"], {"since": "2026-11-29"}).fetchall() == []
+        search = queries["outlet_search"]["sql"]
+        for outlet, article_id in [("The Harbour Ledger", 1), ("wire.example", 2), ("Wire feed", 2)]:
+            assert [row[0] for row in conn.execute(search, {"q": "sanctions", "outlet": outlet})] == [article_id]
+
+
+def test_datasette_metadata_is_keyed_by_the_archive_s_file_name(run_cli: RunCLI, tmp_path: Path) -> None:
+    """Datasette names a database after its file: metadata under another name is silently ignored."""
+    printed = json.loads(run_cli("--db", "data/newsroom.db", "datasette-metadata").stdout)
+    assert list(printed["databases"]) == ["newsroom"]
+    assert not (tmp_path / "data").exists()  # it reads nothing and makes nothing

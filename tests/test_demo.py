@@ -71,6 +71,7 @@ def test_demo_prints_the_alert_and_the_sqlite_utils_commands(
     stdout = demo_run[0].stdout
     assert "Geneva" in stdout and "1 alert(s)" in stdout
     assert "sqlite-utils search" in stdout and "monitor-demo.db" in stdout
+    assert "datasette-metadata > " in stdout  # Datasette with the archive's descriptions, labels and facets
 
 
 def test_demo_archive_is_queryable_with_sqlite_utils(demo_run: tuple[subprocess.CompletedProcess[str], Path, float]) -> None:
