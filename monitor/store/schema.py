@@ -435,6 +435,7 @@ def _name_outlets_in_views(db: sqlite_utils.Database) -> None:
         JOIN mentions ON mentions.id = alert_mentions.mention_id
         JOIN articles ON articles.id = mentions.article_id
         ORDER BY alerts.created DESC, alerts.id DESC, mentions.id""",
+        replace=True,  # an archive set back by hand to replay its migrations has it
     )
 
 
