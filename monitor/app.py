@@ -37,6 +37,7 @@ from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.scheduler import Daemon, open_pipeline
 from monitor.stopping import run_stoppable
 from monitor.store import Archive, iso
+from monitor.store import datasette as store_datasette
 from monitor.store.lock import instance_lock
 from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers
@@ -44,8 +45,9 @@ from monitor.workers import Workers
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "evaluate_rules", "extract_page",
-    "health_problems", "highlight_spans", "iso", "judge_rules", "printable", "run_daemon", "search", "status",
+    "CheckReport", "DemoResult", "OnceResult", "check_once", "datasette_metadata", "demo", "evaluate_rules",
+    "extract_page", "health_problems", "highlight_spans", "iso", "judge_rules", "printable", "run_daemon", "search",
+    "status",
 ]
 
 
@@ -153,6 +155,11 @@ def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
                                " or set LANG to a UTF-8 locale") from exc
     with Archive.read(settings.database) as archive:
         return archive.search(query, limit)
+
+
+def datasette_metadata(database: Path) -> dict[str, Any]:
+    """Datasette's metadata for the archive at ``database``: what each table holds, labels, facets, sort orders."""
+    return store_datasette.datasette_metadata(database)
 
 
 def judge_rules(

@@ -306,7 +306,8 @@ def demo(obj: Context, output: Path) -> None:
         f'sqlite-utils search {db} articles "ambassadors" -c title -c site -c url\n'
         f"sqlite-utils rows {db} stories\n"
         f'sqlite-utils query {db} "select rule, passage, site from new_mentions"\n'
-        f"datasette {db}   # if you have Datasette"
+        f"monitor --db {db} datasette-metadata > {db.parent / 'metadata.json'}   # then, if you have Datasette:\n"
+        f"datasette {db} --metadata {db.parent / 'metadata.json'}"
     )
 
 
@@ -325,6 +326,18 @@ def search(obj: Context, query: str, limit: int) -> None:
     _console().print(table)
     if not rows:
         click.echo("no matches", err=True)
+
+
+@cli.command("datasette-metadata")
+@click.pass_obj
+def datasette_metadata(obj: Context) -> None:
+    """Print Datasette metadata for the archive (--db, or the config's database) as JSON.
+
+    Datasette knows a database by its file's name, so the metadata is made for one archive:
+    monitor datasette-metadata > metadata.json && datasette serve monitor.db -m metadata.json
+    """
+    database = obj.db_path or Path(obj.settings.database)
+    click.echo(json.dumps(app.datasette_metadata(database), ensure_ascii=False, indent=2))
 
 
 @cli.group()

@@ -361,6 +361,8 @@ def test_read_only_commands_ask_for_a_migration_they_cannot_make(run_cli: RunCLI
     archive = tmp_path / "monitor.db"
     archive_with_articles(archive, count=1)
     with sqlite3.connect(archive) as conn:  # as an archive of the previous release
+        for view in ("new_mentions", "story_outlets", "alert_queue", "alert_passages"):  # they read articles.outlet
+            conn.execute(f"DROP VIEW {view}")
         conn.execute("DROP TABLE heartbeat")
         conn.execute("ALTER TABLE alerts DROP COLUMN outage")
         conn.execute("DROP TABLE channel_deliveries")

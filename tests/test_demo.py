@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
+from tests.conftest import ROOT, SHIPPED_CONFIG, RunCLI, cli_env, unprivileged
 
 GENEVA = "Putin and Biden agree to return ambassadors after Geneva summit"
 GENEVA_COPY = "Envoys to go back to their posts as Russia–U.S. summit ends in Geneva"
@@ -71,6 +74,7 @@ def test_demo_prints_the_alert_and_the_sqlite_utils_commands(
     stdout = demo_run[0].stdout
     assert "Geneva" in stdout and "1 alert(s)" in stdout
     assert "sqlite-utils search" in stdout and "monitor-demo.db" in stdout
+    assert "datasette-metadata > " in stdout  # Datasette with the archive's descriptions, labels and facets
 
 
 def test_demo_archive_is_queryable_with_sqlite_utils(demo_run: tuple[subprocess.CompletedProcess[str], Path, float]) -> None:
@@ -89,6 +93,28 @@ def test_demo_archive_is_queryable_with_sqlite_utils(demo_run: tuple[subprocess.
     assert outlets == [{"outlet_count": 2}]
     new = json.loads(_sqlite_utils("query", db, "select distinct rule from new_mentions order by rule"))
     assert [row["rule"] for row in new] == ["ambassadors", "prisoner swap"]
+
+
+def test_the_archive_docs_commands_work_verbatim_on_the_demo_s_archive(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path, float], tmp_path: Path,
+) -> None:
+    """Each block of docs/archive.md's commands, run as written by a shell beside demo-output/ (Datasette itself, not
+    a dependency, left out): a recipe that no longer matches the schema fails here, not in an analyst's terminal."""
+    (tmp_path / "demo-output").mkdir()
+    shutil.copy(demo_run[1] / "monitor-demo.db", tmp_path / "demo-output")
+    env = {**cli_env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "docs" / "archive.md").read_text(), re.S)
+    assert len(blocks) >= 3
+    printed = ""
+    for block in blocks:
+        script = "\n".join(line for line in block.splitlines() if not line.startswith("datasette "))
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=60)
+        assert done.returncode == 0, f"{script}\n{done.stderr}"
+        printed += done.stdout
+    assert '"published": "2021-06-17T06:15:00Z"' in printed  # Harbour Daily's copy, found by the outlet recipe
+    assert '"story_outlets": "' in printed and '"term": "Putin"' in printed
+    assert list(json.loads((tmp_path / "metadata.json").read_text())["databases"]) == ["monitor-demo"]
 
 
 def test_demo_needs_rules_from_a_config(run_cli: RunCLI, tmp_path: Path) -> None:

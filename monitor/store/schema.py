@@ -387,10 +387,62 @@ def _index_failed_urls_by_age(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX failed_urls_age ON failed_urls(last_failed)")
 
 
+def _name_outlets_in_views(db: sqlite_utils.Database) -> None:
+    """The views showed hosts where the alerts name outlets, and no ids to join them by: each now names a copy's outlet
+    as the alerts do (its own name, else its source's, else its host) and carries its ids; ``alert_passages`` says
+    what each alert reported, which took four joins to read. Columns are added after the old ones."""
+    outlet = "coalesce(articles.outlet, articles.source, articles.site) AS outlet"
+    db.create_view(
+        "new_mentions",
+        f"""
+        SELECT mentions.found, mentions.rule, mentions.passage, articles.title,
+               articles.site, articles.url, articles.published, articles.story_id,
+               {outlet}, mentions.terms, mentions.article_id, mentions.id AS mention_id
+        FROM mentions JOIN articles ON articles.id = mentions.article_id
+        WHERE mentions.new = 1
+        ORDER BY mentions.found DESC, mentions.id DESC""",
+        replace=True,
+    )
+    db.create_view(
+        "story_outlets",
+        f"""
+        SELECT stories.id AS story_id, stories.title AS story, stories.first_seen,
+               stories.article_count, stories.outlet_count,
+               articles.site, articles.title, articles.url, articles.published,
+               {outlet}, articles.id AS article_id
+        FROM stories JOIN articles ON articles.story_id = stories.id
+        ORDER BY stories.first_seen DESC, stories.id DESC, articles.id""",
+        replace=True,
+    )
+    db.create_view(
+        "alert_queue",
+        """
+        SELECT alerts.id, alerts.created, alerts.sent, alerts.attempts, alerts.last_error,
+               alerts.follow_up, stories.title AS story, stories.outlet_count, alerts.story_id
+        FROM alerts JOIN stories ON stories.id = alerts.story_id
+        ORDER BY alerts.created DESC, alerts.id DESC""",
+        replace=True,
+    )
+    db.create_view(
+        "alert_passages",
+        f"""
+        SELECT alerts.id AS alert_id, alerts.created, alerts.sent, alerts.follow_up,
+               alerts.story_id, stories.title AS story, mentions.rule, mentions.passage,
+               mentions.terms, {outlet}, articles.title, articles.url, mentions.id AS mention_id
+        FROM alerts
+        JOIN stories ON stories.id = alerts.story_id
+        JOIN alert_mentions ON alert_mentions.alert_id = alerts.id
+        JOIN mentions ON mentions.id = alert_mentions.mention_id
+        JOIN articles ON articles.id = mentions.article_id
+        ORDER BY alerts.created DESC, alerts.id DESC, mentions.id""",
+        replace=True,  # an archive set back by hand to replay its migrations has it
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
     _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices, _key_failed_urls_by_source,
-    _key_article_urls_by_source, _index_failed_urls_by_age,
+    _key_article_urls_by_source, _index_failed_urls_by_age, _name_outlets_in_views,
 )
 
 
