@@ -45,9 +45,9 @@ from monitor.workers import Workers
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "CheckReport", "DemoResult", "OnceResult", "check_once", "datasette_metadata", "demo", "evaluate_rules",
-    "extract_page", "health_problems", "highlight_spans", "iso", "judge_rules", "printable", "run_daemon", "search",
-    "status",
+    "ArchiveStatus", "CheckReport", "DemoResult", "OnceResult", "check_once", "counted", "datasette_metadata", "demo",
+    "evaluate_rules", "extract_page", "health_problems", "highlight_spans", "iso", "judge_rules", "printable",
+    "run_daemon", "search", "status",
 ]
 
 
@@ -85,7 +85,7 @@ class OnceResult:
     @property
     def unstored(self) -> list[str]:
         """A line for each source whose articles could not be stored, the archive not written (locked, a full disk)."""
-        return [f"{check.source}: {_count(len(check.unstored), 'article')} not stored"
+        return [f"{check.source}: {counted(len(check.unstored), 'article')} not stored"
                 f" ({next(iter(check.unstored.values()))})" for check in self.checks if check.unstored]
 
 
@@ -128,11 +128,12 @@ def check_once(
 
 
 def _undelivered(way: str, failed: dict[int, str]) -> str:
-    return f"{way}: {_count(len(failed), 'alert')} not delivered ({next(iter(failed.values()))})"
+    return f"{way}: {counted(len(failed), 'alert')} not delivered ({next(iter(failed.values()))})"
 
 
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' if count > 1 else ''}"
+def counted(count: int, noun: str) -> str:
+    """``3 alerts``, ``1 alert``: a count and its noun, in the lines a person reads."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:
@@ -293,25 +294,38 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
     return run_stoppable(read())
 
 
-def status(
-    settings: Settings,
-) -> tuple[dict[str, dict[str, Any]], dict[str, int], tuple[int, str | None], Heartbeat | None]:
-    """The archive's view of the sources (by name), its counts (``notices``: operator notices not yet delivered
-    everywhere), the alerts e-mail has not sent with its latest error, and the last heartbeat."""
-    with Archive.read(settings.database) as archive:
-        stored = {row["name"]: row for row in archive.source_rows()}
-        counts = archive.counts() | {"notices": archive.queued_notice_count()}
-        return stored, counts, archive.email_backlog(), archive.heartbeat()
+Backlog = tuple[int, str | None]  # the alerts a way of delivery has not delivered, and its latest error
 
 
-def channel_backlogs(settings: Settings) -> list[tuple[str, int, str | None]]:
-    """Each configured channel's alerts not delivered and its latest error, for ``status``."""
+@dataclass(frozen=True)
+class ArchiveStatus:
+    """What ``monitor status`` shows, read in one opening of the archive."""
+
+    sources: dict[str, dict[str, Any]]  # the stored sources, by name
+    counts: dict[str, int]  # articles, stories, mentions; ``notices``: operator notices not yet delivered everywhere
+    email: Backlog
+    channels: list[tuple[str, int, str | None]]  # each configured channel's name and backlog
+    heartbeat: Heartbeat | None
+
+
+def status(settings: Settings) -> ArchiveStatus:
+    """The archive's view of the sources, its counts, what e-mail and each channel have not delivered, and the last
+    heartbeat."""
     with Archive.read(settings.database) as archive:
-        return [(channel.name, *archive.channel_backlog(channel.name)) for channel in settings.channels]
+        return ArchiveStatus(
+            sources={row["name"]: row for row in archive.source_rows()},
+            counts=archive.counts() | {"notices": archive.queued_notice_count()},
+            email=archive.email_backlog(),
+            channels=[(channel.name, *archive.channel_backlog(channel.name)) for channel in settings.channels],
+            heartbeat=archive.heartbeat(),
+        )
 
 
 def health_problems(settings: Settings) -> tuple[list[str], Heartbeat | None]:
-    """What makes the daemon unhealthy (none: healthy), with its last heartbeat."""
-    stored, _, _, heartbeat = status(settings)
+    """What makes the daemon unhealthy (none: healthy), with its last heartbeat. Only the sources and the heartbeat
+    are read, not the counts ``status`` shows: a health check runs every few seconds, on an archive of any size."""
+    with Archive.read(settings.database) as archive:
+        stored = {row["name"]: row for row in archive.source_rows()}
+        heartbeat = archive.heartbeat()
     names = [source.name for source in settings.sources]
     return health.problems(heartbeat, names, stored, datetime.now(UTC)), heartbeat

@@ -466,7 +466,8 @@ def status(obj: Context, check: bool) -> None:
         assert heartbeat is not None  # no heartbeat is a problem found
         click.echo(f"healthy: heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}")
         return
-    stored, counts, (unsent, email_error), heartbeat = app.status(settings)
+    shown = app.status(settings)
+    stored, counts, heartbeat = shown.sources, shown.counts, shown.heartbeat
     table = _table("source", "kind", "last checked", "failures", "next due", "interval", "articles", "health",
                   "last error")
     names = {source.name for source in settings.sources}
@@ -486,17 +487,15 @@ def status(obj: Context, check: bool) -> None:
                   f"operator notices queued: {counts['notices']}")
     beat = f"last heartbeat {app.iso(heartbeat.beat)} from pid {heartbeat.pid}" if heartbeat else "never run"
     console.print(f"daemon: {beat}")
+    unsent, _ = shown.email
     if settings.email is None:
         # Without [email] the alerts e-mail has not sent only grow: said as waiting for it, not as a failing queue.
-        console.print(f"e-mail: no [email] in the config" + (f" ({_alerts(unsent)} not sent)" if unsent else ""))
+        backlog = f" ({app.counted(unsent, 'alert')} not sent)" if unsent else ""
+        console.print(f"e-mail: no [email] in the config{backlog}")
     else:
-        _backlog_line(console, "e-mail", unsent, email_error)
-    for name, waiting, error in app.channel_backlogs(settings):
+        _backlog_line(console, "e-mail", *shown.email)
+    for name, waiting, error in shown.channels:
         _backlog_line(console, f"channel {name}", waiting, error)
-
-
-def _alerts(count: int) -> str:
-    return f"{count} alert{'s' if count != 1 else ''}"
 
 
 def _backlog_line(console: Console, way: str, waiting: int, error: str | None) -> None:
@@ -504,8 +503,8 @@ def _backlog_line(console: Console, way: str, waiting: int, error: str | None) -
     if not waiting:
         console.print(f"{way}: all delivered")
         return
-    console.print(Text(f"{way}: {_alerts(waiting)} not delivered" + (f", last error: {app.printable(error)}" if error else ""),
-                       style="red" if error else ""))
+    said = f"{way}: {app.counted(waiting, 'alert')} not delivered"
+    console.print(Text(said + (f", last error: {app.printable(error)}" if error else ""), style="red" if error else ""))
 
 
 def _interval(seconds: int | None, source: SourceSettings | None, settings: Settings) -> str:

@@ -202,7 +202,7 @@ def test_a_notice_waits_in_the_archive_while_the_mail_server_is_down_and_is_deli
     smtp_server.down()
     reports = checks_every_6_hours(local_web, tmp_path, listing, [True] * 6 + [False] * 3, email=email)
     assert reports[-1].notice is not None and not smtp_server.messages
-    assert app.status(Settings(database=str(tmp_path / "m.db")))[1]["notices"] == 1  # `monitor status` shows it
+    assert app.status(Settings(database=str(tmp_path / "m.db"))).counts["notices"] == 1  # `monitor status` shows it
     with Archive.create(tmp_path / "m.db") as archive:
         smtp_server.up()
         later = NOW + 3 * 24 * HOURS
