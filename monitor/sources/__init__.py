@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -58,10 +57,8 @@ async def discover(
         budget = workers.limits.link_bytes
         links = (await workers.run(result.url, links_within, budget, find, result)).kept(result.url, budget)
         digests = [hashlib.sha256(result.body).digest()]
-    return replace(
-        _discovered(links, digests, source, etag=result.etag, last_modified=result.last_modified, body_hash=body_hash),
-        moved_to=result.moved_to,
-    )
+    return _discovered(links, digests, source, etag=result.etag, last_modified=result.last_modified,
+                       body_hash=body_hash, moved_to=result.moved_to)
 
 
 def _discovered(
@@ -72,6 +69,7 @@ def _discovered(
     etag: str | None,
     last_modified: str | None,
     body_hash: str | None,
+    moved_to: str | None = None,
 ) -> Discovery:
     """The check's result: unchanged when the bodies read (their SHA-256 ``digests``) hash as last time."""
     new_hash = _digest(digests)
@@ -82,6 +80,7 @@ def _discovered(
         last_modified=last_modified,
         body_hash=new_hash,
         not_modified=unchanged,
+        moved_to=moved_to,
     )
 
 
