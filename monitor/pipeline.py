@@ -91,7 +91,7 @@ class CheckReport:
     error: str | None = None
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
     next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
-    retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, 429, timeouts)
+    retry_later: int = 0  # article fetches that failed in a way worth retrying (5xx, timeouts, a stub)
     # Links whose article (or failure) could not be written to the archive (locked, a full disk): the cause, by URL.
     unstored: dict[str, str] = field(default_factory=dict)
     left: int = 0  # new links past limits.links_per_check, taken by the next checks
@@ -560,9 +560,12 @@ class Pipeline:
             return None
         report.text_chars += read.text_chars
         if read.prepared is None:
-            log.info("%s: no article text in %s", source.name, page.url)
+            # A stub now may be the story later: a breaking story goes up as a headline and a line, and is written
+            # in place. Retried like a passing failure, it is read again at the next checks while its source lists it.
+            log.info("%s: no article text in %s (tried again at the next checks)", source.name, page.url)
             report.skipped += 1
-            await self._record_failed_url(link.url, source, "no article text", retry=False)
+            report.retry_later += 1
+            await self._record_failed_url(link.url, source, "no article text", retry=True)
         return read.prepared
 
     async def _record_failed_url(self, url: str, source: SourceSettings, error: str, *, retry: bool) -> None:

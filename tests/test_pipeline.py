@@ -20,7 +20,7 @@ from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.models import Article, Extracted, Link, Page
 from monitor.prepare import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
-from monitor.pipeline import outlets
+from monitor.pipeline import MAX_ARTICLE_ATTEMPTS, outlets
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -862,8 +862,43 @@ def test_a_wire_flash_shorter_than_an_article_alerts_and_a_stub_as_short_stays_o
         assert (wire_check.stored, len(wire_check.alerts)) == (1, 1)
         assert titles(tmp_path) == ["URGENT: Russia expels US ambassador"]
         with sqlite3.connect(tmp_path / "monitor.db") as conn:
-            assert sorted(conn.execute("SELECT url, error FROM failed_urls")) == [
-                (wire.url("/brief"), "no article text"), (wire.url("/stub"), "no article text")]
+            assert sorted(conn.execute("SELECT url, error, retry FROM failed_urls")) == [
+                (wire.url("/brief"), "no article text", 1), (wire.url("/stub"), "no article text", 1)]
+    finally:
+        wire.close()
+        other.close()
+
+
+def test_a_stub_written_into_a_story_later_is_stored_and_alerts_and_one_that_stays_a_stub_is_given_up(
+    tmp_path: Path
+) -> None:
+    """A page of under 40 words that the rules find nothing in was refused for good: a breaking story goes up as a
+    headline and a line, and is written in place minutes later, so its news never alerted. A stub is tried again at
+    the next checks, and given up after as many attempts as any passing failure."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        developing = "<html><head><title>Breaking news</title></head><body><article><p>{}</p></article></body></html>"
+        story = wire.route("/breaking", developing.format("This story is developing. Check back for updates."))
+        wire.route("/video", developing.format("Watch the video."))
+        serve_feed(wire, [wire.url("/breaking"), wire.url("/video")])
+        first, _ = check_once(settings, None, force=True).checks
+        assert (first.stored, first.retry_later) == (0, 2)
+        story.body = developing.format(f"{FLASH} {FILLER}").encode()
+        second, _ = check_once(settings, None, force=True).checks
+        assert (second.stored, len(second.alerts), second.retry_later) == (1, 1, 1)
+        assert titles(tmp_path) == ["Breaking news"]
+        with sqlite3.connect(tmp_path / "monitor.db") as conn:  # stored: no failure of its source's any more
+            assert [url for (url,) in conn.execute("SELECT url FROM failed_urls")] == [wire.url("/video")]
+        for _ in range(MAX_ARTICLE_ATTEMPTS - 2):
+            check_once(settings, None, force=True)
+        with sqlite3.connect(tmp_path / "monitor.db") as conn:
+            assert list(conn.execute("SELECT url, attempts FROM failed_urls")) == [
+                (wire.url("/video"), MAX_ARTICLE_ATTEMPTS)]
+        before = len(wire.requests)
+        last, _ = check_once(settings, None, force=True).checks
+        assert (last.fetched, last.retry_later) == (0, 0)
+        assert [r.path for r in wire.requests[before:]] == ["/feed.xml"]
     finally:
         wire.close()
         other.close()

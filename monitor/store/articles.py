@@ -47,9 +47,14 @@ class ArticleRecords(Connection):
                                 *sources)
 
     def add_urls(self, article_id: int, urls: Iterable[str], source: str) -> None:
+        """Record that ``source``'s links at ``urls`` led to the article. A failure of the source's at one of them
+        is over (a stub since written into a story, a server error since mended): its ``failed_urls`` row goes."""
+        urls = list(urls)
         self._insert_rows(
             "INSERT OR IGNORE INTO article_urls (url, source, article_id)", [(url, source, article_id) for url in urls]
         )
+        self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({','.join('?' * len(urls))})",
+                        [source, *urls])
 
     def article_at(self, urls: Sequence[str], sources: tuple[str, ...]) -> int | None:
         """The article the links of one of ``sources`` at one of ``urls`` led to, if any."""
