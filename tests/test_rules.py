@@ -319,6 +319,34 @@ def test_explain_names_the_clause_the_context_and_the_veto() -> None:
     assert (vetoed.matched, vetoed.vetoes[0][1]) == (False, "goodwill ambassador")
 
 
+def test_explain_names_the_clause_of_a_group_under_conditions_by_its_whole_comment() -> None:
+    """A query of clauses put under conditions (``( ... ) AND both sides``) was explained by its whole text, a page
+    long for the shipped prisoner swap rule; and only the last line of a comment named a clause."""
+    rules = _query("""
+        (
+          # A swap word
+          swap*
+          # An offer of a release: "an offer to
+          # free them".
+          OR offer NEAR/4 free
+        ) AND Russia
+    """)
+    [matched] = rules.explain("Russia made an offer to free them.")
+    assert matched.clauses == ('An offer of a release: "an offer to free them".',)
+
+
+def test_explain_names_the_clause_of_an_or_of_words() -> None:
+    """A query that is an OR of words, judged as one list, raised KeyError when explained (``monitor rules test``)."""
+    rules = _query("""
+        # the title
+        ambassador
+        # a chargé
+        OR chargé
+    """)
+    [matched] = rules.explain("The chargé left.")
+    assert matched.clauses == ("a chargé",)
+
+
 def test_words_of_a_text() -> None:
     """Dotted acronyms are one word, a digit before a dot starts none, a possessive is dropped, an inner apostrophe kept."""
     text = Text("The U.S.-Russian talks, 1.2 or 5.S.A., e.g. O\u2019Brien\u2019s Bot\u00adschaf\u00adter a.")

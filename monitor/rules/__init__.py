@@ -366,7 +366,12 @@ class _Rule:
 
     def __post_init__(self) -> None:
         compiled: dict[int, Holds] = {}
-        judgement(self.node, {id(cue) for cue in self.cues}, compiled)
+        cues = {id(cue) for cue in self.cues}
+        judgement(self.node, cues, compiled)
+        # The clauses an explanation names are judged one by one, even where the query judges them as one list.
+        if (named := _named_clauses(self.node)) is not None:
+            for clause in named.items:
+                judgement(clause, cues, compiled)
         object.__setattr__(self, "judgements", compiled)
 
 
@@ -459,13 +464,22 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
             yield Explanation(rule.name, text.quote((lo, hi)), False, (), (), (), vetoes)
 
 
+def _named_clauses(node: Node) -> Any_ | None:
+    """The clauses an explanation names: the top-level OR, or a group of clauses the query puts first under
+    conditions (``( clauses ) AND both sides named``), whose whole text, a page long, says nothing of why a passage
+    matched. None where the query has neither."""
+    if isinstance(node, All) and isinstance(node.items[0], Any_) and node.items[0].labels:
+        node = node.items[0]
+    return node if isinstance(node, Any_) and node.labels else None
+
+
 def _clauses(rule: _Rule, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
-    """The top-level clauses of a query that hold in a unit, by their comment or their text."""
-    node = rule.node
-    if not isinstance(node, Any_) or not node.labels:
-        return (node.source,)
+    """The clauses of a query (:func:`_named_clauses`) that hold in a unit, by their comment or their text."""
+    named = _named_clauses(rule.node)
+    if named is None:
+        return (rule.node.source,)
     quiet = Judge(judge.article)
-    return tuple(label or item.source for item, label in zip(node.items, node.labels, strict=True)
+    return tuple(label or item.source for item, label in zip(named.items, named.labels, strict=True)
                  if rule.judgements[id(item)](quiet, lo, hi, []))
 
 

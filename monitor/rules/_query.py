@@ -10,7 +10,8 @@ Grammar, loosest binding first::
     primary  := "(" or ")" | FIELD ":" primary | "phrase" | word | word* | @list
 
 ``#`` starts a comment that runs to the end of the line; a comment just above a clause
-of the top-level ``OR`` names that clause in ``monitor rules test``.
+of the top-level ``OR`` names that clause in ``monitor rules test``, and so does one in a group
+of clauses that the whole query puts first under conditions (``( clauses ) AND ...``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Any_:
 
     items: tuple[Node, ...]
     source: str
-    labels: tuple[str, ...] = ()  # per item, the comment naming it (top-level clauses only)
+    labels: tuple[str, ...] = ()  # per item, the comment naming it (the top level's, or a group's with comments)
     places: bool = False  # every item has places in the text (set once compiled)
 
     @cached_property
@@ -155,8 +156,8 @@ def _tokens(query: str) -> Iterator[_Token]:
     comment = ""
     for m in _TOKEN.finditer(query):
         kind = m.lastgroup
-        if kind == "comment":
-            comment = m.group()[1:].strip()
+        if kind == "comment":  # a comment of several lines is read whole
+            comment = f"{comment} {m.group()[1:].strip()}".strip()
             continue
         if kind == "space":
             continue
@@ -215,7 +216,7 @@ class _Parser:
             items.append(self.all_())
         if len(items) == 1:
             return items[0]
-        return Any_(tuple(items), self.source(start), tuple(labels) if top else ())
+        return Any_(tuple(items), self.source(start), tuple(labels) if top or any(labels) else ())
 
     def all_(self) -> Node:
         start = self.where() - 1
