@@ -322,10 +322,14 @@ def status(settings: Settings) -> ArchiveStatus:
 
 
 def health_problems(settings: Settings) -> tuple[list[str], Heartbeat | None]:
-    """What makes the daemon unhealthy (none: healthy), with its last heartbeat. Only the sources and the heartbeat
-    are read, not the counts ``status`` shows: a health check runs every few seconds, on an archive of any size."""
+    """What makes the daemon unhealthy (none: healthy), with its last heartbeat. Only the sources, the heartbeat and
+    the oldest alert each configured way of delivery owes are read, not the counts ``status`` shows: a health check
+    runs every few seconds, on an archive of any size."""
     with Archive.read(settings.database) as archive:
         stored = {row["name"]: row for row in archive.source_rows()}
         heartbeat = archive.heartbeat()
+        owed = {"e-mail": archive.email_waiting_since(digest=settings.email.mode == "digest")} if settings.email else {}
+        for channel in settings.channels:
+            owed[f"channel {channel.name}"] = archive.channel_waiting_since(channel.name)
     names = [source.name for source in settings.sources]
-    return health.problems(heartbeat, names, stored, datetime.now(UTC)), heartbeat
+    return health.problems(heartbeat, names, stored, datetime.now(UTC), owed), heartbeat

@@ -2,28 +2,35 @@
 
 ``monitor status --check`` and the Docker HEALTHCHECK ask it. A daemon is unhealthy
 when its scheduler has stopped ticking (no heartbeat for :data:`MISSED_BEATS`
-intervals: a hung loop, a dead scheduler, a stuck archive writer) or when every
-configured source is failing (the network, DNS or a proxy is down for all of them).
+intervals: a hung loop, a dead scheduler, a stuck archive writer), when every
+configured source is failing (the network, DNS or a proxy is down for all of them), or
+when a way of delivery (e-mail, a channel) has owed an alert for :data:`UNDELIVERED`:
+an alerter whose alerts reach no one is not working, however well it checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.models import Heartbeat
 from monitor.store import iso
 
 MISSED_BEATS = 3  # heartbeats missed in a row before the scheduler counts as stopped
+# How long a way of delivery may owe an alert: an alert goes within a minute, and a failed delivery is retried
+# at least hourly (a backoff of at most an hour by default), so two hours are two failed retries at the longest wait.
+UNDELIVERED = timedelta(hours=2)
 
 
 def problems(
-    heartbeat: Heartbeat | None, sources: Iterable[str], rows: Mapping[str, Mapping[str, Any]], now: datetime
+    heartbeat: Heartbeat | None, sources: Iterable[str], rows: Mapping[str, Mapping[str, Any]], now: datetime,
+    owed: Mapping[str, datetime | None],
 ) -> list[str]:
     """What is wrong, one line each; empty when healthy.
 
-    ``sources``: the configured source names; ``rows``: the archive's ``sources`` rows by name.
+    ``sources``: the configured source names; ``rows``: the archive's ``sources`` rows by name; ``owed``: since when
+    each configured way of delivery ("e-mail", "channel NAME") has owed its oldest alert (None: it owes none).
     """
     found: list[str] = []
     if heartbeat is None:
@@ -39,4 +46,9 @@ def problems(
     failing = [name for name in names if rows.get(name, {}).get("failures", 0) > 0]
     if names and len(failing) == len(names):
         found.append(f"every source is failing ({len(names)}): see last_error in monitor status")
+    for way, since in owed.items():
+        if since is not None and now - since > UNDELIVERED:
+            hours = (now - since).total_seconds() / 3600
+            found.append(f"{way} has not delivered an alert owed for {hours:.1f} h (since {iso(since)}): see monitor"
+                         " status")
     return found

@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 
 from monitor.alerts.channels import apprise_send, deliver_channels, lease
+from monitor.app import health_problems
 from monitor.alerts.render import render_text
-from monitor.config import ChannelSettings, parse_config, shipped_rules
+from monitor.config import ChannelSettings, EmailSettings, parse_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
 from monitor.errors import ConfigError, PermanentDeliveryError
-from monitor.store import Archive
-from tests.alerts_data import AMBASSADOR, article, deliver, flood, store
+from monitor.store import Archive, iso
+from tests.alerts_data import AMBASSADOR, RETURN, SWAP, article, deliver, flood, store
 from tests.conftest import cli_env
 from tests.webhook import Receiver
 
@@ -333,3 +334,50 @@ def test_status_says_what_e_mail_has_not_sent_and_why(tmp_path: Path, receiver: 
     assert "channel phone: all delivered" in lines
     config.write_text(config.read_text(encoding="utf-8").replace(email, ""), encoding="utf-8")
     assert "e-mail: no [email] in the config (1 alert not sent)" in shown()
+
+
+def test_status_check_fails_when_a_way_of_delivery_has_owed_an_alert_for_hours(tmp_path: Path) -> None:
+    """``status --check`` (the Docker HEALTHCHECK) said healthy while no alert reached anyone: a mail server refusing
+    every message, a channel down for a day. A way of delivery that has owed an alert for two hours makes the daemon
+    unhealthy; an alert a digest has not gathered yet is owed by no one."""
+    now = datetime.now(UTC)
+    settings = shipped_rules().model_copy(update={
+        "database": str(tmp_path / "monitor.db"),
+        "email": EmailSettings(recipients=["desk@example.org"]),
+        "channels": [ChannelSettings(name="phone", url="json://127.0.0.1:9/")]})
+    with Archive.create(settings.database) as opened:
+        opened.register_channels(["phone"], now - timedelta(hours=1))
+        opened.beat(pid=os.getpid(), now=now, every=30)
+        old = store(opened, article("https://wire.example/1", "Recall", fetched=now - timedelta(hours=3)),
+                    [("ambassadors", AMBASSADOR, ("ambassador",), True)], now=now - timedelta(hours=3))
+    assert health_problems(settings)[0] == [
+        f"e-mail has not delivered an alert owed for 3.0 h (since {iso(now - timedelta(hours=3))}): see monitor status"]
+
+    with Archive.create(settings.database) as opened:  # sent by e-mail; the phone's alert is recent
+        opened.mark_sent([old.alert_id or 0], now)
+        store(opened, article("https://wire.example/2", "Swap", fetched=now),
+              [("prisoner swap", SWAP, ("swap",), True)],
+              now=now - timedelta(minutes=10))
+    assert health_problems(settings)[0] == []
+
+    digest = settings.model_copy(update={"email": EmailSettings(recipients=["desk@example.org"], mode="digest")})
+    with Archive.create(settings.database) as opened:  # the phone has owed its alert for three hours
+        opened.register_channels(["late"], now - timedelta(hours=4))
+        store(opened, article("https://wire.example/3", "Envoy", fetched=now),
+              [("ambassadors", RETURN, ("envoy",), True)],
+              now=now - timedelta(hours=3))
+    late = digest.model_copy(update={"channels": [ChannelSettings(name="late", url="json://127.0.0.1:9/")]})
+    [problem] = health_problems(late)[0]  # the digest has not gathered the alerts: e-mail owes nothing yet
+    assert problem.startswith("channel late has not delivered an alert owed for 3.0 h")
+
+    with Archive.create(settings.database) as opened:
+        opened.gather_digest(now - timedelta(hours=2, minutes=30))
+    assert [problem.split(" has not")[0] for problem in health_problems(late)[0]] == ["e-mail", "channel late"]
+
+    (tmp_path / "config.toml").write_text('database = "monitor.db"\n[email]\nrecipients = ["desk@example.org"]\n'
+                                          'mode = "digest"\n[[channels]]\nname = "late"\nurl = "json://127.0.0.1:9/"\n')
+    result = subprocess.run([sys.executable, "-m", "monitor", "status", "--check"],
+                            capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.startswith("monitor: unhealthy: e-mail has not delivered")
+    assert "; channel late has not delivered" in result.stderr and len(result.stderr.splitlines()) == 1
+

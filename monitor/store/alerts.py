@@ -208,6 +208,21 @@ class AlertRecords(Connection):
             " AND last_error IS NOT NULL ORDER BY alert_id DESC LIMIT 1", {"channel": channel}) if waiting else None
         return waiting, error
 
+    def channel_waiting_since(self, channel: str) -> datetime | None:
+        """When the oldest alert ``channel`` owes was queued (None: it owes none); see :meth:`channel_backlog`."""
+        return parse_iso(self._one(
+            "SELECT min(alerts.created) FROM alerts JOIN channels ON channels.name = :channel"
+            " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
+            " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL", {"channel": channel}))
+
+    def email_waiting_since(self, *, digest: bool) -> datetime | None:
+        """Since when e-mail has owed its oldest alert (None: it owes none). In ``digest`` mode an alert waits for the
+        digest by design: it is owed from when a digest gathered it."""
+        if digest:
+            return parse_iso(self._one("SELECT min(digests.created) FROM alerts JOIN digests ON digests.id ="
+                                       " alerts.digest_id WHERE alerts.sent IS NULL"))
+        return parse_iso(self._one("SELECT min(created) FROM alerts WHERE sent IS NULL"))
+
     def queued_alert_count(self) -> int:
         return int(self._one("SELECT count(*) FROM alerts WHERE sent IS NULL"))
 
