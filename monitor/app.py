@@ -107,9 +107,11 @@ def check_once(
 
     async def check_and_deliver() -> OnceResult:
         # The workers start first: their fork server loads its modules (a third of a second) while the rules are
-        # checked here, which the first page waited for. A bad rule still stops before the archive is opened.
+        # checked here, which the first page waited for. A bad rule still stops before the archive is opened. A pool
+        # without workers compiled them here as it opened.
         async with Workers(settings) as workers:
-            await asyncio.to_thread(_check_rules, settings)
+            if not workers.in_process:
+                await asyncio.to_thread(_check_rules, settings)
             Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
             async with ArchiveWriter(settings.database) as writer:
                 channels = [channel.name for channel in settings.channels]

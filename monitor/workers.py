@@ -119,10 +119,15 @@ class Workers:
         self._context = _context()
         self._starting: set[asyncio.Task[None]] = set()
 
+    @property
+    def in_process(self) -> bool:
+        """Whether jobs run in this process (``workers = 0``): the pool compiled the rules here as it opened."""
+        return self._count == 0
+
     async def __aenter__(self) -> Workers:
         """Start the workers in the background: the first start launches the fork server, which loads the
         modules (half a second), and the checks fetch their sources meanwhile; a job waits for a worker."""
-        if self._count == 0:
+        if self.in_process:
             _compile(self._settings)
         else:
             self._start(self._count)
@@ -185,7 +190,7 @@ class Workers:
 
         Raises :class:`ParseLimitError` when the page overran a limit; the job's own errors pass through.
         """
-        if self._count == 0:
+        if self.in_process:
             return job(*args, **kwargs)
         async with self._turns.slot():
             return await self._run(url, job, *args, **kwargs)
