@@ -418,11 +418,15 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     console.print(table)
     if misses:
         for name, score in scores.items():
-            for kind, passage, matched in score.misses:
-                console.print(Text(f"[{name}] {kind} {passage.id}: ", style="bold red")
-                              + Text(f"{passage.title} | {passage.text}"), soft_wrap=True)
-                for quoted in matched:
+            for miss in score.misses:
+                console.print(Text(f"[{name}] {miss.kind} {miss.passage.id}: ", style="bold red")
+                              + Text(f"{miss.passage.title} | {miss.passage.text}"), soft_wrap=True)
+                for quoted in miss.matched:
                     console.print(Text(f"    matched: {quoted}", style="dim"), soft_wrap=True)
+                for clause in miss.clauses:
+                    console.print(Text(f"    clause: {clause}", style="dim"), soft_wrap=True)
+                for clause, text in miss.vetoes:
+                    console.print(Text(f"    veto {clause}: {text}", style="dim"), soft_wrap=True)
 
 
 @cli.command()

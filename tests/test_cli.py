@@ -197,6 +197,16 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     out = " ".join(result.stdout.split())
     assert "ambassadors │ 3 │ 1.000 │ 0.500" in out  # 1 of 2 positives found, no false alarm
     assert "[ambassadors] missed miss" in out and "noise" not in out
+    # A wrong judgement says why: the clause that fired, or the veto that stopped a match.
+    records = [{"id": "alarm", "text": "Russia summoned the U.S. ambassador Lynne Tracy.", "ambassadors": 0},
+               {"id": "vetoed", "text": "Former U.S. ambassador to Russia Michael McFaul said the Kremlin erred.",
+                "ambassadors": 1}]
+    labelled.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
+    lines = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(labelled)).stdout.splitlines()
+    alarm = lines.index(next(line for line in lines if line.startswith("[ambassadors] false positive alarm")))
+    assert lines[alarm + 2].startswith("    clause: The post, with the other side near"), lines[alarm:]
+    vetoed = lines.index(next(line for line in lines if line.startswith("[ambassadors] missed vetoed")))
+    assert lines[vetoed + 1] == "    veto @ambassador NOT NEAR/1 @former: Former U.S. ambassador", lines[vetoed:]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"title": "no text"}\n', encoding="utf-8")
     failed = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(bad), check=False)

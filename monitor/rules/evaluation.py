@@ -9,6 +9,18 @@ from monitor.models import LabelledPassage
 from monitor.rules import Ruleset
 
 
+@dataclass(frozen=True)
+class Miss:
+    """A wrong judgement, with what a rule's author needs to mend it: for a false positive the passages matched and
+    the clauses that fired, for a missed passage the vetoes that stopped a match (if one nearly held)."""
+
+    kind: str  # "false positive" or "missed"
+    passage: LabelledPassage
+    matched: tuple[str, ...] = ()
+    clauses: tuple[str, ...] = ()
+    vetoes: tuple[tuple[str, str], ...] = ()  # (clause, text that vetoed)
+
+
 @dataclass
 class RuleScore:
     """One rule's judgements over a labelled set, with every wrong one."""
@@ -17,7 +29,7 @@ class RuleScore:
     false_pos: int = 0
     false_neg: int = 0
     true_neg: int = 0
-    misses: list[tuple[str, LabelledPassage, tuple[str, ...]]] = field(default_factory=list)  # kind, passage, what matched
+    misses: list[Miss] = field(default_factory=list)
 
     @property
     def precision(self) -> float:
@@ -47,8 +59,17 @@ def evaluate(ruleset: Ruleset, passages: Iterable[LabelledPassage]) -> dict[str,
             score.false_neg += expected and not found
             score.true_neg += not found and not expected
             if found != expected:
-                score.misses.append(("false positive" if found else "missed", passage, matched.get(name, ())))
+                score.misses.append(_miss(ruleset, name, passage, matched.get(name, ())))
     return scores
+
+
+def _miss(ruleset: Ruleset, rule: str, passage: LabelledPassage, matched: tuple[str, ...]) -> Miss:
+    """The wrong judgement explained (only misses are: explaining is slower than matching)."""
+    explained = [e for e in ruleset.explain(passage.text, title=passage.title) if e.rule == rule]
+    if matched:
+        clauses = (clause for e in explained if e.matched for clause in e.clauses)
+        return Miss("false positive", passage, matched, clauses=tuple(dict.fromkeys(clauses)))
+    return Miss("missed", passage, vetoes=tuple(dict.fromkeys(veto for e in explained for veto in e.vetoes)))
 
 
 def label_key(rule: str) -> str:
