@@ -347,6 +347,21 @@ def test_explain_names_the_clause_of_an_or_of_words() -> None:
     assert matched.clauses == ("a chargé",)
 
 
+def test_a_near_clause_marks_the_words_that_matched_not_the_words_between() -> None:
+    """A NEAR's hit was its whole place, from its first word to its last: the demo's alert marked "Putin and U.S.
+    President Joe Biden agreed on Wednesday to send their ambassadors back to Washington" as one run. Its sides are
+    marked, nested NEARs down to their words; the passage quoted is the same."""
+    rules = _query("(ambassador NEAR/3 Russia) NEAR/12 recalled")
+    text = "The ambassador of Russia was, after a long and bitter week of talks, abruptly recalled on Monday."
+    [match] = rules.match(text)
+    assert (match.passage, match.terms) == (text, ("ambassador", "Russia", "recalled"))
+    assert [text[start:end] for start, end in highlight_spans(match.passage, match.terms)] == [
+        "ambassador", "Russia", "recalled"]
+    # Words side by side are one mark.
+    assert [text[start:end] for start, end in highlight_spans(text, ("abruptly", "recalled", "Monday"))] == [
+        "abruptly recalled", "Monday"]
+
+
 def test_words_of_a_text() -> None:
     """Dotted acronyms are one word, a digit before a dot starts none, a possessive is dropped, an inner apostrophe kept."""
     text = Text("The U.S.-Russian talks, 1.2 or 5.S.A., e.g. O\u2019Brien\u2019s Bot\u00adschaf\u00adter a.")
@@ -357,7 +372,7 @@ def test_words_of_a_text() -> None:
 def test_highlight_spans() -> None:
     passage = "The U.S. ambassador\u2019s car and two Ambassadors."
     spans = highlight_spans(passage, ["ambassador", "US"])
-    assert [passage[start:end] for start, end in spans] == ["U.S.", "ambassador\u2019s", "Ambassadors"]
+    assert [passage[start:end] for start, end in spans] == ["U.S. ambassador\u2019s", "Ambassadors"]  # side by side: one
     assert highlight_spans(passage, []) == []
 
 

@@ -450,7 +450,8 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         judge = quiet if trace is None else Judge(article, trace)
         found: list[Span] = []
         held = holds(judge, lo, hi, found)
-        hits = sorted(set(found))  # each inside the unit: a node's places are cut to the range it is judged in
+        # Each inside the unit (a node's places are cut to the range it is judged in), as the words that matched.
+        hits = judge.words_matched(sorted(set(found)))
         vetoes: tuple[tuple[str, str], ...] = ()
         if trace is not None:
             vetoes = tuple(dict.fromkeys([*trace.vetoes, *((clause, text.quote(span)) for span, clause in article.vetoed
@@ -789,7 +790,8 @@ def _around(query: str, position: int) -> str:
 
 
 def highlight_spans(passage: str, terms: Iterable[str]) -> list[Span]:
-    """Where ``terms`` (as in :attr:`Match.terms`) occur in ``passage``: sorted, merged character spans."""
+    """Where ``terms`` (as in :attr:`Match.terms`) occur in ``passage``: sorted character spans, those that overlap
+    or only white space parts merged ("*ambassadors back*", not "*ambassadors* *back*")."""
     text = Text(passage)
     spans: list[Span] = []
     for term in terms:
@@ -801,7 +803,7 @@ def highlight_spans(passage: str, terms: Iterable[str]) -> list[Span]:
                 spans.append(text.char_span((at, at + len(words))))
     merged: list[Span] = []
     for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
+        if merged and (start <= merged[-1][1] or passage[merged[-1][1] : start].isspace()):
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))

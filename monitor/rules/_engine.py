@@ -72,6 +72,9 @@ class Article:
         self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
         self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
+        # A NEAR's place (its two sides and the words between) -> the places of its sides: an alert quotes and marks the
+        # words that matched, not the half sentence between "Putin" and "ambassadors back".
+        self.sides: dict[Span, set[Span]] = {}
         # (id of a field node, where it looks) -> whether it holds there, and its places
         self.fields: dict[tuple[int, Span], tuple[bool, list[Span]]] = {}
         self.paragraph_starts = [start for start, _ in self.text.paragraphs]
@@ -261,8 +264,28 @@ class Judge:
                 else:  # kept for explanations: places are found once per article, whichever unit asks first
                     self.article.vetoed.append(((min(lo, partners[0][0]), max(hi, partners[0][1])), node.source))
             else:
-                found += [(min(lo, right[0]), max(hi, right[1])) for right in partners]
+                for right in partners:
+                    together = (min(lo, right[0]), max(hi, right[1]))
+                    found.append(together)
+                    if together != left and together != right:  # else one side holds the other: it is that side
+                        self.article.sides.setdefault(together, set()).update((left, right))
         return sorted(set(found))
+
+    def words_matched(self, hits: list[Span]) -> list[Span]:
+        """``hits`` (sorted) as the places of the words that matched: a NEAR's place as its sides' places, in turn."""
+        sides = self.article.sides
+        if not sides:
+            return hits
+        words: set[Span] = set()
+        pending = list(hits)
+        while pending:
+            span = pending.pop()
+            parts = sides.get(span)
+            if parts is None:
+                words.add(span)
+            else:  # each side is shorter than the place it is a side of: this ends
+                pending += parts
+        return sorted(words)
 
     def _pattern(self, node: Pattern, lo: int, hi: int) -> list[Span]:
         text = self.article.text
