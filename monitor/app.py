@@ -145,8 +145,8 @@ def demo(settings: Settings | None, output: Path) -> DemoResult:
     return run_demo(beat, output)
 
 
-def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
-    """Articles matching a full-text query (FTS5 syntax)."""
+def search(database: Path, query: str, limit: int) -> list[dict[str, Any]]:
+    """Articles of the archive at ``database`` matching a full-text query (FTS5 syntax)."""
     try:
         query.encode("utf-8")
     except UnicodeEncodeError:  # bytes the locale could not decode arrive as lone surrogates
@@ -156,7 +156,7 @@ def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
         except UnicodeDecodeError as exc:
             raise MonitorError(f"the search query {raw!r} is not UTF-8 text: type it in a UTF-8 terminal,"
                                " or set LANG to a UTF-8 locale") from exc
-    with Archive.read(settings.database) as archive:
+    with Archive.read(database) as archive:
         return archive.search(query, limit)
 
 

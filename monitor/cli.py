@@ -68,6 +68,12 @@ class Context:
         self._settings: Settings | None = None
 
     @property
+    def database(self) -> Path:
+        """The archive: ``--db``, else the config's. A command that reads the archive alone needs no config with
+        ``--db`` (the demo's archive, a copy of the daemon's)."""
+        return self.db_path or Path(self.settings.database)
+
+    @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_config(self.config_path)
@@ -318,7 +324,7 @@ def demo(obj: Context, output: Path) -> None:
 @click.pass_obj
 def search(obj: Context, query: str, limit: int) -> None:
     """Full-text search of the archive (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
-    rows = app.search(obj.settings, query, limit)
+    rows = app.search(obj.database, query, limit)
     table = _table("id", "published", "site", "title", "url")
     for row in rows:
         table.add_row(str(row["id"]), row["published"] or "", app.printable(row["site"]), app.printable(row["title"]),
@@ -336,8 +342,7 @@ def datasette_metadata(obj: Context) -> None:
     Datasette knows a database by its file's name, so the metadata is made for one archive:
     monitor datasette-metadata > metadata.json && datasette serve monitor.db -m metadata.json
     """
-    database = obj.db_path or Path(obj.settings.database)
-    click.echo(json.dumps(app.datasette_metadata(database), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(app.datasette_metadata(obj.database), ensure_ascii=False, indent=2))
 
 
 @cli.group()

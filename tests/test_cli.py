@@ -100,6 +100,15 @@ def test_search_finds_the_geneva_story(run_cli: RunCLI, demo_db: Path) -> None:
     assert "Geneva" in result.stdout
 
 
+def test_search_of_an_archive_given_by_db_needs_no_config(run_cli: RunCLI, demo_db: Path, tmp_path: Path) -> None:
+    """Searching the demo's archive where the demo ran (no config.toml there) said "config.toml: file not found":
+    the archive is all a search reads."""
+    assert not (tmp_path / "config.toml").exists()
+    assert "Geneva" in run_cli("--db", str(demo_db), "search", "ambassadors return").stdout
+    missing = run_cli("search", "ambassadors", check=False)  # no --db: the config says where the archive is
+    assert missing.returncode == 2 and "config.toml: file not found" in missing.stderr
+
+
 def test_search_with_bad_syntax_fails_cleanly(run_cli: RunCLI, demo_db: Path) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", 'unbalanced "quote', check=False)
     assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query")
