@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import __version__
-from monitor.config import Settings, SourceSettings, load_config, names_folder
+from monitor.config import Settings, SourceSettings, load_config, names_folder, shipped_rules
 from monitor.errors import BadArgumentError, ConfigError, MonitorError, Terminated
 from monitor.stopping import terminate_as_interrupt
 
@@ -66,6 +66,21 @@ class Context:
         self.config_given = config_given  # --config on the command line, rather than the default
         self.db_path = db_path
         self._settings: Settings | None = None
+
+    @property
+    def has_config(self) -> bool:
+        """Whether there is a config to read: one given by ``--config``, or ``./config.toml``."""
+        return self.config_given or self.config_path.exists()
+
+    @property
+    def rules_settings(self) -> Settings:
+        """The config's settings, or where there is none here (and none was given) the rules shipped with monitor,
+        as the demo uses: the rules can be tried on a text or a labelled file from any folder."""
+        if self.has_config:
+            return self.settings
+        log.info("no %s here: the rules shipped with monitor are used", self.config_path)
+        shipped = shipped_rules()
+        return shipped.model_copy(update={"database": str(self.db_path)}) if self.db_path is not None else shipped
 
     @property
     def database(self) -> Path:
@@ -291,7 +306,7 @@ def demo(obj: Context, output: Path) -> None:
     if obj.db_path is not None:  # the demo's archive is made afresh: --db would replace an archive the user keeps
         raise click.UsageError("--db does not apply to demo: it writes its own archive, monitor-demo.db, in --output",
                                click.get_current_context())
-    beat = obj.settings if obj.config_given or obj.config_path.exists() else None
+    beat = obj.settings if obj.has_config else None
     if beat is None:
         log.info("no %s here: the demo uses the rules shipped with monitor", obj.config_path)
     if logging.getLogger().level > logging.DEBUG:
@@ -365,7 +380,7 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     """
     if title and text is None:
         raise click.UsageError("--title goes with --text: give the text whose title it is", click.get_current_context())
-    settings = obj.settings
+    settings = obj.rules_settings
     if not settings.rules:
         fail(f"{obj.config_path} has no [[rules]] to test")
     verdicts, scanned = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None,
@@ -411,7 +426,7 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     Each line is an object with "text", "title" (optional), "id" (optional) and, per rule, a
     0/1 (or false/true) field named after the rule with spaces as underscores ("prisoner_swap").
     """
-    scores = app.evaluate_rules(obj.settings, labelled)
+    scores = app.evaluate_rules(obj.rules_settings, labelled)
     table = _table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
     for name, score in scores.items():
         labelled_count = score.true_pos + score.false_pos + score.false_neg + score.true_neg
@@ -441,7 +456,7 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
 def extract(obj: Context, target: str, as_json: bool) -> None:
     """Show what the extractor takes from one page: title, byline, date, text."""
     # A page can be looked at without a config, but one given, or found here, must load (fetch and limits come from it).
-    settings = obj.settings if obj.config_given or obj.config_path.exists() else None
+    settings = obj.settings if obj.has_config else None
     result = app.extract_page(settings, target)
     if as_json:
         data = asdict(result)

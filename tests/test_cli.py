@@ -222,6 +222,20 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     assert failed.returncode == 2 and "bad.jsonl: line 1: not a labelled passage" in failed.stderr
 
 
+def test_the_rules_commands_use_the_shipped_rules_where_there_is_no_config(run_cli: RunCLI, tmp_path: Path) -> None:
+    """After ``monitor demo`` (which needs no config), trying the rules on a sentence or a labelled file said
+    "config.toml: file not found". Without a config here, and none given, they are the rules shipped with monitor."""
+    assert not (tmp_path / "config.toml").exists()
+    tested = run_cli("rules", "test", "--text", "Russia expelled the U.S. ambassador Lynne Tracy on Monday.")
+    assert "[ambassadors] NEW" in tested.stdout and "the rules shipped with monitor are used" in tested.stderr
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text(json.dumps({"text": "Russia summoned the U.S. ambassador Lynne Tracy.", "ambassadors": 1}),
+                        encoding="utf-8")
+    assert "ambassadors │ 1 │ 1.000 │ 1.000" in " ".join(run_cli("rules", "eval", str(labelled)).stdout.split())
+    given = run_cli("--config", "elsewhere.toml", "rules", "test", "--text", "An envoy.", check=False)
+    assert given.returncode == 2 and "elsewhere.toml: file not found" in given.stderr  # one given must be there
+
+
 @pytest.mark.parametrize(("content", "problem"), [
     (b"[1, 2]\n", "line 1: not a labelled passage: a JSON object"),
     (b'{"text": 5, "ambassadors": 1}\n', "line 1: not a labelled passage: a JSON object"),
