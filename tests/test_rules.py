@@ -307,6 +307,35 @@ def test_a_named_clause_cannot_refer_to_itself() -> None:
         _query("@loop", {"loop": "ambassador OR @loop"})
 
 
+@pytest.mark.parametrize("clause", ["Treasury Department", "Treasury AND NOT Canada", "title:Treasury"])
+def test_a_named_clause_near_needs_is_checked_as_the_rules_compile(clause: str) -> None:
+    """A string in [lists] is a query: "Treasury Department" is two words ANDed, which NEAR cannot join. Written in
+    the rule itself that is a config error; named, it loaded, then raised TypeError on every article it could match,
+    and the pipeline recorded each as "could not be processed": an alerting story lost to a new rule's typo."""
+    with pytest.raises(ConfigError, match=r"@agency NEAR/3 sanction\*: NEAR/3 joins words, phrases, lists or NEAR "
+                                          r"clauses, and @agency is a query .*write agency = \["):
+        _query("@agency NEAR/3 sanction*", {"agency": clause})
+    assert _query("@agency NEAR/3 sanction*", {"agency": ["Treasury Department"]}).match(
+        "The Treasury Department announced sanctions.")  # as a list of phrases
+
+
+def test_a_rule_explains_only_its_own_vetoes() -> None:
+    """Places are found once an article for every rule, and so were the NOT NEARs' vetoes: another rule's showed
+    under a rule without any ("[beta] vetoed ... veto sanctions NOT NEAR/3 EU")."""
+    rules = compile_rules([RuleSettings(name="alpha", query="sanctions NOT NEAR/3 EU"),
+                           RuleSettings(name="beta", query="sanctions OR ambassador")], {}, PEOPLE)
+    explained = rules.explain("The EU imposed sanctions on the bank.")
+    assert [(e.rule, e.matched, bool(e.vetoes)) for e in explained] == [("alpha", False, True), ("beta", True, False)]
+
+
+@pytest.mark.parametrize("query", ["headline:sanctions", "ambassador AND Tilte:Moscow", "body:(envoy OR ambassador)"])
+def test_a_field_that_does_not_exist_is_an_error(query: str) -> None:
+    """Read as a word, "headline:sanctions" was the phrase "headline sanctions": a rule that silently never matched."""
+    with pytest.raises(ConfigError, match=r"is no field: the fields are title:, lead:, sentence:, paragraph: and "):
+        _query(query)
+    assert _query('"10:30" OR https://example.org OR ambassador').match("The ambassador left.")  # a colon in a word
+
+
 def test_explain_names_the_clause_the_context_and_the_veto() -> None:
     rules = _query("""
         # the post

@@ -19,6 +19,7 @@ it is split into words.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from bisect import bisect_left, bisect_right
@@ -363,6 +364,8 @@ class _Rule:
     cues: tuple[Node, ...]  # a unit that holds none of their places cannot match (it would have no hits)
     # The query's nodes compiled for judging units (see :func:`~monitor.rules._engine.judgement`), by id.
     judgements: dict[int, Holds] = field(init=False, repr=False, compare=False)
+    # Its NOT NEARs, by id: an article's places are found once for every rule, and so are the vetoes among them.
+    veto_ids: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         compiled: dict[int, Holds] = {}
@@ -373,6 +376,7 @@ class _Rule:
             for clause in named.items:
                 judgement(clause, cues, compiled)
         object.__setattr__(self, "judgements", compiled)
+        object.__setattr__(self, "veto_ids", frozenset(id(near) for near in _vetoes(self.node)))
 
 
 class Ruleset:
@@ -454,8 +458,9 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         hits = judge.words_matched(sorted(set(found)))
         vetoes: tuple[tuple[str, str], ...] = ()
         if trace is not None:
-            vetoes = tuple(dict.fromkeys([*trace.vetoes, *((clause, text.quote(span)) for span, clause in article.vetoed
-                                                           if lo <= span[0] and span[1] <= hi)]))
+            vetoes = tuple(dict.fromkeys([*trace.vetoes, *(
+                (clause, text.quote(span)) for span, near, clause in article.vetoed
+                if near in rule.veto_ids and lo <= span[0] and span[1] <= hi)]))
         if held and hits:
             clauses = _clauses(rule, judge, lo, hi) if explain else ()
             context = tuple(trace.context) if trace else ()
@@ -569,10 +574,26 @@ class _Compiler:
         if isinstance(node, All):
             return replace(node, items=tuple(self.node(item) for item in node.items))
         if isinstance(node, Near):
-            return replace(node, left=self.node(node.left), right=self.node(node.right))
+            left, right = self.node(node.left), self.node(node.right)
+            for written, side in ((node.left, left), (node.right, right)):
+                if not positional(side):  # a named clause: the parser saw only its name
+                    raise ValueError(self.unjoinable(node, written))
+            return replace(node, left=left, right=right)
         if isinstance(node, (Not, Field)):
             return replace(node, item=self.node(node.item))
         return node
+
+    def unjoinable(self, near: Near, side: Node) -> str:
+        """Why a NEAR cannot join a named clause of AND, NOT or a field, and what to write instead. Found as the
+        rules compile: when matching, it raised on every article it could match, each then lost to the archive."""
+        operator = f"{'ONEAR' if near.ordered else 'NEAR'}/{near.distance}"
+        joins = f"{near.source}: {operator} joins words, phrases, lists or NEAR clauses"
+        entry = self.lists.get(side.name) if isinstance(side, ListRef) else None
+        if not isinstance(side, ListRef) or not isinstance(entry, str):
+            return f"{joins}, not AND, NOT or fields"
+        quoted = json.dumps(entry, ensure_ascii=False)  # as TOML writes it
+        return (f"{joins}, and {side.source} is a query ({quoted}: a string in [lists] is one, whose words are each"
+                f" required anywhere); for a phrase, write {side.name} = [{quoted}]")
 
     def list_ref(self, node: ListRef) -> Node:
         if node not in self.known_lists:
@@ -764,6 +785,20 @@ class _Sharing:
         if isinstance(node, (Not, Field)):
             return replace(node, item=self(node.item))
         return node
+
+
+def _vetoes(node: Node) -> Iterator[Near]:
+    """The NOT NEAR clauses of a query, wherever they stand."""
+    if isinstance(node, Near):
+        if node.veto:
+            yield node
+        yield from _vetoes(node.left)
+        yield from _vetoes(node.right)
+    elif isinstance(node, (All, Any_)):
+        for item in node.items:
+            yield from _vetoes(item)
+    elif isinstance(node, (Not, Field)):
+        yield from _vetoes(node.item)
 
 
 def _cues(node: Node) -> Iterator[Node]:

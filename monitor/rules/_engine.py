@@ -71,7 +71,8 @@ class Article:
         self._people: dict[tuple[str, bool], list[Span]] = {}
         self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
-        self.vetoed: list[tuple[Span, str]] = []  # places a NOT NEAR took away, with the clause
+        # Places a NOT NEAR took away, with its node's id (a rule explains only its own) and the clause.
+        self.vetoed: list[tuple[Span, int, str]] = []
         # A NEAR's place (its two sides and the words between) -> the places of its sides: an alert quotes and marks the
         # words that matched, not the half sentence between "Putin" and "ambassadors back".
         self.sides: dict[Span, set[Span]] = {}
@@ -262,7 +263,8 @@ class Judge:
                 if not partners:
                     found.append(left)
                 else:  # kept for explanations: places are found once per article, whichever unit asks first
-                    self.article.vetoed.append(((min(lo, partners[0][0]), max(hi, partners[0][1])), node.source))
+                    self.article.vetoed.append(
+                        ((min(lo, partners[0][0]), max(hi, partners[0][1])), id(node), node.source))
             else:
                 for right in partners:
                     together = (min(lo, right[0]), max(hi, right[1]))

@@ -137,6 +137,7 @@ _TOKEN = re.compile(
       |(?P<bad_near>(?:NEAR|ONEAR)(?![\w'\u2019])[^\s()"]*)
       |(?P<op>(?:AND|OR|NOT)(?![^\s()"]))
       |(?P<field>(?:title|lead|sentence|paragraph|article):)
+      |(?P<bad_field>[^\W\d_]+:(?=[^\s/:]))
       |(?P<list>@[\w]+(?:\.surnames)?(?![^\s()"]))
       |(?P<word>[^\s()"#]+)""",
     re.VERBOSE,
@@ -164,6 +165,10 @@ def _tokens(query: str) -> Iterator[_Token]:
         assert kind is not None
         if kind == "phrase" and (len(m.group()) < 2 or not m.group().endswith('"')):
             raise QuerySyntaxError(m.start() + 1, "unclosed quote")
+        if kind == "bad_field":  # read as a word, "headline:sanctions" was the phrase "headline sanctions"
+            raise QuerySyntaxError(m.start() + 1, f"{m.group()!r} is no field: the fields are title:, lead:, "
+                                                  "sentence:, paragraph: and article: (a word with a colon goes in "
+                                                  "quotes)")
         if kind == "bad_near":  # read as a word, it made the rule one that never matches
             operator = m.group().split("/")[0]
             raise QuerySyntaxError(m.start() + 1, f"{m.group()!r}: {operator} takes a distance in words, as in "
