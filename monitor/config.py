@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import BadArgumentError, ConfigError
 
 # The domain of alerts' Message-IDs without [email] (RFC 2606 reserves .invalid); with it, the sender's.
 DEFAULT_MESSAGE_DOMAIN = "monitor.invalid"
@@ -343,11 +343,11 @@ class Settings(_Settings):
         raise ConfigError([f"sources: no source named {name!r} (the config's: {_names(self.sources)})"])
 
     def rule(self, name: str) -> RuleSettings:
-        """The rule named ``name``; a MonitorError naming the config's rules otherwise."""
+        """The rule named ``name``; a usage error (exit 2) naming the config's rules otherwise."""
         for rule in self.rules:
             if rule.name == name:
                 return rule
-        raise MonitorError(f"no rule named {name!r} (the config's: {_names(self.rules)})")
+        raise BadArgumentError(f"no rule named {name!r} (the config's: {_names(self.rules)})")
 
     def interval_of(self, source: SourceSettings) -> int:
         """The source's configured interval: its own, or the schedule's (adaptive polling starts from it)."""

@@ -169,10 +169,10 @@ def test_rules_test_shows_matches_without_alerting(run_cli: RunCLI, demo_db: Pat
 
 def test_rules_test_unknown_rule_fails_naming_the_rules(run_cli: RunCLI, demo_db: Path) -> None:
     """A rule's name has spaces where its label in a labelled file has "_": "--rule prisoner_swap" was only "no rule
-    named 'prisoner_swap'", with nothing to pick the right one from."""
+    named 'prisoner_swap'", with nothing to pick the right one from. A name no rule has is bad usage: exit 2."""
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--rule", "prisoner_swap",
                      check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr == "monitor: no rule named 'prisoner_swap' (the config's: 'ambassadors', 'prisoner swap')\n"
 
 

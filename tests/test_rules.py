@@ -303,8 +303,16 @@ def test_a_body_repeating_the_title_is_not_quoted() -> None:
 
 
 def test_a_named_clause_cannot_refer_to_itself() -> None:
-    with pytest.raises(ConfigError, match="refers to itself"):
-        _query("@loop", {"loop": "ambassador OR @loop"})
+    with pytest.raises(ConfigError, match=r"@a refers to itself \(through a -> b -> a\)"):
+        _query("@a", {"a": "ambassador OR @b", "b": "envoy OR @a"})
+
+
+def test_a_syntax_error_says_its_line_and_column_in_the_query_and_the_words_around_without_comments() -> None:
+    """"line 4, near 'n the text OR title:(@x OR'": a line of the file, it seemed (it counts from the query's start),
+    and the comment above ran into the words shown, as if it were query text."""
+    with pytest.raises(ConfigError, match=r"position 59: this \( is never closed \(line 3 of the query, column 11, "
+                                          r"near 'AND title:\(Moscow OR Kremlin'\)"):
+        _query("ambassador\n# the side, in the text or the title\nAND title:(Moscow OR Kremlin")
 
 
 @pytest.mark.parametrize("clause", ["Treasury Department", "Treasury AND NOT Canada", "title:Treasury"])

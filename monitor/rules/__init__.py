@@ -618,7 +618,7 @@ class _Compiler:
     def clause(self, node: ListRef, query: str) -> Node:
         """A named clause (a string in ``[lists]``), expanded where it is referred to."""
         if node.name in self.expanding:
-            raise ValueError(f"{node.source} refers to itself (through {' -> '.join(self.expanding)})")
+            raise ValueError(f"{node.source} refers to itself (through {' -> '.join([*self.expanding, node.name])})")
         self.expanding.append(node.name)
         try:
             return self.node(parse(query))
@@ -817,11 +817,17 @@ def rules_of(settings: Settings) -> Ruleset:
     return compile_rules(settings.rules, settings.lists, settings.people)
 
 
+_COMMENT = re.compile(r"#[^\n]*")
+
 def _around(query: str, position: int) -> str:
-    """The query's text around a 1-based position, for an error message."""
+    """Where a 1-based position of the query is, for an error message: its line and column in the query (a TOML
+    string, whose own line in the file the parser does not give), and the query's words around it, comments left out
+    (they read as query text)."""
     line = query[: position - 1].count("\n") + 1
-    context = query[max(0, position - 21) : position + 19].replace("\n", " ")
-    return f"line {line}, near {context.strip()!r}"
+    column = position - 1 - query.rfind("\n", 0, position - 1)
+    words = _COMMENT.sub(lambda comment: " " * len(comment.group()), query)  # same length: positions hold
+    context = " ".join(words[max(0, position - 21) : position + 19].split())
+    return f"line {line} of the query, column {column}, near {context!r}"
 
 
 def highlight_spans(passage: str, terms: Iterable[str]) -> list[Span]:
