@@ -430,10 +430,12 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     table = _table("rule", "labelled", "precision", "recall", "true pos", "false pos", "missed")
     for name, score in scores.items():
         labelled_count = score.true_pos + score.false_pos + score.false_neg + score.true_neg
-        measured = bool(labelled_count)  # a rule no passage is labelled for has no score, not a perfect one
-        table.add_row(name, str(labelled_count), f"{score.precision:.3f}" if measured else "-",
-                      f"{score.recall:.3f}" if measured else "-",
-                      str(score.true_pos), str(score.false_pos), str(score.false_neg))
+        # A figure of nothing is no figure, not a perfect one: precision where the rule matched no passage, recall
+        # where no passage is labelled positive (and both for a rule no passage is labelled for).
+        precision = f"{score.precision:.3f}" if score.true_pos + score.false_pos else "-"
+        recall = f"{score.recall:.3f}" if score.true_pos + score.false_neg else "-"
+        table.add_row(name, str(labelled_count), precision, recall, str(score.true_pos), str(score.false_pos),
+                      str(score.false_neg))
     console = Console()
     console.print(table)
     if misses:

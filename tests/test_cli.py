@@ -205,6 +205,7 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(labelled))
     out = " ".join(result.stdout.split())
     assert "ambassadors │ 3 │ 1.000 │ 0.500" in out  # 1 of 2 positives found, no false alarm
+    assert "prisoner swap │ 2 │ - │ - │ 0 │ 0 │ 0" in out  # nothing matched, no positive: no figures, not 1.000
     assert "[ambassadors] missed miss" in out and "noise" not in out
     # A wrong judgement says why: the clause that fired, or the veto that stopped a match.
     records = [{"id": "alarm", "text": "Russia summoned the U.S. ambassador Lynne Tracy.", "ambassadors": 0},
