@@ -100,6 +100,16 @@ def test_search_finds_the_geneva_story(run_cli: RunCLI, demo_db: Path) -> None:
     assert "Geneva" in result.stdout
 
 
+@pytest.mark.parametrize("query", ["ambassador NEAR/5 Moscow", "Geneva AND NOT swap"])
+def test_a_search_in_the_rules_language_says_how_fts5_writes_it(run_cli: RunCLI, demo_db: Path, query: str) -> None:
+    """An analyst who writes rules typed their NEAR/5 and AND NOT in a search too, and was told to put "NEAR/5" in
+    quotes (which finds nothing) or only "syntax error near NOT"."""
+    result = run_cli("--db", str(demo_db), "search", query, check=False)
+    assert result.returncode == 1 and result.stderr.rstrip().endswith(
+        "the search is SQLite's FTS5, not the rules' language: NEAR(ambassador Moscow, 5) finds words near each other,"
+        " Geneva NOT swap leaves one out"), result.stderr
+
+
 def test_search_of_an_archive_given_by_db_needs_no_config(run_cli: RunCLI, demo_db: Path, tmp_path: Path) -> None:
     """Searching the demo's archive where the demo ran (no config.toml there) said "config.toml: file not found":
     the archive is all a search reads."""

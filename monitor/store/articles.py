@@ -18,9 +18,17 @@ from monitor.store.connection import Connection, iso
 _PUNCTUATED = re.compile(r'[^\s"()]*[^\w\s"()*][^\s"()]*|[^\s"()]*\*[^\s"()]+')
 
 
+# The rules' own operators, which an analyst who writes rules types in a search too.
+_RULES_SYNTAX = re.compile(r"\b(?:O?NEAR/\d+|AND\s+NOT)\b")
+
+
 def _quoting_hint(query: str) -> str:
     """How to write the query's punctuated words ("U.S.", "prisoner-swap", "9:30"), which FTS5 reads as syntax: its
-    errors name none of them ("no such column: swap", "syntax error near ".""), and a word searched for is the fix."""
+    errors name none of them ("no such column: swap", "syntax error near ".""), and a word searched for is the fix.
+    The rules' NEAR/5 and AND NOT, also errors, are pointed to FTS5's own way of saying them."""
+    if _RULES_SYNTAX.search(query):
+        return ("; the search is SQLite's FTS5, not the rules' language: NEAR(ambassador Moscow, 5) finds words near"
+                " each other, Geneva NOT swap leaves one out")
     if '"' in query:
         return ""
     quoted = _PUNCTUATED.sub(_quoted, query)
