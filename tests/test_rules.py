@@ -336,6 +336,24 @@ def test_a_rule_explains_only_its_own_vetoes() -> None:
     assert [(e.rule, e.matched, bool(e.vetoes)) for e in explained] == [("alpha", False, True), ("beta", True, False)]
 
 
+@pytest.mark.parametrize(("query", "lists", "problem"), [
+    ("sanc*ion", {}, "'sanc*ion': * stands at the end of a word, for any ending"),
+    ("*sanction", {}, "'*sanction': * stands at the end of a word"),
+    ('"US sanc*ion"', {}, "'sanc*ion': * stands at the end of a word"),
+    ("@firms", {"firms": ["bank*s"]}, "in @firms: 'bank*s': * stands at the end of a word"),
+    ("@firms", {"firms": [""]}, "in @firms: '' has no words to match"),
+    ("ambassador near/5 Moscow", {}, "'near/5': the operator is written in capitals, NEAR/5"),
+    ("@people.surname", {}, "'@people.surname': a list is @name, and the surnames of a list of people @name.surnames"),
+])
+def test_a_query_that_could_never_match_as_written_is_an_error(query: str, lists: dict[str, list[str] | str],
+                                                                 problem: str) -> None:
+    """Each was read as other words ("sanc*ion" as "sanc*" then "ion", "near/5" as "near 5", "@people.surname" as
+    "people surname") and made a rule that silently never matched."""
+    with pytest.raises(ConfigError) as raised:
+        _query(query, lists)
+    assert problem in str(raised.value)
+
+
 @pytest.mark.parametrize("query", ["headline:sanctions", "ambassador AND Tilte:Moscow", "body:(envoy OR ambassador)"])
 def test_a_field_that_does_not_exist_is_an_error(query: str) -> None:
     """Read as a word, "headline:sanctions" was the phrase "headline sanctions": a rule that silently never matched."""

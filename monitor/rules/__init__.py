@@ -45,6 +45,7 @@ from monitor.rules._query import (
     QuerySyntaxError,
     Words,
     parse,
+    misplaced_wildcard,
     positional,
     split_words,
 )
@@ -561,6 +562,8 @@ class _Compiler:
         words = tuple(split_words(phrase))
         if not words:
             raise ValueError(f"{phrase!r} has no words to match")
+        if problem := misplaced_wildcard(phrase):
+            raise ValueError(problem)
         return Words(words, phrase, self.ids(phrase))
 
     def node(self, node: Node) -> Node:
@@ -611,7 +614,11 @@ class _Compiler:
             entry = self.lists[node.name]
             if isinstance(entry, str):
                 return self.clause(node, entry)
-            return Any_(tuple(self.words(phrase) for phrase in entry), node.source, places=True)
+            try:
+                phrases = tuple(self.words(phrase) for phrase in entry)
+            except ValueError as exc:
+                raise ValueError(f"in {node.source}: {exc}") from exc
+            return Any_(phrases, node.source, places=True)
         known = ", ".join(sorted({*self.lists, *self.people_settings})) or "none"
         raise ValueError(f"no list named {node.source} (lists: {known})")
 

@@ -139,6 +139,8 @@ _TOKEN = re.compile(
       |(?P<field>(?:title|lead|sentence|paragraph|article):)
       |(?P<bad_field>[^\W\d_]+:(?=[^\s/:]))
       |(?P<list>@[\w]+(?:\.surnames)?(?![^\s()"]))
+      |(?P<bad_list>@[^\s()"]*)
+      |(?P<lower_near>(?i:o?near)/\d+(?![^\s()"]))
       |(?P<word>[^\s()"#]+)""",
     re.VERBOSE,
 )
@@ -169,6 +171,14 @@ def _tokens(query: str) -> Iterator[_Token]:
             raise QuerySyntaxError(m.start() + 1, f"{m.group()!r} is no field: the fields are title:, lead:, "
                                                   "sentence:, paragraph: and article: (a word with a colon goes in "
                                                   "quotes)")
+        if kind == "bad_list":  # read as words, "@people.surname" was the phrase "people surname"
+            raise QuerySyntaxError(m.start() + 1, f"{m.group()!r}: a list is @name, and the surnames of a list of "
+                                                  "people @name.surnames")
+        if kind == "lower_near":  # read as words, "near/5" was the phrase "near 5"
+            raise QuerySyntaxError(m.start() + 1, f"{m.group()!r}: the operator is written in capitals, "
+                                                  f"{m.group().upper()}")
+        if kind in ("word", "phrase") and (problem := misplaced_wildcard(m.group().strip('"'))):
+            raise QuerySyntaxError(m.start() + 1, problem)
         if kind == "bad_near":  # read as a word, it made the rule one that never matches
             operator = m.group().split("/")[0]
             raise QuerySyntaxError(m.start() + 1, f"{m.group()!r}: {operator} takes a distance in words, as in "
@@ -293,6 +303,16 @@ class _Parser:
                 raise QuerySyntaxError(token.start + 1, f"{token.text!r} has no letters to match")
             return Words(words, token.text)
         raise self.fail(f"unexpected {token.text!r}")
+
+
+def misplaced_wildcard(text: str) -> str | None:
+    """Why a ``*`` in ``text`` matches nothing, if one does: it stands at the end of a word, for any ending; inside
+    or before one it split the word in two ("sanc*ion" was "sanc*" then "ion"), or was dropped ("*bank")."""
+    for word in text.split():
+        if "*" in word.rstrip("*") or word.count("*") > 1:
+            return (f"{word!r}: * stands at the end of a word, for any ending (sanction* finds sanctions and "
+                    "sanctioned)")
+    return None
 
 
 def parse(query: str) -> Node:
