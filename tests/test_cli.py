@@ -243,8 +243,6 @@ def test_the_rules_commands_use_the_shipped_rules_where_there_is_no_config(run_c
     labelled.write_text(json.dumps({"text": "Russia summoned the U.S. ambassador Lynne Tracy.", "ambassadors": 1}),
                         encoding="utf-8")
     assert "ambassadors │ 1 │ 1.000 │ 1.000" in " ".join(run_cli("rules", "eval", str(labelled)).stdout.split())
-    given = run_cli("--config", "elsewhere.toml", "rules", "test", "--text", "An envoy.", check=False)
-    assert given.returncode == 2 and "elsewhere.toml: file not found" in given.stderr  # one given must be there
 
 
 @pytest.mark.parametrize(("content", "problem"), [
