@@ -303,8 +303,14 @@ def test_a_body_repeating_the_title_is_not_quoted() -> None:
 
 
 def test_a_named_clause_cannot_refer_to_itself() -> None:
-    with pytest.raises(ConfigError, match=r"@a refers to itself \(through a -> b -> a\)"):
+    with pytest.raises(ConfigError, match=r"in @a: in @b: @a refers to itself \(through a -> b -> a\)"):
         _query("@a", {"a": "ambassador OR @b", "b": "envoy OR @a"})
+
+
+def test_an_unknown_list_in_a_named_clause_is_said_where_it_is_named() -> None:
+    """"no list named @sanction_word" did not say that the named clause @sf held the typo, not the rule's query."""
+    with pytest.raises(ConfigError, match=r"query: in @sf: no list named @sanction_word \(lists: "):
+        _query("@sf", {"sf": "@sanction_word NEAR/3 Russia", "sanction_words": ["sanction*"]})
 
 
 def test_a_syntax_error_says_its_line_and_column_in_the_query_and_the_words_around_without_comments() -> None:

@@ -631,6 +631,8 @@ class _Compiler:
             return self.node(parse(query))
         except QuerySyntaxError as exc:
             raise ValueError(f"in {node.source}: {exc} ({_around(query, exc.position)})") from exc
+        except ValueError as exc:  # a list it names, unknown or wrong: said where it is named
+            raise ValueError(f"in {node.source}: {exc}") from exc
         finally:
             self.expanding.pop()
 
