@@ -15,6 +15,12 @@ from monitor.store.deliveries import CHANNEL_DELIVERIES
 # article) made a message of 17 MB whose rendering held the event loop for 20 s. The rest is counted in the alert.
 ALERT_MENTIONS = 40
 ALERT_COPIES = 50
+# The alerts a channel (:channel) owes: those queued since it was registered that it has not delivered.
+_OWED_ON_CHANNEL = (
+    "FROM alerts JOIN channels ON channels.name = :channel"
+    " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
+    " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL"
+)
 
 
 class AlertRecords(Connection):
@@ -67,9 +73,7 @@ class AlertRecords(Connection):
         return [
             row[0]
             for row in self.db.execute(
-                "SELECT alerts.id FROM alerts JOIN channels ON channels.name = :channel"
-                " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
-                " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL"
+                f"SELECT alerts.id {_OWED_ON_CHANNEL}"
                 " AND (d.next_attempt IS NULL OR d.next_attempt <= :now)"
                 " AND (d.held_until IS NULL OR d.held_until <= :now) ORDER BY alerts.id",
                 {"channel": channel, "now": iso(now)},
@@ -199,10 +203,7 @@ class AlertRecords(Connection):
     def channel_backlog(self, channel: str) -> tuple[int, str | None]:
         """How many alerts queued since ``channel`` was registered it has not delivered, and its latest error: a
         channel down for a day shows in ``status``, not only in ``channel_deliveries``."""
-        waiting = int(self._one(
-            "SELECT count(*) FROM alerts JOIN channels ON channels.name = :channel"
-            " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
-            " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL", {"channel": channel}))
+        waiting = int(self._one(f"SELECT count(*) {_OWED_ON_CHANNEL}", {"channel": channel}))
         error = self._one(
             "SELECT last_error FROM channel_deliveries WHERE channel = :channel AND sent IS NULL"
             " AND last_error IS NOT NULL ORDER BY alert_id DESC LIMIT 1", {"channel": channel}) if waiting else None
@@ -210,10 +211,7 @@ class AlertRecords(Connection):
 
     def channel_waiting_since(self, channel: str) -> datetime | None:
         """When the oldest alert ``channel`` owes was queued (None: it owes none); see :meth:`channel_backlog`."""
-        return parse_iso(self._one(
-            "SELECT min(alerts.created) FROM alerts JOIN channels ON channels.name = :channel"
-            " LEFT JOIN channel_deliveries AS d ON d.alert_id = alerts.id AND d.channel = :channel"
-            " WHERE alerts.created >= channels.first_seen AND d.sent IS NULL", {"channel": channel}))
+        return parse_iso(self._one(f"SELECT min(alerts.created) {_OWED_ON_CHANNEL}", {"channel": channel}))
 
     def email_waiting_since(self, *, digest: bool) -> datetime | None:
         """Since when e-mail has owed its oldest alert (None: it owes none). In ``digest`` mode an alert waits for the
