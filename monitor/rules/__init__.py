@@ -34,6 +34,7 @@ from monitor.errors import ConfigError
 from monitor.models import Explanation, Match
 from monitor.rules._engine import Article, Holds, Judge, Person, Trace, Vocabulary, judgement
 from monitor.rules._query import (
+    COMMENT,
     All,
     Any_,
     Field,
@@ -44,8 +45,8 @@ from monitor.rules._query import (
     Pattern,
     QuerySyntaxError,
     Words,
-    parse,
     misplaced_wildcard,
+    parse,
     positional,
     split_words,
 )
@@ -455,8 +456,7 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         judge = quiet if trace is None else Judge(article, trace)
         found: list[Span] = []
         held = holds(judge, lo, hi, found)
-        # Each inside the unit (a node's places are cut to the range it is judged in), as the words that matched.
-        hits = judge.words_matched(sorted(set(found)))
+        hits = sorted(set(found))  # each inside the unit: a node's places are cut to the range it is judged in
         vetoes: tuple[tuple[str, str], ...] = ()
         if trace is not None:
             vetoes = tuple(dict.fromkeys([*trace.vetoes, *(
@@ -465,7 +465,7 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         if held and hits:
             clauses = _clauses(rule, judge, lo, hi) if explain else ()
             context = tuple(trace.context) if trace else ()
-            for passage, terms in _passages(article, hits):
+            for passage, terms in _passages(article, judge.words_matched(hits)):  # the words that matched
                 yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes)
         elif vetoes:
             yield Explanation(rule.name, text.quote((lo, hi)), False, (), (), (), vetoes)
@@ -826,15 +826,13 @@ def rules_of(settings: Settings) -> Ruleset:
     return compile_rules(settings.rules, settings.lists, settings.people)
 
 
-_COMMENT = re.compile(r"#[^\n]*")
-
 def _around(query: str, position: int) -> str:
     """Where a 1-based position of the query is, for an error message: its line and column in the query (a TOML
     string, whose own line in the file the parser does not give), and the query's words around it, comments left out
     (they read as query text)."""
     line = query[: position - 1].count("\n") + 1
     column = position - 1 - query.rfind("\n", 0, position - 1)
-    words = _COMMENT.sub(lambda comment: " " * len(comment.group()), query)  # same length: positions hold
+    words = COMMENT.sub(lambda comment: " " * len(comment.group()), query)  # same length: positions hold
     context = " ".join(words[max(0, position - 21) : position + 19].split())
     return f"line {line} of the query, column {column}, near {context!r}"
 

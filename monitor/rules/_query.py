@@ -130,6 +130,8 @@ def positional(node: Node) -> bool:
     return isinstance(node, Positional)
 
 
+COMMENT = re.compile(r"#[^\n]*")  # to the end of its line
+
 _TOKEN = re.compile(
     r"""(?P<space>\s+)|(?P<comment>\#[^\n]*)|(?P<open>\()|(?P<close>\))
       |(?P<phrase>"[^"]*"?)
@@ -211,7 +213,7 @@ class _Parser:
 
     def source(self, start: int) -> str:
         end = self.tokens[self.at - 1].end
-        return " ".join(re.sub(r"#[^\n]*", "", self.query[start:end]).split())
+        return " ".join(COMMENT.sub("", self.query[start:end]).split())
 
     def parse(self) -> Node:
         if not self.tokens:
