@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import importlib
 import io
 import json
 import logging
@@ -16,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -25,27 +24,11 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from monitor import __version__
+from monitor import __version__, app
 from monitor.config import Settings, SourceSettings, load_config, names_folder, shipped_rules
 from monitor.errors import BadArgumentError, ConfigError, MonitorError, Terminated
 from monitor.stopping import terminate_as_interrupt
 
-
-class _LazyModule:
-    """A module imported when first used: ``--help``, ``--version`` and a bad config answer at once,
-    without loading the pipeline (about a second)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(importlib.import_module(self._name), attribute)
-
-
-if TYPE_CHECKING:
-    from monitor import app
-else:
-    app = _LazyModule("monitor.app")
 
 log = logging.getLogger("monitor")
 EXIT_FAILURE = 1

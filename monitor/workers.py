@@ -77,8 +77,9 @@ RESTART_AFTER = 60.0
 # A message between the monitor and a worker: its length, then that many bytes of pickle.
 _LENGTH = struct.Struct("!Q")
 
-# The modules of the jobs a worker runs: its fork server loads them once, so a worker starts with them.
-PRELOAD = ("monitor.prepare", "monitor.sources")
+# The modules of the jobs a worker runs: its fork server loads them once, so a worker starts with them. tldextract
+# is imported by its first use (see monitor.fetch.urls), and every worker uses it.
+PRELOAD = ("monitor.prepare", "monitor.sources", "tldextract")
 
 # The rules, in this process: compiled once in each worker as it starts (a compiled rule holds
 # functions, which do not pickle), and for each pool opened in the monitor when it parses in its own process.

@@ -39,3 +39,30 @@ def test_a_broken_layer_is_named(tmp_path: Path) -> None:
     broken.write_text(config, encoding="utf-8")
     result = _lint(broken)
     assert result.returncode != 0 and "monitor.models" in result.stdout
+
+
+def test_the_commands_that_read_the_archive_load_no_fetcher_parser_or_scheduler() -> None:
+    """``status`` runs every minute as the container's health check: its part of the application reads the archive
+    and leaves the HTTP client, the HTML parser, the workers and the scheduler unloaded (they took it from a third
+    to three quarters of a second)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from monitor import app, cli; app.status, app.search, app.printable,"
+                               " app.iso, app.counted; print(sorted(sys.modules))"],
+        capture_output=True, text=True, check=True, timeout=60, cwd=ROOT,
+    ).stdout
+    assert "'monitor.app.archive'" in loaded
+    for heavy in ("'httpx'", "'selectolax'", "'apscheduler'", "'tldextract'", "'monitor.workers'", "'monitor.pipeline'"):
+        assert heavy not in loaded
+
+
+def test_every_name_of_the_application_resolves_to_its_part() -> None:
+    """The application's names load lazily from their parts: each listed one is found, and an unknown one is an
+    AttributeError as from any module."""
+    from monitor import app
+
+    assert {name: getattr(app, name).__module__ for name in ("status", "check_once", "judge_rules", "counted")} == {
+        "status": "monitor.app.archive", "check_once": "monitor.app.checks", "judge_rules": "monitor.app.rules",
+        "counted": "monitor.app.words"}
+    assert all(getattr(app, name) is not None for name in app.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        app.nothing  # noqa: B018

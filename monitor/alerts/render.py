@@ -34,6 +34,7 @@ from email.policy import Policy
 from email.utils import format_datetime
 from typing import ClassVar, Literal
 
+from monitor.display import printable
 from monitor.models import AlertContent, AlertCopy
 from monitor.rules import highlight_spans
 
@@ -54,13 +55,6 @@ TEXT_WIDTH = 76
 # Unicode categories never allowed in a header: controls, format characters
 # (bidi overrides, zero-width joiners), line/paragraph separators, surrogates.
 _HEADER_BANNED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
-# In bodies newlines and tabs are layout; every other control character goes. Format
-# characters stay (zero-width joiners shape some scripts), except the bidi embeddings,
-# overrides and isolates, which let page text reorder what the reader sees (a URL spelled
-# backwards reads as another).
-_BODY_BANNED = frozenset({"Cc", "Cs", "Co", "Cn"})
-_BODY_KEPT = frozenset("\n\t")
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 _HTML_STYLE = (
     "body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;"
@@ -121,16 +115,6 @@ _HEADERS = HeaderRegistry()
 _HEADERS.map_to_type("subject", _Subject)
 MAIL_POLICY = policy.SMTP.clone(header_factory=_HEADERS)
 """The policy every message monitor sends is written with: SMTP's, with :class:`_Subject`."""
-
-
-def printable(value: str) -> str:
-    """Page text fit for a reader's screen or terminal: newlines and tabs kept, control characters (a terminal's
-    escape sequences) and bidi overrides dropped."""
-    return "".join(
-        char
-        for char in value
-        if char in _BODY_KEPT or (unicodedata.category(char) not in _BODY_BANNED and char not in _BIDI_CONTROLS)
-    )
 
 
 # Chat services read a message's text as their own markup whatever Apprise is told: Discord, Mattermost and Zulip get

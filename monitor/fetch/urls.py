@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import tldextract
 from ada_url import URL, HostType
+
+if TYPE_CHECKING:
+    import tldextract
 
 __all__ = ["canonicalize", "is_home", "origin_of", "outlet_of", "same_outlet", "site_of"]
 
@@ -160,7 +163,11 @@ def _registrable_domain(host: str) -> str:
 
 @functools.cache
 def _extractor() -> tldextract.TLDExtract:
-    # The bundled public-suffix snapshot only: nothing may be downloaded at run time.
+    # The bundled public-suffix snapshot only: nothing may be downloaded at run time. Imported here, at the first
+    # registrable domain asked for: with requests it is a tenth of a second of every command's start, and the config
+    # (which imports this module) is all that status and search need.
+    import tldextract
+
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 

@@ -1,0 +1,163 @@
+"""What the commands that check sources do: ``once``, ``run``, ``demo`` and ``extract``, with the workers, the
+fetcher and the archive's writer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.alerts import deliver_pending
+from monitor.alerts.channels import deliver_channels
+from monitor.alerts.notices import deliver_notices
+from monitor.app.words import counted
+from monitor.config import Settings, shipped_rules
+from monitor.demo import DemoResult, run_demo
+from monitor.errors import BadArgumentError, MonitorError
+from monitor.fetch.client import Fetcher
+from monitor.fetch.urls import canonicalize
+from monitor.models import Extracted, NotModified
+from monitor.pipeline import CheckReport, utcnow
+from monitor.prepare import extract_fetched, extract_file
+from monitor.rules import rules_of
+from monitor.scheduler import Daemon, open_pipeline
+from monitor.stopping import run_stoppable
+from monitor.store import Archive
+from monitor.store.lock import instance_lock
+from monitor.store.writer import ArchiveWriter
+from monitor.workers import Workers
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "extract_page", "run_daemon"]
+
+
+def _say_if_nothing_to_check(settings: Settings) -> None:
+    """A config without sources (a first try, sources left in another file) checked nothing in silence: exit 0."""
+    if not settings.sources:
+        log.warning("the config has no [[sources]]: nothing is checked (queued alerts are still delivered)")
+
+
+def _check_rules(settings: Settings) -> None:
+    """Compile the rules here, once, so that a bad query (an unknown @list, a ( never closed) is a ConfigError.
+
+    Only the parsing workers compiled them: ``once`` printed each worker's traceback and then "the parsing workers
+    could not start", and ``run`` started and failed every check with that, for as long as it ran.
+    """
+    rules_of(settings)
+
+
+def run_daemon(settings: Settings) -> None:
+    """The daemon, until SIGINT, SIGTERM or SIGHUP; one per archive (a second is refused, naming the first)."""
+    _say_if_nothing_to_check(settings)
+    _check_rules(settings)
+    with instance_lock(Path(settings.database)):
+        Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
+        asyncio.run(Daemon(settings).run())
+
+
+@dataclass(frozen=True)
+class OnceResult:
+    """What ``monitor once`` did: each source's check, and a line for each way of delivery that failed this run."""
+
+    checks: list[CheckReport]
+    undelivered: list[str]  # e.g. "e-mail: 2 alerts not delivered (SMTP 550 5.7.1 Relaying denied)"
+
+    @property
+    def unstored(self) -> list[str]:
+        """A line for each source whose articles could not be stored, the archive not written (locked, a full disk)."""
+        return [f"{check.source}: {counted(len(check.unstored), 'article')} not stored"
+                f" ({next(iter(check.unstored.values()))})" for check in self.checks if check.unstored]
+
+
+def check_once(
+    settings: Settings, source_name: str | None, *, force: bool, progress: Callable[[int], None] | None = None
+) -> OnceResult:
+    """Check every source (or one) once and deliver what is queued (alerts, operator notices), even when a check
+    failed. ``progress`` is told how many sources are done, as each is.
+    """
+    _say_if_nothing_to_check(settings)
+    sources = [settings.source(source_name)] if source_name else list(settings.sources)
+    done = 0
+
+    def checked() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done)
+
+    async def check_and_deliver() -> OnceResult:
+        # The workers start first: their fork server loads its modules (a third of a second) while the rules are
+        # checked here, which the first page waited for. A bad rule still stops before the archive is opened. A pool
+        # without workers compiled them here as it opened.
+        async with Workers(settings) as workers:
+            if not workers.in_process:
+                await asyncio.to_thread(_check_rules, settings)
+            Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
+            async with ArchiveWriter(settings.database) as writer:
+                channels = [channel.name for channel in settings.channels]
+                await writer.run(lambda archive: archive.register_channels(channels, utcnow()))
+                try:
+                    async with open_pipeline(settings, writer, workers) as pipeline:
+                        checks = await pipeline.check_all(sources, force=force, on_checked=checked)
+                finally:
+                    mailed = await deliver_pending(writer, settings.email, utcnow())
+                    posted = await deliver_channels(writer, settings.channels, utcnow())
+                    await deliver_notices(writer, settings.email, settings.channels, utcnow())
+        failures = {"e-mail": mailed.failed} | {f"channel {name}": report.failed for name, report in posted.items()}
+        return OnceResult(checks, [_undelivered(way, failed) for way, failed in failures.items() if failed])
+
+    return run_stoppable(check_and_deliver())
+
+
+def _undelivered(way: str, failed: dict[int, str]) -> str:
+    return f"{way}: {counted(len(failed), 'alert')} not delivered ({next(iter(failed.values()))})"
+
+
+def demo(settings: Settings | None, output: Path) -> DemoResult:
+    """One offline cycle over the bundled sample; ``settings`` None: the rules shipped with monitor."""
+    beat = settings or shipped_rules()
+    _check_rules(beat)
+    return run_demo(beat, output)
+
+
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # any scheme, in any case: ftp:// is no file name
+
+
+def extract_page(settings: Settings | None, target: str) -> Extracted:
+    """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
+    the configured limits, as the daemon parses."""
+    settings = settings or Settings()
+    _check_rules(settings)  # the worker compiles them too
+    is_url = _URL.match(target) is not None
+    if is_url:
+        try:
+            canonicalize(target)  # as the fetcher will, before any worker starts
+        except ValueError as exc:
+            raise BadArgumentError(f"{exc} (give an http(s) URL or a file)") from None
+    one_page = settings.limits.model_copy(update={"workers": min(settings.limits.worker_count, 1)})
+
+    async def read() -> Extracted:
+        async with Workers(settings.model_copy(update={"limits": one_page})) as workers:
+            if not is_url:
+                path = Path(target)
+                if path.is_dir():
+                    raise MonitorError(f"{target}: is a folder (give a page's file or an http(s) URL)")
+                if not path.exists():
+                    raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
+                if not path.is_file():  # a device or a pipe, which need not end, is not read
+                    raise MonitorError(f"{target}: not a regular file (give a page's file or an http(s) URL)")
+                try:
+                    body = path.read_bytes()
+                except OSError as exc:
+                    raise MonitorError(f"{target}: cannot be read: {exc.strerror or exc}") from exc
+                return await workers.run(target, extract_file, body, target)
+            async with Fetcher(settings.fetch, [target]) as fetcher:
+                page = await fetcher.fetch(target, kind="article")
+            assert not isinstance(page, NotModified)  # no validators were sent
+            return await workers.run(page.url, extract_fetched, page)
+
+    return run_stoppable(read())

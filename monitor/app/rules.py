@@ -1,0 +1,117 @@
+"""What ``rules test`` and ``rules eval`` do: the rules over the archive, one text or a labelled file."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from monitor import dedup
+from monitor.config import Settings
+from monitor.errors import ConfigError, MonitorError
+from monitor.ingest import novelty
+from monitor.models import LabelledPassage, Match, RuleVerdict
+from monitor.rules import highlight_spans, rules_of
+from monitor.rules.evaluation import RuleScore, evaluate, label_key
+from monitor.store import Archive
+
+log = logging.getLogger(__name__)
+
+__all__ = ["evaluate_rules", "highlight_spans", "judge_rules"]
+
+
+def judge_rules(
+    settings: Settings, rule_name: str | None, *, since: datetime | None, text: str | None, title: str
+) -> tuple[list[RuleVerdict], int]:
+    """What the rules (or one) make of the archive's articles, or of one text, and how many were read.
+
+    Novelty is judged as ingest judges it, against the passages shown before; nothing is written.
+    """
+    if not settings.rules:
+        raise MonitorError("the configuration has no [[rules]]")
+    chosen = [settings.rule(rule_name)] if rule_name else list(settings.rules)
+    ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
+    if text is not None:
+        articles = [(0, title, text)]
+    else:
+        with Archive.read(settings.database) as archive:
+            articles = list(archive.articles(since=since))
+    earlier: dict[tuple[str, str], list[str]] = {}
+    verdicts: list[RuleVerdict] = []
+    for article_id, article_title, body in articles:
+        judgements = ruleset.explain(body, article_title)
+        verdicts += [RuleVerdict(article_id, article_title, j, None) for j in judgements if not j.matched]
+        matched = [judged for judged in judgements if judged.matched]
+        keys = [dedup.passage_keys(judged.passage) for judged in matched]
+        known = [[p for key in k for p in earlier.get((j.rule, key), ())] for j, k in zip(matched, keys, strict=True)]
+        mentions = novelty([Match(j.rule, j.passage, j.terms) for j in matched], keys, known)
+        for judged, judged_keys, mention in zip(matched, keys, mentions, strict=True):
+            for key in judged_keys:
+                earlier.setdefault((judged.rule, key), []).append(judged.passage)
+            verdicts.append(RuleVerdict(article_id, article_title, judged, mention.new))
+    return verdicts, len(articles)
+
+
+_PASSAGE_FIELDS = frozenset({"id", "title", "text", "note"})  # a labelled record's fields besides its labels
+
+
+def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
+    """Each rule's precision and recall over a labelled JSONL file.
+
+    A bad line or label, or a file labelling no passage for any rule (whose scores would read 1.000), is a
+    ConfigError naming the file; a field that names no rule (a typo, or a rule of another config) is warned of.
+    """
+    ruleset = rules_of(settings)
+    rule_of = {label_key(name): name for name in ruleset.names}
+    # Bytes: a line that is not UTF-8 is named; U+2028 ends no line. A byte-order mark (Notepad's, Excel's "CSV UTF-8")
+    # was line 1's "Unexpected UTF-8 BOM", a character no editor shows.
+    lines = labelled.read_bytes().removeprefix(codecs.BOM_UTF8).splitlines()
+    passages = []
+    strays: dict[str, int] = {}  # a field naming no rule, and its first line
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            record = _labelled_record(raw)
+            labels = {rule_of[key]: _label(key, value) for key, value in record.items() if key in rule_of}
+        except ValueError as exc:
+            raise ConfigError([f"line {number}: {exc}"], str(labelled)) from exc
+        passages.append(LabelledPassage(str(record.get("id", number)), record["text"], record.get("title") or "",
+                                        labels, str(record.get("note", ""))))
+        for key in record:
+            if key not in rule_of and key not in _PASSAGE_FIELDS:
+                strays.setdefault(key, number)
+    named = ", ".join(f"{key!r} (line {number})" for key, number in strays.items())
+    if not any(passage.labels for passage in passages):
+        raise ConfigError([f"no passage is labelled for any rule: label fields are {', '.join(map(repr, rule_of))}"
+                           + (f"; these name no rule: {named}" if named else "")], str(labelled))
+    if named:
+        log.warning("%s: these fields name no rule and are left out: %s", labelled, named)
+    return evaluate(ruleset, passages)
+
+
+def _labelled_record(raw: bytes) -> dict[str, Any]:
+    """One line of a labelled file as its JSON object; a ValueError says what is wrong with it."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a labelled passage (JSONDecodeError: {exc})") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str) \
+            or not isinstance(record.get("title") or "", str):
+        raise ValueError('not a labelled passage: a JSON object with a "text" string, a "title" string (optional)'
+                         " and a label for each rule")
+    return record
+
+
+def _label(key: str, value: object) -> bool:
+    """A label is 0 or 1, or false or true: bool("0") and bool("no") were true."""
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"label {key!r} is {json.dumps(value)}: give 0 or 1 (or false or true)")
+
+
