@@ -280,11 +280,13 @@ def test_rules_eval_reads_a_file_saved_with_a_byte_order_mark_and_crlf(run_cli: 
 
 def test_rules_eval_warns_of_a_field_naming_no_rule_and_scores_no_unlabelled_rule(run_cli: RunCLI,
                                                                                    tmp_path: Path) -> None:
+    """A label under a misspelt name is warned of; a passage's facts that are text (its URL, its language, where its
+    title came from, as a corpus records them) are not labels, and were warned of on every line's first."""
     record = {"text": "Russia recalled its ambassador to the United States.", "ambassadors": True,
-              "prisoner-swap": 0}
+              "prisoner-swap": 0, "url": "https://example.org/a", "lang": "en", "title_source": "page"}
     (tmp_path / "labelled.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl")
-    assert "labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1)" in result.stderr
+    assert "labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1)\n" in result.stderr
     out = " ".join(result.stdout.split())
     assert "ambassadors │ 1 │ 1.000 │ 1.000" in out and "prisoner swap │ 0 │ - │ - │" in out
 

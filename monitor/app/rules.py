@@ -81,8 +81,8 @@ def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
             raise ConfigError([f"line {number}: {exc}"], str(labelled)) from exc
         passages.append(LabelledPassage(str(record.get("id", number)), record["text"], record.get("title") or "",
                                         labels, str(record.get("note", ""))))
-        for key in record:
-            if key not in rule_of and key not in _PASSAGE_FIELDS:
+        for key, value in record.items():
+            if key not in rule_of and key not in _PASSAGE_FIELDS and _reads_as_label(value):
                 strays.setdefault(key, number)
     named = ", ".join(f"{key!r} (line {number})" for key, number in strays.items())
     if not any(passage.labels for passage in passages):
@@ -108,9 +108,15 @@ def _labelled_record(raw: bytes) -> dict[str, Any]:
     return record
 
 
+def _reads_as_label(value: object) -> bool:
+    """A field worth a warning when it names no rule: 0, 1, false or true, a label under a misspelt name. A passage's
+    other facts (its ``url``, ``lang``, where its title came from) are text, and were warned of on every file."""
+    return isinstance(value, bool) or (isinstance(value, int) and value in (0, 1))
+
+
 def _label(key: str, value: object) -> bool:
     """A label is 0 or 1, or false or true: bool("0") and bool("no") were true."""
-    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+    if _reads_as_label(value):
         return bool(value)
     raise ValueError(f"label {key!r} is {json.dumps(value)}: give 0 or 1 (or false or true)")
 
