@@ -378,6 +378,7 @@ def test_explain_names_the_clause_the_context_and_the_veto() -> None:
     matched, vetoed = rules.explain("The ambassador left.\n\nA goodwill ambassador came.", title="Russia recalls envoy")
     assert (matched.matched, matched.clauses, matched.context) == (True, ("the post",), (("title", "Russia"),))
     assert (vetoed.matched, vetoed.vetoes[0][1]) == (False, "goodwill ambassador")
+    assert vetoed.passage == "A goodwill ambassador came."  # quoted as a match is, its closing stop kept
 
 
 def test_explain_names_the_clause_of_a_group_under_conditions_by_its_whole_comment() -> None:

@@ -468,7 +468,8 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
             for passage, terms in _passages(article, judge.words_matched(hits)):  # the words that matched
                 yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes)
         elif vetoes:
-            yield Explanation(rule.name, text.quote((lo, hi)), False, (), (), (), vetoes)
+            chars = (_sentence_chars(article, lo)[0], _sentence_chars(article, hi - 1)[1])
+            yield Explanation(rule.name, _bounded_quote(text, chars, text.starts[lo]), False, (), (), (), vetoes)
 
 
 def _named_clauses(node: Node) -> Any_ | None:
@@ -493,7 +494,7 @@ def _clauses(rule: _Rule, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
 def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
     """Per paragraph holding hits (sorted): the run of sentences from the first hit to the last, and the words hit."""
     text = article.text
-    paragraphs, starts = text.paragraphs, article.paragraph_starts
+    starts = article.paragraph_starts
     at = 0
     while at < len(hits):
         # A paragraph's hits follow each other: the next paragraph's first hit is found by one search.
@@ -501,12 +502,18 @@ def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[s
         end = bisect_left(hits, (starts[index + 1],), at) if index + 1 < len(starts) else len(hits)
         p_hits = hits[at:end]
         at = end
-        sentences = text.sentence_spans(paragraphs[index])
-        ends = [words[1] for _, words in sentences]
-        first = sentences[min(bisect_right(ends, p_hits[0][0]), len(sentences) - 1)][0]
-        last = sentences[min(bisect_right(ends, max(h[1] for h in p_hits) - 1), len(sentences) - 1)][0]
+        chars = (_sentence_chars(article, p_hits[0][0])[0], _sentence_chars(article, max(h[1] for h in p_hits) - 1)[1])
         terms = tuple(dict.fromkeys(map(text.quote, p_hits)))
-        yield _bounded_quote(text, (first[0], last[1]), text.starts[p_hits[0][0]]), terms
+        yield _bounded_quote(text, chars, text.starts[p_hits[0][0]]), terms
+
+
+def _sentence_chars(article: Article, word: int) -> Span:
+    """The characters of the sentence holding ``word``, its closing stop included (a quote of words alone ends
+    before it)."""
+    text = article.text
+    sentences = text.sentence_spans(text.paragraphs[bisect_right(article.paragraph_starts, word) - 1])
+    ends = [words[1] for _, words in sentences]
+    return sentences[min(bisect_right(ends, word), len(sentences) - 1)][0]
 
 
 def _bounded_quote(text: Text, chars: Span, first_hit: int) -> str:
