@@ -53,8 +53,13 @@ def assert_consistent(db: Path) -> None:
 
 
 @pytest.mark.timeout(300)  # about 40 s on an idle machine; each restart pays the daemon's start-up
-def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: SmtpServer) -> None:  # noqa: F811
+def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: SmtpServer,  # noqa: F811
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     chance = random.Random(SEED)
+    # A daemon killed so leaves its workers' fork-server folder behind (multiprocessing removes it at exit): in the
+    # test's own folder, not twenty a run in the machine's /tmp.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     db = tmp_path / "monitor.db"
     log = tmp_path / "daemon.log"
     hook = Receiver()
