@@ -432,6 +432,12 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
                     console.print(Text(f"    clause: {clause}", style="dim"), soft_wrap=True)
                 for clause, text in miss.vetoes:
                     console.print(Text(f"    veto {clause}: {text}", style="dim"), soft_wrap=True)
+                if miss.lists:
+                    found = ", ".join(f"{name} ({text})" for name, text in miss.lists)
+                    console.print(Text(f"    no clause held; lists found: {found}", style="dim"), soft_wrap=True)
+                elif miss.kind == "missed" and not miss.vetoes:
+                    console.print(Text("    no clause held; none of the rule's lists is in it", style="dim"),
+                                  soft_wrap=True)
 
 
 @cli.command()

@@ -217,6 +217,8 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     assert "ambassadors │ 3 │ 1.000 │ 0.500" in out  # 1 of 2 positives found, no false alarm
     assert "prisoner swap │ 2 │ - │ - │ 0 │ 0 │ 0" in out  # nothing matched, no positive: no figures, not 1.000
     assert "[ambassadors] missed miss" in out and "noise" not in out
+    # A passage missed with no veto says what the rule had to work with: its lists the passage holds words of.
+    assert "[ambassadors] missed miss: | The envoy met officials. no clause held; lists found: @envoy (envoy)," in out
     # A wrong judgement says why: the clause that fired, or the veto that stopped a match.
     records = [{"id": "alarm", "text": "Russia summoned the U.S. ambassador Lynne Tracy.", "ambassadors": 0},
                {"id": "vetoed", "text": "Former U.S. ambassador to Russia Michael McFaul said the Kremlin erred.",

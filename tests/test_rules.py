@@ -381,6 +381,20 @@ def test_explain_names_the_clause_the_context_and_the_veto() -> None:
     assert vetoed.passage == "A goodwill ambassador came."  # quoted as a match is, its closing stop kept
 
 
+def test_a_miss_without_a_veto_is_told_the_rule_s_lists_it_holds_in_the_query_s_order() -> None:
+    """``rules eval`` said nothing of a passage missed with no veto: its author could not tell a missing word from a
+    clause that never joined the words it had. The lists of named clauses count, each list once."""
+    rules = _query("(@post NEAR/1 @sides) OR @summons_clause",
+                   {"post": ["ambassador", "envoy"], "sides": ["Moscow", "Washington"], "verbs": ["summoned"],
+                    "summons_clause": "@verbs NEAR/2 @post"})
+    text = "The envoy flew from Washington to a conference in Geneva, where he was later summoned."
+    assert rules.match(text) == []
+    assert rules.lists_found("q", text) == (("@post", "envoy"), ("@sides", "Washington"), ("@verbs", "summoned"))
+    assert rules.lists_found("q", "It rained.", title="Moscow") == (("@sides", "Moscow"),)  # the title's words too
+    [miss] = evaluate(rules, [LabelledPassage("1", text, "", {"q": True})])["q"].misses
+    assert (miss.kind, miss.vetoes, miss.lists) == ("missed", (), rules.lists_found("q", text))
+
+
 def test_explain_names_the_clause_of_a_group_under_conditions_by_its_whole_comment() -> None:
     """A query of clauses put under conditions (``( ... ) AND both sides``) was explained by its whole text, a page
     long for the shipped prisoner swap rule; and only the last line of a comment named a clause."""

@@ -381,6 +381,9 @@ class _Rule:
         object.__setattr__(self, "veto_ids", frozenset(id(near) for near in _vetoes(self.node)))
 
 
+_LIST_REFERENCE = re.compile(r"@\w+(?:\.surnames)?")  # a list's node keeps the reference it was compiled from
+
+
 class Ruleset:
     """The compiled rules of a configuration; :meth:`match` is pure and thread-safe."""
 
@@ -423,6 +426,19 @@ class Ruleset:
         if article is None:
             return []
         return [explanation for rule in self._rules for explanation in _judge(rule, article, explain=True)]
+
+    def lists_found(self, rule: str, text: str, title: str = "") -> tuple[tuple[str, str], ...]:
+        """The lists a rule refers to (``@name``, in its named clauses too) that hold words of the article or its title,
+        each with the first it holds, in the query's order: what a passage the rule missed with no veto gave it to work
+        with, for the rule's author (``monitor rules eval``)."""
+        [judged] = [candidate for candidate in self._rules if candidate.name == rule]
+        judge = Judge(Article(title, text, self._vocabulary))
+        found = []
+        for node in _nodes(judged.node):
+            if isinstance(node, (ListRef, Any_)) and _LIST_REFERENCE.fullmatch(node.source) and positional(node):
+                if places := judge.everywhere(node):
+                    found.append((node.source, judge.article.text.quote(places[0])))
+        return tuple(dict.fromkeys(found))
 
     def _article(self, text: str, title: str) -> Article | None:
         scan = self._literals.scan(f"{title}\n{text}")
@@ -805,16 +821,24 @@ class _Sharing:
 
 def _vetoes(node: Node) -> Iterator[Near]:
     """The NOT NEAR clauses of a query, wherever they stand."""
+    return (clause for clause in _nodes(node) if isinstance(clause, Near) and clause.veto)
+
+
+def _nodes(node: Node, seen: set[int] | None = None) -> Iterator[Node]:
+    """Every clause of a query, outermost first, each once: a list referred to in ten places is one node."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    yield node
     if isinstance(node, Near):
-        if node.veto:
-            yield node
-        yield from _vetoes(node.left)
-        yield from _vetoes(node.right)
+        yield from _nodes(node.left, seen)
+        yield from _nodes(node.right, seen)
     elif isinstance(node, (All, Any_)):
         for item in node.items:
-            yield from _vetoes(item)
+            yield from _nodes(item, seen)
     elif isinstance(node, (Not, Field)):
-        yield from _vetoes(node.item)
+        yield from _nodes(node.item, seen)
 
 
 def _cues(node: Node) -> Iterator[Node]:

@@ -12,13 +12,15 @@ from monitor.rules import Ruleset
 @dataclass(frozen=True)
 class Miss:
     """A wrong judgement, with what a rule's author needs to mend it: for a false positive the passages matched and
-    the clauses that fired, for a missed passage the vetoes that stopped a match (if one nearly held)."""
+    the clauses that fired, for a missed passage the vetoes that stopped a match (if one nearly held), or else the
+    rule's lists the passage holds words of (no clause held with them)."""
 
     kind: str  # "false positive" or "missed"
     passage: LabelledPassage
     matched: tuple[str, ...] = ()
     clauses: tuple[str, ...] = ()
     vetoes: tuple[tuple[str, str], ...] = ()  # (clause, text that vetoed)
+    lists: tuple[tuple[str, str], ...] = ()  # (list, the first words of the passage it holds)
 
 
 @dataclass
@@ -69,7 +71,10 @@ def _miss(ruleset: Ruleset, rule: str, passage: LabelledPassage, matched: tuple[
     if matched:
         clauses = (clause for e in explained if e.matched for clause in e.clauses)
         return Miss("false positive", passage, matched, clauses=tuple(dict.fromkeys(clauses)))
-    return Miss("missed", passage, vetoes=tuple(dict.fromkeys(veto for e in explained for veto in e.vetoes)))
+    vetoes = tuple(dict.fromkeys(veto for e in explained for veto in e.vetoes))
+    if vetoes:
+        return Miss("missed", passage, vetoes=vetoes)
+    return Miss("missed", passage, lists=ruleset.lists_found(rule, passage.text, title=passage.title))
 
 
 def label_key(rule: str) -> str:
