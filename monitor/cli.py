@@ -373,10 +373,13 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     for verdict in verdicts:
         judged = verdict.judgement
         if verdict.new is None:
-            console.print(Text(f"[{judged.rule}] vetoed #{verdict.article_id} {app.printable(verdict.title)}\n  ",
+            outcome = "vetoed" if judged.vetoes else "no clause held"
+            console.print(Text(f"[{judged.rule}] {outcome} #{verdict.article_id} {app.printable(verdict.title)}\n  ",
                                style="dim") + Text(app.printable(judged.passage)))
             for clause, vetoing in judged.vetoes:
                 console.print(Text(f"    veto {clause}: {app.printable(vetoing)}", style="red"))
+            if not judged.vetoes:
+                console.print(Text(f"    {_lists_found(judged.lists)}", style="dim"))
             continue
         counts[judged.rule][0] += 1
         counts[judged.rule][1] += verdict.new
@@ -432,12 +435,15 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
                     console.print(Text(f"    clause: {clause}", style="dim"), soft_wrap=True)
                 for clause, text in miss.vetoes:
                     console.print(Text(f"    veto {clause}: {text}", style="dim"), soft_wrap=True)
-                if miss.lists:
-                    found = ", ".join(f"{name} ({text})" for name, text in miss.lists)
-                    console.print(Text(f"    no clause held; lists found: {found}", style="dim"), soft_wrap=True)
-                elif miss.kind == "missed" and not miss.vetoes:
-                    console.print(Text("    no clause held; none of the rule's lists is in it", style="dim"),
-                                  soft_wrap=True)
+                if miss.kind == "missed" and not miss.vetoes:
+                    console.print(Text(f"    no clause held; {_lists_found(miss.lists)}", style="dim"), soft_wrap=True)
+
+
+def _lists_found(lists: tuple[tuple[str, str], ...]) -> str:
+    """What a rule had to work with in a text it did not match: its lists the text holds words of."""
+    if not lists:
+        return "none of the rule's lists is in it"
+    return "lists found: " + ", ".join(f"{name} ({app.printable(text)})" for name, text in lists)
 
 
 @cli.command()

@@ -232,6 +232,8 @@ class Explanation:
     terms: tuple[str, ...]  # the words found in the passage
     context: tuple[tuple[str, str], ...]  # (field, text) found outside the passage
     vetoes: tuple[tuple[str, str], ...]  # (clause, text) that vetoed a match
+    # A text no clause of the rule held, given to test it: the rule's lists it holds words of, each with the first.
+    lists: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,4 +243,4 @@ class RuleVerdict:
     article_id: int
     title: str
     judgement: Explanation
-    new: bool | None  # None: a near-miss that was vetoed
+    new: bool | None  # None: not matched (a near-miss that was vetoed, or a text to test that no clause held)

@@ -13,7 +13,7 @@ from monitor import dedup
 from monitor.config import Settings
 from monitor.errors import ConfigError, MonitorError
 from monitor.ingest import novelty
-from monitor.models import LabelledPassage, Match, RuleVerdict
+from monitor.models import Explanation, LabelledPassage, Match, RuleVerdict
 from monitor.rules import highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.store import Archive
@@ -52,6 +52,11 @@ def judge_rules(
             for key in judged_keys:
                 earlier.setdefault((judged.rule, key), []).append(judged.passage)
             verdicts.append(RuleVerdict(article_id, article_title, judged, mention.new))
+    if text is not None:  # a rule that neither matched nor was vetoed says what it had to work with
+        judged_rules = {verdict.judgement.rule for verdict in verdicts}
+        verdicts += [RuleVerdict(0, title, Explanation(name, text, False, (), (), (), (),
+                                                       ruleset.lists_found(name, text, title)), None)
+                     for name in ruleset.names if name not in judged_rules]
     return verdicts, len(articles)
 
 
