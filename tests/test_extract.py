@@ -1176,6 +1176,28 @@ def test_a_section_anchored_by_its_heading_s_words_is_story_whatever_they_say() 
     ]
 
 
+def test_a_heading_whose_id_is_its_first_words_with_a_tool_s_prefix_or_counter_is_story() -> None:
+    """Editors set a word of their own before the heading's words and a counter after, and cut a long one short
+    (WordPress's "h-social-media-and-the-embassy", "nav_social_media_and__1"): the subheading was dropped when that
+    word, or one of the heading's, read as a template part's. A part titled after its name still goes."""
+    section = "<p>The embassy's accounts were closed in March, and its staff now post from home.</p>"
+
+    def part(name: str, heading: str) -> str:
+        return f"<h2 id='{name}'>{heading}</h2>{section}"
+
+    html = (
+        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>{_PROSE}</p>"
+        + part("h-social-media-and-the-embassy", "Social media and the embassy")
+        + part("nav_social_media_and__1", "Social media and the consulate")
+        + part("nav-related-stories-for-you", "Related stories for you")
+        + "</article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [
+        _PROSE, _PROSE, _PROSE, "Social media and the embassy", section[3:-4], "Social media and the consulate",
+        section[3:-4], section[3:-4],
+    ]
+
+
 def test_a_dateline_marked_up_in_the_first_sentence_stays_in_it() -> None:
     """An inline element named as boilerplate is part of the sentence of the paragraph it sits in."""
     html = (

@@ -1073,18 +1073,24 @@ def _is_heading_anchor(tree: Elements, i: int, id_: str) -> bool:
 
     Documentation tools and long reads give each section the id of its heading
     ("sharing-with-a-single-developer", "Social_media_reaction"), which can hold any word a
-    template's part is named by. The heading is the element itself, or the heading a section
-    opens with. A name of a word or two is a part's, titled after it ("comments", "related
-    stories"); so is one whose heading reads as a label over other stories ("you may also like").
+    template's part is named by. Some cut it to its first words and set a word of their own
+    before it and a counter after ("nav_nur_die_folie__1" for "Nur die Folie bleibt zurück"):
+    the id then holds the heading's first words. The heading is the element itself, or the
+    heading a section opens with. A name of a word or two is a part's, titled after it
+    ("comments", "related stories"); so is one whose heading reads as a label over other
+    stories ("you may also like").
     """
     heading = i if tree.tags[i] in _HEADINGS else i + 1
     if heading >= i + tree.size[i] or tree.tags[heading] not in _HEADINGS:
         return False
     words = _WORDS.findall(id_.lower())
-    if len(words) < _ANCHOR_WORDS:
-        return False
+    while words and words[-1].isdigit():
+        words.pop()  # the tool's counter after the heading's words
     text = tree.nodes[heading].text()
-    return _WORDS.findall(text.lower()) == words and not _heads_more_stories(text)
+    heading_words = _WORDS.findall(text.lower())
+    if words[:1] != heading_words[:1]:
+        words = words[1:]  # the tool's own word before the heading's
+    return len(words) >= _ANCHOR_WORDS and heading_words[: len(words)] == words and not _heads_more_stories(text)
 
 
 def _read_blocks(tree: Elements, top: int) -> list[_Block]:
