@@ -922,6 +922,17 @@ def test_disclosures_above_the_story_and_share_prompts_below_it_are_left_out() -
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
 
 
+@pytest.mark.parametrize("disclaimer", [
+    "The views expressed in this article are the author's own and do not necessarily reflect those of the publisher.",
+    "Dieser Beitrag gibt die Meinung des Autors wieder, nicht notwendigerweise die der Redaktion.",
+    "Les propos tenus dans cette tribune n'engagent que leur auteur.",
+])
+def test_a_disclaimer_of_the_contributor_s_opinion_at_an_end_of_the_story_is_left_out(disclaimer: str) -> None:
+    """An outlet's note on an opinion piece or a community blog, in the story's own box: the outlet speaks there."""
+    html = f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>{disclaimer}</p></article></body></html>"
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
+
+
 @pytest.mark.parametrize("label", ["Advertisement", "ADVERTISING", "- Advertisement -", "Anzeige", "Werbung",
                                    "Publicité", "Реклама", "Story continues below advertisement"])
 def test_an_advertisement_s_label_between_paragraphs_is_left_out(label: str) -> None:

@@ -140,6 +140,9 @@ _APPEALS = Phrases(
     # disclosures of advertising and affiliate links
     "affiliate", "advertisers", "provision vom", "enthält werbung", "sponsored post",
     "publicidad", "publicité",
+    # disclaimers of a contributor's opinion ("the views expressed are the author's own")
+    "views expressed", r"do(?:es)? not necessarily reflect", "meinung des autors", "meinung der autorin",
+    "nicht notwendigerweise", "n'engagen?t que", "no refleja necesariamente", "no necesariamente refleja",
 )  # fmt: skip
 _AD_LABEL = re.compile(r"\W*anzeige\b")  # "Anzeige" opening a text: an advertisement
 # A block that only says an advertisement stands there (the slot itself is a script's): sites set
@@ -1318,8 +1321,9 @@ def _drop_teaser_summaries(blocks: list[_Block], keep: list[bool]) -> None:
 
 
 def _is_appeal(text: str) -> bool:
-    """Whether a paragraph asks the reader to subscribe, follow, share, donate or sign up, or
-    discloses advertising ("this post contains affiliate links").
+    """Whether a paragraph asks the reader to subscribe, follow, share, donate or sign up,
+    discloses advertising ("this post contains affiliate links"), or disclaims a contributor's
+    opinion ("the views expressed are the author's own").
 
     Templates put such notes in the story's own box, written as prose, so neither their
     names nor their links give them away. Only short ones at either end of the text go, one
