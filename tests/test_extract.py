@@ -913,23 +913,19 @@ def test_picture_credits_and_captions_set_as_text_are_left_out(credit: str) -> N
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
 
 
-def test_disclosures_above_the_story_and_share_prompts_below_it_are_left_out() -> None:
-    html = (
-        "<html><body><article><p>Anzeige: Dieser Beitrag enthält Affiliate-Links.</p>"
-        f"<p>{_PROSE}</p><p>{_PROSE}</p><p>Möchten Sie den Artikel teilen?</p>"
-        "<p>We want to hear what you think. Submit a letter to the editor.</p></article></body></html>"
-    )
-    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
-
-
 @pytest.mark.parametrize("disclaimer", [
     "The views expressed in this article are the author's own and do not necessarily reflect those of the publisher.",
     "Dieser Beitrag gibt die Meinung des Autors wieder, nicht notwendigerweise die der Redaktion.",
     "Les propos tenus dans cette tribune n'engagent que leur auteur.",
 ])
-def test_a_disclaimer_of_the_contributor_s_opinion_at_an_end_of_the_story_is_left_out(disclaimer: str) -> None:
-    """An outlet's note on an opinion piece or a community blog, in the story's own box: the outlet speaks there."""
-    html = f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>{disclaimer}</p></article></body></html>"
+def test_disclosures_above_the_story_and_prompts_and_disclaimers_below_it_are_left_out(disclaimer: str) -> None:
+    """The outlet's notes in the story's own box: affiliate links above it, sharing and letters to the editor below it,
+    and the note on an opinion piece or a community blog that its views are the author's own."""
+    html = (
+        "<html><body><article><p>Anzeige: Dieser Beitrag enthält Affiliate-Links.</p>"
+        f"<p>{_PROSE}</p><p>{_PROSE}</p><p>Möchten Sie den Artikel teilen?</p>"
+        f"<p>We want to hear what you think. Submit a letter to the editor.</p><p>{disclaimer}</p></article></body></html>"
+    )
     assert extract(html).text == f"{_PROSE}\n\n{_PROSE}"
 
 
@@ -1169,43 +1165,30 @@ def test_a_video_page_s_summary_shown_in_a_caption_box_is_its_story() -> None:
 
 def test_a_section_anchored_by_its_heading_s_words_is_story_whatever_they_say() -> None:
     """An id made of the heading's words ("social-media-and-the-embassy") names a section, not a
-    share bar; a part titled after its name ("comments", "related stories") is still left out."""
+    share bar, on the section or on its heading; so does one of its first words behind an editor's
+    word or before a counter (WordPress's "h-...", "nav_social_media_and__1"), which dropped the
+    subheading. A part titled after its name ("comments", "related stories") is still left out."""
     section = "<p>The embassy's accounts were closed in March, and its staff now post from home.</p>"
 
     def part(name: str, heading: str) -> str:
         return f"<div class='section' id='{name}'><h2>{heading}</h2>{section}</div>"
+
+    def subheaded(name: str, heading: str) -> str:
+        return f"<h2 id='{name}'>{heading}</h2>{section}"
 
     html = (
         f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>{_PROSE}</p>"
         + part("social-media-and-the-embassy", "Social media and the embassy")
         + part("comments-from-our-readers", "Comments from our readers")
         + part("related-stories-for-you", "Related stories for you")
-        + "</article></body></html>"
-    )
-    assert extract(html).text.split("\n\n") == [
-        _PROSE, _PROSE, _PROSE, "Social media and the embassy", section[3:-4]
-    ]
-
-
-def test_a_heading_whose_id_is_its_first_words_with_a_tool_s_prefix_or_counter_is_story() -> None:
-    """Editors set a word of their own before the heading's words and a counter after, and cut a long one short
-    (WordPress's "h-social-media-and-the-embassy", "nav_social_media_and__1"): the subheading was dropped when that
-    word, or one of the heading's, read as a template part's. A part titled after its name still goes."""
-    section = "<p>The embassy's accounts were closed in March, and its staff now post from home.</p>"
-
-    def part(name: str, heading: str) -> str:
-        return f"<h2 id='{name}'>{heading}</h2>{section}"
-
-    html = (
-        f"<html><body><article><p>{_PROSE}</p><p>{_PROSE}</p><p>{_PROSE}</p>"
-        + part("h-social-media-and-the-embassy", "Social media and the embassy")
-        + part("nav_social_media_and__1", "Social media and the consulate")
-        + part("nav-related-stories-for-you", "Related stories for you")
+        + subheaded("h-social-media-and-the-consulate", "Social media and the consulate")
+        + subheaded("nav_social_media_in__1", "Social media in Moscow")
+        + subheaded("nav-related-stories-for-you", "Related stories for you")
         + "</article></body></html>"
     )
     assert extract(html).text.split("\n\n") == [
         _PROSE, _PROSE, _PROSE, "Social media and the embassy", section[3:-4], "Social media and the consulate",
-        section[3:-4], section[3:-4],
+        section[3:-4], "Social media in Moscow", section[3:-4], section[3:-4],
     ]
 
 
