@@ -93,6 +93,8 @@ def serve_hostile_web(web: LocalWeb) -> None:
                                 f'<script type="application/ld+json">{surrogate}</script>'),
         "/a/paragraphs": article("Prisoners exchanged", paragraphs),
         "/a/repeated-sentences": article("Swap roundup", repeated),
+        # Sentences are cut at runs of stops: tried at each stop of a run, the cut took the square of its length.
+        "/a/stop-run": article("Envoy expelled", f"<p>Russia expelled the U.S. ambassador {'!' * 50_000} from Moscow.</p>"),
     }
     for path, body in hostile_articles.items():
         web.route(path, body)
@@ -215,6 +217,9 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
         [hostile_web.url("/a/paragraphs")]).fetchone()[0]
     assert 1 <= mentions <= 10  # at most MAX_PASSAGES per rule and article
     assert hostile_web.url("/a/repeated-sentences") in stored
+    assert conn.execute(
+        "SELECT count(*) FROM mentions JOIN articles ON articles.id = mentions.article_id WHERE articles.url = ?",
+        [hostile_web.url("/a/stop-run")]).fetchone()[0] == 1
 
     errors = dict(conn.execute("SELECT name, last_error FROM sources"))
     assert errors["healthy"] is None and errors["hostile articles"] is None
