@@ -22,8 +22,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,14 +54,23 @@ def assert_consistent(db: Path) -> None:
                             ).fetchone()[0] == 0
 
 
+@pytest.fixture
+def killed_daemons_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temporary folder for the daemons, removed after the test.
+
+    A daemon killed so leaves its workers' fork-server folder behind (multiprocessing removes it at exit): twenty a
+    run would stay in the machine's /tmp. Not under ``tmp_path``: the fork server's socket lives there, and a Unix
+    socket's path may not pass 107 bytes, which pytest's numbered folders did once their count reached 100.
+    """
+    with tempfile.TemporaryDirectory(prefix="monitor-crash-") as folder:
+        monkeypatch.setenv("TMPDIR", folder)
+        yield Path(folder)
+
+
 @pytest.mark.timeout(300)  # about 40 s on an idle machine; each restart pays the daemon's start-up
-def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: SmtpServer,  # noqa: F811
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("killed_daemons_tmp")
+def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: SmtpServer) -> None:  # noqa: F811
     chance = random.Random(SEED)
-    # A daemon killed so leaves its workers' fork-server folder behind (multiprocessing removes it at exit): in the
-    # test's own folder, not twenty a run in the machine's /tmp.
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     db = tmp_path / "monitor.db"
     log = tmp_path / "daemon.log"
     hook = Receiver()
