@@ -189,11 +189,11 @@ class Daemon:
             try:
                 while True:
                     self._delivery_asked = False
-                    await deliver_notices(self.writer, self.settings.email, self.settings.channels, utcnow())
-                    if self.settings.email:
-                        await deliver_pending(self.writer, self.settings.email, utcnow())
-                    if self.settings.channels:
-                        await deliver_channels(self.writer, self.settings.channels, utcnow())
+                    now = utcnow()  # side by side: a server that is slow to answer holds back only its own
+                    await asyncio.gather(
+                        deliver_notices(self.writer, self.settings.email, self.settings.channels, now),
+                        deliver_pending(self.writer, self.settings.email, now),
+                        deliver_channels(self.writer, self.settings.channels, now))
                     if not self._delivery_asked:
                         break
             finally:

@@ -11,6 +11,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from monitor.errors import ConfigError, PermanentDeliveryError
 from monitor.store import Archive, iso
 from tests.alerts_data import AMBASSADOR, RETURN, SWAP, article, deliver, flood, store
 from tests.conftest import cli_env
+from tests.smtpserver import SmtpServer, smtp_server  # noqa: F401 - the fixture
 from tests.webhook import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,9 +205,9 @@ def test_channel_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert channel.resolved_url() == os.environ["MONITOR_TEST_HOOK"]
 
 
-def _once_over_the_demo_web(tmp_path: Path, channel: str) -> subprocess.CompletedProcess[str]:
+def _once_over_the_demo_web(tmp_path: Path, channel: str, more: str = "") -> subprocess.CompletedProcess[str]:
     """`monitor once` as a user runs it: over the demo's web, with a config holding one channel, "phone", whose
-    ``channel`` line says where it goes (``url = "..."`` or ``url_env = "..."``)."""
+    ``channel`` line says where it goes (``url = "..."`` or ``url_env = "..."``), and ``more`` of it."""
     rules = (ROOT / "config.toml").read_text(encoding="utf-8").split("# BEGIN RULES", 1)[1].split("# END RULES", 1)[0]
     with DemoWeb() as web:
         sources = ""
@@ -214,7 +217,7 @@ def _once_over_the_demo_web(tmp_path: Path, channel: str) -> subprocess.Complete
             sources += f'[[sources]]\nname = "{outlet.name}"\n{kind}\nurl = "{url}"\n\n'
         config = tmp_path / "config.toml"
         config.write_text(f'database = "monitor.db"\n\n[fetch]\ndelay = 0\n\n{sources}'
-                          f'[[channels]]\nname = "phone"\n{channel}\n\n{rules}', encoding="utf-8")
+                          f'[[channels]]\nname = "phone"\n{channel}\n\n{more}\n{rules}', encoding="utf-8")
         return subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "once"],
                               capture_output=True, text=True, env=cli_env(), timeout=90, cwd=tmp_path)
 
@@ -381,3 +384,91 @@ def test_status_check_fails_when_a_way_of_delivery_has_owed_an_alert_for_hours(t
     assert result.returncode == 1 and result.stderr.startswith("monitor: unhealthy: e-mail has not delivered")
     assert "; channel late has not delivered" in result.stderr and len(result.stderr.splitlines()) == 1
 
+
+
+class Stalling:
+    """A server on 127.0.0.1 that answers each connection with ``head``, then ``chunk`` every ``every`` seconds while
+    the client listens, up to ``limit`` bytes: a greeting or a body trickled within any socket timeout, or poured."""
+
+    def __init__(self, chunk: bytes, every: float, head: bytes = b"", *, limit: int = 2**40, request: bool = False):
+        self.chunk, self.every, self.head, self.limit, self.request = chunk, every, head, limit, request
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                if self.request:
+                    connection.recv(65536)
+                connection.sendall(self.head)
+                for _ in range(self.limit // len(self.chunk)):
+                    connection.sendall(self.chunk)
+                    time.sleep(self.every)
+            except OSError:
+                return  # the client gave up
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _email(port: int) -> str:
+    return (f'[email]\nhost = "127.0.0.1"\nport = {port}\nsender = "monitor@example.org"\n'
+            f'recipients = ["analyst@example.org"]\ntimeout = 1\n')
+
+
+def test_an_smtp_server_that_trickles_its_greeting_holds_back_only_the_e_mail(tmp_path: Path, receiver: Receiver
+                                                                               ) -> None:
+    """Each line came within the socket's timeout, so no step timed out: `once` never ended, and the channel's
+    alert, delivered after the e-mail, never went. A send has a deadline now, and the channels go beside it."""
+    server = Stalling(b"220-still here\r\n", every=0.3)
+    try:
+        started = time.monotonic()
+        done = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"', _email(server.port))
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert len(receiver.posts) == 1
+    assert done.returncode == 1
+    assert "monitor: e-mail: 1 alert not delivered (the SMTP server did not finish within 11 s)" in done.stderr
+    assert took < 60
+
+
+def test_an_smtp_reply_without_end_is_read_up_to_a_bound(tmp_path: Path, receiver: Receiver) -> None:
+    """smtplib keeps every line of a multi-line reply: a greeting of continuation lines without end took the
+    monitor's process to 13 GB in a minute (this server stops at 50 MB)."""
+    server = Stalling(b"220-" + b"x" * 8000 + b"\r\n", every=0, limit=50 * 2**20)
+    try:
+        done = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"', _email(server.port))
+    finally:
+        server.close()
+    assert len(receiver.posts) == 1
+    assert done.returncode == 1
+    assert "e-mail: 1 alert not delivered (SMTP server disconnected: the server's reply ran past 65536 bytes)" in (
+        done.stderr)
+
+
+def test_a_channel_that_trickles_its_answer_holds_back_only_itself(tmp_path: Path, receiver: Receiver,
+                                                                   smtp_server: SmtpServer) -> None:  # noqa: F811
+    """A service answering a byte at a time, each within the channel's timeout, held every channel after it."""
+    server = Stalling(b"x", every=0.5, head=b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", request=True)
+    desk = f'[[channels]]\nname = "desk"\nurl = "{receiver.url}"\n'
+    try:
+        started = time.monotonic()
+        done = _once_over_the_demo_web(tmp_path, f'url = "json://127.0.0.1:{server.port}/hook"\ntimeout = 1',
+                                       desk + _email(smtp_server.port))
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert len(receiver.posts) == 1 and len(smtp_server.messages) == 1
+    assert done.returncode == 1
+    assert "monitor: channel phone: 1 alert not delivered (the service did not answer within 2 s)" in done.stderr
+    assert took < 60

@@ -6,7 +6,10 @@ guarantees are the e-mail outbox's, channel by channel:
 
 * **Nothing is lost.** An alert counts as delivered on a channel only once the service
   accepted it; a failure is retried with the outbox's backoff (60 s doubling, at most
-  an hour).
+  an hour). A notification the service has not answered within the channel's lease is a
+  failure too (:func:`notify`), and the channels deliver side by side: a service that trickles
+  its answer a byte at a time, each within the socket's timeout, held every channel after it
+  (and the notices) for as long as it kept on.
 * **At least once, at most one repeat.** Each attempt is claimed in a committed
   transaction before it is sent, and held for :func:`lease` (twice the channel's
   ``timeout``); a deliverer killed between
@@ -21,6 +24,7 @@ guarantees are the e-mail outbox's, channel by channel:
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 from collections.abc import Callable, Sequence
@@ -57,6 +61,19 @@ def lease(channel: ChannelSettings) -> timedelta:
     return timedelta(seconds=2 * channel.timeout)
 
 
+async def notify(channel: ChannelSettings, send: Send, url: str, title: str, body: str) -> None:
+    """Hand one notification to ``send`` in a delivery thread, given up as a transient failure past the lease.
+
+    Apprise cannot be interrupted: a thread given up on runs on until the service lets it go, and may yet deliver
+    (the one repeat the lease allows).
+    """
+    seconds = lease(channel).total_seconds()
+    try:
+        await asyncio.wait_for(DELIVERIES.run(send, url, title, body, channel.timeout), seconds)
+    except TimeoutError:
+        raise TransientDeliveryError(f"the service did not answer within {seconds:.0f} s") from None
+
+
 def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     """Hand one notification to the service behind an Apprise URL, waiting at most ``timeout`` on its socket.
 
@@ -74,17 +91,23 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     URL says otherwise: Apprise hands it over whole by default, and Discord (2,000 characters), Telegram (4,096) or
     Mattermost refused it at every retry, a burst's dozens of alerts with it. A hostile site's near copies, each
     listed in its story's alert, made another outlet's story too long for them.
+
+    Apprise's own limit on a call (``service_timeout``, 60 s by default) runs it in a thread pool of Apprise's,
+    which the interpreter waits for at exit: a service that never finished answering held ``monitor once`` at its
+    end for as long as it kept on. The limit is off; the call runs in a daemon thread of ours, given up at the
+    channel's lease (:func:`notify`).
     """
     import apprise
 
-    service = apprise.Apprise.instantiate(url)
+    asset = apprise.AppriseAsset(service_timeout=0)
+    service = apprise.Apprise.instantiate(url, asset=asset)
     if service is None:
         raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
     service.socket_connect_timeout = service.socket_read_timeout = timeout
     # Apprise reads a URL's parameter names in any case ("?Overflow=split" splits).
     if not any(name.lower() == "overflow" for name in parse_qs(urlsplit(url).query, keep_blank_values=True)):
         service.overflow_mode = apprise.OverflowMode.TRUNCATE
-    notifier = apprise.Apprise()
+    notifier = apprise.Apprise(asset=asset)
     notifier.add(service)
     said = _ApprisesWarnings()
     logging.getLogger("apprise").addHandler(said)
@@ -144,22 +167,27 @@ def _claim(
 async def deliver_channels(
     archive: ArchiveAccess[AlertStore], channels: Sequence[ChannelSettings], now: datetime, send: Send = apprise_send
 ) -> dict[str, ChannelReport]:
-    """Deliver every due alert on every channel; a channel's failure holds back only that channel."""
-    reports: dict[str, ChannelReport] = {}
-    for channel in channels:
-        report = reports[channel.name] = ChannelReport()
-        url = channel.resolved_url()
-        name = channel.name
-        due = await archive.run(lambda store: store.channel_due(name, now))
-        if url is None:  # its due alerts are undelivered too: `once` exited 0 while they waited
-            unset = f"${channel.url_env} is not set"
-            report.failed = dict.fromkeys(due, unset)
-            log.warning("channel %s: %s; its alerts wait", channel.name, unset)
-        elif channel.burst and len(due) > channel.burst:
-            await _deliver_burst(archive, channel, url, due, now, send, report)
-        else:
-            await _deliver_each(archive, channel, url, due, now, send, report)
+    """Deliver every due alert on every channel, the channels side by side; a channel's failure holds back only
+    that channel."""
+    reports = {channel.name: ChannelReport() for channel in channels}
+    await asyncio.gather(*(_deliver_channel(archive, channel, now, send, reports[channel.name]) for channel in channels))
     return reports
+
+
+async def _deliver_channel(
+    archive: ArchiveAccess[AlertStore], channel: ChannelSettings, now: datetime, send: Send, report: ChannelReport
+) -> None:
+    url = channel.resolved_url()
+    name = channel.name
+    due = await archive.run(lambda store: store.channel_due(name, now))
+    if url is None:  # its due alerts are undelivered too: `once` exited 0 while they waited
+        unset = f"${channel.url_env} is not set"
+        report.failed = dict.fromkeys(due, unset)
+        log.warning("channel %s: %s; its alerts wait", channel.name, unset)
+    elif channel.burst and len(due) > channel.burst:
+        await _deliver_burst(archive, channel, url, due, now, send, report)
+    else:
+        await _deliver_each(archive, channel, url, due, now, send, report)
 
 
 async def _deliver_each(
@@ -173,7 +201,7 @@ async def _deliver_each(
             continue  # another deliverer has it
         attempt, content = claimed
         try:
-            await DELIVERIES.run(send, url, *render_notification(content), channel.timeout)
+            await notify(channel, send, url, *render_notification(content))
         except DeliveryError as exc:
             wait = retry_delay(attempt, RETRY_CAP)
             error = str(exc)
@@ -213,7 +241,7 @@ async def _deliver_burst(
 
     title, body = render_burst([content for _, content in claimed.values()])
     try:
-        await DELIVERIES.run(send, url, title, body, channel.timeout)
+        await notify(channel, send, url, title, body)
     except DeliveryError as exc:
         wait, error = retry_delay(max(attempt for attempt, _ in claimed.values()), RETRY_CAP), str(exc)
         await archive.run(lambda store: mark(store, error, now + wait))

@@ -11,6 +11,7 @@ server or a channel is down, and a target that took it does not get it again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from monitor.alerts.channels import RETRY_CAP, Send, apprise_send, lease
+from monitor.alerts.channels import RETRY_CAP, Send, apprise_send, lease, notify
 from monitor.alerts.outbox import mail_lease, retry_delay
 from monitor.alerts.render import MAIL_POLICY, clean_header
 from monitor.alerts.smtp import Mailer
@@ -27,7 +28,6 @@ from monitor.config import ChannelSettings, EmailSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import SourceNotice
 from monitor.storage import ArchiveAccess, NoticeStore
-from monitor.threads import DELIVERIES
 
 __all__ = ["LOG", "deliver_notices", "render_notice", "summary"]
 
@@ -80,7 +80,7 @@ async def deliver_notices(
     archive: ArchiveAccess[NoticeStore], email: EmailSettings | None, channels: Sequence[ChannelSettings], now: datetime,
     send: Send = apprise_send,
 ) -> dict[str, list[int]]:
-    """Deliver every due notice on every target; the notices each target took, by target.
+    """Deliver every due notice on every target, the targets side by side; the notices each target took, by target.
 
     A notice every target has taken is closed. A target that is down (a transient
     failure) is left for this run after its first failure: the rest would wait for it too.
@@ -93,7 +93,8 @@ async def deliver_notices(
         targets += [_channel_target(channel, send) for channel in channels]
         if not targets:
             targets.append(_Target(LOG, _log_notice, timedelta(minutes=1), RETRY_CAP))
-        delivered = {target.name: await _deliver_on(archive, target, now) for target in targets}
+        sent = await asyncio.gather(*(_deliver_on(archive, target, now) for target in targets))  # side by side
+        delivered = {target.name: ids for target, ids in zip(targets, sent, strict=True)}
     names = [target.name for target in targets]
     await archive.run(lambda store: store.close_notices(names, now))
     return delivered
@@ -142,6 +143,6 @@ def _channel_target(channel: ChannelSettings, send: Send) -> _Target:
         url = channel.resolved_url()
         if url is None:
             raise TransientDeliveryError(f"${channel.url_env} is not set")
-        await DELIVERIES.run(send, url, f"[monitor] {summary(notice)}", _body(notice), channel.timeout)
+        await notify(channel, send, url, f"[monitor] {summary(notice)}", _body(notice))
 
     return _Target(f"channel:{channel.name}", deliver, lease(channel), RETRY_CAP)

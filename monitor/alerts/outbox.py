@@ -68,7 +68,7 @@ from functools import partial
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.alerts.render import render_digest, render_message, render_refused
-from monitor.alerts.smtp import Mailer
+from monitor.alerts.smtp import Mailer, send_seconds
 from monitor.config import EmailSettings
 from monitor.errors import ContentRefusedError, DeliveryError, MessageRefusedError, PermanentDeliveryError
 from monitor.models import AlertContent
@@ -77,9 +77,6 @@ from monitor.storage import AlertStore, ArchiveAccess
 log = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(seconds=60)
-# SMTP steps of one send, each bounded by email.timeout: connect, EHLO, STARTTLS,
-# EHLO, AUTH, MAIL, DATA, end of data (+ one RCPT per recipient), plus slack.
-_SMTP_STEPS = 10
 
 Compose = Callable[[list[AlertContent]], EmailMessage]
 Batches = Callable[[], Awaitable[list[tuple[list[int], Compose]]]]  # what is due now, asked again after a release
@@ -102,8 +99,8 @@ def retry_delay(attempts: int, cap: int) -> timedelta:
 
 
 def mail_lease(email: EmailSettings) -> timedelta:
-    """How long a claimed alert is held: longer than one send can take, so only a dead sender's alert is retaken."""
-    return timedelta(seconds=email.timeout * (_SMTP_STEPS + len(email.recipients)))
+    """How long a claimed alert is held: as long as one send may take, so only a dead sender's alert is retaken."""
+    return timedelta(seconds=send_seconds(email))
 
 
 def digest_due(cron: str, since: datetime, now: datetime) -> bool:

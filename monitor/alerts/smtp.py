@@ -5,8 +5,13 @@ aiosmtplib: it adds no runtime dependency, it is the reference client every
 server is tested against, and the monitor sends a handful of messages per
 cycle, so one blocking call per message moved off the event loop into a
 daemon thread (:mod:`monitor.threads`) costs nothing. ``email.timeout`` bounds every socket
-operation (connect, each command, each read), so a stalled server cannot hold a
-worker thread for longer than that per step.
+operation (connect, each command, each read), and :func:`send_seconds` the whole of one send:
+a server that answers a line just within the timeout, forever, had held delivery (the
+channels and notices after it with it) for as long as it kept on. Past the deadline the
+session's socket is shut, which ends the thread's wait, and the send fails as transient.
+A reply is read up to :data:`MAX_REPLY_BYTES`: smtplib bounds each line of a reply but keeps
+every line of a multi-line one, and a server sending continuation lines without end took
+the monitor's process to 13 GB in a minute.
 
 Failures are sorted for the outbox (both kinds are retried; nothing is dropped):
 
@@ -24,15 +29,81 @@ explicitly: headers never decide where a message goes.
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Self
+from typing import Any, BinaryIO, Self
 
 from monitor.config import EmailSettings
 from monitor.errors import ContentRefusedError, DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.threads import DELIVERIES
+
+
+# SMTP steps of one send, each bounded by email.timeout: connect, EHLO, STARTTLS,
+# EHLO, AUTH, MAIL, DATA, end of data (+ one RCPT per recipient), plus slack.
+_SMTP_STEPS = 10
+# Of one reply, all its lines: an EHLO answer lists a few dozen extensions in a kilobyte or two.
+MAX_REPLY_BYTES = 64 * 1024
+_MAX_LINE = 8192  # bytes of one reply line, as smtplib reads them (RFC 5321 allows 512)
+
+
+def send_seconds(email: EmailSettings) -> float:
+    """How long one send may take in all: each of its steps at most ``email.timeout``."""
+    return email.timeout * (_SMTP_STEPS + len(email.recipients))
+
+
+class _BoundedReplies(smtplib.SMTP):
+    """smtplib's client, reading each reply up to :data:`MAX_REPLY_BYTES` in all (see the module's docstring).
+
+    The reply is read from a reader of the session's own socket, made again when the socket changes (STARTTLS
+    wraps it; ``close`` drops it). Each new socket is handed to ``watch`` first, the greeting's (read as the
+    client is made) included, so that a send past its deadline can shut it.
+    """
+
+    _reader: tuple[socket.socket, BinaryIO] | None = None
+
+    def __init__(self, *args: Any, watch: Callable[[socket.socket], None], **kwargs: Any) -> None:
+        self._watch = watch
+        super().__init__(*args, **kwargs)
+
+    def getreply(self) -> tuple[int, bytes]:
+        sock = self.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("not connected")
+        if self._reader is None or self._reader[0] is not sock:
+            self._watch(sock)
+            self._reader = (sock, sock.makefile("rb"))
+        reader, lines, left = self._reader[1], [], MAX_REPLY_BYTES
+        while True:
+            try:
+                line = reader.readline(_MAX_LINE + 1)
+            except OSError as exc:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(f"connection lost: {exc}") from exc
+            left -= len(line)
+            if not line or len(line) > _MAX_LINE or left < 0:
+                self.close()
+                if not line:
+                    raise smtplib.SMTPServerDisconnected("connection closed by the server")
+                raise smtplib.SMTPServerDisconnected(
+                    f"the server's reply ran past {_MAX_LINE if len(line) > _MAX_LINE else MAX_REPLY_BYTES} bytes")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            if not line[:3].isdigit():
+                return -1, b"\n".join(lines)
+            if line[3:4] != b"-":  # the last line of the reply
+                return int(line[:3]), b"\n".join(lines)
+
+    def close(self) -> None:
+        self._reader = None
+        super().close()
+
+
+class _BoundedRepliesTLS(_BoundedReplies, smtplib.SMTP_SSL):
+    """The same over implicit TLS."""
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -92,6 +163,7 @@ class Mailer:
     def __init__(self, email: EmailSettings) -> None:
         self.email = email
         self._smtp: smtplib.SMTP | None = None
+        self._socket: socket.socket | None = None  # the session's latest, the greeting's before the client is made
 
     @property
     def connected(self) -> bool:
@@ -112,7 +184,24 @@ class Mailer:
         Returning normally means the server accepted the message (250 after DATA).
         Raises :class:`DeliveryError` (transient or permanent) otherwise.
         """
-        return await DELIVERIES.run(self._send, message)
+        seconds = send_seconds(self.email)
+        try:
+            return await asyncio.wait_for(DELIVERIES.run(self._send, message), seconds)
+        except TimeoutError:
+            self._abort()
+            self._smtp = None  # the session is gone: the thread closes it as its wait ends
+            raise TransientDeliveryError(f"the SMTP server did not finish within {seconds:.0f} s") from None
+
+    def _watch(self, sock: socket.socket) -> None:
+        self._socket = sock
+
+    def _abort(self) -> None:
+        """End a send's wait from outside its thread: shut the session's socket (the thread then closes it)."""
+        if self._socket is not None:
+            try:
+                self._socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed meanwhile
 
     def _send(self, message: EmailMessage) -> dict[str, str]:
         try:
@@ -133,9 +222,9 @@ class Mailer:
             )
         smtp: smtplib.SMTP
         if email.security == "tls":
-            smtp = smtplib.SMTP_SSL(email.host, email.port, timeout=email.timeout, context=context)
+            smtp = _BoundedRepliesTLS(email.host, email.port, timeout=email.timeout, context=context, watch=self._watch)
         else:
-            smtp = smtplib.SMTP(email.host, email.port, timeout=email.timeout)
+            smtp = _BoundedReplies(email.host, email.port, timeout=email.timeout, watch=self._watch)
         self._smtp = smtp
         smtp.ehlo()
         if email.security == "starttls":
