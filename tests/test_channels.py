@@ -11,9 +11,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from monitor.errors import ConfigError, PermanentDeliveryError
 from monitor.store import Archive, iso
 from tests.alerts_data import AMBASSADOR, RETURN, SWAP, article, deliver, flood, store
 from tests.conftest import cli_env
+from tests.rawserver import RawServer
 from tests.smtpserver import SmtpServer, smtp_server  # noqa: F401 - the fixture
 from tests.webhook import Receiver
 
@@ -386,38 +386,20 @@ def test_status_check_fails_when_a_way_of_delivery_has_owed_an_alert_for_hours(t
 
 
 
-class Stalling:
-    """A server on 127.0.0.1 that answers each connection with ``head``, then ``chunk`` every ``every`` seconds while
-    the client listens, up to ``limit`` bytes: a greeting or a body trickled within any socket timeout, or poured."""
+def pour(chunk: bytes, every: float, head: bytes = b"", *, limit: int = 2**40, request: bool = False
+         ) -> Callable[[socket.socket], None]:
+    """A peer that answers with ``head``, then ``chunk`` every ``every`` seconds while the client listens, up to
+    ``limit`` bytes: a greeting or a body trickled within any socket timeout, or poured without end."""
 
-    def __init__(self, chunk: bytes, every: float, head: bytes = b"", *, limit: int = 2**40, request: bool = False):
-        self.chunk, self.every, self.head, self.limit, self.request = chunk, every, head, limit, request
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+    def serve(connection: socket.socket) -> None:
+        if request:
+            connection.recv(65536)
+        connection.sendall(head)
+        for _ in range(limit // len(chunk)):
+            connection.sendall(chunk)
+            time.sleep(every)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
-
-    def _answer(self, connection: socket.socket) -> None:
-        with connection:
-            try:
-                if self.request:
-                    connection.recv(65536)
-                connection.sendall(self.head)
-                for _ in range(self.limit // len(self.chunk)):
-                    connection.sendall(self.chunk)
-                    time.sleep(self.every)
-            except OSError:
-                return  # the client gave up
-
-    def close(self) -> None:
-        self.listener.close()
+    return serve
 
 
 def _email(port: int) -> str:
@@ -429,7 +411,7 @@ def test_an_smtp_server_that_trickles_its_greeting_holds_back_only_the_e_mail(tm
                                                                                ) -> None:
     """Each line came within the socket's timeout, so no step timed out: `once` never ended, and the channel's
     alert, delivered after the e-mail, never went. A send has a deadline now, and the channels go beside it."""
-    server = Stalling(b"220-still here\r\n", every=0.3)
+    server = RawServer(pour(b"220-still here\r\n", every=0.3))
     try:
         started = time.monotonic()
         done = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"', _email(server.port))
@@ -445,7 +427,7 @@ def test_an_smtp_server_that_trickles_its_greeting_holds_back_only_the_e_mail(tm
 def test_an_smtp_reply_without_end_is_read_up_to_a_bound(tmp_path: Path, receiver: Receiver) -> None:
     """smtplib keeps every line of a multi-line reply: a greeting of continuation lines without end took the
     monitor's process to 13 GB in a minute (this server stops at 50 MB)."""
-    server = Stalling(b"220-" + b"x" * 8000 + b"\r\n", every=0, limit=50 * 2**20)
+    server = RawServer(pour(b"220-" + b"x" * 8000 + b"\r\n", every=0, limit=50 * 2**20))
     try:
         done = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"', _email(server.port))
     finally:
@@ -459,7 +441,7 @@ def test_an_smtp_reply_without_end_is_read_up_to_a_bound(tmp_path: Path, receive
 def test_a_channel_that_trickles_its_answer_holds_back_only_itself(tmp_path: Path, receiver: Receiver,
                                                                    smtp_server: SmtpServer) -> None:  # noqa: F811
     """A service answering a byte at a time, each within the channel's timeout, held every channel after it."""
-    server = Stalling(b"x", every=0.5, head=b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", request=True)
+    server = RawServer(pour(b"x", every=0.5, head=b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", request=True))
     desk = f'[[channels]]\nname = "desk"\nurl = "{receiver.url}"\n'
     try:
         started = time.monotonic()

@@ -170,7 +170,8 @@ async def deliver_channels(
     """Deliver every due alert on every channel, the channels side by side; a channel's failure holds back only
     that channel."""
     reports = {channel.name: ChannelReport() for channel in channels}
-    await asyncio.gather(*(_deliver_channel(archive, channel, now, send, reports[channel.name]) for channel in channels))
+    await asyncio.gather(*(_deliver_channel(archive, channel, now, send, reports[channel.name])
+                           for channel in channels))
     return reports
 
 
