@@ -36,9 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.alerts import deliver_pending
-from monitor.alerts.channels import deliver_channels
-from monitor.alerts.notices import deliver_notices
+from monitor.alerts.delivery import deliver_all
 from monitor.config import Settings, SourceSettings
 from monitor.errors import ArchiveError, ArchiveMovedError
 from monitor.fetch.client import Fetcher
@@ -189,11 +187,7 @@ class Daemon:
             try:
                 while True:
                     self._delivery_asked = False
-                    now = utcnow()  # side by side: a server that is slow to answer holds back only its own
-                    await asyncio.gather(
-                        deliver_notices(self.writer, self.settings.email, self.settings.channels, now),
-                        deliver_pending(self.writer, self.settings.email, now),
-                        deliver_channels(self.writer, self.settings.channels, now))
+                    await deliver_all(self.writer, self.settings.email, self.settings.channels, utcnow())
                     if not self._delivery_asked:
                         break
             finally:

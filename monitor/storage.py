@@ -163,5 +163,9 @@ class NoticeStore(Protocol):
     def queued_notice_count(self) -> int: ...
 
 
+class DeliveryStore(AlertStore, NoticeStore, Protocol):
+    """What delivering needs: the outbox's alerts, on e-mail and the channels, and the operators' notices."""
+
+
 class IngestStore(ArticleStore, MentionStore, AlertStore, Protocol):
     """What storing one article needs: its lookups, and the rows article, mentions and alert are written to."""

@@ -10,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.alerts import deliver_pending
-from monitor.alerts.channels import deliver_channels
-from monitor.alerts.notices import deliver_notices
+from monitor.alerts.delivery import deliver_all
 from monitor.app.words import counted
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
@@ -103,11 +101,8 @@ def check_once(
                 try:
                     async with open_pipeline(settings, writer, workers) as pipeline:
                         checks = await pipeline.check_all(sources, force=force, on_checked=checked)
-                finally:  # side by side: a server that is slow to answer holds back only its own
-                    now = utcnow()
-                    mailed, posted, _ = await asyncio.gather(
-                        deliver_pending(writer, settings.email, now), deliver_channels(writer, settings.channels, now),
-                        deliver_notices(writer, settings.email, settings.channels, now))
+                finally:
+                    mailed, posted = await deliver_all(writer, settings.email, settings.channels, utcnow())
         failures = {"e-mail": mailed.failed} | {f"channel {name}": report.failed for name, report in posted.items()}
         return OnceResult(checks, [_undelivered(way, failed) for way, failed in failures.items() if failed])
 
