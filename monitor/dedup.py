@@ -545,7 +545,19 @@ def passage_keys(passage: str) -> tuple[str, ...]:
             hashes = _shingle_hashes(tokens, [len(tokens)], size=2)
             signature = _minhash(hashes, _A[:_PASSAGE_VALUES], _B[:_PASSAGE_VALUES])
             bands.update(f"{key & 0xFFFFFFFFFFFFFFFF:016x}" for key in _bands(signature).tolist())
-    return (f"={text_hash(passage)}", *sorted(bands))
+    return (exact_passage_key(passage), *sorted(bands))
+
+
+def exact_passage_key(passage: str) -> str:
+    """The first of a passage's :func:`passage_keys`: equal for passages that differ as retyped copies do."""
+    return f"={text_hash(passage)}"
+
+
+def variant_key(text_hash: str, title: str, text: str) -> str:
+    """The key a text is stored under when another article holds its ``text_hash`` and the rules read it otherwise
+    (:func:`monitor.ingest.reads_more`): the hash, then a digest of the headline and text as written, so that the
+    very same page again is one more URL of it."""
+    return f"{text_hash}:{_digest(title + chr(0) + text).hex()}"
 
 
 def seen_before(passage: str, earlier: Iterable[str]) -> bool:

@@ -9,7 +9,7 @@ the passages it has shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from monitor import dedup
 from monitor.models import IngestPlan, Known, Match, Mention
@@ -25,7 +25,21 @@ def plan(matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], known:
         "copy" if known.story else "new",
         story=known.story,
         mentions=novelty(matches, passage_keys, known.earlier_passages),
+        text_key=known.text_key,
     )
+
+
+def reads_more(matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], stored: Iterable[tuple[str, str]]) -> bool:
+    """Whether the rules matched a passage in an article that they did not match in the stored one with its text_hash.
+
+    The exact-copy key folds what a retyped copy changes (case, compatibility forms, punctuation, paragraph breaks,
+    the headline), and the rules read some of it: an acronym's case, a ``title:`` clause, a paragraph's bounds, and not
+    a fullwidth "ａｍｂａｓｓａｄｏｒ". A hostile outlet's copy of a story, so altered and stored first, made the real
+    page one more URL of a text that matched nothing: its passages were never judged, and no alert ever went. Passages
+    are compared by their exact key (the first of their ``passage_keys``), so a retyped copy's passages still fold.
+    """
+    seen = {(rule, dedup.exact_passage_key(passage)) for rule, passage in stored}
+    return any((match.rule, keys[0]) not in seen for match, keys in zip(matches, passage_keys, strict=True))
 
 
 def novelty(

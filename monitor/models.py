@@ -175,6 +175,9 @@ class Known:
     same_text: int | None  # the stored article with the very same text, if any
     story: int  # the story of the stored text it most surely copies, 0 for none
     earlier_passages: tuple[tuple[str, ...], ...]  # per match: stored passages of its rule sharing a lookup key
+    # The key to store the text under when a stored article has its text_hash but the rules read more in this page
+    # (see :func:`monitor.ingest.reads_more`); empty: its text_hash.
+    text_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ class IngestPlan:
     alias_of: int | None = None  # known-url, same-text: the stored article its URLs are added to, for its source
     story: int = 0
     mentions: tuple[Mention, ...] = ()
+    text_key: str = ""  # copy, new: the key its text is stored under, when not its text_hash (see :class:`Known`)
 
 
 @dataclass(frozen=True)

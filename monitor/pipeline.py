@@ -26,7 +26,7 @@ from monitor.fetch.client import Fetcher, Holding, politeness_key
 from monitor.fetch.backoff import next_delay
 from monitor.fetch.fairness import PARTY, FairSlots
 from monitor.fetch.urls import canonicalize, is_home, outlet_of
-from monitor.ingest import plan
+from monitor.ingest import plan, reads_more
 from monitor.models import (
     Article, CheckRecord, IngestPlan, Known, Link, Mention, NotModified, Page, SourceNotice, SourceState,
 )
@@ -151,7 +151,14 @@ def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, 
         return Known(mine, None, 0, ())
     same_text = archive.article_with_hash(text_print.text_hash)
     if same_text is not None:
-        return Known(None, same_text, 0, ())
+        if not reads_more(prepared.matches, prepared.passage_keys, archive.matched_passages(same_text)):
+            return Known(None, same_text, 0, ())
+        # The same text to the exact-copy key, not to the rules: a copy of its own in that story, its passages judged.
+        text_key = dedup.variant_key(text_print.text_hash, article.title, article.text)
+        same_variant = archive.article_with_hash(text_key)
+        if same_variant is not None:
+            return Known(None, same_variant, 0, ())
+        return Known(None, None, archive.story_of(same_text), _earlier_passages(archive, prepared), text_key)
     listed = archive.articles_at(urls)
     found = dedup.closest(text_print, [c.signature for c in listed], [c.shingles for c in listed])
     if found is not None:
@@ -159,11 +166,15 @@ def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, 
     candidates = archive.near_candidates(text_print.band_keys)
     found = dedup.closest(text_print, [c.signature for c in candidates], [c.shingles for c in candidates])
     story = 0 if found is None else candidates[found].story_id
-    earlier = tuple(
+    return Known(None, None, story, _earlier_passages(archive, prepared))
+
+
+def _earlier_passages(archive: IngestStore, prepared: Prepared) -> tuple[tuple[str, ...], ...]:
+    """Per match, the stored passages of its rule that share a lookup key with it: what its novelty is judged by."""
+    return tuple(
         tuple(archive.passages_with_keys(match.rule, keys))
         for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True)
     )
-    return Known(None, None, story, earlier)
 
 
 def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: datetime, domain: str) -> Ingested:
@@ -177,7 +188,7 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
     article_id = archive.insert_article(
         article,
         story_id=story_id,
-        text_hash=text_print.text_hash,
+        text_hash=decided.text_key or text_print.text_hash,
         word_count=text_print.word_count,
         signature=text_print.signature,
         shingles=text_print.shingles,

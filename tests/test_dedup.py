@@ -482,6 +482,44 @@ def test_recycled_background_is_old_and_the_new_swap_is_new(archive: Archive, ru
     assert [row[0] for row in stored] == [new_sentence]
 
 
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalpha() else c for c in text)
+
+
+SUMMONED = "Moscow summons US ambassador", "The ambassador was summoned to the foreign ministry on Friday over the strikes."
+EXPELLED = "Roundup", "Moscow expelled the US ambassador on Friday, the foreign ministry said."
+
+
+@pytest.mark.parametrize(
+    ("real", "disguised"),
+    [
+        pytest.param(EXPELLED, (EXPELLED[0], _fullwidth(EXPELLED[1])), id="fullwidth letters"),
+        pytest.param(EXPELLED, (EXPELLED[0], EXPELLED[1].replace("US", "us")), id="an acronym in lower case"),
+        pytest.param(SUMMONED, ("Diplomatic roundup", SUMMONED[1]), id="another headline"),
+    ],
+)
+def test_a_copy_the_rules_read_otherwise_does_not_swallow_the_real_page(
+    archive: Archive, ruleset: Ruleset, real: tuple[str, str], disguised: tuple[str, str]
+) -> None:
+    """A hostile outlet's copy that hashes as the story's text but matches nothing, stored first, made the real page
+    one more URL of it: no mention, no alert, and its source never read that URL again."""
+    assert dedup.text_hash(real[1]) == dedup.text_hash(disguised[1])
+    first = ingest(archive, _article("https://copier.example/a", *disguised), ruleset, NOW)
+    assert first.mentions == ()
+    second = ingest(archive, _article("https://outlet.example/a", *real, minutes=1), ruleset, NOW)
+    assert second.status == "copy" and second.story_id == first.story_id
+    assert [m.new for m in second.mentions] == [True] and second.alert_id is not None
+    # The alert leads with the page that says what it quotes, not with the earlier copy that said nothing to the rules.
+    content = archive.alert_content(second.alert_id)
+    assert (content.headline, content.copies[0].url) == (real[0], "https://outlet.example/a")
+    # The very same page from a third outlet is one more URL of the real page's article; a copy the rules read as
+    # the stored one is one more URL too.
+    again = ingest(archive, _article("https://third.example/a", *real, minutes=2), ruleset, NOW)
+    assert (again.status, again.article_id) == ("same-text", second.article_id)
+    retyped = ingest(archive, _article("https://fourth.example/a", disguised[0], disguised[1] + " ", 3), ruleset, NOW)
+    assert (retyped.status, retyped.article_id) == ("same-text", first.article_id)
+
+
 @pytest.mark.parametrize(
     ("text", "count", "expected"),
     [("one two three", 3, True), ("one two three", 4, False), ("U.S. envoy", 2, True), ("U.S. envoy", 3, False),

@@ -144,17 +144,20 @@ class AlertRecords(Connection):
             )
         )
         all_mentions = self._one("SELECT count(*) FROM alert_mentions WHERE alert_id = ?", [alert_id])
-        # The copies in the order the monitor stored them: the first founded the story and its headline is the
-        # subject. A page's published date is shown, never trusted for the order: a copy stored later that claims
-        # 1990 would otherwise lead the alert under its own headline. (Not ``fetched`` either: it is stamped before
-        # parsing, so a page slow to parse could carry an earlier one than a copy stored before it.)
+        # The copies in the order the monitor stored them, those that carry the alert's passages first: the first of
+        # them is the earliest report of what the alert says, and its headline is the subject. A copy that matched
+        # nothing is no report of it: a hostile outlet's copy, altered so that the rules read nothing in it and
+        # stored first, led the alert of the page it copied under its own bland headline. A page's published date is
+        # shown, never trusted for the order: a copy stored later that claims 1990 would otherwise lead the alert
+        # under its own headline. (Not ``fetched`` either: it is stamped before parsing, so a page slow to parse
+        # could carry an earlier one than a copy stored before it.)
         copies = tuple(
             AlertCopy(title, site, url, parse_iso(published), outlet, source)
             for title, site, url, published, outlet, source in self.db.execute(
                 "SELECT title, site, url, published, coalesce(outlet, source, site), coalesce(source, '') FROM articles"
-                " WHERE story_id = ?"
-                " ORDER BY id LIMIT ?",
-                [story_id, ALERT_COPIES],
+                " WHERE story_id = ? ORDER BY id NOT IN (SELECT mentions.article_id FROM alert_mentions JOIN mentions"
+                " ON mentions.id = alert_mentions.mention_id WHERE alert_mentions.alert_id = ?), id LIMIT ?",
+                [story_id, alert_id, ALERT_COPIES],
             )
         )
         all_copies = self._one("SELECT count(*) FROM articles WHERE story_id = ?", [story_id])

@@ -73,6 +73,9 @@ class ArticleRecords(Connection):
         )
         return None if found is None else int(found)
 
+    def story_of(self, article_id: int) -> int:
+        return int(self._one("SELECT story_id FROM articles WHERE id = ?", [article_id]))
+
     def articles_at(self, urls: Sequence[str]) -> list[Candidate]:
         """The articles any source's links at ``urls`` led to, as dedup candidates: is a new text one of them?"""
         marks = ",".join("?" * len(urls))

@@ -34,6 +34,11 @@ class MentionRecords(Connection):
         return [row[0] for row in self.db.execute(  # newest first: novelty reads them up to a bound
             f"SELECT passage FROM mentions WHERE id IN ({marks}) GROUP BY passage ORDER BY max(id) DESC", [*ids])]
 
+    def matched_passages(self, article_id: int) -> list[tuple[str, str]]:
+        """The rule and passage of each mention of an article."""
+        return [(rule, passage) for rule, passage in self.db.execute(
+            "SELECT rule, passage FROM mentions WHERE article_id = ?", [article_id])]
+
     def insert_mention(self, article_id: int, mention: Mention, found: datetime, keys: Sequence[str]) -> int:
         cursor = self.db.execute(
             "INSERT INTO mentions (article_id, rule, passage, terms, new, found) VALUES (?, ?, ?, ?, ?, ?)",
