@@ -103,11 +103,20 @@ class SearchQueryError(MonitorError):
     """A full-text search query SQLite's FTS5 cannot parse."""
 
 
+ERROR_CHARS = 500
+
+
+def shortened(text: str, limit: int = ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis saying so: an error that quotes a server's answer (a
+    content type, a chunk-size line) held 100 kB of it, stored and logged for each of a hostile feed's links."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 class FetchError(MonitorError):
     def __init__(self, url: str, message: str) -> None:
         self.url = url
-        self.reason = message
-        super().__init__(f"{message} ({url})")
+        self.reason = shortened(message)
+        super().__init__(f"{self.reason} ({shortened(url)})")
 
 
 class NetworkError(FetchError):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 import zlib
 from collections import Counter
 from collections.abc import Coroutine, Iterator
@@ -24,6 +25,7 @@ from tests.httpserver import LocalWeb
 
 from monitor.config import FetchSettings
 from monitor.errors import (
+    ERROR_CHARS,
     BlockedURLError,
     DNSError,
     FetchError,
@@ -144,6 +146,43 @@ def test_503_carries_retry_after_as_http_date(local_web: LocalWeb) -> None:
     with pytest.raises(HTTPStatusError) as caught:
         fetch(local_web, "/down")
     assert caught.value.retry_after is not None and 3500 < caught.value.retry_after <= 3600
+
+
+@pytest.mark.parametrize("when", ["Mon, 01 Jan 2024 00:00:00 +9999999999999999999999",
+                                  "Mon, 01 Jan 99999999999999999999 00:00:00 GMT"])
+def test_a_retry_after_date_too_large_for_a_datetime_is_no_retry_after(local_web: LocalWeb, when: str) -> None:
+    """email.utils raised OverflowError for it: on a robots.txt's 404, it ended `monitor once` with a traceback,
+    every source's articles and alerts with it, at every run."""
+    assert parse_retry_after(when, datetime.now(UTC)) is None
+    local_web.route("/robots.txt", "none here", status=404, headers={"Retry-After": when})
+    local_web.route("/a", "ok")
+    assert page_text(_page(fetch(local_web, "/a", settings(robots=True)))) == "ok"
+
+
+def test_an_error_quoting_the_answer_is_cut_short(local_web: LocalWeb) -> None:
+    """A 100 kB content type went whole into each link's error, stored and logged: a feed of 1,000 such links
+    added 95 MB to the archive and as much to the log at every check."""
+    local_web.route("/long", "x", content_type="image/" + "x" * 100_000)
+    with pytest.raises(UnsupportedContentError) as caught:
+        fetch(local_web, "/long")
+    assert "content type 'image/xxx" in str(caught.value) and len(str(caught.value)) < 2 * ERROR_CHARS
+
+
+def test_a_cookie_the_standard_library_cannot_read_is_dropped_without_a_warning(local_web: LocalWeb) -> None:
+    """http.cookiejar warned of "Max-Age" without a value as its own bug, with a traceback on the monitor's stderr."""
+    local_web.route("/odd", "odd cookie", headers={"Set-Cookie": "a=b; Max-Age"})
+    local_web.route("/next", "the story")
+
+    async def go() -> None:
+        async with Fetcher(settings(), [local_web.origin]) as fetcher:
+            for path in ("/odd", "/next"):
+                await fetcher.fetch(local_web.url(path))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(go())
+    assert [str(w.message)[:30] for w in caught] == []
+    assert local_web.requests[-1].headers.get("cookie") is None
 
 
 def test_500_is_an_http_status_error_without_retry_after(local_web: LocalWeb) -> None:

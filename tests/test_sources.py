@@ -127,6 +127,24 @@ def test_a_feed_or_sitemap_in_a_multi_byte_charset_is_read(charset: str) -> None
     assert [link.url for link in read_sitemap(page(sitemap.encode(charset)), 10**6).links.links] == [link.url]
 
 
+@pytest.mark.parametrize("charset", ["x-mac-roman", "x-user-defined", "rot13", "no-such-charset"])
+def test_a_feed_or_sitemap_declared_in_an_encoding_no_codec_reads_is_read(charset: str) -> None:
+    """expat looks a declared encoding up among Python's codecs: a name none knows failed the source's every check."""
+    feed = f"""<?xml version="1.0" encoding="{charset}"?><rss version="2.0"><channel><title>t</title>
+<item><title>Envoy</title><link>https://example.org/envoy</link></item></channel></rss>"""
+    assert [link.url for link in feed_links(page(feed.encode()))] == ["https://example.org/envoy"]
+    sitemap = f"""<?xml version="1.0" encoding="{charset}"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://example.org/envoy</loc></url></urlset>"""
+    assert [link.url for link in read_sitemap(page(sitemap.encode()), 10**6).links.links] == ["https://example.org/envoy"]
+
+
+def test_a_declaration_naming_an_encoding_the_body_is_not_in_is_refused() -> None:
+    """UTF-16 without a byte-order mark declaring UTF-32: expat cannot read it either way, and says so."""
+    feed = '<?xml version="1.0" encoding="utf-32"?><rss version="2.0"><channel></channel></rss>'
+    with pytest.raises(UnsupportedContentError, match="encoding"):
+        feed_links(page(feed.encode("utf-16-le")))
+
+
 @pytest.mark.parametrize("charset", ["euc-jp", "utf-7"])
 def test_entities_in_a_charset_expat_cannot_read_are_refused(charset: str) -> None:
     """The prolog of a document expat cannot decode is checked as decoded here, and the parser reads that text: a

@@ -583,7 +583,7 @@ def parse_date(value: str) -> datetime | None:
     else:
         try:
             parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):  # a year or zone of twenty digits overflows
             parsed = None
     if parsed is None or not plausible_date(parsed):
         return None

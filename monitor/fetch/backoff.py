@@ -42,7 +42,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year or zone of twenty digits overflows
         return None
     if when.tzinfo is None:  # "-0000" or a date without zone: HTTP dates are GMT
         when = when.replace(tzinfo=UTC)

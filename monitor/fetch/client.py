@@ -31,6 +31,7 @@ import logging
 import socket
 import ssl
 import time
+import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -447,7 +448,11 @@ class Fetcher:
             log.debug("cookies of %s ignored: more than %d", response.request.url, MAX_ANSWER_COOKIES)
             return
         jar = self._cookies.jar
-        self._cookies.extract_cookies(response)
+        with warnings.catch_warnings():
+            # http.cookiejar reports a cookie it cannot read ("Max-Age" without a value) as its own bug, with a
+            # traceback on stderr, and drops it: a malformed cookie, dropped as the others are.
+            warnings.filterwarnings("ignore", message="http.cookiejar bug!", category=UserWarning)
+            self._cookies.extract_cookies(response)
         held: collections.Counter[str] = collections.Counter()
         for cookie in list(jar):
             if len(cookie.name) + len(cookie.value or "") > MAX_COOKIE_BYTES:

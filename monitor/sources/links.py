@@ -126,16 +126,20 @@ def refuse_entity_declarations(page: Page) -> Page:
     declared Shift_JIS, EUC-JP, GBK, Big5 or EUC-KR failed its source's every check with a traceback. Such a
     document is decoded here as any page is (:func:`monitor.fetch.decode.page_text`) and returned in UTF-8,
     declared and labelled so: the parsers read the very text whose prolog was checked (a charset a parser would
-    read otherwise, UTF-7 among them, could hide a DOCTYPE from the check).
+    read otherwise, UTF-7 among them, could hide a DOCTYPE from the check). So is one declared in an encoding no
+    codec reads ("x-mac-roman", "rot13"): expat's lookup of it failed the source's every check with a traceback.
     """
     try:
         _check_prolog(page, page.body)
         return page
-    except ValueError:  # "multi-byte encodings are not supported"
+    except (ValueError, LookupError):  # "multi-byte encodings are not supported"; "unknown encoding: x-mac-roman"
         pass
     text = _DECLARED_ENCODING.sub(r'\1"utf-8"', page_text(page).lstrip("\ufeff"), count=1)
     body = text.encode("utf-8", "replace")
-    _check_prolog(page, body)
+    try:
+        _check_prolog(page, body)
+    except (ValueError, LookupError) as exc:  # the declaration was not at the start, where it could be rewritten
+        raise UnsupportedContentError(page.url, f"its XML declaration names an encoding it is not in: {exc}") from exc
     return replace(page, body=body, content_type=f"{media_type(page.content_type) or 'application/xml'}; charset=utf-8")
 
 

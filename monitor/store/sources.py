@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import SourceSettings
+from monitor.errors import shortened
 from monitor.models import CheckRecord, Heartbeat, SourceNotice, SourceState
 from monitor.store.connection import Connection, iso, parse_iso
 from monitor.store.notices import insert_notice
@@ -79,12 +80,13 @@ class SourceRecords(Connection):
         self, name: str, *, checked: datetime, next_due: datetime, error: str, health: str | None = None,
         notice: SourceNotice | None = None,
     ) -> int:
-        """Record a failed check, the source's health and its notice; return the number of consecutive failures."""
+        """Record a failed check (its error cut to :data:`~monitor.errors.ERROR_CHARS`), the source's health and its
+        notice; return the number of consecutive failures."""
         with self.transaction():
             self.db.execute(
                 "UPDATE sources SET last_checked = ?, last_error = ?, failures = failures + 1, next_due = ?,"
                 " health = ? WHERE name = ?",
-                [iso(checked), error, iso(next_due), health, name],
+                [iso(checked), shortened(error), iso(next_due), health, name],
             )
             self._record_check(name, CheckRecord(checked=checked, ok=False, changed=False), notice)
         return int(self._one("SELECT failures FROM sources WHERE name = ?", [name]))
@@ -130,14 +132,15 @@ class SourceRecords(Connection):
         )
 
     def record_failed_url(self, url: str, *, source: str, error: str, retry: bool, when: datetime) -> None:
-        """Record a failure of ``url`` listed by ``source``, and forget those older than FAILED_URL_RETENTION: pruned
-        where the table grows, so it stays the size of a month of failures."""
+        """Record a failure of ``url`` listed by ``source`` (its error cut to :data:`~monitor.errors.ERROR_CHARS`), and
+        forget those older than FAILED_URL_RETENTION: pruned where the table grows, so it stays the size of a month of
+        failures."""
         with self.transaction():
             self.db.execute(
                 "INSERT INTO failed_urls (url, source, error, retry, attempts, first_failed, last_failed)"
                 " VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (url, source) DO UPDATE SET error = excluded.error,"
                 " retry = excluded.retry, attempts = attempts + 1, last_failed = excluded.last_failed",
-                [url, source, error, int(retry), iso(when), iso(when)],
+                [url, source, shortened(error), int(retry), iso(when), iso(when)],
             )
             self.db.execute("DELETE FROM failed_urls WHERE last_failed < ?", [iso(when - FAILED_URL_RETENTION)])
 
