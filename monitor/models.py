@@ -123,6 +123,7 @@ class Mention:
     terms: tuple[str, ...]
     new: bool
     outlet: str = ""  # who published it, where an alert quotes it
+    site: str = ""  # the host of the page it was read on, shown beside a name the page may have claimed
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class AlertCopy:
     published: datetime | None
     outlet: str = ""  # the outlet's name (its configured source's), shown rather than the host
     source: str = ""  # the configured source that stored it (not the page's claim): whose turn it is in a digest
+    folded: bool = False  # found as one more URL of another copy's very text: its own headline is not kept
 
 
 @dataclass(frozen=True)

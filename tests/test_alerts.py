@@ -644,7 +644,8 @@ def test_the_alert_reads_right(tmp_path: Path, smtp_server: SmtpServer) -> None:
     text = render_text(content)
     assert text.startswith("[monitor] ambassadors: Envoy called home")
     quoted = prose(text)
-    assert f"{AMBASSADOR} (Copy Daily)" in quoted and f"{RETURN} (The Wire)" in quoted  # who carried each passage
+    # who carried each passage, and on which host: a page names itself
+    assert f"{AMBASSADOR} (Copy Daily (copy.example))" in quoted and f"{RETURN} (The Wire (wire.example))" in quoted
     assert "Reported by:\n  * Envoy called home\n    Copy Daily (copy.example)," in text  # outlets by name
     domain = settings.sender.rpartition("@")[2]
     ids = [message.message_id for message in smtp_server.messages]

@@ -27,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor import dedup
+from monitor.alerts.render import render_text
 from monitor.config import load_config
 from monitor.models import Article
 from monitor.pipeline import ingest
@@ -518,6 +519,20 @@ def test_a_copy_the_rules_read_otherwise_does_not_swallow_the_real_page(
     assert (again.status, again.article_id) == ("same-text", second.article_id)
     retyped = ingest(archive, _article("https://fourth.example/a", disguised[0], disguised[1] + " ", 3), ruleset, NOW)
     assert (retyped.status, retyped.article_id) == ("same-text", first.article_id)
+
+
+def test_an_outlet_whose_text_a_copier_stored_first_is_named_in_the_alert(archive: Archive, ruleset: Ruleset) -> None:
+    """The very same text from a second outlet is one more URL of the copy stored first: the alert showed the copier's
+    page alone, under its headline, and never the outlet it copied."""
+    headline, text = EXPELLED
+    first = ingest(archive, _article("https://copier.example/b", "Sign in to read the cable", text), ruleset, NOW)
+    second = ingest(archive, _article("https://outlet.example/b", headline, text, minutes=1), ruleset, NOW)
+    assert second.status == "same-text" and first.alert_id is not None
+    copies = archive.alert_content(first.alert_id).copies
+    assert [(c.url, c.outlet, c.folded) for c in copies] == [
+        ("https://copier.example/b", "copier.example", False), ("https://outlet.example/b", "outlet.example", True)]
+    assert "(the same text)\n    outlet.example, date unknown\n    https://outlet.example/b" in render_text(
+        archive.alert_content(first.alert_id))
 
 
 @pytest.mark.parametrize(

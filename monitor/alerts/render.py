@@ -193,8 +193,9 @@ def _by_rule(content: AlertContent, rules: Sequence[str] | None = None) -> list[
     for mention in content.mentions:
         if mention.rule in grouped:
             _, outlets = grouped[mention.rule].setdefault(_passage(mention.passage), (mention.terms, []))
-            if mention.outlet and mention.outlet not in outlets:
-                outlets.append(mention.outlet)
+            outlet = _named(mention.outlet, mention.site)
+            if outlet and outlet not in outlets:
+                outlets.append(outlet)
     return [
         (rule, [(passage, terms, outlets) for passage, (terms, outlets) in passages.items()])
         for rule, passages in grouped.items() if passages
@@ -209,13 +210,21 @@ _FOLLOW_UP_NOTE = "Follow-up: this story was alerted on before; these passages a
 
 def _source(copy: AlertCopy) -> str:
     """Who reported it: the outlet's name with its host ("Meridian News (meridian.example)"), else the host."""
-    site = clean_header(copy.site, 200)
-    outlet = clean_header(copy.outlet or "", 200)
-    return f"{outlet} ({site})" if outlet and outlet.lower() != site.lower() else site
+    return _named(copy.outlet, copy.site)
+
+
+def _named(outlet: str, site: str) -> str:
+    """An outlet's name with the host it was read on: a page names itself, and a copier's page claiming to be
+    "Reuters" was quoted as Reuters's."""
+    site, outlet = clean_header(site, 200), clean_header(outlet or "", 200)
+    return f"{outlet} ({site})" if outlet and site and outlet.lower() != site.lower() else outlet or site
+
+
+_SAME_TEXT = "(the same text)"  # a folded copy's label: its own headline is not kept
 
 
 def _copy_text(copy: AlertCopy) -> str:
-    title, url = clean_header(copy.title, 300), clean_header(copy.url, 2000)
+    title, url = _SAME_TEXT if copy.folded else clean_header(copy.title, 300), clean_header(copy.url, 2000)
     return f"  * {title}\n    {_source(copy)}, {_when(copy.published)}\n    {url}"
 
 
@@ -315,7 +324,7 @@ def _link(url: str, label: str) -> str:
 def _copy_html(copy: AlertCopy) -> str:
     url = clean_header(copy.url, 2000)
     return (
-        f"<li>{_link(url, clean_header(copy.title, 300) or url)}<br>"
+        f"<li>{_link(url, _SAME_TEXT if copy.folded else clean_header(copy.title, 300) or url)}<br>"
         f'<span class="meta">{_e(_source(copy))} · {_e(_when(copy.published))}</span></li>'
     )
 

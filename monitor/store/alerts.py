@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from monitor.config import DEFAULT_MESSAGE_DOMAIN
 from monitor.models import AlertContent, AlertCopy, Mention
@@ -133,10 +134,10 @@ class AlertRecords(Connection):
             "SELECT story_id, message_id, created, follow_up FROM alerts WHERE id = ?", [alert_id]
         ).fetchone()
         mentions = tuple(
-            Mention(rule, passage, tuple(json.loads(terms)), bool(new), outlet)
-            for rule, passage, terms, new, outlet in self.db.execute(
+            Mention(rule, passage, tuple(json.loads(terms)), bool(new), outlet, site)
+            for rule, passage, terms, new, outlet, site in self.db.execute(
                 "SELECT mentions.rule, mentions.passage, mentions.terms, mentions.new,"
-                " coalesce(articles.outlet, articles.source, articles.site) FROM alert_mentions"
+                " coalesce(articles.outlet, articles.source, articles.site), articles.site FROM alert_mentions"
                 " JOIN mentions ON mentions.id = alert_mentions.mention_id"
                 " JOIN articles ON articles.id = mentions.article_id WHERE alert_mentions.alert_id = ?"
                 " ORDER BY mentions.id LIMIT ?",
@@ -161,12 +162,31 @@ class AlertRecords(Connection):
             )
         )
         all_copies = self._one("SELECT count(*) FROM articles WHERE story_id = ?", [story_id])
+        copies = (*copies, *self._same_text_elsewhere(story_id, {copy.site for copy in copies}))[:ALERT_COPIES]
         headline = copies[0].title if copies else self._one("SELECT title FROM stories WHERE id = ?", [story_id])
         rules = tuple(dict.fromkeys(m.rule for m in mentions))
         return AlertContent(
             alert_id, story_id, message_id, headline, parse_iso(created) or datetime.now(UTC),
             bool(follow_up), rules, mentions, copies, all_mentions - len(mentions), all_copies - len(copies),
         )
+
+    def _same_text_elsewhere(self, story_id: int, shown: set[str]) -> list[AlertCopy]:
+        """The story's texts as other sources' links found them, one a host not listed yet: such a page is one more
+        URL of the copy stored first, and a copier's page stored first hid the outlet it copied from every alert.
+        Its own headline is not kept, so none is shown (the stored one may be the copier's)."""
+        found: list[AlertCopy] = []
+        for url, source in self.db.execute(
+            "SELECT article_urls.url, article_urls.source FROM article_urls"
+            " JOIN articles ON articles.id = article_urls.article_id"
+            " WHERE articles.story_id = ? AND article_urls.source != coalesce(articles.source, '')"
+            " ORDER BY articles.id, article_urls.url LIMIT ?",
+            [story_id, ALERT_COPIES],
+        ):
+            site = urlsplit(url).hostname or ""
+            if site not in shown:
+                shown.add(site)
+                found.append(AlertCopy("", site, url, None, source, source, folded=True))
+        return found
 
     def mark_sent(self, alert_ids: Sequence[int], sent: datetime, note: str | None = None) -> None:
         """Record the server's acceptance; ``note`` keeps a partial refusal (some recipients refused)."""

@@ -22,7 +22,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "url": "Canonical URL.", "site": "Its host.", "source": "The configured source that stored it.",
             "outlet": "The outlet's name from og:site_name or the JSON-LD publisher; empty when the page gives none.",
             "published": "What the page or feed claims; never used for order.",
-            "text_hash": "The exact-duplicate key of the normalised text.",
+            "text_hash": "The exact-duplicate key of the normalised text (then ':' and a digest of the headline and text as written, when another article holds that key but the rules read this one otherwise).",
         },
     },
     "stories": {
