@@ -263,7 +263,7 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     if result.unstored:
         problems += [*result.unstored, "articles not stored are fetched again at the next run"]
     if result.undelivered:
-        problems += [*result.undelivered, "queued alerts are retried at the next run"]
+        problems += [*result.undelivered, "queued alerts are retried by the first run after their wait"]
     if problems:
         fail("; ".join(problems))
 

@@ -238,9 +238,17 @@ def test_monitor_once_exits_1_with_one_line_when_an_alert_is_not_delivered(tmp_p
     assert done.returncode == 1
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line.startswith("monitor: channel phone: 1 alert not delivered (the service did not accept")
-    assert line.endswith("queued alerts are retried at the next run")
+    assert line.endswith("queued alerts are retried by the first run after their wait")
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("SELECT channel, attempts, sent FROM channel_deliveries").fetchall() == [("phone", 1, None)]
+    # The next run, within the alert's wait, does not try it: it exited 0 and said nothing, while status showed it owed.
+    again = subprocess.run([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "once"],
+                           capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
+    assert again.returncode == 1, again.stderr
+    [line] = [line for line in again.stderr.splitlines() if line.startswith("monitor:")]
+    # (the demo's web is gone, so its sources fail too)
+    assert "; channel phone: 1 alert not delivered, waiting to be tried again from 20" in line, line
+    assert "(the service did not accept" in line and len(receiver.posts) == 0
 
 
 def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: Path) -> None:
@@ -249,7 +257,7 @@ def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: 
     assert done.returncode == 1, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line == ("monitor: channel phone: 1 alert not delivered ($MONITOR_TEST_UNSET_HOOK is not set);"
-                    " queued alerts are retried at the next run")
+                    " queued alerts are retried by the first run after their wait")
 
 
 def _one_alert(tmp_path: Path, url: str, title: str, passages: list[str]) -> Archive:

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from monitor.alerts.delivery import deliver_all
@@ -102,15 +103,33 @@ def check_once(
                     async with open_pipeline(settings, writer, workers) as pipeline:
                         checks = await pipeline.check_all(sources, force=force, on_checked=checked)
                 finally:
-                    mailed, posted = await deliver_all(writer, settings.email, settings.channels, utcnow())
+                    now = utcnow()
+                    mailed, posted = await deliver_all(writer, settings.email, settings.channels, now)
+                    ways: dict[str, str | None] = {"e-mail": None} if settings.email else {}
+                    ways |= {f"channel {channel.name}": channel.name for channel in settings.channels}
+                    waiting = await writer.run(
+                        lambda archive: {way: archive.retries_waiting(channel, now) for way, channel in ways.items()})
         failures = {"e-mail": mailed.failed} | {f"channel {name}": report.failed for name, report in posted.items()}
-        return OnceResult(checks, [_undelivered(way, failed) for way, failed in failures.items() if failed])
+        lines = [_undelivered(way, failed) for way, failed in failures.items() if failed]
+        for way, waits in waiting.items():
+            earlier = {alert: wait for alert, wait in waits.items() if alert not in failures.get(way, {})}
+            if earlier:
+                lines.append(_waiting(way, earlier))
+        return OnceResult(checks, lines)
 
     return run_stoppable(check_and_deliver())
 
 
 def _undelivered(way: str, failed: dict[int, str]) -> str:
     return f"{way}: {counted(len(failed), 'alert')} not delivered ({next(iter(failed.values()))})"
+
+
+def _waiting(way: str, waits: dict[int, tuple[datetime, str]]) -> str:
+    """Alerts an earlier run failed to deliver, waiting out their backoff: `once` exited 0 and said nothing of them
+    while ``status`` showed them undelivered."""
+    when, error = min(waits.values())
+    return (f"{way}: {counted(len(waits), 'alert')} not delivered, waiting to be tried again from"
+            f" {when.strftime('%Y-%m-%dT%H:%M:%SZ')} ({error or 'see monitor status'})")
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:

@@ -232,6 +232,19 @@ class AlertRecords(Connection):
             " AND last_error IS NOT NULL ORDER BY alert_id DESC LIMIT 1", {"channel": channel}) if waiting else None
         return waiting, error
 
+    def retries_waiting(self, channel: str | None, now: datetime) -> dict[int, tuple[datetime, str]]:
+        """The alerts e-mail (``channel`` None) or a channel tried, failed and waits to try again after ``now``: when
+        and the error of the last try, by alert."""
+        if channel is None:
+            rows = self.db.execute(
+                "SELECT id, next_attempt, coalesce(last_error, '') FROM alerts WHERE sent IS NULL AND digest_id IS NULL"
+                " AND attempts > 0 AND next_attempt > ?", [iso(now)])
+        else:
+            rows = self.db.execute(
+                "SELECT alert_id, next_attempt, coalesce(last_error, '') FROM channel_deliveries WHERE channel = ?"
+                " AND sent IS NULL AND attempts > 0 AND next_attempt > ?", [channel, iso(now)])
+        return {alert_id: (parse_iso(when) or now, error) for alert_id, when, error in rows}
+
     def channel_waiting_since(self, channel: str) -> datetime | None:
         """When the oldest alert ``channel`` owes was queued (None: it owes none); see :meth:`channel_backlog`."""
         return parse_iso(self._one(f"SELECT min(alerts.created) {_OWED_ON_CHANNEL}", {"channel": channel}))
