@@ -296,10 +296,12 @@ def demo(obj: Context, output: Path) -> None:
         logging.getLogger("monitor.pipeline").setLevel(logging.WARNING)  # the demo prints its alerts itself
     started = datetime.now(UTC)
     result = app.demo(beat, output)
-    console = Console()
+    console = _console()  # the output folder's name is the user's: "[/x]" in it was read as markup and raised
     stored = sum(report.stored for report in result.reports)
-    console.print(f"\n[bold]monitor demo[/bold]: {len(result.reports)} outlets checked, {stored} articles stored, "
-                  f"{len(result.alert_texts)} alert(s) in {(datetime.now(UTC) - started).total_seconds():.1f}s\n")
+    console.print(Text.assemble("\n", ("monitor demo", "bold"),
+                                f": {len(result.reports)} outlets checked, {stored} articles stored, "
+                                f"{len(result.alert_texts)} alert(s) in "
+                                f"{(datetime.now(UTC) - started).total_seconds():.1f}s\n"))
     for text, path in zip(result.alert_texts, result.alert_files, strict=True):
         console.rule(str(path))
         click.echo(text)
@@ -369,7 +371,8 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     verdicts, scanned = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None,
                                         text=text, title=title)
     console = _console()
-    counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in settings.rules if rule_name in (None, rule.name)}
+    # --rule "" (an unset variable) is every rule, as app.judge_rules takes it
+    counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in settings.rules if rule_name in (None, "", rule.name)}
     for verdict in verdicts:
         judged = verdict.judgement
         if verdict.new is None:
@@ -422,7 +425,7 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
         recall = f"{score.recall:.3f}" if score.true_pos + score.false_neg else "-"
         table.add_row(name, str(labelled_count), precision, recall, str(score.true_pos), str(score.false_pos),
                       str(score.false_neg))
-    console = Console()
+    console = _console()  # rule names and passages are the user's: "[/x]" in one was read as markup and raised
     console.print(table)
     if misses:
         for name, score in scores.items():

@@ -95,6 +95,15 @@ class FetchSettings(_Settings):
     robots: bool = True
     allow_private: bool = False
 
+    @field_validator("user_agent")
+    @classmethod
+    def _check_user_agent(cls, value: str) -> str:
+        """A header value: printable ASCII. "Café" or a line break passed, and every source then failed its every
+        check (robots.txt "could not be read (invalid URL: 'ascii' codec ...)") and backed off."""
+        if not value.strip() or not all(" " <= c <= "~" for c in value):
+            raise ValueError("give printable ASCII only (it is sent as an HTTP header), and not an empty one")
+        return value
+
 
 class ScheduleSettings(_Settings):
     interval: Interval = 900
@@ -426,6 +435,8 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
         raise ConfigError([_describe(error) for error in exc.errors()] + problems) from exc
     if problems:
         raise ConfigError(problems)
+    if "\0" in settings.database:
+        raise ConfigError(["database: holds a NUL character, which no file name can"])
     if not settings.database.strip():  # Path("") is the config's folder
         raise ConfigError(['database: empty: name the archive\'s file (default "monitor.db")'])
     if names_folder(settings.database):
@@ -445,8 +456,11 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
 def load_people(path: Path) -> list[PersonSettings]:
     """The ``[[people]]`` of a TOML file (the shipped one by default), every problem reported at once."""
     data = _read_toml(path, f"people_file {path}")
+    entries = data.get("people", [])
+    if not isinstance(entries, list):  # `people = 3`, or `[people]` written for `[[people]]`
+        raise ConfigError([f"{path.name}: people: an array of tables is expected, each person as [[people]]"])
     problems, people = [], []
-    for index, entry in enumerate(data.get("people", [])):
+    for index, entry in enumerate(entries):
         try:
             people.append(PersonSettings.model_validate(entry))
         except ValidationError as exc:
@@ -481,6 +495,10 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         raise ConfigError([f"cannot be read: {exc.strerror or exc}"], label) from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError([f"not valid TOML: {exc}"], label) from exc
+    except RecursionError as exc:  # arrays in arrays thousands deep: tomllib descends once a level
+        raise ConfigError(["not valid TOML: nested too deeply"], label) from exc
+    except ValueError as exc:  # a NUL in the path ("embedded null byte")
+        raise ConfigError([f"cannot be read: {exc}"], label) from exc
 
 
 def names_folder(path: str) -> bool:

@@ -69,8 +69,9 @@ def run_demo(beat: Settings, output: Path) -> DemoResult:
         for suffix in ("", "-wal", "-shm"):
             database.with_name(database.name + suffix).unlink(missing_ok=True)
         alert_dir.mkdir(exist_ok=True)
-        for old in alert_dir.glob("*.eml"):
-            old.unlink()
+        for old in alert_dir.glob("alert-*.eml"):  # the demo's own, from an earlier run; any other file is the user's
+            if old.stem.removeprefix("alert-").isdigit():
+                old.unlink()
     except OSError as exc:
         raise _unusable(exc) from exc
     with DemoWeb() as web:

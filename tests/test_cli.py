@@ -186,6 +186,21 @@ def test_rules_test_unknown_rule_fails_naming_the_rules(run_cli: RunCLI, demo_db
     assert result.stderr == "monitor: no rule named 'prisoner_swap' (the config's: 'ambassadors', 'prisoner swap')\n"
 
 
+def test_rules_test_of_an_empty_rule_name_is_every_rule(run_cli: RunCLI) -> None:
+    """`--rule "$RULE"` with the variable unset raised a KeyError."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "test", "--rule", "", "--text",
+                     "Russia recalled its ambassador to the United States, Anatoly Antonov, for consultations.")
+    assert "[ambassadors] NEW" in result.stdout and "prisoner swap" in result.stdout
+
+
+def test_rules_names_are_printed_as_written_never_read_as_markup(run_cli: RunCLI, tmp_path: Path) -> None:
+    """rich read "[/x]" in a rule's name as a closing tag and raised; "[draft] envoys" was printed " envoys"."""
+    (tmp_path / "c.toml").write_text('[[rules]]\nname = "[draft] envoys [/x]"\nquery = "envoy"\n', encoding="utf-8")
+    (tmp_path / "labelled.jsonl").write_text('{"text": "The envoy left.", "[draft]_envoys_[/x]": 0}\n')
+    result = run_cli("--config", "c.toml", "rules", "eval", "labelled.jsonl")
+    assert "[draft] envoys [/x]" in result.stdout and "false positive" in result.stdout, result.stdout
+
+
 def test_rules_test_without_rules_says_so(run_cli: RunCLI, tmp_path: Path) -> None:
     config = tmp_path / "bare.toml"
     config.write_text('database = "bare.db"\n', encoding="utf-8")
@@ -266,6 +281,7 @@ def test_the_rules_commands_use_the_shipped_rules_where_there_is_no_config(run_c
      "no passage is labelled for any rule: label fields are 'ambassadors', 'prisoner_swap'; these name no rule:"
      " 'prisoner-swap' (line 1)"),
     (b"", "no passage is labelled for any rule"),
+    (b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "line 1: not a labelled passage: nested too deeply"),
 ])
 def test_rules_eval_of_a_bad_file_is_one_line_naming_it(run_cli: RunCLI, tmp_path: Path, content: bytes,
                                                          problem: str) -> None:
@@ -596,6 +612,28 @@ def test_a_stop_signal_is_one_line_and_the_status_a_shell_gives_a_command_it_end
     assert (once.returncode, stderr) == (status, said)
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+# A Ctrl-C that lands while the CLI's modules load: their loading is interrupted as the signal would interrupt it (the
+# quarter of a second it takes cannot be hit on time from here).
+_INTERRUPTED_WHILE_LOADING = """
+import sys
+class Interrupting:
+    def find_spec(self, name, path=None, target=None):
+        if name == "monitor.config":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupting())
+from monitor.__main__ import run
+sys.argv = ["monitor", "--version"]
+run()
+"""
+
+
+def test_a_ctrl_c_while_the_command_loads_is_one_line() -> None:
+    """A Ctrl-C in the first quarter of a second printed a traceback of the imports."""
+    result = subprocess.run([sys.executable, "-c", _INTERRUPTED_WHILE_LOADING], capture_output=True, text=True,
+                            env=cli_env(), timeout=60)
+    assert (result.returncode, result.stderr) == (130, "monitor: interrupted\n")
 
 
 def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path, local_web: LocalWeb) -> None:

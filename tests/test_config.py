@@ -105,6 +105,11 @@ BAD_CONFIGS = {
     "one bracket for sources": (GOOD_SOURCE.replace("[[sources]]", "[sources]"), "sources",
                                 "write each entry as [[sources]], with two brackets"),
     "one bracket for rules": ('[rules]\nname = "r"\nquery = "envoy"\n', "rules", "write each entry as [[rules]]"),
+    # Accepted, then every source failed its every check ("robots.txt could not be read (invalid URL: 'ascii' ...").
+    "user agent not ascii": ('[fetch]\nuser_agent = "Agence Café"\n', "fetch.user_agent", "printable ASCII"),
+    # Tracebacks: "embedded null byte", RecursionError.
+    "database holding a nul": ('database = "a\\u0000b.db"\n', "database", "NUL"),
+    "arrays nested thousands deep": ("x = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML", "nested too deeply"),
     "list name with a dash": ('[lists]\nus-allies = ["UK"]\n', "lists.us-allies", "letters, digits and _ only"),
     "person's list with a space": ('[[people]]\nname = "X"\nlists = ["my list"]\n', "people[0].lists[0]",
                                    "letters, digits and _ only"),
@@ -248,6 +253,9 @@ def test_people_are_extended_from_the_config_and_a_bad_entry_is_named(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         load_config(config)
     assert "people.toml: people[0].lists[0]: " in str(caught.value)
+    replacement.write_text("people = 3\n", encoding="utf-8")  # a TypeError traceback
+    with pytest.raises(ConfigError, match=r"people.toml: people: an array of tables is expected"):
+        load_config(config)
 
 
 @pytest.mark.parametrize(("people_file", "problem"), [

@@ -141,6 +141,20 @@ def test_demo_without_a_config_file_uses_the_shipped_rules(tmp_path: Path) -> No
     assert "rules shipped with monitor" in result.stderr
 
 
+def test_demo_replaces_its_own_alerts_only_and_prints_its_folder_as_named(tmp_path: Path) -> None:
+    """Every .eml in --output's alerts/ was deleted, a user's saved messages with them; and a folder named like rich's
+    markup ("out[/x]") raised a MarkupError after the demo had run."""
+    alerts = tmp_path / "out[/x]" / "alerts"
+    alerts.mkdir(parents=True)
+    (alerts / "saved.eml").write_text("kept")
+    (alerts / "alert-99.eml").write_text("an earlier demo's")
+    result = subprocess.run([sys.executable, "-m", "monitor", "demo", "--output", "out[/x]"],
+                            capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (alerts / "saved.eml").read_text() == "kept" and not (alerts / "alert-99.eml").exists()
+    assert len(list(alerts.glob("alert-*.eml"))) == 1 and "out[/x]/alerts/alert-" in result.stdout
+
+
 @pytest.mark.parametrize(("output", "problem"), [
     ("a-file/sub", "demo output a-file/sub: part of its path is a file, not a folder"),
     ("archive-is-a-folder",

@@ -208,6 +208,14 @@ def test_a_list_is_compiled_once_yet_its_fault_is_told_for_each_rule_that_refers
     assert all("no list named @nowhere" in problem for problem in caught.value.problems)
 
 
+def test_a_query_nested_thousands_deep_is_a_config_error() -> None:
+    """The parser descends once a parenthesis: 3,000 of them raised a RecursionError."""
+    with pytest.raises(ConfigError) as caught:
+        compile_rules([RuleSettings(name="deep", query="(" * 3000 + "envoy" + ")" * 3000)])
+    (problem,) = caught.value.problems
+    assert problem.startswith("rules[0] (deep).query: position 1: the query is nested too deeply")
+
+
 @pytest.mark.parametrize("query", ["ambassador NEAR/x Moscow", "ambassador NEAR Moscow", "ambassador NEAR/ Moscow",
                                    "ambassador ONEAR Moscow", "ambassador NOT NEAR Moscow"])
 def test_a_near_without_its_distance_is_an_error_not_a_word(query: str) -> None:

@@ -106,6 +106,8 @@ def _labelled_record(raw: bytes) -> dict[str, Any]:
         raise ValueError(f"not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"not a labelled passage (JSONDecodeError: {exc})") from exc
+    except RecursionError as exc:
+        raise ValueError("not a labelled passage: nested too deeply to read") from exc
     if not isinstance(record, dict) or not isinstance(record.get("text"), str) \
             or not isinstance(record.get("title") or "", str):
         raise ValueError('not a labelled passage: a JSON object with a "text" string, a "title" string (optional)'

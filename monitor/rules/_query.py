@@ -319,7 +319,10 @@ def misplaced_wildcard(text: str) -> str | None:
 
 def parse(query: str) -> Node:
     """The syntax tree of a query; a :class:`QuerySyntaxError` says where it goes wrong."""
-    return _Parser(query).parse()
+    try:
+        return _Parser(query).parse()
+    except RecursionError:  # thousands of nested parentheses: the parser descends once a level
+        raise QuerySyntaxError(1, "the query is nested too deeply (parentheses in parentheses)") from None
 
 
 _PHRASE_WORD = re.compile(r"(?:[^\W\d_]\.){2,}|[\w'\u2019.]+\*?")
