@@ -35,7 +35,6 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_USAGE = 2  # as click's usage errors
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a command SIGTERM ended: now after a clean stop
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 _RULE = 80  # columns of a rule between parts of the output, at most
@@ -118,8 +117,8 @@ class MonitorGroup(click.Group):
             fail(str(exc), EXIT_USAGE)
         except MonitorError as exc:
             fail(str(exc))
-        except Terminated:
-            fail("terminated (SIGTERM)", EXIT_TERMINATED)
+        except Terminated as exc:
+            fail(exc.said, 128 + exc.signum)  # as a shell reports a command the signal ended: now after a clean stop
         except KeyboardInterrupt:  # click's own "Aborted!" exited 1, as a failure, for what the user chose
             fail("interrupted", EXIT_INTERRUPTED)
 

@@ -30,12 +30,13 @@
 
 Third-party exceptions are wrapped only at the edges, with the cause chained.
 
-Outside the tree, ``Terminated`` (a KeyboardInterrupt) is SIGTERM turned into what Ctrl-C raises, so that a
-command stops as gracefully on one as on the other.
+Outside the tree, ``Terminated`` (a KeyboardInterrupt) is SIGTERM or SIGHUP turned into what Ctrl-C raises, so
+that a command stops as gracefully on them as on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import signal
 from http import HTTPStatus
 
 
@@ -92,11 +93,21 @@ class ArchiveMovedError(ArchiveError):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, ``docker stop``, systemd) asked a command to stop.
+    """SIGTERM (``kill``, ``docker stop``, systemd) or SIGHUP (its terminal closed) asked a command to stop.
 
-    A KeyboardInterrupt, so that every path that stops cleanly on Ctrl-C stops so on SIGTERM too: killed by the
-    signal's default action instead, ``monitor once`` ended with exit 143 and not a word, its alerts undelivered.
+    A KeyboardInterrupt, so that every path that stops cleanly on Ctrl-C stops so on these too: killed by the
+    signal's default action instead, ``monitor once`` ended with exit 143 (or 129) and not a word, its alerts
+    undelivered.
     """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def said(self) -> str:
+        """The line a stop by this signal ends with."""
+        return "hung up (SIGHUP)" if self.signum == signal.SIGHUP else "terminated (SIGTERM)"
 
 
 class SearchQueryError(MonitorError):

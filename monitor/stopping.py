@@ -1,10 +1,11 @@
-"""SIGTERM stops a command as Ctrl-C does.
+"""SIGTERM and SIGHUP stop a command as Ctrl-C does.
 
 Python turns SIGINT into KeyboardInterrupt, and ``asyncio.run`` turns the first one into the cancellation of
 its main task, so that ``finally`` blocks and ``async with`` exits run: ``monitor once`` interrupted still
 delivers what it queued and closes its archive. SIGTERM (``kill``, ``docker stop``, systemd, a CI runner's
 timeout) had its default action instead: the process ended at once, exit 143 and not a word. Here it gets
-the same two steps, raising :class:`~monitor.errors.Terminated`, which the CLI reports in one line.
+the same two steps, raising :class:`~monitor.errors.Terminated`, which the CLI reports in one line; so has SIGHUP
+(the terminal or ssh session ``once`` ran in closed), unless it is ignored, as ``nohup`` has it.
 
 The daemon installs its own handlers while it runs (it stops on SIGINT, SIGTERM and SIGHUP with a grace
 period, exit 0); these cover every other command, and the daemon before and after its loop.
@@ -24,12 +25,20 @@ T = TypeVar("T")
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+def _stop_signals() -> list[signal.Signals]:
+    """SIGTERM, and SIGHUP (a terminal or ssh session closed under ``once``) unless ignored: ``nohup`` ignores it so
+    that the command runs on, and it does."""
+    return [signal.SIGTERM] + ([signal.SIGHUP] if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN else [])
 
 
 def terminate_as_interrupt() -> None:
-    """From now on, SIGTERM raises :class:`Terminated` where the program is, as SIGINT raises KeyboardInterrupt."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    """From now on, SIGTERM and SIGHUP raise :class:`Terminated` where the program is, as SIGINT raises
+    KeyboardInterrupt."""
+    for signum in _stop_signals():
+        signal.signal(signum, _raise_terminated)
 
 
 def run_stoppable(main: Coroutine[Any, Any, T]) -> T:
@@ -46,22 +55,25 @@ async def _stoppable(main: Coroutine[Any, Any, T]) -> T:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    asked: list[bool] = []
+    asked: list[int] = []
 
-    def stop() -> None:
+    def stop(signum: int) -> None:
         if not asked:
-            asked.append(True)
+            asked.append(signum)
             task.cancel()
 
-    previous = signal.getsignal(signal.SIGTERM)
-    loop.add_signal_handler(signal.SIGTERM, stop)
+    signals = _stop_signals()
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    for signum in signals:
+        loop.add_signal_handler(signum, stop, signum)
     try:
         return await main
     except asyncio.CancelledError:
         if asked:
-            raise Terminated() from None
+            raise Terminated(asked[0]) from None
         raise
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)  # which restores SIG_DFL, not the handler before it
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            loop.remove_signal_handler(signum)  # which restores SIG_DFL, not the handler before it
+            if handler is not None:
+                signal.signal(signum, handler)

@@ -581,23 +581,25 @@ def test_search_limit_out_of_range_is_a_usage_error(run_cli: RunCLI, demo_db: Pa
 # state of this test process, which a child inherits through exec (twice in full runs a Ctrl-C went unheard, the
 # check running to its 20 s timeout); then the command itself, by exec, so that the signal reaches it alone.
 _AS_A_SHELL_STARTS_IT = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); signal.signal(signal.SIGTERM, signal.SIG_DFL);"
-    " signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM});"
+    "import os, signal, sys; [signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)];"
+    " signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP});"
     " os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
 )
 
 
 @pytest.mark.parametrize(
     ("sent", "status", "said"),
-    [(signal.SIGINT, 130, "monitor: interrupted\n"), (signal.SIGTERM, 143, "monitor: terminated (SIGTERM)\n")],
-    ids=["ctrl-c", "sigterm"],
+    [(signal.SIGINT, 130, "monitor: interrupted\n"), (signal.SIGTERM, 143, "monitor: terminated (SIGTERM)\n"),
+     (signal.SIGHUP, 129, "monitor: hung up (SIGHUP)\n")],
+    ids=["ctrl-c", "sigterm", "sighup"],
 )
 def test_a_stop_signal_is_one_line_and_the_status_a_shell_gives_a_command_it_ended(
     tmp_path: Path, local_web: LocalWeb, sent: signal.Signals, status: int, said: str
 ) -> None:
     """Ctrl-C printed click's "Aborted!" and exited 1, the status of a failed run, to a script that waits on it.
     `kill`, `docker stop` and systemd send SIGTERM: `once` died of it at once, exit 143 and not a word, its queued
-    alerts not delivered. Both now unwind the same way and say so in one line, with the status a shell reports."""
+    alerts not delivered; so it did of SIGHUP, a terminal or ssh session closed. Each now unwinds the same way and
+    says so in one line, with the status a shell reports."""
     local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=30)
     feed_config(tmp_path, slow=local_web.url("/slow.xml"))
     once = subprocess.Popen([sys.executable, "-c", _AS_A_SHELL_STARTS_IT, "-m", "monitor", "-q", "once"], cwd=tmp_path,
@@ -634,6 +636,24 @@ def test_a_ctrl_c_while_the_command_loads_is_one_line() -> None:
     result = subprocess.run([sys.executable, "-c", _INTERRUPTED_WHILE_LOADING], capture_output=True, text=True,
                             env=cli_env(), timeout=60)
     assert (result.returncode, result.stderr) == (130, "monitor: interrupted\n")
+
+
+def test_once_under_nohup_runs_on_when_its_terminal_hangs_up(tmp_path: Path, local_web: LocalWeb) -> None:
+    """nohup ignores SIGHUP so that the command outlives its terminal: it is not made a stop."""
+    local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=3)
+    feed_config(tmp_path, slow=local_web.url("/slow.xml"))
+    once = subprocess.Popen([sys.executable, "-c", _AS_A_SHELL_STARTS_IT.replace(
+        "signal.pthread_sigmask", "signal.signal(signal.SIGHUP, signal.SIG_IGN); signal.pthread_sigmask"),
+        "-m", "monitor", "-q", "once"], cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        wait_for(lambda: local_web.hits("/slow.xml") == 1, 30, "the check to start")
+        once.send_signal(signal.SIGHUP)
+        _, stderr = once.communicate(timeout=30)
+    finally:
+        if once.poll() is None:
+            once.kill()
+    assert (once.returncode, stderr) == (0, "")
 
 
 def test_a_closed_standard_output_costs_nothing_but_the_printing(tmp_path: Path, local_web: LocalWeb) -> None:
