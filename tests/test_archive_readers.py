@@ -143,7 +143,14 @@ def test_the_datasette_canned_queries_answer_on_a_real_archive(archive_path: Pat
 
 
 def test_datasette_metadata_is_keyed_by_the_archive_s_file_name(run_cli: RunCLI, tmp_path: Path) -> None:
-    """Datasette names a database after its file: metadata under another name is silently ignored."""
+    """Datasette names a database after its file: metadata under another name is silently ignored. A path that holds
+    no archive (a typo, another program's database) printed metadata all the same, exit 0."""
+    missing = run_cli("--db", "data/newsroom.db", "datasette-metadata", check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("monitor: no archive at "), missing.stderr
+    assert not (tmp_path / "data").exists()  # it makes nothing
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE notes (x)")
+    other = run_cli("--db", "other.db", "datasette-metadata", check=False)
+    assert other.returncode == 1 and "not a monitor archive" in other.stderr, other.stderr
+    Archive.create(tmp_path / "data" / "newsroom.db").close()
     printed = json.loads(run_cli("--db", "data/newsroom.db", "datasette-metadata").stdout)
     assert list(printed["databases"]) == ["newsroom"]
-    assert not (tmp_path / "data").exists()  # it reads nothing and makes nothing

@@ -34,8 +34,13 @@ def search(database: Path, query: str, limit: int) -> list[dict[str, Any]]:
 
 
 def datasette_metadata(database: Path) -> dict[str, Any]:
-    """Datasette's metadata for the archive at ``database``: what each table holds, labels, facets, sort orders."""
-    return store_datasette.datasette_metadata(database)
+    """Datasette's metadata for the archive at ``database``: what each table holds, labels, facets, sort orders.
+
+    The archive is opened first (read-only): metadata for a mistyped --db, a text file or another program's database
+    was printed all the same, exit 0, and Datasette ignores metadata for a database it does not serve.
+    """
+    with Archive.read(database):
+        return store_datasette.datasette_metadata(database)
 
 
 Backlog = tuple[int, str | None]  # the alerts a way of delivery has not delivered, and its latest error
