@@ -221,8 +221,9 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     next due time unless --force. Exits 1 when every source checked failed, when an
     article could not be stored because the archive could not be written (another
     process held it, the disk is full; it is fetched again at the next run), or when
-    an alert could not be delivered (it stays queued for the next run). Ctrl-C and
-    SIGTERM stop it cleanly, delivering what is queued: exit 130 and 143.
+    an alert could not be delivered, in this run or in an earlier one whose retry is
+    still waiting (it stays queued). Ctrl-C, SIGTERM and SIGHUP stop it cleanly,
+    delivering what is queued: exit 130, 143 and 129.
     """
     if source_name is not None and not source_name.strip():  # "" checked every source
         raise click.UsageError("--source needs a source's name", click.get_current_context())
@@ -351,8 +352,8 @@ def rules() -> None:
 
 @rules.command("test")
 @click.option("--rule", "rule_name", help="Only this rule.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-              help="Only articles fetched since this date (UTC).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
+              help="Only articles fetched since this date (UTC; as monitor shows times, 2026-12-05T09:41:14Z, too).")
 @click.option("--text", help="Judge this text (a title may be given with --title) instead of the archive.")
 @click.option("--title", default="", help="The title that goes with --text.")
 @click.pass_obj
@@ -364,14 +365,18 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     """
     if title and text is None:
         raise click.UsageError("--title goes with --text: give the text whose title it is", click.get_current_context())
+    if rule_name is not None and not rule_name.strip():  # `--rule "$RULE"`, unset: a KeyError
+        raise click.UsageError("--rule needs a rule's name", click.get_current_context())
+    if since and text is not None:  # it was ignored without a word
+        raise click.UsageError("--since chooses articles of the archive: it does not go with --text",
+                               click.get_current_context())
     settings = obj.rules_settings
     if not settings.rules:
         fail(f"{obj.config_path} has no [[rules]] to test")
     verdicts, scanned = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None,
                                         text=text, title=title)
     console = _console()
-    # --rule "" (an unset variable) is every rule, as app.judge_rules takes it
-    counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in settings.rules if rule_name in (None, "", rule.name)}
+    counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in settings.rules if rule_name in (None, rule.name)}
     for verdict in verdicts:
         judged = verdict.judgement
         if verdict.new is None:

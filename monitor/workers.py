@@ -217,7 +217,7 @@ class Workers:
         except _AnswerTooLarge as exc:  # the worker is left mid-answer: it goes, its answer unread
             self._replace(worker)
             raise ParseLimitError(url, f"page's answer from the parsing worker ({exc.size / 2**20:.0f} MB) exceeded "
-                                       f"{self.limits.answer_mb} MB") from None
+                                       f"{self.limits.answer_mb} MB (limits.answer_mb)") from None
         except BaseException:  # the caller was cancelled mid-page (a stop): the worker goes with the page
             self._replace(worker)
             raise
@@ -286,7 +286,7 @@ class _Worker:
 
     def why_it_died(self, limits: LimitsSettings) -> str:
         if self.timed_out:
-            return f"page took longer than {limits.wall_seconds:g} s to parse"
+            return f"page took longer than {limits.wall_seconds:g} s to parse (limits.wall_seconds)"
         return _why_it_died(self.process.exitcode, limits)
 
 
@@ -370,10 +370,12 @@ def _answer_jobs(settings: Settings, channel: socket.socket) -> None:
 
 
 def _why_it_died(exitcode: int | None, limits: LimitsSettings) -> str:
+    """The limit a page overran, with the key that sets it: `extract` of a 15 MB file said "page exceeded 256 MB"
+    and not where 256 came from."""
     if exitcode == _OUT_OF_MEMORY:
-        return f"page exceeded {limits.memory_mb} MB while parsing"
+        return f"page exceeded {limits.memory_mb} MB while parsing (limits.memory_mb)"
     if exitcode == -signal.SIGXCPU:
-        return f"page took more than {limits.cpu_seconds} s of CPU to parse"
+        return f"page took more than {limits.cpu_seconds} s of CPU to parse (limits.cpu_seconds)"
     if exitcode is not None and exitcode < 0:
         return f"the parsing worker died of signal {signal.Signals(-exitcode).name} on this page"
     return f"the parsing worker died (exit code {exitcode}) on this page"

@@ -154,9 +154,14 @@ def test_a_terminal_whose_locale_is_not_utf8_gets_its_results(demo_db: Path, tmp
 @pytest.mark.parametrize(("args", "words"), [
     (("once", "--source", ""), "--source needs a source's name"),
     (("rules", "test", "--title", "Envoy returns"), "--title goes with --text"),
+    (("rules", "test", "--rule", "", "--text", "Russia recalled its ambassador to the United States."),
+     "--rule needs a rule's name"),
+    (("rules", "test", "--since", "2026-12-05T09:41:14Z", "--text", "The ambassador left."),
+     "--since chooses articles of the archive: it does not go with --text"),
 ])
 def test_an_option_that_would_be_ignored_is_a_usage_error(run_cli: RunCLI, args: tuple[str, ...], words: str) -> None:
-    """`once --source ""` checked every source; `rules test --title` without --text judged the archive instead."""
+    """`once --source ""` checked every source; `rules test --title` without --text judged the archive instead;
+    `--rule ""` (an unset variable) raised a KeyError; --since with --text was ignored."""
     result = run_cli("--config", str(SHIPPED_CONFIG), *args, check=False)
     assert result.returncode == 2 and words in result.stderr, result.stderr
 
@@ -177,6 +182,15 @@ def test_rules_test_shows_matches_without_alerting(run_cli: RunCLI, demo_db: Pat
     assert before == after
 
 
+def test_rules_test_since_takes_a_time_as_monitor_shows_it(run_cli: RunCLI, demo_db: Path) -> None:
+    """Times are shown as 2026-12-05T09:41:14Z everywhere; --since refused that form."""
+    shown = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test", "--since",
+                    "2000-01-01T00:00:00Z").stdout
+    assert "[ambassadors] NEW" in shown
+    assert "[ambassadors]" not in run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test",
+                                          "--since", "2999-01-01T00:00:00Z").stdout
+
+
 def test_rules_test_unknown_rule_fails_naming_the_rules(run_cli: RunCLI, demo_db: Path) -> None:
     """A rule's name has spaces where its label in a labelled file has "_": "--rule prisoner_swap" was only "no rule
     named 'prisoner_swap'", with nothing to pick the right one from. A name no rule has is bad usage: exit 2."""
@@ -184,13 +198,6 @@ def test_rules_test_unknown_rule_fails_naming_the_rules(run_cli: RunCLI, demo_db
                      check=False)
     assert result.returncode == 2
     assert result.stderr == "monitor: no rule named 'prisoner_swap' (the config's: 'ambassadors', 'prisoner swap')\n"
-
-
-def test_rules_test_of_an_empty_rule_name_is_every_rule(run_cli: RunCLI) -> None:
-    """`--rule "$RULE"` with the variable unset raised a KeyError."""
-    result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "test", "--rule", "", "--text",
-                     "Russia recalled its ambassador to the United States, Anatoly Antonov, for consultations.")
-    assert "[ambassadors] NEW" in result.stdout and "prisoner swap" in result.stdout
 
 
 def test_rules_names_are_printed_as_written_never_read_as_markup(run_cli: RunCLI, tmp_path: Path) -> None:
@@ -400,6 +407,8 @@ def test_extract_a_folder_or_an_unreadable_file_says_so(run_cli: RunCLI, tmp_pat
     folder = run_cli("extract", "pages/", check=False)
     assert folder.returncode == 1 and folder.stderr == "monitor: pages/: is a folder (give a page's file or an" \
         " http(s) URL)\n"
+    nothing = run_cli("extract", "", check=False)  # Path("") is the current folder: it said ": is a folder"
+    assert nothing.returncode == 2 and nothing.stderr == "monitor: no page given: give a page's file or an http(s) URL\n"
     (tmp_path / "locked.html").write_text("<p>secret</p>", encoding="utf-8")
     (tmp_path / "locked.html").chmod(0)
     locked = run_cli("extract", "locked.html", check=False, prefix=tuple(unprivileged()))
