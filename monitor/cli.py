@@ -372,7 +372,7 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
                                click.get_current_context())
     settings = obj.rules_settings
     if not settings.rules:
-        fail(f"{obj.config_path} has no [[rules]] to test")
+        fail(f"{obj.config_path} has no [[rules]] to test", EXIT_CONFIG)  # a configuration's problem, as in rules eval
     verdicts, scanned = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None,
                                         text=text, title=title)
     console = _console()

@@ -3,6 +3,7 @@
     MonitorError
      ├── ConfigError(path)           bad config.toml (carries the TOML path of each problem)
      ├── BadArgumentError            a command's argument that cannot be right (a URL that does not parse)
+     │    └── SearchQueryError       a search query FTS5 cannot parse
      ├── ArchiveError(path)          the archive cannot be opened, read or written; says what to do
      │    ├── ArchiveLockedError     another monitor run holds the archive (or its lock cannot be taken), or another
      │    │                          process held its write lock past the busy timeout
@@ -110,8 +111,8 @@ class Terminated(KeyboardInterrupt):
         return "hung up (SIGHUP)" if self.signum == signal.SIGHUP else "terminated (SIGTERM)"
 
 
-class SearchQueryError(MonitorError):
-    """A full-text search query SQLite's FTS5 cannot parse."""
+class SearchQueryError(BadArgumentError):
+    """A full-text search query SQLite's FTS5 cannot parse: bad usage, exit 2, as any argument that cannot be right."""
 
 
 ERROR_CHARS = 500

@@ -105,7 +105,7 @@ def test_a_search_in_the_rules_language_says_how_fts5_writes_it(run_cli: RunCLI,
     """An analyst who writes rules typed their NEAR/5 and AND NOT in a search too, and was told to put "NEAR/5" in
     quotes (which finds nothing) or only "syntax error near NOT"."""
     result = run_cli("--db", str(demo_db), "search", query, check=False)
-    assert result.returncode == 1 and result.stderr.rstrip().endswith(
+    assert result.returncode == 2 and result.stderr.rstrip().endswith(
         "the search is SQLite's FTS5, not the rules' language: NEAR(ambassador Moscow, 5) finds words near each other,"
         " Geneva NOT swap leaves one out"), result.stderr
 
@@ -121,7 +121,7 @@ def test_search_of_an_archive_given_by_db_needs_no_config(run_cli: RunCLI, demo_
 
 def test_search_with_bad_syntax_fails_cleanly(run_cli: RunCLI, demo_db: Path) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", 'unbalanced "quote', check=False)
-    assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query")
+    assert result.returncode == 2 and result.stderr.startswith("monitor: bad search query")  # bad usage, as --limit 0
 
 
 @pytest.mark.parametrize(("query", "written"), [
@@ -133,7 +133,7 @@ def test_a_search_for_a_punctuated_word_says_how_to_write_it(run_cli: RunCLI, de
     """FTS5 reads "-", "." and ":" in a bare word as syntax, and said "no such column: Russia" or "syntax error near
     ".""; the words an analyst searches for (U.S., a hyphenated name) had no hint of the quotes that find them."""
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", query, check=False)
-    assert result.returncode == 1 and result.stderr.startswith("monitor: bad search query"), result.stderr
+    assert result.returncode == 2 and result.stderr.startswith("monitor: bad search query"), result.stderr
     assert result.stderr.rstrip().endswith(f"a word with punctuation goes in double quotes: monitor search {written}")
     hinted = shlex.split(written)[0]
     assert "Geneva" in run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", hinted).stdout
@@ -212,7 +212,7 @@ def test_rules_test_without_rules_says_so(run_cli: RunCLI, tmp_path: Path) -> No
     config = tmp_path / "bare.toml"
     config.write_text('database = "bare.db"\n', encoding="utf-8")
     result = run_cli("--config", str(config), "rules", "test", "--text", "The ambassador left.", check=False)
-    assert result.returncode == 1 and "bare.toml has no [[rules]] to test" in result.stderr
+    assert result.returncode == 2 and "bare.toml has no [[rules]] to test" in result.stderr  # exit 1 before
 
 
 def test_rules_test_explains_a_text(run_cli: RunCLI) -> None:

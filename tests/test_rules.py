@@ -208,6 +208,15 @@ def test_a_list_is_compiled_once_yet_its_fault_is_told_for_each_rule_that_refers
     assert all("no list named @nowhere" in problem for problem in caught.value.problems)
 
 
+def test_a_list_named_as_a_list_of_people_is_a_config_error() -> None:
+    """@envoys read the people's list of that name, and the [lists] entry was ignored without a word."""
+    people = [PersonSettings(name="Jane Roe", lists=["envoys"])]
+    with pytest.raises(ConfigError) as caught:
+        compile_rules([RuleSettings(name="r", query="@envoys")], {"envoys": ["consul"]}, people)
+    assert caught.value.problems == [
+        "lists.envoys: the people's lists have one named 'envoys' too, which @envoys reads: rename this one"]
+
+
 def test_a_query_nested_thousands_deep_is_a_config_error() -> None:
     """The parser descends once a parenthesis: 3,000 of them raised a RecursionError."""
     with pytest.raises(ConfigError) as caught:

@@ -761,7 +761,9 @@ def compile_rules(
 ) -> Ruleset:
     """Compile the configured rules once; every problem is reported in one ConfigError."""
     compiler = _Compiler(lists or {}, people)
-    problems: list[str] = []
+    # A query's @name reads the people's list of that name: a [lists] entry of the same name was ignored unsaid.
+    problems = [f"lists.{name}: the people's lists have one named {name!r} too, which @{name} reads: rename this one"
+                for name in sorted(compiler.lists.keys() & compiler.people_settings.keys())]
     compiled: list[tuple[str, Node, str]] = []
     for index, rule in enumerate(rules):
         where = f"rules[{index}] ({rule.name})"
