@@ -160,6 +160,16 @@ _NOT_NAMES = frozenset(
     " one mr mrs ms dr according asked speaking despite although though because amid".split()
 )
 
+# Words that deny or negate what a sentence says, in the beat's languages (as :func:`words` splits them: "didn't" gives
+# "t"): "Reports that Russia recalled its ambassador are false" and "Russia recalled its ambassador" share nearly every
+# 5-gram, and the denial, stored first, made the recall old news; so did "will not return" for "will return".
+_NEGATIONS = frozenset(
+    "not no never neither nor t false untrue deny denies denied denying rejected dismissed"
+    " nicht kein keine keinen keinem keiner nie niemals dementiert dementierte bestritt bestreitet falsch"
+    " ne pas jamais aucun aucune dément démenti démentent faux"
+    " не нет ни никогда опроверг опровергли опровергает опровергла".split()
+)
+
 # Days of the week, as English and German capitalise them (Russian and French write them in lower case, no name): a
 # rewrite of the wire's lede adds "on Thursday", which is no news, where a day changed ("leaves on Monday", then "on
 # Thursday") is.
@@ -494,6 +504,7 @@ class _Sentence:
     grams: frozenset[str]  # character 5-grams of ``normal``
     facts: frozenset[str]  # numbers and names it states, normalised
     vocabulary: frozenset[str]
+    negated: bool  # it holds a word of :data:`_NEGATIONS`
 
 
 def _sentences(passage: str) -> list[str]:
@@ -519,17 +530,25 @@ def _sentence(text: str) -> _Sentence:
     grams = frozenset(normal[i : i + _CHAR_GRAM] for i in range(max(1, len(normal) - _CHAR_GRAM + 1)))
     facts = {w for w in tokens if any(ch.isdigit() for ch in w) or w in _NUMBER_WORDS}
     facts.update(w.casefold() for w in _WORD.findall(text) if w[0].isupper() and w.casefold() not in _NOT_NAMES)
-    return _Sentence(normal, grams, frozenset(facts), frozenset(tokens))
+    vocabulary = frozenset(tokens)
+    return _Sentence(normal, grams, frozenset(facts), vocabulary, not vocabulary.isdisjoint(_NEGATIONS))
 
 
-def _repeats(new: _Sentence, old: _Sentence) -> bool:
+def _repeats(new: _Sentence, old: _Sentence, cues: frozenset[str] = frozenset()) -> bool:
     """Whether ``new`` says nothing that ``old`` did not: most of its text, all of its numbers and names (a day of
-    the week given where ``old`` gave none is no news: see :data:`_WEEKDAYS`)."""
+    the week given where ``old`` gave none is no news: see :data:`_WEEKDAYS`), every word of ``cues`` it holds (the
+    words its rule matched: "expelled" is news after "summoned", "nominated" after "considering nominating"), and
+    the same denial or none (:data:`_NEGATIONS`)."""
     if new.normal == old.normal:
         return True
     # The facts first: most pairs differ in a name or a number, told without intersecting the 5-grams.
     facts = new.facts if old.vocabulary & _WEEKDAYS else new.facts - _WEEKDAYS
-    return facts <= old.vocabulary and len(new.grams & old.grams) / len(new.grams) >= SENTENCE_CONTAINMENT
+    return (
+        facts <= old.vocabulary
+        and (cues & new.vocabulary) <= old.vocabulary
+        and new.negated == old.negated
+        and len(new.grams & old.grams) / len(new.grams) >= SENTENCE_CONTAINMENT
+    )
 
 
 def passage_keys(passage: str) -> tuple[str, ...]:
@@ -560,13 +579,15 @@ def variant_key(text_hash: str, title: str, text: str) -> str:
     return f"{text_hash}:{_digest(title + chr(0) + text).hex()}"
 
 
-def seen_before(passage: str, earlier: Iterable[str]) -> bool:
+def seen_before(passage: str, earlier: Iterable[str], terms: Iterable[str] = ()) -> bool:
     """Whether every sentence of ``passage`` repeats one sentence of an earlier passage.
 
     Each new sentence must be covered by a single old sentence: stitching
     phrases from many old ones could cover "X was freed in a swap for Y" from
     two unrelated reports. Sentences of under three words ("He declined.")
     carry no news on their own and are not judged, unless nothing else is.
+    ``terms`` are the words the rules read in the passage: a sentence's event
+    ("expelled") must be in the old sentence too (see :func:`_repeats`).
 
     The work is bounded, as it runs in the archive's writer: at most :data:`MAX_EARLIER_PASSAGES`
     earlier passages are read (the caller gives the newest first), and no more once they hold
@@ -585,4 +606,8 @@ def seen_before(passage: str, earlier: Iterable[str]) -> bool:
     judged = [s for s in new if len(s.vocabulary) >= _MIN_SENTENCE_WORDS] or new
     if not judged or len(judged) > MAX_JUDGED_SENTENCES:
         return False  # too many to compare in bounded time: news, rather than a repeat missed
-    return all(s.normal in old or any(_repeats(s, o) for o in old.values()) for s in judged)
+    # Names and places are facts already, and a house style swaps "US" and "United States": the cues are the rules'
+    # other words, as the text wrote them in lower case ("summoned", "prisoner swap").
+    cues = frozenset(word.casefold() for term in terms for word in _WORD.findall(_plain(term))
+                     if not word[0].isupper() and word.casefold() not in _NOT_NAMES)
+    return all(s.normal in old or any(_repeats(s, o, cues) for o in old.values()) for s in judged)

@@ -47,8 +47,11 @@ def novelty(
 ) -> tuple[Mention, ...]:
     """Each match as a mention, new unless an earlier passage says the same (see :func:`dedup.seen_before`).
 
-    ``earlier`` holds, per match, the passages known before this article that share one of its
-    lookup keys; a match also counts as seen when an earlier match of the same article said it.
+    ``earlier`` holds, per match, the passages alerted before this article that share one of its
+    lookup keys; a match also counts as seen when an earlier new match of the same article said it.
+    Only passages judged new count as said: a passage seen because it repeats one may differ from it by a fifth, and
+    a chain of such passages, each seen against the one before, drifted from an old passage to a guess at the next
+    day's news, none alerted, and the real report, when it came, was no news either.
     """
     mentions: list[Mention] = []
     said_here: dict[tuple[str, str], list[str]] = {}
@@ -56,8 +59,9 @@ def novelty(
         # Each passage once, however many keys it shares: a page of passages that share hundreds of keys
         # had every earlier one handed over hundreds of times (1.6 GB and 80 s of the writer for 14 KB).
         here = [passage for key in keys for passage in said_here.get((match.rule, key), ())]
-        new = not dedup.seen_before(match.passage, dict.fromkeys([*known, *here]))
-        for key in keys:
-            said_here.setdefault((match.rule, key), []).append(match.passage)
+        new = not dedup.seen_before(match.passage, dict.fromkeys([*known, *here]), (*match.terms, *match.cues))
+        if new:
+            for key in keys:
+                said_here.setdefault((match.rule, key), []).append(match.passage)
         mentions.append(Mention(match.rule, match.passage, match.terms, new=new))
     return tuple(mentions)

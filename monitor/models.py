@@ -112,6 +112,8 @@ class Match:
     rule: str
     passage: str
     terms: tuple[str, ...]
+    # the passage's words the rules' stems read (:meth:`monitor.rules.Ruleset.cues`); derived, so not compared
+    cues: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -194,11 +194,12 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
         shingles=text_print.shingles,
         band_keys=text_print.band_keys,
     )
-    new_mention_ids = [
-        mention_id
-        for mention, keys in zip(decided.mentions, prepared.passage_keys, strict=True)
-        if (mention_id := archive.insert_mention(article_id, mention, now, keys)) and mention.new
-    ]
+    new_mention_ids = []
+    for mention, keys in zip(decided.mentions, prepared.passage_keys, strict=True):
+        # Only a new passage is keyed for the next judgements (see :func:`monitor.ingest.novelty`).
+        mention_id = archive.insert_mention(article_id, mention, now, keys if mention.new else ())
+        if mention_id and mention.new:
+            new_mention_ids.append(mention_id)
     alert_id = archive.queue_alert(story_id, new_mention_ids, now, domain) if new_mention_ids else None
     return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)
 

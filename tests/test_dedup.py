@@ -535,6 +535,50 @@ def test_an_outlet_whose_text_a_copier_stored_first_is_named_in_the_alert(archiv
         archive.alert_content(first.alert_id))
 
 
+RECEPTION = ("The US ambassador to Russia, Lynne Tracy, attended a reception at the foreign ministry on Tuesday evening"
+             " with diplomats from several countries and spoke about the cultural programme of the season, the embassy"
+             " said in a statement.")
+DRIFTED = RECEPTION.replace("and spoke about the cultural programme of the season,",
+                            "and spoke about her plans to leave the country,")
+GUESSED = DRIFTED.replace("attended a reception at the foreign ministry on Tuesday evening with diplomats from several"
+                          " countries", "was told at the foreign ministry on Tuesday evening to go")
+
+
+def test_a_passage_seen_before_is_no_yardstick_for_the_next(archive: Archive, ruleset: Ruleset) -> None:
+    """Each passage within a fifth of the one before: a chain of pages, none alerted, walked from an old passage to a
+    guess at the next day's news, and the real report was no news either. Only passages alerted as new count."""
+    assert dedup.seen_before(DRIFTED, [RECEPTION]) and dedup.seen_before(GUESSED, [DRIFTED])
+    assert not dedup.seen_before(GUESSED, [RECEPTION])
+    first = ingest(archive, _article("https://outlet.example/1", "Reception", RECEPTION), ruleset, NOW)
+    drifted = ingest(archive, _article("https://copier.example/1", "Calendar", DRIFTED, 1), ruleset, NOW)
+    assert [m.new for m in first.mentions] == [True] and [m.new for m in drifted.mentions] == [False]
+    real = ingest(archive, _article("https://wire.example/1", "Envoy told to go", GUESSED, 2), ruleset, NOW)
+    assert [m.new for m in real.mentions] == [True] and real.alert_id is not None
+
+
+@pytest.mark.parametrize(("earlier", "later"), [
+    ("Russia summoned the US ambassador over the drone incident, the foreign ministry said.",
+     "Russia expelled the US ambassador over the drone incident, the foreign ministry said."),
+    ("Russia threatened to expel the US ambassador over the drone incident, the foreign ministry said.",
+     "Russia expelled the US ambassador over the drone incident, the foreign ministry said."),
+    ("Reports that Russia has recalled its ambassador to the United States, Anatoly Antonov, for consultations are"
+     " false, the foreign ministry said.",
+     "Russia has recalled its ambassador to the United States, Anatoly Antonov, for consultations, the foreign"
+     " ministry said."),
+    ("The US ambassador to Russia, Lynne Tracy, will not return to Moscow, the embassy said.",
+     "The US ambassador to Russia, Lynne Tracy, will return to Moscow, the embassy said."),
+], ids=["summoned, then expelled", "threatened, then expelled", "denied, then recalled", "not returning, then returning"])
+def test_another_event_or_a_denial_lifted_is_news(archive: Archive, ruleset: Ruleset, earlier: str, later: str) -> None:
+    """Novelty read names and numbers alone, and 80 % of a sentence's text: one verb, or a "not", was the whole
+    difference, and the earlier report (or a hostile outlet's denial) made the event itself old news."""
+    assert ingest(archive, _article("https://a.example/1", "Envoy", earlier), ruleset, NOW).alert_id is not None
+    later_one = ingest(archive, _article("https://b.example/1", "Envoy", later, 1), ruleset, NOW)
+    assert [m.new for m in later_one.mentions] == [True]
+    # The same report again, from a third outlet, is no news.
+    again = ingest(archive, _article("https://c.example/1", "Envoy", later + " ", 2), ruleset, NOW)
+    assert again.status == "same-text" or [m.new for m in again.mentions] == [False]
+
+
 @pytest.mark.parametrize(
     ("text", "count", "expected"),
     [("one two three", 3, True), ("one two three", 4, False), ("U.S. envoy", 2, True), ("U.S. envoy", 3, False),

@@ -382,6 +382,7 @@ class _Rule:
 
 
 _LIST_REFERENCE = re.compile(r"@\w+(?:\.surnames)?")  # a list's node keeps the reference it was compiled from
+_CUE_WORD = re.compile(r"\w+")
 
 
 class Ruleset:
@@ -390,6 +391,7 @@ class Ruleset:
     def __init__(self, rules: Sequence[_Rule], vocabulary: Vocabulary) -> None:
         self._rules = tuple(rules)
         self._vocabulary = vocabulary
+        self._cue_prefix_lengths = sorted({len(prefix) for prefix in vocabulary.prefixes})
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
         self._literals = _Literals(literal for rule in rules for literal in rule.needs.every())
         # The formula that dismisses a text with the fewest searches first: the literals it finds absent
@@ -417,8 +419,21 @@ class Ruleset:
                     passages[explanation.passage] = explanation.terms  # each term once already
                 else:  # the same passage quoted from another unit
                     passages[explanation.passage] = tuple(dict.fromkeys(earlier + explanation.terms))
-            matches += [Match(rule.name, passage, terms) for passage, terms in passages.items()]
+            matches += [Match(rule.name, passage, terms, self.cues(passage)) for passage, terms in passages.items()]
         return matches
+
+    def cues(self, passage: str) -> tuple[str, ...]:
+        """The words of a passage that the rules' stems read (``expel*``, ``summon*``, ``nominat*``), as it writes
+        them in lower case, the clause that fired or not: what makes a sentence news beside an earlier one that says
+        the rest (:func:`monitor.dedup.seen_before`). "Russia expelled the US ambassador" matched on "US ambassador"
+        and Russia alone, and a summons of the day before, its every other word the same, made the expulsion old
+        news. Stems, not every word the rules know: those hold "the", "end" and "people", and a copy editor's "the
+        end of the Cold War" would have been news."""
+        prefixes = self._vocabulary.prefixes
+        return tuple(dict.fromkeys(
+            word for word in _CUE_WORD.findall(passage)
+            if word.islower() and any(word[:n] in prefixes for n in self._cue_prefix_lengths)
+        ))
 
     def explain(self, text: str, title: str = "") -> list[Explanation]:
         """Each unit that matched a rule, or held its words but was vetoed, with the reasons."""

@@ -288,6 +288,12 @@ def _rekey_passages(db: sqlite_utils.Database) -> None:
     )
 
 
+def _key_new_passages_only(db: sqlite_utils.Database) -> None:
+    """Novelty is judged against the passages alerted as new alone (see :func:`monitor.ingest.novelty`): the keys
+    of those judged seen go."""
+    db.execute("DELETE FROM passage_keys WHERE mention_id IN (SELECT id FROM mentions WHERE new = 0)")
+
+
 def _add_notices(db: sqlite_utils.Database) -> None:
     """Operator notices (a source broke or recovered), queued with the health change that causes them, so a
     notice whose delivery fails is retried instead of lost; and each one's delivery on each target."""
@@ -442,7 +448,7 @@ def _name_outlets_in_views(db: sqlite_utils.Database) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
     _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices, _key_failed_urls_by_source,
-    _key_article_urls_by_source, _index_failed_urls_by_age, _name_outlets_in_views,
+    _key_article_urls_by_source, _index_failed_urls_by_age, _name_outlets_in_views, _key_new_passages_only,
 )
 
 
