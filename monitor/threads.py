@@ -70,5 +70,6 @@ class DaemonThreads:
 # threads they shared with the deliveries, and every other host's lookups and every delivery waited behind them. A
 # fetch looks a name up while it holds a request slot, so no more lookups than fetch.concurrency are for live fetches.
 LOOKUPS = DaemonThreads("monitor-lookup", max_threads=64)
-# SMTP conversations and Apprise notifications: a handful at a time (one SMTP session, one call a channel).
+# SMTP conversations and notices' e-mail: a handful at a time. (Each alert channel has threads of its own: see
+# monitor.alerts.channels.)
 DELIVERIES = DaemonThreads("monitor-delivery", max_threads=16)

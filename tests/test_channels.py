@@ -6,6 +6,7 @@ one alert (the Geneva story), made by a real offline cycle.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sqlite3
@@ -18,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.channels import apprise_send, deliver_channels, lease
+from monitor.alerts.channels import apprise_send, deliver_channels, lease, notify
 from monitor.app import health_problems
 from monitor.alerts.render import render_text
 from monitor.config import ChannelSettings, EmailSettings, parse_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
-from monitor.errors import ConfigError, PermanentDeliveryError
+from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
+from monitor.threads import DELIVERIES
 from monitor.store import Archive, iso
 from tests.alerts_data import AMBASSADOR, RETURN, SWAP, article, deliver, flood, store
 from tests.conftest import cli_env
@@ -444,6 +446,28 @@ def test_an_smtp_reply_without_end_is_read_up_to_a_bound(tmp_path: Path, receive
     assert done.returncode == 1
     assert "e-mail: 1 alert not delivered (SMTP server disconnected: the server's reply ran past 65536 bytes)" in (
         done.stderr)
+
+
+def test_a_trickling_service_holds_its_own_channel_s_threads_never_e_mail_s_or_another_channel_s(
+        receiver: Receiver) -> None:
+    """Each notification given up on left its thread with the trickling service: after 16 retries every thread of
+    the deliveries was held, and e-mail, notices and the other channels waited for good."""
+    server = RawServer(pour(b"x", every=0.1, head=b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", request=True))
+    drip = ChannelSettings(name="drip", url=f"json://127.0.0.1:{server.port}/hook", timeout=0.5)  # a byte each 0.1 s
+    desk = ChannelSettings(name="desk", url=receiver.url, timeout=5)
+
+    async def go() -> None:
+        tries = await asyncio.gather(*(notify(drip, apprise_send, drip.url or "", "Envoys", "x") for _ in range(20)),
+                                     return_exceptions=True)
+        assert all(isinstance(outcome, TransientDeliveryError) for outcome in tries)
+        assert await asyncio.wait_for(DELIVERIES.run(lambda: "e-mail's turn"), 5) == "e-mail's turn"
+        await notify(desk, apprise_send, receiver.url, "Envoys", "home")
+
+    try:
+        asyncio.run(go())
+    finally:
+        server.close()
+    assert len(receiver.posts) == 1
 
 
 def test_a_channel_that_trickles_its_answer_holds_back_only_itself(tmp_path: Path, receiver: Receiver,

@@ -39,7 +39,7 @@ from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
-from monitor.threads import DELIVERIES
+from monitor.threads import DaemonThreads
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +61,30 @@ def lease(channel: ChannelSettings) -> timedelta:
     return timedelta(seconds=2 * channel.timeout)
 
 
+# Threads a channel's notifications run in, at most: those given up on while a service trickles its answer stay with
+# it (see :func:`notify`), and once a channel holds all of its own, its next notifications wait for one and run out
+# their lease unsent.
+CHANNEL_THREADS = 4
+_threads: dict[str, DaemonThreads] = {}
+
+
+def _threads_of(channel: str) -> DaemonThreads:
+    """A channel's own threads. Shared with e-mail and the other channels, the threads a trickling service held (one
+    more at each retry) were all of them after 16 retries: every e-mail, notice and other channel then waited for good.
+    """
+    return _threads.setdefault(channel, DaemonThreads(f"monitor-notify-{channel}", CHANNEL_THREADS))
+
+
 async def notify(channel: ChannelSettings, send: Send, url: str, title: str, body: str) -> None:
-    """Hand one notification to ``send`` in a delivery thread, given up as a transient failure past the lease.
+    """Hand one notification to ``send`` in one of the channel's threads, given up as a transient failure past the
+    lease.
 
     Apprise cannot be interrupted: a thread given up on runs on until the service lets it go, and may yet deliver
     (the one repeat the lease allows).
     """
     seconds = lease(channel).total_seconds()
     try:
-        await asyncio.wait_for(DELIVERIES.run(send, url, title, body, channel.timeout), seconds)
+        await asyncio.wait_for(_threads_of(channel.name).run(send, url, title, body, channel.timeout), seconds)
     except TimeoutError:
         raise TransientDeliveryError(f"the service did not answer within {seconds:.0f} s") from None
 
