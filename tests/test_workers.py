@@ -105,10 +105,12 @@ def test_an_answer_over_answer_mb_is_refused_unread_and_a_new_worker_takes_the_n
 
 
 def test_a_workers_start_does_not_count_against_its_first_page() -> None:
-    shipped = shipped_rules()  # compiled as each worker starts: a dozen copies take seconds
+    # Compiled as each worker starts: thirty copies take some 3 s of CPU, past the page's 2 s; a page of nothing takes
+    # a fraction of that limit even on a machine loaded twice over (1 s was too close: it failed once under load).
+    shipped = shipped_rules()
     slow_to_start = shipped.model_copy(update={
-        "rules": [rule.model_copy(update={"name": f"{rule.name} {copy}"}) for copy in range(12) for rule in shipped.rules],
-        "limits": LimitsSettings(workers=1, wall_seconds=1.0),
+        "rules": [rule.model_copy(update={"name": f"{rule.name} {copy}"}) for copy in range(30) for rule in shipped.rules],
+        "limits": LimitsSettings(workers=1, wall_seconds=2.0),
     })
 
     async def scenario() -> int:
