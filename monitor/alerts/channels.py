@@ -25,19 +25,18 @@ guarantees are the e-mail outbox's, channel by channel:
 from __future__ import annotations
 
 import asyncio
-import json
+import contextvars
 import logging
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from urllib.parse import parse_qs, urlsplit
 
 from monitor.alerts.outbox import retry_delay
 from monitor.alerts.render import chat_inert, render_burst, render_notification
 from monitor.config import ChannelSettings
-from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError, shortened
+from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 from monitor.threads import DaemonThreads
@@ -78,8 +77,10 @@ def _threads_of(channel: str) -> DaemonThreads:
 
 async def notify(channel: ChannelSettings, send: Send, url: str, title: str, body: str) -> None:
     """Hand one notification to ``send`` in one of the channel's threads, given up as a transient failure past the
-    lease (:func:`apprise_send` kills its process then; the service may yet have taken it: the one repeat the lease
-    allows).
+    lease.
+
+    Apprise cannot be interrupted: a thread given up on runs on until the service lets it go, and may yet deliver
+    (the one repeat the lease allows).
     """
     seconds = lease(channel).total_seconds()
     try:
@@ -89,11 +90,10 @@ async def notify(channel: ChannelSettings, send: Send, url: str, title: str, bod
 
 
 def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
-    """Hand one notification to the service behind an Apprise URL, in a process of its own (:mod:`monitor.notifier`),
-    killed past twice ``timeout`` (the channel's lease) and capped at :data:`NOTIFIER_MB` beyond what it starts with.
+    """Hand one notification to the service behind an Apprise URL, waiting at most ``timeout`` on its socket.
 
-    In the monitor's process a service that trickled its answer held the call's thread for good, and one answering
-    500 MB took the process to 1.1 GB: a process can be killed and bounded, a thread cannot.
+    Apprise's own limits (4 s to connect, 4 s to read) would cut off a service that answers in the
+    channel's time: the notification it took would count as failed and be sent again at each retry.
 
     The title and body are plain text, page text among them, and said to be: Apprise then escapes them into a
     service's own format. Without a format it hands them over as they are, so a page's ``<a href=...>`` or
@@ -101,28 +101,74 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     ``<`` or ``&`` in a story made Telegram refuse the notification at every retry. Some services read plain text
     as Markdown all the same (Discord, Mattermost, Zulip): page text is first made inert (:func:`chat_inert`), for
     every service alike (a ``json://`` hook may feed any of them).
+
+    A notification longer than the service takes is cut to its length (Apprise's ``overflow=truncate``) unless the
+    URL says otherwise: Apprise hands it over whole by default, and Discord (2,000 characters), Telegram (4,096) or
+    Mattermost refused it at every retry, a burst's dozens of alerts with it. A hostile site's near copies, each
+    listed in its story's alert, made another outlet's story too long for them.
+
+    Apprise's own limit on a call (``service_timeout``, 60 s by default) runs it in a thread pool of Apprise's,
+    which the interpreter waits for at exit: a service that never finished answering held ``monitor once`` at its
+    end for as long as it kept on. The limit is off; the call runs in a daemon thread of ours, given up at the
+    channel's lease (:func:`notify`).
     """
-    request = {"url": url, "title": chat_inert(title), "body": chat_inert(body), "timeout": timeout,
-               "memory_mb": NOTIFIER_MB}
-    seconds = 2 * timeout
+    import apprise
+
+    asset = apprise.AppriseAsset(service_timeout=0)
+    service = apprise.Apprise.instantiate(url, asset=asset)
+    if service is None:
+        raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
+    service.socket_connect_timeout = service.socket_read_timeout = timeout
+    # Apprise reads a URL's parameter names in any case ("?Overflow=split" splits).
+    if not any(name.lower() == "overflow" for name in parse_qs(urlsplit(url).query, keep_blank_values=True)):
+        service.overflow_mode = apprise.OverflowMode.TRUNCATE
+    notifier = apprise.Apprise(asset=asset)
+    notifier.add(service)
+    said = _ApprisesWarnings()
+    logging.getLogger("apprise").addHandler(said)
+    notifying = _NOTIFYING.set(said)
     try:
-        done = subprocess.run([sys.executable, "-m", "monitor.notifier"], input=json.dumps(request).encode(),
-                              capture_output=True, timeout=seconds, check=False)
-    except subprocess.TimeoutExpired:
-        raise TransientDeliveryError(f"the service did not answer within {seconds:.0f} s") from None
-    try:
-        answer = json.loads(done.stdout)
-    except ValueError:
-        last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise TransientDeliveryError(f"the notifying process failed: {shortened(last, 300)}") from None
-    if answer["outcome"] == "invalid":
-        raise PermanentDeliveryError(answer["why"])
-    if answer["outcome"] != "sent":
-        raise TransientDeliveryError(f"the service did not accept the notification: {answer['why']}")
+        accepted = notifier.notify(title=chat_inert(title), body=chat_inert(body),
+                                   body_format=apprise.NotifyFormat.TEXT)
+    finally:
+        _NOTIFYING.reset(notifying)
+        logging.getLogger("apprise").removeHandler(said)
+    if not accepted:
+        why = "; ".join(dict.fromkeys(said.lines))[:_WHY_CHARS]
+        raise TransientDeliveryError(f"the service did not accept the notification: {why}" if why
+                                     else "the service did not accept the notification (see the apprise log)")
 
 
-# Memory a notification's process may take beyond what it starts with: Apprise reads a service's answer whole.
-NOTIFIER_MB = 256
+def _scheme_of(url: str) -> str:
+    """The URL's scheme, the rest left out (it may hold a token); a value with none (a variable set to a token alone,
+    or to a word) was shown as "bogus://...", a scheme it does not have."""
+    if "://" not in url:
+        return "it has no scheme:// (as in json://host/path or tgram://token/chat)"
+    return f"{url.split('://', 1)[0]}://..."
+
+
+_WHY_CHARS = 300  # of Apprise's own words, in last_error and the line `once` ends with
+
+
+class _ApprisesWarnings(logging.Handler):
+    """What Apprise warned of while notifying for one call: why the service refused, or could not be reached.
+
+    Apprise returns only False; the cause ("error=401", "A Connection error occurred ...") went to the log alone,
+    and ``channel_deliveries.last_error``, ``monitor status`` and the line ``once`` ends with said "see the apprise
+    log" in its place. Other channels notify at the same time, and Apprise may notify from a thread of its own (with
+    a copy of the caller's context): a record is this call's when it is logged in this call's context.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _NOTIFYING.get() is self:
+            self.lines.append(record.getMessage().strip().rstrip("."))
+
+
+_NOTIFYING: contextvars.ContextVar[_ApprisesWarnings | None] = contextvars.ContextVar("notifying", default=None)
 
 
 def _claim(
