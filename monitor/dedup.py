@@ -537,7 +537,7 @@ def _sentence(text: str) -> _Sentence:
 def _repeats(new: _Sentence, old: _Sentence, cues: frozenset[str] = frozenset()) -> bool:
     """Whether ``new`` says nothing that ``old`` did not: most of its text, all of its numbers and names (a day of
     the week given where ``old`` gave none is no news: see :data:`_WEEKDAYS`), every word of ``cues`` it holds (the
-    words its rule matched: "expelled" is news after "summoned", "nominated" after "considering nominating"), and
+    words the rules read in it: "expelled" is news after "summoned", "nominated" after "considering nominating"), and
     the same denial or none (:data:`_NEGATIONS`)."""
     if new.normal == old.normal:
         return True

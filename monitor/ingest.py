@@ -29,7 +29,9 @@ def plan(matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], known:
     )
 
 
-def reads_more(matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], stored: Iterable[tuple[str, str]]) -> bool:
+def reads_more(
+    matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], stored: Iterable[tuple[str, str]]
+) -> bool:
     """Whether the rules matched a passage in an article that they did not match in the stored one with its text_hash.
 
     The exact-copy key folds what a retyped copy changes (case, compatibility forms, punctuation, paragraph breaks,

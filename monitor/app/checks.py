@@ -148,6 +148,8 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
     settings = settings or Settings()
     _check_rules(settings)  # the worker compiles them too
     is_url = _URL.match(target) is not None
+    if not target.strip():  # Path("") is the current folder: it said ": is a folder"
+        raise BadArgumentError("no page given: give a page's file or an http(s) URL")
     if is_url:
         try:
             canonicalize(target)  # as the fetcher will, before any worker starts
@@ -158,8 +160,6 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
     async def read() -> Extracted:
         async with Workers(settings.model_copy(update={"limits": one_page})) as workers:
             if not is_url:
-                if not target.strip():  # Path("") is the current folder: ": is a folder"
-                    raise BadArgumentError("no page given: give a page's file or an http(s) URL")
                 path = Path(target)
                 if path.is_dir():
                     raise MonitorError(f"{target}: is a folder (give a page's file or an http(s) URL)")
