@@ -10,6 +10,7 @@ variable, read only by :meth:`EmailSettings.password`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tomllib
@@ -50,7 +51,10 @@ def _check_variable(value: str, holds: str, example: str) -> str:
 
 
 def _int_as_float(value: Any) -> Any:
-    """TOML's ``20`` where a float is declared: strict validation would refuse the int."""
+    """TOML's ``20`` where a float is declared: strict validation would refuse the int. TOML's ``nan`` is refused as
+    what it is: pydantic's bound came first, and said "should be less than or equal to 31622400"."""
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("not a number (nan): give a number of seconds")
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
@@ -397,12 +401,16 @@ def _describe(error: Any) -> str:
         message = f"should be {_PATTERNS[error['ctx']['pattern']]} (got {error.get('input')!r})"
     elif kind == "list_type" and isinstance(error.get("input"), dict) and len(error["loc"]) == 1:
         # [sources] for [[sources]]: "Input should be a valid list (got {'name': ...})" did not say which bracket
-        message = f"write each entry as [[{path}]], with two brackets: [{path}] makes one table, not a list of them"
+        message = _two_brackets(path)
     elif kind in ("model_type", "dict_type"):  # pydantic's words name our classes ("instance of PersonSettings")
         message = f"should be a table of keys, as [name] or {{ key = value }} (got {error.get('input')!r})"
     elif kind.endswith("_type") or kind == "literal_error":
         message = f"{message} (got {error.get('input')!r})"
     return f"{path}: {message}"
+
+
+def _two_brackets(table: str) -> str:
+    return f"write each entry as [[{table}]], with two brackets: [{table}] makes one table, not a list of them"
 
 
 def _duplicate_names(data: dict[str, Any]) -> list[str]:
@@ -457,7 +465,9 @@ def load_people(path: Path) -> list[PersonSettings]:
     """The ``[[people]]`` of a TOML file (the shipped one by default), every problem reported at once."""
     data = _read_toml(path, f"people_file {path}")
     entries = data.get("people", [])
-    if not isinstance(entries, list):  # `people = 3`, or `[people]` written for `[[people]]`
+    if isinstance(entries, dict):  # [people] written for [[people]]: "people[0].config: ... (got 'name')"
+        raise ConfigError([f"{path.name}: people: {_two_brackets('people')}"])
+    if not isinstance(entries, list):  # `people = 3`: a TypeError
         raise ConfigError([f"{path.name}: people: an array of tables is expected, each person as [[people]]"])
     problems, people = [], []
     for index, entry in enumerate(entries):

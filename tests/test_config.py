@@ -85,7 +85,7 @@ BAD_CONFIGS = {
     ),
     # Numbers TOML allows that passed and then overflowed, hung the scheduler at full CPU, or waited for good.
     "infinite delay": ("[fetch]\ndelay = inf\n", "fetch.delay", "less than or equal"),
-    "not a number": ("[fetch]\ntimeout = nan\n", "fetch.timeout", "less than or equal"),
+    "not a number": ("[fetch]\ntimeout = nan\n", "fetch.timeout", "not a number (nan)"),
     "interval of ages": (
         "[schedule]\nmax_interval = 99999999999999\n", "schedule.max_interval", "less than",
     ),
@@ -255,6 +255,9 @@ def test_people_are_extended_from_the_config_and_a_bad_entry_is_named(tmp_path: 
     assert "people.toml: people[0].lists[0]: " in str(caught.value)
     replacement.write_text("people = 3\n", encoding="utf-8")  # a TypeError traceback
     with pytest.raises(ConfigError, match=r"people.toml: people: an array of tables is expected"):
+        load_config(config)
+    replacement.write_text('[people]\nname = "Jane Roe"\n', encoding="utf-8")  # "people[0].config: ... (got 'name')"
+    with pytest.raises(ConfigError, match=r"people.toml: people: write each entry as \[\[people\]\], with two brackets"):
         load_config(config)
 
 
