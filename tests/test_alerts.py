@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -294,6 +296,18 @@ def test_passages_found_after_a_failed_try_go_into_a_follow_up_held_behind_it(
 
 
 # ------------------------------------------------------------------ failures
+
+
+def test_a_failed_delivery_logs_its_retry_time_as_monitor_shows_times(
+    archive: Archive, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The line said "retry at 2026-12-06T04:39:35.490297+00:00" beside the "...Z" of every other time shown."""
+    two_stories(archive)
+    smtp_server.down()
+    with caplog.at_level(logging.WARNING, logger="monitor.alerts.outbox"):
+        run(archive, smtp_server.settings(), T0)
+    lines = [record.getMessage() for record in caplog.records if "not delivered" in record.getMessage()]
+    assert lines and all(re.search(r"\(retry at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)", line) for line in lines), lines
 
 
 def test_outage_then_recovery_delivers_everything_once(archive: Archive, smtp_server: SmtpServer) -> None:

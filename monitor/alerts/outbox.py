@@ -314,4 +314,5 @@ async def _record_failure(
     await archive.run(lambda store: store.mark_failed(list(claimed), str(error), retry, outage=outage))
     report.failed.update(dict.fromkeys(claimed, str(error)))
     level = logging.ERROR if isinstance(error, PermanentDeliveryError) else logging.WARNING
-    log.log(level, "alerts %s not delivered (retry at %s): %s", list(claimed), retry.isoformat(), error)
+    # As monitor shows every time: "2026-12-05T09:41:14Z", not isoformat's "+00:00" and microseconds.
+    log.log(level, "alerts %s not delivered (retry at %s): %s", list(claimed), f"{retry:%Y-%m-%dT%H:%M:%SZ}", error)

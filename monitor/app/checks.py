@@ -24,7 +24,7 @@ from monitor.prepare import extract_fetched, extract_file
 from monitor.rules import rules_of
 from monitor.scheduler import Daemon, open_pipeline
 from monitor.stopping import run_stoppable
-from monitor.store import Archive
+from monitor.store import Archive, iso
 from monitor.store.lock import instance_lock
 from monitor.store.writer import ArchiveWriter
 from monitor.workers import Workers
@@ -129,7 +129,7 @@ def _waiting(way: str, waits: dict[int, tuple[datetime, str]]) -> str:
     while ``status`` showed them undelivered."""
     when, error = min(waits.values())
     return (f"{way}: {counted(len(waits), 'alert')} not delivered, waiting to be tried again from"
-            f" {when.strftime('%Y-%m-%dT%H:%M:%SZ')} ({error or 'see monitor status'})")
+            f" {iso(when)} ({error or 'see monitor status'})")
 
 
 def demo(settings: Settings | None, output: Path) -> DemoResult:
