@@ -9,6 +9,7 @@ variable, read only by :meth:`EmailSettings.password`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
@@ -388,11 +389,18 @@ def _toml_path(location: tuple[int | str, ...]) -> str:
     return path or "config"
 
 
+def _did_you_mean(key: str) -> str:
+    """`allow-private` for `allow_private`, `recipient` for `recipients`: the key meant, when one is that close."""
+    known = {name for model in _Settings.__subclasses__() for name in model.model_fields}
+    close = difflib.get_close_matches(key.replace("-", "_").lower(), known, n=1, cutoff=0.8)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _describe(error: Any) -> str:
     path = _toml_path(tuple(error["loc"]))
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden":
-        message = "unknown key"
+        message = "unknown key" + _did_you_mean(str(error["loc"][-1]))
     elif kind == "missing":
         message = "missing required key"
     elif message.startswith("Value error, "):

@@ -61,6 +61,7 @@ BAD_CONFIGS = {
     "missing required key": ('[[sources]]\nname = "a"\nurl = "https://x.org/"\n', "sources[0].kind", "missing"),
     "unknown key": (GOOD_SOURCE + "colour = 'red'\n", "sources[0].colour", "unknown key"),
     "unknown top-level key": ("verbose = true\n", "verbose", "unknown key"),
+    "a key misspelt": ("[fetch]\nallow-private = true\n", "fetch.allow-private", "unknown key (did you mean allow_private?)"),
     "wrong type": ("[fetch]\ntimeout = 'soon'\n", "fetch.timeout", "number"),
     "invalid regex": (GOOD_SOURCE + 'include = "(unclosed"\n', "sources[0].include", "regular expression"),
     "invalid css selector": (
