@@ -382,7 +382,6 @@ class _Rule:
 
 
 _LIST_REFERENCE = re.compile(r"@\w+(?:\.surnames)?")  # a list's node keeps the reference it was compiled from
-_CUE_WORD = re.compile(r"\w+")
 
 
 class Ruleset:
@@ -391,7 +390,8 @@ class Ruleset:
     def __init__(self, rules: Sequence[_Rule], vocabulary: Vocabulary) -> None:
         self._rules = tuple(rules)
         self._vocabulary = vocabulary
-        self._cue_prefix_lengths = sorted({len(prefix) for prefix in vocabulary.prefixes})
+        # A word that begins with one of the rules' stems, as written in lower case (see :meth:`cues`).
+        self._cue = re.compile(rf"\b(?:{_alternation(vocabulary.prefixes)})\w*") if vocabulary.prefixes else None
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
         self._literals = _Literals(literal for rule in rules for literal in rule.needs.every())
         # The formula that dismisses a text with the fewest searches first: the literals it finds absent
@@ -429,11 +429,7 @@ class Ruleset:
         and Russia alone, and a summons of the day before, its every other word the same, made the expulsion old
         news. Stems, not every word the rules know: those hold "the", "end" and "people", and a copy editor's "the
         end of the Cold War" would have been news."""
-        prefixes = self._vocabulary.prefixes
-        return tuple(dict.fromkeys(
-            word for word in _CUE_WORD.findall(passage)
-            if word.islower() and any(word[:n] in prefixes for n in self._cue_prefix_lengths)
-        ))
+        return tuple(dict.fromkeys(self._cue.findall(passage))) if self._cue else ()
 
     def explain(self, text: str, title: str = "") -> list[Explanation]:
         """Each unit that matched a rule, or held its words but was vetoed, with the reasons."""
