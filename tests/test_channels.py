@@ -260,6 +260,11 @@ def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: 
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line == ("monitor: channel phone: 1 alert not delivered ($MONITOR_TEST_UNSET_HOOK is not set);"
                     " queued alerts are retried by the first run after their wait")
+    # Nothing was tried, so no error was stored: status said the alert waited, and not why.
+    shown = subprocess.run([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "status"],
+                           capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
+    assert "channel phone: 1 alert not delivered, last error: $MONITOR_TEST_UNSET_HOOK is not set" in shown.stdout, (
+        shown.stdout)
 
 
 def _one_alert(tmp_path: Path, url: str, title: str, passages: list[str]) -> Archive:

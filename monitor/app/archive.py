@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import health
-from monitor.config import Settings
+from monitor.config import ChannelSettings, Settings
 from monitor.errors import MonitorError
 from monitor.models import Heartbeat
 from monitor.store import Archive, iso
@@ -57,6 +57,15 @@ class ArchiveStatus:
     heartbeat: Heartbeat | None
 
 
+def _channel_backlog(archive: Archive, channel: ChannelSettings) -> tuple[str, int, str | None]:
+    """A channel's name, the alerts it owes and why: a channel whose ``url_env`` is unset tries nothing, so no error
+    was stored, and status gave no reason for its alerts waiting."""
+    waiting, error = archive.channel_backlog(channel.name)
+    if waiting and channel.resolved_url() is None:
+        error = f"${channel.url_env} is not set"
+    return channel.name, waiting, error
+
+
 def status(settings: Settings) -> ArchiveStatus:
     """The archive's view of the sources, its counts, what e-mail and each channel have not delivered, and the last
     heartbeat."""
@@ -65,7 +74,7 @@ def status(settings: Settings) -> ArchiveStatus:
             sources={row["name"]: row for row in archive.source_rows()},
             counts=archive.counts() | {"notices": archive.queued_notice_count()},
             email=archive.email_backlog(),
-            channels=[(channel.name, *archive.channel_backlog(channel.name)) for channel in settings.channels],
+            channels=[_channel_backlog(archive, channel) for channel in settings.channels],
             heartbeat=archive.heartbeat(),
         )
 
