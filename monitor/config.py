@@ -255,8 +255,12 @@ class ChannelSettings(_Settings):
         return self
 
     def resolved_url(self) -> str | None:
-        """The URL, from the file or the environment (None: the variable is not set)."""
+        """The URL, from the file or the environment (None: the variable is not set, see :meth:`unset`)."""
         return self.url or os.environ.get(self.url_env) or None
+
+    def unset(self) -> str:
+        """Why a channel without a URL sends nothing, in the words of the log, ``once``, ``status`` and the archive."""
+        return f"${self.url_env} is not set"
 
 
 def _apprise_knows(url: str) -> bool:

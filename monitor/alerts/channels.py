@@ -197,7 +197,7 @@ async def _deliver_channel(
     name = channel.name
     due = await archive.run(lambda store: store.channel_due(name, now))
     if url is None:  # its due alerts are undelivered too: `once` exited 0 while they waited
-        unset = f"${channel.url_env} is not set"
+        unset = channel.unset()
         report.failed = dict.fromkeys(due, unset)
         log.warning("channel %s: %s; its alerts wait", channel.name, unset)
     elif channel.burst and len(due) > channel.burst:

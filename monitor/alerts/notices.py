@@ -142,7 +142,7 @@ def _channel_target(channel: ChannelSettings, send: Send) -> _Target:
     async def deliver(notice_id: int, notice: SourceNotice) -> None:
         url = channel.resolved_url()
         if url is None:
-            raise TransientDeliveryError(f"${channel.url_env} is not set")
+            raise TransientDeliveryError(channel.unset())
         await notify(channel, send, url, f"[monitor] {summary(notice)}", _body(notice))
 
     return _Target(f"channel:{channel.name}", deliver, lease(channel), RETRY_CAP)

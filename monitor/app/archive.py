@@ -62,7 +62,7 @@ def _channel_backlog(archive: Archive, channel: ChannelSettings) -> tuple[str, i
     was stored, and status gave no reason for its alerts waiting."""
     waiting, error = archive.channel_backlog(channel.name)
     if waiting and channel.resolved_url() is None:
-        error = f"${channel.url_env} is not set"
+        error = channel.unset()
     return channel.name, waiting, error
 
 
