@@ -13,6 +13,7 @@ class Link:
     url: str  # canonical form
     title: str | None = None
     published: datetime | None = None
+    updated: datetime | None = None  # when the listing says the page last changed: one read before is read again
 
 
 @dataclass(frozen=True)

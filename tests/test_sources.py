@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import time
+import warnings
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -698,3 +699,28 @@ def test_an_item_dated_outside_the_years_of_publication_dates_loses_its_date() -
                     for n, date in enumerate(dates))
     links = feed_links(page(f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>'))
     assert [link.published for link in links] == [None, None, None, datetime(2025, 11, 28, 9, 0, tzinfo=UTC)]
+
+
+def test_listings_say_when_a_page_changed_where_they_say_so_and_never_an_rss_items_publication_for_it() -> None:
+    """A page's update time (Atom's ``updated``, ``atom:updated`` in RSS, a JSON Feed's ``date_modified``, a sitemap's
+    ``lastmod``) is when a page read before is read again. feedparser answers ``updated_parsed`` with an RSS item's
+    publication time where it has no update time: every item would read as changed."""
+    when, later = datetime(2026, 11, 28, 9, 0, tzinfo=UTC), datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
+    atom = ("<feed xmlns='http://www.w3.org/2005/Atom'><title>t</title><entry><link href='https://example.org/a'/>"
+            "<published>2026-11-28T09:00:00Z</published><updated>2026-11-28T09:30:00Z</updated></entry></feed>")
+    rss = ("<rss version='2.0' xmlns:atom='http://www.w3.org/2005/Atom'><channel><title>t</title>"
+           "<item><link>https://example.org/a</link><pubDate>Sat, 28 Nov 2026 09:00:00 GMT</pubDate></item>"
+           "<item><link>https://example.org/b</link><pubDate>Sat, 28 Nov 2026 09:00:00 GMT</pubDate>"
+           "<atom:updated>2026-11-28T09:30:00Z</atom:updated></item></channel></rss>")
+    json_feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"url": "https://example.org/a", "date_published": "2026-11-28T09:00:00Z",
+         "date_modified": "2026-11-28T09:30:00Z"}]})
+    sitemap = ("<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>https://example.org/a</loc>"
+               "<lastmod>2026-11-28T09:30:00Z</lastmod></url><url><loc>https://example.org/b</loc></url></urlset>")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # feedparser's deprecated answer warns: it is never asked for
+        assert [(link.published, link.updated) for link in feed_links(page(atom))] == [(when, later)]
+        assert [(link.published, link.updated) for link in feed_links(page(rss))] == [(when, None), (when, later)]
+        assert [(link.published, link.updated) for link in feed_links(page(json_feed, content_type="application/json"))
+                ] == [(when, later)]
+        assert [link.updated for link in read_sitemap(page(sitemap), 10**6).links.links] == [later, None]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -107,8 +108,24 @@ def _select(links: list[Link], source: SourceSettings) -> list[Link]:
         first = chosen.get(link.url)
         if first is None:
             chosen[link.url] = link
-        elif (first.title is None and link.title) or (first.published is None and link.published):
+        elif (
+            (first.title is None and link.title)
+            or (first.published is None and link.published)
+            or (first.updated is None and link.updated)
+        ):
             chosen[link.url] = Link(
-                url=link.url, title=first.title or link.title, published=first.published or link.published
+                url=link.url, title=first.title or link.title, published=first.published or link.published,
+                updated=first.updated or link.updated,
             )
-    return list(chosen.values())
+    return _without_listing_times(list(chosen.values()))
+
+
+def _without_listing_times(links: list[Link]) -> list[Link]:
+    """The links, their update times dropped when every one has the same: that is when the listing was made.
+
+    Sitemaps written on request give each URL the time of the request as its ``lastmod``; taken at its word, it
+    would have every page the source ever listed read again at every check.
+    """
+    if len(links) < 2 or links[0].updated is None or any(link.updated != links[0].updated for link in links):
+        return links
+    return [replace(link, updated=None) for link in links]

@@ -68,7 +68,7 @@ def feed_links(page: Page) -> list[Link]:
         log.debug("feed %s is not well-formed, using what parsed: %s", page.url, parsed.get("bozo_exception"))
     links: list[Link] = []
     for entry in parsed.entries:
-        link = make_link(_entry_url(entry), page.url, entry.get("title"), _entry_date(entry))
+        link = make_link(_entry_url(entry), page.url, entry.get("title"), _entry_date(entry), _entry_updated(entry))
         if link is not None:
             links.append(link)
     return links
@@ -138,6 +138,21 @@ def _entry_date(entry: Any) -> datetime | None:
     return None
 
 
+def _entry_updated(entry: Any) -> datetime | None:
+    """When the item says it last changed (Atom's ``updated``, RSS's ``atom:updated``), if it says so.
+
+    Read from the entry as a dict: feedparser's own lookup of ``updated_parsed`` gives an RSS item's publication time
+    where it has no update time (with a DeprecationWarning), which would read every item as updated.
+    """
+    value: time.struct_time | None = dict.get(entry, "updated_parsed")
+    if value is None:
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=UTC)
+    except (TypeError, ValueError):
+        return None
+
+
 def _looks_like_json(page: Page, text: str) -> bool:
     return media_type(page.content_type).endswith("json") or text.lstrip("\ufeff \t\r\n").startswith("{")
 
@@ -161,6 +176,7 @@ def _json_feed_links(page: Page, text: str) -> Iterator[Link]:
             page.url,
             title if isinstance(title, str) else None,
             parse_iso_date(item.get("date_published") or item.get("date_modified")),
+            parse_iso_date(item.get("date_modified")),
         )
         if link is not None:
             yield link

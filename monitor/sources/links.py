@@ -37,7 +37,9 @@ _TITLE_MARKUP = 4000
 LINK_COST = 200
 
 
-def make_link(url: str | None, base: str, title: str | None, published: datetime | None) -> Link | None:
+def make_link(
+    url: str | None, base: str, title: str | None, published: datetime | None, updated: datetime | None = None
+) -> Link | None:
     """A canonical Link, or None when ``url`` is missing or not a valid http(s) URL.
 
     A dropped link is logged with the reason (at debug level: listing pages are full
@@ -51,7 +53,8 @@ def make_link(url: str | None, base: str, title: str | None, published: datetime
         log.debug("link dropped on %s: %s", base, exc)
         return None
     # A listed date is taken as extraction takes one: an item dated 9999 was the date its article's alert showed.
-    return Link(url=canonical, title=_plain(title), published=published if plausible_date(published) else None)
+    return Link(url=canonical, title=_plain(title), published=published if plausible_date(published) else None,
+                updated=updated if plausible_date(updated) else None)
 
 
 def link_size(link: Link) -> int:

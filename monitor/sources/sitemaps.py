@@ -224,7 +224,7 @@ def read_sitemap(page: Page, link_budget: int) -> SitemapRead:
 def _links(entries: list[_Entry], base: str) -> Iterator[Link]:
     """The entries' links, made as :func:`gather` asks for them: none past the check's budget of link bytes."""
     for entry in entries[:MAX_LINKS]:
-        link = make_link(entry.loc, base, entry.title, entry.published)
+        link = make_link(entry.loc, base, entry.title, entry.published, entry.lastmod)
         if link is not None:
             yield link
 
