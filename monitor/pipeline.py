@@ -56,6 +56,10 @@ PAGE_CHARS = 2000
 
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
+# A page its listing says changed after its source read it (a feed item's update time, a sitemap's lastmod) is read
+# again, this many times at most: a breaking story is written in place, and a listing that says every page changes at
+# every check costs this many fetches of each, not one per check for ever.
+MAX_REREADS = 5
 SENT_HOME = "redirected to the site's home page"
 
 Clock = Callable[[], datetime]
@@ -88,6 +92,7 @@ class CheckReport:
     skipped: int = 0
     alerts: set[int] = field(default_factory=set)
     not_modified: bool = False
+    reread: int = 0  # links read before, taken again: their listing says the page changed since (MAX_REREADS)
     error: str | None = None
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
     next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
@@ -147,8 +152,9 @@ def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, 
     article, text_print = prepared.article, prepared.text_print
     urls = (article.url, *article.aliases)
     mine = archive.article_at(urls, outlet_sources)
-    if mine is not None:
+    if mine is not None and archive.text_hash_of(mine) == text_print.text_hash:
         return Known(mine, None, 0, ())
+    # Not there, or read again and changed since (see MAX_REREADS): judged as a page first read.
     same_text = archive.article_with_hash(text_print.text_hash)
     if same_text is not None:
         if not reads_more(prepared.matches, prepared.passage_keys, archive.matched_passages(same_text)):
@@ -162,7 +168,12 @@ def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, 
     listed = archive.articles_at(urls)
     found = dedup.closest(text_print, [c.signature for c in listed], [c.shingles for c in listed])
     if found is not None:
-        return Known(listed[found].article_id, None, 0, ())
+        near = listed[found]
+        if not reads_more(prepared.matches, prepared.passage_keys, archive.matched_passages(near.article_id)):
+            return Known(near.article_id, None, 0, ())
+        # The story written in place, news the rules read added (a breaking story's updates): a copy of its own in
+        # that story, its passages judged.
+        return Known(None, None, near.story_id, _earlier_passages(archive, prepared))
     candidates = archive.near_candidates(text_print.band_keys)
     found = dedup.closest(text_print, [c.signature for c in candidates], [c.shingles for c in candidates])
     story = 0 if found is None else candidates[found].story_id
@@ -182,7 +193,7 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
     Message-ID in ``domain``)."""
     article, text_print = prepared.article, prepared.text_print
     if decided.alias_of is not None:  # known-url, same-text: its source skips these URLs from now on
-        archive.add_urls(decided.alias_of, (article.url, *article.aliases), article.source)
+        archive.add_urls(decided.alias_of, (article.url, *article.aliases), article.source, article.fetched)
         return Ingested(decided.alias_of, decided.status, 0)
     story_id = decided.story or archive.new_story(article.title, now)
     article_id = archive.insert_article(
@@ -321,11 +332,16 @@ class Pipeline:
         links = list({link.url: link for link in discovery.links}.values())
         report.links = len(links)
         urls = [link.url for link in links]
-        skip = await self.writer.run(
-            lambda archive: archive.known_urls(urls, self._outlet_sources(source))
-            | archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name)
+        updated = {link.url: link.updated for link in links if link.updated is not None}
+        outlet_sources = self._outlet_sources(source)
+        known, changed, given_up = await self.writer.run(
+            lambda archive: (archive.known_urls(urls, outlet_sources),
+                             archive.updated_since_read(updated, outlet_sources, MAX_REREADS),
+                             archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name))
         )
+        skip = (known - changed) | given_up
         fresh = [link for link in links if link.url not in skip]
+        report.reread = len(changed - given_up)
         # The source's last week of checks, read once: the day's text budget now, adaptive polling and health after.
         history = await self._history(source, since=started - WINDOW)
         report.text_left = self._text_left(source, history, started)
@@ -373,8 +389,9 @@ class Pipeline:
             )
         )
         log.info(
-            "%s: %d links, %d new, %d stored, %d duplicates%s%s%s",
-            source.name, report.links, len(fresh), report.stored, report.duplicates,
+            "%s: %d links, %d new%s, %d stored, %d duplicates%s%s%s",
+            source.name, report.links, len(fresh) - report.reread,
+            f", {report.reread} changed since read" if report.reread else "", report.stored, report.duplicates,
             f", {report.left - report.held_by_host} new links left for the next check (limits.links_per_check,"
             " wait_per_check, check_seconds, text_per_day)"
             if report.left > report.held_by_host else "",

@@ -77,14 +77,14 @@ def test_a_failing_outer_transaction_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_urls_beyond_one_statement_are_all_stored(tmp_path: Path) -> None:
-    """At most 999 values to a statement (499 URL rows): 1,236 rows take three, and none is lost or doubled."""
+    """At most 999 values to a statement (249 URL rows): 1,236 rows take five, and none is lost or doubled."""
     article = Article(url="https://a.example/story", site="a.example", title="Envoys", text=TEXT, source="wire",
                       fetched=WHEN)
     with Archive.create(tmp_path / "monitor.db") as archive:
         article_id = ingest(archive, article, compile_rules([]), WHEN).article_id
         aliases = [f"https://a.example/story?page={n}" for n in range(1234)]
         with archive.transaction():
-            archive.add_urls(article_id, [*aliases, article.url, aliases[0]], "wire")  # known ones are ignored
+            archive.add_urls(article_id, [*aliases, article.url, aliases[0]], "wire", WHEN)  # known ones are ignored
         stored = archive.db.execute("SELECT url FROM article_urls WHERE article_id = ?", [article_id]).fetchall()
         assert sorted(url for (url,) in stored) == sorted([*aliases, article.url])
         assert archive.known_urls(aliases[-3:], ("wire",)) == set(aliases[-3:])

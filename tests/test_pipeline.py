@@ -9,7 +9,7 @@ import threading
 import time
 import tracemalloc
 from urllib.parse import quote
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,8 @@ from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.models import Article, Extracted, Link, Page
 from monitor.prepare import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
-from monitor.pipeline import MAX_ARTICLE_ATTEMPTS, outlets
+from monitor.pipeline import MAX_ARTICLE_ATTEMPTS, MAX_REREADS, outlets
+from monitor.store import Archive
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
 WHEN = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -896,6 +897,92 @@ def test_a_stub_written_into_a_story_later_is_stored_and_alerts_and_one_that_sta
         last, _ = check_once(settings, None, force=True).checks
         assert (last.fetched, last.retry_later) == (0, 0)
         assert [r.path for r in wire.requests[before:]] == ["/feed.xml"]
+    finally:
+        wire.close()
+        other.close()
+
+
+def serve_atom(web: LocalWeb, entries: list[tuple[str, datetime]]) -> None:
+    """An Atom feed of ``(url, updated)`` entries, each published at WHEN."""
+    items = "".join(f"<entry><title>Report</title><link href='{url}'/><published>{WHEN.isoformat()}</published>"
+                    f"<updated>{updated.isoformat()}</updated></entry>" for url, updated in entries)
+    web.route("/feed.xml", f"<feed xmlns='http://www.w3.org/2005/Atom'><title>t</title>{items}</feed>",
+              content_type="application/atom+xml")
+
+
+def story_versions(tmp_path: Path) -> list[tuple[int, int, int]]:
+    """(article id, story id, rereads) of the articles the feed's link led to, oldest first, the one there last marked
+    by its rereads (the others: -1)."""
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        return conn.execute("SELECT articles.id, story_id, coalesce(rereads, -1) FROM articles LEFT JOIN article_urls"
+                            " ON article_id = articles.id ORDER BY articles.id").fetchall()
+
+
+def test_a_story_its_feed_says_was_updated_is_read_again_and_the_news_written_in_alerts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page was read once: a breaking story's first version, stored, and the expulsion written into it minutes
+    later never read. A link whose listing says it changed after the source read it is read again: the news added
+    alerts, in the same story; a page read again unchanged is not stored again."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        developing = "<html><head><title>{}</title></head><body><article><p>{}</p></article></body></html>"
+        story = wire.route("/breaking", developing.format("Breaking news", FILLER))
+        first_read = datetime.now(UTC)
+        serve_atom(wire, [(wire.url("/breaking"), WHEN)])
+        first, _ = check_once(settings, None, force=True).checks
+        assert (first.stored, len(first.alerts), wire.hits("/breaking")) == (1, 0, 1)
+
+        story.body = developing.format("Russia expels US ambassador", f"{FILLER} {FLASH}").encode()
+        serve_atom(wire, [(wire.url("/breaking"), first_read + timedelta(minutes=2))])
+        with caplog.at_level(logging.INFO, logger="monitor"):
+            second, _ = check_once(settings, None, force=True).checks
+        assert any(record.getMessage() == "Wire: 1 links, 0 new, 1 changed since read, 1 stored, 0 duplicates"
+                   for record in caplog.records)
+        assert (second.stored, len(second.alerts), wire.hits("/breaking")) == (1, 1, 2)
+        (old_id, story_id, _), (new_id, same_story, rereads) = story_versions(tmp_path)
+        assert (same_story, rereads) == (story_id, 1) and new_id > old_id
+        with Archive.open(tmp_path / "monitor.db") as archive:
+            alert = archive.alert_content(*second.alerts)
+        assert [mention.passage for mention in alert.mentions] == [FLASH]
+        # The page is listed once, as it reads now: its first version is no other report of the news.
+        assert [(copy.title, copy.url) for copy in alert.copies] == [("Russia expels US ambassador",
+                                                                       wire.url("/breaking"))]
+
+        serve_atom(wire, [(wire.url("/breaking"), first_read + timedelta(minutes=4))])  # changed, says the feed
+        third, _ = check_once(settings, None, force=True).checks
+        assert (third.stored, third.alerts, wire.hits("/breaking")) == (0, set(), 3)
+        assert [row[2] for row in story_versions(tmp_path)] == [-1, 2]
+        check_once(settings, None, force=True)  # the feed as it was: read at the third check already
+        assert wire.hits("/breaking") == 3
+    finally:
+        wire.close()
+        other.close()
+
+
+def test_a_page_is_read_again_so_many_times_at_most_and_not_when_every_link_has_the_listings_time(
+    tmp_path: Path,
+) -> None:
+    """A listing that says a page changed at every check would have it fetched at every check for ever; one that gives
+    every link the same time (a sitemap written on request: the time of the request) says when it was made."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        for path in ("/a", "/b"):
+            wire.route(path, f"<html><head><title>{path}</title></head><body><article><p>{path} {FILLER}</p>"
+                             "</article></body></html>")
+        start = datetime.now(UTC)
+        for check in range(MAX_REREADS + 3):
+            made = start + timedelta(minutes=check + 1)
+            serve_atom(wire, [(wire.url("/a"), made), (wire.url("/b"), made)])  # the listing's time, each check
+            check_once(settings, None, force=True)
+        assert (wire.hits("/a"), wire.hits("/b")) == (1, 1)
+
+        for check in range(MAX_REREADS + 3):  # now /a alone says it changed, at every check
+            serve_atom(wire, [(wire.url("/a"), start + timedelta(hours=1, minutes=check)), (wire.url("/b"), WHEN)])
+            check_once(settings, None, force=True)
+        assert (wire.hits("/a"), wire.hits("/b")) == (1 + MAX_REREADS, 1)
     finally:
         wire.close()
         other.close()

@@ -54,15 +54,42 @@ class ArticleRecords(Connection):
         return self._urls_where(urls, f"SELECT url FROM article_urls WHERE url IN ({{marks}}) AND source IN ({marks})",
                                 *sources)
 
-    def add_urls(self, article_id: int, urls: Iterable[str], source: str) -> None:
-        """Record that ``source``'s links at ``urls`` led to the article. A failure of the source's at one of them
-        is over (a stub since written into a story, a server error since mended): its ``failed_urls`` row goes."""
-        urls = list(urls)
-        self._insert_rows(
-            "INSERT OR IGNORE INTO article_urls (url, source, article_id)", [(url, source, article_id) for url in urls]
-        )
-        self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({','.join('?' * len(urls))})",
-                        [source, *urls])
+    def add_urls(self, article_id: int, urls: Iterable[str], source: str, read: datetime) -> None:
+        """Record that ``source``'s links at ``urls`` led to the article, read at ``read``. A URL the source read
+        before now leads to this article, read once more (the page changed, or was read again unchanged). A failure
+        of the source's at one of them is over (a stub since written into a story, a server error since mended): its
+        ``failed_urls`` row goes."""
+        urls, when = list(dict.fromkeys(urls)), iso(read)
+        read_before = self.known_urls(urls, (source,))
+        self._insert_rows("INSERT INTO article_urls (url, source, article_id, last_read)",
+                          [(url, source, article_id, when) for url in urls if url not in read_before])
+        for url in read_before:  # read again (the page's URL and its link's, mostly): now the article there
+            self.db.execute("UPDATE article_urls SET article_id = ?, last_read = ?, rereads = rereads + 1"
+                            " WHERE url = ? AND source = ?", [article_id, when, url, source])
+        for start in range(0, len(urls), 500):
+            chunk = urls[start : start + 500]
+            self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({','.join('?' * len(chunk))})",
+                            [source, *chunk])
+
+    def updated_since_read(
+        self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int
+    ) -> set[str]:
+        """Those of the URLs in ``updated`` (each with when its listing says the page last changed) that one of
+        ``sources`` read before that change, and has read again fewer than ``rereads`` times."""
+        marks = ",".join("?" * len(sources))
+        found: set[str] = set()
+        urls = list(updated)
+        for start in range(0, len(urls), 500):
+            chunk = urls[start : start + 500]
+            rows = self.db.execute(
+                "SELECT article_urls.url, coalesce(article_urls.last_read, articles.fetched) FROM article_urls"
+                " JOIN articles ON articles.id = article_urls.article_id"
+                f" WHERE article_urls.url IN ({','.join('?' * len(chunk))}) AND article_urls.source IN ({marks})"
+                " AND article_urls.rereads < ?",
+                [*chunk, *sources, rereads],
+            )
+            found.update(url for url, read in rows if read < str(iso(updated[url])))
+        return found
 
     def article_at(self, urls: Sequence[str], sources: tuple[str, ...]) -> int | None:
         """The article the links of one of ``sources`` at one of ``urls`` led to, if any."""
@@ -72,6 +99,10 @@ class ArticleRecords(Connection):
             [*urls, *sources],
         )
         return None if found is None else int(found)
+
+    def text_hash_of(self, article_id: int) -> str:
+        """The article's text hash, without the part a variant key adds (:func:`monitor.dedup.variant_key`)."""
+        return str(self._one("SELECT text_hash FROM articles WHERE id = ?", [article_id])).split(":", 1)[0]
 
     def story_of(self, article_id: int) -> int:
         return int(self._one("SELECT story_id FROM articles WHERE id = ?", [article_id]))
@@ -134,7 +165,7 @@ class ArticleRecords(Connection):
             ],
         )
         article_id = int(cursor.lastrowid or 0)
-        self.add_urls(article_id, (article.url, *article.aliases), article.source)
+        self.add_urls(article_id, (article.url, *article.aliases), article.source, article.fetched)
         self.db.execute(
             "INSERT INTO article_signatures (article_id, shingles, signature) VALUES (?, ?, ?)",
             [article_id, shingles, signature],

@@ -294,6 +294,16 @@ def _key_new_passages_only(db: sqlite_utils.Database) -> None:
     db.execute("DELETE FROM passage_keys WHERE mention_id IN (SELECT id FROM mentions WHERE new = 0)")
 
 
+def _add_url_reads(db: sqlite_utils.Database) -> None:
+    """When each source last read the page at a URL, and how many times it read it again: a page its listing says
+    changed after that read (a story written in place) is read again, a few times at most. Rows from before count as
+    read when their article was fetched."""
+    urls = db.table("article_urls")
+    if "last_read" not in urls.columns_dict:  # an archive set back by hand to replay its migrations has them
+        urls.add_column("last_read", str)  # NULL: when its article was fetched
+        urls.add_column("rereads", int, not_null_default=0)
+
+
 def _add_notices(db: sqlite_utils.Database) -> None:
     """Operator notices (a source broke or recovered), queued with the health change that causes them, so a
     notice whose delivery fails is retried instead of lost; and each one's delivery on each target."""
@@ -449,6 +459,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
     _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices, _key_failed_urls_by_source,
     _key_article_urls_by_source, _index_failed_urls_by_age, _name_outlets_in_views, _key_new_passages_only,
+    _add_url_reads,
 )
 
 
