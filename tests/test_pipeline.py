@@ -910,6 +910,12 @@ def serve_atom(web: LocalWeb, entries: list[tuple[str, datetime]]) -> None:
               content_type="application/atom+xml")
 
 
+def a_second_on() -> datetime:
+    """Now, a second after the last read: the archive keeps times to the second."""
+    time.sleep(1.05)
+    return datetime.now(UTC)
+
+
 def story_versions(tmp_path: Path) -> list[tuple[int, int, int]]:
     """(article id, story id, rereads) of the articles the feed's link led to, oldest first, the one there last marked
     by its rereads (the others: -1)."""
@@ -929,13 +935,12 @@ def test_a_story_its_feed_says_was_updated_is_read_again_and_the_news_written_in
         settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
         developing = "<html><head><title>{}</title></head><body><article><p>{}</p></article></body></html>"
         story = wire.route("/breaking", developing.format("Breaking news", FILLER))
-        first_read = datetime.now(UTC)
         serve_atom(wire, [(wire.url("/breaking"), WHEN)])
         first, _ = check_once(settings, None, force=True).checks
         assert (first.stored, len(first.alerts), wire.hits("/breaking")) == (1, 0, 1)
 
         story.body = developing.format("Russia expels US ambassador", f"{FILLER} {FLASH}").encode()
-        serve_atom(wire, [(wire.url("/breaking"), first_read + timedelta(minutes=2))])
+        serve_atom(wire, [(wire.url("/breaking"), a_second_on())])
         with caplog.at_level(logging.INFO, logger="monitor"):
             second, _ = check_once(settings, None, force=True).checks
         assert any(record.getMessage() == "Wire: 1 links, 0 new, 1 changed since read, 1 stored, 0 duplicates"
@@ -950,12 +955,14 @@ def test_a_story_its_feed_says_was_updated_is_read_again_and_the_news_written_in
         assert [(copy.title, copy.url) for copy in alert.copies] == [("Russia expels US ambassador",
                                                                        wire.url("/breaking"))]
 
-        serve_atom(wire, [(wire.url("/breaking"), first_read + timedelta(minutes=4))])  # changed, says the feed
+        changed = a_second_on()  # says the feed
+        serve_atom(wire, [(wire.url("/breaking"), changed)])
         third, _ = check_once(settings, None, force=True).checks
         assert (third.stored, third.alerts, wire.hits("/breaking")) == (0, set(), 3)
         assert [row[2] for row in story_versions(tmp_path)] == [-1, 2]
-        check_once(settings, None, force=True)  # the feed as it was: read at the third check already
-        assert wire.hits("/breaking") == 3
+        serve_atom(wire, [(wire.url("/breaking"), changed), (wire.url("/next"), WHEN)])  # read since it changed
+        check_once(settings, None, force=True)
+        assert (wire.hits("/breaking"), wire.hits("/next")) == (3, 1)
     finally:
         wire.close()
         other.close()
@@ -986,3 +993,34 @@ def test_a_page_is_read_again_so_many_times_at_most_and_not_when_every_link_has_
     finally:
         wire.close()
         other.close()
+
+
+def test_a_page_one_source_of_an_outlet_read_again_is_not_read_again_by_its_others(tmp_path: Path) -> None:
+    """The read that counts is the outlet's last: an outlet's feed and sitemap both list a story written in place, and
+    after the feed read it again, the sitemap's next check read it once more, its own last read being older."""
+    web = LocalWeb()
+    try:
+        web.route("/story", f"<html><head><title>Envoys</title></head><body><article><p>{FILLER}</p></article>"
+                            "</body></html>")
+        settings = shipped_rules().model_copy(update={
+            "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
+            "limits": LimitsSettings(workers=0),
+            "sources": [SourceSettings(name="Feed", kind="feed", url=web.url("/feed.xml")),
+                        SourceSettings(name="Sitemap", kind="sitemap", url=web.url("/sitemap.xml"))]})
+
+        def listed(updated: datetime) -> None:
+            serve_atom(web, [(web.url("/story"), updated)])
+            web.route("/sitemap.xml", "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>"
+                                      f"{web.url('/story')}</loc><lastmod>{updated.isoformat()}</lastmod></url></urlset>",
+                      content_type="application/xml")
+
+        listed(WHEN)
+        check_once(settings, None, force=True)  # both at once: each reads it (a check does not wait for the other)
+        listed(a_second_on())
+        hits = [web.hits("/story")]
+        for name in ("Feed", "Sitemap", None):
+            check_once(settings, name, force=True)
+            hits.append(web.hits("/story"))
+        assert hits == [2, 3, 3, 3]
+    finally:
+        web.close()

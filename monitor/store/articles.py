@@ -74,18 +74,18 @@ class ArticleRecords(Connection):
     def updated_since_read(
         self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int
     ) -> set[str]:
-        """Those of the URLs in ``updated`` (each with when its listing says the page last changed) that one of
-        ``sources`` read before that change, and has read again fewer than ``rereads`` times."""
+        """Those of the URLs in ``updated`` (each with when its listing says the page last changed) that ``sources``
+        (an outlet's) last read before that change, and have read again fewer than ``rereads`` times in all."""
         marks = ",".join("?" * len(sources))
         found: set[str] = set()
         urls = list(updated)
         for start in range(0, len(urls), 500):
             chunk = urls[start : start + 500]
             rows = self.db.execute(
-                "SELECT article_urls.url, coalesce(article_urls.last_read, articles.fetched) FROM article_urls"
+                "SELECT article_urls.url, max(coalesce(article_urls.last_read, articles.fetched)) FROM article_urls"
                 " JOIN articles ON articles.id = article_urls.article_id"
                 f" WHERE article_urls.url IN ({','.join('?' * len(chunk))}) AND article_urls.source IN ({marks})"
-                " AND article_urls.rereads < ?",
+                " GROUP BY article_urls.url HAVING sum(article_urls.rereads) < ?",
                 [*chunk, *sources, rereads],
             )
             found.update(url for url, read in rows if read < str(iso(updated[url])))
