@@ -230,6 +230,14 @@ class PersonSettings(_Settings):
     end: date | None = None  # None: still in the post (or the role has no end)
     note: str = ""
 
+    @model_validator(mode="after")
+    def _end_after_start(self) -> PersonSettings:
+        """A term that ends before it starts is a typo (a swapped pair, a wrong year), in the record analysts read
+        of who held a post when."""
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"'end' ({self.end}) is before 'start' ({self.start})")
+        return self
+
 
 class ChannelSettings(_Settings):
     """An alert channel besides e-mail: any notification service Apprise knows, by its URL."""

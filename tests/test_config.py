@@ -112,6 +112,9 @@ BAD_CONFIGS = {
     "database holding a nul": ('database = "a\\u0000b.db"\n', "database", "NUL"),
     "arrays nested thousands deep": ("x = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML", "nested too deeply"),
     "list name with a dash": ('[lists]\nus-allies = ["UK"]\n', "lists.us-allies", "letters, digits and _ only"),
+    # Accepted into the record of who held a post when.
+    "person's term ending before it starts": ('[[people]]\nname = "X"\nlists = ["us"]\nstart = 2024-05-01\n'
+                                              'end = 2023-05-01\n', "people[0]", "'end' (2023-05-01) is before 'start'"),
     "person's list with a space": ('[[people]]\nname = "X"\nlists = ["my list"]\n', "people[0].lists[0]",
                                    "letters, digits and _ only"),
 }
