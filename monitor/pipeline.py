@@ -340,7 +340,9 @@ class Pipeline:
                              archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name))
         )
         skip = (known - changed) | given_up
-        fresh = [link for link in links if link.url not in skip]
+        # Links never read first: a listing of many pages said to have changed would otherwise take the check's share
+        # (limits.links_per_check) before a new story's link, and its alert waited for a later check.
+        fresh = sorted((link for link in links if link.url not in skip), key=lambda link: link.url in known)
         report.reread = len(changed - given_up)
         # The source's last week of checks, read once: the day's text budget now, adaptive polling and health after.
         history = await self._history(source, since=started - WINDOW)

@@ -1024,3 +1024,27 @@ def test_a_page_one_source_of_an_outlet_read_again_is_not_read_again_by_its_othe
         assert hits == [2, 3, 3, 3]
     finally:
         web.close()
+
+
+def test_a_new_links_story_is_taken_before_pages_said_to_have_changed(tmp_path: Path) -> None:
+    """A check takes so many links (limits.links_per_check): the pages a listing says changed, read again in its
+    order, took the check's share before a new story listed after them, whose alert waited for a later check."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        settings = settings.model_copy(update={"limits": LimitsSettings(workers=0, links_per_check=2)})
+        for n in range(2):
+            wire.route(f"/old/{n}", f"<html><head><title>Old {n}</title></head><body><article><p>{n} {FILLER}</p>"
+                                    "</article></body></html>")
+        serve_atom(wire, [(wire.url(f"/old/{n}"), WHEN) for n in range(2)])
+        check_once(settings, None, force=True)
+        wire.route("/breaking", SWAP_PAGE)
+        changed = a_second_on()
+        serve_atom(wire, [*((wire.url(f"/old/{n}"), changed + timedelta(seconds=n)) for n in range(2)),
+                          (wire.url("/breaking"), WHEN)])
+        first, _ = check_once(settings, None, force=True).checks
+        assert (len(first.alerts), wire.hits("/breaking"), first.reread) == (1, 1, 2)
+        assert wire.hits("/old/0") + wire.hits("/old/1") == 3  # one of them read again in this check
+    finally:
+        wire.close()
+        other.close()
