@@ -724,3 +724,14 @@ def test_listings_say_when_a_page_changed_where_they_say_so_and_never_an_rss_ite
         assert [(link.published, link.updated) for link in feed_links(page(json_feed, content_type="application/json"))
                 ] == [(when, later)]
         assert [link.updated for link in read_sitemap(page(sitemap), 10**6).links.links] == [later, None]
+
+
+def test_a_page_listed_twice_keeps_its_latest_update_time(local_web: LocalWeb) -> None:
+    """The first of a listing's items for a URL won: with its old time first, the page's update was never read."""
+    entries = "".join(f"<entry><link href='{local_web.url('/a')}'/><updated>{when}</updated></entry>"
+                      for when in ("2026-11-28T09:00:00Z", "2026-11-28T09:30:00Z", "2026-11-28T09:10:00Z"))
+    local_web.route("/feed.xml", f"<feed xmlns='http://www.w3.org/2005/Atom'><title>t</title>{entries}</feed>",
+                    content_type="application/atom+xml")
+    discovery = check(local_web, SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml")))
+    assert [(link.url, link.updated) for link in discovery.links] == [
+        (local_web.url("/a"), datetime(2026, 11, 28, 9, 30, tzinfo=UTC))]

@@ -95,7 +95,8 @@ def _digest(digests: list[bytes]) -> str:
 def _select(links: list[Link], source: SourceSettings) -> list[Link]:
     """Apply include/exclude to the canonical URL and keep the first link per URL.
 
-    A later duplicate only fills in a title or date the first one lacked.
+    A later duplicate only fills in a title or date the first one lacked, and a later update time: a feed listing a
+    page twice, its old time first, had the page's update ignored.
     """
     include = re.compile(source.include) if source.include else None
     exclude = re.compile(source.exclude) if source.exclude else None
@@ -111,11 +112,11 @@ def _select(links: list[Link], source: SourceSettings) -> list[Link]:
         elif (
             (first.title is None and link.title)
             or (first.published is None and link.published)
-            or (first.updated is None and link.updated)
+            or (link.updated is not None and (first.updated is None or link.updated > first.updated))
         ):
             chosen[link.url] = Link(
                 url=link.url, title=first.title or link.title, published=first.published or link.published,
-                updated=first.updated or link.updated,
+                updated=max(filter(None, (first.updated, link.updated)), default=None),
             )
     return _without_listing_times(list(chosen.values()))
 
