@@ -57,9 +57,12 @@ PAGE_CHARS = 2000
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
 # A page its listing says changed after its source read it (a feed item's update time, a sitemap's lastmod) is read
-# again, this many times at most: a breaking story is written in place, and a listing that says every page changes at
-# every check costs this many fetches of each, not one per check for ever.
+# again, this many times a day at most, while its story is younger than REREAD_DAYS: a breaking story is written in
+# place, and a listing that says every page changes at every check costs this many fetches of each of its recent pages a
+# day, not one per check for ever. Counted for the page's life, the count was used up by such a listing while the page
+# stayed as it was, and its real update after that was never read.
 MAX_REREADS = 5
+REREAD_DAYS = timedelta(days=7)
 SENT_HOME = "redirected to the site's home page"
 
 Clock = Callable[[], datetime]
@@ -336,7 +339,8 @@ class Pipeline:
         outlet_sources = self._outlet_sources(source)
         known, changed, given_up = await self.writer.run(
             lambda archive: (archive.known_urls(urls, outlet_sources),
-                             archive.updated_since_read(updated, outlet_sources, MAX_REREADS),
+                             archive.updated_since_read(updated, outlet_sources, MAX_REREADS, started,
+                                                        started - REREAD_DAYS),
                              archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name))
         )
         skip = (known - changed) | given_up

@@ -72,7 +72,8 @@ class ArticleStore(Protocol):
     def add_urls(self, article_id: int, urls: Iterable[str], source: str, read: datetime) -> None: ...
 
     def updated_since_read(
-        self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int
+        self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int, now: datetime,
+        stories_since: datetime,
     ) -> set[str]: ...
 
     def article_at(self, urls: Sequence[str], sources: tuple[str, ...]) -> int | None: ...

@@ -1048,3 +1048,74 @@ def test_a_new_links_story_is_taken_before_pages_said_to_have_changed(tmp_path: 
     finally:
         wire.close()
         other.close()
+
+
+def test_a_page_is_read_again_so_many_times_a_day_while_its_story_is_a_week_old_at_most(tmp_path: Path) -> None:
+    """Counted for the page's life, the reads again were used up by a listing whose times moved at every check while
+    the page stayed as it was: the news written into it after that was never read, and never alerted."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        developing = "<html><head><title>{}</title></head><body><article><p>{}</p></article></body></html>"
+        story = wire.route("/breaking", developing.format("Breaking news", FILLER))
+        start = datetime.now(UTC)
+        for check in range(MAX_REREADS + 2):  # the listing's time moves, the page stays
+            serve_atom(wire, [(wire.url("/breaking"), start + timedelta(minutes=check))])
+            check_once(settings, None, force=True)
+        assert wire.hits("/breaking") == 1 + MAX_REREADS
+
+        def a_day_later(table: str, column: str) -> None:
+            with sqlite3.connect(tmp_path / "monitor.db") as conn:
+                conn.execute(f"UPDATE {table} SET {column} = strftime('%Y-%m-%dT%H:%M:%SZ', {column}, '-1 day',"
+                             " '-1 minute')")
+
+        a_day_later("article_urls", "last_read")  # the page's reads again of the day are a day old
+        story.body = developing.format("Russia expels US ambassador", f"{FILLER} {FLASH}").encode()
+        serve_atom(wire, [(wire.url("/breaking"), start + timedelta(hours=1))])
+        news, _ = check_once(settings, None, force=True).checks
+        assert (wire.hits("/breaking"), len(news.alerts)) == (2 + MAX_REREADS, 1)
+
+        for _ in range(8):  # a story seen first over a week ago is not read again
+            a_day_later("stories", "first_seen")
+        a_day_later("article_urls", "last_read")
+        serve_atom(wire, [(wire.url("/breaking"), start + timedelta(hours=2))])
+        check_once(settings, None, force=True)
+        assert wire.hits("/breaking") == 2 + MAX_REREADS
+    finally:
+        wire.close()
+        other.close()
+
+
+def test_an_alert_lists_a_page_two_sources_of_its_outlet_read_once_as_it_reads_now(tmp_path: Path) -> None:
+    """An outlet's feed and sitemap each read a page written in place: the alert listed it once per source, the news
+    added to an alert not yet sent under the headline of the page's first version with news."""
+    web = LocalWeb()
+    try:
+        developing = "<html><head><title>{}</title></head><body><article><p>{}</p></article></body></html>"
+        story = web.route("/story", developing.format("Breaking news", FILLER))
+        settings = shipped_rules().model_copy(update={
+            "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
+            "limits": LimitsSettings(workers=0),
+            "sources": [SourceSettings(name="Feed", kind="feed", url=web.url("/feed.xml")),
+                        SourceSettings(name="Sitemap", kind="sitemap", url=web.url("/sitemap.xml"))]})
+
+        def listed(updated: datetime) -> None:
+            serve_atom(web, [(web.url("/story"), updated)])
+            web.route("/sitemap.xml", "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>"
+                                      f"{web.url('/story')}</loc><lastmod>{updated.isoformat()}</lastmod></url></urlset>",
+                      content_type="application/xml")
+
+        listed(WHEN)
+        check_once(settings, None, force=True)
+        for title, text in (("Russia expels US ambassador", f"{FILLER} {FLASH}"),
+                            ("Russia expels US ambassador; prisoners swapped", f"{FILLER} {FLASH} {SWAP}")):
+            story.body = developing.format(title, text).encode()
+            listed(a_second_on())
+            check_once(settings, None, force=True)
+        with Archive.open(tmp_path / "monitor.db") as archive:
+            alerts = [archive.alert_content(alert_id) for (alert_id,) in archive.db.execute("SELECT id FROM alerts")]
+        assert [[(copy.title, copy.url) for copy in alert.copies] for alert in alerts] == [
+            [("Russia expels US ambassador; prisoners swapped", web.url("/story"))]] * len(alerts)
+        assert {mention.rule for alert in alerts for mention in alert.mentions} == {"ambassadors", "prisoner swap"}
+    finally:
+        web.close()

@@ -152,19 +152,20 @@ class AlertRecords(Connection):
         # shown, never trusted for the order: a copy stored later that claims 1990 would otherwise lead the alert
         # under its own headline. (Not ``fetched`` either: it is stamped before parsing, so a page slow to parse
         # could carry an earlier one than a copy stored before it.)
-        # A page read again and changed since is a copy of its own in the story (see MAX_REREADS in the pipeline);
-        # a page is listed once, as the copy first in that order.
-        pages: dict[tuple[str, str], AlertCopy] = {}
-        for title, site, url, published, outlet, source in self.db.execute(
-            "SELECT title, site, url, published, coalesce(outlet, source, site), coalesce(source, '') FROM articles"
+        # A page read again and changed since is a copy of its own in the story (see MAX_REREADS in the pipeline), and
+        # an outlet's feed and sitemap may each have read it: a page is listed once, where the order first has it, as
+        # its newest copy reads.
+        pages: dict[str, tuple[int, AlertCopy]] = {}
+        for article_id, title, site, url, published, outlet, source in self.db.execute(
+            "SELECT id, title, site, url, published, coalesce(outlet, source, site), coalesce(source, '') FROM articles"
             " WHERE story_id = ? ORDER BY id NOT IN (SELECT mentions.article_id FROM alert_mentions JOIN mentions"
             " ON mentions.id = alert_mentions.mention_id WHERE alert_mentions.alert_id = ?), id LIMIT ?",
             [story_id, alert_id, ALERT_COPIES],
         ):
-            pages.setdefault((url, source), AlertCopy(title, site, url, parse_iso(published), outlet, source))
-        copies = tuple(pages.values())
-        all_copies = self._one("SELECT count(*) FROM (SELECT DISTINCT url, source FROM articles WHERE story_id = ?)",
-                               [story_id])
+            if url not in pages or article_id > pages[url][0]:
+                pages[url] = (article_id, AlertCopy(title, site, url, parse_iso(published), outlet, source))
+        copies = tuple(copy for _, copy in pages.values())
+        all_copies = self._one("SELECT count(DISTINCT url) FROM articles WHERE story_id = ?", [story_id])
         copies = (*copies, *self._same_text_elsewhere(story_id, {copy.site for copy in copies}))[:ALERT_COPIES]
         headline = copies[0].title if copies else self._one("SELECT title FROM stories WHERE id = ?", [story_id])
         rules = tuple(dict.fromkeys(m.rule for m in mentions))

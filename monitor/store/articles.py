@@ -6,7 +6,7 @@ import re
 import shlex
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.errors import SearchQueryError
@@ -44,6 +44,10 @@ def _quoted(found: re.Match[str]) -> str:
     return f'"{stem}"' + word[len(stem):]
 
 
+# The day over which article_urls.rereads counts a page's reads again: a read this long after the last starts it anew.
+REREAD_DAY = timedelta(days=1)
+
+
 class ArticleRecords(Connection):
     """Articles, URLs, stories and dedup candidates, in SQL."""
 
@@ -63,30 +67,40 @@ class ArticleRecords(Connection):
         read_before = self.known_urls(urls, (source,))
         self._insert_rows("INSERT INTO article_urls (url, source, article_id, last_read)",
                           [(url, source, article_id, when) for url in urls if url not in read_before])
-        for url in read_before:  # read again (the page's URL and its link's, mostly): now the article there
-            self.db.execute("UPDATE article_urls SET article_id = ?, last_read = ?, rereads = rereads + 1"
-                            " WHERE url = ? AND source = ?", [article_id, when, url, source])
+        # Read again (the page's URL and its link's, mostly): now the article there. The rereads count those of the day
+        # (see updated_since_read): a read a day after the last one starts the count again.
+        day_before = iso(read - REREAD_DAY)
+        for url in read_before:
+            self.db.execute("UPDATE article_urls SET article_id = ?, rereads = CASE WHEN coalesce(last_read, '') < ?"
+                            " THEN 1 ELSE rereads + 1 END, last_read = ? WHERE url = ? AND source = ?",
+                            [article_id, day_before, when, url, source])
         for start in range(0, len(urls), 500):
             chunk = urls[start : start + 500]
             self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({','.join('?' * len(chunk))})",
                             [source, *chunk])
 
     def updated_since_read(
-        self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int
+        self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int, now: datetime,
+        stories_since: datetime,
     ) -> set[str]:
         """Those of the URLs in ``updated`` (each with when its listing says the page last changed) that ``sources``
-        (an outlet's) last read before that change, and have read again fewer than ``rereads`` times in all."""
+        (an outlet's) last read before that change, and have read again fewer than ``rereads`` times in the day before
+        ``now``, of stories first seen since ``stories_since``."""
         marks = ",".join("?" * len(sources))
+        day_before, too_old = iso(now - REREAD_DAY), iso(stories_since)
         found: set[str] = set()
         urls = list(updated)
         for start in range(0, len(urls), 500):
             chunk = urls[start : start + 500]
             rows = self.db.execute(
-                "SELECT article_urls.url, max(coalesce(article_urls.last_read, articles.fetched)) FROM article_urls"
+                "SELECT article_urls.url, max(coalesce(article_urls.last_read, articles.fetched)) AS read FROM article_urls"
                 " JOIN articles ON articles.id = article_urls.article_id"
+                " JOIN stories ON stories.id = articles.story_id"
                 f" WHERE article_urls.url IN ({','.join('?' * len(chunk))}) AND article_urls.source IN ({marks})"
-                " GROUP BY article_urls.url HAVING sum(article_urls.rereads) < ?",
-                [*chunk, *sources, rereads],
+                " AND stories.first_seen >= ?"
+                " GROUP BY article_urls.url"
+                " HAVING sum(CASE WHEN article_urls.last_read >= ? THEN article_urls.rereads ELSE 0 END) < ?",
+                [*chunk, *sources, too_old, day_before, rereads],
             )
             found.update(url for url, read in rows if read < str(iso(updated[url])))
         return found
