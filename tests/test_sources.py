@@ -735,3 +735,16 @@ def test_a_page_listed_twice_keeps_its_latest_update_time(local_web: LocalWeb) -
     discovery = check(local_web, SourceSettings(name="Wire", kind="feed", url=local_web.url("/feed.xml")))
     assert [(link.url, link.updated) for link in discovery.links] == [
         (local_web.url("/a"), datetime(2026, 11, 28, 9, 30, tzinfo=UTC))]
+
+
+def test_an_update_time_most_of_a_listings_links_share_is_the_listings_not_the_pages(local_web: LocalWeb) -> None:
+    """A sitemap written on request stamps its URLs with the request's time: every page would be read again at every
+    check. Only a time every link shared was dropped, so one URL without a lastmod let the others' through."""
+    made, changed = "2026-11-28T09:00:00Z", "2026-11-28T08:30:00Z"
+    urls = "".join(f"<url><loc>{local_web.url(f'/{n}')}</loc>{f'<lastmod>{when}</lastmod>' if when else ''}</url>"
+                   for n, when in enumerate((None, made, made, made, changed)))
+    local_web.route("/sitemap.xml", f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{urls}</urlset>",
+                    content_type="application/xml")
+    discovery = check(local_web, SourceSettings(name="Site", kind="sitemap", url=local_web.url("/sitemap.xml")))
+    assert [link.updated for link in discovery.links] == [None, None, None, None,
+                                                          datetime(2026, 11, 28, 8, 30, tzinfo=UTC)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -122,11 +123,16 @@ def _select(links: list[Link], source: SourceSettings) -> list[Link]:
 
 
 def _without_listing_times(links: list[Link]) -> list[Link]:
-    """The links, their update times dropped when every one has the same: that is when the listing was made.
+    """The links, without an update time that most of them share: that is when the listing was made.
 
     Sitemaps written on request give each URL the time of the request as its ``lastmod``; taken at its word, it
-    would have every page the source ever listed read again at every check.
+    would have every page the source ever listed read again at every check. Asked of every link, one link without
+    a time let the others' through.
     """
-    if len(links) < 2 or links[0].updated is None or any(link.updated != links[0].updated for link in links):
+    times = Counter(link.updated for link in links if link.updated is not None)
+    if not times:
         return links
-    return [replace(link, updated=None) for link in links]
+    common, count = times.most_common(1)[0]
+    if count < 2 or 2 * count <= len(links):
+        return links
+    return [replace(link, updated=None) if link.updated == common else link for link in links]
