@@ -57,12 +57,11 @@ PAGE_CHARS = 2000
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
 MAX_ARTICLE_ATTEMPTS = 5
 # A page its listing says changed after its source read it (a feed item's update time, a sitemap's lastmod) is read
-# again, this many times a day at most, while its story is younger than REREAD_DAYS: a breaking story is written in
-# place, and a listing that says every page changes at every check costs this many fetches of each of its recent pages a
-# day, not one per check for ever. Counted for the page's life, the count was used up by such a listing while the page
-# stayed as it was, and its real update after that was never read.
-MAX_REREADS = 5
+# again while its story is younger than REREAD_DAYS: a breaking story is written in place. After a read again that found
+# no news there, the next waits REREAD_PAUSE, doubling with each such read up to REREAD_PAUSE_MAX (see read_again).
 REREAD_DAYS = timedelta(days=7)
+REREAD_PAUSE = timedelta(minutes=10)
+REREAD_PAUSE_MAX = timedelta(days=1)
 SENT_HOME = "redirected to the site's home page"
 
 Clock = Callable[[], datetime]
@@ -95,7 +94,7 @@ class CheckReport:
     skipped: int = 0
     alerts: set[int] = field(default_factory=set)
     not_modified: bool = False
-    reread: int = 0  # links read before, taken again: their listing says the page changed since (MAX_REREADS)
+    reread: int = 0  # links read before, taken again: their listing says the page changed since (read_again)
     error: str | None = None
     backing_off_until: datetime | None = None  # not checked: the source is backing off after failures
     next_due: datetime | None = None  # when the source is to be checked next (adaptive interval or backoff)
@@ -157,7 +156,7 @@ def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, 
     mine = archive.article_at(urls, outlet_sources)
     if mine is not None and archive.text_hash_of(mine) == text_print.text_hash:
         return Known(mine, None, 0, ())
-    # Not there, or read again and changed since (see MAX_REREADS): judged as a page first read.
+    # Not there, or read again and changed since (see read_again): judged as a page first read.
     same_text = archive.article_with_hash(text_print.text_hash)
     if same_text is not None:
         if not reads_more(prepared.matches, prepared.passage_keys, archive.matched_passages(same_text)):
@@ -216,6 +215,19 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
             new_mention_ids.append(mention_id)
     alert_id = archive.queue_alert(story_id, new_mention_ids, now, domain) if new_mention_ids else None
     return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)
+
+
+def read_again(updated: datetime, read: datetime, no_news: int, now: datetime) -> bool:
+    """Whether a page read at ``read`` is read again ``now`` that its listing says it changed at ``updated``, after
+    ``no_news`` reads in a row that found nothing new there.
+
+    A listing whose times move at every check while the page stays as it is costs a few fetches of it a day: the wait
+    doubles with each read that found no news. Counted against a fixed number of reads instead, such a listing used
+    them up, and the page's real update after that was never read.
+    """
+    if updated.replace(microsecond=0) <= read:  # the archive keeps seconds
+        return False
+    return not no_news or now - read >= min(REREAD_PAUSE * 2 ** min(no_news - 1, 20), REREAD_PAUSE_MAX)
 
 
 def _sent_home(page: Page, link: Link) -> bool:
@@ -337,12 +349,12 @@ class Pipeline:
         urls = [link.url for link in links]
         updated = {link.url: link.updated for link in links if link.updated is not None}
         outlet_sources = self._outlet_sources(source)
-        known, changed, given_up = await self.writer.run(
+        known, reads, given_up = await self.writer.run(
             lambda archive: (archive.known_urls(urls, outlet_sources),
-                             archive.updated_since_read(updated, outlet_sources, MAX_REREADS, started,
-                                                        started - REREAD_DAYS),
+                             archive.last_reads(list(updated), outlet_sources, started - REREAD_DAYS),
                              archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name))
         )
+        changed = {url for url, (read, no_news) in reads.items() if read_again(updated[url], read, no_news, started)}
         skip = (known - changed) | given_up
         # Links never read first: a listing of many pages said to have changed would otherwise take the check's share
         # (limits.links_per_check) before a new story's link, and its alert waited for a later check.

@@ -71,10 +71,9 @@ class ArticleStore(Protocol):
 
     def add_urls(self, article_id: int, urls: Iterable[str], source: str, read: datetime) -> None: ...
 
-    def updated_since_read(
-        self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int, now: datetime,
-        stories_since: datetime,
-    ) -> set[str]: ...
+    def last_reads(
+        self, urls: Sequence[str], sources: tuple[str, ...], stories_since: datetime
+    ) -> dict[str, tuple[datetime, int]]: ...
 
     def article_at(self, urls: Sequence[str], sources: tuple[str, ...]) -> int | None: ...
 

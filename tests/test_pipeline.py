@@ -20,7 +20,7 @@ from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.models import Article, Extracted, Link, Page
 from monitor.prepare import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
-from monitor.pipeline import MAX_ARTICLE_ATTEMPTS, MAX_REREADS, outlets
+from monitor.pipeline import MAX_ARTICLE_ATTEMPTS, REREAD_PAUSE, outlets
 from monitor.store import Archive
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
@@ -947,7 +947,7 @@ def test_a_story_its_feed_says_was_updated_is_read_again_and_the_news_written_in
                    for record in caplog.records)
         assert (second.stored, len(second.alerts), wire.hits("/breaking")) == (1, 1, 2)
         (old_id, story_id, _), (new_id, same_story, rereads) = story_versions(tmp_path)
-        assert (same_story, rereads) == (story_id, 1) and new_id > old_id
+        assert (same_story, rereads) == (story_id, 0) and new_id > old_id  # news: no read in a row without it
         with Archive.open(tmp_path / "monitor.db") as archive:
             alert = archive.alert_content(*second.alerts)
         assert [mention.passage for mention in alert.mentions] == [FLASH]
@@ -959,7 +959,7 @@ def test_a_story_its_feed_says_was_updated_is_read_again_and_the_news_written_in
         serve_atom(wire, [(wire.url("/breaking"), changed)])
         third, _ = check_once(settings, None, force=True).checks
         assert (third.stored, third.alerts, wire.hits("/breaking")) == (0, set(), 3)
-        assert [row[2] for row in story_versions(tmp_path)] == [-1, 2]
+        assert [row[2] for row in story_versions(tmp_path)] == [-1, 1]
         serve_atom(wire, [(wire.url("/breaking"), changed), (wire.url("/next"), WHEN)])  # read since it changed
         check_once(settings, None, force=True)
         assert (wire.hits("/breaking"), wire.hits("/next")) == (3, 1)
@@ -968,7 +968,14 @@ def test_a_story_its_feed_says_was_updated_is_read_again_and_the_news_written_in
         other.close()
 
 
-def test_a_page_is_read_again_so_many_times_at_most_and_not_when_every_link_has_the_listings_time(
+def earlier(tmp_path: Path, table: str, column: str, minutes: float) -> None:
+    """Set a time in the archive back, as if so many minutes had passed."""
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        conn.execute(f"UPDATE {table} SET {column} = strftime('%Y-%m-%dT%H:%M:%SZ', {column}, ?)",
+                     [f"-{minutes * 60:.0f} seconds"])
+
+
+def test_a_page_that_had_no_news_is_read_again_after_a_doubling_wait_and_not_for_the_listings_time(
     tmp_path: Path,
 ) -> None:
     """A listing that says a page changed at every check would have it fetched at every check for ever; one that gives
@@ -980,16 +987,21 @@ def test_a_page_is_read_again_so_many_times_at_most_and_not_when_every_link_has_
             wire.route(path, f"<html><head><title>{path}</title></head><body><article><p>{path} {FILLER}</p>"
                              "</article></body></html>")
         start = datetime.now(UTC)
-        for check in range(MAX_REREADS + 3):
+        for check in range(4):
             made = start + timedelta(minutes=check + 1)
             serve_atom(wire, [(wire.url("/a"), made), (wire.url("/b"), made)])  # the listing's time, each check
             check_once(settings, None, force=True)
         assert (wire.hits("/a"), wire.hits("/b")) == (1, 1)
 
-        for check in range(MAX_REREADS + 3):  # now /a alone says it changed, at every check
-            serve_atom(wire, [(wire.url("/a"), start + timedelta(hours=1, minutes=check)), (wire.url("/b"), WHEN)])
+        hits = []
+        for check in range(8):  # now /a alone says it changed, at every check, and stays the same
+            serve_atom(wire, [(wire.url("/a"), start + timedelta(days=1, minutes=check)), (wire.url("/b"), WHEN)])
             check_once(settings, None, force=True)
-        assert (wire.hits("/a"), wire.hits("/b")) == (1 + MAX_REREADS, 1)
+            hits.append(wire.hits("/a"))
+            # After the first read again, the wait: 10 minutes, then 20, then 40; the next check comes so many later.
+            earlier(tmp_path, "article_urls", "last_read", [0, 9, 2, 9, 20, 0, 0, 0][check] * REREAD_PAUSE.seconds / 600)
+        assert hits == [2, 2, 2, 3, 3, 4, 4, 4]
+        assert wire.hits("/b") == 1
     finally:
         wire.close()
         other.close()
@@ -1050,37 +1062,33 @@ def test_a_new_links_story_is_taken_before_pages_said_to_have_changed(tmp_path: 
         other.close()
 
 
-def test_a_page_is_read_again_so_many_times_a_day_while_its_story_is_a_week_old_at_most(tmp_path: Path) -> None:
-    """Counted for the page's life, the reads again were used up by a listing whose times moved at every check while
-    the page stayed as it was: the news written into it after that was never read, and never alerted."""
+def test_news_written_into_a_page_after_reads_that_found_none_is_read_while_its_story_is_a_week_old(
+    tmp_path: Path,
+) -> None:
+    """Counted against five reads for the page's life, the reads again were used up by a listing whose times moved at
+    every check while the page stayed as it was: the news written into it after that was never read, nor alerted."""
     wire, other = LocalWeb(), LocalWeb()
     try:
         settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
         developing = "<html><head><title>{}</title></head><body><article><p>{}</p></article></body></html>"
         story = wire.route("/breaking", developing.format("Breaking news", FILLER))
         start = datetime.now(UTC)
-        for check in range(MAX_REREADS + 2):  # the listing's time moves, the page stays
+        for check in range(8):  # the listing's time moves, the page stays: read again now and then
             serve_atom(wire, [(wire.url("/breaking"), start + timedelta(minutes=check))])
             check_once(settings, None, force=True)
-        assert wire.hits("/breaking") == 1 + MAX_REREADS
-
-        def a_day_later(table: str, column: str) -> None:
-            with sqlite3.connect(tmp_path / "monitor.db") as conn:
-                conn.execute(f"UPDATE {table} SET {column} = strftime('%Y-%m-%dT%H:%M:%SZ', {column}, '-1 day',"
-                             " '-1 minute')")
-
-        a_day_later("article_urls", "last_read")  # the page's reads again of the day are a day old
+            earlier(tmp_path, "article_urls", "last_read", 15)
         story.body = developing.format("Russia expels US ambassador", f"{FILLER} {FLASH}").encode()
+        before = wire.hits("/breaking")
         serve_atom(wire, [(wire.url("/breaking"), start + timedelta(hours=1))])
+        earlier(tmp_path, "article_urls", "last_read", 24 * 60)  # the longest wait
         news, _ = check_once(settings, None, force=True).checks
-        assert (wire.hits("/breaking"), len(news.alerts)) == (2 + MAX_REREADS, 1)
+        assert (wire.hits("/breaking") - before, len(news.alerts)) == (1, 1)
 
-        for _ in range(8):  # a story seen first over a week ago is not read again
-            a_day_later("stories", "first_seen")
-        a_day_later("article_urls", "last_read")
+        earlier(tmp_path, "stories", "first_seen", 8 * 24 * 60)  # a story seen first over a week ago is not read again
+        earlier(tmp_path, "article_urls", "last_read", 24 * 60)
         serve_atom(wire, [(wire.url("/breaking"), start + timedelta(hours=2))])
         check_once(settings, None, force=True)
-        assert wire.hits("/breaking") == 2 + MAX_REREADS
+        assert wire.hits("/breaking") - before == 1
     finally:
         wire.close()
         other.close()

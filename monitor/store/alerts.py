@@ -152,7 +152,7 @@ class AlertRecords(Connection):
         # shown, never trusted for the order: a copy stored later that claims 1990 would otherwise lead the alert
         # under its own headline. (Not ``fetched`` either: it is stamped before parsing, so a page slow to parse
         # could carry an earlier one than a copy stored before it.)
-        # A page read again and changed since is a copy of its own in the story (see MAX_REREADS in the pipeline), and
+        # A page read again and changed since is a copy of its own in the story (see read_again in the pipeline), and
         # an outlet's feed and sitemap may each have read it: a page is listed once, where the order first has it, as
         # its newest copy reads.
         pages: dict[str, tuple[int, AlertCopy]] = {}

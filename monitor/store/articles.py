@@ -6,12 +6,12 @@ import re
 import shlex
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from monitor.errors import SearchQueryError
 from monitor.models import Article, Candidate
-from monitor.store.connection import Connection, iso
+from monitor.store.connection import Connection, iso, parse_iso
 
 
 # A bare word of a query FTS5 reads as syntax: any character but letters, digits, "_", and the prefix's "*" at its end.
@@ -44,10 +44,6 @@ def _quoted(found: re.Match[str]) -> str:
     return f'"{stem}"' + word[len(stem):]
 
 
-# The day over which article_urls.rereads counts a page's reads again: a read this long after the last starts it anew.
-REREAD_DAY = timedelta(days=1)
-
-
 class ArticleRecords(Connection):
     """Articles, URLs, stories and dedup candidates, in SQL."""
 
@@ -67,42 +63,37 @@ class ArticleRecords(Connection):
         read_before = self.known_urls(urls, (source,))
         self._insert_rows("INSERT INTO article_urls (url, source, article_id, last_read)",
                           [(url, source, article_id, when) for url in urls if url not in read_before])
-        # Read again (the page's URL and its link's, mostly): now the article there. The rereads count those of the day
-        # (see updated_since_read): a read a day after the last one starts the count again.
-        day_before = iso(read - REREAD_DAY)
+        # Read again (the page's URL and its link's, mostly): now the article there. The rereads count the reads in a
+        # row that found the same article (no news), and start again at one that found another.
         for url in read_before:
-            self.db.execute("UPDATE article_urls SET article_id = ?, rereads = CASE WHEN coalesce(last_read, '') < ?"
-                            " THEN 1 ELSE rereads + 1 END, last_read = ? WHERE url = ? AND source = ?",
-                            [article_id, day_before, when, url, source])
+            self.db.execute("UPDATE article_urls SET rereads = CASE WHEN article_id = ? THEN rereads + 1 ELSE 0 END,"
+                            " article_id = ?, last_read = ? WHERE url = ? AND source = ?",
+                            [article_id, article_id, when, url, source])
         for start in range(0, len(urls), 500):
             chunk = urls[start : start + 500]
             self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({','.join('?' * len(chunk))})",
                             [source, *chunk])
 
-    def updated_since_read(
-        self, updated: dict[str, datetime], sources: tuple[str, ...], rereads: int, now: datetime,
-        stories_since: datetime,
-    ) -> set[str]:
-        """Those of the URLs in ``updated`` (each with when its listing says the page last changed) that ``sources``
-        (an outlet's) last read before that change, and have read again fewer than ``rereads`` times in the day before
-        ``now``, of stories first seen since ``stories_since``."""
+    def last_reads(
+        self, urls: Sequence[str], sources: tuple[str, ...], stories_since: datetime
+    ) -> dict[str, tuple[datetime, int]]:
+        """For each of ``urls`` that ``sources`` (an outlet's) read, in a story first seen since ``stories_since``: when
+        they last read it, and how many reads in a row before that found no news there (``article_urls.rereads``)."""
         marks = ",".join("?" * len(sources))
-        day_before, too_old = iso(now - REREAD_DAY), iso(stories_since)
-        found: set[str] = set()
-        urls = list(updated)
+        found: dict[str, tuple[datetime, int]] = {}
         for start in range(0, len(urls), 500):
-            chunk = urls[start : start + 500]
-            rows = self.db.execute(
-                "SELECT article_urls.url, max(coalesce(article_urls.last_read, articles.fetched)) AS read FROM article_urls"
-                " JOIN articles ON articles.id = article_urls.article_id"
+            chunk = list(urls[start : start + 500])
+            for url, read, rereads in self.db.execute(
+                "SELECT article_urls.url, coalesce(article_urls.last_read, articles.fetched), article_urls.rereads"
+                " FROM article_urls JOIN articles ON articles.id = article_urls.article_id"
                 " JOIN stories ON stories.id = articles.story_id"
                 f" WHERE article_urls.url IN ({','.join('?' * len(chunk))}) AND article_urls.source IN ({marks})"
-                " AND stories.first_seen >= ?"
-                " GROUP BY article_urls.url"
-                " HAVING sum(CASE WHEN article_urls.last_read >= ? THEN article_urls.rereads ELSE 0 END) < ?",
-                [*chunk, *sources, too_old, day_before, rereads],
-            )
-            found.update(url for url, read in rows if read < str(iso(updated[url])))
+                " AND stories.first_seen >= ?",
+                [*chunk, *sources, iso(stories_since)],
+            ):
+                when = parse_iso(read)
+                if when is not None and (url not in found or when > found[url][0]):
+                    found[url] = (when, rereads)
         return found
 
     def article_at(self, urls: Sequence[str], sources: tuple[str, ...]) -> int | None:

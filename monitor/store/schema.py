@@ -295,9 +295,9 @@ def _key_new_passages_only(db: sqlite_utils.Database) -> None:
 
 
 def _add_url_reads(db: sqlite_utils.Database) -> None:
-    """When each source last read the page at a URL, and how many times it read it again: a page its listing says
-    changed after that read (a story written in place) is read again, a few times at most. Rows from before count as
-    read when their article was fetched."""
+    """When each source last read the page at a URL, and how many reads in a row found no news there: a page its
+    listing says changed after that read (a story written in place) is read again, each wait longer than the last
+    while it finds nothing. Rows from before count as read when their article was fetched."""
     urls = db.table("article_urls")
     if "last_read" not in urls.columns_dict:  # an archive set back by hand to replay its migrations has them
         urls.add_column("last_read", str)  # NULL: when its article was fetched
