@@ -1007,6 +1007,23 @@ def test_a_page_that_had_no_news_is_read_again_after_a_doubling_wait_and_not_for
         other.close()
 
 
+def feed_and_sitemap(tmp_path: Path, web: LocalWeb) -> Settings:
+    """Settings checking a feed and a sitemap of one outlet (see :func:`list_story`)."""
+    return shipped_rules().model_copy(update={
+        "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
+        "limits": LimitsSettings(workers=0),
+        "sources": [SourceSettings(name="Feed", kind="feed", url=web.url("/feed.xml")),
+                    SourceSettings(name="Sitemap", kind="sitemap", url=web.url("/sitemap.xml"))]})
+
+
+def list_story(web: LocalWeb, updated: datetime) -> None:
+    """The outlet's feed and sitemap list ``/story``, changed at ``updated``."""
+    serve_atom(web, [(web.url("/story"), updated)])
+    web.route("/sitemap.xml", "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>"
+                              f"{web.url('/story')}</loc><lastmod>{updated.isoformat()}</lastmod></url></urlset>",
+              content_type="application/xml")
+
+
 def test_a_page_one_source_of_an_outlet_read_again_is_not_read_again_by_its_others(tmp_path: Path) -> None:
     """The read that counts is the outlet's last: an outlet's feed and sitemap both list a story written in place, and
     after the feed read it again, the sitemap's next check read it once more, its own last read being older."""
@@ -1014,21 +1031,10 @@ def test_a_page_one_source_of_an_outlet_read_again_is_not_read_again_by_its_othe
     try:
         web.route("/story", f"<html><head><title>Envoys</title></head><body><article><p>{FILLER}</p></article>"
                             "</body></html>")
-        settings = shipped_rules().model_copy(update={
-            "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
-            "limits": LimitsSettings(workers=0),
-            "sources": [SourceSettings(name="Feed", kind="feed", url=web.url("/feed.xml")),
-                        SourceSettings(name="Sitemap", kind="sitemap", url=web.url("/sitemap.xml"))]})
-
-        def listed(updated: datetime) -> None:
-            serve_atom(web, [(web.url("/story"), updated)])
-            web.route("/sitemap.xml", "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>"
-                                      f"{web.url('/story')}</loc><lastmod>{updated.isoformat()}</lastmod></url></urlset>",
-                      content_type="application/xml")
-
-        listed(WHEN)
+        settings = feed_and_sitemap(tmp_path, web)
+        list_story(web, WHEN)
         check_once(settings, None, force=True)  # both at once: each reads it (a check does not wait for the other)
-        listed(a_second_on())
+        list_story(web, a_second_on())
         hits = [web.hits("/story")]
         for name in ("Feed", "Sitemap", None):
             check_once(settings, name, force=True)
@@ -1101,24 +1107,13 @@ def test_an_alert_lists_a_page_two_sources_of_its_outlet_read_once_as_it_reads_n
     try:
         developing = "<html><head><title>{}</title></head><body><article><p>{}</p></article></body></html>"
         story = web.route("/story", developing.format("Breaking news", FILLER))
-        settings = shipped_rules().model_copy(update={
-            "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
-            "limits": LimitsSettings(workers=0),
-            "sources": [SourceSettings(name="Feed", kind="feed", url=web.url("/feed.xml")),
-                        SourceSettings(name="Sitemap", kind="sitemap", url=web.url("/sitemap.xml"))]})
-
-        def listed(updated: datetime) -> None:
-            serve_atom(web, [(web.url("/story"), updated)])
-            web.route("/sitemap.xml", "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'><url><loc>"
-                                      f"{web.url('/story')}</loc><lastmod>{updated.isoformat()}</lastmod></url></urlset>",
-                      content_type="application/xml")
-
-        listed(WHEN)
+        settings = feed_and_sitemap(tmp_path, web)
+        list_story(web, WHEN)
         check_once(settings, None, force=True)
         for title, text in (("Russia expels US ambassador", f"{FILLER} {FLASH}"),
                             ("Russia expels US ambassador; prisoners swapped", f"{FILLER} {FLASH} {SWAP}")):
             story.body = developing.format(title, text).encode()
-            listed(a_second_on())
+            list_story(web, a_second_on())
             check_once(settings, None, force=True)
         with Archive.open(tmp_path / "monitor.db") as archive:
             alerts = [archive.alert_content(alert_id) for (alert_id,) in archive.db.execute("SELECT id FROM alerts")]
