@@ -60,19 +60,13 @@ class ArticleRecords(Connection):
         of the source's at one of them is over (a stub since written into a story, a server error since mended): its
         ``failed_urls`` row goes."""
         urls, when = list(dict.fromkeys(urls)), iso(read)
-        read_before = self.known_urls(urls, (source,))
+        # rereads: the reads in a row that found the same article there (no news); one that found another starts again.
         self._insert_rows("INSERT INTO article_urls (url, source, article_id, last_read)",
-                          [(url, source, article_id, when) for url in urls if url not in read_before])
-        # Read again (the page's URL and its link's, mostly): now the article there. The rereads count the reads in a
-        # row that found the same article (no news), and start again at one that found another.
-        for url in read_before:
-            self.db.execute("UPDATE article_urls SET rereads = CASE WHEN article_id = ? THEN rereads + 1 ELSE 0 END,"
-                            " article_id = ?, last_read = ? WHERE url = ? AND source = ?",
-                            [article_id, article_id, when, url, source])
-        for start in range(0, len(urls), 500):
-            chunk = urls[start : start + 500]
-            self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({','.join('?' * len(chunk))})",
-                            [source, *chunk])
+                          [(url, source, article_id, when) for url in urls],
+                          "ON CONFLICT (url, source) DO UPDATE SET rereads = CASE WHEN article_id = excluded.article_id"
+                          " THEN rereads + 1 ELSE 0 END, article_id = excluded.article_id, last_read = excluded.last_read")
+        for chunk, marks in self._in_chunks(urls):
+            self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({marks})", [source, *chunk])
 
     def last_reads(
         self, urls: Sequence[str], sources: tuple[str, ...], stories_since: datetime
@@ -81,13 +75,12 @@ class ArticleRecords(Connection):
         they last read it, and how many reads in a row before that found no news there (``article_urls.rereads``)."""
         marks = ",".join("?" * len(sources))
         found: dict[str, tuple[datetime, int]] = {}
-        for start in range(0, len(urls), 500):
-            chunk = list(urls[start : start + 500])
+        for chunk, url_marks in self._in_chunks(urls):
             for url, read, rereads in self.db.execute(
                 "SELECT article_urls.url, coalesce(article_urls.last_read, articles.fetched), article_urls.rereads"
                 " FROM article_urls JOIN articles ON articles.id = article_urls.article_id"
                 " JOIN stories ON stories.id = articles.story_id"
-                f" WHERE article_urls.url IN ({','.join('?' * len(chunk))}) AND article_urls.source IN ({marks})"
+                f" WHERE article_urls.url IN ({url_marks}) AND article_urls.source IN ({marks})"
                 " AND stories.first_seen >= ?",
                 [*chunk, *sources, iso(stories_since)],
             ):

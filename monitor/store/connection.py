@@ -232,8 +232,9 @@ class Connection:
         row = self.db.execute(sql, params).fetchone()
         return row[0] if row else None
 
-    def _insert_rows(self, insert: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        """``insert`` (``INSERT ... INTO table (columns)``) of many rows in as few statements as may be.
+    def _insert_rows(self, insert: str, rows: Sequence[tuple[Any, ...]], upsert: str = "") -> None:
+        """``insert`` (``INSERT ... INTO table (columns)``) of many rows in as few statements as may be, each
+        followed by ``upsert`` (an ``ON CONFLICT`` clause) if given.
 
         ``executemany`` steps once per row, and each step gives up the GIL and takes it back:
         in the archive writer's thread every take-back may wait for the busy event loop. A
@@ -246,13 +247,20 @@ class Connection:
         marks = "(" + ",".join("?" * width) + ")"
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
-            self.db.execute(f"{insert} VALUES {','.join([marks] * len(chunk))}", [v for row in chunk for v in row])
+            self.db.execute(f"{insert} VALUES {','.join([marks] * len(chunk))} {upsert}",
+                            [v for row in chunk for v in row])
 
-    def _urls_where(self, urls: Sequence[str], sql: str, *params: object) -> set[str]:
-        """Those of ``urls`` that ``sql`` (with ``{marks}`` for the list) selects, 500 at a time."""
-        found: set[str] = set()
+    @staticmethod
+    def _in_chunks(urls: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+        """``urls`` 500 at a time, each chunk with the ``?`` marks of its ``IN (...)``: within the 999 values a
+        statement binds, with room for the statement's others."""
         for start in range(0, len(urls), 500):
             chunk = list(urls[start : start + 500])
-            marks = ",".join("?" * len(chunk))
+            yield chunk, ",".join("?" * len(chunk))
+
+    def _urls_where(self, urls: Sequence[str], sql: str, *params: object) -> set[str]:
+        """Those of ``urls`` that ``sql`` (with ``{marks}`` for the list) selects."""
+        found: set[str] = set()
+        for chunk, marks in self._in_chunks(urls):
             found.update(row[0] for row in self.db.execute(sql.format(marks=marks), [*chunk, *params]))
         return found
