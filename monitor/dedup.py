@@ -579,15 +579,19 @@ def variant_key(text_hash: str, title: str, text: str) -> str:
     return f"{text_hash}:{_digest(title + chr(0) + text).hex()}"
 
 
-def seen_before(passage: str, earlier: Iterable[str], terms: Iterable[str] = ()) -> bool:
-    """Whether every sentence of ``passage`` repeats one sentence of an earlier passage.
+def seen_before(passage: str, earlier: Iterable[str], terms: Iterable[str] = (), news: Iterable[str] = ()) -> bool:
+    """Whether every sentence of ``passage`` that tells its news repeats one sentence of an earlier passage.
 
     Each new sentence must be covered by a single old sentence: stitching
     phrases from many old ones could cover "X was freed in a swap for Y" from
     two unrelated reports. Sentences of under three words ("He declined.")
     carry no news on their own and are not judged, unless nothing else is.
     ``terms`` are the words the rules read in the passage: a sentence's event
-    ("expelled") must be in the old sentence too (see :func:`_repeats`).
+    ("expelled") must be in the old sentence too (see :func:`_repeats`). ``news`` are the passage's
+    sentences in which the rule holds on its own (:attr:`monitor.models.Match.news`): where some are
+    given, only they are judged. A passage runs from its first hit's sentence to its last, and a
+    sentence added between or after ("Washington has not responded", holding only a side's name)
+    made a story updated in place, or a copy with a line more, alert the expulsion again.
 
     The work is bounded, as it runs in the archive's writer: at most :data:`MAX_EARLIER_PASSAGES`
     earlier passages are read (the caller gives the newest first), and no more once they hold
@@ -602,7 +606,9 @@ def seen_before(passage: str, earlier: Iterable[str], terms: Iterable[str] = ())
             break
     if not old:
         return False
-    new = _parsed(passage)  # kept: this passage is an earlier one to the next match and the next articles
+    parsed = _parsed(passage)  # kept: this passage is an earlier one to the next match and the next articles
+    telling = {" ".join(words(sentence)) for sentence in news}  # in their normal form
+    new = [s for s in parsed if s.normal in telling] or list(parsed)
     judged = [s for s in new if len(s.vocabulary) >= _MIN_SENTENCE_WORDS] or new
     if not judged or len(judged) > MAX_JUDGED_SENTENCES:
         return False  # too many to compare in bounded time: news, rather than a repeat missed

@@ -61,7 +61,8 @@ def novelty(
         # Each passage once, however many keys it shares: a page of passages that share hundreds of keys
         # had every earlier one handed over hundreds of times (1.6 GB and 80 s of the writer for 14 KB).
         here = [passage for key in keys for passage in said_here.get((match.rule, key), ())]
-        new = not dedup.seen_before(match.passage, dict.fromkeys([*known, *here]), (*match.terms, *match.cues))
+        new = not dedup.seen_before(match.passage, dict.fromkeys([*known, *here]), (*match.terms, *match.cues),
+                                    match.news)
         if new:
             for key in keys:
                 said_here.setdefault((match.rule, key), []).append(match.passage)

@@ -115,6 +115,10 @@ class Match:
     terms: tuple[str, ...]
     # the passage's words the rules' stems read (:meth:`monitor.rules.Ruleset.cues`); derived, so not compared
     cues: tuple[str, ...] = field(default=(), compare=False)
+    # the passage's sentences in which the rule holds on its own: where its news is told. The others are context the
+    # passage runs through to reach a later hit ("Washington has not responded"), judged only where none holds
+    # (:func:`monitor.dedup.seen_before`); derived, so not compared
+    news: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,7 @@ class Explanation:
     vetoes: tuple[tuple[str, str], ...]  # (clause, text) that vetoed a match
     # A text no clause of the rule held, given to test it: the rule's lists it holds words of, each with the first.
     lists: tuple[tuple[str, str], ...] = ()
+    news: tuple[str, ...] = ()  # the passage's sentences in which the rule holds on its own (see Match.news)
 
 
 @dataclass(frozen=True)

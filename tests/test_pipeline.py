@@ -968,6 +968,40 @@ def test_a_story_its_feed_says_was_updated_is_read_again_and_the_news_written_in
         other.close()
 
 
+def test_a_line_of_context_written_into_an_alerted_paragraph_does_not_alert_it_again(tmp_path: Path) -> None:
+    """A developing story grows a line at a time. A passage runs from its rule's first word to its last, so a line
+    holding only a side's name ("Washington has not yet responded") made the expulsion, read again, news again; a
+    line in which the rule reads news of its own still alerts."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        page = "<html><head><title>Russia expels US ambassador</title></head><body><article><p>{}</p><p>{}</p></article></body></html>"
+        story = wire.route("/breaking", page.format(FLASH, FILLER))
+        serve_atom(wire, [(wire.url("/breaking"), WHEN)])
+        first, _ = check_once(settings, None, force=True).checks
+        assert (first.stored, len(first.alerts)) == (1, 1)
+
+        story.body = page.format(f"{FLASH} Washington has not yet responded.", FILLER).encode()
+        serve_atom(wire, [(wire.url("/breaking"), a_second_on())])
+        second, _ = check_once(settings, None, force=True).checks
+        assert (wire.hits("/breaking"), second.alerts) == (2, set())
+        with Archive.open(tmp_path / "monitor.db") as archive:  # nor added to the alert waiting to be sent
+            assert [m.passage for m in archive.alert_content(*first.alerts).mentions] == [FLASH]
+
+        told = "Tracy left Moscow on Sunday."
+        story.body = page.format(f"{FLASH} Washington has not yet responded. {told}", FILLER).encode()
+        earlier(tmp_path, "article_urls", "last_read", 30)  # past the wait after a read that found no news
+        serve_atom(wire, [(wire.url("/breaking"), a_second_on())])
+        third, _ = check_once(settings, None, force=True).checks
+        assert (wire.hits("/breaking"), third.alerts) == (3, first.alerts)  # the news joins the alert not yet sent
+        with Archive.open(tmp_path / "monitor.db") as archive:
+            mentions = archive.alert_content(*first.alerts).mentions
+        assert [m.passage[-len(told):] for m in mentions] == [FLASH[-len(told):], told]
+    finally:
+        wire.close()
+        other.close()
+
+
 def earlier(tmp_path: Path, table: str, column: str, minutes: float) -> None:
     """Set a time in the archive back, as if so many minutes had passed."""
     with sqlite3.connect(tmp_path / "monitor.db") as conn:

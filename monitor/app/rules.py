@@ -47,7 +47,8 @@ def judge_rules(
         matched = [judged for judged in judgements if judged.matched]
         keys = [dedup.passage_keys(judged.passage) for judged in matched]
         known = [[p for key in k for p in earlier.get((j.rule, key), ())] for j, k in zip(matched, keys, strict=True)]
-        mentions = novelty([Match(j.rule, j.passage, j.terms, ruleset.cues(j.passage)) for j in matched], keys, known)
+        mentions = novelty([Match(j.rule, j.passage, j.terms, ruleset.cues(j.passage), j.news) for j in matched], keys,
+                           known)
         for judged, judged_keys, mention in zip(matched, keys, mentions, strict=True):
             for key in judged_keys if mention.new else ():  # as the archive keys only new passages
                 earlier.setdefault((judged.rule, key), []).append(judged.passage)

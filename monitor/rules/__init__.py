@@ -410,16 +410,19 @@ class Ruleset:
             return []
         matches = []
         for rule in self._rules:
-            passages: dict[str, tuple[str, ...]] = {}
+            passages: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # passage -> terms, news
             for explanation in _judge(rule, article, explain=False):
                 earlier = passages.get(explanation.passage)
                 if earlier is None:
                     if len(passages) == MAX_PASSAGES:
                         break
-                    passages[explanation.passage] = explanation.terms  # each term once already
+                    passages[explanation.passage] = explanation.terms, explanation.news  # each term once already
                 else:  # the same passage quoted from another unit
-                    passages[explanation.passage] = tuple(dict.fromkeys(earlier + explanation.terms))
-            matches += [Match(rule.name, passage, terms, self.cues(passage)) for passage, terms in passages.items()]
+                    terms, news = earlier
+                    passages[explanation.passage] = (tuple(dict.fromkeys(terms + explanation.terms)),
+                                                     tuple(dict.fromkeys(news + explanation.news)))
+            matches += [Match(rule.name, passage, terms, self.cues(passage), news)
+                        for passage, (terms, news) in passages.items()]
         return matches
 
     def cues(self, passage: str) -> tuple[str, ...]:
@@ -492,11 +495,31 @@ def _judge(rule: _Rule, article: Article, explain: bool) -> Iterator[Explanation
         if held and hits:
             clauses = _clauses(rule, judge, lo, hi) if explain else ()
             context = tuple(trace.context) if trace else ()
-            for passage, terms in _passages(article, judge.words_matched(hits)):  # the words that matched
-                yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes)
+            matched = judge.words_matched(hits)
+            for passage, terms, sentences in _passages(article, matched):  # the words that matched
+                news = tuple(text.quote_chars(chars) for chars, words in sentences
+                             if _tells(holds, quiet, matched, words))
+                yield Explanation(rule.name, passage, True, clauses, terms, context, vetoes, news=news)
         elif vetoes:
             chars = (_sentence_chars(article, lo)[0], _sentence_chars(article, hi - 1)[1])
             yield Explanation(rule.name, _bounded_quote(text, chars, text.starts[lo]), False, (), (), (), vetoes)
+
+
+def _tells(holds: Holds, judge: Judge, hits: list[Span], sentence: Span) -> bool:
+    """Whether a sentence of a passage tells the rule's news (:attr:`monitor.models.Match.news`): a word the rule read
+    in it is no name ("the ambassador", "expelled"), it holds a word of the rules' stems (an event read only near the
+    post: "Washington then recalled her", fifteen words on), or the rule holds in it alone ("Tracy left Moscow" under
+    a headline naming the post). The others are context: a side's name ("Washington has not responded"), or nothing
+    the rule read."""
+    lo, hi = sentence
+    article = judge.article
+    inside = hits[bisect_left(hits, (lo,)) : bisect_left(hits, (hi,))]
+    if any(article.text.cased[at][:1].islower() for at, _ in inside):
+        return True
+    stems = article.vocabulary.prefixed
+    if stems is not None and stems.search("\n" + "\n".join(article.text.words[lo:hi])):
+        return True
+    return holds(judge, lo, hi, [])
 
 
 def _named_clauses(node: Node) -> Any_ | None:
@@ -518,8 +541,9 @@ def _clauses(rule: _Rule, judge: Judge, lo: int, hi: int) -> tuple[str, ...]:
                  if rule.judgements[id(item)](quiet, lo, hi, []))
 
 
-def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """Per paragraph holding hits (sorted): the run of sentences from the first hit to the last, and the words hit."""
+def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[str, ...], list[tuple[Span, Span]]]]:
+    """Per paragraph holding hits (sorted): the run of sentences from the first hit to the last, the words hit, and
+    the run's sentences (characters, words)."""
     text = article.text
     starts = article.paragraph_starts
     at = 0
@@ -529,9 +553,13 @@ def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[s
         end = bisect_left(hits, (starts[index + 1],), at) if index + 1 < len(starts) else len(hits)
         p_hits = hits[at:end]
         at = end
-        chars = (_sentence_chars(article, p_hits[0][0])[0], _sentence_chars(article, max(h[1] for h in p_hits) - 1)[1])
+        sentences = text.sentence_spans(text.paragraphs[index])
+        first, last = _sentence_of(sentences, p_hits[0][0]), _sentence_of(sentences, max(h[1] for h in p_hits) - 1)
+        chars = (sentences[first][0][0], sentences[last][0][1])
         terms = tuple(dict.fromkeys(map(text.quote, p_hits)))
-        yield _bounded_quote(text, chars, text.starts[p_hits[0][0]]), terms
+        start, end = _quoted(chars, text.starts[p_hits[0][0]])  # a long run's sentences outside its quote are not in it
+        quoted = [sentence for sentence in sentences[first : last + 1] if start <= sentence[0][0] and sentence[0][1] <= end]
+        yield _bounded_quote(text, chars, text.starts[p_hits[0][0]]), terms, quoted
 
 
 def _sentence_chars(article: Article, word: int) -> Span:
@@ -539,22 +567,33 @@ def _sentence_chars(article: Article, word: int) -> Span:
     before it)."""
     text = article.text
     sentences = text.sentence_spans(text.paragraphs[bisect_right(article.paragraph_starts, word) - 1])
-    ends = [words[1] for _, words in sentences]
-    return sentences[min(bisect_right(ends, word), len(sentences) - 1)][0]
+    return sentences[_sentence_of(sentences, word)][0]
+
+
+def _sentence_of(sentences: list[tuple[Span, Span]], word: int) -> int:
+    """Which of a paragraph's sentences (characters, words) holds ``word``."""
+    return min(bisect_right([words[1] for _, words in sentences], word), len(sentences) - 1)
 
 
 def _bounded_quote(text: Text, chars: Span, first_hit: int) -> str:
     """The passage ``chars`` quoted, or at most :data:`MAX_PASSAGE_CHARS` of it around its first hit, cut
     between words, an ellipsis marking each cut."""
-    start, end = chars
-    if end - start <= MAX_PASSAGE_CHARS:
+    cut = _quoted(chars, first_hit)
+    if cut == chars:
         return text.quote_chars(chars)
-    start = max(start, first_hit - MAX_PASSAGE_CHARS // 4)
-    end = min(end, start + MAX_PASSAGE_CHARS)
     # The words wholly inside the window: one hit at least, as the window opens before the first.
-    cut = (text.starts[bisect_left(text.starts, start)], text.ends[bisect_right(text.ends, end) - 1])
+    cut = (text.starts[bisect_left(text.starts, cut[0])], text.ends[bisect_right(text.ends, cut[1]) - 1])
     quote = text.quote_chars(cut)
     return ("…" if cut[0] > chars[0] else "") + quote + ("…" if cut[1] < chars[1] else "")
+
+
+def _quoted(chars: Span, first_hit: int) -> Span:
+    """The characters of a passage a quote takes: all, or :data:`MAX_PASSAGE_CHARS` of them around its first hit."""
+    start, end = chars
+    if end - start <= MAX_PASSAGE_CHARS:
+        return chars
+    start = max(start, first_hit - MAX_PASSAGE_CHARS // 4)
+    return start, min(end, start + MAX_PASSAGE_CHARS)
 
 
 # ---------------------------------------------------------------- compiling
