@@ -17,6 +17,7 @@ from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import brotli
 import pytest
@@ -531,6 +532,17 @@ def test_a_redirect_to_a_malformed_or_overlong_url_is_a_fetch_error(local_web: L
     with pytest.raises(BlockedURLError, match=f"longer than {MAX_URL_LENGTH}"):
         fetch(local_web, "/long")
     assert [request.path for request in local_web.requests] == ["/ipv6", "/long"]
+
+
+def test_a_redirect_to_a_raw_utf8_location_is_followed_beside_a_latin1_header(local_web: LocalWeb) -> None:
+    """A Russian site's Location in raw UTF-8, and another header in Latin-1 ("Café"): httpx decodes all of an
+    answer's headers as Latin-1 then, and the redirect went to a garbled path (a 404: the article was lost)."""
+    target = "/новости/посол"
+    local_web.route("/old", status=301, content_type=None,
+                    headers={"Location": target.encode().decode("latin-1"), "X-Served-By": "Café"})
+    local_web.route(quote(target), "here")
+    page = _page(fetch(local_web, "/old"))
+    assert (page.url, page_text(page)) == (local_web.url(target), "here")
 
 
 def test_a_redirect_to_a_url_without_a_canonical_form_is_a_fetch_error(local_web: LocalWeb) -> None:

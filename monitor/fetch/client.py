@@ -136,6 +136,19 @@ POOLED_CONNECTIONS = 64  # kept-alive connections, over all origins
 KEEPALIVE_SECONDS = 30.0
 
 
+def _location(headers: httpx.Headers) -> str | None:
+    """An answer's Location, decoded on its own: UTF-8, else Latin-1. httpx decodes all of an answer's headers with
+    one encoding, Latin-1 once any of them is not UTF-8, so a Russian site's raw UTF-8 redirect ("/новости/посол")
+    beside a "Server: Café" was followed to a garbled path, a 404, and the article was lost."""
+    for name, value in headers.raw:
+        if name.lower() == b"location":
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return value.decode("latin-1")
+    return None
+
+
 class _GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport over per-origin httpcore pools whose network backend checks addresses.
 
@@ -362,7 +375,7 @@ class Fetcher:
             self._check_cooldown(current)
             reply = await self._exchange(current, headers, kind, max_bytes, delay, held, left)
             left -= reply.seconds
-            location = reply.headers.get("location")
+            location = _location(reply.headers)
             if reply.status not in _REDIRECTS or location is None:
                 if reply.status >= 400 or (300 <= reply.status < 400 and reply.status != 304):
                     retry_after = parse_retry_after(reply.headers.get("retry-after"), datetime.now(UTC))
