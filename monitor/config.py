@@ -362,6 +362,16 @@ class Settings(_Settings):
     email: EmailSettings | None = None
     channels: list[ChannelSettings] = []
 
+    @model_validator(mode="after")
+    def _delay_fits_a_check(self) -> Settings:
+        """A host's delay between requests as long as a check may spend fetching (``check_seconds``) or waiting
+        for hosts (``wait_per_check``) fetched no article at all: ``once`` exited 0, and no alert ever came."""
+        room = min(self.limits.check_seconds, self.limits.wait_per_check)
+        if self.fetch.delay >= room:
+            raise ValueError(f"fetch.delay ({self.fetch.delay:g} s) must be shorter than limits.check_seconds and "
+                             f"limits.wait_per_check ({room:g} s), or no article is ever fetched")
+        return self
+
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:
             if source.name == name:
