@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from monitor.config import SourceSettings
+from monitor.errors import ParseLimitError
 from monitor.models import Discovery, Link, NotModified
 from monitor.sources.feeds import feed_links
 from monitor.sources.links import links_within
@@ -46,7 +47,7 @@ async def discover(
     if source.kind == "site":
         # The home page is never read: the site's sitemaps, named in its robots.txt, list its articles.
         links, digests = await site_links(source.url, fetcher, workers)
-        return _discovered(links, digests, source, etag=None, last_modified=None, body_hash=body_hash)
+        return await _discovered(links, digests, source, workers, etag=None, last_modified=None, body_hash=body_hash)
     result = await fetcher.fetch(source.url, etag=etag, last_modified=last_modified, kind="source")
     if isinstance(result, NotModified):
         return Discovery(links=[], etag=etag, last_modified=last_modified, body_hash=body_hash, not_modified=True,
@@ -59,25 +60,40 @@ async def discover(
         budget = workers.limits.link_bytes
         links = (await workers.run(result.url, links_within, budget, find, result)).kept(result.url, budget)
         digests = [hashlib.sha256(result.body).digest()]
-    return _discovered(links, digests, source, etag=result.etag, last_modified=result.last_modified,
-                       body_hash=body_hash, moved_to=result.moved_to)
+    return await _discovered(links, digests, source, workers, etag=result.etag, last_modified=result.last_modified,
+                             body_hash=body_hash, moved_to=result.moved_to)
 
 
-def _discovered(
+async def _discovered(
     links: list[Link],
     digests: list[bytes],
     source: SourceSettings,
+    workers: Workers,
     *,
     etag: str | None,
     last_modified: str | None,
     body_hash: str | None,
     moved_to: str | None = None,
 ) -> Discovery:
-    """The check's result: unchanged when the bodies read (their SHA-256 ``digests``) hash as last time."""
+    """The check's result: unchanged when the bodies read (their SHA-256 ``digests``) hash as last time.
+
+    The source's ``include`` and ``exclude`` run in a worker, under its limits: an operator's ".*/2026/.*" took 0.2 s
+    of CPU on one hostile link of 8,000 characters, and on the event loop 300 of them stalled every other source's
+    fetches into their timeouts and SIGTERM by 40 s.
+    """
     new_hash = _digest(digests)
     unchanged = new_hash == body_hash
+    if unchanged:
+        chosen = []
+    elif source.include or source.exclude:
+        try:
+            chosen = await workers.run(source.url, _select, links, source.include, source.exclude)
+        except ParseLimitError as exc:  # it was the operator's expressions, not a page, that overran
+            raise ParseLimitError(source.url, f"include/exclude over {len(links)} links: {exc.reason}") from None
+    else:
+        chosen = _select(links)
     return Discovery(
-        links=[] if unchanged else _select(links, source),
+        links=chosen,
         etag=etag,
         last_modified=last_modified,
         body_hash=new_hash,
@@ -93,14 +109,14 @@ def _digest(digests: list[bytes]) -> str:
     return hashlib.sha256(b"".join(digests)).hexdigest()
 
 
-def _select(links: list[Link], source: SourceSettings) -> list[Link]:
+def _select(links: list[Link], include_regex: str | None = None, exclude_regex: str | None = None) -> list[Link]:
     """Apply include/exclude to the canonical URL and keep the first link per URL.
 
     A later duplicate only fills in a title or date the first one lacked, and a later update time: a feed listing a
     page twice, its old time first, had the page's update ignored.
     """
-    include = re.compile(source.include) if source.include else None
-    exclude = re.compile(source.exclude) if source.exclude else None
+    include = re.compile(include_regex) if include_regex else None
+    exclude = re.compile(exclude_regex) if exclude_regex else None
     chosen: dict[str, Link] = {}
     for link in links:
         if include is not None and not include.search(link.url):
