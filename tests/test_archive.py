@@ -15,12 +15,12 @@ import sqlite_utils
 from monitor.config import RuleSettings, SourceSettings
 from monitor.dedup import passage_keys
 from monitor.errors import ArchiveError
-from monitor.models import Article
+from monitor.models import Article, CheckRecord
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
 from monitor.store import Archive
 from monitor.store.schema import MIGRATIONS, _key_article_urls_by_source, _rekey_passages
-from monitor.store.sources import FAILED_URL_RETENTION
+from monitor.store.sources import FAILED_URL_CHARS, FAILED_URL_RETENTION
 from tests.conftest import RunCLI, cli_env, unprivileged
 from tests.httpserver import LocalWeb, Recorded, Route
 
@@ -494,3 +494,28 @@ def test_another_program_s_sqlite_database_is_never_written(run_cli: RunCLI, tmp
     (tmp_path / "empty.db").touch()
     with Archive.create(tmp_path / "empty.db") as archive:  # an empty file is a new archive
         assert archive.version == len(MIGRATIONS)
+
+
+def test_a_sources_failed_links_past_their_budget_are_forgotten_oldest_first(tmp_path: Path) -> None:
+    """A listing of a thousand fresh links of 8,000 characters to refused addresses at each check added 16.7 MB of
+    failed_urls a check, kept a month: the disk filled, outside every other budget. At the end of each check a
+    source's oldest failed links past FAILED_URL_CHARS are forgotten; another source's are not."""
+    long_url = "https://hostile.example/{:05d}/" + "a" * 7_980
+    kept = FAILED_URL_CHARS // (len(long_url.format(0)) + len("refused"))
+    with Archive.create(tmp_path / "monitor.db") as archive:
+        archive.sync_sources([SourceSettings(name=name, kind="feed", url=f"https://{name}.example/feed")
+                              for name in ("hostile", "wire")])
+        archive.record_failed_url("https://wire.example/dead", source="wire", error="refused", retry=False,
+                                  when=WHEN - timedelta(days=2))
+        with archive.transaction():
+            for n in range(kept + 50):
+                archive.record_failed_url(long_url.format(n), source="hostile", error="refused", retry=False,
+                                          when=WHEN + timedelta(seconds=n))
+        check = CheckRecord(checked=WHEN + timedelta(hours=1), ok=True)
+        archive.record_success("hostile", check=check, next_due=WHEN + timedelta(hours=2), etag=None,
+                               last_modified=None, body_hash=None)
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        held = dict(conn.execute("SELECT source, sum(length(url) + length(error)) FROM failed_urls GROUP BY source"))
+        oldest = conn.execute("SELECT min(url) FROM failed_urls WHERE source = 'hostile'").fetchone()[0]
+    assert held["hostile"] <= FAILED_URL_CHARS and held["wire"] == len("https://wire.example/dead") + len("refused")
+    assert oldest == long_url.format(50)  # the newest kept, the 50 oldest forgotten

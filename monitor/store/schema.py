@@ -403,6 +403,12 @@ def _index_failed_urls_by_age(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX failed_urls_age ON failed_urls(last_failed)")
 
 
+def _index_failed_urls_by_source_and_age(db: sqlite_utils.Database) -> None:
+    """A source's failed links beyond its budget are forgotten, oldest first (see FAILED_URL_CHARS): found by source
+    and age, not by a scan of every source's."""
+    db.execute("CREATE INDEX IF NOT EXISTS failed_urls_source_age ON failed_urls(source, last_failed)")
+
+
 def _name_outlets_in_views(db: sqlite_utils.Database) -> None:
     """The views showed hosts where the alerts name outlets, and no ids to join them by: each now names a copy's outlet
     as the alerts do (its own name, else its source's, else its host) and carries its ids; ``alert_passages`` says
@@ -459,7 +465,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _create_core_tables, _create_views, _add_digests, _add_failed_urls, _add_alert_outage, _add_heartbeat,
     _add_channels, _add_outlet, _add_source_checks, _rekey_passages, _add_notices, _key_failed_urls_by_source,
     _key_article_urls_by_source, _index_failed_urls_by_age, _name_outlets_in_views, _key_new_passages_only,
-    _add_url_reads,
+    _add_url_reads, _index_failed_urls_by_source_and_age,
 )
 
 

@@ -18,6 +18,10 @@ CHECK_HISTORY = timedelta(days=8)  # of each source's checks: adaptive polling r
 # every dead link every source ever listed. A link a source still lists after that is tried once more: a page
 # missing then may be there now, robots.txt may allow it; at worst one request a link a month.
 FAILED_URL_RETENTION = timedelta(days=30)
+# Characters of failed links (URL and error) a source's rows may hold; past them its oldest are forgotten at the end
+# of its check. A listing of a thousand fresh links of 8,000 characters to refused addresses at each check added
+# 16.7 MB a check, kept a month: about 48 GB at the shortest interval. A hundred thousand links of 100 characters fit.
+FAILED_URL_CHARS = 10_000_000
 
 
 def _seconds(span: timedelta) -> int:
@@ -92,7 +96,8 @@ class SourceRecords(Connection):
         return int(self._one("SELECT failures FROM sources WHERE name = ?", [name]))
 
     def _record_check(self, name: str, check: CheckRecord, notice: SourceNotice | None) -> None:
-        """Add a check to the source's history, forget what is older than the history kept, queue ``notice``."""
+        """Add a check to the source's history, forget what is older than the history kept and the failed links past
+        its budget (:data:`FAILED_URL_CHARS`), queue ``notice``."""
         if notice is not None:
             insert_notice(self.db, notice)
         self.db.execute(
@@ -103,6 +108,12 @@ class SourceRecords(Connection):
         )
         self.db.execute(
             "DELETE FROM source_checks WHERE source = ? AND checked < ?", [name, iso(check.checked - CHECK_HISTORY)]
+        )
+        self.db.execute(
+            "DELETE FROM failed_urls WHERE source = :source AND url IN (SELECT url FROM (SELECT url,"
+            " sum(length(url) + length(error)) OVER (ORDER BY last_failed DESC, url) AS held FROM failed_urls"
+            " WHERE source = :source) WHERE held > :chars)",
+            {"source": name, "chars": FAILED_URL_CHARS},
         )
 
     def check_history(self, name: str, *, since: datetime) -> list[CheckRecord]:
