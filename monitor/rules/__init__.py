@@ -516,10 +516,7 @@ def _tells(holds: Holds, judge: Judge, hits: list[Span], sentence: Span) -> bool
     inside = hits[bisect_left(hits, (lo,)) : bisect_left(hits, (hi,))]
     if any(article.text.cased[at][:1].islower() for at, _ in inside):
         return True
-    stems = article.vocabulary.prefixed
-    if stems is not None and stems.search("\n" + "\n".join(article.text.words[lo:hi])):
-        return True
-    return holds(judge, lo, hi, [])
+    return not article.stemmed.isdisjoint(article.text.words[lo:hi]) or holds(judge, lo, hi, [])
 
 
 def _named_clauses(node: Node) -> Any_ | None:

@@ -67,7 +67,8 @@ class Article:
         self.body_start = bisect_left(self.text.starts, len(title) + 1) if title else 0
         self.whole = (0, len(self.text.words))  # every word, as a range
         self.vocabulary = vocabulary
-        self.positions = _positions(self.text, vocabulary)
+        # Where each matcher's words are, and the article's words the rules' stems read ("expelled", "recalled").
+        self.positions, self.stemmed = _positions(self.text, vocabulary)
         self._people: dict[tuple[str, bool], list[Span]] = {}
         self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
@@ -122,8 +123,8 @@ class Article:
         return self._people[key]
 
 
-def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
-    """Where each matcher's words are.
+def _positions(text: Text, vocabulary: Vocabulary) -> tuple[dict[int, list[int]], set[str]]:
+    """Where each matcher's words are, and which of the article's words a prefix (a stem) reads.
 
     Most of an article's words are no query's: the distinct words are matched whole by one set
     intersection, those with a prefix are picked by one regular expression over them all (a
@@ -132,9 +133,11 @@ def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
     """
     distinct = set(text.words)
     found = {word: vocabulary.by_word[word] for word in distinct & vocabulary.words}
+    stemmed: set[str] = set()
     if vocabulary.prefixed is not None:
         for prefix, rest in vocabulary.prefixed.findall("\n" + "\n".join(distinct)):
             word = prefix + rest
+            stemmed.add(word)
             found[word] = found.get(word, ()) + vocabulary.prefixes[prefix]
     index: dict[str, list[int]] = {}
     for at in compress(count(), map(found.__contains__, text.words)):
@@ -152,7 +155,7 @@ def _positions(text: Text, vocabulary: Vocabulary) -> dict[int, list[int]]:
             positions.setdefault(id_, []).extend(chosen)
     for chosen in positions.values():
         chosen.sort()
-    return positions
+    return positions, stemmed
 
 
 def _people_spans(article: Article, people: Iterable[Person], surnames_only: bool) -> list[Span]:
