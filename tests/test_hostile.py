@@ -102,6 +102,13 @@ def serve_hostile_web(web: LocalWeb) -> None:
               content_type="application/rss+xml")
     bomb_title = formatting_bomb().replace("<", "&lt;").replace(">", "&gt;")
     web.route("/bomb-title.xml", rss([(bomb_title, web.url("/healthy/geneva"))]), content_type="application/rss+xml")
+    # One item's description of raw unclosed tags makes the feed ill-formed: feedparser's lenient parser read them.
+    web.route("/healthy/abu-dhabi", article("Prisoners exchanged in Abu Dhabi", f"<p>{SWAP_PARAGRAPH}</p>"))
+    web.route("/description-bomb.xml",
+              rss([("Prisoners exchanged", web.url("/healthy/abu-dhabi"))]).replace(
+                  "</channel>", f"<item><title>Other</title><link>{web.url('/other')}</link>"
+                  f"<description>{'<b>' * 600_000}</description></item></channel>"),
+              content_type="application/rss+xml")
     web.route("/nested.html", "<html><body>" + "<div>" * 200_000 + "<a href='/x'>x</a></body></html>")
 
     children = [f"/child/{n}.xml" for n in range(110)]
@@ -124,6 +131,7 @@ SOURCES = {
     "entities": ("sitemap", "/entities.xml"),
     "utf-16 entities": ("sitemap", "/utf16.xml"),
     "include over long links": ("sitemap", "/long-links.xml"),
+    "description bomb": ("feed", "/description-bomb.xml"),
 }
 OPTIONS = {"include over long links": 'include = ".*/2026/.*"\n'}
 
@@ -228,6 +236,7 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
     errors = dict(conn.execute("SELECT name, last_error FROM sources"))
     assert errors["healthy"] is None and errors["hostile articles"] is None
     assert errors["bomb title"] is None  # a title's markup is read up to 4,000 characters: the feed costs nothing
+    assert errors["description bomb"] is None and hostile_web.url("/healthy/abu-dhabi") in stored  # never read
     assert f"page took more than {CPU_SECONDS} s of CPU to parse" in errors["nested listing"]
     assert "entity declarations" in errors["entities"]
     assert "entity declarations" in errors["utf-16 entities"]

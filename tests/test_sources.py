@@ -748,3 +748,30 @@ def test_an_update_time_most_of_a_listings_links_share_is_the_listings_not_the_p
     discovery = check(local_web, SourceSettings(name="Site", kind="sitemap", url=local_web.url("/sitemap.xml")))
     assert [link.updated for link in discovery.links] == [None, None, None, None,
                                                           datetime(2026, 11, 28, 8, 30, tzinfo=UTC)]
+
+
+def test_a_feeds_descriptions_and_contents_are_not_read_and_its_links_titles_and_dates_are() -> None:
+    """Descriptions, summaries and contents are cut out before parsing (the monitor never reads them; a hostile one
+    of raw markup cost the whole feed a worker's CPU limit): what the feed lists around them is read as before."""
+    atom = (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
+        '<entry><title>Envoy recalled</title><link href="https://example.org/a"/><updated>2026-12-01T10:00:00Z</updated>'
+        '<summary type="html">&lt;p&gt;A summary&lt;/p&gt;</summary><content src="https://example.org/a.txt"/></entry>'
+        '<entry><title>Swap agreed</title><link href="https://example.org/b"/><updated>2026-12-01T11:00:00Z</updated>'
+        "<content type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'><p>unclosed <b>bold</div></content></entry>"
+        "</feed>"
+    )
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        "<title>t</title><description>The channel</description><item><title>Talks in Istanbul</title>"
+        "<link>https://example.org/c</link><description><b><i>raw markup, never closed</description>"
+        "<content:encoded><![CDATA[<p>body</p>]]></content:encoded><pubDate>Tue, 01 Dec 2026 12:00:00 GMT</pubDate>"
+        "</item></channel></rss>"
+    )
+    atom_links, rss_links = feed_links(page(atom)), feed_links(page(rss))
+    assert [(link.url, link.title, link.updated) for link in atom_links] == [
+        ("https://example.org/a", "Envoy recalled", datetime(2026, 12, 1, 10, tzinfo=UTC)),
+        ("https://example.org/b", "Swap agreed", datetime(2026, 12, 1, 11, tzinfo=UTC)),
+    ]
+    assert [(link.url, link.title, link.published) for link in rss_links] == [
+        ("https://example.org/c", "Talks in Istanbul", datetime(2026, 12, 1, 12, tzinfo=UTC))]
