@@ -563,6 +563,17 @@ def test_two_deliverers_at_once_send_each_alert_once(archive: Archive, smtp_serv
     assert sorted(m.message_id for m in smtp_server.messages) == sorted({m.message_id for m in smtp_server.messages})
 
 
+def test_an_alert_another_deliverer_holds_is_no_failed_one_waiting(archive: Archive) -> None:
+    """``monitor once`` beside another deliverer that had claimed an alert and was sending it exited 1, "1 alert not
+    delivered, waiting to be tried again": nothing had failed. An alert waits for a retry once a try has failed."""
+    two_stories(archive)
+    claimed = archive.claim_alerts([1, 2], T0, T0 + timedelta(minutes=5))
+    assert claimed == {1: 1, 2: 1}
+    assert archive.retries_waiting(None, T0) == {}  # held by a deliverer at work: no failure
+    archive.mark_failed([2], "421 try later", T0 + timedelta(minutes=10))
+    assert archive.retries_waiting(None, T0) == {2: (T0 + timedelta(minutes=10), "421 try later")}
+
+
 # ------------------------------------------------------------------ digest mode
 
 

@@ -238,15 +238,16 @@ class AlertRecords(Connection):
 
     def retries_waiting(self, channel: str | None, now: datetime) -> dict[int, tuple[datetime, str]]:
         """The alerts e-mail (``channel`` None) or a channel tried, failed and waits to try again after ``now``: when
-        and the error of the last try, by alert."""
+        and the error of the last try, by alert. An alert claimed by a deliverer at work, never failed, is not one:
+        ``monitor once`` beside another that was sending it exited 1, "not delivered, waiting to be tried again"."""
         if channel is None:
             rows = self.db.execute(
-                "SELECT id, next_attempt, coalesce(last_error, '') FROM alerts WHERE sent IS NULL AND digest_id IS NULL"
-                " AND attempts > 0 AND next_attempt > ?", [iso(now)])
+                "SELECT id, next_attempt, last_error FROM alerts WHERE sent IS NULL AND digest_id IS NULL"
+                " AND attempts > 0 AND last_error IS NOT NULL AND next_attempt > ?", [iso(now)])
         else:
             rows = self.db.execute(
-                "SELECT alert_id, next_attempt, coalesce(last_error, '') FROM channel_deliveries WHERE channel = ?"
-                " AND sent IS NULL AND attempts > 0 AND next_attempt > ?", [channel, iso(now)])
+                "SELECT alert_id, next_attempt, last_error FROM channel_deliveries WHERE channel = ?"
+                " AND sent IS NULL AND attempts > 0 AND last_error IS NOT NULL AND next_attempt > ?", [channel, iso(now)])
         return {alert_id: (parse_iso(when) or now, error) for alert_id, when, error in rows}
 
     def channel_waiting_since(self, channel: str) -> datetime | None:
