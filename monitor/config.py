@@ -15,13 +15,16 @@ import math
 import os
 import re
 import tomllib
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import BadArgumentError, ConfigError
+
+if TYPE_CHECKING:  # imported where a trigger is made: most commands never make one
+    from apscheduler.triggers.cron import CronTrigger
 
 # The domain of alerts' Message-IDs without [email] (RFC 2606 reserves .invalid); with it, the sender's.
 DEFAULT_MESSAGE_DOMAIN = "monitor.invalid"
@@ -271,6 +274,48 @@ class ChannelSettings(_Settings):
         return f"${self.url_env} is not set"
 
 
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def crontab_trigger(expression: str) -> CronTrigger:
+    """A crontab expression (UTC) as an APScheduler trigger. APScheduler 3 counts weekdays from 0 = Monday, crontab
+    from 0 (or 7) = Sunday: ``digest_cron = "0 7 * * 1"`` sent Monday's digest on Tuesdays. The day-of-week field
+    is given to it in day names, which both read alike."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expression.split()
+    if len(fields) == 5:
+        fields[4] = _crontab_weekdays(fields[4])
+    return CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """A crontab day-of-week field with its numbers as day names: "1-5" is "mon,tue,wed,thu,fri", "*/2" Sunday on."""
+    if "/" not in field and not any(character.isdigit() for character in field):
+        return field  # "*", "mon-fri": read alike
+    days: set[int] = set()
+    for part in field.split(","):
+        span, _, step = part.partition("/")
+        if span == "*":
+            first, last = 0, 6
+        else:
+            low, _, high = span.partition("-")
+            first = _crontab_weekday(low)
+            last = _crontab_weekday(high) if high else 6 if step else first
+        if last < first or (step and not step.isdigit()) or step == "0":
+            raise ValueError(f"day of week {part!r} is not a crontab range")
+        days.update(day % 7 for day in range(first, last + 1, int(step or 1)))
+    return ",".join(_CRON_DAYS[day] for day in sorted(days))
+
+
+def _crontab_weekday(text: str) -> int:
+    if text.isdigit() and int(text) <= 7:
+        return int(text)
+    if text.lower() in _CRON_DAYS:
+        return _CRON_DAYS.index(text.lower())
+    raise ValueError(f"{text!r} is no day of the week (0-7, Sunday 0 or 7, or sun-sat)")
+
+
 def _apprise_knows(url: str) -> bool:
     """Whether Apprise can notify ``url``. Apprise logs its own error for a URL it refuses; the config error says
     it once, so that line is not let through."""
@@ -318,12 +363,12 @@ class EmailSettings(_Settings):
     @field_validator("digest_cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
-
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            trigger = crontab_trigger(value)
         except ValueError as exc:
             raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:  # "0 7 31 2 *": no digest would ever go
+            raise ValueError(f"cron expression {value!r} names no time that comes")
         return value
 
     @property

@@ -33,11 +33,10 @@ from functools import partial
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.alerts.delivery import deliver_all
-from monitor.config import Settings, SourceSettings
+from monitor.config import Settings, SourceSettings, crontab_trigger
 from monitor.errors import ArchiveError, ArchiveMovedError
 from monitor.fetch.client import Fetcher
 from monitor.pipeline import Pipeline, utcnow
@@ -309,7 +308,7 @@ class Daemon:
             if self.settings.email and self.settings.email.mode == "digest":
                 scheduler.add_job(
                     self._digest,
-                    CronTrigger.from_crontab(self.settings.email.digest_cron, timezone=UTC),
+                    crontab_trigger(self.settings.email.digest_cron),
                     id="alerts:digest",
                     max_instances=1,
                     coalesce=True,

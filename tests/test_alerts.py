@@ -623,6 +623,24 @@ def test_digest_due(since: str, now: str, due: bool) -> None:
     assert digest_due("0 7 * * *", datetime.fromisoformat(day.format(since)), datetime.fromisoformat(day.format(now))) is due
 
 
+@pytest.mark.parametrize(
+    ("cron", "due_on"),
+    [
+        ("0 7 * * 1", "Monday"),  # APScheduler 3 reads 1 as Tuesday: Monday's digest went a day late
+        ("0 7 * * 0", "Sunday"),
+        ("0 7 * * 7", "Sunday"),  # crontab's other Sunday, which APScheduler 3 refuses
+        ("0 7 * * 1-5", "Monday Tuesday Wednesday Thursday Friday"),
+        ("0 7 * * */3", "Sunday Wednesday Saturday"),
+        ("0 7 * * mon,thu", "Monday Thursday"),
+    ],
+)
+def test_a_digest_cron_counts_weekdays_as_crontab_does(cron: str, due_on: str) -> None:
+    sunday = datetime(2024, 3, 3, 8, 0, tzinfo=UTC)  # the week after: Sunday 3 to Saturday 9 March 2024, at 07:00
+    days = [sunday + timedelta(days=n) for n in range(7)]
+    due = [day.strftime("%A") for day in days if digest_due(cron, day - timedelta(hours=2), day)]
+    assert due == due_on.split()
+
+
 def test_a_failed_digest_is_retried_as_the_same_message(archive: Archive, smtp_server: SmtpServer) -> None:
     settings = smtp_server.settings(mode="digest", digest_cron="0 7 * * *")
     two_stories(archive, now=T0)

@@ -115,6 +115,9 @@ BAD_CONFIGS = {
     # Accepted into the record of who held a post when.
     "person's term ending before it starts": ('[[people]]\nname = "X"\nlists = ["us"]\nstart = 2024-05-01\n'
                                               'end = 2023-05-01\n', "people[0]", "'end' (2023-05-01) is before 'start'"),
+    # Accepted, and no digest ever went.
+    "digest cron that never fires": ('[email]\nrecipients = ["a@example.org"]\nmode = "digest"\n'
+                                     'digest_cron = "0 7 31 2 *"\n', "email.digest_cron", "names no time that comes"),
     # Accepted, and no article was ever fetched: each host's next request was due after the check's time ran out.
     "delay longer than a check may fetch": ("[fetch]\ndelay = 700\n[limits]\ncheck_seconds = 30\n", "config",
                                            "fetch.delay (700 s) must be shorter than limits.check_seconds"),
