@@ -7,6 +7,7 @@ one alert (the Geneva story), made by a real offline cycle.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import sqlite3
@@ -491,3 +492,13 @@ def test_a_channel_that_trickles_its_answer_holds_back_only_itself(tmp_path: Pat
     assert done.returncode == 1
     assert "monitor: channel phone: 1 alert not delivered (the service did not answer within 2 s)" in done.stderr
     assert took < 60
+
+
+def test_apprises_warnings_never_carry_a_channels_token(caplog: pytest.LogCaptureFixture) -> None:
+    """``url_env`` keeps a channel's token out of files; Apprise's own warning about the URL quoted it ("An invalid
+    Slack (third) Token (...) was specified") into monitor's log."""
+    token = "secrettoken-but-typo"
+    with caplog.at_level(logging.WARNING), pytest.raises(PermanentDeliveryError):
+        apprise_send(f"slack://T000/B000/{token}", "title", "body", timeout=5)
+    assert any("Slack" in record.getMessage() for record in caplog.records), caplog.text  # Apprise did warn
+    assert token not in caplog.text

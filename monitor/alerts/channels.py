@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
 from monitor.alerts.outbox import retry_delay
@@ -114,6 +116,15 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     """
     import apprise
 
+    redacting = _Redacting(url)
+    logging.getLogger("apprise").addFilter(redacting)
+    try:
+        _notify(apprise, url, title, body, timeout)
+    finally:
+        logging.getLogger("apprise").removeFilter(redacting)
+
+
+def _notify(apprise: ModuleType, url: str, title: str, body: str, timeout: float) -> None:
     asset = apprise.AppriseAsset(service_timeout=0)
     service = apprise.Apprise.instantiate(url, asset=asset)
     if service is None:
@@ -148,6 +159,26 @@ def _scheme_of(url: str) -> str:
 
 
 _WHY_CHARS = 300  # of Apprise's own words, in last_error and the line `once` ends with
+
+
+class _Redacting(logging.Filter):
+    """Apprise's log records with the parts of a channel's URL cut out: its warnings quote a URL's token ("An invalid
+    Slack (third) Token (...) was specified"), and passed it to monitor's log, and to ``last_error`` and ``status``
+    through :class:`_ApprisesWarnings`, when ``url_env`` was there to keep it out of files."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        rest = url.split("://", 1)[-1]
+        self.secrets = sorted({part for part in re.split(r"[/:@?&=#]", rest) if len(part) >= 4}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "...")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
 
 
 class _ApprisesWarnings(logging.Handler):
