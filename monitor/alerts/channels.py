@@ -161,15 +161,21 @@ def _scheme_of(url: str) -> str:
 _WHY_CHARS = 300  # of Apprise's own words, in last_error and the line `once` ends with
 
 
+_HOST_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)+")  # "hooks.example.org", "127.0.0.1": a token has no dots
+
+
 class _Redacting(logging.Filter):
     """Apprise's log records with the parts of a channel's URL cut out: its warnings quote a URL's token ("An invalid
     Slack (third) Token (...) was specified"), and passed it to monitor's log, and to ``last_error`` and ``status``
-    through :class:`_ApprisesWarnings`, when ``url_env`` was there to keep it out of files."""
+    through :class:`_ApprisesWarnings`, when ``url_env`` was there to keep it out of files. A host name stays, as
+    the operator's clue to which service failed ("A Connection error occurred sending JSON notification to
+    hooks.example.org")."""
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        rest = url.split("://", 1)[-1]
-        self.secrets = sorted({part for part in re.split(r"[/:@?&=#]", rest) if len(part) >= 4}, key=len, reverse=True)
+        parts = re.split(r"[/:@?&=#]", url.split("://", 1)[-1])
+        self.secrets = sorted({part for part in parts if len(part) >= 4 and not _HOST_NAME.fullmatch(part)},
+                              key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
