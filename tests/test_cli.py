@@ -452,6 +452,8 @@ def test_once_without_sources_says_it_checks_nothing(run_cli: RunCLI, tmp_path: 
     (tmp_path / "config.toml").write_text("")
     result = run_cli("once")
     assert "the config has no [[sources]]: nothing is checked" in result.stderr
+    # and one without rules stored every article and alerted on none, for as long as it ran
+    assert "the config has no [[rules]]: articles are stored, and nothing alerts" in result.stderr
 
 
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:

@@ -35,9 +35,13 @@ __all__ = ["CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "ext
 
 
 def _say_if_nothing_to_check(settings: Settings) -> None:
-    """A config without sources (a first try, sources left in another file) checked nothing in silence: exit 0."""
+    """A config without sources (a first try, sources left in another file) checked nothing in silence: exit 0. One
+    without rules stored every article and alerted on none, for as long as it ran, and said nothing either."""
     if not settings.sources:
         log.warning("the config has no [[sources]]: nothing is checked (queued alerts are still delivered)")
+    if not settings.rules:
+        log.warning("the config has no [[rules]]: articles are stored, and nothing alerts (copy the [lists] and"
+                    " [[rules]] of the config.toml monitor ships)")
 
 
 def _check_rules(settings: Settings) -> None:
