@@ -1276,11 +1276,12 @@ def test_a_private_address_is_refused_by_name() -> None:
 
 
 def test_robots_txt_that_cannot_be_read_is_not_a_robots_refusal() -> None:
-    """RFC 9309: fetch nothing of the site for now; but say why, not 'disallowed by robots.txt'."""
+    """RFC 9309: fetch nothing of the site for now; but say why, not 'disallowed by robots.txt'. A host that gives
+    no answer at all is named first: "robots.txt could not be read (...)" sent the operator to robots.txt."""
     url = f"http://127.0.0.1:{closed_port()}/a"
     with pytest.raises(RobotsUnreachableError) as caught:
         fetch_url(url, settings(robots=True), [url])
-    assert "robots.txt could not be read (connection refused by 127.0.0.1)" in str(caught.value)
+    assert str(caught.value).startswith("connection refused by 127.0.0.1 (asked for its robots.txt, read first)")
     assert "disallowed" not in str(caught.value)
 
 

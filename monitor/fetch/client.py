@@ -634,6 +634,11 @@ def _validator(value: str | None) -> str | None:
 
 
 def _robots_unreachable(url: str, cause: FetchError) -> RobotsUnreachableError:
+    """Why nothing of a site is fetched: its robots.txt, read first, could not be. Where the host gave no answer at
+    all (a mistyped name, a server down), that is said first: "robots.txt could not be read (cannot resolve host
+    ...)" sent the operator to robots.txt, in ``once``, ``status`` and the log, instead of the URL."""
+    if isinstance(cause, NetworkError):
+        return RobotsUnreachableError(url, f"{cause.reason} (asked for its robots.txt, read first)")
     return RobotsUnreachableError(
         url, f"robots.txt could not be read ({cause.reason}): the site is not fetched until it can"
     )
