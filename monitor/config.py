@@ -86,9 +86,13 @@ def _check_http_url(value: str) -> str:
     """An http(s) URL that parses as a browser parses it: a source's site is read from it."""
     from monitor.fetch.urls import canonicalize  # imported late: the fetch package imports this module
 
-    scheme = value.split(":", 1)[0].lower() if ":" in value else ""
+    head, colon, rest = value.partition(":")
+    # "example.org/feed" and "localhost:8080/feed" (a port, not a scheme) were "scheme 'missing'/'localhost'".
+    scheme = head.lower() if "://" in value or (colon and not rest[:1].isdigit()) else ""
+    if not scheme:
+        raise ValueError(f"{value!r} has no scheme: write it as https://{value} (or http://)")
     if scheme not in ("http", "https"):
-        raise ValueError(f"scheme {scheme or 'missing'!r} is not allowed (only http and https)")
+        raise ValueError(f"scheme {scheme!r} is not allowed (only http and https)")
     canonicalize(value)  # its ValueError says what is wrong
     return value
 

@@ -69,6 +69,9 @@ BAD_CONFIGS = {
         "sources[0].links", "CSS selector",
     ),
     "bad cron": ('[email]\nrecipients = ["a@b.c"]\ndigest_cron = "0 25 * * *"\n', "email.digest_cron", "cron"),
+    # "scheme 'missing' is not allowed", "scheme 'localhost' is not allowed": nothing said to add http://.
+    "url without a scheme": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "localhost:8080/feed"\n', "sources[0].url",
+                             "'localhost:8080/feed' has no scheme: write it as https://localhost:8080/feed"),
     "bad scheme": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "file:///etc/passwd"\n', "sources[0].url", "file"),
     "url no browser reads": (
         '[[sources]]\nname = "f"\nkind = "feed"\nurl = "https://news example/rss"\n', "sources[0].url", "not a valid URL",
