@@ -456,6 +456,15 @@ def test_once_without_sources_says_it_checks_nothing(run_cli: RunCLI, tmp_path: 
     assert "the config has no [[rules]]: articles are stored, and nothing alerts" in result.stderr
 
 
+def test_once_says_at_its_start_that_the_smtp_password_variable_is_empty(run_cli: RunCLI, tmp_path: Path) -> None:
+    """It was said at the first alert, days later perhaps."""
+    (tmp_path / "config.toml").write_text('[email]\nusername = "bob"\npassword_env = "MONITOR_TEST_UNSET_PASSWORD"\n'
+                                          'recipients = ["analyst@example.org"]\n')
+    result = run_cli("once")
+    assert ("email.username is set but the environment variable MONITOR_TEST_UNSET_PASSWORD is empty: no alert can be"
+            " e-mailed until it is set") in result.stderr
+
+
 def test_once_with_unknown_source_fails(run_cli: RunCLI) -> None:
     result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "x.db", "once", "--source", "Nope", check=False)
     assert result.returncode == 2 and "no source named 'Nope' (the config's: 'US Embassy in Russia', " in result.stderr

@@ -34,9 +34,13 @@ log = logging.getLogger(__name__)
 __all__ = ["CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "extract_page", "run_daemon"]
 
 
-def _say_if_nothing_to_check(settings: Settings) -> None:
+def _say_what_cannot_work(settings: Settings) -> None:
     """A config without sources (a first try, sources left in another file) checked nothing in silence: exit 0. One
-    without rules stored every article and alerted on none, for as long as it ran, and said nothing either."""
+    without rules stored every article and alerted on none, for as long as it ran, and said nothing either; one
+    whose SMTP password variable is empty said so at its first alert, days later perhaps."""
+    if settings.email and settings.email.username and settings.email.password() is None:
+        log.warning("email.username is set but the environment variable %s is empty: no alert can be e-mailed until"
+                    " it is set", settings.email.password_env)
     if not settings.sources:
         log.warning("the config has no [[sources]]: nothing is checked (queued alerts are still delivered)")
     if not settings.rules:
@@ -55,7 +59,7 @@ def _check_rules(settings: Settings) -> None:
 
 def run_daemon(settings: Settings) -> None:
     """The daemon, until SIGINT, SIGTERM or SIGHUP; one per archive (a second is refused, naming the first)."""
-    _say_if_nothing_to_check(settings)
+    _say_what_cannot_work(settings)
     _check_rules(settings)
     with instance_lock(Path(settings.database)):
         Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
@@ -82,7 +86,7 @@ def check_once(
     """Check every source (or one) once and deliver what is queued (alerts, operator notices), even when a check
     failed. ``progress`` is told how many sources are done, as each is.
     """
-    _say_if_nothing_to_check(settings)
+    _say_what_cannot_work(settings)
     sources = [settings.source(source_name)] if source_name else list(settings.sources)
     done = 0
 
