@@ -218,7 +218,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     """Check every source (or one) once, deliver the alerts it queued, and exit.
 
     A source backing off after failures (or a Retry-After) is skipped until its
-    next due time unless --force. Exits 1 when every source checked failed, when an
+    next due time unless --force. Exits 1 when every source checked failed, or every
+    one failed or is backing off, when an
     article could not be stored because the archive could not be written (another
     process held it, the disk is full; it is fetched again at the next run), or when
     an alert could not be delivered, in this run or in an earlier one whose retry is
@@ -259,7 +260,13 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
         table.add_row(report.source, str(report.links), str(report.fetched), str(report.stored),
                       str(report.duplicates), str(len(report.alerts)), status)
     _console().print(table)
-    problems = ["every source failed"] if reports and all(report.error for report in reports) else []
+    problems = []
+    if reports and all(report.error for report in reports):
+        problems.append("every source failed")
+    elif reports and all(report.error or report.backing_off_until for report in reports):
+        # A cron job saw 0 while every source was broken: the runs within their backoff checked nothing.
+        problems.append("no source was checked: every one failed or is backing off after failures (--force checks"
+                        " them now)")
     if result.unstored:
         problems += [*result.unstored, "articles not stored are fetched again at the next run"]
     if result.undelivered:

@@ -551,6 +551,20 @@ def test_a_url_that_reads_as_rich_markup_fails_its_check_in_one_line(run_cli: Ru
     assert "HTTP 404" in result.stdout and "[/feed]" in run_cli("status").stdout.replace("\n", "")
 
 
+def test_once_within_every_sources_backoff_checks_nothing_and_exits_1(run_cli: RunCLI, tmp_path: Path,
+                                                                      local_web: LocalWeb) -> None:
+    """The first run said "every source failed"; the runs within the sources' backoff checked nothing and exited 0,
+    so a cron job saw success while every source was broken."""
+    (tmp_path / "config.toml").write_text(
+        f'[fetch]\ndelay = 0\nrobots = false\n[[sources]]\nname = "x"\nkind = "feed"\nurl = "{local_web.url("/gone")}"\n')
+    assert run_cli("once", check=False).stderr.splitlines()[-1] == "monitor: every source failed"
+    again = run_cli("once", check=False)
+    assert again.returncode == 1 and "backing off until" in again.stdout
+    assert again.stderr.splitlines()[-1] == ("monitor: no source was checked: every one failed or is backing off after"
+                                             " failures (--force checks them now)")
+    assert local_web.hits("/gone") == 1  # not asked again within its backoff
+
+
 def test_page_text_reaches_the_terminal_without_its_escape_sequences(run_cli: RunCLI, tmp_path: Path) -> None:
     """A page's ESC[2J cleared the operator's screen, its OSC 0 retitled the terminal: alerts dropped them already."""
     hostile = ("Russia recalled its ambassador to the United States \x1b[2J\x1b]0;PWNED\x07 for consultations in Moscow,"
