@@ -419,14 +419,21 @@ def test_backoff_doubles_up_to_the_cap(archive: Archive, smtp_server: SmtpServer
     assert alert_row(archive, first.alert_id)["attempts"] == 5
 
 
-def test_partly_refused_recipients_still_count_as_sent(archive: Archive, smtp_server: SmtpServer) -> None:
-    """Resending would duplicate the message for those who got it; the refusal is kept in last_error."""
+def test_partly_refused_recipients_still_count_as_sent(archive: Archive, smtp_server: SmtpServer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Resending would duplicate the message for those who got it; the refusal is kept in last_error, and warned of
+    (it was said at INFO alone, which -q hides: a recipient gone never got an alert, and nobody knew)."""
     two_stories(archive)
     smtp_server.refuse_rcpt = {"gone@example.org"}
-    report = run(archive, smtp_server.settings(recipients=["analyst@example.org", "gone@example.org"]), T0)
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        report = run(archive, smtp_server.settings(recipients=["analyst@example.org", "gone@example.org"]), T0)
     assert report.messages == 2 and report.queued == 0
     assert "refused gone@example.org: SMTP 550" in alert_row(archive, 1)["last_error"]
     assert all(m.rcpt_tos == ("analyst@example.org",) for m in smtp_server.messages)
+    assert [r.getMessage().split(":")[0] for r in caplog.records if r.levelno == logging.WARNING] == [
+        "alerts [1]", "alerts [2]"]
+    assert all("the server refused gone@example.org" in r.getMessage() for r in caplog.records
+               if r.levelno == logging.WARNING)
 
 
 def test_an_alert_that_cannot_be_rendered_is_kept_and_holds_up_no_other(

@@ -300,6 +300,9 @@ async def _send(
     report.messages += 1
     report.sent += alert_ids
     log.info("alerts %s sent as %s%s", alert_ids, message["Message-ID"], f" ({note})" if note else "")
+    if refused:  # said at INFO alone, hidden by -q: a recipient mistyped or gone never got an alert, and nobody knew
+        log.warning("alerts %s: the server refused %s (the others got them; the alerts are not sent again): %s",
+                    alert_ids, ", ".join(refused), "; ".join(f"{rcpt}: {reply}" for rcpt, reply in refused.items()))
     return None
 
 
