@@ -79,6 +79,12 @@ class Context:
         return self._settings
 
 
+def _rule(console: Console, title: str = "") -> None:
+    """A rule between parts of the output, at most :data:`_RULE` wide: piped, the console is uncut (see
+    :func:`_console`), and a rule was 10,000 columns wide (``extract``) or 30,000 (``demo``)."""
+    console.print(Rule(title), width=min(console.width, _RULE))
+
+
 def _console() -> Console:
     """A console for what pages and the archive say: rich's markup is not read in it ("[/x]" in a URL raised).
 
@@ -310,10 +316,10 @@ def demo(obj: Context, output: Path) -> None:
                                 f"{len(result.alert_texts)} alert(s) in "
                                 f"{(datetime.now(UTC) - started).total_seconds():.1f}s\n"))
     for text, path in zip(result.alert_texts, result.alert_files, strict=True):
-        console.rule(str(path))
+        _rule(console, str(path))
         click.echo(text)
     db = result.database
-    console.rule("explore the archive")
+    _rule(console, "explore the archive")
     click.echo(
         f"sqlite-utils tables {db} --counts\n"
         f'sqlite-utils search {db} articles "ambassadors" -c title -c site -c url\n'
@@ -479,7 +485,7 @@ def extract(obj: Context, target: str, as_json: bool) -> None:
                          ("canonical", result.canonical_url), ("language", result.language),
                          ("outlet", result.outlet)):
         console.print(Text(f"{label:>10}: ", style="bold") + Text(app.printable(str(value or ""))), soft_wrap=True)
-    console.print(Rule(), width=min(console.width, _RULE))  # piped, the console is uncut: a rule was 10,000 wide
+    _rule(console)
     click.echo(app.printable(result.text) or "(no text)")
 
 

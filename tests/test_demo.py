@@ -75,6 +75,9 @@ def test_demo_prints_the_alert_and_the_sqlite_utils_commands(
     assert "Geneva" in stdout and "1 alert(s)" in stdout
     assert "sqlite-utils search" in stdout and "monitor-demo.db" in stdout
     assert "datasette-metadata > " in stdout  # Datasette with the archive's descriptions, labels and facets
+    # piped, its rules between parts were as wide as the uncut console: 30,000 columns
+    rules = [line for line in stdout.splitlines() if line.startswith("─")]
+    assert len(rules) == 2 and all(len(line) <= 80 for line in rules), [len(line) for line in rules]
 
 
 def test_demo_archive_is_queryable_with_sqlite_utils(demo_run: tuple[subprocess.CompletedProcess[str], Path, float]) -> None:
