@@ -568,6 +568,15 @@ def _home(path: str) -> Path:
         return Path(path)
 
 
+def _not_utf8(data: bytes, exc: UnicodeDecodeError) -> str:
+    """Where a file is not UTF-8, and what to do: "'utf-8' codec can't decode byte 0xff in position 0" said neither
+    (Notepad's "Unicode" is UTF-16, an older editor's Latin-1)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "saved as UTF-16: save it as UTF-8"
+    line = data.count(b"\n", 0, exc.start) + 1
+    return f"not UTF-8 (line {line}: byte 0x{data[exc.start]:02x}): save it as UTF-8"
+
+
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
     """A TOML file's document; a missing or broken file is a ConfigError naming ``label``.
 
@@ -582,7 +591,9 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         raise ConfigError(["is a directory"], label) from exc
     except OSError as exc:
         raise ConfigError([f"cannot be read: {exc.strerror or exc}"], label) from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigError([_not_utf8(path.read_bytes(), exc)], label) from exc
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], label) from exc
     except RecursionError as exc:  # arrays in arrays thousands deep: tomllib descends once a level
         raise ConfigError(["not valid TOML: nested too deeply"], label) from exc

@@ -290,3 +290,19 @@ def test_a_bad_people_file_is_named_after_the_config(people_file: str, problem: 
     assert result.stderr.startswith(f"monitor: config.toml: people_file {tmp_path / people_file}: {problem}"), \
         result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b'database = "a.db"\n# caf\xe9\n', "not UTF-8 (line 2: byte 0xe9): save it as UTF-8"),  # an editor's Latin-1
+        ('database = "a.db"\n'.encode("utf-16"), "saved as UTF-16: save it as UTF-8"),  # Notepad's "Unicode"
+    ],
+)
+def test_a_config_not_in_utf8_says_where_and_what_to_do(tmp_path: Path, data: bytes, said: str) -> None:
+    """"'utf-8' codec can't decode byte 0xff in position 0" said neither where nor what to do."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [said]
