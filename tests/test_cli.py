@@ -483,9 +483,9 @@ EMPTY_FEED = "<rss version='2.0'><channel/></rss>"
 
 
 def feed_config(tmp_path: Path, **feeds: str) -> None:
-    """config.toml in ``tmp_path`` with one feed source per name and URL."""
+    """config.toml in ``tmp_path`` with one feed source per name and URL, and a rule (one without is warned of)."""
     sources = "".join(f'[[sources]]\nname = "{name}"\nkind = "feed"\nurl = "{url}"\n' for name, url in feeds.items())
-    (tmp_path / "config.toml").write_text("[fetch]\ndelay = 0\n" + sources)
+    (tmp_path / "config.toml").write_text('[fetch]\ndelay = 0\n' + sources + '[[rules]]\nname = "r"\nquery = "zyzzyva"\n')
 
 
 def test_once_says_when_a_source_s_links_were_skipped(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
@@ -597,7 +597,7 @@ def test_a_bad_query_stops_once_and_run_before_they_start(run_cli: RunCLI, tmp_p
         config.write('[[rules]]\nname = "envoys"\nquery = "ambassador NEAR/3 @nolist"\n')
     result = run_cli(command, check=False, timeout=30)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("monitor: config.toml: rules[0] (envoys).query: no list named @nolist (lists: ")
+    assert result.stderr.startswith("monitor: config.toml: rules[1] (envoys).query: no list named @nolist (lists: ")
     assert result.stderr.count("\n") == 1 and local_web.hits("/feed.xml") == 0, result.stderr
     assert not (tmp_path / "monitor.db").exists()  # nothing made of an archive the rules never reached
 

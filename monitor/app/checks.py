@@ -59,9 +59,9 @@ def _check_rules(settings: Settings) -> None:
 
 def run_daemon(settings: Settings) -> None:
     """The daemon, until SIGINT, SIGTERM or SIGHUP; one per archive (a second is refused, naming the first)."""
-    _say_what_cannot_work(settings)
     _check_rules(settings)
-    with instance_lock(Path(settings.database)):
+    with instance_lock(Path(settings.database)):  # a second daemon, refused, says that alone
+        _say_what_cannot_work(settings)
         Archive.create(settings.database).close()  # made or migrated here; the daemon's one connection follows
         asyncio.run(Daemon(settings).run())
 
