@@ -306,11 +306,16 @@ def test_a_second_daemon_on_one_archive_is_refused_with_the_first_ones_pid(tmp_p
         wait_for(lambda: "daemon started" in (tmp_path / "daemon.log").read_text(), 30, "the first daemon")
         second = subprocess.run([sys.executable, "-m", "monitor", "run"], cwd=tmp_path, env=cli_env(),
                                 capture_output=True, text=True, timeout=30)
+        (tmp_path / "alias.db").symlink_to(tmp_path / "monitor.db")
+        aliased = subprocess.run([sys.executable, "-m", "monitor", "--db", "alias.db", "run"], cwd=tmp_path,
+                                 env=cli_env(), capture_output=True, text=True, timeout=30)
         assert first.poll() is None
     finally:
         stop(first, tmp_path / "daemon.log")
     assert second.returncode == 1 and len(second.stderr.splitlines()) == 1, second.stderr
     assert second.stderr.startswith(f"monitor: another monitor run (pid {first.pid}) is using ")
+    # nor through a symbolic link to the archive, whose lock was beside the link
+    assert aliased.returncode == 1 and f"(pid {first.pid})" in aliased.stderr, aliased.stderr
     # Once the first has stopped, the lock is free again.
     again = start_daemon(tmp_path)
     wait_for(lambda: (tmp_path / "daemon.log").read_text().count("daemon started") == 2, 30, "the next daemon")

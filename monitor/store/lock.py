@@ -20,7 +20,10 @@ from monitor.store import make_folder
 
 
 def lock_path(database: Path) -> Path:
-    return database.with_name(database.name + ".lock")
+    """The lock file, beside the archive itself: through a symbolic link to it (``--db alias.db``), a lock beside the
+    link let a second daemon run on the one archive."""
+    real = database.resolve()
+    return real.with_name(real.name + ".lock")
 
 
 @contextmanager
