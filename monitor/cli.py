@@ -365,8 +365,11 @@ def rules() -> None:
 
 @rules.command("test")
 @click.option("--rule", "rule_name", help="Only this rule.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
-              help="Only articles fetched since this date (UTC; as monitor shows times, 2026-12-05T09:41:14Z, too).")
+# As the archive and status show times, and as the log does, to the millisecond.
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
+                                                      "%Y-%m-%dT%H:%M:%S.%fZ"]),
+              help="Only articles fetched since this date (UTC; as monitor shows times, 2026-12-05T09:41:14Z, or its"
+                   " log, 2026-12-05T09:41:14.022Z, too).")
 @click.option("--text", help="Judge this text (a title may be given with --title) instead of the archive.")
 @click.option("--title", default="", help="The title that goes with --text.")
 @click.pass_obj

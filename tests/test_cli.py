@@ -189,6 +189,9 @@ def test_rules_test_since_takes_a_time_as_monitor_shows_it(run_cli: RunCLI, demo
     assert "[ambassadors] NEW" in shown
     assert "[ambassadors]" not in run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test",
                                           "--since", "2999-01-01T00:00:00Z").stdout
+    # and as the log shows it, to the millisecond: "invalid datetime format" sent the operator to rewrite it
+    assert "[ambassadors] NEW" in run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "rules", "test",
+                                          "--since", "2000-01-01T00:00:00.022Z").stdout
 
 
 def test_rules_test_unknown_rule_fails_naming_the_rules(run_cli: RunCLI, demo_db: Path) -> None:
