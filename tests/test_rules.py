@@ -208,6 +208,17 @@ def test_a_list_is_compiled_once_yet_its_fault_is_told_for_each_rule_that_refers
     assert all("no list named @nowhere" in problem for problem in caught.value.problems)
 
 
+def test_a_list_a_query_lacks_is_told_with_the_closest_name_and_not_every_name() -> None:
+    """A config of 140 lists named them all, a line of 1,700 characters, and nothing said where lists of people come
+    from (a people_file with fewer people left the shipped rules' lists of people undefined)."""
+    lists: dict[str, list[str] | str] = {f"words_{n:03d}": ["w"] for n in range(140)}
+    with pytest.raises(ConfigError) as caught:
+        compile_rules([RuleSettings(name="a", query="@word_007 AND recalled")], lists)
+    [problem] = caught.value.problems
+    assert "did you mean @words_007?" in problem and " and 128 more" in problem and len(problem) < 500, problem
+    assert "people_file replaces the people monitor ships" in problem
+
+
 def test_a_list_named_as_a_list_of_people_is_a_config_error() -> None:
     """@envoys read the people's list of that name, and the [lists] entry was ignored without a word."""
     people = [PersonSettings(name="Jane Roe", lists=["envoys"])]

@@ -19,6 +19,7 @@ it is split into words.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -596,6 +597,20 @@ def _quoted(chars: Span, first_hit: int) -> Span:
 # ---------------------------------------------------------------- compiling
 
 
+_LISTS_SHOWN = 12  # of a config's lists, named where a query refers to one it lacks
+
+
+def _no_such_list(name: str, known: list[str]) -> str:
+    """Why ``@name`` is not a list, with the closest name: a config with 140 lists named them all, a line of 1,700
+    characters, and said nothing of where lists of people come from (a ``people_file`` replaces the shipped ones)."""
+    shown = ", ".join(known[:_LISTS_SHOWN]) + (f" and {len(known) - _LISTS_SHOWN} more" if len(known) > _LISTS_SHOWN
+                                               else "") if known else "none"
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean @{close[0]}?" if close else ""
+    return (f"no list named @{name} (lists: {shown}{hint}): lists are defined in [lists], and lists of people by the"
+            " [[people]] that name them (people_file replaces the people monitor ships)")
+
+
 class _Compiler:
     """Turns queries into trees of matcher ids over one shared vocabulary."""
 
@@ -689,8 +704,7 @@ class _Compiler:
             except ValueError as exc:
                 raise ValueError(f"in {node.source}: {exc}") from exc
             return Any_(phrases, node.source, places=True)
-        known = ", ".join(sorted({*self.lists, *self.people_settings})) or "none"
-        raise ValueError(f"no list named {node.source} (lists: {known})")
+        raise ValueError(_no_such_list(node.name, sorted({*self.lists, *self.people_settings})))
 
     def clause(self, node: ListRef, query: str) -> Node:
         """A named clause (a string in ``[lists]``), expanded where it is referred to."""
