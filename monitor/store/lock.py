@@ -21,9 +21,11 @@ from monitor.store import make_folder
 
 def lock_path(database: Path) -> Path:
     """The lock file, beside the archive itself: through a symbolic link to it (``--db alias.db``), a lock beside the
-    link let a second daemon run on the one archive."""
+    link let a second daemon run on the one archive. A path with no link in it is kept as given, for the messages."""
     real = database.resolve()
-    return real.with_name(real.name + ".lock")
+    if real != database.absolute():
+        database = real
+    return database.with_name(database.name + ".lock")
 
 
 @contextmanager
