@@ -568,9 +568,10 @@ def _home(path: str) -> Path:
         return Path(path)
 
 
-def _not_utf8(data: bytes, exc: UnicodeDecodeError) -> str:
+def _not_utf8(exc: UnicodeDecodeError) -> str:
     """Where a file is not UTF-8, and what to do: "'utf-8' codec can't decode byte 0xff in position 0" said neither
     (Notepad's "Unicode" is UTF-16, an older editor's Latin-1)."""
+    data = exc.object  # the bytes the position counts in (a UTF-8 byte-order mark read past)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "saved as UTF-16: save it as UTF-8"
     line = data.count(b"\n", 0, exc.start) + 1
@@ -592,7 +593,7 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError([f"cannot be read: {exc.strerror or exc}"], label) from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError([_not_utf8(path.read_bytes(), exc)], label) from exc
+        raise ConfigError([_not_utf8(exc)], label) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], label) from exc
     except RecursionError as exc:  # arrays in arrays thousands deep: tomllib descends once a level
