@@ -109,6 +109,13 @@ def serve_hostile_web(web: LocalWeb) -> None:
                   "</channel>", f"<item><title>Other</title><link>{web.url('/other')}</link>"
                   f"<description>{'<b>' * 600_000}</description></item></channel>"),
               content_type="application/rss+xml")
+    # A run of names that begin as a cut element's ("<contents", here in a category's CDATA: well-formed) was
+    # searched for its end at each, the rest of the body read 300,000 times.
+    web.route("/healthy/istanbul", article("Envoys meet in Istanbul", f"<p>{GENEVA}</p>"))
+    web.route("/category-run.xml",
+              rss([("Envoys meet", web.url("/healthy/istanbul"))]).replace(
+                  "</item>", f"<category><![CDATA[{'<contents' * 300_000}]]></category></item>"),
+              content_type="application/rss+xml")
     web.route("/nested.html", "<html><body>" + "<div>" * 200_000 + "<a href='/x'>x</a></body></html>")
 
     children = [f"/child/{n}.xml" for n in range(110)]
@@ -132,6 +139,7 @@ SOURCES = {
     "utf-16 entities": ("sitemap", "/utf16.xml"),
     "include over long links": ("sitemap", "/long-links.xml"),
     "description bomb": ("feed", "/description-bomb.xml"),
+    "category run": ("feed", "/category-run.xml"),
 }
 OPTIONS = {"include over long links": 'include = ".*/2026/.*"\n'}
 
@@ -237,6 +245,7 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
     assert errors["healthy"] is None and errors["hostile articles"] is None
     assert errors["bomb title"] is None  # a title's markup is read up to 4,000 characters: the feed costs nothing
     assert errors["description bomb"] is None and hostile_web.url("/healthy/abu-dhabi") in stored  # never read
+    assert errors["category run"] is None and hostile_web.hits("/healthy/istanbul") == 1  # the feed was read
     assert f"page took more than {CPU_SECONDS} s of CPU to parse" in errors["nested listing"]
     assert "entity declarations" in errors["entities"]
     assert "entity declarations" in errors["utf-16 entities"]

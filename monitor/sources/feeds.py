@@ -108,11 +108,16 @@ def _emptied(body: bytes, name: bytes) -> bytes:
     pieces: list[bytes] = []
     at = 0
     while (start := body.find(opening, at)) != -1:
-        after, tag_end = start + len(opening), body.find(b">", start)
-        if tag_end == -1 or body[after] not in _AFTER_NAME:  # another name that begins so ("<contents"), or no end
+        after = start + len(opening)
+        # Another name that begins so ("<contents"): passed over before any search for its end, which, made at each
+        # of a hostile run of "<contents<contents...", would read the rest of the body as often.
+        if after < len(body) and body[after] not in _AFTER_NAME:
             pieces.append(body[at:after])
             at = after
             continue
+        tag_end = body.find(b">", after)
+        if tag_end == -1:  # no tag ends after this: nothing more to cut
+            break
         pieces.append(body[at : tag_end + 1])
         if body[tag_end - 1 : tag_end] == b"/":  # empty already: <content src="..."/>
             at = tag_end + 1
