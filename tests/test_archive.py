@@ -6,6 +6,7 @@ import hashlib
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -519,3 +520,32 @@ def test_a_sources_failed_links_past_their_budget_are_forgotten_oldest_first(tmp
         oldest = conn.execute("SELECT min(url) FROM failed_urls WHERE source = 'hostile'").fetchone()[0]
     assert held["hostile"] <= FAILED_URL_CHARS and held["wire"] == len("https://wire.example/dead") + len("refused")
     assert oldest == long_url.format(50)  # the newest kept, the 50 oldest forgotten
+
+
+CREATE_AT_ONCE = """
+import sys, time
+from monitor.errors import ArchiveError
+from monitor.store import Archive
+start, folder, rounds = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+for round_ in range(rounds):
+    while time.time() < start + round_ * 0.2:
+        pass
+    try:
+        Archive.create(f"{folder}/{round_}.db").close()
+    except ArchiveError as exc:
+        print(exc)
+"""
+
+
+def test_processes_creating_one_archive_at_once_each_open_it(tmp_path: Path) -> None:
+    """A ``once`` from cron starting beside the daemon: both read version 0, and the second failed ("table sources
+    already exists", or "not a monitor archive") on a file the first had half made. Each migration now rereads the
+    version under the write lock."""
+    rounds, start = 8, time.time() + 1.5  # the processes' imports done by then
+    runs = [subprocess.Popen([sys.executable, "-c", CREATE_AT_ONCE, str(start), str(tmp_path), str(rounds)],
+                             stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    errors = [line for run in runs for line in run.communicate(timeout=60)[0].splitlines()]
+    assert errors == []
+    for round_ in range(rounds):
+        with sqlite3.connect(tmp_path / f"{round_}.db") as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -62,6 +63,24 @@ def archive_error(exc: sqlite3.Error, path: Path) -> ArchiveError:
     return kind(str(path), messages.get(code, f"{path}: SQLite error: {exc}"))
 
 
+def _enable_wal(db: sqlite_utils.Database) -> None:
+    """Switch a new archive to WAL, waiting out another process that is creating it too.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once, without its busy
+    timeout, where waiting could deadlock (this process reading, another holding the write lock to migrate).
+    Once the file is in WAL the switch is a no-op, so only a first opening ever waits here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def make_folder(path: Path) -> None:
     """Create the folder of the archive at ``path``, or raise the one line that says why it cannot be."""
     try:
@@ -100,7 +119,7 @@ class Connection:
             if mode == "read":
                 self.version = self._current_version()
             else:
-                self.db.enable_wal()
+                _enable_wal(self.db)
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self.db.execute("PRAGMA foreign_keys = ON")
                 self.version = migrate(self.db) if mode == "create" else self._current_version()

@@ -472,17 +472,32 @@ MIGRATIONS: tuple[Migration, ...] = (
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply the migrations this database has not seen; return the resulting version.
 
+    Each migration takes the write lock as it begins and reads the version again under it: two processes
+    creating one archive at once (a ``once`` from cron beside a starting daemon) apply each migration once,
+    where both had read version 0 and the second failed with "table sources already exists".
+
     Foreign keys are off meanwhile: a migration that rebuilds a table others refer to drops it first, which SQLite
     refuses with them on (a migration keeps every row, and ids with them).
     """
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if _version(db) >= len(MIGRATIONS):
+        return len(MIGRATIONS)
     enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
     db.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, where it takes effect
     try:
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            with db.atomic():
-                migration(db)
-                db.execute(f"PRAGMA user_version = {number}")
+        for number, migration in enumerate(MIGRATIONS, start=1):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if _version(db) < number:
+                    migration(db)
+                    db.execute(f"PRAGMA user_version = {number}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.conn.rollback()
+                raise
     finally:
         db.execute(f"PRAGMA foreign_keys = {enforced}")
     return len(MIGRATIONS)
+
+
+def _version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
