@@ -537,7 +537,11 @@ def status(obj: Context, check: bool) -> None:
         backlog = f" ({app.counted(unsent, 'alert')} not sent)" if unsent else ""
         console.print(f"e-mail: no [email] in the config{backlog}")
     else:
-        _backlog_line(console, "e-mail", *shown.email)
+        waiting, error = shown.email
+        if waiting and not error and shown.digest_due is not None:  # not a failure: the digest's time has not come
+            console.print(f"e-mail: {app.counted(waiting, 'alert')} waiting for the digest due {app.iso(shown.digest_due)}")
+        else:
+            _backlog_line(console, "e-mail", waiting, error)
     for name, waiting, error in shown.channels:
         _backlog_line(console, f"channel {name}", waiting, error)
 

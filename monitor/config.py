@@ -15,7 +15,7 @@ import math
 import os
 import re
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -291,6 +291,14 @@ def crontab_trigger(expression: str) -> CronTrigger:
     if len(fields) == 5:
         fields[4] = _crontab_weekdays(fields[4])
     return CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
+
+
+def next_digest(cron: str, since: datetime) -> datetime | None:
+    """The first ``cron`` time (UTC) after ``since``: when an alert queued then goes out in a digest."""
+    # Archive times have whole seconds: an alert queued in the very second of a
+    # digest time waits for the next one rather than risk a second digest.
+    fire: datetime | None = crontab_trigger(cron).get_next_fire_time(None, since + timedelta(seconds=1))
+    return fire
 
 
 def _crontab_weekdays(field: str) -> str:

@@ -67,7 +67,7 @@ from functools import partial
 
 from monitor.alerts.render import render_digest, render_message, render_refused
 from monitor.alerts.smtp import Mailer, send_seconds
-from monitor.config import EmailSettings, crontab_trigger
+from monitor.config import EmailSettings, next_digest
 from monitor.errors import ContentRefusedError, DeliveryError, MessageRefusedError, PermanentDeliveryError
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
@@ -103,10 +103,7 @@ def mail_lease(email: EmailSettings) -> timedelta:
 
 def digest_due(cron: str, since: datetime, now: datetime) -> bool:
     """Whether a ``cron`` time (UTC) came after ``since`` and no later than ``now``."""
-    trigger = crontab_trigger(cron)
-    # Archive times have whole seconds: an alert queued in the very second of a
-    # digest time waits for the next one rather than risk a second digest.
-    fire = trigger.get_next_fire_time(None, since + timedelta(seconds=1))
+    fire = next_digest(cron, since)
     return fire is not None and fire <= now
 
 

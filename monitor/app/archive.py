@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import health
-from monitor.config import ChannelSettings, Settings
+from monitor.config import ChannelSettings, Settings, next_digest
 from monitor.errors import MonitorError
 from monitor.models import Heartbeat
 from monitor.store import Archive, iso
@@ -55,6 +55,7 @@ class ArchiveStatus:
     email: Backlog
     channels: list[tuple[str, int, str | None]]  # each configured channel's name and backlog
     heartbeat: Heartbeat | None
+    digest_due: datetime | None = None  # in digest mode, when the alerts e-mail owes go out
 
 
 def _channel_backlog(archive: Archive, channel: ChannelSettings) -> tuple[str, int, str | None]:
@@ -70,12 +71,14 @@ def status(settings: Settings) -> ArchiveStatus:
     """The archive's view of the sources, its counts, what e-mail and each channel have not delivered, and the last
     heartbeat."""
     with Archive.read(settings.database) as archive:
+        oldest = archive.oldest_undigested() if settings.email and settings.email.mode == "digest" else None
         return ArchiveStatus(
             sources={row["name"]: row for row in archive.source_rows()},
             counts=archive.counts() | {"notices": archive.queued_notice_count()},
             email=archive.email_backlog(),
             channels=[_channel_backlog(archive, channel) for channel in settings.channels],
             heartbeat=archive.heartbeat(),
+            digest_due=next_digest(settings.email.digest_cron, oldest) if settings.email and oldest else None,
         )
 
 
