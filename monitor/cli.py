@@ -174,6 +174,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler", "hpack"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        # Its one warning, a run skipped while the job's last goes on, the daemon says itself, once a run.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
 def _archive_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:

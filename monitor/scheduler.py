@@ -31,7 +31,8 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.events import (EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent,
+                                JobSubmissionEvent)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -48,9 +49,18 @@ log = logging.getLogger(__name__)
 
 ALERT_RETRY_SECONDS = 30
 DELIVERY_JOB = "alerts:retry"
+DIGEST_JOB = "alerts:digest"
+HEARTBEAT_JOB = "heartbeat"
 CLOCK_WATCH_SECONDS = 5.0  # how often the system clock is compared with the monotonic one
 CLOCK_STEP_SECONDS = 60.0  # a step of the system clock at least this large moves the schedule
 STOP_GRACE_SECONDS = 6.0
+
+
+def _job_title(job_id: str) -> str:
+    """What a job does, as the log calls it: "check of Reuters", "alert delivery"."""
+    if job_id.startswith("source:"):
+        return f"check of {job_id.removeprefix('source:')}"
+    return {DELIVERY_JOB: "alert delivery", DIGEST_JOB: "digest", HEARTBEAT_JOB: "heartbeat"}.get(job_id, job_id)
 
 
 def trusted_origins(settings: Settings) -> list[str]:
@@ -123,6 +133,7 @@ class Daemon:
         self._moved: ArchiveMovedError | None = None  # the archive's file deleted or replaced: the daemon stops
         self._delivering = False  # the delivery job is running
         self._delivery_asked = False  # a check queued alerts or a notice since the delivery job last looked
+        self._overran: set[str] = set()  # jobs whose run in flight outlasted their interval (said once a run)
 
     def stop(self) -> None:
         self._stop.set()
@@ -218,10 +229,28 @@ class Daemon:
             if abs(step) >= CLOCK_STEP_SECONDS and self._scheduler is not None:
                 follow_clock(self._scheduler, timedelta(seconds=round(step)))
 
+    def _on_job_skipped(self, event: JobSubmissionEvent) -> None:
+        """A run due while the job's last run goes on is skipped. APScheduler says so at every interval, in its own
+        terms ("maximum number of running instances reached"): a line a second for a check of a source checked every
+        second. Said here once a run, in the operator's; how long the run took is said as it ends."""
+        if event.job_id in self._overran:
+            return
+        self._overran.add(event.job_id)
+        if event.job_id.startswith("source:"):
+            log.warning("%s still running at its next due time: the checks due meanwhile are skipped (a check"
+                        " longer than its interval)", _job_title(event.job_id))
+        else:
+            log.info("%s still running at its next due time: its runs due meanwhile are skipped",
+                     _job_title(event.job_id))
+
     def _on_job_done(self, event: JobExecutionEvent) -> None:
         """An adaptive source's next check, set when its check's job has ended: a job still running when its next
         run comes is skipped by the scheduler, which then waits for the trigger's fallback (the ceiling), so a
         check that outlasted its learned interval would wait hours."""
+        if event.job_id in self._overran:
+            self._overran.discard(event.job_id)
+            took = (datetime.now(UTC) - event.scheduled_run_time).total_seconds()
+            log.info("%s took %.1f s", _job_title(event.job_id), took)
         due = self._next_due.pop(event.job_id, None)
         if due is not None and self._scheduler is not None and self._scheduler.get_job(event.job_id) is not None:
             self._scheduler.modify_job(event.job_id, next_run_time=due)
@@ -258,6 +287,7 @@ class Daemon:
         scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
         scheduler.add_listener(self._on_job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        scheduler.add_listener(self._on_job_skipped, EVENT_JOB_MAX_INSTANCES)
         async with self.writer, Workers(self.settings) as workers, \
                 open_pipeline(self.settings, self.writer, workers) as pipeline:
             now = datetime.now(UTC)
@@ -299,7 +329,7 @@ class Daemon:
             scheduler.add_job(
                 self._beat,
                 IntervalTrigger(seconds=heartbeat, timezone=UTC),
-                id="heartbeat",
+                id=HEARTBEAT_JOB,
                 next_run_time=now,
                 max_instances=1,
                 coalesce=True,
@@ -309,7 +339,7 @@ class Daemon:
                 scheduler.add_job(
                     self._digest,
                     crontab_trigger(self.settings.email.digest_cron),
-                    id="alerts:digest",
+                    id=DIGEST_JOB,
                     max_instances=1,
                     coalesce=True,
                     misfire_grace_time=3600,

@@ -503,3 +503,21 @@ def test_a_digest_time_missed_while_the_daemon_was_down_is_sent_at_the_next_star
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT count(*) FROM alerts WHERE sent IS NULL").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM digests").fetchone()[0] == 1
+
+
+def test_a_check_that_outlasts_its_interval_is_told_once_in_words(tmp_path: Path, local_web: LocalWeb) -> None:
+    """APScheduler warned at every interval while a check ran on ("Execution of job ... skipped: maximum number of
+    running instances reached (1)"): a line a second, in its terms. The daemon now says it once per overrun, in the
+    operator's terms, and how long the check took."""
+    local_web.route("/feed.xml", EMPTY_FEED, content_type="application/rss+xml", delay=2.5)
+    local_config(tmp_path, local_web, ["/feed.xml"])
+    config = tmp_path / "config.toml"
+    config.write_text(config.read_text().replace("interval = 3600", "interval = 1\nadaptive = false"))
+    daemon = start_daemon(tmp_path)
+    wait_for(lambda: local_web.hits("/feed.xml") == 2, 30, "the check after the long one to start")
+    log = stop(daemon, tmp_path / "daemon.log")
+    assert "maximum number of running instances" not in log, log
+    told = [line for line in log.splitlines() if "still running" in line]
+    assert len(told) == 1 and "check of feed 0" in told[0] and "WARNING" in told[0], log
+    [took] = [line for line in log.splitlines() if "check of feed 0 took" in line]
+    assert float(took.split(" took ", 1)[1].split(" s", 1)[0]) >= 2, took
