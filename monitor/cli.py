@@ -115,6 +115,12 @@ class MonitorGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            if (misplaced := self._own_option(exc.option_name)) is None or exc.ctx is None:
+                raise
+            command = exc.ctx.command_path.removeprefix(f"{ctx.info_name} ")  # "rules test"
+            fail(f"{exc.option_name} is an option of monitor itself, not of {command}: give it before the command"
+                 f" (monitor {misplaced} {command} ...)", EXIT_USAGE)
         except ConfigError as exc:
             for problem in exc.problems:
                 click.echo(f"monitor: {exc.path or _config_name(ctx)}: {problem}", err=True)
@@ -127,6 +133,16 @@ class MonitorGroup(click.Group):
             fail(exc.said, 128 + exc.signum)  # as a shell reports a command the signal ended: now after a clean stop
         except KeyboardInterrupt:  # click's own "Aborted!" exited 1, as a failure, for what the user chose
             fail("interrupted", EXIT_INTERRUPTED)
+
+
+    def _own_option(self, name: str) -> str | None:
+        """A global option (``--config``, ``--db``, ``-v``, ``-q``) as it is written before a command, with what it
+        takes (``--config FILE``), or None where ``name`` is none of them: given after the command, click said only
+        "No such option", as if monitor had none."""
+        for param in self.params:
+            if isinstance(param, click.Option) and name in param.opts + param.secondary_opts:
+                return name if param.is_flag or param.count else f"{name} FILE"
+        return None
 
 
 def _config_name(ctx: click.Context) -> str:

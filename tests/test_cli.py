@@ -824,3 +824,25 @@ def test_once_says_when_a_source_has_moved_for_good(run_cli: RunCLI, tmp_path: P
     assert (said in " ".join(result.stdout.split())) is moved, result.stdout
     warned = [line for line in result.stderr.splitlines() if "WARNING" in line and "has moved for good" in line]
     assert len(warned) == int(moved), result.stderr
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (("once", "--config", "elsewhere.toml"),
+     "monitor: --config is an option of monitor itself, not of once: give it before the command"
+     " (monitor --config FILE once ...)"),
+    (("rules", "test", "--db", "a.db"),
+     "monitor: --db is an option of monitor itself, not of rules test: give it before the command"
+     " (monitor --db FILE rules test ...)"),
+    (("status", "-v"), "monitor: -v is an option of monitor itself, not of status: give it before the command"
+                       " (monitor -v status ...)"),
+])
+def test_a_global_option_after_the_command_is_told_where_it_goes(run_cli: RunCLI, args: tuple[str, ...],
+                                                                 said: str) -> None:
+    """Given after the command, click said only "No such option '--config'", in three lines, as if monitor had none."""
+    result = run_cli(*args, check=False)
+    assert result.returncode == 2 and result.stderr == said + "\n", result.stderr
+
+
+def test_an_unknown_option_after_the_command_is_still_clicks_usage_error(run_cli: RunCLI) -> None:
+    result = run_cli("once", "--bogus", check=False)
+    assert result.returncode == 2 and "No such option '--bogus'" in result.stderr, result.stderr
