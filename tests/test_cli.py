@@ -260,7 +260,7 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     alarm = lines.index(next(line for line in lines if line.startswith("[ambassadors] false positive alarm")))
     assert lines[alarm + 2].startswith("    clause: The post, with the other side near"), lines[alarm:]
     vetoed = lines.index(next(line for line in lines if line.startswith("[ambassadors] missed vetoed")))
-    assert lines[vetoed + 1] == "    veto @ambassador NOT NEAR/1 @former: Former U.S. ambassador", lines[vetoed:]
+    assert lines[vetoed + 1] == "    veto @ambassador NOT NEAR/1 @was_former: Former U.S. ambassador", lines[vetoed:]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"title": "no text"}\n', encoding="utf-8")
     failed = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(bad), check=False)
