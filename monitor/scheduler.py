@@ -36,7 +36,7 @@ from apscheduler.events import (EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_M
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.alerts.delivery import deliver_all
+from monitor.alerts.delivery import deliver_all, start_delivering
 from monitor.config import Settings, SourceSettings, crontab_trigger
 from monitor.errors import ArchiveError, ArchiveMovedError
 from monitor.fetch.client import Fetcher
@@ -291,8 +291,7 @@ class Daemon:
         async with self.writer, Workers(self.settings) as workers, \
                 open_pipeline(self.settings, self.writer, workers) as pipeline:
             now = datetime.now(UTC)
-            channels = [channel.name for channel in self.settings.channels]
-            await self.writer.run(partial(Archive.register_channels, names=channels, now=now))
+            await start_delivering(self.writer, self.settings.channels, now)
             states = await self.writer.run(
                 lambda archive: {source.name: archive.source_state(source.name) for source in self.settings.sources}
             )

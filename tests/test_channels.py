@@ -518,3 +518,31 @@ def test_status_says_alerts_wait_for_their_digest_not_that_they_failed(tmp_path:
     assert line.startswith("e-mail: 1 alert waiting for the digest due "), line
     due = datetime.fromisoformat(line.rsplit(" ", 1)[1])
     assert (due.hour, due.minute) == (7, 0) and datetime.now(UTC) < due <= datetime.now(UTC) + timedelta(days=1)
+
+
+def test_an_alert_held_back_by_a_wrong_password_goes_at_the_first_run_after_the_fix(tmp_path: Path) -> None:
+    """A refusal of the session (a wrong password, TLS, an empty password variable) held every alert for its backoff,
+    up to email.retry_max (an hour): fixing the password and running again sent nothing until then. Such alerts wait
+    only for the next start of ``once`` or ``run``, or for the server to accept another message, as after an outage."""
+    database = run_demo(shipped_rules(), tmp_path / "demo").database  # one alert queued in it
+    server = SmtpServer(auth={"monitor": "s3cret"})
+    server.up()
+    try:
+        (tmp_path / "config.toml").write_text(
+            f'database = "{database}"\n[email]\nhost = "127.0.0.1"\nport = {server.port}\nusername = "monitor"\n'
+            'password_env = "MONITOR_TEST_PASSWORD"\nrecipients = ["desk@example.org"]\n', encoding="utf-8")
+
+        def once(password: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "monitor", "once"], capture_output=True, text=True,
+                                  env={**cli_env(), "MONITOR_TEST_PASSWORD": password}, timeout=60, cwd=tmp_path)
+
+        refused = once("wrong")
+        assert refused.returncode == 1 and "SMTP 535" in refused.stderr, refused.stderr
+        assert server.messages == []
+        fixed = once("s3cret")
+        assert fixed.returncode == 0, fixed.stderr
+        assert len(server.messages) == 1
+    finally:
+        server.down()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT attempts, sent IS NOT NULL FROM alerts").fetchall() == [(2, 1)]

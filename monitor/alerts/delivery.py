@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -12,7 +13,25 @@ from monitor.alerts.outbox import DeliveryReport, deliver_pending
 from monitor.config import ChannelSettings, EmailSettings
 from monitor.storage import ArchiveAccess, DeliveryStore
 
-__all__ = ["deliver_all"]
+__all__ = ["deliver_all", "start_delivering"]
+
+log = logging.getLogger(__name__)
+
+
+async def start_delivering(archive: ArchiveAccess[DeliveryStore], channels: Sequence[ChannelSettings],
+                           now: datetime) -> None:
+    """At the start of ``once`` or ``run``: the configured channels registered, and the alerts held back by the mail
+    server's absence or a refusal of its session (a wrong password, TLS, relaying) made due now. A start often follows
+    a fix of the server or the settings, and they waited out their backoff, up to ``email.retry_max``. None of them
+    is claimed by a deliverer at work (a claim clears the mark), so none is sent twice."""
+    names = [channel.name for channel in channels]
+
+    def start(store: DeliveryStore) -> int:
+        store.register_channels(names, now)
+        return store.release_after_outage(now)
+
+    if released := await archive.run(start):
+        log.info("%d alert(s) held back by the mail server or its settings are tried now", released)
 
 
 async def deliver_all(

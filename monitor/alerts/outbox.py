@@ -214,7 +214,8 @@ async def _send_batches(
                 continue
             if not mailer.connected and not isinstance(failure, MessageRefusedError):  # the server went away
                 unreachable = failure
-            await _record_failure(archive, email, failed, failure, now, report, outage=unreachable is not None)
+            await _record_failure(archive, email, failed, failure, now, report,
+                                  outage=unreachable is not None or _session_refused(failure))
     return unreachable is None
 
 
@@ -303,11 +304,17 @@ async def _send(
     return None
 
 
+def _session_refused(error: DeliveryError) -> bool:
+    """A failure of the server's or the settings' (a wrong password, TLS, relaying denied), not of this message."""
+    return isinstance(error, PermanentDeliveryError) and not isinstance(error, MessageRefusedError)
+
+
 async def _record_failure(
     archive: Alerts, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
     report: DeliveryReport, *, outage: bool = False,
 ) -> None:
-    """``outage``: the failure was the server's absence, not this message's (see :meth:`Archive.release_after_outage`)."""
+    """``outage``: the failure was the server's or its settings', not this message's (see
+    :meth:`Archive.release_after_outage`)."""
     retry = now + retry_delay(max(claimed.values()), email.retry_max)
     await archive.run(lambda store: store.mark_failed(list(claimed), str(error), retry, outage=outage))
     report.failed.update(dict.fromkeys(claimed, str(error)))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitor.alerts.delivery import deliver_all
+from monitor.alerts.delivery import deliver_all, start_delivering
 from monitor.app.words import counted
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
@@ -105,8 +105,7 @@ def check_once(
                 await asyncio.to_thread(_check_rules, settings)
             Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
             async with ArchiveWriter(settings.database) as writer:
-                channels = [channel.name for channel in settings.channels]
-                await writer.run(lambda archive: archive.register_channels(channels, utcnow()))
+                await start_delivering(writer, settings.channels, utcnow())
                 try:
                     async with open_pipeline(settings, writer, workers) as pipeline:
                         checks = await pipeline.check_all(sources, force=force, on_checked=checked)

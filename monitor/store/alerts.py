@@ -205,7 +205,8 @@ class AlertRecords(Connection):
     ) -> None:
         """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again.
 
-        ``outage``: the server could not be reached, so :meth:`release_after_outage` may bring the retry forward.
+        ``outage``: the server could not be reached or refused the session, so :meth:`release_after_outage` may
+        bring the retry forward.
         """
         with self.transaction():
             self.db.conn.executemany(
@@ -214,7 +215,8 @@ class AlertRecords(Connection):
             )
 
     def release_after_outage(self, now: datetime) -> int:
-        """Make due now every unsent alert that waits out a backoff only because the server was down.
+        """Make due now every unsent alert that waits out a backoff only because the server was down or refused the
+        session: it accepted another message, or a run starts, perhaps after a fix.
 
         A claimed alert is never released (a claim resets ``outage``), so a deliverer's lease holds.
         Returns how many were released.

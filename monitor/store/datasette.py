@@ -49,7 +49,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "sent": "When the SMTP server accepted it; empty until then.",
             "follow_up": "1 = an earlier alert covered this story.",
             "digest_id": "Digest mode: the digest that carried it.",
-            "outage": "1 = waiting only because the server was unreachable.",
+            "outage": "1 = waiting only because the server was unreachable or refused the session (a wrong password).",
             "next_attempt": "No try before it.",
         },
     },
