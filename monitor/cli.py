@@ -134,7 +134,6 @@ class MonitorGroup(click.Group):
         except KeyboardInterrupt:  # click's own "Aborted!" exited 1, as a failure, for what the user chose
             fail("interrupted", EXIT_INTERRUPTED)
 
-
     def _own_option(self, name: str) -> str | None:
         """A global option (``--config``, ``--db``, ``-v``, ``-q``) as it is written before a command, with what it
         takes (``--config FILE``), or None where ``name`` is none of them: given after the command, click said only
@@ -557,7 +556,8 @@ def status(obj: Context, check: bool) -> None:
     else:
         waiting, error = shown.email
         if waiting and not error and shown.digest_due is not None:  # not a failure: the digest's time has not come
-            console.print(f"e-mail: {app.counted(waiting, 'alert')} waiting for the digest due {app.iso(shown.digest_due)}")
+            due = app.iso(shown.digest_due)
+            console.print(f"e-mail: {app.counted(waiting, 'alert')} waiting for the digest due {due}")
         else:
             _backlog_line(console, "e-mail", waiting, error)
     for name, waiting, error in shown.channels:
