@@ -241,17 +241,19 @@ def test_monitor_once_exits_1_with_one_line_when_an_alert_is_not_delivered(tmp_p
     assert done.returncode == 1
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line.startswith("monitor: channel phone: 1 alert not delivered (the service did not accept")
-    assert line.endswith("queued alerts are retried by the first run after their wait")
+    assert line.endswith("queued alerts are retried by the next run (one whose message the mail server refused, after"
+                         " its wait)")
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("SELECT channel, attempts, sent FROM channel_deliveries").fetchall() == [("phone", 1, None)]
-    # The next run, within the alert's wait, does not try it: it exited 0 and said nothing, while status showed it owed.
+    # The next run tries it again and says so; it once exited 0 and said nothing, while status showed it owed.
     again = subprocess.run([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "once"],
                            capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
     assert again.returncode == 1, again.stderr
     [line] = [line for line in again.stderr.splitlines() if line.startswith("monitor:")]
     # (the demo's web is gone, so its sources fail too)
-    assert "; channel phone: 1 alert not delivered, waiting to be tried again from 20" in line, line
-    assert "(the service did not accept" in line and len(receiver.posts) == 0
+    assert "; channel phone: 1 alert not delivered (the service did not accept" in line, line
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("SELECT channel, attempts, sent FROM channel_deliveries").fetchall() == [("phone", 2, None)]
 
 
 def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: Path) -> None:
@@ -260,7 +262,8 @@ def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: 
     assert done.returncode == 1, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line == ("monitor: channel phone: 1 alert not delivered ($MONITOR_TEST_UNSET_HOOK is not set);"
-                    " queued alerts are retried by the first run after their wait")
+                    " queued alerts are retried by the next run (one whose message the mail server refused, after its"
+                    " wait)")
     # Nothing was tried, so no error was stored: status said the alert waited, and not why.
     shown = subprocess.run([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "status"],
                            capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)
@@ -546,3 +549,40 @@ def test_an_alert_held_back_by_a_wrong_password_goes_at_the_first_run_after_the_
         server.down()
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT attempts, sent IS NOT NULL FROM alerts").fetchall() == [(2, 1)]
+
+
+def test_an_alert_a_channel_refused_goes_at_the_first_run_after_the_fix(tmp_path: Path, receiver: Receiver) -> None:
+    """A channel that refused an alert (a bad token, a service down) held it for its backoff, up to an hour: a run
+    after fixing the channel sent nothing until then. The start of ``once`` or ``run`` now retries it."""
+    receiver.status = 503
+    refused = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"')
+    assert refused.returncode == 1 and receiver.posts == [], refused.stderr
+    receiver.status = 200
+    fixed = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"')
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(receiver.posts) == 1 and "Geneva" in str(receiver.posts[0]["title"])
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert conn.execute("SELECT attempts, sent IS NOT NULL FROM channel_deliveries").fetchall() == [(2, 1)]
+
+
+def test_an_alert_the_mail_server_deferred_waits_out_its_backoff_and_the_next_run_says_so(
+        tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """A message the server answered 4xx to (not the session's refusal) keeps its backoff across runs: the next run
+    does not try it, exits 1 and says when it will be tried."""
+    database = run_demo(shipped_rules(), tmp_path / "demo").database  # one alert queued in it
+    smtp_server.reject = "451 4.3.0 try again later"
+    (tmp_path / "config.toml").write_text(
+        f'database = "{database}"\n[email]\nhost = "127.0.0.1"\nport = {smtp_server.port}\n'
+        'recipients = ["desk@example.org"]\n', encoding="utf-8")
+
+    def once() -> str:
+        done = subprocess.run([sys.executable, "-m", "monitor", "once"], capture_output=True, text=True,
+                              env=cli_env(), timeout=60, cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
+        return line
+
+    assert once().startswith("monitor: e-mail: 1 alert not delivered (SMTP 451")
+    assert once().startswith("monitor: e-mail: 1 alert not delivered, waiting to be tried again from 20")
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT attempts, sent FROM alerts").fetchall() == [(1, None)]

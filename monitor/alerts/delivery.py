@@ -20,18 +20,22 @@ log = logging.getLogger(__name__)
 
 async def start_delivering(archive: ArchiveAccess[DeliveryStore], channels: Sequence[ChannelSettings],
                            now: datetime) -> None:
-    """At the start of ``once`` or ``run``: the configured channels registered, and the alerts held back by the mail
-    server's absence or a refusal of its session (a wrong password, TLS, relaying) made due now. A start often follows
-    a fix of the server or the settings, and they waited out their backoff, up to ``email.retry_max``. None of them
-    is claimed by a deliverer at work (a claim clears the mark), so none is sent twice."""
+    """At the start of ``once`` or ``run``: the configured channels registered, and made due now the alerts held back
+    by the mail server's absence or a refusal of its session (a wrong password, TLS, relaying), and those a channel
+    failed to deliver. A start often follows a fix of the server or the settings (a channel's token), and they waited
+    out their backoff, up to ``email.retry_max`` or an hour. None claimed by a deliverer at work is released, so none
+    is sent twice."""
     names = [channel.name for channel in channels]
 
-    def start(store: DeliveryStore) -> int:
+    def start(store: DeliveryStore) -> tuple[int, int]:
         store.register_channels(names, now)
-        return store.release_after_outage(now)
+        return store.release_after_outage(now), store.release_channel_retries(now)
 
-    if released := await archive.run(start):
-        log.info("%d alert(s) held back by the mail server or its settings are tried now", released)
+    mailed, posted = await archive.run(start)
+    if mailed:
+        log.info("%d alert(s) held back by the mail server or its settings are tried now", mailed)
+    if posted:
+        log.info("%d channel deliveries waiting to be retried are tried now", posted)
 
 
 async def deliver_all(

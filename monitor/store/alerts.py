@@ -92,6 +92,11 @@ class AlertRecords(Connection):
     def mark_channel_failed(self, channel: str, alert_id: int, error: str, next_attempt: datetime) -> None:
         CHANNEL_DELIVERIES.mark_failed(self, alert_id, channel, error, next_attempt)
 
+    def release_channel_retries(self, now: datetime) -> int:
+        """Make due now the alerts each channel failed to deliver and waits to retry (see
+        :meth:`~monitor.store.deliveries.DeliveryTable.release_waiting`)."""
+        return CHANNEL_DELIVERIES.release_waiting(self, now)
+
     def due_alerts(self, now: datetime) -> list[int]:
         """Unsent alerts outside any digest whose (re)try time has come, oldest first."""
         return [

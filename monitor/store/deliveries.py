@@ -52,6 +52,17 @@ class DeliveryTable:
                 [iso(next_attempt), error, item_id, target],
             )
 
+    def release_waiting(self, conn: Connection, now: datetime) -> int:
+        """Make due now every failed delivery waiting out its backoff, none claimed by a deliverer at work: a run
+        starts, perhaps after a fix of the target (its token, its URL). How many were released."""
+        with conn.transaction():
+            cursor = conn.db.execute(
+                f"UPDATE {self.name} SET next_attempt = ? WHERE sent IS NULL AND next_attempt > ?"
+                " AND (held_until IS NULL OR held_until <= ?)",
+                [iso(now), iso(now), iso(now)],
+            )
+        return int(cursor.rowcount)
+
 
 CHANNEL_DELIVERIES = DeliveryTable("channel_deliveries", item="alert_id", target="channel")
 NOTICE_DELIVERIES = DeliveryTable("notice_deliveries", item="notice_id", target="target")
