@@ -551,20 +551,6 @@ def test_an_alert_held_back_by_a_wrong_password_goes_at_the_first_run_after_the_
         assert conn.execute("SELECT attempts, sent IS NOT NULL FROM alerts").fetchall() == [(2, 1)]
 
 
-def test_an_alert_a_channel_refused_goes_at_the_first_run_after_the_fix(tmp_path: Path, receiver: Receiver) -> None:
-    """A channel that refused an alert (a bad token, a service down) held it for its backoff, up to an hour: a run
-    after fixing the channel sent nothing until then. The start of ``once`` or ``run`` now retries it."""
-    receiver.status = 503
-    refused = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"')
-    assert refused.returncode == 1 and receiver.posts == [], refused.stderr
-    receiver.status = 200
-    fixed = _once_over_the_demo_web(tmp_path, f'url = "{receiver.url}"')
-    assert fixed.returncode == 0, fixed.stderr
-    assert len(receiver.posts) == 1 and "Geneva" in str(receiver.posts[0]["title"])
-    with sqlite3.connect(tmp_path / "monitor.db") as conn:
-        assert conn.execute("SELECT attempts, sent IS NOT NULL FROM channel_deliveries").fetchall() == [(2, 1)]
-
-
 def test_an_alert_the_mail_server_deferred_waits_out_its_backoff_and_the_next_run_says_so(
         tmp_path: Path, smtp_server: SmtpServer) -> None:
     """A message the server answered 4xx to (not the session's refusal) keeps its backoff across runs: the next run
