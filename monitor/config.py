@@ -376,10 +376,10 @@ class EmailSettings(_Settings):
     @classmethod
     def _check_cron(cls, value: str) -> str:
         try:
-            trigger = crontab_trigger(value)
+            due = next_digest(value, datetime.now(UTC))
         except ValueError as exc:
             raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
-        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:  # "0 7 31 2 *": no digest would ever go
+        if due is None:  # "0 7 31 2 *": no digest would ever go
             raise ValueError(f"cron expression {value!r} names no time that comes")
         return value
 
