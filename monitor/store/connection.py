@@ -166,12 +166,13 @@ class Connection:
 
     def _refuse_another_programs_database(self) -> None:
         """An SQLite file that is no archive of ours (no schema version, tables of its own) is never written: the
-        migrations would add two dozen tables to another program's database."""
-        if int(self._one("PRAGMA user_version")):
-            return
+        migrations would add two dozen tables to another program's database.
+
+        The version and the tables are read in one statement, so from one state of the file: read apart, another
+        process creating the archive could commit its first migration in between (version 0, then its tables)."""
         names = [row[0] for row in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%' ORDER BY name"
-            " LIMIT 4")]
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%'"
+            " AND NOT (SELECT user_version FROM pragma_user_version) ORDER BY name LIMIT 4")]
         if names:
             shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
             raise ArchiveError(str(self.path), f"{self.path} is not a monitor archive: it holds other tables ({shown});"
