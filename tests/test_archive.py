@@ -528,7 +528,9 @@ from monitor.errors import ArchiveError
 from monitor.store import Archive
 start, folder, rounds = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 for round_ in range(rounds):
-    while time.time() < start + round_ * 0.1:
+    moment = start + round_ * 0.05
+    time.sleep(max(0.0, moment - time.time() - 0.01))  # asleep, and the last hundredth spun: all three at once
+    while time.time() < moment:
         pass
     try:
         Archive.create(f"{folder}/{round_}.db").close()
@@ -541,7 +543,7 @@ def test_processes_creating_one_archive_at_once_each_open_it(tmp_path: Path) -> 
     """A ``once`` from cron starting beside the daemon: both read version 0, and the second failed ("table sources
     already exists", or "not a monitor archive") on a file the first had half made. Each migration now rereads the
     version under the write lock, and the check for another program's tables reads version and tables at once."""
-    rounds, start = 20, time.time() + 1.5  # the processes' imports done by then
+    rounds, start = 40, time.time() + 1.5  # the processes' imports done by then
     runs = [subprocess.Popen([sys.executable, "-c", CREATE_AT_ONCE, str(start), str(tmp_path), str(rounds)],
                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
     errors = [line for run in runs for line in run.communicate(timeout=60)[0].splitlines()]
