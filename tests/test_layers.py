@@ -55,6 +55,18 @@ def test_the_commands_that_read_the_archive_load_no_fetcher_parser_or_scheduler(
         assert heavy not in loaded
 
 
+def test_extract_loads_no_archive_scheduler_or_channels() -> None:
+    """``extract`` reads one page: its part of the application leaves the archive, the scheduler and the alert
+    channels unloaded, which it loaded with the checks' part."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys; from monitor import app, cli; app.extract_page; print(sorted(sys.modules))"],
+        capture_output=True, text=True, check=True, timeout=60, cwd=ROOT,
+    ).stdout
+    assert "'monitor.app.pages'" in loaded
+    for heavy in ("'sqlite_utils'", "'apscheduler'", "'apprise'", "'monitor.store'", "'monitor.pipeline'"):
+        assert heavy not in loaded
+
+
 def test_every_name_of_the_application_resolves_to_its_part() -> None:
     """The application's names load lazily from their parts: each listed one is found, and an unknown one is an
     AttributeError as from any module."""

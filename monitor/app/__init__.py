@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor.app.archive import ArchiveStatus, datasette_metadata, health_problems, iso, search, status
-    from monitor.app.checks import CheckReport, DemoResult, OnceResult, check_once, demo, extract_page, run_daemon
+    from monitor.app.checks import CheckReport, DemoResult, OnceResult, check_once, demo, run_daemon
+    from monitor.app.pages import extract_page
     from monitor.app.rules import evaluate_rules, highlight_spans, judge_rules
     from monitor.app.words import counted, printable
 
@@ -24,7 +25,7 @@ _PART = {
     "ArchiveStatus": "archive", "datasette_metadata": "archive", "health_problems": "archive", "iso": "archive",
     "search": "archive", "status": "archive",
     "CheckReport": "checks", "DemoResult": "checks", "OnceResult": "checks", "check_once": "checks", "demo": "checks",
-    "extract_page": "checks", "run_daemon": "checks",
+    "extract_page": "pages", "run_daemon": "checks",
     "evaluate_rules": "rules", "highlight_spans": "rules", "judge_rules": "rules",
     "counted": "words", "printable": "words",
 }

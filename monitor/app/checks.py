@@ -1,11 +1,10 @@
-"""What the commands that check sources do: ``once``, ``run``, ``demo`` and ``extract``, with the workers, the
-fetcher and the archive's writer."""
+"""What the commands that check sources do: ``once``, ``run`` and ``demo``, with the workers, the fetcher and the
+archive's writer."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,12 +14,7 @@ from monitor.alerts.delivery import deliver_all, start_delivering
 from monitor.app.words import counted
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
-from monitor.errors import BadArgumentError, MonitorError
-from monitor.fetch.client import Fetcher
-from monitor.fetch.urls import canonicalize
-from monitor.models import Extracted, NotModified
 from monitor.pipeline import CheckReport, utcnow
-from monitor.prepare import extract_fetched, extract_file
 from monitor.rules import rules_of
 from monitor.scheduler import Daemon, open_pipeline
 from monitor.stopping import run_stoppable
@@ -31,7 +25,7 @@ from monitor.workers import Workers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "extract_page", "run_daemon"]
+__all__ = ["CheckReport", "DemoResult", "OnceResult", "check_once", "demo", "run_daemon"]
 
 
 def _say_what_cannot_work(settings: Settings) -> None:
@@ -146,42 +140,3 @@ def demo(settings: Settings | None, output: Path) -> DemoResult:
     return run_demo(beat, output)
 
 
-_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)  # any scheme, in any case: ftp:// is no file name
-
-
-def extract_page(settings: Settings | None, target: str) -> Extracted:
-    """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
-    the configured limits, as the daemon parses."""
-    settings = settings or Settings()
-    _check_rules(settings)  # the worker compiles them too
-    is_url = _URL.match(target) is not None
-    if not target.strip():  # Path("") is the current folder: it said ": is a folder"
-        raise BadArgumentError("no page given: give a page's file or an http(s) URL")
-    if is_url:
-        try:
-            canonicalize(target)  # as the fetcher will, before any worker starts
-        except ValueError as exc:
-            raise BadArgumentError(f"{exc} (give an http(s) URL or a file)") from None
-    one_page = settings.limits.model_copy(update={"workers": min(settings.limits.worker_count, 1)})
-
-    async def read() -> Extracted:
-        async with Workers(settings.model_copy(update={"limits": one_page})) as workers:
-            if not is_url:
-                path = Path(target)
-                if path.is_dir():
-                    raise MonitorError(f"{target}: is a folder (give a page's file or an http(s) URL)")
-                if not path.exists():
-                    raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
-                if not path.is_file():  # a device or a pipe, which need not end, is not read
-                    raise MonitorError(f"{target}: not a regular file (give a page's file or an http(s) URL)")
-                try:
-                    body = path.read_bytes()
-                except OSError as exc:
-                    raise MonitorError(f"{target}: cannot be read: {exc.strerror or exc}") from exc
-                return await workers.run(target, extract_file, body, target)
-            async with Fetcher(settings.fetch, [target]) as fetcher:
-                page = await fetcher.fetch(target, kind="article")
-            assert not isinstance(page, NotModified)  # no validators were sent
-            return await workers.run(page.url, extract_fetched, page)
-
-    return run_stoppable(read())
