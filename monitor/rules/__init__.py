@@ -946,9 +946,22 @@ def _cues(node: Node) -> Iterator[Node]:
         yield from _cues(node.item)
 
 
+# The rules last compiled in this process, by the configuration they came from (see rules_of).
+_last_compiled: tuple[str, Ruleset] | None = None
+
+
 def rules_of(settings: Settings) -> Ruleset:
-    """The rules of a configuration, with its lists and people."""
-    return compile_rules(settings.rules, settings.lists, settings.people)
+    """The rules of a configuration, with its lists and people: compiled again only when they changed.
+
+    ``once`` compiles them to check them, and a pool without workers again; a script or a test calling the
+    application over and over compiled them at every call (a quarter of a second each for the shipped rules). A
+    :class:`Ruleset` is immutable, so one serves every caller.
+    """
+    global _last_compiled  # noqa: PLW0603 - the process's one remembered compilation
+    key = settings.model_dump_json(include={"rules", "lists", "people"})
+    if _last_compiled is None or _last_compiled[0] != key:
+        _last_compiled = key, compile_rules(settings.rules, settings.lists, settings.people)
+    return _last_compiled[1]
 
 
 def _around(query: str, position: int) -> str:
