@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor.config import PersonSettings, RuleSettings, load_config
+from monitor.config import PersonSettings, RuleSettings, Settings, load_config
 from monitor.errors import ConfigError
 from monitor.models import LabelledPassage, Match
 from monitor.rules import MAX_PASSAGE_CHARS, MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
@@ -581,3 +581,15 @@ def test_a_run_on_sentence_is_quoted_around_its_hits_not_whole(shipped: Ruleset)
     assert len(match.passage) <= MAX_PASSAGE_CHARS + 2  # and an ellipsis at either cut
     assert swap in match.passage
     assert match.passage.startswith("…") and match.passage.endswith("…")
+
+
+def test_rules_are_compiled_again_only_when_the_configuration_changed() -> None:
+    """The compiled rules are kept per process: the same configuration gets them without compiling again, and a
+    changed list, rule or person gets rules that read the change."""
+    first = Settings(rules=[RuleSettings(name="envoy", query="@posts")], lists={"posts": ["ambassador"]})
+    assert rules_of(first) is rules_of(first.model_copy())
+    text = "The consul was summoned to the ministry on Monday."
+    assert rules_of(first).match(text) == []
+    widened = first.model_copy(update={"lists": {"posts": ["ambassador", "consul"]}})
+    assert [match.rule for match in rules_of(widened).match(text)] == ["envoy"]
+    assert rules_of(first).match(text) == []
