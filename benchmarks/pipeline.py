@@ -484,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | None, args: argparse.Namespace,
            pages: int) -> list[str]:
+    from monitor.config import LimitsSettings
+
     cold, warm, peer = middle.cold, middle.warm, middle.peer
     rate = middle.rate
     lines = [row("metric", "value", "target", "ok"), "|" + "-" * 36 + "|" + "-" * 74 + "|" + "-" * 13 + "|-----|"]
@@ -493,7 +495,7 @@ def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | No
         lines.append(row(f"rounds (ours vs peer per s): {len(rounds)}", each))
     lines.append(row("cold: articles stored / pages", f"{cold.stored} / {pages} in {cold.seconds:.2f} s"))
     per_article = 1000 / cold.stored
-    workers = args.workers if args.workers is not None else os.cpu_count()
+    workers = LimitsSettings(workers=args.workers).worker_count
     lines.append(row("cold: articles per second",
                      f"{rate:.0f} ({workers} parsing workers, CPU {cold.cpu * per_article:.1f} ms per article, "
                      f"{cold.cpu_own * per_article:.1f} of it the monitor's process)",

@@ -163,7 +163,13 @@ class LimitsSettings(_Settings):
 
     @property
     def worker_count(self) -> int:
-        return (os.cpu_count() or 1) if self.workers is None else self.workers
+        """``workers``, or one per core this process may run on: its CPU affinity (a container's cpuset, ``taskset``),
+        where ``os.cpu_count()`` counts the host's, and a container given 2 of 64 cores started 64 workers."""
+        if self.workers is not None:
+            return self.workers
+        if hasattr(os, "sched_getaffinity"):  # not on macOS
+            return len(os.sched_getaffinity(0)) or 1
+        return os.cpu_count() or 1
 
 
 class SourceSettings(_Settings):

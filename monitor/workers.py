@@ -105,7 +105,7 @@ class Workers:
 
     def __init__(self, settings: Settings) -> None:
         self.limits = settings.limits
-        self._count = settings.limits.worker_count  # asked for on every job: os.cpu_count() is not free
+        self._count = settings.limits.worker_count  # asked for on every job: counting the cores is not free
         self._max_answer = settings.limits.answer_mb * 2**20
         self._settings = settings
         self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: no worker could start

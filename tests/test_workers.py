@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -303,3 +304,19 @@ def test_workers_started_before_one_could_not_start_take_jobs_and_a_restart_adds
     spawned, pids = asyncio.run(scenario())
     assert spawned == 3  # the refused one started again, and only it
     assert len(pids) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two cores to leave one out")
+def test_one_worker_per_core_counts_the_cores_the_process_may_run_on() -> None:
+    """A process allowed one core (a container's cpuset, ``taskset -c 0``) starts one worker by default: the count of
+    the host's cores started as many, each with its memory, on the one core."""
+    pinned = subprocess.run(
+        [sys.executable, "-c", "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+                               " from monitor.config import LimitsSettings; print(LimitsSettings().worker_count)"],
+        # This checkout's monitor, from the folder it runs in (not tests.conftest's environment: the workers import this
+        # module for its jobs, and the fixtures' modules took one past a test's 64 MB).
+        capture_output=True, text=True, check=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert pinned.stdout.strip() == "1"
+    assert LimitsSettings().worker_count == len(os.sched_getaffinity(0))
+    assert LimitsSettings(workers=3).worker_count == 3
