@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import gzip
 import json
 import logging
@@ -775,3 +776,18 @@ def test_a_feeds_descriptions_and_contents_are_not_read_and_its_links_titles_and
     ]
     assert [(link.url, link.title, link.published) for link in rss_links] == [
         ("https://example.org/c", "Talks in Istanbul", datetime(2026, 12, 1, 12, tzinfo=UTC))]
+
+
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_a_feed_or_sitemap_in_utf_32_with_its_byte_order_mark_is_read(encoding: str) -> None:
+    """expat takes UTF-32's byte-order mark for UTF-16's, whose first two bytes it shares, and failed such a feed as
+    "not well-formed XML" at every check."""
+    mark = codecs.BOM_UTF32_LE if encoding.endswith("le") else codecs.BOM_UTF32_BE
+    feed = """<?xml version="1.0" encoding="utf-32"?><rss version="2.0"><channel><title>t</title>
+<item><title>Посол</title><link>https://example.org/envoy</link></item></channel></rss>"""
+    links = feed_links(page(mark + feed.encode(encoding)))
+    assert [(link.url, link.title) for link in links] == [("https://example.org/envoy", "Посол")]
+    sitemap = """<?xml version="1.0" encoding="utf-32"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://example.org/envoy</loc></url></urlset>"""
+    assert [link.url for link in read_sitemap(page(mark + sitemap.encode(encoding)), 10**6).links.links] == [
+        "https://example.org/envoy"]

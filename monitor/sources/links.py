@@ -3,6 +3,7 @@ and refusing XML entities."""
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -131,12 +132,15 @@ def refuse_entity_declarations(page: Page) -> Page:
     declared and labelled so: the parsers read the very text whose prolog was checked (a charset a parser would
     read otherwise, UTF-7 among them, could hide a DOCTYPE from the check). So is one declared in an encoding no
     codec reads ("x-mac-roman", "rot13"): expat's lookup of it failed the source's every check with a traceback.
+    So is UTF-32, whose byte-order mark expat takes for UTF-16's (the first two bytes are the same): it failed as
+    "not well-formed XML" at the NULs after them.
     """
-    try:
-        _check_prolog(page, page.body)
-        return page
-    except (ValueError, LookupError):  # "multi-byte encodings are not supported"; "unknown encoding: x-mac-roman"
-        pass
+    if not page.body.startswith(_UTF32_MARKS):
+        try:
+            _check_prolog(page, page.body)
+            return page
+        except (ValueError, LookupError):  # "multi-byte encodings are not supported"; "unknown encoding: x-mac-roman"
+            pass
     text = _DECLARED_ENCODING.sub(r'\1"utf-8"', page_text(page).lstrip("\ufeff"), count=1)
     body = text.encode("utf-8", "replace")
     try:
@@ -144,6 +148,9 @@ def refuse_entity_declarations(page: Page) -> Page:
     except (ValueError, LookupError) as exc:  # the declaration was not at the start, where it could be rewritten
         raise UnsupportedContentError(page.url, f"its XML declaration names an encoding it is not in: {exc}") from exc
     return replace(page, body=body, content_type=f"{media_type(page.content_type) or 'application/xml'}; charset=utf-8")
+
+
+_UTF32_MARKS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
 def _check_prolog(page: Page, body: bytes) -> None:
