@@ -94,7 +94,10 @@ def check_once(
         # The workers start first: their fork server loads its modules (a third of a second) while the rules are
         # checked here, which the first page waited for. A bad rule still stops before the archive is opened. A pool
         # without workers compiled them here as it opened.
-        async with Workers(settings) as workers:
+        # Without sources nothing is parsed: the alerts are delivered without starting a fork server and its workers.
+        parsing = settings if sources else settings.model_copy(
+            update={"limits": settings.limits.model_copy(update={"workers": 0})})
+        async with Workers(parsing) as workers:
             if not workers.in_process:
                 await asyncio.to_thread(_check_rules, settings)
             Archive.create(settings.database).close()  # made or migrated here; the check's one connection follows
