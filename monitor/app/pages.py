@@ -28,7 +28,7 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
     """What the extractor takes from a URL (fetched as the daemon fetches) or a file, parsed in a worker under
     the configured limits, as the daemon parses."""
     settings = settings or Settings()
-    rules_of(settings)  # a bad query is one line here: the worker compiles them too, and said it as a traceback
+    rules_of(settings)  # a bad query is a one-line config error here, as for once and run (the worker compiles none)
     is_url = _URL.match(target) is not None
     if not target.strip():  # Path("") is the current folder: it said ": is a folder"
         raise BadArgumentError("no page given: give a page's file or an http(s) URL")
