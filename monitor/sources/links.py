@@ -115,6 +115,8 @@ class _RootReached(Exception):
 
 # The encoding pseudo-attribute of an XML declaration, in a decoded text.
 _DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?\sencoding\s*=\s*)(["'])[^"'>]*\2""")
+# UTF-32's byte-order marks, which expat reads as UTF-16's followed by NULs.
+_UTF32_MARKS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
 def refuse_entity_declarations(page: Page) -> Page:
@@ -148,9 +150,6 @@ def refuse_entity_declarations(page: Page) -> Page:
     except (ValueError, LookupError) as exc:  # the declaration was not at the start, where it could be rewritten
         raise UnsupportedContentError(page.url, f"its XML declaration names an encoding it is not in: {exc}") from exc
     return replace(page, body=body, content_type=f"{media_type(page.content_type) or 'application/xml'}; charset=utf-8")
-
-
-_UTF32_MARKS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
 def _check_prolog(page: Page, body: bytes) -> None:
