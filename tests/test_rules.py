@@ -539,6 +539,21 @@ def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text
     assert shipped.match(text, title) == unfiltered.match(text, title)
 
 
+@pytest.mark.parametrize(("query", "text"), [
+    ("@held.surnames OR black OR zebra", "The black cat slept."),
+    ("@held.surnames OR blackout OR zebra", "The blackout lasted hours."),
+])
+def test_the_prefilter_keeps_a_word_that_shares_its_letters_with_a_name(query: str, text: str) -> None:
+    """A name's literal is looked for as written ("Black") and a word's in any case ("black"): the prefilter dropped
+    both of "Black" and "black", and "blackout" as holding "Black", so a text the rule matches by the word was
+    dismissed before the rule was read."""
+    people = [PersonSettings(name="Gordon Black", lists=["held"])]
+    ruleset = compile_rules([RuleSettings(name="r", query=query)], {}, people)
+    unfiltered = Ruleset([replace(rule, needs=NOTHING) for rule in ruleset._rules], ruleset._vocabulary)
+    assert unfiltered.match(text)
+    assert ruleset.match(text) == unfiltered.match(text)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=_TEXTS, text=_TEXTS)
 @example(title="", text="Weather: sunny in Moscow.")

@@ -89,21 +89,18 @@ class Needs:
         """One of the literals of each option; nothing known if an option has none."""
         if not options or not all(options):
             return NOTHING
-        written: dict[str, list[str]] = {}  # each literal lowercased -> the literals that lowercase to it
-        for option in options:
-            for literal in option:
-                written.setdefault(literal.lower(), []).append(literal)
-        # A literal holding another adds nothing ("russian" holds "russia"), nor do two written alike but for case;
-        # short ones, likelier to be found, are looked for first. Each is compared with the shorter ones that hold
-        # no other (whatever holds one of the rest holds one of those), where comparing all pairs took a tenth of
-        # compiling the beat's rules.
-        held: list[str] = []
-        kept = []
-        for low in sorted(written, key=len):
-            if not any(short in low for short in held):
-                held.append(low)
-                if len(set(written[low])) == 1:
-                    kept.append(written[low][0])
+        # A literal holding another adds nothing: whatever holds "russian" holds "russia". Held as it is looked for
+        # (see _Scan.look): a lowercase literal in any case, a name only as written ("Black"), so "blackout" does not
+        # hold "Black", and of "Black" and "black" only "black" is needed; lowercase ones come first for that. Short
+        # ones, likelier to be found, are looked for first. Each is compared with the shorter ones kept (whatever
+        # holds one of the rest holds one of those), where comparing all pairs took a tenth of compiling the beat's
+        # rules.
+        kept: list[str] = []
+        every = {literal for option in options for literal in option}
+        for literal in sorted(every, key=lambda lit: (len(lit), not lit.islower())):
+            low = literal.lower()
+            if not any(short in (low if short.islower() else literal) for short in kept):
+                kept.append(literal)
         return Needs(tuple(sorted(kept, key=lambda lit: (len(lit), lit))))
 
     @cached_property  # asked again at every level of a formula as it is built
