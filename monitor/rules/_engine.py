@@ -216,9 +216,9 @@ class Judge:
         if isinstance(node, ListRef):
             return article.people(node.name, node.surnames)
         if isinstance(node, Any_):
-            firsts, phrases, others = node.phrases
+            anchors, phrases, others = node.phrases
             found: set[Span] = set()
-            for phrase in compress(phrases, map(article.positions.__contains__, firsts)):
+            for phrase in compress(phrases, map(article.positions.__contains__, anchors)):
                 found.update(article.phrase(phrase.ids))
             for item in others:
                 found.update(self.everywhere(item))

@@ -85,13 +85,15 @@ class Any_:
 
     @cached_property
     def phrases(self) -> tuple[tuple[int, ...], tuple[Words, ...], tuple[Node, ...]]:
-        """Its phrases' first words (matcher ids, once compiled), its phrases, and its other items.
+        """A word of each phrase (its matcher's id, once compiled), its phrases, and its other items.
 
-        Most phrases of a list are not in a given article: it is asked for all their first words at once.
+        Most phrases of a list are not in a given article: it is asked for a word of each at once. The
+        longest word, not the first: "the" of "the ambassador" is in every article, "ambassador" is not.
         """
         phrases = tuple(item for item in self.items if isinstance(item, Words))
         others = tuple(item for item in self.items if not isinstance(item, Words))
-        return tuple(phrase.ids[0] for phrase in phrases), phrases, others
+        return tuple(max(zip(phrase.words, phrase.ids), key=lambda word: len(word[0]))[1] for phrase in phrases), \
+            phrases, others
 
 
 @dataclass(frozen=True)
