@@ -562,7 +562,7 @@ def test_a_text_the_dismissal_searches_dismiss_fails_every_formula(shipped: Rule
     assert shipped._dismissal is not None  # the shipped rules have them: most texts are dismissed by them
     scan = shipped._literals.scan(f"{title}\n{text}")
     if scan.plain and not any(map(scan.low.__contains__, shipped._dismissal)):
-        assert not any(needs.holds(scan) for needs in shipped._needs)
+        assert not any(rule.needs.holds(scan) for rule in shipped._rules)
 
 
 def test_what_lowercases_to_a_cyrillic_or_an_ascii_letter() -> None:

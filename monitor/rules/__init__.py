@@ -405,8 +405,8 @@ class Ruleset:
         self._literals = _Literals(literal for rule in rules for literal in rule.needs.every())
         # The formula that dismisses a text with the fewest searches first: the literals it finds absent
         # spare the others those searches.
-        self._needs = sorted((rule.needs for rule in rules), key=lambda needs: needs.searches)
-        self._dismissal = self._literals.dismissal(self._needs)
+        self._by_searches = sorted(self._rules, key=lambda rule: rule.needs.searches)
+        self._dismissal = self._literals.dismissal([rule.needs for rule in self._by_searches])
 
     def match(self, text: str, title: str = "") -> list[Match]:
         """Every passage of the body ``text`` matched by each rule (at most :data:`MAX_PASSAGES`), in rule then text order.
@@ -414,11 +414,12 @@ class Ruleset:
         ``text`` is an article's body, paragraphs separated by blank lines; the ``title`` is
         context for ``title:`` and ``article:``, never quoted.
         """
-        article = self._article(text, title)
-        if article is None:
+        rules = self._candidates(text, title)
+        if not rules:
             return []
+        article = Article(title, text, self._vocabulary)
         matches = []
-        for rule in self._rules:
+        for rule in rules:
             passages: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # passage -> terms, news
             for explanation in _judge(rule, article, explain=False):
                 earlier = passages.get(explanation.passage)
@@ -444,10 +445,13 @@ class Ruleset:
         return tuple(dict.fromkeys(self._cue.findall(passage))) if self._cue else ()
 
     def explain(self, text: str, title: str = "") -> list[Explanation]:
-        """Each unit that matched a rule, or held its words but was vetoed, with the reasons."""
-        article = self._article(text, title)
-        if article is None:
+        """Each unit that matched a rule, or held its words but was vetoed, with the reasons.
+
+        Every rule is judged once one may match: a rule's near-misses are explained where its needs fail too.
+        """
+        if not self._candidates(text, title):
             return []
+        article = Article(title, text, self._vocabulary)
         return [explanation for rule in self._rules for explanation in _judge(rule, article, explain=True)]
 
     def lists_found(self, rule: str, text: str, title: str = "") -> tuple[tuple[str, str], ...]:
@@ -463,13 +467,17 @@ class Ruleset:
                     found.append((node.source, judge.article.text.quote(places[0])))
         return tuple(dict.fromkeys(found))
 
-    def _article(self, text: str, title: str) -> Article | None:
+    def _candidates(self, text: str, title: str) -> list[_Rule]:
+        """The rules whose needs the article satisfies, in their order: only these may match it.
+
+        Most texts satisfy none; of those about the beat, many satisfy one rule only, and judging
+        the other was most of the work spent on them.
+        """
         scan = self._literals.scan(f"{title}\n{text}")
         if scan.plain and self._dismissal is not None and not any(map(scan.low.__contains__, self._dismissal)):
-            return None
-        if not any(needs.holds(scan) for needs in self._needs):
-            return None
-        return Article(title, text, self._vocabulary)
+            return []
+        held = {id(rule) for rule in self._by_searches if rule.needs.holds(scan)}
+        return [rule for rule in self._rules if id(rule) in held]
 
 
 def _units(rule: _Rule, article: Article) -> list[Span]:
