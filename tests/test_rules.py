@@ -554,6 +554,20 @@ def test_the_prefilter_keeps_a_word_that_shares_its_letters_with_a_name(query: s
     assert ruleset.match(text) == unfiltered.match(text)
 
 
+@pytest.mark.parametrize(("text", "judged"), [
+    ("Just an embassy.", False),  # the letters of "US", in lowercase: no clue
+    ("The US embassy.", True),
+    ("The U.S. embassy.", True),
+    ("THE U.S. EMBASSY.", True),
+])
+def test_the_prefilter_looks_for_an_acronym_as_written(text: str, judged: bool) -> None:
+    """An acronym's literal was lowercased, and "us" is in most English texts ("just", "because"): every text about an
+    embassy was judged in full by a rule naming the US."""
+    ruleset = compile_rules([RuleSettings(name="r", query="US AND embassy")])
+    assert bool(ruleset._candidates(text, "")) is judged
+    assert bool(ruleset.match(text)) is judged
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=_TEXTS, text=_TEXTS)
 @example(title="", text="Weather: sunny in Moscow.")

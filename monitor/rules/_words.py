@@ -48,14 +48,14 @@ class WordMatcher:
 
     @property
     def literals(self) -> tuple[str, ...]:
-        """Lowercase strings one of which every occurrence holds, to prefilter articles with; () if none.
+        """Strings one of which every occurrence holds, to prefilter articles with; () if none.
 
-        An acronym is written with or without dots ("us", "u.s"): short, but "рф" is still rare. A
-        name keeps its capital (see :meth:`~monitor.rules.Needs.holds`).
+        An acronym is written in capitals, with or without dots ("US", "U.S"), and a name keeps its
+        capital: both are looked for as written (see :meth:`~monitor.rules.Needs.holds`), so "us" in
+        "just" is no clue. Any other literal is lowercase.
         """
         if self.cased:
-            lowered = self.cased.lower()
-            return (lowered, ".".join(lowered))
+            return (self.cased, ".".join(self.cased))
         common = self.prefix or os.path.commonprefix(sorted(self.forms))
         # An apostrophe may be written several ways ("d’affaires"): its longest stretch without one.
         pieces = common.split("'")
