@@ -74,7 +74,8 @@ __all__ = ["Explanation", "Ruleset", "compile_rules", "highlight_spans", "rules_
 
 @dataclass(frozen=True)
 class Needs:
-    """A formula over lowercase literals that every match of a rule satisfies: a cheap first test.
+    """A formula over literals (lowercase, or a name's or an acronym's as written) that every match of a rule
+    satisfies: a cheap first test.
 
     ``literals``: one of them is in the text; ``parts``: all of them hold (``any_``: one of
     them). No literals and no parts: nothing is known, every text may match.
@@ -212,7 +213,7 @@ class _Literals:
     """The literals of a ruleset's formulas, and what spares a text some of the searches for them.
 
     A text is searched for a literal at most once, lowercased; one with a capital (a name:
-    "Black") must then be written so or all in capitals ("BLACK"). Where a literal is absent,
+    "Black"; an acronym: "US") must then be written so or all in capitals ("BLACK"). Where a literal is absent,
     so are the longer ones holding it ("russia", "russian"). A Cyrillic letter, in either case,
     is written in UTF-8 from the byte 0xD0 or 0xD1, and a text holding neither holds no Cyrillic
     literal: two searches for a byte, the quickest there are. So with an accented Latin letter
@@ -222,9 +223,8 @@ class _Literals:
     tenth of the cost of lowercasing the text: the same, as no character but "İ" (folded) and
     the Kelvin sign lowercases to an ASCII letter (a text with the sign is lowercased).
 
-    The ASCII names (some 35, a few of which a text may hold) are all found first, in one
-    pass of one alternation over the bytes as written: it stops only at their capitals, and
-    costs a third of searching for each.
+    The ASCII names and acronyms (some 85, a few of which a text may hold) are all found first,
+    in one pass of one alternation over the bytes as written: it stops only at their capitals.
     """
 
     def __init__(self, literals: Iterable[str]) -> None:
@@ -772,7 +772,7 @@ class _Compiler:
         return self.order[ids[-1]].literals or self.phrase_literals(ids)
 
     def needs(self, node: Node) -> Needs:
-        """What every match of ``node`` holds, as a formula over lowercase literals.
+        """What every match of ``node`` holds, as a formula over literals (see :class:`Needs`).
 
         Worked out once per clause: a shared clause (``@us`` in ten places, see :class:`_Sharing`) is one object.
         """
