@@ -448,6 +448,10 @@ class Settings(_Settings):
                 return rule
         raise BadArgumentError(f"no rule named {name!r} (the config's: {_names(self.rules)})")
 
+    def with_workers(self, count: int) -> Settings:
+        """These settings with ``count`` parsing workers (0: pages are parsed in this process)."""
+        return self.model_copy(update={"limits": self.limits.model_copy(update={"workers": count})})
+
     def interval_of(self, source: SourceSettings) -> int:
         """The source's configured interval: its own, or the schedule's (adaptive polling starts from it)."""
         return source.interval or self.schedule.interval

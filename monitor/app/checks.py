@@ -95,8 +95,7 @@ def check_once(
         # checked here, which the first page waited for. A bad rule still stops before the archive is opened. A pool
         # without workers compiled them here as it opened.
         # Without sources nothing is parsed: the alerts are delivered without starting a fork server and its workers.
-        parsing = settings if sources else settings.model_copy(
-            update={"limits": settings.limits.model_copy(update={"workers": 0})})
+        parsing = settings if sources else settings.with_workers(0)
         async with Workers(parsing) as workers:
             if not workers.in_process:
                 await asyncio.to_thread(_check_rules, settings)

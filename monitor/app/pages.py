@@ -37,9 +37,8 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
             canonicalize(target)  # as the fetcher will, before any worker starts
         except ValueError as exc:
             raise BadArgumentError(f"{exc} (give an http(s) URL or a file)") from None
-    one_page = settings.limits.model_copy(update={"workers": min(settings.limits.worker_count, 1)})
     # The worker extracts and matches nothing: it compiles no rules (a quarter of a second for the shipped ones).
-    unmatched = settings.model_copy(update={"limits": one_page, "rules": []})
+    unmatched = settings.with_workers(min(settings.limits.worker_count, 1)).model_copy(update={"rules": []})
 
     async def read() -> Extracted:
         async with Workers(unmatched) as workers:
