@@ -525,6 +525,11 @@ _TEXTS = st.lists(
 ).map(lambda pairs: "".join(word + gap for word, gap in pairs))
 
 
+def _unfiltered(ruleset: Ruleset) -> Ruleset:
+    """The same rules with nothing known of their needs: every text is judged in full."""
+    return Ruleset([replace(rule, needs=NOTHING) for rule in ruleset._rules], ruleset._vocabulary)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=_TEXTS, text=_TEXTS)
 @example(title="", text="GERSHKOVICH was freed in a SWAP with RUSSIA, the U.S. said.")
@@ -535,8 +540,7 @@ _TEXTS = st.lists(
 @example(title="", text="L'AMBASSADRICE DES ÉTATS-UNIS EN RUSSIE A ÉTÉ CONVOQUÉE À MOSCOU.")
 @example(title="", text="Ein Gefangenenaustausch: Russland und die USA tauschten Häftlinge aus, \u1e9e.")
 def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text: str) -> None:
-    unfiltered = Ruleset([replace(rule, needs=NOTHING) for rule in shipped._rules], shipped._vocabulary)
-    assert shipped.match(text, title) == unfiltered.match(text, title)
+    assert shipped.match(text, title) == _unfiltered(shipped).match(text, title)
 
 
 @pytest.mark.parametrize(("query", "text"), [
@@ -549,7 +553,7 @@ def test_the_prefilter_keeps_a_word_that_shares_its_letters_with_a_name(query: s
     dismissed before the rule was read."""
     people = [PersonSettings(name="Gordon Black", lists=["held"])]
     ruleset = compile_rules([RuleSettings(name="r", query=query)], {}, people)
-    unfiltered = Ruleset([replace(rule, needs=NOTHING) for rule in ruleset._rules], ruleset._vocabulary)
+    unfiltered = _unfiltered(ruleset)
     assert unfiltered.match(text)
     assert ruleset.match(text) == unfiltered.match(text)
 
