@@ -21,7 +21,7 @@ limit, and a new worker takes the dead one's place. No thread waits on a worker,
 never blocks on one: it writes each page to the worker's socket and reads the answer back as the
 socket is ready, however long the page, however busy the worker. The workers are also how a check uses every core:
 one per core by default. They start from a fork server (or are spawned), never forked
-from the monitor itself, which runs threads; each compiles the rules once.
+from the monitor itself, which runs threads; each is sent the rules the monitor compiled.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from monitor.config import LimitsSettings, Settings
-from monitor.errors import ConfigError, MonitorError, ParseLimitError
+from monitor.errors import MonitorError, ParseLimitError
 from monitor.fetch.fairness import FairSlots
 from monitor.rules import Ruleset, rules_of
 from monitor.tempfiles import missing_temp_folder
@@ -81,8 +81,8 @@ _LENGTH = struct.Struct("!Q")
 # is imported by its first use (see monitor.fetch.urls), and every worker uses it.
 PRELOAD = ("monitor.prepare", "monitor.sources", "tldextract")
 
-# The rules, in this process: compiled once in each worker as it starts (a compiled rule holds
-# functions, which do not pickle), and for each pool opened in the monitor when it parses in its own process.
+# The rules, in this process: in a worker, those the monitor sent it as it started; in the monitor, compiled for each
+# pool opened when it parses in its own process.
 _ruleset: Ruleset | None = None
 
 
@@ -119,6 +119,7 @@ class Workers:
         self._closed = False
         self._context = _context()
         self._starting: set[asyncio.Task[None]] = set()
+        self._rules: bytes | None = None  # the compiled rules as sent to each worker, pickled once
 
     @property
     def in_process(self) -> bool:
@@ -141,9 +142,12 @@ class Workers:
 
     async def _start_workers(self, count: int) -> None:
         """Start ``count`` workers at once, each taking jobs once it says it is ready: a page's deadline is the page's
-        alone, never a worker's start (the fork, the rules compiled). Started one after another, each waited for the
+        alone, never a worker's start (the fork, the rules received). Started one after another, each waited for the
         one before to compile its rules: the second worker of a ``once`` came a quarter of a second later."""
         loop = asyncio.get_running_loop()
+        # The rules are compiled here (or were) while the fork server loads its modules, and sent to the workers: each
+        # compiled them itself before, a quarter of a second for the shipped ones, which its first page waited for.
+        rules = asyncio.ensure_future(asyncio.to_thread(self._rules_message))
         started: list[_Worker] = []
         refused: Exception | None = None
         try:
@@ -157,17 +161,26 @@ class Workers:
                 started.append(worker)
             # Those started take jobs even when the next could not start: left unread, they stayed in the pool, alive
             # and never given a job, and a restart counted them as running.
-            await asyncio.gather(*(self._take_when_ready(loop, worker) for worker in started))
+            message = await rules
+            await asyncio.gather(*(self._take_when_ready(loop, worker, message) for worker in started))
             if refused is not None:
                 raise refused
         except Exception as exc:  # noqa: BLE001 - told to every job waiting for a worker, instead of a hang
             self._failure = WorkersError(f"the parsing workers could not start: {type(exc).__name__}: {exc}")
             self._failed_at = loop.time()
             self._idle.put_nowait(None)
+        finally:
+            rules.cancel()  # a start stopped first leaves the compiling's outcome to no one
 
-    async def _take_when_ready(self, loop: asyncio.AbstractEventLoop, worker: _Worker) -> None:
-        """Give ``worker`` jobs once it says it is ready."""
+    def _rules_message(self) -> bytes:
+        if self._rules is None:
+            self._rules = _message(rules_of(self._settings))
+        return self._rules
+
+    async def _take_when_ready(self, loop: asyncio.AbstractEventLoop, worker: _Worker, rules: bytes) -> None:
+        """Send ``worker`` the rules, and give it jobs once it says it is ready."""
         try:
+            await loop.sock_sendall(worker.channel, rules)
             await _receive(loop, worker.channel, self._max_answer)
         except (EOFError, OSError):
             worker.process.join(_EXIT_WAIT)
@@ -341,18 +354,19 @@ def _read_exactly(channel: socket.socket, size: int) -> bytearray | None:
 
 
 def _serve(settings: Settings, channel: socket.socket) -> None:
-    """A worker's life: start (rules compiled, limits set), then answer one job after another until the socket
-    closes. A monitor that closed its end (it stopped while this worker started or worked) wants no answer: the
-    worker ends quietly, where a broken pipe printed a traceback on the operator's terminal. So does a worker whose
-    rules do not compile: ``once`` starts its workers while it checks the same rules, and says what is wrong, once."""
+    """A worker's life: start (rules received, limits set), then answer one job after another until the socket
+    closes. A monitor that closed its end (it stopped while this worker started or worked, or its rules did not
+    compile) wants no answer: the worker ends quietly, where a broken pipe printed a traceback on the operator's
+    terminal."""
     try:
         _answer_jobs(settings, channel)
-    except (BrokenPipeError, ConnectionResetError, ConfigError):
+    except (BrokenPipeError, ConnectionResetError):
         return
 
 
 def _answer_jobs(settings: Settings, channel: socket.socket) -> None:
-    _start_worker(settings)
+    if not _start_worker(settings, channel):
+        return
     channel.sendall(_message(None))  # ready: the monitor starts a page's clock from here
     while (message := _read_message(channel)) is not None:
         cpu_seconds, job, args, kwargs = pickle.loads(message)
@@ -400,26 +414,32 @@ def _context() -> ForkServerContext | SpawnContext:
 
 
 def _compile(settings: Settings) -> None:
-    """The rules of the pool being opened: a worker's once, as it starts; this process's for each pool without
-    workers (set once, a second pipeline in one process matched with the first one's rules)."""
+    """The rules of a pool without workers, in this process (set once, a second pipeline in one process matched with
+    the first one's rules)."""
     global _ruleset  # noqa: PLW0603 - the process's rules (see above)
     _ruleset = rules_of(settings)
 
 
-def _start_worker(settings: Settings) -> None:
-    """A new worker: compile the rules, then cap its memory at what it holds now plus ``memory_mb``."""
+def _start_worker(settings: Settings, channel: socket.socket) -> bool:
+    """A new worker: take the rules the monitor sends, then cap its memory at what it holds now plus ``memory_mb``;
+    False if the monitor closed its end first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the monitor handles it
     for module in PRELOAD:  # the jobs' modules, loaded before the address space is measured
         importlib.import_module(module)
-    _compile(settings)
+    rules = _read_message(channel)
+    if rules is None:
+        return False
+    global _ruleset, _held, _limit  # noqa: PLW0603 - the worker's own rules and figures, set once as it starts
+    _ruleset = pickle.loads(rules)
+    del rules
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a page that kills a worker leaves no core file behind
-    global _held, _limit  # noqa: PLW0603 - the worker's own figures, set once as it starts
     _held = _address_space("VmSize")
     _limit = _held + settings.limits.memory_mb * 2**20
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         _limit = min(_limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (_limit, hard))
+    return True
 
 
 def _address_space(field: str) -> int:

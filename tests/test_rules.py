@@ -11,6 +11,7 @@ answers).
 from __future__ import annotations
 
 import json
+import pickle
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +41,18 @@ def shipped() -> Ruleset:
 def _labelled() -> list[dict[str, Any]]:
     passages: list[dict[str, Any]] = tomllib.loads(LABELLED.read_text(encoding="utf-8"))["passage"]
     return passages
+
+
+def test_compiled_rules_cross_to_a_worker_as_a_pickle_and_judge_alike(shipped: Ruleset) -> None:
+    """The monitor sends its compiled rules to each parsing worker, which compiled them itself before (a quarter of a
+    second each for these): the judging functions are closures keyed by node ids, made again where the rules land."""
+    crossed = pickle.loads(pickle.dumps(shipped, protocol=pickle.HIGHEST_PROTOCOL))
+    passages = _labelled()
+    assert any(shipped.match(p["text"], p.get("title", "")) for p in passages)
+    for passage in passages:
+        text, title = passage["text"], passage.get("title", "")
+        assert crossed.match(text, title) == shipped.match(text, title)
+        assert crossed.explain(text, title) == shipped.explain(text, title)
 
 
 def _rules(*rules: dict[str, Any]) -> Ruleset:

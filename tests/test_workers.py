@@ -232,16 +232,23 @@ def test_workers_that_could_not_start_are_started_again_a_while_later(monkeypatc
 
 
 def _serve_alone(settings: Settings, monitor_gone: bool) -> tuple[int | None, bytes]:
-    """A worker served alone: its exit code, and what reached the monitor's end (b"" if that end is gone)."""
+    """A worker served alone: its exit code, and what reached the monitor's end (b"" if that end is gone).
+
+    The monitor's end sends no rules: gone, it is closed before the worker starts; else once the worker is waiting.
+    """
     ours, theirs = socket.socketpair()
     if monitor_gone:
         ours.close()
     process = multiprocessing.get_context("spawn").Process(target=workers._serve, args=(settings, theirs))
     process.start()
     theirs.close()
+    heard = b""
+    if not monitor_gone:
+        ours.settimeout(2)
+        with pytest.raises(TimeoutError):  # never ready without its rules
+            heard = ours.recv(64)
+        ours.close()
     process.join(60)
-    heard = b"" if monitor_gone else ours.recv(64)
-    ours.close()
     return process.exitcode, heard
 
 
@@ -251,12 +258,23 @@ def test_a_worker_whose_monitor_is_gone_ends_quietly() -> None:
     assert _serve_alone(settings(), monitor_gone=True) == (0, b"")
 
 
-def test_a_worker_whose_rules_do_not_compile_ends_quietly_never_ready() -> None:
-    """`once` starts its workers while it checks the same rules: the monitor says what is wrong, once; each worker
-    printed the error's traceback too."""
+def test_a_worker_never_sent_its_rules_ends_quietly_when_the_monitor_closes() -> None:
+    """A monitor whose rules do not compile sends its workers none, and closes them as it stops."""
+    assert _serve_alone(settings(), monitor_gone=False) == (0, b"")
+
+
+def test_rules_that_do_not_compile_fail_the_pools_jobs_saying_why() -> None:
+    """The rules are compiled in the monitor and sent to each worker, which compiled them itself before: a bad query
+    failed each worker as it started, and the jobs heard only that a worker "exited with code 0 as it started"."""
     bad = Settings(rules=[RuleSettings(name="envoys", query="ambassador NEAR/3 @nolist")],
                    limits=LimitsSettings(workers=1))
-    assert _serve_alone(bad, monitor_gone=False) == (0, b"")
+
+    async def scenario() -> None:
+        async with Workers(bad) as pool:
+            await pool.run("https://a.example/", pid)
+
+    with pytest.raises(WorkersError, match="could not start: ConfigError: .*nolist"):
+        asyncio.run(scenario())
 
 
 def test_the_workers_modules_load_without_the_http_client() -> None:
