@@ -247,11 +247,13 @@ def measure_warm(config: str) -> Warm:
     A new process, so a new fetcher: robots.txt is asked for again.
     """
     from monitor.config import load_config
+    from monitor.rules import rules_of
     from monitor.scheduler import open_pipeline
     from monitor.store.writer import ArchiveWriter
     from monitor.workers import Workers
 
     settings = load_config(config)
+    rules_of(settings)  # compiled before the first cycle, as the daemon does as it starts (and sends its workers)
 
     async def run() -> Warm:
         async with (ArchiveWriter(settings.database) as writer, Workers(settings) as workers,
