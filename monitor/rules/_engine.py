@@ -214,10 +214,11 @@ class Judge:
             return self._near(node)
         article = self.article
         if isinstance(node, Any_):
-            anchors, phrases, others = node.phrases
+            by_word, others = node.phrases
             found: set[Span] = set()
-            for phrase in compress(phrases, map(article.positions.__contains__, anchors)):
-                found.update(article.phrase(phrase.ids))
+            for word in by_word.keys() & article.positions.keys():  # over the fewer of the two, in C
+                for ids in by_word[word]:
+                    found.update(article.phrase(ids))
             for item in others:
                 found.update(self.everywhere(item))
             return sorted(found)

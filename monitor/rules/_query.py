@@ -84,16 +84,19 @@ class Any_:
     places: bool = False  # every item has places in the text (set once compiled)
 
     @cached_property
-    def phrases(self) -> tuple[tuple[int, ...], tuple[Words, ...], tuple[Node, ...]]:
-        """A word of each phrase (its matcher's id, once compiled), its phrases, and its other items.
+    def phrases(self) -> tuple[dict[int, tuple[tuple[int, ...], ...]], tuple[Node, ...]]:
+        """Its phrases by a word of each (its matcher's id, once compiled), and its other items.
 
-        Most phrases of a list are not in a given article: it is asked for a word of each at once. The
-        longest word, not the first: "the" of "the ambassador" is in every article, "ambassador" is not.
+        Most phrases of a list are not in a given article: the words an article holds are met with these at once,
+        not each phrase's looked up. The longest word, not the first: "the" of "the ambassador" is in every
+        article, "ambassador" is not.
         """
-        phrases = tuple(item for item in self.items if isinstance(item, Words))
-        others = tuple(item for item in self.items if not isinstance(item, Words))
-        return tuple(max(zip(phrase.words, phrase.ids), key=lambda word: len(word[0]))[1] for phrase in phrases), \
-            phrases, others
+        by_word: dict[int, tuple[tuple[int, ...], ...]] = {}
+        for item in self.items:
+            if isinstance(item, Words):
+                word = max(zip(item.words, item.ids), key=lambda pair: len(pair[0]))[1]
+                by_word[word] = (*by_word.get(word, ()), item.ids)
+        return by_word, tuple(item for item in self.items if not isinstance(item, Words))
 
 
 @dataclass(frozen=True)
