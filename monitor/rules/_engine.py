@@ -72,6 +72,8 @@ class Article:
         self._people: dict[tuple[str, bool], list[Span]] = {}
         self._phrases: dict[tuple[int, ...], list[Span]] = {}
         self.found: dict[int, list[Span]] = {}  # id of a compiled node -> its places in the whole text
+        # id of a node that is a NEAR's right side -> where its places start, and the longest (a list is many NEARs')
+        self.starts: dict[int, tuple[list[int], int]] = {}
         # Places a NOT NEAR took away, with its node's id (a rule explains only its own) and the clause.
         self.vetoed: list[tuple[Span, int, str]] = []
         # A NEAR's place (its two sides and the words between) -> the places of its sides: an alert quotes and marks the
@@ -238,10 +240,13 @@ class Judge:
         rights = self.everywhere(node.right)
         if not rights:  # as for a fifth of them: every left is kept by a veto, none by a NEAR
             return lefts[:] if node.veto else []
-        starts = [right[0] for right in rights]
+        known = self.article.starts.get(id(node.right))
+        if known is None:
+            known = self.article.starts[id(node.right)] = (
+                [right[0] for right in rights], max([right[1] - right[0] for right in rights]))
+        starts, longest = known
         # A right close to a left starts at most the distance after it, and ends at most the distance before.
         distance = max(node.distance, 0)
-        longest = max([right[1] - right[0] for right in rights], default=0)
         found: list[Span] = []
         paragraphs = self.article.paragraph_starts
         ordered, limit, veto = node.ordered, node.distance, node.veto
