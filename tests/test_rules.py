@@ -543,6 +543,11 @@ def _unfiltered(ruleset: Ruleset) -> Ruleset:
     return Ruleset([replace(rule, needs=NOTHING) for rule in ruleset._rules], ruleset._vocabulary)
 
 
+@pytest.fixture(scope="module")
+def shipped_unfiltered(shipped: Ruleset) -> Ruleset:
+    return _unfiltered(shipped)  # made once, not for each of the property test's examples
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(title=_TEXTS, text=_TEXTS)
 @example(title="", text="GERSHKOVICH was freed in a SWAP with RUSSIA, the U.S. said.")
@@ -552,8 +557,9 @@ def _unfiltered(ruleset: Ruleset) -> Ruleset:
 @example(title="", text="The U.S. ambassador was summoned to the \u212aremlin \ud800 on Monday.")
 @example(title="", text="L'AMBASSADRICE DES ÉTATS-UNIS EN RUSSIE A ÉTÉ CONVOQUÉE À MOSCOU.")
 @example(title="", text="Ein Gefangenenaustausch: Russland und die USA tauschten Häftlinge aus, \u1e9e.")
-def test_the_prefilter_never_changes_a_result(shipped: Ruleset, title: str, text: str) -> None:
-    assert shipped.match(text, title) == _unfiltered(shipped).match(text, title)
+def test_the_prefilter_never_changes_a_result(shipped: Ruleset, shipped_unfiltered: Ruleset, title: str,
+                                              text: str) -> None:
+    assert shipped.match(text, title) == shipped_unfiltered.match(text, title)
 
 
 @pytest.mark.parametrize(("query", "text"), [
