@@ -7,7 +7,6 @@ yields an empty ``Extracted``, so one bad page can never stop a check of a sourc
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 from datetime import datetime
@@ -15,6 +14,7 @@ from datetime import datetime
 import numpy as np
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
+from monitor.collector import collector_paused
 from monitor.extract._content import Elements, after_story, extract_text, headline_zone, text_from_markup, text_to_story_end
 from monitor.extract._dates import LABELLED_READ, find_date, find_labelled_date
 from monitor.extract._metadata import Metadata, date_from_url, plausible_date, read_metadata
@@ -40,22 +40,14 @@ def extract(html: str | bytes, url: str | None = None) -> Extracted:
     ``html`` is the page's text, or that text in UTF-8 (:func:`monitor.fetch.decode.page_utf8`
     gives a fetched page so, without decoding what is UTF-8 already).
 
-    The cyclic garbage collector is paused meanwhile: extraction wraps thousands of nodes in
-    tracked objects but makes no reference cycles, so collections it would set off (a fifth of
-    its time) find nothing. Anything else's garbage is collected once it is switched back on.
+    The cyclic garbage collector is paused meanwhile (:mod:`monitor.collector`).
 
     A page that breaks the parser raises: the parsing worker that runs this (:mod:`monitor.workers`)
     tells a page that exhausted its memory from one that tripped a bug, and the pipeline records either
     against the page's URL.
     """
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with collector_paused():
         return _extract(html, url)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _byline_date(elements: Elements, meta: Metadata) -> datetime | None:

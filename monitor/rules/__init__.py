@@ -32,6 +32,7 @@ from itertools import chain, repeat
 from operator import itemgetter
 from typing import TypeAlias
 
+from monitor.collector import collector_paused
 from monitor.config import PersonSettings, RuleSettings, Settings
 from monitor.errors import ConfigError
 from monitor.models import Explanation, Match
@@ -428,7 +429,10 @@ class Ruleset:
         rules = self._candidates(text, title)
         if not rules:
             return []
-        article = Article(title, text, self._vocabulary)
+        with collector_paused():  # the article's words, places and spans make no cycles (most texts end above)
+            return self._matches(rules, Article(title, text, self._vocabulary))
+
+    def _matches(self, rules: list[_Rule], article: Article) -> list[Match]:
         matches = []
         for rule in rules:
             passages: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}  # passage -> terms, news
