@@ -243,22 +243,25 @@ class _Literals:
         # What the alternation matched (the longest of the forms beginning there) -> the names it holds.
         self.named = {form.encode(): tuple(name for name in names if form.startswith((name, name.upper())))
                       for form in written}
-        self.no_names = dict.fromkeys(names, False)
+        no_names = dict.fromkeys(names, False)
+        # What a text is known to lack before any search, by whether it may hold Cyrillic and accented Latin letters:
+        # the names until they are found, and the literals of a script it lacks. Copied whole for each text, a quarter of
+        # the cost of filling it.
+        self.unseen = {(cyrillic, latin): {**no_names, **({} if cyrillic else self.no_cyrillic),
+                                           **({} if latin else self.no_latin_1)}
+                       for cyrillic in (False, True) for latin in (False, True)}
 
     def scan(self, text: str) -> _Scan:
         """The article's text (title and body) ready to be searched."""
         cased = searchable(text)
-        seen = dict(self.no_names)
         kelvin = _KELVIN in cased
-        scan = _Scan(cased, seen, self.holding, {} if kelvin else self.ascii)
+        scan = _Scan(cased, self.holding, {} if kelvin else self.ascii)
         # No other character lowercases to a Cyrillic letter (tests/test_rules.py checks it).
         cyrillic = b"\xd0" in scan.written or b"\xd1" in scan.written
-        if not cyrillic:
-            seen.update(self.no_cyrillic)
         # Nor to an accented Latin letter, but those three (tests/test_rules.py checks it), which make a text not plain.
         odd_latin = any(c in cased for c in _TO_LATIN_1)
-        if not odd_latin and b"\xc3" not in scan.written:
-            seen.update(self.no_latin_1)
+        accented = odd_latin or b"\xc3" in scan.written
+        scan.seen = seen = self.unseen[cyrillic, accented].copy()
         named = False
         if self.names is not None:
             found = self.names.search(scan.written)
@@ -297,10 +300,10 @@ class _Literals:
 class _Scan:
     """One article's text, each literal looked for in it at most once."""
 
-    def __init__(self, cased: str, seen: dict[str, bool], holding: dict[str, tuple[str, ...]],
+    def __init__(self, cased: str, holding: dict[str, tuple[str, ...]],
                  ascii: dict[str, tuple[bytes, tuple[bytes, bytes] | None]]) -> None:
         self.cased = cased  # as :func:`~monitor.rules._text.searchable` gives it
-        self.seen = seen
+        self.seen: dict[str, bool] = {}  # literal -> whether the text holds it, once known
         self.holding = holding
         self.ascii = ascii
         self.written = cased.encode("utf-8", "surrogatepass")  # a page may hold a lone surrogate
@@ -489,10 +492,14 @@ class Ruleset:
         the other was most of the work spent on them.
         """
         scan = self._literals.scan(f"{title}\n{text}")
-        if scan.plain and self._dismissal is not None and not any(map(scan.low.__contains__, self._dismissal)):
+        if self._dismissed(scan):
             return []
         held = {id(rule) for rule in self._by_searches if rule.needs.holds(scan)}
         return [rule for rule in self._rules if id(rule) in held]
+
+    def _dismissed(self, scan: _Scan) -> bool:
+        """Whether a few searches in C tell that the text fails every rule's needs (see :meth:`_Literals.dismissal`)."""
+        return scan.plain and self._dismissal is not None and not any(map(scan.low.__contains__, self._dismissal))
 
 
 def _units(rule: _Rule, article: Article) -> list[Span]:
