@@ -2,7 +2,7 @@
 
 Extracting a page wraps thousands of nodes in tracked objects; judging an article builds its words, places and
 spans. Neither makes a cycle, yet the allocations set off collections that walk every tracked object of the process
-and find nothing: a fifth of extraction's time, and a sixth of judging a beat article. Garbage from elsewhere is
+and find nothing: a fifth of extraction's time, and up to a sixth of judging a beat article. Garbage from elsewhere is
 collected once the collector is back on.
 """
 

@@ -56,5 +56,6 @@ def test_extracting_a_page_and_judging_an_article_leave_the_collector_on(collect
     page = "<html><body><article><h1>Envoy</h1>" + "<p>Russia summoned the U.S. ambassador on Monday.</p>" * 20
     extracted = extract(page)
     assert gc.isenabled()
-    assert rules_of(load_config(Path(__file__).parents[1] / "config.toml")).match(extracted.text, "Russia summons the U.S. ambassador")  # judged, not dismissed
+    ruleset = rules_of(load_config(Path(__file__).parents[1] / "config.toml"))
+    assert ruleset.match(extracted.text, "Russia summons the U.S. ambassador")  # judged, not dismissed by the prefilter
     assert gc.isenabled()

@@ -244,9 +244,9 @@ class _Literals:
         self.named = {form.encode(): tuple(name for name in names if form.startswith((name, name.upper())))
                       for form in written}
         no_names = dict.fromkeys(names, False)
-        # What a text is known to lack before any search, by whether it may hold Cyrillic and accented Latin letters:
-        # the names until they are found, and the literals of a script it lacks. Copied whole for each text, a quarter of
-        # the cost of filling it.
+        # What a text is known to lack before any search, by whether it may hold Cyrillic and accented Latin
+        # letters: the names until they are found, and the literals of a script it lacks. Copied whole for each
+        # text, a quarter of the cost of filling it.
         self.unseen = {(cyrillic, latin): {**no_names, **({} if cyrillic else self.no_cyrillic),
                                            **({} if latin else self.no_latin_1)}
                        for cyrillic in (False, True) for latin in (False, True)}
