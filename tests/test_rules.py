@@ -540,7 +540,8 @@ _TEXTS = st.lists(
 
 def _unfiltered(ruleset: Ruleset) -> Ruleset:
     """The same rules with nothing known of their needs: every text is judged in full."""
-    return Ruleset([replace(rule, needs=NOTHING) for rule in ruleset._rules], ruleset._vocabulary)
+    rules = [replace(rule, needs=NOTHING, needs_in_full=NOTHING) for rule in ruleset._rules]
+    return Ruleset(rules, ruleset._vocabulary)
 
 
 @pytest.fixture(scope="module")
@@ -588,6 +589,30 @@ def test_the_prefilter_looks_for_an_acronym_as_written(text: str, judged: bool) 
     embassy was judged in full by a rule naming the US."""
     ruleset = compile_rules([RuleSettings(name="r", query="US AND embassy")])
     assert bool(ruleset._candidates(text, "")) is judged
+    assert bool(ruleset.match(text)) is judged
+
+
+@pytest.mark.parametrize(("query", "person", "text", "judged"), [
+    # Named only in full: a surname that is an everyday word is no clue alone.
+    ("@held AND freed", PersonSettings(name="Gordon Black", lists=["held"]), "Black Friday: the shop freed its stock.",
+     False),
+    ("@held AND freed", PersonSettings(name="Gordon Black", lists=["held"]), "Gordon Black was freed.", True),
+    ("@held AND freed", PersonSettings(name="Gordon Black", lists=["held"]), "GORDON BLACK WAS FREED.", True),
+    ("@held AND freed", PersonSettings(name="Gordon Black", aliases=["Гордон Блэк"], lists=["held"]),
+     "Гордон Блэк freed.", True),
+    # Named by the surname alone: a distinctive person, or any person where the query asks for surnames.
+    ("@held AND freed", PersonSettings(name="Evan Gershkovich", surnames=["Gershkovich"], distinctive=True,
+                                       lists=["held"]), "Gershkovich was freed.", True),
+    ("@held.surnames AND freed", PersonSettings(name="Gordon Black", surnames=["Black"], lists=["held"]),
+     "Black was freed.", True),
+])
+def test_a_person_named_only_in_full_is_needed_by_every_word_of_a_name(query: str, person: PersonSettings,
+                                                                       text: str, judged: bool) -> None:
+    """"Black" alone let every text with "Black Friday" or "Black Sea" through to the full rules for a rule on
+    Gordon Black, who is named only in full: his full name needs "Gordon" too, in any case."""
+    ruleset = compile_rules([RuleSettings(name="r", query=query)], {}, [person])
+    assert bool(ruleset._candidates(text, "")) is judged
+    assert ruleset.match(text) == _unfiltered(ruleset).match(text)
     assert bool(ruleset.match(text)) is judged
 
 

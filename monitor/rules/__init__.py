@@ -378,6 +378,9 @@ class _Rule:
     scope: str
     needs: Needs  # an article that does not satisfy them cannot match
     cues: tuple[Node, ...]  # a unit that holds none of their places cannot match (it would have no hits)
+    # The needs again, with the people named only in full needed by every word of a name: asked only of a text that
+    # satisfies the needs, so that they alone order the searches and make the dismissal (see Ruleset._candidates).
+    needs_in_full: Needs
     # The query's nodes compiled for judging units (see :func:`~monitor.rules._engine.judgement`), by id.
     judgements: dict[int, Holds] = field(init=False, repr=False, compare=False)
     # Its NOT NEARs, by id: an article's places are found once for every rule, and so are the vetoes among them.
@@ -417,7 +420,8 @@ class Ruleset:
         # A word that begins with one of the rules' stems, as written in lower case (see :meth:`cues`).
         self._cue = re.compile(rf"\b(?:{_alternation(vocabulary.prefixes)})\w*") if vocabulary.prefixes else None
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
-        self._literals = _Literals(literal for rule in rules for literal in rule.needs.every())
+        self._literals = _Literals(literal for rule in rules for needs in (rule.needs, rule.needs_in_full)
+                                   for literal in needs.every())
         # The formula that dismisses a text with the fewest searches first: the literals it finds absent
         # spare the others those searches.
         self._by_searches = sorted(self._rules, key=lambda rule: rule.needs.searches)
@@ -494,7 +498,7 @@ class Ruleset:
         scan = self._literals.scan(f"{title}\n{text}")
         if self._dismissed(scan):
             return []
-        held = {id(rule) for rule in self._by_searches if rule.needs.holds(scan)}
+        held = {id(rule) for rule in self._by_searches if rule.needs.holds(scan) and rule.needs_in_full.holds(scan)}
         return [rule for rule in self._rules if id(rule) in held]
 
     def _dismissed(self, scan: _Scan) -> bool:
@@ -663,7 +667,7 @@ class _Compiler:
                 self.people_settings.setdefault(name, []).append(person)
         self.people: dict[str, tuple[Person, ...]] = {}
         self.known_ids: dict[tuple[str, bool], tuple[int, ...]] = {}
-        self.known_needs: dict[int, tuple[Node, Needs]] = {}
+        self.known_needs: dict[tuple[int, bool], tuple[Node, Needs]] = {}
         # Each list or named clause compiled once, however often it is referred to (``@us`` in ten places): compiling
         # it anew each time was most of the compile, which every parsing worker pays as it starts.
         self.known_lists: dict[ListRef, Node] = {}
@@ -793,31 +797,52 @@ class _Compiler:
         """Literals of a name: its last word's (a surname is rarer than a first name), else its most telling word's."""
         return self.order[ids[-1]].literals or self.phrase_literals(ids)
 
-    def needs(self, node: Node) -> Needs:
+    def needs(self, node: Node, in_full: bool = False) -> Needs:
         """What every match of ``node`` holds, as a formula over literals (see :class:`Needs`).
 
-        Worked out once per clause: a shared clause (``@us`` in ten places, see :class:`_Sharing`) is one object.
+        ``in_full``: with a person who is named only in full needing every word of a full name, not its last alone
+        (see :meth:`named`). Worked out once per clause: a shared clause (``@us`` in ten places, see
+        :class:`_Sharing`) is one object.
         """
-        if id(node) not in self.known_needs:
-            self.known_needs[id(node)] = (node, self._needs(node))  # the node kept, so its id is never reused
-        return self.known_needs[id(node)][1]
+        key = (id(node), in_full)
+        if key not in self.known_needs:
+            self.known_needs[key] = (node, self._needs(node, in_full))  # the node kept, so its id is never reused
+        return self.known_needs[key][1]
 
-    def _needs(self, node: Node) -> Needs:
+    def _needs(self, node: Node, in_full: bool) -> Needs:
         if isinstance(node, Words):
             return Needs.either(self.phrase_literals(node.ids))
         if isinstance(node, ListRef):
             people = self.people[node.name]
+            if in_full:
+                return Needs.any_of([needs for person in people for needs in self.named(person, node.surnames)])
             return Needs.any_of([Needs.either(self.name_literal(ids)) for person in people
                                  for ids in (*person.names, *person.surnames)])
-        if isinstance(node, Any_):
-            return Needs.any_of([self.needs(item) for item in node.items])
-        if isinstance(node, All):
-            return Needs.all_of([self.needs(item) for item in node.items])
-        if isinstance(node, Near):
-            return Needs.all_of([self.needs(node.left)] + ([] if node.veto else [self.needs(node.right)]))
-        if isinstance(node, Field):
-            return self.needs(node.item)
+        if isinstance(node, (Any_, All, Near, Field)):
+            items = _needed(node)
+            parts = [self.needs(item, in_full) for item in items]
+            if in_full and all(part is self.needs(item) for part, item in zip(parts, items)):
+                return self.needs(node)  # no one named only in full below: the same formula, not built again
+            if isinstance(node, Field):
+                return parts[0]
+            return Needs.any_of(parts) if isinstance(node, Any_) else Needs.all_of(parts)
         return NOTHING
+
+    def named(self, person: Person, surnames: bool) -> list[Needs]:
+        """The ways an article names a person (see :func:`~monitor.rules._engine._people_spans`): each full name,
+        by its last word as written and its other words in any case; a surname alone only where it names the person
+        by itself (a distinctive person, or ``@list.surnames``).
+
+        "Gordon Black" is no longer needed by "Black" alone, which any "Black Friday" holds. The other words'
+        literals are lowercased so that they are searched only in a text that holds the last word, never in the one
+        pass for the names that tells which texts are plain.
+        """
+        full = [Needs.all_of([Needs.either(self.name_literal(ids)),
+                              *(Needs.either(tuple(lit.lower() for lit in self.order[id_].literals))
+                                for id_ in ids[:-1])])
+                for ids in person.names]
+        alone = [Needs.either(self.name_literal(ids)) for ids in person.surnames] if surnames or person.distinctive else []
+        return full + alone
 
 
 def _legacy(rule: RuleSettings, compiler: _Compiler, problems: list[str], where: str) -> Node | None:
@@ -888,7 +913,7 @@ def compile_rules(
         raise ConfigError(problems)
     share = _Sharing()
     finished = [
-        _Rule(name, node, scope, compiler.needs(node), tuple(_cues(node)))
+        _Rule(name, node, scope, compiler.needs(node), tuple(_cues(node)), compiler.needs(node, in_full=True))
         for name, node, scope in ((name, share(node), scope) for name, node, scope in compiled)
     ]
     return Ruleset(finished, compiler.vocabulary())
@@ -943,6 +968,15 @@ def _identity(value: object) -> object:
 def _vetoes(node: Node) -> Iterator[Near]:
     """The NOT NEAR clauses of a query, wherever they stand."""
     return (clause for clause in _nodes(node) if isinstance(clause, Near) and clause.veto)
+
+
+def _needed(node: Any_ | All | Near | Field) -> tuple[Node, ...]:
+    """The clauses whose needs a clause's needs are made of: a NEAR's vetoed side is not needed."""
+    if isinstance(node, Near):
+        return (node.left,) if node.veto else (node.left, node.right)
+    if isinstance(node, Field):
+        return (node.item,)
+    return node.items
 
 
 def _nodes(node: Node, seen: set[int] | None = None) -> Iterator[Node]:
