@@ -232,7 +232,7 @@ class _Literals:
     def __init__(self, literals: Iterable[str]) -> None:
         every = set(literals)
         self.holding = _holding(every)
-        self.no_cyrillic = {literal: False for literal in every if _CYRILLIC.search(literal)}
+        no_cyrillic = {literal: False for literal in every if _CYRILLIC.search(literal)}
         self.no_latin_1 = {literal: False for literal in every if _LATIN_1.search(literal)}
         # Lowercased, and for a name as written and in capitals (None for a lowercase literal).
         self.ascii = {literal: (literal.lower().encode(), None if literal.islower() else (
@@ -247,7 +247,7 @@ class _Literals:
         # What a text is known to lack before any search, by whether it may hold Cyrillic and accented Latin
         # letters: the names until they are found, and the literals of a script it lacks. Copied whole for each
         # text, a quarter of the cost of filling it.
-        self.unseen = {(cyrillic, latin): {**no_names, **({} if cyrillic else self.no_cyrillic),
+        self.unseen = {(cyrillic, latin): {**no_names, **({} if cyrillic else no_cyrillic),
                                            **({} if latin else self.no_latin_1)}
                        for cyrillic in (False, True) for latin in (False, True)}
 
@@ -498,7 +498,8 @@ class Ruleset:
         scan = self._literals.scan(f"{title}\n{text}")
         if self._dismissed(scan):
             return []
-        held = {id(rule) for rule in self._by_searches if rule.needs.holds(scan) and rule.needs_in_full.holds(scan)}
+        held = {id(rule) for rule in self._by_searches if rule.needs.holds(scan)
+                and (rule.needs_in_full is rule.needs or rule.needs_in_full.holds(scan))}
         return [rule for rule in self._rules if id(rule) in held]
 
     def _dismissed(self, scan: _Scan) -> bool:
@@ -810,8 +811,8 @@ class _Compiler:
         return self.known_needs[key][1]
 
     def _needs(self, node: Node, in_full: bool) -> Needs:
-        if isinstance(node, Words):
-            return Needs.either(self.phrase_literals(node.ids))
+        if isinstance(node, Words):  # the same either way: the one object, so that a clause without people is too
+            return self.needs(node) if in_full else Needs.either(self.phrase_literals(node.ids))
         if isinstance(node, ListRef):
             people = self.people[node.name]
             if in_full:
