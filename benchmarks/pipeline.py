@@ -411,18 +411,23 @@ class Retries:
     articles: int  # article fetches of the warm cycle that retried one
     other_articles: int  # article fetches of anything else: nothing new was published, so none is due
     full_reads: int  # unconditional source requests of outlets with a link to retry
-    other_sources: int  # source requests of the other outlets that were not conditional, or not answered 304
+    # The other outlets' source requests that were not conditional or not answered 304, and those outlets not asked.
+    other_sources: int
 
     @classmethod
     def seen(cls, pending: set[str], cold: list[Hit], warm: list[Hit]) -> Retries:
-        retrying = {hit.outlet for hit in cold if hit.kind == "article" and hit.path in pending}
+        # By outlet and path: two outlets may serve the same path.
+        left = {(hit.outlet, hit.path) for hit in cold if hit.kind == "article" and hit.path in pending}
+        retrying = {outlet for outlet, _ in left}
         articles = [hit for hit in warm if hit.kind == "article"]
         sources = [hit for hit in warm if hit.kind == "source"]
-        retried = sum(hit.path in pending for hit in articles)
+        retried = sum((hit.outlet, hit.path) in left for hit in articles)
+        unasked = {hit.outlet for hit in cold if hit.kind == "source"} - retrying - {hit.outlet for hit in sources}
         return cls(
             len(pending), retried, len(articles) - retried,
             sum(hit.outlet in retrying and not hit.conditional for hit in sources),
-            sum(hit.outlet not in retrying and not (hit.conditional and hit.status == 304) for hit in sources),
+            sum(hit.outlet not in retrying and not (hit.conditional and hit.status == 304) for hit in sources)
+            + len(unasked),
         )
 
 
