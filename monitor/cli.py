@@ -302,7 +302,7 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
 def _skipped(skipped: int, retried: int) -> str:
     """The links a check fetched or read nothing from, and how many of them later checks try again."""
     links = "link" if skipped == 1 else "links"
-    again = f"{retried} tried again by the next checks" if retried else "not tried again"
+    again = f"{retried} tried again by later checks" if retried else "not tried again"
     return f", {skipped} {links} skipped ({again}; the causes are in failed_urls and the log)"
 
 

@@ -54,8 +54,10 @@ DAY = timedelta(days=1)  # the period of limits.text_per_day
 # characters each, added 2.2 GB a day at the shortest interval within the budget.
 PAGE_CHARS = 2000
 
-# A link whose fetch failed for a passing reason is tried in this many checks, then left alone.
+# A link whose fetch failed for a passing reason is tried in this many checks, then left alone. Each try waits
+# RETRY_PAUSE after the last failure, doubling with each (see retry_due).
 MAX_ARTICLE_ATTEMPTS = 5
+RETRY_PAUSE = timedelta(minutes=2)
 # A page its listing says changed after its source read it (a feed item's update time, a sitemap's lastmod) is read
 # again while its story is younger than REREAD_DAYS: a breaking story is written in place. After a read again that found
 # no news there, the next waits REREAD_PAUSE, doubling with each such read up to REREAD_PAUSE_MAX (see read_again).
@@ -230,6 +232,16 @@ def read_again(updated: datetime, read: datetime, no_news: int, now: datetime) -
     return not no_news or now - read >= min(REREAD_PAUSE * 2 ** min(no_news - 1, 20), REREAD_PAUSE_MAX)
 
 
+def retry_due(attempts: int, last_failed: datetime, now: datetime) -> bool:
+    """Whether a link that failed in passing ``attempts`` times, last at ``last_failed``, is tried again ``now``.
+
+    A server's error, a time-out or a stub are not mended in seconds: tried at once (a second ``once``, a check of a
+    source that publishes every minute), the attempts were spent before the page could have changed, and the source
+    was read in full each time to find the link again.
+    """
+    return now - last_failed >= RETRY_PAUSE * (1 << max(attempts - 1, 0))
+
+
 def _sent_home(page: Page, link: Link) -> bool:
     """Whether a link was redirected to its site's home page, which is not its article: sites send there the URLs
     they do not know (yet). A passing failure, so that a story published a little after its link is still taken."""
@@ -310,8 +322,12 @@ class Pipeline:
 
     async def _check(self, source: SourceSettings, force: bool) -> CheckReport:
         report = CheckReport(source.name)
-        state = await self.writer.run(lambda archive: archive.source_state(source.name))
+        state, waiting = await self.writer.run(lambda archive: (
+            archive.source_state(source.name), archive.failures_to_retry(source.name, MAX_ARTICLE_ATTEMPTS)))
         started = self.clock()
+        # Links to try again now: the source is read in full to find them (a 304 would lose them). Those not yet due
+        # wait, and the source is asked conditionally meanwhile.
+        due = {url for url, (attempts, last_failed) in waiting.items() if retry_due(attempts, last_failed, started)}
         deadline = asyncio.get_running_loop().time() + self.settings.limits.check_seconds
         if not force and state.failures and state.next_due and state.next_due > started:
             report.backing_off_until = state.next_due
@@ -324,7 +340,8 @@ class Pipeline:
             async with asyncio.timeout_at(deadline):
                 discovery = await discover(
                     source, self.fetcher, self.workers,
-                    etag=state.etag, last_modified=state.last_modified, body_hash=state.body_hash,
+                    etag=None if due else state.etag, last_modified=None if due else state.last_modified,
+                    body_hash=None if due else state.body_hash,
                 )
         except TimeoutError:
             return await self._failed(source, state, started, report, self._overran("reading the source"), None)
@@ -355,7 +372,7 @@ class Pipeline:
                              archive.given_up_urls(urls, MAX_ARTICLE_ATTEMPTS, source.name))
         )
         changed = {url for url, (read, no_news) in reads.items() if read_again(updated[url], read, no_news, started)}
-        skip = (known - changed) | given_up
+        skip = (known - changed) | given_up | (waiting.keys() - due)
         # Links never read first: a listing of many pages said to have changed would otherwise take the check's share
         # (limits.links_per_check) before a new story's link, and its alert waited for a later check.
         fresh = sorted((link for link in links if link.url not in skip), key=lambda link: link.url in known)
@@ -383,9 +400,10 @@ class Pipeline:
             *(self._fetch_and_store(source, link, report, deadline, under_way) for link in taken)
         )
         report.stored = sum(results)
-        # With articles to retry or links left, keep the previous validators so the next check re-reads
-        # the source and takes them instead of getting a 304 that would lose them for good.
-        retry = report.retry_later > 0 or report.left > 0 or bool(report.unstored)
+        # With links left or articles not stored, keep the previous validators so the next check re-reads the source
+        # and takes them instead of getting a 304 that would lose them for good. Links to retry are in failed_urls:
+        # the check they are due at reads the source in full.
+        unfinished = report.left > 0 or bool(report.unstored)
         check = CheckRecord(
             checked=started, ok=True, new_links=len(taken), changed=not discovery.not_modified, links=report.links,
             extracted=report.fetched, text_chars=report.text_chars, stored=report.stored,
@@ -399,9 +417,9 @@ class Pipeline:
                 name=source.name,
                 check=check,
                 next_due=next_due,
-                etag=None if retry else discovery.etag,
-                last_modified=None if retry else discovery.last_modified,
-                body_hash=None if retry else discovery.body_hash,
+                etag=None if unfinished else discovery.etag,
+                last_modified=None if unfinished else discovery.last_modified,
+                body_hash=None if unfinished else discovery.body_hash,
                 health=health,
                 notice=report.notice,
             )
@@ -608,8 +626,8 @@ class Pipeline:
         report.text_chars += read.text_chars
         if read.prepared is None:
             # A stub now may be the story later: a breaking story goes up as a headline and a line, and is written
-            # in place. Retried like a passing failure, it is read again at the next checks while its source lists it.
-            log.info("%s: no article text in %s (tried again at the next checks)", source.name, page.url)
+            # in place. Retried like a passing failure, it is read again at later checks while its source lists it.
+            log.info("%s: no article text in %s (tried again at later checks)", source.name, page.url)
             report.skipped += 1
             report.retry_later += 1
             await self._record_failed_url(link.url, source, "no article text", retry=True)

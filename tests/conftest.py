@@ -5,11 +5,14 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import sqlite3
 import struct
 import subprocess
 import sys
 import zlib
 from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,11 @@ BINARY_FILES = {
     "page.html.gz": gzip.compress(b"<html><body><p>An envoy returns to Moscow.</p></body></html>" * 20),
     "python": Path(sys.executable).resolve().read_bytes()[:200_000],
 }
+
+
+def let_retries_fall_due(database: Path) -> None:
+    """As if the wait before each passing failure's next attempt (``monitor.pipeline.retry_due``) were over: its last
+    failure an hour ago, past the longest wait and within the month ``failed_urls`` keeps."""
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    with closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("UPDATE failed_urls SET last_failed = ?", [an_hour_ago])

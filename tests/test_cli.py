@@ -502,7 +502,7 @@ def test_once_says_when_a_source_s_links_were_skipped(run_cli: RunCLI, tmp_path:
     feed_config(tmp_path, wire=local_web.url("/feed.xml"))
     result = run_cli("once", check=False)
     assert result.returncode == 0, result.stderr
-    assert "ok, 2 links skipped (2 tried again by the next checks; the causes are in failed_urls" in result.stdout, \
+    assert "ok, 2 links skipped (2 tried again by later checks; the causes are in failed_urls" in result.stdout, \
         result.stdout
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.conftest import let_retries_fall_due
 from tests.newsweb import FAULT_SOURCES, RETRY_AFTER, NewsWeb, monitor_env, start_daemon, wait_for
 from tests.smtpserver import SmtpServer, smtp_server  # noqa: F401 - the fixture
 
@@ -99,6 +100,7 @@ def test_once_twice_over_a_changing_misbehaving_web(
 
         before = len(web.hits())
         web.advance()  # the recall syndicated, a prisoner swap, a recycled paragraph
+        let_retries_fall_due(tmp_path / "monitor.db")
         second = monitor(tmp_path, "once")
         assert second.returncode == 0, second.stderr
         assert subjects(smtp_server)[1:] == [f"[monitor] prisoner swap: {SWAP}"]
@@ -118,8 +120,8 @@ def test_once_twice_over_a_changing_misbehaving_web(
         cycle = web.hits()[before:]
         new_paths = {article.path for article in web.articles() if article.edition == 1}
         # ... and retries the articles whose fetch failed in a way worth retrying (500, time-out,
-        # cut-off body, a consent wall with no article text yet), which a 304 of their source would otherwise lose
-        # for good.
+        # cut-off body, a consent wall with no article text yet) once their wait is over, which a 304 of their source
+        # would otherwise lose for good.
         retried = {"/fault/gone/", "/fault/slow/", "/fault/truncated/", "/fault/consent/"}
         fetched = {hit.path for hit in cycle if hit.kind == "article"}
         assert fetched - retried <= new_paths

@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import BINARY_FILES
+from tests.conftest import BINARY_FILES, let_retries_fall_due
 from tests.httpserver import LocalWeb, Recorded, Route
 
 from monitor.app import check_once
 from monitor.config import FetchSettings, LimitsSettings, Settings, SourceSettings, shipped_rules
 from monitor.models import Article, Extracted, Link, Page
 from monitor.prepare import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS, extract_fetched, page_to_article
-from monitor.pipeline import MAX_ARTICLE_ATTEMPTS, REREAD_PAUSE, outlets
+from monitor.pipeline import MAX_ARTICLE_ATTEMPTS, REREAD_PAUSE, RETRY_PAUSE, outlets, retry_due
 from monitor.store import Archive
 
 SOURCE = SourceSettings(name="Wire", kind="feed", url="https://news.example/feed.xml")
@@ -875,7 +875,7 @@ def test_a_stub_written_into_a_story_later_is_stored_and_alerts_and_one_that_sta
 ) -> None:
     """A page of under 40 words that the rules find nothing in was refused for good: a breaking story goes up as a
     headline and a line, and is written in place minutes later, so its news never alerted. A stub is tried again at
-    the next checks, as any passing failure, until it has had as many attempts."""
+    later checks, as any passing failure, until it has had as many attempts."""
     wire, other = LocalWeb(), LocalWeb()
     try:
         settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
@@ -886,6 +886,7 @@ def test_a_stub_written_into_a_story_later_is_stored_and_alerts_and_one_that_sta
         first, _ = check_once(settings, None, force=True).checks
         assert (first.stored, first.retry_later) == (0, 2)
         story.body = developing.format(f"{FLASH} {FILLER}").encode()
+        let_retries_fall_due(tmp_path / "monitor.db")
         second, _ = check_once(settings, None, force=True).checks
         assert (second.stored, len(second.alerts), second.retry_later) == (1, 1, 1)
         assert titles(tmp_path) == ["Breaking news"]
@@ -900,6 +901,47 @@ def test_a_stub_written_into_a_story_later_is_stored_and_alerts_and_one_that_sta
     finally:
         wire.close()
         other.close()
+
+
+def test_a_failure_worth_retrying_waits_its_turn_and_its_source_is_asked_conditionally_meanwhile(
+    tmp_path: Path
+) -> None:
+    """A link that failed in passing was tried again at the very next check, a second `once` seconds later too, and
+    its source read in full each time to find it: the attempts went before the page could have changed. It now waits
+    RETRY_PAUSE, doubling with each attempt; meanwhile its source is asked conditionally, as if nothing failed."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        failing = wire.route("/story", "down for maintenance", status=503)
+        serve_feed(wire, [wire.url("/story")])
+        wire.routes["/feed.xml"].etag = '"v1"'  # answers 304 to a request that holds it
+        first, _ = check_once(settings, None, force=True).checks
+        assert (first.stored, first.retry_later) == (0, 1)
+        before = len(wire.requests)
+        soon, _ = check_once(settings, None, force=True).checks  # seconds later: not due
+        asked = wire.requests[before:]
+        assert (soon.fetched, soon.not_modified) == (0, True)
+        assert [(r.path, r.headers.get("if-none-match")) for r in asked] == [("/feed.xml", '"v1"')]
+        failing.status, failing.body = 200, page(wire.url("/story")).body
+        let_retries_fall_due(tmp_path / "monitor.db")
+        before = len(wire.requests)
+        due, _ = check_once(settings, None, force=True).checks
+        asked = wire.requests[before:]
+        assert [(r.path, r.headers.get("if-none-match")) for r in asked] == [("/feed.xml", None), ("/story", None)]
+        assert due.stored == 1
+        with sqlite3.connect(tmp_path / "monitor.db") as conn:
+            assert list(conn.execute("SELECT * FROM failed_urls")) == []
+    finally:
+        wire.close()
+        other.close()
+
+
+@pytest.mark.parametrize(("attempts", "since", "due"), [
+    (1, RETRY_PAUSE - timedelta(seconds=1), False), (1, RETRY_PAUSE, True),
+    (2, RETRY_PAUSE, False), (2, 2 * RETRY_PAUSE, True), (4, 7 * RETRY_PAUSE, False), (4, 8 * RETRY_PAUSE, True),
+])
+def test_a_retry_waits_twice_as_long_after_each_attempt(attempts: int, since: timedelta, due: bool) -> None:
+    assert retry_due(attempts, WHEN - since, WHEN) is due
 
 
 def serve_atom(web: LocalWeb, entries: list[tuple[str, datetime]]) -> None:

@@ -79,8 +79,8 @@ TABLES: dict[str, dict[str, Any]] = {
     "failed_urls": {
         "description": "An article link that could not be stored, by the source that listed it, in the last 30 days.",
         "sort_desc": "last_failed", "facets": ["source", "retry"],
-        "columns": {"retry": "1 = a passing failure (5xx, time-out, no article text yet), retried in up to 5 checks;"
-                             " 0 = refused for good."},
+        "columns": {"retry": "1 = a passing failure (5xx, time-out, no article text yet), retried in up to 5 checks,"
+                             " after waits that double from 2 minutes; 0 = refused for good."},
     },
     "heartbeat": {"description": "One row: the daemon's last heartbeat, read by monitor status --check."},
     "notices": {

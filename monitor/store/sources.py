@@ -142,6 +142,15 @@ class SourceRecords(Connection):
             source, max_attempts,
         )
 
+    def failures_to_retry(self, source: str, max_attempts: int) -> dict[str, tuple[int, datetime]]:
+        """The links ``source`` failed at in passing and will try again (fewer than ``max_attempts`` attempts): the
+        attempts so far, and when the last one failed."""
+        rows = self.db.execute(
+            "SELECT url, attempts, last_failed FROM failed_urls WHERE source = ? AND retry = 1 AND attempts < ?",
+            [source, max_attempts],
+        )
+        return {url: (attempts, datetime.fromisoformat(last_failed)) for url, attempts, last_failed in rows}
+
     def record_failed_url(self, url: str, *, source: str, error: str, retry: bool, when: datetime) -> None:
         """Record a failure of ``url`` listed by ``source`` (its error cut to :data:`~monitor.errors.ERROR_CHARS`), and
         forget those older than FAILED_URL_RETENTION: pruned where the table grows, so it stays the size of a month of
