@@ -410,24 +410,22 @@ class Retries:
     pending: int  # links left to retry by the cold cycle
     articles: int  # article fetches of the warm cycle that retried one
     other_articles: int  # article fetches of anything else: nothing new was published, so none is due
-    full_reads: int  # unconditional source requests of outlets with a link to retry
-    # The other outlets' source requests that were not conditional or not answered 304, and those outlets not asked.
-    other_sources: int
+    full_reads: int  # unconditional source requests of the outlets whose links were retried
+    other_sources: int  # the other source requests not answered 304 to a conditional request, and outlets not asked
 
     @classmethod
     def seen(cls, pending: set[str], cold: list[Hit], warm: list[Hit]) -> Retries:
         # By outlet and path: two outlets may serve the same path.
         left = {(hit.outlet, hit.path) for hit in cold if hit.kind == "article" and hit.path in pending}
-        retrying = {outlet for outlet, _ in left}
         articles = [hit for hit in warm if hit.kind == "article"]
         sources = [hit for hit in warm if hit.kind == "source"]
-        retried = sum((hit.outlet, hit.path) in left for hit in articles)
-        unasked = {hit.outlet for hit in cold if hit.kind == "source"} - retrying - {hit.outlet for hit in sources}
+        retried = [hit for hit in articles if (hit.outlet, hit.path) in left]
+        retrying = {hit.outlet for hit in retried}  # their sources are read in full, to find the links
+        full_reads = [hit for hit in sources if hit.outlet in retrying and not hit.conditional]
+        unasked = {hit.outlet for hit in cold if hit.kind == "source"} - {hit.outlet for hit in sources}
         return cls(
-            len(pending), retried, len(articles) - retried,
-            sum(hit.outlet in retrying and not hit.conditional for hit in sources),
-            sum(hit.outlet not in retrying and not (hit.conditional and hit.status == 304) for hit in sources)
-            + len(unasked),
+            len(pending), len(retried), len(articles) - len(retried), len(full_reads),
+            sum(not (hit.conditional and hit.status == 304) for hit in sources) - len(full_reads) + len(unasked),
         )
 
 
@@ -569,10 +567,11 @@ def report(middle: Round, rounds: list[Round], soaked: tuple[int, int, int] | No
     # A link that failed in passing (a page with no article text yet, a 5xx) is fetched again at the next check, and
     # its source read in full to find it: work left by the cold cycle, not news. Every other request is judged.
     lines.append(row("warm: sources not conditional 304", f"{retries.other_sources}" + (
-        f" (besides {retries.full_reads} full reads of the sources with links to retry)" if retries.pending else ""),
+        f" (besides {retries.full_reads} full reads of the sources of the retries)" if retries.full_reads else ""),
         "0", retries.other_sources == 0))
     lines.append(row("warm: article fetches / stored", f"{retries.other_articles} / {warm.stored}" + (
-        f" (besides {retries.articles} retries of {retries.pending} links)" if retries.pending else ""),
+        f" (besides {retries.articles} retries of the {retries.pending} links that failed in passing)"
+        if retries.articles else ""),
         "0", retries.other_articles == 0))
     lines.append(row("warm: time", f"{warm.seconds * 1000:.0f} ms = {warm_share:.1%} of cold"
                      + (", with the retries and starting the workers for them" if retries.articles else ""),
