@@ -373,6 +373,11 @@ class Pipeline:
         )
         changed = {url for url, (read, no_news) in reads.items() if read_again(updated[url], read, no_news, started)}
         skip = (known - changed) | given_up | (waiting.keys() - due)
+        # A link due to be tried again that its source lists no more, or that led to an article since (through another
+        # source of its outlet), is no failure of the source's any more: its row goes, or each check would read the
+        # source in full to look for it, for the month failed_urls keeps it.
+        if gone := (set() if discovery.not_modified else due.difference(urls) | (due & known)):
+            await self.writer.run(lambda archive: archive.forget_failed_urls(gone, source.name))
         # Links never read first: a listing of many pages said to have changed would otherwise take the check's share
         # (limits.links_per_check) before a new story's link, and its alert waited for a later check.
         fresh = sorted((link for link in links if link.url not in skip), key=lambda link: link.url in known)

@@ -936,6 +936,68 @@ def test_a_failure_worth_retrying_waits_its_turn_and_its_source_is_asked_conditi
         other.close()
 
 
+def test_a_failure_its_source_lists_no_more_is_forgotten_when_due_and_the_source_asked_conditionally_again(
+    tmp_path: Path
+) -> None:
+    """A link due to be tried again makes its source be read in full, to find it. One the source lists no more would
+    have done so at every check for the month failed_urls keeps it: its row goes at the first such read."""
+    wire, other = LocalWeb(), LocalWeb()
+    try:
+        settings = two_feeds(tmp_path, wire, other, names=("Wire", "Other"))
+        wire.route("/story", "down for maintenance", status=503)
+        serve_feed(wire, [wire.url("/story")])
+        check_once(settings, None, force=True)
+        serve_feed(wire, [])  # the story is taken down, and out of the feed
+        wire.routes["/feed.xml"].etag = '"v2"'
+        let_retries_fall_due(tmp_path / "monitor.db")
+        before = len(wire.requests)
+        due, _ = check_once(settings, None, force=True).checks
+        assert [(r.path, r.headers.get("if-none-match")) for r in wire.requests[before:]] == [("/feed.xml", None)]
+        with sqlite3.connect(tmp_path / "monitor.db") as conn:
+            assert list(conn.execute("SELECT * FROM failed_urls")) == []
+        before = len(wire.requests)
+        after, _ = check_once(settings, None, force=True).checks
+        assert [(r.path, r.headers.get("if-none-match")) for r in wire.requests[before:]] == [("/feed.xml", '"v2"')]
+        assert after.not_modified
+    finally:
+        wire.close()
+        other.close()
+
+
+def test_a_failure_whose_link_another_source_of_its_outlet_stored_is_forgotten_when_due(tmp_path: Path) -> None:
+    """Another feed of the outlet stored the story a feed failed at: that feed's failure is over, and its row goes at
+    the check it is due at, or the feed would be read in full at every check to look for the link."""
+    web = LocalWeb()
+    try:
+        items = '<rss version="2.0"><channel><title>t</title><item><title>Report</title><link>{}</link></item>{}'
+        feed = web.route("/feed.xml", items.format(web.url("/story"), "</channel></rss>"),
+                         content_type="application/rss+xml", etag='"v1"')
+        web.route("/other.xml", '<rss version="2.0"><channel><title>t</title></channel></rss>',
+                  content_type="application/rss+xml")
+        story = web.route("/story", "down for maintenance", status=503)
+        settings = shipped_rules().model_copy(update={
+            "database": str(tmp_path / "monitor.db"), "fetch": FetchSettings(delay=0, robots=False),
+            "limits": LimitsSettings(workers=0),
+            "sources": [SourceSettings(name="Feed", kind="feed", url=web.url("/feed.xml")),
+                        SourceSettings(name="Other feed", kind="feed", url=web.url("/other.xml"))]})
+        check_once(settings, "Feed", force=True)
+        story.status, story.body = 200, page(web.url("/story")).body
+        web.routes["/other.xml"].body = feed.body
+        stored = check_once(settings, "Other feed", force=True).checks[0]
+        assert stored.stored == 1
+        let_retries_fall_due(tmp_path / "monitor.db")
+        before = len(web.requests)
+        check_once(settings, "Feed", force=True)
+        assert [(r.path, r.headers.get("if-none-match")) for r in web.requests[before:]] == [("/feed.xml", None)]
+        with sqlite3.connect(tmp_path / "monitor.db") as conn:
+            assert list(conn.execute("SELECT * FROM failed_urls")) == []
+        before = len(web.requests)
+        check_once(settings, "Feed", force=True)
+        assert [(r.path, r.headers.get("if-none-match")) for r in web.requests[before:]] == [("/feed.xml", '"v1"')]
+    finally:
+        web.close()
+
+
 @pytest.mark.parametrize(("attempts", "since", "due"), [
     (1, RETRY_PAUSE - timedelta(seconds=1), False), (1, RETRY_PAUSE, True),
     (2, RETRY_PAUSE, False), (2, 2 * RETRY_PAUSE, True), (4, 7 * RETRY_PAUSE, False), (4, 8 * RETRY_PAUSE, True),
