@@ -152,7 +152,7 @@ class SourceRecords(Connection):
         return {url: (attempts, datetime.fromisoformat(last_failed)) for url, attempts, last_failed in rows}
 
     def forget_failed_urls(self, urls: Iterable[str], source: str) -> None:
-        """Forget ``source``'s failures at ``urls``: it lists them no more."""
+        """Forget ``source``'s failures at ``urls``: over, as it lists them no more or they led to an article."""
         with self.transaction():
             for chunk, marks in self._in_chunks(list(urls)):
                 self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({marks})", [source, *chunk])
