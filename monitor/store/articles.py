@@ -65,6 +65,14 @@ class ArticleRecords(Connection):
                           [(url, source, article_id, when) for url in urls],
                           "ON CONFLICT (url, source) DO UPDATE SET rereads = CASE WHEN article_id = excluded.article_id"
                           " THEN rereads + 1 ELSE 0 END, article_id = excluded.article_id, last_read = excluded.last_read")
+        self._forget_failures(urls, source)
+
+    def forget_failed_urls(self, urls: Iterable[str], source: str) -> None:
+        """Forget ``source``'s failures at ``urls``: over, as it lists them no more or they led to an article."""
+        with self.transaction():
+            self._forget_failures(list(urls), source)
+
+    def _forget_failures(self, urls: Sequence[str], source: str) -> None:
         for chunk, marks in self._in_chunks(urls):
             self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({marks})", [source, *chunk])
 

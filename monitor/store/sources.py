@@ -151,12 +151,6 @@ class SourceRecords(Connection):
         )
         return {url: (attempts, datetime.fromisoformat(last_failed)) for url, attempts, last_failed in rows}
 
-    def forget_failed_urls(self, urls: Iterable[str], source: str) -> None:
-        """Forget ``source``'s failures at ``urls``: over, as it lists them no more or they led to an article."""
-        with self.transaction():
-            for chunk, marks in self._in_chunks(list(urls)):
-                self.db.execute(f"DELETE FROM failed_urls WHERE source = ? AND url IN ({marks})", [source, *chunk])
-
     def record_failed_url(self, url: str, *, source: str, error: str, retry: bool, when: datetime) -> None:
         """Record a failure of ``url`` listed by ``source`` (its error cut to :data:`~monitor.errors.ERROR_CHARS`), and
         forget those older than FAILED_URL_RETENTION: pruned where the table grows, so it stays the size of a month of
