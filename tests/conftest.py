@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.store.connection import iso
+
 # Shared servers, registered here for every test module: a programmable HTTP server on
 # 127.0.0.1 (``local_web``) and a real aiosmtpd server (``smtp_server``).
 from tests.httpserver import local_web_fixture  # noqa: F401
@@ -86,6 +88,5 @@ BINARY_FILES = {
 def let_retries_fall_due(database: Path) -> None:
     """As if the wait before each passing failure's next attempt (``monitor.pipeline.retry_due``) were over: its last
     failure an hour ago, past the longest wait and within the month ``failed_urls`` keeps."""
-    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds").replace("+00:00", "Z")
     with closing(sqlite3.connect(database)) as conn, conn:
-        conn.execute("UPDATE failed_urls SET last_failed = ?", [an_hour_ago])
+        conn.execute("UPDATE failed_urls SET last_failed = ?", [iso(datetime.now(UTC) - timedelta(hours=1))])
