@@ -254,21 +254,21 @@ class _Literals:
     def scan(self, text: str) -> _Scan:
         """The article's text (title and body) ready to be searched."""
         cased = searchable(text)
+        written = cased.encode("utf-8", "surrogatepass")  # a page may hold a lone surrogate
         kelvin = _KELVIN in cased
-        scan = _Scan(cased, self.holding, {} if kelvin else self.ascii)
         # No other character lowercases to a Cyrillic letter (tests/test_rules.py checks it).
-        cyrillic = b"\xd0" in scan.written or b"\xd1" in scan.written
+        cyrillic = b"\xd0" in written or b"\xd1" in written
         # Nor to an accented Latin letter, but those three (tests/test_rules.py checks it), which make a text not plain.
         odd_latin = any(c in cased for c in _TO_LATIN_1)
-        accented = odd_latin or b"\xc3" in scan.written
-        scan.seen = seen = self.unseen[cyrillic, accented].copy()
+        seen = self.unseen[cyrillic, odd_latin or b"\xc3" in written].copy()
+        scan = _Scan(cased, written, seen, self.holding, {} if kelvin else self.ascii)
         named = False
         if self.names is not None:
-            found = self.names.search(scan.written)
+            found = self.names.search(written)
             named = found is not None
             while found is not None:  # on from one place after each: names may overlap
                 seen.update(dict.fromkeys(self.named[found.group()], True))
-                found = self.names.search(scan.written, found.start() + 1)
+                found = self.names.search(written, found.start() + 1)
         scan.plain = not (kelvin or odd_latin or cyrillic or named)
         return scan
 
@@ -300,13 +300,13 @@ class _Literals:
 class _Scan:
     """One article's text, each literal looked for in it at most once."""
 
-    def __init__(self, cased: str, holding: dict[str, tuple[str, ...]],
+    def __init__(self, cased: str, written: bytes, seen: dict[str, bool], holding: dict[str, tuple[str, ...]],
                  ascii: dict[str, tuple[bytes, tuple[bytes, bytes] | None]]) -> None:
         self.cased = cased  # as :func:`~monitor.rules._text.searchable` gives it
-        self.seen: dict[str, bool] = {}  # literal -> whether the text holds it, once known
+        self.written = written  # in UTF-8
+        self.seen = seen  # literal -> whether the text holds it, once known
         self.holding = holding
         self.ascii = ascii
-        self.written = cased.encode("utf-8", "surrogatepass")  # a page may hold a lone surrogate
         self.low = self.written.lower()
         self._lowered: str | None = None
         # No name of the people lists, no Cyrillic or accented Latin letter, no Kelvin sign: only its ASCII
