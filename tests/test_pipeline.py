@@ -903,6 +903,11 @@ def test_a_stub_written_into_a_story_later_is_stored_and_alerts_and_one_that_sta
         other.close()
 
 
+def asked_since(web: LocalWeb, before: int) -> list[tuple[str, str | None]]:
+    """The paths ``web`` was asked for after its first ``before`` requests, each with the ETag the request held."""
+    return [(request.path, request.headers.get("if-none-match")) for request in web.requests[before:]]
+
+
 def test_a_failure_worth_retrying_waits_its_turn_and_its_source_is_asked_conditionally_meanwhile(
     tmp_path: Path
 ) -> None:
@@ -919,15 +924,13 @@ def test_a_failure_worth_retrying_waits_its_turn_and_its_source_is_asked_conditi
         assert (first.stored, first.retry_later) == (0, 1)
         before = len(wire.requests)
         soon, _ = check_once(settings, None, force=True).checks  # seconds later: not due
-        asked = wire.requests[before:]
         assert (soon.fetched, soon.not_modified) == (0, True)
-        assert [(r.path, r.headers.get("if-none-match")) for r in asked] == [("/feed.xml", '"v1"')]
+        assert asked_since(wire, before) == [("/feed.xml", '"v1"')]
         failing.status, failing.body = 200, page(wire.url("/story")).body
         let_retries_fall_due(tmp_path / "monitor.db")
         before = len(wire.requests)
         due, _ = check_once(settings, None, force=True).checks
-        asked = wire.requests[before:]
-        assert [(r.path, r.headers.get("if-none-match")) for r in asked] == [("/feed.xml", None), ("/story", None)]
+        assert asked_since(wire, before) == [("/feed.xml", None), ("/story", None)]
         assert due.stored == 1
         with sqlite3.connect(tmp_path / "monitor.db") as conn:
             assert list(conn.execute("SELECT * FROM failed_urls")) == []
@@ -952,12 +955,12 @@ def test_a_failure_its_source_lists_no_more_is_forgotten_when_due_and_the_source
         let_retries_fall_due(tmp_path / "monitor.db")
         before = len(wire.requests)
         due, _ = check_once(settings, None, force=True).checks
-        assert [(r.path, r.headers.get("if-none-match")) for r in wire.requests[before:]] == [("/feed.xml", None)]
+        assert asked_since(wire, before) == [("/feed.xml", None)]
         with sqlite3.connect(tmp_path / "monitor.db") as conn:
             assert list(conn.execute("SELECT * FROM failed_urls")) == []
         before = len(wire.requests)
         after, _ = check_once(settings, None, force=True).checks
-        assert [(r.path, r.headers.get("if-none-match")) for r in wire.requests[before:]] == [("/feed.xml", '"v2"')]
+        assert asked_since(wire, before) == [("/feed.xml", '"v2"')]
         assert after.not_modified
     finally:
         wire.close()
@@ -988,12 +991,12 @@ def test_a_failure_whose_link_another_source_of_its_outlet_stored_is_forgotten_w
         let_retries_fall_due(tmp_path / "monitor.db")
         before = len(web.requests)
         check_once(settings, "Feed", force=True)
-        assert [(r.path, r.headers.get("if-none-match")) for r in web.requests[before:]] == [("/feed.xml", None)]
+        assert asked_since(web, before) == [("/feed.xml", None)]
         with sqlite3.connect(tmp_path / "monitor.db") as conn:
             assert list(conn.execute("SELECT * FROM failed_urls")) == []
         before = len(web.requests)
         check_once(settings, "Feed", force=True)
-        assert [(r.path, r.headers.get("if-none-match")) for r in web.requests[before:]] == [("/feed.xml", '"v1"')]
+        assert asked_since(web, before) == [("/feed.xml", '"v1"')]
     finally:
         web.close()
 
