@@ -136,6 +136,22 @@ def test_without_declared_titles_the_title_tag_wins_over_an_h1_that_is_a_logo_or
     assert extract(html).title == expected
 
 
+def test_an_icons_title_is_never_the_pages_but_a_captions_date_is_read() -> None:
+    """A page without a <title> took its first icon's ("Facebook icon") for the alert's title. A drawing's elements
+    are the drawing's; other elements set apart as never prose (a photo's caption) may still hold the page's date."""
+    icons = (
+        "<a href='/share'><svg><title>Facebook icon</title><path d='M0 0'/></svg></a>"
+        "<button><svg><title>Close</title></svg> Menu</button>"
+    )
+    html = (
+        f"<html><head></head><body><header>{icons}</header><article><h1>Envoy returns to Moscow</h1>"
+        "<figure><img src='/p.jpg'><figcaption>Photo <time itemprop='datePublished' datetime='2024-06-17'>June 17</time></figcaption></figure>"
+        f"{_STORY}</article></body></html>"
+    )
+    result = extract(html)
+    assert (result.title, result.published) == ("Envoy returns to Moscow", datetime(2024, 6, 17, tzinfo=UTC))
+
+
 def test_a_title_loses_the_site_name_after_any_common_separator() -> None:
     for separator in ("›", "«", "|", "·", "»"):
         html = f'<title>Kremlin names new envoy {separator} Daily Example</title><meta property="og:site_name"' \

@@ -37,9 +37,13 @@ _JUNK = frozenset(
 # Left out of the walk: junk, and nodes that are not elements (text without data, comments).
 _SKIPPED = _JUNK | {"-text", "-comment", "-doctype", "-document"}
 # Where metadata is read from (title, headline, JSON-LD, canonical link, dates), and junk that
-# may hold such elements (an <svg> its <title>).
+# may hold such elements (a <figcaption> its photo's <time>, a <video> its <meta> tags). Not a
+# drawing (<svg>) or a formula's source: their elements are theirs, an icon's <title> ("Facebook
+# icon") never the page's, as HTML leaves SVG titles out of a document's title.
 _SIGNAL_HOLDERS = SIGNAL_TAGS | (
-    _JUNK - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
+    _JUNK
+    - {"meta", "script", "link", "style", "template", "iframe", "input", "textarea", "embed"}
+    - {"svg", "annotation"}
 )
 _SET_APART = _SKIPPED | _SIGNAL_HOLDERS  # one look-up for the elements that are neither
 # Usually boilerplate, but some sites put the story inside one: judged like boilerplate classes.

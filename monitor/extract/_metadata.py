@@ -217,8 +217,11 @@ _SIGNALS = (
 )
 SIGNAL_TAGS = frozenset({"meta", "script", "link", "title", "h1", "time"})  # those _SIGNALS selects
 # Their ids in Lexbor's own table of tags, the same in every document (an element of any other
-# name, a custom one included, has another id).
-_SIGNAL_TAG_IDS = frozenset(LexborHTMLParser("").create_node(tag).tag_id for tag in SIGNAL_TAGS)
+# name, a custom one included, has another id), as they are looked for inside junk: there a
+# <title> is an icon's, in an <svg> (a button's, say).
+_JUNK_SIGNAL_TAG_IDS = frozenset(
+    LexborHTMLParser("").create_node(tag).tag_id for tag in SIGNAL_TAGS - {"title"}
+)
 
 
 def _gather(
@@ -227,7 +230,8 @@ def _gather(
     """The metadata elements, found by one CSS query: each query walks the whole page.
 
     When the body was walked already, only the head is searched, and inside the junk elements
-    the walk skipped; the walk's finds are filtered the way the query would have.
+    the walk skipped; the walk's finds are filtered the way the query would have. A drawing's
+    elements are left to it (an icon's <title>), which the query would not have done.
     """
     if body_signals is None or tree.head is None:
         return _read_signals(tree.css(_SIGNALS))
@@ -236,9 +240,9 @@ def _gather(
         if tag in SIGNAL_TAGS:
             if _is_signal(tag, node):
                 nodes.append(node)
-        else:  # an icon's <svg>, a button: their elements told apart by number, not by name
+        else:  # a button, a caption: their elements told apart by number, not by name
             for found in node.traverse():
-                if found.tag_id in _SIGNAL_TAG_IDS and _is_signal(found.tag, found):
+                if found.tag_id in _JUNK_SIGNAL_TAG_IDS and _is_signal(found.tag, found):
                     nodes.append(found)
     return _read_signals(nodes)
 
