@@ -227,11 +227,11 @@ def test_rules_test_explains_a_text(run_cli: RunCLI) -> None:
                      "--text", "China's new Ambassador to Russia Zhang Hanhui spoke on Wednesday.")
     assert "[ambassadors] vetoed" in vetoed.stdout and "veto" in vetoed.stdout
     # A rule that neither matched nor was vetoed says so, with what it had to work with; it printed nothing.
-    unheld = run_cli("--config", str(SHIPPED_CONFIG), "rules", "test", "--text", "The envoy met officials in Geneva.")
+    unheld = run_cli("--config", str(SHIPPED_CONFIG), "rules", "test", "--text", "The delegation met officials in Geneva.")
     lines = unheld.stdout.splitlines()
-    assert lines[:3] == ["[ambassadors] no clause held #0 ", "  The envoy met officials in Geneva.",
-                         "    lists found: @envoy (envoy), @mission_people (officials)"], lines
-    assert lines[3:6] == ["[prisoner swap] no clause held #0 ", "  The envoy met officials in Geneva.",
+    assert lines[:3] == ["[ambassadors] no clause held #0 ", "  The delegation met officials in Geneva.",
+                         "    lists found: @mission_people (officials)"], lines
+    assert lines[3:6] == ["[prisoner swap] no clause held #0 ", "  The delegation met officials in Geneva.",
                           "    none of the rule's lists is in it"], lines
 
 
