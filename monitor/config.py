@@ -86,6 +86,8 @@ def _check_http_url(value: str) -> str:
     """An http(s) URL that parses as a browser parses it: a source's site is read from it."""
     from monitor.fetch.urls import canonicalize  # imported late: the fetch package imports this module
 
+    if value != value.strip():  # " https://..." was "scheme ' https' is not allowed"; a trailing space failed at fetch
+        raise ValueError(f"{value!r} has white space around it: write the URL without it")
     head, colon, rest = value.partition(":")
     # "example.org/feed" and "localhost:8080/feed" (a port, not a scheme) were "scheme 'missing'/'localhost'".
     scheme = head.lower() if "://" in value or (colon and not rest[:1].isdigit()) else ""
@@ -553,6 +555,9 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
         settings = settings.model_copy(update={"database": str(database)})
     if Path(settings.database).is_dir():  # caught here, before run leaves a lock file beside it
         raise ConfigError([f"database: {settings.database} is a directory: name the archive's file, not its folder"])
+    if not_a_file(settings.database):
+        raise ConfigError([f"database: {settings.database} is not a regular file (a device, a pipe or a socket): name"
+                           " the archive's file"])
     people_file = base / _home(settings.people_file) if settings.people_file else SHIPPED_PEOPLE
     people = [*load_people(people_file), *settings.people]
     return settings.model_copy(update={"people": people})
@@ -618,6 +623,12 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         raise ConfigError(["not valid TOML: nested too deeply"], label) from exc
     except ValueError as exc:  # a NUL in the path ("embedded null byte")
         raise ConfigError([f"cannot be read: {exc}"], label) from exc
+
+
+def not_a_file(path: str) -> bool:
+    """Whether a path exists as something an archive cannot be: a device (``/dev/null``), a pipe or a socket."""
+    target = Path(path)
+    return target.exists() and not target.is_file() and not target.is_dir()
 
 
 def names_folder(path: str) -> bool:

@@ -289,7 +289,14 @@ def test_the_rules_commands_use_the_shipped_rules_where_there_is_no_config(run_c
      """line 3: label 'prisoner_swap' is "no": give 0 or 1"""),
     (b'{"text": "A swap.", "prisoner-swap": 1}\n',
      "no passage is labelled for any rule: label fields are 'ambassadors', 'prisoner_swap'; these name no rule:"
-     " 'prisoner-swap' (line 1)"),
+     " 'prisoner-swap' (line 1; write it 'prisoner_swap')"),
+    # The rule's own name, its space kept: the message said it named no rule, not how to write it.
+    (b'{"text": "A swap.", "prisoner swap": 1, "Ambassadors": 0}\n',
+     "no passage is labelled for any rule: label fields are 'ambassadors', 'prisoner_swap'; these name no rule:"
+     " 'prisoner swap' (line 1; write it 'prisoner_swap'), 'Ambassadors' (line 1; write it 'ambassadors')"),
+    (b'{"text": "A swap.", "swaps": 1}\n',
+     "no passage is labelled for any rule: label fields are 'ambassadors', 'prisoner_swap'; these name no rule:"
+     " 'swaps' (line 1)"),
     (b"", "no passage is labelled for any rule"),
     (b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "line 1: not a labelled passage: nested too deeply"),
 ])
@@ -321,7 +328,7 @@ def test_rules_eval_warns_of_a_field_naming_no_rule_and_scores_no_unlabelled_rul
               "prisoner-swap": 0, "url": "https://example.org/a", "lang": "en", "title_source": "page"}
     (tmp_path / "labelled.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl")
-    assert "labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1)\n" in result.stderr
+    assert "labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1; write it 'prisoner_swap')\n" in result.stderr
     out = " ".join(result.stdout.split())
     assert "ambassadors │ 1 │ 1.000 │ 1.000" in out and "prisoner swap │ 0 │ - │ - │" in out
 
@@ -744,6 +751,16 @@ def test_a_db_that_names_a_folder_is_a_usage_error(run_cli: RunCLI, tmp_path: Pa
     assert result.stderr.splitlines()[-1] == (f"Error: Invalid value for '--db': {tmp_path}/data/ names a folder: give the"
                                               f" archive's file, e.g. {tmp_path}/data/monitor.db")
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", ["once", "status"])
+def test_a_db_that_is_a_device_is_a_usage_error(run_cli: RunCLI, command: str) -> None:
+    """`--db /dev/null once` left a journal file in /dev and failed as "disk I/O error ... check the disk"."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", "/dev/null", command, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--db': /dev/null is not a regular file (a device,"
+                                              " a pipe or a socket): give the archive's file")
+    assert not Path("/dev/null-journal").exists()
 
 
 @pytest.mark.parametrize("args", [("status",), ("search", "ambassadors"), ("extract", "--json", "page.html"), ("--help",)])

@@ -73,6 +73,11 @@ BAD_CONFIGS = {
     "url without a scheme": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "localhost:8080/feed"\n', "sources[0].url",
                              "'localhost:8080/feed' has no scheme: write it as https://localhost:8080/feed"),
     "bad scheme": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "file:///etc/passwd"\n', "sources[0].url", "file"),
+    # "scheme ' https' is not allowed"; a trailing space passed and failed at every fetch.
+    "url with a space before": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = " https://x.org/feed"\n', "sources[0].url",
+                                "' https://x.org/feed' has white space around it: write the URL without it"),
+    "url with a space after": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "https://x.org/feed "\n', "sources[0].url",
+                               "has white space around it"),
     "url no browser reads": (
         '[[sources]]\nname = "f"\nkind = "feed"\nurl = "https://news example/rss"\n', "sources[0].url", "not a valid URL",
     ),
@@ -153,6 +158,17 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(case: str, tmp_path: Pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0], result.stderr
     assert not (tmp_path / "monitor.db").exists()  # nothing is created from a bad config
+
+
+def test_a_database_that_is_a_pipe_is_named_so(run_cli: RunCLI, tmp_path: Path) -> None:
+    """A device or a pipe as the archive failed later as a disk error, a journal written beside it."""
+    os.mkfifo(tmp_path / "archive")
+    (tmp_path / "config.toml").write_text('database = "archive"\n', encoding="utf-8")
+    result = run_cli("status", check=False, timeout=20)
+    assert result.returncode == 2
+    assert result.stderr == f"monitor: config.toml: database: {tmp_path / 'archive'} is not a regular file (a device," \
+        " a pipe or a socket): name the archive's file\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["archive", "config.toml"]
 
 
 def test_run_on_a_database_that_is_a_directory_leaves_no_lock_beside_it(run_cli: RunCLI, tmp_path: Path) -> None:

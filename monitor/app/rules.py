@@ -64,6 +64,12 @@ def judge_rules(
 _PASSAGE_FIELDS = frozenset({"id", "title", "text", "note"})  # a labelled record's fields besides its labels
 
 
+def _meant(key: str, rule_of: dict[str, str]) -> str:
+    """The label field a stray one meant, written as the rule's name is ("prisoner swap", "Prisoner-Swap")."""
+    meant = label_key(key.replace("-", " ").lower())
+    return f"; write it {meant!r}" if meant in rule_of else ""
+
+
 def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
     """Each rule's precision and recall over a labelled JSONL file.
 
@@ -90,7 +96,7 @@ def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
         for key, value in record.items():
             if key not in rule_of and key not in _PASSAGE_FIELDS and _reads_as_label(value):
                 strays.setdefault(key, number)
-    named = ", ".join(f"{key!r} (line {number})" for key, number in strays.items())
+    named = ", ".join(f"{key!r} (line {number}{_meant(key, rule_of)})" for key, number in strays.items())
     if not any(passage.labels for passage in passages):
         raise ConfigError([f"no passage is labelled for any rule: label fields are {', '.join(map(repr, rule_of))}"
                            + (f"; these name no rule: {named}" if named else "")], str(labelled))
