@@ -328,7 +328,8 @@ def test_rules_eval_warns_of_a_field_naming_no_rule_and_scores_no_unlabelled_rul
               "prisoner-swap": 0, "url": "https://example.org/a", "lang": "en", "title_source": "page"}
     (tmp_path / "labelled.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
     result = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", "labelled.jsonl")
-    assert "labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1; write it 'prisoner_swap')\n" in result.stderr
+    assert ("labelled.jsonl: these fields name no rule and are left out: 'prisoner-swap' (line 1; write it"
+            " 'prisoner_swap')\n") in result.stderr
     out = " ".join(result.stdout.split())
     assert "ambassadors │ 1 │ 1.000 │ 1.000" in out and "prisoner swap │ 0 │ - │ - │" in out
 
