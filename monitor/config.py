@@ -566,6 +566,12 @@ def parse_config(data: dict[str, Any], base: Path) -> Settings:
 def load_people(path: Path) -> list[PersonSettings]:
     """The ``[[people]]`` of a TOML file (the shipped one by default), every problem reported at once."""
     data = _read_toml(path, f"people_file {path}")
+    # [[person]] for [[people]] loaded no one, and no error said why a rule's @list was empty.
+    strays = [key for key in data if key != "people"]
+    if strays:
+        raise ConfigError([f"{path.name}: {key}: unknown key: a people file holds [[people]] only"
+                           + (" (did you mean people?)" if difflib.get_close_matches(key.lower(), ["people", "person"])
+                              else "") for key in strays])
     entries = data.get("people", [])
     if isinstance(entries, dict):  # [people] written for [[people]]: "people[0].config: ... (got 'name')"
         raise ConfigError([f"{path.name}: people: {_two_brackets('people')}"])

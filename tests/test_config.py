@@ -288,6 +288,12 @@ def test_people_are_extended_from_the_config_and_a_bad_entry_is_named(tmp_path: 
     replacement.write_text('[people]\nname = "Jane Roe"\n', encoding="utf-8")  # "people[0].config: ... (got 'name')"
     with pytest.raises(ConfigError, match=r"people.toml: people: write each entry as \[\[people\]\], with two brackets"):
         load_config(config)
+    # [[person]] for [[people]] loaded no one, silently: a rule's @list was then "no list named", or just empty.
+    replacement.write_text('[[person]]\nlists = ["new_envoys"]\nname = "Jane Roe"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert caught.value.problems == ["people.toml: person: unknown key: a people file holds [[people]] only (did you mean"
+                                     " people?)"]
 
 
 @pytest.mark.parametrize(("people_file", "problem"), [
