@@ -497,6 +497,26 @@ def test_another_program_s_sqlite_database_is_never_written(run_cli: RunCLI, tmp
         assert archive.version == len(MIGRATIONS)
 
 
+def test_an_archive_restored_from_a_dump_is_named_so_and_left_as_it_is(run_cli: RunCLI, tmp_path: Path,
+                                                                        local_config: Path) -> None:
+    """A .dump drops PRAGMA user_version: the restored archive was "not a monitor archive: it holds other tables
+    (alert_mentions, ...)", monitor's own."""
+    archive_with_articles(tmp_path / "restored.db", count=3)
+    restored = sqlite3.connect(tmp_path / "restored.db")
+    restored.execute("PRAGMA user_version = 0")  # the state a restored .dump leaves: every table, no version
+    restored.close()  # and its write-ahead log checkpointed into the file
+    before = (tmp_path / "restored.db").read_bytes()
+    for command in ("status", "once"):
+        said = one_line(run_cli("--db", "restored.db", command, check=False), "restored.db holds monitor's tables but no"
+                        " schema version, as a copy restored from sqlite3's .dump does")
+        assert f"PRAGMA user_version = {len(MIGRATIONS)}" in said
+    assert (tmp_path / "restored.db").read_bytes() == before
+    restored = sqlite3.connect(tmp_path / "restored.db")
+    restored.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")  # what the message says to do
+    restored.close()
+    assert "articles: 3" in " ".join(run_cli("--db", "restored.db", "status").stdout.split())
+
+
 def test_a_sources_failed_links_past_their_budget_are_forgotten_oldest_first(tmp_path: Path) -> None:
     """A listing of a thousand fresh links of 8,000 characters to refused addresses at each check added 16.7 MB of
     failed_urls a check, kept a month: the disk filled, outside every other budget. At the end of each check a

@@ -173,10 +173,17 @@ class Connection:
         names = [row[0] for row in self.db.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite%'"
             " AND NOT (SELECT user_version FROM pragma_user_version) ORDER BY name LIMIT 4")]
-        if names:
-            shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
-            raise ArchiveError(str(self.path), f"{self.path} is not a monitor archive: it holds other tables ({shown});"
-                                               " give another --db or 'database'")
+        if not names:
+            return
+        if self._one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('articles', 'alerts')") == 2:
+            # A copy made with sqlite3's .dump, restored: monitor's own tables, the schema version lost.
+            raise ArchiveError(str(self.path), f"{self.path} holds monitor's tables but no schema version, as a copy"
+                               " restored from sqlite3's .dump does: copy archives with sqlite3's .backup; if this one"
+                               f" was written by this monitor, set it: sqlite3 {self.path} 'PRAGMA user_version ="
+                               f" {len(MIGRATIONS)}'")
+        shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+        raise ArchiveError(str(self.path), f"{self.path} is not a monitor archive: it holds other tables ({shown});"
+                                           " give another --db or 'database'")
 
     def _current_version(self) -> int:
         """The schema version of an archive opened without :meth:`create`, which must be this monitor's."""
