@@ -38,6 +38,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ende
 MAX_SEARCH_RESULTS = 10_000  # far more than a terminal shows; a larger --limit is a typo
 _UNCUT = 10_000  # columns of a console whose output goes to a pipe or a file
 _RULE = 80  # columns of a rule between parts of the output, at most
+_TERMINAL = 80  # columns of a terminal whose COLUMNS gives none
 
 
 class Context:
@@ -91,9 +92,13 @@ def _console() -> Console:
     Piped or logged (cron's mail, ``docker logs``), a table is as wide as its cells: cut to 80 columns, it lost the
     failing URL and the times an operator reads it for. A width given in ``COLUMNS`` still holds. A closed standard
     output (``>&-``, a service started without one) is None: rich prints nowhere, where asking it isatty() raised.
+    A ``COLUMNS`` of no columns (0, a word) is no width given: rich took 0 and printed nothing, exit 0.
     """
-    wide = not (sys.stdout and sys.stdout.isatty()) and "COLUMNS" not in os.environ
-    return Console(markup=False, emoji=False, width=_UNCUT if wide else None)
+    columns = os.environ.get("COLUMNS", "")
+    given = columns.isdigit() and int(columns) > 0
+    if not (sys.stdout and sys.stdout.isatty()):
+        return Console(markup=False, emoji=False, width=None if given else _UNCUT)
+    return Console(markup=False, emoji=False, width=None if given or not columns else _TERMINAL)
 
 
 def _table(*headers: str) -> Table:

@@ -540,6 +540,15 @@ def test_piped_tables_keep_the_failing_url_and_times_whole(tmp_path: Path, local
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", status), status  # last checked, whole
 
 
+@pytest.mark.parametrize("columns", ["0", "wide"])
+def test_a_columns_of_no_width_still_prints_the_tables(demo_db: Path, columns: str) -> None:
+    """`COLUMNS=0 monitor status` printed nothing and exited 0."""
+    env = {**cli_env(), "COLUMNS": columns}
+    result = subprocess.run([sys.executable, "-m", "monitor", "--db", str(demo_db), "status"], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.returncode == 0 and "articles:" in result.stdout and "source" in result.stdout, result.stdout
+
+
 def test_a_listing_whose_selector_matches_nothing_says_so(run_cli: RunCLI, tmp_path: Path, local_web: LocalWeb) -> None:
     local_web.route("/latest", "<html><body><h2 class='headline'><a href='/a'>Envoy returns</a></h2></body></html>")
     (tmp_path / "config.toml").write_text(
