@@ -124,6 +124,14 @@ def test_search_with_bad_syntax_fails_cleanly(run_cli: RunCLI, demo_db: Path) ->
     assert result.returncode == 2 and result.stderr.startswith("monitor: bad search query")  # bad usage, as --limit 0
 
 
+@pytest.mark.parametrize("query", ["", "*", " - "])
+def test_a_search_without_a_word_says_so(run_cli: RunCLI, demo_db: Path, query: str) -> None:
+    """FTS5 said 'syntax error near ""' or "unknown special query: ", neither of which said a word was missing."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", query, check=False)
+    assert result.returncode == 2 and result.stderr == (f"monitor: bad search query {query!r}: it has no word to search"
+                                                        " for, as in monitor search ambassador\n"), result.stderr
+
+
 @pytest.mark.parametrize(("query", "written"), [
     ("Russia-U.S.", "'\"Russia-U.S.\"'"), ("prisoner-swap AND Geneva", "'\"prisoner-swap\" AND Geneva'"),
     ("Russia-U.S.*", "'\"Russia-U.S.\"*'"),

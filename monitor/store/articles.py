@@ -195,6 +195,9 @@ class ArticleRecords(Connection):
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Articles matching an FTS5 query; a query FTS5 cannot parse is a SearchQueryError."""
+        if not any(character.isalnum() for character in query):  # FTS5: 'syntax error near ""', "unknown special query"
+            raise SearchQueryError(f"bad search query {query!r}: it has no word to search for, as in monitor search"
+                                   " ambassador")
         try:
             return list(
                 self.db.table("articles").search(
