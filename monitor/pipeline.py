@@ -401,9 +401,15 @@ class Pipeline:
         # check's own: its links wait for their hosts' turns, and a bound shared by every check would be held by
         # links waiting on one host while the others' turns went unused (half the rate over 20 outlets).
         under_way = asyncio.Semaphore(UNDER_WAY_PER_FETCH * self.settings.fetch.concurrency)
-        results = await asyncio.gather(
-            *(self._fetch_and_store(source, link, report, deadline, under_way) for link in taken)
-        )
+        try:
+            results = await asyncio.gather(
+                *(self._fetch_and_store(source, link, report, deadline, under_way) for link in taken)
+            )
+        except asyncio.CancelledError:
+            # A stop (Ctrl-C, SIGTERM) cuts the check short: the alerts it queued are stored, and without [email] the
+            # log is where they are seen, or they were never shown by any run.
+            await self._log_alerts(source, report, cut_short=True)
+            raise
         report.stored = sum(results)
         # With links left or articles not stored, keep the previous validators so the next check re-reads the source
         # and takes them instead of getting a 304 that would lose them for good. Links to retry are in failed_urls:
@@ -440,11 +446,21 @@ class Pipeline:
             if report.held_by_host else "",
             " (not modified)" if report.not_modified else "",
         )
-        # Alerts reach the log as well as the outbox, so none is unseen while [email] is absent.
-        for alert_id in sorted(report.alerts):
-            content = await self.writer.run(partial(Archive.alert_content, alert_id=alert_id))
-            log.info("alert %d queued:\n%s", alert_id, render_text(content))
+        await self._log_alerts(source, report)
         return report
+
+    async def _log_alerts(self, source: SourceSettings, report: CheckReport, cut_short: bool = False) -> None:
+        """Alerts reach the log as well as the outbox, so none is unseen while [email] is absent: at the end of their
+        check, where copies of a story found by it have folded into its alert, or as a stop cuts the check short."""
+        for alert_id in sorted(report.alerts):
+            try:
+                content = await self.writer.run(partial(Archive.alert_content, alert_id=alert_id))
+            except Exception as exc:  # noqa: BLE001 - a stop under way: the alert is stored, its number said
+                log.warning("%s: alert %d queued; its text could not be read for the log: %s", source.name, alert_id,
+                            exc)
+                continue
+            log.info("alert %d queued%s:\n%s", alert_id,
+                     f" (by {source.name}'s check, cut short by the stop)" if cut_short else "", render_text(content))
 
     async def _failed(
         self, source: SourceSettings, state: SourceState, started: datetime, report: CheckReport, error: str,

@@ -678,6 +678,39 @@ def test_a_stop_signal_is_one_line_and_the_status_a_shell_gives_a_command_it_end
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_check_cut_short_still_shows_the_alerts_it_queued(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Without [email], alerts reach the log at the end of their check: those a check cut short by Ctrl-C had queued
+    were stored, and shown by no run, then or later."""
+    story = ("<html><head><title>Zyzzyva at the embassy</title></head><body><article><h1>Zyzzyva at the embassy</h1>"
+             + "<p>A zyzzyva was found in the embassy garden on Monday, the staff said in a statement.</p>" * 3
+             + "</article></body></html>")
+    feed = ("<rss version='2.0'><channel><title>Wire</title>"
+            + "".join(f"<item><title>Story {n}</title><link>{local_web.url(f'/story/{n}')}</link></item>" for n in (1, 2))
+            + "</channel></rss>")
+    local_web.route("/feed.xml", feed, content_type="application/rss+xml")
+    local_web.route("/story/1", story)
+    local_web.route("/story/2", story.replace("embassy", "consulate"), delay=30)
+    feed_config(tmp_path, wire=local_web.url("/feed.xml"))
+
+    def queued() -> int:
+        with contextlib.closing(sqlite3.connect(tmp_path / "monitor.db")) as conn:
+            return int(conn.execute("SELECT count(*) FROM alerts").fetchone()[0])
+
+    once = subprocess.Popen([sys.executable, "-c", _AS_A_SHELL_STARTS_IT, "-m", "monitor", "once"], cwd=tmp_path,
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: local_web.hits("/story/2") == 1 and (tmp_path / "monitor.db").exists() and queued() == 1, 30,
+                 "the first story's alert and the second story's fetch")
+        once.send_signal(signal.SIGINT)
+        _, stderr = once.communicate(timeout=30)
+    finally:
+        if once.poll() is None:
+            once.kill()
+    assert once.returncode == 130, stderr
+    assert "alert 1 queued (by wire's check, cut short by the stop):" in stderr and "Zyzzyva at the embassy" in stderr, \
+        stderr
+
+
 # A Ctrl-C that lands while the CLI's modules load: their loading is interrupted as the signal would interrupt it (the
 # quarter of a second it takes cannot be hit on time from here).
 _INTERRUPTED_WHILE_LOADING = """
