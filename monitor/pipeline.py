@@ -455,7 +455,10 @@ class Pipeline:
         for alert_id in sorted(report.alerts):
             try:
                 content = await self.writer.run(partial(Archive.alert_content, alert_id=alert_id))
-            except Exception as exc:  # noqa: BLE001 - a stop under way: the alert is stored, its number said
+            except Exception as exc:
+                if not cut_short:
+                    raise
+                # A stop under way may have closed the writer: the alert is stored, and its number said.
                 log.warning("%s: alert %d queued; its text could not be read for the log: %s", source.name, alert_id,
                             exc)
                 continue
