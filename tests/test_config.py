@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -160,24 +161,20 @@ def test_bad_config_exits_2_with_one_line_naming_the_key(case: str, tmp_path: Pa
     assert not (tmp_path / "monitor.db").exists()  # nothing is created from a bad config
 
 
-def test_a_database_that_is_a_pipe_is_named_so(run_cli: RunCLI, tmp_path: Path) -> None:
-    """A device or a pipe as the archive failed later as a disk error, a journal written beside it."""
-    os.mkfifo(tmp_path / "archive")
+@pytest.mark.parametrize(("make", "command", "said"), [
+    (Path.mkdir, "run", "is a directory: name the archive's file, not its folder"),
+    (os.mkfifo, "status", "is not a regular file (a device, a pipe or a socket): name the archive's file"),
+], ids=["run on a directory", "status on a pipe"])
+def test_a_database_that_is_no_file_is_named_so_and_nothing_is_left_beside_it(
+    run_cli: RunCLI, tmp_path: Path, make: Callable[[Path], None], command: str, said: str
+) -> None:
+    """`run` on a directory left a lock file beside it; a device or a pipe as the archive failed later as a disk
+    error, a journal written beside it."""
+    make(tmp_path / "archive")
     (tmp_path / "config.toml").write_text('database = "archive"\n', encoding="utf-8")
-    result = run_cli("status", check=False, timeout=20)
+    result = run_cli(command, check=False, timeout=20)
     assert result.returncode == 2
-    assert result.stderr == f"monitor: config.toml: database: {tmp_path / 'archive'} is not a regular file (a device," \
-        " a pipe or a socket): name the archive's file\n"
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["archive", "config.toml"]
-
-
-def test_run_on_a_database_that_is_a_directory_leaves_no_lock_beside_it(run_cli: RunCLI, tmp_path: Path) -> None:
-    (tmp_path / "archive").mkdir()
-    (tmp_path / "config.toml").write_text('database = "archive"\n', encoding="utf-8")
-    result = run_cli("run", check=False, timeout=20)
-    assert result.returncode == 2
-    assert result.stderr == f"monitor: config.toml: database: {tmp_path / 'archive'} is a directory: name the archive's" \
-        " file, not its folder\n"
+    assert result.stderr == f"monitor: config.toml: database: {tmp_path / 'archive'} {said}\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["archive", "config.toml"]
 
 
