@@ -135,10 +135,11 @@ def local_config(tmp_path: Path, local_web: LocalWeb) -> Path:
 READERS = [("status",), ("search", "envoy"), ("rules", "test")]
 
 
-@pytest.mark.parametrize("command", [*READERS, ("once",)])
+@pytest.mark.parametrize("command", [*READERS, ("once",), ("run",)])
 def test_a_file_that_is_not_a_database_is_one_line_and_left_alone(
     command: tuple[str, ...], run_cli: RunCLI, tmp_path: Path, local_config: Path
 ) -> None:
+    """Nothing is left beside it either: `run` refused it with its lock file made, and left that behind."""
     notes = tmp_path / "notes.db"
     notes.write_text("shopping list: milk, eggs\n" * 200)
     before = digest(notes)

@@ -3,7 +3,9 @@
 Two daemons on one archive corrupt nothing, but fetch every page twice and double
 ``per_host``. The lock is ``flock`` on a file beside the archive, so the kernel
 releases it when the process ends, however it ends: a stale lock file left by a
-crash holds nothing. The file holds the holder's pid, for the refusal's message.
+crash holds nothing. The file holds the holder's pid, for the refusal's message, and
+goes when the holder leaves (a daemon refusing a file that is no archive left one beside
+it).
 """
 
 from __future__ import annotations
@@ -50,9 +52,22 @@ def instance_lock(database: Path) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        yield
+        try:
+            yield
+        finally:
+            _remove_if_ours(path, fd)  # while still held: whoever opens the path next makes a new file
     finally:
         os.close(fd)  # releases the lock
+
+
+def _remove_if_ours(path: Path, fd: int) -> None:
+    """Remove the lock file, unless the path now names another file (moved aside, replaced)."""
+    try:
+        held, named = os.fstat(fd), os.stat(path)
+        if (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino):
+            path.unlink()
+    except OSError:
+        pass  # gone already, or a folder no longer writable: a lock file left behind holds nothing
 
 
 def _what_to_do(exc: OSError) -> str:
