@@ -57,12 +57,13 @@ def novelty(
     """
     mentions: list[Mention] = []
     said_here: dict[tuple[str, str], list[str]] = {}
+    budget = dedup.NoveltyBudget()  # the article's matches together: linear in the article, whatever the archive holds
     for match, keys, known in zip(matches, passage_keys, earlier, strict=True):
         # Each passage once, however many keys it shares: a page of passages that share hundreds of keys
         # had every earlier one handed over hundreds of times (1.6 GB and 80 s of the writer for 14 KB).
         here = [passage for key in keys for passage in said_here.get((match.rule, key), ())]
         new = not dedup.seen_before(match.passage, dict.fromkeys([*known, *here]), (*match.terms, *match.cues),
-                                    match.news)
+                                    match.news, budget)
         if new:
             for key in keys:
                 said_here.setdefault((match.rule, key), []).append(match.passage)

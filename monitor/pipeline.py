@@ -187,7 +187,7 @@ def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, 
 def _earlier_passages(archive: IngestStore, prepared: Prepared) -> tuple[tuple[str, ...], ...]:
     """Per match, the stored passages of its rule that share a lookup key with it: what its novelty is judged by."""
     return tuple(
-        tuple(archive.passages_with_keys(match.rule, keys))
+        tuple(archive.passages_with_keys(match.rule, keys, limit=dedup.MAX_EARLIER_PASSAGES))
         for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True)
     )
 

@@ -476,8 +476,10 @@ def test_novelty_reads_the_newest_passages_of_each_key_however_often_it_was_seen
                                     source="wire", fetched=WHEN), ruleset, WHEN)
         keys = passage_keys(f"{sentence}, aide 30 0 said.")
         found = archive.passages_with_keys("envoys", keys)
+        newest = archive.passages_with_keys("envoys", keys, limit=3)
     assert 0 < len(found) <= 5 * len(keys) < 150  # 150 passages share the sentence
     assert f"{sentence}, aide 29 4 said." in found  # the newest are read
+    assert newest == found[:3]  # novelty reads a bounded number, newest first: the rest are not read at all
 
 
 def test_another_program_s_sqlite_database_is_never_written(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitor import dedup
 from monitor.config import load_config
 from monitor.dedup import passage_keys
 from monitor.ingest import novelty, plan
@@ -33,6 +34,30 @@ def test_a_passage_said_twice_in_one_article_is_new_once() -> None:
     other_rule = Match("prisoner swap", RECALL.passage, ())
     mentions = novelty([RECALL, again, other_rule], [KEYS[0]] * 3, [(), (), ()])
     assert [mention.new for mention in mentions] == [True, False, True]  # novelty is per rule
+
+
+def test_one_articles_novelty_reads_a_bounded_number_of_earlier_passages() -> None:
+    """A hostile page of twenty matches, each sharing lookup keys with a hundred earlier passages of its own making,
+    had the writer read and split 2,000 passages for one article: half a second each, every later write (the heartbeat,
+    an alert's delivery, the stop) waiting behind them. The article's matches now share one budget."""
+    matches = [Match("ambassadors", f"Russia expelled the US ambassador again, report {n} of the series said.",
+                     ("expelled",)) for n in range(20)]
+    earlier = [tuple(f"Russia expelled the US ambassador in case {n}-{k}, an official said in Moscow." for k in range(100))
+               for n in range(20)]
+    dedup._parsed.cache_clear()
+    mentions = novelty(matches, [passage_keys(match.passage) for match in matches], earlier)
+    split = dedup._parsed.cache_info().misses
+    assert all(mention.new for mention in mentions)  # none repeats what came before; the bound errs towards news
+    assert split <= dedup.MAX_ARTICLE_PASSAGES + len(matches) < 100 * len(matches)
+
+
+def test_an_earlier_passage_read_for_one_match_is_free_to_the_next() -> None:
+    """The budget counts distinct passages: an article whose matches all share the same earlier passages (a story told
+    again, paragraph by paragraph) judges every match against all of them."""
+    told = [f"Russia expelled the U.S. ambassador on Friday, officials said in statement {k}." for k in range(40)]
+    matches = [Match("ambassadors", told[k], ("expelled",)) for k in range(0, 40, 2)]
+    mentions = novelty(matches, [passage_keys(match.passage) for match in matches], [tuple(told)] * len(matches))
+    assert not any(mention.new for mention in mentions)
 
 
 EXPULSION = "Russia expelled the U.S. ambassador, Lynne Tracy, on Friday and gave her 72 hours to leave the country."
