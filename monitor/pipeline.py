@@ -65,6 +65,8 @@ REREAD_DAYS = timedelta(days=7)
 REREAD_PAUSE = timedelta(minutes=10)
 REREAD_PAUSE_MAX = timedelta(days=1)
 SENT_HOME = "redirected to the site's home page"
+# Alerts a check cut short by a stop logs in full; the rest are counted in one line (see Pipeline._log_alerts).
+CUT_SHORT_LOGGED = 10
 
 Clock = Callable[[], datetime]
 
@@ -451,8 +453,16 @@ class Pipeline:
 
     async def _log_alerts(self, source: SourceSettings, report: CheckReport, cut_short: bool = False) -> None:
         """Alerts reach the log as well as the outbox, so none is unseen while [email] is absent: at the end of their
-        check, where copies of a story found by it have folded into its alert, or as a stop cuts the check short."""
-        for alert_id in sorted(report.alerts):
+        check, where copies of a story found by it have folded into its alert, or as a stop cuts the check short.
+
+        A stop logs the first :data:`CUT_SHORT_LOGGED` in full and counts the rest: a hostile feed's check had queued
+        400 alerts, whose reading and logging held SIGTERM for 11 s."""
+        alerts = sorted(report.alerts)
+        if cut_short and len(alerts) > CUT_SHORT_LOGGED:
+            log.info("%s: %d more alerts queued by its check, cut short by the stop: monitor status counts them, and the"
+                     " archive's alerts table holds them", source.name, len(alerts) - CUT_SHORT_LOGGED)
+            alerts = alerts[:CUT_SHORT_LOGGED]
+        for alert_id in alerts:
             try:
                 content = await self.writer.run(partial(Archive.alert_content, alert_id=alert_id))
             except Exception as exc:
@@ -570,7 +580,8 @@ class Pipeline:
                 domain = self.settings.email.message_domain if self.settings.email else DEFAULT_MESSAGE_DOMAIN
                 result = await self.writer.run(
                     partial(store, prepared=prepared, now=prepared.article.fetched, domain=domain,
-                            outlet_sources=self._outlet_sources(source))
+                            outlet_sources=self._outlet_sources(source)),
+                    droppable=True,  # a stop drops it, and the next check fetches it again
                 )
         except WorkersError:
             raise  # no page's fault: nothing can be parsed, and the check says so

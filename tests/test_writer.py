@@ -123,6 +123,41 @@ def test_close_commits_what_is_queued_even_when_the_callers_were_cancelled(tmp_p
     assert len(stored_urls(path)) == 5
 
 
+def test_a_stop_drops_the_droppable_writes_of_cancelled_callers_not_yet_begun(tmp_path: Path) -> None:
+    """A hostile feed's backlog of queued articles held SIGTERM for 30 s: the stop waited for every store the checks had
+    queued. Queued articles not begun are dropped, in the group under way too (the next check fetches them again);
+    other writes, and the one under way, stand."""
+    path = tmp_path / "monitor.db"
+    Archive.create(path).close()
+    begun = threading.Event()
+    release = threading.Event()
+
+    def slow(archive: Archive) -> None:
+        begun.set()
+        release.wait(10)
+        failed_url("https://a.example/under-way")(archive)
+
+    async def scenario() -> None:
+        writer = ArchiveWriter(path)
+        # Queued at once, so one group: the first under way, the others behind it in the same transaction.
+        first = asyncio.create_task(writer.run(slow, droppable=True))
+        grouped = [asyncio.create_task(writer.run(failed_url(f"https://a.example/grouped-{n}"), droppable=True))
+                   for n in range(3)]
+        await asyncio.to_thread(begun.wait, 10)
+        later = [asyncio.create_task(writer.run(failed_url(f"https://a.example/later-{n}"), droppable=True))
+                 for n in range(3)]
+        mark = asyncio.create_task(writer.run(failed_url("https://a.example/mark")))
+        await asyncio.sleep(0)
+        for caller in (first, *grouped, *later, mark):
+            caller.cancel()
+        release.set()
+        await asyncio.gather(first, *grouped, *later, mark, return_exceptions=True)
+        await writer.close()
+
+    asyncio.run(scenario())
+    assert stored_urls(path) == ["https://a.example/mark", "https://a.example/under-way"]
+
+
 def test_an_archive_locked_past_the_busy_timeout_fails_each_write_with_the_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

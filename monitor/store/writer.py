@@ -17,6 +17,11 @@ once its group is committed: whatever it does next (record a check's success, de
 an alert the write queued) follows rows that are on disk. A crash loses at most the
 group being written, which is all or nothing like any transaction: its articles were
 not stored, so the next check fetches them again.
+
+A write whose caller is cancelled still stands (a delivery's mark must land once its message
+went), unless it was queued as droppable and has not begun: an article's store, which the next
+check fetches again. A stop then waits for the write under way, not for every article the checks
+had queued (a hostile feed's backlog held SIGTERM for 30 s).
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ Write = Callable[[Archive], Any]
 MAX_GROUP = 64
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class _Outcome:
     value: Any = None
@@ -55,14 +64,15 @@ class ArchiveWriter:
         self._path = Path(path)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-writer")
         self._archive: Archive | None = None  # opened in the thread, where it is used
-        self._queue: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._queue: list[tuple[Write, asyncio.Future[Any], bool]] = []  # each write, its caller's future, droppable
         self._committer: asyncio.Task[None] | None = None
 
-    async def run(self, write: Callable[[Archive], T]) -> T:
-        """Queue ``write(archive)`` for the next group; return its result once the group is committed."""
+    async def run(self, write: Callable[[Archive], T], *, droppable: bool = False) -> T:
+        """Queue ``write(archive)`` for the next group; return its result once the group is committed. A
+        ``droppable`` write is skipped if its caller is cancelled before its group begins."""
         loop = asyncio.get_running_loop()
         committed: asyncio.Future[T] = loop.create_future()
-        self._queue.append((write, committed))
+        self._queue.append((write, committed, droppable))
         if self._committer is None or self._committer.done():
             self._committer = loop.create_task(self._commit_queued())
         return await committed
@@ -83,13 +93,18 @@ class ArchiveWriter:
     async def _commit_queued(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
+            self._queue = [queued for queued in self._queue if not (queued[2] and queued[1].cancelled())]
             group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            writes = [write for write, _ in group]
+            if not group:
+                break
+            # A droppable write is skipped in the thread if its caller was cancelled meanwhile (reading a future's
+            # state from another thread is one attribute read under the GIL; nothing of it is changed there).
+            writes = [(write, committed.cancelled if droppable else _never) for write, committed, droppable in group]
             try:
                 outcomes = await loop.run_in_executor(self._thread, self._commit, writes)
             except Exception as exc:  # noqa: BLE001 - the commit failed: every write of the group did
                 outcomes = [_Outcome(error=self._operators_error(exc))] * len(group)
-            for (_, committed), outcome in zip(group, outcomes, strict=True):
+            for (_, committed, _), outcome in zip(group, outcomes, strict=True):
                 if committed.done():
                     continue  # its caller was cancelled; the write stands
                 if outcome.error is not None:
@@ -97,14 +112,17 @@ class ArchiveWriter:
                 else:
                     committed.set_result(outcome.value)
 
-    def _commit(self, writes: list[Write]) -> list[_Outcome]:
-        """One transaction, a savepoint per write."""
+    def _commit(self, writes: list[tuple[Write, Callable[[], bool]]]) -> list[_Outcome]:
+        """One transaction, a savepoint per write; a write whose ``dropped()`` says so is skipped."""
         if self._archive is None:
             self._archive = Archive.open(self._path)
         archive = self._archive
         outcomes: list[_Outcome] = []
         with archive.transaction():
-            for write in writes:
+            for write, dropped in writes:
+                if dropped():
+                    outcomes.append(_Outcome())  # its caller is gone: nobody reads this
+                    continue
                 try:
                     with archive.transaction():
                         outcomes.append(_Outcome(write(archive)))
