@@ -69,7 +69,7 @@ class ArchiveWriter:
 
     async def run(self, write: Callable[[Archive], T], *, droppable: bool = False) -> T:
         """Queue ``write(archive)`` for the next group; return its result once the group is committed. A
-        ``droppable`` write is skipped if its caller is cancelled before its group begins."""
+        ``droppable`` write is skipped if its caller is cancelled before it begins."""
         loop = asyncio.get_running_loop()
         committed: asyncio.Future[T] = loop.create_future()
         self._queue.append((write, committed, droppable))
@@ -106,7 +106,7 @@ class ArchiveWriter:
                 outcomes = [_Outcome(error=self._operators_error(exc))] * len(group)
             for (_, committed, _), outcome in zip(group, outcomes, strict=True):
                 if committed.done():
-                    continue  # its caller was cancelled; the write stands
+                    continue  # its caller was cancelled: the write stands, unless it was dropped
                 if outcome.error is not None:
                     committed.set_exception(outcome.error)
                 else:
