@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from tests.rawserver import RawServer
 from tests.smtpserver import CertPair, SmtpServer, make_cert
 
 from monitor.alerts.smtp import Mailer
@@ -135,6 +138,72 @@ def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
         settings = EmailSettings(host="127.0.0.1", port=silent.getsockname()[1], recipients=["a@example.org"], timeout=0.3)
         error = failure(settings)
     assert isinstance(error, TransientDeliveryError) and "timed out" in str(error)
+
+
+def scripted(trickled: bytes, after: bytes) -> tuple[Callable[[socket.socket], None], threading.Event]:
+    """An SMTP peer that answers well until the command ``after``, then sends ``trickled`` every 0.1 s, each line well
+    within the client's timeout, while the client listens; the event is set when the client hangs up."""
+    hung_up = threading.Event()
+
+    def serve(connection: socket.socket) -> None:
+        reader = connection.makefile("rb")
+        connection.sendall(b"220 ready\r\n")
+        while line := reader.readline():
+            if line.upper().startswith(after):
+                try:
+                    while True:
+                        connection.sendall(trickled)
+                        time.sleep(0.1)
+                except OSError:
+                    break
+            if line.upper().startswith(b"DATA"):
+                connection.sendall(b"354 go on\r\n")
+                while reader.readline() not in (b".\r\n", b""):
+                    pass
+            connection.sendall(b"250 ok\r\n")
+        hung_up.set()
+
+    return serve, hung_up
+
+
+def test_a_server_answering_quit_a_line_at_a_time_is_left_within_the_timeout() -> None:
+    """After the message was accepted, QUIT got "221-" lines without end, each within email.timeout: `once` never
+    exited, and under `run` every channel's delivery waited behind the session."""
+    serve, hung_up = scripted(b"221-bye\r\n", after=b"QUIT")
+    server = RawServer(serve)
+    settings = EmailSettings(host="127.0.0.1", port=server.port, recipients=["a@example.org"], timeout=1)
+
+    async def go() -> list[dict[str, str]]:
+        async with Mailer(settings) as mailer:
+            return [await mailer.send(message())]
+
+    try:
+        assert asyncio.run(asyncio.wait_for(go(), 30)) == [{}]  # accepted; the session then ended by the monitor
+        assert hung_up.wait(10)
+    finally:
+        server.close()
+
+
+def test_a_stop_during_a_reply_without_end_shuts_the_session() -> None:
+    """A stop cancelled the send and left its thread reading "451-" lines, then asked QUIT of the same session:
+    SIGTERM waited for minutes. The session is shut at once, and the stop goes on."""
+    serve, hung_up = scripted(b"451-wait\r\n", after=b"MAIL")
+    server = RawServer(serve)
+    settings = EmailSettings(host="127.0.0.1", port=server.port, recipients=["a@example.org"], timeout=1)
+
+    async def go() -> None:
+        async with Mailer(settings) as mailer:
+            sending = asyncio.create_task(mailer.send(message()))
+            await asyncio.sleep(1)  # the reply trickles
+            sending.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sending
+
+    try:
+        asyncio.run(asyncio.wait_for(go(), 30))
+        assert hung_up.wait(10)
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize(("reply", "kind"), [("452 4.3.1 full", TransientDeliveryError), ("552 5.3.4 too big", PermanentDeliveryError)])

@@ -176,7 +176,15 @@ class Mailer:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await DELIVERIES.run(self._close)
+        """End the session with QUIT, within ``email.timeout`` in all: a server answering QUIT a line at a time, for
+        ever, held `once` from exiting and, under `run`, every channel's delivery behind it."""
+        try:
+            await asyncio.wait_for(DELIVERIES.run(self._close), self.email.timeout)
+        except TimeoutError:
+            self._abort()  # the thread's wait ends; nothing more is said to the server
+        except asyncio.CancelledError:
+            self._abort()
+            raise
 
     async def send(self, message: EmailMessage) -> dict[str, str]:
         """Send ``message`` to ``email.recipients``; return the recipients refused while others accepted.
@@ -191,6 +199,12 @@ class Mailer:
             self._abort()
             self._smtp = None  # the session is gone: the thread closes it as its wait ends
             raise TransientDeliveryError(f"the SMTP server did not finish within {seconds:.0f} s") from None
+        except asyncio.CancelledError:
+            # A stop: the session is shut too, not left to its thread and then to QUIT (a server answering a line at a
+            # time, within email.timeout each, held SIGTERM for minutes).
+            self._abort()
+            self._smtp = None
+            raise
 
     def _watch(self, sock: socket.socket) -> None:
         self._socket = sock
