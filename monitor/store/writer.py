@@ -93,11 +93,8 @@ class ArchiveWriter:
     async def _commit_queued(self) -> None:
         loop = asyncio.get_running_loop()
         while self._queue:
-            self._queue = [queued for queued in self._queue if not (queued[2] and queued[1].cancelled())]
             group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
-            if not group:
-                break
-            # A droppable write is skipped in the thread if its caller was cancelled meanwhile (reading a future's
+            # A droppable write is skipped in the thread if its caller was cancelled by then (reading a future's
             # state from another thread is one attribute read under the GIL; nothing of it is changed there).
             writes = [(write, committed.cancelled if droppable else _never) for write, committed, droppable in group]
             try:
