@@ -197,20 +197,20 @@ class Mailer:
             return await asyncio.wait_for(DELIVERIES.run(self._send, message), seconds)
         except TimeoutError:
             self._abort()
-            self._smtp = None  # the session is gone: the thread closes it as its wait ends
             raise TransientDeliveryError(f"the SMTP server did not finish within {seconds:.0f} s") from None
         except asyncio.CancelledError:
             # A stop: the session is shut too, not left to its thread and then to QUIT (a server answering a line at a
             # time, within email.timeout each, held SIGTERM for minutes).
             self._abort()
-            self._smtp = None
             raise
 
     def _watch(self, sock: socket.socket) -> None:
         self._socket = sock
 
     def _abort(self) -> None:
-        """End a send's wait from outside its thread: shut the session's socket (the thread then closes it)."""
+        """End a send's wait from outside its thread: shut the session's socket (the thread then closes it) and forget
+        the session, which is gone."""
+        self._smtp = None
         if self._socket is not None:
             try:
                 self._socket.shutdown(socket.SHUT_RDWR)
