@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import random
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -336,6 +337,22 @@ OLD_RECALL = "Russia recalled its ambassador to Washington for consultations, th
 def test_a_day_of_the_week_added_by_a_rewrite_is_no_news_a_day_changed_is(passage: str, earlier: str,
                                                                             seen: bool) -> None:
     assert dedup.seen_before(passage, [earlier]) is seen
+
+
+def test_a_word_of_thousands_of_letters_is_judged_in_a_moment() -> None:
+    """A sentence's words holding a digit are its facts: a word without one was scanned again from each of its
+    letters, and a hostile page's 20,000-letter word cost seconds a sentence in the archive's writer."""
+    passage = f"Russia expelled the US ambassador on Friday, officials said, {'x' * 20_000} in full."
+    started = time.perf_counter()
+    assert not dedup.seen_before(passage, [passage.replace("Friday", "Monday")])  # a day changed is news
+    assert time.perf_counter() - started < 1.0  # milliseconds; seconds before
+
+
+@given(st.lists(st.text(alphabet="ab1٣ .\n\t-", min_size=1, max_size=8), max_size=12))
+def test_a_sentences_facts_are_its_words_holding_a_digit(tokens: list[str]) -> None:
+    normal = " ".join(token.replace(" ", "") or "a" for token in tokens)
+    expected = {word for word in normal.split(" ") if any(c.isdecimal() for c in word)}
+    assert set(dedup._WITH_DIGIT.findall(normal)) == expected
 
 
 def test_nothing_earlier_means_new() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import tracemalloc
 import unicodedata
 from datetime import UTC, datetime
@@ -669,6 +670,16 @@ def test_a_time_element_below_the_story_stands_where_nothing_says_otherwise() ->
 def test_a_date_labelled_as_the_publication_at_the_story_end_is_read(end_line: str, published: datetime | None) -> None:
     page = _dated_page("Envoy returns", "").replace("</article>", f"{end_line}</article>")
     assert extract(page).published == published
+
+
+def test_a_date_followed_by_a_run_of_white_space_is_read_in_a_moment() -> None:
+    """The time a date may carry is sought past white space and separators: given back a character at a time, a
+    hostile page's 30,000 spaces after a labelled date took seconds of a worker's CPU, near its limit, for every such
+    page."""
+    page = _dated_page("Envoy returns", "").replace("</article>", f"<p>Published: June 16, 2021{' ' * 30_000}x</p></article>")
+    started = time.perf_counter()
+    assert extract(page).published == datetime(2021, 6, 16, tzinfo=UTC)
+    assert time.perf_counter() - started < 1.0  # milliseconds; seconds before
 
 
 def test_a_labelled_date_in_the_comments_below_the_story_is_not_read() -> None:

@@ -92,7 +92,9 @@ _LABEL_TAIL = re.compile(rf"(?:\s+(?:on|am|le|el|il))?\s*:?\s*(?:{_WEEKDAYS}\.?,
 LABELLED_READ = 30_000  # characters of a page's text (white space as in the source) searched for a labelled date
 _MONTH = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _YEAR = r"((?:19|20)\d{2})(?!\d)"
-_TIME = r"(?:\s*г\.)?(?:[\s,|•·–—-]*(?:at|um|à|в)?\s*(\d{1,2}):(\d{2})(?::\d{2})?(?!\d)\s*([ap]\.?\s?m\b\.?)?)?"
+# Its runs of white space and separators are taken whole (possessive): given back a character at a time to the next
+# run, a date followed by 30,000 spaces took seconds (a page's worth of them, a worker's CPU limit).
+_TIME = r"(?:\s*+г\.)?(?:[\s,|•·–—-]*+(?:(?:at|um|à|в)\s*+)?(\d{1,2}):(\d{2})(?::\d{2})?(?!\d)\s*+([ap]\.?\s?m\b\.?)?)?"
 _DATES = (
     # 6. August 2009 · 1er mars 2020 · 16 июня 2021 г. · 16 June 2021 · 28 de abril de 2022
     ("dmy", rf"(?<!\d)(\d{{1,2}})(?:\.|er|st|nd|rd|th|º)?\s+(?:de\s+)?({_MONTH})\.?,?\s+(?:del?\s+)?{_YEAR}{_TIME}"),
