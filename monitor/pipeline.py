@@ -607,7 +607,8 @@ class Pipeline:
         self, source: SourceSettings, link: Link, report: CheckReport, deadline: float
     ) -> Prepared | None:
         """The article at a link, ready to store; the page is let go before it waits for the writer. A link not
-        fetched by the check's ``deadline`` (loop time, ``limits.check_seconds``) is left for the next check."""
+        fetched, or fetched and not taken by a parsing worker, by the check's ``deadline`` (loop time,
+        ``limits.check_seconds``) is left for the next check."""
         # The day's text is given; the pages under way as it ran out pass it a little.
         if _spent(report.text_chars, report.fetched) >= report.text_left:
             report.left += 1
@@ -641,7 +642,10 @@ class Pipeline:
             sent_home = _sent_home(page, link)
             if not sent_home:
                 report.fetched += 1
-                read = await self.workers.run(page.url, read_article, page, link, source, self.clock())
+                read = await self.workers.run_by(deadline, page.url, read_article, page, link, source, self.clock())
+        except TimeoutError:  # fetched in time, but no worker was free for it before the check's end: the next check's
+            report.left += 1
+            return None
         except (ParseLimitError, UnsupportedContentError) as exc:  # over a parsing limit, or binary data
             refused = exc.reason
         finally:

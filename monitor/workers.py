@@ -204,10 +204,21 @@ class Workers:
 
         Raises :class:`ParseLimitError` when the page overran a limit; the job's own errors pass through.
         """
+        return await self.run_by(None, url, job, *args, **kwargs)
+
+    async def run_by(self, start_by: float | None, url: str, job: Callable[P, T], *args: P.args,
+                     **kwargs: P.kwargs) -> T:
+        """:meth:`run`, given up with :class:`TimeoutError` where no worker has taken the page by ``start_by`` (loop
+        time; None: no bound). A check's pages wait for a worker no longer than the check may last: a source whose
+        pages each kept a worker busy nearly to its limits held its check, and in ``once`` every alert, for hours."""
         if self.in_process:
             return job(*args, **kwargs)
-        async with self._turns.slot():
+        async with asyncio.timeout_at(start_by):
+            await self._turns.acquire()
+        try:
             return await self._run(url, job, *args, **kwargs)
+        finally:
+            self._turns.release()
 
     async def _run(self, url: str, job: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """The job on the next idle worker (a turn is held: at most one waiter per worker)."""

@@ -402,6 +402,28 @@ def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path:
     assert len({r.path for r in local_web.requests if r.path.startswith("/slow/")}) == 6
 
 
+def test_pages_no_worker_takes_within_the_check_wait_for_the_next(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Only fetching was held to limits.check_seconds: pages fetched in time waited for a parsing worker however long,
+    and a source whose pages each kept a worker busy nearly to its limits held its check of 1,000 links, and in `once`
+    every alert, for over an hour. A page no worker has taken by the check's end waits for the next check."""
+    count, paragraphs = 12, 40_000  # pages of about 3 MB, a few tenths of a second each in the one worker
+    for number in range(count):
+        body = "".join(f"<p>Paragraph {n} of report {number} on embassy staffing.</p>" for n in range(paragraphs))
+        local_web.route(f"/story/{number}", f"<html><head><title>Report {number}</title></head><body>"
+                        f"<article><h1>Report {number}</h1>{body}</article></body></html>")
+    settings = feed_settings(tmp_path, local_web, [f"/story/{n}" for n in range(count)],
+                             FetchSettings(delay=0, robots=False, concurrency=4, timeout=20),
+                             LimitsSettings(workers=1, check_seconds=1.5))
+    started = time.monotonic()
+    (report,) = check_once(settings, None, force=True).checks
+    took = time.monotonic() - started
+    first = report.stored
+    assert report.error is None and report.left >= 1 and first + report.left == count, report
+    (report,) = check_once(settings, None, force=True).checks  # the next check takes the rest, in part or in all
+    assert report.error is None and report.stored >= 1 and report.stored + report.left == count - first, report
+    assert took < 8  # the check's 1.5 s, the page under way, the worker's start; all twelve took longer
+
+
 def test_a_source_flooding_slow_hosts_does_not_hold_up_another_sources_article(tmp_path: Path,
                                                                                local_web: LocalWeb) -> None:
     """The fetcher's slots (requests in flight, pages held before parsing, a host's requests) were first come, first

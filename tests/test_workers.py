@@ -159,6 +159,28 @@ def test_a_free_worker_goes_to_the_sources_in_turn_not_to_the_first_queued() -> 
     assert waited < 1.2, f"the healthy source's page waited {waited:.1f} s for the worker"
 
 
+def test_a_page_no_worker_takes_by_its_deadline_is_given_up_and_the_one_under_way_finishes() -> None:
+    """A check's pages waited for a worker however long: a source whose pages each kept the workers busy nearly to
+    their limits held its check, and in `once` every alert, for hours. A page is now given up where no worker has
+    taken it by the check's end; the page a worker took is parsed to its end."""
+
+    async def scenario() -> tuple[float, int]:
+        async with Workers(settings()) as workers:
+            await workers.run("https://a.example/", pid)  # the worker is up
+            busy = asyncio.create_task(workers.run("https://a.example/slow", wait, 1.5))
+            await asyncio.sleep(0.1)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(TimeoutError):
+                await workers.run_by(started + 0.3, "https://a.example/next", pid)
+            waited = loop.time() - started
+            return waited, await busy
+
+    waited, worker = asyncio.run(scenario())
+    assert waited < 1.0  # the deadline's 0.3 s, not the busy page's 1.5
+    assert worker != os.getpid()
+
+
 def test_without_workers_a_job_runs_in_this_process() -> None:
     async def scenario() -> int:
         async with Workers(Settings(limits=LimitsSettings(workers=0))) as workers:
