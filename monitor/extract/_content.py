@@ -12,9 +12,10 @@ import html
 import operator
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from heapq import heapify, heappop, heappush
 from itertools import chain, compress
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -447,17 +448,43 @@ class Elements:
 
     def remove(self, i: int) -> None:
         """Detach a subtree and take its text out of every ancestor's figures."""
-        self.alive[i : i + self.size[i]] = [False] * self.size[i]
+        self.remove_all((i,))
+
+    def remove_all(self, roots: Iterable[int]) -> None:
+        """Detach subtrees, none inside another, and take their text out of every ancestor's figures in one pass up
+        the arrays: each ancestor is met once, however many of them it holds. Walked up from each in turn, 10,000
+        boxes 10,000 elements deep took 9 s."""
         chars, links, prose, parent = self.chars, self.links, self.prose, self.parent
-        gone_chars, gone_links, gone_prose = chars[i], links[i], prose[i]
-        up = parent[i]
-        if up >= 0:
-            self.child_score[up] -= self.own_score[i]
-        while up >= 0:
-            chars[up] -= gone_chars
-            links[up] -= gone_links
-            prose[up] -= gone_prose
-            up = parent[up]
+        gone: dict[int, list[int]] = {}  # by ancestor: the chars, links and prose it loses
+        for i in roots:
+            self.alive[i : i + self.size[i]] = [False] * self.size[i]
+            up = parent[i]
+            if up >= 0:
+                self.child_score[up] -= self.own_score[i]
+                lost = gone.setdefault(up, [0, 0, 0])
+                lost[0] += chars[i]
+                lost[1] += links[i]
+                lost[2] += prose[i]
+        # Descendants before ancestors (an ancestor comes first in document order): each is done once its losses are in.
+        pending = [-i for i in gone]
+        heapify(pending)
+        while pending:
+            i = -heappop(pending)
+            lost = gone[i]
+            chars[i] -= lost[0]
+            links[i] -= lost[1]
+            prose[i] -= lost[2]
+            up = parent[i]
+            if up < 0:
+                continue
+            if up in gone:
+                above = gone[up]
+                above[0] += lost[0]
+                above[1] += lost[1]
+                above[2] += lost[2]
+            else:
+                gone[up] = lost[:]
+                heappush(pending, -up)
 
 
 def extract_text(
@@ -986,6 +1013,9 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
     headlines = tree.headlines
     own_headlines: list[int] | None = None  # those that read as a title, read once needed (rarely)
+    # Detached together once all are judged: a removal changes only its ancestors' figures, which come before it, and
+    # nothing judged after it reads them.
+    removed: list[int] = []
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
     # only, which come earlier: which of the later elements hold text stays the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
@@ -1029,7 +1059,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
                 wrapper = start < len(own_headlines) and own_headlines[start] < i + tree.size[i]
             if not (wrapper or story):
                 removed_until = i + tree.size[i] - 1
-                tree.remove(i)
+                removed.append(i)
                 continue
         if not prose[i]:
             continue  # no container of the story
@@ -1048,6 +1078,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
                 + (tag in _NAMED_TAGS)
             )
             ranked[rank] += [i] * names
+    tree.remove_all(removed)
     return ranked
 
 
@@ -1237,7 +1268,10 @@ def _keep_blocks(
             run = 0
             continue
         run += 1
-        if run >= _LINES:
+        if run > _LINES:
+            keep[i] = True  # the rest of the run was kept as it reached _LINES: set once, not the run again at each
+            # block (a page of 160,000 short lines took 23 s)
+        elif run == _LINES:
             keep[i : i + run] = [True] * run
         elif i + 1 < len(blocks):
             # A short sentence in a <p> is the author's ("Be there or be square!"), even when

@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
-from itertools import compress, count
+from itertools import accumulate, compress, count
 from typing import TypeAlias
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Positional, Words
@@ -174,13 +174,21 @@ def _people_spans(article: Article, people: Iterable[Person], surnames_only: boo
         full = [span for ids in person.names for span in article.phrase(ids)]
         found += full
         if surnames_only or person.distinctive or full:
-            taken = full + [span for ids in person.others for span in article.phrase(ids)]
+            # A surname inside a full name is found by bisection: compared with every full name in turn, a text of
+            # one name said 4,000 times took seconds.
+            taken = sorted(full + [span for ids in person.others for span in article.phrase(ids)])
+            starts = [span[0] for span in taken]
+            reach = list(accumulate((span[1] for span in taken), max))  # the furthest end of a span starting so far
             for ids in person.surnames:
-                found += [
-                    span for span in article.phrase(ids)
-                    if not any(t[0] <= span[0] and span[1] <= t[1] for t in taken)
-                ]
+                found += [span for span in article.phrase(ids) if not _inside(span, starts, reach)]
     return sorted(set(found))
+
+
+def _inside(span: Span, starts: list[int], reach: list[int]) -> bool:
+    """Whether ``span`` lies within one of the sorted spans that start at ``starts`` (``reach``: their furthest end
+    so far)."""
+    at = bisect_right(starts, span[0]) - 1
+    return at >= 0 and reach[at] >= span[1]
 
 
 @dataclass
