@@ -1196,13 +1196,15 @@ def test_a_page_one_source_of_an_outlet_read_again_is_not_read_again_by_its_othe
                             "</body></html>")
         settings = feed_and_sitemap(tmp_path, web)
         list_story(web, WHEN)
-        check_once(settings, None, force=True)  # both at once: each reads it (a check does not wait for the other)
+        check_once(settings, None, force=True)  # both at once: each reads it, as a check does not wait for the other,
+        # unless one stored it before the other listed it (on a loaded machine): then only one has a read of its own
         list_story(web, a_second_on())
         hits = [web.hits("/story")]
         for name in ("Feed", "Sitemap", None):
             check_once(settings, name, force=True)
             hits.append(web.hits("/story"))
-        assert hits == [2, 3, 3, 3]
+        assert hits[0] in (1, 2)
+        assert hits[1:] == [hits[0] + 1] * 3  # the feed reads it again; the sitemap, and both, not once more
     finally:
         web.close()
 
