@@ -705,6 +705,48 @@ def test_many_boilerplate_boxes_deep_in_the_page_are_detached_in_linear_time() -
     assert story in text and "menu" not in text
 
 
+_ENVOYS = "Russia and the United States agreed to send their ambassadors back to Washington and Moscow."
+
+
+def _envoys_page(body: str) -> str:
+    return f"<html><head><title>Envoys to return</title></head><body>{body}</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("page", "kept"),
+    [
+        # one paragraph's text in 150,000 pieces between comments: each piece joined to all before it
+        (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}😀{'abcdefg<!---->' * 150_000}</p></article>"),
+         "abcdefg" * 1_000),
+        # the title's <h1> 12,000 elements deep, 24,000 other <h1>s: the anchor's depth climbed for each
+        (_envoys_page(f"{'<div>' * 12_000}<h1>Envoys to return</h1><p>{_ENVOYS}</p>{'</div>' * 12_000}"
+                      f"{'<h1>x</h1>' * 24_000}"), _ENVOYS),
+        # 14,000 boxes named as boilerplate inside 14,000 inline elements: each box climbed to its block
+        (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p><p>{'<x>' * 14_000}"
+                      f"{'<span class=share>ab</span>' * 14_000}</p></article>"), _ENVOYS),
+        # 14,000 dated <time>s below the story: each looked for among all of them
+        (_envoys_page(f"<article><h1>Envoys to return</h1>{f'<p>{_ENVOYS}</p>' * 5}</article>"
+                      f"<div><a href=/x>menu link text here</a></div>{'<time datetime=2021-06-16></time>' * 14_000}"),
+         _ENVOYS),
+        # 7,000 headlines nested in one another: each one's text read whole
+        (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>{'<h1>x<li>' * 7_000}</article>"), _ENVOYS),
+        # 55,000 custom elements and as many stray end tags: nesting the depth guard did not count, which Lexbor
+        # scans at each stray end tag; the page is refused as too deep
+        (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>{'<x>' * 55_000}{'</y>' * 55_000}</article>"),
+         ""),
+    ],
+    ids=["pieces-of-one-text", "headlines-beside-a-deep-title", "boxes-in-deep-inline", "dates-below-the-story",
+         "nested-headlines", "custom-elements-and-stray-ends"],
+)
+def test_hostile_shapes_of_a_few_hundred_kilobytes_are_read_in_a_moment(page: str, kept: str) -> None:
+    """Each shape made a step of reading a page quadratic in a count the page sets: seconds to minutes of a worker's
+    CPU for a page under 2 MB, near its limit, page after page."""
+    started = time.perf_counter()
+    text = extract(page).text
+    assert time.perf_counter() - started < 2.5  # tenths of a second; 4 s to minutes before
+    assert kept in text if kept else text == ""
+
+
 def test_a_labelled_date_in_the_comments_below_the_story_is_not_read() -> None:
     comments = "<div class='comments'><p>Jo Reader</p><p>Posted on June 3, 2021</p><p>Great piece!</p></div>"
     page = _post_with_related("", below=comments)
