@@ -730,13 +730,20 @@ def _envoys_page(body: str) -> str:
          _ENVOYS),
         # 7,000 headlines nested in one another: each one's text read whole
         (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>{'<h1>x<li>' * 7_000}</article>"), _ENVOYS),
+        # 8,000 headlines in one box beside the titled story: the box read up to each of them
+        (_envoys_page(f"<article><h1>Envoys to return</h1>{f'<p>{_ENVOYS}</p>' * 8}</article>"
+                      f"<div>{'<h1>x</h1>' * 8_000}</div>"), _ENVOYS),
+        # 7,000 headings with anchor ids nested in one another: each one's text read whole
+        (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>"
+                      f"{'<h2 id=sidebar-on-the-envoy-talks>sidebar on the envoy talks <span>' * 7_000}</article>"),
+         _ENVOYS),
         # 55,000 custom elements and as many stray end tags: nesting the depth guard did not count, which Lexbor
         # scans at each stray end tag; the page is refused as too deep
         (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>{'<x>' * 55_000}{'</y>' * 55_000}</article>"),
          ""),
     ],
     ids=["pieces-of-one-text", "headlines-beside-a-deep-title", "boxes-in-deep-inline", "dates-below-the-story",
-         "nested-headlines", "custom-elements-and-stray-ends"],
+         "nested-headlines", "headlines-in-one-box", "nested-anchored-headings", "custom-elements-and-stray-ends"],
 )
 def test_hostile_shapes_of_a_few_hundred_kilobytes_are_read_in_a_moment(page: str, kept: str) -> None:
     """Each shape made a step of reading a page quadratic in a count the page sets: seconds to minutes of a worker's

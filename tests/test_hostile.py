@@ -227,8 +227,10 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
     failed = {url.removeprefix(hostile_web.origin): (error, retry)
               for url, error, retry in conn.execute("SELECT url, error, retry FROM failed_urls")}
     assert failed["/a/formatting"] == ("page exceeded 256 MB while parsing (limits.memory_mb)", 0)
+    # The nesting guard now counts "<div/>" (no self-closing tag in HTML) and skips stray end tags ("</span>" with no
+    # span open): both pages are seen to nest 200,000 deep and left unparsed at once, rather than killed at the limit.
     for path in ("/a/self-closing", "/a/mismatched"):
-        assert failed[path] == (f"page took more than {CPU_SECONDS} s of CPU to parse (limits.cpu_seconds)", 0)
+        assert failed[path] == ("no article text", 1)
 
     stored = dict(conn.execute("SELECT url, title FROM articles"))
     assert stored[hostile_web.url("/a/surrogate")] == "Envoys ? return"  # the lone surrogate replaced

@@ -186,6 +186,7 @@ _NEXT_STORY = Phrases(
 _BYLINE_NAMES = re.compile(r"(?<![a-z])(?:byline|author|date|timestamp|published|autor|auteur)")
 _STORY_HEAD = 12  # elements either side of a headline searched for its byline or date
 _HEADLINE_ELEMENTS = 256  # elements a headline holds at most (a word in a box of its own, each: some dozens)
+_BOX_HEADLINES = 16  # headlines of one box judged as another story's, at most
 # Attributes in which infinite-scroll templates give each story's box the story's URL.
 _URL_ATTRIBUTES = frozenset(
     {"data-url", "data-href", "data-permalink", "data-link", "data-canonical", "data-article-url", "data-share-url"}
@@ -704,6 +705,7 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
         toward_anchor[parent[child]] = child
         child = parent[child]
     climbed: dict[int, int] = {}
+    judged: dict[int, int] = {}  # headlines judged so far in each box
     for i in headlines:
         if not alive[i] or tree.contains(anchor, i) or tree.contains(i, anchor):
             continue  # one headline inside the other (broken markup): no two stories side by side
@@ -715,6 +717,11 @@ def _detach_other_stories(tree: Elements, titles: tuple[str, ...]) -> None:
             passed.append(wrapper)
             wrapper = parent[wrapper]
         climbed.update(dict.fromkeys(passed, wrapper))
+        # A box of more headlines than a story's template gives one is judged by its first few: each judgement reads
+        # the box up to its headline, and 5,500 headlines in one box took 7 s.
+        judged[wrapper] = judged.get(wrapper, 0) + 1
+        if judged[wrapper] > _BOX_HEADLINES:
+            continue
         own = toward_anchor[parent[wrapper]]
         if (
             tags[own] == tags[wrapper] and _is_story(tree, own) and _is_story(tree, wrapper)
@@ -1164,8 +1171,8 @@ def _is_heading_anchor(tree: Elements, i: int, id_: str) -> bool:
     stories ("you may also like").
     """
     heading = i if tree.tags[i] in _HEADINGS else i + 1
-    if heading >= i + tree.size[i] or tree.tags[heading] not in _HEADINGS:
-        return False
+    if heading >= i + tree.size[i] or tree.tags[heading] not in _HEADINGS or tree.size[heading] > _HEADLINE_ELEMENTS:
+        return False  # no heading, or one holding others (headings nested 4,000 deep: each one's text read whole)
     words = _WORDS.findall(id_.lower())
     while words and words[-1].isdigit():
         words.pop()  # the tool's counter after the heading's words
