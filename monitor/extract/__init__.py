@@ -15,7 +15,7 @@ import numpy as np
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser
 
 from monitor.collector import collector_paused
-from monitor.extract._content import Elements, after_story, extract_text, headline_zone, text_from_markup, text_to_story_end
+from monitor.extract._content import Elements, extract_text, headline_zone, text_from_markup, text_to_story_end
 from monitor.extract._dates import LABELLED_READ, find_date, find_labelled_date
 from monitor.extract._metadata import Metadata, date_from_url, plausible_date, read_metadata
 from monitor.models import Extracted
@@ -74,10 +74,12 @@ def _too_deep(raw: bytes) -> bool:
     Lexbor, like any HTML5 parser, scans its stack of open elements for some tags, so parsing
     time grows with the square of the nesting depth (10,000 levels: 0.3 s; 100,000: minutes).
     Only pages with enough opening tags to nest that deep are scanned (a tag takes at least
-    three bytes; every ``</`` closes one). Every element that does not close implicitly is counted, a custom one
-    (``<x>``) too, and an end tag closes only where one of its name is open: counting a list of common tags, with
-    any end tag closing one, a page of 55,000 ``<x>`` and as many stray ``</y>`` looked flat and took 18 s. The tags are counted with numpy: ``str.count`` and ``bytes.count`` go a
-    character at a time, which on the corpus's pages (144 kB on average) was 3% of extracting.
+    three bytes; every ``</`` closes one). Every element that does not close implicitly is
+    counted, a custom one (``<x>``) too, and an end tag closes only where one of its name is
+    open: counting a list of common tags, any end tag closing one, a page of 55,000 ``<x>``
+    and as many stray ``</y>`` looked flat and took 18 s. The tags are counted with numpy:
+    ``str.count`` and ``bytes.count`` go a character at a time, which on the corpus's pages
+    (144 kB on average) was 3% of extracting.
     """
     if len(raw) <= 3 * _MAX_DEPTH:
         return False
@@ -129,11 +131,11 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     published = meta.published
     if published is None and elements is not None:  # the weakest evidence, read last
         published = _byline_date(elements, meta)
-    elif meta.dated_times and elements is not None and after_story(elements, meta.dated_times[0][0]):
+    elif meta.dated_times and elements is not None and elements.after_story(meta.dated_times[0][0]):
         # A <time> below the story may be another's (a related story's, a comment's): one not
         # below it, the URL's date or the byline's wins over it where they give another day.
         other = next(
-            (date for node, date in meta.dated_times if not after_story(elements, node)), None
+            (date for node, date in meta.dated_times if not elements.after_story(node)), None
         ) or date_from_url(url) or _byline_date(elements, meta)
         if other is not None and published is not None and other.date() != published.date():
             published = other

@@ -257,7 +257,7 @@ class Elements:
         self.times: list[int] = []  # and of the <time> elements
         self.story_end = 0  # the position past the story's container, once extract_text found it
         self._blocks: dict[int, int] = {}  # the block each inline element climbed from sits in (block_of)
-        self._times_after: frozenset[int] | None = None  # see after_story
+        self._times_after: frozenset[int] | None = None  # the <time>s past the story, by mem_id (after_story)
         self._walk(root)
         count = len(self.tags)
         self.chars = [0] * count  # characters inside
@@ -468,6 +468,15 @@ class Elements:
             self._blocks[j] = block
         return block
 
+    def after_story(self, node: LexborNode) -> bool:
+        """Whether a ``<time>`` element comes after the story's container (once :func:`extract_text` found it): in
+        the list of related stories or the comments below it, or a sidebar's list of events."""
+        if not self.story_end:
+            return False
+        if self._times_after is None:  # found once: looked for at each call, 14,000 dates took 16 s
+            self._times_after = frozenset(self.nodes[i].mem_id for i in self.times if i >= self.story_end)
+        return node.mem_id in self._times_after
+
     def contains(self, i: int, j: int) -> bool:
         return i <= j < i + self.size[i]
 
@@ -582,16 +591,6 @@ def _is_link_post(tree: Elements, top: int, blocks: list[_Block], kept: list[str
         and _LINK_POST * sum(map(len, kept)) < sum(len(block.text) for block in blocks)
         and _in_story(tree, top)
     )
-
-
-def after_story(tree: Elements, node: LexborNode) -> bool:
-    """Whether a ``<time>`` element comes after the story's container: in the list of related
-    stories or the comments below it, or a sidebar's list of events."""
-    if not tree.story_end:
-        return False
-    if tree._times_after is None:  # found once: looked for at each call, 14,000 dates took 16 s
-        tree._times_after = frozenset(tree.nodes[i].mem_id for i in tree.times if i >= tree.story_end)
-    return node.mem_id in tree._times_after
 
 
 def text_to_story_end(tree: Elements, limit: int) -> str:
@@ -1067,11 +1066,9 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
     nodes, tags, chars, prose = tree.nodes, tree.tags, tree.chars, tree.prose
     headlines = tree.headlines
     own_headlines: list[int] | None = None  # those that read as a title, read once needed (rarely)
-    # Detached together once all are judged: a removal changes only its ancestors' figures, which come before it, and
-    # nothing judged after it reads them.
-    removed: list[int] = []
+    removed: list[int] = []  # detached together once all are judged (Elements.remove_all)
     # Elements without text do no harm. Removing a subtree changes the figures of its ancestors
-    # only, which come earlier: which of the later elements hold text stays the same.
+    # only, which come earlier: which of the later elements hold text, and their figures, stay the same.
     for i in compress(range(len(tags)), map(operator.or_, chars, tree.inline_chars)):
         if i <= removed_until:
             continue
