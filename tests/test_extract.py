@@ -737,13 +737,23 @@ def _envoys_page(body: str) -> str:
         (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>"
                       f"{'<h2 id=sidebar-on-the-envoy-talks>sidebar on the envoy talks <span>' * 7_000}</article>"),
          _ENVOYS),
+        # 120 nested headings with anchor ids around 200,000 words: each heading's whole text read
+        (_envoys_page(f"<article><h1>Envoys to return</h1>{f'<p>{_ENVOYS}</p>' * 8}</article>"
+                      f"{'<h2 id=sidebar-on-the-envoy-talks>sidebar on the envoy talks <span>' * 120}"
+                      f"{'talks ' * 200_000}{'</span></h2>' * 120}"), _ENVOYS),
+        # a JSON-LD articleBody of 55,000 custom elements and stray end tags, escaped ("\u003cx>") where the page's
+        # guard counts tags, for a page with little text of its own
+        (_envoys_page("<p>short</p><script type=application/ld+json>"
+                      + json.dumps({"@type": "NewsArticle", "articleBody": "<x>" * 55_000 + "</y>" * 55_000 + _ENVOYS * 20})
+                      .replace("<", "\\u003c") + "</script>"), "short"),
         # 55,000 custom elements and as many stray end tags: nesting the depth guard did not count, which Lexbor
         # scans at each stray end tag; the page is refused as too deep
         (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>{'<x>' * 55_000}{'</y>' * 55_000}</article>"),
          ""),
     ],
     ids=["pieces-of-one-text", "headlines-beside-a-deep-title", "boxes-in-deep-inline", "dates-below-the-story",
-         "nested-headlines", "headlines-in-one-box", "nested-anchored-headings", "custom-elements-and-stray-ends"],
+         "nested-headlines", "headlines-in-one-box", "nested-anchored-headings", "anchored-headings-around-a-story",
+         "deep-structured-body", "custom-elements-and-stray-ends"],
 )
 def test_hostile_shapes_of_a_few_hundred_kilobytes_are_read_in_a_moment(page: str, kept: str) -> None:
     """Each shape made a step of reading a page quadratic in a count the page sets: seconds to minutes of a worker's

@@ -229,17 +229,30 @@ def test_web_pages_are_refused_by_their_root_element(body: str) -> None:
         feed_links(page(body))
 
 
-@pytest.mark.parametrize("space", ["\n", "&#32;"], ids=["line-breaks", "references"])
+@pytest.mark.parametrize("space", ["\n", "&#32;", "\u00a0\n", "&#160;", "<!---->\n", "<![CDATA[ ]]>\n", "&#x2003;"],
+                         ids=["line-breaks", "references", "no-break-spaces", "no-break-references", "comments",
+                              "empty-cdata", "em-spaces"])
 def test_an_atom_title_opening_with_a_flood_of_white_space_is_read_in_a_moment(space: str) -> None:
     """feedparser drops an XHTML title's opening white space a piece at a time from the front of a list, each line or
-    reference a piece: a title opening with 400,000 line breaks took 8 s of a worker's CPU."""
-    title = f'<title type="xhtml">{space * 400_000}<div xmlns="http://www.w3.org/1999/xhtml">Envoy returns</div></title>'
+    reference a piece: a title opening with 400,000 line breaks took 8 s of a worker's CPU, 200,000 no-break spaces or
+    empty comments as long."""
+    title = f'<title type="xhtml">{space * 200_000}<div xmlns="http://www.w3.org/1999/xhtml">Envoy returns</div></title>'
     body = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>'
             f'<entry>{title}<id>urn:e</id><link href="https://example.org/envoy"/></entry></feed>')
     started = time.monotonic()
     (link,) = feed_links(page(body))
-    assert time.monotonic() - started < 2.0  # a few hundredths; 8 s before
+    assert time.monotonic() - started < 2.0  # a few hundredths; 2 to 9 s before
     assert (link.url, link.title) == ("https://example.org/envoy", "Envoy returns")
+
+
+def test_a_listing_page_nested_too_deep_is_refused_in_a_moment() -> None:
+    """A listing page was parsed with no nesting guard: its parse, and each selected element's search for a link,
+    took the square of the depth (a page of 0.32 MB, 5.7 s)."""
+    body = "<html><body>" + "<div>" * 40_000 + '<a href="/a/1">story</a></body></html>'
+    started = time.monotonic()
+    with pytest.raises(UnsupportedContentError, match="nested deeper than 15,000 levels"):
+        page_links(page(body, content_type="text/html"), "a[href]")
+    assert time.monotonic() - started < 1.0
 
 
 def test_truncated_feed_keeps_the_entries_that_parsed() -> None:

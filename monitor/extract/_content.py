@@ -22,6 +22,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract._boilerplate import NAMES_READ, is_boilerplate, is_certain_boilerplate, names_container
 from monitor.extract._metadata import SIGNAL_TAGS, clean_space, reads_as
+from monitor.extract._nesting import too_deep
 from monitor.extract._phrases import Phrases
 
 # Never prose: left out with everything inside before anything is measured.
@@ -187,6 +188,7 @@ _BYLINE_NAMES = re.compile(r"(?<![a-z])(?:byline|author|date|timestamp|published
 _STORY_HEAD = 12  # elements either side of a headline searched for its byline or date
 _HEADLINE_ELEMENTS = 256  # elements a headline holds at most (a word in a box of its own, each: some dozens)
 _BOX_HEADLINES = 16  # headlines of one box judged as another story's, at most
+_HEADING_CHARS = 1000  # characters a section's heading holds at most
 # Attributes in which infinite-scroll templates give each story's box the story's URL.
 _URL_ATTRIBUTES = frozenset(
     {"data-url", "data-href", "data-permalink", "data-link", "data-canonical", "data-article-url", "data-share-url"}
@@ -658,7 +660,10 @@ def text_from_markup(fragment: str) -> str:
     if "<" not in fragment:
         lines = (clean_space(line) for line in fragment.splitlines())
         return "\n\n".join(line for line in lines if line)
-    body = LexborHTMLParser(fragment).body  # a document's body: its root is every top node
+    raw = fragment.encode("utf-8", "ignore")
+    if too_deep(raw):  # escaped in the page ("\u003cx>", "&lt;x&gt;"), its nesting escaped the page's guard
+        return ""
+    body = LexborHTMLParser(raw).body  # a document's body: its root is every top node
     if body is None:
         return ""
     return "\n\n".join(block.text for block in _read_blocks(Elements(body), 0))
@@ -1168,8 +1173,9 @@ def _is_heading_anchor(tree: Elements, i: int, id_: str) -> bool:
     stories ("you may also like").
     """
     heading = i if tree.tags[i] in _HEADINGS else i + 1
-    if heading >= i + tree.size[i] or tree.tags[heading] not in _HEADINGS or tree.size[heading] > _HEADLINE_ELEMENTS:
-        return False  # no heading, or one holding others (headings nested 4,000 deep: each one's text read whole)
+    if (heading >= i + tree.size[i] or tree.tags[heading] not in _HEADINGS or tree.size[heading] > _HEADLINE_ELEMENTS
+            or tree.chars[heading] > _HEADING_CHARS):
+        return False  # no heading, or one holding others or a story's text (nested 4,000 deep: each one's read whole)
     words = _WORDS.findall(id_.lower())
     while words and words[-1].isdigit():
         words.pop()  # the tool's counter after the heading's words
