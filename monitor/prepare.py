@@ -11,7 +11,7 @@ from datetime import datetime
 
 from monitor import dedup
 from monitor.config import SourceSettings
-from monitor.extract import extract
+from monitor.extract import TOO_DEEP, extract, too_deep
 from monitor.errors import MonitorError, UnsupportedContentError
 from monitor.fetch.decode import looks_binary, page_utf8, utf8_text
 from monitor.fetch.urls import canonicalize, is_home, same_outlet, site_of
@@ -64,10 +64,14 @@ def extract_fetched(page: Page) -> Extracted:
 
     A body of binary data (an image or a program served as text/html, or with no type) raises
     UnsupportedContentError: extracted, it was stored as an article of garbage, or refused as "no article text".
+    So does a page nested too deep to parse (:func:`monitor.extract.too_deep`): extraction would give it no text,
+    and the page, tried again at each check as one with no text yet, is hostile or broken for good.
     """
     html = page_utf8(page)
     if looks_binary(html):
         raise UnsupportedContentError(page.url, NOT_A_PAGE)
+    if too_deep(html):
+        raise UnsupportedContentError(page.url, TOO_DEEP)
     return extract(html, page.url)
 
 

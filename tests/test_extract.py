@@ -389,7 +389,7 @@ def test_page_nested_too_deep_is_skipped_with_a_warning(
     html = "<p>Kept out.</p>" + "<div>" * 20_000 + "parsing this would take seconds"
     result = extract(html.encode() if encode else html, "https://example.org/deep")
     assert result == Extracted()
-    assert "https://example.org/deep: elements nested deeper than 15000" in caplog.text
+    assert "https://example.org/deep: elements nested deeper than 15,000 levels" in caplog.text
 
 
 @pytest.mark.parametrize(

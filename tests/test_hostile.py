@@ -227,10 +227,11 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
     failed = {url.removeprefix(hostile_web.origin): (error, retry)
               for url, error, retry in conn.execute("SELECT url, error, retry FROM failed_urls")}
     assert failed["/a/formatting"] == ("page exceeded 256 MB while parsing (limits.memory_mb)", 0)
-    # The nesting guard now counts "<div/>" (no self-closing tag in HTML) and skips stray end tags ("</span>" with no
-    # span open): both pages are seen to nest 200,000 deep and left unparsed at once, rather than killed at the limit.
+    # The nesting guard counts "<div/>" (no self-closing tag in HTML) and skips stray end tags ("</span>" with no
+    # span open): both pages are seen to nest 200,000 deep and refused for good before parsing, rather than killed at
+    # the limit or tried again at each check as pages with no text yet.
     for path in ("/a/self-closing", "/a/mismatched"):
-        assert failed[path] == ("no article text", 1)
+        assert failed[path] == ("elements nested deeper than 15,000 levels", 0)
 
     stored = dict(conn.execute("SELECT url, title FROM articles"))
     assert stored[hostile_web.url("/a/surrogate")] == "Envoys ? return"  # the lone surrogate replaced

@@ -16,10 +16,10 @@ from monitor.collector import collector_paused
 from monitor.extract._content import Elements, extract_text, headline_zone, text_from_markup, text_to_story_end
 from monitor.extract._dates import LABELLED_READ, find_date, find_labelled_date
 from monitor.extract._metadata import Metadata, date_from_url, plausible_date, read_metadata
-from monitor.extract._nesting import MAX_DEPTH, too_deep
+from monitor.extract._nesting import TOO_DEEP, too_deep
 from monitor.models import Extracted
 
-__all__ = ["MAX_DEPTH", "extract", "plausible_date", "too_deep"]
+__all__ = ["TOO_DEEP", "extract", "plausible_date", "too_deep"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +64,7 @@ def _extract(html: str | bytes, url: str | None) -> Extracted:
     # Text goes to Lexbor as UTF-8, encoded here as selectolax would: the tags are counted on it.
     raw = html.encode("utf-8", "ignore") if isinstance(html, str) else html
     if too_deep(raw):
-        logger.warning(
-            "skipping %s: elements nested deeper than %d", url or "<document>", MAX_DEPTH
-        )
+        logger.warning("skipping %s: %s", url or "<document>", TOO_DEEP)
         return Extracted()
     tree = _parse(raw)
     body = tree.body

@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 MAX_DEPTH = 15_000  # nesting levels: parsing this deep takes about a second
+TOO_DEEP = f"elements nested deeper than {MAX_DEPTH:,} levels"  # why a page is left unparsed
 _LESS_THAN = ord("<")
 _TAG = re.compile(rb"<(/?)([a-zA-Z][^\s/>]*)")
 # Elements that never hold others (void), or that the next of their kind or their parent's end closes (optional end

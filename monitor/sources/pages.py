@@ -6,7 +6,7 @@ from ada_url import join_url
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.errors import UnsupportedContentError
-from monitor.extract import MAX_DEPTH, too_deep
+from monitor.extract import TOO_DEEP, too_deep
 from monitor.fetch.decode import page_utf8
 from monitor.models import Link, Page
 from monitor.sources.links import make_link
@@ -23,7 +23,7 @@ def page_links(page: Page, selector: str) -> list[Link]:
     """
     body = page_utf8(page)
     if too_deep(body):  # the parser's time grows with the square of the depth: 0.32 MB took 5.7 s
-        raise UnsupportedContentError(page.url, f"elements nested deeper than {MAX_DEPTH:,} levels")
+        raise UnsupportedContentError(page.url, TOO_DEEP)
     tree = LexborHTMLParser(body)
     base = page.url
     base_node = tree.css_first("base[href]")
