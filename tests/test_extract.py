@@ -972,6 +972,33 @@ def test_a_story_shown_in_a_modal_over_a_teaser_stream_is_found() -> None:
     assert extract(html).text.split("\n\n") == story
 
 
+def test_a_dialog_over_the_story_is_left_out_whatever_its_names() -> None:
+    """A consent box marked only by its ARIA role (names a template made up: "cmpbox") is an overlay, however long."""
+    consent = (
+        "We and our partners use cookies and similar functions to process device information and personal data,"
+        " for purposes such as integrating content, external services, statistics and personalised advertising."
+    )
+    html = (
+        "<html><head><title>Envoy returns to Moscow</title></head><body>"
+        f"<div id='cmpbox' class='cmpbox cmpboxWelcome' role='dialog' aria-modal='true'><div class='cmpboxinner'>"
+        f"<div class='cmpboxhl'>Consent to cookies</div><div class='cmpboxtxt'>{consent * 3}</div>"
+        f"<div class='cmpboxtxt'>{consent * 2}</div></div></div>"
+        "<div class='story'><h1>Envoy returns to Moscow</h1>" + f"<p>{_PROSE}</p>" * 4 + "</div></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [_PROSE] * 4
+
+
+def test_a_story_shown_in_a_dialog_is_kept() -> None:
+    """A dialog that holds the page's headline and the story is the story (an article opened over a stream)."""
+    html = (
+        "<html><head><title>Envoy returns to Moscow</title></head><body>"
+        "<ul class='stream'><li><a href='/a'>Another story</a></li></ul>"
+        f"<div role='dialog'><h1>Envoy returns to Moscow</h1><p>{_PROSE}</p><p>{_PROSE}</p><p>{_PROSE}</p></div>"
+        "</body></html>"
+    )
+    assert extract(html).text == f"{_PROSE}\n\n{_PROSE}\n\n{_PROSE}"
+
+
 def test_text_inside_a_script_handle_is_the_page_s_own() -> None:
     """An <a href="javascript:..."> that wraps the story links nowhere: its text is no link list."""
     html = (

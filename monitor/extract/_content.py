@@ -68,6 +68,7 @@ _STORY_CLASSES = frozenset(
 _POST_CLASSES = frozenset({"hentry", "post", "blog-post", "type-post"})
 _RANKS = 4
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
+_DIALOG_ROLES = frozenset({"dialog", "alertdialog"})  # ARIA roles of an overlay
 
 _BLOCK_TAGS = frozenset(
     {
@@ -1088,7 +1089,9 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
         if len(marker) > NAMES_READ:
             classes, id_ = _first_names(classes), _first_names(id_)
             marker = f"{classes} {id_}"
-        if tag in _BOILERPLATE_TAGS or (
+        # A dialog (a consent box, a sign-up prompt) is an overlay whatever its names ("cmpbox"), as its role says.
+        dialog = attrs.get("role") in _DIALOG_ROLES
+        if tag in _BOILERPLATE_TAGS or dialog or (
             marker
             and tag not in _PROTECTED_TAGS
             and is_boilerplate(marker)
@@ -1100,7 +1103,7 @@ def _judge_names(tree: Elements, titles: tuple[str, ...]) -> list[list[int]]:
             )
             and not _in_sentence(tree, i)
         ):
-            certain = is_certain_boilerplate(marker)
+            certain = dialog or is_certain_boilerplate(marker)
             wrapper = chars[i] >= (0.25 if names_container(marker) else 0.6) * total_text
             story = prose[i] >= 0.3 * total_prose and not certain
             if certain and wrapper:  # a page's wrapper holds its headline; an overlay does not
