@@ -657,6 +657,19 @@ def test_a_time_element_below_the_story_stands_where_nothing_says_otherwise() ->
     assert extract(page).published == datetime(2020, 8, 6, 9, 9, 24, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("where", ["head", "body"])
+def test_a_time_element_s_rdfa_content_is_its_machine_value(where: str) -> None:
+    """``<time itemprop="datePublished" content=...>``: the value in ``content``, as RDFa writes it, where a
+    template gives no ``datetime``; its text ("December 22, 2016" without a zone) comes second."""
+    stamp = "<time itemprop='datePublished' content='2016-12-22T05:00:00-0800'>22.12.2016</time>"
+    page = (
+        f"<html><head><title>Envoy returns</title>{stamp if where == 'head' else ''}</head><body>"
+        f"<article><h1>Envoy returns</h1>{stamp if where == 'body' else ''}<p>{_PROSE}</p><p>{_PROSE}</p></article>"
+        "</body></html>"
+    )
+    assert extract(page).published == datetime(2016, 12, 22, 13, 0, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("end_line", "published"),
     [

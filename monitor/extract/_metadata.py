@@ -211,9 +211,11 @@ def read_metadata(
     )
 
 
+# A <time>'s machine value is its datetime, or an RDFa content (<time itemprop="datePublished" content=...>). Not its
+# text: the first <time> a page shows may be a clock or the date it was printed, where the byline's date follows.
 _SIGNALS = (
     'meta[content], script[type="application/ld+json"], link[rel="canonical"][href], title, h1,'
-    " time[datetime]"
+    " time[datetime], time[content]"
 )
 SIGNAL_TAGS = frozenset({"meta", "script", "link", "title", "h1", "time"})  # those _SIGNALS selects
 # Their ids in Lexbor's own table of tags, the same in every document (an element of any other
@@ -260,7 +262,7 @@ def _is_signal(tag: str | None, node: LexborNode) -> bool:
         return (attrs.get("type") or "").lower() == "application/ld+json"
     if tag == "link":
         return (attrs.get("rel") or "").lower() == "canonical" and "href" in attrs
-    return "datetime" in attrs
+    return "datetime" in attrs or "content" in attrs
 
 
 def _read_signals(nodes: list[LexborNode]) -> _Signals:
@@ -286,7 +288,7 @@ def _read_signals(nodes: list[LexborNode]) -> _Signals:
         elif tag == "h1":
             signals.h1 = signals.h1 or clean_space(node.text())
         else:
-            signals.times.append((attrs.get("datetime") or "", node))
+            signals.times.append((attrs.get("datetime") or attrs.get("content") or "", node))
     return signals
 
 
