@@ -810,10 +810,14 @@ def test_an_update_date_alone_is_not_the_publication() -> None:
          "Anna Berger"),
         ("<p class='byline'>Veröffentlicht von<a href='/a/ab'>Anna Berger</a></p>", "Anna Berger"),
         ("<div class='author-name'><a>Anna Berger</a><span>31</span><span>1</span> bronze badge</div>", None),
+        ("<div class='byline'><a href='#comments'>View Comments</a></div>", None),  # a link in the box, no name
+        ("<p class='byline'>Anna Berger in News on Dec 9, 2016 5:12 pm</p>", "Anna Berger"),
+        ("<p class='byline'>Author Anna Berger</p>", "Anna Berger"),  # a screen reader's label, no colon
     ],
     ids=["first-name", "user-name", "full-name", "agency", "cjk-name", "date-glued-on", "class-with-byline-in-it",
          "author-name-box", "posted-by", "written-by-colon", "label-colon", "separator-after", "initials-alone",
-         "link-to-posts", "photo-credit", "parts-side-by-side", "published-by-german", "user-card"],
+         "link-to-posts", "photo-credit", "parts-side-by-side", "published-by-german", "user-card", "a-link-in-the-box",
+         "section-and-day-after", "label-without-colon"],
 )
 def test_byline_names_someone(markup: str, byline: str | None) -> None:
     page = f"<html><head>{markup}</head><body><article>{markup}{_STORY}</article></body></html>"

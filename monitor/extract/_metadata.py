@@ -62,11 +62,15 @@ _BYLINE_CANDIDATES = 8  # elements read at most for a visible byline
 _BYLINE_PREFIX = re.compile(
     r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst|veröffentlicht)\s+von"
     r"|publié\s+par|escrito\s+por|by|von|vom|par|por|di|door|av|af)\s*:?\s+"
-    r"|(?:author|autor|autorin|auteur|text|interview|text und interview)\s*:\s*)",
+    r"|(?:author|autor|autorin|auteur|text|interview|text und interview)\s*:\s*"
+    r"|(?:author|autor|autorin|auteur)\s+)",
     re.IGNORECASE,
 )
 # What a visible byline runs on into after its names: " · Published", " — veröffentlicht", " | 3 min read".
-_BYLINE_END = re.compile(r"\s+[·•|—]\s.*")
+# and the section and day a blog's line names after them ("Nathan Tempey in News on", its date cut off).
+_BYLINE_END = re.compile(r"\s+[·•|—]\s.*|\s+(?:in|on)(?:\s.*)?$")
+# A link or a button in a byline's box, not a name: "View Comments", "Share this".
+_NOT_NAME_WORDS = frozenset({"comment", "comments", "share", "subscribe", "follow", "posts", "view", "login"})
 _DATE_META = (
     "article:published_time",
     "og:published_time",
@@ -501,6 +505,8 @@ def _visible_name(node: LexborNode) -> str | None:
     text = _BYLINE_END.sub("", before_date(_BYLINE_PREFIX.sub("", text))).rstrip(" ,|·–—-")
     if len(text) > 100 or ":" in text or not _is_name(text) or any(word.isdigit() for word in text.split()):
         return None  # a number left beside the name: a user's card (reputation, badges), not a byline
+    if not _NOT_NAME_WORDS.isdisjoint(text.lower().split()):
+        return None
     words = [word for word in text.split() if any(map(str.isalpha, word))]
     if 2 * sum(word[0].isupper() for word in words) < len(words) and not _is_cjk(text):
         return None
