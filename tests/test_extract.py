@@ -989,6 +989,19 @@ def test_a_story_shown_in_a_modal_over_a_teaser_stream_is_found() -> None:
     assert extract(html).text.split("\n\n") == story
 
 
+def test_a_picture_s_credit_beside_a_sentence_goes_and_the_sentence_stays() -> None:
+    """A caption box inside a picture's inline box is the picture's, not part of the paragraph's sentence: kept, the
+    paragraph opened with "©" and was dropped whole as a credit."""
+    dek = "The envoy's recall was linked to the expulsion of two diplomats, officials said."
+    html = (
+        "<html><head><title>Envoy recalled</title></head><body><article><h1>Envoy recalled</h1>"
+        "<p><span class='storyimage'><span class='image'><img src='/a.jpg' alt=''></span>"
+        f"<span class='caption'><span class='attribution'>© Example Images</span></span></span><strong>{dek}</strong></p>"
+        + f"<p>{_PROSE}</p>" * 3 + "</article></body></html>"
+    )
+    assert extract(html).text.split("\n\n") == [dek] + [_PROSE] * 3
+
+
 def test_a_dialog_over_the_story_is_left_out_whatever_its_names() -> None:
     """A consent box marked only by its ARIA role (names a template made up: "cmpbox") is an overlay, however long."""
     consent = (

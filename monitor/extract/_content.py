@@ -79,6 +79,8 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
+_PICTURE_TAGS = frozenset({"img", "picture"})
+_PICTURE_SCAN = 32  # elements of an inline box looked at for a picture (a hostile page nests thousands)
 _SCRIPT_LINK = 'a[href^="javascript:" i]'  # a link to a script, whatever the scheme's case
 # Tag ids below this are Lexbor's own table (LXB_TAG__LAST_ENTRY), the same in every document;
 # a tag it does not know (a custom element) gets the address of the document's entry for it.
@@ -1155,11 +1157,18 @@ def _in_sentence(tree: Elements, i: int) -> bool:
     A dateline, a name or a term marked up in the story's first sentence ("<span
     class=dateline>KOBE –</span> A total of ...") belongs to it, whatever its box is named:
     cutting it out garbles the sentence. Such an element goes or stays with its paragraph.
-    Only a ``<p>``: templates put credits and share prompts beside the text of a ``<div>``.
+    Only a ``<p>``: templates put credits and share prompts beside the text of a ``<div>``. Nor a picture's
+    caption or credit, in an inline box holding the picture ("<span class=storyimage><img><span class=caption>©
+    Getty Images</span></span> The reason why ..."): kept, it made the paragraph read as a credit, dropped whole.
+    Only the first elements of the box are looked at.
     """
     if tree.chars[i] or not tree.inline_chars[i]:
         return False  # a block, or an inline element holding one
-    block = tree.block_of(tree.parent[i])
+    up = tree.parent[i]
+    box = up if tree.tags[up] not in _BLOCK_TAGS else i
+    if not _PICTURE_TAGS.isdisjoint(tree.tags[box + 1 : box + min(tree.size[box], _PICTURE_SCAN)]):
+        return False
+    block = tree.block_of(up)
     return tree.tags[block] == "p" and tree.own_text[block] - tree.inline_chars[i] >= _MIN_PARAGRAPH
 
 
