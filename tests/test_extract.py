@@ -763,10 +763,13 @@ def _envoys_page(body: str) -> str:
         # scans at each stray end tag; the page is refused as too deep
         (_envoys_page(f"<article><h1>Envoys to return</h1><p>{_ENVOYS}</p>{'<x>' * 55_000}{'</y>' * 55_000}</article>"),
          ""),
+        # sixteen byline boxes nested around a story of 500,000 characters: each box's whole text read for a date
+        (_envoys_page("<div class=author>" * 8 + "<div class=mybyline>" * 8 + "<article><h1>Envoys to return</h1>"
+                      f"<p>{_ENVOYS}</p><p>{'talks ' * 83_000}</p></article>" + "</div>" * 16), _ENVOYS),
     ],
     ids=["pieces-of-one-text", "headlines-beside-a-deep-title", "boxes-in-deep-inline", "dates-below-the-story",
          "nested-headlines", "headlines-in-one-box", "nested-anchored-headings", "anchored-headings-around-a-story",
-         "deep-structured-body", "custom-elements-and-stray-ends"],
+         "deep-structured-body", "custom-elements-and-stray-ends", "byline-boxes-around-the-story"],
 )
 def test_hostile_shapes_of_a_few_hundred_kilobytes_are_read_in_a_moment(page: str, kept: str) -> None:
     """Each shape made a step of reading a page quadratic in a count the page sets: seconds to minutes of a worker's

@@ -59,6 +59,7 @@ _BYLINE_SELECTORS = (
     '[class*="byline" i], [class*="author-name" i], [class*="author__name" i]',
 )
 _BYLINE_CANDIDATES = 8  # elements read at most for a visible byline
+_BYLINE_READ = 400  # characters of a byline box read: a name, a date, a label or two
 _BYLINE_PREFIX = re.compile(
     r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst|veröffentlicht)\s+von"
     r"|publié\s+par|escrito\s+por|by|von|vom|par|por|di|door|av|af)\s*:?\s+"
@@ -500,8 +501,9 @@ def _visible_name(node: LexborNode) -> str | None:
     names are capitalised, at least half their words, and hold no colon and no number.
     """
     # Its parts are read apart: a name, its date and a comment count sit in elements side by side, and read as one
-    # text they ran together ("Lucas Nolan22 Dec 2016651").
-    text = clean_space(node.text(separator=" ")).replace(" ,", ",")
+    # text they ran together ("Lucas Nolan22 Dec 2016651"). Only its opening is read: a box around the story (a
+    # hostile page nested eight) sent the story's whole text through the date pattern for each box.
+    text = clean_space(node.text(separator=" ")[:_BYLINE_READ]).replace(" ,", ",")
     text = _BYLINE_END.sub("", before_date(_BYLINE_PREFIX.sub("", text))).rstrip(" ,|·–—-")
     if len(text) > 100 or ":" in text or not _is_name(text) or any(word.isdigit() for word in text.split()):
         return None  # a number left beside the name: a user's card (reputation, badges), not a byline
