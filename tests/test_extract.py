@@ -660,7 +660,7 @@ def test_a_time_element_below_the_story_stands_where_nothing_says_otherwise() ->
 @pytest.mark.parametrize("where", ["head", "body"])
 def test_a_time_element_s_rdfa_content_is_its_machine_value(where: str) -> None:
     """``<time itemprop="datePublished" content=...>``: the value in ``content``, as RDFa writes it, where a
-    template gives no ``datetime``; its text ("December 22, 2016" without a zone) comes second."""
+    template gives no ``datetime`` (without it, the text "22.12.2016" was read as a byline's date: the day, no hour)."""
     stamp = "<time itemprop='datePublished' content='2016-12-22T05:00:00-0800'>22.12.2016</time>"
     page = (
         f"<html><head><title>Envoy returns</title>{stamp if where == 'head' else ''}</head><body>"
@@ -1006,7 +1006,8 @@ def test_a_picture_s_credit_beside_a_sentence_goes_and_the_sentence_stays() -> N
 
 
 def test_a_dialog_over_the_story_is_left_out_whatever_its_names() -> None:
-    """A consent box marked only by its ARIA role (names a template made up: "cmpbox") is an overlay, however long."""
+    """A consent box marked only by its ARIA role (its class names a template's own: "cmpbox") is an overlay, however
+    long."""
     consent = (
         "We and our partners use cookies and similar functions to process device information and personal data,"
         " for purposes such as integrating content, external services, statistics and personalised advertising."

@@ -67,8 +67,8 @@ _BYLINE_PREFIX = re.compile(
     r"|(?:author|autor|autorin|auteur)\s+)",
     re.IGNORECASE,
 )
-# What a visible byline runs on into after its names: " · Published", " — veröffentlicht", " | 3 min read".
-# and the section and day a blog's line names after them ("Nathan Tempey in News on", its date cut off).
+# What a visible byline runs on into after its names: " · Published", " — veröffentlicht", " | 3 min read", or the
+# section and day a blog's line names ("Nathan Tempey in News on", its date cut off before).
 _BYLINE_END = re.compile(r"\s+[·•|—]\s.*|\s+(?:in|on)(?:\s.*)?$")
 # A link or a button in a byline's box, not a name: "View Comments", "Share this".
 _NOT_NAME_WORDS = frozenset({"comment", "comments", "share", "subscribe", "follow", "posts", "view", "login"})
