@@ -7,7 +7,7 @@ All of it is pure CPU work on untrusted bytes, so it runs in a parsing worker
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from monitor import dedup
 from monitor.config import SourceSettings
@@ -30,6 +30,9 @@ MAX_NAME_CHARS = 200
 # 100,000 characters; a page of 4 MB of distinct words cost the archive's writer 1.5 s and 100 MB to index, and a
 # worker hundreds of MB to fingerprint. The text is cut at the last paragraph end before this, else at it.
 MAX_TEXT_CHARS = 200_000
+# A publication date later than the fetch by more than this is no publication's: a time zone written wrong moves a date
+# by hours, a template's date of an event ahead, an offer's end or a year like 2099 by more.
+FUTURE_SLACK = timedelta(days=1)
 # Why a body that is binary data (:func:`monitor.fetch.decode.looks_binary`) is not read as a page.
 NOT_A_PAGE = "binary data, not an HTML page"
 
@@ -118,6 +121,15 @@ def _within(text: str, limit: int) -> str:
     return text[:end] if end >= limit // 2 else text[:limit].rstrip()
 
 
+def _published(extracted: Extracted, link: Link, fetched: datetime) -> datetime | None:
+    """The page's publication date, else its listing's, where it is not after the fetch (a wrong date is worse than
+    none: it heads every query of the archive by date)."""
+    for when in (extracted.published, link.published):
+        if when is not None and (when if when.tzinfo else when.replace(tzinfo=UTC)) <= fetched + FUTURE_SLACK:
+            return when
+    return None
+
+
 def page_to_article(
     page_url: str, extracted: Extracted, link: Link, source: SourceSettings, fetched: datetime,
     *, min_words: int = MIN_ARTICLE_WORDS,
@@ -148,7 +160,7 @@ def page_to_article(
         source=source.name,
         fetched=fetched,
         byline=bounded(extracted.byline, MAX_NAME_CHARS) if extracted.byline else None,
-        published=extracted.published or link.published,
+        published=_published(extracted, link, fetched),
         language=extracted.language,
         outlet=bounded(extracted.outlet, MAX_NAME_CHARS) if extracted.outlet else None,
         aliases=tuple(sorted(aliases)),

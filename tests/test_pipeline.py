@@ -1287,3 +1287,21 @@ def test_an_alert_lists_a_page_two_sources_of_its_outlet_read_once_as_it_reads_n
         assert {mention.rule for alert in alerts for mention in alert.mentions} == {"ambassadors", "prisoner swap"}
     finally:
         web.close()
+
+
+@pytest.mark.parametrize(("declared", "listed", "stored"), [
+    ("2099-12-31T23:59:59Z", None, None),  # a year far ahead
+    ("2026-12-24T18:00:00Z", datetime(2026, 11, 27, 8, 0, tzinfo=UTC), datetime(2026, 11, 27, 8, 0, tzinfo=UTC)),
+    ("2026-11-28T20:00:00+02:00", None, datetime(2026, 11, 28, 18, 0, tzinfo=UTC)),  # hours ahead: a zone written wrong
+], ids=["year-far-ahead", "the-listing-s-date-instead", "hours-ahead"])
+def test_a_publication_date_after_the_fetch_is_not_stored(
+    declared: str, listed: datetime | None, stored: datetime | None
+) -> None:
+    """A page dated days after it was fetched (an event's date, an offer's end, 2099) headed every query by date."""
+    ld = json.dumps({"@type": "NewsArticle", "headline": "Envoys return", "datePublished": declared})
+    html = (f'<html><head><script type="application/ld+json">{ld}</script></head>'
+            f"<body><article><p>{STORY}</p></article></body></html>")
+    link = Link("https://news.example/world/envoys", published=listed)
+    fetched = Page(url=link.url, requested_url=link.url, status=200, content_type="text/html", body=html.encode())
+    article = article_of(fetched, link)
+    assert article is not None and article.published == stored
