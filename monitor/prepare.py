@@ -7,7 +7,7 @@ All of it is pure CPU work on untrusted bytes, so it runs in a parsing worker
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from monitor import dedup
 from monitor.config import SourceSettings
@@ -125,7 +125,7 @@ def _published(extracted: Extracted, link: Link, fetched: datetime) -> datetime 
     """The page's publication date, else its listing's, where it is not after the fetch (a wrong date is worse than
     none: it heads every query of the archive by date)."""
     for when in (extracted.published, link.published):
-        if when is not None and (when if when.tzinfo else when.replace(tzinfo=UTC)) <= fetched + FUTURE_SLACK:
+        if when is not None and when <= fetched + FUTURE_SLACK:  # both aware: every date read is given a zone
             return when
     return None
 

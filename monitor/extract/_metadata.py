@@ -63,8 +63,7 @@ _BYLINE_READ = 400  # characters of a byline box read: a name, a date, a label o
 _BYLINE_PREFIX = re.compile(
     r"^\s*(?:(?:(?:posted|written|published)\s+by|(?:erstellt|geschrieben|verfasst|veröffentlicht)\s+von"
     r"|publié\s+par|escrito\s+por|by|von|vom|par|por|di|door|av|af)\s*:?\s+"
-    r"|(?:author|autor|autorin|auteur|text|interview|text und interview)\s*:\s*"
-    r"|(?:author|autor|autorin|auteur)\s+)",
+    r"|(?:author|autor|autorin|auteur)(?:\s*:\s*|\s+)|(?:text|interview|text und interview)\s*:\s*)",
     re.IGNORECASE,
 )
 # What a visible byline runs on into after its names: " · Published", " — veröffentlicht", " | 3 min read", or the
