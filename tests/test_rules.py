@@ -346,6 +346,12 @@ def test_a_body_repeating_the_title_is_not_quoted() -> None:
     ]
 
 
+def test_a_body_that_is_the_headline_alone_is_quoted() -> None:
+    """A flash (the headline, then the same line as its only text) was never matched: the line went as the title's copy."""
+    rules = _query("ambassador")
+    assert [m.passage for m in rules.match("Ambassador recalled.", "Ambassador recalled")] == ["Ambassador recalled."]
+
+
 def test_a_named_clause_cannot_refer_to_itself() -> None:
     with pytest.raises(ConfigError, match=r"in @a: in @b: @a refers to itself \(through a -> b -> a\)"):
         _query("@a", {"a": "ambassador OR @b", "b": "envoy OR @a"})

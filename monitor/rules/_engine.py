@@ -85,10 +85,14 @@ class Article:
         self.body_paragraphs = self._body_paragraphs()  # asked for by each rule and each lead:
 
     def _body_paragraphs(self) -> list[Span]:
-        """The body's paragraphs, but a first one that only repeats the title (extractors keep the headline)."""
+        """The body's paragraphs, but a first one that only repeats the title (extractors keep the headline).
+
+        A body that is the headline alone (a flash: the story goes up as a headline, the text follows) keeps it: it is
+        all the story says yet.
+        """
         body = [p for p in self.text.paragraphs if p[0] >= self.body_start]
         title = self.text.words[: self.body_start]
-        if body and title and self.text.words[body[0][0] : body[0][1]] == title:
+        if len(body) > 1 and title and self.text.words[body[0][0] : body[0][1]] == title:
             return body[1:]
         return body
 
