@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import stat
 import tomllib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -607,6 +608,30 @@ def _not_utf8(exc: UnicodeDecodeError) -> str:
     return f"not UTF-8 (line {line}: byte 0x{data[exc.start]:02x}): save it as UTF-8"
 
 
+class NotAFileError(ValueError):
+    """A path that names something to read from which no file's bytes come: a device, a socket, an empty pipe."""
+
+
+def read_file(path: Path) -> bytes:
+    """A file's bytes, or a pipe's as its writer wrote them (``--config <(...)``).
+
+    A pipe is opened without waiting for a writer: one nobody writes to (a FIFO made and left) reads as empty at
+    once, and is refused, where opening it waited for ever. A device or a socket is refused: ``/dev/null`` read as an
+    empty config, whose archive went to ``/dev``.
+    """
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode):
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as stream:
+            os.set_blocking(stream.fileno(), True)  # from here on, wait for what a writer has yet to write
+            data = stream.read()
+        if not data:
+            raise NotAFileError("a pipe nothing was written to")
+        return data
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        raise NotAFileError("not a regular file (a device or a socket)")
+    return path.read_bytes()
+
+
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
     """A TOML file's document; a missing or broken file is a ConfigError naming ``label``.
 
@@ -614,7 +639,9 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
     invalid statement at line 1, column 1, a character no editor shows.
     """
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        return tomllib.loads(read_file(path).decode("utf-8-sig"))
+    except NotAFileError as exc:
+        raise ConfigError([f"{exc}: give the file's path"], label) from exc
     except FileNotFoundError as exc:
         raise ConfigError(["file not found"], label) from exc
     except IsADirectoryError as exc:

@@ -16,6 +16,7 @@ import string
 import json
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -832,6 +833,60 @@ def test_a_db_that_is_a_device_is_a_usage_error(run_cli: RunCLI, command: str) -
     assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--db': /dev/null is not a regular file (a device,"
                                               " a pipe or a socket): give the archive's file")
     assert not Path("/dev/null-journal").exists()
+
+
+def test_a_config_that_is_a_device_is_refused_and_makes_no_archive(run_cli: RunCLI) -> None:
+    """`--config /dev/null once` read as an empty config, exited 0, and made its archive in the config's folder: /dev."""
+    result = run_cli("--config", "/dev/null", "once", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "monitor: /dev/null: not a regular file (a device or a socket): give the file's path"
+    )
+    assert not Path("/dev/monitor.db").exists()
+
+
+@pytest.mark.parametrize(("fifo", "config", "command", "said"), [
+    ("config.toml", "config.toml", ("once",), "config.toml: a pipe nothing was written to: give the file's path"),
+    ("labelled.jsonl", str(SHIPPED_CONFIG), ("rules", "eval", "labelled.jsonl"),
+     "labelled.jsonl: a pipe nothing was written to: give the labelled file's path"),
+])
+def test_a_pipe_nobody_writes_to_is_refused_at_once(
+    run_cli: RunCLI, tmp_path: Path, fifo: str, config: str, command: tuple[str, ...], said: str
+) -> None:
+    """A FIFO as the config, or as the labelled file, held the command until it was killed: opening it waited for a
+    writer."""
+    os.mkfifo(tmp_path / fifo)
+    result = run_cli("--config", config, *command, check=False, timeout=20)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == f"monitor: {said}"
+
+
+def test_a_config_written_to_a_pipe_is_read(tmp_path: Path) -> None:
+    """A config from a pipe, as ``--config <(cat config.toml)`` gives it (``/dev/fd/N``), is read whole, however slowly
+    its writer writes."""
+    read_end, write_end = os.pipe()
+
+    def write_slowly() -> None:
+        config = SHIPPED_CONFIG.read_bytes()
+        with open(write_end, "wb") as pipe:
+            for start in range(0, len(config), 20_000):
+                pipe.write(config[start : start + 20_000])
+                pipe.flush()
+                time.sleep(0.05)
+
+    writer = threading.Thread(target=write_slowly)
+    writer.start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", f"/dev/fd/{read_end}", "rules", "test", "--rule", "ambassadors",
+             "--title", "Envoy", "--text", "The U.S. ambassador to Russia was summoned to the Foreign Ministry."],
+            capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=60, pass_fds=(read_end,),
+        )
+    finally:
+        os.close(read_end)
+        writer.join(timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert "ambassadors" in result.stdout and "NEW" in result.stdout
 
 
 @pytest.mark.parametrize("args", [("status",), ("search", "ambassadors"), ("extract", "--json", "page.html"), ("--help",)])

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import dedup
-from monitor.config import Settings
+from monitor.config import NotAFileError, Settings, read_file
 from monitor.errors import ConfigError, MonitorError
 from monitor.ingest import novelty
 from monitor.models import Explanation, LabelledPassage, Match, RuleVerdict
@@ -80,7 +80,11 @@ def evaluate_rules(settings: Settings, labelled: Path) -> dict[str, RuleScore]:
     rule_of = {label_key(name): name for name in ruleset.names}
     # Bytes: a line that is not UTF-8 is named; U+2028 ends no line. A byte-order mark (Notepad's, Excel's "CSV UTF-8")
     # was line 1's "Unexpected UTF-8 BOM", a character no editor shows.
-    lines = labelled.read_bytes().removeprefix(codecs.BOM_UTF8).splitlines()
+    try:
+        data = read_file(labelled)
+    except NotAFileError as exc:
+        raise ConfigError([f"{exc}: give the labelled file's path"], str(labelled)) from exc
+    lines = data.removeprefix(codecs.BOM_UTF8).splitlines()
     passages = []
     strays: dict[str, int] = {}  # a field naming no rule, and its first line
     for number, raw in enumerate(lines, 1):
