@@ -96,7 +96,10 @@ def _check_http_url(value: str) -> str:
         raise ValueError(f"{value!r} has no scheme: write it as https://{value} (or http://)")
     if scheme not in ("http", "https"):
         raise ValueError(f"scheme {scheme!r} is not allowed (only http and https)")
-    canonicalize(value)  # its ValueError says what is wrong
+    canonical = canonicalize(value)  # its ValueError says what is wrong
+    # A browser reads a host in "http:/host/feed" and "https:///host", the client fetches none: every check failed.
+    if not re.match(r"//[^/\\?#]", rest):
+        raise ValueError(f"{value!r} has no host right after '//': write it as {canonical}")
     return value
 
 

@@ -79,6 +79,12 @@ BAD_CONFIGS = {
                                 "' https://x.org/feed' has white space around it: write the URL without it"),
     "url with a space after": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "https://x.org/feed "\n', "sources[0].url",
                                "has white space around it"),
+    # A browser reads a host in them, the client none: every check failed with "URL has no host".
+    "url with one slash": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "http:/127.0.0.1:8765/feed.xml"\n',
+                           "sources[0].url", "'http:/127.0.0.1:8765/feed.xml' has no host right after '//': write it as"
+                           " http://127.0.0.1:8765/feed.xml"),
+    "url with three slashes": ('[[sources]]\nname = "f"\nkind = "feed"\nurl = "https:///x.org/feed"\n', "sources[0].url",
+                               "has no host right after '//': write it as https://x.org/feed"),
     "url no browser reads": (
         '[[sources]]\nname = "f"\nkind = "feed"\nurl = "https://news example/rss"\n', "sources[0].url", "not a valid URL",
     ),
