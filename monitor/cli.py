@@ -301,8 +301,8 @@ def once(obj: Context, source_name: str | None, force: bool) -> None:
     if result.unstored:
         problems += [*result.unstored, "articles not stored are fetched again at the next run"]
     if result.undelivered:
-        problems += [*result.undelivered, "queued alerts are retried by the next run (one whose message the mail server"
-                                          " refused, after its wait)"]
+        problems += [*result.undelivered, "queued alerts are retried by a later run once their wait is over (monitor"
+                                          " status shows when)"]
     if problems:
         fail("; ".join(problems))
 

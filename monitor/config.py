@@ -370,6 +370,17 @@ class EmailSettings(_Settings):
     timeout: Annotated[Seconds, Field(gt=0)] = 30.0
     retry_max: Interval = 3600
 
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        """"${SMTP_HOST}" was tried as a name at every delivery ("cannot reach SMTP server: Name or service not known")."""
+        if "$" in value or "%" in value:
+            raise ValueError(f"{value!r}: the config does not read environment variables (only the password is read"
+                             " from one, password_env): write the server's name")
+        if not re.fullmatch(r"[\w.:-]+", value):
+            raise ValueError(f"{value!r} is not a host name or address (e.g. smtp.example.org, 127.0.0.1)")
+        return value
+
     @field_validator("password_env")
     @classmethod
     def _check_password_env(cls, value: str) -> str:

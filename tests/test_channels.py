@@ -241,8 +241,7 @@ def test_monitor_once_exits_1_with_one_line_when_an_alert_is_not_delivered(tmp_p
     assert done.returncode == 1
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line.startswith("monitor: channel phone: 1 alert not delivered (the service did not accept")
-    assert line.endswith("queued alerts are retried by the next run (one whose message the mail server refused, after"
-                         " its wait)")
+    assert line.endswith("queued alerts are retried by a later run once their wait is over (monitor status shows when)")
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         assert conn.execute("SELECT channel, attempts, sent FROM channel_deliveries").fetchall() == [("phone", 1, None)]
     # The next run tries it again and says so; it once exited 0 and said nothing, while status showed it owed.
@@ -262,8 +261,7 @@ def test_monitor_once_exits_1_when_a_channels_url_variable_is_not_set(tmp_path: 
     assert done.returncode == 1, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("monitor:")]
     assert line == ("monitor: channel phone: 1 alert not delivered ($MONITOR_TEST_UNSET_HOOK is not set);"
-                    " queued alerts are retried by the next run (one whose message the mail server refused, after its"
-                    " wait)")
+                    " queued alerts are retried by a later run once their wait is over (monitor status shows when)")
     # Nothing was tried, so no error was stored: status said the alert waited, and not why.
     shown = subprocess.run([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "status"],
                            capture_output=True, text=True, env=cli_env(), timeout=60, cwd=tmp_path)

@@ -90,6 +90,11 @@ BAD_CONFIGS = {
     ),
     "bad rule pattern": ('[[rules]]\nname = "r"\npatterns = ["[a-"]\n', "rules[0].patterns", "regular expression"),
     "page without links": ('[[sources]]\nname = "p"\nkind = "page"\nurl = "https://x.org/"\n', "sources[0]", "links"),
+    # Tried as a name at every delivery: "cannot reach SMTP server: Name or service not known".
+    "smtp host from the environment": ('[email]\nrecipients = ["a@b.c"]\nhost = "${SMTP_HOST}"\n', "email.host",
+                                       "the config does not read environment variables"),
+    "smtp host not a name": ('[email]\nrecipients = ["a@b.c"]\nhost = "smtp example org"\n', "email.host",
+                             "is not a host name or address"),
     "bad enum": ('[email]\nrecipients = ["a@b.c"]\nsecurity = "ssl"\n', "email.security", "none"),
     "not toml": ("database = \n", "not valid TOML", "not valid TOML"),
     "not an address": ('[email]\nrecipients = ["not-an-address"]\n', "email.recipients", "not an e-mail address"),

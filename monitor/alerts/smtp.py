@@ -111,8 +111,12 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"SMTP {code} {' '.join(message.split())}"
 
 
-def _classify(exc: Exception) -> DeliveryError:
-    """Map an smtplib/socket/ssl exception to the monitor's error tree (cause chained by the caller)."""
+def _classify(exc: Exception, server: str) -> DeliveryError:
+    """Map an smtplib/socket/ssl exception to the monitor's error tree (cause chained by the caller).
+
+    Where the server could not be reached, ``server`` (``host:port``) is named: "Connection refused" alone did not say
+    which server a config had asked for.
+    """
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(f"{rcpt}: {_reply(code, text)}" for rcpt, (code, text) in exc.recipients.items())
@@ -135,11 +139,11 @@ def _classify(exc: Exception) -> DeliveryError:
                                           ' "starttls"')
         return PermanentDeliveryError(f"TLS failed: {exc}")
     if isinstance(exc, TimeoutError):
-        return TransientDeliveryError("SMTP server timed out")
+        return TransientDeliveryError(f"SMTP server {server} timed out")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return TransientDeliveryError(f"SMTP server disconnected: {exc}" if str(exc) else "SMTP server disconnected")
     if isinstance(exc, OSError):
-        return TransientDeliveryError(f"cannot reach SMTP server: {exc.strerror or exc}")
+        return TransientDeliveryError(f"cannot reach SMTP server {server}: {exc.strerror or exc}")
     return TransientDeliveryError(f"SMTP error: {exc}")
 
 
@@ -162,6 +166,7 @@ class Mailer:
 
     def __init__(self, email: EmailSettings) -> None:
         self.email = email
+        self._server = f"[{email.host}]:{email.port}" if ":" in email.host else f"{email.host}:{email.port}"
         self._smtp: smtplib.SMTP | None = None
         self._socket: socket.socket | None = None  # the session's latest, the greeting's before the client is made
 
@@ -224,7 +229,7 @@ class Mailer:
         except (smtplib.SMTPException, OSError) as exc:
             if not self._survives(exc):
                 self._close()
-            raise _classify(exc) from exc
+            raise _classify(exc, self._server) from exc
         return {rcpt: _reply(code, text) for rcpt, (code, text) in refused.items()}
 
     def _connect(self) -> smtplib.SMTP:
