@@ -226,6 +226,8 @@ def _archive_file(ctx: click.Context, param: click.Parameter, value: str | None)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path, db_path: Path | None, verbose: int, quiet: bool) -> None:
     """News monitor for US–Russia relations: new mentions of the ambassadors and prisoner swaps."""
+    if verbose and quiet:  # -q won silently
+        raise click.UsageError("-v asks for more logging and -q for less: give one of them", ctx)
     _setup_logging(verbose, quiet)
     given = ctx.get_parameter_source("config_path") is not click.core.ParameterSource.DEFAULT
     ctx.obj = Context(config_path, db_path, given)
@@ -314,8 +316,15 @@ def _skipped(skipped: int, retried: int) -> str:
     return f", {skipped} {links} skipped ({again}; the causes are in failed_urls and the log)"
 
 
+def _output_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """``--output ""`` (a variable that is not set) passes click as the current folder, which took the demo's files."""
+    if not value.strip():
+        raise click.BadParameter("empty: give a folder, e.g. demo-output", ctx, param)
+    return Path(value)
+
+
 @cli.command()
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
+@click.option("--output", type=click.Path(file_okay=False), default="demo-output", callback=_output_folder,
               show_default=True, help="Folder for the demo database and the .eml alerts.")
 @click.pass_obj
 def demo(obj: Context, output: Path) -> None:

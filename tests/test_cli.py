@@ -151,6 +151,14 @@ def test_a_search_for_a_punctuated_word_says_how_to_write_it(run_cli: RunCLI, de
     assert "Geneva" in run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", hinted).stdout
 
 
+@pytest.mark.parametrize("query", ["body:ambassador", "headline : Moscow"])
+def test_a_search_in_a_column_that_is_not_there_names_the_columns(run_cli: RunCLI, demo_db: Path, query: str) -> None:
+    """"no such column: body" said nothing of the columns there are; the hint offered to search the phrase instead."""
+    result = run_cli("--config", str(SHIPPED_CONFIG), "--db", str(demo_db), "search", query, check=False)
+    assert result.returncode == 2 and result.stderr.rstrip().endswith(
+        "the columns are title and text, as in monitor search title:ambassador"), result.stderr
+
+
 def test_a_terminal_whose_locale_is_not_utf8_gets_its_results(demo_db: Path, tmp_path: Path) -> None:
     """Under LANG=C with Python's UTF-8 mode off, a title's dash raised UnicodeEncodeError, and a query typed in
     UTF-8 was refused as "not UTF-8 text"."""
@@ -833,6 +841,22 @@ def test_a_db_that_is_a_device_is_a_usage_error(run_cli: RunCLI, command: str) -
     assert result.stderr.splitlines()[-1] == ("Error: Invalid value for '--db': /dev/null is not a regular file (a device,"
                                               " a pipe or a socket): give the archive's file")
     assert not Path("/dev/null-journal").exists()
+
+
+def test_more_and_less_logging_at_once_is_a_usage_error(run_cli: RunCLI) -> None:
+    """`monitor -v -q once` ran with -q winning, silently."""
+    result = run_cli("-v", "-q", "--config", str(SHIPPED_CONFIG), "rules", "test", "--text", "The envoy left.",
+                     check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == "Error: -v asks for more logging and -q for less: give one of them"
+
+
+def test_an_empty_demo_output_is_a_usage_error(run_cli: RunCLI, tmp_path: Path) -> None:
+    """`demo --output "$DIR"` with DIR unset wrote the demo's archive and alerts into the current folder."""
+    result = run_cli("demo", "--output", "", check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == "Error: Invalid value for '--output': empty: give a folder, e.g. demo-output"
+    assert not (tmp_path / "monitor-demo.db").exists() and not (tmp_path / "alerts").exists()
 
 
 def test_a_config_that_is_a_device_is_refused_and_makes_no_archive(run_cli: RunCLI) -> None:

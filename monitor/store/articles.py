@@ -208,7 +208,16 @@ class ArticleRecords(Connection):
             # FTS5's parse errors have no code of their own; the archive's own troubles do.
             if any(word in str(exc) for word in ("disk", "locked", "unable to open", "malformed", "readonly")):
                 raise
-            raise SearchQueryError(f"bad search query {query!r}: {exc}{_quoting_hint(query)}") from exc
+            raise SearchQueryError(f"bad search query {query!r}: {exc}{self._search_hint(query, str(exc))}") from exc
+
+    def _search_hint(self, query: str, error: str) -> str:
+        """What to write instead: the columns there are, where the query names one that is not ("body:ambassador"
+        said "no such column: body" and nothing of title and text); else the quoting of punctuated words."""
+        unknown = re.match(r"no such column: (\S+)", error)
+        if unknown and re.search(rf"(?<![\w-]){re.escape(unknown[1])}\s*:", query):
+            columns = [column.name for column in self.db.table("articles_fts").columns]
+            return f"; the columns are {' and '.join(columns)}, as in monitor search {columns[0]}:ambassador"
+        return _quoting_hint(query)
 
     def counts(self) -> dict[str, int]:
         return {name: self.db[name].count for name in ("articles", "stories", "mentions", "alerts")}
