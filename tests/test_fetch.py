@@ -298,8 +298,9 @@ def test_a_content_type_sent_twice_is_read_as_browsers_read_it(local_web: LocalW
 
 
 def test_endless_body_is_cut_at_max_bytes(local_web: LocalWeb) -> None:
+    """The error names the setting that cuts it ("body exceeds 5000000 bytes" named none)."""
     local_web.route("/huge", stream=lambda: iter(lambda: b"x" * 65536, None))
-    with pytest.raises(ResponseTooLargeError):
+    with pytest.raises(ResponseTooLargeError, match=r"body exceeds 200,000 bytes \(fetch\.max_bytes\)"):
         fetch(local_web, "/huge", settings(max_bytes=200_000))
 
 

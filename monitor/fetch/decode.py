@@ -258,9 +258,9 @@ async def read_capped(
         if len(body) > max_bytes:
             if truncate:
                 return bytes(body[:max_bytes])
-            raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
+            raise BodyTooLargeError(f"body exceeds {max_bytes:,} bytes (fetch.max_bytes)")
         if raw_read > raw_cap:
-            raise BodyTooLargeError(f"compressed body exceeds {raw_cap} bytes")
+            raise BodyTooLargeError(f"compressed body exceeds {raw_cap:,} bytes (a hundredth over fetch.max_bytes)")
         if grown is not None:
             await grown(len(body))
     return bytes(body)
@@ -273,7 +273,7 @@ def unwrap_gzip(data: bytes, max_bytes: int) -> bytes:
     while len(body) <= max_bytes and (more := decoder.pending(max_bytes - len(body) + 1)):
         body += more
     if len(body) > max_bytes:
-        raise BodyTooLargeError(f"body exceeds {max_bytes} bytes")
+        raise BodyTooLargeError(f"body exceeds {max_bytes:,} bytes (fetch.max_bytes)")
     return bytes(body)
 
 
