@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor import __version__, app
-from monitor.config import Settings, SourceSettings, load_config, names_folder, not_a_file, shipped_rules
+from monitor.config import Settings, SourceSettings, load_config, loops, names_folder, not_a_file, shipped_rules
 from monitor.errors import BadArgumentError, ConfigError, MonitorError, Terminated
 from monitor.stopping import terminate_as_interrupt
 
@@ -207,6 +207,8 @@ def _archive_file(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter("empty: give the archive's file", ctx, param)
     if names_folder(value):
         raise click.BadParameter(f"{value} names a folder: give the archive's file, e.g. {value}monitor.db", ctx, param)
+    if loops(value):
+        raise click.BadParameter(f"{value} is a loop of symbolic links: give the archive's file", ctx, param)
     if not_a_file(value):  # /dev/null took a journal beside it and failed as "disk I/O error"
         raise click.BadParameter(f"{value} is not a regular file (a device, a pipe or a socket): give the archive's file",
                                  ctx, param)

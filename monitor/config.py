@@ -10,6 +10,7 @@ variable, read only by :meth:`EmailSettings.password`.
 from __future__ import annotations
 
 import difflib
+import errno
 import logging
 import math
 import os
@@ -676,6 +677,18 @@ def not_a_file(path: str) -> bool:
     """Whether a path exists as something an archive cannot be: a device (``/dev/null``), a pipe or a socket."""
     target = Path(path)
     return target.exists() and not target.is_file() and not target.is_dir()
+
+
+def loops(path: str | Path) -> bool:
+    """Whether a path is a loop of symbolic links, which ``Path.exists`` reports as missing: "no archive at ... (monitor
+    once creates it)" and "no such file" named the wrong cause."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    except ValueError:  # a NUL in the path: said where the path is used
+        return False
+    return False
 
 
 def names_folder(path: str) -> bool:

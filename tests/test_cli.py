@@ -859,6 +859,18 @@ def test_an_empty_demo_output_is_a_usage_error(run_cli: RunCLI, tmp_path: Path) 
     assert not (tmp_path / "monitor-demo.db").exists() and not (tmp_path / "alerts").exists()
 
 
+@pytest.mark.parametrize("args", [("--db", "loop.db", "search", "envoy"), ("extract", "loop.db")])
+def test_a_loop_of_symbolic_links_is_named(run_cli: RunCLI, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`--db` or `extract` on a loop of links said "no archive at loop.db ... (monitor once creates it)" or "no such
+    file": the wrong cause, and for the archive a wrong remedy."""
+    (tmp_path / "loop.db").symlink_to(tmp_path / "other.db")
+    (tmp_path / "other.db").symlink_to(tmp_path / "loop.db")
+    result = run_cli("--config", str(SHIPPED_CONFIG), *args, check=False)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+    assert "loop.db" in result.stderr.splitlines()[-1] and "a loop of symbolic links" in result.stderr.splitlines()[-1]
+    assert "no archive" not in result.stderr and "no such file" not in result.stderr
+
+
 def test_a_config_that_is_a_device_is_refused_and_makes_no_archive(run_cli: RunCLI) -> None:
     """`--config /dev/null once` read as an empty config, exited 0, and made its archive in the config's folder: /dev."""
     result = run_cli("--config", "/dev/null", "once", check=False)

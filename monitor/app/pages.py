@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from monitor.config import Settings
+from monitor.config import Settings, loops
 from monitor.errors import BadArgumentError, MonitorError
 from monitor.fetch.client import Fetcher
 from monitor.fetch.urls import canonicalize
@@ -46,6 +46,8 @@ def extract_page(settings: Settings | None, target: str) -> Extracted:
                 path = Path(target)
                 if path.is_dir():
                     raise MonitorError(f"{target}: is a folder (give a page's file or an http(s) URL)")
+                if loops(path):
+                    raise MonitorError(f"{target}: a loop of symbolic links (give a file or an http(s) URL)")
                 if not path.exists():
                     raise MonitorError(f"{target}: no such file (give a file or an http(s) URL)")
                 if not path.is_file():  # a device or a pipe, which need not end, is not read
