@@ -520,6 +520,20 @@ def test_an_archive_restored_from_a_dump_is_named_so_and_left_as_it_is(run_cli: 
     assert "articles: 3" in " ".join(run_cli("--db", "restored.db", "status").stdout.split())
 
 
+def test_an_archive_whose_version_is_behind_its_tables_is_named_so_and_left_as_it_is(run_cli: RunCLI, tmp_path: Path,
+                                                                                     local_config: Path) -> None:
+    """A schema version set below the archive's tables failed as SQLite's "table heartbeat already exists"."""
+    archive_with_articles(tmp_path / "edited.db", count=2)
+    edited = sqlite3.connect(tmp_path / "edited.db")
+    edited.execute("PRAGMA user_version = 5")
+    edited.close()
+    before = (tmp_path / "edited.db").read_bytes()
+    said = one_line(run_cli("--db", "edited.db", "once", check=False), "edited.db says schema version 5 but holds"
+                    " tables of later versions")
+    assert said.rstrip().endswith("restore it from a copy made with sqlite3's .backup")
+    assert (tmp_path / "edited.db").read_bytes() == before
+
+
 def test_a_sources_failed_links_past_their_budget_are_forgotten_oldest_first(tmp_path: Path) -> None:
     """A listing of a thousand fresh links of 8,000 characters to refused addresses at each check added 16.7 MB of
     failed_urls a check, kept a month: the disk filled, outside every other budget. At the end of each check a

@@ -122,7 +122,7 @@ class Connection:
                 _enable_wal(self.db)
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self.db.execute("PRAGMA foreign_keys = ON")
-                self.version = migrate(self.db) if mode == "create" else self._current_version()
+                self.version = self._migrate() if mode == "create" else self._current_version()
             self._file = _identity(self.path)
         except BaseException as exc:
             self.db.close()
@@ -184,6 +184,19 @@ class Connection:
         shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
         raise ArchiveError(str(self.path), f"{self.path} is not a monitor archive: it holds other tables ({shown});"
                                            " give another --db or 'database'")
+
+    def _migrate(self) -> int:
+        """Bring the schema up to date; a migration whose table is there already names the cause, where SQLite's "table
+        heartbeat already exists" said nothing an operator could act on."""
+        version = int(self._one("PRAGMA user_version"))
+        try:
+            return migrate(self.db)
+        except sqlite3.OperationalError as exc:
+            if "already exists" not in str(exc):
+                raise
+            raise ArchiveError(str(self.path), f"{self.path} says schema version {version} but holds tables of later"
+                               " versions (a version changed by hand, or a file put together from two copies): restore"
+                               " it from a copy made with sqlite3's .backup") from exc
 
     def _current_version(self) -> int:
         """The schema version of an archive opened without :meth:`create`, which must be this monitor's."""
