@@ -899,6 +899,15 @@ def test_a_json_ld_block_nested_past_the_stack_is_skipped_and_the_page_read() ->
     assert (extracted.title, extracted.byline) == ("Envoys return", "Anna Smith")
 
 
+def test_a_json_ld_number_too_long_for_python_costs_that_field_not_the_block() -> None:
+    """Python refuses integers of more than 4,300 digits, inside the parse: the page lost its date and author."""
+    ld = ('{"@type": "NewsArticle", "wordCount": ' + "7" * 5_000 + ', "datePublished": "2026-01-05T08:00:00Z",'
+          ' "author": {"@type": "Person", "name": "Anna Smith"}}')
+    page = f'<html><head><script type="application/ld+json">{ld}</script></head><body>{_STORY}</body></html>'
+    extracted = extract(page)
+    assert (extracted.byline, extracted.published) == ("Anna Smith", datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+
+
 def test_a_page_of_a_few_short_lines_is_not_emptied() -> None:
     """Short lines at the end are labels ("Comments closed") unless they are all the page has."""
     html = "<html><body><div><h2>Consulate closed</h2><p>Open again on Monday</p></div></body></html>"

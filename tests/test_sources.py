@@ -717,6 +717,14 @@ def test_a_json_feed_item_dated_past_datetimes_range_loses_its_date_not_the_feed
     assert [(link.url, link.published) for link in links] == [("https://example.org/a", None), ("https://example.org/b", None)]
 
 
+def test_a_json_feed_number_too_long_for_python_costs_nothing_but_that_field() -> None:
+    """An item's ``id`` of 5,000 digits failed the whole feed: Python refuses integers of more than 4,300 digits."""
+    feed = ('{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": ' + "1" * 5_000
+            + ', "url": "https://example.org/a"}, {"id": -' + "2" * 5_000 + ', "url": "https://example.org/b"}]}')
+    links = feed_links(page(feed, content_type="application/feed+json"))
+    assert [link.url for link in links] == ["https://example.org/a", "https://example.org/b"]
+
+
 def test_an_item_dated_outside_the_years_of_publication_dates_loses_its_date() -> None:
     """Extraction takes no date outside 1990-2100, a feed's was taken as it came: an item dated 9999, or the year 1
     that feedparser reads as 1400, was the date its article's alert showed."""

@@ -7,7 +7,6 @@ the structured fields reliably while visible markup varies from site to site.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import unicodedata
@@ -22,6 +21,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.extract._boilerplate import NAMES_READ, is_certain_boilerplate
 from monitor.extract._dates import before_date, find_date
+from monitor.jsontext import DECODER
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +315,6 @@ def _json_ld_objects(blocks: list[str]) -> Iterator[dict[str, Any]]:
                 yield item
 
 
-_JSON = json.JSONDecoder(strict=False)  # control characters in strings: templates paste text in raw
 _WRAPPERS = (("<![CDATA[", "]]>"), ("//<![CDATA[", "//]]>"), ("<!--", "-->"))
 _TRAILING_COMMA = re.compile(r",(\s*[\]}])")
 
@@ -331,7 +330,7 @@ def _json_ld_value(raw: str) -> Any:
             break
     for attempt in (text, _TRAILING_COMMA.sub(r"\1", text)):
         try:
-            return _JSON.raw_decode(attempt)[0]
+            return DECODER.raw_decode(attempt)[0]
         except (ValueError, RecursionError):
             continue
     return None

@@ -10,7 +10,6 @@ microseconds instead of trusting every parser in the chain to defuse it.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 import time
@@ -22,6 +21,7 @@ import feedparser
 
 from monitor.errors import UnsupportedContentError
 from monitor.fetch.decode import media_type, page_text
+from monitor.jsontext import DECODER
 from monitor.models import Link, Page
 from monitor.sources.links import make_link, parse_iso_date, refuse_entity_declarations
 
@@ -226,7 +226,7 @@ def _looks_like_json(page: Page, text: str) -> bool:
 
 def _json_feed_links(page: Page, text: str) -> Iterator[Link]:
     try:
-        document = json.loads(text)
+        document = DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise UnsupportedContentError(page.url, f"not a JSON Feed: {exc}") from exc
     version = document.get("version") if isinstance(document, dict) else None
