@@ -64,6 +64,7 @@ class CheckRecord:
     extracted: int = 0  # article pages extracted
     text_chars: int = 0  # characters of text those extractions gave, in all
     stored: int = 0  # articles stored
+    url_chars: int = 0  # characters of the URLs those articles are stored under, in all
 
 
 @dataclass(frozen=True)

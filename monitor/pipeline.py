@@ -49,10 +49,15 @@ UNPARSED_BYTES = 64_000_000
 UNDER_WAY_PER_FETCH = 4
 
 DAY = timedelta(days=1)  # the period of limits.text_per_day
-# What a page costs limits.text_per_day besides its text: an article's rows other than its text (its bands, signature,
-# URL, index entries) take the archive about 2.5 KB. Without it a source's thousand short pages a check, 420
+# What a page costs limits.text_per_day besides its text and its URLs (URL_COST): an article's other rows (its bands,
+# signature, index entries) take the archive about 2.5 KB. Without it a source's thousand short pages a check, 420
 # characters each, added 2.2 GB a day at the shortest interval within the budget.
 PAGE_CHARS = 2000
+# What a character of an article's URLs costs it, a character of text costing one: a URL is kept in several tables
+# and their keys (the article, the URLs that lead to it, when each was read), without the full-text index's share.
+# Uncounted, links of 7,700 characters redirected to as long a URL with as long a canonical one took 73 KB of archive
+# a page, 29 bytes for each character the budget counted.
+URL_COST = 4
 
 # A link whose fetch failed for a passing reason is tried in this many checks, then left alone. Each try waits
 # RETRY_PAUSE after the last failure, doubling with each (see retry_due).
@@ -111,6 +116,7 @@ class CheckReport:
     held_by_host: int = 0
     host_said: str = ""
     text_chars: int = 0  # characters of text the extractions of the fetched pages gave, in all
+    url_chars: int = 0  # characters of the URLs the articles read are stored under, in all
     text_left: float = math.inf  # characters of text the source may still give this check (limits.text_per_day)
     notice: SourceNotice | None = None  # the source's health changed
     moved_to: str | None = None  # the source's URL redirects there for good (301, 308): its config is out of date
@@ -251,9 +257,10 @@ def _sent_home(page: Page, link: Link) -> bool:
     return page.url != link.url and not is_home(link.url) and is_home(canonicalize(page.url))
 
 
-def _spent(text_chars: int, pages: int) -> int:
-    """What pages and their text cost a source's ``limits.text_per_day`` (see :data:`PAGE_CHARS`)."""
-    return text_chars + PAGE_CHARS * pages
+def _spent(text_chars: int, pages: int, url_chars: int) -> int:
+    """What pages, their text and their articles' URLs cost a source's ``limits.text_per_day`` (see
+    :data:`PAGE_CHARS`, :data:`URL_COST`)."""
+    return text_chars + PAGE_CHARS * pages + URL_COST * url_chars
 
 
 def _asked_to_wait(error: FetchError) -> bool:
@@ -419,7 +426,7 @@ class Pipeline:
         unfinished = report.left > 0 or bool(report.unstored)
         check = CheckRecord(
             checked=started, ok=True, new_links=len(taken), changed=not discovery.not_modified, links=report.links,
-            extracted=report.fetched, text_chars=report.text_chars, stored=report.stored,
+            extracted=report.fetched, text_chars=report.text_chars, stored=report.stored, url_chars=report.url_chars,
         )
         history.append(check)
         next_due = report.next_due = started + timedelta(seconds=interval_for(source, self.settings, history, started))
@@ -513,7 +520,7 @@ class Pipeline:
         read the source again in full, as the links past ``links_per_check`` do: a busy outlet gives a tenth of it.
         """
         day = [check for check in history if check.checked >= now - DAY]
-        left = self.settings.limits.text_per_day - sum(_spent(check.text_chars, check.extracted) for check in day)
+        left = self.settings.limits.text_per_day - sum(_spent(check.text_chars, check.extracted, check.url_chars) for check in day)
         if left <= 0:
             log.warning("%s: its pages gave %d characters of text in 24 hours (limits.text_per_day): its new links"
                         " wait for the next checks", source.name, self.settings.limits.text_per_day - left)
@@ -610,7 +617,7 @@ class Pipeline:
         fetched, or fetched and not taken by a parsing worker, by the check's ``deadline`` (loop time,
         ``limits.check_seconds``) is left for the next check."""
         # The day's text is given; the pages under way as it ran out pass it a little.
-        if _spent(report.text_chars, report.fetched) >= report.text_left:
+        if _spent(report.text_chars, report.fetched, report.url_chars) >= report.text_left:
             report.left += 1
             return None
         try:
@@ -663,6 +670,7 @@ class Pipeline:
             await self._record_failed_url(link.url, source, refused, retry=False)
             return None
         report.text_chars += read.text_chars
+        report.url_chars += read.url_chars
         if read.prepared is None:
             # A stub now may be the story later: a breaking story goes up as a headline and a line, and is written
             # in place. Retried like a passing failure, it is read again at later checks while its source lists it.

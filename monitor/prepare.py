@@ -49,11 +49,12 @@ class Prepared:
 
 @dataclass(frozen=True)
 class PageRead:
-    """What reading one article page gave: the article ready to store (None: the page holds none), and how
-    much text its extraction found (source health watches it)."""
+    """What reading one article page gave: the article ready to store (None: the page holds none), how much text
+    its extraction found (source health watches it), and the length of the URLs the article is stored under."""
 
     prepared: Prepared | None
     text_chars: int
+    url_chars: int = 0
 
 
 def prepare(article: Article, ruleset: Ruleset) -> Prepared:
@@ -95,7 +96,10 @@ def read_article(page: Page, link: Link, source: SourceSettings, fetched: dateti
     prepared = None if article is None else prepare(article, worker_ruleset())
     if prepared is not None and not prepared.matches and not dedup.has_words(prepared.article.text, MIN_ARTICLE_WORDS):
         prepared = None  # short, and nothing the rules want: a stub, not the first word of the news
-    return PageRead(prepared, len(extracted.text))
+    if prepared is None:
+        return PageRead(None, len(extracted.text))
+    urls = prepared.article.url, *prepared.article.aliases
+    return PageRead(prepared, len(extracted.text), sum(map(len, urls)))
 
 
 def storable(text: str) -> str:

@@ -383,6 +383,22 @@ def test_a_sources_short_pages_count_against_its_text_of_the_day_with_their_rows
     assert report.left == 40 - report.fetched
 
 
+def test_a_sources_long_urls_count_against_its_text_of_the_day(tmp_path: Path, local_web: LocalWeb) -> None:
+    """Links of 7,700 characters, each page declaring as long a canonical URL, took the archive 73 KB a page of 550
+    characters of text: 29 bytes for each character the budget counted, 1.4 GB a day of one source within it."""
+    paths = [f"/long-url/{n}/{'segment-' * 700}" for n in range(40)]  # 5,600 characters each
+    for n, path in enumerate(paths):
+        canonical = local_web.url(path.replace("/long-url/", "/canonical/"))
+        local_web.route(path, f'<html><head><link rel="canonical" href="{canonical}"></head><body><article>'
+                              f"<p>{distinct_words(n, 60)}.</p></article></body></html>")
+    settings = feed_settings(tmp_path, local_web, paths, FetchSettings(delay=0, robots=False, concurrency=1),
+                             LimitsSettings(workers=0, text_per_day=200_000))
+    (report,) = check_once(settings, None, force=True).checks
+    # 2,500 characters a page counted without its URLs (all forty within the budget); with them, about 47,000.
+    assert 3 <= report.fetched <= 10
+    assert report.left == 40 - report.fetched
+
+
 def test_a_check_fetches_for_so_long_and_the_next_checks_take_the_rest(tmp_path: Path, local_web: LocalWeb) -> None:
     """A host answering each request just before fetch.timeout (20 s), two at a time, held a check of 1,000 links,
     and in `once` every source's alerts, for hours. Links not fetched within limits.check_seconds wait."""

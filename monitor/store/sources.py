@@ -101,10 +101,10 @@ class SourceRecords(Connection):
         if notice is not None:
             insert_notice(self.db, notice)
         self.db.execute(
-            "INSERT INTO source_checks (source, checked, ok, changed, links, new_links, extracted, text_chars, stored)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO source_checks (source, checked, ok, changed, links, new_links, extracted, text_chars, stored,"
+            " url_chars) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [name, iso(check.checked), int(check.ok), int(check.changed), check.links, check.new_links,
-             check.extracted, check.text_chars, check.stored],
+             check.extracted, check.text_chars, check.stored, check.url_chars],
         )
         self.db.execute(
             "DELETE FROM source_checks WHERE source = ? AND checked < ?", [name, iso(check.checked - CHECK_HISTORY)]
@@ -119,14 +119,14 @@ class SourceRecords(Connection):
     def check_history(self, name: str, *, since: datetime) -> list[CheckRecord]:
         """The source's checks since ``since``, oldest first."""
         rows = self.db.execute(
-            "SELECT checked, ok, changed, links, new_links, extracted, text_chars, stored FROM source_checks"
+            "SELECT checked, ok, changed, links, new_links, extracted, text_chars, stored, url_chars FROM source_checks"
             " WHERE source = ? AND checked >= ? ORDER BY checked, id",
             [name, iso(since)],
         ).fetchall()
         return [
             CheckRecord(
                 checked=datetime.fromisoformat(row[0]), ok=bool(row[1]), changed=bool(row[2]), links=row[3],
-                new_links=row[4], extracted=row[5], text_chars=row[6], stored=row[7],
+                new_links=row[4], extracted=row[5], text_chars=row[6], stored=row[7], url_chars=row[8],
             )
             for row in rows
         ]
