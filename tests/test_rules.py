@@ -567,6 +567,8 @@ def shipped_unfiltered(shipped: Ruleset) -> Ruleset:
 @example(title="", text="The U.S. ambassador was summoned to the \u212aremlin \ud800 on Monday.")
 @example(title="", text="L'AMBASSADRICE DES ÉTATS-UNIS EN RUSSIE A ÉTÉ CONVOQUÉE À MOSCOU.")
 @example(title="", text="Ein Gefangenenaustausch: Russland und die USA tauschten Häftlinge aus, \u1e9e.")
+@example(title="US ambassador to Russia", text="Tracy said she was leaving Moscow.")
+@example(title="Tracy said she was leaving Moscow.", text="US ambassador to Russia")
 def test_the_prefilter_never_changes_a_result(shipped: Ruleset, shipped_unfiltered: Ruleset, title: str,
                                               text: str) -> None:
     assert shipped.match(text, title) == shipped_unfiltered.match(text, title)
@@ -599,6 +601,20 @@ def test_the_prefilter_looks_for_an_acronym_as_written(text: str, judged: bool) 
     ruleset = compile_rules([RuleSettings(name="r", query="US AND embassy")])
     assert bool(ruleset._candidates(text, "")) is judged
     assert bool(ruleset.match(text)) is judged
+
+
+@pytest.mark.parametrize(("title", "text", "judged"), [
+    ("Embassy reopens", "The staff returned on Monday.", True),
+    ("Staff return", "The embassy reopened on Monday.", False),  # the headline's word in the body only
+    ("Embassy reopens", "Nobody came back.", False),
+])
+def test_the_prefilter_looks_for_a_headlines_words_in_the_headline(title: str, text: str, judged: bool) -> None:
+    """A clause needing a word in the headline passed every text holding it anywhere: a tenth of the corpus's texts
+    reached the full rules for "ambassador" in a story's body."""
+    ruleset = compile_rules([RuleSettings(name="r", query="title:embassy AND (staff OR returned)")])
+    assert bool(ruleset._candidates(text, title)) is judged
+    assert ruleset.match(text, title) == _unfiltered(ruleset).match(text, title)
+    assert bool(ruleset.match(text, title)) is judged
 
 
 @pytest.mark.parametrize(("query", "person", "text", "judged"), [

@@ -25,7 +25,7 @@ import math
 import re
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from itertools import chain, repeat
@@ -80,12 +80,15 @@ class Needs:
     satisfies: a cheap first test.
 
     ``literals``: one of them is in the text; ``parts``: all of them hold (``any_``: one of
-    them). No literals and no parts: nothing is known, every text may match.
+    them). No literals and no parts: nothing is known, every text may match. ``title``: this formula holds in the
+    article's title (``title:``), its literals, if any, given as this one's too (the title is in the text): "ambassador"
+    in a story's body does not pass a clause that needs it in the headline.
     """
 
     literals: tuple[str, ...] = ()
     parts: tuple[Needs, ...] = ()
     any_: bool = False
+    title: Needs | None = None
 
     @staticmethod
     def either(*options: tuple[str, ...]) -> Needs:
@@ -112,6 +115,8 @@ class Needs:
 
         Cyrillic literals count for nothing: in the many texts without Cyrillic they cost no scan.
         """
+        if self.title is not None:
+            return self.title.odds
         if self.literals:
             return min(1.0, sum(min(1.0, 4.0 ** (4 - len(lit))) for lit in self.literals if not _CYRILLIC.search(lit)))
         if not self.parts:
@@ -127,6 +132,8 @@ class Needs:
         Names are all found before, in one pass (see :class:`_Literals`), and Cyrillic literals
         are known absent from the many texts without Cyrillic: only lowercase ASCII literals count.
         """
+        if self.title is not None:
+            return self.title.searches
         if self.literals:
             return sum(lit.islower() and lit.isascii() for lit in self.literals)
         if not self.parts:
@@ -151,7 +158,8 @@ class Needs:
     def any_of(parts: list[Needs]) -> Needs:
         if not parts or NOTHING in parts:
             return NOTHING
-        # The alternatives that are sets of literals, as one set: one pass over them.
+        # The alternatives that are sets of literals, as one set: one pass over them (a title's too, held in the whole
+        # text: one of the set must be).
         literals = Needs.either(*(part.literals for part in parts if part.literals))
         composite = [part for part in parts if not part.literals]
         if not composite:
@@ -164,9 +172,13 @@ class Needs:
         yield from self.literals
         for part in self.parts:
             yield from part.every()
+        if self.title is not None:
+            yield from self.title.every()
 
     def holds(self, scan: _Scan) -> bool:
         """Whether the text of ``scan`` satisfies the formula."""
+        if self.title is not None:  # in the whole text first, where most literals are known absent already
+            return self.title.holds(scan) and self.title.holds(scan.title())
         if self.literals:
             seen = scan.seen
             for literal in self.literals:
@@ -194,6 +206,16 @@ class Needs:
 
 
 NOTHING = Needs()  # nothing known: every text may match
+
+
+def _in_title(needs: Needs) -> Needs:
+    """``needs`` held in the title. A conjunction is each of its parts held there, so that they are ordered among
+    the formula's other parts as they were, the likeliest to fail first."""
+    if needs == NOTHING:
+        return NOTHING
+    if needs.parts and not needs.any_:
+        return Needs.all_of([_in_title(part) for part in needs.parts])
+    return Needs(literals=needs.literals, title=needs)
 
 
 def _holding(literals: set[str]) -> dict[str, tuple[str, ...]]:
@@ -309,9 +331,22 @@ class _Scan:
         self.ascii = ascii
         self.low = self.written.lower()
         self._lowered: str | None = None
+        # The article's title alone, scanned when a formula's title part first holds in the whole text; the whole
+        # text where no title is given apart (the empty text the prefilter's dismissal is worked out on).
+        self.title_text: str | None = None
+        self.scan_title: Callable[[str], _Scan] | None = None
+        self._title: _Scan | None = None
         # No name of the people lists, no Cyrillic or accented Latin letter, no Kelvin sign: only its ASCII
         # literals may be found.
         self.plain = False
+
+    def title(self) -> _Scan:
+        """Where a formula's ``title:`` parts are looked for."""
+        if self.title_text is None or self.scan_title is None:
+            return self
+        if self._title is None:
+            self._title = self.scan_title(self.title_text)
+        return self._title
 
     @property
     def lowered(self) -> str:
@@ -498,6 +533,7 @@ class Ruleset:
         scan = self._literals.scan(f"{title}\n{text}")
         if self._dismissed(scan):
             return []
+        scan.title_text, scan.scan_title = title, self._literals.scan
         held = {id(rule) for rule in self._by_searches if rule.needs.holds(scan)
                 and (rule.needs_in_full is rule.needs or rule.needs_in_full.holds(scan))}
         return [rule for rule in self._rules if id(rule) in held]
@@ -825,7 +861,7 @@ class _Compiler:
             if in_full and all(part is self.needs(item) for part, item in zip(parts, items)):
                 return self.needs(node)  # no one named only in full below: the same formula, not built again
             if isinstance(node, Field):
-                return parts[0]
+                return _in_title(parts[0]) if node.name == "title" else parts[0]
             return Needs.any_of(parts) if isinstance(node, Any_) else Needs.all_of(parts)
         return NOTHING
 
