@@ -444,7 +444,7 @@ def _start_worker(settings: Settings, channel: socket.socket) -> bool:
     _ruleset = pickle.loads(rules)
     del rules
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a page that kills a worker leaves no core file behind
-    _held = _address_space("VmSize")
+    _held = address_space("VmSize")
     _limit = _held + settings.limits.memory_mb * 2**20
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
@@ -453,7 +453,7 @@ def _start_worker(settings: Settings, channel: socket.socket) -> bool:
     return True
 
 
-def _address_space(field: str) -> int:
+def address_space(field: str = "VmSize") -> int:
     """This process's virtual memory size (``VmSize``) or its peak (``VmPeak``), in bytes (read before each page:
     the file is read whole and searched, half the time of reading it line by line)."""
     with open("/proc/self/status", "rb") as status:
@@ -469,7 +469,7 @@ def _limited(cpu_seconds: int, job: Callable[..., T], args: tuple[object, ...], 
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = int(usage.ru_utime + usage.ru_stime) + 1 + cpu_seconds
     resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
-    peak = _address_space("VmPeak") if _limit else 0
+    peak = address_space("VmPeak") if _limit else 0
     try:
         return job(*args, **kwargs)
     except MemoryError:
@@ -479,6 +479,6 @@ def _limited(cpu_seconds: int, job: Callable[..., T], args: tuple[object, ...], 
         # it took its worker's address space to a new peak within a quarter of the limit ran out of memory. (The
         # peak is the process's: a heavy page parsed well before left it high, and a later job's own error, a
         # feed that was an HTML page, was taken for memory exhausted.)
-        if _limit and peak < (now := _address_space("VmPeak")) and now > _limit - (_limit - _held) // 4:
+        if _limit and peak < (now := address_space("VmPeak")) and now > _limit - (_limit - _held) // 4:
             os._exit(_OUT_OF_MEMORY)
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import socket
 import sqlite3
 import subprocess
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.alerts.channels import apprise_send, deliver_channels, lease, notify
+from monitor.alerts.channels import ANSWER_MEMORY, apprise_send, deliver_channels, lease, notify
 from monitor.app import health_problems
 from monitor.alerts.render import render_text
 from monitor.config import ChannelSettings, EmailSettings, parse_config, shipped_rules
@@ -493,6 +494,20 @@ def test_a_channel_that_trickles_its_answer_holds_back_only_itself(tmp_path: Pat
     assert done.returncode == 1
     assert "monitor: channel phone: 1 alert not delivered (the service did not answer within 2 s)" in done.stderr
     assert took < 60
+
+
+def test_a_services_huge_answer_costs_its_notification_process_not_the_monitor(receiver: Receiver) -> None:
+    """Apprise reads a service's whole answer into memory, in a thread that cannot be stopped: a hook answering 3 GB
+    took the monitor's process to 2.7 GB, an endless answer on until the daemon was killed for its memory."""
+    receiver.answer_bytes = 2 * 2**30
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    started = time.monotonic()
+    with pytest.raises(TransientDeliveryError, match=f"took more than {ANSWER_MEMORY // 2**20} MB"):
+        apprise_send(receiver.url, "Envoy recalled", "The ambassador left Moscow.", timeout=20)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    assert grown < 64 * 2**20, f"the monitor's process grew by {grown / 2**20:.0f} MB"
+    assert time.monotonic() - started < 20  # stopped at the cap, not at the lease
+    assert len(receiver.posts) == 1  # the service had it: the notification is tried again, at most once more
 
 
 def test_apprises_warnings_never_carry_a_channels_token(caplog: pytest.LogCaptureFixture) -> None:

@@ -16,6 +16,7 @@ class Receiver:
         self.status = 200
         self.delay = 0.0  # seconds before answering
         self.max_chars = 0  # a longer message is refused (413), as a service refuses one past its limit; 0: none
+        self.answer_bytes = 0  # the size of the answer's body, sent a megabyte at a time
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,8 +33,14 @@ class Receiver:
                 if status == 200:
                     receiver.posts.append(post)
                 self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(receiver.answer_bytes))
                 self.end_headers()
+                chunk = b"x" * 2**20
+                try:
+                    for _ in range(receiver.answer_bytes // len(chunk)):
+                        self.wfile.write(chunk)
+                except OSError:  # the reader gave up
+                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

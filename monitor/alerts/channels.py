@@ -20,6 +20,8 @@ guarantees are the e-mail outbox's, channel by channel:
 * **No flood at all.** More alerts due at once than the channel's ``burst`` (a source's
   flood of matching stories, an outage's queue) go as one notification listing them
   (:func:`~monitor.alerts.render.render_burst`), each alert claimed and marked as one alone.
+* **A service cannot sink the daemon.** Each notification is handed over by a process of its own, its memory capped
+  and killed at the lease (:func:`apprise_send`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import multiprocessing
 import re
+import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from multiprocessing.connection import Connection
 from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,10 +47,15 @@ from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliv
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 from monitor.threads import DaemonThreads
+from monitor.workers import address_space
 
 log = logging.getLogger(__name__)
 
 RETRY_CAP = 3600  # seconds between tries at most, as the e-mail outbox's default
+# Memory a notification's process may take beyond what it holds with Apprise loaded: a service's answer is a status
+# and a few KB, and Apprise reads it whole (a hook's 3 GB answer took the monitor's process to 2.7 GB).
+ANSWER_MEMORY = 128 * 2**20
+_TOO_LARGE = f"the service's answer took more than {ANSWER_MEMORY // 2**20} MB to read"
 
 Send = Callable[[str, str, str, float], None]  # (url, title, body, timeout in seconds); raises DeliveryError
 
@@ -81,8 +91,7 @@ async def notify(channel: ChannelSettings, send: Send, url: str, title: str, bod
     """Hand one notification to ``send`` in one of the channel's threads, given up as a transient failure past the
     lease.
 
-    Apprise cannot be interrupted: a thread given up on runs on until the service lets it go, and may yet deliver
-    (the one repeat the lease allows).
+    A notification given up on at the lease may yet have been delivered (the one repeat the lease allows).
     """
     seconds = lease(channel).total_seconds()
     try:
@@ -92,7 +101,79 @@ async def notify(channel: ChannelSettings, send: Send, url: str, title: str, bod
 
 
 def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
-    """Hand one notification to the service behind an Apprise URL, waiting at most ``timeout`` on its socket.
+    """Hand one notification to the service behind an Apprise URL in a process of its own (:func:`_send_apart`),
+    waiting at most ``timeout`` on its socket and the lease for the whole.
+
+    Apprise reads a service's whole answer into memory (its ``json://`` channel, through requests), and a thread
+    cannot be stopped: a hook answering 3 GB took the monitor's process to 2.7 GB, a 2 MB gzip bomb to 4.2 GB, an
+    endless answer on past the lease until the daemon was killed for its memory. The process's address space is
+    capped at what it holds with Apprise loaded plus :data:`ANSWER_MEMORY`, and it is killed at the lease; either
+    way the notification failed for now, and is tried again.
+    """
+    context = multiprocessing.get_context("spawn")  # never forked from a process with threads
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_send_apart, args=(sending, url, title, body, timeout), daemon=True,
+                              name="monitor-notify")
+    process.start()
+    sending.close()
+    try:
+        answered = receiving.poll(2 * timeout)
+        outcome = receiving.recv() if answered else None
+    except EOFError:  # the process died without a word: its memory ran out
+        outcome = ("transient", _TOO_LARGE, [])
+    finally:
+        receiving.close()
+        process.kill()
+        process.join()
+    if outcome is None:
+        raise TransientDeliveryError(f"the service did not answer within {2 * timeout:.0f} s")
+    kind, why, warnings = outcome
+    for warning in warnings:  # Apprise's own words, redacted, for the monitor's log
+        logging.getLogger("apprise").warning("%s", warning)
+    if kind == "permanent":
+        raise PermanentDeliveryError(why)
+    if kind == "transient":
+        raise TransientDeliveryError(why)
+
+
+def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: float) -> None:
+    """A notification's process: cap the address space, hand the notification over, say how it went."""
+    import apprise
+
+    relayed = _Relayed()
+    logging.getLogger("apprise").propagate = False  # its warnings go back to the monitor with the outcome
+    logging.getLogger("apprise").addHandler(relayed)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = address_space() + ANSWER_MEMORY
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    try:
+        _apprise_send(apprise, url, title, body, timeout)
+    except PermanentDeliveryError as exc:
+        sending.send(("permanent", str(exc), relayed.lines))
+    except (DeliveryError, MemoryError) as exc:
+        # Apprise takes a failed allocation for the service's error ("raised an exception"): the peak tells.
+        if isinstance(exc, MemoryError) or address_space("VmPeak") > limit - ANSWER_MEMORY // 4:
+            sending.send(("transient", _TOO_LARGE, relayed.lines))
+        else:
+            sending.send(("transient", str(exc), relayed.lines))
+    else:
+        sending.send(("sent", "", relayed.lines))
+
+
+class _Relayed(logging.Handler):
+    """Apprise's warnings in a notification's process, redacted (:class:`_Redacting`), for the monitor to log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _apprise_send(apprise: ModuleType, url: str, title: str, body: str, timeout: float) -> None:
+    """Hand one notification over with Apprise, waiting at most ``timeout`` on its socket.
 
     Apprise's own limits (4 s to connect, 4 s to read) would cut off a service that answers in the
     channel's time: the notification it took would count as failed and be sent again at each retry.
@@ -111,11 +192,9 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
 
     Apprise's own limit on a call (``service_timeout``, 60 s by default) runs it in a thread pool of Apprise's,
     which the interpreter waits for at exit: a service that never finished answering held ``monitor once`` at its
-    end for as long as it kept on. The limit is off; the call runs in a daemon thread of ours, given up at the
-    channel's lease (:func:`notify`).
+    end for as long as it kept on. The limit is off; the call runs in a process of ours, given up at the channel's
+    lease.
     """
-    import apprise
-
     redacting = _Redacting(url)
     logging.getLogger("apprise").addFilter(redacting)
     try:
