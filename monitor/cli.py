@@ -110,7 +110,8 @@ def _table(*headers: str) -> Table:
 
 
 def fail(message: str, status: int = EXIT_FAILURE) -> NoReturn:
-    click.echo(f"monitor: {message}", err=True)
+    """One line on stderr, escaped as log lines are: it may quote a server (an SMTP refusal, a channel's words)."""
+    click.echo(f"monitor: {_UNPRINTABLE.sub(_escaped, message)}", err=True)
     sys.exit(status)
 
 

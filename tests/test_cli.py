@@ -975,6 +975,15 @@ def test_a_servers_control_characters_reach_the_log_escaped(run_cli: RunCLI, loc
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stderr)
 
 
+def test_the_line_a_failing_command_ends_with_is_escaped_as_the_log_is(run_cli: RunCLI, tmp_path: Path) -> None:
+    """That line may quote a server (an SMTP refusal "554 ... \x1b]0;PWNED\x07", a channel's words): it set the
+    terminal's title and cleared the screen, where the log and status escape such text."""
+    result = run_cli("extract", str(tmp_path / "story\x1b]0;PWNED\x07\u202e.html"), check=False)
+    assert result.returncode != 0
+    assert "story\\x1b]0;PWNED\\x07\\u202e.html" in result.stderr, result.stderr
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stderr)
+
+
 def test_log_lines_are_dated_in_utc_as_the_archive_is(tmp_path: Path) -> None:
     """The log's times were local and gave no offset, where status, the archive and the alerts say UTC: in a zone
     14 hours ahead (TZ="UTC-14", POSIX for UTC+14) a line could not be set beside a source's "next due", and an hour
