@@ -504,9 +504,11 @@ class Ruleset:
     def explain(self, text: str, title: str = "") -> list[Explanation]:
         """Each unit that matched a rule, or held its words but was vetoed, with the reasons.
 
-        Every rule is judged once one may match: a rule's near-misses are explained where its needs fail too.
+        Every rule is judged unless the dismissal's searches tell that none may match: a rule's near-misses are
+        explained where its needs fail too ("China's new Ambassador to Russia" holds the post's words in its body,
+        where a clause needing them in the headline cannot use them, and is explained as vetoed by "China").
         """
-        if not self._candidates(text, title):
+        if self._dismissed(self._literals.scan(f"{title}\n{text}")):
             return []
         article = Article(title, text, self._vocabulary)
         return [explanation for rule in self._rules for explanation in _judge(rule, article, explain=True)]
