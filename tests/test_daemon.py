@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.alerts.outbox import INTERRUPTED
 from monitor.config import load_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
@@ -182,6 +183,27 @@ def test_a_slow_mail_server_delays_the_mail_and_never_the_checks(tmp_path: Path)
     assert "Traceback" not in log, log
     assert len(before) == len(web.outlets)
     assert all(during[name] - before[name] >= 2 for name in before), (before, during)  # interval = 1 s
+
+
+def test_a_stop_in_the_middle_of_a_send_gives_the_alerts_claim_back(tmp_path: Path) -> None:
+    """The alert stayed claimed for its lease (5.5 minutes at the defaults): a restart sent nothing and said nothing.
+    Given back, it is due at once; the server may have taken it (the one repeat the lease allows)."""
+    with DemoWeb() as web, SlowSmtpServer(delay=3.0) as mail:
+        write_config(tmp_path / "config.toml", web)
+        with (tmp_path / "config.toml").open("a") as config:
+            config.write(f'\n[email]\nhost = "127.0.0.1"\nport = {mail.port}\ntimeout = 20\n'
+                         'recipients = ["analyst@example.org"]\n')
+        daemon = start_daemon(tmp_path)
+        try:
+            wait_for(lambda: mail.connections, 30, "the alert's delivery to begin")
+        finally:
+            stop(daemon, tmp_path / "daemon.log")
+        assert not mail.accepted
+    with sqlite3.connect(tmp_path / "daemon.db") as db:
+        rows = db.execute("SELECT sent, last_error, next_attempt FROM alerts").fetchall()
+    assert rows and all(sent is None for sent, _, _ in rows)
+    assert [error for _, error, _ in rows if error] == [INTERRUPTED]
+    assert all(datetime.fromisoformat(due) <= datetime.now(UTC) for _, error, due in rows if error)
 
 
 def test_a_check_in_flight_at_sigterm_finishes_within_the_grace(tmp_path: Path, local_web: LocalWeb) -> None:

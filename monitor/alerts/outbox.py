@@ -57,6 +57,7 @@ caught up); :func:`deliver_due` then only retries digests that failed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -73,6 +74,8 @@ from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 
 log = logging.getLogger(__name__)
+
+INTERRUPTED = "the send was cut short by a stop; tried again at the next run"  # its claim given back
 
 FIRST_RETRY = timedelta(seconds=60)
 
@@ -200,9 +203,16 @@ async def _send_batches(
         if unreachable is not None:
             await _record_failure(archive, email, claimed, unreachable, now, report, outage=True)
             continue
-        message = await _render(archive, list(claimed), compose)
-        error = message if isinstance(message, DeliveryError) else await _send(
-            archive, mailer, list(claimed), message, now, report)
+        try:
+            message = await _render(archive, list(claimed), compose)
+            error = message if isinstance(message, DeliveryError) else await _send(
+                archive, mailer, list(claimed), message, now, report)
+        except asyncio.CancelledError:
+            # A stop (SIGTERM, Ctrl-C) in the middle of a send: the claim is given back, due at once. Held for its
+            # lease, the alert waited minutes after a restart, which sent nothing and said nothing. The server may
+            # have taken the message: the one repeat the lease allows.
+            await asyncio.shield(archive.run(lambda store: store.mark_failed(list(claimed), INTERRUPTED, now)))
+            raise
         failures = [] if error is None else [(claimed, error)]
         if isinstance(error, MessageRefusedError) and len(claimed) > 1:
             failures = await _split(archive, email, now, claimed, error, mailer, report)
