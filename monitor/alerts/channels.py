@@ -12,7 +12,7 @@ guarantees are the e-mail outbox's, channel by channel:
   (and the notices) for as long as it kept on.
 * **At least once, at most one repeat.** Each attempt is claimed in a committed
   transaction before it is sent, and held for :func:`lease` (twice the channel's
-  ``timeout``); a deliverer killed between
+  ``timeout``, and the notification's process's start); a deliverer killed between
   the service's acceptance and the mark leaves the claim to run out, and only that
   notification can be sent again.
 * **No backlog flood.** A channel delivers the alerts queued since it was first
@@ -56,6 +56,9 @@ RETRY_CAP = 3600  # seconds between tries at most, as the e-mail outbox's defaul
 # and a few KB, and Apprise reads it whole (a hook's 3 GB answer took the monitor's process to 2.7 GB).
 ANSWER_MEMORY = 128 * 2**20
 _TOO_LARGE = f"the service's answer took more than {ANSWER_MEMORY // 2**20} MB to read"
+# Seconds a notification's process may take to start and load Apprise (a third of a second on an idle machine), not
+# counted against the channel's timeout.
+START_SECONDS = 10.0
 
 Send = Callable[[str, str, str, float], None]  # (url, title, body, timeout in seconds); raises DeliveryError
 
@@ -69,8 +72,9 @@ class ChannelReport:
 
 
 def lease(channel: ChannelSettings) -> timedelta:
-    """How long a claimed notification is held: longer than one can take, so only a dead deliverer's is retaken."""
-    return timedelta(seconds=2 * channel.timeout)
+    """How long a claimed notification is held: longer than one can take (its process's start, then twice the
+    channel's timeout), so only a dead deliverer's is retaken."""
+    return timedelta(seconds=START_SECONDS + 2 * channel.timeout)
 
 
 # Threads a channel's notifications run in, at most: those given up on while a service trickles its answer stay with
@@ -116,17 +120,22 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
                               name="monitor-notify")
     process.start()
     sending.close()
+    started, outcome = False, None
     try:
-        answered = receiving.poll(2 * timeout)
-        outcome = receiving.recv() if answered else None
-    except EOFError:  # the process died without a word: its memory ran out
-        outcome = ("transient", _TOO_LARGE, [])
+        if receiving.poll(START_SECONDS):
+            receiving.recv()  # ready: Apprise loaded, the memory capped
+            started = True
+            if receiving.poll(2 * timeout):
+                outcome = receiving.recv()
+    except EOFError:  # the process died without a word: its memory ran out, or it could not start
+        outcome = ("transient", _TOO_LARGE if started else "the notification's process ended as it started", [])
     finally:
         receiving.close()
         process.kill()
         process.join()
     if outcome is None:
-        raise TransientDeliveryError(f"the service did not answer within {2 * timeout:.0f} s")
+        raise TransientDeliveryError(f"the service did not answer within {2 * timeout:.0f} s" if started
+                                     else f"the notification's process did not start within {START_SECONDS:.0f} s")
     kind, why, warnings = outcome
     for warning in warnings:  # Apprise's own words, redacted, for the monitor's log
         logging.getLogger("apprise").warning("%s", warning)
@@ -147,6 +156,7 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = address_space() + ANSWER_MEMORY
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    sending.send(("ready",))
     try:
         _apprise_send(apprise, url, title, body, timeout)
     except PermanentDeliveryError as exc:
