@@ -117,7 +117,7 @@ class Workers:
         self._failed_at = 0.0  # loop time of the failure
         self._all: set[_Worker] = set()
         self._closed = False
-        self._context = _context()
+        self._context = process_context()
         self._starting: set[asyncio.Task[None]] = set()
         self._rules: bytes | None = None  # the compiled rules as sent to each worker, pickled once
 
@@ -406,7 +406,7 @@ def _why_it_died(exitcode: int | None, limits: LimitsSettings) -> str:
     return f"the parsing worker died (exit code {exitcode}) on this page"
 
 
-def _context() -> ForkServerContext | SpawnContext:
+def process_context() -> ForkServerContext | SpawnContext:
     """A fork server where there is one: new workers start in milliseconds with the modules loaded.
 
     The fork server listens on a socket in a temporary folder. A container with a read-only root and only its

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import multiprocessing
 import re
 import resource
 from collections.abc import Callable, Sequence
@@ -47,7 +46,7 @@ from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliv
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 from monitor.threads import DaemonThreads
-from monitor.workers import address_space
+from monitor.workers import address_space, process_context
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
     capped at what it holds with Apprise loaded plus :data:`ANSWER_MEMORY`, and it is killed at the lease; either
     way the notification failed for now, and is tried again.
     """
-    context = multiprocessing.get_context("spawn")  # never forked from a process with threads
+    context = process_context()  # never forked from this process, which has threads
     receiving, sending = context.Pipe(duplex=False)
     process = context.Process(target=_send_apart, args=(sending, url, title, body, timeout), daemon=True,
                               name="monitor-notify")
