@@ -520,10 +520,11 @@ class Pipeline:
         read the source again in full, as the links past ``links_per_check`` do: a busy outlet gives a tenth of it.
         """
         day = [check for check in history if check.checked >= now - DAY]
-        left = self.settings.limits.text_per_day - sum(_spent(check.text_chars, check.extracted, check.url_chars) for check in day)
+        spent = sum(_spent(check.text_chars, check.extracted, check.url_chars) for check in day)
+        left = self.settings.limits.text_per_day - spent
         if left <= 0:
             log.warning("%s: its pages gave %d characters of text in 24 hours (limits.text_per_day): its new links"
-                        " wait for the next checks", source.name, self.settings.limits.text_per_day - left)
+                        " wait for the next checks", source.name, spent)
         return left
 
     async def _history(self, source: SourceSettings, since: datetime) -> list[CheckRecord]:
