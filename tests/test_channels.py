@@ -510,6 +510,14 @@ def test_a_services_huge_answer_costs_its_notification_process_not_the_monitor(r
     assert len(receiver.posts) == 1  # the service had it: the notification is tried again, at most once more
 
 
+def test_a_channels_failure_says_what_went_wrong_on_the_socket(receiver: Receiver) -> None:
+    """Apprise warns "A Connection error occurred" alike for a refused connection, a read timed out and a loop of
+    redirects; the cause is its debug line, now in the error the log, status and ``once`` show."""
+    receiver.delay = 3.0
+    with pytest.raises(TransientDeliveryError, match="Read timed out"):
+        apprise_send(receiver.url, "Envoy recalled", "The ambassador left Moscow.", timeout=1)
+
+
 def test_apprises_warnings_never_carry_a_channels_token(caplog: pytest.LogCaptureFixture) -> None:
     """``url_env`` keeps a channel's token out of files; Apprise's own warning about the URL quoted it ("An invalid
     Slack (third) Token (...) was specified") into monitor's log."""

@@ -150,6 +150,7 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
 
     relayed = _Relayed()
     logging.getLogger("apprise").propagate = False  # its warnings go back to the monitor with the outcome
+    logging.getLogger("apprise").setLevel(logging.DEBUG)  # the cause of a failure is a debug line (_ApprisesWarnings)
     logging.getLogger("apprise").addHandler(relayed)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -281,16 +282,19 @@ class _ApprisesWarnings(logging.Handler):
     Apprise returns only False; the cause ("error=401", "A Connection error occurred ...") went to the log alone,
     and ``channel_deliveries.last_error``, ``monitor status`` and the line ``once`` ends with said "see the apprise
     log" in its place. Other channels notify at the same time, and Apprise may notify from a thread of its own (with
-    a copy of the caller's context): a record is this call's when it is logged in this call's context.
+    a copy of the caller's context): a record is this call's when it is logged in this call's context. Its
+    "Socket Exception" debug line is taken too: "A Connection error occurred" alone said the same of a refused
+    connection, a read timed out and a loop of redirects.
     """
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__(logging.DEBUG)
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if _NOTIFYING.get() is self:
-            self.lines.append(record.getMessage().strip().rstrip("."))
+        message = record.getMessage()
+        if _NOTIFYING.get() is self and (record.levelno >= logging.WARNING or message.startswith("Socket Exception")):
+            self.lines.append(message.strip().rstrip("."))
 
 
 _NOTIFYING: contextvars.ContextVar[_ApprisesWarnings | None] = contextvars.ContextVar("notifying", default=None)
