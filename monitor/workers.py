@@ -443,14 +443,20 @@ def _start_worker(settings: Settings, channel: socket.socket) -> bool:
     global _ruleset, _held, _limit  # noqa: PLW0603 - the worker's own rules and figures, set once as it starts
     _ruleset = pickle.loads(rules)
     del rules
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a page that kills a worker leaves no core file behind
-    _held = address_space("VmSize")
-    _limit = _held + settings.limits.memory_mb * 2**20
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        _limit = min(_limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (_limit, hard))
+    _held, _limit = cap_memory(settings.limits.memory_mb * 2**20)
     return True
+
+
+def cap_memory(extra: int) -> tuple[int, int]:
+    """Cap this process's address space at what it holds now plus ``extra`` bytes (within the hard limit), and leave
+    no core file when it dies (a page, or a service's answer, that kills it leaves none behind); what it held, and
+    the cap."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    held = address_space("VmSize")
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = held + extra if hard == resource.RLIM_INFINITY else min(held + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return held, limit
 
 
 def address_space(field: str = "VmSize") -> int:

@@ -30,7 +30,6 @@ import asyncio
 import contextvars
 import logging
 import re
-import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,7 +45,7 @@ from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliv
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 from monitor.threads import DaemonThreads
-from monitor.workers import address_space, process_context
+from monitor.workers import address_space, cap_memory, process_context
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +151,7 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
     logging.getLogger("apprise").propagate = False  # its warnings go back to the monitor with the outcome
     logging.getLogger("apprise").setLevel(logging.DEBUG)  # the cause of a failure is a debug line (_ApprisesWarnings)
     logging.getLogger("apprise").addHandler(relayed)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = address_space() + ANSWER_MEMORY
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    _, limit = cap_memory(ANSWER_MEMORY)
     sending.send(("ready",))
     try:
         _apprise_send(apprise, url, title, body, timeout)
