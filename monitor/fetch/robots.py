@@ -157,7 +157,8 @@ def _maybe_ours(lines: list[str], user_agent: str) -> list[str]:
                 keep = True
             else:
                 name = (agent.group(1) if agent.group(1) is not None else agent.group(2)).strip().lower()
-                keep = keep or name == "*" or bool(name.replace("*", "")) and name.replace("*", "") in ours
+                word = name.replace("*", "")  # "bot*" is "bot*" and "bot" to protego: a part of ours if "bot" is
+                keep = keep or name == "*" or bool(word) and word in ours
         elif lowered.startswith(_SITE_WIDE):
             kept.append(line)
         elif ":" in line or _names_a_field(lowered):
