@@ -164,14 +164,19 @@ def _checks_by_source(db: Path) -> dict[str, int]:
         return dict(conn.execute("SELECT source, count(*) FROM source_checks GROUP BY source").fetchall())
 
 
+def write_mail_config(path: Path, web: DemoWeb, port: int, timeout: float) -> None:
+    """The daemon's config for ``web`` (:func:`write_config`), its alerts mailed through 127.0.0.1:``port``."""
+    write_config(path, web)
+    with path.open("a") as config:
+        config.write(f'\n[email]\nhost = "127.0.0.1"\nport = {port}\ntimeout = {timeout}\n'
+                     'recipients = ["analyst@example.org"]\n')
+
+
 def test_a_slow_mail_server_delays_the_mail_and_never_the_checks(tmp_path: Path) -> None:
     """A check that queued an alert delivered it itself: a mail server answering each line just within email.timeout
     held it for minutes a message, and its source went unchecked meanwhile. The delivery job sends it now."""
     with DemoWeb() as web, SlowSmtpServer(delay=0.6) as mail:
-        write_config(tmp_path / "config.toml", web)
-        with (tmp_path / "config.toml").open("a") as config:
-            config.write(f'\n[email]\nhost = "127.0.0.1"\nport = {mail.port}\ntimeout = 5\n'
-                         'recipients = ["analyst@example.org"]\n')
+        write_mail_config(tmp_path / "config.toml", web, mail.port, timeout=5)
         daemon = start_daemon(tmp_path)
         try:
             wait_for(lambda: mail.connections, 30, "the alert's delivery to begin")
@@ -189,10 +194,7 @@ def test_a_stop_in_the_middle_of_a_send_gives_the_alerts_claim_back(tmp_path: Pa
     """The alert stayed claimed for its lease (5.5 minutes at the defaults): a restart sent nothing and said nothing.
     Given back, it is due at once; the server may have taken it (the one repeat the lease allows)."""
     with DemoWeb() as web, SlowSmtpServer(delay=3.0) as mail:
-        write_config(tmp_path / "config.toml", web)
-        with (tmp_path / "config.toml").open("a") as config:
-            config.write(f'\n[email]\nhost = "127.0.0.1"\nport = {mail.port}\ntimeout = 20\n'
-                         'recipients = ["analyst@example.org"]\n')
+        write_mail_config(tmp_path / "config.toml", web, mail.port, timeout=20)
         daemon = start_daemon(tmp_path)
         try:
             wait_for(lambda: mail.connections, 30, "the alert's delivery to begin")
