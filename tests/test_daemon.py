@@ -20,10 +20,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import health
 from monitor.alerts.outbox import INTERRUPTED
 from monitor.config import load_config, shipped_rules
 from monitor.demo import run_demo
 from monitor.demo_site import DemoWeb
+from monitor.models import Heartbeat
 from monitor.scheduler import ClockWatch, Daemon, follow_clock
 from monitor.store import Archive
 from monitor.workers import Workers
@@ -241,6 +243,24 @@ def test_status_check_fails_when_the_scheduler_stops_ticking(tmp_path: Path, loc
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "monitor: unhealthy: the scheduler has not ticked for" in result.stderr
     assert f"from pid {daemon.pid}" in result.stderr
+
+
+def test_a_silent_scheduler_on_a_full_disk_is_blamed_on_the_disk_not_on_a_stopped_daemon() -> None:
+    """A daemon whose archive's disk is full cannot beat, though it runs on: restarting it, as "is monitor run still
+    running?" suggests, does not help."""
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    beat = Heartbeat(pid=4242, beat=now - timedelta(seconds=60), every=2)
+
+    def said(free: int | None) -> str:
+        [problem] = health.problems(beat, [], {}, now, {}, None if free is None else ("/data/monitor.db", free))
+        return problem
+
+    assert said(0).endswith("the disk holding /data/monitor.db is full (0 bytes free): free some space: the daemon"
+                            " resumes by itself")
+    assert said(4096).startswith("the scheduler has not ticked for 60 s") and "(4,096 bytes free)" in said(4096)
+    for free in (health.DISK_FULL, None):  # room to write, or the disk unknown: the daemon itself is in doubt
+        assert said(free).endswith("is monitor run still running?")
+    assert health.problems(Heartbeat(4242, now, 2), [], {}, now, {}, ("/data/monitor.db", 0)) == []
 
 
 def test_status_check_fails_when_every_source_is_failing(tmp_path: Path, local_web: LocalWeb) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,4 +94,8 @@ def health_problems(settings: Settings) -> tuple[list[str], Heartbeat | None]:
         for channel in settings.channels:
             owed[f"channel {channel.name}"] = archive.channel_waiting_since(channel.name)
     names = [source.name for source in settings.sources]
-    return health.problems(heartbeat, names, stored, datetime.now(UTC), owed), heartbeat
+    try:
+        disk: tuple[str, int] | None = (str(settings.database), shutil.disk_usage(Path(settings.database).parent).free)
+    except OSError:
+        disk = None  # the check says what it can without it
+    return health.problems(heartbeat, names, stored, datetime.now(UTC), owed, disk), heartbeat
