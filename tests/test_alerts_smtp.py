@@ -235,3 +235,24 @@ def test_envelope_recipients_come_from_the_config_not_the_headers(smtp_server: S
     msg["Cc"] = "other@example.org"
     send(smtp_server.settings(), msg)
     assert smtp_server.messages[0].rcpt_tos == ("analyst@example.org",)
+
+
+@pytest.mark.parametrize("greeting", [b"2x0-hostile\r\n250 ok\r\n", b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+def test_a_reply_without_a_code_ends_the_session_with_what_the_server_said(greeting: bytes) -> None:
+    """smtplib reads a line without a code as -1 and goes on a reply behind: the send then failed as "SMTP 250 ok",
+    which reads as a success. A port that is not an SMTP server's (a web server's) is named as the likely cause."""
+    def serve(connection: socket.socket) -> None:
+        reader = connection.makefile("rb")
+        connection.sendall(b"220 ready\r\n")
+        while line := reader.readline():
+            connection.sendall(greeting if line.upper().startswith((b"EHLO", b"HELO")) else b"250 ok\r\n")
+
+    server = RawServer(serve)
+    try:
+        error = failure(EmailSettings(host="127.0.0.1", port=server.port, recipients=["a@example.org"], timeout=5))
+    finally:
+        server.close()
+    assert isinstance(error, TransientDeliveryError)
+    said = greeting.split(b"\r\n")[0].decode()
+    assert str(error) == (f"the SMTP server 127.0.0.1:{server.port} answered without a reply code ({said}): is"
+                          " email.port an SMTP server's?")

@@ -56,6 +56,11 @@ def send_seconds(email: EmailSettings) -> float:
     return email.timeout * (_SMTP_STEPS + len(email.recipients))
 
 
+class _NoReplyCode(smtplib.SMTPServerDisconnected):
+    """A reply line that does not start with three digits: the peer is not speaking SMTP (another service on the
+    port), or not well enough to follow."""
+
+
 class _BoundedReplies(smtplib.SMTP):
     """smtplib's client, reading each reply up to :data:`MAX_REPLY_BYTES` in all (see the module's docstring).
 
@@ -91,9 +96,13 @@ class _BoundedReplies(smtplib.SMTP):
                     raise smtplib.SMTPServerDisconnected("connection closed by the server")
                 raise smtplib.SMTPServerDisconnected(
                     f"the server's reply ran past {_MAX_LINE if len(line) > _MAX_LINE else MAX_REPLY_BYTES} bytes")
-            lines.append(line[4:].strip(b" \t\r\n"))
             if not line[:3].isdigit():
-                return -1, b"\n".join(lines)
+                # smtplib reads such a line as code -1 and goes on: its EHLO falls back to HELO, which reads the
+                # rest of this reply as its own, and every later answer is the one before ("SMTP 250 ok" as a
+                # failure). Nothing more of this session can be believed.
+                self.close()
+                raise _NoReplyCode(" ".join(line[:80].decode("utf-8", "replace").split()))
+            lines.append(line[4:].strip(b" \t\r\n"))
             if line[3:4] != b"-":  # the last line of the reply
                 return int(line[:3]), b"\n".join(lines)
 
@@ -138,6 +147,9 @@ def _classify(exc: Exception, server: str) -> DeliveryError:
                                           ' email.security = "tls" is for a port such as 465; for 587 or 25, set'
                                           ' "starttls"')
         return PermanentDeliveryError(f"TLS failed: {exc}")
+    if isinstance(exc, _NoReplyCode):
+        return TransientDeliveryError(f"the SMTP server {server} answered without a reply code ({exc!s:.80}):"
+                                      " is email.port an SMTP server's?")
     if isinstance(exc, TimeoutError):
         return TransientDeliveryError(f"SMTP server {server} timed out")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
