@@ -6,9 +6,11 @@ import asyncio
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -19,6 +21,7 @@ import pytest
 from tests.alerts_data import (
     AMBASSADOR, AMBASSADOR_URLS, RETURN, SWAP, T0, article, deliver, flood, store, two_stories,
 )
+from tests.rawserver import RawServer
 from tests.smtpserver import SmtpServer
 
 from monitor.alerts import DeliveryReport, deliver_digest, deliver_due, outbox, render_message, render_text, retry_delay
@@ -402,6 +405,33 @@ def test_refusal_is_recorded_and_retried(archive: Archive, smtp_server: SmtpServ
     run(archive, smtp_server.settings(), T0 + retry_delay(1, 3600))
     assert len(smtp_server.messages) == 2
     assert alert_row(archive, ambassador.alert_id)["attempts"] == 2
+
+
+def test_a_retry_is_counted_from_the_failure_not_from_the_runs_start(archive: Archive) -> None:
+    """Counted from the run's start, a send that failed at its deadline was retried seconds later, not a minute."""
+    ambassador, swap = two_stories(archive)
+
+    def serve(connection: socket.socket) -> None:  # every message refused, each after a wait
+        reader = connection.makefile("rb")
+        connection.sendall(b"220 ready\r\n")
+        while line := reader.readline():
+            if line.upper().startswith(b"DATA"):
+                time.sleep(1.5)
+                connection.sendall(b"451 4.3.0 try later\r\n")
+            else:
+                connection.sendall(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 ok\r\n")
+
+    server = RawServer(serve)
+    try:
+        started = time.monotonic()
+        report = run(archive, EmailSettings(host="127.0.0.1", port=server.port, recipients=["a@example.org"]), T0)
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert len(report.failed) == 2
+    retries = sorted(datetime.fromisoformat(alert_row(archive, alert.alert_id)["next_attempt"]) - T0
+                     for alert in (ambassador, swap))
+    assert timedelta(seconds=61) <= retries[0] and timedelta(seconds=63) <= retries[1] <= timedelta(seconds=61 + took)
 
 
 def test_backoff_doubles_up_to_the_cap(archive: Archive, smtp_server: SmtpServer) -> None:

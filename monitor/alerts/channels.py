@@ -38,7 +38,7 @@ from multiprocessing.connection import Connection
 from types import ModuleType
 from urllib.parse import parse_qs, urlsplit
 
-from monitor.alerts.outbox import retry_delay
+from monitor.alerts.outbox import retry_delay, run_clock
 from monitor.alerts.render import chat_inert, render_burst, render_notification
 from monitor.config import ChannelSettings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
@@ -335,8 +335,9 @@ async def _deliver_each(
     archive: ArchiveAccess[AlertStore], channel: ChannelSettings, url: str, due: list[int], now: datetime, send: Send,
     report: ChannelReport,
 ) -> None:
-    name, hold_until = channel.name, now + lease(channel)
+    name, clock = channel.name, run_clock(now)
     for alert_id in due:
+        hold_until = clock() + lease(channel)
         claimed = await archive.run(partial(_claim, channel=name, alert_id=alert_id, now=now, hold_until=hold_until))
         if claimed is None:
             continue  # another deliverer has it
@@ -346,7 +347,8 @@ async def _deliver_each(
         except DeliveryError as exc:
             wait = retry_delay(attempt, RETRY_CAP)
             error = str(exc)
-            await archive.run(lambda store: store.mark_channel_failed(name, alert_id, error, now + wait))
+            retry = clock() + wait
+            await archive.run(lambda store: store.mark_channel_failed(name, alert_id, error, retry))
             report.failed[alert_id] = error
             log.warning("channel %s: alert %d not delivered (try %d, next in %s): %s",
                         channel.name, alert_id, attempt, wait, exc)
@@ -364,7 +366,7 @@ async def _deliver_burst(
 ) -> None:
     """More alerts due than the channel's ``burst``: one notification for them all (:func:`render_burst`), each
     claimed first and marked with its outcome, as one alert's would be."""
-    name, hold_until = channel.name, now + lease(channel)
+    name, hold_until, clock = channel.name, now + lease(channel), run_clock(now)
 
     def claim_all(store: AlertStore) -> dict[int, tuple[int, AlertContent]]:
         return {a: claimed for a in due if (claimed := _claim(store, name, a, now, hold_until)) is not None}
@@ -385,7 +387,8 @@ async def _deliver_burst(
         await notify(channel, send, url, title, body)
     except DeliveryError as exc:
         wait, error = retry_delay(max(attempt for attempt, _ in claimed.values()), RETRY_CAP), str(exc)
-        await archive.run(lambda store: mark(store, error, now + wait))
+        retry = clock() + wait
+        await archive.run(lambda store: mark(store, error, retry))
         report.failed.update(dict.fromkeys(claimed, error))
         log.warning("channel %s: %d alerts not delivered (next in %s): %s", channel.name, len(claimed), wait, exc)
         return

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from monitor.alerts.channels import RETRY_CAP, Send, apprise_send, lease, notify
-from monitor.alerts.outbox import mail_lease, retry_delay
+from monitor.alerts.outbox import mail_lease, retry_delay, run_clock
 from monitor.alerts.render import MAIL_POLICY, clean_header
 from monitor.alerts.smtp import Mailer
 from monitor.config import ChannelSettings, EmailSettings
@@ -102,8 +102,9 @@ async def deliver_notices(
 
 async def _deliver_on(archive: ArchiveAccess[NoticeStore], target: _Target, now: datetime) -> list[int]:
     sent: list[int] = []
-    name, hold_until = target.name, now + target.lease
+    name, clock = target.name, run_clock(now)
     for notice_id, notice in await archive.run(lambda store: store.due_notices(name, now)):
+        hold_until = clock() + target.lease
         attempt = await archive.run(lambda store: store.claim_notice(name, notice_id, now, hold_until))
         if attempt is None:
             continue  # another deliverer has it
@@ -112,7 +113,8 @@ async def _deliver_on(archive: ArchiveAccess[NoticeStore], target: _Target, now:
         except DeliveryError as exc:
             wait = retry_delay(attempt, target.retry_cap)
             error = str(exc)
-            await archive.run(lambda store: store.mark_notice_failed(name, notice_id, error, now + wait))
+            retry = clock() + wait
+            await archive.run(lambda store: store.mark_notice_failed(name, notice_id, error, retry))
             level = logging.ERROR if isinstance(exc, PermanentDeliveryError) else logging.WARNING
             log.log(level, "%s; the notice on %s failed (try %d, next in %s): %s",
                     summary(notice), target.name, attempt, wait, exc)

@@ -104,6 +104,14 @@ def mail_lease(email: EmailSettings) -> timedelta:
     return timedelta(seconds=send_seconds(email))
 
 
+def run_clock(now: datetime) -> Callable[[], datetime]:
+    """The time as a delivery run goes on, from the ``now`` it started with: a claim's lease and a retry are counted
+    from when they are decided. Counted from the run's start, a send failing at its deadline was retried 5 s later,
+    not a minute later, and a long run claimed with a lease partly run out."""
+    started = time.monotonic()
+    return lambda: now + timedelta(seconds=time.monotonic() - started)
+
+
 def digest_due(cron: str, since: datetime, now: datetime) -> bool:
     """Whether a ``cron`` time (UTC) came after ``since`` and no later than ``now``."""
     fire = next_digest(cron, since)
@@ -177,31 +185,29 @@ async def _deliver(archive: Alerts, email: EmailSettings, now: datetime, batches
     and sent in the same session.
     """
     report = DeliveryReport()
-    started = time.monotonic()
+    clock = run_clock(now)
     async with Mailer(email) as mailer:
-        reachable = await _send_batches(archive, email, now, await batches(), mailer, started, report)
+        reachable = await _send_batches(archive, email, now, await batches(), mailer, clock, report)
         if report.messages and reachable and await archive.run(lambda store: store.release_after_outage(now)):
             log.info("the SMTP server is back: delivering the alerts held back by the outage")
-            await _send_batches(archive, email, now, await batches(), mailer, started, report)
+            await _send_batches(archive, email, now, await batches(), mailer, clock, report)
     report.queued = await archive.run(lambda store: store.queued_alert_count())
     return report
 
 
 async def _send_batches(
     archive: Alerts, email: EmailSettings, now: datetime, batches: Sequence[tuple[list[int], Compose]],
-    mailer: Mailer, started: float, report: DeliveryReport,
+    mailer: Mailer, clock: Callable[[], datetime], report: DeliveryReport,
 ) -> bool:
     """Claim, render and send each batch, recording what failed; whether the server was still reachable at the end."""
     unreachable: DeliveryError | None = None
     for alert_ids, compose in batches:
-        # A long run must not claim with a lease that has partly run out already.
-        elapsed = timedelta(seconds=time.monotonic() - started)
-        hold_until = now + elapsed + mail_lease(email)
+        hold_until = clock() + mail_lease(email)
         claimed = await archive.run(lambda store: store.claim_alerts(alert_ids, now, hold_until, email.message_domain))
         if not claimed:
             continue  # sent or claimed meanwhile by another deliverer
         if unreachable is not None:
-            await _record_failure(archive, email, claimed, unreachable, now, report, outage=True)
+            await _record_failure(archive, email, claimed, unreachable, clock(), report, outage=True)
             continue
         try:
             message = await _render(archive, list(claimed), compose)
@@ -224,7 +230,7 @@ async def _send_batches(
                 continue
             if not mailer.connected and not isinstance(failure, MessageRefusedError):  # the server went away
                 unreachable = failure
-            await _record_failure(archive, email, failed, failure, now, report,
+            await _record_failure(archive, email, failed, failure, clock(), report,
                                   outage=unreachable is not None or _session_refused(failure))
     return unreachable is None
 
@@ -320,12 +326,12 @@ def _session_refused(error: DeliveryError) -> bool:
 
 
 async def _record_failure(
-    archive: Alerts, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, now: datetime,
+    archive: Alerts, email: EmailSettings, claimed: dict[int, int], error: DeliveryError, failed_at: datetime,
     report: DeliveryReport, *, outage: bool = False,
 ) -> None:
     """``outage``: the failure was the server's or its settings', not this message's (see
     :meth:`Archive.release_after_outage`)."""
-    retry = now + retry_delay(max(claimed.values()), email.retry_max)
+    retry = failed_at + retry_delay(max(claimed.values()), email.retry_max)
     await archive.run(lambda store: store.mark_failed(list(claimed), str(error), retry, outage=outage))
     report.failed.update(dict.fromkeys(claimed, str(error)))
     level = logging.ERROR if isinstance(error, PermanentDeliveryError) else logging.WARNING
