@@ -518,6 +518,19 @@ def test_a_channels_failure_says_what_went_wrong_on_the_socket(receiver: Receive
         apprise_send(receiver.url, "Envoy recalled", "The ambassador left Moscow.", timeout=1)
 
 
+def test_a_service_that_redirects_gets_the_alert_once_unless_its_address_allows_redirects(receiver: Receiver) -> None:
+    """requests follows a 307 with the alert as its body, up to 30 times: a hook redirecting to itself took each
+    attempt's alert 31 times, and a redirect elsewhere takes the alert, and a token in the address, where the config
+    never named. Redirects are followed only where a channel's address says ``redirect=yes``."""
+    receiver.redirect = "/hook"
+    with pytest.raises(TransientDeliveryError, match=r"error=307.*\(a redirect: .* redirect=yes"):
+        apprise_send(receiver.url, "Envoy recalled", "The ambassador left Moscow.", timeout=5)
+    assert receiver.requests == 1
+    receiver.redirect = "/moved"
+    apprise_send(f"{receiver.url}?redirect=yes", "Envoy recalled", "The ambassador left Moscow.", timeout=5)
+    assert receiver.requests == 3 and len(receiver.posts) == 1
+
+
 def test_apprises_warnings_never_carry_a_channels_token(caplog: pytest.LogCaptureFixture) -> None:
     """``url_env`` keeps a channel's token out of files; Apprise's own warning about the URL quoted it ("An invalid
     Slack (third) Token (...) was specified") into monitor's log."""

@@ -17,6 +17,8 @@ class Receiver:
         self.delay = 0.0  # seconds before answering
         self.max_chars = 0  # a longer message is refused (413), as a service refuses one past its limit; 0: none
         self.answer_bytes = 0  # the size of the answer's body, sent a megabyte at a time
+        self.redirect: str | None = None  # a post to /hook is redirected (307) there
+        self.requests = 0  # posts received, whatever the answer
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,6 +27,13 @@ class Receiver:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests += 1
+                if receiver.redirect and self.path.startswith("/hook"):
+                    self.send_response(307)
+                    self.send_header("Location", receiver.redirect)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 time.sleep(receiver.delay)
                 post = json.loads(body)
                 status = receiver.status

@@ -210,7 +210,7 @@ def _apprise_send(apprise: ModuleType, url: str, title: str, body: str, timeout:
 
 
 def _notify(apprise: ModuleType, url: str, title: str, body: str, timeout: float) -> None:
-    asset = apprise.AppriseAsset(service_timeout=0)
+    asset = apprise.AppriseAsset(service_timeout=0, http_redirects=False)
     service = apprise.Apprise.instantiate(url, asset=asset)
     if service is None:
         raise PermanentDeliveryError(f"not a URL Apprise can notify: {_scheme_of(url)}")
@@ -231,6 +231,8 @@ def _notify(apprise: ModuleType, url: str, title: str, body: str, timeout: float
         logging.getLogger("apprise").removeHandler(said)
     if not accepted:
         why = "; ".join(dict.fromkeys(said.lines))[:_WHY_CHARS]
+        if _REDIRECTED.search(why):
+            why += " (a redirect: not followed unless the channel's URL says redirect=yes; or give the new address)"
         raise TransientDeliveryError(f"the service did not accept the notification: {why}" if why
                                      else "the service did not accept the notification (see the apprise log)")
 
@@ -244,6 +246,10 @@ def _scheme_of(url: str) -> str:
 
 
 _WHY_CHARS = 300  # of Apprise's own words, in last_error and the line `once` ends with
+# How Apprise's services report an HTTP answer they did not take: "... error=307." A redirect is not followed (the
+# asset's http_redirects): requests re-posts the alert at each hop, 31 times round a loop, and takes it, and any token
+# in the address, where the config never named.
+_REDIRECTED = re.compile(r"\berror=3\d\d\b")
 
 
 _HOST_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)+")  # "hooks.example.org", "127.0.0.1": a token has no dots
