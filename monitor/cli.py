@@ -427,40 +427,50 @@ def rules_test(obj: Context, rule_name: str | None, since: datetime | None, text
     settings = obj.rules_settings
     if not settings.rules:
         fail(f"{obj.config_path} has no [[rules]] to test", EXIT_CONFIG)  # a configuration's problem, as in rules eval
-    verdicts, scanned = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None,
-                                        text=text, title=title)
+    articles = app.judge_rules(settings, rule_name, since=since.replace(tzinfo=UTC) if since else None, text=text,
+                               title=title)
     console = _console()
     counts: dict[str, list[int]] = {rule.name: [0, 0] for rule in settings.rules if rule_name in (None, rule.name)}
-    for verdict in verdicts:
-        judged = verdict.judgement
-        if verdict.new is None:
-            outcome = "vetoed" if judged.vetoes else "no clause held"
-            console.print(Text(f"[{judged.rule}] {outcome} #{verdict.article_id} {app.printable(verdict.title)}\n  ",
-                               style="dim") + Text(app.printable(judged.passage)))
-            for clause, vetoing in judged.vetoes:
-                console.print(Text(f"    veto {clause}: {app.printable(vetoing)}", style="red"))
-            if not judged.vetoes:
-                console.print(Text(f"    {_lists_found(judged.lists)}", style="dim"))
-            continue
-        counts[judged.rule][0] += 1
-        counts[judged.rule][1] += verdict.new
-        line = Text(f"[{judged.rule}] {'NEW ' if verdict.new else 'seen'} #{verdict.article_id} "
-                    f"{app.printable(verdict.title)}\n  ", style="bold")
-        shown = app.printable(judged.passage)
-        passage = Text(shown)
-        for start, end in app.highlight_spans(shown, judged.terms):
-            passage.stylize("reverse yellow", start, end)
-        console.print(line + passage)
-        for clause in judged.clauses:
-            console.print(Text(f"    clause: {clause}", style="green"))
-        for where, found in judged.context:
-            console.print(Text(f"    context from {where}: {app.printable(found)}", style="cyan"))
-        for clause, vetoing in judged.vetoes:
-            console.print(Text(f"    vetoed elsewhere by {clause}: {app.printable(vetoing)}", style="dim"))
+    scanned = 0
+    for verdicts in articles:  # printed as each article is judged: `| head` stops the work
+        scanned += 1
+        for verdict in verdicts:
+            _show_verdict(console, verdict)
+            if verdict.new is not None:
+                counts[verdict.judgement.rule][0] += 1
+                counts[verdict.judgement.rule][1] += verdict.new
     table = _table("rule", "articles scanned", "passages matched", "would be new")
     for name, (matched_count, new_count) in counts.items():
         table.add_row(name, str(scanned), str(matched_count), str(new_count))
     console.print(table)
+
+
+def _show_verdict(console: Console, verdict: app.RuleVerdict) -> None:
+    """A passage as ``rules test`` shows it: matched (new or seen) with its clauses and context, or a near-miss with
+    its vetoes (or, for a text, the lists it had to work with)."""
+    judged = verdict.judgement
+    if verdict.new is None:
+        outcome = "vetoed" if judged.vetoes else "no clause held"
+        console.print(Text(f"[{judged.rule}] {outcome} #{verdict.article_id} {app.printable(verdict.title)}\n  ",
+                           style="dim") + Text(app.printable(judged.passage)))
+        for clause, vetoing in judged.vetoes:
+            console.print(Text(f"    veto {clause}: {app.printable(vetoing)}", style="red"))
+        if not judged.vetoes:
+            console.print(Text(f"    {_lists_found(judged.lists)}", style="dim"))
+        return
+    line = Text(f"[{judged.rule}] {'NEW ' if verdict.new else 'seen'} #{verdict.article_id} "
+                f"{app.printable(verdict.title)}\n  ", style="bold")
+    shown = app.printable(judged.passage)
+    passage = Text(shown)
+    for start, end in app.highlight_spans(shown, judged.terms):
+        passage.stylize("reverse yellow", start, end)
+    console.print(line + passage)
+    for clause in judged.clauses:
+        console.print(Text(f"    clause: {clause}", style="green"))
+    for where, found in judged.context:
+        console.print(Text(f"    context from {where}: {app.printable(found)}", style="cyan"))
+    for clause, vetoing in judged.vetoes:
+        console.print(Text(f"    vetoed elsewhere by {clause}: {app.printable(vetoing)}", style="dim"))
 
 
 @rules.command("eval")

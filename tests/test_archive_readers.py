@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from monitor.config import RuleSettings
+from monitor import app
+from monitor.config import RuleSettings, Settings
 from monitor.models import Article
 from monitor.pipeline import ingest
 from monitor.rules import compile_rules
@@ -154,3 +155,27 @@ def test_datasette_metadata_is_keyed_by_the_archive_s_file_name(run_cli: RunCLI,
     Archive.create(tmp_path / "data" / "newsroom.db").close()
     printed = json.loads(run_cli("--db", "data/newsroom.db", "datasette-metadata").stdout)
     assert list(printed["databases"]) == ["newsroom"]
+
+
+def test_rules_test_judges_the_archive_as_it_reads_it(tmp_path: Path) -> None:
+    """Read whole and judged before a line was shown, `rules test` over 100,000 articles took minutes and half a
+    gigabyte, and `| head` waited for all of it. The articles are read a batch at a time and judged as they come: one
+    stored after the first verdicts were shown is judged in the same run, each article once, in order."""
+    path = tmp_path / "monitor.db"
+    settings = Settings(database=str(path), rules=[RuleSettings(name="ambassadors", terms=["ambassador"])])
+
+    def store(archive: Archive, n: int) -> None:
+        article = Article(url=f"https://ledger.example/{n}", site="ledger.example", title=f"Envoy story {n}",
+                          text=f"Story {n}: the ambassador left Moscow for talks number {n} in Washington.\n\n{FILLER}",
+                          source="Ledger feed", fetched=WHEN)
+        ingest(archive, article, compile_rules(settings.rules), WHEN)
+
+    with Archive.create(path) as archive:
+        for n in range(1, 251):  # past one batch
+            store(archive, n)
+        judged = app.judge_rules(settings, None, since=None, text=None, title="")
+        first = next(judged)
+        store(archive, 251)  # stored after the first verdicts were shown
+        rest = list(judged)
+    assert [verdicts[0].article_id for verdicts in [first, *rest]] == list(range(1, 252))
+    assert [verdict.new for verdict in first] == [True]

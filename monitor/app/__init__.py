@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from monitor.app.archive import ArchiveStatus, datasette_metadata, health_problems, iso, search, status
     from monitor.app.checks import CheckReport, DemoResult, OnceResult, check_once, demo, run_daemon
     from monitor.app.pages import extract_page
-    from monitor.app.rules import evaluate_rules, highlight_spans, judge_rules
+    from monitor.app.rules import RuleVerdict, evaluate_rules, highlight_spans, judge_rules
     from monitor.app.words import counted, printable
 
 _PART = {
@@ -26,14 +26,14 @@ _PART = {
     "search": "archive", "status": "archive",
     "CheckReport": "checks", "DemoResult": "checks", "OnceResult": "checks", "check_once": "checks", "demo": "checks",
     "extract_page": "pages", "run_daemon": "checks",
-    "evaluate_rules": "rules", "highlight_spans": "rules", "judge_rules": "rules",
+    "RuleVerdict": "rules", "evaluate_rules": "rules", "highlight_spans": "rules", "judge_rules": "rules",
     "counted": "words", "printable": "words",
 }
 
 __all__ = [
-    "ArchiveStatus", "CheckReport", "DemoResult", "OnceResult", "check_once", "counted", "datasette_metadata", "demo",
-    "evaluate_rules", "extract_page", "health_problems", "highlight_spans", "iso", "judge_rules", "printable",
-    "run_daemon", "search", "status",
+    "ArchiveStatus", "CheckReport", "DemoResult", "OnceResult", "RuleVerdict", "check_once", "counted",
+    "datasette_metadata", "demo", "evaluate_rules", "extract_page", "health_problems", "highlight_spans", "iso",
+    "judge_rules", "printable", "run_daemon", "search", "status",
 ]
 
 

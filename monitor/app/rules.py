@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,19 +15,21 @@ from monitor.config import NotAFileError, Settings, read_file
 from monitor.errors import ConfigError, MonitorError
 from monitor.ingest import novelty
 from monitor.models import Explanation, LabelledPassage, Match, RuleVerdict
-from monitor.rules import highlight_spans, rules_of
+from monitor.rules import Ruleset, highlight_spans, rules_of
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.store import Archive
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate_rules", "highlight_spans", "judge_rules"]
+__all__ = ["RuleVerdict", "evaluate_rules", "highlight_spans", "judge_rules"]
 
 
 def judge_rules(
     settings: Settings, rule_name: str | None, *, since: datetime | None, text: str | None, title: str
-) -> tuple[list[RuleVerdict], int]:
-    """What the rules (or one) make of the archive's articles, or of one text, and how many were read.
+) -> Iterator[list[RuleVerdict]]:
+    """What the rules (or one) make of each of the archive's articles, or of one text: a list for each article read,
+    as it is read (a large archive's first verdicts show at once, and a reader that stops early, ``| head``, stops
+    the work; judged whole first, 100,000 articles took minutes and half a gigabyte before a line was shown).
 
     Novelty is judged as ingest judges it, against the passages shown before; nothing is written.
     """
@@ -35,30 +38,36 @@ def judge_rules(
     chosen = [settings.rule(rule_name)] if rule_name else list(settings.rules)
     ruleset = rules_of(settings.model_copy(update={"rules": chosen}))
     if text is not None:
-        articles = [(0, title, text)]
-    else:
-        with Archive.read(settings.database) as archive:
-            articles = list(archive.articles(since=since))
-    earlier: dict[tuple[str, str], list[str]] = {}
-    verdicts: list[RuleVerdict] = []
-    for article_id, article_title, body in articles:
-        judgements = ruleset.explain(body, article_title)
-        verdicts += [RuleVerdict(article_id, article_title, j, None) for j in judgements if not j.matched]
-        matched = [judged for judged in judgements if judged.matched]
-        keys = [dedup.passage_keys(judged.passage) for judged in matched]
-        known = [[p for key in k for p in earlier.get((j.rule, key), ())] for j, k in zip(matched, keys, strict=True)]
-        mentions = novelty([Match(j.rule, j.passage, j.terms, ruleset.cues(j.passage), j.news) for j in matched], keys,
-                           known)
-        for judged, judged_keys, mention in zip(matched, keys, mentions, strict=True):
-            for key in judged_keys if mention.new else ():  # as the archive keys only new passages
-                earlier.setdefault((judged.rule, key), []).append(judged.passage)
-            verdicts.append(RuleVerdict(article_id, article_title, judged, mention.new))
-    if text is not None:  # a rule that neither matched nor was vetoed says what it had to work with
+        verdicts = _judge_article(ruleset, 0, title, text, {})
         judged_rules = {verdict.judgement.rule for verdict in verdicts}
-        verdicts += [RuleVerdict(0, title, Explanation(name, text, False, (), (), (), (),
-                                                       ruleset.lists_found(name, text, title)), None)
-                     for name in ruleset.names if name not in judged_rules]
-    return verdicts, len(articles)
+        # A rule that neither matched nor was vetoed says what it had to work with.
+        yield verdicts + [RuleVerdict(0, title, Explanation(name, text, False, (), (), (), (),
+                                                            ruleset.lists_found(name, text, title)), None)
+                          for name in ruleset.names if name not in judged_rules]
+        return
+    earlier: dict[tuple[str, str], list[str]] = {}
+    with Archive.read(settings.database) as archive:
+        for article_id, article_title, body in archive.articles(since=since):
+            yield _judge_article(ruleset, article_id, article_title, body, earlier)
+
+
+def _judge_article(
+    ruleset: Ruleset, article_id: int, title: str, body: str, earlier: dict[tuple[str, str], list[str]]
+) -> list[RuleVerdict]:
+    """One article's verdicts; ``earlier`` holds the new passages shown so far, by rule and key, and takes this
+    article's."""
+    judgements = ruleset.explain(body, title)
+    verdicts = [RuleVerdict(article_id, title, j, None) for j in judgements if not j.matched]
+    matched = [judged for judged in judgements if judged.matched]
+    keys = [dedup.passage_keys(judged.passage) for judged in matched]
+    known = [[p for key in k for p in earlier.get((j.rule, key), ())] for j, k in zip(matched, keys, strict=True)]
+    mentions = novelty([Match(j.rule, j.passage, j.terms, ruleset.cues(j.passage), j.news) for j in matched], keys,
+                       known)
+    for judged, judged_keys, mention in zip(matched, keys, mentions, strict=True):
+        for key in judged_keys if mention.new else ():  # as the archive keys only new passages
+            earlier.setdefault((judged.rule, key), []).append(judged.passage)
+        verdicts.append(RuleVerdict(article_id, title, judged, mention.new))
+    return verdicts
 
 
 _PASSAGE_FIELDS = frozenset({"id", "title", "text", "note"})  # a labelled record's fields besides its labels

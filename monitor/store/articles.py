@@ -186,12 +186,20 @@ class ArticleRecords(Connection):
         )
         return article_id
 
-    def articles(self, *, since: datetime | None = None) -> Iterator[tuple[int, str, str]]:
-        """(id, title, text) of stored articles in the order they were stored."""
-        yield from self.db.execute(
-            "SELECT id, title, text FROM articles WHERE (:since IS NULL OR fetched >= :since) ORDER BY id",
-            {"since": iso(since)},
-        )
+    def articles(self, *, since: datetime | None = None, batch: int = 200) -> Iterator[tuple[int, str, str]]:
+        """(id, title, text) of stored articles in the order they were stored, read ``batch`` at a time: a slow
+        reader holds no read transaction for long (the daemon's checkpoints wait behind one)."""
+        after = 0
+        while True:
+            rows = self.db.execute(
+                "SELECT id, title, text FROM articles WHERE id > :after AND (:since IS NULL OR fetched >= :since)"
+                " ORDER BY id LIMIT :batch",
+                {"after": after, "since": iso(since), "batch": batch},
+            ).fetchall()
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Articles matching an FTS5 query; a query FTS5 cannot parse is a SearchQueryError."""
