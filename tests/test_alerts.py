@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -141,6 +142,51 @@ def test_a_digest_refused_for_one_alerts_content_is_split_until_the_others_are_d
     assert "refused by the mail server" in str(notice.message["Subject"]) and "hostile[.]example" in notice.text()
     assert "554 5.7.1" in alert_row(archive, poison)["last_error"]
     assert run(archive, settings, T0 + timedelta(days=1)).messages == 0
+
+
+def test_a_stop_while_a_refused_digest_goes_in_halves_gives_every_unsent_claim_back(archive: Archive) -> None:
+    """The claims were given back on a stop in the first send only: one during the halves of a digest refused for its
+    content left its alerts claimed for their lease, and a restart sent nothing and said nothing."""
+    alerts = flood(archive, range(12))
+    datas, halves_started = 0, threading.Event()
+
+    def serve(connection: socket.socket) -> None:  # the whole refused, the first half accepted, the second kept waiting
+        nonlocal datas
+        reader = connection.makefile("rb")
+        connection.sendall(b"220 ready\r\n")
+        while line := reader.readline():
+            if line.upper().startswith(b"DATA"):
+                connection.sendall(b"354 go on\r\n")
+                while reader.readline() not in (b".\r\n", b""):
+                    pass
+                datas += 1
+                if datas == 3:
+                    halves_started.set()
+                    time.sleep(30)
+                connection.sendall(b"554 5.7.1 content rejected\r\n" if datas == 1 else b"250 queued\r\n")
+            else:
+                connection.sendall(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 ok\r\n")
+
+    server = RawServer(serve)
+    settings = EmailSettings(host="127.0.0.1", port=server.port, recipients=["a@example.org"], burst=10, timeout=60)
+
+    async def stopped_in_the_second_half(writer: ArchiveWriter) -> None:
+        delivering = asyncio.create_task(deliver_due(writer, settings, T0))
+        await asyncio.to_thread(halves_started.wait, 20)
+        delivering.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await delivering
+
+    try:
+        deliver(archive, stopped_in_the_second_half)
+    finally:
+        server.close()
+    rows = [alert_row(archive, alert_id) for alert_id in alerts]
+    sent = [row for row in rows if row["sent"]]
+    waiting = [row for row in rows if not row["sent"]]
+    assert len(sent) == 6 and all(row["last_error"] is None for row in sent)  # the first half went
+    assert len(waiting) == 6 and all(row["last_error"] == outbox.INTERRUPTED for row in waiting)
+    assert all(datetime.fromisoformat(row["next_attempt"]) <= T0 for row in waiting)  # due at once, not held
 
 
 def test_an_alert_a_hostile_copy_put_a_refused_link_in_reaches_the_analyst_as_a_notice(

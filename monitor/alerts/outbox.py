@@ -210,29 +210,42 @@ async def _send_batches(
             await _record_failure(archive, email, claimed, unreachable, clock(), report, outage=True)
             continue
         try:
-            message = await _render(archive, list(claimed), compose)
-            error = message if isinstance(message, DeliveryError) else await _send(
-                archive, mailer, list(claimed), message, now, report)
+            gone = await _attempt(archive, email, now, claimed, compose, mailer, clock, report)
         except asyncio.CancelledError:
-            # A stop (SIGTERM, Ctrl-C) in the middle of a send: the claim is given back, due at once. Held for its
-            # lease, the alert waited minutes after a restart, which sent nothing and said nothing. The server may
-            # have taken the message: the one repeat the lease allows.
+            # A stop (SIGTERM, Ctrl-C) in the middle of a send, of a refused digest's halves or of a notice standing in:
+            # the claims are given back, due at once (a half already delivered stays sent). Held for its lease, an
+            # alert waited minutes after a restart, which sent nothing and said nothing. The server may have taken
+            # the message: the one repeat the lease allows.
             await asyncio.shield(archive.run(lambda store: store.mark_failed(list(claimed), INTERRUPTED, now)))
             raise
-        failures = [] if error is None else [(claimed, error)]
-        if isinstance(error, MessageRefusedError) and len(claimed) > 1:
-            failures = await _split(archive, email, now, claimed, error, mailer, report)
-        for failed, refusal in failures:
-            failure: DeliveryError | None = refusal
-            if len(failed) == 1 and isinstance(refusal, ContentRefusedError):
-                failure = await _stand_in(archive, email, now, failed, refusal, mailer, report)
-            if failure is None:
-                continue
-            if not mailer.connected and not isinstance(failure, MessageRefusedError):  # the server went away
-                unreachable = failure
-            await _record_failure(archive, email, failed, failure, clock(), report,
-                                  outage=unreachable is not None or _session_refused(failure))
+        unreachable = unreachable or gone
     return unreachable is None
+
+
+async def _attempt(
+    archive: Alerts, email: EmailSettings, now: datetime, claimed: dict[int, int], compose: Compose, mailer: Mailer,
+    clock: Callable[[], datetime], report: DeliveryReport,
+) -> DeliveryError | None:
+    """Render and send one claimed batch, split when refused for its content, recording what failed; the failure that
+    showed the server gone, if one did."""
+    message = await _render(archive, list(claimed), compose)
+    error = message if isinstance(message, DeliveryError) else await _send(
+        archive, mailer, list(claimed), message, now, report)
+    failures = [] if error is None else [(claimed, error)]
+    if isinstance(error, MessageRefusedError) and len(claimed) > 1:
+        failures = await _split(archive, email, now, claimed, error, mailer, report)
+    unreachable: DeliveryError | None = None
+    for failed, refusal in failures:
+        failure: DeliveryError | None = refusal
+        if len(failed) == 1 and isinstance(refusal, ContentRefusedError):
+            failure = await _stand_in(archive, email, now, failed, refusal, mailer, report)
+        if failure is None:
+            continue
+        if not mailer.connected and not isinstance(failure, MessageRefusedError):  # the server went away
+            unreachable = failure
+        await _record_failure(archive, email, failed, failure, clock(), report,
+                              outage=unreachable is not None or _session_refused(failure))
+    return unreachable
 
 
 async def _split(

@@ -208,14 +208,15 @@ class AlertRecords(Connection):
     def mark_failed(
         self, alert_ids: Sequence[int], error: str, next_attempt: datetime, *, outage: bool = False
     ) -> None:
-        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again.
+        """Record a failed attempt (counted by :meth:`claim_alerts`) and when to try again; an alert sent meanwhile (a
+        refused digest's half that went) is left as sent.
 
         ``outage``: the server could not be reached or refused the session, so :meth:`release_after_outage` may
         bring the retry forward.
         """
         with self.transaction():
             self.db.conn.executemany(
-                "UPDATE alerts SET last_error = ?, next_attempt = ?, outage = ? WHERE id = ?",
+                "UPDATE alerts SET last_error = ?, next_attempt = ?, outage = ? WHERE id = ? AND sent IS NULL",
                 [(error, iso(next_attempt), int(outage), alert_id) for alert_id in alert_ids],
             )
 
