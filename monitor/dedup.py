@@ -93,6 +93,7 @@ _MIN_SENTENCE_WORDS = 3
 # Bounds of one novelty judgement (see seen_before): a passage is at most 1,500 characters, so a real one holds
 # a few dozen sentences, and the earlier passages it is compared with are the newest of each lookup key.
 MAX_EARLIER_PASSAGES = 100
+EARLIER_PER_KEY = 5  # the newest passages of each lookup key handed over (a key shared by many is a stock sentence)
 MAX_EARLIER_SENTENCES = 200
 MAX_JUDGED_SENTENCES = 40
 # ... and of all the judgements of one article's matches together (see NoveltyBudget): a page of twenty matches, each

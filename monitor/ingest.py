@@ -15,18 +15,38 @@ from monitor import dedup
 from monitor.models import IngestPlan, Known, Match, Mention
 
 
+# New passages an alert quotes per rule from one article, the first in its text. The others are stored as new mentions
+# all the same (keyed, never news again): quoted whole, a timeline whose fifty paragraphs were all new made an alert of
+# seventy-five thousand characters.
+QUOTED_PER_RULE = 10
+
+
 def plan(matches: Sequence[Match], passage_keys: Sequence[Sequence[str]], known: Known) -> IngestPlan:
     """What storing an article does, decided from what the archive knows about it."""
     if known.at_url is not None:
         return IngestPlan("known-url", alias_of=known.at_url)
     if known.same_text is not None:
         return IngestPlan("same-text", alias_of=known.same_text)
+    mentions = novelty(matches, passage_keys, known.earlier_passages)
     return IngestPlan(
         "copy" if known.story else "new",
         story=known.story,
-        mentions=novelty(matches, passage_keys, known.earlier_passages),
+        mentions=mentions,
+        quoted=quoted(mentions),
         text_key=known.text_key,
     )
+
+
+def quoted(mentions: Sequence[Mention]) -> tuple[bool, ...]:
+    """Whether the article's alert quotes each mention: the new ones, at most :data:`QUOTED_PER_RULE` per rule, the
+    first in the text."""
+    taken: dict[str, int] = {}
+    flags = []
+    for mention in mentions:
+        quote = mention.new and taken.get(mention.rule, 0) < QUOTED_PER_RULE
+        taken[mention.rule] = taken.get(mention.rule, 0) + quote
+        flags.append(quote)
+    return tuple(flags)
 
 
 def reads_more(

@@ -198,6 +198,7 @@ class IngestPlan:
     alias_of: int | None = None  # known-url, same-text: the stored article its URLs are added to, for its source
     story: int = 0
     mentions: tuple[Mention, ...] = ()
+    quoted: tuple[bool, ...] = ()  # per mention, whether the article's alert quotes it (:func:`monitor.ingest.quoted`)
     text_key: str = ""  # copy, new: the key its text is stored under, when not its text_hash (see :class:`Known`)
 
 

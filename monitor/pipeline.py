@@ -195,7 +195,7 @@ def _known(archive: IngestStore, prepared: Prepared, outlet_sources: tuple[str, 
 def _earlier_passages(archive: IngestStore, prepared: Prepared) -> tuple[tuple[str, ...], ...]:
     """Per match, the stored passages of its rule that share a lookup key with it: what its novelty is judged by."""
     return tuple(
-        tuple(archive.passages_with_keys(match.rule, keys, limit=dedup.MAX_EARLIER_PASSAGES))
+        tuple(archive.passages_with_keys(match.rule, keys, dedup.EARLIER_PER_KEY, dedup.MAX_EARLIER_PASSAGES))
         for match, keys in zip(prepared.matches, prepared.passage_keys, strict=True)
     )
 
@@ -218,10 +218,10 @@ def _apply(archive: IngestStore, prepared: Prepared, decided: IngestPlan, now: d
         band_keys=text_print.band_keys,
     )
     new_mention_ids = []
-    for mention, keys in zip(decided.mentions, prepared.passage_keys, strict=True):
+    for mention, keys, quote in zip(decided.mentions, prepared.passage_keys, decided.quoted, strict=True):
         # Only a new passage is keyed for the next judgements (see :func:`monitor.ingest.novelty`).
         mention_id = archive.insert_mention(article_id, mention, now, keys if mention.new else ())
-        if mention_id and mention.new:
+        if mention_id and quote:
             new_mention_ids.append(mention_id)
     alert_id = archive.queue_alert(story_id, new_mention_ids, now, domain) if new_mention_ids else None
     return Ingested(article_id, decided.status, story_id, alert_id, decided.mentions)

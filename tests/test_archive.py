@@ -475,11 +475,40 @@ def test_novelty_reads_the_newest_passages_of_each_key_however_often_it_was_seen
             ingest(archive, Article(url=f"https://a.example/{n}", site="a.example", title=f"Envoys {n}", text=text,
                                     source="wire", fetched=WHEN), ruleset, WHEN)
         keys = passage_keys(f"{sentence}, aide 30 0 said.")
-        found = archive.passages_with_keys("envoys", keys)
-        newest = archive.passages_with_keys("envoys", keys, limit=3)
+        found = archive.passages_with_keys("envoys", keys, per_key=5)
+        newest = archive.passages_with_keys("envoys", keys, per_key=5, limit=3)
     assert 0 < len(found) <= 5 * len(keys) < 150  # 150 passages share the sentence
     assert f"{sentence}, aide 29 4 said." in found  # the newest are read
     assert newest == found[:3]  # novelty reads a bounded number, newest first: the rest are not read at all
+
+
+TIMELINE = [f"In {year} the ambassador in Moscow was summoned over the {topic}." for year, topic in zip(
+    range(2010, 2022), ["spy ring", "election", "visa row", "hacking", "sanctions", "Syria talks", "compound closures",
+                        "consulate closures", "staff cuts", "the poisoning", "the jailed Marine", "the cyberattack"],
+    strict=True)]
+
+
+def test_the_news_after_ten_passages_alerted_before_is_alerted(tmp_path: Path) -> None:
+    """Ten passages per rule were kept, the first in the text, before novelty was judged: a timeline's copy that adds
+    today's news as its last paragraph, its first ten known, stored the article and alerted nothing. An alert still
+    quotes at most ten new passages of an article per rule; the others are stored as new all the same."""
+    ruleset = compile_rules([RuleSettings(name="envoys", terms=["ambassador"])])
+    news = "Today Russia expelled the ambassador of the United States and gave him a week to leave."
+    def quoted(archive: Archive) -> list[str]:
+        return [row[0] for row in archive.db.execute(
+            "SELECT passage FROM mentions JOIN alert_mentions ON alert_mentions.mention_id = mentions.id ORDER BY 1")]
+
+    with Archive.create(tmp_path / "monitor.db") as archive:
+        first = ingest(archive, Article(url="https://a.example/timeline", site="a.example", title="A decade of rows",
+                                        text="\n\n".join(TIMELINE), source="a", fetched=WHEN), ruleset, WHEN)
+        alerted = quoted(archive)
+        later = ingest(archive, Article(url="https://b.example/timeline", site="b.example", title="A decade of rows",
+                                        text="\n\n".join([*TIMELINE, news]), source="b", fetched=WHEN), ruleset, WHEN)
+        alerted_later = quoted(archive)
+    assert [mention.new for mention in first.mentions] == [True] * len(TIMELINE)  # all twelve stored as new
+    assert alerted == sorted(TIMELINE[:10])  # the alert quotes ten
+    assert later.status == "copy" and [mention.passage for mention in later.mentions if mention.new] == [news]
+    assert later.alert_id is not None and alerted_later == sorted([*TIMELINE[:10], news])
 
 
 def test_another_program_s_sqlite_database_is_never_written(run_cli: RunCLI, tmp_path: Path, local_config: Path) -> None:

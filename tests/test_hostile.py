@@ -26,6 +26,9 @@ from tests.httpserver import LocalWeb
 from tests.newsweb import monitor_env, shipped_rules, wait_for
 from tests.smtpserver import SmtpServer, smtp_server  # noqa: F401 - the fixture
 
+from monitor.ingest import QUOTED_PER_RULE
+from monitor.rules import MAX_PASSAGES
+
 MB = 2**20
 CPU_SECONDS = 2
 CHILD_SITEMAP_BYTES = 4_500_000
@@ -238,7 +241,11 @@ def test_one_cycle_over_a_hostile_web_records_each_page_and_delivers_the_healthy
     mentions = conn.execute(
         "SELECT count(*) FROM mentions JOIN articles ON articles.id = mentions.article_id WHERE articles.url = ?",
         [hostile_web.url("/a/paragraphs")]).fetchone()[0]
-    assert 1 <= mentions <= 10  # at most MAX_PASSAGES per rule and article
+    assert 1 <= mentions <= MAX_PASSAGES  # per rule and article
+    assert conn.execute(
+        "SELECT count(*) FROM alert_mentions JOIN mentions ON mentions.id = alert_mentions.mention_id"
+        " JOIN articles ON articles.id = mentions.article_id WHERE articles.url = ?",
+        [hostile_web.url("/a/paragraphs")]).fetchone()[0] <= QUOTED_PER_RULE  # what its alert quotes
     assert hostile_web.url("/a/repeated-sentences") in stored
     assert conn.execute(
         "SELECT count(*) FROM mentions JOIN articles ON articles.id = mentions.article_id WHERE articles.url = ?",

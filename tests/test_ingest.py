@@ -7,8 +7,8 @@ import pytest
 from monitor import dedup
 from monitor.config import load_config
 from monitor.dedup import passage_keys
-from monitor.ingest import novelty, plan
-from monitor.models import IngestPlan, Known, Match
+from monitor.ingest import QUOTED_PER_RULE, novelty, plan, quoted
+from monitor.models import IngestPlan, Known, Match, Mention
 from monitor.rules import rules_of
 from tests.conftest import ROOT
 
@@ -27,6 +27,15 @@ def test_a_copy_joins_its_story_and_a_known_passage_is_not_new() -> None:
     assert (decided.status, decided.story) == ("copy", 3)
     assert [mention.new for mention in decided.mentions] == [False, True]
     assert plan([SWAP], KEYS[1:], Known(None, None, 0, ((),))).status == "new"
+
+
+def test_an_alert_quotes_the_first_new_passages_of_each_rule_however_many_seen_come_before() -> None:
+    mentions = [Mention("ambassadors", f"seen {n}", (), new=False) for n in range(12)]
+    mentions += [Mention("ambassadors", f"new {n}", (), new=True) for n in range(QUOTED_PER_RULE + 3)]
+    mentions.insert(5, Mention("prisoner swap", "a swap", (), new=True))
+    flags = quoted(mentions)
+    assert [m.passage for m, quote in zip(mentions, flags, strict=True) if quote] == [
+        "a swap", *(f"new {n}" for n in range(QUOTED_PER_RULE))]
 
 
 def test_a_passage_said_twice_in_one_article_is_new_once() -> None:

@@ -64,9 +64,10 @@ _KELVIN = "\u212a"  # lowercases to "k"
 # three other characters lowercase to one of them ("Ÿ", capital "ẞ", the Angstrom sign).
 _LATIN_1 = re.compile("[\u00c0-\u00ff]")
 _TO_LATIN_1 = "\u0178\u1e9e\u212b"
-# Passages kept per rule and article, the first in the text: an alert quotes the news, not a
-# page that repeats a matching paragraph a thousand times (and novelty is judged per passage).
-MAX_PASSAGES = 10
+# Passages kept per rule and article, the first in the text: novelty is judged for each, so a page that repeats a
+# matching paragraph a thousand times costs the writer no more than fifty do. Ten, as alerts quote (monitor.ingest),
+# hid the news behind ten passages alerted before: a timeline or a live blog's older items.
+MAX_PASSAGES = 50
 # Characters of one quoted passage: a paragraph of news is a few hundred, and a page's run-on "sentence" of
 # hundreds of kilobytes would otherwise be stored as a mention and mailed whole.
 MAX_PASSAGE_CHARS = 1500

@@ -13,7 +13,7 @@ from monitor.store.connection import Connection, iso
 class MentionRecords(Connection):
     """Mentions and their passage keys, in SQL."""
 
-    def passages_with_keys(self, rule: str, keys: Sequence[str], per_key: int = 5, limit: int = -1) -> list[str]:
+    def passages_with_keys(self, rule: str, keys: Sequence[str], per_key: int, limit: int = -1) -> list[str]:
         """Earlier passages of ``rule`` that share a fingerprint key with a new one: the newest ``per_key`` of each key,
         the newest ``limit`` of them all (-1: all).
 
