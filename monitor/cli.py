@@ -498,14 +498,15 @@ def rules_eval(obj: Context, labelled: Path, misses: bool) -> None:
     if misses:
         for name, score in scores.items():
             for miss in score.misses:
-                console.print(Text(f"[{name}] {miss.kind} {miss.passage.id}: ", style="bold red")
-                              + Text(f"{miss.passage.title} | {miss.passage.text}"), soft_wrap=True)
+                # The labelled file's words are a page's (passages cut from the archive): shown as every page's are.
+                console.print(Text(f"[{name}] {miss.kind} {app.printable(miss.passage.id)}: ", style="bold red")
+                              + Text(app.printable(f"{miss.passage.title} | {miss.passage.text}")), soft_wrap=True)
                 for quoted in miss.matched:
-                    console.print(Text(f"    matched: {quoted}", style="dim"), soft_wrap=True)
+                    console.print(Text(f"    matched: {app.printable(quoted)}", style="dim"), soft_wrap=True)
                 for clause in miss.clauses:
                     console.print(Text(f"    clause: {clause}", style="dim"), soft_wrap=True)
                 for clause, text in miss.vetoes:
-                    console.print(Text(f"    veto {clause}: {text}", style="dim"), soft_wrap=True)
+                    console.print(Text(f"    veto {clause}: {app.printable(text)}", style="dim"), soft_wrap=True)
                 if miss.kind == "missed" and not miss.vetoes:
                     console.print(Text(f"    no clause held; {_lists_found(miss.lists)}", style="dim"), soft_wrap=True)
 

@@ -287,6 +287,20 @@ def test_rules_eval_prints_precision_recall_and_misses(run_cli: RunCLI, tmp_path
     assert failed.returncode == 2 and "bad.jsonl: line 1: not a labelled passage" in failed.stderr
 
 
+def test_rules_eval_shows_a_labelled_passage_s_words_as_any_page_s(run_cli: RunCLI, tmp_path: Path) -> None:
+    """Labelled passages are cut from pages: their escape sequences and bidi overrides reached the terminal raw (a
+    cleared screen, a window's title set), where every other command shows a page's words made printable."""
+    labelled = tmp_path / "labelled.jsonl"
+    hostile = "\x1b]0;TITLE\x07\x1b[2J\u202e"
+    records = [{"id": f"a{hostile}", "title": f"t{hostile}", "text": f"Russia summoned the U.S. ambassador.{hostile}",
+                "ambassadors": 0},
+               {"id": "b", "text": f"Former U.S. ambassador to Russia Michael McFaul{hostile} said so.", "ambassadors": 1}]
+    labelled.write_text("\n".join(json.dumps(record) for record in records) + "\n", encoding="utf-8")
+    out = run_cli("--config", str(SHIPPED_CONFIG), "rules", "eval", str(labelled)).stdout
+    assert "[ambassadors] false positive a" in out and "[ambassadors] missed b" in out
+    assert not any(character in out for character in "\x1b\x07\u202e"), repr(out)
+
+
 def test_the_rules_commands_use_the_shipped_rules_where_there_is_no_config(run_cli: RunCLI, tmp_path: Path) -> None:
     """After ``monitor demo`` (which needs no config), trying the rules on a sentence or a labelled file said
     "config.toml: file not found". Without a config here, and none given, they are the rules shipped with monitor."""
