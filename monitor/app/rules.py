@@ -54,7 +54,7 @@ def judge_rules(
 class _Shown:
     """The new passages shown so far, by rule and lookup key, handed to novelty as the archive hands its passages to
     ingest (:meth:`~monitor.store.Archive.passages_with_keys`): the newest few of each key, the newest of them all up to
-    a bound. Every one of them, each verdict read all the passages before it: 68 s for 8,000 alike."""
+    a bound. Handed all of them, each verdict read every passage before it: 68 s for 8,000 alike."""
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], list[str]] = {}
