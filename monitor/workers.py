@@ -481,10 +481,16 @@ def _limited(cpu_seconds: int, job: Callable[..., T], args: tuple[object, ...], 
     except MemoryError:
         os._exit(_OUT_OF_MEMORY)
     except Exception:
-        # A C parser reports a failed allocation its own way (Lexbor: "Can't parse HTML"). A job that failed after
-        # it took its worker's address space to a new peak within a quarter of the limit ran out of memory. (The
-        # peak is the process's: a heavy page parsed well before left it high, and a later job's own error, a
-        # feed that was an HTML page, was taken for memory exhausted.)
-        if _limit and peak < (now := address_space("VmPeak")) and now > _limit - (_limit - _held) // 4:
+        # A C parser reports a failed allocation its own way (Lexbor: "Can't parse HTML").
+        if _limit and ran_out_of_memory(_held, _limit, peak):
             os._exit(_OUT_OF_MEMORY)
         raise
+
+
+def ran_out_of_memory(held: int, limit: int, peak_before: int) -> bool:
+    """Whether a job that failed (a library may report a failed allocation as its own error) ran out of memory under
+    :func:`cap_memory`'s cap: it took the address space to a new peak, past ``peak_before``, within a quarter of the
+    room the cap gave. (The peak is the process's: a heavy page parsed well before left it high, and a later job's own
+    error, a feed that was an HTML page, was taken for memory exhausted.)"""
+    now = address_space("VmPeak")
+    return peak_before < now and now > limit - (limit - held) // 4

@@ -45,7 +45,7 @@ from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliv
 from monitor.models import AlertContent
 from monitor.storage import AlertStore, ArchiveAccess
 from monitor.threads import DaemonThreads
-from monitor.workers import address_space, cap_memory, process_context
+from monitor.workers import address_space, cap_memory, process_context, ran_out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,8 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
     logging.getLogger("apprise").propagate = False  # its warnings go back to the monitor with the outcome
     logging.getLogger("apprise").setLevel(logging.DEBUG)  # the cause of a failure is a debug line (_ApprisesWarnings)
     logging.getLogger("apprise").addHandler(relayed)
-    _, limit = cap_memory(ANSWER_MEMORY)
+    held, limit = cap_memory(ANSWER_MEMORY)
+    peak = address_space("VmPeak")
     sending.send(("ready",))
     try:
         _apprise_send(apprise, url, title, body, timeout)
@@ -159,7 +160,7 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
         sending.send(("permanent", str(exc), relayed.lines))
     except (DeliveryError, MemoryError) as exc:
         # Apprise takes a failed allocation for the service's error ("raised an exception"): the peak tells.
-        if isinstance(exc, MemoryError) or address_space("VmPeak") > limit - ANSWER_MEMORY // 4:
+        if isinstance(exc, MemoryError) or ran_out_of_memory(held, limit, peak):
             sending.send(("transient", _TOO_LARGE, relayed.lines))
         else:
             sending.send(("transient", str(exc), relayed.lines))
