@@ -461,6 +461,17 @@ def test_explain_names_the_clause_of_a_group_under_conditions_by_its_whole_comme
     assert matched.clauses == ('An offer of a release: "an offer to free them".',)
 
 
+def test_every_clause_of_the_shipped_rules_is_named_by_a_comment(shipped: Ruleset) -> None:
+    """`monitor rules test` names the clause that fired by its comment; five clauses of the shipped rules had none and
+    were shown as their query text ("@swapped_ru NOT NEAR/12 (@ukraine_war OR @other_captors)")."""
+    from monitor.rules import _named_clauses
+
+    for rule in shipped._rules:
+        named = _named_clauses(rule.node)
+        assert named is not None, rule.name
+        unnamed = [item.source for item, label in zip(named.items, named.labels, strict=True) if not label]
+        assert unnamed == [], rule.name
+
 def test_explain_names_the_clause_of_an_or_of_words() -> None:
     """A query that is an OR of words, judged as one list, raised KeyError when explained (``monitor rules test``)."""
     rules = _query("""
