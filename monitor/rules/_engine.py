@@ -22,6 +22,9 @@ from monitor.rules._text import Text
 from monitor.sentences import Span
 from monitor.rules._words import WordMatcher
 
+# Words apart from which a veto is no longer local: a NOT NEAR this close reads only its own sentence.
+LOCAL_VETO = 2
+
 
 # A compiled node (see :func:`judgement`): whether a range of words satisfies it, the places that made it so
 # added to the list.
@@ -282,6 +285,8 @@ class Judge:
                     if not 0 <= gap <= limit or bisect_right(paragraphs, right[0]) != paragraph:
                         continue
                 partners.append(right)
+            if veto and partners and limit <= LOCAL_VETO:
+                partners = self._in_sentence_of(left, partners, paragraph - 1)
             if veto:
                 if not partners:
                     found.append(left)
@@ -295,6 +300,14 @@ class Judge:
                     if together != left and together != right:  # else one side holds the other: it is that side
                         self.article.sides.setdefault(together, set()).update((left, right))
         return sorted(set(found))
+
+    def _in_sentence_of(self, left: Span, partners: list[Span], paragraph: int) -> list[Span]:
+        """The partners that start in the sentence ``left`` starts in: a local veto reads its own sentence (the "Irish"
+        of "he also holds Irish citizenship." is no third country of "The US ambassador to Russia said" after it)."""
+        sentences = self.article.text.sentences(self.article.text.paragraphs[paragraph])
+        starts = [start for start, _ in sentences]
+        own = bisect_right(starts, left[0])
+        return [right for right in partners if bisect_right(starts, right[0]) == own]
 
     def words_matched(self, hits: list[Span]) -> list[Span]:
         """``hits`` (sorted) as the places of the words that matched: a NEAR's place as its sides' places, in turn."""
