@@ -39,6 +39,7 @@ from tests.webhook import Receiver
 KILLS = 12  # each pays a daemon's start-up (its imports, rules and workers): at 20 this was the suite's longest test
 SMTP_TIMEOUT = 0.3  # the outbox holds a claimed alert for about eleven of these before retrying it
 SEED = 20240304
+DELIVERY_TIMEOUT = 10.0  # seconds, for the run after the kills
 
 
 def assert_consistent(db: Path) -> None:
@@ -100,6 +101,11 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
         # process's start counted).
         hook_lease = lease(ChannelSettings(name="hook", url=hook.url, timeout=SMTP_TIMEOUT)).total_seconds()
         time.sleep(max(SMTP_TIMEOUT * 12, hook_lease))
+        # The last run delivers what is due, its deadlines wide: the kills' short ones failed it on a loaded machine
+        # (a notification's process not answered within the second), which is no loss.
+        (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port, smtp_timeout=DELIVERY_TIMEOUT, burst=0)
+                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\n'
+                                              f'timeout = {DELIVERY_TIMEOUT}\nburst = 0\n')
         done = subprocess.run([sys.executable, "-m", "monitor", "once"], cwd=tmp_path, env=monitor_env(),
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
