@@ -473,9 +473,8 @@ def test_every_clause_of_the_shipped_rules_is_named_by_a_comment(shipped: Rulese
         assert unnamed == [], rule.name
 
 def test_a_local_veto_reads_its_own_sentence() -> None:
-    """A NOT NEAR/2 reached into the sentence before: "... and Irish citizenship. The US ambassador to Russia said"
-    lost the ambassador to the "Irish" two words back, as if a third country's. A farther veto still reads the
-    paragraph."""
+    """A NOT NEAR/2 reached into the sentence before: a third country's adjective ending it, two words before "The US
+    ambassador", took the ambassador for that country's. A farther veto still reads the paragraph."""
     local = _query("ambassador NOT NEAR/2 Irish")
     assert [m.passage for m in local.match("He holds Irish citizenship. The ambassador said so.")] == [
         "The ambassador said so."
