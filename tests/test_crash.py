@@ -42,6 +42,12 @@ SEED = 20240304
 DELIVERY_TIMEOUT = 10.0  # seconds, for the run after the kills
 
 
+
+def _config(web: NewsWeb, smtp_server: SmtpServer, hook: Receiver, timeout: float) -> str:
+    """The web's outlets, mail to the test's SMTP server and a webhook channel, each delivery given ``timeout``."""
+    return (web.config_toml(smtp_server.port, smtp_timeout=timeout, burst=0)
+            + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\ntimeout = {timeout}\nburst = 0\n')
+
 def assert_consistent(db: Path) -> None:
     """What must hold after any kill: a sound file, each article once, each alert with its mentions."""
     with sqlite3.connect(db) as conn:
@@ -79,8 +85,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
     hook = Receiver()
     with NewsWeb(outlets=4, articles=2, fresh=2, alerting_every=2, scripted=False, faults=False) as web:
         # A message and a notification per alert however many are due (burst = 0): each alert can be followed.
-        (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port, smtp_timeout=SMTP_TIMEOUT, burst=0)
-                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\ntimeout = {SMTP_TIMEOUT}\nburst = 0\n')
+        (tmp_path / "config.toml").write_text(_config(web, smtp_server, hook, SMTP_TIMEOUT))
         for kill in range(KILLS):
             web.advance()
             offset = log.stat().st_size if log.exists() else 0
@@ -103,9 +108,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, smtp_server: Sm
         time.sleep(max(SMTP_TIMEOUT * 12, hook_lease))
         # The last run delivers what is due, its deadlines wide: the kills' short ones failed it on a loaded machine
         # (a notification's process not answered within the second), which is no loss.
-        (tmp_path / "config.toml").write_text(web.config_toml(smtp_server.port, smtp_timeout=DELIVERY_TIMEOUT, burst=0)
-                                              + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\n'
-                                              f'timeout = {DELIVERY_TIMEOUT}\nburst = 0\n')
+        (tmp_path / "config.toml").write_text(_config(web, smtp_server, hook, DELIVERY_TIMEOUT))
         done = subprocess.run([sys.executable, "-m", "monitor", "once"], cwd=tmp_path, env=monitor_env(),
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr

@@ -303,7 +303,8 @@ class Judge:
 
     def _in_sentence_of(self, left: Span, partners: list[Span], paragraph: int) -> list[Span]:
         """The partners that start in the sentence ``left`` starts in: a local veto reads its own sentence (a third
-        country ending the sentence before, "His second passport is Irish.", is not that of "The US ambassador" after it)."""
+        country ending the sentence before, "His second passport is Irish.", is not that of "The US ambassador" after
+        it)."""
         sentences = self.article.text.sentences(self.article.text.paragraphs[paragraph])
         starts = [start for start, _ in sentences]
         own = bisect_right(starts, left[0])
