@@ -695,14 +695,25 @@ def test_a_date_followed_by_a_run_of_white_space_is_read_in_a_moment() -> None:
     assert time.perf_counter() - started < 1.0  # milliseconds; seconds before
 
 
-def test_a_page_of_many_short_lines_is_read_in_linear_time() -> None:
-    """Six or more short blocks in a row are a text written line by line and are kept: the run was marked kept again
-    at each of its blocks, and a page of 120,000 short lines (a poem, a list, a hostile page) took 13 s."""
-    lines = "".join(f"<p>line {n}</p>" for n in range(120_000))
+def _lines_page(count: int) -> tuple[str, float]:
+    """A page of ``count`` short lines: its text, and the seconds its extraction took."""
+    lines = "".join(f"<p>line {n}</p>" for n in range(count))
     started = time.perf_counter()
     text = extract(f"<html><body><article><h1>Lines</h1>{lines}</article></body></html>").text
-    assert time.perf_counter() - started < 5.0  # under a second; 13 s before
+    return text, time.perf_counter() - started
+
+
+def test_a_page_of_many_short_lines_is_read_in_linear_time() -> None:
+    """Six or more short blocks in a row are a text written line by line and are kept: the run was marked kept again
+    at each of its blocks, and a page of 120,000 short lines (a poem, a list, a hostile page) took 13 s.
+
+    Ten times the lines take ten to twenty times as long here, measured against each other in the same run, the
+    faster of two each (a seconds limit failed on a loaded machine at 6 s); the square's hundred times is far off."""
+    text, seconds = _lines_page(120_000)
     assert "line 0" in text and "line 119999" in text
+    seconds = min(seconds, _lines_page(120_000)[1])
+    tenth = min(_lines_page(12_000)[1] for _ in range(2))
+    assert seconds < 40 * tenth, (seconds, tenth)
 
 
 def test_many_boilerplate_boxes_deep_in_the_page_are_detached_in_linear_time() -> None:
