@@ -54,7 +54,7 @@ from monitor.rules._query import (
     positional,
     split_words,
 )
-from monitor.rules._text import Text, searchable
+from monitor.rules._text import Text, searchable, sentence_of
 from monitor.sentences import Span
 from monitor.rules._words import WordMatcher, matcher
 
@@ -634,7 +634,7 @@ def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[s
         p_hits = hits[at:end]
         at = end
         sentences = text.sentence_spans(text.paragraphs[index])
-        first, last = _sentence_of(sentences, p_hits[0][0]), _sentence_of(sentences, max(h[1] for h in p_hits) - 1)
+        first, last = sentence_of(sentences, p_hits[0][0]), sentence_of(sentences, max(h[1] for h in p_hits) - 1)
         chars = (sentences[first][0][0], sentences[last][0][1])
         terms = tuple(dict.fromkeys(map(text.quote, p_hits)))
         start, end = _quoted(chars, text.starts[p_hits[0][0]])  # a long run's sentences outside its quote are not in it
@@ -647,12 +647,7 @@ def _sentence_chars(article: Article, word: int) -> Span:
     before it)."""
     text = article.text
     sentences = text.sentence_spans(text.paragraphs[bisect_right(article.paragraph_starts, word) - 1])
-    return sentences[_sentence_of(sentences, word)][0]
-
-
-def _sentence_of(sentences: list[tuple[Span, Span]], word: int) -> int:
-    """Which of a paragraph's sentences (characters, words) holds ``word``."""
-    return min(bisect_right([words[1] for _, words in sentences], word), len(sentences) - 1)
+    return sentences[sentence_of(sentences, word)][0]
 
 
 def _bounded_quote(text: Text, chars: Span, first_hit: int) -> str:

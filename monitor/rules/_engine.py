@@ -18,7 +18,7 @@ from itertools import accumulate, compress, count
 from typing import TypeAlias
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Positional, Words
-from monitor.rules._text import Text
+from monitor.rules._text import Text, sentence_of
 from monitor.sentences import Span
 from monitor.rules._words import WordMatcher
 
@@ -305,10 +305,9 @@ class Judge:
         """The partners that start in the sentence ``left`` starts in: a local veto reads its own sentence (a third
         country ending the sentence before, "His second passport is Irish.", is not that of "The US ambassador" after
         it)."""
-        sentences = self.article.text.sentences(self.article.text.paragraphs[paragraph])
-        starts = [start for start, _ in sentences]
-        own = bisect_right(starts, left[0])
-        return [right for right in partners if bisect_right(starts, right[0]) == own]
+        sentences = self.article.text.sentence_spans(self.article.text.paragraphs[paragraph])
+        own = sentence_of(sentences, left[0])
+        return [right for right in partners if sentence_of(sentences, right[0]) == own]
 
     def words_matched(self, hits: list[Span]) -> list[Span]:
         """``hits`` (sorted) as the places of the words that matched: a NEAR's place as its sides' places, in turn."""

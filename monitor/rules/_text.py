@@ -9,7 +9,7 @@ is the word "botschafter".
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from itertools import accumulate
 
 from monitor.sentences import Span, sentence_spans
@@ -160,3 +160,8 @@ class Text:
     def quote_chars(self, chars: Span) -> str:
         """The original text of a character range, white space collapsed."""
         return " ".join(self.text[chars[0] : chars[1]].split())
+
+
+def sentence_of(sentences: list[tuple[Span, Span]], word: int) -> int:
+    """Which of a paragraph's sentences (characters, words: :meth:`Text.sentence_spans`) holds ``word``."""
+    return min(bisect_right([words[1] for _, words in sentences], word), len(sentences) - 1)
