@@ -42,11 +42,11 @@ SEED = 20240304
 DELIVERY_TIMEOUT = 10.0  # seconds, for the run after the kills
 
 
-
 def _config(web: NewsWeb, smtp_server: SmtpServer, hook: Receiver, timeout: float) -> str:
     """The web's outlets, mail to the test's SMTP server and a webhook channel, each delivery given ``timeout``."""
     return (web.config_toml(smtp_server.port, smtp_timeout=timeout, burst=0)
             + f'\n[[channels]]\nname = "hook"\nurl = "{hook.url}"\ntimeout = {timeout}\nburst = 0\n')
+
 
 def assert_consistent(db: Path) -> None:
     """What must hold after any kill: a sound file, each article once, each alert with its mentions."""

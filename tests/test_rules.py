@@ -472,6 +472,7 @@ def test_every_clause_of_the_shipped_rules_is_named_by_a_comment(shipped: Rulese
         unnamed = [item.source for item, label in zip(named.items, named.labels, strict=True) if not label]
         assert unnamed == [], rule.name
 
+
 def test_a_local_veto_reads_its_own_sentence() -> None:
     """A NOT NEAR/2 reached into the sentence before: a third country's adjective ending it, two words before "The US
     ambassador", took the ambassador for that country's. A farther veto still reads the paragraph."""
@@ -481,6 +482,7 @@ def test_a_local_veto_reads_its_own_sentence() -> None:
     ]
     assert local.match("The Irish ambassador said so.") == []
     assert _query("ambassador NOT NEAR/5 Irish").match("He holds Irish citizenship. The ambassador said so.") == []
+
 
 def test_explain_names_the_clause_of_an_or_of_words() -> None:
     """A query that is an OR of words, judged as one list, raised KeyError when explained (``monitor rules test``)."""
