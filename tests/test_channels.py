@@ -518,6 +518,14 @@ def test_a_channels_failure_says_what_went_wrong_on_the_socket(receiver: Receive
         apprise_send(receiver.url, "Envoy recalled", "The ambassador left Moscow.", timeout=1)
 
 
+def test_a_short_timeout_is_the_services_and_not_apprises_start(receiver: Receiver) -> None:
+    """Apprise loads its plugins at its first URL (0.4 s here, more on a busy machine): counted in the lease, a short
+    timeout ran out before the service was asked, and the failure read as the service not answering."""
+    receiver.delay = 3.0
+    with pytest.raises(TransientDeliveryError, match="Read timed out"):
+        apprise_send(receiver.url, "Envoy recalled", "The ambassador left Moscow.", timeout=0.15)
+
+
 def test_a_service_that_redirects_gets_the_alert_once_unless_its_address_allows_redirects(receiver: Receiver) -> None:
     """requests follows a 307 with the alert as its body, up to 30 times: a hook redirecting to itself took each
     attempt's alert 31 times, and a redirect elsewhere takes the alert, and a token in the address, where the config

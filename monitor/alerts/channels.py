@@ -132,7 +132,7 @@ def apprise_send(url: str, title: str, body: str, timeout: float) -> None:
         process.kill()
         process.join()
     if outcome is None:
-        raise TransientDeliveryError(f"the service did not answer within {2 * timeout:.0f} s" if started
+        raise TransientDeliveryError(f"the service did not answer within {2 * timeout:g} s" if started
                                      else f"the notification's process did not start within {START_SECONDS:.0f} s")
     kind, why, warnings = outcome
     for warning in warnings:  # Apprise's own words, redacted, for the monitor's log
@@ -151,6 +151,9 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
     logging.getLogger("apprise").propagate = False  # its warnings go back to the monitor with the outcome
     logging.getLogger("apprise").setLevel(logging.DEBUG)  # the cause of a failure is a debug line (_ApprisesWarnings)
     logging.getLogger("apprise").addHandler(relayed)
+    # Apprise loads its plugins at its first URL: 0.4 s here, seconds on a busy machine, all of it counted against
+    # the lease of a service given a short timeout (which then failed as not answering, where it had not been asked).
+    apprise.NotificationManager().load_modules()
     held, limit = cap_memory(ANSWER_MEMORY)
     peak = address_space("VmPeak")
     sending.send(("ready",))
