@@ -131,11 +131,14 @@ _WITH_DIGIT = re.compile(r"(?<![^ ])[^ \d]*+\d[^ ]*")
 _WORD_CHARACTER, _LINE_BREAK = 1, 2
 
 
+@lru_cache(maxsize=1)
 def _character_classes() -> np.ndarray:
     """:data:`_WORD_CHARACTER`, :data:`_LINE_BREAK` or 0 for every code point, to find words in arrays of them.
 
     Read from ``re`` and :meth:`str.splitlines` themselves, so the classes can never
-    disagree with the words :func:`words` finds: some 40 ms once, at import.
+    disagree with the words :func:`words` finds: some 70 ms, once, at the first text fingerprinted. Not at import:
+    every process that opens the archive imports this module, and most (the command line's, the fork server's)
+    never fingerprint a text.
     """
     every = np.arange(sys.maxunicode + 1, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
     classes = np.zeros(len(every), dtype=np.uint8)
@@ -146,7 +149,6 @@ def _character_classes() -> np.ndarray:
     return classes
 
 
-_CLASSES = _character_classes()
 # Unicode format characters that sites sprinkle into words: soft hyphens, zero-width
 # spaces and joiners, direction marks, word joiners, byte-order marks.
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
@@ -308,7 +310,7 @@ def _paragraph_words(text: str) -> tuple[str, list[int]]:
     with a space at either end, so each word has a code point before and after it.
     """
     points = np.frombuffer(f" {text} ".encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    classes = _CLASSES.take(points)  # take: a third faster than indexing
+    classes = _character_classes().take(points)  # take: a third faster than indexing
     in_word = classes == _WORD_CHARACTER
     starts = np.flatnonzero(in_word[1:] > in_word[:-1]) + 1
     # Each word and the code point after it, that one made a space; the last word's is dropped.
