@@ -153,7 +153,7 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
     logging.getLogger("apprise").addHandler(relayed)
     # Apprise loads its plugins at its first URL: 0.4 s here, seconds on a busy machine, all of it counted against
     # the lease of a service given a short timeout (which then failed as not answering, where it had not been asked).
-    apprise.NotificationManager().load_modules()
+    apprise.NotificationManager().load_modules()  # type: ignore[no-untyped-call]  # Apprise's manager has no hints
     held, limit = cap_memory(ANSWER_MEMORY)
     peak = address_space("VmPeak")
     sending.send(("ready",))
