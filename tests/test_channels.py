@@ -519,11 +519,22 @@ def test_a_channels_failure_says_what_went_wrong_on_the_socket(receiver: Receive
 
 
 def test_a_short_timeout_is_the_services_and_not_apprises_start(receiver: Receiver) -> None:
-    """Apprise loads its plugins at its first URL (0.4 s here, more on a busy machine): counted in the lease, a short
+    """Apprise loads its plugins at its first URL (0.2 s here, more on a busy machine): counted in the lease, a short
     timeout ran out before the service was asked, and the failure read as the service not answering."""
     receiver.delay = 3.0
     with pytest.raises(TransientDeliveryError, match="Read timed out"):
         apprise_send(receiver.url, "Envoy recalled", "The ambassador left Moscow.", timeout=0.15)
+
+
+def test_a_lease_under_a_second_is_told_as_it_is() -> None:
+    """A service trickling its answer outlasts the lease of twice its timeout, which was told rounded: "within 0 s"."""
+    server = RawServer(pour(b"x", every=0.05, head=b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", request=True))
+    try:
+        with pytest.raises(TransientDeliveryError, match=r"did not answer within 0\.4 s"):
+            apprise_send(f"json://127.0.0.1:{server.port}/hook", "Envoy recalled", "The ambassador left Moscow.",
+                         timeout=0.2)
+    finally:
+        server.close()
 
 
 def test_a_service_that_redirects_gets_the_alert_once_unless_its_address_allows_redirects(receiver: Receiver) -> None:

@@ -151,7 +151,7 @@ def _send_apart(sending: Connection, url: str, title: str, body: str, timeout: f
     logging.getLogger("apprise").propagate = False  # its warnings go back to the monitor with the outcome
     logging.getLogger("apprise").setLevel(logging.DEBUG)  # the cause of a failure is a debug line (_ApprisesWarnings)
     logging.getLogger("apprise").addHandler(relayed)
-    # Apprise loads its plugins at its first URL: 0.4 s here, seconds on a busy machine, all of it counted against
+    # Apprise loads its plugins at its first URL: 0.2 s here, seconds on a busy machine, all of it counted against
     # the lease of a service given a short timeout (which then failed as not answering, where it had not been asked).
     apprise.NotificationManager().load_modules()  # type: ignore[no-untyped-call]  # Apprise's manager has no hints
     held, limit = cap_memory(ANSWER_MEMORY)
