@@ -54,7 +54,7 @@ from monitor.rules._query import (
     positional,
     split_words,
 )
-from monitor.rules._text import Text, searchable, sentence_of
+from monitor.rules._text import Text, searchable
 from monitor.sentences import Span
 from monitor.rules._words import WordMatcher, matcher
 
@@ -633,8 +633,10 @@ def _passages(article: Article, hits: list[Span]) -> Iterator[tuple[str, tuple[s
         end = bisect_left(hits, (starts[index + 1],), at) if index + 1 < len(starts) else len(hits)
         p_hits = hits[at:end]
         at = end
-        sentences = text.sentence_spans(text.paragraphs[index])
-        first, last = sentence_of(sentences, p_hits[0][0]), sentence_of(sentences, max(h[1] for h in p_hits) - 1)
+        paragraph = text.paragraphs[index]
+        sentences = text.sentence_spans(paragraph)
+        first = text.sentence_of(paragraph, p_hits[0][0])
+        last = text.sentence_of(paragraph, max(h[1] for h in p_hits) - 1)
         chars = (sentences[first][0][0], sentences[last][0][1])
         terms = tuple(dict.fromkeys(map(text.quote, p_hits)))
         start, end = _quoted(chars, text.starts[p_hits[0][0]])  # a long run's sentences outside its quote are not in it
@@ -646,8 +648,8 @@ def _sentence_chars(article: Article, word: int) -> Span:
     """The characters of the sentence holding ``word``, its closing stop included (a quote of words alone ends
     before it)."""
     text = article.text
-    sentences = text.sentence_spans(text.paragraphs[bisect_right(article.paragraph_starts, word) - 1])
-    return sentences[sentence_of(sentences, word)][0]
+    paragraph = text.paragraphs[bisect_right(article.paragraph_starts, word) - 1]
+    return text.sentence_spans(paragraph)[text.sentence_of(paragraph, word)][0]
 
 
 def _bounded_quote(text: Text, chars: Span, first_hit: int) -> str:

@@ -18,7 +18,7 @@ from itertools import accumulate, compress, count
 from typing import TypeAlias
 
 from monitor.rules._query import All, Any_, Field, ListRef, Near, Node, Not, Pattern, Positional, Words
-from monitor.rules._text import Text, sentence_of
+from monitor.rules._text import Text
 from monitor.sentences import Span
 from monitor.rules._words import WordMatcher
 
@@ -305,9 +305,10 @@ class Judge:
         """The partners that start in the sentence ``left`` starts in: a local veto reads its own sentence (a third
         country ending the sentence before, "His second passport is Irish.", is not that of "The US ambassador" after
         it)."""
-        sentences = self.article.text.sentence_spans(self.article.text.paragraphs[paragraph])
-        own = sentence_of(sentences, left[0])
-        return [right for right in partners if sentence_of(sentences, right[0]) == own]
+        text = self.article.text
+        span = text.paragraphs[paragraph]
+        own = text.sentence_of(span, left[0])
+        return [right for right in partners if text.sentence_of(span, right[0]) == own]
 
     def words_matched(self, hits: list[Span]) -> list[Span]:
         """``hits`` (sorted) as the places of the words that matched: a NEAR's place as its sides' places, in turn."""

@@ -105,6 +105,7 @@ class Text:
         self.cased = joined.split("\n")[:-1]
         self.words = joined.lower().split("\n")[:-1]
         self._sentences: dict[Span, list[tuple[Span, Span]]] = {}
+        self._sentence_ends: dict[Span, list[int]] = {}
         # Found as the text is made, not by a cached_property: one writes the instance's __dict__, which in
         # CPython 3.11 makes the loads of every attribute of the object slower (the rules read them all often).
         self.paragraphs = self._paragraphs()
@@ -134,6 +135,14 @@ class Text:
             ]
         return found
 
+    def sentence_of(self, paragraph: Span, word: int) -> int:
+        """Which of a paragraph's sentences (:meth:`sentence_spans`) holds ``word``; the sentences' ends are kept, as
+        a local veto asks this of each of its partners."""
+        ends = self._sentence_ends.get(paragraph)
+        if ends is None:
+            ends = self._sentence_ends[paragraph] = [words[1] for _, words in self.sentence_spans(paragraph)]
+        return min(bisect_right(ends, word), len(ends) - 1)
+
     def word_range(self, start: int, end: int) -> Span:
         """The words that begin in the characters ``[start, end)``."""
         return bisect_left(self.starts, start), bisect_left(self.starts, end)
@@ -160,8 +169,3 @@ class Text:
     def quote_chars(self, chars: Span) -> str:
         """The original text of a character range, white space collapsed."""
         return " ".join(self.text[chars[0] : chars[1]].split())
-
-
-def sentence_of(sentences: list[tuple[Span, Span]], word: int) -> int:
-    """Which of a paragraph's sentences (characters, words: :meth:`Text.sentence_spans`) holds ``word``."""
-    return min(bisect_right([words[1] for _, words in sentences], word), len(sentences) - 1)
