@@ -27,7 +27,7 @@ import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import TypeAlias
@@ -96,19 +96,7 @@ class Needs:
         """One of the literals of each option; nothing known if an option has none."""
         if not options or not all(options):
             return NOTHING
-        # A literal holding another adds nothing: whatever holds "russian" holds "russia". Held as it is looked for
-        # (see _Scan.look): a lowercase literal in any case, a name only as written ("Black"), so "blackout" does not
-        # hold "Black", and of "Black" and "black" only "black" is needed; lowercase ones come first for that. Short
-        # ones, likelier to be found, are looked for first. Each is compared with the shorter ones kept (whatever
-        # holds one of the rest holds one of those), where comparing all pairs took a tenth of compiling the beat's
-        # rules.
-        kept: list[str] = []
-        every = {literal for option in options for literal in option}
-        for literal in sorted(every, key=lambda lit: (len(lit), not lit.islower())):
-            low = literal.lower()
-            if not any(short in (low if short.islower() else literal) for short in kept):
-                kept.append(literal)
-        return Needs(tuple(sorted(kept, key=lambda lit: (len(lit), lit))))
+        return _one_of(frozenset(literal for option in options for literal in option))
 
     @cached_property  # asked again at every level of a formula as it is built
     def odds(self) -> float:
@@ -168,13 +156,22 @@ class Needs:
         merged = ([literals] if literals.literals else []) + composite
         return merged[0] if len(merged) == 1 else Needs(parts=tuple(merged), any_=True)
 
-    def every(self) -> Iterator[str]:
-        """Every literal of the formula."""
-        yield from self.literals
-        for part in self.parts:
-            yield from part.every()
-        if self.title is not None:
-            yield from self.title.every()
+    @staticmethod
+    def every(formulas: Iterable[Needs]) -> set[str]:
+        """Every literal of the formulas, each part walked once: the rules' formulas share most of theirs (a list's
+        literals are a part of every formula built on it), and walking each where it is met was 300,000 steps."""
+        found: set[str] = set()
+        walked: set[int] = set()
+        waiting = list(formulas)
+        while waiting:
+            needs = waiting.pop()
+            if id(needs) not in walked:
+                walked.add(id(needs))
+                found.update(needs.literals)
+                waiting += needs.parts
+                if needs.title is not None:
+                    waiting.append(needs.title)
+        return found
 
     def holds(self, scan: _Scan) -> bool:
         """Whether the text of ``scan`` satisfies the formula."""
@@ -207,6 +204,24 @@ class Needs:
 
 
 NOTHING = Needs()  # nothing known: every text may match
+
+
+@lru_cache(maxsize=4096)  # a list's literals recur in every formula built on it (3 % of compiling the beat's rules)
+def _one_of(every: frozenset[str]) -> Needs:
+    """One of ``every``, those held by another left out (see :meth:`Needs.either`).
+
+    A literal holding another adds nothing: whatever holds "russian" holds "russia". Held as it is looked for (see
+    _Scan.look): a lowercase literal in any case, a name only as written ("Black"), so "blackout" does not hold "Black",
+    and of "Black" and "black" only "black" is needed; lowercase ones come first for that. Short ones, likelier to be
+    found, are looked for first. Each is compared with the shorter ones kept (whatever holds one of the rest holds one
+    of those), where comparing all pairs took a tenth of compiling the beat's rules.
+    """
+    kept: list[str] = []
+    for literal in sorted(every, key=lambda lit: (len(lit), not lit.islower())):
+        low = literal.lower()
+        if not any(short in (low if short.islower() else literal) for short in kept):
+            kept.append(literal)
+    return Needs(tuple(sorted(kept, key=lambda lit: (len(lit), lit))))
 
 
 def _in_title(needs: Needs) -> Needs:
@@ -453,11 +468,8 @@ class Ruleset:
     def __init__(self, rules: Sequence[_Rule], vocabulary: Vocabulary) -> None:
         self._rules = tuple(rules)
         self._vocabulary = vocabulary
-        # A word that begins with one of the rules' stems, as written in lower case (see :meth:`cues`).
-        self._cue = re.compile(rf"\b(?:{_alternation(vocabulary.prefixes)})\w*") if vocabulary.prefixes else None
         self.names: tuple[str, ...] = tuple(rule.name for rule in rules)
-        self._literals = _Literals(literal for rule in rules for needs in (rule.needs, rule.needs_in_full)
-                                   for literal in needs.every())
+        self._literals = _Literals(Needs.every(needs for rule in rules for needs in (rule.needs, rule.needs_in_full)))
         # The formula that dismisses a text with the fewest searches first: the literals it finds absent
         # spare the others those searches.
         self._by_searches = sorted(self._rules, key=lambda rule: rule.needs.searches)
@@ -501,6 +513,14 @@ class Ruleset:
         news. Stems, not every word the rules know: those hold "the", "end" and "people", and a copy editor's "the
         end of the Cold War" would have been news."""
         return tuple(dict.fromkeys(self._cue.findall(passage))) if self._cue else ()
+
+    @cached_property
+    def _cue(self) -> re.Pattern[str] | None:
+        """A word that begins with one of the rules' stems, as written in lower case (see :meth:`cues`). Compiled at
+        the first passage: 7 % of compiling the beat's rules, which ``monitor once`` does to check them, and each
+        parsing worker again as the rules arrive (a pattern crosses as its text)."""
+        prefixes = self._vocabulary.prefixes
+        return re.compile(rf"\b(?:{_alternation(prefixes)})\w*") if prefixes else None
 
     def explain(self, text: str, title: str = "") -> list[Explanation]:
         """Each unit that matched a rule, or held its words but was vetoed, with the reasons.
@@ -697,6 +717,7 @@ class _Compiler:
         self.matchers: dict[WordMatcher, int] = {}
         self.expanding: list[str] = []  # named clauses being expanded, to catch one that refers to itself
         self.order: list[WordMatcher] = []  # by id
+        self.literals: list[tuple[str, ...]] = []  # by id, each matcher's (asked for at every phrase it is in)
         self.lists = lists
         self.people_settings: dict[str, list[PersonSettings]] = {}
         for person in people:
@@ -704,6 +725,9 @@ class _Compiler:
                 self.people_settings.setdefault(name, []).append(person)
         self.people: dict[str, tuple[Person, ...]] = {}
         self.known_ids: dict[tuple[str, bool], tuple[int, ...]] = {}
+        # Each word's matcher made once, its forms (some seventy for a Russian word) hashed into one set: the phrases
+        # a word is in made it again each time, 6,200 matchers for the beat's 3,500.
+        self.known_words: dict[tuple[str, bool], int] = {}
         self.known_needs: dict[tuple[int, bool], tuple[Node, Needs]] = {}
         # Each list or named clause compiled once, however often it is referred to (``@us`` in ten places): compiling
         # it anew each time was most of the compile, which every parsing worker pays as it starts.
@@ -713,13 +737,19 @@ class _Compiler:
         """The ids of a phrase's word matchers, each phrase's worked out once: a list is expanded wherever it is
         referred to."""
         if (phrase, name) not in self.known_ids:
-            self.known_ids[phrase, name] = tuple(self.id(matcher(word, name)) for word in split_words(phrase))
+            self.known_ids[phrase, name] = tuple(self.word_id(word, name) for word in split_words(phrase))
         return self.known_ids[phrase, name]
+
+    def word_id(self, word: str, name: bool) -> int:
+        if (word, name) not in self.known_words:
+            self.known_words[word, name] = self.id(matcher(word, name))
+        return self.known_words[word, name]
 
     def id(self, word: WordMatcher) -> int:
         if word not in self.matchers:
             self.matchers[word] = len(self.order)
             self.order.append(word)
+            self.literals.append(word.literals)
         return self.matchers[word]
 
     def words(self, phrase: str) -> Words:
@@ -828,11 +858,13 @@ class _Compiler:
 
     def phrase_literals(self, ids: tuple[int, ...]) -> tuple[str, ...]:
         """Literals of a phrase: its most telling word's (the longest; "the ambassador" is found by "ambassador")."""
-        return max((self.order[id_].literals for id_ in ids), key=lambda option: min(map(len, option), default=0))
+        if len(ids) == 1:
+            return self.literals[ids[0]]
+        return max((self.literals[id_] for id_ in ids), key=lambda option: min(map(len, option), default=0))
 
     def name_literal(self, ids: tuple[int, ...]) -> tuple[str, ...]:
         """Literals of a name: its last word's (a surname is rarer than a first name), else its most telling word's."""
-        return self.order[ids[-1]].literals or self.phrase_literals(ids)
+        return self.literals[ids[-1]] or self.phrase_literals(ids)
 
     def needs(self, node: Node, in_full: bool = False) -> Needs:
         """What every match of ``node`` holds, as a formula over literals (see :class:`Needs`).
@@ -875,7 +907,7 @@ class _Compiler:
         pass for the names that tells which texts are plain.
         """
         full = [Needs.all_of([Needs.either(self.name_literal(ids)),
-                              *(Needs.either(tuple(lit.lower() for lit in self.order[id_].literals))
+                              *(Needs.either(tuple(lit.lower() for lit in self.literals[id_]))
                                 for id_ in ids[:-1])])
                 for ids in person.names]
         alone = [Needs.either(self.name_literal(ids)) for ids in person.surnames] if surnames or person.distinctive else []
@@ -915,6 +947,7 @@ def _legacy(rule: RuleSettings, compiler: _Compiler, problems: list[str], where:
     return node
 
 
+@collector_paused()  # the collections its allocations set off found nothing to free: 5 % of compiling the beat's rules
 def compile_rules(
     rules: Sequence[RuleSettings],
     lists: Mapping[str, Sequence[str] | str] | None = None,

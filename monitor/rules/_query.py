@@ -331,8 +331,9 @@ def parse(query: str) -> Node:
 
 
 _PHRASE_WORD = re.compile(r"(?:[^\W\d_]\.){2,}|[\w'\u2019.]+\*?")
+_WORD_CHARACTER = re.compile(r"\w")
 
 
 def split_words(phrase: str) -> list[str]:
     """The words of a phrase as written (hyphens and spaces part them; ``*`` stays on its word)."""
-    return [word for word in _PHRASE_WORD.findall(phrase) if re.search(r"\w", word)]
+    return [word for word in _PHRASE_WORD.findall(phrase) if _WORD_CHARACTER.search(word)]
