@@ -784,6 +784,16 @@ def test_a_ctrl_c_while_the_command_loads_is_one_line() -> None:
     assert (result.returncode, result.stderr) == (130, "monitor: interrupted\n")
 
 
+def test_numpy_starts_no_threads_in_a_monitor_process() -> None:
+    """numpy's OpenBLAS started a pool of threads as the archive's modules imported it (sqlite-utils does): 0.12 s of
+    CPU in every command and parsing worker, for matrix work monitor never does. One set by the user is kept."""
+    env = {name: value for name, value in cli_env().items() if name != "OPENBLAS_NUM_THREADS"}
+    code = "import monitor.store, numpy, re; print(re.search(r'Threads:\\s+(\\d+)', open('/proc/self/status').read())[1])"
+    threads = [subprocess.run([sys.executable, "-c", code], env=env | extra, capture_output=True, text=True,
+                              check=True, timeout=60).stdout.strip() for extra in ({}, {"OPENBLAS_NUM_THREADS": "2"})]
+    assert threads == ["1", "2"]
+
+
 def test_once_under_nohup_runs_on_when_its_terminal_hangs_up(tmp_path: Path, local_web: LocalWeb) -> None:
     """nohup ignores SIGHUP so that the command outlives its terminal: it is not made a stop."""
     local_web.route("/slow.xml", EMPTY_FEED, content_type="application/rss+xml", delay=3)
