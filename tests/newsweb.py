@@ -694,7 +694,8 @@ class _Server(ThreadingHTTPServer):
 
 def _server(host: str, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
     server = _Server((host, 0), handler)
-    threading.Thread(target=server.serve_forever, name=f"newsweb-{host}", daemon=True).start()
+    # The stop polled for every 50 ms, not every half second: each outlet's server made a test's end wait for it.
+    threading.Thread(target=server.serve_forever, args=(0.05,), name=f"newsweb-{host}", daemon=True).start()
     return server
 
 

@@ -52,7 +52,7 @@ class Receiver:
                     pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()  # stops within 50 ms
 
     @property
     def url(self) -> str:
