@@ -791,7 +791,9 @@ def test_numpy_starts_no_threads_in_a_monitor_process() -> None:
     code = "import monitor.store, numpy, re; print(re.search(r'Threads:\\s+(\\d+)', open('/proc/self/status').read())[1])"
     threads = [subprocess.run([sys.executable, "-c", code], env=env | extra, capture_output=True, text=True,
                               check=True, timeout=60).stdout.strip() for extra in ({}, {"OPENBLAS_NUM_THREADS": "2"})]
-    assert threads == ["1", "2"]
+    assert threads[0] == "1"
+    if len(os.sched_getaffinity(0)) > 1:  # on one core OpenBLAS starts no pool, whatever it is asked for
+        assert threads[1] == "2"
 
 
 def test_once_under_nohup_runs_on_when_its_terminal_hangs_up(tmp_path: Path, local_web: LocalWeb) -> None:
