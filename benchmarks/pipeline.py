@@ -247,7 +247,7 @@ def measure_warm(config: str) -> Warm:
     A new process, so a new fetcher: robots.txt is asked for again.
     """
     from monitor.config import load_config
-    from monitor.rules import rules_of
+    from monitor.rulecache import rules_of
     from monitor.scheduler import open_pipeline
     from monitor.store.writer import ArchiveWriter
     from monitor.workers import Workers

@@ -36,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 from monitor.config import load_config
-from monitor.rules import Ruleset, rules_of
+from monitor.rules import Ruleset, compile_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "extraction-dev"
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     settings = load_config(args.config)
     compiling = time.process_time()
-    ruleset = rules_of(settings)
+    ruleset = compile_rules(settings.rules, settings.lists, settings.people)  # as with no compiled rules kept yet
     compiling = time.process_time() - compiling
     texts = load_texts(args.corpus)
     chars = sum(len(title) + len(text) for title, text in texts)

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 from monitor.config import LimitsSettings, Settings
 from monitor.errors import MonitorError, ParseLimitError
 from monitor.fetch.fairness import FairSlots
-from monitor.rules import Ruleset, rules_of
+from monitor.rulecache import rules_of
+from monitor.rules import Ruleset
 from monitor.tempfiles import missing_temp_folder
 
 if TYPE_CHECKING:

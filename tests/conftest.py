@@ -30,6 +30,16 @@ SHIPPED_CONFIG = ROOT / "config.toml"
 RunCLI = Callable[..., subprocess.CompletedProcess[str]]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def rules_cache_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Compiled rules kept for this run's processes alone (every test worker's, and the monitors they start), not in
+    the user's cache folder. The run's folder, shared by its workers, is left like its other folders."""
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent  # past the worker's own folder (popen-gw0)
+    os.environ["XDG_CACHE_HOME"] = str(run_folder / "cache")
+
+
 def cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "NO_COLOR": "1"}
 

@@ -11,7 +11,7 @@ import pytest
 from monitor.collector import collector_paused
 from monitor.config import load_config
 from monitor.extract import extract
-from monitor.rules import rules_of
+from monitor.rulecache import rules_of
 
 
 @pytest.fixture

@@ -273,7 +273,7 @@ def test_the_rules_shipped_in_the_package_are_the_config_rules() -> None:
 
 
 def test_people_are_extended_from_the_config_and_a_bad_entry_is_named(tmp_path: Path) -> None:
-    from monitor.rules import rules_of
+    from monitor.rulecache import rules_of
 
     config = tmp_path / "config.toml"
     config.write_text(

@@ -32,7 +32,8 @@ from monitor.alerts.render import render_text
 from monitor.config import load_config
 from monitor.models import Article
 from monitor.pipeline import ingest
-from monitor.rules import Ruleset, rules_of
+from monitor.rulecache import rules_of
+from monitor.rules import Ruleset
 from monitor.store import Archive
 from tests.scoring import Score
 

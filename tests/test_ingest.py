@@ -9,7 +9,7 @@ from monitor.config import load_config
 from monitor.dedup import passage_keys
 from monitor.ingest import QUOTED_PER_RULE, novelty, plan, quoted
 from monitor.models import IngestPlan, Known, Match, Mention
-from monitor.rules import rules_of
+from monitor.rulecache import rules_of
 from tests.conftest import ROOT
 
 RECALL = Match("ambassadors", "Moscow recalled its ambassador from Washington on Monday.", ("ambassador",))

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from monitor.config import PersonSettings, RuleSettings, Settings, load_config
 from monitor.errors import ConfigError
 from monitor.models import LabelledPassage, Match
-from monitor.rules import MAX_PASSAGE_CHARS, MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans, rules_of
+from monitor.rulecache import rules_of
+from monitor.rules import MAX_PASSAGE_CHARS, MAX_PASSAGES, NOTHING, Ruleset, compile_rules, highlight_spans
 from monitor.rules._engine import _inside
 from monitor.rules._text import Text
 from monitor.rules.evaluation import evaluate, label_key

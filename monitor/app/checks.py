@@ -15,7 +15,7 @@ from monitor.app.words import counted
 from monitor.config import Settings, shipped_rules
 from monitor.demo import DemoResult, run_demo
 from monitor.pipeline import CheckReport, utcnow
-from monitor.rules import rules_of
+from monitor.rulecache import rules_of
 from monitor.scheduler import Daemon, open_pipeline
 from monitor.stopping import run_stoppable
 from monitor.store import Archive, iso

@@ -15,7 +15,7 @@ from monitor.fetch.client import Fetcher
 from monitor.fetch.urls import canonicalize
 from monitor.models import Extracted, NotModified
 from monitor.prepare import extract_fetched, extract_file
-from monitor.rules import rules_of
+from monitor.rulecache import rules_of
 from monitor.stopping import run_stoppable
 from monitor.workers import Workers
 

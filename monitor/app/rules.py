@@ -15,7 +15,8 @@ from monitor.config import NotAFileError, Settings, read_file
 from monitor.errors import ConfigError, MonitorError
 from monitor.ingest import novelty
 from monitor.models import Explanation, LabelledPassage, Match, RuleVerdict
-from monitor.rules import Ruleset, highlight_spans, rules_of
+from monitor.rulecache import rules_of
+from monitor.rules import Ruleset, highlight_spans
 from monitor.rules.evaluation import RuleScore, evaluate, label_key
 from monitor.store import Archive
 

@@ -23,7 +23,6 @@ import difflib
 import json
 import math
 import re
-import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -33,7 +32,7 @@ from operator import itemgetter
 from typing import TypeAlias
 
 from monitor.collector import collector_paused
-from monitor.config import PersonSettings, RuleSettings, Settings
+from monitor.config import PersonSettings, RuleSettings
 from monitor.errors import ConfigError
 from monitor.models import Explanation, Match
 from monitor.rules._engine import Article, Holds, Judge, Person, Trace, Vocabulary, judgement
@@ -72,7 +71,7 @@ MAX_PASSAGES = 50
 # hundreds of kilobytes would otherwise be stored as a mention and mailed whole.
 MAX_PASSAGE_CHARS = 1500
 
-__all__ = ["Explanation", "Ruleset", "compile_rules", "highlight_spans", "rules_of"]
+__all__ = ["Explanation", "Ruleset", "compile_rules", "highlight_spans"]
 
 
 @dataclass(frozen=True)
@@ -1075,27 +1074,6 @@ def _cues(node: Node) -> Iterator[Node]:
             yield from _cues(item)
     elif isinstance(node, Field) and node.name == "sentence":
         yield from _cues(node.item)
-
-
-# The rules last compiled in this process, by the configuration they came from (see rules_of).
-_last_compiled: tuple[str, Ruleset] | None = None
-_compiling = threading.Lock()
-
-
-def rules_of(settings: Settings) -> Ruleset:
-    """The rules of a configuration, with its lists and people: compiled again only when they changed.
-
-    ``once`` compiles them to check them, and a pool without workers again; a script or a test calling the
-    application over and over compiled them at every call (a quarter of a second each for the shipped rules). A
-    :class:`Ruleset` is immutable, so one serves every caller. Callers in two threads at once (``once`` checks the
-    rules while its workers are sent them) wait for one compilation.
-    """
-    global _last_compiled  # noqa: PLW0603 - the process's one remembered compilation
-    key = settings.model_dump_json(include={"rules", "lists", "people"})
-    with _compiling:
-        if _last_compiled is None or _last_compiled[0] != key:
-            _last_compiled = key, compile_rules(settings.rules, settings.lists, settings.people)
-        return _last_compiled[1]
 
 
 def _around(query: str, position: int) -> str:
