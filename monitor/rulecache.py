@@ -1,10 +1,10 @@
 """The compiled rules of a configuration: compiled once per process, and kept on disk from one process to the next.
 
 Compiling the shipped rules takes half a second of CPU, and every ``monitor once``, daemon start and ``rules``
-command paid it; loading the pickle of the same rules takes a fifth of that. The pickle is kept in the user's cache
-folder (``$XDG_CACHE_HOME/monitor``, else ``~/.cache/monitor``), named by a digest of all the compilation depends on:
-the config's rules, lists and people, the files of the rules package, monitor's version and Python's. A change to any
-of them gives another name, so an entry is never stale, only unused; the oldest beyond :data:`KEPT` are removed.
+command paid it; loading the pickle of the same rules takes about a quarter of that. The pickle is kept in the user's
+cache folder (``$XDG_CACHE_HOME/monitor``, else ``~/.cache/monitor``), named by a digest of all the compilation depends
+on: the config's rules, lists and people, the files of the rules package, monitor's version and Python's. A change to
+any of them gives another name, so an entry is never stale, only unused; the oldest beyond :data:`KEPT` are removed.
 
 The cache is a shortcut and nothing else: a folder that cannot be made or written, or an entry that does not load,
 costs a compilation, never the command. Loading a pickle runs whatever it names, so an entry is read only from a
