@@ -64,17 +64,23 @@ def cache_folder() -> Path:
 
 
 def _load_or_compile(settings: Settings, key: str) -> Ruleset:
-    digest = hashlib.sha256(_code_digest() + key.encode()).hexdigest()[:32]
-    try:
-        path = cache_folder() / f"{_PREFIX}{digest}{_SUFFIX}"
-    except RuntimeError as exc:  # Path.home() without a home (no HOME, no passwd entry)
-        log.debug("compiled rules are not cached: %s", exc)
-        return compile_rules(settings.rules, settings.lists, settings.people)
-    ruleset = _load(path)
+    path = _entry(key)
+    ruleset = _load(path) if path is not None else None
     if ruleset is None:
         ruleset = compile_rules(settings.rules, settings.lists, settings.people)
-        _store(path, ruleset)
+        if path is not None:
+            _store(path, ruleset)
     return ruleset
+
+
+def _entry(key: str) -> Path | None:
+    """The file the rules of a configuration are kept in, or None where there is no home to keep them in."""
+    digest = hashlib.sha256(_code_digest() + key.encode()).hexdigest()[:32]
+    try:
+        return cache_folder() / f"{_PREFIX}{digest}{_SUFFIX}"
+    except RuntimeError as exc:  # Path.home() without a home (no HOME, no passwd entry)
+        log.debug("compiled rules are not cached: %s", exc)
+        return None
 
 
 @functools.cache
